@@ -1,0 +1,428 @@
+/**
+ * The gateway bundle: the one contract between the compile side (constructs/) and the runtime.
+ *
+ * This zod schema is the single source of truth. The TypeScript type is `z.infer` of it, the JSON Schema
+ * in `policies/bundle/bundle.schema.json` is generated from it (`tollgate schema`), and both the
+ * constructs (at synth) and the runtime (at load) validate with it.
+ *
+ * Two modes share one definition:
+ * - `synth`: fields marked `applyTime(...)` may hold `{{apply:NAME}}` placeholders (values known only
+ *   after `terraform apply`); every other field refuses them.
+ * - `runtime`: no placeholder anywhere; the runtime substitutes values first, then validates.
+ */
+import { z } from "zod";
+import { PLACEHOLDER_NAME, containsPlaceholder } from "./placeholders";
+
+export const API_VERSION = "tollgate.dev/v1alpha1";
+export type BundleMode = "synth" | "runtime";
+
+/** Upstream and route identifiers: they become tool-name prefixes and metric labels. */
+export const UPSTREAM_ID = /^[a-z][a-z0-9-]{0,15}$/;
+/** A tool name as LLM APIs accept it. */
+export const LLM_TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
+/** Tool patterns: tool names with `*` wildcards (`list_*`, `*delete*`). */
+export const TOOL_PATTERN = /^[a-zA-Z0-9_.*-]{1,128}$/;
+
+const NO_PLACEHOLDER = "apply-time placeholders are only allowed in fields documented as apply-time";
+
+function text() {
+  return z.string().min(1).refine((s) => !containsPlaceholder(s), { error: NO_PLACEHOLDER });
+}
+
+function httpUrl(opts: { httpsOnly: boolean }) {
+  return text().superRefine((value, ctx) => {
+    let parsed: URL;
+    try {
+      parsed = new URL(value);
+    } catch {
+      ctx.addIssue({ code: "custom", message: `expected an ${opts.httpsOnly ? "https" : "http(s)"} URL, got ${JSON.stringify(value)}` });
+      return;
+    }
+    const allowed = opts.httpsOnly ? ["https:"] : ["https:", "http:"];
+    if (!allowed.includes(parsed.protocol)) {
+      ctx.addIssue({ code: "custom", message: `expected an ${opts.httpsOnly ? "https" : "http(s)"} URL, got ${JSON.stringify(value)}` });
+    }
+    if (parsed.username || parsed.password) {
+      ctx.addIssue({ code: "custom", message: "URLs must not carry credentials; use a secret reference" });
+    }
+  });
+}
+
+/**
+ * A URL the gateway talks to. `http:` is accepted so local stand-ins work; the synth-time Aspect
+ * (TG-NET-001) refuses plain http for non-dev environments.
+ */
+const url = () => httpUrl({ httpsOnly: false });
+const path = () =>
+  text().regex(/^\/[a-zA-Z0-9._~\/-]*$/, { error: "expected an absolute path such as /mcp or /openai" });
+const id = () => text().regex(UPSTREAM_ID, { error: "expected a lower-case id: a letter, then letters, digits or '-', at most 16 characters" });
+
+/** A reference to a secret the runtime reads at start. The bundle never holds the secret itself. */
+export const SecretRefSchema = z.union([
+  z.strictObject({ env: text().regex(/^[A-Z_][A-Z0-9_]*$/, { error: "expected an environment variable name (A-Z, 0-9, _)" }) }),
+  z.strictObject({ file: text().regex(/^\//, { error: "expected an absolute file path" }) }),
+]);
+export type SecretRef = z.infer<typeof SecretRefSchema>;
+
+function schemaFor(mode: BundleMode) {
+  /** A field whose value may be known only after `terraform apply`. */
+  const applyTime = <T extends z.ZodType>(inner: T) => {
+    const placeholderString = z.string().regex(/^\{\{apply:[^}]+\}\}$/);
+    if (mode === "synth") {
+      return z.union([placeholderString.refine((s) => PLACEHOLDER_NAME.test(s.slice(8, -2)), { error: "malformed placeholder" }), inner]).meta({ applyTime: true });
+    }
+    return z.union([
+      inner,
+      placeholderString.refine(() => false, { error: "unresolved apply-time placeholder: supply its value in values.json (or the local overlay)" }),
+    ]);
+  };
+
+  const Metadata = z.strictObject({
+    /** Environment name, e.g. `dev`, `prod`. */
+    environment: id(),
+    /** The cdktf stack that emitted the bundle. */
+    stack: text(),
+    /** The gateway (construct) name within the stack. */
+    gateway: text(),
+    /** Source revision (git commit) the bundle was synthesized from, when known. */
+    sourceRevision: text().optional(),
+    /** `sha256:<hex>` of the canonical JSON of the bundle without this field. */
+    digest: text().regex(/^sha256:[0-9a-f]{64}$/, { error: "expected sha256:<64 hex digits>" }).optional(),
+  });
+
+  const Server = z.strictObject({
+    /** The gateway's canonical URI: the token audience and the protected resource. */
+    publicUrl: applyTime(url()),
+    /** Largest request body accepted, in bytes. */
+    maxRequestBytes: z.int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+    /** Origins allowed by CORS (browser-based MCP clients). Empty: no CORS. */
+    corsOrigins: z.array(text()).default([]),
+  });
+
+  const Auth = z.strictObject({
+    /** Expected `iss`; also where discovery starts. */
+    issuer: applyTime(url()),
+    /** OIDC/OAuth discovery document. @default `${issuer}/.well-known/openid-configuration` */
+    discoveryUrl: applyTime(url()).optional(),
+    /** JWKS URL, when discovery is not used. */
+    jwksUri: applyTime(url()).optional(),
+    /** Accepted `aud` values (Okta custom authorization server audience = the gateway URI). */
+    audiences: z.array(applyTime(text())).min(1, { error: "at least one audience is required" }),
+    /** Signature algorithms accepted; symmetric algorithms are never accepted. */
+    algorithms: z
+      .array(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]))
+      .min(1)
+      .default(["RS256"]),
+    /** Claims every token must carry, besides iss, aud, exp. */
+    requiredClaims: z.array(text()).default(["sub"]),
+    /** Tolerated clock skew in seconds. */
+    clockSkewSeconds: z.int().min(0).max(300).default(30),
+    /** Tokens longer than this are refused unread. */
+    maxTokenBytes: z.int().min(512).max(64 * 1024).default(8192),
+    /** Refuse tokens whose `iat` is older than this, when set. */
+    maxTokenAgeSeconds: z.int().positive().optional(),
+    /** Claim that carries scopes (array or space-separated string). */
+    scopeClaim: text().default("scp"),
+    /** Claims that name the client (agent), first present wins. */
+    clientClaims: z.array(text()).min(1).default(["cid", "azp"]),
+    /** When set, only these client IDs are accepted. */
+    allowedClients: z.array(applyTime(text())).optional(),
+    /** Minimum seconds between JWKS refetches triggered by an unknown `kid`. */
+    jwksCooldownSeconds: z.int().min(1).max(3600).default(30),
+    /** How long fetched keys are trusted before a refresh. */
+    jwksCacheMaxAgeSeconds: z.int().min(30).max(86_400).default(600),
+  });
+
+  /** RFC 9728 protected resource metadata served at /.well-known/oauth-protected-resource[/<mcp path>]. */
+  const ProtectedResource = z.strictObject({
+    resource: applyTime(url()),
+    authorizationServers: z.array(applyTime(url())).min(1),
+    scopesSupported: z.array(text()).default([]),
+    resourceName: text().optional(),
+    resourceDocumentation: url().optional(),
+  });
+
+  const ProviderKind = z.enum(["openai", "anthropic", "openai-compatible"]);
+  const Provider = z.strictObject({
+    /** Stable id, reported in the `x-tollgate-provider` response header and audit events. */
+    id: id(),
+    kind: ProviderKind,
+    /** API base, e.g. https://api.openai.com/v1 or https://api.anthropic.com. */
+    baseUrl: url(),
+    /** The provider key. Omit only for keyless local models. */
+    apiKey: SecretRefSchema.optional(),
+    /** Requested model → this provider's model. Models not listed pass through unchanged. */
+    modelMap: z.record(text(), text()).default({}),
+    /** Time allowed until response headers arrive. */
+    timeoutMs: z.int().min(100).max(600_000).default(30_000),
+  });
+
+  const FailoverTrigger = z.enum(["429", "529", "5xx", "timeout", "connection-error"]);
+  const LlmRoute = z.strictObject({
+    id: id(),
+    /** Path prefix, e.g. `/anthropic`; the route serves `${prefix}/v1/...`. */
+    pathPrefix: path(),
+    /** Tried in order; the first healthy one serves. */
+    providers: z.array(Provider).min(1, { error: "a route needs at least one provider" }),
+    failover: z
+      .strictObject({
+        on: z.array(FailoverTrigger).default(["429", "529", "5xx", "timeout", "connection-error"]),
+        /** How long a failing provider is skipped (a longer `Retry-After` wins). */
+        evictSeconds: z.int().min(1).max(3600).default(30),
+      })
+      .default({ on: ["429", "529", "5xx", "timeout", "connection-error"], evictSeconds: 30 }),
+    /** Guard policy id applied to this route. */
+    policy: id(),
+    /** Largest upstream response body accepted (non-streaming), in bytes. */
+    maxResponseBytes: z.int().min(1024).max(256 * 1024 * 1024).default(16 * 1024 * 1024),
+  });
+
+  const Transport = z.discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("streamable-http"), url: url() }),
+    z.strictObject({
+      type: z.literal("stdio"),
+      command: text(),
+      args: z.array(z.string()).default([]),
+      /** Environment for the child: literal non-secret values or secret references. */
+      env: z.record(text(), z.union([z.string(), SecretRefSchema])).default({}),
+      cwd: text().optional(),
+    }),
+  ]);
+
+  const UpstreamCredentials = z.discriminatedUnion("mode", [
+    z.strictObject({ mode: z.literal("none") }),
+    z.strictObject({
+      mode: z.literal("secret-header"),
+      header: text().regex(/^[A-Za-z0-9-]+$/),
+      value: SecretRefSchema,
+      /** Prepended to the secret, e.g. `Bearer `. */
+      prefix: z.string().default(""),
+    }),
+    z.strictObject({
+      mode: z.literal("client-credentials"),
+      tokenUrl: applyTime(url()),
+      clientId: applyTime(text()),
+      clientSecret: SecretRefSchema,
+      scopes: z.array(text()).default([]),
+      audience: applyTime(text()).optional(),
+    }),
+    z.strictObject({
+      /** RFC 8693: the user's token is exchanged for one the upstream accepts (sub = user, act = agent). */
+      mode: z.literal("token-exchange"),
+      tokenUrl: applyTime(url()),
+      clientId: applyTime(text()),
+      clientSecret: SecretRefSchema.optional(),
+      audience: applyTime(text()),
+      scopes: z.array(text()).default([]),
+    }),
+  ]);
+
+  const McpUpstream = z.strictObject({
+    /** Tools appear as `${id}__${tool}`. */
+    id: id(),
+    transport: Transport,
+    credentials: UpstreamCredentials.default({ mode: "none" }),
+    /** Per-call timeout. */
+    timeoutMs: z.int().min(100).max(600_000).default(60_000),
+  });
+
+  const ToolPatterns = z.array(text().regex(TOOL_PATTERN, { error: "expected a tool name or a pattern with * wildcards" })).min(1);
+
+  const ToolGrant = z.strictObject({
+    /** Holders of this scope... */
+    scope: text(),
+    /** ...may see and call these tools of this upstream. */
+    upstream: id(),
+    tools: ToolPatterns,
+  });
+
+  const ToolDeny = z.strictObject({
+    /** An upstream id, or `*` for every upstream. */
+    upstream: z.union([id(), z.literal("*")]),
+    tools: ToolPatterns,
+    /** Why: shown to callers and in audit events. */
+    reason: text(),
+  });
+
+  const Mcp = z.strictObject({
+    /** Path of the streamable-HTTP endpoint. */
+    path: path().default("/mcp"),
+    upstreams: z.array(McpUpstream).default([]),
+    /** Default deny: a tool is visible only through a grant. */
+    grants: z.array(ToolGrant).default([]),
+    /** Deny rules win over grants. */
+    deny: z.array(ToolDeny).default([]),
+    /** Destructive tools: refused for everyone, whatever the scopes. */
+    alwaysBlocked: z.array(ToolDeny).default([]),
+    /** Guard policy applied to tool arguments and results. */
+    policy: id(),
+  });
+
+  const GuardMode = z.enum(["block", "mask", "log"]);
+  const PiiDetector = z.enum(["email", "phone", "ssn", "payment-card", "ip-address"]);
+  const GuardPolicy = z.strictObject({
+    id: id(),
+    pii: z
+      .strictObject({
+        mode: GuardMode,
+        detectors: z.array(PiiDetector).default(["email", "phone", "ssn", "payment-card", "ip-address"]),
+        /** Extra patterns, compiled once at load. */
+        extraPatterns: z
+          .array(z.strictObject({ name: id(), regex: text(), flags: z.string().regex(/^[imsu]*$/).default("") }))
+          .default([]),
+      })
+      .optional(),
+    promptInjection: z
+      .strictObject({
+        mode: GuardMode,
+        /** How eager detection is. */
+        sensitivity: z.enum(["strict", "moderate", "lenient"]).default("moderate"),
+      })
+      .optional(),
+    credentialLeak: z
+      .strictObject({
+        mode: GuardMode,
+        /** Characters held back while streaming so a key split across chunks is still caught. */
+        holdBackChars: z.int().min(64).max(4096).default(256),
+      })
+      .optional(),
+    /** Per-principal budgets (keyed by the verified `sub`). */
+    limits: z
+      .strictObject({
+        windowSeconds: z.int().min(1).max(86_400).default(60),
+        requestsPerWindow: z.int().positive().optional(),
+        tokensPerWindow: z.int().positive().optional(),
+      })
+      .optional(),
+  });
+
+  const RateLimitStore = z.discriminatedUnion("type", [
+    z.strictObject({ type: z.literal("memory") }),
+    z.strictObject({
+      type: z.literal("redis"),
+      /** Redis URL (may include a password, so it is a secret reference). */
+      url: SecretRefSchema,
+      keyPrefix: text().default("tollgate:rl:"),
+      /** When Redis is unreachable: `closed` refuses requests (429/503), `open` admits them and logs. */
+      onUnavailable: z.enum(["fail-open", "fail-closed"]).default("fail-closed"),
+    }),
+  ]);
+
+  const Telemetry = z.strictObject({
+    audit: z
+      .strictObject({
+        /** Post-redaction prompt capture in audit events; off unless a policy requires it. */
+        capturePrompts: z.boolean().default(false),
+      })
+      .default({ capturePrompts: false }),
+    metrics: z
+      .strictObject({
+        enabled: z.boolean().default(true),
+        /** Admin port for /metrics, separate from traffic. */
+        port: z.int().min(1).max(65_535).default(9464),
+      })
+      .default({ enabled: true, port: 9464 }),
+    tracing: z
+      .strictObject({
+        /** OTLP export is configured by the standard OTEL_* variables. */
+        enabled: z.boolean().default(false),
+        serviceName: text().default("tollgate-gateway"),
+      })
+      .default({ enabled: false, serviceName: "tollgate-gateway" }),
+  });
+
+  return z
+    .strictObject({
+      apiVersion: z.literal(API_VERSION, { error: `unknown apiVersion: this runtime reads ${API_VERSION}` }),
+      kind: z.literal("GatewayBundle"),
+      metadata: Metadata,
+      server: Server,
+      auth: Auth,
+      protectedResource: ProtectedResource,
+      llm: z.strictObject({ routes: z.array(LlmRoute).default([]) }).default({ routes: [] }),
+      mcp: Mcp.optional(),
+      guardPolicies: z.array(GuardPolicy).min(1, { error: "at least one guard policy is required" }),
+      rateLimitStore: RateLimitStore.default({ type: "memory" }),
+      telemetry: Telemetry.default({
+        audit: { capturePrompts: false },
+        metrics: { enabled: true, port: 9464 },
+        tracing: { enabled: false, serviceName: "tollgate-gateway" },
+      }),
+    })
+    .superRefine(checkReferences);
+}
+
+type Ctx = z.core.$RefinementCtx<unknown>;
+interface RefShape {
+  llm?: { routes?: { id: string; pathPrefix: string; policy: string; providers: { id: string }[] }[] };
+  mcp?: {
+    path?: string;
+    policy: string;
+    upstreams?: { id: string }[];
+    grants?: { upstream: string; scope: string }[];
+    deny?: { upstream: string }[];
+    alwaysBlocked?: { upstream: string }[];
+  };
+  guardPolicies?: { id: string }[];
+}
+
+/** Cross-references that one field cannot check alone: ids exist and are unique, paths do not collide. */
+function checkReferences(raw: unknown, ctx: Ctx): void {
+  const bundle = raw as RefShape;
+  const policyIds = new Set((bundle.guardPolicies ?? []).map((p) => p.id));
+  const issue = (p: (string | number)[], message: string) => ctx.addIssue({ code: "custom", path: p, message });
+  const unique = (ids: string[], at: (i: number) => (string | number)[], what: string) => {
+    const seen = new Set<string>();
+    ids.forEach((value, i) => {
+      if (seen.has(value)) issue(at(i), `duplicate ${what} "${value}"`);
+      seen.add(value);
+    });
+  };
+  unique((bundle.guardPolicies ?? []).map((p) => p.id), (i) => ["guardPolicies", i, "id"], "guard policy id");
+  const routes = bundle.llm?.routes ?? [];
+  unique(routes.map((r) => r.id), (i) => ["llm", "routes", i, "id"], "route id");
+  unique(routes.map((r) => r.pathPrefix), (i) => ["llm", "routes", i, "pathPrefix"], "route path prefix");
+  routes.forEach((route, i) => {
+    if (!policyIds.has(route.policy)) issue(["llm", "routes", i, "policy"], `unknown guard policy "${route.policy}"`);
+    unique(route.providers.map((p) => p.id), (j) => ["llm", "routes", i, "providers", j, "id"], "provider id");
+    if (bundle.mcp?.path && (route.pathPrefix === bundle.mcp.path || route.pathPrefix.startsWith(`${bundle.mcp.path}/`))) {
+      issue(["llm", "routes", i, "pathPrefix"], `collides with the MCP path "${bundle.mcp.path}"`);
+    }
+  });
+  const mcp = bundle.mcp;
+  if (!mcp) return;
+  if (!policyIds.has(mcp.policy)) issue(["mcp", "policy"], `unknown guard policy "${mcp.policy}"`);
+  const upstreamIds = new Set((mcp.upstreams ?? []).map((u) => u.id));
+  unique((mcp.upstreams ?? []).map((u) => u.id), (i) => ["mcp", "upstreams", i, "id"], "upstream id");
+  (mcp.grants ?? []).forEach((g, i) => {
+    if (!upstreamIds.has(g.upstream)) issue(["mcp", "grants", i, "upstream"], `unknown upstream "${g.upstream}"`);
+  });
+  for (const key of ["deny", "alwaysBlocked"] as const) {
+    (mcp[key] ?? []).forEach((rule, i) => {
+      if (rule.upstream !== "*" && !upstreamIds.has(rule.upstream)) issue(["mcp", key, i, "upstream"], `unknown upstream "${rule.upstream}"`);
+    });
+  }
+}
+
+/** Validates a bundle at synth time: placeholders allowed in apply-time fields. */
+export const SynthBundleSchema = schemaFor("synth");
+/** Validates a bundle at load time: every value real. */
+export const RuntimeBundleSchema = schemaFor("runtime");
+
+/** A fully resolved, validated bundle as the runtime uses it. */
+export type Bundle = z.output<typeof RuntimeBundleSchema>;
+/** What a bundle author writes (defaults may be omitted). */
+export type BundleInput = z.input<typeof SynthBundleSchema>;
+
+export type LlmRoute = Bundle["llm"]["routes"][number];
+export type LlmProvider = LlmRoute["providers"][number];
+export type McpConfig = NonNullable<Bundle["mcp"]>;
+export type McpUpstream = McpConfig["upstreams"][number];
+export type UpstreamCredentials = McpUpstream["credentials"];
+export type ToolGrant = McpConfig["grants"][number];
+export type ToolDeny = McpConfig["deny"][number];
+export type GuardPolicy = Bundle["guardPolicies"][number];
+export type GuardMode = NonNullable<GuardPolicy["pii"]>["mode"];
+export type AuthConfig = Bundle["auth"];
+export type RateLimitStore = Bundle["rateLimitStore"];
+export type Telemetry = Bundle["telemetry"];

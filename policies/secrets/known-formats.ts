@@ -1,0 +1,26 @@
+/**
+ * Formats of well-known credentials. Used to refuse a bundle that embeds a secret literal, and as the
+ * fast first pass of the credential-leak guard. Patterns are anchored on distinctive prefixes so that
+ * ordinary prose does not match.
+ */
+export interface CredentialFormat {
+  readonly id: string;
+  readonly description: string;
+  readonly pattern: RegExp;
+}
+
+export const KNOWN_CREDENTIAL_FORMATS: readonly CredentialFormat[] = [
+  { id: "aws-access-key-id", description: "AWS access key ID", pattern: /\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b/ },
+  { id: "openai-api-key", description: "OpenAI API key", pattern: /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}\b/ },
+  { id: "anthropic-api-key", description: "Anthropic API key", pattern: /\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{20,}\b/ },
+  { id: "xai-api-key", description: "xAI API key", pattern: /\bxai-[A-Za-z0-9]{40,}\b/ },
+  { id: "github-token", description: "GitHub token", pattern: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{60,}\b/ },
+  { id: "slack-token", description: "Slack token", pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/ },
+  { id: "private-key", description: "PEM private key", pattern: /-----BEGIN (?:RSA |EC |OPENSSH |DSA |ENCRYPTED )?PRIVATE KEY-----/ },
+  { id: "okta-api-token", description: "Okta API token", pattern: /\b00[A-Za-z0-9_-]{40}\b/ },
+];
+
+/** The first known credential format found in `text`, if any. */
+export function findKnownCredential(text: string): CredentialFormat | undefined {
+  return KNOWN_CREDENTIAL_FORMATS.find((format) => format.pattern.test(text));
+}

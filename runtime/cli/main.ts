@@ -1,0 +1,35 @@
+/**
+ * `tollgate` command dispatcher. Each subcommand lives in its own module and returns an exit code.
+ */
+import { schemaCommand } from "./schema";
+import { validateCommand } from "./validate";
+
+export type Command = (args: string[]) => Promise<number>;
+
+const COMMANDS: Record<string, { run: () => Promise<Command> | Command; summary: string }> = {
+  validate: { run: () => validateCommand, summary: "validate <bundle.json> [--values values.json] [--overlay overlay.json] [--runtime]" },
+  schema: { run: () => schemaCommand, summary: "schema [--out file]   print the bundle's JSON Schema" },
+};
+
+/** Lets other modules add subcommands without this file importing their dependencies eagerly. */
+export function registerCommand(name: string, summary: string, load: () => Promise<Command>): void {
+  COMMANDS[name] = { run: load, summary };
+}
+
+function usage(): string {
+  return ["usage: tollgate <command> [options]", "", ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)].join("\n");
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (!name || name === "--help" || name === "-h" || name === "help") {
+    console.log(usage());
+    return name ? 0 : 2;
+  }
+  const command = COMMANDS[name];
+  if (!command) {
+    console.error(`tollgate: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  return (await command.run())(rest);
+}
