@@ -1,0 +1,82 @@
+/**
+ * Types shared by the stages of the request path (DESIGN.md): authenticate → identify → authorize →
+ * limit → guard request → forward → guard response → record. Each stage lives in its own module and
+ * talks to the others only through these types.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { Bundle, SecretRef } from "../../policies/bundle";
+import type { AuditLog } from "../observability/audit";
+
+/** Who is calling, from a verified token only (never from a client-supplied header). */
+export interface Principal {
+  readonly issuer: string;
+  /** The human: `sub`. */
+  readonly subject: string;
+  /** The agent: `cid` or `azp`. */
+  readonly clientId: string | undefined;
+  readonly scopes: readonly string[];
+  /** `exp`, seconds since the epoch. */
+  readonly expiresAt: number;
+  /**
+   * The verified bearer token, kept only for RFC 8693 token exchange. Never forwarded upstream as is,
+   * never logged, never put on a span.
+   */
+  readonly token: string;
+}
+
+/** Reads a referenced secret. Values are read once at load; a missing secret fails the load, not a request. */
+export interface SecretReader {
+  read(ref: SecretRef): string;
+}
+
+/** Everything derived from one bundle. Replaced atomically on reload; in-flight requests keep theirs. */
+export interface ActiveConfig {
+  readonly bundle: Bundle;
+  /** `metadata.digest`, or the digest computed at load when the bundle carried none. */
+  readonly digest: string;
+  readonly secrets: SecretReader;
+}
+
+export interface RequestContext {
+  readonly requestId: string;
+  /** W3C trace id of the request's span, when tracing is on. */
+  readonly traceId: string | undefined;
+  readonly principal: Principal;
+  readonly config: ActiveConfig;
+  readonly audit: AuditLog;
+  /** Aborted when the client goes away or the server shuts down. */
+  readonly signal: AbortSignal;
+}
+
+export type HttpHandler = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse) => Promise<void>;
+
+/** Outcome of a rate-limit check, with the headers to send either way (RateLimit-* draft headers). */
+export type LimitDecision =
+  | { readonly allowed: true; readonly headers: Readonly<Record<string, string>> }
+  | { readonly allowed: false; readonly retryAfterSeconds: number; readonly reason: string; readonly headers: Readonly<Record<string, string>> };
+
+/** Per-principal budgets. Keyed by the verified `sub`; the policy id comes from the bundle. */
+export interface RateLimiter {
+  /** Counts one request against the principal's request budget and checks the token budget is not spent. */
+  admitRequest(principal: Principal, policyId: string): Promise<LimitDecision>;
+  /** Bills tokens reported by the provider (usage), after the response. */
+  recordTokens(principal: Principal, policyId: string, tokens: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** What a guard did to a piece of text or JSON. `guard` names the rule, never the matched text. */
+export type GuardOutcome<T> =
+  | { readonly action: "allow"; readonly value: T; readonly redactions?: Readonly<Record<string, number>> }
+  | { readonly action: "block"; readonly guard: string; readonly message: string };
+
+/** The hook the MCP gateway calls around every tool call (arguments before, result after). */
+export interface ToolCallGuard {
+  beforeCall(ctx: RequestContext, tool: string, args: Record<string, unknown>): Promise<GuardOutcome<Record<string, unknown>>>;
+  afterCall(ctx: RequestContext, tool: string, result: unknown): Promise<GuardOutcome<unknown>>;
+}
+
+/** A ToolCallGuard that changes nothing: used until guards are configured for MCP. */
+export const passThroughToolGuard: ToolCallGuard = {
+  beforeCall: async (_ctx, _tool, args) => ({ action: "allow", value: args }),
+  afterCall: async (_ctx, _tool, result) => ({ action: "allow", value: result }),
+};
