@@ -1,0 +1,322 @@
+/**
+ * A local stand-in for the LLM vendors: ONE HTTP server that speaks the OpenAI wire format
+ * (`POST /v1/chat/completions`, `GET /v1/models`) and the Anthropic Messages wire format
+ * (`POST /v1/messages`, `GET /v1/models` with an `anthropic-version` header), JSON and SSE.
+ *
+ * It answers by echoing the last user message (after the gateway's guards, so a test sees what really
+ * left the gateway), reports usage (about 4 characters per token), and records every request it
+ * received (headers and body) so tests can assert that the SSN never arrived and the gateway's key did.
+ *
+ * Several logical vendors share the one server through an optional first path segment:
+ * `http://127.0.0.1:PORT/primary/v1/chat/completions` is vendor "primary", `/v1/...` is vendor "default".
+ *
+ * Failure controls (documented model names, usable from any client):
+ * - model `fail-primary`: vendor "primary" answers 529 (overloaded); every other vendor serves it.
+ * - model `fail-<status>` (e.g. `fail-500`, `fail-429`): every vendor answers that status.
+ * - model `slow-<ms>` (e.g. `slow-2000`): response headers are delayed by that many milliseconds.
+ * And from code: `failNext({ status, count, retryAfterSeconds, vendor })`, `scriptReplies([...])`.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import type { AddressInfo } from "node:net";
+
+/** One request the upstream received. */
+export interface RecordedRequest {
+  readonly vendor: string;
+  readonly method: string;
+  /** Path without the vendor segment, e.g. `/v1/chat/completions`. */
+  readonly path: string;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  /** Parsed JSON body, or undefined for bodiless requests. */
+  readonly body: unknown;
+  /** The raw body text. */
+  readonly rawBody: string;
+}
+
+export interface FailureRule {
+  /** HTTP status to answer with (e.g. 529, 429, 500). */
+  readonly status: number;
+  /** How many requests fail before the upstream recovers. */
+  readonly count: number;
+  /** Sent as `Retry-After` when set. */
+  readonly retryAfterSeconds?: number;
+  /** Only this vendor fails; every vendor when omitted. */
+  readonly vendor?: string;
+}
+
+export interface LlmUpstreamOptions {
+  /** Port to bind on 127.0.0.1; 0 (default) picks an ephemeral port. */
+  readonly port?: number;
+  readonly host?: string;
+  /** Number of SSE content chunks a streamed reply is split into (default: about one per 4 characters). */
+  readonly streamChunks?: number;
+  /** Models listed by `GET /v1/models`. */
+  readonly models?: readonly string[];
+  /** Keep at most this many recorded requests (oldest dropped); default 1000. Benchmarks set 0. */
+  readonly maxRecorded?: number;
+}
+
+export interface LlmUpstream {
+  /** Base URL, e.g. `http://127.0.0.1:41234` (append `/v1` for OpenAI-style base URLs). */
+  readonly url: string;
+  readonly requests: RecordedRequest[];
+  /** The next requests (matching `vendor`, if given) fail with `status`. */
+  failNext(rule: FailureRule): void;
+  /** The next replies use these content chunks instead of echoing (one entry per reply). */
+  scriptReplies(replies: readonly (readonly string[])[]): void;
+  /** Forgets recorded requests, failure rules and scripted replies. */
+  reset(): void;
+  close(): Promise<void>;
+}
+
+interface ChatMessageLike {
+  readonly role?: string;
+  readonly content?: unknown;
+}
+
+const DEFAULT_MODELS = ["gpt-4o-mini", "gpt-4o", "claude-sonnet-4-5", "claude-haiku-4-5"];
+
+/** Starts the stand-in on 127.0.0.1 (ephemeral port by default). */
+export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promise<LlmUpstream> {
+  const requests: RecordedRequest[] = [];
+  const failures: { rule: FailureRule; left: number }[] = [];
+  const scripted: (readonly string[])[] = [];
+  const maxRecorded = options.maxRecorded ?? 1000;
+  const models = options.models ?? DEFAULT_MODELS;
+
+  const server: Server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on("data", (c: Buffer) => chunks.push(c));
+    req.on("end", () => {
+      const rawBody = Buffer.concat(chunks).toString("utf8");
+      try {
+        handle(req, res, rawBody);
+      } catch (error) {
+        sendJson(res, 500, { error: { type: "server_error", message: (error as Error).message } });
+      }
+    });
+  });
+  server.keepAliveTimeout = 60_000;
+
+  function handle(req: IncomingMessage, res: ServerResponse, rawBody: string): void {
+    const url = new URL(req.url ?? "/", "http://upstream");
+    let path = url.pathname;
+    let vendor = "default";
+    const segment = /^\/([a-z][a-z0-9-]*)(\/v1\/.*)$/.exec(path);
+    if (segment && segment[1] !== "v1") {
+      vendor = segment[1] ?? "default";
+      path = segment[2] ?? path;
+    }
+    let body: unknown;
+    if (rawBody.length > 0) {
+      try {
+        body = JSON.parse(rawBody);
+      } catch {
+        sendJson(res, 400, { error: { type: "invalid_request_error", message: "body is not JSON" } });
+        return;
+      }
+    }
+    if (maxRecorded > 0) {
+      requests.push({ vendor, method: req.method ?? "GET", path, headers: { ...req.headers }, body, rawBody });
+      if (requests.length > maxRecorded) requests.shift();
+    }
+
+    const failure = takeFailure(vendor);
+    const model = typeof (body as { model?: unknown } | undefined)?.model === "string" ? (body as { model: string }).model : "";
+    const isAnthropic = path === "/v1/messages" || (path === "/v1/models" && req.headers["anthropic-version"] !== undefined);
+    const fixedFailure = failure ?? modelFailure(model, vendor);
+    if (fixedFailure) {
+      const headers: Record<string, string> = {};
+      if (fixedFailure.retryAfterSeconds !== undefined) headers["retry-after"] = String(fixedFailure.retryAfterSeconds);
+      const errorBody = isAnthropic
+        ? { type: "error", error: { type: fixedFailure.status === 529 ? "overloaded_error" : "api_error", message: `stand-in failure ${fixedFailure.status}` } }
+        : { error: { type: "server_error", code: String(fixedFailure.status), message: `stand-in failure ${fixedFailure.status}` } };
+      sendJson(res, fixedFailure.status, errorBody, headers);
+      return;
+    }
+    const slow = /^slow-(\d{1,6})$/.exec(model);
+    const respond = () => route(req, res, path, body, model);
+    if (slow) setTimeout(respond, Number(slow[1]));
+    else respond();
+  }
+
+  function route(req: IncomingMessage, res: ServerResponse, path: string, body: unknown, model: string): void {
+    if (req.method === "GET" && path === "/v1/models") {
+      if (req.headers["anthropic-version"] !== undefined) {
+        const data = models.map((id) => ({ type: "model", id, display_name: id, created_at: "2026-01-01T00:00:00Z" }));
+        sendJson(res, 200, { data, has_more: false, first_id: models[0] ?? null, last_id: models.at(-1) ?? null });
+      } else {
+        sendJson(res, 200, { object: "list", data: models.map((id) => ({ id, object: "model", created: 1_767_225_600, owned_by: "stand-in" })) });
+      }
+      return;
+    }
+    if (req.method === "POST" && path === "/v1/chat/completions") {
+      openAiChat(res, body as OpenAiRequestLike, model);
+      return;
+    }
+    if (req.method === "POST" && path === "/v1/messages") {
+      anthropicMessages(res, body as AnthropicRequestLike, model);
+      return;
+    }
+    sendJson(res, 404, { error: { type: "not_found_error", message: `no route ${req.method} ${path}` } });
+  }
+
+  function takeFailure(vendor: string): FailureRule | undefined {
+    const entry = failures.find((f) => f.left > 0 && (f.rule.vendor === undefined || f.rule.vendor === vendor));
+    if (!entry) return undefined;
+    entry.left -= 1;
+    return entry.rule;
+  }
+
+  function replyChunks(lastUser: string): readonly string[] {
+    const script = scripted.shift();
+    if (script) return script;
+    return splitText(lastUser, options.streamChunks);
+  }
+
+  interface OpenAiRequestLike {
+    readonly messages?: readonly ChatMessageLike[];
+    readonly stream?: boolean;
+    readonly stream_options?: { include_usage?: boolean };
+    readonly tools?: readonly unknown[];
+  }
+
+  function openAiChat(res: ServerResponse, request: OpenAiRequestLike, model: string): void {
+    const messages = request.messages ?? [];
+    const lastUser = lastUserText(messages);
+    const chunks = replyChunks(lastUser);
+    const reply = chunks.join("");
+    const promptTokens = estimateTokens(JSON.stringify(messages));
+    const completionTokens = estimateTokens(reply);
+    const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    const id = `chatcmpl-${Math.random().toString(36).slice(2, 12)}`;
+    const created = Math.floor(Date.now() / 1000);
+    if (!request.stream) {
+      sendJson(res, 200, {
+        id,
+        object: "chat.completion",
+        created,
+        model,
+        choices: [{ index: 0, message: { role: "assistant", content: reply, refusal: null }, logprobs: null, finish_reason: "stop" }],
+        usage,
+      });
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    const base = { id, object: "chat.completion.chunk", created, model };
+    const events: unknown[] = [{ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] }];
+    for (const piece of chunks) events.push({ ...base, choices: [{ index: 0, delta: { content: piece }, logprobs: null, finish_reason: null }] });
+    events.push({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }] });
+    if (request.stream_options?.include_usage) events.push({ ...base, choices: [], usage });
+    res.end(events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join("") + "data: [DONE]\n\n");
+  }
+
+  interface AnthropicRequestLike {
+    readonly messages?: readonly ChatMessageLike[];
+    readonly system?: unknown;
+    readonly stream?: boolean;
+  }
+
+  function anthropicMessages(res: ServerResponse, request: AnthropicRequestLike, model: string): void {
+    const messages = request.messages ?? [];
+    const chunks = replyChunks(lastUserText(messages));
+    const reply = chunks.join("");
+    const inputTokens = estimateTokens(JSON.stringify(messages) + JSON.stringify(request.system ?? ""));
+    const outputTokens = estimateTokens(reply);
+    const id = `msg_${Math.random().toString(36).slice(2, 14)}`;
+    if (!request.stream) {
+      sendJson(res, 200, {
+        id,
+        type: "message",
+        role: "assistant",
+        model,
+        content: [{ type: "text", text: reply }],
+        stop_reason: "end_turn",
+        stop_sequence: null,
+        usage: { input_tokens: inputTokens, output_tokens: outputTokens },
+      });
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    const events: [string, unknown][] = [
+      ["message_start", { type: "message_start", message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: 1 } } }],
+      ["content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }],
+      ["ping", { type: "ping" }],
+    ];
+    for (const piece of chunks) events.push(["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: piece } }]);
+    events.push(["content_block_stop", { type: "content_block_stop", index: 0 }]);
+    events.push(["message_delta", { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: outputTokens } }]);
+    events.push(["message_stop", { type: "message_stop" }]);
+    res.end(events.map(([name, data]) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`).join(""));
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, options.host ?? "127.0.0.1", () => resolve());
+  });
+  const address = server.address() as AddressInfo;
+
+  return {
+    url: `http://${options.host ?? "127.0.0.1"}:${address.port}`,
+    requests,
+    failNext: (rule) => failures.push({ rule, left: rule.count }),
+    scriptReplies: (replies) => scripted.push(...replies),
+    reset: () => {
+      requests.length = 0;
+      failures.length = 0;
+      scripted.length = 0;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+function modelFailure(model: string, vendor: string): FailureRule | undefined {
+  if (model === "fail-primary") return vendor === "primary" ? { status: 529, count: 1 } : undefined;
+  const status = /^fail-(\d{3})$/.exec(model);
+  if (status) return { status: Number(status[1]), count: 1 };
+  return undefined;
+}
+
+/** Text of the last user message (string content or text parts). */
+function lastUserText(messages: readonly ChatMessageLike[]): string {
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const message = messages[i];
+    if (message?.role !== "user") continue;
+    const content = message.content;
+    if (typeof content === "string") return content;
+    if (Array.isArray(content)) {
+      return content
+        .map((part: unknown) => (typeof part === "object" && part !== null && (part as { type?: unknown }).type === "text" ? String((part as { text?: unknown }).text ?? "") : ""))
+        .join("");
+    }
+  }
+  return "";
+}
+
+function splitText(text: string, pieces: number | undefined): readonly string[] {
+  if (text.length === 0) return [""];
+  const count = Math.max(1, Math.min(text.length, pieces ?? Math.ceil(text.length / 4)));
+  const size = Math.ceil(text.length / count);
+  const out: string[] = [];
+  for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
+  return out;
+}
+
+function estimateTokens(text: string): number {
+  return Math.max(1, Math.ceil(text.length / 4));
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
+  res.end(text);
+}
+
+// `npx tsx examples/local-platform/llm-upstream.ts [port]` runs it on its own.
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const upstream = await startLlmUpstream({ port: Number(process.argv[2] ?? 0) });
+  console.log(`LLM stand-in listening on ${upstream.url} (OpenAI base ${upstream.url}/v1, Anthropic base ${upstream.url})`);
+}
