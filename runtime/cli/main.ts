@@ -9,6 +9,10 @@ export type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, { run: () => Promise<Command> | Command; summary: string }> = {
   validate: { run: () => validateCommand, summary: "validate <bundle.json> [--values values.json] [--overlay overlay.json] [--runtime]" },
   schema: { run: () => schemaCommand, summary: "schema [--out file]   print the bundle's JSON Schema" },
+  dev: {
+    run: async () => (await import("./dev-token")).devCommand,
+    summary: 'dev token [--user <name>] [--scopes "<scopes>"] [--client <id>]   a token from the local platform (npm start)',
+  },
 };
 
 /** Lets other modules add subcommands without this file importing their dependencies eagerly. */

@@ -1,0 +1,183 @@
+/**
+ * `tollgate dev token`: a real access token from the local authorization server that `npm start` runs,
+ * for curl, the MCP Inspector or an SDK.
+ *
+ *   TOKEN=$(npx tollgate dev token --scopes "mcp:read")                 # client credentials (the agent service)
+ *   TOKEN=$(npx tollgate dev token --user alice --scopes "mcp:read")    # authorization code + PKCE, logged in as alice
+ *
+ * It finds the running platform through its state file (`.tollgate-local/state.json`, or
+ * `$TOLLGATE_LOCAL_DIR/state.json`, or `--state <file>`). The token goes to stdout alone; a summary of
+ * its claims goes to stderr. The state file format is written by examples/local-platform/state.ts.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import { parseCommandArgs } from "./args";
+
+/** What `npm start` writes for this command (examples/local-platform/state.ts). */
+interface LocalState {
+  readonly version: 1;
+  readonly issuer: string;
+  readonly tokenEndpoint: string;
+  readonly audience: string;
+  readonly gatewayUrl: string;
+  readonly users: readonly string[];
+  readonly clients: readonly {
+    readonly clientId: string;
+    readonly grantTypes: readonly string[];
+    readonly scopes: readonly string[];
+    readonly clientSecret?: string;
+    readonly redirectUris: readonly string[];
+  }[];
+}
+type LocalClient = LocalState["clients"][number];
+
+const USAGE = 'usage: tollgate dev token [--user <name>] [--scopes "<scope> ..."] [--client <client id>] [--state <state.json>] [--json]';
+
+class DevTokenError extends Error {}
+
+async function readState(file: string): Promise<LocalState> {
+  let text: string;
+  try {
+    text = await readFile(file, "utf8");
+  } catch {
+    throw new DevTokenError(`${file} not found: start the local platform first (npm start), or pass --state / set TOLLGATE_LOCAL_DIR`);
+  }
+  const state = JSON.parse(text) as LocalState;
+  if (state.version !== 1 || typeof state.tokenEndpoint !== "string") throw new DevTokenError(`${file}: not a local platform state file`);
+  return state;
+}
+
+function pickClient(state: LocalState, grant: string, requested: string | undefined): LocalClient {
+  const candidates = state.clients.filter((c) => c.grantTypes.includes(grant));
+  const client = requested ? state.clients.find((c) => c.clientId === requested) : candidates[0];
+  if (!client) {
+    throw new DevTokenError(
+      requested
+        ? `unknown client "${requested}"; local clients: ${state.clients.map((c) => c.clientId).join(", ")}`
+        : `no local client may use the ${grant} grant; local clients: ${state.clients.map((c) => `${c.clientId} (${c.grantTypes.join(", ")})`).join("; ")}`,
+    );
+  }
+  if (!client.grantTypes.includes(grant)) {
+    throw new DevTokenError(`client "${client.clientId}" may not use the ${grant} grant (it has: ${client.grantTypes.join(", ")}); choose another --client`);
+  }
+  return client;
+}
+
+async function tokenRequest(state: LocalState, client: LocalClient, form: Record<string, string | undefined>): Promise<Record<string, unknown>> {
+  const body = new URLSearchParams();
+  for (const [key, value] of Object.entries(form)) if (value !== undefined) body.set(key, value);
+  const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
+  if (client.clientSecret === undefined) body.set("client_id", client.clientId);
+  else headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`).toString("base64")}`;
+  let response: Response;
+  try {
+    response = await fetch(state.tokenEndpoint, { method: "POST", headers, body });
+  } catch {
+    throw new DevTokenError(`cannot reach the local authorization server at ${state.issuer}: is npm start still running?`);
+  }
+  const json = (await response.json()) as Record<string, unknown>;
+  if (!response.ok) {
+    throw new DevTokenError(`the authorization server refused: ${String(json.error)}${json.error_description ? ` (${String(json.error_description)})` : ""}`);
+  }
+  return json;
+}
+
+/** Authorization code + PKCE without a browser: the local server logs `user` in from `login_hint`. */
+async function pkceToken(state: LocalState, client: LocalClient, user: string, scopes: string | undefined): Promise<Record<string, unknown>> {
+  if (!state.users.includes(user)) throw new DevTokenError(`unknown user "${user}"; local users: ${state.users.join(", ")}`);
+  const verifier = randomBytes(32).toString("base64url");
+  const redirectUri = client.redirectUris[0] ?? "http://127.0.0.1/callback";
+  const stateParam = randomBytes(8).toString("hex");
+  const auth = new URL(`${state.issuer}/auth`);
+  auth.search = new URLSearchParams({
+    client_id: client.clientId,
+    response_type: "code",
+    redirect_uri: redirectUri,
+    scope: scopes ?? client.scopes.join(" "),
+    code_challenge: createHash("sha256").update(verifier).digest("base64url"),
+    code_challenge_method: "S256",
+    state: stateParam,
+    resource: state.audience,
+    login_hint: user,
+  }).toString();
+  const cookies = new Map<string, string>();
+  let next = auth.toString();
+  for (let hop = 0; hop < 10; hop++) {
+    if (next.startsWith(redirectUri)) {
+      const callback = new URL(next);
+      const error = callback.searchParams.get("error");
+      if (error) throw new DevTokenError(`the authorization server refused: ${error} (${callback.searchParams.get("error_description") ?? ""})`);
+      const code = callback.searchParams.get("code");
+      if (!code || callback.searchParams.get("state") !== stateParam) throw new DevTokenError("the authorization callback carried no code for this request");
+      return tokenRequest(state, client, { grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: verifier });
+    }
+    const response = await fetch(next, { redirect: "manual", headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; ") } });
+    for (const line of response.headers.getSetCookie()) {
+      const pair = line.split(";")[0] ?? "";
+      const eq = pair.indexOf("=");
+      if (eq > 0) cookies.set(pair.slice(0, eq).trim(), pair.slice(eq + 1).trim());
+    }
+    const location = response.headers.get("location");
+    const text = await response.text();
+    if (!location) throw new DevTokenError(`login stopped at ${new URL(next).pathname} (${response.status}): ${text.slice(0, 200)}`);
+    next = new URL(location, next).toString();
+  }
+  throw new DevTokenError("login redirected too many times");
+}
+
+/** The claims of a JWT, for the summary (not verified: the gateway does that). */
+export function decodeClaims(token: string): Record<string, unknown> {
+  const payload = token.split(".")[1];
+  if (!payload) return {};
+  return JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
+}
+
+/** `tollgate dev <subcommand>`; only `token` exists. */
+export async function devCommand(args: string[]): Promise<number> {
+  const [sub, ...rest] = args;
+  if (sub !== "token") {
+    console.error(`tollgate dev: unknown subcommand "${sub ?? ""}"\n${USAGE}`);
+    return 2;
+  }
+  const parsed = parseCommandArgs("dev token", rest, {
+    user: { type: "string" },
+    scopes: { type: "string" },
+    client: { type: "string" },
+    state: { type: "string" },
+    json: { type: "boolean", default: false },
+  });
+  if (!parsed) return 2;
+  if (parsed.positionals.length > 0) {
+    console.error(USAGE);
+    return 2;
+  }
+  const { user, scopes, client: clientId, json } = parsed.values;
+  const stateFile = parsed.values.state ?? resolve(process.env.TOLLGATE_LOCAL_DIR ?? ".tollgate-local", "state.json");
+  try {
+    const state = await readState(stateFile);
+    const response = user
+      ? await pkceToken(state, pickClient(state, "authorization_code", clientId), user, scopes)
+      : await tokenRequest(state, pickClient(state, "client_credentials", clientId), {
+          grant_type: "client_credentials",
+          scope: scopes,
+          resource: state.audience,
+        });
+    const token = String(response.access_token);
+    const claims = decodeClaims(token);
+    if (json) {
+      console.log(JSON.stringify({ ...response, claims }, null, 2));
+    } else {
+      console.log(token);
+      const exp = typeof claims.exp === "number" ? new Date(claims.exp * 1000).toISOString() : "?";
+      console.error(`token for sub=${String(claims.sub)} cid=${String(claims.cid)} scp=${JSON.stringify(claims.scp)} aud=${String(claims.aud)} expires ${exp}`);
+    }
+    return 0;
+  } catch (error) {
+    if (error instanceof DevTokenError) {
+      console.error(`tollgate dev token: ${error.message}`);
+      return 1;
+    }
+    throw error;
+  }
+}
