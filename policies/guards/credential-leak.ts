@@ -1,0 +1,156 @@
+/**
+ * Credential-leak detection on model output and tool results: the project's known credential formats
+ * (`policies/secrets/known-formats.ts`: AWS key IDs, OpenAI/Anthropic/xAI keys, GitHub, Slack, PEM,
+ * Okta) as a fast synchronous pass, plus secretlint's recommended preset (with the AWS access-key-ID
+ * scan on) for the long tail. secretlint only runs when the text contains a token long enough to be a
+ * secret, which keeps ordinary prose on the fast path.
+ *
+ * Streaming: `createStreamingCredentialScanner` holds back only the tail that could still be the start
+ * of a secret (the last unfinished word, or an unfinished PEM header), bounded by `holdBackChars`, so a
+ * key split across any number of chunks is seen whole before any of it is released.
+ */
+import { lintSource } from "@secretlint/core";
+import { creator as recommendedPreset } from "@secretlint/secretlint-rule-preset-recommend";
+import type { SecretLintCoreConfig } from "@secretlint/types";
+import type { GuardMode, GuardPolicy } from "../bundle";
+import { KNOWN_CREDENTIAL_FORMATS } from "../secrets/known-formats";
+import { type Finding, type TextVerdict, blockVerdict, redactFindings } from "./verdict";
+
+const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map((format) => ({ id: format.id, pattern: new RegExp(format.pattern.source, `${format.pattern.flags.replace("g", "")}g`) }));
+
+const SECRETLINT_CONFIG: SecretLintCoreConfig = {
+  rules: [
+    {
+      id: recommendedPreset.meta.id,
+      rule: recommendedPreset,
+      rules: [{ id: "@secretlint/secretlint-rule-aws", options: { enableIDScanRule: true } }],
+    },
+  ],
+};
+
+/** Secrets secretlint knows are long unbroken tokens; text without one cannot hold such a secret. */
+const LONG_TOKEN = /[^\s"'`]{16,}/;
+
+/** Known-format credentials in `text` (synchronous, regex only). */
+export function findKnownCredentials(text: string): Finding[] {
+  const findings: Finding[] = [];
+  for (const { id, pattern } of KNOWN_GLOBAL) {
+    pattern.lastIndex = 0;
+    for (const match of text.matchAll(pattern)) findings.push({ kind: id, start: match.index, end: match.index + match[0].length });
+  }
+  return findings;
+}
+
+/** Every credential in `text`: known formats plus secretlint's recommended preset. */
+export async function findCredentials(text: string): Promise<Finding[]> {
+  const findings = findKnownCredentials(text);
+  if (!LONG_TOKEN.test(text)) return findings;
+  const result = await lintSource({
+    source: { content: text, filePath: "/llm-output.txt", contentType: "text" },
+    options: { config: SECRETLINT_CONFIG, noPhysicFilePath: true, maskSecrets: true },
+  });
+  for (const message of result.messages) {
+    const [start, end] = message.range;
+    if (!findings.some((f) => f.start < end && f.end > start)) findings.push({ kind: message.ruleId.replace(/^@secretlint\/secretlint-rule-/, ""), start, end });
+  }
+  return findings;
+}
+
+export interface CredentialLeakGuard {
+  readonly mode: GuardMode;
+  readonly holdBackChars: number;
+  apply(text: string): Promise<TextVerdict>;
+}
+
+export function compileCredentialLeakGuard(config: NonNullable<GuardPolicy["credentialLeak"]>): CredentialLeakGuard {
+  return {
+    mode: config.mode,
+    holdBackChars: config.holdBackChars,
+    async apply(text) {
+      const findings = await findCredentials(text);
+      return verdictFor(config.mode, text, findings);
+    },
+  };
+}
+
+function verdictFor(mode: GuardMode, text: string, findings: readonly Finding[]): TextVerdict {
+  if (findings.length === 0) return { action: "allow", value: text };
+  if (mode === "block") return blockVerdict("credential-leak", "the response contained a credential");
+  const { text: redacted, counts } = redactFindings(text, findings);
+  if (mode === "mask") return { action: "allow", value: redacted, redactions: counts };
+  return { action: "allow", value: text, redactions: counts, flagged: ["credential-leak"] };
+}
+
+/** What the streaming scanner lets through after a chunk. */
+export type StreamScanResult =
+  | { readonly action: "release"; readonly text: string; readonly redactions?: Readonly<Record<string, number>> }
+  | { readonly action: "block"; readonly guard: "credential-leak"; readonly message: string };
+
+export interface StreamingCredentialScanner {
+  /** Adds decoded text; returns what may be sent now ("" while a possible secret is held back). */
+  push(text: string): Promise<StreamScanResult>;
+  /** The stream ended: scans and returns what was still held back. */
+  finish(): Promise<StreamScanResult>;
+  /** Characters currently held back (never more than holdBackChars plus the last chunk's unfinished word). */
+  readonly held: number;
+}
+
+/**
+ * Where the unreleasable tail of `text` starts: the start of the last unfinished word, or of an
+ * unfinished PEM header, but never further back than `holdBack` characters.
+ */
+export function holdBackStart(text: string, holdBack: number): number {
+  const floor = Math.max(0, text.length - holdBack);
+  let start = text.length;
+  for (let i = text.length - 1; i >= floor; i--) {
+    const c = text.charCodeAt(i);
+    // whitespace, quotes and backtick end a token
+    if (c === 32 || c === 10 || c === 13 || c === 9 || c === 34 || c === 39 || c === 96) break;
+    start = i;
+  }
+  // A PEM header has spaces in it: hold from an unfinished "-----BEGIN ... -----".
+  const pem = text.lastIndexOf("-----BEGIN");
+  if (pem >= 0 && pem < start && text.indexOf("-----", pem + 10) < 0) start = pem;
+  return Math.max(floor, start);
+}
+
+export function createStreamingCredentialScanner(config: NonNullable<GuardPolicy["credentialLeak"]>): StreamingCredentialScanner {
+  let window = "";
+  let blocked = false;
+  const holdBack = config.holdBackChars;
+
+  const scan = async (final: boolean): Promise<StreamScanResult> => {
+    if (blocked) return { action: "block", guard: "credential-leak", message: "guard: credential-leak — the response contained a credential" };
+    const cut = final ? window.length : holdBackStart(window, holdBack);
+    const findings = await findCredentials(window);
+    if (findings.length === 0 || config.mode === "log") {
+      const text = window.slice(0, cut);
+      window = window.slice(cut);
+      return findings.length > 0 ? { action: "release", text, redactions: { "credential-leak": findings.length } } : { action: "release", text };
+    }
+    if (config.mode === "block") {
+      blocked = true;
+      window = "";
+      return { action: "block", guard: "credential-leak", message: "guard: credential-leak — the response contained a credential" };
+    }
+    // mask: redact complete findings; a finding that reaches the held tail may still grow, so wait for it.
+    const complete = findings.filter((f) => final || f.end < cut);
+    const releaseUpTo = Math.min(cut, ...findings.filter((f) => !complete.includes(f)).map((f) => f.start));
+    const head = window.slice(0, releaseUpTo);
+    const inHead = complete.filter((f) => f.end <= releaseUpTo);
+    const { text, counts } = redactFindings(head, inHead);
+    window = window.slice(releaseUpTo);
+    return { action: "release", text, redactions: counts };
+  };
+
+  return {
+    get held() {
+      return window.length;
+    },
+    async push(text) {
+      window += text;
+      return scan(false);
+    },
+    finish: () => scan(true),
+  };
+}

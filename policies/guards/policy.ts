@@ -1,0 +1,69 @@
+/**
+ * One guard policy from the bundle, compiled once at load: the request-side guards (PII, prompt
+ * injection) and the response-side guard (credential leak), applied in a fixed order.
+ */
+import type { GuardPolicy } from "../bundle";
+import { type CredentialLeakGuard, compileCredentialLeakGuard } from "./credential-leak";
+import { type InjectionGuard, compileInjectionGuard } from "./injection";
+import { type PiiGuard, compilePiiGuard } from "./pii";
+import type { TextVerdict } from "./verdict";
+
+/** Who wrote a piece of content. Injection is looked for only in what users and tools wrote. */
+export type ContentSource = "system" | "user" | "assistant" | "tool";
+
+export interface CompiledGuardPolicy {
+  readonly id: string;
+  readonly pii: PiiGuard | undefined;
+  readonly injection: InjectionGuard | undefined;
+  readonly credentialLeak: CredentialLeakGuard | undefined;
+  readonly limits: GuardPolicy["limits"];
+  /** True when the request side changes or checks anything. */
+  readonly guardsRequests: boolean;
+  /** Request-side guards on one piece of content: injection first (on the original), then PII. */
+  guardRequestText(text: string, source: ContentSource): TextVerdict;
+  /** Response-side guard on complete text (model output or tool result). */
+  guardResponseText(text: string): Promise<TextVerdict>;
+}
+
+export function compileGuardPolicy(policy: GuardPolicy): CompiledGuardPolicy {
+  const pii = policy.pii ? compilePiiGuard(policy.pii) : undefined;
+  const injection = policy.promptInjection ? compileInjectionGuard(policy.promptInjection) : undefined;
+  const credentialLeak = policy.credentialLeak ? compileCredentialLeakGuard(policy.credentialLeak) : undefined;
+  return {
+    id: policy.id,
+    pii,
+    injection,
+    credentialLeak,
+    limits: policy.limits,
+    guardsRequests: pii !== undefined || injection !== undefined,
+    guardRequestText(text, source) {
+      let value = text;
+      let redactions: Record<string, number> | undefined;
+      const flagged: string[] = [];
+      if (injection && (source === "user" || source === "tool")) {
+        const verdict = injection.apply(value);
+        if (verdict.action === "block") return verdict;
+        value = verdict.value;
+        if (verdict.redactions) redactions = { ...verdict.redactions };
+        if (verdict.flagged) flagged.push(...verdict.flagged);
+      }
+      if (pii) {
+        const verdict = pii.apply(value);
+        if (verdict.action === "block") return verdict;
+        value = verdict.value;
+        if (verdict.redactions) redactions = { ...redactions, ...verdict.redactions };
+        if (verdict.flagged) flagged.push(...verdict.flagged);
+      }
+      return { action: "allow", value, ...(redactions ? { redactions } : {}), ...(flagged.length ? { flagged } : {}) };
+    },
+    async guardResponseText(text) {
+      if (!credentialLeak) return { action: "allow", value: text };
+      return credentialLeak.apply(text);
+    },
+  };
+}
+
+/** Compiles every policy of a bundle, by id. */
+export function compileGuardPolicies(policies: readonly GuardPolicy[]): ReadonlyMap<string, CompiledGuardPolicy> {
+  return new Map(policies.map((policy) => [policy.id, compileGuardPolicy(policy)]));
+}
