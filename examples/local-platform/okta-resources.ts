@@ -8,7 +8,7 @@
 export interface LocalClient {
   /** Terraform resource name (`okta_app_oauth.<name>`). */
   readonly resourceName: string;
-  /** Client id used locally: the app's label (Okta generates ids at apply time). */
+  /** Client id used locally: the app's label as a slug, e.g. `tollgate-dev-agents` (Okta generates ids at apply time). */
   readonly clientId: string;
   /** `service` (machine to machine), `web`, `native` or `browser`. */
   readonly type: string;
@@ -44,6 +44,11 @@ function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
 }
 
+/** `tollgate-dev (agents)` → `tollgate-dev-agents`: a client id a user can type. */
+export function slug(label: string): string {
+  return label.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "") || "client";
+}
+
 function isReference(value: string): boolean {
   return value.includes("${");
 }
@@ -68,7 +73,7 @@ export function readOktaConfig(cdkTfJson: unknown): OktaConfig {
   const lifetime = rules.map((r) => r.access_token_lifetime_minutes).find((v): v is number => typeof v === "number");
 
   const clients: LocalClient[] = Object.entries(resources.okta_app_oauth ?? {}).map(([resourceName, app]) => {
-    const label = typeof app.label === "string" && !isReference(app.label) ? app.label : resourceName;
+    const label = typeof app.label === "string" && !isReference(app.label) ? slug(app.label) : slug(resourceName);
     const grantTypes = strings(app.grant_types).filter((g) => ruleGrants.size === 0 || ruleGrants.has(g) || g === "refresh_token");
     return {
       resourceName,

@@ -1,0 +1,387 @@
+/**
+ * `npm start`: the whole platform on this machine, from the same definitions as a real environment.
+ *
+ * 1. Synthesizes the default example environment (`stacks/main.ts`) into `.tollgate-local/cdktf.out`.
+ * 2. Reads the dev stack's Okta resources from its `cdk.tf.json` and starts a local authorization server
+ *    (oidc-provider) with the same clients, grant types, scopes and audience.
+ * 3. Starts the local LLM stand-in (OpenAI and Anthropic wire formats; echoes the last user message).
+ * 4. Writes the local overlay (`.tollgate-local/overlay.json`): values for the bundle's apply-time
+ *    placeholders, real MCP servers (server-memory, server-filesystem) in place of the example's
+ *    upstreams, and the LLM providers pointed at the stand-in. The synthesized bundle is not edited.
+ * 5. Runs `tollgate serve --bundle <synthesized bundle> --overlay <overlay>` on 127.0.0.1:8080 (`PORT`).
+ * 6. Writes `.tollgate-local/state.json` for `tollgate dev token`, prints the URLs and commands.
+ * Ctrl-C (or SIGTERM) stops the gateway's process group (its MCP servers included) and the stand-ins.
+ *
+ * `startLocalPlatform()` does the same from code (the end-to-end test uses it with ephemeral ports).
+ */
+import { randomBytes } from "node:crypto";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { pathToFileURL } from "node:url";
+import { type Overlay, listPlaceholders } from "../../policies/bundle";
+import { type AuthClient, type AuthGrant, type AuthServer, TOKEN_EXCHANGE_GRANT, startAuthServer } from "./auth-server";
+import { type LlmUpstream, startLlmUpstream } from "./llm-upstream";
+import { LOCAL_LLM_KEY_ENV, type LocalMcpServer, assignMcpServers, buildLocalOverlay, localPlaceholderValue } from "./local-overlay";
+import { type LocalClient, type OktaConfig, readOktaConfig, serviceClient, userClient } from "./okta-resources";
+import { type ManagedChild, spawnNodeGroup, stopGroup } from "./processes";
+import { DEFAULT_STATE_DIR, type LocalState, type LocalStateClient, STATE_FILE, removeState, writeState } from "./state";
+import { REPO_ROOT, type SynthOutput, findStack, synthesize } from "./synth";
+
+export interface LocalPlatformOptions {
+  /**
+   * Gateway port on 127.0.0.1; 0 picks a free one.
+   * @default $PORT, else 8080
+   */
+  readonly port?: number;
+  /**
+   * Where synth output, the overlay and the state file go.
+   * @default `.tollgate-local` in the current directory
+   */
+  readonly stateDir?: string;
+  /**
+   * The synthesized stack to run.
+   * @default the stack whose name ends in `dev`
+   */
+  readonly stack?: string;
+  /** Every line the gateway writes (stdout and stderr), e.g. to echo it to the terminal. */
+  readonly onGatewayLine?: (line: string, stream: "stdout" | "stderr") => void;
+  /**
+   * Users who can log in to the local authorization server.
+   * @default ["alice", "bob"]
+   */
+  readonly users?: readonly string[];
+  /** How long to wait for the gateway to become ready. @default 60000 */
+  readonly readyTimeoutMs?: number;
+}
+
+export interface LocalPlatform {
+  readonly stack: string;
+  readonly gatewayUrl: string;
+  readonly mcpUrl: string;
+  readonly issuer: string;
+  readonly audience: string;
+  readonly bundlePath: string;
+  readonly overlayPath: string;
+  readonly statePath: string;
+  /** The synthesized bundle as read (placeholders included). */
+  readonly bundle: Record<string, unknown>;
+  readonly overlay: Overlay;
+  readonly okta: OktaConfig;
+  /** Local clients as registered (with their throw-away secrets). */
+  readonly clients: readonly LocalStateClient[];
+  readonly users: readonly string[];
+  /** Which real MCP server stands in for each upstream of the example. */
+  readonly mcpServers: Readonly<Record<string, LocalMcpServer>>;
+  /** Throw-away directory of the MCP servers' state. */
+  readonly workDir: string;
+  readonly authServer: AuthServer;
+  readonly llmUpstream: LlmUpstream;
+  /** The `tollgate serve` child (leader of its own process group). */
+  readonly gateway: ManagedChild;
+  /** Audit events the gateway has written so far (parsed JSON lines). */
+  auditEvents(): readonly Record<string, unknown>[];
+  /** Resolves when the gateway exits, for whatever reason. */
+  readonly gatewayExited: ManagedChild["exited"];
+  /** Stops everything; idempotent. */
+  stop(): Promise<void>;
+}
+
+const DEFAULT_USERS = ["alice", "bob"] as const;
+
+async function freePort(): Promise<number> {
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      const port = typeof address === "object" && address ? address.port : 0;
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+function toAuthGrant(grant: string): AuthGrant | undefined {
+  if (grant === TOKEN_EXCHANGE_GRANT) return "token_exchange";
+  return (["client_credentials", "authorization_code", "refresh_token"] as const).find((g) => g === grant);
+}
+
+/** Local registrations for the synthesized Okta apps: same ids-by-label, grants and scopes; throw-away secrets. */
+function localClients(okta: OktaConfig): LocalStateClient[] {
+  return okta.clients.map((client: LocalClient) => {
+    const confidential = client.tokenEndpointAuthMethod !== "none";
+    return {
+      clientId: client.clientId,
+      grantTypes: client.grantTypes,
+      scopes: client.scopes,
+      ...(confidential ? { clientSecret: `local-${randomBytes(18).toString("base64url")}` } : {}),
+      // The local server never calls the redirect URI; the headless login only recognises it.
+      redirectUris: client.redirectUris.length > 0 ? client.redirectUris : ["http://127.0.0.1/callback"],
+    };
+  });
+}
+
+/** Placeholder-free value of the first audience the bundle accepts (the gateway URI). */
+function resolveAudience(bundle: Record<string, unknown>, gatewayUrl: string): string {
+  const audience = (bundle.auth as { audiences?: string[] } | undefined)?.audiences?.[0];
+  if (!audience) throw new Error("the bundle has no auth.audiences");
+  const names = listPlaceholders(audience);
+  return names.length === 0 ? audience : localPlaceholderValue(names[0] as string, { issuer: "", gatewayUrl, clientIds: {}, llmUpstreamUrl: () => "", workDir: "" });
+}
+
+async function waitUntilReady(url: string, gateway: ManagedChild, stderr: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let exited = false;
+  void gateway.exited.then(() => (exited = true));
+  while (Date.now() < deadline) {
+    if (exited) throw new Error(`the gateway exited during start:\n${stderr.slice(-30).join("\n")}`);
+    try {
+      const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
+      await response.arrayBuffer();
+      if (response.ok) return;
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`the gateway did not become ready within ${timeoutMs} ms:\n${stderr.slice(-30).join("\n")}`);
+}
+
+/** Starts the local platform. Stop it with `stop()`. */
+export async function startLocalPlatform(options: LocalPlatformOptions = {}): Promise<LocalPlatform> {
+  const stateDir = resolve(options.stateDir ?? process.env.TOLLGATE_LOCAL_DIR ?? DEFAULT_STATE_DIR);
+  await mkdir(stateDir, { recursive: true });
+  const requestedPort = options.port ?? Number(process.env.PORT ?? 8080);
+  const port = requestedPort === 0 ? await freePort() : requestedPort;
+  const gatewayUrl = `http://127.0.0.1:${port}`;
+  const users = options.users ?? DEFAULT_USERS;
+
+  const outdir = join(stateDir, "cdktf.out");
+  await synthesize(outdir);
+  const synth: SynthOutput = await findStack(outdir, options.stack);
+  const bundle = JSON.parse(await readFile(synth.bundlePath, "utf8")) as Record<string, unknown>;
+  const okta = readOktaConfig(JSON.parse(await readFile(synth.cdkTfJsonPath, "utf8")));
+  const audience = resolveAudience(bundle, gatewayUrl);
+  const clients = localClients(okta);
+
+  const cleanups: (() => Promise<void>)[] = [];
+  const cleanup = async () => {
+    for (const step of cleanups.reverse()) await step().catch(() => {});
+    cleanups.length = 0;
+  };
+  try {
+    const authServer = await startAuthServer({
+      audience,
+      scopes: okta.scopes.map((s) => s.name),
+      users,
+      ...(okta.accessTokenLifetimeMinutes ? { accessTokenTtlSeconds: okta.accessTokenLifetimeMinutes * 60 } : {}),
+      clients: clients.map(
+        (c): AuthClient => ({
+          clientId: c.clientId,
+          ...(c.clientSecret ? { clientSecret: c.clientSecret } : {}),
+          grants: c.grantTypes.map(toAuthGrant).filter((g): g is AuthGrant => g !== undefined),
+          scopes: c.scopes.filter((s) => okta.scopes.some((known) => known.name === s)),
+          redirectUris: c.redirectUris,
+        }),
+      ),
+    });
+    cleanups.push(() => authServer.close());
+
+    const llmUpstream = await startLlmUpstream();
+    cleanups.push(() => llmUpstream.close());
+
+    const workDir = await mkdtemp(join(tmpdir(), "tollgate-local-"));
+    cleanups.push(() => rm(workDir, { recursive: true, force: true }));
+    const mcpServers = assignMcpServers(bundle);
+    for (const [id, server] of Object.entries(mcpServers)) {
+      if (server !== "filesystem") continue;
+      await mkdir(join(workDir, `${id}-files`), { recursive: true });
+      await writeFile(join(workDir, `${id}-files`, "hello.txt"), "Hello from the local platform. This directory is deleted when npm start stops.\n");
+    }
+
+    const clientIds: Record<string, string> = {};
+    for (const client of okta.clients) {
+      clientIds[client.resourceName] = client.clientId;
+      clientIds[client.clientId] = client.clientId;
+    }
+    const agent = serviceClient(okta);
+    const user = userClient(okta);
+    if (agent) clientIds.agent = agent.clientId;
+    if (user) clientIds.user = user.clientId;
+
+    const primaries = new Set<string>();
+    const overlay = buildLocalOverlay(bundle, {
+      issuer: authServer.issuer,
+      gatewayUrl,
+      clientIds,
+      workDir,
+      // One stand-in, one logical vendor per provider: the first provider of a route is "primary" (model
+      // `fail-primary` makes it answer 529), the others are named after themselves.
+      llmUpstreamUrl: (routeId, providerId) => {
+        const isPrimary = !primaries.has(routeId);
+        primaries.add(routeId);
+        return `${llmUpstream.url}/${isPrimary ? "primary" : providerId}`;
+      },
+    });
+    const overlayPath = join(stateDir, "overlay.json");
+    await writeFile(overlayPath, `${JSON.stringify(overlay, null, 2)}\n`);
+
+    const audit: Record<string, unknown>[] = [];
+    const stderr: string[] = [];
+    const gateway = spawnNodeGroup({
+      name: "gateway",
+      args: [join(REPO_ROOT, "bin/tollgate.mjs"), "serve", "--bundle", synth.bundlePath, "--overlay", overlayPath, "--host", "127.0.0.1", "--port", String(port)],
+      cwd: REPO_ROOT,
+      env: { ...process.env, [LOCAL_LLM_KEY_ENV]: "tollgate-local-llm-key" },
+      onStdoutLine: (line) => {
+        if (line.startsWith("{")) {
+          try {
+            const event = JSON.parse(line) as Record<string, unknown>;
+            if (event.audit === true || event.msg === "audit") audit.push(event);
+          } catch {
+            // not JSON
+          }
+        }
+        options.onGatewayLine?.(line, "stdout");
+      },
+      onStderrLine: (line) => {
+        stderr.push(line);
+        if (stderr.length > 200) stderr.shift();
+        options.onGatewayLine?.(line, "stderr");
+      },
+    });
+    cleanups.push(() => stopGroup(gateway));
+    await waitUntilReady(gatewayUrl, gateway, stderr, options.readyTimeoutMs ?? 60_000);
+
+    const statePath = join(stateDir, STATE_FILE);
+    const state: LocalState = {
+      version: 1,
+      pid: process.pid,
+      issuer: authServer.issuer,
+      tokenEndpoint: authServer.tokenEndpoint,
+      audience,
+      gatewayUrl,
+      users,
+      clients,
+    };
+    await writeState(statePath, state);
+    cleanups.push(() => removeState(statePath));
+
+    const mcpPath = ((bundle.mcp as { path?: string } | undefined)?.path ?? "/mcp").replace(/\/$/, "");
+    let stopping: Promise<void> | undefined;
+    return {
+      stack: synth.stack,
+      gatewayUrl,
+      mcpUrl: `${gatewayUrl}${mcpPath}`,
+      issuer: authServer.issuer,
+      audience,
+      bundlePath: synth.bundlePath,
+      overlayPath,
+      statePath,
+      bundle,
+      overlay,
+      okta,
+      clients,
+      users,
+      mcpServers,
+      workDir,
+      authServer,
+      llmUpstream,
+      gateway,
+      gatewayExited: gateway.exited,
+      auditEvents: () => audit,
+      stop: () => (stopping ??= cleanup()),
+    };
+  } catch (error) {
+    await cleanup();
+    throw error;
+  }
+}
+
+/** The banner `npm start` prints: URLs and copy-paste commands. */
+export function describePlatform(platform: LocalPlatform): string {
+  const cwd = process.cwd();
+  const rel = (p: string) => relative(cwd, p) || p;
+  const routes = ((platform.bundle.llm as { routes?: { pathPrefix: string; providers: { id: string }[] }[] } | undefined)?.routes ?? [])
+    .map((r) => `${r.pathPrefix}/v1 (${r.providers.map((p) => p.id).join(" → ")})`)
+    .join(", ");
+  const agent = platform.clients.find((c) => c.grantTypes.includes("client_credentials"));
+  const upstreams = Object.entries(platform.mcpServers)
+    .map(([id, server]) => `${id} → server-${server}`)
+    .join(", ");
+  const g = platform.gatewayUrl;
+  return `
+Tollgate local platform is up: stack ${platform.stack}, bundle ${rel(platform.bundlePath)}
+
+  Gateway        ${g}   MCP ${platform.mcpUrl}   LLM ${routes}
+  Authorization  ${platform.issuer}   (stands in for Okta; users: ${platform.users.join(", ")}; clients: ${platform.clients.map((c) => c.clientId).join(", ")})
+  LLM stand-in   ${platform.llmUpstream.url}   (echoes the last user message it receives)
+  MCP upstreams  ${upstreams}   (state in ${platform.workDir})
+  Overlay        ${rel(platform.overlayPath)}   (how the bundle is pointed at these stand-ins)
+
+Try it from another terminal:
+
+  # a token for the agent (client credentials) and one for a user (authorization code + PKCE)
+  TOKEN=$(npx tollgate dev token --scopes "mcp:read")${agent ? `        # client ${agent.clientId}` : ""}
+  ALICE=$(npx tollgate dev token --user alice --scopes "mcp:read mcp:write")
+
+  # MCP through the gateway with the MCP SDK client: list the tools your scopes allow, call one
+  npx tsx examples/local-platform/mcp-client.ts --token "$TOKEN" list
+  npx tsx examples/local-platform/mcp-client.ts --token "$ALICE" call <upstream>__<tool> '{}'
+
+  # an LLM call (the SSN is redacted before it leaves the gateway)
+  curl -s ${g}/openai/v1/chat/completions -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+    -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"My SSN is 123-45-6789"}]}'
+
+  # failover: model "fail-primary" makes every route's first provider answer 529; see x-tollgate-provider
+  curl -si ${g}/anthropic/v1/chat/completions -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+    -d '{"model":"fail-primary","messages":[{"role":"user","content":"hello"}]}'
+
+  # no token / a garbage token: 401
+  curl -si ${g}/mcp -H 'Authorization: Bearer garbage' -H 'content-type: application/json' -d '{}'
+
+  # MCP Inspector (browser): URL ${platform.mcpUrl}, transport Streamable HTTP, header Authorization: Bearer <token>
+  npx @modelcontextprotocol/inspector
+
+Audit events are the JSON lines below. Ctrl-C stops everything.
+`;
+}
+
+async function main(): Promise<void> {
+  let platform: LocalPlatform | undefined;
+  let shuttingDown = false;
+  const shutdown = async (code: number) => {
+    if (shuttingDown) return;
+    shuttingDown = true;
+    process.stderr.write("\nstopping the local platform…\n");
+    await platform?.stop();
+    process.exit(code);
+  };
+  for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.on(signal, () => {
+      if (shuttingDown) process.exit(130); // a second Ctrl-C: give up waiting
+      void shutdown(0);
+    });
+  }
+  process.stderr.write("synthesizing the default environment (stacks/main.ts)…\n");
+  try {
+    platform = await startLocalPlatform({
+      onGatewayLine: (line, stream) => (stream === "stdout" ? process.stdout : process.stderr).write(`${line}\n`),
+    });
+  } catch (error) {
+    process.stderr.write(`npm start: ${(error as Error).message}\n`);
+    process.exit(1);
+  }
+  if (shuttingDown) return;
+  process.stdout.write(describePlatform(platform));
+  void platform.gatewayExited.then(({ code, signal }) => {
+    if (shuttingDown) return;
+    process.stderr.write(`the gateway stopped unexpectedly (${signal ?? `exit ${code}`}); stopping the rest\n`);
+    void shutdown(1);
+  });
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  await main();
+}
