@@ -9,6 +9,10 @@ export type Command = (args: string[]) => Promise<number>;
 const COMMANDS: Record<string, { run: () => Promise<Command> | Command; summary: string }> = {
   validate: { run: () => validateCommand, summary: "validate <bundle.json> [--values values.json] [--overlay overlay.json] [--runtime]" },
   schema: { run: () => schemaCommand, summary: "schema [--out file]   print the bundle's JSON Schema" },
+  diff: {
+    run: async () => (await import("./diff")).diffCommand,
+    summary: "diff <base> <head> [--format markdown|json] [--plan plan.json] [--tools catalog.json] [--fail-on widening]   what a change means for access",
+  },
   dev: {
     run: async () => (await import("./dev-token")).devCommand,
     summary: 'dev token [--user <name>] [--scopes "<scopes>"] [--client <id>]   a token from the local platform (npm start)',

@@ -1,0 +1,135 @@
+/**
+ * What `tollgate diff` compares and what it reports. Pure data: the CLI reads files into a
+ * {@link Synthesis}, {@link diffSyntheses} returns a {@link ReviewReport}, renderers print it.
+ */
+import type { SynthBundle } from "../bundle";
+
+/** One side of the comparison: every stack of a `cdktf.out` directory, or one bundle file. */
+export interface Synthesis {
+  readonly stacks: readonly StackSynthesis[];
+}
+
+export interface StackSynthesis {
+  /** Stack name (`cdktf.out/stacks/<name>`), or the bundle's `metadata.stack` for a lone bundle file. */
+  readonly name: string;
+  /** The stack's `cdk.tf.json`; absent when a side is a lone bundle file. */
+  readonly terraform?: TerraformJson;
+  readonly bundles: readonly SynthBundle[];
+}
+
+/** The part of a synthesized `cdk.tf.json` the review reads. */
+export interface TerraformJson {
+  readonly resource?: Readonly<Record<string, Readonly<Record<string, Readonly<Record<string, unknown>>>>>>;
+}
+
+/** The part of `terraform show -json plan.tfplan` the review reads. */
+export interface TerraformPlanJson {
+  readonly resource_changes?: readonly {
+    readonly address: string;
+    readonly previous_address?: string;
+    readonly type: string;
+    readonly provider_name?: string;
+    readonly action_reason?: string;
+    readonly change: { readonly actions: readonly string[]; readonly replace_paths?: readonly unknown[] };
+  }[];
+}
+
+/** Known tool names per upstream id (`--tools catalog.json`): synth only knows patterns. */
+export type ToolCatalog = Readonly<Record<string, readonly string[]>>;
+
+/** Widening grants or exposes more; narrowing takes some away; neutral changes neither. */
+export type Effect = "widening" | "narrowing" | "neutral";
+
+/** Guard strictness, weakest first: off < log < mask < block. */
+export type GuardLevel = "off" | "log" | "mask" | "block";
+export type GuardName = "pii" | "promptInjection" | "credentialLeak";
+
+/** A budget: `perWindow` units every `windowSeconds`; `null` means unlimited. */
+export type Budget = { readonly perWindow: number; readonly windowSeconds: number } | null;
+
+interface ChangeBase {
+  readonly effect: Effect;
+  /** `<stack>/<gateway>` or, for Okta client changes, the stack name. */
+  readonly gateway: string;
+  /** One sentence a reviewer reads, e.g. "mcp:write can now call github__create_pull_request". */
+  readonly summary: string;
+}
+
+/** Every kind of change the review classifies. */
+export type Change = ChangeBase &
+  (
+    | { readonly kind: "gateway"; readonly change: "added" | "removed" }
+    | { readonly kind: "tool-grant"; readonly scope: string; readonly upstream: string; readonly pattern: string; readonly change: "added" | "removed" }
+    | { readonly kind: "tool-access"; readonly scope: string; readonly tool: string; readonly change: "gained" | "lost"; readonly rule?: string }
+    | { readonly kind: "client-access"; readonly client: string; readonly tool: string; readonly change: "gained" | "lost"; readonly rule?: string }
+    | { readonly kind: "client-scope"; readonly client: string; readonly scope: string; readonly change: "added" | "removed" }
+    | { readonly kind: "always-blocked" | "deny"; readonly upstream: string; readonly pattern: string; readonly change: "added" | "removed" }
+    | { readonly kind: "upstream"; readonly upstream: string; readonly change: "added" | "removed" | "changed"; readonly fields?: readonly string[] }
+    | { readonly kind: "route"; readonly route: string; readonly change: "added" | "removed" }
+    | { readonly kind: "provider"; readonly route: string; readonly provider: string; readonly change: "added" | "removed" }
+    | { readonly kind: "policy-binding"; readonly target: string; readonly before: string; readonly after: string }
+    | { readonly kind: "guard-mode"; readonly policy: string; readonly guard: GuardName; readonly before: GuardLevel; readonly after: GuardLevel }
+    | { readonly kind: "limit"; readonly policy: string; readonly limit: "requests" | "tokens"; readonly before: Budget; readonly after: Budget }
+    | { readonly kind: "auth"; readonly field: string; readonly before: unknown; readonly after: unknown }
+  );
+
+export type ChangeKind = Change["kind"];
+
+export type ResourceAction = "create" | "update" | "replace" | "delete" | "move";
+
+/** One planned or estimated resource change. */
+export interface ResourceChange {
+  readonly address: string;
+  readonly type: string;
+  /** Provider short name: `aws`, `okta`, `kubernetes`… (the resource type's prefix). */
+  readonly provider: string;
+  readonly action: ResourceAction;
+  /** Top-level attributes that differ (synthesized estimate only). */
+  readonly changedAttributes?: readonly string[];
+  /** For a rename (synth) or a moved block (plan): the old address. */
+  readonly previousAddress?: string;
+  /** Plan only: why Terraform replaces, and which attribute paths force it. */
+  readonly reason?: string;
+}
+
+export interface ProviderTally {
+  readonly provider: string;
+  readonly create: number;
+  readonly update: number;
+  readonly replace: number;
+  readonly delete: number;
+  readonly move: number;
+}
+
+export interface InfrastructureDiff {
+  readonly stack: string;
+  /** `synth`: estimated from the two cdk.tf.json; `plan`: the real actions from `terraform show -json`. */
+  readonly source: "synth" | "plan";
+  readonly providers: readonly ProviderTally[];
+  readonly resources: readonly ResourceChange[];
+}
+
+/** A scope → tool-pattern edge of the head (or removed from the base), for the Mermaid diagram. */
+export interface AuthorityEdge {
+  readonly gateway: string;
+  readonly scope: string;
+  readonly upstream: string;
+  readonly pattern: string;
+  readonly state: "kept" | "added" | "removed";
+}
+
+export interface ReviewReport {
+  readonly summary: {
+    readonly widening: number;
+    readonly narrowing: number;
+    readonly neutral: number;
+    readonly resourceChanges: number;
+    /** Loud warnings: renamed construct IDs that destroy and recreate, planned replaces and deletes. */
+    readonly warnings: readonly string[];
+  };
+  readonly changes: readonly Change[];
+  readonly authority: readonly AuthorityEdge[];
+  readonly infrastructure: readonly InfrastructureDiff[];
+  /** Concrete tool names the authority diff evaluated, per upstream, and where they came from. */
+  readonly toolNames: { readonly source: "bundle" | "bundle+catalog"; readonly byUpstream: Readonly<Record<string, readonly string[]>> };
+}
