@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createRateLimiter } from "../../runtime/limits";
+import { llmTestConfig, testPrincipal } from "../support/llm-config";
+import { type RedisServer, startRedisServer } from "../support/llm-redis-server";
+
+const limits = (requestsPerWindow?: number, tokensPerWindow?: number) =>
+  llmTestConfig((b) => {
+    b.guardPolicies = [{ id: "default", limits: { windowSeconds: 60, requestsPerWindow, tokensPerWindow } }];
+  });
+
+describe("rate limiter (memory)", () => {
+  it("refuses the (N+1)th request in a window with Retry-After and RateLimit headers", async () => {
+    const limiter = await createRateLimiter(limits(3));
+    const alice = testPrincipal("alice");
+    const decisions = [];
+    for (let i = 0; i < 4; i++) decisions.push(await limiter.admitRequest(alice, "default"));
+    expect(decisions.slice(0, 3).every((d) => d.allowed)).toBe(true);
+    expect(decisions[0]?.headers["ratelimit-remaining"]).toBe("2");
+    const last = decisions[3];
+    expect(last?.allowed).toBe(false);
+    if (last && !last.allowed) {
+      expect(last.retryAfterSeconds).toBeGreaterThanOrEqual(1);
+      expect(last.headers["retry-after"]).toBe(String(last.retryAfterSeconds));
+      expect(last.headers["ratelimit-remaining"]).toBe("0");
+    }
+    await limiter.close();
+  });
+
+  it("keeps one budget per verified subject: another user is not affected", async () => {
+    const limiter = await createRateLimiter(limits(1));
+    expect((await limiter.admitRequest(testPrincipal("alice"), "default")).allowed).toBe(true);
+    expect((await limiter.admitRequest(testPrincipal("alice"), "default")).allowed).toBe(false);
+    expect((await limiter.admitRequest(testPrincipal("bob"), "default")).allowed).toBe(true);
+    await limiter.close();
+  });
+
+  it("refuses a request before it is sent once the token budget is spent", async () => {
+    const limiter = await createRateLimiter(limits(undefined, 100));
+    const alice = testPrincipal("alice");
+    expect((await limiter.admitRequest(alice, "default")).allowed).toBe(true);
+    await limiter.recordTokens(alice, "default", 60);
+    expect((await limiter.admitRequest(alice, "default")).allowed).toBe(true);
+    await limiter.recordTokens(alice, "default", 60);
+    const refused = await limiter.admitRequest(alice, "default");
+    expect(refused).toMatchObject({ allowed: false, reason: "token budget spent" });
+    await limiter.close();
+  });
+
+  it("admits everything for a policy without limits", async () => {
+    const limiter = await createRateLimiter(llmTestConfig((b) => void (b.guardPolicies = [{ id: "default" }])));
+    for (let i = 0; i < 5; i++) expect((await limiter.admitRequest(testPrincipal("a"), "default")).allowed).toBe(true);
+    await limiter.close();
+  });
+});
+
+describe("rate limiter (redis)", () => {
+  let redis: RedisServer;
+  beforeAll(async () => {
+    redis = await startRedisServer();
+  });
+  afterAll(async () => {
+    await redis?.stop();
+  });
+
+  const redisConfig = (onUnavailable: "fail-open" | "fail-closed", url: string, keyPrefix: string) =>
+    llmTestConfig(
+      (b) => {
+        b.guardPolicies = [{ id: "default", limits: { windowSeconds: 60, requestsPerWindow: 5, tokensPerWindow: 1000 } }];
+        b.rateLimitStore = { type: "redis", url: { env: "REDIS_URL" }, keyPrefix, onUnavailable };
+      },
+      { REDIS_URL: url },
+    );
+
+  it("two limiters sharing one redis-server admit at most the budget together", async () => {
+    const config = redisConfig("fail-closed", redis.url, "t1:");
+    const [a, b] = await Promise.all([createRateLimiter(config), createRateLimiter(config)]);
+    const alice = testPrincipal("alice");
+    const results = await Promise.all(Array.from({ length: 12 }, (_, i) => (i % 2 ? a : b).admitRequest(alice, "default")));
+    expect(results.filter((r) => r.allowed)).toHaveLength(5);
+    await Promise.all([a.close(), b.close()]);
+  });
+
+  it("fail-closed refuses and fail-open admits when Redis is unreachable", async () => {
+    const down = "redis://127.0.0.1:1";
+    const closed = await createRateLimiter(redisConfig("fail-closed", down, "t2:"));
+    const open = await createRateLimiter(redisConfig("fail-open", down, "t3:"));
+    expect(await closed.admitRequest(testPrincipal("alice"), "default")).toMatchObject({ allowed: false, reason: "rate-limit store unavailable" });
+    expect((await open.admitRequest(testPrincipal("alice"), "default")).allowed).toBe(true);
+    await Promise.all([closed.close(), open.close()]);
+  });
+});
