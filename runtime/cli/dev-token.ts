@@ -36,6 +36,8 @@ const USAGE = 'usage: tollgate dev token [--user <name>] [--scopes "<scope> ..."
 
 class DevTokenError extends Error {}
 
+const OIDC_SCOPES = new Set(["openid", "profile", "email", "offline_access"]);
+
 async function readState(file: string): Promise<LocalState> {
   let text: string;
   try {
@@ -165,6 +167,11 @@ export async function devCommand(args: string[]): Promise<number> {
         });
     const token = String(response.access_token);
     const claims = decodeClaims(token);
+    const granted = new Set(Array.isArray(claims.scp) ? (claims.scp as string[]) : []);
+    const missing = (scopes ?? "").split(" ").filter((s) => s && !OIDC_SCOPES.has(s) && !granted.has(s));
+    if (missing.length > 0) {
+      throw new DevTokenError(`the authorization server did not grant ${missing.join(" ")} (granted: ${[...granted].join(" ") || "none"}); check the scope names the stack declares (McpScopes)`);
+    }
     if (json) {
       console.log(JSON.stringify({ ...response, claims }, null, 2));
     } else {
