@@ -1,0 +1,171 @@
+import { Construct } from "constructs";
+import { BedrockagentcoreAgentRuntime } from "@cdktf/provider-aws/lib/bedrockagentcore-agent-runtime";
+import { BedrockagentcoreAgentRuntimeEndpoint } from "@cdktf/provider-aws/lib/bedrockagentcore-agent-runtime-endpoint";
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
+import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
+import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
+import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { TerraformStack } from "cdktf";
+import { TollgateChecks } from "./checks";
+import { imageProblems, isPinned } from "./container-image";
+import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./refs";
+
+/** Actions the execution role may perform, and nothing else. */
+const ECR_PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"];
+const LOGS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"];
+const WORKLOAD_TOKEN = ["bedrock-agentcore:GetWorkloadAccessToken", "bedrock-agentcore:GetWorkloadAccessTokenForJWT", "bedrock-agentcore:GetWorkloadAccessTokenForUserId"];
+
+export interface AgentCoreRuntimeProps {
+  /** Runtime name: a letter, then letters, digits or `_`, at most 48 characters. */
+  readonly runtimeName: string;
+  /** The authorization server whose tokens the runtime accepts (custom JWT authorizer). */
+  readonly authServer: IAuthorizationServer;
+  /** Only these clients' tokens are accepted. */
+  readonly clients: IOAuthClients;
+  /** The gateway the agent must go through: its URLs are the runtime's only configuration. */
+  readonly gateway: IGatewayEndpoint;
+  /** Image digest (`sha256:...`) in the runtime's ECR repository. Required outside dev (TG-IMG-001). */
+  readonly imageDigest?: string;
+  /** Image tag, dev only. @default "latest" */
+  readonly imageTag?: string;
+  /** @default `${runtimeName}` lower-cased with `_` → `-` */
+  readonly repositoryName?: string;
+  /**
+   * Extra non-secret environment variables. Secret-like names or values fail synth (TG-ENV-001).
+   * @default none
+   */
+  readonly extraEnvironment?: Readonly<Record<string, string>>;
+  /** @default "HTTP" */
+  readonly serverProtocol?: "HTTP" | "MCP" | "A2A";
+  /** @default "PUBLIC" */
+  readonly networkMode?: "PUBLIC" | "VPC";
+  /** Required when networkMode is VPC. */
+  readonly vpc?: { readonly subnets: readonly string[]; readonly securityGroups: readonly string[] };
+}
+
+/**
+ * An AWS Bedrock AgentCore runtime that runs the agent: image from an immutable, scanned ECR
+ * repository pinned by digest; inbound auth by a custom JWT authorizer wired to the Okta
+ * authorization server (discovery URL, audience, clients); a least-privilege execution role with no
+ * model access (model traffic goes through the gateway) and no `"*"` resource; environment limited
+ * to the gateway's URLs; a runtime endpoint.
+ */
+export class AgentCoreRuntime extends Construct {
+  public readonly environment: string;
+  /** The runtime's environment variables, as synthesized. */
+  public readonly environmentVariables: Readonly<Record<string, string>>;
+  public readonly imagePinned: boolean;
+  public readonly repository: EcrRepository;
+  public readonly role: IamRole;
+  public readonly runtime: BedrockagentcoreAgentRuntime;
+  public readonly endpoint: BedrockagentcoreAgentRuntimeEndpoint;
+
+  constructor(scope: Construct, id: string, props: AgentCoreRuntimeProps) {
+    super(scope, id);
+    this.environment = props.gateway.environment;
+    this.imagePinned = isPinned({ repository: "ecr", ...(props.imageDigest ? { digest: props.imageDigest } : {}) });
+    this.environmentVariables = {
+      ...(props.gateway.mcpUrl ? { TOLLGATE_MCP_URL: props.gateway.mcpUrl } : {}),
+      ...Object.fromEntries(Object.entries(props.gateway.llmUrls).map(([route, url]) => [`TOLLGATE_LLM_${route.toUpperCase().replace(/-/g, "_")}_URL`, url])),
+      ...(props.extraEnvironment ?? {}),
+    };
+
+    const account = new DataAwsCallerIdentity(this, "Account").accountId;
+    const region = new DataAwsRegion(this, "Region").region;
+    const partition = new DataAwsPartition(this, "Partition").partition;
+
+    this.repository = new EcrRepository(this, "Repository", {
+      name: props.repositoryName ?? props.runtimeName.toLowerCase().replace(/_/g, "-"),
+      imageTagMutability: "IMMUTABLE",
+      imageScanningConfiguration: { scanOnPush: true },
+      encryptionConfiguration: [{ encryptionType: "AES256" }],
+    });
+
+    this.role = new IamRole(this, "ExecutionRole", {
+      name: `${props.runtimeName}-execution`,
+      description: `AgentCore runtime ${props.runtimeName}: pull its image, write its logs. No model access: models are reached through the Tollgate gateway.`,
+      assumeRolePolicy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          {
+            Effect: "Allow",
+            Principal: { Service: "bedrock-agentcore.amazonaws.com" },
+            Action: "sts:AssumeRole",
+            Condition: {
+              StringEquals: { "aws:SourceAccount": account },
+              ArnLike: { "aws:SourceArn": `arn:${partition}:bedrock-agentcore:${region}:${account}:*` },
+            },
+          },
+        ],
+      }),
+    });
+    new IamRolePolicy(this, "ExecutionPolicy", {
+      role: this.role.name,
+      name: "least-privilege",
+      policy: JSON.stringify({
+        Version: "2012-10-17",
+        Statement: [
+          { Sid: "PullOwnImage", Effect: "Allow", Action: ECR_PULL, Resource: [this.repository.arn] },
+          { Sid: "WriteOwnLogs", Effect: "Allow", Action: LOGS, Resource: [`arn:${partition}:logs:${region}:${account}:log-group:/aws/bedrock-agentcore/runtimes/${props.runtimeName}-*`] },
+          {
+            Sid: "OwnWorkloadIdentity",
+            Effect: "Allow",
+            Action: WORKLOAD_TOKEN,
+            Resource: [
+              `arn:${partition}:bedrock-agentcore:${region}:${account}:workload-identity-directory/default`,
+              `arn:${partition}:bedrock-agentcore:${region}:${account}:workload-identity-directory/default/workload-identity/${props.runtimeName}-*`,
+            ],
+          },
+        ],
+      }),
+    });
+
+    const imageRef = props.imageDigest ? `${this.repository.repositoryUrl}@${props.imageDigest}` : `${this.repository.repositoryUrl}:${props.imageTag ?? "latest"}`;
+    this.runtime = new BedrockagentcoreAgentRuntime(this, "Runtime", {
+      agentRuntimeName: props.runtimeName,
+      description: `Agent runtime behind the Tollgate gateway ${props.gateway.publicUrl}`,
+      roleArn: this.role.arn,
+      agentRuntimeArtifact: [{ containerConfiguration: [{ containerUri: imageRef }] }],
+      authorizerConfiguration: [
+        {
+          customJwtAuthorizer: [
+            {
+              discoveryUrl: props.authServer.discoveryUrl,
+              allowedAudience: [props.authServer.audience],
+              allowedClients: [props.clients.userClientId, props.clients.agentClientId],
+            },
+          ],
+        },
+      ],
+      networkConfiguration: [
+        {
+          networkMode: props.networkMode ?? "PUBLIC",
+          ...(props.vpc ? { networkModeConfig: [{ subnets: [...props.vpc.subnets], securityGroups: [...props.vpc.securityGroups] }] } : {}),
+        },
+      ],
+      protocolConfiguration: [{ serverProtocol: props.serverProtocol ?? "HTTP" }],
+      environmentVariables: { ...this.environmentVariables },
+    });
+    this.endpoint = new BedrockagentcoreAgentRuntimeEndpoint(this, "Endpoint", {
+      agentRuntimeId: this.runtime.agentRuntimeId,
+      name: "live",
+      description: "The endpoint agents are invoked through",
+    });
+
+    TollgateChecks.ensureOn(TerraformStack.of(this));
+    this.node.addValidation({
+      validate: () => {
+        const errors: string[] = [];
+        if (!/^[a-zA-Z][a-zA-Z0-9_]{0,47}$/.test(props.runtimeName)) {
+          errors.push(`AgentCoreRuntime.runtimeName: expected a letter then letters, digits or _ (≤ 48), got ${JSON.stringify(props.runtimeName)}`);
+        }
+        if (props.imageDigest) errors.push(...imageProblems({ repository: "ecr", digest: props.imageDigest }, "AgentCoreRuntime.image"));
+        if (props.imageDigest && props.imageTag) errors.push("AgentCoreRuntime: set imageDigest or imageTag, not both");
+        if ((props.networkMode ?? "PUBLIC") === "VPC" && !props.vpc) errors.push("AgentCoreRuntime.vpc: required when networkMode is VPC (subnets and security groups)");
+        return errors;
+      },
+    });
+  }
+}

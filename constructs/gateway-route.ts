@@ -1,0 +1,182 @@
+import { Construct } from "constructs";
+import type { BundleInput, SecretRef } from "../policies/bundle";
+import type { GuardPolicy } from "./guard-policy";
+import type { IAuthorizationServer, IMcpUpstream, IOAuthClients } from "./refs";
+
+type LlmRouteInput = NonNullable<NonNullable<BundleInput["llm"]>["routes"]>[number];
+type ProviderInput = LlmRouteInput["providers"][number];
+type McpUpstreamInput = NonNullable<BundleInput["mcp"]>["upstreams"] extends (infer U)[] | undefined ? U : never;
+
+/** An LLM provider behind a route, tried in the order given. */
+export interface LlmProviderProps {
+  /** Stable id reported in `x-tollgate-provider` and audit events. */
+  readonly id: string;
+  readonly kind: "openai" | "anthropic" | "openai-compatible";
+  /** API base, e.g. `https://api.openai.com/v1`, `https://api.anthropic.com`, `https://api.x.ai/v1`. */
+  readonly baseUrl: string;
+  /** Environment variable holding the key (fed from the gateway's Kubernetes Secret). Omit only for keyless local models. */
+  readonly apiKeyEnv?: string;
+  /** Requested model → this provider's model. @default {} (models pass through) */
+  readonly modelMap?: Readonly<Record<string, string>>;
+  /** @default 30000 */
+  readonly timeoutMs?: number;
+}
+
+export interface LlmRouteProps {
+  /** Path prefix the route serves, e.g. `/anthropic`. */
+  readonly pathPrefix: string;
+  /** Tried in order; the first healthy one serves. */
+  readonly providers: readonly LlmProviderProps[];
+  /** @default ["429", "529", "5xx", "timeout", "connection-error"] */
+  readonly failoverOn?: readonly ("429" | "529" | "5xx" | "timeout" | "connection-error")[];
+  /** @default 30 */
+  readonly evictSeconds?: number;
+  /**
+   * Every route requires a verified token. `false` exists only so that a deliberate exception is
+   * visible: it fails synth (TG-AUTH-001) unless suppressed with a reason.
+   * @default true
+   */
+  readonly requireAuthentication?: boolean;
+}
+
+/** How the gateway authenticates to an MCP upstream. */
+export type McpCredentials =
+  | { readonly mode: "none" }
+  /** A static secret sent in a header, e.g. `Authorization: Bearer $GITHUB_TOKEN`. */
+  | { readonly mode: "secret-header"; readonly header: string; readonly secretEnv: string; readonly prefix?: string }
+  /** RFC 8693: the user's token is exchanged at Okta for one scoped to `audience` (sub = user, act = agent). */
+  | { readonly mode: "token-exchange"; readonly authServer: IAuthorizationServer; readonly clients: IOAuthClients; readonly audience: string; readonly scopes?: readonly string[] };
+
+export interface McpRouteProps {
+  /** Upstream id: tools appear as `${upstreamId}__${tool}`. Lower-case, ≤ 16 characters. */
+  readonly upstreamId: string;
+  /** Streamable-HTTP endpoint of the MCP server (`url`) or a stdio command (`command`). */
+  readonly url?: string;
+  readonly command?: string;
+  /** @default [] */
+  readonly args?: readonly string[];
+  /** Environment of a stdio child: literal values, or `{ env: "NAME" }` secret references. @default {} */
+  readonly env?: Readonly<Record<string, string | SecretRef>>;
+  /** @default { mode: "none" } */
+  readonly credentials?: McpCredentials;
+  /** @default 60000 */
+  readonly timeoutMs?: number;
+  /** @default true — see LlmRouteProps.requireAuthentication */
+  readonly requireAuthentication?: boolean;
+}
+
+/** Converts a value that may be known only after apply into its bundle form. */
+export type BundleValue = (name: string, value: string) => string;
+
+/**
+ * One thing the gateway routes to: an LLM route (path prefix → ordered providers with failover) or
+ * an MCP upstream. Create with `GatewayRoute.llm(...)` or `GatewayRoute.mcp(...)`, apply a
+ * `GuardPolicy`, and hand it to `GatewayDeployment`.
+ */
+export class GatewayRoute extends Construct implements IMcpUpstream {
+  /** Builds an LLM route. */
+  public static llm(scope: Construct, id: string, props: LlmRouteProps): GatewayRoute {
+    return new GatewayRoute(scope, id, { kind: "llm", ...props });
+  }
+
+  /** Builds an MCP upstream. */
+  public static mcp(scope: Construct, id: string, props: McpRouteProps): GatewayRoute {
+    return new GatewayRoute(scope, id, { kind: "mcp", ...props });
+  }
+
+  public readonly kind: "llm" | "mcp";
+  /** Route id (LLM) or upstream id (MCP): the construct id, lower-cased, for LLM routes. */
+  public readonly routeId: string;
+  public readonly upstreamId: string;
+  public readonly requireAuthentication: boolean;
+  /** Environment variables holding secrets this route needs in the gateway. */
+  public readonly secretEnvNames: readonly string[];
+  /** URLs the gateway calls for this route (providers or the MCP endpoint). */
+  public readonly upstreamUrls: readonly string[];
+  /** Set by `GuardPolicy.applyTo`. */
+  public policy: GuardPolicy | undefined;
+  private readonly props: ({ kind: "llm" } & LlmRouteProps) | ({ kind: "mcp" } & McpRouteProps);
+
+  private constructor(scope: Construct, id: string, props: ({ kind: "llm" } & LlmRouteProps) | ({ kind: "mcp" } & McpRouteProps)) {
+    super(scope, id);
+    this.props = props;
+    this.kind = props.kind;
+    this.requireAuthentication = props.requireAuthentication ?? true;
+    if (props.kind === "llm") {
+      this.routeId = id.toLowerCase();
+      this.upstreamId = this.routeId;
+      this.secretEnvNames = props.providers.flatMap((p) => (p.apiKeyEnv ? [p.apiKeyEnv] : []));
+      this.upstreamUrls = props.providers.map((p) => p.baseUrl);
+    } else {
+      this.routeId = props.upstreamId;
+      this.upstreamId = props.upstreamId;
+      const creds = props.credentials;
+      const envSecrets = Object.values(props.env ?? {}).flatMap((v) => (typeof v === "object" && "env" in v ? [v.env] : []));
+      this.secretEnvNames = [
+        ...(creds?.mode === "secret-header" ? [creds.secretEnv] : []),
+        ...(creds?.mode === "token-exchange" && creds.clients.agentClientSecretEnv ? [creds.clients.agentClientSecretEnv] : []),
+        ...envSecrets,
+      ];
+      this.upstreamUrls = props.url ? [props.url] : [];
+    }
+    this.node.addValidation({ validate: () => this.checkProps() });
+  }
+
+  /** The path prefix of an LLM route. */
+  public get pathPrefix(): string | undefined {
+    return this.props.kind === "llm" ? this.props.pathPrefix : undefined;
+  }
+
+  /** The bundle entry of an LLM route. */
+  public toLlmRoute(policyId: string): LlmRouteInput | undefined {
+    const p = this.props;
+    if (p.kind !== "llm") return undefined;
+    return {
+      id: this.routeId,
+      pathPrefix: p.pathPrefix,
+      policy: policyId,
+      providers: p.providers.map(
+        (provider): ProviderInput => ({
+          id: provider.id,
+          kind: provider.kind,
+          baseUrl: provider.baseUrl,
+          ...(provider.apiKeyEnv ? { apiKey: { env: provider.apiKeyEnv } } : {}),
+          ...(provider.modelMap ? { modelMap: { ...provider.modelMap } } : {}),
+          ...(provider.timeoutMs ? { timeoutMs: provider.timeoutMs } : {}),
+        }),
+      ),
+      failover: { on: [...(p.failoverOn ?? ["429", "529", "5xx", "timeout", "connection-error"])], evictSeconds: p.evictSeconds ?? 30 },
+    };
+  }
+
+  /** The bundle entry of an MCP upstream; apply-time values go through `value`. */
+  public toMcpUpstream(value: BundleValue): McpUpstreamInput | undefined {
+    const p = this.props;
+    if (p.kind !== "mcp") return undefined;
+    const transport: McpUpstreamInput["transport"] = p.url
+      ? { type: "streamable-http", url: p.url }
+      : { type: "stdio", command: p.command ?? "", args: [...(p.args ?? [])], env: { ...(p.env ?? {}) } };
+    const c = p.credentials ?? { mode: "none" as const };
+    let credentials: McpUpstreamInput["credentials"];
+    if (c.mode === "secret-header") {
+      credentials = { mode: "secret-header", header: c.header, value: { env: c.secretEnv }, prefix: c.prefix ?? "" };
+    } else if (c.mode === "token-exchange") {
+      credentials = {
+        mode: "token-exchange",
+        tokenUrl: value("okta.tokenUrl", c.authServer.tokenUrl),
+        clientId: value("okta.clients.agent.id", c.clients.agentClientId),
+        ...(c.clients.agentClientSecretEnv ? { clientSecret: { env: c.clients.agentClientSecretEnv } } : {}),
+        audience: c.audience,
+        scopes: [...(c.scopes ?? [])],
+      };
+    } else credentials = { mode: "none" };
+    return { id: this.upstreamId, transport, credentials, ...(p.timeoutMs ? { timeoutMs: p.timeoutMs } : {}) };
+  }
+
+  private checkProps(): string[] {
+    const p = this.props;
+    if (p.kind === "llm") return p.providers.length === 0 ? [`GatewayRoute.llm(${this.node.id}).providers: a route needs at least one provider`] : [];
+    if (Boolean(p.url) === Boolean(p.command)) return [`GatewayRoute.mcp(${this.node.id}): set exactly one of { url } (streamable HTTP) or { command } (stdio)`];
+    return [];
+  }
+}

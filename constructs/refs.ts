@@ -1,0 +1,62 @@
+/**
+ * Typed references between Tollgate constructs. Constructs wire to each other through these
+ * interfaces, never through free-form strings, so a scope, an upstream or an authorization server
+ * that does not exist cannot be referenced.
+ */
+import type { ITerraformDependable } from "cdktf";
+import type { IConstruct } from "constructs";
+
+/** An OAuth authorization server that issues the tokens the gateway and the agent runtime accept. */
+export interface IAuthorizationServer extends IConstruct {
+  /** Terraform reference to the authorization server id. */
+  readonly authServerId: string;
+  /** The `iss` of its tokens (Terraform reference: known after apply). */
+  readonly issuer: string;
+  /** OIDC discovery document URL (`${issuer}/.well-known/openid-configuration`). */
+  readonly discoveryUrl: string;
+  /** JWKS URL (`${issuer}/v1/keys`). */
+  readonly jwksUri: string;
+  /** Token endpoint (`${issuer}/v1/token`), used for client credentials and token exchange. */
+  readonly tokenUrl: string;
+  /** The audience of its access tokens: the gateway's canonical URI. */
+  readonly audience: string;
+  /**
+   * Makes scopes requestable through the authorization server's access policy.
+   * @param names scope names
+   * @param dependencies Terraform resources the policy rules must wait for (the scopes themselves)
+   */
+  allowScopes(names: readonly string[], dependencies?: readonly ITerraformDependable[]): void;
+}
+
+/** The OAuth clients an environment's users and agents authenticate with. */
+export interface IOAuthClients extends IConstruct {
+  /** Client id of the user-facing app (authorization code + PKCE). Terraform reference. */
+  readonly userClientId: string;
+  /** Client id of the agent service app (client credentials, token exchange). Terraform reference. */
+  readonly agentClientId: string;
+  /** Environment variable that holds the agent app's client secret, when it authenticates with one. */
+  readonly agentClientSecretEnv: string | undefined;
+}
+
+/** An MCP server the gateway fronts. Its tools appear as `${upstreamId}__${tool}`. */
+export interface IMcpUpstream extends IConstruct {
+  readonly upstreamId: string;
+}
+
+/** A set of OAuth scopes that tool grants refer to. */
+export interface IScopeSet extends IConstruct {
+  /** Every scope name the set owns. */
+  readonly names: readonly string[];
+}
+
+/** Where agents reach the gateway: only these URLs may be handed to an agent runtime. */
+export interface IGatewayEndpoint extends IConstruct {
+  /** The environment the gateway serves (`dev`, `prod`...). */
+  readonly environment: string;
+  /** The gateway's canonical URI (token audience). May be a Terraform reference. */
+  readonly publicUrl: string;
+  /** `${publicUrl}${mcpPath}`, present when the gateway fronts MCP upstreams. */
+  readonly mcpUrl: string | undefined;
+  /** LLM route id → `${publicUrl}${pathPrefix}`. */
+  readonly llmUrls: Readonly<Record<string, string>>;
+}

@@ -1,0 +1,104 @@
+import { Construct } from "constructs";
+import {
+  AgentCoreRuntime,
+  DESTRUCTIVE_TOOL_PATTERNS,
+  GatewayDeployment,
+  GatewayRoute,
+  GuardPolicy,
+  McpScopes,
+  OktaApps,
+} from "../constructs";
+import type { EnvironmentSettings } from "./environments";
+
+/**
+ * The devops-copilot agent platform, defined once: Okta apps and mcp:read/write/admin scopes, Slack
+ * and GitHub MCP upstreams, Anthropic/OpenAI/xAI routes with failover, guards and limits, the
+ * gateway on Kubernetes and the agent on AgentCore. A construct, so it fits in the default
+ * environment stack and in any stack a platform team already has.
+ */
+export class DevopsCopilotPlatform extends Construct {
+  public readonly okta: OktaApps;
+  public readonly scopes: McpScopes;
+  public readonly gateway: GatewayDeployment;
+  public readonly agent: AgentCoreRuntime;
+  public readonly routes: { readonly anthropic: GatewayRoute; readonly openai: GatewayRoute; readonly xai: GatewayRoute; readonly slack: GatewayRoute; readonly github: GatewayRoute };
+
+  constructor(scope: Construct, id: string, settings: EnvironmentSettings) {
+    super(scope, id);
+    this.okta = new OktaApps(this, "Okta", {
+      name: settings.stackName,
+      gatewayUri: settings.gatewayUrl,
+      userApp: { redirectUris: settings.okta.redirectUris },
+    });
+    this.scopes = new McpScopes(this, "Scopes", { authServer: this.okta });
+
+    const anthropic = GatewayRoute.llm(this, "Anthropic", {
+      pathPrefix: "/anthropic",
+      providers: [
+        { id: "anthropic", kind: "anthropic", baseUrl: "https://api.anthropic.com", apiKeyEnv: "ANTHROPIC_API_KEY" },
+        { id: "openai-fallback", kind: "openai", baseUrl: "https://api.openai.com/v1", apiKeyEnv: "OPENAI_API_KEY", modelMap: { "claude-sonnet-4-5": "gpt-5" } },
+      ],
+    });
+    const openai = GatewayRoute.llm(this, "OpenAI", {
+      pathPrefix: "/openai",
+      providers: [
+        { id: "openai", kind: "openai", baseUrl: "https://api.openai.com/v1", apiKeyEnv: "OPENAI_API_KEY" },
+        { id: "xai-fallback", kind: "openai-compatible", baseUrl: "https://api.x.ai/v1", apiKeyEnv: "XAI_API_KEY", modelMap: { "gpt-5": "grok-4" } },
+      ],
+    });
+    const xai = GatewayRoute.llm(this, "XAI", {
+      pathPrefix: "/xai",
+      providers: [
+        { id: "xai", kind: "openai-compatible", baseUrl: "https://api.x.ai/v1", apiKeyEnv: "XAI_API_KEY" },
+        { id: "openai-fallback", kind: "openai", baseUrl: "https://api.openai.com/v1", apiKeyEnv: "OPENAI_API_KEY", modelMap: { "grok-4": "gpt-5" } },
+      ],
+    });
+    const slack = GatewayRoute.mcp(this, "Slack", {
+      upstreamId: "slack",
+      url: settings.mcp.slackUrl,
+      credentials: { mode: "token-exchange", authServer: this.okta, clients: this.okta, audience: settings.mcp.slackAudience, scopes: ["slack:read", "slack:write"] },
+    });
+    const github = GatewayRoute.mcp(this, "GitHub", {
+      upstreamId: "github",
+      url: settings.mcp.githubUrl,
+      credentials: { mode: "secret-header", header: "Authorization", prefix: "Bearer ", secretEnv: "GITHUB_TOKEN" },
+    });
+    this.routes = { anthropic, openai, xai, slack, github };
+
+    const policy = new GuardPolicy(this, "Default", {
+      pii: { mode: "mask" },
+      promptInjection: { mode: "block" },
+      credentialLeak: { mode: "block" },
+      limits: { windowSeconds: 60, requestsPerWindow: settings.limits.requestsPerMinute, tokensPerWindow: settings.limits.tokensPerMinute },
+      alwaysBlockedTools: [{ upstream: "*", tools: DESTRUCTIVE_TOOL_PATTERNS, reason: "destructive: never callable through the gateway" }],
+    });
+    policy.applyTo(anthropic, openai, xai, slack, github);
+
+    for (const upstream of [slack, github]) this.scopes.grantTools("mcp:read", upstream, "list_*", "get_*", "search_*", "read_*");
+    this.scopes.grantTools("mcp:write", slack, "slack_post_message", "slack_reply_to_thread", "slack_add_reaction");
+    this.scopes.grantTools("mcp:write", github, "create_*", "update_issue", "add_issue_comment");
+    for (const upstream of [slack, github]) this.scopes.grantTools("mcp:admin", upstream, "*");
+
+    this.gateway = new GatewayDeployment(this, "Gateway", {
+      environment: settings.environment,
+      publicUrl: settings.gatewayUrl,
+      authServer: this.okta,
+      clients: this.okta,
+      routes: [anthropic, openai, xai, slack, github],
+      scopes: this.scopes,
+      defaultPolicy: policy,
+      image: settings.gatewayImage,
+      namespace: settings.kubernetes.namespace,
+      replicas: settings.replicas,
+      ...(settings.redis ? { redis: {} } : {}),
+    });
+
+    this.agent = new AgentCoreRuntime(this, "Agent", {
+      runtimeName: `devops_copilot_${settings.environment}`,
+      authServer: this.okta,
+      clients: this.okta,
+      gateway: this.gateway,
+      ...(settings.agentImage.digest ? { imageDigest: settings.agentImage.digest } : { imageTag: settings.agentImage.tag ?? "latest" }),
+    });
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Typed per-environment settings of the default Tollgate environment (the devops-copilot platform).
+ * Everything that differs between dev and prod is here; the platform itself is defined once in
+ * `devops-copilot-platform.ts`.
+ */
+import type { ContainerImage } from "../constructs";
+
+export type EnvironmentName = "dev" | "prod";
+
+/** Where Terraform keeps state. Prod uses S3 with native locking (`use_lockfile`), dev a local file. */
+export type StateBackend =
+  | { readonly kind: "local"; readonly path: string }
+  | { readonly kind: "s3"; readonly bucket: string; readonly key: string; readonly region: string };
+
+export interface EnvironmentSettings {
+  readonly environment: EnvironmentName;
+  /** cdktf stack name: the directory under cdktf.out/stacks/. */
+  readonly stackName: string;
+  /** The gateway's canonical URI (token audience). */
+  readonly gatewayUrl: string;
+  readonly okta: {
+    /** Okta org name and base URL; the API token comes from OKTA_API_TOKEN in the deploying shell, never from code. */
+    readonly orgName: string;
+    readonly baseUrl: string;
+    /** Exact redirect URIs of the user-facing app. */
+    readonly redirectUris: readonly string[];
+  };
+  readonly aws: { readonly region: string };
+  readonly kubernetes: { readonly configPath: string; readonly configContext: string; readonly namespace: string };
+  readonly backend: StateBackend;
+  readonly gatewayImage: ContainerImage;
+  /** Agent image in the runtime's ECR repository: a digest outside dev. */
+  readonly agentImage: { readonly digest?: string; readonly tag?: string };
+  readonly replicas: number;
+  /** Share rate-limit budgets through Redis (URL from the REDIS_URL secret). */
+  readonly redis: boolean;
+  readonly mcp: {
+    /** Streamable-HTTP endpoint of the Slack MCP server (reached with the user's exchanged token). */
+    readonly slackUrl: string;
+    /** Audience Okta issues exchanged tokens for, as the Slack MCP server expects it. */
+    readonly slackAudience: string;
+    /** GitHub's hosted MCP server. */
+    readonly githubUrl: string;
+  };
+  readonly limits: { readonly requestsPerMinute: number; readonly tokensPerMinute: number };
+}
+
+export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentSettings>> = {
+  dev: {
+    environment: "dev",
+    stackName: "tollgate-dev",
+    gatewayUrl: "https://gateway.dev.tollgate.example.com",
+    okta: {
+      orgName: "tollgate-dev",
+      baseUrl: "okta.com",
+      redirectUris: ["https://copilot.dev.tollgate.example.com/callback", "http://localhost:8976/callback"],
+    },
+    aws: { region: "eu-west-1" },
+    kubernetes: { configPath: "~/.kube/config", configContext: "tollgate-dev", namespace: "tollgate" },
+    backend: { kind: "local", path: "terraform.tollgate-dev.tfstate" },
+    gatewayImage: { repository: "ghcr.io/tollgate-dev/tollgate", tag: "dev" },
+    agentImage: { tag: "dev" },
+    replicas: 1,
+    redis: false,
+    mcp: {
+      slackUrl: "http://slack-mcp.tollgate.svc.cluster.local:8080/mcp",
+      slackAudience: "api://slack-mcp",
+      githubUrl: "https://api.githubcopilot.com/mcp/",
+    },
+    limits: { requestsPerMinute: 120, tokensPerMinute: 200_000 },
+  },
+  prod: {
+    environment: "prod",
+    stackName: "tollgate-prod",
+    gatewayUrl: "https://gateway.tollgate.example.com",
+    okta: {
+      orgName: "tollgate",
+      baseUrl: "okta.com",
+      redirectUris: ["https://copilot.tollgate.example.com/callback"],
+    },
+    aws: { region: "eu-west-1" },
+    kubernetes: { configPath: "~/.kube/config", configContext: "tollgate-prod", namespace: "tollgate" },
+    backend: { kind: "s3", bucket: "tollgate-terraform-state", key: "tollgate-prod/terraform.tfstate", region: "eu-west-1" },
+    // Release pipeline: bump these digests together with the release tag.
+    gatewayImage: { repository: "ghcr.io/tollgate-dev/tollgate", digest: "sha256:4f8c7b1e9d2a6c3f5e0b8a7d6c5b4a3928171615141312111009080706050403" },
+    agentImage: { digest: "sha256:9a1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff0" },
+    replicas: 3,
+    redis: true,
+    mcp: {
+      slackUrl: "https://slack-mcp.internal.tollgate.example.com/mcp",
+      slackAudience: "api://slack-mcp",
+      githubUrl: "https://api.githubcopilot.com/mcp/",
+    },
+    limits: { requestsPerMinute: 60, tokensPerMinute: 100_000 },
+  },
+};

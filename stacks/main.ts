@@ -1,0 +1,9 @@
+/** The default environment (cdktf.json's app): the devops-copilot platform as `tollgate-dev` and `tollgate-prod`. */
+import { App } from "cdktf";
+import { EnvironmentStack } from "./environment-stack";
+import { ENVIRONMENTS } from "./environments";
+
+const app = new App();
+new EnvironmentStack(app, ENVIRONMENTS.dev);
+new EnvironmentStack(app, ENVIRONMENTS.prod);
+app.synth();
