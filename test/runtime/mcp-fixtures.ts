@@ -21,13 +21,18 @@ export interface HttpUpstream {
   readonly url: string;
   /** `authorization` header of every request the upstream received, in order. */
   readonly authorizations: (string | undefined)[];
+  /** Resolves with the count reached when a `count_slowly` call is next cancelled (its AbortSignal fired). */
+  nextCancellation(): Promise<number>;
   /** Registers one more tool and announces it (notifications/tools/list_changed) on every session. */
   addTool(name: string): void;
   close(): Promise<void>;
 }
 
-export async function listen(server: Server): Promise<string> {
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+export async function listen(server: Server, port = 0): Promise<string> {
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, "127.0.0.1", resolve);
+  });
   return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 }
 
@@ -41,10 +46,11 @@ export async function closeServer(server: Server): Promise<void> {
  * (reports progress, honours cancellation), `drop_table` (destructive), `whoami` (echoes the bearer token it
  * received, so a test can inspect what the gateway sent).
  */
-export async function startHttpUpstream(): Promise<HttpUpstream> {
+export async function startHttpUpstream(opts: { port?: number } = {}): Promise<HttpUpstream> {
   const authorizations: (string | undefined)[] = [];
   const sessions = new Map<string, { server: McpServer; transport: StreamableHTTPServerTransport }>();
   const extraTools: string[] = [];
+  const cancellationWaiters: ((count: number) => void)[] = [];
 
   const build = (): McpServer => {
     const server = new McpServer({ name: "web-fixture", version: "1.0.0" }, { capabilities: { tools: { listChanged: true } } });
@@ -60,9 +66,12 @@ export async function startHttpUpstream(): Promise<HttpUpstream> {
     server.registerTool("count_slowly", { description: "Counts to n, reporting progress", inputSchema: { n: z.number().int().min(1).max(50) } }, async ({ n }, extra) => {
       const token = extra._meta?.progressToken;
       for (let i = 1; i <= n; i++) {
-        if (extra.signal.aborted) return { content: [{ type: "text", text: `cancelled at ${i}` }], isError: true };
+        if (extra.signal.aborted) {
+          for (const waiter of cancellationWaiters.splice(0)) waiter(i);
+          return { content: [{ type: "text", text: `cancelled at ${i}` }], isError: true };
+        }
         if (token !== undefined) await extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: i, total: n } });
-        await new Promise((resolve) => setImmediate(resolve));
+        await new Promise((resolve) => setTimeout(resolve, 5));
       }
       return { content: [{ type: "text", text: `counted to ${n}` }] };
     });
@@ -91,10 +100,11 @@ export async function startHttpUpstream(): Promise<HttpUpstream> {
     await transport.handleRequest(req, res);
   };
   const http = createServer((req, res) => void handler(req, res).catch(() => res.writeHead(500).end()));
-  const url = `${await listen(http)}/mcp`;
+  const url = `${await listen(http, opts.port)}/mcp`;
   return {
     url,
     authorizations,
+    nextCancellation: () => new Promise<number>((resolve) => cancellationWaiters.push(resolve)),
     addTool: (name) => {
       extraTools.push(name);
       for (const { server } of sessions.values()) {
