@@ -92,6 +92,8 @@ export interface AuthServer {
   readonly tokenEndpoint: string;
   readonly jwksUri: string;
   readonly port: number;
+  /** How many times the JWKS was requested (to observe a resource server's key fetching). */
+  readonly jwksRequests: number;
   /** The public signing keys, as served at `jwksUri`. */
   readonly publicJwks: { keys: JWK[] };
   /** Client credentials grant (a machine token: `sub` = `cid` = the client). */
@@ -137,7 +139,11 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
 
   // Listen first: the issuer URL needs the port.
   let handler: (req: IncomingMessage, res: ServerResponse) => void = (_req, res) => res.writeHead(503).end();
-  const server = createServer((req, res) => handler(req, res));
+  let jwksRequests = 0;
+  const server = createServer((req, res) => {
+    if (req.url?.startsWith("/jwks")) jwksRequests++;
+    handler(req, res);
+  });
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 0, host, () => resolve());
@@ -177,10 +183,8 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
         enabled: true,
         defaultResource: async () => options.audience,
         useGrantedResource: async () => true,
-        getResourceServerInfo: async (_ctx: unknown, indicator: string) => {
-          if (!audiences.has(indicator)) throw new errors.InvalidTarget(`unknown resource ${indicator}`);
-          return resourceServer(indicator);
-        },
+        // Like Okta, which ignores RFC 8707 `resource`: tokens are for the audience unless it names an exchange audience.
+        getResourceServerInfo: async (_ctx: unknown, indicator: string) => resourceServer(audiences.has(indicator) ? indicator : options.audience),
       },
     },
     formats: {
@@ -353,6 +357,9 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     jwksUri: `${issuer}/jwks`,
     port,
     publicJwks: { keys: [publicJwk] },
+    get jwksRequests() {
+      return jwksRequests;
+    },
     clientCredentials: (r) => tokenRequest({ grant_type: "client_credentials", scope: r.scopes?.join(" "), resource: options.audience }, r.clientId, r.clientSecret),
     obtainTokenWithPkce,
     refresh: (r) => tokenRequest({ grant_type: "refresh_token", refresh_token: r.refreshToken }, r.clientId, r.clientSecret),

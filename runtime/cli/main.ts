@@ -13,6 +13,14 @@ const COMMANDS: Record<string, { run: () => Promise<Command> | Command; summary:
     run: async () => (await import("./diff")).diffCommand,
     summary: "diff <base> <head> [--format markdown|json] [--plan plan.json] [--tools catalog.json] [--fail-on widening]   what a change means for access",
   },
+  serve: {
+    run: async () => (await import("./serve")).serveCommand,
+    summary: "serve --bundle <bundle.json> [--values values.json] [--overlay overlay.json] [--host 127.0.0.1] [--port 8080]   run the gateway",
+  },
+  explain: {
+    run: async () => (await import("./explain")).explainCommand,
+    summary: "explain --bundle <bundle.json> [--values …] [--overlay …] --claims <claims.json> --tool <name>   why a tool is allowed or denied",
+  },
   dev: {
     run: async () => (await import("./dev-token")).devCommand,
     summary: 'dev token [--user <name>] [--scopes "<scopes>"] [--client <id>]   a token from the local platform (npm start)',

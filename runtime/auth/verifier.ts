@@ -1,0 +1,140 @@
+/**
+ * Access token verification (DESIGN.md request path, stages 1–2: authenticate, identify).
+ *
+ * Order: size cap and duplicate members on the raw text → signature with a pinned algorithm and the
+ * issuer's key → `typ` → `iss`, `aud`, `exp`, `nbf` (bounded skew), required claims, token age → claim
+ * types (`sub`, scopes, client) → allowed clients. Every failure is a {@link VerifyFailure}; nothing
+ * throws. Verified tokens are cached by SHA-256 until they expire, so the hot path is one hash and one
+ * map lookup.
+ */
+import { createHash } from "node:crypto";
+import { type JWTPayload, errors, jwtVerify } from "jose";
+import type { AuthConfig } from "../../policies/bundle";
+import type { Principal } from "../http/types";
+import { type IssuerKeys, type IssuerKeysOptions, createIssuerKeys } from "./issuer-keys";
+import { checkRawToken } from "./raw-token";
+
+export type VerifyResult = { readonly ok: true; readonly principal: Principal } | VerifyFailure;
+
+/** Why a token was refused. `reason` is safe to send to the client and to log: it never holds the token. */
+export interface VerifyFailure {
+  readonly ok: false;
+  readonly reason: string;
+}
+
+export interface TokenVerifier {
+  verify(token: string): Promise<VerifyResult>;
+  readonly keys: IssuerKeys;
+}
+
+export interface TokenVerifierOptions extends IssuerKeysOptions {
+  /** Verified tokens kept in the cache. @default 10000 */
+  readonly cacheSize?: number;
+}
+
+/** `typ` values accepted: RFC 9068 access tokens, and plain JWTs (Okta's access tokens carry no at+jwt). */
+const ACCEPTED_TYP = new Set(["at+jwt", "application/at+jwt", "jwt"]);
+
+/** Reads scopes from an array of strings or a space-separated string; anything else is invalid. */
+export function parseScopes(value: unknown): string[] | undefined {
+  if (value === undefined) return [];
+  if (typeof value === "string") return value.split(" ").filter(Boolean);
+  if (Array.isArray(value) && value.every((s) => typeof s === "string")) return value as string[];
+  return undefined;
+}
+
+function fail(reason: string): VerifyFailure {
+  return { ok: false, reason };
+}
+
+/** Maps a jose error to a client-safe reason. */
+function reasonFor(error: unknown): string {
+  if (error instanceof errors.JWTExpired) return error.claim === "iat" ? "token too old" : "token expired";
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    if (error.claim === "nbf") return "token not yet valid";
+    if (error.claim === "iss") return "wrong issuer";
+    if (error.claim === "aud") return "wrong audience";
+    if (error.reason === "missing") return `missing claim ${error.claim}`;
+    return `invalid claim ${error.claim}`;
+  }
+  if (error instanceof errors.JOSEAlgNotAllowed) return "algorithm not allowed";
+  if (error instanceof errors.JWKSNoMatchingKey) return "unknown signing key";
+  if (error instanceof errors.JWSSignatureVerificationFailed) return "bad signature";
+  if (error instanceof errors.JOSENotSupported) return "unsupported token";
+  if (error instanceof errors.JWSInvalid || error instanceof errors.JWTInvalid) return "malformed token";
+  if (error instanceof errors.JOSEError) return "invalid token";
+  // Network errors reaching the issuer, weak keys (TypeError) and anything else: still a 401.
+  return "token could not be verified";
+}
+
+export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOptions = {}): TokenVerifier {
+  const keys = createIssuerKeys(auth, options);
+  const now = options.now ?? Date.now;
+  const cacheSize = options.cacheSize ?? 10_000;
+  const cache = new Map<string, Principal>();
+  const allowedClients = auth.allowedClients ? new Set(auth.allowedClients) : undefined;
+  const requiredClaims = [...new Set(["exp", "sub", ...auth.requiredClaims])];
+
+  async function verifyUncached(token: string): Promise<VerifyResult> {
+    const problem = checkRawToken(token, auth.maxTokenBytes);
+    if (problem === "too-large") return fail("token too large");
+    if (problem === "malformed") return fail("malformed token");
+    if (problem === "duplicate-member") return fail("duplicate claim or header");
+
+    let payload: JWTPayload;
+    try {
+      const result = await jwtVerify(token, keys.resolve, {
+        algorithms: auth.algorithms,
+        issuer: auth.issuer,
+        audience: auth.audiences,
+        clockTolerance: auth.clockSkewSeconds,
+        requiredClaims,
+        ...(auth.maxTokenAgeSeconds ? { maxTokenAge: auth.maxTokenAgeSeconds } : {}),
+      });
+      const typ = result.protectedHeader.typ;
+      if (typ !== undefined && !ACCEPTED_TYP.has(typ.toLowerCase())) return fail("wrong token type");
+      payload = result.payload;
+    } catch (error) {
+      return fail(reasonFor(error));
+    }
+
+    if (typeof payload.sub !== "string" || payload.sub.length === 0) return fail("invalid claim sub");
+    if (typeof payload.exp !== "number") return fail("invalid claim exp");
+    const scopes = parseScopes(payload[auth.scopeClaim]);
+    if (!scopes) return fail(`invalid claim ${auth.scopeClaim}`);
+    let clientId: string | undefined;
+    for (const claim of auth.clientClaims) {
+      const value = payload[claim];
+      if (value === undefined) continue;
+      if (typeof value !== "string" || value.length === 0) return fail(`invalid claim ${claim}`);
+      clientId = value;
+      break;
+    }
+    if (allowedClients && (clientId === undefined || !allowedClients.has(clientId))) return fail("client not allowed");
+
+    return { ok: true, principal: { issuer: auth.issuer, subject: payload.sub, clientId, scopes, expiresAt: payload.exp, token } };
+  }
+
+  return {
+    keys,
+    verify: async (token) => {
+      const key = createHash("sha256").update(token).digest("base64url");
+      const cached = cache.get(key);
+      if (cached) {
+        if (cached.expiresAt + auth.clockSkewSeconds > now() / 1000) return { ok: true, principal: cached };
+        cache.delete(key);
+        return fail("token expired");
+      }
+      const result = await verifyUncached(token);
+      if (result.ok) {
+        if (cache.size >= cacheSize) {
+          // Evict the oldest entry (Map iteration order is insertion order).
+          const oldest = cache.keys().next().value;
+          if (oldest !== undefined) cache.delete(oldest);
+        }
+        cache.set(key, result.principal);
+      }
+      return result;
+    },
+  };
+}

@@ -1,0 +1,92 @@
+/**
+ * The "active runtime": everything composed from one loaded bundle. The server swaps it atomically on
+ * reload; requests keep the runtime they started with, and a retired runtime is closed once its
+ * in-flight requests have finished (long-lived SSE streams do not hold it open: closing ends them).
+ */
+import { createToolCallGuard } from "../guards";
+import { type TokenVerifier, type TokenVerifierOptions, createTokenVerifier } from "../auth/verifier";
+import { type ProtectedResourceMetadata, protectedResourceMetadata, protectedResourceMetadataPaths } from "../auth/metadata";
+import type { ActiveConfig, RateLimiter, ToolCallGuard } from "../http/types";
+import { type LlmGateway, createLlmGateway } from "../llm";
+import { type McpGateway, createMcpGateway } from "../mcp";
+import { createRateLimiter } from "../limits";
+import type { AuditLog } from "../observability/audit";
+
+export interface ActiveRuntime {
+  readonly config: ActiveConfig;
+  readonly verifier: TokenVerifier;
+  readonly limiter: RateLimiter;
+  readonly toolGuard: ToolCallGuard;
+  readonly mcp: McpGateway;
+  readonly llm: LlmGateway;
+  readonly prm: ProtectedResourceMetadata;
+  readonly prmPaths: ReadonlySet<string>;
+  /** Counts a request against this runtime; call the returned function when it finishes. */
+  acquire(): () => void;
+  /** Requests in flight (streams excluded by the caller). */
+  readonly inFlight: number;
+  /** Resolves when no request is in flight. */
+  idle(): Promise<void>;
+  /** Closes the MCP gateway, the LLM gateway and the limiter (each once). */
+  close(): Promise<void>;
+}
+
+export interface ActiveRuntimeDeps {
+  readonly audit: AuditLog;
+  readonly verifierOptions?: TokenVerifierOptions;
+}
+
+export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRuntimeDeps): Promise<ActiveRuntime> {
+  const { audit } = deps;
+  const verifier = createTokenVerifier(config.bundle.auth, deps.verifierOptions);
+  const limiter = await createRateLimiter(config, { audit });
+  let mcp: McpGateway;
+  let llm: LlmGateway;
+  const toolGuard = createToolCallGuard(config);
+  try {
+    mcp = createMcpGateway(config, { audit, limiter, toolGuard });
+    llm = createLlmGateway(config, { audit, limiter });
+  } catch (error) {
+    await limiter.close().catch(() => undefined);
+    throw error;
+  }
+
+  let inFlight = 0;
+  let waiters: (() => void)[] = [];
+  let closing: Promise<void> | undefined;
+
+  return {
+    config,
+    verifier,
+    limiter,
+    toolGuard,
+    mcp,
+    llm,
+    prm: protectedResourceMetadata(config.bundle),
+    prmPaths: protectedResourceMetadataPaths(config.bundle),
+    acquire() {
+      inFlight++;
+      let released = false;
+      return () => {
+        if (released) return;
+        released = true;
+        inFlight--;
+        if (inFlight === 0) {
+          const done = waiters;
+          waiters = [];
+          for (const w of done) w();
+        }
+      };
+    },
+    get inFlight() {
+      return inFlight;
+    },
+    idle() {
+      return inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve));
+    },
+    close() {
+      closing ??= Promise.allSettled([mcp.close(), llm.close(), limiter.close()]).then(() => undefined);
+      return closing;
+    },
+  };
+}

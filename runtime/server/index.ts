@@ -1,0 +1,257 @@
+/**
+ * The gateway's HTTP server: loads a bundle, serves the well-known documents and probes, and runs the
+ * request path for LLM routes and the MCP endpoint. The whole path is visible in `handle` below:
+ *
+ *   authenticate + identify (here) → authorize → limit → guard → forward → guard → record (in the handler)
+ *
+ * Hot reload swaps the {@link ActiveRuntime} atomically; a bundle that fails to load is reported and the
+ * running one stays. `close()` is the graceful shutdown used on SIGTERM.
+ */
+import { randomUUID } from "node:crypto";
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type BundleIssue, formatIssue } from "../../policies/bundle";
+import { authenticate } from "../auth/authenticate";
+import { resourceMetadataUrl, sendInvalidToken, sendMissingToken } from "../auth/challenge";
+import type { TokenVerifierOptions } from "../auth/verifier";
+import { type BundleSource, describeSource, loadConfig } from "../config/load";
+import type { Environment } from "../config/secrets";
+import { type FileWatcher, watchFiles } from "../config/watch";
+import type { HttpHandler, RequestContext } from "../http/types";
+import { type AuditLog, createAuditLog } from "../observability/audit";
+import { type ActiveRuntime, createActiveRuntime } from "./active-runtime";
+import { answerPreflight, applyCors, isPreflight } from "./cors";
+
+export interface GatewayOptions {
+  readonly source: BundleSource;
+  /** @default "127.0.0.1" */
+  readonly host?: string;
+  /** @default 8080; 0 picks a free port */
+  readonly port?: number;
+  /** Where secrets referenced as `{ env }` are read. @default process.env */
+  readonly env?: Environment;
+  /** @default audit lines on stdout */
+  readonly audit?: AuditLog;
+  /** Watch the bundle, values and overlay files and reload on change (file sources only). @default true */
+  readonly watch?: boolean;
+  /** How long shutdown waits for in-flight requests before closing connections. @default 10000 */
+  readonly shutdownGraceMs?: number;
+  /** Called after every reload attempt (tests wait on it; watchers get their outcome here). */
+  readonly onReload?: (outcome: ReloadOutcome) => void;
+  /** Where load problems are reported. @default stderr */
+  readonly log?: (line: string) => void;
+  /** Key fetching options (timeouts; a custom fetch). */
+  readonly verifier?: TokenVerifierOptions;
+}
+
+export type ReloadOutcome =
+  | { readonly status: "applied"; readonly digest: string }
+  | { readonly status: "unchanged"; readonly digest: string }
+  | { readonly status: "rejected"; readonly issues: readonly BundleIssue[] };
+
+export interface RunningGateway {
+  /** `http://host:port` the server listens on. */
+  readonly url: string;
+  readonly port: number;
+  /** The runtime serving new requests now. */
+  active(): ActiveRuntime;
+  /** Loads the source again; a failure is reported and leaves the running configuration in place. */
+  reload(): Promise<ReloadOutcome>;
+  /** Graceful shutdown: stop accepting, finish in-flight requests, close upstream sessions. */
+  close(): Promise<void>;
+}
+
+/** Thrown by {@link startGateway} when the bundle cannot be loaded at start. */
+export class GatewayStartError extends Error {
+  constructor(
+    readonly source: string,
+    readonly issues: readonly BundleIssue[],
+  ) {
+    super(`${source}: cannot load the gateway bundle\n${issues.map((i) => `  - ${formatIssue(i)}`).join("\n")}`);
+  }
+}
+
+const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+  const payload = JSON.stringify(body);
+  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers }).end(payload);
+};
+
+/** A GET on the MCP path is the long-lived SSE stream: it does not hold a retiring runtime open. */
+const isStream = (req: IncomingMessage, mcpPath: string | undefined, pathname: string) => req.method === "GET" && pathname === mcpPath;
+
+export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
+  const env = options.env ?? process.env;
+  const audit = options.audit ?? createAuditLog();
+  const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  const graceMs = options.shutdownGraceMs ?? 10_000;
+
+  const first = await loadConfig(options.source, env);
+  if (!first.ok) throw new GatewayStartError(first.source, first.issues);
+  let current = await createActiveRuntime(first.config, { audit, ...(options.verifier ? { verifierOptions: options.verifier } : {}) });
+  let currentFingerprint = first.fingerprint;
+  await current.verifier.keys.load().catch((error: unknown) => log(`tollgate: issuer keys not fetched yet (${(error as Error).message}); /readyz reports not ready until they are`));
+  audit.record({ kind: "config", decision: "allow", reason: `loaded ${describeSource(options.source)} (${first.config.digest})` });
+
+  const retiring = new Set<ActiveRuntime>();
+  const shutdown = new AbortController();
+  let stopping = false;
+
+  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const runtime = current; // this request keeps the runtime it started with
+    const bundle = runtime.config.bundle;
+    const requestId = randomUUID();
+    res.setHeader("x-request-id", requestId);
+    const pathname = new URL(req.url ?? "/", "http://gateway.invalid").pathname;
+    if (stopping) {
+      json(res, 503, { error: "shutting down" }, { connection: "close" });
+      return;
+    }
+
+    const corsAllowed = applyCors(req, res, bundle.server.corsOrigins);
+    if (isPreflight(req)) return answerPreflight(res, corsAllowed);
+
+    // Probes and well-known documents: no token.
+    if (pathname === "/healthz") return json(res, 200, { status: "ok" });
+    if (pathname === "/readyz") {
+      const ready = runtime.verifier.keys.loaded;
+      return json(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready", digest: runtime.config.digest, ...(ready ? {} : { reason: "issuer keys not fetched" }) });
+    }
+    if (req.method === "GET" && runtime.prmPaths.has(pathname)) return json(res, 200, runtime.prm, { "cache-control": "max-age=300" });
+    if (req.method === "GET" && pathname === "/.well-known/oauth-authorization-server") {
+      const metadata = await runtime.verifier.keys.metadata();
+      return metadata ? json(res, 200, metadata, { "cache-control": "max-age=300" }) : json(res, 503, { error: "authorization server metadata unavailable" });
+    }
+
+    const handler: HttpHandler | undefined = pathname === bundle.mcp?.path ? runtime.mcp.handle : runtime.llm.route(pathname);
+    if (!handler) return json(res, 404, { error: "not found" });
+    const declaredLength = Number(req.headers["content-length"] ?? 0);
+    if (declaredLength > bundle.server.maxRequestBytes) return json(res, 413, { error: `request body over ${bundle.server.maxRequestBytes} bytes` }, { connection: "close" });
+
+    const release = isStream(req, bundle.mcp?.path, pathname) ? () => undefined : runtime.acquire();
+    const aborted = new AbortController();
+    const onClose = () => {
+      if (!res.writableFinished) aborted.abort();
+    };
+    res.once("close", onClose);
+    const onShutdown = () => aborted.abort();
+    try {
+      // 1–2. Authenticate and identify: every request, every time (sessions are never credentials).
+      const metadataUrl = resourceMetadataUrl(bundle, pathname);
+      const auth = await authenticate(req, runtime.verifier);
+      if (auth.outcome !== "authenticated") {
+        const reason = auth.outcome === "missing" ? "no bearer token" : auth.reason;
+        audit.record({ kind: "auth", decision: "deny", reason, status: 401, requestId, method: req.method ?? "" });
+        if (auth.outcome === "missing") sendMissingToken(res, metadataUrl, bundle.protectedResource.scopesSupported);
+        else sendInvalidToken(res, metadataUrl, auth.reason);
+        return;
+      }
+      shutdown.signal.addEventListener("abort", onShutdown, { once: true });
+      const ctx: RequestContext = { requestId, traceId: undefined, principal: auth.principal, config: runtime.config, audit, signal: aborted.signal };
+      // 3–8. Authorize, limit, guard, forward, guard, record: the route's handler.
+      await handler(ctx, req, res);
+    } catch (error) {
+      audit.record({ kind: "config", decision: "error", reason: `unhandled: ${(error as Error).message}`, status: 500, requestId });
+      if (!res.headersSent) json(res, 500, { error: "internal error", requestId });
+      else res.end();
+    } finally {
+      shutdown.signal.removeEventListener("abort", onShutdown);
+      res.off("close", onClose);
+      release();
+    }
+  }
+
+  const server: Server = createServer((req, res) => {
+    handle(req, res).catch(() => {
+      if (!res.headersSent) json(res, 500, { error: "internal error" });
+    });
+  });
+  server.requestTimeout = 0; // SSE streams and long tool calls; per-upstream timeouts apply instead
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+
+  function retire(old: ActiveRuntime): void {
+    retiring.add(old);
+    void old
+      .idle()
+      .then(() => old.close())
+      .finally(() => retiring.delete(old));
+  }
+
+  let reloading: Promise<ReloadOutcome> | undefined;
+  async function doReload(): Promise<ReloadOutcome> {
+    const loaded = await loadConfig(options.source, env);
+    let outcome: ReloadOutcome;
+    if (!loaded.ok) {
+      outcome = { status: "rejected", issues: loaded.issues };
+    } else if (loaded.fingerprint === currentFingerprint) {
+      outcome = { status: "unchanged", digest: loaded.config.digest };
+    } else {
+      try {
+        const next = await createActiveRuntime(loaded.config, { audit, ...(options.verifier ? { verifierOptions: options.verifier } : {}) });
+        await next.verifier.keys.load().catch(() => undefined);
+        const old = current;
+        current = next;
+        currentFingerprint = loaded.fingerprint;
+        retire(old);
+        outcome = { status: "applied", digest: loaded.config.digest };
+      } catch (error) {
+        outcome = { status: "rejected", issues: [{ path: "", message: `cannot start the new configuration: ${(error as Error).message}` }] };
+      }
+    }
+    if (outcome.status === "rejected") {
+      log(`tollgate: reload of ${describeSource(options.source)} rejected; still serving ${current.config.digest}\n${outcome.issues.map((i) => `  - ${formatIssue(i)}`).join("\n")}`);
+      audit.record({ kind: "config", decision: "error", reason: `reload rejected: ${outcome.issues.map((i) => formatIssue(i)).join("; ")}` });
+    } else if (outcome.status === "applied") {
+      audit.record({ kind: "config", decision: "allow", reason: `reloaded ${describeSource(options.source)} (${outcome.digest})` });
+    }
+    options.onReload?.(outcome);
+    return outcome;
+  }
+  /** Reloads run one at a time; a reload requested during one runs after it. */
+  function reload(): Promise<ReloadOutcome> {
+    const run = (reloading ?? Promise.resolve()).catch(() => undefined).then(doReload);
+    reloading = run.finally(() => {
+      if (reloading === run) reloading = undefined;
+    });
+    return run;
+  }
+
+  let watcher: FileWatcher | undefined;
+  if (options.source.kind === "files" && options.watch !== false) {
+    const { bundleFile, valuesFile, overlayFile } = options.source;
+    watcher = watchFiles([bundleFile, ...(valuesFile ? [valuesFile] : []), ...(overlayFile ? [overlayFile] : [])], () => {
+      if (!stopping) void reload();
+    });
+  }
+
+  let closing: Promise<void> | undefined;
+  async function close(): Promise<void> {
+    stopping = true;
+    watcher?.close();
+    const closed = new Promise<void>((resolve) => server.close(() => resolve()));
+    server.closeIdleConnections();
+    const all = [current, ...retiring];
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.all(all.map((r) => r.idle())), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    clearTimeout(timer);
+    shutdown.abort();
+    await Promise.all(all.map((r) => r.close()));
+    server.closeAllConnections();
+    await closed;
+  }
+
+  return {
+    url: `http://${host}:${address.port}`,
+    port: address.port,
+    active: () => current,
+    reload,
+    close: () => (closing ??= close()),
+  };
+}
