@@ -1,0 +1,127 @@
+/**
+ * Prometheus metrics on a separate admin port. Label values are bounded by construction: route,
+ * upstream and provider ids must belong to the loaded bundle (anything else is counted as `other`),
+ * guards and decisions are closed sets, and no label ever carries a principal or a client id.
+ */
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import type { Bundle } from "../../policies/bundle";
+import type { AuditDecision, AuditEvent } from "./audit";
+
+const OTHER = "other";
+const DECISIONS: ReadonlySet<AuditDecision> = new Set(["allow", "deny", "redact", "block", "rate-limited", "failover", "error"]);
+/** Guard names as they appear in `guard: <name>` rules. */
+export const GUARD_NAMES = ["pii", "prompt-injection", "credential-leak"] as const;
+export type GuardLabel = (typeof GUARD_NAMES)[number];
+
+/** Just enough of a bundle to know which label values are legitimate. */
+export type LabelSource = Pick<Bundle, "llm" | "mcp" | "metadata">;
+
+export interface GatewayMetrics {
+  readonly registry: Registry;
+  /** Declares the loaded bundle: its ids become the accepted label values, its digest the info gauge. */
+  useBundle(bundle: LabelSource, digest: string): void;
+  /** A bundle (re)load attempt. */
+  bundleReload(ok: boolean): void;
+  /** Counts one audit event: requests by route and decision, tokens, guard hits, rate-limit rejections. */
+  observeAudit(event: AuditEvent): void;
+  /** Latency of one upstream call (an LLM provider or an MCP upstream). */
+  observeUpstream(kind: "llm" | "mcp", target: string, provider: string, seconds: number, outcome: "ok" | "error"): void;
+  /** Whether an MCP upstream is reachable (initialize/list succeeded). */
+  setMcpUpstreamHealth(upstream: string, up: boolean): void;
+  /** Prometheus text exposition. */
+  render(): Promise<string>;
+}
+
+export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {}): GatewayMetrics {
+  const registry = new Registry();
+  if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "tollgate_" });
+  const requests = new Counter({ name: "tollgate_requests_total", help: "Decisions by kind, route and outcome", labelNames: ["kind", "route", "decision"], registers: [registry] });
+  const tokens = new Counter({ name: "tollgate_tokens_total", help: "Tokens billed by route, provider and direction", labelNames: ["route", "provider", "direction"], registers: [registry] });
+  const guardHits = new Counter({ name: "tollgate_guard_hits_total", help: "Guard interventions by guard and action", labelNames: ["guard", "action"], registers: [registry] });
+  const rateLimited = new Counter({ name: "tollgate_rate_limit_rejections_total", help: "Requests refused by a rate limit, by route", labelNames: ["route"], registers: [registry] });
+  const upstreamLatency = new Histogram({
+    name: "tollgate_upstream_latency_seconds",
+    help: "Upstream call latency (LLM providers and MCP upstreams)",
+    labelNames: ["kind", "target", "provider", "outcome"],
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [registry],
+  });
+  const upstreamUp = new Gauge({ name: "tollgate_mcp_upstream_up", help: "1 when the MCP upstream is reachable", labelNames: ["upstream"], registers: [registry] });
+  const reloads = new Counter({ name: "tollgate_bundle_reloads_total", help: "Bundle loads by result", labelNames: ["result"], registers: [registry] });
+  const bundleInfo = new Gauge({ name: "tollgate_bundle_info", help: "The loaded bundle (value 1)", labelNames: ["digest", "environment", "stack"], registers: [registry] });
+  reloads.inc({ result: "ok" }, 0);
+  reloads.inc({ result: "failed" }, 0);
+
+  let routes = new Set<string>();
+  let upstreams = new Set<string>();
+  let providers = new Set<string>();
+  const known = (set: ReadonlySet<string>, value: string | undefined) => (value !== undefined && set.has(value) ? value : OTHER);
+  const routeLabel = (event: Pick<AuditEvent, "kind" | "route">) => (event.kind === "mcp" ? "mcp" : known(routes, event.route));
+  const guardOf = (rule: string | undefined): GuardLabel | typeof OTHER | undefined => {
+    const m = rule?.match(/^guard:\s*([a-z-]+)/);
+    if (!m) return undefined;
+    return (GUARD_NAMES as readonly string[]).includes(m[1]!) ? (m[1] as GuardLabel) : OTHER;
+  };
+
+  return {
+    registry,
+    useBundle(bundle, digest) {
+      routes = new Set(bundle.llm.routes.map((r) => r.id));
+      upstreams = new Set(bundle.mcp?.upstreams.map((u) => u.id) ?? []);
+      providers = new Set([...bundle.llm.routes.flatMap((r) => r.providers.map((p) => p.id)), ...upstreams]);
+      bundleInfo.reset();
+      bundleInfo.set({ digest, environment: bundle.metadata.environment, stack: bundle.metadata.stack }, 1);
+      upstreamUp.reset();
+    },
+    bundleReload: (ok) => reloads.inc({ result: ok ? "ok" : "failed" }),
+    observeAudit(event) {
+      const route = routeLabel(event);
+      const decision = DECISIONS.has(event.decision) ? event.decision : OTHER;
+      requests.inc({ kind: event.kind, route, decision });
+      const provider = known(providers, event.provider);
+      if (event.tokensIn) tokens.inc({ route, provider, direction: "input" }, event.tokensIn);
+      if (event.tokensOut) tokens.inc({ route, provider, direction: "output" }, event.tokensOut);
+      if (event.decision === "rate-limited") rateLimited.inc({ route });
+      const guard = guardOf(event.rule);
+      if (guard) guardHits.inc({ guard, action: decision });
+      else if (event.redactions && Object.keys(event.redactions).length > 0) guardHits.inc({ guard: "pii", action: "redact" });
+    },
+    observeUpstream(kind, target, provider, seconds, outcome) {
+      const targetLabel = kind === "mcp" ? known(upstreams, target) : known(routes, target);
+      upstreamLatency.observe({ kind, target: targetLabel, provider: known(providers, provider), outcome }, seconds);
+    },
+    setMcpUpstreamHealth: (upstream, up) => upstreamUp.set({ upstream: known(upstreams, upstream) }, up ? 1 : 0),
+    render: () => registry.metrics(),
+  };
+}
+
+export interface MetricsServer {
+  readonly port: number;
+  close(): Promise<void>;
+}
+
+/** Serves `GET /metrics` (and `/healthz`) on the admin port, apart from traffic. */
+export async function serveMetrics(metrics: GatewayMetrics, options: { port: number; host?: string }): Promise<MetricsServer> {
+  const server: Server = createServer((req, res) => {
+    if (req.method === "GET" && req.url === "/metrics") {
+      metrics.render().then(
+        (text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text),
+        () => res.writeHead(500).end(),
+      );
+    } else if (req.method === "GET" && req.url === "/healthz") {
+      res.writeHead(200, { "content-type": "text/plain" }).end("ok\n");
+    } else {
+      res.writeHead(404).end();
+    }
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port, options.host ?? "0.0.0.0", () => resolve());
+  });
+  return {
+    port: (server.address() as AddressInfo).port,
+    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+  };
+}

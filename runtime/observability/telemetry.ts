@@ -1,0 +1,69 @@
+/**
+ * One object for everything the request path records: audit lines, metrics, spans.
+ *
+ * ```ts
+ * const telemetry = createTelemetry(bundle.telemetry, { bundle, digest });
+ * const admin = await telemetry.serveMetrics();                 // admin port, apart from traffic
+ * await telemetry.withSpan("tollgate.authenticate", {}, () => authenticate(req), { incomingHeaders: req.headers });
+ * telemetry.injectTraceHeaders(upstreamHeaders);                // W3C traceparent to the upstream
+ * telemetry.audit.record({ kind: "llm", decision: "allow", ... });  // also counted in metrics, trace id filled
+ * ```
+ */
+import type { Bundle } from "../../policies/bundle";
+import { type AuditLog, createAuditLog } from "./audit";
+import { createGatewayMetrics, type GatewayMetrics, type LabelSource, type MetricsServer, serveMetrics } from "./metrics";
+import { createTracing, type Tracing } from "./tracing";
+import type { SpanExporter } from "@opentelemetry/sdk-trace";
+
+export type TelemetryConfig = Bundle["telemetry"];
+
+export interface TelemetryOptions {
+  /** The loaded bundle and its digest: label values and the bundle-info gauge. */
+  readonly bundle?: { readonly bundle: LabelSource; readonly digest: string };
+  /** Where audit lines go (default stdout). */
+  readonly auditDestination?: NodeJS.WritableStream;
+  /** Tests: export spans here (e.g. InMemorySpanExporter) instead of the OTEL_* configured exporter. */
+  readonly spanExporter?: SpanExporter;
+  /** Tests: skip Node's default process metrics. */
+  readonly defaultMetrics?: boolean;
+}
+
+export interface Telemetry extends Omit<Tracing, "close" | "enabled"> {
+  readonly audit: AuditLog;
+  readonly metrics: GatewayMetrics;
+  readonly tracingEnabled: boolean;
+  /** Starts the admin /metrics server (port from `telemetry.metrics.port`, or `port` to override: 0 = any). */
+  serveMetrics(options?: { port?: number; host?: string }): Promise<MetricsServer | undefined>;
+  /** Flushes spans, stops the admin server. */
+  close(): Promise<void>;
+}
+
+export function createTelemetry(config: TelemetryConfig, options: TelemetryOptions = {}): Telemetry {
+  const tracing = createTracing({ enabled: config.tracing.enabled, serviceName: config.tracing.serviceName, ...(options.spanExporter ? { spanExporter: options.spanExporter } : {}) });
+  const metrics = createGatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
+  if (options.bundle) metrics.useBundle(options.bundle.bundle, options.bundle.digest);
+  const audit = createAuditLog(options.auditDestination ?? process.stdout, {
+    capturePrompts: config.audit.capturePrompts,
+    currentTraceId: tracing.currentTraceId,
+    onRecord: metrics.observeAudit,
+  });
+  const servers: MetricsServer[] = [];
+  return {
+    audit,
+    metrics,
+    tracer: tracing.tracer,
+    tracingEnabled: tracing.enabled,
+    withSpan: tracing.withSpan,
+    injectTraceHeaders: tracing.injectTraceHeaders,
+    currentTraceId: tracing.currentTraceId,
+    async serveMetrics(serveOptions = {}) {
+      if (!config.metrics.enabled) return undefined;
+      const server = await serveMetrics(metrics, { port: serveOptions.port ?? config.metrics.port, ...(serveOptions.host ? { host: serveOptions.host } : {}) });
+      servers.push(server);
+      return server;
+    },
+    async close() {
+      await Promise.all([tracing.close(), ...servers.map((s) => s.close())]);
+    },
+  };
+}
