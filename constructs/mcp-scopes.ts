@@ -80,7 +80,7 @@ export class McpScopes extends Construct implements IScopeSet {
     }
     this.consent = consent;
     this.resources = resources;
-    props.authServer.allowScopes(this.names, Object.values(resources));
+    props.authServer.allowScopes(this.names, Object.values(resources), this.privileged);
     this.node.addValidation({ validate: () => this.checkNames(specs) });
   }
 

@@ -108,6 +108,7 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
   public readonly tokenExchange: boolean;
 
   private readonly allowedScopes = new Set<string>();
+  private readonly privilegedScopes = new Set<string>();
 
   constructor(scope: Construct, id: string, props: OktaAppsProps) {
     super(scope, id);
@@ -181,7 +182,9 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
       priority: 1,
       clientWhitelist: [this.userApp.clientId, this.agentApp.clientId],
     });
-    const scopeWhitelist = Lazy.listValue({ produce: () => [...OIDC_SCOPES, ...[...this.allowedScopes].sort()] });
+    const scopeWhitelist = Lazy.listValue({ produce: () => [...this.requestableScopes] });
+    // Client credentials act without a human: never hand them a privileged (consent-gated) scope.
+    const agentScopeWhitelist = Lazy.listValue({ produce: () => [...this.allowedScopes].filter((s) => !this.privilegedScopes.has(s)).sort() });
     this.userRule = new AuthServerPolicyRule(this, "UserRule", {
       authServerId: this.authServerId,
       policyId: this.policy.id,
@@ -200,15 +203,16 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
       priority: 2,
       grantTypeWhitelist: ["client_credentials"],
       groupWhitelist: ["EVERYONE"],
-      scopeWhitelist,
+      scopeWhitelist: agentScopeWhitelist,
       accessTokenLifetimeMinutes: accessMinutes,
     });
 
     this.node.addValidation({ validate: () => this.checkProps(accessMinutes, refreshMinutes) });
   }
 
-  public allowScopes(names: readonly string[], dependencies: readonly ITerraformDependable[] = []): void {
+  public allowScopes(names: readonly string[], dependencies: readonly ITerraformDependable[] = [], privileged: readonly string[] = []): void {
     for (const name of names) this.allowedScopes.add(name);
+    for (const name of privileged) this.privilegedScopes.add(name);
     for (const rule of [this.userRule, this.agentRule]) {
       rule.dependsOn = [...(rule.dependsOn ?? []), ...dependencies.map((d) => dependable(d))];
     }

@@ -24,8 +24,9 @@ export interface IAuthorizationServer extends IConstruct {
    * Makes scopes requestable through the authorization server's access policy.
    * @param names scope names
    * @param dependencies Terraform resources the policy rules must wait for (the scopes themselves)
+   * @param privileged scopes only a human may grant (never issued to client credentials)
    */
-  allowScopes(names: readonly string[], dependencies?: readonly ITerraformDependable[]): void;
+  allowScopes(names: readonly string[], dependencies?: readonly ITerraformDependable[], privileged?: readonly string[]): void;
 }
 
 /** The OAuth clients an environment's users and agents authenticate with. */

@@ -1,0 +1,7 @@
+/** `npx cdktf synth --app "npx tsx examples/existing-stack/main.ts"` */
+import { App } from "cdktf";
+import { PlatformTeamStack } from "./stack";
+
+const app = new App();
+new PlatformTeamStack(app);
+app.synth();

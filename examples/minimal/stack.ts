@@ -1,0 +1,39 @@
+import type { Construct } from "constructs";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { OktaProvider } from "@cdktf/provider-okta/lib/provider";
+import { TerraformStack } from "cdktf";
+import { GatewayDeployment, GatewayRoute, GuardPolicy, OktaApps } from "../../constructs";
+
+/**
+ * The smallest useful gateway: Okta identities and one OpenAI route with the default guards,
+ * deployed on Kubernetes. No MCP, no AgentCore.
+ */
+export class MinimalStack extends TerraformStack {
+  public readonly gateway: GatewayDeployment;
+
+  constructor(scope: Construct, id = "tollgate-minimal") {
+    super(scope, id);
+    new OktaProvider(this, "okta", { orgName: "acme", baseUrl: "okta.com" });
+    new KubernetesProvider(this, "kubernetes", { configPath: "~/.kube/config" });
+
+    const okta = new OktaApps(this, "Okta", {
+      name: id,
+      gatewayUri: "https://llm.acme.example",
+      userApp: { redirectUris: ["https://chat.acme.example/callback"] },
+    });
+    const openai = GatewayRoute.llm(this, "OpenAI", {
+      pathPrefix: "/openai",
+      providers: [{ id: "openai", kind: "openai", baseUrl: "https://api.openai.com/v1", apiKeyEnv: "OPENAI_API_KEY" }],
+    });
+    this.gateway = new GatewayDeployment(this, "Gateway", {
+      environment: "dev",
+      publicUrl: "https://llm.acme.example",
+      authServer: okta,
+      clients: okta,
+      routes: [openai],
+      defaultPolicy: new GuardPolicy(this, "Default", { limits: { requestsPerWindow: 60, tokensPerWindow: 100_000 } }),
+      image: { repository: "ghcr.io/tollgate-dev/tollgate", tag: "dev" },
+      replicas: 1,
+    });
+  }
+}
