@@ -34,17 +34,33 @@ export const LOCAL_LLM_KEY_ENV = "TOLLGATE_LOCAL_LLM_KEY";
 export type LocalMcpServer = "memory" | "filesystem";
 
 interface BundleShape {
-  mcp?: { upstreams?: { id: string }[] };
+  mcp?: { upstreams?: { id: string }[]; grants?: { scope: string; upstream: string; tools: string[] }[] };
   llm?: { routes?: { id: string; providers: { id: string; kind: string }[] }[] };
 }
 
+/** Tool names of the real MCP servers the local platform runs (their read, write and delete tools). */
+export const MEMORY_TOOLS = ["create_entities", "create_relations", "add_observations", "delete_entities", "delete_observations", "delete_relations", "read_graph", "search_nodes", "open_nodes"];
+
+function globToRegExp(pattern: string): RegExp {
+  return new RegExp(`^${pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+}
+
 /**
- * Which real MCP server stands in for which upstream of the example: the first upstream gets
- * server-memory (read, write and delete tools), the second server-filesystem, the rest server-memory.
+ * Which real MCP server stands in for which upstream of the example. server-memory (read, write and
+ * delete tools) goes to the upstream whose non-wildcard grants name the most of its tools, so the
+ * example's read and write scopes each unlock some of them; every other upstream gets server-filesystem
+ * on its own throw-away directory.
  */
 export function assignMcpServers(bundle: unknown): Record<string, LocalMcpServer> {
-  const upstreams = (bundle as BundleShape).mcp?.upstreams ?? [];
-  return Object.fromEntries(upstreams.map((u, i) => [u.id, i === 1 ? "filesystem" : "memory"]));
+  const mcp = (bundle as BundleShape).mcp;
+  const upstreams = mcp?.upstreams ?? [];
+  const fit = (id: string) =>
+    MEMORY_TOOLS.filter((tool) =>
+      (mcp?.grants ?? []).some((g) => g.upstream === id && g.tools.some((p) => p !== "*" && globToRegExp(p).test(tool))),
+    ).length;
+  let best: string | undefined;
+  for (const u of upstreams) if (best === undefined || fit(u.id) > fit(best)) best = u.id;
+  return Object.fromEntries(upstreams.map((u) => [u.id, u.id === best ? "memory" : "filesystem"]));
 }
 
 function mcpTransport(upstreamId: string, server: LocalMcpServer, workDir: string): Overlay["mcpUpstreams"][string] {

@@ -82,6 +82,8 @@ export interface LocalPlatform {
   readonly gateway: ManagedChild;
   /** Audit events the gateway has written so far (parsed JSON lines). */
   auditEvents(): readonly Record<string, unknown>[];
+  /** Every line the gateway has written so far, stdout and stderr (for leak checks). */
+  outputLines(): readonly string[];
   /** Resolves when the gateway exits, for whatever reason. */
   readonly gatewayExited: ManagedChild["exited"];
   /** Stops everything; idempotent. */
@@ -89,6 +91,13 @@ export interface LocalPlatform {
 }
 
 const DEFAULT_USERS = ["alice", "bob"] as const;
+/** How many gateway lines and audit events are kept in memory (a long `npm start` must not grow forever). */
+const KEEP_LINES = 50_000;
+
+function keep<T>(list: T[], item: T): void {
+  list.push(item);
+  if (list.length > KEEP_LINES) list.shift();
+}
 
 async function freePort(): Promise<number> {
   return new Promise((resolvePort, reject) => {
@@ -228,6 +237,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
     await writeFile(overlayPath, `${JSON.stringify(overlay, null, 2)}\n`);
 
     const audit: Record<string, unknown>[] = [];
+    const output: string[] = [];
     const stderr: string[] = [];
     const gateway = spawnNodeGroup({
       name: "gateway",
@@ -235,10 +245,11 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
       cwd: REPO_ROOT,
       env: { ...process.env, [LOCAL_LLM_KEY_ENV]: "tollgate-local-llm-key" },
       onStdoutLine: (line) => {
+        keep(output, line);
         if (line.startsWith("{")) {
           try {
             const event = JSON.parse(line) as Record<string, unknown>;
-            if (event.audit === true || event.msg === "audit") audit.push(event);
+            if (event.audit === true || event.msg === "audit") keep(audit, event);
           } catch {
             // not JSON
           }
@@ -246,6 +257,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
         options.onGatewayLine?.(line, "stdout");
       },
       onStderrLine: (line) => {
+        keep(output, line);
         stderr.push(line);
         if (stderr.length > 200) stderr.shift();
         options.onGatewayLine?.(line, "stderr");
@@ -291,6 +303,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
       gateway,
       gatewayExited: gateway.exited,
       auditEvents: () => audit,
+      outputLines: () => output,
       stop: () => (stopping ??= cleanup()),
     };
   } catch (error) {
