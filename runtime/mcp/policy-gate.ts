@@ -15,9 +15,9 @@
  */
 import type { Bundle } from "../../policies/bundle";
 import { type CompiledToolPolicy, type ToolDecision, decideTool, decideUpstreamItem, splitNamespacedUri } from "../../policies/tools";
+import { insufficientScopeChallenge, resourceMetadataUrl } from "../auth/challenge";
 import type { RateLimiter, RequestContext } from "../http/types";
 import type { AuditEvent } from "../observability/audit";
-import { insufficientScopeChallenge, resourceMetadataUrl } from "./challenge";
 import { asRequest, jsonRpcError } from "./jsonrpc";
 import type { McpSession } from "./session";
 
@@ -104,7 +104,7 @@ export async function policyGate(
     const scopes = [...new Set(refusals.flatMap((r) => r.decision.requiredScopes))];
     const bodyOut = errorBody(messages, isBatch, refusals, "refused: the batch contains a refused call");
     if (scopes.length > 0) {
-      return { pass: false, status: 403, headers: { "www-authenticate": insufficientScopeChallenge(scopes, resourceMetadataUrl(bundle)) }, body: bodyOut };
+      return { pass: false, status: 403, headers: { "www-authenticate": insufficientScopeChallenge(resourceMetadataUrl(bundle, bundle.mcp?.path ?? "/mcp"), scopes) }, body: bodyOut };
     }
     return { pass: false, status: 200, headers: {}, body: bodyOut };
   }

@@ -98,7 +98,7 @@ describe("tool visibility and calls by scope", () => {
     const response = await rawPost("alice-read", transport.sessionId, call(7, "memory__create_entities", { entities: [] }));
     expect(response.status).toBe(403);
     expect(response.headers.get("www-authenticate")).toBe(
-      'Bearer error="insufficient_scope", scope="mcp:write mcp:admin", resource_metadata="http://127.0.0.1:1/.well-known/oauth-protected-resource/mcp"',
+      'Bearer error="insufficient_scope", resource_metadata="http://127.0.0.1:1/.well-known/oauth-protected-resource/mcp", scope="mcp:write mcp:admin"',
     );
     expect(await response.json()).toMatchObject({ id: 7, error: { message: "refused: scope: mcp:write or mcp:admin required" } });
     expect(harness.events).toContainEqual(expect.objectContaining({ kind: "mcp", decision: "deny", tool: "memory__create_entities", principal: "alice" }));
