@@ -1,10 +1,30 @@
 /**
- * LLM routes (runtime part 2). STUB until the LLM proxy lands: no route matches.
- * Contract with the server: after authentication the server asks `route(pathname)`; a handler means the
- * path belongs to an LLM route, `undefined` means it does not.
+ * LLM routes (runtime part 2). Contract with the server: after authentication the server asks
+ * `route(pathname)`; a handler means the path belongs to an LLM route, `undefined` means it does not.
+ *
+ * Per route (`{prefix}`):
+ * - `POST {prefix}/v1/chat/completions`: OpenAI-compatible, JSON and SSE, for every provider kind
+ *   (Anthropic providers are translated to and from the Messages API).
+ * - `POST {prefix}/v1/messages`: native Anthropic Messages pass-through (Anthropic SDK clients), to the
+ *   route's Anthropic providers only.
+ * - `GET {prefix}/v1/models`: the first available provider's list (OpenAI shape, or Anthropic's when
+ *   the client sends `anthropic-version` and the provider is Anthropic).
+ *
+ * Stages per request: limit (verified `sub`) → request guards → forward with failover → response guard
+ * → bill tokens from provider usage → audit. Everything per route is compiled at load.
  */
-import type { ActiveConfig, HttpHandler, RateLimiter } from "../http/types";
-import type { AuditLog } from "../observability/audit";
+import type { IncomingMessage, ServerResponse } from "node:http";
+import type { LlmRoute } from "../../policies/bundle";
+import { type CompiledGuardPolicy, compileGuardPolicy, createStreamingCredentialScanner } from "../../policies/guards";
+import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext } from "../http/types";
+import type { AuditEvent, AuditLog } from "../observability/audit";
+import { anthropicErrorToOpenAi, anthropicModelsToOpenAi, anthropicUsage, chatToMessagesRequest, messagesToChatResponse } from "./anthropic-translate";
+import { type ErrorFlavour, type LlmError, badRequest, guardBlocked, responseGuardBlocked, sendLlmError } from "./errors";
+import { ProviderHealth, triggerForStatus } from "./failover";
+import { type PreparedProvider, prepareProvider } from "./providers";
+import { type RequestGuard, createRequestGuard } from "./request-guard";
+import { type StreamOutcome, relayAnthropicAsOpenAi, relayAnthropicNative, relayOpenAiStream } from "./streams";
+import { ResponseTooLarge, type UpstreamClient, type UpstreamResponse, UpstreamUnavailable, createUpstreamClient, discard, readBounded, retryAfterSeconds } from "./upstream-client";
 
 export interface LlmGateway {
   route(pathname: string): HttpHandler | undefined;
@@ -14,8 +34,363 @@ export interface LlmGateway {
 export interface LlmGatewayDeps {
   readonly audit: AuditLog;
   readonly limiter: RateLimiter;
+  /** Clock for provider eviction (tests pass a controllable one). @default Date.now */
+  readonly now?: () => number;
 }
 
-export function createLlmGateway(_config: ActiveConfig, _deps: LlmGatewayDeps): LlmGateway {
-  return { route: () => undefined, close: async () => {} };
+type Json = Record<string, any>;
+
+interface CompiledRoute {
+  readonly config: LlmRoute;
+  readonly prefix: string;
+  readonly providers: readonly PreparedProvider[];
+  readonly anthropicProviders: readonly PreparedProvider[];
+  readonly policy: CompiledGuardPolicy;
+  readonly requestGuard: RequestGuard;
+  readonly handlers: ReadonlyMap<string, HttpHandler>;
+}
+
+export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): LlmGateway {
+  const now = deps.now ?? Date.now;
+  const health = new ProviderHealth(now);
+  const upstream = createUpstreamClient();
+  const maxRequestBytes = config.bundle.server.maxRequestBytes;
+  const policies = new Map(config.bundle.guardPolicies.map((p) => [p.id, compileGuardPolicy(p)]));
+  const routes: CompiledRoute[] = [];
+  const byPath = new Map<string, HttpHandler>();
+
+  for (const routeConfig of config.bundle.llm.routes) {
+    const policy = policies.get(routeConfig.policy);
+    if (!policy) throw new Error(`llm.routes "${routeConfig.id}".policy: unknown guard policy "${routeConfig.policy}"`);
+    const providers = routeConfig.providers.map((p) => prepareProvider(p, config.secrets));
+    const prefix = routeConfig.pathPrefix.replace(/\/+$/, "");
+    const partial = { config: routeConfig, prefix, providers, anthropicProviders: providers.filter((p) => p.kind === "anthropic"), policy, requestGuard: createRequestGuard(policy) };
+    const handlers = new Map<string, HttpHandler>();
+    const route: CompiledRoute = { ...partial, handlers };
+    handlers.set(`${prefix}/v1/chat/completions`, (ctx, req, res) => chatCompletions(route, ctx, req, res));
+    handlers.set(`${prefix}/v1/models`, (ctx, req, res) => models(route, ctx, req, res));
+    if (route.anthropicProviders.length > 0) handlers.set(`${prefix}/v1/messages`, (ctx, req, res) => anthropicMessages(route, ctx, req, res));
+    for (const [path, handler] of handlers) byPath.set(path, handler);
+    routes.push(route);
+  }
+
+  const notFound = (route: CompiledRoute): HttpHandler => async (_ctx, req, res) =>
+    sendLlmError(res, { status: 404, type: "invalid_request_error", code: "unknown_url", message: `no such endpoint on route "${route.config.id}": ${req.method} ${req.url ?? ""}` }, "openai");
+
+  return {
+    route(pathname) {
+      const exact = byPath.get(pathname.replace(/\/+$/, ""));
+      if (exact) return exact;
+      const owner = routes.find((r) => pathname === r.prefix || pathname.startsWith(`${r.prefix}/`));
+      return owner ? notFound(owner) : undefined;
+    },
+    close: () => upstream.close(),
+  };
+
+  // ---- handlers --------------------------------------------------------------------------------
+
+  async function chatCompletions(route: CompiledRoute, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== "POST") return sendLlmError(res, { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use POST" }, "openai", { allow: "POST" });
+    await forwardCompletion(route, ctx, req, res, "openai");
+  }
+
+  async function anthropicMessages(route: CompiledRoute, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== "POST") return sendLlmError(res, { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use POST" }, "anthropic", { allow: "POST" });
+    await forwardCompletion(route, ctx, req, res, "anthropic");
+  }
+
+  /** The shared path of chat.completions (`openai` flavour) and native Messages (`anthropic` flavour). */
+  async function forwardCompletion(route: CompiledRoute, ctx: RequestContext, req: IncomingMessage, res: ServerResponse, flavour: ErrorFlavour): Promise<void> {
+    const started = performance.now();
+    const audit = auditFor(route, ctx, started);
+    let body: Json;
+    try {
+      body = await readJson(req, maxRequestBytes);
+    } catch (error) {
+      return sendLlmError(res, error as LlmError, flavour);
+    }
+    if (!Array.isArray(body.messages) || typeof body.model !== "string") {
+      return sendLlmError(res, badRequest("expected a JSON body with a string `model` and a `messages` array"), flavour);
+    }
+    const model = body.model as string;
+
+    // Limit: the verified subject's request budget, and its token budget must not be spent.
+    const decision = await deps.limiter.admitRequest(ctx.principal, route.config.policy);
+    if (!decision.allowed) {
+      audit({ decision: "rate-limited", model, rule: `limits: ${route.config.policy}`, reason: decision.reason, status: 429 });
+      return sendLlmError(res, { status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", message: `rate limit: ${decision.reason}; retry after ${decision.retryAfterSeconds}s` }, flavour, {
+        ...decision.headers,
+        "retry-after": String(decision.retryAfterSeconds),
+      });
+    }
+
+    // Guard the request.
+    const guarded = flavour === "anthropic" ? route.requestGuard.guardAnthropic(body) : route.requestGuard.guardChat(body);
+    if (guarded.action === "block") {
+      audit({ decision: "block", model, rule: `guard: ${guarded.guard}`, status: 400 });
+      return sendLlmError(res, guardBlocked(guarded.guard, guarded.message), flavour, decision.headers);
+    }
+    const stream = body.stream === true;
+    const clientWantsUsage = stream && body.stream_options?.include_usage === true;
+    const clientAnthropicHeaders = pickHeaders(req, ["anthropic-version", "anthropic-beta"]);
+
+    // Forward with failover: only before anything reached the client.
+    const candidates = health.order(flavour === "anthropic" ? route.anthropicProviders : route.providers);
+    let lastFailure = "no provider";
+    for (const provider of candidates) {
+      const upstreamBody = flavour === "anthropic" ? { ...body, model: provider.mapModel(model) } : providerBody(provider, body, model, stream);
+      let response: UpstreamResponse;
+      try {
+        response = await upstream.send({
+          url: provider.completionsUrl,
+          method: "POST",
+          headers: provider.headers(flavour === "anthropic" ? clientAnthropicHeaders : undefined),
+          body: JSON.stringify(upstreamBody),
+          timeoutMs: provider.config.timeoutMs,
+          signal: ctx.signal,
+        });
+      } catch (error) {
+        if (!(error instanceof UpstreamUnavailable)) throw error;
+        lastFailure = error.kind;
+        if (!route.config.failover.on.includes(error.kind)) {
+          audit({ decision: "error", provider: provider.id, model, reason: error.kind, status: 502 });
+          return sendLlmError(res, { status: 502, type: "api_error", code: "upstream_unavailable", message: `provider "${provider.id}": ${error.kind}` }, flavour, { ...decision.headers, "x-tollgate-provider": provider.id });
+        }
+        const seconds = health.evict(provider.id, route.config.failover.evictSeconds, undefined);
+        audit({ decision: "failover", provider: provider.id, model, reason: `${error.kind}; evicted ${seconds}s` });
+        continue;
+      }
+      const trigger = triggerForStatus(response.status);
+      if (trigger && route.config.failover.on.includes(trigger)) {
+        await discard(response.body);
+        const seconds = health.evict(provider.id, route.config.failover.evictSeconds, retryAfterSeconds(response.headers["retry-after"], now()));
+        lastFailure = `status ${response.status}`;
+        audit({ decision: "failover", provider: provider.id, model, reason: `status ${response.status}; evicted ${seconds}s`, status: response.status });
+        continue;
+      }
+      const headers = { ...decision.headers, "x-tollgate-provider": provider.id };
+      const usage = await respond({ route, ctx, res, provider, response, stream, clientWantsUsage, flavour, model, headers, requestRedactions: guarded.redactions, audit });
+      if (usage && usage.input + usage.output > 0) await deps.limiter.recordTokens(ctx.principal, route.config.policy, usage.input + usage.output);
+      return;
+    }
+    const retryAfter = health.secondsUntilAnyRecovers(candidates);
+    audit({ decision: "error", model, reason: `every provider failed (last: ${lastFailure})`, status: 503 });
+    return sendLlmError(res, { status: 503, type: "api_error", code: "providers_unavailable", message: `every provider of route "${route.config.id}" failed (last: ${lastFailure}); retry later` }, flavour, {
+      ...decision.headers,
+      "retry-after": String(retryAfter),
+    });
+  }
+
+  interface RespondArgs {
+    route: CompiledRoute;
+    ctx: RequestContext;
+    res: ServerResponse;
+    provider: PreparedProvider;
+    response: UpstreamResponse;
+    stream: boolean;
+    clientWantsUsage: boolean;
+    flavour: ErrorFlavour;
+    model: string;
+    headers: Record<string, string>;
+    requestRedactions: Record<string, number> | undefined;
+    audit: (event: Partial<AuditEvent> & Pick<AuditEvent, "decision">) => void;
+  }
+
+  /** Sends the committed provider's answer to the client; returns the usage to bill. */
+  async function respond(args: RespondArgs): Promise<{ input: number; output: number } | undefined> {
+    const { route, res, provider, response, stream, flavour, model, headers, audit } = args;
+    const translate = provider.kind === "anthropic" && flavour === "openai";
+    const contentType = String(response.headers["content-type"] ?? "");
+
+    // Provider errors that are not failover triggers (4xx): relay them in the client's shape.
+    if (response.status >= 400) {
+      let raw: Buffer;
+      try {
+        raw = await readBounded(response.body, route.config.maxResponseBytes);
+      } catch {
+        raw = Buffer.from("{}");
+      }
+      let text = raw.toString("utf8");
+      if (translate) text = JSON.stringify(anthropicErrorToOpenAi(safeParse(text), response.status));
+      audit({ decision: "error", provider: provider.id, model, status: response.status, reason: "provider refused the request" });
+      res.writeHead(response.status, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+      res.end(text);
+      return undefined;
+    }
+
+    if (stream && contentType.includes("text/event-stream")) {
+      res.writeHead(200, { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" });
+      res.flushHeaders();
+      const leak = route.policy.credentialLeak;
+      const newScanner = leak ? () => createStreamingCredentialScanner({ mode: leak.mode, holdBackChars: leak.holdBackChars }) : undefined;
+      const relayArgs = { res, body: response.body, newScanner, clientWantsUsage: args.clientWantsUsage };
+      const outcome: StreamOutcome =
+        flavour === "anthropic" ? await relayAnthropicNative(relayArgs) : translate ? await relayAnthropicAsOpenAi(relayArgs) : await relayOpenAiStream(relayArgs);
+      if (outcome.blocked || outcome.broken) response.body.destroy();
+      res.end();
+      const redactions = merge(args.requestRedactions, outcome.redactions);
+      audit({
+        decision: outcome.blocked ? "block" : redactions ? "redact" : outcome.broken ? "error" : "allow",
+        provider: provider.id,
+        model,
+        status: 200,
+        ...(outcome.blocked ? { rule: `guard: ${outcome.blocked.guard}` } : {}),
+        ...(outcome.broken ? { reason: "stream ended early" } : {}),
+        ...(redactions ? { redactions } : {}),
+        tokensIn: outcome.usage?.input,
+        tokensOut: outcome.usage?.output,
+      });
+      return outcome.usage;
+    }
+
+    let raw: Buffer;
+    try {
+      raw = await readBounded(response.body, route.config.maxResponseBytes);
+    } catch (error) {
+      const tooLarge = error instanceof ResponseTooLarge;
+      audit({ decision: "error", provider: provider.id, model, status: 502, reason: tooLarge ? "response too large" : "response body failed" });
+      sendLlmError(res, { status: 502, type: "api_error", code: tooLarge ? "response_too_large" : "upstream_error", message: tooLarge ? `provider response over ${route.config.maxResponseBytes} bytes` : "provider response failed" }, flavour, headers);
+      return undefined;
+    }
+    const parsed = safeParse(raw.toString("utf8"));
+    if (!parsed) {
+      audit({ decision: "error", provider: provider.id, model, status: 502, reason: "provider answered non-JSON" });
+      sendLlmError(res, { status: 502, type: "api_error", code: "upstream_error", message: "provider answered with something other than JSON" }, flavour, headers);
+      return undefined;
+    }
+    const payload = translate ? messagesToChatResponse(parsed, Math.floor(now() / 1000)) : parsed;
+    const usage =
+      provider.kind === "anthropic" && !translate
+        ? anthropicUsage(payload.usage)
+        : { input: Number(payload.usage?.prompt_tokens ?? 0), output: Number(payload.usage?.completion_tokens ?? 0) };
+
+    // Guard the response text.
+    let changed = translate;
+    let responseRedactions: Record<string, number> | undefined;
+    if (route.policy.credentialLeak) {
+      const texts = flavour === "anthropic" ? anthropicTexts(payload) : chatTexts(payload);
+      for (const { get, set } of texts) {
+        const verdict = await route.policy.guardResponseText(get());
+        if (verdict.action === "block") {
+          audit({ decision: "block", provider: provider.id, model, rule: `guard: ${verdict.guard}`, status: 403, tokensIn: usage.input, tokensOut: usage.output });
+          sendLlmError(res, responseGuardBlocked(verdict.guard, verdict.message), flavour, headers);
+          return usage;
+        }
+        if (verdict.redactions) responseRedactions = merge(responseRedactions, verdict.redactions);
+        if (verdict.value !== get()) {
+          set(verdict.value);
+          changed = true;
+        }
+      }
+    }
+    const text = changed ? JSON.stringify(payload) : raw;
+    res.writeHead(200, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+    res.end(text);
+    const redactions = merge(args.requestRedactions, responseRedactions);
+    audit({ decision: redactions ? "redact" : "allow", provider: provider.id, model, status: 200, ...(redactions ? { redactions } : {}), tokensIn: usage.input, tokensOut: usage.output });
+    return usage;
+  }
+
+  async function models(route: CompiledRoute, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
+    if (req.method !== "GET") return sendLlmError(res, { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use GET" }, "openai", { allow: "GET" });
+    const wantsAnthropic = req.headers["anthropic-version"] !== undefined;
+    for (const provider of health.order(route.providers)) {
+      try {
+        const response = await upstream.send({ url: provider.modelsUrl, method: "GET", headers: provider.headers(pickHeaders(req, ["anthropic-version"])), timeoutMs: provider.config.timeoutMs, signal: ctx.signal });
+        if (response.status >= 500 || response.status === 429) {
+          await discard(response.body);
+          continue;
+        }
+        const raw = await readBounded(response.body, route.config.maxResponseBytes);
+        let text = raw.toString("utf8");
+        if (response.status < 300 && provider.kind === "anthropic" && !wantsAnthropic) text = JSON.stringify(anthropicModelsToOpenAi(safeParse(text) ?? {}));
+        res.writeHead(response.status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "x-tollgate-provider": provider.id });
+        res.end(text);
+        return;
+      } catch (error) {
+        if (!(error instanceof UpstreamUnavailable) && !(error instanceof ResponseTooLarge)) throw error;
+      }
+    }
+    sendLlmError(res, { status: 503, type: "api_error", code: "providers_unavailable", message: `no provider of route "${route.config.id}" answered` }, "openai");
+  }
+
+  function auditFor(route: CompiledRoute, ctx: RequestContext, started: number) {
+    return (event: Partial<AuditEvent> & Pick<AuditEvent, "decision">) =>
+      deps.audit.record({
+        kind: "llm",
+        principal: ctx.principal.subject,
+        client: ctx.principal.clientId,
+        route: route.config.id,
+        requestId: ctx.requestId,
+        traceId: ctx.traceId,
+        latencyMs: Math.round((performance.now() - started) * 100) / 100,
+        ...event,
+      });
+  }
+}
+
+/** The chat.completions body for one provider: model mapped; Anthropic translated; usage requested on streams. */
+function providerBody(provider: PreparedProvider, body: Json, model: string, stream: boolean): Json {
+  const mapped = provider.mapModel(model);
+  if (provider.kind === "anthropic") return chatToMessagesRequest(body, mapped);
+  const out: Json = { ...body, model: mapped };
+  if (stream) out.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
+  return out;
+}
+
+type TextSlot = { get(): string; set(value: string): void };
+
+function chatTexts(payload: Json): TextSlot[] {
+  const slots: TextSlot[] = [];
+  for (const choice of (payload.choices ?? []) as Json[]) {
+    const message = choice?.message;
+    if (message && typeof message.content === "string") slots.push({ get: () => message.content, set: (v) => (message.content = v) });
+    for (const call of (message?.tool_calls ?? []) as Json[]) {
+      if (call?.function && typeof call.function.arguments === "string") slots.push({ get: () => call.function.arguments, set: (v) => (call.function.arguments = v) });
+    }
+  }
+  return slots;
+}
+
+function anthropicTexts(payload: Json): TextSlot[] {
+  return ((payload.content ?? []) as Json[]).filter((b) => b?.type === "text" && typeof b.text === "string").map((b) => ({ get: () => b.text, set: (v: string) => (b.text = v) }));
+}
+
+function merge(a: Record<string, number> | undefined, b: Readonly<Record<string, number>> | undefined): Record<string, number> | undefined {
+  if (!a && !b) return undefined;
+  const out: Record<string, number> = { ...a };
+  for (const [k, v] of Object.entries(b ?? {})) out[k] = (out[k] ?? 0) + v;
+  return Object.keys(out).length > 0 ? out : undefined;
+}
+
+function pickHeaders(req: IncomingMessage, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = req.headers[name];
+    if (typeof value === "string") out[name] = value;
+  }
+  return out;
+}
+
+function safeParse(text: string): Json | undefined {
+  try {
+    const value: unknown = JSON.parse(text);
+    return value && typeof value === "object" ? (value as Json) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Reads and parses the client's JSON body, bounded by the bundle's `server.maxRequestBytes`. */
+async function readJson(req: IncomingMessage, maxBytes: number): Promise<Json> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > maxBytes) throw { status: 413, type: "invalid_request_error", code: "request_too_large", message: `request body over ${maxBytes} bytes` } satisfies LlmError;
+    chunks.push(chunk);
+  }
+  const parsed = safeParse(Buffer.concat(chunks, size).toString("utf8"));
+  if (!parsed || Array.isArray(parsed)) throw badRequest("the body is not a JSON object");
+  return parsed;
 }

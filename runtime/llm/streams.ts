@@ -1,0 +1,321 @@
+/**
+ * Streaming relays from a provider's SSE body to the client, one per wire-format pair:
+ * OpenAI → OpenAI, Anthropic → OpenAI (translated), Anthropic → Anthropic (native pass-through).
+ *
+ * Text deltas go through the streaming credential scanner, which holds back only the unfinished tail
+ * that could still be part of a secret; everything else is written as soon as it arrives (one write per
+ * upstream chunk, honouring back-pressure). Events without scannable text are relayed byte for byte.
+ * Usage events are read for token billing; the OpenAI usage chunk is only relayed when the client asked.
+ */
+import type { ServerResponse } from "node:http";
+import type { StreamScanResult, StreamingCredentialScanner } from "../../policies/guards";
+import { AnthropicStreamTranslator, anthropicUsage } from "./anthropic-translate";
+import { SseParser, sseEvent } from "./sse";
+
+type Json = Record<string, any>;
+
+export interface StreamOutcome {
+  blocked: { guard: string; message: string } | undefined;
+  redactions: Record<string, number> | undefined;
+  usage: { input: number; output: number } | undefined;
+  /** The upstream stream broke before it completed. */
+  broken: boolean;
+}
+
+export interface RelayOptions {
+  readonly res: ServerResponse;
+  readonly body: AsyncIterable<Uint8Array>;
+  /** A new scanner per text stream (per choice or content block); undefined when the policy has no credential-leak guard. */
+  readonly newScanner: (() => StreamingCredentialScanner) | undefined;
+  readonly clientWantsUsage: boolean;
+}
+
+const BLOCK_ERROR = (message: string) => ({ error: { type: "permission_error", code: "guard_blocked", message, param: null } });
+
+/** Buffers what one upstream chunk produced and writes it at once, waiting for drain when needed. */
+class Output {
+  private pending = "";
+  constructor(private readonly res: ServerResponse) {}
+  add(text: string): void {
+    this.pending += text;
+  }
+  async flush(): Promise<void> {
+    if (!this.pending) return;
+    const text = this.pending;
+    this.pending = "";
+    if (!this.res.write(text)) await new Promise<void>((resolve) => this.res.once("drain", resolve));
+  }
+}
+
+function addRedactions(outcome: StreamOutcome, result: StreamScanResult): void {
+  if (result.action !== "release" || !result.redactions) return;
+  outcome.redactions ??= {};
+  for (const [kind, n] of Object.entries(result.redactions)) outcome.redactions[kind] = (outcome.redactions[kind] ?? 0) + n;
+}
+
+function newOutcome(): StreamOutcome {
+  return { blocked: undefined, redactions: undefined, usage: undefined, broken: false };
+}
+
+/** OpenAI chat.completion.chunk stream → the client, scanning `delta.content` per choice. */
+export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOutcome> {
+  const { res, body, newScanner, clientWantsUsage } = options;
+  const outcome = newOutcome();
+  const out = new Output(res);
+  const parser = new SseParser();
+  const scanners = new Map<number, StreamingCredentialScanner>();
+  let template: Json | undefined;
+  let done = false;
+
+  const flushScanners = async (): Promise<boolean> => {
+    for (const [index, scanner] of scanners) {
+      const result = await scanner.finish();
+      if (result.action === "block") return block(result.message);
+      addRedactions(outcome, result);
+      if (result.text && template) out.add(sseEvent(JSON.stringify({ ...template, choices: [{ index, delta: { content: result.text }, logprobs: null, finish_reason: null }] })));
+      scanners.delete(index);
+    }
+    return true;
+  };
+  const block = (message: string): false => {
+    outcome.blocked = { guard: "credential-leak", message };
+    out.add(sseEvent(JSON.stringify(BLOCK_ERROR(message))));
+    return false;
+  };
+
+  const handle = async (data: string): Promise<boolean> => {
+    if (data === "[DONE]") {
+      if (!(await flushScanners())) return false;
+      out.add("data: [DONE]\n\n");
+      done = true;
+      return true;
+    }
+    let chunk: Json;
+    try {
+      chunk = JSON.parse(data) as Json;
+    } catch {
+      out.add(sseEvent(data));
+      return true;
+    }
+    if (chunk.usage) outcome.usage = { input: chunk.usage.prompt_tokens ?? 0, output: chunk.usage.completion_tokens ?? 0 };
+    const choices = Array.isArray(chunk.choices) ? (chunk.choices as Json[]) : [];
+    if (choices.length === 0) {
+      if (chunk.usage && !clientWantsUsage) return true;
+      if (!(await flushScanners())) return false;
+      out.add(sseEvent(data));
+      return true;
+    }
+    if (!newScanner) {
+      out.add(sseEvent(data));
+      return true;
+    }
+    template ??= { id: chunk.id, object: chunk.object, created: chunk.created, model: chunk.model };
+    let modified = false;
+    let emptied = true;
+    for (const choice of choices) {
+      const index = typeof choice.index === "number" ? choice.index : 0;
+      const delta = (choice.delta ?? {}) as Json;
+      if (typeof delta.content === "string" && delta.content.length > 0) {
+        let scanner = scanners.get(index);
+        if (!scanner) {
+          scanner = newScanner();
+          scanners.set(index, scanner);
+        }
+        const result = await scanner.push(delta.content);
+        if (result.action === "block") return block(result.message);
+        addRedactions(outcome, result);
+        if (result.text !== delta.content) {
+          delta.content = result.text;
+          modified = true;
+        }
+      }
+      if (choice.finish_reason) {
+        const scanner = scanners.get(index);
+        if (scanner) {
+          const result = await scanner.finish();
+          if (result.action === "block") return block(result.message);
+          addRedactions(outcome, result);
+          if (result.text) {
+            delta.content = (typeof delta.content === "string" ? delta.content : "") + result.text;
+            choice.delta = delta;
+            modified = true;
+          }
+          scanners.delete(index);
+        }
+      }
+      const keys = Object.keys(delta);
+      if (choice.finish_reason || keys.some((k) => k !== "content") || (typeof delta.content === "string" && delta.content.length > 0) || !modified) emptied = false;
+    }
+    if (modified && emptied) return true;
+    out.add(sseEvent(modified ? JSON.stringify(chunk) : data));
+    return true;
+  };
+
+  const ok = await pump(body, parser, out, outcome, async (event) => handle(event.data));
+  if (ok && !done && !outcome.broken) await flushScanners();
+  await out.flush();
+  return outcome;
+}
+
+/** Anthropic Messages stream → chat.completion.chunk stream. */
+export async function relayAnthropicAsOpenAi(options: RelayOptions): Promise<StreamOutcome> {
+  const { res, body, newScanner, clientWantsUsage } = options;
+  const outcome = newOutcome();
+  const out = new Output(res);
+  const parser = new SseParser();
+  const translator = new AnthropicStreamTranslator();
+  let scanner: StreamingCredentialScanner | undefined;
+  let done = false;
+
+  const emitText = (text: string) => {
+    if (text) out.add(sseEvent(JSON.stringify(translator.chunk({ content: text }))));
+  };
+  const blockWith = (message: string): false => {
+    outcome.blocked = { guard: "credential-leak", message };
+    out.add(sseEvent(JSON.stringify(BLOCK_ERROR(message))));
+    return false;
+  };
+  const flush = async (): Promise<boolean> => {
+    if (!scanner) return true;
+    const result = await scanner.finish();
+    scanner = undefined;
+    if (result.action === "block") return blockWith(result.message);
+    addRedactions(outcome, result);
+    emitText(result.text);
+    return true;
+  };
+
+  const ok = await pump(body, parser, out, outcome, async (event) => {
+    let data: Json;
+    try {
+      data = JSON.parse(event.data) as Json;
+    } catch {
+      return true;
+    }
+    const step = translator.translate(data);
+    if (step.error) {
+      out.add(sseEvent(JSON.stringify(step.error)));
+      outcome.broken = true;
+      return false;
+    }
+    if (step.text !== undefined) {
+      if (!newScanner) {
+        emitText(step.text);
+        return true;
+      }
+      scanner ??= newScanner();
+      const result = await scanner.push(step.text);
+      if (result.action === "block") return blockWith(result.message);
+      addRedactions(outcome, result);
+      emitText(result.text);
+      return true;
+    }
+    if (step.chunks || step.done) {
+      if (!(await flush())) return false;
+    }
+    for (const chunk of step.chunks ?? []) out.add(sseEvent(JSON.stringify(chunk)));
+    if (step.done) {
+      outcome.usage = { ...translator.usage };
+      if (clientWantsUsage) out.add(sseEvent(JSON.stringify(translator.usageChunk())));
+      out.add("data: [DONE]\n\n");
+      done = true;
+    }
+    return true;
+  });
+  if (ok && !done && !outcome.broken) await flush();
+  outcome.usage ??= { ...translator.usage };
+  await out.flush();
+  return outcome;
+}
+
+/** Anthropic Messages stream → the Anthropic client as is, scanning text deltas per content block. */
+export async function relayAnthropicNative(options: RelayOptions): Promise<StreamOutcome> {
+  const { res, body, newScanner } = options;
+  const outcome = newOutcome();
+  const out = new Output(res);
+  const parser = new SseParser();
+  const scanners = new Map<number, StreamingCredentialScanner>();
+  const usage = { input: 0, output: 0 };
+
+  const blockWith = (message: string): false => {
+    outcome.blocked = { guard: "credential-leak", message };
+    out.add(sseEvent(JSON.stringify({ type: "error", error: BLOCK_ERROR(message).error }), "error"));
+    return false;
+  };
+  const textDelta = (index: number, text: string) => sseEvent(JSON.stringify({ type: "content_block_delta", index, delta: { type: "text_delta", text } }), "content_block_delta");
+
+  const ok = await pump(body, parser, out, outcome, async (event) => {
+    let data: Json;
+    try {
+      data = JSON.parse(event.data) as Json;
+    } catch {
+      out.add(sseEvent(event.data, event.event));
+      return true;
+    }
+    if (data.type === "message_start") {
+      const u = anthropicUsage(data.message?.usage);
+      usage.input = u.input;
+      usage.output = u.output;
+    } else if (data.type === "message_delta" && data.usage) {
+      if (data.usage.output_tokens !== undefined) usage.output = data.usage.output_tokens;
+      if (data.usage.input_tokens !== undefined) usage.input = anthropicUsage(data.usage).input;
+    }
+    if (newScanner && data.type === "content_block_delta" && data.delta?.type === "text_delta") {
+      const index = typeof data.index === "number" ? data.index : 0;
+      let scanner = scanners.get(index);
+      if (!scanner) {
+        scanner = newScanner();
+        scanners.set(index, scanner);
+      }
+      const text = String(data.delta.text ?? "");
+      const result = await scanner.push(text);
+      if (result.action === "block") return blockWith(result.message);
+      addRedactions(outcome, result);
+      if (result.text === text) out.add(sseEvent(event.data, event.event));
+      else if (result.text) out.add(textDelta(index, result.text));
+      return true;
+    }
+    if (newScanner && (data.type === "content_block_stop" || data.type === "message_delta" || data.type === "message_stop")) {
+      for (const [index, scanner] of scanners) {
+        if (data.type === "content_block_stop" && index !== data.index) continue;
+        const result = await scanner.finish();
+        scanners.delete(index);
+        if (result.action === "block") return blockWith(result.message);
+        addRedactions(outcome, result);
+        if (result.text) out.add(textDelta(index, result.text));
+      }
+    }
+    out.add(sseEvent(event.data, event.event));
+    return true;
+  });
+  if (!ok) outcome.usage = { ...usage };
+  outcome.usage ??= { ...usage };
+  await out.flush();
+  return outcome;
+}
+
+/** Feeds upstream chunks through the parser to `handle`; stops at the first `false`. */
+async function pump(
+  body: AsyncIterable<Uint8Array>,
+  parser: SseParser,
+  out: Output,
+  outcome: StreamOutcome,
+  handle: (event: { event: string | undefined; data: string }) => Promise<boolean>,
+): Promise<boolean> {
+  try {
+    for await (const chunk of body) {
+      for (const event of parser.push(chunk)) {
+        if (!(await handle(event))) {
+          await out.flush();
+          return false;
+        }
+      }
+      await out.flush();
+    }
+    for (const event of parser.end()) if (!(await handle(event))) return false;
+    return true;
+  } catch {
+    outcome.broken = true;
+    return false;
+  }
+}

@@ -1,0 +1,96 @@
+/**
+ * Upstream HTTP to the LLM providers with undici: one pooled keep-alive Agent per gateway, a
+ * time-to-headers limit per provider (`timeoutMs`), an idle-body limit, and bounded body reads.
+ * Failures are classified for failover: `timeout` or `connection-error`.
+ */
+import { Agent, errors as undiciErrors, request } from "undici";
+import type { Dispatcher } from "undici";
+
+export type UpstreamFailureKind = "timeout" | "connection-error";
+
+export class UpstreamUnavailable extends Error {
+  constructor(
+    readonly kind: UpstreamFailureKind,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class ResponseTooLarge extends Error {}
+
+export interface UpstreamResponse {
+  readonly status: number;
+  readonly headers: Readonly<Record<string, string | string[] | undefined>>;
+  readonly body: Dispatcher.ResponseData["body"];
+}
+
+export interface UpstreamClient {
+  send(options: {
+    url: string;
+    method: "GET" | "POST";
+    headers: Record<string, string>;
+    body?: string;
+    timeoutMs: number;
+    signal: AbortSignal;
+  }): Promise<UpstreamResponse>;
+  close(): Promise<void>;
+}
+
+/** Idle time allowed between body chunks of a streaming response. */
+const BODY_IDLE_MS = 120_000;
+
+export function createUpstreamClient(): UpstreamClient {
+  const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 300_000, pipelining: 1, connect: { timeout: 10_000 } });
+  return {
+    async send({ url, method, headers, body, timeoutMs, signal }) {
+      try {
+        const response = await request(url, { dispatcher: agent, method, headers, body, headersTimeout: timeoutMs, bodyTimeout: BODY_IDLE_MS, signal });
+        return { status: response.statusCode, headers: response.headers, body: response.body };
+      } catch (error) {
+        if (signal.aborted) throw error;
+        if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.ConnectTimeoutError) {
+          throw new UpstreamUnavailable("timeout", "no response headers in time");
+        }
+        const code = (error as { code?: string }).code ?? "";
+        throw new UpstreamUnavailable("connection-error", code || "connection failed");
+      }
+    },
+    close: () => agent.close(),
+  };
+}
+
+/** Reads a whole body, refusing more than `maxBytes`. */
+export async function readBounded(body: AsyncIterable<Uint8Array> & { destroy?: (error?: Error) => unknown }, maxBytes: number): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of body) {
+    size += chunk.byteLength;
+    if (size > maxBytes) {
+      body.destroy?.();
+      throw new ResponseTooLarge(`upstream response over ${maxBytes} bytes`);
+    }
+    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+  }
+  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+}
+
+/** Drops a body we will not read, so the connection goes back to the pool. */
+export async function discard(body: { dump?: () => Promise<void>; destroy?: () => unknown }): Promise<void> {
+  try {
+    if (body.dump) await body.dump();
+    else body.destroy?.();
+  } catch {
+    // the connection is discarded instead
+  }
+}
+
+/** `Retry-After` in seconds (delta-seconds or HTTP date), if present and sane. */
+export function retryAfterSeconds(value: string | string[] | undefined, now: number): number | undefined {
+  const raw = Array.isArray(value) ? value[0] : value;
+  if (!raw) return undefined;
+  if (/^\d+$/.test(raw.trim())) return Math.min(Number(raw.trim()), 86_400);
+  const date = Date.parse(raw);
+  if (Number.isNaN(date)) return undefined;
+  return Math.max(0, Math.min(Math.ceil((date - now) / 1000), 86_400));
+}
