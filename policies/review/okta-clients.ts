@@ -2,7 +2,9 @@
  * Which Okta client (agent) may request which scopes, read from a stack's synthesized Terraform:
  * an `okta_auth_server_policy` lists the clients it applies to (`client_whitelist`), and each of its
  * `okta_auth_server_policy_rule`s lists the scopes it grants (`scope_whitelist`). Clients are named by
- * their `okta_app_oauth` label. Scopes granted to `ALL_CLIENTS` apply to every app of the stack.
+ * their `okta_app_oauth` label. Scopes granted to `ALL_CLIENTS` apply to every app of the stack. A rule
+ * counts for a client only if the app may use one of the rule's grant types (an agent app limited to
+ * client credentials does not get the scopes of an authorization-code rule for humans).
  */
 import type { ClientScopes } from "./authority";
 import type { Change, TerraformJson } from "./types";
@@ -28,9 +30,16 @@ export function clientScopesOf(tf: TerraformJson | undefined): Map<string, Set<s
       return [ref && ref[1] === "okta_app_oauth" ? labelOf(ref[2]!) : entry];
     });
   };
+  // A rule applies to a client only through a grant type both allow (when both say which).
+  const grantTypesOf = new Map(Object.entries(apps).map(([name, app]) => [labelOf(name), strings(app["grant_types"])]));
+  const canUse = (client: string, ruleGrantTypes: string[]) => {
+    const appGrantTypes = grantTypesOf.get(client) ?? [];
+    return ruleGrantTypes.length === 0 || appGrantTypes.length === 0 || ruleGrantTypes.some((g) => appGrantTypes.includes(g));
+  };
   const out = new Map<string, Set<string>>();
   for (const rule of Object.values(resources["okta_auth_server_policy_rule"] ?? {})) {
-    for (const client of clientsOfPolicy(rule["policy_id"])) {
+    const ruleGrantTypes = strings(rule["grant_type_whitelist"]);
+    for (const client of clientsOfPolicy(rule["policy_id"]).filter((c) => canUse(c, ruleGrantTypes))) {
       const set = out.get(client) ?? new Set<string>();
       for (const scope of strings(rule["scope_whitelist"])) set.add(scope);
       out.set(client, set);

@@ -1,0 +1,54 @@
+/**
+ * `tollgate diff` on two real syntheses of the example environment (stacks/) that differ by one
+ * granted tool: the grant must show as a widening of the scope.
+ */
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { App } from "cdktf";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { Change, ReviewReport } from "../../policies/review";
+import { EXIT_WIDENING } from "../../runtime/cli/diff";
+import { EnvironmentStack } from "../../stacks/environment-stack";
+import { ENVIRONMENTS } from "../../stacks/environments";
+
+const root = fileURLToPath(new URL("../..", import.meta.url));
+let dir: string;
+
+function synth(outdir: string, grantOneMore: boolean): void {
+  const app = new App({ outdir });
+  const dev = new EnvironmentStack(app, ENVIRONMENTS.dev);
+  if (grantOneMore) dev.platform.scopes.grantTools("mcp:write", dev.platform.routes.github, "update_pull_request");
+  app.synth();
+}
+
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), "tollgate-diff-"));
+  synth(join(dir, "base"), false);
+  synth(join(dir, "head"), true);
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe("tollgate diff on the example environment", () => {
+  it("shows one granted tool as a widening of its scope, and fails --fail-on widening", () => {
+    const run = spawnSync(process.execPath, [join(root, "bin/tollgate.mjs"), "diff", join(dir, "base"), join(dir, "head"), "--format", "json", "--fail-on", "widening"], { encoding: "utf8" });
+    expect(run.stderr).toContain("widening change");
+    expect(run.status).toBe(EXIT_WIDENING);
+    const report = JSON.parse(run.stdout) as ReviewReport;
+    const widening = report.changes.filter((c: Change) => c.effect === "widening");
+    expect(widening).toContainEqual(expect.objectContaining({ kind: "tool-grant", scope: "mcp:write", upstream: "github", pattern: "update_pull_request", gateway: "tollgate-dev/gateway" }));
+    expect(widening).toContainEqual(expect.objectContaining({ kind: "tool-access", scope: "mcp:write", tool: "github__update_pull_request", summary: "mcp:write can now call github__update_pull_request" }));
+    expect(report.changes.filter((c) => c.effect === "narrowing")).toEqual([]);
+    // The bundle travels in the ConfigMap: the only infrastructure change is that update, nothing destroyed.
+    expect(report.summary.warnings).toEqual([]);
+    expect(report.infrastructure.flatMap((i) => i.resources.map((r) => r.action))).not.toContain("delete");
+  });
+
+  it("reports nothing when both sides are the same synthesis", () => {
+    const run = spawnSync(process.execPath, [join(root, "bin/tollgate.mjs"), "diff", join(dir, "base"), join(dir, "base"), "--fail-on", "widening"], { encoding: "utf8" });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("0 widening, 0 narrowing, 0 neutral, 0 resource changes");
+  });
+});
