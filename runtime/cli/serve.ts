@@ -47,5 +47,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   process.stderr.write(`tollgate: ${signal}: finishing in-flight requests\n`);
   await gateway.close();
   process.stderr.write("tollgate: stopped\n");
+  // Everything is closed; do not let a lingering keep-alive socket of a client library hold the exit.
+  setTimeout(() => process.exit(0), 2000).unref();
   return 0;
 }
