@@ -39,6 +39,7 @@ export interface OktaConfig {
 type Resources = Record<string, Record<string, Record<string, unknown>>>;
 
 const OIDC_SCOPES = ["openid", "profile", "email", "offline_access"];
+const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
@@ -66,15 +67,23 @@ export function readOktaConfig(cdkTfJson: unknown): OktaConfig {
     .map((s) => ({ name: s.name as string, consent: typeof s.consent === "string" ? s.consent : "IMPLICIT" }));
   const declaredScopes = scopes.map((s) => s.name);
 
-  const rules = Object.values(resources.okta_auth_server_policy_rule ?? {});
-  const ruleGrants = new Set(rules.flatMap((r) => strings(r.grant_type_whitelist)));
-  const ruleScopes = rules.flatMap((r) => strings(r.scope_whitelist));
-  const allowedScopes = ruleScopes.includes("*") || ruleScopes.length === 0 ? [...OIDC_SCOPES, ...declaredScopes] : ruleScopes;
-  const lifetime = rules.map((r) => r.access_token_lifetime_minutes).find((v): v is number => typeof v === "number");
+  const rules = Object.values(resources.okta_auth_server_policy_rule ?? {}).map((r) => ({
+    grants: strings(r.grant_type_whitelist),
+    scopes: strings(r.scope_whitelist),
+    lifetime: typeof r.access_token_lifetime_minutes === "number" ? r.access_token_lifetime_minutes : undefined,
+  }));
+  const everyScope = [...OIDC_SCOPES, ...declaredScopes];
+  const ruleGrants = new Set(rules.flatMap((r) => r.grants));
+  const lifetime = rules.map((r) => r.lifetime).find((v) => v !== undefined);
 
   const clients: LocalClient[] = Object.entries(resources.okta_app_oauth ?? {}).map(([resourceName, app]) => {
     const label = typeof app.label === "string" && !isReference(app.label) ? slug(app.label) : slug(resourceName);
     const grantTypes = strings(app.grant_types).filter((g) => ruleGrants.size === 0 || ruleGrants.has(g) || g === "refresh_token");
+    // Okta picks the policy rule by grant type. Token exchange only narrows the subject token's scopes,
+    // so a client's requestable scopes come from the rules of its other grants.
+    const own = grantTypes.filter((g) => g !== TOKEN_EXCHANGE_GRANT && g !== "refresh_token");
+    const matching = rules.filter((r) => r.grants.some((g) => own.includes(g)));
+    const allowed = rules.length === 0 ? everyScope : matching.flatMap((r) => (r.scopes.includes("*") ? everyScope : r.scopes));
     return {
       resourceName,
       clientId: label,
@@ -83,7 +92,7 @@ export function readOktaConfig(cdkTfJson: unknown): OktaConfig {
       redirectUris: strings(app.redirect_uris),
       pkceRequired: app.pkce_required === true,
       tokenEndpointAuthMethod: typeof app.token_endpoint_auth_method === "string" ? app.token_endpoint_auth_method : "client_secret_basic",
-      scopes: allowedScopes.filter((s) => !isReference(s)),
+      scopes: [...new Set(allowed)].filter((s) => !isReference(s)),
     };
   });
   if (clients.length === 0) throw new Error("cdk.tf.json declares no okta_app_oauth: the local platform needs at least one client (OktaApps)");

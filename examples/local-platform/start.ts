@@ -123,7 +123,8 @@ function localClients(okta: OktaConfig): LocalStateClient[] {
     return {
       clientId: client.clientId,
       grantTypes: client.grantTypes,
-      scopes: client.scopes,
+      // The MCP scopes the stack declares (the local server knows no profile/email claims).
+      scopes: client.scopes.filter((s) => okta.scopes.some((known) => known.name === s)),
       ...(confidential ? { clientSecret: `local-${randomBytes(18).toString("base64url")}` } : {}),
       // The local server never calls the redirect URI; the headless login only recognises it.
       redirectUris: client.redirectUris.length > 0 ? client.redirectUris : ["http://127.0.0.1/callback"],
@@ -190,7 +191,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
           clientId: c.clientId,
           ...(c.clientSecret ? { clientSecret: c.clientSecret } : {}),
           grants: c.grantTypes.map(toAuthGrant).filter((g): g is AuthGrant => g !== undefined),
-          scopes: c.scopes.filter((s) => okta.scopes.some((known) => known.name === s)),
+          scopes: c.scopes,
           redirectUris: c.redirectUris,
         }),
       ),

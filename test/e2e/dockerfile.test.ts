@@ -5,7 +5,10 @@
 import { readFileSync, readdirSync, statSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { builtinModules } from "node:module";
-import { describe, expect, it } from "vitest";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { findStack, synthesize } from "../../examples/local-platform/synth";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const dockerfile = readFileSync(join(ROOT, "runtime/Dockerfile"), "utf8");
@@ -85,5 +88,60 @@ describe("runtime/Dockerfile", () => {
       }
     }
     expect(missing, "move these to dependencies, or keep them out of runtime/").toEqual([]);
+  });
+});
+
+interface Container {
+  args?: string[];
+  env?: { name: string; value?: string }[];
+  volume_mount?: { name: string; mount_path: string }[];
+}
+
+describe("runtime/Dockerfile and the GatewayDeployment of the synthesized dev stack", () => {
+  let dir: string;
+  let container: Container;
+  let volumes: { name: string; config_map?: { name: string } }[];
+  let configMapKeys: string[];
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tollgate-image-"));
+    await synthesize(join(dir, "cdktf.out"));
+    const stack = await findStack(join(dir, "cdktf.out"));
+    const resources = (JSON.parse(readFileSync(stack.cdkTfJsonPath, "utf8")) as { resource: Record<string, Record<string, Record<string, unknown>>> }).resource;
+    const deployment = Object.values(resources.kubernetes_deployment ?? {})[0] as { spec: { template: { spec: { container: Container[]; volume: typeof volumes } } } };
+    container = deployment.spec.template.spec.container[0] as Container;
+    volumes = deployment.spec.template.spec.volume;
+    configMapKeys = Object.keys((Object.values(resources.kubernetes_config_map ?? {})[0] as { data: Record<string, string> }).data);
+  }, 120_000);
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("the Deployment's args, run by the image's entrypoint, read bundle.json and values.json from the mounted ConfigMap", () => {
+    const args = container.args ?? jsonArray("CMD");
+    expect(args[0]).toBe("serve");
+    const bundleFile = args[args.indexOf("--bundle") + 1] ?? "";
+    const valuesFile = args[args.indexOf("--values") + 1] ?? "";
+    const configVolume = volumes.find((v) => v.config_map)?.name;
+    const mount = container.volume_mount?.find((m) => m.name === configVolume)?.mount_path;
+    expect(mount).toBeDefined();
+    expect(bundleFile).toBe(`${mount}/bundle.json`);
+    expect(valuesFile).toBe(`${mount}/values.json`);
+    expect(configMapKeys).toEqual(expect.arrayContaining(["bundle.json", "values.json"]));
+    // The image's default command says the same, for `docker run` without Kubernetes.
+    const cmd = jsonArray("CMD");
+    expect(cmd[cmd.indexOf("--bundle") + 1]).toBe(bundleFile);
+    expect(cmd[cmd.indexOf("--values") + 1]).toBe(valuesFile);
+  });
+
+  it("the gateway in the pod listens beyond loopback, so the Service and the probes reach it", () => {
+    const args = container.args ?? [];
+    const hostArg = args.includes("--host") ? args[args.indexOf("--host") + 1] : undefined;
+    const serveSource = readFileSync(join(ROOT, "runtime/cli/serve.ts"), "utf8");
+    const imageHost = /ENV\s+HOST=(\S+)/.exec(dockerfile)?.[1];
+    const hostFromEnv = /env\.HOST|env\[["']HOST["']\]/.test(serveSource) ? (container.env?.find((e) => e.name === "HOST")?.value ?? imageHost) : undefined;
+    const effective = hostArg ?? hostFromEnv ?? "127.0.0.1";
+    expect(["0.0.0.0", "::"], "add --host 0.0.0.0 to the Deployment args, or let `tollgate serve` default to $HOST").toContain(effective);
   });
 });

@@ -100,7 +100,7 @@ describe("the local platform (npm start)", () => {
   let stateDir: string;
   let bundle: BundleView;
   let agentRead: string;
-  let agentAdmin: string;
+  let aliceAdmin: string;
   let alice: string;
   const clients: Client[] = [];
 
@@ -119,9 +119,9 @@ describe("the local platform (npm start)", () => {
     stateDir = await mkdtemp(join(tmpdir(), "tollgate-e2e-"));
     platform = await startLocalPlatform({ port: 0, stateDir });
     bundle = platform.bundle as unknown as BundleView;
-    [agentRead, agentAdmin, alice] = await Promise.all([
+    [agentRead, aliceAdmin, alice] = await Promise.all([
       devToken("--scopes", "mcp:read"),
-      devToken("--scopes", "mcp:read mcp:write mcp:admin"),
+      devToken("--user", "alice", "--scopes", "mcp:read mcp:write mcp:admin"),
       devToken("--user", "alice", "--scopes", "mcp:read mcp:write"),
     ]);
   }, 180_000);
@@ -189,7 +189,7 @@ describe("the local platform (npm start)", () => {
   });
 
   it("a delete tool is denied even with the admin scope, and nothing is deleted", async () => {
-    const client = await mcp(agentAdmin);
+    const client = await mcp(aliceAdmin);
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names).toContain("github__create_entities"); // admin sees more than read...
     expect(names).not.toContain("github__delete_entities"); // ...but never a destructive tool
@@ -272,7 +272,7 @@ describe("the local platform (npm start)", () => {
     expect(has((e) => e.kind === "llm" && e.decision === "failover")).toBe(true);
     expect(has((e) => e.decision === "rate-limited" && e.principal === "bob")).toBe(true);
     for (const line of platform.outputLines()) {
-      for (const secret of [agentRead, agentAdmin, alice, SSN, "tollgate-local-llm-key"]) expect(line).not.toContain(secret);
+      for (const secret of [agentRead, aliceAdmin, alice, SSN, "tollgate-local-llm-key"]) expect(line).not.toContain(secret);
     }
   });
 

@@ -1,0 +1,108 @@
+/**
+ * The local platform's configuration is derived from the real synthesized default environment: the
+ * local authorization server gets the Okta apps' grants and scopes, the overlay resolves every apply-time
+ * placeholder and changes only what an overlay may change. Synthesizes `stacks/main.ts` once.
+ */
+import { readFileSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { listPlaceholders, validateRuntimeBundle } from "../../policies/bundle";
+import { type LocalEndpoints, assignMcpServers, buildLocalOverlay, localPlaceholderValue } from "../../examples/local-platform/local-overlay";
+import { type OktaConfig, readOktaConfig, serviceClient, userClient } from "../../examples/local-platform/okta-resources";
+import { type SynthOutput, findStack, synthesize } from "../../examples/local-platform/synth";
+
+const ENDPOINTS: LocalEndpoints = {
+  issuer: "http://127.0.0.1:41000",
+  gatewayUrl: "http://127.0.0.1:8080",
+  clientIds: { agent: "tollgate-dev-agents", user: "tollgate-dev-users" },
+  llmUpstreamUrl: (_route, provider) => `http://127.0.0.1:42000/${provider}`,
+  workDir: "/tmp/tollgate-local-test",
+};
+
+describe("local platform configuration from the synthesized dev stack", () => {
+  let dir: string;
+  let synth: SynthOutput;
+  let bundle: Record<string, unknown>;
+  let cdkTf: unknown;
+  let okta: OktaConfig;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tollgate-local-config-"));
+    await synthesize(join(dir, "cdktf.out"));
+    synth = await findStack(join(dir, "cdktf.out"));
+    bundle = JSON.parse(readFileSync(synth.bundlePath, "utf8")) as Record<string, unknown>;
+    cdkTf = JSON.parse(readFileSync(synth.cdkTfJsonPath, "utf8"));
+    okta = readOktaConfig(cdkTf);
+  }, 120_000);
+
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("picks the dev stack and its gateway bundle", () => {
+    expect(synth.stack).toBe("tollgate-dev");
+    expect(synth.bundlePath).toMatch(/tollgate-dev\/[a-z0-9-]+\.bundle\.json$/);
+  });
+
+  it("registers the agent app for client credentials without privileged scopes, as the agent policy rule says", () => {
+    const agent = serviceClient(okta);
+    expect(agent?.grantTypes).toContain("client_credentials");
+    expect(agent?.scopes).toEqual(expect.arrayContaining(["mcp:read", "mcp:write"]));
+    expect(agent?.scopes).not.toContain("mcp:admin");
+    expect(agent?.tokenEndpointAuthMethod).not.toBe("none");
+  });
+
+  it("registers the user app as a public PKCE client that may ask for every MCP scope", () => {
+    const user = userClient(okta);
+    expect(user?.grantTypes).toContain("authorization_code");
+    expect(user?.pkceRequired).toBe(true);
+    expect(user?.tokenEndpointAuthMethod).toBe("none");
+    expect(user?.scopes).toEqual(expect.arrayContaining(["mcp:read", "mcp:write", "mcp:admin"]));
+  });
+
+  it("declares the scopes McpScopes created, privileged ones with required consent", () => {
+    const byName = Object.fromEntries(okta.scopes.map((s) => [s.name, s.consent]));
+    expect(byName).toMatchObject({ "mcp:read": "IMPLICIT", "mcp:write": "IMPLICIT", "mcp:admin": "REQUIRED" });
+  });
+
+  it("the token audience is the audience the bundle accepts", () => {
+    const audiences = (bundle.auth as { audiences: string[] }).audiences;
+    expect(okta.audiences).toEqual(audiences);
+  });
+
+  it("the generated overlay makes the synthesized bundle pass the load-time rules unchanged", () => {
+    const overlay = buildLocalOverlay(bundle, ENDPOINTS);
+    expect(Object.keys(overlay.values).sort()).toEqual(listPlaceholders(bundle));
+    const result = validateRuntimeBundle(bundle, { overlay });
+    expect(result.ok ? [] : result.issues).toEqual([]);
+    if (!result.ok) return;
+    expect(result.bundle.auth.issuer).toBe(ENDPOINTS.issuer);
+    expect(result.bundle.auth.allowedClients).toEqual(expect.arrayContaining(["tollgate-dev-agents", "tollgate-dev-users"]));
+    // Policy is exactly the synthesized one: grants, deny, always-blocked, guard policies.
+    const synthesized = bundle as { mcp: { grants: unknown; alwaysBlocked: unknown }; guardPolicies: { id: string; limits?: unknown }[] };
+    expect(result.bundle.mcp?.grants).toEqual(synthesized.mcp.grants);
+    expect(result.bundle.mcp?.alwaysBlocked).toEqual(synthesized.mcp.alwaysBlocked);
+    expect(result.bundle.guardPolicies.map((p) => p.limits)).toEqual(synthesized.guardPolicies.map((p) => p.limits));
+    // Every upstream runs a local stdio MCP server; every provider points at the local stand-in.
+    for (const upstream of result.bundle.mcp?.upstreams ?? []) {
+      expect(upstream.transport.type).toBe("stdio");
+      expect(upstream.credentials).toEqual({ mode: "none" });
+    }
+    for (const route of result.bundle.llm.routes) {
+      for (const provider of route.providers) expect(provider.baseUrl.startsWith("http://127.0.0.1:42000/")).toBe(true);
+    }
+  });
+
+  it("gives server-memory (read, write and delete tools) to one upstream and server-filesystem to the others", () => {
+    const servers = Object.values(assignMcpServers(bundle));
+    expect(servers.filter((s) => s === "memory")).toHaveLength(1);
+    expect(servers.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("refuses a placeholder it cannot resolve, naming it", () => {
+    expect(() => localPlaceholderValue("okta.clients.robot.id", ENDPOINTS)).toThrow(/okta\.clients\.robot\.id/);
+    expect(() => localPlaceholderValue("vault.role", ENDPOINTS)).toThrow(/vault\.role/);
+  });
+});
