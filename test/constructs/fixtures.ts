@@ -1,0 +1,71 @@
+/** A small, valid platform in a bare stack, with knobs to break one thing at a time. */
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
+import { OktaProvider } from "@cdktf/provider-okta/lib/provider";
+import { TerraformStack, Testing } from "cdktf";
+import {
+  AgentCoreRuntime,
+  type AgentCoreRuntimeProps,
+  GatewayDeployment,
+  type GatewayDeploymentProps,
+  GatewayRoute,
+  GuardPolicy,
+  type McpRouteProps,
+  McpScopes,
+  type McpScopesProps,
+  OktaApps,
+} from "../../constructs";
+
+export const DIGEST = `sha256:${"ab".repeat(32)}`;
+
+export interface PlatformKnobs {
+  readonly environment?: string;
+  readonly scopes?: McpScopesProps["scopes"];
+  readonly privileged?: readonly string[];
+  readonly grants?: readonly [scope: string, tools: string[]][];
+  readonly mcp?: Partial<McpRouteProps>;
+  readonly llmRequireAuth?: boolean;
+  readonly gateway?: Partial<GatewayDeploymentProps>;
+  readonly agent?: Partial<AgentCoreRuntimeProps>;
+}
+
+export function smallPlatform(knobs: PlatformKnobs = {}) {
+  const stack = new TerraformStack(Testing.app(), "small");
+  new OktaProvider(stack, "okta", { orgName: "acme" });
+  new AwsProvider(stack, "aws", { region: "eu-west-1" });
+  new KubernetesProvider(stack, "kubernetes", {});
+  const environment = knobs.environment ?? "prod";
+  const okta = new OktaApps(stack, "Okta", { name: "small", gatewayUri: "https://gw.acme.example", userApp: { redirectUris: ["https://app.acme.example/cb"] } });
+  const scopes = new McpScopes(stack, "Scopes", {
+    authServer: okta,
+    ...(knobs.scopes ? { scopes: knobs.scopes } : {}),
+    ...(knobs.privileged ? { privileged: knobs.privileged } : {}),
+  });
+  const llm = GatewayRoute.llm(stack, "OpenAI", {
+    pathPrefix: "/openai",
+    providers: [{ id: "openai", kind: "openai", baseUrl: "https://api.openai.com/v1", apiKeyEnv: "OPENAI_API_KEY" }],
+    ...(knobs.llmRequireAuth === false ? { requireAuthentication: false } : {}),
+  });
+  const docs = GatewayRoute.mcp(stack, "Docs", { upstreamId: "docs", url: "https://docs.acme.example/mcp", ...knobs.mcp });
+  for (const [scope, tools] of knobs.grants ?? [["mcp:read", ["get_*", "search_*"]]]) scopes.grantTools(scope, docs, ...tools);
+  const gateway = new GatewayDeployment(stack, "Gateway", {
+    environment,
+    publicUrl: "https://gw.acme.example",
+    authServer: okta,
+    clients: okta,
+    routes: [llm, docs],
+    scopes,
+    defaultPolicy: new GuardPolicy(stack, "Default"),
+    image: { repository: "ghcr.io/acme/tollgate", digest: DIGEST },
+    ...knobs.gateway,
+  });
+  const agent = new AgentCoreRuntime(stack, "Agent", {
+    runtimeName: "small_agent",
+    authServer: okta,
+    clients: okta,
+    gateway,
+    imageDigest: DIGEST,
+    ...knobs.agent,
+  });
+  return { stack, okta, scopes, llm, docs, gateway, agent };
+}

@@ -1,0 +1,104 @@
+import { describe, expect, it } from "vitest";
+import { findKnownCredential } from "../../policies/secrets/known-formats";
+import { ENVIRONMENTS } from "../../stacks/environments";
+import { environmentStack, resources, single, synthJson } from "./synth-helpers";
+
+type Container = {
+  image: string;
+  args: string[];
+  env: { name: string; value?: string; value_from?: { secret_key_ref: { name: string; key: string } } }[];
+  security_context: Record<string, unknown>;
+  liveness_probe: { http_get: { path: string } };
+  readiness_probe: { http_get: { path: string } };
+  resources: { requests: Record<string, string>; limits: Record<string, string> };
+  volume_mount: { mount_path: string; read_only?: boolean }[];
+};
+
+describe("GatewayDeployment", () => {
+  const prodStack = environmentStack("prod");
+  const prod = synthJson(prodStack);
+  const dev = synthJson(environmentStack("dev"));
+  const deployment = single(prod, "kubernetes_deployment") as { spec: { replicas: string; template: { spec: { container: Container[]; security_context: Record<string, unknown>; automount_service_account_token: boolean } } } };
+  const pod = deployment.spec.template.spec;
+  const container = pod.container[0] as Container;
+
+  it("runs prod with at least two replicas and dev with one", () => {
+    expect(Number(deployment.spec.replicas)).toBeGreaterThanOrEqual(2);
+    expect((single(dev, "kubernetes_deployment") as typeof deployment).spec.replicas).toBe("1");
+  });
+
+  it("runs as non-root on a read-only root filesystem without privilege escalation", () => {
+    expect(pod.security_context).toMatchObject({ run_as_non_root: true, seccomp_profile: { type: "RuntimeDefault" } });
+    expect(container.security_context).toMatchObject({ run_as_non_root: true, read_only_root_filesystem: true, allow_privilege_escalation: false, capabilities: { drop: ["ALL"] } });
+    expect(pod.automount_service_account_token).toBe(false);
+  });
+
+  it("pins the prod image by digest and serves the mounted bundle with its values", () => {
+    expect(container.image).toBe(`${ENVIRONMENTS.prod.gatewayImage.repository}@${ENVIRONMENTS.prod.gatewayImage.digest}`);
+    expect(container.args).toEqual(["serve", "--bundle", "/etc/tollgate/bundle.json", "--values", "/etc/tollgate/values.json"]);
+    expect(container.volume_mount).toContainEqual({ name: "bundle", mount_path: "/etc/tollgate", read_only: true });
+  });
+
+  it("has liveness and readiness probes and resource requests", () => {
+    expect(container.liveness_probe.http_get.path).toBe("/healthz");
+    expect(container.readiness_probe.http_get.path).toBe("/readyz");
+    expect(container.resources.requests).toMatchObject({ cpu: expect.any(String), memory: expect.any(String) });
+    expect(container.resources.limits.memory).toBeDefined();
+  });
+
+  it("takes every provider key from the Kubernetes Secret, never from a literal", () => {
+    const secretEnv = container.env.filter((e) => e.value_from);
+    expect(secretEnv.map((e) => e.name).sort()).toEqual(["ANTHROPIC_API_KEY", "GITHUB_TOKEN", "OKTA_AGENT_CLIENT_SECRET", "OPENAI_API_KEY", "REDIS_URL", "XAI_API_KEY"]);
+    expect(container.env.filter((e) => e.value !== undefined).map((e) => e.name)).toEqual(["PORT"]);
+    const secret = single(prod, "kubernetes_secret_v1") as { data: Record<string, string> };
+    for (const [key, value] of Object.entries(secret.data)) expect(value).toBe(`\${var.gateway_${key.toLowerCase()}}`);
+    for (const variable of Object.values(prod.variable ?? {})) expect(variable).toMatchObject({ sensitive: true, type: "string" });
+  });
+
+  it("adds a Service, a PodDisruptionBudget, an autoscaler from the replica count, and a default-deny NetworkPolicy", () => {
+    expect(single(prod, "kubernetes_service_v1")).toMatchObject({ spec: { type: "ClusterIP" } });
+    expect(single(prod, "kubernetes_pod_disruption_budget_v1")).toMatchObject({ spec: { max_unavailable: "1" } });
+    expect(single(prod, "kubernetes_horizontal_pod_autoscaler_v2")).toMatchObject({ spec: { min_replicas: 3, max_replicas: 9 } });
+    const policy = single(prod, "kubernetes_network_policy_v1") as { spec: { policy_types: string[]; egress: { ports: { port: string }[] }[] } };
+    expect(policy.spec.policy_types).toEqual(["Ingress", "Egress"]);
+    expect(policy.spec.egress.flatMap((e) => e.ports.map((p) => p.port)).sort()).toEqual(["443", "53", "53", "6379"]);
+  });
+
+  it("puts the reviewed bundle in the ConfigMap byte for byte, with values.json rendered by Terraform", () => {
+    const configMap = single(prod, "kubernetes_config_map") as { data: Record<string, string> };
+    const gateway = prodStack.platform.gateway;
+    expect(configMap.data["bundle.json"]).toBe(gateway.bundleText());
+    expect(configMap.data["values.json"]).toMatch(/^\$\{jsonencode\(\{.*"okta\.issuer" = okta_auth_server\.\w+\.issuer[,}]/);
+    for (const name of ["okta.issuer", "okta.discoveryUrl", "okta.jwksUri", "okta.tokenUrl", "okta.clients.user.id", "okta.clients.agent.id"]) {
+      expect(configMap.data["values.json"]).toContain(`"${name}" = `);
+      expect(configMap.data["bundle.json"]).toContain(`{{apply:${name}}}`);
+    }
+  });
+
+  it("never writes a secret literal into cdk.tf.json", () => {
+    const strings: string[] = [];
+    const walk = (node: unknown): void => {
+      if (typeof node === "string") strings.push(node);
+      else if (node && typeof node === "object") Object.values(node).forEach(walk);
+    };
+    walk(prod);
+    expect(strings.filter((s) => findKnownCredential(s))).toEqual([]);
+    // Okta client secrets never enter state: no attribute carries one.
+    expect(JSON.stringify(resources(prod, "okta_app_oauth"))).not.toMatch(/"client_(basic_)?secret"/);
+  });
+
+  it("keeps dev state local and prod state in S3 with locking", () => {
+    expect(dev.terraform.backend).toEqual({ local: { path: ENVIRONMENTS.dev.backend.kind === "local" ? ENVIRONMENTS.dev.backend.path : "" } });
+    expect(prod.terraform.backend?.s3).toMatchObject({ use_lockfile: true, encrypt: true, key: "tollgate-prod/terraform.tfstate" });
+  });
+
+  it("declares two okta_app_oauth, three scopes and one rule set per environment", () => {
+    expect(resources(prod, "okta_app_oauth")).toHaveLength(2);
+    expect(Object.fromEntries(resources(prod, "okta_auth_server_scope").map((s) => [s.name, s.consent]))).toEqual({
+      "mcp:read": "IMPLICIT",
+      "mcp:write": "IMPLICIT",
+      "mcp:admin": "REQUIRED",
+    });
+    expect(resources(prod, "okta_auth_server_policy_rule").length).toBeGreaterThanOrEqual(1);
+  });
+});
