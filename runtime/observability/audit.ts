@@ -46,19 +46,21 @@ export interface AuditLog {
 }
 
 export interface AuditOptions {
-  /** Keep `prompt` fields (post-redaction). Default false: prompts are dropped. */
-  readonly capturePrompts?: boolean;
+  /** Keep `prompt` fields (post-redaction). Default false: prompts are dropped. A function is asked per event (hot reload). */
+  readonly capturePrompts?: boolean | (() => boolean);
   /** The active trace id, used when an event carries none. */
   readonly currentTraceId?: () => string | undefined;
   /** Called with every recorded event (after scrubbing), e.g. to count it in metrics. */
   readonly onRecord?: (event: AuditEvent) => void;
 }
 
+const capture = (options: AuditOptions) => (typeof options.capturePrompts === "function" ? options.capturePrompts() : options.capturePrompts === true);
+
 /** The event as it will be written: prompt dropped unless captured, trace id filled, strings scrubbed. */
 export function prepareAuditEvent(event: AuditEvent, options: AuditOptions = {}): AuditEvent {
   const { prompt, ...rest } = event;
   const traceId = event.traceId ?? options.currentTraceId?.();
-  return scrubValue({ ...rest, ...(traceId ? { traceId } : {}), ...(options.capturePrompts && prompt !== undefined ? { prompt } : {}) });
+  return scrubValue({ ...rest, ...(traceId ? { traceId } : {}), ...(capture(options) && prompt !== undefined ? { prompt } : {}) });
 }
 
 /** Audit lines on a destination stream (stdout by default), as `{"time":…,"msg":"audit",…}` JSON. */

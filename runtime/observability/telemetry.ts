@@ -10,7 +10,7 @@
  * ```
  */
 import type { Bundle } from "../../policies/bundle";
-import { type AuditLog, createAuditLog } from "./audit";
+import { type AuditLog, createAuditLog, prepareAuditEvent } from "./audit";
 import { createGatewayMetrics, type GatewayMetrics, type LabelSource, type MetricsServer, serveMetrics } from "./metrics";
 import { createTracing, type Tracing } from "./tracing";
 import type { SpanExporter } from "@opentelemetry/sdk-trace";
@@ -26,6 +26,13 @@ export interface TelemetryOptions {
   readonly spanExporter?: SpanExporter;
   /** Tests: skip Node's default process metrics. */
   readonly defaultMetrics?: boolean;
+  /**
+   * Audit sink to use instead of pino lines (e.g. the test's memory log). It receives events already
+   * prepared: prompt dropped unless captured, trace id filled, strings scrubbed; metrics still count them.
+   */
+  readonly auditSink?: AuditLog;
+  /** Asked per event whether prompts are captured (follows reloads). @default the config's value */
+  readonly capturePrompts?: () => boolean;
 }
 
 export interface Telemetry extends Omit<Tracing, "close" | "enabled"> {
@@ -42,11 +49,15 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
   const tracing = createTracing({ enabled: config.tracing.enabled, serviceName: config.tracing.serviceName, ...(options.spanExporter ? { spanExporter: options.spanExporter } : {}) });
   const metrics = createGatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   if (options.bundle) metrics.useBundle(options.bundle.bundle, options.bundle.digest);
-  const audit = createAuditLog(options.auditDestination ?? process.stdout, {
-    capturePrompts: config.audit.capturePrompts,
-    currentTraceId: tracing.currentTraceId,
-    onRecord: metrics.observeAudit,
-  });
+  const auditOptions = { capturePrompts: options.capturePrompts ?? config.audit.capturePrompts, currentTraceId: tracing.currentTraceId, onRecord: metrics.observeAudit };
+  const sink = options.auditSink;
+  const audit: AuditLog = sink
+    ? { record: (event) => {
+        const prepared = prepareAuditEvent(event, auditOptions);
+        metrics.observeAudit(prepared);
+        sink.record(prepared);
+      } }
+    : createAuditLog(options.auditDestination ?? process.stdout, auditOptions);
   const servers: MetricsServer[] = [];
   return {
     audit,

@@ -1,0 +1,49 @@
+/**
+ * The request's telemetry, reachable from any stage without threading it through every signature:
+ * the server runs each request inside {@link withRequestTelemetry}; stages call {@link span},
+ * {@link traceHeaders} and {@link observeUpstream}. Outside a request (unit tests of a stage, tools)
+ * these are no-ops, so a stage never needs to know whether telemetry is on.
+ *
+ * ```ts
+ * const decision = await span("tollgate.limit", { [ATTR.ROUTE]: route.id }, () => limiter.admitRequest(p, policy));
+ * const headers = traceHeaders({ "content-type": "application/json" });   // + traceparent when tracing
+ * ```
+ */
+import { AsyncLocalStorage } from "node:async_hooks";
+import type { Telemetry } from "./telemetry";
+import type { SafeSpan, SpanAttributes } from "./tracing";
+
+const current = new AsyncLocalStorage<Telemetry>();
+
+const NO_SPAN: SafeSpan = { traceId: "", spanId: "", setAttributes: () => undefined, addEvent: () => undefined };
+
+/** Runs `fn` (a request, or an upstream session's work) with `telemetry` as the current telemetry. */
+export function withRequestTelemetry<T>(telemetry: Telemetry, fn: () => T): T {
+  return current.run(telemetry, fn);
+}
+
+/** The current telemetry, if any. */
+export function currentTelemetry(): Telemetry | undefined {
+  return current.getStore();
+}
+
+/** Runs `fn` in a child span of the current one (a no-op span outside a request). */
+export function span<T>(name: string, attributes: SpanAttributes, fn: (span: SafeSpan) => Promise<T> | T): Promise<T> {
+  const telemetry = current.getStore();
+  return telemetry ? telemetry.withSpan(name, attributes, fn) : Promise.resolve().then(() => fn(NO_SPAN));
+}
+
+/** Adds the W3C `traceparent`/`tracestate` of the current span to outgoing upstream headers. */
+export function traceHeaders<H extends Record<string, string>>(headers: H): H {
+  return current.getStore()?.injectTraceHeaders(headers) ?? headers;
+}
+
+/** Records one upstream call's latency (no-op outside a request). */
+export function observeUpstream(kind: "llm" | "mcp", target: string, provider: string, seconds: number, outcome: "ok" | "error"): void {
+  current.getStore()?.metrics.observeUpstream(kind, target, provider, seconds, outcome);
+}
+
+/** Reports whether an MCP upstream is reachable (no-op outside a request). */
+export function reportMcpUpstreamHealth(upstream: string, up: boolean): void {
+  current.getStore()?.metrics.setMcpUpstreamHealth(upstream, up);
+}
