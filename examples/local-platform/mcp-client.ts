@@ -36,6 +36,12 @@ export async function connectMcp(url: string, token: string): Promise<Client> {
   return client;
 }
 
+/** Ends the session on the gateway (DELETE, which stops its upstream MCP servers), then the client. */
+export async function closeMcp(client: Client): Promise<void> {
+  await (client.transport as StreamableHTTPClientTransport | undefined)?.terminateSession().catch(() => undefined);
+  await client.close();
+}
+
 async function main(): Promise<number> {
   const { values, positionals } = parseArgs({ options: { token: { type: "string" }, url: { type: "string" } }, allowPositionals: true });
   const [command, tool, args] = positionals;
@@ -63,7 +69,7 @@ async function main(): Promise<number> {
     }
     return 0;
   } finally {
-    await client.close();
+    await closeMcp(client);
   }
 }
 
