@@ -25,6 +25,7 @@ import { type IncomingMessage, type ServerResponse, createServer } from "node:ht
 import type { AddressInfo } from "node:net";
 import { type JWK, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify } from "jose";
 import Provider, { type OidcContext, type ResourceServerLike, errors } from "oidc-provider";
+import { createMemoryAdapter } from "./memory-adapter";
 
 /** The grant types a local client may use. */
 export type AuthGrant = "client_credentials" | "authorization_code" | "refresh_token" | "token_exchange";
@@ -164,6 +165,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   });
 
   const provider = new Provider(issuer, {
+    adapter: createMemoryAdapter(),
     clients: options.clients.map((client) => ({
       client_id: client.clientId,
       ...(client.clientSecret ? { client_secret: client.clientSecret, token_endpoint_auth_method: "client_secret_basic" } : { token_endpoint_auth_method: "none" }),

@@ -28,7 +28,7 @@ export interface TokenVerifier {
 }
 
 export interface TokenVerifierOptions extends IssuerKeysOptions {
-  /** Verified tokens kept in the cache. @default 10000 */
+  /** Verified tokens kept in the cache; 0 turns the cache off. @default 10000 */
   readonly cacheSize?: number;
 }
 
@@ -126,7 +126,7 @@ export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOpti
         return fail("token expired");
       }
       const result = await verifyUncached(token);
-      if (result.ok) {
+      if (result.ok && cacheSize > 0) {
         if (cache.size >= cacheSize) {
           // Evict the oldest entry (Map iteration order is insertion order).
           const oldest = cache.keys().next().value;
