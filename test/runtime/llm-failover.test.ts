@@ -73,10 +73,8 @@ beforeEach(() => {
   clock += 3_600_000; // every test starts with every provider healthy
 });
 
-const ask = (c = client, stream = false) =>
-  stream
-    ? c.chat.completions.create({ model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: "hello" }] }).withResponse()
-    : c.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello" }] }).withResponse();
+const ask = (c = client) => c.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello" }] }).withResponse();
+const askStream = (c = client) => c.chat.completions.create({ model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: "hello" }] }).withResponse();
 
 const vendors = () => upstream.requests.map((r) => r.vendor);
 
@@ -111,7 +109,7 @@ describe("LLM failover", () => {
 
   it("fails over on 5xx for a stream too, before the first byte reached the client", async () => {
     upstream.failNext({ status: 503, count: 1, vendor: "primary" });
-    const { data: stream, response } = await ask(client, true);
+    const { data: stream, response } = await askStream();
     let text = "";
     for await (const chunk of stream) text += chunk.choices[0]?.delta?.content ?? "";
     expect(text).toBe("hello");
