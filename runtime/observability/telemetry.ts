@@ -10,9 +10,9 @@
  * ```
  */
 import type { Bundle } from "../../policies/bundle";
-import { type AuditLog, createAuditLog, prepareAuditEvent } from "./audit";
+import { type AuditEvent, type AuditLog, createAuditLog, prepareAuditEvent } from "./audit";
 import { createGatewayMetrics, type GatewayMetrics, type LabelSource, type MetricsServer, serveMetrics } from "./metrics";
-import { createTracing, type Tracing } from "./tracing";
+import { ATTR, createTracing, type SpanAttributes, type Tracing } from "./tracing";
 import type { SpanExporter } from "@opentelemetry/sdk-trace";
 
 export type TelemetryConfig = Bundle["telemetry"];
@@ -49,12 +49,16 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
   const tracing = createTracing({ enabled: config.tracing.enabled, serviceName: config.tracing.serviceName, ...(options.spanExporter ? { spanExporter: options.spanExporter } : {}) });
   const metrics = createGatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   if (options.bundle) metrics.useBundle(options.bundle.bundle, options.bundle.digest);
-  const auditOptions = { capturePrompts: options.capturePrompts ?? config.audit.capturePrompts, currentTraceId: tracing.currentTraceId, onRecord: metrics.observeAudit };
+  const onRecord = (event: AuditEvent) => {
+    metrics.observeAudit(event);
+    tracing.annotateActive(spanAttributesOf(event), "tollgate.audit");
+  };
+  const auditOptions = { capturePrompts: options.capturePrompts ?? config.audit.capturePrompts, currentTraceId: tracing.currentTraceId, onRecord };
   const sink = options.auditSink;
   const audit: AuditLog = sink
     ? { record: (event) => {
         const prepared = prepareAuditEvent(event, auditOptions);
-        metrics.observeAudit(prepared);
+        onRecord(prepared);
         sink.record(prepared);
       } }
     : createAuditLog(options.auditDestination ?? process.stdout, auditOptions);
@@ -67,6 +71,7 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
     withSpan: tracing.withSpan,
     injectTraceHeaders: tracing.injectTraceHeaders,
     currentTraceId: tracing.currentTraceId,
+    annotateActive: tracing.annotateActive,
     async serveMetrics(serveOptions = {}) {
       if (!config.metrics.enabled) return undefined;
       const server = await serveMetrics(metrics, { port: serveOptions.port ?? config.metrics.port, ...(serveOptions.host ? { host: serveOptions.host } : {}) });
@@ -76,5 +81,26 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
     async close() {
       await Promise.all([tracing.close(), ...servers.map((s) => s.close())]);
     },
+  };
+}
+
+/**
+ * What an audit event says about the span it happens in: end user, agent, route, model, tokens (GenAI
+ * semantic conventions), decision and rule. Never the prompt.
+ */
+export function spanAttributesOf(event: AuditEvent): SpanAttributes {
+  return {
+    [ATTR.ENDUSER_ID]: event.principal,
+    [ATTR.CLIENT_ID]: event.client,
+    [ATTR.ROUTE]: event.route,
+    [ATTR.UPSTREAM]: event.upstream,
+    [ATTR.PROVIDER]: event.provider,
+    [ATTR.GEN_AI_REQUEST_MODEL]: event.model,
+    [ATTR.GEN_AI_TOOL_NAME]: event.tool,
+    [ATTR.GEN_AI_USAGE_INPUT_TOKENS]: event.tokensIn,
+    [ATTR.GEN_AI_USAGE_OUTPUT_TOKENS]: event.tokensOut,
+    [ATTR.DECISION]: event.decision,
+    [ATTR.RULE]: event.rule,
+    "http.response.status_code": event.status,
   };
 }

@@ -85,6 +85,8 @@ export interface Tracing {
   injectTraceHeaders<H extends Record<string, string>>(headers: H): H;
   /** The active span's trace id, when tracing is on and a span is active. */
   currentTraceId(): string | undefined;
+  /** Sets attributes (filtered) on the active span, and optionally adds an event; no-op without one. */
+  annotateActive(attributes: SpanAttributes, event?: string): void;
   /** Flushes pending spans and stops exporting. */
   close(): Promise<void>;
 }
@@ -191,6 +193,14 @@ export function createTracing(options: TracingOptions): Tracing {
       const ctx = active.getStore();
       const spanContext = ctx ? trace.getSpan(ctx)?.spanContext() : undefined;
       return enabled && spanContext && trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
+    },
+    annotateActive(attributes, event) {
+      const ctx = active.getStore();
+      const span = ctx ? trace.getSpan(ctx) : undefined;
+      if (!enabled || !span) return;
+      const safe = safeAttributes(attributes);
+      span.setAttributes(safe);
+      if (event) span.addEvent(event, safe);
     },
     close: () => provider.shutdown(),
   };
