@@ -18,7 +18,8 @@ import { type BundleSource, describeSource, loadConfig } from "../config/load";
 import type { Environment } from "../config/secrets";
 import { type FileWatcher, watchFiles } from "../config/watch";
 import type { HttpHandler, RequestContext } from "../http/types";
-import { type AuditLog, createAuditLog } from "../observability/audit";
+import type { AuditLog } from "../observability/audit";
+import { ATTR, SpanKind, type Telemetry, type TelemetryOptions, createTelemetry, span, withRequestTelemetry } from "../observability";
 import { type ActiveRuntime, createActiveRuntime } from "./active-runtime";
 import { answerPreflight, applyCors, isPreflight } from "./cors";
 
@@ -42,6 +43,14 @@ export interface GatewayOptions {
   readonly log?: (line: string) => void;
   /** Key fetching options (timeouts; a custom fetch). */
   readonly verifier?: TokenVerifierOptions;
+  /**
+   * Serve Prometheus /metrics on the admin port (`telemetry.metrics.port`, or `port` here; 0 = any), on
+   * `host` (default: the gateway's host). Off by default so tests never fight over the fixed port;
+   * `tollgate serve` turns it on.
+   */
+  readonly metricsServer?: boolean | { readonly port?: number; readonly host?: string };
+  /** Telemetry overrides (tests: an in-memory span exporter). */
+  readonly telemetry?: Pick<TelemetryOptions, "spanExporter" | "auditDestination" | "defaultMetrics">;
 }
 
 export type ReloadOutcome =
@@ -55,6 +64,10 @@ export interface RunningGateway {
   readonly port: number;
   /** The runtime serving new requests now. */
   active(): ActiveRuntime;
+  /** Audit, metrics and tracing of this gateway. */
+  readonly telemetry: Telemetry;
+  /** `http://host:port/metrics` of the admin server, when it runs. */
+  readonly metricsUrl: string | undefined;
   /** Loads the source again; a failure is reported and leaves the running configuration in place. */
   reload(): Promise<ReloadOutcome>;
   /** Graceful shutdown: stop accepting, finish in-flight requests, close upstream sessions. */
@@ -81,12 +94,21 @@ const isStream = (req: IncomingMessage, mcpPath: string | undefined, pathname: s
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const env = options.env ?? process.env;
-  const audit = options.audit ?? createAuditLog();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const graceMs = options.shutdownGraceMs ?? 10_000;
 
   const first = await loadConfig(options.source, env);
   if (!first.ok) throw new GatewayStartError(first.source, first.issues);
+  let loadedConfig: typeof first.config | undefined;
+  // Tracing on/off and the exporter are fixed at start; prompt capture and metric labels follow reloads.
+  const telemetry = createTelemetry(first.config.bundle.telemetry, {
+    bundle: { bundle: first.config.bundle, digest: first.config.digest },
+    capturePrompts: () => (loadedConfig ?? first.config).bundle.telemetry.audit.capturePrompts,
+    ...(options.audit ? { auditSink: options.audit } : {}),
+    ...options.telemetry,
+  });
+  telemetry.metrics.bundleReload(true);
+  const audit = telemetry.audit;
   let current = await createActiveRuntime(first.config, { audit, ...(options.verifier ? { verifierOptions: options.verifier } : {}) });
   let currentFingerprint = first.fingerprint;
   await current.verifier.keys.load().catch((error: unknown) => log(`tollgate: issuer keys not fetched yet (${(error as Error).message}); /readyz reports not ready until they are`));
@@ -137,7 +159,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     try {
       // 1–2. Authenticate and identify: every request, every time (sessions are never credentials).
       const metadataUrl = resourceMetadataUrl(bundle, pathname);
-      const auth = await authenticate(req, runtime.verifier);
+      const auth = await span("tollgate.authenticate", {}, () => authenticate(req, runtime.verifier));
       if (auth.outcome !== "authenticated") {
         const reason = auth.outcome === "missing" ? "no bearer token" : auth.reason;
         audit.record({ kind: "auth", decision: "deny", reason, status: 401, requestId, method: req.method ?? "" });
@@ -146,7 +168,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         return;
       }
       shutdown.signal.addEventListener("abort", onShutdown, { once: true });
-      const ctx: RequestContext = { requestId, traceId: undefined, principal: auth.principal, config: runtime.config, audit, signal: aborted.signal };
+      const ctx: RequestContext = { requestId, traceId: telemetry.currentTraceId(), principal: auth.principal, config: runtime.config, audit, signal: aborted.signal };
+      telemetry.annotateActive({ [ATTR.ENDUSER_ID]: auth.principal.subject, [ATTR.CLIENT_ID]: auth.principal.clientId });
       // 3–8. Authorize, limit, guard, forward, guard, record: the route's handler.
       await handler(ctx, req, res);
     } catch (error) {
@@ -161,7 +184,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   }
 
   const server: Server = createServer((req, res) => {
-    handle(req, res).catch(() => {
+    // One server span per request (continuing an incoming traceparent); stages add child spans.
+    const attributes = { "http.request.method": req.method, "url.path": new URL(req.url ?? "/", "http://gateway.invalid").pathname };
+    const traced = () =>
+      telemetry.withSpan("tollgate.request", attributes, async (s) => {
+        await handle(req, res);
+        s.setAttributes({ "http.response.status_code": res.statusCode });
+      }, { incomingHeaders: req.headers, kind: SpanKind.SERVER });
+    withRequestTelemetry(telemetry, traced).catch(() => {
       if (!res.headersSent) json(res, 500, { error: "internal error" });
     });
   });
@@ -175,6 +205,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+  const metricsOptions = options.metricsServer === true ? {} : options.metricsServer || undefined;
+  const metricsServer = metricsOptions ? await telemetry.serveMetrics({ host: metricsOptions.host ?? options.host ?? "127.0.0.1", ...(metricsOptions.port !== undefined ? { port: metricsOptions.port } : {}) }) : undefined;
 
   function retire(old: ActiveRuntime): void {
     retiring.add(old);
@@ -204,6 +236,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       } catch (error) {
         outcome = { status: "rejected", issues: [{ path: "", message: `cannot start the new configuration: ${(error as Error).message}` }] };
       }
+    }
+    telemetry.metrics.bundleReload(outcome.status !== "rejected");
+    if (outcome.status === "applied") {
+      loadedConfig = current.config;
+      telemetry.metrics.useBundle(current.config.bundle, outcome.digest);
     }
     if (outcome.status === "rejected") {
       log(`tollgate: reload of ${describeSource(options.source)} rejected; still serving ${current.config.digest}\n${outcome.issues.map((i) => `  - ${formatIssue(i)}`).join("\n")}`);
@@ -245,12 +282,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     await Promise.all(all.map((r) => r.close()));
     server.closeAllConnections();
     await closed;
+    await telemetry.close();
   }
 
   return {
     url: `http://${host}:${address.port}`,
     port: address.port,
     active: () => current,
+    telemetry,
+    metricsUrl: metricsServer ? `http://${metricsOptions?.host ?? options.host ?? "127.0.0.1"}:${metricsServer.port}/metrics` : undefined,
     reload,
     close: () => (closing ??= close()),
   };
