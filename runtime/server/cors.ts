@@ -32,3 +32,18 @@ export function answerPreflight(res: ServerResponse, allowed: boolean): void {
   }
   res.writeHead(204, { "Access-Control-Allow-Methods": ALLOWED_METHODS, "Access-Control-Allow-Headers": ALLOWED_HEADERS, "Access-Control-Max-Age": "600" }).end();
 }
+
+/**
+ * DNS-rebinding defence (MCP transport spec): a request that carries an `Origin` must come from the
+ * gateway's own origin or a configured CORS origin. Requests without `Origin` (non-browser clients) pass.
+ */
+export function originAllowed(req: IncomingMessage, publicUrl: string, allowedOrigins: readonly string[]): boolean {
+  const origin = req.headers.origin;
+  if (origin === undefined) return true;
+  if (allowedOrigins.includes("*") || allowedOrigins.includes(origin)) return true;
+  try {
+    return origin === new URL(publicUrl).origin;
+  } catch {
+    return false;
+  }
+}

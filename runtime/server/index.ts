@@ -21,7 +21,7 @@ import type { HttpHandler, RequestContext } from "../http/types";
 import type { AuditLog } from "../observability/audit";
 import { ATTR, SpanKind, type Telemetry, type TelemetryOptions, createTelemetry, span, withRequestTelemetry } from "../observability";
 import { type ActiveRuntime, createActiveRuntime } from "./active-runtime";
-import { answerPreflight, applyCors, isPreflight } from "./cors";
+import { answerPreflight, applyCors, isPreflight, originAllowed } from "./cors";
 
 export interface GatewayOptions {
   readonly source: BundleSource;
@@ -146,6 +146,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
     const handler: HttpHandler | undefined = pathname === bundle.mcp?.path ? runtime.mcp.handle : runtime.llm.route(pathname);
     if (!handler) return json(res, 404, { error: "not found" });
+    if (!originAllowed(req, bundle.server.publicUrl, bundle.server.corsOrigins)) {
+      audit.record({ kind: "auth", decision: "deny", reason: "origin not allowed", status: 403, requestId });
+      return json(res, 403, { error: "origin not allowed" });
+    }
     const declaredLength = Number(req.headers["content-length"] ?? 0);
     if (declaredLength > bundle.server.maxRequestBytes) return json(res, 413, { error: `request body over ${bundle.server.maxRequestBytes} bytes` }, { connection: "close" });
 

@@ -62,6 +62,14 @@ describe("protected resource metadata and discovery", () => {
     expect(response.headers.get("access-control-allow-origin")).toBeNull();
   });
 
+  it("refuses a page from a foreign origin even with a valid token (DNS rebinding)", async () => {
+    const token = await platform.token("reader");
+    const response = await fetch(platform.mcpUrl, { method: "POST", headers: { ...mcpHeaders(token), origin: "http://evil.example" }, body: initializeRequest() });
+    expect(response.status).toBe(403);
+    const allowed = await fetch(platform.mcpUrl, { method: "POST", headers: { ...mcpHeaders(token), origin: "https://app.example" }, body: initializeRequest() });
+    expect(allowed.status).toBe(200);
+  });
+
   it("lets a browser client read Mcp-Session-Id and WWW-Authenticate", async () => {
     const unauthorized = await fetch(platform.mcpUrl, { method: "POST", headers: { ...mcpHeaders(), origin: "https://app.example" }, body: initializeRequest() });
     expect(unauthorized.status).toBe(401);
