@@ -1,6 +1,5 @@
 import { Construct } from "constructs";
 import { ConfigMap } from "@cdktf/provider-kubernetes/lib/config-map";
-import { Deployment } from "@cdktf/provider-kubernetes/lib/deployment";
 import { HorizontalPodAutoscalerV2 } from "@cdktf/provider-kubernetes/lib/horizontal-pod-autoscaler-v2";
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
 import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
@@ -18,6 +17,7 @@ import {
   withDigest,
 } from "../policies/bundle";
 import { writeOnSynth } from "./bundle-output";
+import { KubernetesDeployment } from "./kubernetes-deployment";
 import { TollgateChecks } from "./checks";
 import { type ContainerImage, imageProblems, imageReference } from "./container-image";
 import type { BundleValue, GatewayRoute } from "./gateway-route";
@@ -104,7 +104,7 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
   /** Sensitive variables created for the secrets (fromVariables), by environment variable name. */
   public readonly secretVariables: Readonly<Record<string, TerraformVariable>>;
   public readonly configMap: ConfigMap;
-  public readonly deployment: Deployment;
+  public readonly deployment: KubernetesDeployment;
   private readonly props: GatewayDeploymentProps;
 
   constructor(scope: Construct, id: string, props: GatewayDeploymentProps) {
@@ -171,7 +171,7 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
     });
 
     const resources = props.resources ?? {};
-    this.deployment = new Deployment(this, "Deployment", {
+    this.deployment = new KubernetesDeployment(this, "Deployment", {
       metadata: { name, namespace: nsName, labels },
       waitForRollout: false,
       spec: {
@@ -252,7 +252,7 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
       spec: {
         minReplicas: replicas,
         maxReplicas,
-        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: this.deployment.metadata.name },
+        scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: this.deployment.deploymentName },
         metric: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } }],
       },
     });
