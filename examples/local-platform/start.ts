@@ -54,6 +54,8 @@ export interface LocalPlatformOptions {
   readonly users?: readonly string[];
   /** How long to wait for the gateway to become ready. @default 60000 */
   readonly readyTimeoutMs?: number;
+  /** Aborting it during start stops what was started so far and rejects (Ctrl-C while starting). */
+  readonly signal?: AbortSignal;
 }
 
 export interface LocalPlatform {
@@ -140,11 +142,12 @@ function resolveAudience(bundle: Record<string, unknown>, gatewayUrl: string): s
   return names.length === 0 ? audience : localPlaceholderValue(names[0] as string, { issuer: "", gatewayUrl, clientIds: {}, llmUpstreamUrl: () => "", workDir: "" });
 }
 
-async function waitUntilReady(url: string, gateway: ManagedChild, stderr: string[], timeoutMs: number): Promise<void> {
+async function waitUntilReady(url: string, gateway: ManagedChild, stderr: string[], timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   void gateway.exited.then(() => (exited = true));
   while (Date.now() < deadline) {
+    signal?.throwIfAborted();
     if (exited) throw new Error(`the gateway exited during start:\n${stderr.slice(-30).join("\n")}`);
     try {
       const response = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
@@ -169,6 +172,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
 
   const outdir = join(stateDir, "cdktf.out");
   await synthesize(outdir);
+  options.signal?.throwIfAborted();
   const synth: SynthOutput = await findStack(outdir, options.stack);
   const bundle = JSON.parse(await readFile(synth.bundlePath, "utf8")) as Record<string, unknown>;
   const okta = readOktaConfig(JSON.parse(await readFile(synth.cdkTfJsonPath, "utf8")));
@@ -197,6 +201,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
       ),
     });
     cleanups.push(() => authServer.close());
+    options.signal?.throwIfAborted();
 
     const llmUpstream = await startLlmUpstream();
     cleanups.push(() => llmUpstream.close());
@@ -265,7 +270,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
       },
     });
     cleanups.push(() => stopGroup(gateway));
-    await waitUntilReady(gatewayUrl, gateway, stderr, options.readyTimeoutMs ?? 60_000);
+    await waitUntilReady(gatewayUrl, gateway, stderr, options.readyTimeoutMs ?? 60_000, options.signal);
 
     const statePath = join(stateDir, STATE_FILE);
     const state: LocalState = {
@@ -365,29 +370,37 @@ Audit events are the JSON lines below. Ctrl-C stops everything.
 async function main(): Promise<void> {
   let platform: LocalPlatform | undefined;
   let shuttingDown = false;
+  const starting = new AbortController();
   const shutdown = async (code: number) => {
     if (shuttingDown) return;
     shuttingDown = true;
     process.stderr.write("\nstopping the local platform…\n");
+    starting.abort(); // a start in progress stops what it started and rejects
     await platform?.stop();
+    if (!platform) return; // main() exits once the start has unwound
     process.exit(code);
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
     process.on(signal, () => {
-      if (shuttingDown) process.exit(130); // a second Ctrl-C: give up waiting
+      if (shuttingDown && platform) process.exit(130); // a second Ctrl-C: give up waiting
       void shutdown(0);
     });
   }
   process.stderr.write("synthesizing the default environment (stacks/main.ts)…\n");
   try {
     platform = await startLocalPlatform({
+      signal: starting.signal,
       onGatewayLine: (line, stream) => (stream === "stdout" ? process.stdout : process.stderr).write(`${line}\n`),
     });
   } catch (error) {
+    if (shuttingDown) process.exit(0);
     process.stderr.write(`npm start: ${(error as Error).message}\n`);
     process.exit(1);
   }
-  if (shuttingDown) return;
+  if (shuttingDown) {
+    await platform.stop();
+    process.exit(0);
+  }
   process.stdout.write(describePlatform(platform));
   void platform.gatewayExited.then(({ code, signal }) => {
     if (shuttingDown) return;
