@@ -1,0 +1,81 @@
+/**
+ * Helper process of bench/llm.ts (the proxy under test, pinned to its own core by the parent):
+ * `passthrough` — the Node floor: a minimal undici pass-through to the upstream;
+ * `tollgate` — the real gateway (startGateway) with the full chain.
+ * Reports its port over IPC and answers `{type:"cpu"}` with process.cpuUsage().
+ * Run on its own (e.g. by `npm run bench`), it only says what it is.
+ */
+import { createWriteStream } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { Pool } from "undici";
+import type { BundleInput } from "../policies/bundle";
+import { createAuditLog } from "../runtime/observability/audit";
+import { startGateway } from "../runtime/server";
+
+interface ChildConfig {
+  readonly mode: "passthrough" | "tollgate";
+  readonly upstream: string;
+  readonly bundle?: BundleInput;
+  readonly env?: Record<string, string>;
+}
+
+async function passthrough(upstream: string): Promise<number> {
+  const pool = new Pool(upstream, { connections: 64, pipelining: 1 });
+  const server = createServer((req, res) => {
+    const headers = { ...req.headers };
+    delete headers.host;
+    delete headers.authorization;
+    delete headers.connection;
+    pool
+      .request({ path: req.url ?? "/", method: (req.method ?? "GET") as "GET" | "POST", headers, body: req.method === "POST" ? req : null })
+      .then(async ({ statusCode, headers: upstreamHeaders, body }) => {
+        const out: Record<string, string | string[]> = {};
+        for (const [k, v] of Object.entries(upstreamHeaders)) if (v !== undefined && k !== "connection" && k !== "keep-alive" && k !== "transfer-encoding") out[k] = v;
+        res.writeHead(statusCode, out);
+        for await (const chunk of body) res.write(chunk);
+        res.end();
+      })
+      .catch(() => {
+        if (!res.headersSent) res.writeHead(502);
+        res.end();
+      });
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return (server.address() as AddressInfo).port;
+}
+
+async function tollgate(config: ChildConfig): Promise<number> {
+  if (!config.bundle) throw new Error("tollgate mode needs a bundle");
+  const gateway = await startGateway({
+    source: { kind: "inline", bundle: config.bundle },
+    port: 0,
+    env: config.env ?? {},
+    audit: createAuditLog(createWriteStream("/dev/null")),
+    log: () => undefined,
+    watch: false,
+  });
+  return Number(new URL(gateway.url).port);
+}
+
+if (!process.send) {
+  console.log("bench/llm-child.ts is a helper process of bench/llm.ts; run `npm run bench -- llm`.");
+} else {
+  process.once("message", (message: ChildConfig) => {
+    const start = message.mode === "passthrough" ? passthrough(message.upstream) : tollgate(message);
+    start.then(
+      (port) => {
+        process.on("message", (m: { type?: string }) => {
+          if (m.type === "cpu") process.send?.({ type: "cpu", usage: process.cpuUsage() });
+          if (m.type === "exit") process.exit(0);
+        });
+        process.send?.({ type: "ready", port });
+      },
+      (error: unknown) => {
+        console.error(error);
+        process.exit(1);
+      },
+    );
+  });
+}

@@ -1,0 +1,225 @@
+/**
+ * LLM proxy benchmark, one run on loopback: chat completions (JSON and SSE streaming)
+ *   (i)   direct to the local upstream (examples/local-platform/llm-upstream.ts),
+ *   (ii)  through a minimal undici pass-through (the Node floor),
+ *   (iii) through Tollgate with the full chain (JWT verification, limits, PII, injection, credential
+ *         leak incl. streaming hold-back, token accounting from usage, audit to /dev/null).
+ * The proxy under test runs in its own process pinned to core 1 with `taskset` (when available); the
+ * load generator, the upstream and the authorization server share core 0. Targets are interleaved
+ * over REPETITIONS repetitions; ratios to (ii) are computed within each repetition, medians printed.
+ * Every loop is bounded by a request count.
+ *
+ * Targets (issue 4): JSON at saturation ≥ 0.75x pass-through RPS and ≤ 1.3x its CPU/request; at a fixed
+ * 1,000 req/s ≤ +0.3 ms p50 over pass-through; streaming ≥ 0.95x pass-through streams/s; TTFB ≤ +0.5 ms
+ * p50 over direct.
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { availableParallelism } from "node:os";
+import { fileURLToPath } from "node:url";
+import { Pool } from "undici";
+import { startAuthServer } from "../examples/local-platform/auth-server";
+import { startLlmUpstream } from "../examples/local-platform/llm-upstream";
+import { authTestBundle } from "../test/support/gateway";
+
+const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3);
+const JSON_REQUESTS = 3000;
+const STREAM_REQUESTS = 800;
+const TTFB_REQUESTS = 300;
+const FIXED_RATE = 1000;
+const FIXED_REQUESTS = 1500;
+const CONCURRENCY = 16;
+const AUDIENCE = "https://gateway.bench.test";
+
+const canPin = spawnSync("taskset", ["-V"]).status === 0 && availableParallelism() >= 2;
+
+const body = (stream: boolean) =>
+  JSON.stringify({
+    model: "gpt-4o-mini",
+    stream,
+    messages: [
+      { role: "system", content: "You are a helpful assistant for the support team. Answer briefly and cite the ticket number." },
+      { role: "user", content: "What is the status of ticket 4411?" },
+      { role: "assistant", content: "Ticket 4411 is waiting for the customer's reply since Tuesday." },
+      { role: "user", content: "Draft a short, friendly follow-up asking whether the proposed workaround (clearing the cache and re-running the export) solved the problem, and offer a call on Thursday afternoon if it did not." },
+    ],
+  });
+const JSON_BODY = body(false);
+const STREAM_BODY = body(true);
+
+const percentile = (xs: number[], p: number) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor(p * s.length))] ?? Number.NaN;
+};
+const median = (xs: number[]) => percentile(xs, 0.5);
+
+interface Target {
+  readonly name: "direct" | "passthrough" | "tollgate";
+  readonly pool: Pool;
+  readonly path: string;
+  readonly child: ChildProcess | undefined;
+}
+
+async function childCpuMicros(child: ChildProcess | undefined): Promise<number> {
+  if (!child) return Number.NaN;
+  return new Promise((resolve) => {
+    const onMessage = (m: { type?: string; usage?: NodeJS.CpuUsage }) => {
+      if (m.type !== "cpu" || !m.usage) return;
+      child.off("message", onMessage);
+      resolve(m.usage.user + m.usage.system);
+    };
+    child.on("message", onMessage);
+    child.send({ type: "cpu" });
+  });
+}
+
+async function once(target: Target, payload: string, headers: Record<string, string>): Promise<{ total: number; ttfb: number }> {
+  const start = performance.now();
+  const { statusCode, body: responseBody } = await target.pool.request({ path: target.path, method: "POST", headers, body: payload });
+  let ttfb = Number.NaN;
+  for await (const chunk of responseBody) {
+    if (Number.isNaN(ttfb) && chunk.length > 0) ttfb = performance.now() - start;
+  }
+  if (statusCode !== 200) throw new Error(`${target.name}: status ${statusCode}`);
+  return { total: performance.now() - start, ttfb };
+}
+
+async function saturate(target: Target, payload: string, count: number, headers: Record<string, string>) {
+  const latencies: number[] = [];
+  let next = 0;
+  const cpuBefore = await childCpuMicros(target.child);
+  const start = performance.now();
+  await Promise.all(
+    Array.from({ length: CONCURRENCY }, async () => {
+      while (next++ < count) latencies.push((await once(target, payload, headers)).total);
+    }),
+  );
+  const seconds = (performance.now() - start) / 1000;
+  const cpu = (await childCpuMicros(target.child)) - cpuBefore;
+  return { rps: count / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), cpuPerRequest: cpu / count };
+}
+
+async function fixedRate(target: Target, headers: Record<string, string>) {
+  const latencies: number[] = [];
+  const inFlight: Promise<void>[] = [];
+  const start = performance.now();
+  let sent = 0;
+  while (sent < FIXED_REQUESTS) {
+    const due = Math.min(FIXED_REQUESTS, Math.floor(((performance.now() - start) / 1000) * FIXED_RATE) + 1);
+    for (; sent < due; sent++) inFlight.push(once(target, JSON_BODY, headers).then((r) => void latencies.push(r.total)));
+    await new Promise((resolve) => setTimeout(resolve, 1));
+  }
+  await Promise.all(inFlight);
+  return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
+}
+
+async function ttfb(target: Target, headers: Record<string, string>) {
+  const samples: number[] = [];
+  for (let i = 0; i < TTFB_REQUESTS; i++) samples.push((await once(target, STREAM_BODY, headers)).ttfb);
+  return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
+}
+
+function startChild(config: object): Promise<{ child: ChildProcess; port: number }> {
+  const script = fileURLToPath(new URL("./llm-child.ts", import.meta.url));
+  const args = ["--import", "tsx", script];
+  const child = canPin
+    ? spawn("taskset", ["-c", "1", process.execPath, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+    : spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  return new Promise((resolve, reject) => {
+    child.once("message", (m: { type?: string; port?: number }) => (m.type === "ready" && m.port ? resolve({ child, port: m.port }) : reject(new Error("child failed"))));
+    child.once("exit", (code) => reject(new Error(`child exited ${code}`)));
+    child.send(config);
+  });
+}
+
+async function main(): Promise<void> {
+  if (canPin) spawnSync("taskset", ["-cp", "0", String(process.pid)], { stdio: "ignore" });
+  const upstream = await startLlmUpstream({ maxRecorded: 0 });
+  const as = await startAuthServer({ audience: AUDIENCE, scopes: ["mcp:read"], clients: [{ clientId: "bench", clientSecret: "bench-secret", grants: ["client_credentials"], scopes: ["mcp:read"] }] });
+  const { access_token: token } = await as.clientCredentials({ clientId: "bench", clientSecret: "bench-secret", scopes: ["mcp:read"] });
+  const bundle = {
+    ...authTestBundle(as.issuer, AUDIENCE),
+    llm: { routes: [{ id: "openai", pathPrefix: "/openai", policy: "default", providers: [{ id: "openai", kind: "openai" as const, baseUrl: `${upstream.url}/v1`, apiKey: { env: "BENCH_KEY" } }] }] },
+    guardPolicies: [
+      {
+        id: "default",
+        pii: { mode: "mask" as const },
+        promptInjection: { mode: "block" as const },
+        credentialLeak: { mode: "block" as const, holdBackChars: 256 },
+        limits: { windowSeconds: 60, requestsPerWindow: 100_000_000, tokensPerWindow: 1_000_000_000_000 },
+      },
+    ],
+  };
+  const passthrough = await startChild({ mode: "passthrough", upstream: upstream.url });
+  const tollgate = await startChild({ mode: "tollgate", upstream: upstream.url, bundle, env: { BENCH_KEY: "bench-provider-key" } });
+  const pool = (port: number) => new Pool(`http://127.0.0.1:${port}`, { connections: CONCURRENCY * 2, pipelining: 1 });
+  const targets: Target[] = [
+    { name: "direct", pool: new Pool(upstream.url, { connections: CONCURRENCY * 2 }), path: "/v1/chat/completions", child: undefined },
+    { name: "passthrough", pool: pool(passthrough.port), path: "/v1/chat/completions", child: passthrough.child },
+    { name: "tollgate", pool: pool(tollgate.port), path: "/openai/v1/chat/completions", child: tollgate.child },
+  ];
+  const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
+
+  console.log(`LLM proxy benchmark: ${REPETITIONS} interleaved repetitions; proxy pinned to core 1: ${canPin ? "yes" : "no (taskset or a 2nd core missing)"}`);
+  console.log(`JSON: ${JSON_REQUESTS} req at concurrency ${CONCURRENCY}; fixed ${FIXED_RATE} req/s x ${FIXED_REQUESTS}; streaming: ${STREAM_REQUESTS} streams at concurrency ${CONCURRENCY}; TTFB: ${TTFB_REQUESTS} sequential streams`);
+  type Row = Record<string, number>;
+  const results: Record<Target["name"], Row[]> = { direct: [], passthrough: [], tollgate: [] };
+  for (const target of targets) for (let i = 0; i < 200; i++) await once(target, i % 2 ? STREAM_BODY : JSON_BODY, headers); // warm-up
+
+  for (let rep = 1; rep <= REPETITIONS; rep++) {
+    for (const target of targets) {
+      const json = await saturate(target, JSON_BODY, JSON_REQUESTS, headers);
+      const fixed = await fixedRate(target, headers);
+      const stream = await saturate(target, STREAM_BODY, STREAM_REQUESTS, headers);
+      const first = await ttfb(target, headers);
+      const row = {
+        jsonRps: json.rps,
+        jsonP50: json.p50,
+        jsonP99: json.p99,
+        jsonCpuUs: json.cpuPerRequest,
+        fixedP50: fixed.p50,
+        fixedP99: fixed.p99,
+        streamsPerS: stream.rps,
+        streamCpuUs: stream.cpuPerRequest,
+        ttfbP50: first.p50,
+        ttfbP99: first.p99,
+      };
+      results[target.name].push(row);
+      console.log(
+        `rep ${rep} ${target.name.padEnd(11)} JSON ${json.rps.toFixed(0).padStart(6)} req/s p50 ${json.p50.toFixed(2)} p99 ${json.p99.toFixed(2)} ms cpu ${Number.isNaN(json.cpuPerRequest) ? "  n/a" : json.cpuPerRequest.toFixed(0).padStart(5)} µs/req | @${FIXED_RATE}/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} ms | stream ${stream.rps.toFixed(0).padStart(5)}/s cpu ${Number.isNaN(stream.cpuPerRequest) ? "  n/a" : stream.cpuPerRequest.toFixed(0).padStart(5)} µs | TTFB p50 ${first.p50.toFixed(2)} p99 ${first.p99.toFixed(2)} ms`,
+      );
+    }
+  }
+
+  const ratio = (key: string, base: "passthrough" | "direct", op: "div" | "sub") =>
+    median(results.tollgate.map((row, i) => (op === "div" ? (row[key] ?? 0) / (results[base][i]?.[key] ?? 1) : (row[key] ?? 0) - (results[base][i]?.[key] ?? 0))));
+  const med = (name: Target["name"], key: string) => median(results[name].map((r) => r[key] ?? Number.NaN));
+  console.log("\nmedians over repetitions:");
+  for (const name of ["direct", "passthrough", "tollgate"] as const) {
+    console.log(
+      `  ${name.padEnd(11)} JSON ${med(name, "jsonRps").toFixed(0)} req/s, p50 ${med(name, "jsonP50").toFixed(2)} ms, p99 ${med(name, "jsonP99").toFixed(2)} ms, cpu ${med(name, "jsonCpuUs").toFixed(0)} µs/req; @${FIXED_RATE}/s p50 ${med(name, "fixedP50").toFixed(2)} ms; stream ${med(name, "streamsPerS").toFixed(0)}/s, cpu ${med(name, "streamCpuUs").toFixed(0)} µs/stream; TTFB p50 ${med(name, "ttfbP50").toFixed(2)} ms`,
+    );
+  }
+  const check = (label: string, value: number, target: string, ok: boolean) => console.log(`  ${label.padEnd(44)} ${value.toFixed(3).padStart(8)}   target ${target.padEnd(8)} ${ok ? "MET" : "MISSED"}`);
+  console.log("\nTollgate vs pass-through (same repetition, median of per-repetition values):");
+  const rpsRatio = ratio("jsonRps", "passthrough", "div");
+  const cpuRatio = ratio("jsonCpuUs", "passthrough", "div");
+  const fixedDelta = ratio("fixedP50", "passthrough", "sub");
+  const streamRatio = ratio("streamsPerS", "passthrough", "div");
+  const ttfbDelta = ratio("ttfbP50", "direct", "sub");
+  check("JSON RPS ratio at saturation", rpsRatio, ">= 0.75", rpsRatio >= 0.75);
+  check("JSON CPU/request ratio", cpuRatio, "<= 1.3", cpuRatio <= 1.3);
+  check(`p50 delta at ${FIXED_RATE} req/s (ms)`, fixedDelta, "<= 0.3", fixedDelta <= 0.3);
+  check("streams/s ratio", streamRatio, ">= 0.95", streamRatio >= 0.95);
+  check("TTFB p50 delta over direct (ms)", ttfbDelta, "<= 0.5", ttfbDelta <= 0.5);
+  console.log(`  (stream CPU/stream ratio ${ratio("streamCpuUs", "passthrough", "div").toFixed(3)})`);
+
+  for (const target of targets) {
+    await target.pool.close();
+    target.child?.send({ type: "exit" });
+  }
+  await upstream.close();
+  await as.close();
+  setTimeout(() => process.exit(0), 1000).unref();
+}
+
+await main();
