@@ -12,6 +12,8 @@ export interface IssuerKeysOptions {
   readonly fetch?: FetchLike;
   /** Time allowed for one metadata or JWKS request. @default 5000 */
   readonly timeoutMs?: number;
+  /** After a failed fetch, requests fail fast for this long instead of fetching again. @default 1000 */
+  readonly failureBackoffMs?: number;
   readonly now?: () => number;
 }
 
@@ -57,6 +59,8 @@ export function createIssuerKeys(auth: AuthConfig, options: IssuerKeysOptions = 
   let lastUnknownKidFetch = Number.NEGATIVE_INFINITY;
   let inflight: Promise<void> | undefined;
   let jwksFetches = 0;
+  let lastFailure: { at: number; error: unknown } | undefined;
+  const failureBackoffMs = options.failureBackoffMs ?? 1000;
 
   async function getJson(url: string): Promise<{ status: number; body: unknown }> {
     const response = await doFetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } });
@@ -102,11 +106,25 @@ export function createIssuerKeys(auth: AuthConfig, options: IssuerKeysOptions = 
     fetchedAt = now();
   }
 
-  /** One fetch at a time; concurrent callers share it. */
+  /**
+   * One fetch at a time; concurrent callers share it. After a failure, callers within the backoff get
+   * the same failure: while the issuer is down, a burst of requests cannot become a burst of fetches.
+   */
   function refresh(): Promise<void> {
-    inflight ??= fetchKeys().finally(() => {
-      inflight = undefined;
-    });
+    if (lastFailure && now() - lastFailure.at < failureBackoffMs) return Promise.reject(lastFailure.error);
+    inflight ??= fetchKeys()
+      .then(
+        () => {
+          lastFailure = undefined;
+        },
+        (error: unknown) => {
+          lastFailure = { at: now(), error };
+          throw error;
+        },
+      )
+      .finally(() => {
+        inflight = undefined;
+      });
     return inflight;
   }
 

@@ -135,6 +135,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // Probes and well-known documents: no token.
     if (pathname === "/healthz") return json(res, 200, { status: "ok" });
     if (pathname === "/readyz") {
+      // Not ready yet: try again now, so readiness recovers without traffic (probes are the only traffic then).
+      if (!runtime.verifier.keys.loaded) await runtime.verifier.keys.load().catch(() => undefined);
       const ready = runtime.verifier.keys.loaded;
       return json(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready", digest: runtime.config.digest, ...(ready ? {} : { reason: "issuer keys not fetched" }) });
     }
@@ -199,7 +201,6 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (!res.headersSent) json(res, 500, { error: "internal error" });
     });
   });
-  server.requestTimeout = 0; // SSE streams and long tool calls; per-upstream timeouts apply instead
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => {
@@ -210,7 +211,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const address = server.address() as AddressInfo;
   const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
   const metricsOptions = options.metricsServer === true ? {} : options.metricsServer || undefined;
-  const metricsServer = metricsOptions ? await telemetry.serveMetrics({ host: metricsOptions.host ?? options.host ?? "127.0.0.1", ...(metricsOptions.port !== undefined ? { port: metricsOptions.port } : {}) }) : undefined;
+  // A busy admin port must not take traffic down: report it and serve without /metrics.
+  const metricsServer = metricsOptions
+    ? await telemetry
+        .serveMetrics({ host: metricsOptions.host ?? options.host ?? "127.0.0.1", ...(metricsOptions.port !== undefined ? { port: metricsOptions.port } : {}) })
+        .catch((error: unknown) => void log(`tollgate: metrics server not started (${(error as Error).message}); set telemetry.metrics.port to a free port`))
+    : undefined;
 
   function retire(old: ActiveRuntime): void {
     retiring.add(old);

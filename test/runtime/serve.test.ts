@@ -19,6 +19,8 @@ import type { BundleInput } from "../../policies/bundle";
 import { startGateway } from "../../runtime/server";
 import { createMemoryAuditLog } from "../../runtime/observability/audit";
 import { TEST_CLIENTS, type TestPlatform, authTestBundle, freePort, initializeRequest, mcpHeaders, startTestPlatform } from "../support/gateway";
+import { plausibleClaims } from "../support/attacker";
+import { startTestIssuer } from "../support/test-issuer";
 
 describe("probes", () => {
   let platform: TestPlatform;
@@ -55,6 +57,56 @@ describe("an unreachable issuer", () => {
       expect(response.headers.get("www-authenticate")).toContain('error="invalid_token"');
     } finally {
       await gateway.close();
+    }
+  });
+});
+
+describe("an issuer that comes up after the gateway", () => {
+  it("turns /readyz ready without any traffic but the probe, and then accepts its tokens", async () => {
+    const issuerPort = await freePort();
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const bundle = authTestBundle(`http://127.0.0.1:${issuerPort}`, url);
+    const gateway = await startGateway({ source: { kind: "inline", bundle }, port, env: {}, audit: createMemoryAuditLog(), log: () => undefined, verifier: { failureBackoffMs: 0 } });
+    const issuer = await startTestIssuer({ port: issuerPort }).catch(async (error: unknown) => {
+      await gateway.close();
+      throw error;
+    });
+    try {
+      expect((await fetch(`${url}/readyz`)).status).toBe(200);
+      const token = await issuer.sign(plausibleClaims(issuer.issuer, url));
+      expect((await fetch(`${url}/mcp`, { method: "POST", headers: mcpHeaders(token), body: initializeRequest() })).status).toBe(200);
+    } finally {
+      await gateway.close();
+      await issuer.close();
+    }
+  });
+});
+
+describe("a failing issuer", () => {
+  it("is not hammered: a burst of requests while it fails causes one metadata fetch, not one per request", async () => {
+    let hits = 0;
+    const failing = createServer((_req, res) => {
+      hits++;
+      res.writeHead(500).end();
+    });
+    await new Promise<void>((r) => failing.listen(0, "127.0.0.1", r));
+    const issuer = `http://127.0.0.1:${(failing.address() as AddressInfo).port}`;
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const gateway = await startGateway({ source: { kind: "inline", bundle: authTestBundle(issuer, url) }, port, env: {}, audit: createMemoryAuditLog(), log: () => undefined, verifier: { failureBackoffMs: 60_000 } });
+    try {
+      const afterStart = hits;
+      const { SignJWT, generateKeyPair } = await import("jose");
+      const { privateKey } = await generateKeyPair("RS256");
+      const token = await new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "RS256", kid: "k" }).setIssuer(issuer).setAudience(url).setExpirationTime("5m").sign(privateKey);
+      const statuses = await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/mcp`, { method: "POST", headers: mcpHeaders(token), body: initializeRequest() }).then((r) => r.status)));
+      expect(new Set(statuses)).toEqual(new Set([401]));
+      expect(hits - afterStart).toBe(0);
+    } finally {
+      await gateway.close();
+      failing.closeAllConnections();
+      await new Promise<void>((r) => failing.close(() => r()));
     }
   });
 });

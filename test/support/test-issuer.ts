@@ -30,7 +30,8 @@ async function newKey(kid: string): Promise<Key> {
   return { kid, privateKey, publicJwk: { ...(await exportJWK(publicKey)), kid, alg: "RS256", use: "sig" } };
 }
 
-export async function startTestIssuer(): Promise<TestIssuer> {
+/** @param options.port listen here (to bring up an issuer a gateway already points at) @default ephemeral */
+export async function startTestIssuer(options: { port?: number } = {}): Promise<TestIssuer> {
   const published: Key[] = [await newKey("k1")];
   let signing = published[0] as Key;
   let jwksRequests = 0;
@@ -43,7 +44,7 @@ export async function startTestIssuer(): Promise<TestIssuer> {
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: published.map((k) => k.publicJwk) }));
     } else res.writeHead(404).end();
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
   issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 
   const signWith = (key: Key, payload: Record<string, unknown> | string, header: Record<string, unknown> = {}) => {
