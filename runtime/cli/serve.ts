@@ -32,6 +32,8 @@ export async function serveCommand(args: string[]): Promise<number> {
       host: host ?? "127.0.0.1",
       port: portNumber,
       watch: !parsed.values["no-watch"],
+      // Prometheus /metrics on the bundle's admin port (telemetry.metrics.port), same host as traffic.
+      metricsServer: true,
     });
   } catch (error) {
     console.error(error instanceof GatewayStartError ? error.message : `tollgate serve: ${(error as Error).message}`);
@@ -39,6 +41,7 @@ export async function serveCommand(args: string[]): Promise<number> {
   }
   // One line on stderr that supervisors and tests can wait for (stdout carries the audit log).
   process.stderr.write(`tollgate: listening on ${gateway.url}\n`);
+  if (gateway.metricsUrl) process.stderr.write(`tollgate: metrics on ${gateway.metricsUrl}\n`);
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
