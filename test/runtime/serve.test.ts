@@ -208,6 +208,29 @@ function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
   });
 }
 
+describe("tollgate serve: refusing to start", () => {
+  it("exits 1 naming the bundle path and the variable when a referenced secret is missing", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tollgate-serve-bad-"));
+    try {
+      const bundleFile = join(dir, "bundle.json");
+      const bundle = authTestBundle("http://127.0.0.1:9", "http://127.0.0.1:8");
+      bundle.rateLimitStore = { type: "redis", url: { env: "TOLLGATE_TEST_REDIS_URL_UNSET" } };
+      await writeFile(bundleFile, JSON.stringify(bundle));
+      const env = { ...process.env };
+      delete env.TOLLGATE_TEST_REDIS_URL_UNSET;
+      const child = spawn(process.execPath, [resolve("bin/tollgate.mjs"), "serve", "--bundle", bundleFile, "--port", "0"], { stdio: ["ignore", "ignore", "pipe"], env });
+      let stderr = "";
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+      const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
+      expect(code).toBe(1);
+      expect(stderr).toContain("rateLimitStore.url");
+      expect(stderr).toContain("TOLLGATE_TEST_REDIS_URL_UNSET");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe("tollgate serve: graceful shutdown", () => {
   let as: AuthServer;
   let upstream: Awaited<ReturnType<typeof startBlockingUpstream>>;
