@@ -7,5 +7,7 @@ export * from "./guard-policy";
 export * from "./container-image";
 export * from "./gateway-deployment";
 export * from "./agentcore-runtime";
+export * from "./agentcore-gateway";
+export { KubernetesDeployment, type KubernetesDeploymentConfig } from "./kubernetes-deployment";
 export * from "./checks";
 export { writeOnSynth, type SynthFileSource } from "./bundle-output";

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS } from "../../stacks/environments";
+import { smallPlatform } from "./fixtures";
 import { environmentStack, resources, single, synthJson } from "./synth-helpers";
 
 describe("AgentCoreRuntime", () => {
@@ -52,5 +53,37 @@ describe("AgentCoreRuntime", () => {
   it("refuses, at synth rather than at apply, a runtime name AgentCore would reject", () => {
     // the platform derives the runtime name from the environment: "dev-1" gives "devops_copilot_dev-1"
     expect(() => synthJson(environmentStack("dev", (s) => ({ ...s, environment: "dev-1" as "dev" })))).toThrow(/AgentCoreRuntime\.runtimeName: .*"devops_copilot_dev-1"/);
+  });
+});
+
+describe("AgentCoreRuntime with an AgentCore Gateway in front of Tollgate's MCP endpoint", () => {
+  const platform = smallPlatform({ agent: { mcpGateway: { scopes: ["mcp:read", "mcp:write"] } } });
+  const tf = synthJson(platform.stack);
+
+  it("authenticates callers with the Okta custom JWT authorizer and targets only the Tollgate MCP URL", () => {
+    const gateway = single(tf, "aws_bedrockagentcore_gateway");
+    expect(gateway).toMatchObject({ protocol_type: "MCP", authorizer_type: "CUSTOM_JWT", name: "small-agent" });
+    const [auth] = gateway.authorizer_configuration as { custom_jwt_authorizer: Record<string, unknown>[] }[];
+    expect(auth?.custom_jwt_authorizer[0]?.allowed_audience).toEqual(["https://gw.acme.example"]);
+    const target = single(tf, "aws_bedrockagentcore_gateway_target");
+    expect(target.target_configuration).toEqual([{ mcp: [{ mcp_server: [{ endpoint: "https://gw.acme.example/mcp" }] }] }]);
+    const [creds] = target.credential_provider_configuration as { oauth: { scopes: string[]; provider_arn: string }[] }[];
+    expect(creds?.oauth[0]?.scopes).toEqual(["mcp:read", "mcp:write"]);
+    expect(creds?.oauth[0]?.provider_arn).toMatch(/aws_bedrockagentcore_oauth2_credential_provider\.\w+\.credential_provider_arn/);
+  });
+
+  it("takes the client secret through a write-only attribute from a sensitive variable, never a literal", () => {
+    const provider = single(tf, "aws_bedrockagentcore_oauth2_credential_provider") as { oauth2_provider_config: { custom_oauth2_provider_config: Record<string, unknown>[] }[] };
+    const config = provider.oauth2_provider_config[0]?.custom_oauth2_provider_config[0];
+    expect(config?.client_secret_wo).toBe("${var.small_agent_client_secret}");
+    expect(config?.client_secret).toBeUndefined();
+    expect(tf.variable?.small_agent_client_secret).toMatchObject({ sensitive: true });
+  });
+
+  it("gives the gateway role only its own token and secret, no model access and no '*'", () => {
+    const policies = resources(tf, "aws_iam_role_policy").map((p) => JSON.parse(String(p.policy)) as { Statement: { Action: string[]; Resource: string[] }[] });
+    const statements = policies.flatMap((p) => p.Statement);
+    expect(statements.flatMap((s) => s.Action).filter((a) => a.startsWith("bedrock:"))).toEqual([]);
+    for (const resource of statements.flatMap((s) => s.Resource)) expect(resource).not.toBe("*");
   });
 });
