@@ -11,7 +11,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Telemetry } from "./telemetry";
-import type { SafeSpan, SpanAttributes } from "./tracing";
+import { type SafeSpan, type SpanAttributes, SpanKind } from "./tracing";
 
 const current = new AsyncLocalStorage<Telemetry>();
 
@@ -46,4 +46,38 @@ export function observeUpstream(kind: "llm" | "mcp", target: string, provider: s
 /** Reports whether an MCP upstream is reachable (no-op outside a request). */
 export function reportMcpUpstreamHealth(upstream: string, up: boolean): void {
   current.getStore()?.metrics.setMcpUpstreamHealth(upstream, up);
+}
+
+/**
+ * One call to an upstream (LLM provider or MCP upstream): a client span `tollgate.upstream` with the
+ * given attributes (GenAI conventions), the latency histogram, and the outcome (`error` when `fn`
+ * throws or `isError` says so). Outside a request it just runs `fn`.
+ */
+export async function upstreamCall<T>(
+  kind: "llm" | "mcp",
+  target: string,
+  provider: string,
+  attributes: SpanAttributes,
+  fn: () => Promise<T>,
+  isError: (result: T) => boolean = () => false,
+): Promise<T> {
+  const telemetry = current.getStore();
+  if (!telemetry) return fn();
+  const started = performance.now();
+  const seconds = () => (performance.now() - started) / 1000;
+  return telemetry.withSpan(
+    "tollgate.upstream",
+    attributes,
+    async () => {
+      try {
+        const result = await fn();
+        telemetry.metrics.observeUpstream(kind, target, provider, seconds(), isError(result) ? "error" : "ok");
+        return result;
+      } catch (error) {
+        telemetry.metrics.observeUpstream(kind, target, provider, seconds(), "error");
+        throw error;
+      }
+    },
+    { kind: SpanKind.CLIENT },
+  );
 }

@@ -85,7 +85,10 @@ export interface Tracing {
   injectTraceHeaders<H extends Record<string, string>>(headers: H): H;
   /** The active span's trace id, when tracing is on and a span is active. */
   currentTraceId(): string | undefined;
-  /** Sets attributes (filtered) on the active span, and optionally adds an event; no-op without one. */
+  /**
+   * Sets attributes (filtered) on the request's root span, and optionally adds them as an event on the
+   * active span (the stage that decided); no-op outside a span.
+   */
   annotateActive(attributes: SpanAttributes, event?: string): void;
   /** Flushes pending spans and stops exporting. */
   close(): Promise<void>;
@@ -155,7 +158,8 @@ export function createTracing(options: TracingOptions): Tracing {
   });
   const tracer = provider.getTracer("tollgate");
   const propagator = new W3CTraceContextPropagator();
-  const active = new AsyncLocalStorage<Context>();
+  /** The active context, and the root span of the request it belongs to. */
+  const active = new AsyncLocalStorage<{ readonly ctx: Context; readonly root: Span }>();
 
   const wrap = (span: Span): SafeSpan => ({
     traceId: span.spanContext().traceId,
@@ -168,10 +172,11 @@ export function createTracing(options: TracingOptions): Tracing {
     enabled,
     tracer,
     async withSpan(name, attributes, fn, spanOptions = {}) {
-      const parent = spanOptions.incomingHeaders ? propagator.extract(ROOT_CONTEXT, spanOptions.incomingHeaders, headerGetter) : (active.getStore() ?? ROOT_CONTEXT);
+      const store = spanOptions.incomingHeaders ? undefined : active.getStore();
+      const parent = spanOptions.incomingHeaders ? propagator.extract(ROOT_CONTEXT, spanOptions.incomingHeaders, headerGetter) : (store?.ctx ?? ROOT_CONTEXT);
       const span = tracer.startSpan(name, { attributes: safeAttributes(attributes), kind: spanOptions.kind ?? SpanKind.INTERNAL }, parent);
       try {
-        const result = await active.run(trace.setSpan(parent, span), () => fn(wrap(span)));
+        const result = await active.run({ ctx: trace.setSpan(parent, span), root: store?.root ?? span }, () => fn(wrap(span)));
         return result;
       } catch (error) {
         // The message may come from a peer; scrub it, and never attach the stack's arguments.
@@ -183,23 +188,23 @@ export function createTracing(options: TracingOptions): Tracing {
       }
     },
     injectTraceHeaders(headers) {
-      const ctx = active.getStore();
+      const ctx = active.getStore()?.ctx;
       if (enabled && ctx && trace.getSpan(ctx)?.spanContext().traceId) {
         propagator.inject(ctx, headers, { set: (carrier, key, value) => void ((carrier as Record<string, string>)[key] = value) });
       }
       return headers;
     },
     currentTraceId() {
-      const ctx = active.getStore();
+      const ctx = active.getStore()?.ctx;
       const spanContext = ctx ? trace.getSpan(ctx)?.spanContext() : undefined;
       return enabled && spanContext && trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
     },
     annotateActive(attributes, event) {
-      const ctx = active.getStore();
-      const span = ctx ? trace.getSpan(ctx) : undefined;
-      if (!enabled || !span) return;
+      const store = active.getStore();
+      const span = store ? trace.getSpan(store.ctx) : undefined;
+      if (!enabled || !store || !span) return;
       const safe = safeAttributes(attributes);
-      span.setAttributes(safe);
+      store.root.setAttributes(safe);
       if (event) span.addEvent(event, safe);
     },
     close: () => provider.shutdown(),
