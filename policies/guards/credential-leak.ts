@@ -30,6 +30,11 @@ const SECRETLINT_CONFIG: SecretLintCoreConfig = {
 
 /** Secrets secretlint knows are long unbroken tokens; text without one cannot hold such a secret. */
 const LONG_TOKEN = /[^\s"'`]{16,}/;
+/**
+ * Text that can hold no credential at all: no unbroken token of 15+ characters (the shortest known
+ * format, a Slack token, is 15) and no PEM header. Such text (most prose) skips every regex.
+ */
+const MAYBE_CREDENTIAL = /[^\s"'`]{15,}|-----BEGIN/;
 
 /** Known-format credentials in `text` (synchronous, regex only). */
 export function findKnownCredentials(text: string): Finding[] {
@@ -41,8 +46,19 @@ export function findKnownCredentials(text: string): Finding[] {
   return findings;
 }
 
+/**
+ * The credentials in `text` when they can be found synchronously (no secretlint pass needed), else
+ * `undefined`: the caller then awaits {@link findCredentials}.
+ */
+export function findCredentialsSync(text: string): Finding[] | undefined {
+  if (!MAYBE_CREDENTIAL.test(text)) return [];
+  if (LONG_TOKEN.test(text)) return undefined;
+  return findKnownCredentials(text);
+}
+
 /** Every credential in `text`: known formats plus secretlint's recommended preset. */
 export async function findCredentials(text: string): Promise<Finding[]> {
+  if (!MAYBE_CREDENTIAL.test(text)) return [];
   const findings = findKnownCredentials(text);
   if (!LONG_TOKEN.test(text)) return findings;
   const result = await lintSource({
@@ -87,10 +103,13 @@ export type StreamScanResult =
   | { readonly action: "block"; readonly guard: "credential-leak"; readonly message: string };
 
 export interface StreamingCredentialScanner {
-  /** Adds decoded text; returns what may be sent now ("" while a possible secret is held back). */
-  push(text: string): Promise<StreamScanResult>;
+  /**
+   * Adds decoded text; returns what may be sent now ("" while a possible secret is held back).
+   * Synchronous when the window needs no secretlint pass (the common case), a promise otherwise.
+   */
+  push(text: string): StreamScanResult | Promise<StreamScanResult>;
   /** The stream ended: scans and returns what was still held back. */
-  finish(): Promise<StreamScanResult>;
+  finish(): StreamScanResult | Promise<StreamScanResult>;
   /** Characters currently held back (never more than holdBackChars plus the last chunk's unfinished word). */
   readonly held: number;
 }
@@ -119,10 +138,10 @@ export function createStreamingCredentialScanner(config: NonNullable<GuardPolicy
   let blocked = false;
   const holdBack = config.holdBackChars;
 
-  const scan = async (final: boolean): Promise<StreamScanResult> => {
-    if (blocked) return { action: "block", guard: "credential-leak", message: "guard: credential-leak — the response contained a credential" };
+  const BLOCKED: StreamScanResult = { action: "block", guard: "credential-leak", message: "guard: credential-leak — the response contained a credential" };
+
+  const decide = (final: boolean, findings: readonly Finding[]): StreamScanResult => {
     const cut = final ? window.length : holdBackStart(window, holdBack);
-    const findings = await findCredentials(window);
     if (findings.length === 0 || config.mode === "log") {
       const text = window.slice(0, cut);
       window = window.slice(cut);
@@ -131,7 +150,7 @@ export function createStreamingCredentialScanner(config: NonNullable<GuardPolicy
     if (config.mode === "block") {
       blocked = true;
       window = "";
-      return { action: "block", guard: "credential-leak", message: "guard: credential-leak — the response contained a credential" };
+      return BLOCKED;
     }
     // mask: redact complete findings; a finding that reaches the held tail may still grow, so wait for it.
     const complete = findings.filter((f) => final || f.end < cut);
@@ -143,11 +162,18 @@ export function createStreamingCredentialScanner(config: NonNullable<GuardPolicy
     return { action: "release", text, redactions: counts };
   };
 
+  const scan = (final: boolean): StreamScanResult | Promise<StreamScanResult> => {
+    if (blocked) return BLOCKED;
+    const quick = findCredentialsSync(window);
+    if (quick) return decide(final, quick);
+    return findCredentials(window).then((findings) => decide(final, findings));
+  };
+
   return {
     get held() {
       return window.length;
     },
-    async push(text) {
+    push(text) {
       window += text;
       return scan(false);
     },

@@ -18,6 +18,7 @@ import type { LlmRoute } from "../../policies/bundle";
 import { type CompiledGuardPolicy, compileGuardPolicy, createStreamingCredentialScanner } from "../../policies/guards";
 import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext } from "../http/types";
 import type { AuditEvent, AuditLog } from "../observability/audit";
+import { ATTR, span, traceHeaders, upstreamCall } from "../observability";
 import { anthropicErrorToOpenAi, anthropicModelsToOpenAi, anthropicUsage, chatToMessagesRequest, messagesToChatResponse } from "./anthropic-translate";
 import { type ErrorFlavour, type LlmError, badRequest, guardBlocked, responseGuardBlocked, sendLlmError } from "./errors";
 import { ProviderHealth, triggerForStatus } from "./failover";
@@ -115,7 +116,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     const model = body.model as string;
 
     // Limit: the verified subject's request budget, and its token budget must not be spent.
-    const decision = await deps.limiter.admitRequest(ctx.principal, route.config.policy);
+    const decision = await span("tollgate.limit", { [ATTR.ROUTE]: route.config.id }, () => deps.limiter.admitRequest(ctx.principal, route.config.policy));
     if (!decision.allowed) {
       audit({ decision: "rate-limited", model, rule: `limits: ${route.config.policy}`, reason: decision.reason, status: 429 });
       return sendLlmError(res, { status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", message: `rate limit: ${decision.reason}; retry after ${decision.retryAfterSeconds}s` }, flavour, {
@@ -125,7 +126,11 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     }
 
     // Guard the request.
-    const guarded = flavour === "anthropic" ? route.requestGuard.guardAnthropic(body) : route.requestGuard.guardChat(body);
+    const guarded = await span("tollgate.guard.request", { [ATTR.ROUTE]: route.config.id }, (s) => {
+      const result = flavour === "anthropic" ? route.requestGuard.guardAnthropic(body) : route.requestGuard.guardChat(body);
+      s.setAttributes(result.action === "block" ? { [ATTR.GUARD]: result.guard, [ATTR.DECISION]: "block" } : { [ATTR.DECISION]: result.redactions ? "redact" : "allow" });
+      return result;
+    });
     if (guarded.action === "block") {
       audit({ decision: "block", model, rule: `guard: ${guarded.guard}`, status: 400 });
       return sendLlmError(res, guardBlocked(guarded.guard, guarded.message), flavour, decision.headers);
@@ -141,14 +146,16 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       const upstreamBody = flavour === "anthropic" ? { ...body, model: provider.mapModel(model) } : providerBody(provider, body, model, stream);
       let response: UpstreamResponse;
       try {
-        response = await upstream.send({
-          url: provider.completionsUrl,
-          method: "POST",
-          headers: provider.headers(flavour === "anthropic" ? clientAnthropicHeaders : undefined),
-          body: JSON.stringify(upstreamBody),
-          timeoutMs: provider.config.timeoutMs,
-          signal: ctx.signal,
-        });
+        const genAi = { [ATTR.GEN_AI_SYSTEM]: provider.kind, [ATTR.GEN_AI_PROVIDER_NAME]: provider.kind, [ATTR.GEN_AI_OPERATION_NAME]: "chat", [ATTR.GEN_AI_REQUEST_MODEL]: model, [ATTR.PROVIDER]: provider.id };
+        response = await upstreamCall("llm", route.config.id, provider.id, genAi, () =>
+          upstream.send({
+            url: provider.completionsUrl,
+            method: "POST",
+            headers: traceHeaders(provider.headers(flavour === "anthropic" ? clientAnthropicHeaders : undefined)),
+            body: JSON.stringify(upstreamBody),
+            timeoutMs: provider.config.timeoutMs,
+            signal: ctx.signal,
+          }), (r) => r.status >= 500 || r.status === 429);
       } catch (error) {
         if (!(error instanceof UpstreamUnavailable)) throw error;
         lastFailure = error.kind;

@@ -53,6 +53,26 @@ function addRedactions(outcome: StreamOutcome, result: StreamScanResult): void {
   for (const [kind, n] of Object.entries(result.redactions)) outcome.redactions[kind] = (outcome.redactions[kind] ?? 0) + n;
 }
 
+/**
+ * Event handlers are generators that yield only when a scan really is asynchronous (a secretlint
+ * pass); everything else runs synchronously, without a promise per SSE event.
+ */
+type Step<T> = Generator<Promise<unknown>, T, unknown>;
+
+/** Runs a handler to completion: synchronously when it never yields, else as a promise. */
+function drive<T>(gen: Step<T>, input?: unknown): T | Promise<T> {
+  let step = gen.next(input);
+  while (!step.done) {
+    return step.value.then((value) => drive(gen, value));
+  }
+  return step.value;
+}
+
+/** Inside a handler: `const r = yield* settle(x)` gives x's value, yielding only for a promise. */
+function* settle<T>(value: T | Promise<T>): Step<T> {
+  return (value instanceof Promise ? yield value : value) as T;
+}
+
 function newOutcome(): StreamOutcome {
   return { blocked: undefined, redactions: undefined, usage: undefined, broken: false };
 }
@@ -67,9 +87,9 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
   let template: Json | undefined;
   let done = false;
 
-  const flushScanners = async (): Promise<boolean> => {
+  const flushScanners = function* (): Step<boolean> {
     for (const [index, scanner] of scanners) {
-      const result = await scanner.finish();
+      const result = yield* settle(scanner.finish());
       if (result.action === "block") return block(result.message);
       addRedactions(outcome, result);
       if (result.text && template) out.add(sseEvent(JSON.stringify({ ...template, choices: [{ index, delta: { content: result.text }, logprobs: null, finish_reason: null }] })));
@@ -83,9 +103,9 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     return false;
   };
 
-  const handle = async (data: string): Promise<boolean> => {
+  const handle = function* (data: string): Step<boolean> {
     if (data === "[DONE]") {
-      if (!(await flushScanners())) return false;
+      if (!(yield* flushScanners())) return false;
       out.add("data: [DONE]\n\n");
       done = true;
       return true;
@@ -101,7 +121,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     const choices = Array.isArray(chunk.choices) ? (chunk.choices as Json[]) : [];
     if (choices.length === 0) {
       if (chunk.usage && !clientWantsUsage) return true;
-      if (!(await flushScanners())) return false;
+      if (!(yield* flushScanners())) return false;
       out.add(sseEvent(data));
       return true;
     }
@@ -121,7 +141,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
           scanner = newScanner();
           scanners.set(index, scanner);
         }
-        const result = await scanner.push(delta.content);
+        const result = yield* settle(scanner.push(delta.content));
         if (result.action === "block") return block(result.message);
         addRedactions(outcome, result);
         if (result.text !== delta.content) {
@@ -132,7 +152,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
       if (choice.finish_reason) {
         const scanner = scanners.get(index);
         if (scanner) {
-          const result = await scanner.finish();
+          const result = yield* settle(scanner.finish());
           if (result.action === "block") return block(result.message);
           addRedactions(outcome, result);
           if (result.text) {
@@ -151,8 +171,8 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     return true;
   };
 
-  const ok = await pump(body, parser, out, outcome, async (event) => handle(event.data));
-  if (ok && !done && !outcome.broken) await flushScanners();
+  const ok = await pump(body, parser, out, outcome, (event) => drive(handle(event.data)));
+  if (ok && !done && !outcome.broken) await drive(flushScanners());
   await out.flush();
   return outcome;
 }
@@ -175,9 +195,9 @@ export async function relayAnthropicAsOpenAi(options: RelayOptions): Promise<Str
     out.add(sseEvent(JSON.stringify(BLOCK_ERROR(message))));
     return false;
   };
-  const flush = async (): Promise<boolean> => {
+  const flush = function* (): Step<boolean> {
     if (!scanner) return true;
-    const result = await scanner.finish();
+    const result = yield* settle(scanner.finish());
     scanner = undefined;
     if (result.action === "block") return blockWith(result.message);
     addRedactions(outcome, result);
@@ -185,7 +205,7 @@ export async function relayAnthropicAsOpenAi(options: RelayOptions): Promise<Str
     return true;
   };
 
-  const ok = await pump(body, parser, out, outcome, async (event) => {
+  const ok = await pump(body, parser, out, outcome, (event) => drive(function* (): Step<boolean> {
     let data: Json;
     try {
       data = JSON.parse(event.data) as Json;
@@ -204,14 +224,14 @@ export async function relayAnthropicAsOpenAi(options: RelayOptions): Promise<Str
         return true;
       }
       scanner ??= newScanner();
-      const result = await scanner.push(step.text);
+      const result = yield* settle(scanner.push(step.text));
       if (result.action === "block") return blockWith(result.message);
       addRedactions(outcome, result);
       emitText(result.text);
       return true;
     }
     if (step.chunks || step.done) {
-      if (!(await flush())) return false;
+      if (!(yield* flush())) return false;
     }
     for (const chunk of step.chunks ?? []) out.add(sseEvent(JSON.stringify(chunk)));
     if (step.done) {
@@ -221,8 +241,8 @@ export async function relayAnthropicAsOpenAi(options: RelayOptions): Promise<Str
       done = true;
     }
     return true;
-  });
-  if (ok && !done && !outcome.broken) await flush();
+  }()));
+  if (ok && !done && !outcome.broken) await drive(flush());
   outcome.usage ??= { ...translator.usage };
   await out.flush();
   return outcome;
@@ -244,7 +264,7 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
   };
   const textDelta = (index: number, text: string) => sseEvent(JSON.stringify({ type: "content_block_delta", index, delta: { type: "text_delta", text } }), "content_block_delta");
 
-  const ok = await pump(body, parser, out, outcome, async (event) => {
+  const ok = await pump(body, parser, out, outcome, (event) => drive(function* (): Step<boolean> {
     let data: Json;
     try {
       data = JSON.parse(event.data) as Json;
@@ -268,7 +288,7 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
         scanners.set(index, scanner);
       }
       const text = String(data.delta.text ?? "");
-      const result = await scanner.push(text);
+      const result = yield* settle(scanner.push(text));
       if (result.action === "block") return blockWith(result.message);
       addRedactions(outcome, result);
       if (result.text === text) out.add(sseEvent(event.data, event.event));
@@ -278,7 +298,7 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
     if (newScanner && (data.type === "content_block_stop" || data.type === "message_delta" || data.type === "message_stop")) {
       for (const [index, scanner] of scanners) {
         if (data.type === "content_block_stop" && index !== data.index) continue;
-        const result = await scanner.finish();
+        const result = yield* settle(scanner.finish());
         scanners.delete(index);
         if (result.action === "block") return blockWith(result.message);
         addRedactions(outcome, result);
@@ -287,7 +307,7 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
     }
     out.add(sseEvent(event.data, event.event));
     return true;
-  });
+  }()));
   if (!ok) outcome.usage = { ...usage };
   outcome.usage ??= { ...usage };
   await out.flush();
@@ -300,19 +320,23 @@ async function pump(
   parser: SseParser,
   out: Output,
   outcome: StreamOutcome,
-  handle: (event: { event: string | undefined; data: string }) => Promise<boolean>,
+  handle: (event: { event: string | undefined; data: string }) => boolean | Promise<boolean>,
 ): Promise<boolean> {
   try {
     for await (const chunk of body) {
       for (const event of parser.push(chunk)) {
-        if (!(await handle(event))) {
+        const result = handle(event);
+        if (!(result instanceof Promise ? await result : result)) {
           await out.flush();
           return false;
         }
       }
       await out.flush();
     }
-    for (const event of parser.end()) if (!(await handle(event))) return false;
+    for (const event of parser.end()) {
+      const result = handle(event);
+      if (!(result instanceof Promise ? await result : result)) return false;
+    }
     return true;
   } catch {
     outcome.broken = true;
