@@ -27,6 +27,8 @@ export interface PlatformKnobs {
   readonly llmRequireAuth?: boolean;
   readonly gateway?: Partial<GatewayDeploymentProps>;
   readonly agent?: Partial<AgentCoreRuntimeProps>;
+  /** More routes for the gateway, built in the platform's stack. */
+  readonly extraRoutes?: (stack: TerraformStack) => GatewayRoute[];
 }
 
 export function smallPlatform(knobs: PlatformKnobs = {}) {
@@ -53,7 +55,7 @@ export function smallPlatform(knobs: PlatformKnobs = {}) {
     publicUrl: "https://gw.acme.example",
     authServer: okta,
     clients: okta,
-    routes: [llm, docs],
+    routes: [llm, docs, ...(knobs.extraRoutes?.(stack) ?? [])],
     scopes,
     defaultPolicy: new GuardPolicy(stack, "Default"),
     image: { repository: "ghcr.io/acme/tollgate", digest: DIGEST },

@@ -1,0 +1,89 @@
+import { describe, expect, it } from "vitest";
+import type { BundleInput } from "../../policies/bundle";
+import { GatewayRoute, GuardPolicy } from "../../constructs";
+import { smallPlatform } from "./fixtures";
+import { environmentStack, synthJson } from "./synth-helpers";
+
+describe("the devops-copilot bundle (what the constructs compile)", () => {
+  const stack = environmentStack("prod");
+  const bundle = stack.platform.gateway.bundle() as BundleInput;
+
+  it("routes /anthropic, /openai and /xai to ordered providers with failover, keys by reference only", () => {
+    const routes = bundle.llm?.routes ?? [];
+    expect(routes.map((r) => [r.id, r.pathPrefix, r.providers.map((p) => p.id)])).toEqual([
+      ["anthropic", "/anthropic", ["anthropic", "openai-fallback"]],
+      ["openai", "/openai", ["openai", "xai-fallback"]],
+      ["xai", "/xai", ["xai", "openai-fallback"]],
+    ]);
+    for (const provider of routes.flatMap((r) => r.providers)) expect(provider.apiKey).toEqual({ env: expect.stringMatching(/^[A-Z_]+_API_KEY$/) });
+    expect(routes.every((r) => r.failover?.on?.includes("429") && r.policy === "default")).toBe(true);
+  });
+
+  it("fronts Slack through token exchange on the user's behalf and GitHub with a secret header", () => {
+    const [slack, github] = bundle.mcp?.upstreams ?? [];
+    expect(slack).toMatchObject({
+      id: "slack",
+      transport: { type: "streamable-http", url: "https://slack-mcp.internal.tollgate.example.com/mcp" },
+      credentials: { mode: "token-exchange", tokenUrl: "{{apply:okta.tokenUrl}}", clientId: "{{apply:okta.clients.agent.id}}", clientSecret: { env: "OKTA_AGENT_CLIENT_SECRET" }, audience: "api://slack-mcp" },
+    });
+    expect(github).toMatchObject({ id: "github", credentials: { mode: "secret-header", header: "Authorization", prefix: "Bearer ", value: { env: "GITHUB_TOKEN" } } });
+  });
+
+  it("grants read tools to mcp:read, named write tools to mcp:write, everything to mcp:admin, and always blocks destructive tools", () => {
+    const grants = bundle.mcp?.grants ?? [];
+    expect(grants.filter((g) => g.scope === "mcp:read").map((g) => g.upstream)).toEqual(["slack", "github"]);
+    expect(grants.find((g) => g.scope === "mcp:write" && g.upstream === "slack")?.tools).toContain("slack_post_message");
+    expect(grants.filter((g) => g.scope === "mcp:admin").every((g) => g.tools.join() === "*")).toBe(true);
+    expect(bundle.mcp?.alwaysBlocked).toEqual([{ upstream: "*", tools: expect.arrayContaining(["*delete*", "*destroy*", "merge_pull_request"]), reason: expect.stringContaining("destructive") }]);
+  });
+
+  it("guards with PII masking, prompt-injection and credential-leak blocking, per-user limits, shared through Redis in prod", () => {
+    expect(bundle.guardPolicies).toEqual([
+      { id: "default", pii: { mode: "mask" }, promptInjection: { mode: "block" }, credentialLeak: { mode: "block" }, limits: { windowSeconds: 60, requestsPerWindow: 60, tokensPerWindow: 100_000 } },
+    ]);
+    expect(bundle.rateLimitStore).toEqual({ type: "redis", url: { env: "REDIS_URL" } });
+    expect((environmentStack("dev").platform.gateway.bundle() as BundleInput).rateLimitStore).toEqual({ type: "memory" });
+  });
+
+  it("authenticates against the Okta authorization server, accepting only the platform's clients", () => {
+    expect(bundle.auth).toMatchObject({
+      issuer: "{{apply:okta.issuer}}",
+      discoveryUrl: "{{apply:okta.discoveryUrl}}",
+      audiences: ["https://gateway.tollgate.example.com"],
+      allowedClients: ["{{apply:okta.clients.user.id}}", "{{apply:okta.clients.agent.id}}"],
+    });
+    expect(bundle.protectedResource).toEqual({ resource: "https://gateway.tollgate.example.com/mcp", authorizationServers: ["{{apply:okta.issuer}}"], scopesSupported: ["mcp:read", "mcp:write", "mcp:admin"] });
+  });
+});
+
+describe("construct prop errors name the prop to fix", () => {
+  it("an MCP route needs exactly one of url or command", () => {
+    const { stack } = smallPlatform({ mcp: { command: "node" } });
+    expect(() => synthJson(stack)).toThrow(/GatewayRoute\.mcp\(Docs\): set exactly one of \{ url \} \(streamable HTTP\) or \{ command \} \(stdio\)/);
+  });
+
+  it("MCP upstreams must share one guard policy", () => {
+    const { stack } = smallPlatform({
+      extraRoutes: (scope) => {
+        const other = GatewayRoute.mcp(scope, "Other", { upstreamId: "other", url: "https://other.acme.example/mcp" });
+        const docsPolicy = new GuardPolicy(scope, "DocsPolicy", { policyId: "docs" });
+        const strict = new GuardPolicy(scope, "Strict", { pii: { mode: "block" } });
+        const docs = scope.node.findChild("Docs") as GatewayRoute;
+        docsPolicy.applyTo(docs);
+        strict.applyTo(other);
+        return [other];
+      },
+    });
+    expect(() => synthJson(stack)).toThrow(/GatewayDeployment\.routes: MCP upstreams share one guard policy, got docs, strict/);
+  });
+
+  it("a malformed image digest is refused", () => {
+    const { stack } = smallPlatform({ gateway: { image: { repository: "ghcr.io/acme/tollgate", digest: "sha256:abc" } } });
+    expect(() => synthJson(stack)).toThrow(/GatewayDeployment\.image\.digest: expected sha256:<64 hex digits>, got "sha256:abc"/);
+  });
+
+  it("a privileged scope that is not one of the scopes is refused", () => {
+    const { stack } = smallPlatform({ privileged: ["mcp:root"] });
+    expect(() => synthJson(stack)).toThrow(/McpScopes\.privileged: "mcp:root" is not one of the scopes/);
+  });
+});
