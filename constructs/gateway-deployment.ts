@@ -188,21 +188,19 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
           spec: {
             serviceAccountName: serviceAccount.metadata.name,
             automountServiceAccountToken: false,
-            securityContext: { runAsNonRoot: true, runAsUser: "10001", runAsGroup: "10001", fsGroup: "10001", seccompProfile: { type: "RuntimeDefault" } },
+            // 65532: the distroless `nonroot` user of runtime/Dockerfile.
+            securityContext: { runAsNonRoot: true, runAsUser: "65532", runAsGroup: "65532", fsGroup: "65532", seccompProfile: { type: "RuntimeDefault" } },
             container: [
               {
                 name: "gateway",
                 image: imageReference(props.image),
                 imagePullPolicy: "IfNotPresent",
-                args: ["serve", "--bundle", `${BUNDLE_MOUNT_PATH}/bundle.json`, "--values", `${BUNDLE_MOUNT_PATH}/values.json`],
+                args: ["serve", "--bundle", `${BUNDLE_MOUNT_PATH}/bundle.json`, "--values", `${BUNDLE_MOUNT_PATH}/values.json`, "--host", "0.0.0.0", "--port", String(GATEWAY_PORT)],
                 port: [
                   { name: "http", containerPort: GATEWAY_PORT },
                   { name: "metrics", containerPort: METRICS_PORT },
                 ],
-                env: [
-                  { name: "PORT", value: String(GATEWAY_PORT) },
-                  ...this.secretEnvNames.map((envName) => ({ name: envName, valueFrom: { secretKeyRef: { name: secretName, key: envName } } })),
-                ],
+                env: this.secretEnvNames.map((envName) => ({ name: envName, valueFrom: { secretKeyRef: { name: secretName, key: envName } } })),
                 securityContext: {
                   runAsNonRoot: true,
                   readOnlyRootFilesystem: true,

@@ -35,7 +35,7 @@ describe("GatewayDeployment", () => {
 
   it("pins the prod image by digest and serves the mounted bundle with its values", () => {
     expect(container.image).toBe(`${ENVIRONMENTS.prod.gatewayImage.repository}@${ENVIRONMENTS.prod.gatewayImage.digest}`);
-    expect(container.args).toEqual(["serve", "--bundle", "/etc/tollgate/bundle.json", "--values", "/etc/tollgate/values.json"]);
+    expect(container.args).toEqual(["serve", "--bundle", "/etc/tollgate/bundle.json", "--values", "/etc/tollgate/values.json", "--host", "0.0.0.0", "--port", "8080"]);
     expect(container.volume_mount).toContainEqual({ name: "bundle", mount_path: "/etc/tollgate", read_only: true });
   });
 
@@ -49,7 +49,7 @@ describe("GatewayDeployment", () => {
   it("takes every provider key from the Kubernetes Secret, never from a literal", () => {
     const secretEnv = container.env.filter((e) => e.value_from);
     expect(secretEnv.map((e) => e.name).sort()).toEqual(["ANTHROPIC_API_KEY", "GITHUB_TOKEN", "OKTA_AGENT_CLIENT_SECRET", "OPENAI_API_KEY", "REDIS_URL", "XAI_API_KEY"]);
-    expect(container.env.filter((e) => e.value !== undefined).map((e) => e.name)).toEqual(["PORT"]);
+    expect(container.env.filter((e) => e.value !== undefined)).toEqual([]);
     const secret = single(prod, "kubernetes_secret_v1") as { data: Record<string, string> };
     for (const [key, value] of Object.entries(secret.data)) expect(value).toBe(`\${var.gateway_${key.toLowerCase()}}`);
     for (const variable of Object.values(prod.variable ?? {})) expect(variable).toMatchObject({ sensitive: true, type: "string" });
