@@ -6,6 +6,7 @@
  * The handlers re-check every decision (the policy gate already checked before the transport): the same
  * pure `policies/tools` functions, with the scopes of the request being handled.
  */
+import { ATTR, span, upstreamCall } from "../observability";
 import { randomUUID } from "node:crypto";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
@@ -253,7 +254,7 @@ export class McpSession {
       if (!decision.allowed) throw new McpError(ErrorCode.InvalidRequest, `tool refused: ${decision.rule}`);
       const started = Date.now();
       const audit = { kind: "mcp", tool: item.exposed, upstream: item.upstreamId, method: "tools/call", principal: ctx.principal.subject, client: ctx.principal.clientId, requestId: ctx.requestId, traceId: ctx.traceId } as const;
-      const before = await toolGuard.beforeCall(ctx, item.exposed, request.params.arguments ?? {});
+      const before = await span("tollgate.guard.tool-arguments", { [ATTR.GEN_AI_TOOL_NAME]: item.exposed }, () => toolGuard.beforeCall(ctx, item.exposed, request.params.arguments ?? {}));
       if (before.action === "block") {
         ctx.audit.record({ ...audit, decision: "block", rule: `guard: ${before.guard}` });
         return { content: [{ type: "text", text: `refused by guard: ${before.guard}` }], isError: true };
@@ -265,7 +266,8 @@ export class McpSession {
       this.inFlight.set(upstreamId, ids);
       let result: CallToolResult;
       try {
-        result = (await this.callUpstream(upstreamId, (client) =>
+        const toolAttributes = { [ATTR.GEN_AI_OPERATION_NAME]: "execute_tool", [ATTR.GEN_AI_TOOL_NAME]: item.exposed, [ATTR.UPSTREAM]: upstreamId };
+        result = (await upstreamCall("mcp", upstreamId, upstreamId, toolAttributes, () => this.callUpstream(upstreamId, (client) =>
           client.callTool(
             { name: item.name, arguments: before.value, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) },
             undefined,
@@ -281,11 +283,11 @@ export class McpSession {
                 : {}),
             },
           ),
-        )) as CallToolResult;
+        ))) as CallToolResult;
       } finally {
         ids.splice(ids.indexOf(extra.requestId), 1);
       }
-      const after = await toolGuard.afterCall(ctx, item.exposed, result);
+      const after = await span("tollgate.guard.tool-result", { [ATTR.GEN_AI_TOOL_NAME]: item.exposed }, () => toolGuard.afterCall(ctx, item.exposed, result));
       if (after.action === "block") {
         ctx.audit.record({ ...audit, decision: "block", rule: `guard: ${after.guard}`, latencyMs: Date.now() - started });
         return { content: [{ type: "text", text: `result withheld by guard: ${after.guard}` }], isError: true };
