@@ -13,6 +13,7 @@
  * - unknown tools pass through and get the SDK's JSON-RPC "Unknown tool" error from the session;
  * - rate limit spent → HTTP 429 with `Retry-After`.
  */
+import { ATTR, span } from "../observability";
 import type { Bundle } from "../../policies/bundle";
 import { type CompiledToolPolicy, type ToolDecision, decideTool, decideUpstreamItem, splitNamespacedUri } from "../../policies/tools";
 import { insufficientScopeChallenge, resourceMetadataUrl } from "../auth/challenge";
@@ -112,7 +113,7 @@ export async function policyGate(
   let headers: Readonly<Record<string, string>> = {};
   const policyId = bundle.mcp?.policy ?? "default";
   for (let i = 0; i < toolCalls; i++) {
-    const limit = await limiter.admitRequest(ctx.principal, policyId);
+    const limit = await span("tollgate.limit", { [ATTR.ROUTE]: "mcp" }, () => limiter.admitRequest(ctx.principal, policyId));
     headers = limit.headers;
     if (!limit.allowed) {
       audit({ decision: "rate-limited", method: "tools/call", rule: limit.reason, status: 429 });
