@@ -3,6 +3,7 @@
  * Never shared between sessions. Keeps the upstream's catalog (tools, prompts, resources), and when the
  * upstream fails it is marked degraded (its items disappear from lists) and reconnected with backoff.
  */
+import { reportMcpUpstreamHealth, traceHeaders } from "../observability";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -97,6 +98,7 @@ export class UpstreamConnection {
   markDegraded(): void {
     if (this.status !== "ready") return;
     this.status = "degraded";
+    reportMcpUpstreamHealth(this.id, false);
     const client = this.client;
     this.client = undefined;
     void client?.close().catch(() => {});
@@ -135,6 +137,7 @@ export class UpstreamConnection {
       fetch: async (url, init) => {
         const headers = new Headers(init?.headers);
         for (const [name, value] of Object.entries(await credentials(userToken()))) headers.set(name, value);
+        for (const [name, value] of Object.entries(traceHeaders<Record<string, string>>({}))) headers.set(name, value);
         return fetch(url, { ...init, headers });
       },
     });
@@ -163,12 +166,14 @@ export class UpstreamConnection {
       this.client = client;
       this.catalog = catalog;
       this.status = "ready";
+      reportMcpUpstreamHealth(this.id, true);
       this.attempts = 0;
       events.onCatalogChanged(new Set(["tools", "prompts", "resources"]));
     } catch {
       await client.close().catch(() => {});
       if (this.isClosed()) return;
       this.status = "degraded";
+      reportMcpUpstreamHealth(this.id, false);
       this.scheduleReconnect();
     }
   }
