@@ -118,8 +118,8 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
     this.namespace = props.namespace ?? "tollgate";
     const mcpPath = props.mcpPath ?? "/mcp";
     const hasMcp = props.routes.some((r) => r.kind === "mcp");
-    this.mcpUrl = hasMcp ? `${props.publicUrl}${mcpPath}` : undefined;
-    this.llmUrls = Object.fromEntries(props.routes.flatMap((r) => (r.kind === "llm" ? [[r.routeId, `${props.publicUrl}${r.pathPrefix ?? ""}`]] : [])));
+    this.mcpUrl = hasMcp ? underPublicUrl(props.publicUrl, mcpPath) : undefined;
+    this.llmUrls = Object.fromEntries(props.routes.flatMap((r) => (r.kind === "llm" ? [[r.routeId, underPublicUrl(props.publicUrl, r.pathPrefix ?? "")]] : [])));
 
     const redisEnv = props.redis ? (props.redis.urlSecretEnv ?? "REDIS_URL") : undefined;
     this.secretEnvNames = [...new Set([...props.routes.flatMap((r) => r.secretEnvNames), ...(redisEnv ? [redisEnv] : [])])].sort();
@@ -347,7 +347,7 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
           : {}),
       },
       protectedResource: {
-        resource: value("gateway.mcpUrl", `${p.publicUrl}${mcpPath}`),
+        resource: value("gateway.mcpUrl", underPublicUrl(p.publicUrl, mcpPath)),
         authorizationServers: [issuer],
         scopesSupported: [...(p.scopes?.names ?? [])],
       },
@@ -383,6 +383,11 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
     if (!result.ok) for (const issue of result.issues) errors.push(`[TG-BUNDLE-001] gateway "${this.gatewayName}": ${formatIssue(issue)}`);
     return errors;
   }
+}
+
+/** `${publicUrl}${path}`; one Terraform expression when the URL is known only at apply (so values.json can carry it). */
+function underPublicUrl(publicUrl: string, path: string): string {
+  return Token.isUnresolved(publicUrl) ? Fn.join("", [publicUrl, path]) : `${publicUrl}${path}`;
 }
 
 /** Terraform would interpolate `${...}` and `%{...}` in the ConfigMap literal; escape them so it renders the text unchanged. */

@@ -1,8 +1,10 @@
 import { describe, expect, it } from "vitest";
 import type { BundleInput } from "../../policies/bundle";
+import { TerraformVariable } from "cdktf";
+import { validateSynthBundle } from "../../policies/bundle";
 import { GatewayRoute, GuardPolicy } from "../../constructs";
 import { smallPlatform } from "./fixtures";
-import { environmentStack, synthJson } from "./synth-helpers";
+import { environmentStack, single, synthJson } from "./synth-helpers";
 
 describe("the devops-copilot bundle (what the constructs compile)", () => {
   const stack = environmentStack("prod");
@@ -85,5 +87,26 @@ describe("construct prop errors name the prop to fix", () => {
   it("a privileged scope that is not one of the scopes is refused", () => {
     const { stack } = smallPlatform({ privileged: ["mcp:root"] });
     expect(() => synthJson(stack)).toThrow(/McpScopes\.privileged: "mcp:root" is not one of the scopes/);
+  });
+});
+
+describe("a gateway URL known only after apply", () => {
+  const platform = smallPlatform({ publicUrl: (scope) => new TerraformVariable(scope, "gateway_url", { type: "string" }).stringValue });
+  const tf = synthJson(platform.stack);
+
+  it("is a placeholder in the bundle and a Terraform expression in values.json", () => {
+    const bundle = platform.gateway.bundle() as BundleInput;
+    expect(bundle.server.publicUrl).toBe("{{apply:gateway.publicUrl}}");
+    expect(bundle.auth.audiences).toEqual(["{{apply:gateway.audience}}"]);
+    expect(bundle.protectedResource.resource).toBe("{{apply:gateway.mcpUrl}}");
+    expect(validateSynthBundle(bundle).ok).toBe(true);
+    const values = (single(tf, "kubernetes_config_map") as { data: Record<string, string> }).data["values.json"];
+    expect(values).toContain(`"gateway.publicUrl" = var.gateway_url`);
+    expect(values).toContain(`"gateway.mcpUrl" = join("", [var.gateway_url, "/mcp"])`);
+  });
+
+  it("reaches the agent runtime as Terraform expressions", () => {
+    const runtime = single(tf, "aws_bedrockagentcore_agent_runtime") as { environment_variables: Record<string, string> };
+    expect(runtime.environment_variables.TOLLGATE_MCP_URL).toBe(`\${join("", [var.gateway_url, "/mcp"])}`);
   });
 });

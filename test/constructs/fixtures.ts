@@ -29,6 +29,8 @@ export interface PlatformKnobs {
   readonly agent?: Partial<AgentCoreRuntimeProps>;
   /** More routes for the gateway, built in the platform's stack. */
   readonly extraRoutes?: (stack: TerraformStack) => GatewayRoute[];
+  /** The gateway URL (and token audience). @default "https://gw.acme.example" */
+  readonly publicUrl?: (stack: TerraformStack) => string;
 }
 
 export function smallPlatform(knobs: PlatformKnobs = {}) {
@@ -37,7 +39,8 @@ export function smallPlatform(knobs: PlatformKnobs = {}) {
   new AwsProvider(stack, "aws", { region: "eu-west-1" });
   new KubernetesProvider(stack, "kubernetes", {});
   const environment = knobs.environment ?? "prod";
-  const okta = new OktaApps(stack, "Okta", { name: "small", gatewayUri: "https://gw.acme.example", userApp: { redirectUris: ["https://app.acme.example/cb"] } });
+  const publicUrl = knobs.publicUrl?.(stack) ?? "https://gw.acme.example";
+  const okta = new OktaApps(stack, "Okta", { name: "small", gatewayUri: publicUrl, userApp: { redirectUris: ["https://app.acme.example/cb"] } });
   const scopes = new McpScopes(stack, "Scopes", {
     authServer: okta,
     ...(knobs.scopes ? { scopes: knobs.scopes } : {}),
@@ -52,7 +55,7 @@ export function smallPlatform(knobs: PlatformKnobs = {}) {
   for (const [scope, tools] of knobs.grants ?? [["mcp:read", ["get_*", "search_*"]]]) scopes.grantTools(scope, docs, ...tools);
   const gateway = new GatewayDeployment(stack, "Gateway", {
     environment,
-    publicUrl: "https://gw.acme.example",
+    publicUrl,
     authServer: okta,
     clients: okta,
     routes: [llm, docs, ...(knobs.extraRoutes?.(stack) ?? [])],
