@@ -44,16 +44,29 @@ export function createUpstreamClient(): UpstreamClient {
   const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 300_000, pipelining: 1, connect: { timeout: 10_000 } });
   return {
     async send({ url, method, headers, body, timeoutMs, signal }) {
+      // Our own time-to-headers timer: undici's parser timeouts are coarse (fast timers, ~1 s).
+      const controller = new AbortController();
+      let timedOut = false;
+      const timer = setTimeout(() => {
+        timedOut = true;
+        controller.abort();
+      }, timeoutMs);
+      const onAbort = () => controller.abort();
+      signal.addEventListener("abort", onAbort, { once: true });
       try {
-        const response = await request(url, { dispatcher: agent, method, headers, body, headersTimeout: timeoutMs, bodyTimeout: BODY_IDLE_MS, signal });
+        const response = await request(url, { dispatcher: agent, method, headers, body, headersTimeout: timeoutMs, bodyTimeout: BODY_IDLE_MS, signal: controller.signal });
         return { status: response.statusCode, headers: response.headers, body: response.body };
       } catch (error) {
         if (signal.aborted) throw error;
-        if (error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.ConnectTimeoutError) {
+        if (timedOut || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.ConnectTimeoutError) {
           throw new UpstreamUnavailable("timeout", "no response headers in time");
         }
         const code = (error as { code?: string }).code ?? "";
         throw new UpstreamUnavailable("connection-error", code || "connection failed");
+      } finally {
+        // The listener on the per-request signal stays: a client that goes away mid-stream still
+        // aborts the upstream body.
+        clearTimeout(timer);
       }
     },
     close: () => agent.close(),

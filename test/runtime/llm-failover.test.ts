@@ -45,6 +45,15 @@ beforeAll(async () => {
               { id: "alive", kind: "openai", baseUrl: `${upstream.url}/alive/v1`, apiKey: { env: "K" } },
             ],
           },
+          {
+            id: "slow",
+            pathPrefix: "/slow",
+            policy: "default",
+            providers: [
+              { id: "impatient", kind: "openai", baseUrl: `${upstream.url}/impatient/v1`, apiKey: { env: "K" }, timeoutMs: 100 },
+              { id: "patient", kind: "openai", baseUrl: `${upstream.url}/patient/v1`, apiKey: { env: "K" } },
+            ],
+          },
         ],
       };
     },
@@ -120,6 +129,15 @@ describe("LLM failover", () => {
     const dead = new OpenAI({ baseURL: client.baseURL.replace("/chat/v1", "/dead/v1"), apiKey: "unused", maxRetries: 0 });
     const { response } = await ask(dead);
     expect(response.headers.get("x-tollgate-provider")).toBe("alive");
+  });
+
+  it("fails over when a provider sends no response headers within its timeout", async () => {
+    const slow = new OpenAI({ baseURL: client.baseURL.replace("/chat/v1", "/slow/v1"), apiKey: "unused", maxRetries: 0 });
+    // model slow-400: the stand-in delays its headers by 400 ms; "impatient" allows 100 ms, "patient" 30 s.
+    const { data, response } = await slow.chat.completions.create({ model: "slow-400", messages: [{ role: "user", content: "take your time" }] }).withResponse();
+    expect(data.choices[0]?.message.content).toBe("take your time");
+    expect(response.headers.get("x-tollgate-provider")).toBe("patient");
+    expect(audit.events.some((e) => e.decision === "failover" && e.provider === "impatient" && e.reason?.startsWith("timeout"))).toBe(true);
   });
 
   it("does not fail over on a client error (400): the provider's answer is relayed", async () => {

@@ -1,0 +1,90 @@
+import { describe, expect, it } from "vitest";
+import { AnthropicStreamTranslator, chatToMessagesRequest, messagesToChatResponse } from "../../runtime/llm/anthropic-translate";
+import { SseParser } from "../../runtime/llm/sse";
+
+describe("chat.completions → Anthropic Messages", () => {
+  it("moves system prompts out, turns tool calls into tool_use and tool messages into tool_result", () => {
+    const request = chatToMessagesRequest(
+      {
+        model: "gpt-4o",
+        max_tokens: 300,
+        stop: "END",
+        messages: [
+          { role: "system", content: "Be terse." },
+          { role: "user", content: "Weather in Oslo?" },
+          { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }] },
+          { role: "tool", tool_call_id: "call_1", content: "4°C, rain" },
+          { role: "user", content: "Umbrella?" },
+        ],
+        tools: [{ type: "function", function: { name: "get_weather", description: "Weather by city", parameters: { type: "object", properties: { city: { type: "string" } } } } }],
+        tool_choice: "required",
+      },
+      "claude-x",
+    );
+    expect(request).toEqual({
+      model: "claude-x",
+      max_tokens: 300,
+      system: "Be terse.",
+      stop_sequences: ["END"],
+      messages: [
+        { role: "user", content: [{ type: "text", text: "Weather in Oslo?" }] },
+        { role: "assistant", content: [{ type: "tool_use", id: "call_1", name: "get_weather", input: { city: "Oslo" } }] },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: "call_1", content: "4°C, rain" }, { type: "text", text: "Umbrella?" }] },
+      ],
+      tools: [{ name: "get_weather", description: "Weather by city", input_schema: { type: "object", properties: { city: { type: "string" } } } }],
+      tool_choice: { type: "any" },
+    });
+  });
+
+  it("translates a tool_use answer into tool_calls with finish_reason tool_calls and usage", () => {
+    const chat = messagesToChatResponse(
+      {
+        id: "msg_1",
+        model: "claude-x",
+        content: [{ type: "text", text: "Checking." }, { type: "tool_use", id: "tu_1", name: "get_weather", input: { city: "Oslo" } }],
+        stop_reason: "tool_use",
+        usage: { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 2 },
+      },
+      1,
+    );
+    expect(chat.choices[0]).toMatchObject({
+      finish_reason: "tool_calls",
+      message: { role: "assistant", content: "Checking.", tool_calls: [{ id: "tu_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }] },
+    });
+    expect(chat.usage).toEqual({ prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 });
+  });
+
+  it("translates a streamed tool call into chat.completion chunks", () => {
+    const t = new AnthropicStreamTranslator();
+    const events = [
+      { type: "message_start", message: { id: "msg_2", model: "claude-x", usage: { input_tokens: 7, output_tokens: 1 } } },
+      { type: "content_block_start", index: 0, content_block: { type: "tool_use", id: "tu_2", name: "lookup" } },
+      { type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: '{"q":' } },
+      { type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: '"x"}' } },
+      { type: "message_delta", delta: { stop_reason: "tool_use" }, usage: { output_tokens: 9 } },
+      { type: "message_stop" },
+    ].map((e) => t.translate(e));
+    const chunks = events.flatMap((e) => e.chunks ?? []);
+    expect(chunks[1]?.choices[0].delta.tool_calls[0]).toEqual({ index: 0, id: "tu_2", type: "function", function: { name: "lookup", arguments: "" } });
+    expect(chunks.slice(2, 4).map((c) => c.choices[0].delta.tool_calls[0].function.arguments).join("")).toBe('{"q":"x"}');
+    expect(chunks.at(-1)?.choices[0].finish_reason).toBe("tool_calls");
+    expect(events.at(-1)?.done).toBe(true);
+    expect(t.usage).toEqual({ input: 7, output: 9 });
+  });
+});
+
+describe("SSE parsing", () => {
+  it("reassembles events split anywhere across chunks, CRLF included", () => {
+    const text = 'event: a\r\ndata: {"x":1}\r\n\r\ndata: line1\ndata: line2\n\n: comment\n\ndata: [DONE]\n\n';
+    const parser = new SseParser();
+    const bytes = new TextEncoder().encode(text);
+    const events = [];
+    for (let i = 0; i < bytes.length; i += 3) events.push(...parser.push(bytes.slice(i, i + 3)));
+    events.push(...parser.end());
+    expect(events).toEqual([
+      { event: "a", data: '{"x":1}' },
+      { event: undefined, data: "line1\nline2" },
+      { event: undefined, data: "[DONE]" },
+    ]);
+  });
+});
