@@ -97,6 +97,9 @@ export class TollgateChecks implements IAspect {
   }
 
   private checkGateway(gateway: GatewayDeployment): void {
+    if (gateway.replicas > 1 && !gateway.sharedLimits) {
+      Annotations.of(gateway).addWarning(`[TG-LIMIT-001] ${gateway.replicas} replicas keep separate in-memory rate-limit budgets (each user gets up to ${gateway.replicas}× the limit): set GatewayDeployment({ redis: {} }) to share them`);
+    }
     if (isDevEnvironment(gateway.environment)) return;
     if (!isPinned(gateway.image)) {
       this.report(gateway, "TG-IMG-001", `gateway image ${gateway.image.repository} is not pinned by digest in "${gateway.environment}": set GatewayDeployment({ image: { digest: "sha256:..." } })`);

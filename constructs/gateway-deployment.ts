@@ -18,7 +18,7 @@ import {
 } from "../policies/bundle";
 import { writeOnSynth } from "./bundle-output";
 import { KubernetesDeployment } from "./kubernetes-deployment";
-import { TollgateChecks } from "./checks";
+import { TollgateChecks, isDevEnvironment } from "./checks";
 import { type ContainerImage, imageProblems, imageReference } from "./container-image";
 import type { BundleValue, GatewayRoute } from "./gateway-route";
 import type { GuardPolicy } from "./guard-policy";
@@ -99,6 +99,10 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
   public readonly image: ContainerImage;
   public readonly routes: readonly GatewayRoute[];
   public readonly namespace: string;
+  /** Minimum (and initial) replica count. */
+  public readonly replicas: number;
+  /** Whether rate-limit budgets are shared across replicas (Redis). */
+  public readonly sharedLimits: boolean;
   /** Environment variable names the pods receive from the Secret. */
   public readonly secretEnvNames: readonly string[];
   /** Sensitive variables created for the secrets (fromVariables), by environment variable name. */
@@ -125,6 +129,8 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
     this.secretEnvNames = [...new Set([...props.routes.flatMap((r) => r.secretEnvNames), ...(redisEnv ? [redisEnv] : [])])].sort();
 
     const replicas = props.replicas ?? 2;
+    this.replicas = replicas;
+    this.sharedLimits = props.redis !== undefined;
     const maxReplicas = props.maxReplicas ?? Math.max(3, 3 * replicas);
     const labels = { "app.kubernetes.io/name": "tollgate-gateway", "app.kubernetes.io/instance": this.gatewayName };
     const name = `${this.gatewayName}`;
@@ -373,6 +379,10 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
 
   private checkBundle(): string[] {
     const errors = imageProblems(this.props.image, "GatewayDeployment.image");
+    if (!Number.isInteger(this.replicas) || this.replicas < 1) errors.push(`GatewayDeployment.replicas: expected a positive integer, got ${this.replicas}`);
+    if (!isDevEnvironment(this.environment) && this.replicas < 2) {
+      errors.push(`GatewayDeployment.replicas: at least 2 outside dev ("${this.environment}" has ${this.replicas}): one replica is a single point of failure for every agent`);
+    }
     const mcpPolicies = new Set(this.routes.filter((r) => r.kind === "mcp" && r.policy).map((r) => r.policy?.policyId));
     if (mcpPolicies.size > 1) errors.push(`GatewayDeployment.routes: MCP upstreams share one guard policy, got ${[...mcpPolicies].join(", ")}: apply the same GuardPolicy to every MCP route`);
     const text = this.bundleText();

@@ -81,3 +81,20 @@ describe("synth-time checks", () => {
     expect(() => TollgateChecks.suppress(platform.llm, "TG-NOPE-001" as "TG-AUTH-001", "a good long reason")).toThrow(/unknown rule/);
   });
 });
+
+describe("gateway availability and shared limits", () => {
+  it("refuses a single replica outside dev", () => {
+    expect(() => synthJson(smallPlatform({ gateway: { replicas: 1 } }).stack)).toThrow(/GatewayDeployment\.replicas: at least 2 outside dev \("prod" has 1\)/);
+    expect(() => synthJson(smallPlatform({ environment: "dev", gateway: { replicas: 1 } }).stack)).not.toThrow();
+  });
+
+  it("warns when several replicas keep separate in-memory budgets, not when Redis shares them", () => {
+    const warnings = (redis: boolean) => {
+      const platform = smallPlatform({ gateway: { replicas: 3, ...(redis ? { redis: {} } : {}) } });
+      checkErrors(platform.stack);
+      return platform.gateway.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => String(m.data));
+    };
+    expect(warnings(false)).toEqual([expect.stringContaining("[TG-LIMIT-001] 3 replicas keep separate in-memory rate-limit budgets")]);
+    expect(warnings(true)).toEqual([]);
+  });
+});
