@@ -4,7 +4,8 @@
  * An overlay (policies/bundle/overlay.ts) may only
  * - give values to `{{apply:NAME}}` placeholders (what Terraform would render into values.json),
  * - replace the transport of named MCP upstreams (their credentials become `none`),
- * - replace the base URL and key of named LLM providers.
+ * - replace the base URL and key of named LLM providers,
+ * - move the gateway's canonical URI (publicUrl, protected resource, audience) to the local address.
  * Grants, deny rules, always-blocked tools, guard policies and limits stay exactly as synthesized, so
  * the local gateway enforces the same policy as the deployed one.
  */
@@ -122,5 +123,6 @@ export function buildLocalOverlay(bundle: unknown, endpoints: LocalEndpoints): O
       };
     }
   }
-  return { values, mcpUpstreams, llmProviders };
+  // The gateway answers at the local address: tokens, protected-resource metadata and clients agree on it.
+  return { values, publicUrl: endpoints.gatewayUrl, mcpUpstreams, llmProviders };
 }

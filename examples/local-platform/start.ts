@@ -134,12 +134,21 @@ function localClients(okta: OktaConfig): LocalStateClient[] {
   });
 }
 
-/** Placeholder-free value of the first audience the bundle accepts (the gateway URI). */
+/**
+ * The audience local tokens carry: the local gateway URL when the bundle's audience is its public URL (the
+ * overlay moves both there), else the bundle's own audience.
+ */
 function resolveAudience(bundle: Record<string, unknown>, gatewayUrl: string): string {
-  const audience = (bundle.auth as { audiences?: string[] } | undefined)?.audiences?.[0];
+  const local = (value: string | undefined): string | undefined => {
+    if (value === undefined) return undefined;
+    const names = listPlaceholders(value);
+    return names.length === 0 ? value : localPlaceholderValue(names[0] as string, { issuer: "", gatewayUrl, clientIds: {}, llmUpstreamUrl: () => "", workDir: "" });
+  };
+  const audience = local((bundle.auth as { audiences?: string[] } | undefined)?.audiences?.[0]);
   if (!audience) throw new Error("the bundle has no auth.audiences");
-  const names = listPlaceholders(audience);
-  return names.length === 0 ? audience : localPlaceholderValue(names[0] as string, { issuer: "", gatewayUrl, clientIds: {}, llmUpstreamUrl: () => "", workDir: "" });
+  const publicUrl = local((bundle.server as { publicUrl?: string } | undefined)?.publicUrl);
+  const strip = (u: string) => u.replace(/\/+$/, "");
+  return publicUrl !== undefined && strip(audience) === strip(publicUrl) ? gatewayUrl : audience;
 }
 
 async function waitUntilReady(url: string, gateway: ManagedChild, stderr: string[], timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {

@@ -1,7 +1,8 @@
 /**
  * A local overlay points a synthesized bundle at local stand-ins (an authorization server, MCP servers,
  * LLM upstreams) without editing the bundle. It supplies apply-time values and may replace the
- * transport of named MCP upstreams and the base URL and key of named LLM providers; nothing else.
+ * transport of named MCP upstreams, the base URL and key of named LLM providers, and the gateway's
+ * canonical URI (for a gateway reached at a local address); nothing else.
  */
 import { z } from "zod";
 import { SecretRefSchema } from "./schema";
@@ -20,6 +21,12 @@ const Transport = z.discriminatedUnion("type", [
 export const OverlaySchema = z.strictObject({
   /** Values for `{{apply:NAME}}` placeholders. */
   values: z.record(z.string(), z.string()).default({}),
+  /**
+   * The gateway's canonical URI where this gateway really answers (e.g. `http://127.0.0.1:8080`). Replaces
+   * `server.publicUrl`, the same prefix of `protectedResource.resource`, and the audience equal to the old
+   * URI, so tokens, protected-resource metadata and the address clients use agree. Policy is untouched.
+   */
+  publicUrl: z.string().min(1).optional(),
   /** Upstream id → replacement transport (credentials become `none`). */
   mcpUpstreams: z.record(z.string(), Transport).default({}),
   /** `routeId/providerId` → replacement base URL and key. */
@@ -30,6 +37,9 @@ export const OverlaySchema = z.strictObject({
 export type Overlay = z.output<typeof OverlaySchema>;
 
 interface OverlayTarget {
+  server?: { publicUrl?: string };
+  protectedResource?: { resource?: string };
+  auth?: { audiences?: string[] };
   mcp?: { upstreams?: { id: string; transport: unknown; credentials?: unknown }[] };
   llm?: { routes?: { id: string; providers: { id: string; baseUrl: string; apiKey?: unknown }[] }[] };
 }
@@ -38,6 +48,17 @@ interface OverlayTarget {
 export function applyOverlay<T extends OverlayTarget>(bundle: T, overlay: Overlay): { bundle: T; unknown: string[] } {
   const copy = structuredClone(bundle);
   const unknown: string[] = [];
+  const previous = copy.server?.publicUrl;
+  if (overlay.publicUrl !== undefined && copy.server && previous !== undefined) {
+    const next = overlay.publicUrl.replace(/\/+$/, "");
+    const old = previous.replace(/\/+$/, "");
+    copy.server.publicUrl = next;
+    const resource = copy.protectedResource?.resource;
+    if (copy.protectedResource && resource !== undefined && (resource === old || resource.startsWith(`${old}/`))) {
+      copy.protectedResource.resource = `${next}${resource.slice(old.length)}`;
+    }
+    if (copy.auth?.audiences) copy.auth.audiences = copy.auth.audiences.map((a) => (a.replace(/\/+$/, "") === old ? next : a));
+  }
   for (const [upstreamId, transport] of Object.entries(overlay.mcpUpstreams)) {
     const upstream = copy.mcp?.upstreams?.find((u) => u.id === upstreamId);
     if (!upstream) {

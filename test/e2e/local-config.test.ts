@@ -79,6 +79,11 @@ describe("local platform configuration from the synthesized dev stack", () => {
     expect(result.ok ? [] : result.issues).toEqual([]);
     if (!result.ok) return;
     expect(result.bundle.auth.issuer).toBe(ENDPOINTS.issuer);
+    // The gateway's canonical URI moves to the local address, consistently.
+    expect(result.bundle.server.publicUrl).toBe(ENDPOINTS.gatewayUrl);
+    expect(result.bundle.protectedResource.resource).toBe(`${ENDPOINTS.gatewayUrl}/mcp`);
+    expect(result.bundle.auth.audiences).toEqual([ENDPOINTS.gatewayUrl]);
+    expect(result.bundle.protectedResource.authorizationServers).toEqual([ENDPOINTS.issuer]);
     expect(result.bundle.auth.allowedClients).toEqual(expect.arrayContaining(["tollgate-dev-agents", "tollgate-dev-users"]));
     // Policy is exactly the synthesized one: grants, deny, always-blocked, guard policies.
     const synthesized = bundle as { mcp: { grants: unknown; alwaysBlocked: unknown }; guardPolicies: { id: string; limits?: unknown }[] };
@@ -99,6 +104,14 @@ describe("local platform configuration from the synthesized dev stack", () => {
     const servers = Object.values(assignMcpServers(bundle));
     expect(servers.filter((s) => s === "memory")).toHaveLength(1);
     expect(servers.length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("an overlay's publicUrl leaves an audience that is not the public URL alone", () => {
+    const custom = structuredClone(bundle) as { auth: { audiences: string[] }; metadata: { digest?: string } };
+    custom.auth.audiences = ["api://tollgate", ...custom.auth.audiences];
+    delete custom.metadata.digest; // edited on purpose: no reviewed digest to check
+    const result = validateRuntimeBundle(custom, { overlay: buildLocalOverlay(custom, ENDPOINTS) });
+    expect(result.ok ? result.bundle.auth.audiences : result.issues).toEqual(["api://tollgate", ENDPOINTS.gatewayUrl]);
   });
 
   it("refuses a placeholder it cannot resolve, naming it", () => {

@@ -14,6 +14,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
+import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -196,6 +198,17 @@ describe("the local platform (npm start)", () => {
     await expect(client.callTool({ name: "github__delete_entities", arguments: { entityNames: ["tollgate-e2e"] } })).rejects.toThrow(/always-blocked/);
     const still = await client.callTool({ name: "github__search_nodes", arguments: { query: "tollgate-e2e" } });
     expect(JSON.stringify(still.content)).toContain("tollgate-e2e");
+  });
+
+  it("an MCP client with only its client credentials finds the authorization server through the gateway's metadata", async () => {
+    const agent = platform.clients.find((c) => c.grantTypes.includes("client_credentials"));
+    const provider = new ClientCredentialsProvider({ clientId: agent?.clientId ?? "", clientSecret: agent?.clientSecret ?? "", scope: "mcp:read", expectedIssuer: platform.issuer });
+    const client = new McpClient({ name: "oauth-discovery", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(platform.mcpUrl), { authProvider: provider }));
+    clients.push(client);
+    const names = (await client.listTools()).tools.map((t) => t.name).sort();
+    expect(names).toEqual(expectedVisible(bundle, platform.mcpServers, ["mcp:read"]));
+    expect(claimsOf(provider.tokens()?.access_token ?? "").aud).toBe(platform.audience);
   });
 
   it("a garbage token gets 401 invalid_token; no token gets 401 pointing at the resource metadata", async () => {
