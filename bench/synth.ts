@@ -3,16 +3,19 @@
  * prod stacks with their bundles) in fresh processes, against a baseline measured in the same run
  * (a fresh process that loads cdktf and synthesizes an empty stack). Targets: ≤ 1.5 s, ≤ 300 MB.
  *
- * Run: `node --import tsx bench/synth.ts [runs]` (default 5), or call `runSynthBench()`.
+ * Run: `npm run bench -- synth`, `node --import tsx bench/synth.ts [runs]` (default 5), or call
+ * `runSynthBench()`. Each measured process is this same file started as
+ * `bench/synth.ts --child full|baseline <outdir>`.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { performance } from "node:perf_hooks";
+import { App, TerraformStack } from "cdktf";
 
 const ROOT = resolve(import.meta.dirname, "..");
-const CHILD = join(ROOT, "bench", "synth-child.ts");
+const SELF = join(ROOT, "bench", "synth.ts");
 export const TARGET_WALL_MS = 1500;
 export const TARGET_RSS_MB = 300;
 
@@ -36,12 +39,12 @@ function median(values: readonly number[]): number {
   return sorted.length % 2 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
-/** One fresh process: `node --import tsx bench/synth-child.ts <mode> <tmp>`, timed from spawn to exit. */
+/** One fresh process: `node --import tsx bench/synth.ts --child <mode> <tmp>`, timed from spawn to exit. */
 function sample(mode: "full" | "baseline"): SynthSample {
   const outdir = mkdtempSync(join(tmpdir(), `tollgate-bench-${mode}-`));
   try {
     const started = performance.now();
-    const child = spawnSync(process.execPath, ["--import", "tsx", CHILD, mode, outdir], { cwd: ROOT, encoding: "utf8" });
+    const child = spawnSync(process.execPath, ["--import", "tsx", SELF, "--child", mode, outdir], { cwd: ROOT, encoding: "utf8" });
     const wallMs = performance.now() - started;
     if (child.status !== 0) throw new Error(`synth ${mode} failed (exit ${child.status}):\n${child.stderr}`);
     const line = child.stdout.trim().split("\n").pop() ?? "{}";
@@ -80,7 +83,28 @@ export function runSynthBench(runs = 5, log: (line: string) => void = console.lo
   return result;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) {
+/**
+ * The measured work, in the child: "full" synthesizes the default environment (dev + prod stacks,
+ * bundles included); "baseline" loads cdktf and synthesizes one empty stack. Prints its peak RSS.
+ * Only cdktf is imported statically, so the baseline loads nothing of Tollgate.
+ */
+async function child(mode: string, outdir: string): Promise<void> {
+  const app = new App({ outdir });
+  if (mode === "full") {
+    const { EnvironmentStack } = await import("../stacks/environment-stack");
+    const { ENVIRONMENTS } = await import("../stacks/environments");
+    new EnvironmentStack(app, ENVIRONMENTS.dev);
+    new EnvironmentStack(app, ENVIRONMENTS.prod);
+  } else {
+    new TerraformStack(app, "empty");
+  }
+  app.synth();
+  console.log(JSON.stringify({ maxRssKb: process.resourceUsage().maxRSS }));
+}
+
+if (process.argv[2] === "--child") {
+  await child(process.argv[3] ?? "", process.argv[4] ?? "");
+} else if (import.meta.url === `file://${process.argv[1]}`) {
   const runs = Number(process.argv[2] ?? 5);
   const result = runSynthBench(Number.isInteger(runs) && runs > 0 ? runs : 5);
   process.exitCode = result.withinTargets ? 0 : 1;
