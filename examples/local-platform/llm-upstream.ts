@@ -61,8 +61,12 @@ export interface LlmUpstream {
   readonly requests: RecordedRequest[];
   /** The next requests (matching `vendor`, if given) fail with `status`. */
   failNext(rule: FailureRule): void;
-  /** The next replies use these content chunks instead of echoing (one entry per reply). */
-  scriptReplies(replies: readonly (readonly string[])[]): void;
+  /**
+   * The next replies use these content chunks instead of echoing (one entry per reply). With `paceMs`,
+   * a streamed reply writes each SSE event separately, `paceMs` apart (as a vendor streams tokens), so
+   * the chunks reach the gateway in separate reads.
+   */
+  scriptReplies(replies: readonly (readonly string[])[], options?: { readonly paceMs?: number }): void;
   /** Forgets recorded requests, failure rules and scripted replies. */
   reset(): void;
   close(): Promise<void>;
@@ -79,7 +83,7 @@ const DEFAULT_MODELS = ["gpt-4o-mini", "gpt-4o", "claude-sonnet-4-5", "claude-ha
 export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promise<LlmUpstream> {
   const requests: RecordedRequest[] = [];
   const failures: { rule: FailureRule; left: number }[] = [];
-  const scripted: (readonly string[])[] = [];
+  const scripted: { chunks: readonly string[]; paceMs: number }[] = [];
   const maxRecorded = options.maxRecorded ?? 1000;
   const models = options.models ?? DEFAULT_MODELS;
 
@@ -167,10 +171,10 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     return entry.rule;
   }
 
-  function replyChunks(lastUser: string): readonly string[] {
+  function replyChunks(lastUser: string): { chunks: readonly string[]; paceMs: number } {
     const script = scripted.shift();
     if (script) return script;
-    return splitText(lastUser, options.streamChunks);
+    return { chunks: splitText(lastUser, options.streamChunks), paceMs: 0 };
   }
 
   interface OpenAiRequestLike {
@@ -183,7 +187,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
   function openAiChat(res: ServerResponse, request: OpenAiRequestLike, model: string): void {
     const messages = request.messages ?? [];
     const lastUser = lastUserText(messages);
-    const chunks = replyChunks(lastUser);
+    const { chunks, paceMs } = replyChunks(lastUser);
     const reply = chunks.join("");
     const promptTokens = estimateTokens(JSON.stringify(messages));
     const completionTokens = estimateTokens(reply);
@@ -207,7 +211,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     for (const piece of chunks) events.push({ ...base, choices: [{ index: 0, delta: { content: piece }, logprobs: null, finish_reason: null }] });
     events.push({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }] });
     if (request.stream_options?.include_usage) events.push({ ...base, choices: [], usage });
-    res.end(events.map((e) => `data: ${JSON.stringify(e)}\n\n`).join("") + "data: [DONE]\n\n");
+    writeEvents(res, [...events.map((e) => `data: ${JSON.stringify(e)}\n\n`), "data: [DONE]\n\n"], paceMs);
   }
 
   interface AnthropicRequestLike {
@@ -218,7 +222,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
 
   function anthropicMessages(res: ServerResponse, request: AnthropicRequestLike, model: string): void {
     const messages = request.messages ?? [];
-    const chunks = replyChunks(lastUserText(messages));
+    const { chunks, paceMs } = replyChunks(lastUserText(messages));
     const reply = chunks.join("");
     const inputTokens = estimateTokens(JSON.stringify(messages) + JSON.stringify(request.system ?? ""));
     const outputTokens = estimateTokens(reply);
@@ -246,7 +250,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     events.push(["content_block_stop", { type: "content_block_stop", index: 0 }]);
     events.push(["message_delta", { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: outputTokens } }]);
     events.push(["message_stop", { type: "message_stop" }]);
-    res.end(events.map(([name, data]) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`).join(""));
+    writeEvents(res, events.map(([name, data]) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`), paceMs);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -259,7 +263,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     url: `http://${options.host ?? "127.0.0.1"}:${address.port}`,
     requests,
     failNext: (rule) => failures.push({ rule, left: rule.count }),
-    scriptReplies: (replies) => scripted.push(...replies),
+    scriptReplies: (replies, scriptOptions) => scripted.push(...replies.map((chunks) => ({ chunks, paceMs: scriptOptions?.paceMs ?? 0 }))),
     reset: () => {
       requests.length = 0;
       failures.length = 0;
@@ -271,6 +275,26 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
         server.closeAllConnections();
       }),
   };
+}
+
+/** Writes SSE events at once, or one by one `paceMs` apart. */
+function writeEvents(res: ServerResponse, events: readonly string[], paceMs: number): void {
+  if (paceMs <= 0) {
+    res.end(events.join(""));
+    return;
+  }
+  let i = 0;
+  const next = () => {
+    if (res.destroyed) return;
+    const event = events[i++];
+    if (event === undefined) {
+      res.end();
+      return;
+    }
+    res.write(event);
+    setTimeout(next, paceMs);
+  };
+  next();
 }
 
 function modelFailure(model: string, vendor: string): FailureRule | undefined {

@@ -86,8 +86,30 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
   const scanners = new Map<number, StreamingCredentialScanner>();
   let template: Json | undefined;
   let done = false;
+  /**
+   * Content-only deltas of one choice that arrived in the same upstream read are scanned together and
+   * sent as one event: fewer scans and writes, and no delay (the read is flushed at its end).
+   */
+  let pending: { index: number; text: string; template: Json } | undefined;
+
+  const flushPending = function* (): Step<boolean> {
+    if (!pending || !newScanner) return true;
+    const { index, text, template: base } = pending;
+    pending = undefined;
+    let scanner = scanners.get(index);
+    if (!scanner) {
+      scanner = newScanner();
+      scanners.set(index, scanner);
+    }
+    const result = yield* settle(scanner.push(text));
+    if (result.action === "block") return block(result.message);
+    addRedactions(outcome, result);
+    if (result.text) out.add(sseEvent(JSON.stringify({ ...base, choices: [{ index, delta: { content: result.text }, logprobs: null, finish_reason: null }] })));
+    return true;
+  };
 
   const flushScanners = function* (): Step<boolean> {
+    if (!(yield* flushPending())) return false;
     for (const [index, scanner] of scanners) {
       const result = yield* settle(scanner.finish());
       if (result.action === "block") return block(result.message);
@@ -130,6 +152,19 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
       return true;
     }
     template ??= { id: chunk.id, object: chunk.object, created: chunk.created, model: chunk.model };
+    const only = choices.length === 1 ? choices[0] : undefined;
+    const onlyDelta = only?.delta as Json | undefined;
+    if (only && !only.finish_reason && only.logprobs == null && onlyDelta && typeof onlyDelta.content === "string" && Object.keys(onlyDelta).length === 1) {
+      const index = typeof only.index === "number" ? only.index : 0;
+      if (pending && pending.index !== index && !(yield* flushPending())) return false;
+      if (pending) pending.text += onlyDelta.content;
+      else {
+        const { choices: _choices, usage: _usage, ...base } = chunk;
+        pending = { index, text: onlyDelta.content, template: base };
+      }
+      return true;
+    }
+    if (!(yield* flushPending())) return false;
     let modified = false;
     let emptied = true;
     for (const choice of choices) {
@@ -171,7 +206,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     return true;
   };
 
-  const ok = await pump(body, parser, out, outcome, (event) => drive(handle(event.data)));
+  const ok = await pump(body, parser, out, outcome, (event) => drive(handle(event.data)), () => drive(flushPending()));
   if (ok && !done && !outcome.broken) await drive(flushScanners());
   await out.flush();
   return outcome;
@@ -321,11 +356,19 @@ async function pump(
   out: Output,
   outcome: StreamOutcome,
   handle: (event: { event: string | undefined; data: string }) => boolean | Promise<boolean>,
+  onReadEnd?: () => boolean | Promise<boolean>,
 ): Promise<boolean> {
   try {
     for await (const chunk of body) {
       for (const event of parser.push(chunk)) {
         const result = handle(event);
+        if (!(result instanceof Promise ? await result : result)) {
+          await out.flush();
+          return false;
+        }
+      }
+      if (onReadEnd) {
+        const result = onReadEnd();
         if (!(result instanceof Promise ? await result : result)) {
           await out.flush();
           return false;

@@ -95,7 +95,7 @@ describe("OpenAI-compatible route with the openai SDK", () => {
     const at = reply.indexOf(LEAKED_KEY);
     const cuts = pieces === 2 ? [at + 10] : [at + 8, at + 20];
     const chunks = [0, ...cuts].map((start, i) => reply.slice(start, cuts[i] ?? reply.length));
-    upstream.scriptReplies([chunks]);
+    upstream.scriptReplies([chunks], { paceMs: 5 }); // each chunk in its own write: the gateway sees them in separate reads
     const stream = await openai().chat.completions.create({ model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: "what is the deploy key?" }] });
     let out = "";
     const error = await (async () => {
