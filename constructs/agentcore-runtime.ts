@@ -16,7 +16,9 @@ import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./re
 /** Actions the execution role may perform, and nothing else. */
 const ECR_PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"];
 const LOGS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"];
-const WORKLOAD_TOKEN = ["bedrock-agentcore:GetWorkloadAccessToken", "bedrock-agentcore:GetWorkloadAccessTokenForJWT", "bedrock-agentcore:GetWorkloadAccessTokenForUserId"];
+/** Tokens only from a verified JWT: `ForUserId` would mint tokens for any caller-supplied user id. */
+const WORKLOAD_TOKEN = ["bedrock-agentcore:GetWorkloadAccessToken", "bedrock-agentcore:GetWorkloadAccessTokenForJWT"];
+const WORKLOAD_TOKEN_UNVERIFIED = ["bedrock-agentcore:GetWorkloadAccessTokenForUserId"];
 
 export interface AgentCoreRuntimeProps {
   /** Runtime name: a letter, then letters, digits or `_`, at most 48 characters. */
@@ -92,6 +94,11 @@ export class AgentCoreRuntime extends Construct {
       encryptionConfiguration: [{ encryptionType: "AES256" }],
     });
 
+    const workloadIdentity = [
+      `arn:${partition}:bedrock-agentcore:${region}:${account}:workload-identity-directory/default`,
+      `arn:${partition}:bedrock-agentcore:${region}:${account}:workload-identity-directory/default/workload-identity/${props.runtimeName}-*`,
+    ];
+    // ecr:GetAuthorizationToken is deliberately absent: it only exists with Resource "*" (account-wide).
     this.role = new IamRole(this, "ExecutionRole", {
       name: `${props.runtimeName}-execution`,
       description: `AgentCore runtime ${props.runtimeName}: pull its image, write its logs. No model access: models are reached through the Tollgate gateway.`,
@@ -118,15 +125,8 @@ export class AgentCoreRuntime extends Construct {
         Statement: [
           { Sid: "PullOwnImage", Effect: "Allow", Action: ECR_PULL, Resource: [this.repository.arn] },
           { Sid: "WriteOwnLogs", Effect: "Allow", Action: LOGS, Resource: [`arn:${partition}:logs:${region}:${account}:log-group:/aws/bedrock-agentcore/runtimes/${props.runtimeName}-*`] },
-          {
-            Sid: "OwnWorkloadIdentity",
-            Effect: "Allow",
-            Action: WORKLOAD_TOKEN,
-            Resource: [
-              `arn:${partition}:bedrock-agentcore:${region}:${account}:workload-identity-directory/default`,
-              `arn:${partition}:bedrock-agentcore:${region}:${account}:workload-identity-directory/default/workload-identity/${props.runtimeName}-*`,
-            ],
-          },
+          { Sid: "OwnWorkloadIdentity", Effect: "Allow", Action: WORKLOAD_TOKEN, Resource: workloadIdentity },
+          { Sid: "NoUnverifiedUserTokens", Effect: "Deny", Action: WORKLOAD_TOKEN_UNVERIFIED, Resource: workloadIdentity },
         ],
       }),
     });

@@ -23,6 +23,11 @@ export interface LlmProviderProps {
 }
 
 export interface LlmRouteProps {
+  /**
+   * Route id in the bundle, metrics and audit events: lower-case, ≤ 16 characters.
+   * @default the construct id, lower-cased
+   */
+  readonly routeId?: string;
   /** Path prefix the route serves, e.g. `/anthropic`. */
   readonly pathPrefix: string;
   /** Tried in order; the first healthy one serves. */
@@ -85,7 +90,7 @@ export class GatewayRoute extends Construct implements IMcpUpstream {
   }
 
   public readonly kind: "llm" | "mcp";
-  /** Route id (LLM) or upstream id (MCP): the construct id, lower-cased, for LLM routes. */
+  /** Route id (LLM) or upstream id (MCP). */
   public readonly routeId: string;
   public readonly upstreamId: string;
   public readonly requireAuthentication: boolean;
@@ -103,7 +108,7 @@ export class GatewayRoute extends Construct implements IMcpUpstream {
     this.kind = props.kind;
     this.requireAuthentication = props.requireAuthentication ?? true;
     if (props.kind === "llm") {
-      this.routeId = id.toLowerCase();
+      this.routeId = props.routeId ?? id.toLowerCase();
       this.upstreamId = this.routeId;
       this.secretEnvNames = props.providers.flatMap((p) => (p.apiKeyEnv ? [p.apiKeyEnv] : []));
       this.upstreamUrls = props.providers.map((p) => p.baseUrl);

@@ -87,3 +87,15 @@ describe("AgentCoreRuntime with an AgentCore Gateway in front of Tollgate's MCP 
     for (const resource of statements.flatMap((s) => s.Resource)) expect(resource).not.toBe("*");
   });
 });
+
+describe("AgentCoreRuntime workload identity", () => {
+  it("mints workload tokens only from verified JWTs, never for a caller-supplied user id", () => {
+    const tf = synthJson(environmentStack("prod"));
+    const policy = JSON.parse(String(single(tf, "aws_iam_role_policy").policy)) as { Statement: { Effect: string; Action: string[] }[] };
+    const allowed = policy.Statement.filter((s) => s.Effect === "Allow").flatMap((s) => s.Action);
+    const denied = policy.Statement.filter((s) => s.Effect === "Deny").flatMap((s) => s.Action);
+    expect(allowed).toContain("bedrock-agentcore:GetWorkloadAccessTokenForJWT");
+    expect(allowed).not.toContain("bedrock-agentcore:GetWorkloadAccessTokenForUserId");
+    expect(denied).toEqual(["bedrock-agentcore:GetWorkloadAccessTokenForUserId"]);
+  });
+});
