@@ -176,7 +176,10 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
         continue;
       }
       const headers = { ...decision.headers, "x-tollgate-provider": provider.id };
-      const usage = await respond({ route, ctx, res, provider, response, stream, clientWantsUsage, flavour, model, headers, requestRedactions: guarded.redactions, audit });
+      // The response guard (credential leak, streaming included) runs while the answer is relayed.
+      const usage = await span("tollgate.guard.response", { [ATTR.PROVIDER]: provider.id, [ATTR.GEN_AI_REQUEST_MODEL]: model }, () =>
+        respond({ route, ctx, res, provider, response, stream, clientWantsUsage, flavour, model, headers, requestRedactions: guarded.redactions, audit }),
+      );
       if (usage && usage.input + usage.output > 0) await deps.limiter.recordTokens(ctx.principal, route.config.policy, usage.input + usage.output);
       return;
     }
