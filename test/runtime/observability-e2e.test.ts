@@ -143,7 +143,7 @@ async function token(role: "writer" | "admin"): Promise<string> {
 const childrenOf = (root: ReadableSpan) => spans.getFinishedSpans().filter((s) => s.spanContext().traceId === root.spanContext().traceId);
 
 describe("observability through the real gateway", () => {
-  it("an LLM call leaves one audit line and a trace of authenticate, limit, guard and upstream spans; the provider gets the traceparent", async () => {
+  it("an LLM call leaves one audit line and a trace of authenticate, limit, request guard, upstream and response guard spans; the provider gets the traceparent", async () => {
     const bearer = await token("writer");
     const openai = new OpenAI({ apiKey: bearer, baseURL: `${gateway.url}/openai/v1`, maxRetries: 0 });
     const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: `My SSN is ${SSN}, summarise my account.` }] });
@@ -168,7 +168,7 @@ describe("observability through the real gateway", () => {
       "http.response.status_code": 200,
     });
     const trace = childrenOf(root);
-    expect(trace.map((s) => s.name)).toEqual(expect.arrayContaining(["tollgate.authenticate", "tollgate.limit", "tollgate.guard.request", "tollgate.upstream"]));
+    expect(trace.map((s) => s.name)).toEqual(expect.arrayContaining(["tollgate.authenticate", "tollgate.limit", "tollgate.guard.request", "tollgate.upstream", "tollgate.guard.response"]));
     const upstreamSpan = trace.find((s) => s.name === "tollgate.upstream")!;
     expect(upstreamSpan.attributes).toMatchObject({ "gen_ai.system": "openai", "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o-mini", "tollgate.provider": "openai" });
     for (const child of trace.filter((s) => s !== root)) expect(child.parentSpanContext?.traceId).toBe(root.spanContext().traceId);
