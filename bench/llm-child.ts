@@ -1,7 +1,9 @@
 /**
  * Helper process of bench/llm.ts (the proxy under test, pinned to its own core by the parent):
  * `passthrough` — the Node floor: a minimal undici pass-through to the upstream;
- * `tollgate` — the real gateway (startGateway) with the full chain.
+ * `tollgate` — the real gateway (startGateway) with the full chain;
+ * `llmstage` — diagnostic: only the LLM stage (createLlmGateway + limiter + guards + audit to /dev/null)
+ *   behind a bare HTTP server with a fixed principal, i.e. Tollgate minus server, JWT and telemetry.
  * Reports its port over IPC and answers `{type:"cpu"}` with process.cpuUsage().
  * Run on its own (e.g. by `npm run bench`), it only says what it is.
  */
@@ -9,12 +11,15 @@ import { createWriteStream } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Pool } from "undici";
-import type { BundleInput } from "../policies/bundle";
+import { type BundleInput, type SecretRef, orThrow, validateRuntimeBundle } from "../policies/bundle";
+import type { ActiveConfig, RequestContext } from "../runtime/http/types";
+import { createRateLimiter } from "../runtime/limits";
+import { createLlmGateway } from "../runtime/llm";
 import { createAuditLog } from "../runtime/observability/audit";
 import { startGateway } from "../runtime/server";
 
 interface ChildConfig {
-  readonly mode: "passthrough" | "tollgate";
+  readonly mode: "passthrough" | "tollgate" | "llmstage";
   readonly upstream: string;
   readonly bundle?: BundleInput;
   readonly env?: Record<string, string>;
@@ -59,11 +64,39 @@ async function tollgate(config: ChildConfig): Promise<number> {
   return Number(new URL(gateway.url).port);
 }
 
+async function llmStage(config: ChildConfig): Promise<number> {
+  if (!config.bundle) throw new Error("llmstage mode needs a bundle");
+  const env = config.env ?? {};
+  const active: ActiveConfig = {
+    bundle: orThrow(validateRuntimeBundle(config.bundle)),
+    digest: "sha256:bench",
+    secrets: { read: (ref: SecretRef) => ("env" in ref ? (env[ref.env] ?? "") : "") },
+  };
+  const audit = createAuditLog(createWriteStream("/dev/null"));
+  const limiter = await createRateLimiter(active);
+  const gateway = createLlmGateway(active, { audit, limiter });
+  const principal = { issuer: "bench", subject: "bench-user", clientId: "bench", scopes: ["mcp:read"], expiresAt: 4_000_000_000, token: "" };
+  let id = 0;
+  const server = createServer((req, res) => {
+    const handler = gateway.route(new URL(req.url ?? "/", "http://x").pathname);
+    if (!handler) return void res.writeHead(404).end();
+    const aborted = new AbortController();
+    res.once("close", () => {
+      if (!res.writableFinished) aborted.abort();
+    });
+    const ctx: RequestContext = { requestId: String(++id), traceId: undefined, principal, config: active, audit, signal: aborted.signal };
+    handler(ctx, req, res).catch(() => res.end());
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return (server.address() as AddressInfo).port;
+}
+
 if (!process.send) {
   console.log("bench/llm-child.ts is a helper process of bench/llm.ts; run `npm run bench -- llm`.");
 } else {
   process.once("message", (message: ChildConfig) => {
-    const start = message.mode === "passthrough" ? passthrough(message.upstream) : tollgate(message);
+    const start = message.mode === "passthrough" ? passthrough(message.upstream) : message.mode === "llmstage" ? llmStage(message) : tollgate(message);
     start.then(
       (port) => {
         process.on("message", (m: { type?: string }) => {

@@ -7,7 +7,8 @@
  * The proxy under test runs in its own process pinned to core 1 with `taskset` (when available); the
  * load generator, the upstream and the authorization server share core 0. Targets are interleaved
  * over REPETITIONS repetitions; ratios to (ii) are computed within each repetition, medians printed.
- * Every loop is bounded by a request count.
+ * Every loop is bounded by a request count. A fourth, diagnostic target (`llmstage`: the LLM stage alone
+ * behind a bare server, no JWT or telemetry) shows how the cost splits between the stage and the rest.
  *
  * Targets (issue 4): JSON at saturation ≥ 0.75x pass-through RPS and ≤ 1.3x its CPU/request; at a fixed
  * 1,000 req/s ≤ +0.3 ms p50 over pass-through; streaming ≥ 0.95x pass-through streams/s; TTFB ≤ +0.5 ms
@@ -53,7 +54,7 @@ const percentile = (xs: number[], p: number) => {
 const median = (xs: number[]) => percentile(xs, 0.5);
 
 interface Target {
-  readonly name: "direct" | "passthrough" | "tollgate";
+  readonly name: "direct" | "passthrough" | "tollgate" | "llmstage";
   readonly pool: Pool;
   readonly path: string;
   readonly child: ChildProcess | undefined;
@@ -151,18 +152,20 @@ async function main(): Promise<void> {
   };
   const passthrough = await startChild({ mode: "passthrough", upstream: upstream.url });
   const tollgate = await startChild({ mode: "tollgate", upstream: upstream.url, bundle, env: { BENCH_KEY: "bench-provider-key" } });
+  const llmstage = await startChild({ mode: "llmstage", upstream: upstream.url, bundle, env: { BENCH_KEY: "bench-provider-key" } });
   const pool = (port: number) => new Pool(`http://127.0.0.1:${port}`, { connections: CONCURRENCY * 2, pipelining: 1 });
   const targets: Target[] = [
     { name: "direct", pool: new Pool(upstream.url, { connections: CONCURRENCY * 2 }), path: "/v1/chat/completions", child: undefined },
     { name: "passthrough", pool: pool(passthrough.port), path: "/v1/chat/completions", child: passthrough.child },
     { name: "tollgate", pool: pool(tollgate.port), path: "/openai/v1/chat/completions", child: tollgate.child },
+    { name: "llmstage", pool: pool(llmstage.port), path: "/openai/v1/chat/completions", child: llmstage.child },
   ];
   const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
 
   console.log(`LLM proxy benchmark: ${REPETITIONS} interleaved repetitions; proxy pinned to core 1: ${canPin ? "yes" : "no (taskset or a 2nd core missing)"}`);
   console.log(`JSON: ${JSON_REQUESTS} req at concurrency ${CONCURRENCY}; fixed ${FIXED_RATE} req/s x ${FIXED_REQUESTS}; streaming: ${STREAM_REQUESTS} streams at concurrency ${CONCURRENCY}; TTFB: ${TTFB_REQUESTS} sequential streams`);
   type Row = Record<string, number>;
-  const results: Record<Target["name"], Row[]> = { direct: [], passthrough: [], tollgate: [] };
+  const results: Record<Target["name"], Row[]> = { direct: [], passthrough: [], tollgate: [], llmstage: [] };
   for (const target of targets) for (let i = 0; i < 200; i++) await once(target, i % 2 ? STREAM_BODY : JSON_BODY, headers); // warm-up
 
   for (let rep = 1; rep <= REPETITIONS; rep++) {
@@ -194,7 +197,7 @@ async function main(): Promise<void> {
     median(results.tollgate.map((row, i) => (op === "div" ? (row[key] ?? 0) / (results[base][i]?.[key] ?? 1) : (row[key] ?? 0) - (results[base][i]?.[key] ?? 0))));
   const med = (name: Target["name"], key: string) => median(results[name].map((r) => r[key] ?? Number.NaN));
   console.log("\nmedians over repetitions:");
-  for (const name of ["direct", "passthrough", "tollgate"] as const) {
+  for (const name of ["direct", "passthrough", "tollgate", "llmstage"] as const) {
     console.log(
       `  ${name.padEnd(11)} JSON ${med(name, "jsonRps").toFixed(0)} req/s, p50 ${med(name, "jsonP50").toFixed(2)} ms, p99 ${med(name, "jsonP99").toFixed(2)} ms, cpu ${med(name, "jsonCpuUs").toFixed(0)} µs/req; @${FIXED_RATE}/s p50 ${med(name, "fixedP50").toFixed(2)} ms; stream ${med(name, "streamsPerS").toFixed(0)}/s, cpu ${med(name, "streamCpuUs").toFixed(0)} µs/stream; TTFB p50 ${med(name, "ttfbP50").toFixed(2)} ms`,
     );
@@ -212,6 +215,9 @@ async function main(): Promise<void> {
   check("streams/s ratio", streamRatio, ">= 0.95", streamRatio >= 0.95);
   check("TTFB p50 delta over direct (ms)", ttfbDelta, "<= 0.5", ttfbDelta <= 0.5);
   console.log(`  (stream CPU/stream ratio ${ratio("streamCpuUs", "passthrough", "div").toFixed(3)})`);
+  const stageCpu = median(results.llmstage.map((row, i) => (row.jsonCpuUs ?? 0) / (results.passthrough[i]?.jsonCpuUs ?? 1)));
+  const stageStream = median(results.llmstage.map((row, i) => (row.streamsPerS ?? 0) / (results.passthrough[i]?.streamsPerS ?? 1)));
+  console.log(`  diagnostic: LLM stage alone (no server/JWT/telemetry) vs pass-through: JSON CPU/request ${stageCpu.toFixed(3)}x, streams/s ${stageStream.toFixed(3)}x`);
 
   for (const target of targets) {
     await target.pool.close();

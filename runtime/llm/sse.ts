@@ -1,7 +1,10 @@
 /**
  * Incremental Server-Sent Events parsing (WHATWG rules for `event:` and `data:` lines), fed with
- * arbitrary byte chunks. Only what LLM streams use: event name and (multi-line) data.
+ * arbitrary byte chunks. Only what LLM streams use: event name and (multi-line) data. Hot path: one
+ * cursor walk per read, no regex unless a stream uses CR line endings.
  */
+import { StringDecoder } from "node:string_decoder";
+
 export interface SseEvent {
   readonly event: string | undefined;
   readonly data: string;
@@ -9,26 +12,32 @@ export interface SseEvent {
 
 export class SseParser {
   private buffer = "";
-  private readonly decoder = new TextDecoder();
+  private readonly decoder = new StringDecoder("utf8");
 
   /** Parses as many complete events as `chunk` completes. */
   push(chunk: Uint8Array): SseEvent[] {
-    this.buffer += this.decoder.decode(chunk, { stream: true });
-    const events: SseEvent[] = [];
-    for (;;) {
-      const match = /\r\n\r\n|\n\n|\r\r/.exec(this.buffer);
-      if (!match) break;
-      const block = this.buffer.slice(0, match.index);
-      this.buffer = this.buffer.slice(match.index + match[0].length);
-      const event = parseBlock(block);
-      if (event) events.push(event);
+    let text = this.buffer + this.decoder.write(chunk as Buffer);
+    if (text.includes("\r")) {
+      // A trailing CR may be the first half of a CRLF split across reads: keep it for the next read.
+      const trailingCr = text.endsWith("\r");
+      text = (trailingCr ? text.slice(0, -1) : text).replace(/\r\n?/g, "\n") + (trailingCr ? "\r" : "");
     }
+    const events: SseEvent[] = [];
+    let cursor = 0;
+    for (;;) {
+      const end = text.indexOf("\n\n", cursor);
+      if (end < 0) break;
+      const event = parseBlock(text.slice(cursor, end));
+      if (event) events.push(event);
+      cursor = end + 2;
+    }
+    this.buffer = cursor === 0 ? text : text.slice(cursor);
     return events;
   }
 
   /** The stream ended: a final event without its blank line still counts. */
   end(): SseEvent[] {
-    const rest = this.buffer + this.decoder.decode();
+    const rest = (this.buffer + this.decoder.end()).replace(/\r\n?/g, "\n");
     this.buffer = "";
     const event = rest.trim() ? parseBlock(rest) : undefined;
     return event ? [event] : [];
@@ -37,18 +46,25 @@ export class SseParser {
 
 function parseBlock(block: string): SseEvent | undefined {
   let event: string | undefined;
-  const data: string[] = [];
-  for (const line of block.split(/\r\n|\n|\r/)) {
-    if (line === "" || line.startsWith(":")) continue;
-    const colon = line.indexOf(":");
-    const field = colon < 0 ? line : line.slice(0, colon);
-    let value = colon < 0 ? "" : line.slice(colon + 1);
-    if (value.startsWith(" ")) value = value.slice(1);
-    if (field === "event") event = value;
-    else if (field === "data") data.push(value);
+  let data: string | undefined;
+  let start = 0;
+  while (start <= block.length) {
+    let end = block.indexOf("\n", start);
+    if (end < 0) end = block.length;
+    if (end > start && block.charCodeAt(start) !== 58 /* ':' comment */) {
+      const colon = block.indexOf(":", start);
+      const hasValue = colon >= 0 && colon < end;
+      const field = hasValue ? block.slice(start, colon) : block.slice(start, end);
+      let valueStart = hasValue ? colon + 1 : end;
+      if (block.charCodeAt(valueStart) === 32) valueStart++;
+      const value = valueStart < end ? block.slice(valueStart, end) : "";
+      if (field === "data") data = data === undefined ? value : `${data}\n${value}`;
+      else if (field === "event") event = value;
+    }
+    start = end + 1;
   }
-  if (data.length === 0 && event === undefined) return undefined;
-  return { event, data: data.join("\n") };
+  if (data === undefined && event === undefined) return undefined;
+  return { event, data: data ?? "" };
 }
 
 /** Serialises one event. */

@@ -87,4 +87,11 @@ describe("SSE parsing", () => {
       { event: undefined, data: "[DONE]" },
     ]);
   });
+
+  it("keeps a CRLF split across two reads as one line ending", () => {
+    const parser = new SseParser();
+    const enc = new TextEncoder();
+    const events = [...parser.push(enc.encode("data: x\r")), ...parser.push(enc.encode("\ndata: y\r\n\r\n"))];
+    expect(events).toEqual([{ event: undefined, data: "x\ny" }]);
+  });
 });
