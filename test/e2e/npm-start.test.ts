@@ -1,0 +1,83 @@
+/**
+ * `npm start` as a user runs it: the start script's command, a terminal's Ctrl-C (SIGINT) or a
+ * supervisor's SIGTERM, and nothing it started survives it.
+ */
+import { type ChildProcess, execFile, spawn } from "node:child_process";
+import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { promisify } from "node:util";
+import { afterEach, describe, expect, it } from "vitest";
+import { connectMcp } from "../../examples/local-platform/mcp-client";
+import { processAlive } from "../../examples/local-platform/processes";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const START_SCRIPT = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;
+
+/** Every descendant of `pid` (by parent pid), from /proc. */
+function descendants(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const name of readdirSync("/proc")) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(name)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const found: number[] = [];
+  const walk = (p: number) => {
+    for (const child of parents.get(p) ?? []) {
+      found.push(child);
+      walk(child);
+    }
+  };
+  walk(pid);
+  return found;
+}
+
+describe("npm start", () => {
+  let child: ChildProcess | undefined;
+  let dir: string | undefined;
+
+  afterEach(async () => {
+    if (child?.exitCode === null && child.pid) child.kill("SIGKILL");
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    it(`${signal} stops the platform and every process it started, exiting 0`, async () => {
+      expect(START_SCRIPT).toBe("node --import tsx examples/local-platform/start.ts");
+      dir = await mkdtemp(join(tmpdir(), "tollgate-npm-start-"));
+      const [, ...args] = START_SCRIPT.split(" ");
+      child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, PORT: "0", TOLLGATE_LOCAL_DIR: dir }, stdio: ["ignore", "pipe", "pipe"] });
+      child.stderr?.resume();
+      const exited = new Promise<number | null>((r) => child?.once("exit", (code) => r(code)));
+      // Wait for the banner's last line: the platform is up.
+      await new Promise<void>((resolveUp, reject) => {
+        createInterface({ input: child?.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+          if (line.includes("Ctrl-C stops everything")) resolveUp();
+        });
+        void exited.then((code) => reject(new Error(`npm start exited early (${code})`)));
+      });
+      const statePath = join(dir, "state.json");
+      expect(existsSync(statePath)).toBe(true);
+      // Open an MCP session, so the gateway runs its stdio MCP servers when the signal comes.
+      const { stdout: token } = await promisify(execFile)(process.execPath, [join(ROOT, "bin/tollgate.mjs"), "dev", "token", "--state", statePath, "--scopes", "mcp:read"], { cwd: ROOT });
+      const { gatewayUrl } = JSON.parse(readFileSync(statePath, "utf8")) as { gatewayUrl: string };
+      const mcp = await connectMcp(`${gatewayUrl}/mcp`, token.trim());
+      expect((await mcp.listTools()).tools.length).toBeGreaterThan(0);
+      const family = descendants(child.pid as number);
+      expect(family.length).toBeGreaterThanOrEqual(3); // the gateway and the session's MCP servers
+
+      child.kill(signal);
+      expect(await exited).toBe(0);
+      expect(family.filter(processAlive)).toEqual([]);
+      expect(existsSync(statePath)).toBe(false);
+    }, 120_000);
+  }
+});
