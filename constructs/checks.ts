@@ -98,7 +98,7 @@ export class TollgateChecks implements IAspect {
 
   private checkGateway(gateway: GatewayDeployment): void {
     if (gateway.replicas > 1 && !gateway.sharedLimits) {
-      Annotations.of(gateway).addWarning(`[TG-LIMIT-001] ${gateway.replicas} replicas keep separate in-memory rate-limit budgets (each user gets up to ${gateway.replicas}× the limit): set GatewayDeployment({ redis: {} }) to share them`);
+      Annotations.of(gateway).addWarning(`[TG-LIMIT-001] ${gateway.replicas} replicas keep separate in-memory rate-limit budgets (each user gets up to ${gateway.replicas}× the limit): set GatewayDeployment({ rateLimitStore: { type: "redis" } }) to share them`);
     }
     if (isDevEnvironment(gateway.environment)) return;
     if (!isPinned(gateway.image)) {

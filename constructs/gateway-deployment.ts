@@ -32,6 +32,25 @@ export const GATEWAY_PORT = 8080;
 /** Port of the admin listener (/metrics). */
 export const METRICS_PORT = 9464;
 
+export interface RedisRateLimitStore {
+  readonly type: "redis";
+  /** @default "REDIS_URL" */
+  readonly urlSecretEnv?: string;
+  /** When Redis is unreachable. @default "fail-closed" */
+  readonly onUnavailable?: "fail-open" | "fail-closed";
+}
+
+export interface GatewayAuthSettings {
+  /** @default ["RS256"] */
+  readonly algorithms?: readonly ("RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "ES512" | "EdDSA")[];
+  /** Claims every token must carry besides iss, aud, exp. @default ["sub"] */
+  readonly requiredClaims?: readonly string[];
+  /** @default 30 */
+  readonly clockSkewSeconds?: number;
+  /** Refuse tokens older than this (by `iat`). @default no limit */
+  readonly maxTokenAgeSeconds?: number;
+}
+
 /** How the provider keys and upstream secrets reach the gateway pods. */
 export type GatewaySecrets =
   /** One sensitive Terraform variable per secret (`<gateway>_<env name lower-cased>`), stored in a Kubernetes Secret. */
@@ -66,19 +85,24 @@ export interface GatewayDeploymentProps {
   /** @default { fromVariables: true } */
   readonly secrets?: GatewaySecrets;
   /**
-   * Share rate-limit budgets across replicas through Redis; the URL (may hold a password) is read
-   * from this environment variable, fed by the gateway Secret.
-   * @default in-memory limits (per replica)
+   * Where per-user rate-limit budgets live. `redis` shares them across replicas; its URL (which may
+   * hold a password) is read from `urlSecretEnv`, fed by the gateway Secret.
+   * @default { type: "memory" } (per replica)
    */
-  readonly redis?: { readonly urlSecretEnv?: string };
+  readonly rateLimitStore?: { readonly type: "memory" } | RedisRateLimitStore;
+  /**
+   * Token verification settings beyond issuer, audience and clients (which come from OktaApps).
+   * @default RS256, claims ["sub"], 30 s clock skew
+   */
+  readonly auth?: GatewayAuthSettings;
   /** @default "/mcp" */
   readonly mcpPath?: string;
   /** @default { cpu: "250m", memory: "256Mi" } requests, memory limit 512Mi */
   readonly resources?: { readonly cpu?: string; readonly memory?: string; readonly memoryLimit?: string };
   /** Namespaces allowed to reach the gateway (NetworkPolicy). @default every namespace in the cluster */
   readonly allowedClientNamespaces?: readonly string[];
-  /** OpenTelemetry tracing export (configured by OTEL_* variables). @default false */
-  readonly tracing?: boolean;
+  /** @default tracing off (OTLP export is configured by OTEL_* variables), no prompt capture, metrics on */
+  readonly telemetry?: { readonly tracing?: boolean; readonly capturePrompts?: boolean; readonly metrics?: boolean };
   /** Bundle and file name: `<name>.bundle.json`. @default the construct id, lower-cased */
   readonly name?: string;
 }
@@ -125,12 +149,12 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
     this.mcpUrl = hasMcp ? underPublicUrl(props.publicUrl, mcpPath) : undefined;
     this.llmUrls = Object.fromEntries(props.routes.flatMap((r) => (r.kind === "llm" ? [[r.routeId, underPublicUrl(props.publicUrl, r.pathPrefix ?? "")]] : [])));
 
-    const redisEnv = props.redis ? (props.redis.urlSecretEnv ?? "REDIS_URL") : undefined;
+    const redisEnv = props.rateLimitStore?.type === "redis" ? (props.rateLimitStore.urlSecretEnv ?? "REDIS_URL") : undefined;
     this.secretEnvNames = [...new Set([...props.routes.flatMap((r) => r.secretEnvNames), ...(redisEnv ? [redisEnv] : [])])].sort();
 
     const replicas = props.replicas ?? 2;
     this.replicas = replicas;
-    this.sharedLimits = props.redis !== undefined;
+    this.sharedLimits = redisEnv !== undefined;
     const maxReplicas = props.maxReplicas ?? Math.max(3, 3 * replicas);
     const labels = { "app.kubernetes.io/name": "tollgate-gateway", "app.kubernetes.io/instance": this.gatewayName };
     const name = `${this.gatewayName}`;
@@ -348,6 +372,10 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
         discoveryUrl: value("okta.discoveryUrl", p.authServer.discoveryUrl),
         jwksUri: value("okta.jwksUri", p.authServer.jwksUri),
         audiences: [value("gateway.audience", p.authServer.audience)],
+        ...(p.auth?.algorithms ? { algorithms: [...p.auth.algorithms] } : {}),
+        ...(p.auth?.requiredClaims ? { requiredClaims: [...p.auth.requiredClaims] } : {}),
+        ...(p.auth?.clockSkewSeconds !== undefined ? { clockSkewSeconds: p.auth.clockSkewSeconds } : {}),
+        ...(p.auth?.maxTokenAgeSeconds !== undefined ? { maxTokenAgeSeconds: p.auth.maxTokenAgeSeconds } : {}),
         ...(p.clients
           ? { allowedClients: [value("okta.clients.user.id", p.clients.userClientId), value("okta.clients.agent.id", p.clients.agentClientId)] }
           : {}),
@@ -371,8 +399,15 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
           }
         : {}),
       guardPolicies: [...policies.values()].map((policy) => policy.toBundle()),
-      rateLimitStore: p.redis ? { type: "redis", url: { env: p.redis.urlSecretEnv ?? "REDIS_URL" } } : { type: "memory" },
-      telemetry: { tracing: { enabled: p.tracing ?? false, serviceName: `tollgate-${this.gatewayName}` } },
+      rateLimitStore:
+        p.rateLimitStore?.type === "redis"
+          ? { type: "redis", url: { env: p.rateLimitStore.urlSecretEnv ?? "REDIS_URL" }, onUnavailable: p.rateLimitStore.onUnavailable ?? "fail-closed" }
+          : { type: "memory" },
+      telemetry: {
+        audit: { capturePrompts: p.telemetry?.capturePrompts ?? false },
+        metrics: { enabled: p.telemetry?.metrics ?? true, port: METRICS_PORT },
+        tracing: { enabled: p.telemetry?.tracing ?? false, serviceName: `tollgate-${this.gatewayName}` },
+      },
     };
     return { bundle: withDigest(bundle as BundleInput & { metadata: Record<string, unknown> }), values };
   }

@@ -90,7 +90,7 @@ export class DevopsCopilotPlatform extends Construct {
       image: settings.gatewayImage,
       namespace: settings.kubernetes.namespace,
       replicas: settings.replicas,
-      ...(settings.redis ? { redis: {} } : {}),
+      rateLimitStore: settings.redis ? { type: "redis" } : { type: "memory" },
     });
 
     this.agent = new AgentCoreRuntime(this, "Agent", {

@@ -43,7 +43,7 @@ describe("the devops-copilot bundle (what the constructs compile)", () => {
     expect(bundle.guardPolicies).toEqual([
       { id: "default", pii: { mode: "mask" }, promptInjection: { mode: "block" }, credentialLeak: { mode: "block" }, limits: { windowSeconds: 60, requestsPerWindow: 60, tokensPerWindow: 100_000 } },
     ]);
-    expect(bundle.rateLimitStore).toEqual({ type: "redis", url: { env: "REDIS_URL" } });
+    expect(bundle.rateLimitStore).toEqual({ type: "redis", url: { env: "REDIS_URL" }, onUnavailable: "fail-closed" });
     expect((environmentStack("dev").platform.gateway.bundle() as BundleInput).rateLimitStore).toEqual({ type: "memory" });
   });
 
@@ -108,5 +108,19 @@ describe("a gateway URL known only after apply", () => {
   it("reaches the agent runtime as Terraform expressions", () => {
     const runtime = single(tf, "aws_bedrockagentcore_agent_runtime") as { environment_variables: Record<string, string> };
     expect(runtime.environment_variables.TOLLGATE_MCP_URL).toBe(`\${join("", [var.gateway_url, "/mcp"])}`);
+  });
+});
+
+describe("GatewayDeployment({ auth, telemetry })", () => {
+  it("passes token verification settings into the bundle", () => {
+    const platform = smallPlatform({ gateway: { auth: { algorithms: ["ES256"], clockSkewSeconds: 10, requiredClaims: ["sub", "cid"] }, telemetry: { tracing: true } } });
+    const bundle = platform.gateway.bundle() as BundleInput;
+    expect(bundle.auth).toMatchObject({ algorithms: ["ES256"], clockSkewSeconds: 10, requiredClaims: ["sub", "cid"] });
+    expect(bundle.telemetry?.tracing).toEqual({ enabled: true, serviceName: "tollgate-gateway" });
+  });
+
+  it("an out-of-range setting fails synth naming the bundle field and the prop", () => {
+    const { stack } = smallPlatform({ gateway: { auth: { clockSkewSeconds: 3600 } } });
+    expect(() => synthJson(stack)).toThrow(/auth\.clockSkewSeconds: .* — set GatewayDeployment\(\{ auth \}\)/);
   });
 });

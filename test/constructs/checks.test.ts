@@ -90,7 +90,7 @@ describe("gateway availability and shared limits", () => {
 
   it("warns when several replicas keep separate in-memory budgets, not when Redis shares them", () => {
     const warnings = (redis: boolean) => {
-      const platform = smallPlatform({ gateway: { replicas: 3, ...(redis ? { redis: {} } : {}) } });
+      const platform = smallPlatform({ gateway: { replicas: 3, ...(redis ? { rateLimitStore: { type: "redis" as const } } : {}) } });
       checkErrors(platform.stack);
       return platform.gateway.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => String(m.data));
     };
