@@ -134,8 +134,11 @@ function authChanges(gateway: string, base: SynthBundle, head: SynthBundle): Cha
     if (canonicalJson(a ?? null) === canonicalJson(b ?? null)) return;
     const sa = new Set((a ?? []).map((x) => canonicalJson(x)));
     const sb = new Set((b ?? []).map((x) => canonicalJson(x)));
-    const widened = (unsetMeansAll && a !== undefined && b === undefined) || [...sb].some((x) => !sa.has(x));
-    const narrowed = (unsetMeansAll && a === undefined && b !== undefined) || [...sa].some((x) => !sb.has(x));
+    // With `unsetMeansAll`, an absent list accepts everything: going to or from it decides alone.
+    const allToSome = unsetMeansAll && a === undefined;
+    const someToAll = unsetMeansAll && b === undefined;
+    const widened = someToAll || (!allToSome && [...sb].some((x) => !sa.has(x)));
+    const narrowed = allToSome || (!someToAll && [...sa].some((x) => !sb.has(x)));
     const effect: Effect = widened ? "widening" : narrowed ? "narrowing" : "neutral";
     changes.push({ kind: "auth", effect, gateway, field, before: a ?? null, after: b ?? null, summary: `auth.${field} changed: ${canonicalJson(a ?? "any")} → ${canonicalJson(b ?? "any")}` });
   };

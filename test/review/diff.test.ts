@@ -126,6 +126,27 @@ describe("tollgate diff: guards, limits, routes", () => {
   });
 });
 
+describe("tollgate diff: token acceptance and policy bindings", () => {
+  const side = (b: BundleInput) => ({ stacks: [{ name: "tollgate-dev", bundles: [orThrow(validateSynthBundle(b))] }] });
+
+  it("dropping the client allow-list accepts every client's tokens: a widening", () => {
+    const base = sampleBundle();
+    base.auth.allowedClients = ["research-agent"];
+    const head = structuredClone(base);
+    delete head.auth.allowedClients;
+    expect(of(diffSyntheses(side(base), side(head)), "auth")).toEqual([expect.objectContaining({ effect: "widening", field: "allowedClients", before: ["research-agent"], after: null })]);
+    expect(of(diffSyntheses(side(head), side(base)), "auth")).toEqual([expect.objectContaining({ effect: "narrowing", field: "allowedClients" })]);
+  });
+
+  it("pointing a route at a weaker guard policy is a widening of that route", () => {
+    const base = sampleBundle();
+    base.guardPolicies.push({ id: "lax", pii: { mode: "log" } });
+    const head = structuredClone(base);
+    head.llm!.routes![0]!.policy = "lax";
+    expect(of(diffSyntheses(side(base), side(head)), "policy-binding")).toEqual([expect.objectContaining({ effect: "widening", target: "route openai", before: "default", after: "lax" })]);
+  });
+});
+
 describe("tollgate diff: infrastructure", () => {
   it("warns loudly that a renamed construct ID destroys and recreates the resource", async () => {
     const report = await review("construct-renamed");
