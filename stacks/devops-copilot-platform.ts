@@ -76,7 +76,7 @@ export class DevopsCopilotPlatform extends Construct {
 
     for (const upstream of [slack, github]) this.scopes.grantTools("mcp:read", upstream, "list_*", "get_*", "search_*", "read_*");
     this.scopes.grantTools("mcp:write", slack, "slack_post_message", "slack_reply_to_thread", "slack_add_reaction");
-    this.scopes.grantTools("mcp:write", github, "create_*", "update_issue", "add_issue_comment");
+    this.scopes.grantTools("mcp:write", github, "create_*", "add_*", "update_*");
     for (const upstream of [slack, github]) this.scopes.grantTools("mcp:admin", upstream, "*");
 
     this.gateway = new GatewayDeployment(this, "Gateway", {
