@@ -56,6 +56,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
   const health = new ProviderHealth(now);
   const upstream = createUpstreamClient();
   const maxRequestBytes = config.bundle.server.maxRequestBytes;
+  const capturePrompts = config.bundle.telemetry.audit.capturePrompts;
   const policies = new Map(config.bundle.guardPolicies.map((p) => [p.id, compileGuardPolicy(p)]));
   const routes: CompiledRoute[] = [];
   const byPath = new Map<string, HttpHandler>();
@@ -103,7 +104,9 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
   /** The shared path of chat.completions (`openai` flavour) and native Messages (`anthropic` flavour). */
   async function forwardCompletion(route: CompiledRoute, ctx: RequestContext, req: IncomingMessage, res: ServerResponse, flavour: ErrorFlavour): Promise<void> {
     const started = performance.now();
-    const audit = auditFor(route, ctx, started);
+    // Post-redaction prompt in audit events, only when the bundle asks for it (telemetry.audit.capturePrompts).
+    const auditExtra: { prompt?: string } = {};
+    const audit = auditFor(route, ctx, started, auditExtra);
     let body: Json;
     try {
       body = await readJson(req, maxRequestBytes);
@@ -135,6 +138,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       audit({ decision: "block", model, rule: `guard: ${guarded.guard}`, status: 400 });
       return sendLlmError(res, guardBlocked(guarded.guard, guarded.message), flavour, decision.headers);
     }
+    if (capturePrompts) auditExtra.prompt = lastUserText(body);
     const stream = body.stream === true;
     const clientWantsUsage = stream && body.stream_options?.include_usage === true;
     const clientAnthropicHeaders = pickHeaders(req, ["anthropic-version", "anthropic-beta"]);
@@ -324,9 +328,10 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     sendLlmError(res, { status: 503, type: "api_error", code: "providers_unavailable", message: `no provider of route "${route.config.id}" answered` }, "openai");
   }
 
-  function auditFor(route: CompiledRoute, ctx: RequestContext, started: number) {
+  function auditFor(route: CompiledRoute, ctx: RequestContext, started: number, extra: { prompt?: string } = {}) {
     return (event: Partial<AuditEvent> & Pick<AuditEvent, "decision">) =>
       deps.audit.record({
+        ...extra,
         kind: "llm",
         principal: ctx.principal.subject,
         client: ctx.principal.clientId,
@@ -346,6 +351,17 @@ function providerBody(provider: PreparedProvider, body: Json, model: string, str
   const out: Json = { ...body, model: mapped };
   if (stream) out.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
   return out;
+}
+
+/** The last user message's text (after the request guards ran on it). */
+function lastUserText(body: Json): string {
+  const messages = Array.isArray(body.messages) ? (body.messages as Json[]) : [];
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const content = messages[i]?.role === "user" ? messages[i]?.content : undefined;
+    if (typeof content === "string") return content;
+    if (Array.isArray(content)) return (content as Json[]).map((p) => (typeof p?.text === "string" ? p.text : "")).join("");
+  }
+  return "";
 }
 
 type TextSlot = { get(): string; set(value: string): void };
