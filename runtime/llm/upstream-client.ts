@@ -37,6 +37,9 @@ export interface UpstreamClient {
   close(): Promise<void>;
 }
 
+/** Below this time-to-headers limit the gateway keeps its own timer (see `send`). */
+const PRECISE_BELOW_MS = 5000;
+
 /** Idle time allowed between body chunks of a streaming response. */
 const BODY_IDLE_MS = 120_000;
 
@@ -44,17 +47,21 @@ export function createUpstreamClient(): UpstreamClient {
   const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 300_000, pipelining: 1, connect: { timeout: 10_000 } });
   return {
     async send({ url, method, headers, body, timeoutMs, signal }) {
-      // Our own time-to-headers timer: undici's parser timeouts are coarse (fast timers, ~1 s).
-      const controller = new AbortController();
+      // undici's own headers timeout runs on coarse fast timers (~0.5-1 s ticks): fine for the usual
+      // 30 s, too coarse below PRECISE_BELOW_MS, where a timer of our own aborts the attempt.
+      const precise = timeoutMs < PRECISE_BELOW_MS;
+      const controller = precise ? new AbortController() : undefined;
       let timedOut = false;
-      const timer = setTimeout(() => {
-        timedOut = true;
-        controller.abort();
-      }, timeoutMs);
-      const onAbort = () => controller.abort();
-      signal.addEventListener("abort", onAbort, { once: true });
+      const timer = controller
+        ? setTimeout(() => {
+            timedOut = true;
+            controller.abort();
+          }, timeoutMs)
+        : undefined;
+      // The listener stays for the whole response: a client that goes away mid-stream aborts the body.
+      if (controller) signal.addEventListener("abort", () => controller.abort(), { once: true });
       try {
-        const response = await request(url, { dispatcher: agent, method, headers, body, headersTimeout: timeoutMs, bodyTimeout: BODY_IDLE_MS, signal: controller.signal });
+        const response = await request(url, { dispatcher: agent, method, headers, body, headersTimeout: timeoutMs, bodyTimeout: BODY_IDLE_MS, signal: controller?.signal ?? signal });
         return { status: response.statusCode, headers: response.headers, body: response.body };
       } catch (error) {
         if (signal.aborted) throw error;
@@ -64,9 +71,7 @@ export function createUpstreamClient(): UpstreamClient {
         const code = (error as { code?: string }).code ?? "";
         throw new UpstreamUnavailable("connection-error", code || "connection failed");
       } finally {
-        // The listener on the per-request signal stays: a client that goes away mid-stream still
-        // aborts the upstream body.
-        clearTimeout(timer);
+        if (timer) clearTimeout(timer);
       }
     },
     close: () => agent.close(),
