@@ -1,6 +1,6 @@
 /**
  * `tollgate diff` on two syntheses of the example environment that differ by one granted tool
- * (mcp:write gains github's update_pull_request). Target: under 2 s per run, process start included.
+ * (mcp:read gains github's approve_deployment, a tool no scope but mcp:admin had). Target: under 2 s per run, process start included.
  * Baseline in the same run: `tollgate --help` (the cost of starting the CLI at all).
  *
  * `node --import tsx bench/diff.ts` runs the benchmark; `bench/diff.ts --synth <outdir> [--grant]` is the
@@ -22,7 +22,7 @@ async function synthMode(outdir: string, grant: boolean): Promise<void> {
   const { ENVIRONMENTS } = await import("../stacks/environments");
   const app = new App({ outdir });
   const dev = new EnvironmentStack(app, ENVIRONMENTS.dev);
-  if (grant) dev.platform.scopes.grantTools("mcp:write", dev.platform.routes.github, "update_pull_request");
+  if (grant) dev.platform.scopes.grantTools("mcp:read", dev.platform.routes.github, "approve_deployment");
   app.synth();
 }
 
@@ -46,7 +46,7 @@ async function bench(): Promise<void> {
     }
     const diffArgs = ["diff", join(dir, "base"), join(dir, "head"), "--format", "markdown"];
     const first = timeRun(diffArgs);
-    if (!first.stdout.includes("mcp:write can now call github__update_pull_request")) throw new Error("the diff did not report the granted tool as a widening");
+    if (!first.stdout.includes("mcp:read can now call github__approve_deployment")) throw new Error("the diff did not report the granted tool as a widening");
     const baseline: number[] = [];
     const diff: number[] = [];
     for (let i = 0; i < RUNS; i++) {

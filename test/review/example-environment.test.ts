@@ -20,7 +20,7 @@ let dir: string;
 function synth(outdir: string, grantOneMore: boolean): void {
   const app = new App({ outdir });
   const dev = new EnvironmentStack(app, ENVIRONMENTS.dev);
-  if (grantOneMore) dev.platform.scopes.grantTools("mcp:write", dev.platform.routes.github, "update_pull_request");
+  if (grantOneMore) dev.platform.scopes.grantTools("mcp:read", dev.platform.routes.github, "approve_deployment");
   app.synth();
 }
 
@@ -38,8 +38,8 @@ describe("tollgate diff on the example environment", () => {
     expect(run.status).toBe(EXIT_WIDENING);
     const report = JSON.parse(run.stdout) as ReviewReport;
     const widening = report.changes.filter((c: Change) => c.effect === "widening");
-    expect(widening).toContainEqual(expect.objectContaining({ kind: "tool-grant", scope: "mcp:write", upstream: "github", pattern: "update_pull_request", gateway: "tollgate-dev/gateway" }));
-    expect(widening).toContainEqual(expect.objectContaining({ kind: "tool-access", scope: "mcp:write", tool: "github__update_pull_request", summary: "mcp:write can now call github__update_pull_request" }));
+    expect(widening).toContainEqual(expect.objectContaining({ kind: "tool-grant", scope: "mcp:read", upstream: "github", pattern: "approve_deployment", gateway: "tollgate-dev/gateway" }));
+    expect(widening).toContainEqual(expect.objectContaining({ kind: "tool-access", scope: "mcp:read", tool: "github__approve_deployment", summary: "mcp:read can now call github__approve_deployment" }));
     expect(report.changes.filter((c) => c.effect === "narrowing")).toEqual([]);
     // The bundle travels in the ConfigMap: the only infrastructure change is that update, nothing destroyed.
     expect(report.summary.warnings).toEqual([]);
