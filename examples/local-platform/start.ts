@@ -339,6 +339,15 @@ export function describePlatform(platform: LocalPlatform): string {
     .map(([id, server]) => `${id} → server-${server}`)
     .join(", ");
   const g = platform.gatewayUrl;
+  const llmRoutes = (platform.bundle.llm as { routes?: { pathPrefix: string; providers: unknown[] }[] } | undefined)?.routes ?? [];
+  const firstRoute = (llmRoutes.find((r) => r.pathPrefix === "/openai") ?? llmRoutes[0])?.pathPrefix ?? "/openai";
+  const failoverRoute = llmRoutes.find((r) => r.providers.length > 1)?.pathPrefix ?? firstRoute;
+  const memory = Object.entries(platform.mcpServers).find(([, server]) => server === "memory")?.[0];
+  const writeCall = memory
+    ? `npx tsx examples/local-platform/mcp-client.ts --token "$TOKEN" call ${memory}__create_entities '{"entities":[{"name":"demo","entityType":"note","observations":["hi"]}]}'   # 403: needs mcp:write
+  npx tsx examples/local-platform/mcp-client.ts --token "$ALICE" call ${memory}__create_entities '{"entities":[{"name":"demo","entityType":"note","observations":["hi"]}]}'
+  npx tsx examples/local-platform/mcp-client.ts --token "$ALICE" call ${memory}__delete_entities '{"entityNames":["demo"]}'   # always blocked`
+    : `npx tsx examples/local-platform/mcp-client.ts --token "$ALICE" call <upstream>__<tool> '{}'`;
   return `
 Tollgate local platform is up: stack ${platform.stack}, bundle ${rel(platform.bundlePath)}
 
@@ -354,23 +363,25 @@ Try it from another terminal:
   TOKEN=$(npx tollgate dev token --scopes "mcp:read")${agent ? `        # client ${agent.clientId}` : ""}
   ALICE=$(npx tollgate dev token --user alice --scopes "mcp:read mcp:write")
 
-  # MCP through the gateway with the MCP SDK client: list the tools your scopes allow, call one
+  # MCP through the gateway with the MCP SDK client: list the tools your scopes allow, call some
   npx tsx examples/local-platform/mcp-client.ts --token "$TOKEN" list
-  npx tsx examples/local-platform/mcp-client.ts --token "$ALICE" call <upstream>__<tool> '{}'
+  ${writeCall}
 
   # an LLM call (the SSN is redacted before it leaves the gateway)
-  curl -s ${g}/openai/v1/chat/completions -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+  curl -s ${g}${firstRoute}/v1/chat/completions -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
     -d '{"model":"gpt-4o-mini","messages":[{"role":"user","content":"My SSN is 123-45-6789"}]}'
 
   # failover: model "fail-primary" makes every route's first provider answer 529; see x-tollgate-provider
-  curl -si ${g}/anthropic/v1/chat/completions -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
+  curl -si ${g}${failoverRoute}/v1/chat/completions -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\
     -d '{"model":"fail-primary","messages":[{"role":"user","content":"hello"}]}'
 
-  # no token / a garbage token: 401
-  curl -si ${g}/mcp -H 'Authorization: Bearer garbage' -H 'content-type: application/json' -d '{}'
+  # a garbage token: 401
+  curl -si ${platform.mcpUrl} -H 'Authorization: Bearer garbage' -H 'content-type: application/json' -d '{}'
 
   # MCP Inspector (browser): URL ${platform.mcpUrl}, transport Streamable HTTP, header Authorization: Bearer <token>
   npx @modelcontextprotocol/inspector
+
+More in the README ("A five-minute tour on the local platform").
 
 Audit events are the JSON lines below. Ctrl-C stops everything.
 `;
