@@ -104,6 +104,9 @@ export class TollgateChecks implements IAspect {
     if (!isPinned(gateway.image)) {
       this.report(gateway, "TG-IMG-001", `gateway image ${gateway.image.repository} is not pinned by digest in "${gateway.environment}": set GatewayDeployment({ image: { digest: "sha256:..." } })`);
     }
+    if (gateway.redis && !isPinned(gateway.redis.image)) {
+      this.report(gateway, "TG-IMG-001", `Redis image ${gateway.redis.image.repository} is not pinned by digest in "${gateway.environment}": set rateLimitStore.deploy.image.digest`);
+    }
     for (const route of gateway.routes) {
       for (const url of route.upstreamUrls) {
         if (url.startsWith("http:")) this.report(route, "TG-NET-001", `route "${route.routeId}" calls ${url} over plain http in "${gateway.environment}": use https`);

@@ -17,6 +17,7 @@ import {
   withDigest,
 } from "../policies/bundle";
 import { writeOnSynth } from "./bundle-output";
+import { GatewayRedis } from "./gateway-redis";
 import { KubernetesDeployment } from "./kubernetes-deployment";
 import { TollgateChecks, isDevEnvironment } from "./checks";
 import { type ContainerImage, imageProblems, imageReference } from "./container-image";
@@ -34,8 +35,13 @@ export const METRICS_PORT = 9464;
 
 export interface RedisRateLimitStore {
   readonly type: "redis";
-  /** @default "REDIS_URL" */
+  /** Environment variable holding the Redis URL. @default "REDIS_URL" */
   readonly urlSecretEnv?: string;
+  /**
+   * Deploy a Redis next to the gateway (reachable only from its pods; the URL carries no password).
+   * @default use an existing Redis whose URL comes from the gateway Secret
+   */
+  readonly deploy?: { readonly image: ContainerImage };
   /** When Redis is unreachable. @default "fail-closed" */
   readonly onUnavailable?: "fail-open" | "fail-closed";
 }
@@ -133,6 +139,8 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
   public readonly secretVariables: Readonly<Record<string, TerraformVariable>>;
   public readonly configMap: ConfigMap;
   public readonly deployment: KubernetesDeployment;
+  /** The in-cluster Redis, when `rateLimitStore.deploy` is set. */
+  public readonly redis: GatewayRedis | undefined;
   private readonly props: GatewayDeploymentProps;
 
   constructor(scope: Construct, id: string, props: GatewayDeploymentProps) {
@@ -150,7 +158,9 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
     this.llmUrls = Object.fromEntries(props.routes.flatMap((r) => (r.kind === "llm" ? [[r.routeId, underPublicUrl(props.publicUrl, r.pathPrefix ?? "")]] : [])));
 
     const redisEnv = props.rateLimitStore?.type === "redis" ? (props.rateLimitStore.urlSecretEnv ?? "REDIS_URL") : undefined;
-    this.secretEnvNames = [...new Set([...props.routes.flatMap((r) => r.secretEnvNames), ...(redisEnv ? [redisEnv] : [])])].sort();
+    const deployRedis = props.rateLimitStore?.type === "redis" ? props.rateLimitStore.deploy : undefined;
+    const secretRedisEnv = redisEnv && !deployRedis ? [redisEnv] : [];
+    this.secretEnvNames = [...new Set([...props.routes.flatMap((r) => r.secretEnvNames), ...secretRedisEnv])].sort();
 
     const replicas = props.replicas ?? 2;
     this.replicas = replicas;
@@ -161,6 +171,7 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
 
     const namespace = props.createNamespace === false ? undefined : new NamespaceV1(this, "Namespace", { metadata: { name: this.namespace } });
     const nsName = namespace ? namespace.metadata.name : this.namespace;
+    this.redis = deployRedis && redisEnv ? new GatewayRedis(this, "Redis", { name: `${name}-redis`, namespace: nsName, image: deployRedis.image, clientLabels: labels }) : undefined;
     const serviceAccount = new ServiceAccountV1(this, "ServiceAccount", {
       metadata: { name, namespace: nsName, labels },
       automountServiceAccountToken: false,
@@ -230,7 +241,11 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
                   { name: "http", containerPort: GATEWAY_PORT },
                   { name: "metrics", containerPort: METRICS_PORT },
                 ],
-                env: this.secretEnvNames.map((envName) => ({ name: envName, valueFrom: { secretKeyRef: { name: secretName, key: envName } } })),
+                env: [
+                  ...this.secretEnvNames.map((envName) => ({ name: envName, valueFrom: { secretKeyRef: { name: secretName, key: envName } } })),
+                  // An in-cluster Redis has no password: its URL is not a secret.
+                  ...(this.redis && redisEnv ? [{ name: redisEnv, value: this.redis.url }] : []),
+                ],
                 securityContext: {
                   runAsNonRoot: true,
                   readOnlyRootFilesystem: true,

@@ -6,6 +6,7 @@ export * from "./gateway-route";
 export * from "./guard-policy";
 export * from "./container-image";
 export * from "./gateway-deployment";
+export * from "./gateway-redis";
 export * from "./agentcore-runtime";
 export * from "./agentcore-gateway";
 export { KubernetesDeployment, type KubernetesDeploymentConfig } from "./kubernetes-deployment";

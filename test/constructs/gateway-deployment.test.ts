@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import { findKnownCredential } from "../../policies/secrets/known-formats";
 import { ENVIRONMENTS } from "../../stacks/environments";
-import { environmentStack, resources, single, synthJson } from "./synth-helpers";
+import { DIGEST, smallPlatform } from "./fixtures";
+import { checkErrors, environmentStack, resources, single, synthJson } from "./synth-helpers";
 
 type Container = {
   image: string;
@@ -100,5 +101,36 @@ describe("GatewayDeployment", () => {
       "mcp:admin": "REQUIRED",
     });
     expect(resources(prod, "okta_auth_server_policy_rule").length).toBeGreaterThanOrEqual(1);
+  });
+});
+
+describe("GatewayDeployment with an in-cluster Redis for shared limits", () => {
+  const store = (digest?: string) => ({ type: "redis" as const, deploy: { image: { repository: "docker.io/library/redis", ...(digest ? { digest } : { tag: "7.4-alpine" }) } } });
+  const platform = smallPlatform({ gateway: { rateLimitStore: store(DIGEST) } });
+  const tf = synthJson(platform.stack);
+
+  it("runs Redis non-root on a read-only filesystem, reachable only from the gateway pods", () => {
+    const redis = resources(tf, "kubernetes_deployment").find((d) => (d as { metadata: { name: string } }).metadata.name === "gateway-redis") as {
+      spec: { template: { spec: { container: Container[] } } };
+    };
+    expect(redis.spec.template.spec.container[0]?.security_context).toMatchObject({ run_as_non_root: true, read_only_root_filesystem: true });
+    const policy = resources(tf, "kubernetes_network_policy_v1").find((p) => (p as { metadata: { name: string } }).metadata.name === "gateway-redis");
+    expect(policy).toMatchObject({ spec: { ingress: [{ from: [{ pod_selector: { match_labels: { "app.kubernetes.io/name": "tollgate-gateway" } } }] }] } });
+  });
+
+  it("hands the gateway the in-cluster URL (no password, so no secret variable) and shares budgets through it", () => {
+    const gateway = resources(tf, "kubernetes_deployment").find((d) => (d as { metadata: { name: string } }).metadata.name === "gateway") as {
+      spec: { template: { spec: { container: Container[] } } };
+    };
+    const env = gateway.spec.template.spec.container[0]?.env.find((e) => e.name === "REDIS_URL");
+    expect(env?.value).toMatch(/^redis:\/\/\$\{kubernetes_service_v1\.\w+\.metadata\[0\]\.name\}\.\$\{kubernetes_namespace_v1\.\w+\.metadata\[0\]\.name\}\.svc\.cluster\.local:6379$/);
+    expect(Object.keys(tf.variable ?? {}).filter((v) => v.includes("redis"))).toEqual([]);
+    expect(platform.gateway.bundle().rateLimitStore).toEqual({ type: "redis", url: { env: "REDIS_URL" }, onUnavailable: "fail-closed" });
+    expect(platform.gateway.sharedLimits).toBe(true);
+  });
+
+  it("refuses an unpinned Redis image outside dev (TG-IMG-001)", () => {
+    const errors = checkErrors(smallPlatform({ gateway: { rateLimitStore: store() } }).stack);
+    expect(errors).toEqual([expect.stringContaining("Redis image docker.io/library/redis is not pinned by digest")]);
   });
 });

@@ -1,0 +1,74 @@
+import { Construct } from "constructs";
+import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
+import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
+import { type ContainerImage, imageReference } from "./container-image";
+import { KubernetesDeployment } from "./kubernetes-deployment";
+
+export const REDIS_PORT = 6379;
+
+export interface GatewayRedisProps {
+  readonly name: string;
+  readonly namespace: string;
+  /** Redis image; outside dev pin it by digest (TG-IMG-001). */
+  readonly image: ContainerImage;
+  /** Labels of the gateway pods: the only clients the NetworkPolicy admits. */
+  readonly clientLabels: Readonly<Record<string, string>>;
+}
+
+/**
+ * A single in-cluster Redis holding the gateway's shared rate-limit budgets: no persistence (budgets
+ * are short-lived), non-root, read-only root filesystem, reachable only from the gateway pods.
+ */
+export class GatewayRedis extends Construct {
+  /** `redis://<service>.<namespace>.svc.cluster.local:6379` */
+  public readonly url: string;
+  public readonly image: ContainerImage;
+
+  constructor(scope: Construct, id: string, props: GatewayRedisProps) {
+    super(scope, id);
+    this.image = props.image;
+    const labels = { "app.kubernetes.io/name": "tollgate-redis", "app.kubernetes.io/instance": props.name };
+    new KubernetesDeployment(this, "Deployment", {
+      metadata: { name: props.name, namespace: props.namespace, labels },
+      waitForRollout: false,
+      spec: {
+        replicas: "1",
+        selector: { matchLabels: labels },
+        template: {
+          metadata: { labels },
+          spec: {
+            automountServiceAccountToken: false,
+            securityContext: { runAsNonRoot: true, runAsUser: "999", runAsGroup: "999", fsGroup: "999", seccompProfile: { type: "RuntimeDefault" } },
+            container: [
+              {
+                name: "redis",
+                image: imageReference(props.image),
+                args: ["--save", "", "--appendonly", "no", "--protected-mode", "no"],
+                port: [{ name: "redis", containerPort: REDIS_PORT }],
+                securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                livenessProbe: { tcpSocket: [{ port: "redis" }], periodSeconds: 10 },
+                readinessProbe: { exec: { command: ["redis-cli", "ping"] }, periodSeconds: 5 },
+                resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
+                volumeMount: [{ name: "data", mountPath: "/data" }],
+              },
+            ],
+            volume: [{ name: "data", emptyDir: { sizeLimit: "256Mi" } }],
+          },
+        },
+      },
+    });
+    const service = new ServiceV1(this, "Service", {
+      metadata: { name: props.name, namespace: props.namespace, labels },
+      spec: { selector: labels, type: "ClusterIP", port: [{ name: "redis", port: REDIS_PORT, targetPort: "redis" }] },
+    });
+    new NetworkPolicyV1(this, "NetworkPolicy", {
+      metadata: { name: props.name, namespace: props.namespace, labels },
+      spec: {
+        podSelector: { matchLabels: labels },
+        policyTypes: ["Ingress", "Egress"],
+        ingress: [{ from: [{ podSelector: { matchLabels: { ...props.clientLabels } } }], ports: [{ port: String(REDIS_PORT), protocol: "TCP" }] }],
+      },
+    });
+    this.url = `redis://${service.metadata.name}.${props.namespace}.svc.cluster.local:${REDIS_PORT}`;
+  }
+}
