@@ -17,6 +17,7 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
 import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectMcp } from "../../examples/local-platform/mcp-client";
@@ -234,6 +235,20 @@ describe("the local platform (npm start)", () => {
     expect(received[0]?.rawBody).not.toContain(SSN);
     expect(received[0]?.headers.authorization).toBe("Bearer tollgate-local-llm-key");
     expect(JSON.stringify(received[0]?.headers)).not.toContain(agentRead);
+  });
+
+  it("the Anthropic SDK reaches the Anthropic route with the gateway token, and a phone number is masked on the way", async () => {
+    const anthropic = new Anthropic({ baseURL: `${platform.gatewayUrl}/anthropic`, authToken: agentRead, apiKey: null, maxRetries: 0 });
+    const before = platform.llmUpstream.requests.length;
+    const message = await anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages: [{ role: "user", content: "Call me back at 555-123-4567 please" }] });
+    const text = message.content.map((block) => (block.type === "text" ? block.text : "")).join("");
+    expect(text).toContain("please");
+    expect(text).not.toContain("555-123-4567");
+    const received = platform.llmUpstream.requests.slice(before);
+    expect(received.map((r) => r.path)).toEqual(["/v1/messages"]);
+    expect(received[0]?.rawBody).not.toContain("555-123-4567");
+    expect(JSON.stringify(received[0]?.headers)).not.toContain(agentRead);
+    expect(received[0]?.headers["x-api-key"] ?? received[0]?.headers.authorization).toMatch(/tollgate-local-llm-key$/);
   });
 
   it("when the primary provider fails, the fallback answers", async () => {
