@@ -358,6 +358,7 @@ async function pump(
   handle: (event: { event: string | undefined; data: string }) => boolean | Promise<boolean>,
   onReadEnd?: () => boolean | Promise<boolean>,
 ): Promise<boolean> {
+  let first = true;
   try {
     for await (const chunk of body) {
       for (const event of parser.push(chunk)) {
@@ -365,6 +366,11 @@ async function pump(
         if (!(result instanceof Promise ? await result : result)) {
           await out.flush();
           return false;
+        }
+        if (first) {
+          // The stream's first event (role / message_start) goes out at once: time to first byte.
+          first = false;
+          await out.flush();
         }
       }
       if (onReadEnd) {
