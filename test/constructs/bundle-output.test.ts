@@ -1,19 +1,21 @@
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, describe, expect, it } from "vitest";
 import { listPlaceholders, validateRuntimeBundle, validateSynthBundle } from "../../policies/bundle";
 import { PlatformTeamStack } from "../../examples/existing-stack/stack";
 import { MinimalStack } from "../../examples/minimal/stack";
 import { EnvironmentStack } from "../../stacks/environment-stack";
 import { ENVIRONMENTS } from "../../stacks/environments";
-import { readStackFile, synthApp } from "./synth-helpers";
+import { readStackFile, removeSynthDirs, synthApp } from "./synth-helpers";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 
 function tollgate(...args: string[]) {
   return spawnSync(process.execPath, [join(ROOT, "bin/tollgate.mjs"), ...args], { cwd: ROOT, encoding: "utf8" });
 }
+
+afterAll(removeSynthDirs);
 
 describe("the emitted gateway bundle", () => {
   const outdir = synthApp((app) => {

@@ -15,6 +15,7 @@ import {
   type McpScopesProps,
   OktaApps,
 } from "../../constructs";
+import { testAppDir } from "./synth-helpers";
 
 export const DIGEST = `sha256:${"ab".repeat(32)}`;
 
@@ -34,7 +35,7 @@ export interface PlatformKnobs {
 }
 
 export function smallPlatform(knobs: PlatformKnobs = {}) {
-  const stack = new TerraformStack(Testing.app(), "small");
+  const stack = new TerraformStack(Testing.app({ outdir: testAppDir() }), "small");
   new OktaProvider(stack, "okta", { orgName: "acme" });
   new AwsProvider(stack, "aws", { region: "eu-west-1" });
   new KubernetesProvider(stack, "kubernetes", {});

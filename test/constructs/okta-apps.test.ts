@@ -3,7 +3,7 @@ import { TerraformStack, Testing } from "cdktf";
 import { describe, expect, it } from "vitest";
 import { McpScopes, OktaApps, TOKEN_EXCHANGE_GRANT } from "../../constructs";
 import { ENVIRONMENTS } from "../../stacks/environments";
-import { environmentStack, resources, single, synthJson } from "./synth-helpers";
+import { environmentStack, resources, single, synthJson, testAppDir } from "./synth-helpers";
 
 describe("OktaApps", () => {
   const tf = synthJson(environmentStack("prod"));
@@ -56,7 +56,7 @@ describe("OktaApps", () => {
   });
 
   it("uses private_key_jwt when the agent app has public keys", () => {
-    const s = new TerraformStack(Testing.app(), "jwt");
+    const s = new TerraformStack(Testing.app({ outdir: testAppDir() }), "jwt");
     new OktaProvider(s, "okta", { orgName: "acme" });
     const okta = new OktaApps(s, "Okta", {
       name: "jwt",

@@ -1,11 +1,18 @@
 /** Helpers for construct tests: synthesize with validations on and read resources by type. */
-import { mkdtempSync, readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App, Testing, type TerraformStack } from "cdktf";
 import { synthErrors } from "../../constructs";
 import { EnvironmentStack } from "../../stacks/environment-stack";
 import { ENVIRONMENTS, type EnvironmentName, type EnvironmentSettings } from "../../stacks/environments";
+
+/** One fixed directory for every test app (Testing.app() would create a new temp dir per stack). */
+export function testAppDir(): string {
+  const dir = join(tmpdir(), "tollgate-construct-tests");
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
 
 export type TfJson = {
   resource: Record<string, Record<string, Record<string, unknown>>>;
@@ -32,16 +39,24 @@ export function single(tf: TfJson, type: string): Record<string, unknown> {
 
 /** A stack of the default environment, in its own app (Testing.app keeps synth output in a temp dir). */
 export function environmentStack(name: EnvironmentName, change: (s: EnvironmentSettings) => EnvironmentSettings = (s) => s): EnvironmentStack {
-  return new EnvironmentStack(Testing.app(), change(ENVIRONMENTS[name]));
+  return new EnvironmentStack(Testing.app({ outdir: testAppDir() }), change(ENVIRONMENTS[name]));
 }
+
+const synthDirs: string[] = [];
 
 /** Full synthesis as `cdktf synth` does it, into a fresh directory; returns that directory. */
 export function synthApp(build: (app: App) => void): string {
   const outdir = mkdtempSync(join(tmpdir(), "tollgate-synth-"));
+  synthDirs.push(outdir);
   const app = new App({ outdir, skipValidation: false });
   build(app);
   app.synth();
   return outdir;
+}
+
+/** Removes every directory `synthApp` created (call in afterAll). */
+export function removeSynthDirs(): void {
+  for (const dir of synthDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
 }
 
 export function readStackFile(outdir: string, stack: string, file: string): string {
