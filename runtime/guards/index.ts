@@ -1,9 +1,9 @@
 /**
  * Guards on MCP tool calls: the hook the MCP gateway calls around every tool call with the bundle's
- * `mcp.policy` guard policy. Arguments (written by the model, often from user or tool content) get the
- * request-side guards: prompt injection, then PII. Results (content that goes back to the model and the
- * user) get the credential-leak guard and the prompt-injection guard (tool output is the classic
- * indirect-injection vector). Every decision that changes or refuses something is audited.
+ * `mcp.policy` guard policy. Every guard the policy configures runs on both sides, in the same order:
+ * prompt injection (tool output is the classic indirect-injection vector), PII (what a tool receives or
+ * returns ends up in a prompt that leaves), then credential leak (no key goes into a tool call or comes
+ * back out of one). Every decision that changes or refuses something is audited.
  */
 import { type CompiledGuardPolicy, compileGuardPolicy, guardJsonStrings } from "../../policies/guards";
 import { type ActiveConfig, type GuardOutcome, type RequestContext, type ToolCallGuard, passThroughToolGuard } from "../http/types";
@@ -24,22 +24,20 @@ export function createToolCallGuard(config: ActiveConfig): ToolCallGuard {
     return outcome;
   };
 
+  const guardText = async (text: string) => {
+    const request = compiled.guardRequestText(text, "tool");
+    if (request.action === "block" || !compiled.credentialLeak) return request;
+    const response = await compiled.guardResponseText(request.value);
+    if (response.action === "block" || !request.redactions) return response;
+    return { ...response, redactions: { ...request.redactions, ...response.redactions } };
+  };
+
   return {
     async beforeCall(ctx, tool, args) {
-      if (!compiled.guardsRequests) return { action: "allow", value: args };
-      const verdict = await guardJsonStrings(args, (text) => compiled.guardRequestText(text, "tool"));
-      return audit(ctx, tool, "arguments", verdict);
+      return audit(ctx, tool, "arguments", await guardJsonStrings(args, guardText));
     },
     async afterCall(ctx, tool, result) {
-      const verdict = await guardJsonStrings(result, async (text) => {
-        if (compiled.injection) {
-          const injection = compiled.injection.apply(text);
-          if (injection.action === "block") return injection;
-          text = injection.value;
-        }
-        return compiled.guardResponseText(text);
-      });
-      return audit(ctx, tool, "result", verdict);
+      return audit(ctx, tool, "result", await guardJsonStrings(result, guardText));
     },
   };
 }

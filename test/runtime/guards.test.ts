@@ -41,3 +41,17 @@ describe("MCP tool-call guard", () => {
     expect(await guard.afterCall(ctx, "github__search_issues", result)).toEqual({ action: "allow", value: result });
   });
 });
+
+describe("MCP tool-call guard, both directions", () => {
+  it("refuses tool arguments that would carry an AWS key out to a tool", async () => {
+    const { ctx, guard } = context();
+    const outcome = await guard.beforeCall(ctx, "github__create_gist", { content: `creds: ${KEY}` });
+    expect(outcome).toMatchObject({ action: "block", guard: "credential-leak" });
+  });
+
+  it("masks PII in a tool result before it flows into the next prompt", async () => {
+    const { ctx, guard } = context();
+    const outcome = await guard.afterCall(ctx, "memory__open_nodes", { content: [{ type: "text", text: "reach me at jane@example.com" }] });
+    expect(outcome).toEqual({ action: "allow", value: { content: [{ type: "text", text: "reach me at [REDACTED:email]" }] }, redactions: { email: 1 } });
+  });
+});
