@@ -7,7 +7,7 @@
  * The steps share one platform and run in order (vitest runs a file's tests sequentially).
  */
 import { execFile } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
@@ -22,8 +22,8 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectMcp } from "../../examples/local-platform/mcp-client";
 import { MEMORY_TOOLS } from "../../examples/local-platform/local-overlay";
-import { processAlive } from "../../examples/local-platform/processes";
 import { type LocalPlatform, startLocalPlatform } from "../../examples/local-platform/start";
+import { groupMembers, survivorsAfter } from "./process-table";
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -69,21 +69,6 @@ function expectedVisible(bundle: BundleView, servers: Readonly<Record<string, st
     }
   }
   return visible.sort();
-}
-
-/** Pids of every process in a process group, from /proc. */
-function groupMembers(pgid: number): number[] {
-  return readdirSync("/proc")
-    .filter((name) => /^\d+$/.test(name))
-    .flatMap((pid) => {
-      try {
-        const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-        const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-        return fields[0] !== "Z" && Number(fields[2]) === pgid ? [Number(pid)] : [];
-      } catch {
-        return [];
-      }
-    });
 }
 
 function portRefuses(url: string): Promise<boolean> {
@@ -309,7 +294,7 @@ describe("the local platform (npm start)", () => {
     expect(members).toContain(platform.gateway.pid);
     expect(members.length).toBeGreaterThanOrEqual(3); // the gateway and the MCP servers of the open sessions
     await platform.stop();
-    expect(members.filter(processAlive)).toEqual([]);
+    expect(await survivorsAfter(members)).toEqual([]);
     expect(groupMembers(platform.gateway.pid)).toEqual([]);
     expect(await portRefuses(platform.gatewayUrl)).toBe(true);
     expect(await portRefuses(platform.issuer)).toBe(true);

@@ -3,7 +3,7 @@
  * supervisor's SIGTERM, and nothing it started survives it.
  */
 import { type ChildProcess, execFile, spawn } from "node:child_process";
-import { existsSync, readFileSync, readdirSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -11,34 +11,10 @@ import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
 import { connectMcp } from "../../examples/local-platform/mcp-client";
-import { processAlive } from "../../examples/local-platform/processes";
+import { descendants, survivorsAfter } from "./process-table";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const START_SCRIPT = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;
-
-/** Every descendant of `pid` (by parent pid), from /proc. */
-function descendants(pid: number): number[] {
-  const parents = new Map<number, number[]>();
-  for (const name of readdirSync("/proc")) {
-    if (!/^\d+$/.test(name)) continue;
-    try {
-      const stat = readFileSync(`/proc/${name}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(name)]);
-    } catch {
-      // exited meanwhile
-    }
-  }
-  const found: number[] = [];
-  const walk = (p: number) => {
-    for (const child of parents.get(p) ?? []) {
-      found.push(child);
-      walk(child);
-    }
-  };
-  walk(pid);
-  return found;
-}
 
 describe("npm start", () => {
   let child: ChildProcess | undefined;
@@ -76,7 +52,7 @@ describe("npm start", () => {
 
       child.kill(signal);
       expect(await exited).toBe(0);
-      expect(family.filter(processAlive)).toEqual([]);
+      expect(await survivorsAfter(family)).toEqual([]);
       expect(existsSync(statePath)).toBe(false);
     }, 120_000);
   }
