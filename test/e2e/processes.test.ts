@@ -4,6 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { groupAlive, processAlive, spawnNodeGroup, stopGroup } from "../../examples/local-platform/processes";
+import { groupMembers, stillLive } from "./process-table";
 
 /** A node process that starts a grandchild, prints both pids, then waits forever. */
 function parentScript(ignoreTerm: boolean): string {
@@ -28,17 +29,15 @@ describe("process groups of the local platform", () => {
     const { child, pids } = await startFamily(false);
     expect(processAlive(pids.grandchild)).toBe(true);
     await stopGroup(child, 2_000);
-    expect(processAlive(pids.parent)).toBe(false);
-    expect(processAlive(pids.grandchild)).toBe(false);
-    expect(groupAlive(child.pid)).toBe(false);
+    expect(stillLive([pids.parent, pids.grandchild])).toEqual([]);
+    expect(groupMembers(child.pid)).toEqual([]);
   });
 
   it("a child and grandchild that ignore SIGTERM are killed after the grace period", async () => {
     const { child, pids } = await startFamily(true);
     await stopGroup(child, 300);
-    expect(processAlive(pids.parent)).toBe(false);
-    expect(processAlive(pids.grandchild)).toBe(false);
-    expect(groupAlive(child.pid)).toBe(false);
+    expect(stillLive([pids.parent, pids.grandchild])).toEqual([]);
+    expect(groupMembers(child.pid)).toEqual([]);
   });
 
   it("the child is in its own process group, so a terminal's Ctrl-C reaches only the orchestrator", async () => {
