@@ -180,6 +180,11 @@ export class AnthropicStreamTranslator {
   usage: { input: number; output: number } = { input: 0, output: 0 };
   private readonly toolIndexByBlock = new Map<number, number>();
 
+  /** A chunk carrying a fragment of tool call `index`'s arguments. */
+  toolArgsChunk(index: number, text: string): Json {
+    return this.chunk({ tool_calls: [{ index, function: { arguments: text } }] });
+  }
+
   chunk(delta: Json, finish: string | null = null): Json {
     return { id: this.id, object: "chat.completion.chunk", created: this.created, model: this.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] };
   }
@@ -192,7 +197,7 @@ export class AnthropicStreamTranslator {
    * One Anthropic event → what to emit: `text` (content to scan, then send as a content delta),
    * `chunks` (emit as is, after flushing held text), `finish` (stream is complete), `error`.
    */
-  translate(event: Json): { text?: string; chunks?: Json[]; done?: boolean; error?: Json } {
+  translate(event: Json): { text?: string; toolArgs?: { index: number; text: string }; toolEnd?: number; chunks?: Json[]; done?: boolean; error?: Json } {
     switch (event.type) {
       case "message_start": {
         const message = event.message ?? {};
@@ -214,9 +219,13 @@ export class AnthropicStreamTranslator {
         if (delta.type === "text_delta") return { text: String(delta.text ?? "") };
         if (delta.type === "input_json_delta") {
           const index = this.toolIndexByBlock.get(event.index) ?? 0;
-          return { chunks: [this.chunk({ tool_calls: [{ index, function: { arguments: String(delta.partial_json ?? "") } }] })] };
+          return { toolArgs: { index, text: String(delta.partial_json ?? "") } };
         }
         return {};
+      }
+      case "content_block_stop": {
+        const index = this.toolIndexByBlock.get(event.index);
+        return index === undefined ? {} : { toolEnd: index };
       }
       case "message_delta": {
         if (event.usage?.output_tokens !== undefined) this.usage.output = event.usage.output_tokens;

@@ -108,8 +108,25 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     return true;
   };
 
+  /** Tool-call arguments are scanned too, one scanner per (choice, tool call). */
+  const toolScanners = new Map<string, { choice: number; tool: number; scanner: StreamingCredentialScanner }>();
+  const flushToolScanners = function* (choice?: number): Step<boolean> {
+    for (const [key, entry] of toolScanners) {
+      if (choice !== undefined && entry.choice !== choice) continue;
+      toolScanners.delete(key);
+      const result = yield* settle(entry.scanner.finish());
+      if (result.action === "block") return block(result.message);
+      addRedactions(outcome, result);
+      if (result.text && template) {
+        out.add(sseEvent(JSON.stringify({ ...template, choices: [{ index: entry.choice, delta: { tool_calls: [{ index: entry.tool, function: { arguments: result.text } }] }, logprobs: null, finish_reason: null }] })));
+      }
+    }
+    return true;
+  };
+
   const flushScanners = function* (): Step<boolean> {
     if (!(yield* flushPending())) return false;
+    if (!(yield* flushToolScanners())) return false;
     for (const [index, scanner] of scanners) {
       const result = yield* settle(scanner.finish());
       if (result.action === "block") return block(result.message);
@@ -170,6 +187,24 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     for (const choice of choices) {
       const index = typeof choice.index === "number" ? choice.index : 0;
       const delta = (choice.delta ?? {}) as Json;
+      for (const call of (Array.isArray(delta.tool_calls) ? delta.tool_calls : []) as Json[]) {
+        const args: unknown = call?.function?.arguments;
+        if (typeof args !== "string" || args.length === 0) continue;
+        const tool = typeof call.index === "number" ? call.index : 0;
+        const key = `${index}/${tool}`;
+        let entry = toolScanners.get(key);
+        if (!entry) {
+          entry = { choice: index, tool, scanner: newScanner() };
+          toolScanners.set(key, entry);
+        }
+        const result = yield* settle(entry.scanner.push(args));
+        if (result.action === "block") return block(result.message);
+        addRedactions(outcome, result);
+        if (result.text !== args) {
+          call.function.arguments = result.text;
+          modified = true;
+        }
+      }
       if (typeof delta.content === "string" && delta.content.length > 0) {
         let scanner = scanners.get(index);
         if (!scanner) {
@@ -185,6 +220,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
         }
       }
       if (choice.finish_reason) {
+        if (!(yield* flushToolScanners(index))) return false;
         const scanner = scanners.get(index);
         if (scanner) {
           const result = yield* settle(scanner.finish());
@@ -220,6 +256,7 @@ export async function relayAnthropicAsOpenAi(options: RelayOptions): Promise<Str
   const parser = new SseParser();
   const translator = new AnthropicStreamTranslator();
   let scanner: StreamingCredentialScanner | undefined;
+  const toolScanners = new Map<number, StreamingCredentialScanner>();
   let done = false;
 
   const emitText = (text: string) => {
@@ -230,7 +267,18 @@ export async function relayAnthropicAsOpenAi(options: RelayOptions): Promise<Str
     out.add(sseEvent(JSON.stringify(BLOCK_ERROR(message))));
     return false;
   };
+  const flushTool = function* (index: number): Step<boolean> {
+    const toolScanner = toolScanners.get(index);
+    if (!toolScanner) return true;
+    toolScanners.delete(index);
+    const result = yield* settle(toolScanner.finish());
+    if (result.action === "block") return blockWith(result.message);
+    addRedactions(outcome, result);
+    if (result.text) out.add(sseEvent(JSON.stringify(translator.toolArgsChunk(index, result.text))));
+    return true;
+  };
   const flush = function* (): Step<boolean> {
+    for (const index of [...toolScanners.keys()]) if (!(yield* flushTool(index))) return false;
     if (!scanner) return true;
     const result = yield* settle(scanner.finish());
     scanner = undefined;
@@ -265,6 +313,24 @@ export async function relayAnthropicAsOpenAi(options: RelayOptions): Promise<Str
       emitText(result.text);
       return true;
     }
+    if (step.toolArgs) {
+      const { index, text } = step.toolArgs;
+      if (!newScanner) {
+        out.add(sseEvent(JSON.stringify(translator.toolArgsChunk(index, text))));
+        return true;
+      }
+      let toolScanner = toolScanners.get(index);
+      if (!toolScanner) {
+        toolScanner = newScanner();
+        toolScanners.set(index, toolScanner);
+      }
+      const result = yield* settle(toolScanner.push(text));
+      if (result.action === "block") return blockWith(result.message);
+      addRedactions(outcome, result);
+      if (result.text) out.add(sseEvent(JSON.stringify(translator.toolArgsChunk(index, result.text))));
+      return true;
+    }
+    if (step.toolEnd !== undefined) return yield* flushTool(step.toolEnd);
     if (step.chunks || step.done) {
       if (!(yield* flush())) return false;
     }
@@ -289,7 +355,8 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
   const outcome = newOutcome();
   const out = new Output(res);
   const parser = new SseParser();
-  const scanners = new Map<number, StreamingCredentialScanner>();
+  /** One scanner per content block: text deltas and tool-input JSON deltas alike. */
+  const scanners = new Map<number, { field: "text" | "partial_json"; scanner: StreamingCredentialScanner }>();
   const usage = { input: 0, output: 0 };
 
   const blockWith = (message: string): false => {
@@ -297,7 +364,11 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
     out.add(sseEvent(JSON.stringify({ type: "error", error: BLOCK_ERROR(message).error }), "error"));
     return false;
   };
-  const textDelta = (index: number, text: string) => sseEvent(JSON.stringify({ type: "content_block_delta", index, delta: { type: "text_delta", text } }), "content_block_delta");
+  const blockDelta = (index: number, field: "text" | "partial_json", text: string) =>
+    sseEvent(
+      JSON.stringify({ type: "content_block_delta", index, delta: field === "text" ? { type: "text_delta", text } : { type: "input_json_delta", partial_json: text } }),
+      "content_block_delta",
+    );
 
   const ok = await pump(body, parser, out, outcome, (event) => drive(function* (): Step<boolean> {
     let data: Json;
@@ -315,29 +386,30 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
       if (data.usage.output_tokens !== undefined) usage.output = data.usage.output_tokens;
       if (data.usage.input_tokens !== undefined) usage.input = anthropicUsage(data.usage).input;
     }
-    if (newScanner && data.type === "content_block_delta" && data.delta?.type === "text_delta") {
+    const deltaField = data.delta?.type === "text_delta" ? "text" : data.delta?.type === "input_json_delta" ? "partial_json" : undefined;
+    if (newScanner && data.type === "content_block_delta" && deltaField) {
       const index = typeof data.index === "number" ? data.index : 0;
-      let scanner = scanners.get(index);
-      if (!scanner) {
-        scanner = newScanner();
-        scanners.set(index, scanner);
+      let entry = scanners.get(index);
+      if (!entry) {
+        entry = { field: deltaField, scanner: newScanner() };
+        scanners.set(index, entry);
       }
-      const text = String(data.delta.text ?? "");
-      const result = yield* settle(scanner.push(text));
+      const text = String(data.delta[deltaField] ?? "");
+      const result = yield* settle(entry.scanner.push(text));
       if (result.action === "block") return blockWith(result.message);
       addRedactions(outcome, result);
       if (result.text === text) out.add(sseEvent(event.data, event.event));
-      else if (result.text) out.add(textDelta(index, result.text));
+      else if (result.text) out.add(blockDelta(index, deltaField, result.text));
       return true;
     }
     if (newScanner && (data.type === "content_block_stop" || data.type === "message_delta" || data.type === "message_stop")) {
-      for (const [index, scanner] of scanners) {
+      for (const [index, entry] of scanners) {
         if (data.type === "content_block_stop" && index !== data.index) continue;
-        const result = yield* settle(scanner.finish());
+        const result = yield* settle(entry.scanner.finish());
         scanners.delete(index);
         if (result.action === "block") return blockWith(result.message);
         addRedactions(outcome, result);
-        if (result.text) out.add(textDelta(index, result.text));
+        if (result.text) out.add(blockDelta(index, entry.field, result.text));
       }
     }
     out.add(sseEvent(event.data, event.event));

@@ -66,7 +66,12 @@ describe("chat.completions → Anthropic Messages", () => {
     ].map((e) => t.translate(e));
     const chunks = events.flatMap((e) => e.chunks ?? []);
     expect(chunks[1]?.choices[0].delta.tool_calls[0]).toEqual({ index: 0, id: "tu_2", type: "function", function: { name: "lookup", arguments: "" } });
-    expect(chunks.slice(2, 4).map((c) => c.choices[0].delta.tool_calls[0].function.arguments).join("")).toBe('{"q":"x"}');
+    // argument fragments come back separately, so the relay can scan them before sending
+    expect(events.flatMap((e) => (e.toolArgs ? [e.toolArgs] : []))).toEqual([
+      { index: 0, text: '{"q":' },
+      { index: 0, text: '"x"}' },
+    ]);
+    expect(t.toolArgsChunk(0, "{}").choices[0].delta).toEqual({ tool_calls: [{ index: 0, function: { arguments: "{}" } }] });
     expect(chunks.at(-1)?.choices[0].finish_reason).toBe("tool_calls");
     expect(events.at(-1)?.done).toBe(true);
     expect(t.usage).toEqual({ input: 7, output: 9 });

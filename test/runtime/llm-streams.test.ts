@@ -1,0 +1,102 @@
+/**
+ * The streaming relays on their own: a real HTTP response, upstream SSE delivered read by read, the
+ * credential scanner on text and on tool-call arguments.
+ */
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { describe, expect, it } from "vitest";
+import { createStreamingCredentialScanner } from "../../policies/guards";
+import { type RelayOptions, type StreamOutcome, relayAnthropicAsOpenAi, relayAnthropicNative, relayOpenAiStream } from "../../runtime/llm/streams";
+
+const KEY = ["sk", "proj", "Qw1Er2Ty3Ui4Op5As6Df7Gh8Jk9Lz0Xc"].join("-");
+const newScanner = () => createStreamingCredentialScanner({ mode: "block", holdBackChars: 256 });
+
+/** Runs `relay` behind a real HTTP server; each entry of `reads` is delivered as one upstream read. */
+async function run(relay: (o: RelayOptions) => Promise<StreamOutcome>, reads: string[]): Promise<{ text: string; outcome: StreamOutcome }> {
+  let outcome: StreamOutcome | undefined;
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    async function* body() {
+      for (const read of reads) yield Buffer.from(read);
+    }
+    void relay({ res, body: body(), newScanner, clientWantsUsage: false }).then((o) => {
+      outcome = o;
+      res.end();
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  const text = await response.text();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!outcome) throw new Error("relay did not finish");
+  return { text, outcome };
+}
+
+const pieces = (text: string, at: number[]) => [0, ...at].map((start, i) => text.slice(start, at[i] ?? text.length));
+const openAiToolEvent = (args: string) =>
+  `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: args } }] }, logprobs: null, finish_reason: null }] })}\n\n`;
+const openAiStart = `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { role: "assistant", content: null, tool_calls: [{ index: 0, id: "call_1", type: "function", function: { name: "save", arguments: "" } }] }, logprobs: null, finish_reason: null }] })}\n\n`;
+const openAiEnd = `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "tool_calls" }] })}\n\ndata: [DONE]\n\n`;
+
+function openAiArgs(text: string): string {
+  return text
+    .split("\n\n")
+    .filter((e) => e.startsWith("data: {"))
+    .map((e) => JSON.parse(e.slice(6)) as { choices?: { delta?: { tool_calls?: { function?: { arguments?: string } }[] } }[] })
+    .map((c) => c.choices?.[0]?.delta?.tool_calls?.[0]?.function?.arguments ?? "")
+    .join("");
+}
+
+describe("streamed tool-call arguments", () => {
+  it("blocks a key split across three tool-call argument deltas (OpenAI), releasing none of it", async () => {
+    const args = JSON.stringify({ note: `deploy with ${KEY} today` });
+    const at = args.indexOf(KEY);
+    const reads = [openAiStart, ...pieces(args, [at + 6, at + 19]).map(openAiToolEvent), openAiEnd];
+    const { text, outcome } = await run(relayOpenAiStream, reads);
+    expect(outcome.blocked?.guard).toBe("credential-leak");
+    expect(text).toContain("guard: credential-leak");
+    expect(text).not.toContain(KEY.slice(0, 8));
+  });
+
+  it("passes clean tool-call arguments through, reassembling to the same JSON", async () => {
+    const args = JSON.stringify({ city: "Oslo", days: 3, note: "bring an umbrella" });
+    const { text, outcome } = await run(relayOpenAiStream, [openAiStart, ...pieces(args, [5, 17, 30]).map(openAiToolEvent), openAiEnd]);
+    expect(outcome.blocked).toBeUndefined();
+    expect(openAiArgs(text)).toBe(args);
+    expect(text).toContain("[DONE]");
+  });
+
+  const anthropicEvents = (args: string, at: number[]) => [
+    `event: message_start\ndata: ${JSON.stringify({ type: "message_start", message: { id: "msg", model: "claude", usage: { input_tokens: 5, output_tokens: 1 } } })}\n\n`,
+    `event: content_block_start\ndata: ${JSON.stringify({ type: "content_block_start", index: 0, content_block: { type: "tool_use", id: "tu", name: "save", input: {} } })}\n\n`,
+    ...pieces(args, at).map((p) => `event: content_block_delta\ndata: ${JSON.stringify({ type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: p } })}\n\n`),
+    `event: content_block_stop\ndata: ${JSON.stringify({ type: "content_block_stop", index: 0 })}\n\n`,
+    `event: message_delta\ndata: ${JSON.stringify({ type: "message_delta", delta: { stop_reason: "tool_use" }, usage: { output_tokens: 9 } })}\n\n`,
+    `event: message_stop\ndata: ${JSON.stringify({ type: "message_stop" })}\n\n`,
+  ];
+
+  it("blocks a key split across input_json_delta events on the native Anthropic stream", async () => {
+    const args = JSON.stringify({ note: `key ${KEY}` });
+    const at = args.indexOf(KEY);
+    const { text, outcome } = await run(relayAnthropicNative, anthropicEvents(args, [at + 4, at + 15]));
+    expect(outcome.blocked?.guard).toBe("credential-leak");
+    expect(text).toContain("event: error");
+    expect(text).not.toContain(KEY.slice(0, 8));
+  });
+
+  it("blocks it too when the Anthropic stream is translated to chat.completion chunks", async () => {
+    const args = JSON.stringify({ note: `key ${KEY}` });
+    const at = args.indexOf(KEY);
+    const { text, outcome } = await run(relayAnthropicAsOpenAi, anthropicEvents(args, [at + 4, at + 15]));
+    expect(outcome.blocked?.guard).toBe("credential-leak");
+    expect(text).not.toContain(KEY.slice(0, 8));
+  });
+
+  it("translates clean Anthropic tool input into tool_calls arguments unchanged", async () => {
+    const args = JSON.stringify({ city: "Oslo" });
+    const { text, outcome } = await run(relayAnthropicAsOpenAi, anthropicEvents(args, [3, 9]));
+    expect(outcome.blocked).toBeUndefined();
+    expect(openAiArgs(text)).toBe(args);
+    expect(outcome.usage).toEqual({ input: 5, output: 9 });
+  });
+});
