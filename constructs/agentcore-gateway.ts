@@ -2,6 +2,9 @@ import { Construct } from "constructs";
 import { BedrockagentcoreGateway } from "@cdktf/provider-aws/lib/bedrockagentcore-gateway";
 import { BedrockagentcoreGatewayTarget } from "@cdktf/provider-aws/lib/bedrockagentcore-gateway-target";
 import { BedrockagentcoreOauth2CredentialProvider } from "@cdktf/provider-aws/lib/bedrockagentcore-oauth2-credential-provider";
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
+import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
+import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { TerraformVariable } from "cdktf";
@@ -18,10 +21,6 @@ export interface AgentCoreMcpGatewayProps {
   readonly scopes?: readonly string[];
   /** Bump to rotate the client secret (write-only attribute version). @default 1 */
   readonly secretVersion?: number;
-  /** AWS account, region and partition, as Terraform references. */
-  readonly account: string;
-  readonly region: string;
-  readonly partition: string;
 }
 
 /**
@@ -38,7 +37,10 @@ export class AgentCoreMcpGateway extends Construct {
 
   constructor(scope: Construct, id: string, props: AgentCoreMcpGatewayProps) {
     super(scope, id);
-    const arn = (resource: string) => `arn:${props.partition}:bedrock-agentcore:${props.region}:${props.account}:${resource}`;
+    const account = new DataAwsCallerIdentity(this, "Account").accountId;
+    const region = new DataAwsRegion(this, "Region").region;
+    const partition = new DataAwsPartition(this, "Partition").partition;
+    const arn = (resource: string) => `arn:${partition}:bedrock-agentcore:${region}:${account}:${resource}`;
     this.clientSecret = new TerraformVariable(this, "ClientSecret", {
       type: "string",
       sensitive: true,
@@ -74,7 +76,7 @@ export class AgentCoreMcpGateway extends Construct {
             Effect: "Allow",
             Principal: { Service: "bedrock-agentcore.amazonaws.com" },
             Action: "sts:AssumeRole",
-            Condition: { StringEquals: { "aws:SourceAccount": props.account } },
+            Condition: { StringEquals: { "aws:SourceAccount": account } },
           },
         ],
       }),
@@ -124,9 +126,9 @@ export class AgentCoreMcpGateway extends Construct {
 
     this.node.addValidation({
       validate: () => [
-        ...(props.gateway.mcpUrl ? [] : ["AgentCoreRuntime.mcpGateway: the Tollgate gateway has no MCP upstream, so there is nothing to target"]),
-        ...(props.clients.agentClientSecretEnv ? [] : ["AgentCoreRuntime.mcpGateway: needs an agent app that authenticates with a client secret (OktaApps.agentApp without publicJwks)"]),
-        ...(/^([0-9a-zA-Z][-]?){1,100}$/.test(props.gatewayName) ? [] : [`AgentCoreRuntime.mcpGateway.gatewayName: letters, digits and single hyphens, got ${JSON.stringify(props.gatewayName)}`]),
+        ...(props.gateway.mcpUrl ? [] : ["AgentCoreMcpGateway.gateway: the Tollgate gateway has no MCP upstream, so there is nothing to target"]),
+        ...(props.clients.agentClientSecretEnv ? [] : ["AgentCoreMcpGateway.clients: needs an agent app that authenticates with a client secret (OktaApps.agentApp without publicJwks)"]),
+        ...(/^([0-9a-zA-Z][-]?){1,100}$/.test(props.gatewayName) ? [] : [`AgentCoreMcpGateway.gatewayName: letters, digits and single hyphens, got ${JSON.stringify(props.gatewayName)}`]),
       ],
     });
   }

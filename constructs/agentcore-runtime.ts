@@ -8,7 +8,6 @@ import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { TerraformStack } from "cdktf";
-import { AgentCoreMcpGateway } from "./agentcore-gateway";
 import { TollgateChecks } from "./checks";
 import { imageProblems, isPinned } from "./container-image";
 import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./refs";
@@ -46,12 +45,6 @@ export interface AgentCoreRuntimeProps {
   readonly networkMode?: "PUBLIC" | "VPC";
   /** Required when networkMode is VPC. */
   readonly vpc?: { readonly subnets: readonly string[]; readonly securityGroups: readonly string[] };
-  /**
-   * Also create an AgentCore Gateway (MCP, custom JWT) whose only target is the Tollgate gateway's MCP
-   * endpoint, authenticated by an OAuth2 credential provider (client credentials of the agent app).
-   * @default none
-   */
-  readonly mcpGateway?: { readonly gatewayName?: string; readonly scopes?: readonly string[]; readonly secretVersion?: number };
 }
 
 /**
@@ -59,7 +52,8 @@ export interface AgentCoreRuntimeProps {
  * repository pinned by digest; inbound auth by a custom JWT authorizer wired to the Okta
  * authorization server (discovery URL, audience, clients); a least-privilege execution role with no
  * model access (model traffic goes through the gateway) and no `"*"` resource; environment limited
- * to the gateway's URLs; a runtime endpoint.
+ * to the gateway's URLs; a runtime endpoint. To let AgentCore agents reach the same MCP tools
+ * through an AgentCore Gateway, add an `AgentCoreMcpGateway`.
  */
 export class AgentCoreRuntime extends Construct {
   public readonly environment: string;
@@ -70,8 +64,6 @@ export class AgentCoreRuntime extends Construct {
   public readonly role: IamRole;
   public readonly runtime: BedrockagentcoreAgentRuntime;
   public readonly endpoint: BedrockagentcoreAgentRuntimeEndpoint;
-  /** Present when `mcpGateway` is set. */
-  public readonly mcpGateway: AgentCoreMcpGateway | undefined;
 
   constructor(scope: Construct, id: string, props: AgentCoreRuntimeProps) {
     super(scope, id);
@@ -162,20 +154,6 @@ export class AgentCoreRuntime extends Construct {
       name: "live",
       description: "The endpoint agents are invoked through",
     });
-
-    this.mcpGateway = props.mcpGateway
-      ? new AgentCoreMcpGateway(this, "McpGateway", {
-          gatewayName: props.mcpGateway.gatewayName ?? props.runtimeName.toLowerCase().replace(/_/g, "-"),
-          authServer: props.authServer,
-          clients: props.clients,
-          gateway: props.gateway,
-          account,
-          region,
-          partition,
-          ...(props.mcpGateway.scopes ? { scopes: props.mcpGateway.scopes } : {}),
-          ...(props.mcpGateway.secretVersion ? { secretVersion: props.mcpGateway.secretVersion } : {}),
-        })
-      : undefined;
 
     TollgateChecks.ensureOn(TerraformStack.of(this));
     this.node.addValidation({

@@ -1,13 +1,11 @@
 import { Construct } from "constructs";
-import {
-  AgentCoreRuntime,
-  DESTRUCTIVE_TOOL_PATTERNS,
-  GatewayDeployment,
-  GatewayRoute,
-  GuardPolicy,
-  McpScopes,
-  OktaApps,
-} from "../constructs";
+// Per-file imports: an app loads only the constructs (and provider resources) it uses.
+import { AgentCoreRuntime } from "../constructs/agentcore-runtime";
+import { GatewayDeployment } from "../constructs/gateway-deployment";
+import { GatewayRoute } from "../constructs/gateway-route";
+import { DESTRUCTIVE_TOOL_PATTERNS, GuardPolicy } from "../constructs/guard-policy";
+import { McpScopes } from "../constructs/mcp-scopes";
+import { OktaApps } from "../constructs/okta-apps";
 import type { EnvironmentSettings } from "./environments";
 
 /**

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ENVIRONMENTS } from "../../stacks/environments";
+import { AgentCoreMcpGateway } from "../../constructs";
 import { smallPlatform } from "./fixtures";
 import { environmentStack, resources, single, synthJson } from "./synth-helpers";
 
@@ -56,8 +57,15 @@ describe("AgentCoreRuntime", () => {
   });
 });
 
-describe("AgentCoreRuntime with an AgentCore Gateway in front of Tollgate's MCP endpoint", () => {
-  const platform = smallPlatform({ agent: { mcpGateway: { scopes: ["mcp:read", "mcp:write"] } } });
+describe("AgentCoreMcpGateway: an AgentCore Gateway in front of Tollgate's MCP endpoint", () => {
+  const platform = smallPlatform();
+  new AgentCoreMcpGateway(platform.stack, "McpGateway", {
+    gatewayName: "small-agent",
+    authServer: platform.okta,
+    clients: platform.okta,
+    gateway: platform.gateway,
+    scopes: ["mcp:read", "mcp:write"],
+  });
   const tf = synthJson(platform.stack);
 
   it("authenticates callers with the Okta custom JWT authorizer and targets only the Tollgate MCP URL", () => {
