@@ -138,7 +138,11 @@ export class UpstreamConnection {
         const headers = new Headers(init?.headers);
         for (const [name, value] of Object.entries(await credentials(userToken()))) headers.set(name, value);
         for (const [name, value] of Object.entries(traceHeaders<Record<string, string>>({}))) headers.set(name, value);
-        return fetch(url, { ...init, headers });
+        // undici adds one abort listener per Request to the signal it is given and keeps it until the Request
+        // is garbage collected; on the transport's long-lived signal that piles up (with a warning and its
+        // stack trace per call past 1500). A per-request signal that follows it (weakly) keeps abort-on-close.
+        const signal = init?.signal ? AbortSignal.any([init.signal]) : undefined;
+        return fetch(url, { ...init, headers, ...(signal ? { signal } : {}) });
       },
     });
   }
