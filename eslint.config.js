@@ -1,11 +1,14 @@
 // Lint rules that protect architecture and performance, not style.
 import tseslint from "typescript-eslint";
 
-const providerRootImport = {
-  group: ["@cdktf/provider-aws", "@cdktf/provider-okta", "@cdktf/provider-kubernetes"],
-  message:
-    "Import the resource from its deep path (e.g. @cdktf/provider-aws/lib/iam-role): the package root loads every resource (~3 s per synth, ~1 GB to type-check).",
-};
+const rootImportMessage =
+  "Import the resource from its deep path (e.g. @cdktf/provider-aws/lib/iam-role): the package root loads every resource (~3 s per synth, ~1 GB to type-check).";
+// `paths` match the exact specifier, so deep imports stay allowed; `lib` alone is the root index too.
+const providerRootImports = ["@cdktf/provider-aws", "@cdktf/provider-okta", "@cdktf/provider-kubernetes"].flatMap((name) => [
+  { name, message: rootImportMessage },
+  { name: `${name}/lib`, message: rootImportMessage },
+  { name: `${name}/lib/index`, message: rootImportMessage },
+]);
 
 export default tseslint.config(
   { ignores: ["node_modules/**", "**/cdktf.out/**", "dist/**", ".gen/**"] },
@@ -14,7 +17,7 @@ export default tseslint.config(
     languageOptions: { parser: tseslint.parser },
     plugins: { "@typescript-eslint": tseslint.plugin },
     rules: {
-      "no-restricted-imports": ["error", { patterns: [providerRootImport] }],
+      "no-restricted-imports": ["error", { paths: providerRootImports }],
     },
   },
   {
@@ -24,9 +27,9 @@ export default tseslint.config(
       "no-restricted-imports": [
         "error",
         {
+          paths: providerRootImports,
           patterns: [
-            providerRootImport,
-            { group: ["**/runtime/**", "**/constructs/**", "cdktf", "constructs", "@cdktf/*"], message: "policies/ is pure: it imports neither runtime/ nor constructs/ nor cdktf." },
+            { regex: "(^|/)(runtime|constructs)(/|$)|^(cdktf|constructs)$|^@cdktf/", message: "policies/ is pure: it imports neither runtime/ nor constructs/ nor cdktf." },
           ],
         },
       ],
@@ -37,7 +40,7 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": [
         "error",
-        { patterns: [providerRootImport, { group: ["**/runtime/**"], message: "constructs/ never imports runtime/ (DESIGN.md)." }] },
+        { paths: providerRootImports, patterns: [{ regex: "(^|/)runtime(/|$)", message: "constructs/ never imports runtime/ (DESIGN.md)." }] },
       ],
     },
   },
@@ -47,9 +50,9 @@ export default tseslint.config(
       "no-restricted-imports": [
         "error",
         {
+          paths: providerRootImports,
           patterns: [
-            providerRootImport,
-            { group: ["**/constructs/**", "cdktf", "@cdktf/*"], message: "runtime/ never imports constructs/ or cdktf (DESIGN.md)." },
+            { regex: "(^|/)constructs(/|$)|^cdktf$|^@cdktf/", message: "runtime/ never imports constructs/ or cdktf (DESIGN.md)." },
           ],
         },
       ],
