@@ -74,15 +74,26 @@ describe("the emitted gateway bundle", () => {
   });
 
   it("is deterministic, and records the source revision only when CI provides one", () => {
-    const again = synthApp((app) => new EnvironmentStack(app, ENVIRONMENTS.prod));
-    expect(readStackFile(again, "tollgate-prod", "gateway.bundle.json")).toBe(readStackFile(outdir, "tollgate-prod", "gateway.bundle.json"));
-    process.env.GITHUB_SHA = "0123456789abcdef0123456789abcdef01234567";
+    const saved = { GITHUB_SHA: process.env.GITHUB_SHA, TOLLGATE_SOURCE_REVISION: process.env.TOLLGATE_SOURCE_REVISION };
+    const synthProd = () => {
+      const dir = synthApp((app) => new EnvironmentStack(app, ENVIRONMENTS.prod));
+      return JSON.parse(readStackFile(dir, "tollgate-prod", "gateway.bundle.json")) as { metadata: Record<string, string> };
+    };
     try {
-      const ci = synthApp((app) => new EnvironmentStack(app, ENVIRONMENTS.prod));
-      const bundle = JSON.parse(readStackFile(ci, "tollgate-prod", "gateway.bundle.json")) as { metadata: Record<string, string> };
-      expect(bundle.metadata.sourceRevision).toBe(process.env.GITHUB_SHA);
-    } finally {
       delete process.env.GITHUB_SHA;
+      delete process.env.TOLLGATE_SOURCE_REVISION;
+      const first = synthProd();
+      expect(synthProd()).toEqual(first);
+      expect(first.metadata.sourceRevision).toBeUndefined();
+      process.env.GITHUB_SHA = "0123456789abcdef0123456789abcdef01234567";
+      expect(synthProd().metadata.sourceRevision).toBe("0123456789abcdef0123456789abcdef01234567");
+      process.env.TOLLGATE_SOURCE_REVISION = "release-2026.11";
+      expect(synthProd().metadata.sourceRevision).toBe("release-2026.11");
+    } finally {
+      for (const [key, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
     }
   });
 });
