@@ -67,6 +67,11 @@ export interface LlmUpstream {
    * the chunks reach the gateway in separate reads.
    */
   scriptReplies(replies: readonly (readonly string[])[], options?: { readonly paceMs?: number }): void;
+  /**
+   * The next reply is a call of tool `name` whose JSON arguments arrive in these chunks (OpenAI
+   * `tool_calls`, Anthropic `tool_use` / `input_json_delta`), paced like `scriptReplies`.
+   */
+  scriptToolCall(name: string, argumentChunks: readonly string[], options?: { readonly paceMs?: number }): void;
   /** Forgets recorded requests, failure rules and scripted replies. */
   reset(): void;
   close(): Promise<void>;
@@ -83,7 +88,7 @@ const DEFAULT_MODELS = ["gpt-4o-mini", "gpt-4o", "claude-sonnet-4-5", "claude-ha
 export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promise<LlmUpstream> {
   const requests: RecordedRequest[] = [];
   const failures: { rule: FailureRule; left: number }[] = [];
-  const scripted: { chunks: readonly string[]; paceMs: number }[] = [];
+  const scripted: { chunks: readonly string[]; paceMs: number; tool?: string }[] = [];
   const maxRecorded = options.maxRecorded ?? 1000;
   const models = options.models ?? DEFAULT_MODELS;
 
@@ -171,7 +176,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     return entry.rule;
   }
 
-  function replyChunks(lastUser: string): { chunks: readonly string[]; paceMs: number } {
+  function replyChunks(lastUser: string): { chunks: readonly string[]; paceMs: number; tool?: string } {
     const script = scripted.shift();
     if (script) return script;
     return { chunks: splitText(lastUser, options.streamChunks), paceMs: 0 };
@@ -187,7 +192,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
   function openAiChat(res: ServerResponse, request: OpenAiRequestLike, model: string): void {
     const messages = request.messages ?? [];
     const lastUser = lastUserText(messages);
-    const { chunks, paceMs } = replyChunks(lastUser);
+    const { chunks, paceMs, tool } = replyChunks(lastUser);
     const reply = chunks.join("");
     const promptTokens = estimateTokens(JSON.stringify(messages));
     const completionTokens = estimateTokens(reply);
@@ -200,16 +205,24 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
         object: "chat.completion",
         created,
         model,
-        choices: [{ index: 0, message: { role: "assistant", content: reply, refusal: null }, logprobs: null, finish_reason: "stop" }],
+        choices: [
+          tool
+            ? { index: 0, message: { role: "assistant", content: null, refusal: null, tool_calls: [{ id: "call_stand_in", type: "function", function: { name: tool, arguments: reply } }] }, logprobs: null, finish_reason: "tool_calls" }
+            : { index: 0, message: { role: "assistant", content: reply, refusal: null }, logprobs: null, finish_reason: "stop" },
+        ],
         usage,
       });
       return;
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     const base = { id, object: "chat.completion.chunk", created, model };
-    const events: unknown[] = [{ ...base, choices: [{ index: 0, delta: { role: "assistant", content: "" }, logprobs: null, finish_reason: null }] }];
-    for (const piece of chunks) events.push({ ...base, choices: [{ index: 0, delta: { content: piece }, logprobs: null, finish_reason: null }] });
-    events.push({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: "stop" }] });
+    const first = tool ? { role: "assistant", content: null, tool_calls: [{ index: 0, id: "call_stand_in", type: "function", function: { name: tool, arguments: "" } }] } : { role: "assistant", content: "" };
+    const events: unknown[] = [{ ...base, choices: [{ index: 0, delta: first, logprobs: null, finish_reason: null }] }];
+    for (const piece of chunks) {
+      const delta = tool ? { tool_calls: [{ index: 0, function: { arguments: piece } }] } : { content: piece };
+      events.push({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] });
+    }
+    events.push({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: tool ? "tool_calls" : "stop" }] });
     if (request.stream_options?.include_usage) events.push({ ...base, choices: [], usage });
     writeEvents(res, [...events.map((e) => `data: ${JSON.stringify(e)}\n\n`), "data: [DONE]\n\n"], paceMs);
   }
@@ -222,7 +235,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
 
   function anthropicMessages(res: ServerResponse, request: AnthropicRequestLike, model: string): void {
     const messages = request.messages ?? [];
-    const { chunks, paceMs } = replyChunks(lastUserText(messages));
+    const { chunks, paceMs, tool } = replyChunks(lastUserText(messages));
     const reply = chunks.join("");
     const inputTokens = estimateTokens(JSON.stringify(messages) + JSON.stringify(request.system ?? ""));
     const outputTokens = estimateTokens(reply);
@@ -233,8 +246,8 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
         type: "message",
         role: "assistant",
         model,
-        content: [{ type: "text", text: reply }],
-        stop_reason: "end_turn",
+        content: tool ? [{ type: "tool_use", id: "toolu_stand_in", name: tool, input: JSON.parse(reply || "{}") as unknown }] : [{ type: "text", text: reply }],
+        stop_reason: tool ? "tool_use" : "end_turn",
         stop_sequence: null,
         usage: { input_tokens: inputTokens, output_tokens: outputTokens },
       });
@@ -243,12 +256,15 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     const events: [string, unknown][] = [
       ["message_start", { type: "message_start", message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: 1 } } }],
-      ["content_block_start", { type: "content_block_start", index: 0, content_block: { type: "text", text: "" } }],
+      ["content_block_start", { type: "content_block_start", index: 0, content_block: tool ? { type: "tool_use", id: "toolu_stand_in", name: tool, input: {} } : { type: "text", text: "" } }],
       ["ping", { type: "ping" }],
     ];
-    for (const piece of chunks) events.push(["content_block_delta", { type: "content_block_delta", index: 0, delta: { type: "text_delta", text: piece } }]);
+    for (const piece of chunks) {
+      const delta = tool ? { type: "input_json_delta", partial_json: piece } : { type: "text_delta", text: piece };
+      events.push(["content_block_delta", { type: "content_block_delta", index: 0, delta }]);
+    }
     events.push(["content_block_stop", { type: "content_block_stop", index: 0 }]);
-    events.push(["message_delta", { type: "message_delta", delta: { stop_reason: "end_turn", stop_sequence: null }, usage: { output_tokens: outputTokens } }]);
+    events.push(["message_delta", { type: "message_delta", delta: { stop_reason: tool ? "tool_use" : "end_turn", stop_sequence: null }, usage: { output_tokens: outputTokens } }]);
     events.push(["message_stop", { type: "message_stop" }]);
     writeEvents(res, events.map(([name, data]) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`), paceMs);
   }
@@ -264,6 +280,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     requests,
     failNext: (rule) => failures.push({ rule, left: rule.count }),
     scriptReplies: (replies, scriptOptions) => scripted.push(...replies.map((chunks) => ({ chunks, paceMs: scriptOptions?.paceMs ?? 0 }))),
+    scriptToolCall: (name, argumentChunks, scriptOptions) => scripted.push({ chunks: argumentChunks, paceMs: scriptOptions?.paceMs ?? 0, tool: name }),
     reset: () => {
       requests.length = 0;
       failures.length = 0;

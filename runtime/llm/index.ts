@@ -379,7 +379,22 @@ function chatTexts(payload: Json): TextSlot[] {
 }
 
 function anthropicTexts(payload: Json): TextSlot[] {
-  return ((payload.content ?? []) as Json[]).filter((b) => b?.type === "text" && typeof b.text === "string").map((b) => ({ get: () => b.text, set: (v: string) => (b.text = v) }));
+  const slots: TextSlot[] = [];
+  for (const block of (payload.content ?? []) as Json[]) {
+    if (block?.type === "text" && typeof block.text === "string") slots.push({ get: () => block.text, set: (v: string) => (block.text = v) });
+    else if (block?.type === "tool_use" && block.input && typeof block.input === "object") stringSlots(block.input, slots, 0);
+  }
+  return slots;
+}
+
+/** Every string leaf of a JSON value (tool input), as slots. */
+function stringSlots(node: Json, slots: TextSlot[], depth: number): void {
+  if (depth > 32) return;
+  for (const key of Object.keys(node)) {
+    const value: unknown = node[key];
+    if (typeof value === "string") slots.push({ get: () => node[key], set: (v: string) => (node[key] = v) });
+    else if (value && typeof value === "object") stringSlots(value as Json, slots, depth + 1);
+  }
 }
 
 function merge(a: Record<string, number> | undefined, b: Readonly<Record<string, number>> | undefined): Record<string, number> | undefined {

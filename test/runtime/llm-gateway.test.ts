@@ -178,6 +178,47 @@ describe("Anthropic route", () => {
   });
 });
 
+describe("tool calls", () => {
+  const tools: OpenAI.ChatCompletionTool[] = [{ type: "function", function: { name: "get_weather", parameters: { type: "object", properties: { city: { type: "string" } } } } }];
+
+  it("streams an Anthropic tool_use to the openai SDK as tool_calls, arguments intact", async () => {
+    upstream.scriptToolCall("get_weather", ['{"ci', 'ty": "Os', 'lo"}'], { paceMs: 2 });
+    const stream = await openai("/anthropic").chat.completions.create({ model: "gpt-4o-mini", stream: true, tools, messages: [{ role: "user", content: "weather in Oslo?" }] });
+    let args = "";
+    let name: string | undefined;
+    let finish: string | null | undefined;
+    for await (const chunk of stream) {
+      const call = chunk.choices[0]?.delta?.tool_calls?.[0];
+      name ??= call?.function?.name;
+      args += call?.function?.arguments ?? "";
+      finish ??= chunk.choices[0]?.finish_reason;
+    }
+    expect({ name, args: JSON.parse(args) as unknown, finish }).toEqual({ name: "get_weather", args: { city: "Oslo" }, finish: "tool_calls" });
+    expect(upstream.requests.at(-1)?.body).toMatchObject({ tools: [{ name: "get_weather", input_schema: { type: "object" } }] });
+  });
+
+  it("refuses a tool call whose arguments carry a credential (JSON, native Anthropic)", async () => {
+    upstream.scriptToolCall("save_note", [JSON.stringify({ note: LEAKED_KEY })]);
+    const error = await anthropic()
+      .messages.create({ model: "claude-stand-in", max_tokens: 100, messages: [{ role: "user", content: "save it" }] })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Anthropic.PermissionDeniedError);
+    expect((error as Error).message).not.toContain(LEAKED_KEY);
+  });
+
+  it("blocks a credential split across streamed tool-call arguments (openai SDK)", async () => {
+    const args = JSON.stringify({ note: LEAKED_KEY });
+    upstream.scriptToolCall("save_note", [args.slice(0, 15), args.slice(15, 30), args.slice(30)], { paceMs: 2 });
+    const stream = await openai().chat.completions.create({ model: "gpt-4o-mini", stream: true, tools, messages: [{ role: "user", content: "save it" }] });
+    let seen = "";
+    const error = await (async () => {
+      for await (const chunk of stream) seen += chunk.choices[0]?.delta?.tool_calls?.[0]?.function?.arguments ?? "";
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(seen).not.toContain(LEAKED_KEY.slice(0, 8));
+  });
+});
+
 describe("per-user rate limits", () => {
   it("refuses the (N+1)th request in a window with 429, Retry-After and RateLimit headers", async () => {
     const userToken = await platform.userToken("alice");
