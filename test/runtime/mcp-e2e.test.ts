@@ -17,6 +17,7 @@ const EXCHANGE_AUDIENCE = "http://exchange-upstream.test";
 let dir: string;
 let web: HttpUpstream;
 let exchanged: HttpUpstream;
+let service: HttpUpstream;
 let platform: TestPlatform;
 const clients: Client[] = [];
 
@@ -24,9 +25,10 @@ beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tollgate-mcp-e2e-"));
   web = await startHttpUpstream();
   exchanged = await startHttpUpstream();
+  service = await startHttpUpstream();
   platform = await startTestPlatform({
     exchangeAudiences: [EXCHANGE_AUDIENCE],
-    env: { TG_DELEGATE_SECRET: TEST_CLIENTS.delegate.clientSecret },
+    env: { TG_DELEGATE_SECRET: TEST_CLIENTS.delegate.clientSecret, TG_SERVICE_SECRET: TEST_CLIENTS.reader.clientSecret },
     bundle: (bundle, { issuer }) => ({
       ...bundle,
       mcp: {
@@ -46,6 +48,17 @@ beforeAll(async () => {
               audience: EXCHANGE_AUDIENCE,
             },
           },
+          {
+            id: "service",
+            transport: { type: "streamable-http", url: service.url },
+            credentials: {
+              mode: "client-credentials",
+              tokenUrl: `${issuer}/token`,
+              clientId: TEST_CLIENTS.reader.clientId,
+              clientSecret: { env: "TG_SERVICE_SECRET" },
+              scopes: ["mcp:read"],
+            },
+          },
         ],
         grants: [
           { scope: "mcp:read", upstream: "memory", tools: ["read_graph", "search_nodes", "open_nodes"] },
@@ -54,6 +67,7 @@ beforeAll(async () => {
           { scope: "mcp:read", upstream: "web", tools: ["get_*"] },
           { scope: "mcp:write", upstream: "web", tools: ["set_*"] },
           { scope: "mcp:read", upstream: "ledger", tools: ["whoami"] },
+          { scope: "mcp:read", upstream: "service", tools: ["whoami"] },
         ],
         deny: [],
         alwaysBlocked: [{ upstream: "*", tools: ["*delete*"], reason: "destructive" }],
@@ -70,6 +84,7 @@ afterAll(async () => {
   await platform?.close();
   await web?.close();
   await exchanged?.close();
+  await service?.close();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -97,7 +112,7 @@ describe("MCP through the real gateway with real tokens", () => {
   it("a read-scope agent sees and calls only read tools; a write call gets 403 insufficient_scope", async () => {
     const token = await platform.token("reader");
     const { client, transport } = await connect(token);
-    expect(await names(client)).toEqual(["ledger__whoami", "memory__open_nodes", "memory__read_graph", "memory__search_nodes", "web__get_time"]);
+    expect(await names(client)).toEqual(["ledger__whoami", "memory__open_nodes", "memory__read_graph", "memory__search_nodes", "service__whoami", "web__get_time"]);
     await expect(client.callTool({ name: "web__get_time", arguments: {} })).resolves.toMatchObject({ content: [{ type: "text" }] });
     const refused = await post(token, transport.sessionId, call(5, "web__set_value", { value: "x" }));
     expect(refused.status).toBe(403);
@@ -143,5 +158,15 @@ describe("MCP through the real gateway with real tokens", () => {
     expect(claims.act).toEqual({ sub: TEST_CLIENTS.delegate.clientId });
     expect(claims.aud).toBe(EXCHANGE_AUDIENCE);
     expect([...web.authorizations, ...exchanged.authorizations].some((a) => a?.includes(userToken))).toBe(false);
+  });
+
+  it("a client-credentials upstream gets the gateway's own token, fetched once and reused until it expires", async () => {
+    const userToken = await platform.userToken("alice", ["mcp:read"]);
+    const { client } = await connect(userToken);
+    const first = ((await client.callTool({ name: "service__whoami", arguments: {} })).content as { text: string }[])[0]?.text ?? "";
+    const second = ((await client.callTool({ name: "service__whoami", arguments: {} })).content as { text: string }[])[0]?.text ?? "";
+    expect(first).not.toBe(userToken);
+    expect(decodeJwt(first)).toMatchObject({ sub: TEST_CLIENTS.reader.clientId, cid: TEST_CLIENTS.reader.clientId });
+    expect(second).toBe(first);
   });
 });

@@ -174,6 +174,18 @@ describe("sessions", () => {
     expect(harness.gateway.sessionCount()).toBe(before + 1);
   });
 
+  it("the SSE stream is marked unbuffered for proxies", async () => {
+    const { transport } = await connect("alice-read");
+    const controller = new AbortController();
+    const sse = await fetch(harness.url, {
+      headers: { authorization: "Bearer alice-read", accept: "text/event-stream", "mcp-session-id": transport.sessionId ?? "", "mcp-protocol-version": "2025-11-25" },
+      signal: controller.signal,
+    });
+    // The client's own GET stream may already be open: either way the answer carries the header.
+    expect(sse.headers.get("x-accel-buffering")).toBe("no");
+    controller.abort();
+  });
+
   it("a request without a session id that is not initialize is refused with 400", async () => {
     const response = await rawPost("alice-read", undefined, call(1, "memory__read_graph"));
     expect(response.status).toBe(400);

@@ -1,7 +1,7 @@
 /**
  * Upstream failure, recovery and credentials, through the gateway handler with the real MCP SDK Client.
  */
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -134,5 +134,21 @@ describe("upstream credentials", () => {
     expect(result.content).toEqual([{ type: "text", text: "upstream-key-123" }]);
     expect(web.authorizations.every((a) => a === "Bearer upstream-key-123")).toBe(true);
     expect(web.authorizations.some((a) => a?.includes(user.token))).toBe(false);
+  });
+
+  it("a stdio upstream gets secret environment values read through the config's secret reader", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "tollgate-mcp-secret-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const memoryFile = join(dir, "from-secret.jsonl");
+    process.env.TG_TEST_MEMORY_FILE = memoryFile;
+    cleanups.push(() => void delete process.env.TG_TEST_MEMORY_FILE);
+    const { client } = await setup({
+      upstreams: [
+        { id: "memory", transport: { type: "stdio", command: "node", args: [SERVER_MEMORY_ENTRY], env: { MEMORY_FILE_PATH: { env: "TG_TEST_MEMORY_FILE" } } } },
+        { id: "web", transport: { type: "streamable-http", url: "http://127.0.0.1:9/mcp" } },
+      ],
+    });
+    await client.callTool({ name: "memory__create_entities", arguments: { entities: [{ name: "Secretly", entityType: "t", observations: [] }] } });
+    expect(readFileSync(memoryFile, "utf8")).toContain("Secretly");
   });
 });
