@@ -131,15 +131,18 @@ function buildLimiters(limits: NonNullable<GuardPolicy["limits"]>, redis: Redis 
   };
 }
 
+/** Waits until Redis is ready, its first connection attempt failed, or `timeoutMs` passed. */
 function waitForReady(redis: Redis, timeoutMs: number): Promise<void> {
   if (redis.status === "ready") return Promise.resolve();
   return new Promise((resolve) => {
     const done = () => {
       clearTimeout(timer);
       redis.off("ready", done);
+      redis.off("error", done);
       resolve();
     };
     const timer = setTimeout(done, timeoutMs);
     redis.once("ready", done);
+    redis.once("error", done);
   });
 }
