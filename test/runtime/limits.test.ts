@@ -80,6 +80,16 @@ describe("rate limiter (redis)", () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it("tokens billed through one replica spend the budget for the other", async () => {
+    const config = redisConfig("fail-closed", redis.url, "t4:");
+    const [a, b] = await Promise.all([createRateLimiter(config), createRateLimiter(config)]);
+    const bob = testPrincipal("bob");
+    expect((await b.admitRequest(bob, "default")).allowed).toBe(true);
+    await a.recordTokens(bob, "default", 1000);
+    expect(await b.admitRequest(bob, "default")).toMatchObject({ allowed: false, reason: "token budget spent" });
+    await Promise.all([a.close(), b.close()]);
+  });
+
   it("fail-closed refuses and fail-open admits when Redis is unreachable", async () => {
     const down = "redis://127.0.0.1:1";
     const closed = await createRateLimiter(redisConfig("fail-closed", down, "t2:"));
