@@ -143,7 +143,11 @@ function buildServer(): Server {
       case "test_elicitation_sep1330_enums": {
         const form = elicitForms[request.params.name] ?? {
           message: String(args.message ?? ""),
-          requestedSchema: { type: "object", properties: { response: { type: "string" } }, required: ["response"] },
+          requestedSchema: {
+            type: "object",
+            properties: { username: { type: "string", description: "User's response" }, email: { type: "string", description: "User's email address" } },
+            required: ["username", "email"],
+          },
         };
         const result = await extra.sendRequest({ method: "elicitation/create", params: { mode: "form", ...form } }, ElicitResultSchema);
         return { content: [{ type: "text", text: `User response: action=${result.action}, content=${JSON.stringify(result.content ?? {})}` }] };
