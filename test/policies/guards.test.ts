@@ -42,6 +42,11 @@ describe("PII guard", () => {
     expect(() => compilePiiGuard({ mode: "mask", detectors: [], extraPatterns: [{ name: "broken", regex: "(", flags: "" }] })).toThrow(/broken/);
   });
 
+  it("in log mode leaves the text unchanged but counts and flags what it saw", () => {
+    const guard = compilePiiGuard({ mode: "log", detectors: [...ALL], extraPatterns: [] });
+    expect(guard.apply("mail jane@example.com")).toEqual({ action: "allow", value: "mail jane@example.com", redactions: { email: 1 }, flagged: ["pii"] });
+  });
+
   it("in block mode refuses without echoing the value", () => {
     const guard = compilePiiGuard({ mode: "block", detectors: [...ALL], extraPatterns: [] });
     const verdict = guard.apply("my SSN is 123-45-6789");

@@ -2,16 +2,10 @@
  * Audit events of the LLM stage: one per decision, with tokens from provider usage, never a raw prompt;
  * the post-redaction prompt only when the bundle turns capturePrompts on.
  */
-import { type Server, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import OpenAI from "openai";
 import { afterEach, describe, expect, it } from "vitest";
-import { type LlmUpstream, startLlmUpstream } from "../../examples/local-platform/llm-upstream";
-import type { RequestContext } from "../../runtime/http/types";
-import { createRateLimiter } from "../../runtime/limits";
-import { createLlmGateway } from "../../runtime/llm";
-import { createMemoryAuditLog } from "../../runtime/observability/audit";
-import { llmTestConfig, testPrincipal } from "../support/llm-config";
+import { startLlmUpstream } from "../../examples/local-platform/llm-upstream";
+import { startLlmStage } from "../support/llm-stage";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -19,31 +13,20 @@ afterEach(async () => {
 });
 
 async function serve(capturePrompts: boolean) {
-  const upstream: LlmUpstream = await startLlmUpstream();
-  const config = llmTestConfig(
+  const upstream = await startLlmUpstream();
+  const stage = await startLlmStage(
     (b) => {
       b.llm = { routes: [{ id: "chat", pathPrefix: "/chat", policy: "default", providers: [{ id: "vendor", kind: "openai", baseUrl: `${upstream.url}/v1`, apiKey: { env: "K" } }] }] };
       b.telemetry = { audit: { capturePrompts } };
     },
-    { K: "gateway-key" },
+    { secrets: { K: "gateway-key" } },
   );
-  const audit = createMemoryAuditLog();
-  const limiter = await createRateLimiter(config);
-  const gateway = createLlmGateway(config, { audit, limiter });
-  const server: Server = createServer((req, res) => {
-    const handler = gateway.route(new URL(req.url ?? "/", "http://x").pathname);
-    if (!handler) return void res.writeHead(404).end();
-    const ctx: RequestContext = { requestId: "req-1", traceId: undefined, principal: testPrincipal("alice"), config, audit, signal: new AbortController().signal };
-    void handler(ctx, req, res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   cleanups.push(async () => {
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-    await gateway.close();
+    await stage.close();
     await upstream.close();
   });
-  const client = new OpenAI({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/chat/v1`, apiKey: "unused", maxRetries: 0 });
-  return { client, audit };
+  const client = new OpenAI({ baseURL: `${stage.url}/chat/v1`, apiKey: "unused", maxRetries: 0 });
+  return { client, audit: { events: stage.audit } };
 }
 
 describe("LLM audit events", () => {

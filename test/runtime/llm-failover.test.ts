@@ -2,27 +2,24 @@
  * Failover of the LLM routes, with the gateway's LLM stage served on a real HTTP server (no auth stage:
  * the principal is fixed) so the eviction clock can be driven by the test instead of by sleeping.
  */
-import { type Server, createServer } from "node:http";
-import type { AddressInfo } from "node:net";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import { type LlmUpstream, startLlmUpstream } from "../../examples/local-platform/llm-upstream";
-import type { RequestContext } from "../../runtime/http/types";
-import { createRateLimiter } from "../../runtime/limits";
-import { type LlmGateway, createLlmGateway } from "../../runtime/llm";
-import { createMemoryAuditLog } from "../../runtime/observability/audit";
-import { llmTestConfig, testPrincipal } from "../support/llm-config";
+import { type LlmStage, startLlmStage } from "../support/llm-stage";
 
 let upstream: LlmUpstream;
-let server: Server;
-let gateway: LlmGateway;
+let stage: LlmStage;
 let client: OpenAI;
 let clock = 1_000_000;
-const audit = createMemoryAuditLog();
+const audit = {
+  get events() {
+    return stage.audit;
+  },
+};
 
 beforeAll(async () => {
   upstream = await startLlmUpstream();
-  const config = llmTestConfig(
+  stage = await startLlmStage(
     (b) => {
       b.llm = {
         routes: [
@@ -57,24 +54,14 @@ beforeAll(async () => {
         ],
       };
     },
-    { K: "gateway-key" },
+    { secrets: { K: "gateway-key" }, now: () => clock },
   );
-  const limiter = await createRateLimiter(config);
-  gateway = createLlmGateway(config, { audit, limiter, now: () => clock });
-  server = createServer((req, res) => {
-    const handler = gateway.route(new URL(req.url ?? "/", "http://x").pathname);
-    if (!handler) return void res.writeHead(404).end();
-    const ctx: RequestContext = { requestId: "r", traceId: undefined, principal: testPrincipal("alice"), config, audit, signal: new AbortController().signal };
-    void handler(ctx, req, res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  client = new OpenAI({ baseURL: `http://127.0.0.1:${(server.address() as AddressInfo).port}/chat/v1`, apiKey: "unused", maxRetries: 0 });
+  client = new OpenAI({ baseURL: `${stage.url}/chat/v1`, apiKey: "unused", maxRetries: 0 });
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  await gateway.close();
-  await upstream.close();
+  await stage?.close();
+  await upstream?.close();
 });
 
 beforeEach(() => {
