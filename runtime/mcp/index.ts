@@ -44,6 +44,18 @@ export interface McpGatewayDeps {
    * @default 250
    */
   readonly upstreamMinBackoffMs?: number;
+  /**
+   * Longest time a request waits for a new session's upstreams to connect; later ones join with list_changed.
+   * @default 5000
+   */
+  readonly upstreamStartWaitMs?: number;
+  /**
+   * Open sessions one principal (issuer, subject, client) may hold; opening one more closes its least recently
+   * used session. Each session owns upstream clients (stdio children included), so this bounds what one
+   * caller can make the gateway spawn.
+   * @default 8
+   */
+  readonly maxSessionsPerPrincipal?: number;
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
@@ -58,6 +70,7 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
   const sessions = new Map<string, McpSession>();
   const tokenCache = new TokenCache();
   const idleMs = deps.idleSessionMs ?? 30 * 60_000;
+  const maxPerPrincipal = Math.max(1, deps.maxSessionsPerPrincipal ?? 8);
 
   const sweeper = setInterval(() => {
     const cutoff = Date.now() - idleMs;
@@ -102,6 +115,9 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
       return;
     }
     const params = (init.params ?? {}) as Partial<InitializeRequest["params"]>;
+    const binding = bindingOf(ctx.principal);
+    const own = [...sessions.values()].filter((s) => sameBinding(s.binding, binding)).sort((a, b) => a.lastSeen - b.lastSeen);
+    for (const stale of own.slice(0, Math.max(0, own.length - maxPerPrincipal + 1))) await stale.close();
     const session = new McpSession({
       bundle,
       policy,
@@ -113,6 +129,7 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
         if (s.sessionId && sessions.get(s.sessionId) === s) sessions.delete(s.sessionId);
       },
       ...(deps.upstreamMinBackoffMs !== undefined ? { minBackoffMs: deps.upstreamMinBackoffMs } : {}),
+      ...(deps.upstreamStartWaitMs !== undefined ? { startWaitMs: deps.upstreamStartWaitMs } : {}),
     });
     await session.server.connect(session.transport);
     await session.transport.handleRequest(req, res, body);

@@ -74,6 +74,11 @@ export interface SessionOptions {
   readonly onClosed: (session: McpSession) => void;
   /** Upstream reconnect backoff (tests shorten it). */
   readonly minBackoffMs?: number;
+  /**
+   * Longest time a request waits for the upstreams' first connection attempts.
+   * @default 5000
+   */
+  readonly startWaitMs?: number;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -95,7 +100,7 @@ export class McpSession {
   public readonly transport: StreamableHTTPServerTransport;
   public readonly server: Server;
   public readonly upstreams: readonly UpstreamConnection[];
-  /** Resolves once every upstream made its first connection attempt (successful or not). */
+  /** Resolves once every upstream made its first connection attempt (successful or not), or after `startWaitMs`. */
   public readonly ready: Promise<void>;
   public lastSeen = Date.now();
   public tools = new NameTable([]);
@@ -143,7 +148,11 @@ export class McpSession {
           },
         }),
     );
-    this.ready = Promise.all(this.upstreams.map((u) => u.start())).then(() => undefined);
+    // Requests wait for the upstreams' first connection attempts, but never longer than `startWaitMs`: a slow
+    // upstream joins later and is announced with list_changed, it does not hold the others' tools back.
+    const started = Promise.all(this.upstreams.map((u) => u.start())).then(() => undefined);
+    const waitMs = options.startWaitMs ?? 5_000;
+    this.ready = Promise.race([started, new Promise<void>((resolve) => setTimeout(resolve, waitMs).unref())]);
     this.installHandlers();
   }
 

@@ -9,7 +9,7 @@ import { createServer } from "node:http";
 import type { Bundle } from "../../policies/bundle";
 import type { ActiveConfig, Principal, RateLimiter, SecretReader } from "../../runtime/http/types";
 import { passThroughToolGuard } from "../../runtime/http/types";
-import { type McpGateway, createMcpGateway } from "../../runtime/mcp";
+import { type McpGateway, type McpGatewayDeps, createMcpGateway } from "../../runtime/mcp";
 import { type AuditEvent, createMemoryAuditLog } from "../../runtime/observability/audit";
 import { closeServer, listen } from "./mcp-fixtures";
 
@@ -34,10 +34,15 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startHarness(bundle: Bundle, principals: Record<string, Principal>, limiter: RateLimiter = admitAll): Promise<Harness> {
+export async function startHarness(
+  bundle: Bundle,
+  principals: Record<string, Principal>,
+  limiter: RateLimiter = admitAll,
+  extraDeps: Pick<McpGatewayDeps, "maxSessionsPerPrincipal" | "upstreamStartWaitMs"> = {},
+): Promise<Harness> {
   const config: ActiveConfig = { bundle, digest: "sha256:test", secrets: envSecrets };
   const audit = createMemoryAuditLog();
-  const gateway = createMcpGateway(config, { audit, limiter, toolGuard: passThroughToolGuard, upstreamMinBackoffMs: 50 });
+  const gateway = createMcpGateway(config, { audit, limiter, toolGuard: passThroughToolGuard, upstreamMinBackoffMs: 50, ...extraDeps });
   const server = createServer((req, res) => {
     const name = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
     const who = name ? principals[name] : undefined;

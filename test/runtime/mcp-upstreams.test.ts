@@ -3,13 +3,14 @@
  */
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
+import { createServer } from "node:http";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RateLimiter } from "../../runtime/http/types";
-import { type HttpUpstream, SERVER_MEMORY_ENTRY, gatewayBundle, startHttpUpstream } from "./mcp-fixtures";
+import { type HttpUpstream, SERVER_MEMORY_ENTRY, closeServer, gatewayBundle, listen, startHttpUpstream } from "./mcp-fixtures";
 import { type Harness, admitAll, principal, startHarness } from "./mcp-harness";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -17,7 +18,9 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-async function setup(opts: { upstreams?: Parameters<typeof gatewayBundle>[0]["upstreams"]; limiter?: RateLimiter; web?: HttpUpstream } = {}) {
+async function setup(
+  opts: { upstreams?: Parameters<typeof gatewayBundle>[0]["upstreams"]; limiter?: RateLimiter; web?: HttpUpstream; deps?: Parameters<typeof startHarness>[3] } = {},
+) {
   const dir = mkdtempSync(join(tmpdir(), "tollgate-mcp-"));
   cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
   const web = opts.web ?? (await startHttpUpstream());
@@ -25,8 +28,9 @@ async function setup(opts: { upstreams?: Parameters<typeof gatewayBundle>[0]["up
   const user = principal("alice", ["mcp:read", "mcp:write"]);
   const harness: Harness = await startHarness(
     gatewayBundle({ webUrl: web.url, memoryFile: join(dir, "memory.jsonl"), ...(opts.upstreams ? { upstreams: opts.upstreams } : {}) }),
-    { alice: user },
+    { alice: user, bob: principal("bob", ["mcp:read"]) },
     opts.limiter ?? admitAll,
+    opts.deps,
   );
   cleanups.push(() => harness.close());
   const client = new Client({ name: "test-agent", version: "1.0.0" });
@@ -150,5 +154,47 @@ describe("upstream credentials", () => {
     });
     await client.callTool({ name: "memory__create_entities", arguments: { entities: [{ name: "Secretly", entityType: "t", observations: [] }] } });
     expect(readFileSync(memoryFile, "utf8")).toContain("Secretly");
+  });
+});
+
+describe("session limits", () => {
+  it("opening more sessions than the per-principal cap closes that principal's least recently used one", async () => {
+    const { harness, transport: first } = await setup({ deps: { maxSessionsPerPrincipal: 2 } });
+    const open = async (bearer: string) => {
+      const client = new Client({ name: "extra", version: "1.0.0" });
+      const t = new StreamableHTTPClientTransport(new URL(harness.url), { requestInit: { headers: { authorization: `Bearer ${bearer}` } } });
+      await client.connect(t);
+      cleanups.push(() => client.close());
+      return { client, transport: t };
+    };
+    const bob = await open("bob");
+    await open("alice");
+    await open("alice");
+    const stale = await fetch(harness.url, {
+      method: "POST",
+      headers: { authorization: "Bearer alice", "content-type": "application/json", accept: "application/json, text/event-stream", "mcp-session-id": first.sessionId ?? "", "mcp-protocol-version": "2025-11-25" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "tools/list", params: {} }),
+    });
+    expect(stale.status).toBe(404);
+    expect(harness.gateway.sessionCount()).toBe(3);
+    expect((await bob.client.listTools()).tools.length).toBeGreaterThan(0);
+  });
+
+  it("an upstream that accepts connections but never answers does not hold back the others' tools", async () => {
+    const silent = createServer(() => {});
+    const silentUrl = await listen(silent);
+    cleanups.push(() => closeServer(silent));
+    const dir = mkdtempSync(join(tmpdir(), "tollgate-mcp-"));
+    cleanups.push(() => rmSync(dir, { recursive: true, force: true }));
+    const { client } = await setup({
+      deps: { upstreamStartWaitMs: 300 },
+      upstreams: [
+        { id: "memory", transport: { type: "stdio", command: "node", args: [SERVER_MEMORY_ENTRY], env: { MEMORY_FILE_PATH: join(dir, "m.jsonl") } } },
+        { id: "web", transport: { type: "streamable-http", url: `${silentUrl}/mcp` } },
+      ],
+    });
+    const listed = await names(client);
+    expect(listed).toContain("memory__read_graph");
+    expect(listed.some((n) => n.startsWith("web__"))).toBe(false);
   });
 });
