@@ -19,6 +19,8 @@ const PRINCIPALS: Record<string, Principal> = {
   "alice-write": principal("alice", ["mcp:read", "mcp:write"]),
   "alice-admin": principal("alice", ["mcp:read", "mcp:write", "mcp:admin"]),
   "bob-read": principal("bob", ["mcp:read"]),
+  "carol-read": principal("carol", ["mcp:read"]),
+  "dave-read": principal("dave", ["mcp:read"]),
 };
 
 let dir: string;
@@ -166,8 +168,8 @@ describe("sessions", () => {
 
   it("each session gets its own upstream clients; closing one leaves the other working", async () => {
     const before = harness.gateway.sessionCount();
-    const one = await connect("alice-read");
-    const two = await connect("bob-read");
+    const one = await connect("carol-read");
+    const two = await connect("dave-read");
     expect(harness.gateway.sessionCount()).toBe(before + 2);
     await one.transport.terminateSession();
     await expect(two.client.callTool({ name: "web__get_time", arguments: {} })).resolves.toMatchObject({ content: [{ type: "text" }] });
