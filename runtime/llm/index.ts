@@ -234,14 +234,14 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
 
     if (stream && contentType.includes("text/event-stream")) {
       res.writeHead(200, { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" });
-      res.flushHeaders();
+      // No flushHeaders(): the status line goes out with the first event, which follows at once.
       const leak = route.policy.credentialLeak;
       const newScanner = leak ? () => createStreamingCredentialScanner({ mode: leak.mode, holdBackChars: leak.holdBackChars }) : undefined;
       const relayArgs = { res, body: response.body, newScanner, clientWantsUsage: args.clientWantsUsage };
       const outcome: StreamOutcome =
         flavour === "anthropic" ? await relayAnthropicNative(relayArgs) : translate ? await relayAnthropicAsOpenAi(relayArgs) : await relayOpenAiStream(relayArgs);
       if (outcome.blocked || outcome.broken) response.body.destroy();
-      res.end();
+      if (!res.writableEnded) res.end();
       const redactions = merge(args.requestRedactions, outcome.redactions);
       audit({
         decision: outcome.blocked ? "block" : redactions ? "redact" : outcome.broken ? "error" : "allow",

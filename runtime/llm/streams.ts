@@ -6,6 +6,7 @@
  * that could still be part of a secret; everything else is written as soon as it arrives (one write per
  * upstream chunk, honouring back-pressure). Events without scannable text are relayed byte for byte.
  * Usage events are read for token billing; the OpenAI usage chunk is only relayed when the client asked.
+ * The relays end the response (the last pending bytes go out with the end of the chunked body).
  */
 import type { ServerResponse } from "node:http";
 import type { StreamScanResult, StreamingCredentialScanner } from "../../policies/guards";
@@ -38,6 +39,12 @@ class Output {
   constructor(private readonly res: ServerResponse) {}
   add(text: string): void {
     this.pending += text;
+  }
+  /** Ends the response with whatever is still pending: one write instead of two. */
+  end(): void {
+    const text = this.pending;
+    this.pending = "";
+    if (!this.res.writableEnded) this.res.end(text);
   }
   async flush(): Promise<void> {
     if (!this.pending) return;
@@ -244,7 +251,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
 
   const ok = await pump(body, parser, out, outcome, (event) => drive(handle(event.data)), () => drive(flushPending()));
   if (ok && !done && !outcome.broken) await drive(flushScanners());
-  await out.flush();
+  out.end();
   return outcome;
 }
 
@@ -345,7 +352,7 @@ export async function relayAnthropicAsOpenAi(options: RelayOptions): Promise<Str
   }()));
   if (ok && !done && !outcome.broken) await drive(flush());
   outcome.usage ??= { ...translator.usage };
-  await out.flush();
+  out.end();
   return outcome;
 }
 
@@ -417,7 +424,7 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
   }()));
   if (!ok) outcome.usage = { ...usage };
   outcome.usage ??= { ...usage };
-  await out.flush();
+  out.end();
   return outcome;
 }
 
