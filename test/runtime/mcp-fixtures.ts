@@ -7,8 +7,10 @@ import { randomUUID } from "node:crypto";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { type Bundle, type BundleInput, RuntimeBundleSchema } from "../../policies/bundle";
 
@@ -149,4 +151,30 @@ export function gatewayBundle(opts: { webUrl: string; memoryFile: string; issuer
     guardPolicies: [{ id: "default" }],
   };
   return RuntimeBundleSchema.parse(input);
+}
+
+/**
+ * Waits, event-driven, until the client's tool list satisfies `predicate`: lists again after every
+ * notifications/tools/list_changed, and never misses one that arrives while a list request is in flight.
+ */
+export function toolListWatcher(client: Client): { until(predicate: (names: string[]) => boolean): Promise<string[]>; readonly notifications: number } {
+  let count = 0;
+  let wake: (() => void) | undefined;
+  client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
+    count += 1;
+    wake?.();
+  });
+  return {
+    get notifications() {
+      return count;
+    },
+    async until(predicate) {
+      for (;;) {
+        const seen = count;
+        const names = (await client.listTools()).tools.map((t) => t.name);
+        if (predicate(names)) return names;
+        if (count === seen) await new Promise<void>((resolve) => (wake = resolve));
+      }
+    },
+  };
 }

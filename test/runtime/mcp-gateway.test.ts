@@ -8,10 +8,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import type { Principal } from "../../runtime/http/types";
-import { type HttpUpstream, gatewayBundle, startHttpUpstream } from "./mcp-fixtures";
+import { type HttpUpstream, gatewayBundle, startHttpUpstream, toolListWatcher } from "./mcp-fixtures";
 import { type Harness, principal, startHarness } from "./mcp-harness";
 
 const PRINCIPALS: Record<string, Principal> = {
@@ -21,6 +20,7 @@ const PRINCIPALS: Record<string, Principal> = {
   "bob-read": principal("bob", ["mcp:read"]),
   "carol-read": principal("carol", ["mcp:read"]),
   "dave-read": principal("dave", ["mcp:read"]),
+  "alice-other-agent": principal("alice", ["mcp:read"], "other-agent"),
 };
 
 let dir: string;
@@ -159,6 +159,12 @@ describe("sessions", () => {
     expect(await toolNames(alice.client)).toContain("memory__read_graph");
   });
 
+  it("the same user through another agent (client id) cannot use the session", async () => {
+    const alice = await connect("alice-read");
+    const response = await rawPost("alice-other-agent", alice.transport.sessionId, call(1, "memory__read_graph"));
+    expect(response.status).toBe(404);
+  });
+
   it("the same user with another scope set may continue the session, and gets that token's scopes", async () => {
     const alice = await connect("alice-read");
     const response = await rawPost("alice-write", alice.transport.sessionId, { jsonrpc: "2.0", id: 3, method: "tools/list", params: {} });
@@ -206,22 +212,10 @@ describe("forwarding", () => {
   it("notifications/tools/list_changed from an upstream is forwarded and the new tool is listed", async () => {
     const { client } = await connect("alice-read");
     await toolNames(client);
-    let notified = 0;
-    let wake: () => void = () => {};
-    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {
-      notified += 1;
-      wake();
-    });
-    const waitForNotification = (after: number) =>
-      new Promise<void>((resolve) => {
-        wake = resolve;
-        if (notified > after) resolve();
-      });
-    const base = notified;
+    const watcher = toolListWatcher(client);
     web.addTool("new_thing");
-    await waitForNotification(base);
-    // An earlier announcement (an upstream becoming ready) may arrive first: wait until one lists the new tool.
-    while (!(await toolNames(client)).includes("web__new_thing")) await waitForNotification(notified);
+    await watcher.until((listed) => listed.includes("web__new_thing"));
+    expect(watcher.notifications).toBeGreaterThan(0);
     expect(await toolNames(client)).toContain("web__new_thing");
   });
 });

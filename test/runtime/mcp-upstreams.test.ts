@@ -1,16 +1,16 @@
 /**
  * Upstream failure, recovery and credentials, through the gateway handler with the real MCP SDK Client.
  */
+import { execFileSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { createServer } from "node:http";
 import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { afterEach, describe, expect, it } from "vitest";
 import type { RateLimiter } from "../../runtime/http/types";
-import { type HttpUpstream, SERVER_MEMORY_ENTRY, closeServer, gatewayBundle, listen, startHttpUpstream } from "./mcp-fixtures";
+import { type HttpUpstream, SERVER_MEMORY_ENTRY, closeServer, gatewayBundle, listen, startHttpUpstream, toolListWatcher } from "./mcp-fixtures";
 import { type Harness, admitAll, principal, startHarness } from "./mcp-harness";
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -56,12 +56,26 @@ describe("upstream failure", () => {
     expect(afterKill).toContain("memory__read_graph");
     await expect(client.callTool({ name: "memory__read_graph", arguments: {} })).resolves.toMatchObject({ content: expect.any(Array) });
 
-    let wake: () => void = () => {};
-    client.setNotificationHandler(ToolListChangedNotificationSchema, async () => wake());
+    const watcher = toolListWatcher(client);
     const back = await startHttpUpstream({ port });
     cleanups.push(() => back.close());
-    while (!(await names(client)).includes("web__get_time")) await new Promise<void>((resolve) => (wake = resolve));
+    await watcher.until((listed) => listed.includes("web__get_time"));
     await expect(client.callTool({ name: "web__get_time", arguments: {} })).resolves.toMatchObject({ content: [{ type: "text" }] });
+  });
+
+  it("a stdio upstream whose process dies is degraded and respawned; the other upstream keeps serving", async () => {
+    const { client } = await setup();
+    expect(await names(client)).toContain("memory__read_graph");
+    const children = execFileSync("pgrep", ["-P", String(process.pid), "-f", "server-memory"], { encoding: "utf8" }).trim().split("\n").filter(Boolean).map(Number);
+    expect(children.length).toBeGreaterThan(0);
+    const watcher = toolListWatcher(client);
+    for (const pid of children) process.kill(pid, "SIGKILL");
+    // Announced (list_changed) as gone...
+    await watcher.until((listed) => !listed.includes("memory__read_graph"));
+    await expect(client.callTool({ name: "web__get_time", arguments: {} })).resolves.toMatchObject({ content: [{ type: "text" }] });
+    // ...then respawned with backoff and announced again.
+    await watcher.until((listed) => listed.includes("memory__read_graph"));
+    await expect(client.callTool({ name: "memory__read_graph", arguments: {} })).resolves.toMatchObject({ content: expect.any(Array) });
   });
 
   it("an upstream that cannot start is degraded and the others serve", async () => {
@@ -71,8 +85,9 @@ describe("upstream failure", () => {
         { id: "web", transport: { type: "streamable-http", url: "http://127.0.0.1:9/mcp" } },
       ],
     });
-    const listed = await names(client);
-    expect(listed).toContain("memory__read_graph");
+    // The silent upstream's connect timeout (60 s) is longer than this test's: memory's tools must show up
+    // (at once, or announced by list_changed once its child is up) while web is still connecting.
+    const listed = await toolListWatcher(client).until((l) => l.includes("memory__read_graph"));
     expect(listed.some((n) => n.startsWith("web__"))).toBe(false);
   });
 });
@@ -193,8 +208,9 @@ describe("session limits", () => {
         { id: "web", transport: { type: "streamable-http", url: `${silentUrl}/mcp` } },
       ],
     });
-    const listed = await names(client);
-    expect(listed).toContain("memory__read_graph");
+    // The silent upstream's connect timeout (60 s) is longer than this test's: memory's tools must show up
+    // (at once, or announced by list_changed once its child is up) while web is still connecting.
+    const listed = await toolListWatcher(client).until((l) => l.includes("memory__read_graph"));
     expect(listed.some((n) => n.startsWith("web__"))).toBe(false);
   });
 });
