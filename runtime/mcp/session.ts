@@ -90,6 +90,11 @@ export function contextOf(extra: Extra): RequestContext {
   return ctx;
 }
 
+/** One audit event for an allowed prompt or resource read (tool calls record theirs with latency). */
+function recordAllow(ctx: RequestContext, method: string, name: string, upstream: string, scope: string): void {
+  ctx.audit.record({ kind: "mcp", decision: "allow", method, tool: name, upstream, rule: `scope: ${scope}`, principal: ctx.principal.subject, client: ctx.principal.clientId, requestId: ctx.requestId, traceId: ctx.traceId });
+}
+
 /** Resource-template URIs keep their `{var}` parts readable so clients can still expand them. */
 function namespacedTemplate(upstreamId: string, template: string): string {
   return namespacedUri(upstreamId, template).replace(/%7B/g, "{").replace(/%7D/g, "}");
@@ -325,6 +330,7 @@ export class McpSession {
       if (!item) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${request.params.name}`);
       const decision = decideUpstreamItem(ctx.principal.scopes, item.upstreamId, policy, item.name);
       if (!decision.allowed) throw new McpError(ErrorCode.InvalidRequest, `prompt refused: ${decision.rule}`);
+      recordAllow(ctx, "prompts/get", item.exposed, item.upstreamId, decision.grantedBy);
       return this.callUpstream(item.upstreamId, (client) =>
         client.getPrompt({ name: item.name, ...(request.params.arguments ? { arguments: request.params.arguments } : {}) }, { signal: extra.signal }),
       );
@@ -354,13 +360,14 @@ export class McpSession {
       if (!target || !this.upstream(target.upstreamId)) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri}`);
       const decision = decideUpstreamItem(scopes, target.upstreamId, policy);
       if (!decision.allowed) throw new McpError(ErrorCode.InvalidRequest, `resource refused: ${decision.rule}`);
-      return target;
+      return { ...target, grantedBy: decision.grantedBy };
     };
 
     server.setRequestHandler(ReadResourceRequestSchema, async (request, extra) => {
       const ctx = contextOf(extra);
       await this.ready;
       const target = resolveResource(request.params.uri, ctx.principal.scopes);
+      recordAllow(ctx, "resources/read", request.params.uri, target.upstreamId, target.grantedBy);
       const result = await this.callUpstream(target.upstreamId, (client) => client.readResource({ uri: target.uri }, { signal: extra.signal }));
       return { ...result, contents: result.contents.map((c) => ({ ...c, uri: namespacedUri(target.upstreamId, c.uri) })) };
     });
