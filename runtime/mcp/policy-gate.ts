@@ -2,8 +2,8 @@
  * The policy gate: runs on every POST body BEFORE the SDK transport sees it. Every request message of the
  * body (a single message or a batch) that calls something — `tools/call`, `prompts/get`, `resources/read`,
  * `resources/subscribe` — is decided with the pure `policies/tools` functions; one refused message refuses
- * the whole body, so a batch cannot hide a forbidden call. Admitted `tools/call`s are then counted against
- * the caller's rate limit.
+ * the whole body, so a batch cannot hide a forbidden call. When nothing is refused, every `tools/call` of
+ * the body is counted against the caller's rate limit.
  *
  * Refusals:
  * - a known tool the caller lacks a scope for → HTTP 403 with `WWW-Authenticate: Bearer
@@ -71,6 +71,9 @@ export async function policyGate(
     let upstream: string | undefined;
     let name: string | undefined;
     if (request.method === "tools/call") {
+      // Every call counts against the budget, unknown names included: probing costs budget too, and a tool
+      // whose upstream connects between this gate and the handler cannot slip past the limiter.
+      toolCalls += 1;
       name = typeof params.name === "string" ? params.name : undefined;
       const item = name === undefined ? undefined : session.tools.resolve(name);
       if (!item) {
@@ -79,7 +82,6 @@ export async function policyGate(
       }
       upstream = item.upstreamId;
       decision = decideTool(principal.scopes, item.upstreamId, item.name, policy);
-      if (decision.allowed) toolCalls += 1;
     } else if (request.method === "prompts/get") {
       name = typeof params.name === "string" ? params.name : undefined;
       const item = name === undefined ? undefined : session.prompts.resolve(name);

@@ -148,7 +148,8 @@ function report(title: string, output: string, outcomes: ScenarioOutcome[]): Sce
   console.log(
     [
       `${title}: ${passing.length}/${outcomes.length} scenarios pass (${output.match(/^Total: .*$/m)?.[0] ?? "no total"})`,
-      ...outcomes.map((o) => `${o.failed === 0 ? "PASS" : "FAIL"} ${o.scenario}${o.failures.length ? ` — ${o.failures.join("; ").slice(0, 300)}` : ""}`),
+      `  passing: ${passing.map((o) => o.scenario).join(", ")}`,
+      ...outcomes.filter((o) => o.failed > 0).map((o) => `  FAIL ${o.scenario} — ${o.failures.join("; ").slice(0, 200)}`),
     ].join("\n"),
   );
   return passing;
