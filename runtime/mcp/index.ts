@@ -131,8 +131,14 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
       ...(deps.upstreamMinBackoffMs !== undefined ? { minBackoffMs: deps.upstreamMinBackoffMs } : {}),
       ...(deps.upstreamStartWaitMs !== undefined ? { startWaitMs: deps.upstreamStartWaitMs } : {}),
     });
-    await session.server.connect(session.transport);
-    await session.transport.handleRequest(req, res, body);
+    try {
+      await session.server.connect(session.transport);
+      await session.transport.handleRequest(req, res, body);
+    } catch (error) {
+      await session.close();
+      throw error;
+    }
+    // No session id: the transport refused the initialize (bad version, bad headers); its children go too.
     if (session.sessionId) sessions.set(session.sessionId, session);
     else await session.close();
   };
