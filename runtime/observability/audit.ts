@@ -1,11 +1,17 @@
 /**
  * Audit events: one JSON line per decision. Field names are stable (dashboards and SIEM rules key on
- * them). A token, a secret or an unredacted prompt never becomes a field: events are built from typed
- * values only, never from raw headers or bodies; as a last line of defence every string is scrubbed of
- * anything that looks like a token or a known credential format.
+ * them). A token, a secret or an unredacted prompt never becomes a field, by construction: a line holds
+ * only the typed fields of {@link AuditEvent} (anything else a caller passes is dropped), numbers must be
+ * finite numbers, redaction counts are name → count, and every string field goes through `scrubText`
+ * (which costs one precompiled test for ordinary values) as the last line of defence against a caller's
+ * mistake.
+ *
+ * Lines are written without pino's generic serializer: `{"time":…,"audit":true,<fields>,"msg":"audit"}`.
+ * The default destination (stdout) is asynchronous and buffered (sonic-boom: lines written while a write
+ * is in flight are coalesced into the next one), flushed on {@link flushAuditOutput} and at process exit.
  */
-import pino, { type Logger } from "pino";
-import { scrubValue } from "./scrub";
+import pino from "pino";
+import { scrubText } from "./scrub";
 
 export type AuditDecision = "allow" | "deny" | "redact" | "block" | "rate-limited" | "failover" | "error";
 
@@ -56,26 +62,84 @@ export interface AuditOptions {
 
 const capture = (options: AuditOptions) => (typeof options.capturePrompts === "function" ? options.capturePrompts() : options.capturePrompts === true);
 
-/** The event as it will be written: prompt dropped unless captured, trace id filled, strings scrubbed. */
+/** String fields, in line order (before the numbers). */
+const TEXT_FIELDS = ["kind", "decision", "principal", "client", "route", "upstream", "provider", "model", "tool", "method", "rule", "reason"] as const;
+const NUMBER_FIELDS = ["status", "latencyMs", "tokensIn", "tokensOut"] as const;
+type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+
+/** The event as it will be written: known fields only, prompt dropped unless captured, trace id filled, strings scrubbed. */
 export function prepareAuditEvent(event: AuditEvent, options: AuditOptions = {}): AuditEvent {
-  const { prompt, ...rest } = event;
+  const out: Record<string, unknown> = {};
+  for (const field of TEXT_FIELDS) {
+    const value: unknown = event[field];
+    if (typeof value === "string") out[field] = scrubText(value);
+  }
+  for (const field of NUMBER_FIELDS) {
+    const value: unknown = event[field];
+    if (typeof value === "number" && Number.isFinite(value)) out[field] = value;
+  }
   const traceId = event.traceId ?? options.currentTraceId?.();
-  return scrubValue({ ...rest, ...(traceId ? { traceId } : {}), ...(capture(options) && prompt !== undefined ? { prompt } : {}) });
+  if (typeof traceId === "string" && traceId) out.traceId = scrubText(traceId);
+  if (typeof event.requestId === "string") out.requestId = scrubText(event.requestId);
+  if (event.prompt !== undefined && typeof event.prompt === "string" && capture(options)) out.prompt = scrubText(event.prompt);
+  if (event.redactions && typeof event.redactions === "object") {
+    const counts: Record<string, number> = {};
+    for (const [name, n] of Object.entries(event.redactions)) if (typeof n === "number" && Number.isFinite(n)) counts[scrubText(name)] = n;
+    out.redactions = counts;
+  }
+  return out as Mutable<AuditEvent>;
 }
 
-/** Audit lines on a destination stream (stdout by default), as `{"time":…,"msg":"audit",…}` JSON. */
-export function createAuditLog(destination: NodeJS.WritableStream = process.stdout, options: AuditOptions = {}): AuditLog {
-  const logger: Logger = pino(
-    // `time` comes first through a custom timestamp; the level is dropped (an empty level formatter would
-    // make pino write `{,"time"…`, which is not JSON).
-    { base: null, messageKey: "msg", timestamp: () => `"time":"${new Date().toISOString()}"`, formatters: { level: () => ({}) } },
-    destination as pino.DestinationStream,
-  );
+/** A prepared event as one JSON line (pino's layout: time first, msg last). */
+export function auditLine(prepared: AuditEvent): string {
+  const fields = JSON.stringify(prepared);
+  return `{"time":"${new Date().toISOString()}","audit":true,${fields.slice(1, -1)},"msg":"audit"}\n`;
+}
+
+/** Writes already prepared events (used by telemetry, which prepares once for metrics and the line). */
+export const WRITE_PREPARED: unique symbol = Symbol("tollgate.audit.writePrepared");
+
+export interface AuditWriter extends AuditLog {
+  [WRITE_PREPARED](prepared: AuditEvent): void;
+}
+
+let stdoutBoom: ReturnType<typeof pino.destination> | undefined;
+/** The process's one asynchronous stdout destination, flushed synchronously at exit. */
+function stdoutDestination(): ReturnType<typeof pino.destination> {
+  if (!stdoutBoom) {
+    const boom = pino.destination({ fd: 1, sync: false, minLength: 0 });
+    stdoutBoom = boom;
+    process.once("exit", () => {
+      try {
+        boom.flushSync();
+      } catch {
+        // nothing left to do at exit
+      }
+    });
+  }
+  return stdoutBoom;
+}
+
+/** Flushes buffered audit lines of the stdout destination (graceful shutdown). */
+export function flushAuditOutput(): Promise<void> {
+  const boom = stdoutBoom;
+  if (!boom) return Promise.resolve();
+  return new Promise((resolve) => boom.flush(() => resolve()));
+}
+
+/**
+ * Audit lines on a destination stream: by default stdout, written asynchronously (buffered, flushed at
+ * exit); a stream passed here gets one `write` per line.
+ */
+export function createAuditLog(destination?: NodeJS.WritableStream, options: AuditOptions = {}): AuditWriter {
+  const out: { write(line: string): unknown } = destination && destination !== process.stdout ? destination : stdoutDestination();
+  const write = (prepared: AuditEvent) => void out.write(auditLine(prepared));
   return {
+    [WRITE_PREPARED]: write,
     record: (event) => {
       const prepared = prepareAuditEvent(event, options);
       options.onRecord?.(prepared);
-      logger.info({ audit: true, ...prepared }, "audit");
+      write(prepared);
     },
   };
 }

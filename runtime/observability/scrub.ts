@@ -2,6 +2,10 @@
  * Last line of defence for audit lines and span attributes: a value that looks like a bearer token, a
  * JWT or a known credential format never leaves the process, even if a caller passed one by mistake.
  * Callers are still expected to pass typed values only; this catches the mistake, it is not the design.
+ *
+ * Hot path: every credential shape this looks for needs an unbroken run of 15+ characters (a JWT, a
+ * known-format key), a PEM header, or the word Bearer/Basic. Text without any of them (ids, model
+ * names, reasons, most prose) is returned after one precompiled test, without running the patterns.
  */
 import { KNOWN_CREDENTIAL_FORMATS } from "../../policies/secrets/known-formats";
 
@@ -10,14 +14,18 @@ export const SCRUBBED = "[scrubbed]";
 
 const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
+const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map((format) => new RegExp(format.pattern.source, format.pattern.flags.includes("g") ? format.pattern.flags : `${format.pattern.flags}g`));
+/**
+ * A necessary condition for every pattern above: the shortest known format (a Slack token) is a 15-character
+ * run, a JWT is longer, a PEM key starts with `-----BEGIN`, and BEARER needs its keyword.
+ */
+const MAY_HOLD_CREDENTIAL = /[^\s"'`]{15,}|-----BEGIN|\b(?:bearer|basic)\s/i;
 
 /** `text` with every JWT, `Bearer …` credential and known-format credential replaced by {@link SCRUBBED}. */
 export function scrubText(text: string): string {
+  if (!MAY_HOLD_CREDENTIAL.test(text)) return text;
   let out = text.replace(JWT, SCRUBBED).replace(BEARER, `$1 ${SCRUBBED}`);
-  for (const format of KNOWN_CREDENTIAL_FORMATS) {
-    const global = new RegExp(format.pattern.source, format.pattern.flags.includes("g") ? format.pattern.flags : `${format.pattern.flags}g`);
-    out = out.replace(global, SCRUBBED);
-  }
+  for (const pattern of KNOWN_GLOBAL) out = out.replace(pattern, SCRUBBED);
   return out;
 }
 

@@ -10,7 +10,7 @@
  * ```
  */
 import type { Bundle } from "../../policies/bundle";
-import { type AuditEvent, type AuditLog, createAuditLog, prepareAuditEvent } from "./audit";
+import { type AuditEvent, type AuditLog, WRITE_PREPARED, type AuditWriter, createAuditLog, flushAuditOutput, prepareAuditEvent } from "./audit";
 import { createGatewayMetrics, type GatewayMetrics, type LabelSource, type MetricsServer, serveMetrics } from "./metrics";
 import { ATTR, createTracing, type SpanAttributes, type Tracing } from "./tracing";
 import type { SpanExporter } from "@opentelemetry/sdk-trace";
@@ -49,18 +49,25 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
   const tracing = createTracing({ enabled: config.tracing.enabled, serviceName: config.tracing.serviceName, ...(options.spanExporter ? { spanExporter: options.spanExporter } : {}) });
   const metrics = createGatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   if (options.bundle) metrics.useBundle(options.bundle.bundle, options.bundle.digest);
-  const onRecord = (event: AuditEvent) => {
-    metrics.observeAudit(event);
-    tracing.annotateActive(spanAttributesOf(event), "tollgate.audit");
-  };
-  const auditOptions = { capturePrompts: options.capturePrompts ?? config.audit.capturePrompts, currentTraceId: tracing.currentTraceId, onRecord };
+  // With tracing off, an audit event only feeds metrics: no span attribute map is built.
+  const onRecord = tracing.enabled
+    ? (event: AuditEvent) => {
+        metrics.observeAudit(event);
+        tracing.annotateActive(spanAttributesOf(event), "tollgate.audit");
+      }
+    : (event: AuditEvent) => metrics.observeAudit(event);
+  const auditOptions = { capturePrompts: options.capturePrompts ?? config.audit.capturePrompts, ...(tracing.enabled ? { currentTraceId: tracing.currentTraceId } : {}), onRecord };
   const sink = options.auditSink;
-  const audit: AuditLog = sink
-    ? { record: (event) => {
-        const prepared = prepareAuditEvent(event, auditOptions);
-        onRecord(prepared);
-        sink.record(prepared);
-      } }
+  // Events are prepared once: a sink that writes prepared events (createAuditLog) skips its own pass.
+  const writePrepared = sink ? ((sink as Partial<AuditWriter>)[WRITE_PREPARED] ?? ((prepared: AuditEvent) => sink.record(prepared))) : undefined;
+  const audit: AuditLog = writePrepared
+    ? {
+        record: (event) => {
+          const prepared = prepareAuditEvent(event, auditOptions);
+          onRecord(prepared);
+          writePrepared(prepared);
+        },
+      }
     : createAuditLog(options.auditDestination ?? process.stdout, auditOptions);
   const servers: MetricsServer[] = [];
   return {
@@ -79,7 +86,7 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
       return server;
     },
     async close() {
-      await Promise.all([tracing.close(), ...servers.map((s) => s.close())]);
+      await Promise.all([tracing.close(), flushAuditOutput(), ...servers.map((s) => s.close())]);
     },
   };
 }

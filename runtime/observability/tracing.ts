@@ -145,6 +145,9 @@ const headerGetter: TextMapGetter<Readonly<Record<string, string | string[] | un
   get: (carrier, key) => carrier[key.toLowerCase()] ?? carrier[key],
 };
 
+/** The span handed to stages when tracing is off. */
+const NO_SPAN: SafeSpan = { traceId: "", spanId: "", setAttributes: () => undefined, addEvent: () => undefined };
+
 export function createTracing(options: TracingOptions): Tracing {
   const enabled = options.enabled || options.spanExporter !== undefined;
   const env = options.env ?? process.env;
@@ -172,6 +175,8 @@ export function createTracing(options: TracingOptions): Tracing {
     enabled,
     tracer,
     async withSpan(name, attributes, fn, spanOptions = {}) {
+      // Tracing off: no span, no attribute filtering, no context switch; just the stage.
+      if (!enabled) return fn(NO_SPAN);
       const store = spanOptions.incomingHeaders ? undefined : active.getStore();
       const parent = spanOptions.incomingHeaders ? propagator.extract(ROOT_CONTEXT, spanOptions.incomingHeaders, headerGetter) : (store?.ctx ?? ROOT_CONTEXT);
       const span = tracer.startSpan(name, { attributes: safeAttributes(attributes), kind: spanOptions.kind ?? SpanKind.INTERNAL }, parent);
@@ -188,6 +193,7 @@ export function createTracing(options: TracingOptions): Tracing {
       }
     },
     injectTraceHeaders(headers) {
+      if (!enabled) return headers;
       const ctx = active.getStore()?.ctx;
       if (enabled && ctx && trace.getSpan(ctx)?.spanContext().traceId) {
         propagator.inject(ctx, headers, { set: (carrier, key, value) => void ((carrier as Record<string, string>)[key] = value) });
@@ -195,11 +201,13 @@ export function createTracing(options: TracingOptions): Tracing {
       return headers;
     },
     currentTraceId() {
+      if (!enabled) return undefined;
       const ctx = active.getStore()?.ctx;
       const spanContext = ctx ? trace.getSpan(ctx)?.spanContext() : undefined;
       return enabled && spanContext && trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
     },
     annotateActive(attributes, event) {
+      if (!enabled) return;
       const store = active.getStore();
       const span = store ? trace.getSpan(store.ctx) : undefined;
       if (!enabled || !store || !span) return;

@@ -89,6 +89,18 @@ const json = (res: ServerResponse, status: number, body: unknown, headers: Recor
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers }).end(payload);
 };
 
+/**
+ * The request's path. Plain absolute paths (the usual case) are cut at `?` without a URL parse; anything
+ * else (absolute-form URLs, percent-escapes, dot segments, backslashes) is normalised by the WHATWG parser.
+ */
+const PLAIN_PATH = /^(?:\/[A-Za-z0-9_~!$&'()*+,;=:@-][A-Za-z0-9._~!$&'()*+,;=:@-]*)*\/?$/;
+export function requestPath(url: string | undefined): string {
+  const raw = url ?? "/";
+  const query = raw.indexOf("?");
+  const path = query < 0 ? raw : raw.slice(0, query);
+  return PLAIN_PATH.test(path) ? path || "/" : new URL(raw, "http://gateway.invalid").pathname;
+}
+
 /** A GET on the MCP path is the long-lived SSE stream: it does not hold a retiring runtime open. */
 const isStream = (req: IncomingMessage, mcpPath: string | undefined, pathname: string) => req.method === "GET" && pathname === mcpPath;
 
@@ -118,12 +130,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const shutdown = new AbortController();
   let stopping = false;
 
-  async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+  /** Aborted all at once on shutdown (one listener-free set instead of a listener per request on a shared signal). */
+  const inFlightAborts = new Set<AbortController>();
+
+  async function handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
     const runtime = current; // this request keeps the runtime it started with
     const bundle = runtime.config.bundle;
     const requestId = randomUUID();
     res.setHeader("x-request-id", requestId);
-    const pathname = new URL(req.url ?? "/", "http://gateway.invalid").pathname;
     if (stopping) {
       json(res, 503, { error: "shutting down" }, { connection: "close" });
       return;
@@ -161,11 +175,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (!res.writableFinished) aborted.abort();
     };
     res.once("close", onClose);
-    const onShutdown = () => aborted.abort();
     try {
       // 1–2. Authenticate and identify: every request, every time (sessions are never credentials).
       const metadataUrl = resourceMetadataUrl(bundle, pathname);
-      const auth = await span("tollgate.authenticate", {}, () => authenticate(req, runtime.verifier));
+      const auth = tracing ? await span("tollgate.authenticate", {}, () => authenticate(req, runtime.verifier)) : await authenticate(req, runtime.verifier);
       if (auth.outcome !== "authenticated") {
         const reason = auth.outcome === "missing" ? "no bearer token" : auth.reason;
         audit.record({ kind: "auth", decision: "deny", reason, status: 401, requestId, method: req.method ?? "" });
@@ -173,9 +186,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         else sendInvalidToken(res, metadataUrl, auth.reason);
         return;
       }
-      shutdown.signal.addEventListener("abort", onShutdown, { once: true });
-      const ctx: RequestContext = { requestId, traceId: telemetry.currentTraceId(), principal: auth.principal, config: runtime.config, audit, signal: aborted.signal };
-      telemetry.annotateActive({ [ATTR.ENDUSER_ID]: auth.principal.subject, [ATTR.CLIENT_ID]: auth.principal.clientId });
+      if (shutdown.signal.aborted) aborted.abort();
+      inFlightAborts.add(aborted);
+      const ctx: RequestContext = { requestId, traceId: tracing ? telemetry.currentTraceId() : undefined, principal: auth.principal, config: runtime.config, audit, signal: aborted.signal };
+      if (tracing) telemetry.annotateActive({ [ATTR.ENDUSER_ID]: auth.principal.subject, [ATTR.CLIENT_ID]: auth.principal.clientId });
       // 3–8. Authorize, limit, guard, forward, guard, record: the route's handler.
       await handler(ctx, req, res);
     } catch (error) {
@@ -183,24 +197,33 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (!res.headersSent) json(res, 500, { error: "internal error", requestId });
       else res.end();
     } finally {
-      shutdown.signal.removeEventListener("abort", onShutdown);
+      inFlightAborts.delete(aborted);
       res.off("close", onClose);
       release();
     }
   }
 
-  const server: Server = createServer((req, res) => {
-    // One server span per request (continuing an incoming traceparent); stages add child spans.
-    const attributes = { "http.request.method": req.method, "url.path": new URL(req.url ?? "/", "http://gateway.invalid").pathname };
-    const traced = () =>
-      telemetry.withSpan("tollgate.request", attributes, async (s) => {
-        await handle(req, res);
-        s.setAttributes({ "http.response.status_code": res.statusCode });
-      }, { incomingHeaders: req.headers, kind: SpanKind.SERVER });
-    withRequestTelemetry(telemetry, traced).catch(() => {
-      if (!res.headersSent) json(res, 500, { error: "internal error" });
-    });
-  });
+  const tracing = telemetry.tracingEnabled;
+  const failed = (res: ServerResponse) => () => {
+    if (!res.headersSent) json(res, 500, { error: "internal error" });
+  };
+  const server: Server = createServer(
+    tracing
+      ? (req, res) => {
+          // One server span per request (continuing an incoming traceparent); stages add child spans.
+          const pathname = requestPath(req.url);
+          const traced = () =>
+            telemetry.withSpan("tollgate.request", { "http.request.method": req.method, "url.path": pathname }, async (s) => {
+              await handle(req, res, pathname);
+              s.setAttributes({ "http.response.status_code": res.statusCode });
+            }, { incomingHeaders: req.headers, kind: SpanKind.SERVER });
+          withRequestTelemetry(telemetry, traced).catch(failed(res));
+        }
+      : (req, res) => {
+          // Tracing off: no span objects, no attribute maps; stages still reach metrics through the context.
+          withRequestTelemetry(telemetry, () => handle(req, res, requestPath(req.url))).catch(failed(res));
+        },
+  );
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => {
@@ -289,6 +312,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     await Promise.race([Promise.all(all.map((r) => r.idle())), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
     shutdown.abort();
+    for (const controller of inFlightAborts) controller.abort();
     await Promise.all(all.map((r) => r.close()));
     server.closeAllConnections();
     await closed;

@@ -63,6 +63,25 @@ describe("audit lines", () => {
   });
 });
 
+describe("audit lines by construction", () => {
+  it("hold only the audit fields: a field a caller smuggles in, a non-number count or an object where text belongs never reaches the line", () => {
+    const { t, audit } = telemetry();
+    const event = { kind: "llm", decision: "allow", route: "openai", headers: { authorization: `Bearer ${JWT}` }, body: "raw prompt", status: "200", model: { nested: OPENAI_KEY }, redactions: { email: 2, evil: "x" } };
+    t.audit.record(event as unknown as Parameters<Telemetry["audit"]["record"]>[0]);
+    const line = audit.lines()[0]!;
+    expect(Object.keys(line).sort()).toEqual(["audit", "decision", "kind", "msg", "redactions", "route", "time"]);
+    expect(line["redactions"]).toEqual({ email: 2 });
+    expect(JSON.stringify(line)).not.toContain(OPENAI_KEY);
+  });
+
+  it("are written one line per event, each a JSON object", () => {
+    const { t, audit } = telemetry();
+    for (let i = 0; i < 3; i++) t.audit.record({ kind: "auth", decision: "deny", reason: `attempt ${i} with "quotes" and \n newline` });
+    const lines = audit.lines();
+    expect(lines.map((l) => l["reason"])).toEqual([0, 1, 2].map((i) => `attempt ${i} with "quotes" and \n newline`));
+  });
+});
+
 describe("spans", () => {
   it("nest, carry GenAI and end-user attributes, and never an Authorization header", async () => {
     const { t, exporter } = telemetry();

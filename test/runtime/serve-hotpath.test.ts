@@ -1,0 +1,98 @@
+/**
+ * The server's request path under concurrency and at shutdown: many requests in flight add no listener
+ * to a shared signal, shutdown aborts the requests still waiting on their upstream, and request paths are
+ * routed in their normalised form.
+ */
+import { once } from "node:events";
+import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { requestPath } from "../../runtime/server";
+import { type TestPlatform, startTestPlatform } from "../support/gateway";
+
+describe("request paths", () => {
+  it("are cut at the query and keep plain paths as they are", () => {
+    expect(requestPath("/openai/v1/chat/completions?x=1")).toBe("/openai/v1/chat/completions");
+    expect(requestPath("/.well-known/oauth-protected-resource/mcp")).toBe("/.well-known/oauth-protected-resource/mcp");
+    expect(requestPath(undefined)).toBe("/");
+  });
+
+  it("are normalised like a URL parser would when they hold dot segments, escapes or an absolute form", () => {
+    expect(requestPath("/mcp/../openai/v1/chat/completions")).toBe("/openai/v1/chat/completions");
+    expect(requestPath("/openai/./v1/models")).toBe("/openai/v1/models");
+    expect(requestPath("/open%61i/v1/models")).toBe("/open%61i/v1/models");
+    expect(requestPath("http://evil.example/mcp?x")).toBe("/mcp");
+    expect(requestPath("/a\\..\\mcp")).toBe(new URL("/a\\..\\mcp", "http://x").pathname);
+  });
+});
+
+describe("requests in flight", () => {
+  const IN_FLIGHT = 24;
+  let platform: TestPlatform | undefined;
+  let upstreamServer: ReturnType<typeof createServer> | undefined;
+  const held: ServerResponse[] = [];
+
+  afterEach(async () => {
+    await platform?.close();
+    for (const res of held.splice(0)) res.destroy();
+    upstreamServer?.closeAllConnections();
+    await new Promise<void>((resolve) => (upstreamServer ? upstreamServer.close(() => resolve()) : resolve()));
+  });
+
+  it("add no abort listener per request to a shared signal (the MaxListenersExceeded warning), and shutdown aborts them", async () => {
+    // A provider that holds every request until the test lets go, and says when all have arrived.
+    let arrived = 0;
+    const allArrived = new Promise<void>((resolve) => {
+      upstreamServer = createServer((req: IncomingMessage, res: ServerResponse) => {
+        req.resume();
+        held.push(res);
+        if (++arrived === IN_FLIGHT) resolve();
+      });
+    });
+    upstreamServer!.listen(0, "127.0.0.1");
+    await once(upstreamServer!, "listening");
+    const providerUrl = `http://127.0.0.1:${(upstreamServer!.address() as AddressInfo).port}/v1`;
+    platform = await startTestPlatform({
+      shutdownGraceMs: 50,
+      env: { HOLD_KEY: "hold-key" },
+      bundle: (bundle) => ({
+        ...bundle,
+        llm: { routes: [{ id: "hold", pathPrefix: "/hold", policy: "open", providers: [{ id: "hold", kind: "openai", baseUrl: providerUrl, apiKey: { env: "HOLD_KEY" }, timeoutMs: 60_000 }] }] },
+        guardPolicies: [...bundle.guardPolicies, { id: "open" }],
+      }),
+    });
+    const token = await platform.token("reader");
+    // Count abort listeners added per signal while the requests are in flight (the warning itself is
+    // process-wide and emitted once, so the test counts what causes it).
+    const added = new Map<AbortSignal, number>();
+    const original = AbortSignal.prototype.addEventListener;
+    AbortSignal.prototype.addEventListener = function (this: AbortSignal, ...args: Parameters<AbortSignal["addEventListener"]>) {
+      if (args[0] === "abort") added.set(this, (added.get(this) ?? 0) + 1);
+      return original.apply(this, args);
+    } as AbortSignal["addEventListener"];
+    try {
+      const responses = Array.from({ length: IN_FLIGHT }, () =>
+        fetch(`${platform!.url}/hold/v1/chat/completions`, {
+          method: "POST",
+          headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+          body: JSON.stringify({ model: "m", messages: [{ role: "user", content: "hi" }] }),
+        }).then(
+          (r) => r.status,
+          () => "aborted" as const,
+        ),
+      );
+      await allArrived;
+      expect(Math.max(0, ...added.values())).toBeLessThan(10);
+
+      // Shutdown: the grace period passes, the requests still waiting on the provider are aborted.
+      const closed = platform.close();
+      const outcomes = await Promise.all(responses);
+      await closed;
+      expect(outcomes).toHaveLength(IN_FLIGHT);
+      expect(outcomes.every((o) => o !== 200)).toBe(true);
+      expect(held.every((res) => res.req.destroyed || res.destroyed || res.socket === null || res.socket.destroyed)).toBe(true);
+    } finally {
+      AbortSignal.prototype.addEventListener = original;
+    }
+  });
+});
