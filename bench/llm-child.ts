@@ -4,10 +4,10 @@
  * `tollgate` — the real gateway (startGateway) with the full chain;
  * `llmstage` — diagnostic: only the LLM stage (createLlmGateway + limiter + guards + audit to /dev/null)
  *   behind a bare HTTP server with a fixed principal, i.e. Tollgate minus server, JWT and telemetry.
+ * Audit lines go to /dev/null through the same buffered asynchronous destination as stdout in production.
  * Reports its port over IPC and answers `{type:"cpu"}` with process.cpuUsage().
  * Run on its own (e.g. by `npm run bench`), it only says what it is.
  */
-import { createWriteStream } from "node:fs";
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Pool } from "undici";
@@ -15,7 +15,7 @@ import { type BundleInput, type SecretRef, orThrow, validateRuntimeBundle } from
 import type { ActiveConfig, RequestContext } from "../runtime/http/types";
 import { createRateLimiter } from "../runtime/limits";
 import { createLlmGateway } from "../runtime/llm";
-import { createAuditLog } from "../runtime/observability/audit";
+import { bufferedAuditDestination, createAuditLog } from "../runtime/observability/audit";
 import { startGateway } from "../runtime/server";
 
 interface ChildConfig {
@@ -57,7 +57,7 @@ async function tollgate(config: ChildConfig): Promise<number> {
     source: { kind: "inline", bundle: config.bundle },
     port: 0,
     env: config.env ?? {},
-    audit: createAuditLog(createWriteStream("/dev/null")),
+    audit: createAuditLog(bufferedAuditDestination("/dev/null")),
     log: () => undefined,
     watch: false,
   });
@@ -72,7 +72,7 @@ async function llmStage(config: ChildConfig): Promise<number> {
     digest: "sha256:bench",
     secrets: { read: (ref: SecretRef) => ("env" in ref ? (env[ref.env] ?? "") : "") },
   };
-  const audit = createAuditLog(createWriteStream("/dev/null"));
+  const audit = createAuditLog(bufferedAuditDestination("/dev/null"));
   const limiter = await createRateLimiter(active);
   const gateway = createLlmGateway(active, { audit, limiter });
   const principal = { issuer: "bench", subject: "bench-user", clientId: "bench", scopes: ["mcp:read"], expiresAt: 4_000_000_000, token: "" };

@@ -18,7 +18,7 @@ import type { LlmRoute } from "../../policies/bundle";
 import { type CompiledGuardPolicy, compileGuardPolicy, createStreamingCredentialScanner } from "../../policies/guards";
 import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext } from "../http/types";
 import type { AuditEvent, AuditLog } from "../observability/audit";
-import { ATTR, span, traceHeaders, upstreamCall } from "../observability";
+import { ATTR, span, traceHeaders, tracingActive, upstreamCall } from "../observability";
 import { anthropicErrorToOpenAi, anthropicModelsToOpenAi, anthropicUsage, chatToMessagesRequest, messagesToChatResponse } from "./anthropic-translate";
 import { type ErrorFlavour, type LlmError, badRequest, guardBlocked, responseGuardBlocked, sendLlmError } from "./errors";
 import { ProviderHealth, triggerForStatus } from "./failover";
@@ -40,6 +40,8 @@ export interface LlmGatewayDeps {
 }
 
 type Json = Record<string, any>;
+
+const NO_ATTRIBUTES = {};
 
 interface CompiledRoute {
   readonly config: LlmRoute;
@@ -119,7 +121,11 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     const model = body.model as string;
 
     // Limit: the verified subject's request budget, and its token budget must not be spent.
-    const decision = await span("tollgate.limit", { [ATTR.ROUTE]: route.config.id }, () => deps.limiter.admitRequest(ctx.principal, route.config.policy));
+    // Spans only when the request is traced: with tracing off the stages run directly (no closures, no attribute maps).
+    const traced = tracingActive();
+    const decision = traced
+      ? await span("tollgate.limit", { [ATTR.ROUTE]: route.config.id }, () => deps.limiter.admitRequest(ctx.principal, route.config.policy))
+      : await deps.limiter.admitRequest(ctx.principal, route.config.policy);
     if (!decision.allowed) {
       audit({ decision: "rate-limited", model, rule: `limits: ${route.config.policy}`, reason: decision.reason, status: 429 });
       return sendLlmError(res, { status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", message: `rate limit: ${decision.reason}; retry after ${decision.retryAfterSeconds}s` }, flavour, {
@@ -129,11 +135,14 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     }
 
     // Guard the request.
-    const guarded = await span("tollgate.guard.request", { [ATTR.ROUTE]: route.config.id }, (s) => {
-      const result = flavour === "anthropic" ? route.requestGuard.guardAnthropic(body) : route.requestGuard.guardChat(body);
-      s.setAttributes(result.action === "block" ? { [ATTR.GUARD]: result.guard, [ATTR.DECISION]: "block" } : { [ATTR.DECISION]: result.redactions ? "redact" : "allow" });
-      return result;
-    });
+    const guardRequest = () => (flavour === "anthropic" ? route.requestGuard.guardAnthropic(body) : route.requestGuard.guardChat(body));
+    const guarded = traced
+      ? await span("tollgate.guard.request", { [ATTR.ROUTE]: route.config.id }, (s) => {
+          const result = guardRequest();
+          s.setAttributes(result.action === "block" ? { [ATTR.GUARD]: result.guard, [ATTR.DECISION]: "block" } : { [ATTR.DECISION]: result.redactions ? "redact" : "allow" });
+          return result;
+        })
+      : guardRequest();
     if (guarded.action === "block") {
       audit({ decision: "block", model, rule: `guard: ${guarded.guard}`, status: 400 });
       return sendLlmError(res, guardBlocked(guarded.guard, guarded.message), flavour, decision.headers);
@@ -150,7 +159,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       const upstreamBody = flavour === "anthropic" ? { ...body, model: provider.mapModel(model) } : providerBody(provider, body, model, stream);
       let response: UpstreamResponse;
       try {
-        const genAi = { [ATTR.GEN_AI_SYSTEM]: provider.kind, [ATTR.GEN_AI_PROVIDER_NAME]: provider.kind, [ATTR.GEN_AI_OPERATION_NAME]: "chat", [ATTR.GEN_AI_REQUEST_MODEL]: model, [ATTR.PROVIDER]: provider.id };
+        const genAi = traced ? { [ATTR.GEN_AI_SYSTEM]: provider.kind, [ATTR.GEN_AI_PROVIDER_NAME]: provider.kind, [ATTR.GEN_AI_OPERATION_NAME]: "chat", [ATTR.GEN_AI_REQUEST_MODEL]: model, [ATTR.PROVIDER]: provider.id } : NO_ATTRIBUTES;
         response = await upstreamCall("llm", route.config.id, provider.id, genAi, () =>
           upstream.send({
             url: provider.completionsUrl,
@@ -181,9 +190,10 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       }
       const headers = { ...decision.headers, "x-tollgate-provider": provider.id };
       // The response guard (credential leak, streaming included) runs while the answer is relayed.
-      const usage = await span("tollgate.guard.response", { [ATTR.PROVIDER]: provider.id, [ATTR.GEN_AI_REQUEST_MODEL]: model }, () =>
-        respond({ route, ctx, res, provider, response, stream, clientWantsUsage, flavour, model, headers, requestRedactions: guarded.redactions, audit }),
-      );
+      const respondArgs: RespondArgs = { route, ctx, res, provider, response, stream, clientWantsUsage, flavour, model, headers, requestRedactions: guarded.redactions, audit };
+      const usage = traced
+        ? await span("tollgate.guard.response", { [ATTR.PROVIDER]: provider.id, [ATTR.GEN_AI_REQUEST_MODEL]: model }, () => respond(respondArgs))
+        : await respond(respondArgs);
       if (usage && usage.input + usage.output > 0) await deps.limiter.recordTokens(ctx.principal, route.config.policy, usage.input + usage.output);
       return;
     }
@@ -422,16 +432,48 @@ function safeParse(text: string): Json | undefined {
   }
 }
 
-/** Reads and parses the client's JSON body, bounded by the bundle's `server.maxRequestBytes`. */
-async function readJson(req: IncomingMessage, maxBytes: number): Promise<Json> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes) throw { status: 413, type: "invalid_request_error", code: "request_too_large", message: `request body over ${maxBytes} bytes` } satisfies LlmError;
-    chunks.push(chunk);
-  }
-  const parsed = safeParse(Buffer.concat(chunks, size).toString("utf8"));
-  if (!parsed || Array.isArray(parsed)) throw badRequest("the body is not a JSON object");
-  return parsed;
+/**
+ * Reads and parses the client's JSON body, bounded by the bundle's `server.maxRequestBytes`. Event
+ * listeners rather than an async iterator: no iterator and promise per chunk on the hot path. A body over
+ * the bound is drained (not destroyed), so the 413 still reaches the client.
+ */
+function readJson(req: IncomingMessage, maxBytes: number): Promise<Json> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.length;
+      if (size > maxBytes) {
+        cleanup();
+        req.resume();
+        reject({ status: 413, type: "invalid_request_error", code: "request_too_large", message: `request body over ${maxBytes} bytes` } satisfies LlmError);
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      const parsed = safeParse((chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)).toString("utf8"));
+      if (!parsed || Array.isArray(parsed)) reject(badRequest("the body is not a JSON object"));
+      else resolve(parsed);
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error("the client closed the request before its body ended"));
+    };
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", onError);
+    req.once("close", onClose);
+  });
 }

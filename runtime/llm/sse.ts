@@ -27,8 +27,13 @@ export class SseParser {
     for (;;) {
       const end = text.indexOf("\n\n", cursor);
       if (end < 0) break;
-      const event = parseBlock(text.slice(cursor, end));
-      if (event) events.push(event);
+      // The usual block is one `data: ` line: no slice of the block, no line walk.
+      if (text.startsWith("data: ", cursor) && text.indexOf("\n", cursor) === end) {
+        events.push({ event: undefined, data: text.slice(cursor + 6, end) });
+      } else {
+        const event = parseBlock(text.slice(cursor, end));
+        if (event) events.push(event);
+      }
       cursor = end + 2;
     }
     this.buffer = cursor === 0 ? text : text.slice(cursor);
@@ -45,6 +50,8 @@ export class SseParser {
 }
 
 function parseBlock(block: string): SseEvent | undefined {
+  // The usual block: one `data: ` line (every OpenAI chunk).
+  if (block.startsWith("data: ") && block.indexOf("\n") < 0) return { event: undefined, data: block.slice(6) };
   let event: string | undefined;
   let data: string | undefined;
   let start = 0;

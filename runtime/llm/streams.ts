@@ -84,34 +84,193 @@ function newOutcome(): StreamOutcome {
   return { blocked: undefined, redactions: undefined, usage: undefined, broken: false };
 }
 
-/** OpenAI chat.completion.chunk stream → the client, scanning `delta.content` per choice. */
+/**
+ * The shape of one content-only chunk of a stream, learned from the first such chunk: everything before
+ * and after the `delta.content` string literal. Later chunks with the same prefix and suffix (same id,
+ * model, choice index; OpenAI repeats them in every chunk) are recognised without `JSON.parse`.
+ */
+interface ContentSlot {
+  readonly index: number;
+  /** Up to and including the opening quote of the content literal. */
+  readonly prefix: string;
+  /** From the closing quote of the content literal on. */
+  readonly suffix: string;
+}
+
+/** Characters that make a content literal need real JSON decoding (or rule out the fast path). */
+const JSON_SPECIAL = /["\\\u0000-\u001f]/;
+
+/** The decoded content when `data` is `slot` with a string literal in it, else undefined. */
+function matchSlot(slot: ContentSlot, data: string): string | undefined {
+  const { prefix, suffix } = slot;
+  if (data.length <= prefix.length + suffix.length || data.slice(0, prefix.length) !== prefix || data.slice(data.length - suffix.length) !== suffix) return undefined;
+  const inner = data.slice(prefix.length, data.length - suffix.length);
+  if (!JSON_SPECIAL.test(inner)) return inner;
+  // An unescaped quote could end the literal early and add members: only plain escapes take this path.
+  if (inner.includes('"')) return undefined;
+  try {
+    const decoded: unknown = JSON.parse(`"${inner}"`);
+    return typeof decoded === "string" && decoded.length > 0 ? decoded : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Learns the slot of a parsed content-only chunk (one choice, `delta` = `{content}`): the literal must
+ * occur once, and the text with another string in the slot must parse to a content-only chunk with that
+ * string as its content. Everything outside the slot is the same text as the parsed chunk, so the slot
+ * is exactly `choices[0].delta.content`.
+ */
+function learnSlot(data: string, index: number, content: string): ContentSlot | undefined {
+  if (content.length === 0) return undefined;
+  const needle = `"content":${JSON.stringify(content)}`;
+  const at = data.indexOf(needle);
+  if (at < 0 || data.indexOf(needle, at + 1) >= 0) return undefined;
+  const slot = { index, prefix: data.slice(0, at + 11), suffix: data.slice(at + needle.length - 1) };
+  const marker = content === "\u0001" ? "\u0002" : "\u0001";
+  try {
+    const probe = JSON.parse(`${slot.prefix}${JSON.stringify(marker).slice(1, -1)}${slot.suffix}`) as Json;
+    const choices = probe.choices as Json[] | undefined;
+    const delta = choices?.[0]?.delta as Json | undefined;
+    return Array.isArray(choices) && choices.length === 1 && delta?.content === marker && Object.keys(delta).length === 1 ? slot : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Content of one event not yet sent because the scanner still holds (some of) it. No closure per event
+ * (each would cost an allocation and, under tsx, a `__name` property definition): the event is rebuilt
+ * from its slot, or from the chunk's other members, only when it has to be.
+ */
+interface HeldContent {
+  readonly content: string;
+  /** The upstream event's data, sent as is when its whole content is released unchanged. */
+  readonly raw: string | undefined;
+  /** The learned shape of the event, when known. */
+  readonly slot: ContentSlot | undefined;
+  /** Otherwise the chunk's members other than `choices` and `usage`, and the choice index. */
+  readonly base: Json | undefined;
+  readonly index: number;
+  /** Characters of `content` already sent. */
+  offset: number;
+}
+
+/** The event's data with another content (a partial release, or masked text). */
+function rewrap(item: HeldContent, text: string): string {
+  if (item.slot) return `${item.slot.prefix}${JSON.stringify(text).slice(1, -1)}${item.slot.suffix}`;
+  return JSON.stringify({ ...item.base, choices: [{ index: item.index, delta: { content: text }, logprobs: null, finish_reason: null }] });
+}
+
+/** The text stream of one choice: its scanner and the events whose content it has not released yet. */
+class ChoiceText {
+  readonly held: HeldContent[] = [];
+  /** Characters in `held` not sent yet (the scanner holds the tail of them). */
+  heldChars = 0;
+  /** Text queued since the last scan. */
+  unscanned = "";
+  constructor(readonly scanner: StreamingCredentialScanner) {}
+
+  add(content: string, raw: string | undefined, slot: ContentSlot | undefined, base: Json | undefined, index: number): void {
+    this.held.push({ content, raw, slot, base, index, offset: 0 });
+    this.heldChars += content.length;
+    this.unscanned += content;
+  }
+
+  /**
+   * After a scan: sends what the scanner released. Released text equal to the original goes out as the
+   * original events (byte for byte when whole); a partial event or masked text goes out re-wrapped.
+   */
+  release(result: { readonly text: string }, out: Output): void {
+    const consumed = this.heldChars - this.scanner.held;
+    if (consumed <= 0) return;
+    const parts: { item: HeldContent; start: number; end: number }[] = [];
+    let original = "";
+    let left = consumed;
+    let drop = 0;
+    for (const item of this.held) {
+      if (left <= 0) break;
+      const start = item.offset;
+      const end = Math.min(item.content.length, start + left);
+      parts.push({ item, start, end });
+      original += start === 0 && end === item.content.length ? item.content : item.content.slice(start, end);
+      left -= end - start;
+      item.offset = end;
+      if (end === item.content.length) drop++;
+    }
+    this.held.splice(0, drop);
+    this.heldChars -= consumed;
+    if (result.text === original) {
+      for (const { item, start, end } of parts) {
+        out.add(sseEvent(item.raw !== undefined && start === 0 && end === item.content.length ? item.raw : rewrap(item, item.content.slice(start, end))));
+      }
+    } else if (result.text && parts[0]) {
+      out.add(sseEvent(rewrap(parts[0].item, result.text)));
+    }
+  }
+}
+
+/**
+ * OpenAI chat.completion.chunk stream → the client, scanning `delta.content` per choice and tool-call
+ * arguments per call. Content-only chunks (nearly all of a stream) are recognised by their learned
+ * shape without parsing, scanned together per upstream read, and sent as the upstream's own bytes once
+ * the scanner releases them; only a chunk cut by the hold-back, or masked, is re-serialised.
+ */
 export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOutcome> {
   const { res, body, newScanner, clientWantsUsage } = options;
   const outcome = newOutcome();
   const out = new Output(res);
   const parser = new SseParser();
-  const scanners = new Map<number, StreamingCredentialScanner>();
+  const texts = new Map<number, ChoiceText>();
+  const slots: ContentSlot[] = [];
   let template: Json | undefined;
   let done = false;
-  /**
-   * Content-only deltas of one choice that arrived in the same upstream read are scanned together and
-   * sent as one event: fewer scans and writes, and no delay (the read is flushed at its end).
-   */
-  let pending: { index: number; text: string; template: Json } | undefined;
 
-  const flushPending = function* (): Step<boolean> {
-    if (!pending || !newScanner) return true;
-    const { index, text, template: base } = pending;
-    pending = undefined;
-    let scanner = scanners.get(index);
-    if (!scanner) {
-      scanner = newScanner();
-      scanners.set(index, scanner);
+  const textOf = (index: number, scanner: () => StreamingCredentialScanner): ChoiceText => {
+    let text = texts.get(index);
+    if (!text) {
+      text = new ChoiceText(scanner());
+      texts.set(index, text);
     }
-    const result = yield* settle(scanner.push(text));
+    return text;
+  };
+  const block = (message: string): false => {
+    outcome.blocked = { guard: "credential-leak", message };
+    out.add(sseEvent(JSON.stringify(BLOCK_ERROR(message))));
+    return false;
+  };
+
+  /** Scans the text queued since the last scan (per choice) and sends what is released. */
+  const flushPending = function* (): Step<boolean> {
+    for (const text of texts.values()) {
+      if (!text.unscanned) continue;
+      const queued = text.unscanned;
+      text.unscanned = "";
+      const result = yield* settle(text.scanner.push(queued));
+      if (result.action === "block") return block(result.message);
+      addRedactions(outcome, result);
+      text.release(result, out);
+    }
+    return true;
+  };
+  /** The choice's text ended: scans and sends everything still held. */
+  const finishText = function* (index: number): Step<boolean> {
+    const text = texts.get(index);
+    if (!text) return true;
+    texts.delete(index);
+    if (text.unscanned) {
+      const queued = text.unscanned;
+      text.unscanned = "";
+      const pushed = yield* settle(text.scanner.push(queued));
+      if (pushed.action === "block") return block(pushed.message);
+      addRedactions(outcome, pushed);
+      text.release(pushed, out);
+    }
+    const result = yield* settle(text.scanner.finish());
     if (result.action === "block") return block(result.message);
     addRedactions(outcome, result);
-    if (result.text) out.add(sseEvent(JSON.stringify({ ...base, choices: [{ index, delta: { content: result.text }, logprobs: null, finish_reason: null }] })));
+    text.release(result, out);
     return true;
   };
 
@@ -130,22 +289,22 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     }
     return true;
   };
-
   const flushScanners = function* (): Step<boolean> {
     if (!(yield* flushPending())) return false;
     if (!(yield* flushToolScanners())) return false;
-    for (const [index, scanner] of scanners) {
-      const result = yield* settle(scanner.finish());
-      if (result.action === "block") return block(result.message);
-      addRedactions(outcome, result);
-      if (result.text && template) out.add(sseEvent(JSON.stringify({ ...template, choices: [{ index, delta: { content: result.text }, logprobs: null, finish_reason: null }] })));
-      scanners.delete(index);
-    }
+    for (const index of [...texts.keys()]) if (!(yield* finishText(index))) return false;
     return true;
   };
-  const block = (message: string): false => {
-    outcome.blocked = { guard: "credential-leak", message };
-    out.add(sseEvent(JSON.stringify(BLOCK_ERROR(message))));
+
+  /** A content-only chunk of a learned shape: queued for the next scan, no parse. */
+  const fastContent = (data: string): boolean => {
+    if (!newScanner) return false;
+    for (const slot of slots) {
+      const content = matchSlot(slot, data);
+      if (content === undefined) continue;
+      textOf(slot.index, newScanner).add(content, data, slot, undefined, slot.index);
+      return true;
+    }
     return false;
   };
 
@@ -175,19 +334,20 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
       out.add(sseEvent(data));
       return true;
     }
-    template ??= { id: chunk.id, object: chunk.object, created: chunk.created, model: chunk.model };
+    const { choices: _choices, usage: _usage, ...base } = chunk;
+    template ??= base;
     const only = choices.length === 1 ? choices[0] : undefined;
     const onlyDelta = only?.delta as Json | undefined;
-    if (only && !only.finish_reason && only.logprobs == null && onlyDelta && typeof onlyDelta.content === "string" && Object.keys(onlyDelta).length === 1) {
+    if (only && !only.finish_reason && only.logprobs == null && onlyDelta && typeof onlyDelta.content === "string" && onlyDelta.content.length > 0 && Object.keys(onlyDelta).length === 1) {
       const index = typeof only.index === "number" ? only.index : 0;
-      if (pending && pending.index !== index && !(yield* flushPending())) return false;
-      if (pending) pending.text += onlyDelta.content;
-      else {
-        const { choices: _choices, usage: _usage, ...base } = chunk;
-        pending = { index, text: onlyDelta.content, template: base };
+      if (slots.length < 4 && !slots.some((s) => s.index === index)) {
+        const slot = learnSlot(data, index, onlyDelta.content);
+        if (slot) slots.push(slot);
       }
+      textOf(index, newScanner).add(onlyDelta.content, data, undefined, base, index);
       return true;
     }
+    // Any other chunk: text queued before it is scanned and sent first.
     if (!(yield* flushPending())) return false;
     let modified = false;
     let emptied = true;
@@ -213,43 +373,25 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
         }
       }
       if (typeof delta.content === "string" && delta.content.length > 0) {
-        let scanner = scanners.get(index);
-        if (!scanner) {
-          scanner = newScanner();
-          scanners.set(index, scanner);
-        }
-        const result = yield* settle(scanner.push(delta.content));
-        if (result.action === "block") return block(result.message);
-        addRedactions(outcome, result);
-        if (result.text !== delta.content) {
-          delta.content = result.text;
-          modified = true;
-        }
+        // Content next to other fields (role, tool calls, finish): it joins the choice's text stream and
+        // goes out, as far as released, in a content-only chunk: before this chunk when it finishes the
+        // choice, else right after it (after the role it may carry).
+        const content = delta.content;
+        delete delta.content;
+        modified = true;
+        textOf(index, newScanner).add(content, undefined, undefined, base, index);
       }
       if (choice.finish_reason) {
         if (!(yield* flushToolScanners(index))) return false;
-        const scanner = scanners.get(index);
-        if (scanner) {
-          const result = yield* settle(scanner.finish());
-          if (result.action === "block") return block(result.message);
-          addRedactions(outcome, result);
-          if (result.text) {
-            delta.content = (typeof delta.content === "string" ? delta.content : "") + result.text;
-            choice.delta = delta;
-            modified = true;
-          }
-          scanners.delete(index);
-        }
+        if (!(yield* finishText(index))) return false;
       }
-      const keys = Object.keys(delta);
-      if (choice.finish_reason || keys.some((k) => k !== "content") || (typeof delta.content === "string" && delta.content.length > 0) || !modified) emptied = false;
+      if (choice.finish_reason || Object.keys(delta).length > 0 || !modified) emptied = false;
     }
-    if (modified && emptied) return true;
-    out.add(sseEvent(modified ? JSON.stringify(chunk) : data));
-    return true;
+    if (!(modified && emptied)) out.add(sseEvent(modified ? JSON.stringify(chunk) : data));
+    return yield* flushPending();
   };
 
-  const ok = await pump(body, parser, out, outcome, (event) => drive(handle(event.data)), () => drive(flushPending()));
+  const ok = await pump(body, parser, out, outcome, (event) => fastContent(event.data) || drive(handle(event.data)), () => drive(flushPending()));
   if (ok && !done && !outcome.broken) await drive(flushScanners());
   out.end();
   return outcome;

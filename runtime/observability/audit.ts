@@ -7,8 +7,8 @@
  * mistake.
  *
  * Lines are written without pino's generic serializer: `{"time":…,"audit":true,<fields>,"msg":"audit"}`.
- * The default destination (stdout) is asynchronous and buffered (sonic-boom: lines written while a write
- * is in flight are coalesced into the next one), flushed on {@link flushAuditOutput} and at process exit.
+ * The default destination (stdout) is asynchronous and buffered (sonic-boom: lines are batched into ~8 KiB
+ * writes, at most 200 ms late), flushed on {@link flushAuditOutput} and at process exit.
  */
 import pino from "pino";
 import { scrubText } from "./scrub";
@@ -103,36 +103,78 @@ export interface AuditWriter extends AuditLog {
   [WRITE_PREPARED](prepared: AuditEvent): void;
 }
 
-let stdoutBoom: ReturnType<typeof pino.destination> | undefined;
-/** The process's one asynchronous stdout destination, flushed synchronously at exit. */
-function stdoutDestination(): ReturnType<typeof pino.destination> {
-  if (!stdoutBoom) {
-    const boom = pino.destination({ fd: 1, sync: false, minLength: 0 });
-    stdoutBoom = boom;
-    process.once("exit", () => {
-      try {
-        boom.flushSync();
-      } catch {
-        // nothing left to do at exit
-      }
-    });
-  }
-  return stdoutBoom;
+/** Where audit lines go: a stream, or a buffered file destination from {@link bufferedAuditDestination}. */
+export interface AuditDestination {
+  write(line: string): unknown;
 }
 
-/** Flushes buffered audit lines of the stdout destination (graceful shutdown). */
+type Boom = ReturnType<typeof pino.destination>;
+const booms = new Set<Boom>();
+/** How long a line may wait in the buffer when traffic is too low to fill it. */
+const FLUSH_EVERY_MS = 200;
+/** Lines are written in batches of about this many bytes (one write per batch instead of per line). */
+const BATCH_BYTES = 8 * 1024;
+
+/**
+ * An asynchronous, buffered file destination (sonic-boom, as `pino.destination({ sync: false })`): lines
+ * are batched into writes of ~8 KiB, at most {@link FLUSH_EVERY_MS} late, flushed by
+ * {@link flushAuditOutput} (graceful shutdown) and synchronously at process exit.
+ */
+export function bufferedAuditDestination(dest: number | string): AuditDestination {
+  const boom = pino.destination({ ...(typeof dest === "number" ? { fd: dest } : { dest }), sync: false, minLength: BATCH_BYTES });
+  booms.add(boom);
+  let dirty = false;
+  // sonic-boom's flush() is a no-op while a write is in flight, and writes an empty buffer when idle: only
+  // lines written since the last tick are flushed.
+  setInterval(() => {
+    if (!dirty) return;
+    dirty = false;
+    boom.flush();
+  }, FLUSH_EVERY_MS).unref();
+  return {
+    write(line) {
+      dirty = true;
+      return boom.write(line);
+    },
+  };
+}
+
+process.once("exit", () => {
+  for (const boom of booms) {
+    try {
+      boom.flushSync();
+    } catch {
+      // nothing left to do at exit
+    }
+  }
+});
+
+let stdoutBoom: AuditDestination | undefined;
+/** The process's one buffered stdout destination. */
+const stdoutDestination = (): AuditDestination => (stdoutBoom ??= bufferedAuditDestination(1));
+
+/** Flushes buffered audit lines (graceful shutdown). */
 export function flushAuditOutput(): Promise<void> {
-  const boom = stdoutBoom;
-  if (!boom) return Promise.resolve();
-  return new Promise((resolve) => boom.flush(() => resolve()));
+  return Promise.all(
+    [...booms].map(
+      (boom) =>
+        new Promise<void>((resolve) => {
+          try {
+            boom.flush(() => resolve());
+          } catch {
+            resolve();
+          }
+        }),
+    ),
+  ).then(() => undefined);
 }
 
 /**
- * Audit lines on a destination stream: by default stdout, written asynchronously (buffered, flushed at
- * exit); a stream passed here gets one `write` per line.
+ * Audit lines on a destination: by default stdout, written asynchronously in batches
+ * ({@link bufferedAuditDestination}); a stream passed here gets one `write` per line.
  */
-export function createAuditLog(destination?: NodeJS.WritableStream, options: AuditOptions = {}): AuditWriter {
-  const out: { write(line: string): unknown } = destination && destination !== process.stdout ? destination : stdoutDestination();
+export function createAuditLog(destination?: AuditDestination, options: AuditOptions = {}): AuditWriter {
+  const out = destination && destination !== process.stdout ? destination : stdoutDestination();
   const write = (prepared: AuditEvent) => void out.write(auditLine(prepared));
   return {
     [WRITE_PREPARED]: write,

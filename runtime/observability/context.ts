@@ -27,6 +27,11 @@ export function currentTelemetry(): Telemetry | undefined {
   return current.getStore();
 }
 
+/** Whether the current request is traced: stages skip building span attributes when it is not. */
+export function tracingActive(): boolean {
+  return current.getStore()?.tracingEnabled === true;
+}
+
 /** Runs `fn` in a child span of the current one (a no-op span outside a request). */
 export function span<T>(name: string, attributes: SpanAttributes, fn: (span: SafeSpan) => Promise<T> | T): Promise<T> {
   const telemetry = current.getStore();

@@ -12,14 +12,14 @@ const KEY = ["sk", "proj", "Qw1Er2Ty3Ui4Op5As6Df7Gh8Jk9Lz0Xc"].join("-");
 const newScanner = () => createStreamingCredentialScanner({ mode: "block", holdBackChars: 256 });
 
 /** Runs `relay` behind a real HTTP server; each entry of `reads` is delivered as one upstream read. */
-async function run(relay: (o: RelayOptions) => Promise<StreamOutcome>, reads: string[]): Promise<{ text: string; outcome: StreamOutcome }> {
+async function run(relay: (o: RelayOptions) => Promise<StreamOutcome>, reads: string[], scanner = newScanner): Promise<{ text: string; outcome: StreamOutcome }> {
   let outcome: StreamOutcome | undefined;
   const server = createServer((_req, res) => {
     res.writeHead(200, { "content-type": "text/event-stream" });
     async function* body() {
       for (const read of reads) yield Buffer.from(read);
     }
-    void relay({ res, body: body(), newScanner, clientWantsUsage: false }).then((o) => {
+    void relay({ res, body: body(), newScanner: scanner, clientWantsUsage: false }).then((o) => {
       outcome = o;
       res.end();
     });
@@ -98,5 +98,69 @@ describe("streamed tool-call arguments", () => {
     expect(outcome.blocked).toBeUndefined();
     expect(openAiArgs(text)).toBe(args);
     expect(outcome.usage).toEqual({ input: 5, output: 9 });
+  });
+});
+
+describe("streamed text (OpenAI chunks)", () => {
+  const chunk = (delta: Record<string, unknown>, finish: string | null = null) =>
+    `data: ${JSON.stringify({ id: "chatcmpl-1", object: "chat.completion.chunk", created: 1, model: "gpt-4o-mini", choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] })}\n\n`;
+  const start = chunk({ role: "assistant", content: "" });
+  const end = `${chunk({}, "stop")}data: [DONE]\n\n`;
+  const contentOf = (text: string) =>
+    text
+      .split("\n\n")
+      .filter((e) => e.startsWith("data: {"))
+      .map((e) => (JSON.parse(e.slice(6)) as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta?.content ?? "")
+      .join("");
+
+  it.each([
+    ["two events in one read", (t: string, at: number) => [start + pieces(t, [at + 9]).map((p) => chunk({ content: p })).join("") + end]],
+    ["three events in separate reads", (t: string, at: number) => [start, ...pieces(t, [at + 5, at + 17]).map((p) => chunk({ content: p })), end]],
+    ["three events, one character of the key per read at the seams", (t: string, at: number) => [start, ...pieces(t, [at + 1, at + 2]).map((p) => chunk({ content: p })), end]],
+  ])("blocks a key split across %s, releasing none of it", async (_name, build) => {
+    const text = `Here it is: ${KEY} - keep it safe.`;
+    const { text: sent, outcome } = await run(relayOpenAiStream, build(text, text.indexOf(KEY)));
+    expect(outcome.blocked?.guard).toBe("credential-leak");
+    expect(sent).toContain("guard: credential-leak");
+    expect(sent).not.toContain(KEY.slice(0, 8));
+    expect("Here it is: ".startsWith(contentOf(sent))).toBe(true);
+  });
+
+  it("masks a split key in mask mode and passes the rest of the text unchanged", async () => {
+    const text = `Here it is: ${KEY} - keep it safe.`;
+    const at = text.indexOf(KEY);
+    const reads = [start, ...pieces(text, [at + 5, at + 17]).map((p) => chunk({ content: p })), end];
+    const { text: sent, outcome } = await run(relayOpenAiStream, reads, () => createStreamingCredentialScanner({ mode: "mask", holdBackChars: 256 }));
+    expect(outcome.blocked).toBeUndefined();
+    expect(sent).not.toContain(KEY.slice(0, 8));
+    const content = contentOf(sent);
+    expect(content.startsWith("Here it is: ")).toBe(true);
+    expect(content.endsWith(" - keep it safe.")).toBe(true);
+    expect(outcome.redactions).toBeDefined();
+  });
+
+  it("sends the upstream's own events byte for byte when each read ends between words", async () => {
+    const reads = [start, chunk({ content: "Ticket 4411 " }) + chunk({ content: "is waiting " }), chunk({ content: "for the reply.\n" }), end];
+    const { text: sent, outcome } = await run(relayOpenAiStream, reads);
+    expect(outcome.blocked).toBeUndefined();
+    expect(sent).toBe(reads.join(""));
+  });
+
+  it("passes text cut mid-word, escapes and non-ASCII through with the same content", async () => {
+    const text = 'She said "ok" \\ then:\n\ttabbed, caf\u00e9 \u{1F600} and a very-long-hyphenated-word-that-keeps-going done';
+    const cuts = [3, 11, 12, 20, 33, 41, 60, 75];
+    const { text: sent, outcome } = await run(relayOpenAiStream, [start, ...pieces(text, cuts).map((p) => chunk({ content: p })), end]);
+    expect(outcome.blocked).toBeUndefined();
+    expect(contentOf(sent)).toBe(text);
+    expect(sent.endsWith("data: [DONE]\n\n")).toBe(true);
+  });
+
+  it("scans content that arrives next to a role or a finish reason, in stream order", async () => {
+    const reads = [chunk({ role: "assistant", content: "Hello " }), chunk({ content: "there, " }), chunk({ content: `${KEY.slice(0, 10)}` }), chunk({ content: KEY.slice(10) }, "stop"), "data: [DONE]\n\n"];
+    const { text: sent, outcome } = await run(relayOpenAiStream, reads);
+    expect(outcome.blocked?.guard).toBe("credential-leak");
+    expect(sent).not.toContain(KEY.slice(0, 8));
+    expect(contentOf(sent)).toBe("Hello there, ");
+    expect(sent.indexOf('"role":"assistant"')).toBeLessThan(sent.indexOf("Hello"));
   });
 });

@@ -5,7 +5,10 @@ import { PassThrough } from "node:stream";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 import { afterEach, describe, expect, it } from "vitest";
 import { orThrow, validateRuntimeBundle } from "../../policies/bundle";
-import { createTelemetry, createTracing, type Telemetry } from "../../runtime/observability";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { bufferedAuditDestination, createAuditLog, createTelemetry, createTracing, flushAuditOutput, type Telemetry } from "../../runtime/observability";
 import { sampleBundle } from "../support/sample-bundle";
 
 const bundle = orThrow(validateRuntimeBundle(sampleBundle()));
@@ -72,6 +75,20 @@ describe("audit lines by construction", () => {
     expect(Object.keys(line).sort()).toEqual(["audit", "decision", "kind", "msg", "redactions", "route", "time"]);
     expect(line["redactions"]).toEqual({ email: 2 });
     expect(JSON.stringify(line)).not.toContain(OPENAI_KEY);
+  });
+
+  it("reach a file through the buffered asynchronous destination once flushed, every line intact", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "tollgate-audit-"));
+    try {
+      const file = join(dir, "audit.log");
+      const log = createAuditLog(bufferedAuditDestination(file));
+      for (let i = 0; i < 500; i++) log.record({ kind: "llm", decision: "allow", route: "openai", requestId: `r-${i}`, latencyMs: i });
+      await flushAuditOutput();
+      const lines = (await readFile(file, "utf8")).trim().split("\n").map((l) => JSON.parse(l) as Record<string, unknown>);
+      expect(lines.map((l) => l["requestId"])).toEqual(Array.from({ length: 500 }, (_, i) => `r-${i}`));
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 
   it("are written one line per event, each a JSON object", () => {
