@@ -18,7 +18,7 @@ import type { LlmRoute } from "../../policies/bundle";
 import { type CompiledGuardPolicy, compileGuardPolicy, createStreamingCredentialScanner } from "../../policies/guards";
 import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext } from "../http/types";
 import type { AuditEvent, AuditLog } from "../observability/audit";
-import { ATTR, span, traceHeaders, tracingActive, upstreamCall } from "../observability";
+import { ATTR, type GatewayMetrics, observeUpstream, span, traceHeaders, tracingActive, upstreamCall } from "../observability";
 import { anthropicErrorToOpenAi, anthropicModelsToOpenAi, anthropicUsage, chatToMessagesRequest, messagesToChatResponse } from "./anthropic-translate";
 import { type ErrorFlavour, type LlmError, badRequest, guardBlocked, responseGuardBlocked, sendLlmError } from "./errors";
 import { ProviderHealth, triggerForStatus } from "./failover";
@@ -37,11 +37,14 @@ export interface LlmGatewayDeps {
   readonly limiter: RateLimiter;
   /** Clock for provider eviction (tests pass a controllable one). @default Date.now */
   readonly now?: () => number;
+  /**
+   * Upstream latency metrics for untraced requests, which the server runs outside the request context.
+   * @default the request context's metrics (none outside a request)
+   */
+  readonly metrics?: Pick<GatewayMetrics, "observeUpstream">;
 }
 
 type Json = Record<string, any>;
-
-const NO_ATTRIBUTES = {};
 
 interface CompiledRoute {
   readonly config: LlmRoute;
@@ -55,6 +58,7 @@ interface CompiledRoute {
 
 export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): LlmGateway {
   const now = deps.now ?? Date.now;
+  const observe = deps.metrics ? deps.metrics.observeUpstream.bind(deps.metrics) : observeUpstream;
   const health = new ProviderHealth(now);
   const upstream = createUpstreamClient();
   const maxRequestBytes = config.bundle.server.maxRequestBytes;
@@ -159,16 +163,28 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       const upstreamBody = flavour === "anthropic" ? { ...body, model: provider.mapModel(model) } : providerBody(provider, body, model, stream);
       let response: UpstreamResponse;
       try {
-        const genAi = traced ? { [ATTR.GEN_AI_SYSTEM]: provider.kind, [ATTR.GEN_AI_PROVIDER_NAME]: provider.kind, [ATTR.GEN_AI_OPERATION_NAME]: "chat", [ATTR.GEN_AI_REQUEST_MODEL]: model, [ATTR.PROVIDER]: provider.id } : NO_ATTRIBUTES;
-        response = await upstreamCall("llm", route.config.id, provider.id, genAi, () =>
+        const send = () =>
           upstream.send({
             url: provider.completionsUrl,
             method: "POST",
-            headers: traceHeaders(provider.headers(flavour === "anthropic" ? clientAnthropicHeaders : undefined)),
+            headers: traced ? traceHeaders(provider.headers(flavour === "anthropic" ? clientAnthropicHeaders : undefined)) : provider.headers(flavour === "anthropic" ? clientAnthropicHeaders : undefined),
             body: JSON.stringify(upstreamBody),
             timeoutMs: provider.config.timeoutMs,
             signal: ctx.signal,
-          }), (r) => r.status >= 500 || r.status === 429);
+          });
+        if (traced) {
+          const genAi = { [ATTR.GEN_AI_SYSTEM]: provider.kind, [ATTR.GEN_AI_PROVIDER_NAME]: provider.kind, [ATTR.GEN_AI_OPERATION_NAME]: "chat", [ATTR.GEN_AI_REQUEST_MODEL]: model, [ATTR.PROVIDER]: provider.id };
+          response = await upstreamCall("llm", route.config.id, provider.id, genAi, send, (r) => r.status >= 500 || r.status === 429);
+        } else {
+          const sentAt = performance.now();
+          try {
+            response = await send();
+          } catch (error) {
+            observe("llm", route.config.id, provider.id, (performance.now() - sentAt) / 1000, "error");
+            throw error;
+          }
+          observe("llm", route.config.id, provider.id, (performance.now() - sentAt) / 1000, response.status >= 500 || response.status === 429 ? "error" : "ok");
+        }
       } catch (error) {
         if (!(error instanceof UpstreamUnavailable)) throw error;
         lastFailure = error.kind;

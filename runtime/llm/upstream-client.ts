@@ -3,7 +3,7 @@
  * time-to-headers limit per provider (`timeoutMs`), an idle-body limit, and bounded body reads.
  * Failures are classified for failover: `timeout` or `connection-error`.
  */
-import { Agent, errors as undiciErrors, request } from "undici";
+import { Agent, errors as undiciErrors } from "undici";
 import type { Dispatcher } from "undici";
 
 export type UpstreamFailureKind = "timeout" | "connection-error";
@@ -45,6 +45,17 @@ const BODY_IDLE_MS = 120_000;
 
 export function createUpstreamClient(): UpstreamClient {
   const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 300_000, pipelining: 1, connect: { timeout: 10_000 } });
+  // Provider URLs are a handful of constants: parsed once, not per request.
+  const targets = new Map<string, { readonly origin: string; readonly path: string }>();
+  const target = (url: string) => {
+    let found = targets.get(url);
+    if (!found) {
+      const parsed = new URL(url);
+      found = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+      if (targets.size < 1024) targets.set(url, found);
+    }
+    return found;
+  };
   return {
     async send({ url, method, headers, body, timeoutMs, signal }) {
       // undici's own headers timeout runs on coarse fast timers (~0.5-1 s ticks): fine for the usual
@@ -61,7 +72,8 @@ export function createUpstreamClient(): UpstreamClient {
       // The listener stays for the whole response: a client that goes away mid-stream aborts the body.
       if (controller) signal.addEventListener("abort", () => controller.abort(), { once: true });
       try {
-        const response = await request(url, { dispatcher: agent, method, headers, body, headersTimeout: timeoutMs, bodyTimeout: BODY_IDLE_MS, signal: controller?.signal ?? signal });
+        const { origin, path } = target(url);
+        const response = await agent.request({ origin, path, method, headers, body: body ?? null, headersTimeout: timeoutMs, bodyTimeout: BODY_IDLE_MS, signal: controller?.signal ?? signal });
         return { status: response.statusCode, headers: response.headers, body: response.body };
       } catch (error) {
         if (signal.aborted) throw error;

@@ -11,6 +11,7 @@ import { type LlmGateway, createLlmGateway } from "../llm";
 import { type McpGateway, createMcpGateway } from "../mcp";
 import { createRateLimiter } from "../limits";
 import type { AuditLog } from "../observability/audit";
+import type { GatewayMetrics } from "../observability/metrics";
 
 export interface ActiveRuntime {
   readonly config: ActiveConfig;
@@ -34,6 +35,8 @@ export interface ActiveRuntime {
 export interface ActiveRuntimeDeps {
   readonly audit: AuditLog;
   readonly verifierOptions?: TokenVerifierOptions;
+  /** Upstream metrics for LLM requests served outside the request context (tracing off). */
+  readonly metrics?: GatewayMetrics;
 }
 
 export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRuntimeDeps): Promise<ActiveRuntime> {
@@ -45,7 +48,7 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
   const toolGuard = createToolCallGuard(config);
   try {
     mcp = createMcpGateway(config, { audit, limiter, toolGuard });
-    llm = createLlmGateway(config, { audit, limiter });
+    llm = createLlmGateway(config, { audit, limiter, ...(deps.metrics ? { metrics: deps.metrics } : {}) });
   } catch (error) {
     await limiter.close().catch(() => undefined);
     throw error;

@@ -121,7 +121,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   telemetry.metrics.bundleReload(true);
   const audit = telemetry.audit;
-  let current = await createActiveRuntime(first.config, { audit, ...(options.verifier ? { verifierOptions: options.verifier } : {}) });
+  let current = await createActiveRuntime(first.config, { audit, metrics: telemetry.metrics, ...(options.verifier ? { verifierOptions: options.verifier } : {}) });
   let currentFingerprint = first.fingerprint;
   await current.verifier.keys.load().catch((error: unknown) => log(`tollgate: issuer keys not fetched yet (${(error as Error).message}); /readyz reports not ready until they are`));
   audit.record({ kind: "config", decision: "allow", reason: `loaded ${describeSource(options.source)} (${first.config.digest})` });
@@ -220,8 +220,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           withRequestTelemetry(telemetry, traced).catch(failed(res));
         }
       : (req, res) => {
-          // Tracing off: no span objects, no attribute maps; stages still reach metrics through the context.
-          withRequestTelemetry(telemetry, () => handle(req, res, requestPath(req.url))).catch(failed(res));
+          // Tracing off: no span objects, no attribute maps. The MCP stages reach metrics through the request
+          // context; everything else runs outside it (LLM routes get their metrics from their deps), so
+          // requests that need no context pay no AsyncLocalStorage bookkeeping on their promises.
+          const pathname = requestPath(req.url);
+          const done = pathname === current.config.bundle.mcp?.path ? withRequestTelemetry(telemetry, () => handle(req, res, pathname)) : handle(req, res, pathname);
+          done.catch(failed(res));
         },
   );
   await new Promise<void>((resolve, reject) => {
@@ -259,7 +263,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       outcome = { status: "unchanged", digest: loaded.config.digest };
     } else {
       try {
-        const next = await createActiveRuntime(loaded.config, { audit, ...(options.verifier ? { verifierOptions: options.verifier } : {}) });
+        const next = await createActiveRuntime(loaded.config, { audit, metrics: telemetry.metrics, ...(options.verifier ? { verifierOptions: options.verifier } : {}) });
         await next.verifier.keys.load().catch(() => undefined);
         const old = current;
         current = next;

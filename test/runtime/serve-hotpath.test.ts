@@ -7,6 +7,7 @@ import { once } from "node:events";
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
+import { startLlmUpstream } from "../../examples/local-platform/llm-upstream";
 import { requestPath } from "../../runtime/server";
 import { type TestPlatform, startTestPlatform } from "../support/gateway";
 
@@ -93,6 +94,38 @@ describe("requests in flight", () => {
       expect(held.every((res) => res.req.destroyed || res.destroyed || res.socket === null || res.socket.destroyed)).toBe(true);
     } finally {
       AbortSignal.prototype.addEventListener = original;
+    }
+  });
+});
+
+describe("with tracing off", () => {
+  it("an LLM call runs without spans and is still counted: request, tokens and upstream latency metrics, one audit line", async () => {
+    const upstream = await startLlmUpstream();
+    const platform = await startTestPlatform({
+      env: { PLAIN_KEY: "plain-key" },
+      bundle: (bundle) => ({
+        ...bundle,
+        llm: { routes: [{ id: "plain", pathPrefix: "/plain", policy: "default", providers: [{ id: "plain-openai", kind: "openai", baseUrl: `${upstream.url}/v1`, apiKey: { env: "PLAIN_KEY" } }] }] },
+      }),
+    });
+    try {
+      expect(platform.gateway.telemetry.tracingEnabled).toBe(false);
+      const token = await platform.token("reader");
+      const response = await fetch(`${platform.url}/plain/v1/chat/completions`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
+        body: JSON.stringify({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello there" }] }),
+      });
+      expect(response.status).toBe(200);
+      await response.text();
+      const metrics = await platform.gateway.telemetry.metrics.render();
+      expect(metrics).toMatch(/tollgate_upstream_latency_seconds_count\{kind="llm",target="plain",provider="plain-openai",outcome="ok"\} 1/);
+      expect(metrics).toMatch(/tollgate_requests_total\{kind="llm",route="plain",decision="allow"\} 1/);
+      expect(platform.audit.filter((e) => e.kind === "llm")).toHaveLength(1);
+      expect(platform.audit.find((e) => e.kind === "llm")?.traceId).toBeUndefined();
+    } finally {
+      await platform.close();
+      await upstream.close();
     }
   });
 });
