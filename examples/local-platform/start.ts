@@ -86,6 +86,11 @@ export interface LocalPlatform {
   auditEvents(): readonly Record<string, unknown>[];
   /** Every line the gateway has written so far, stdout and stderr (for leak checks). */
   outputLines(): readonly string[];
+  /**
+   * Resolves with the first audit event (already written or still to come) that matches; rejects after
+   * `timeoutMs`. The gateway writes audit lines in batches, a moment after the decision.
+   */
+  waitForAudit(match: (event: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
   /** Resolves when the gateway exits, for whatever reason. */
   readonly gatewayExited: ManagedChild["exited"];
   /** Stops everything; idempotent. */
@@ -252,6 +257,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
     await writeFile(overlayPath, `${JSON.stringify(overlay, null, 2)}\n`);
 
     const audit: Record<string, unknown>[] = [];
+    const auditWaiters = new Set<(event: Record<string, unknown>) => void>();
     const output: string[] = [];
     const stderr: string[] = [];
     const gateway = spawnNodeGroup({
@@ -264,7 +270,10 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
         if (line.startsWith("{")) {
           try {
             const event = JSON.parse(line) as Record<string, unknown>;
-            if (event.audit === true || event.msg === "audit") keep(audit, event);
+            if (event.audit === true || event.msg === "audit") {
+              keep(audit, event);
+              for (const waiter of auditWaiters) waiter(event);
+            }
           } catch {
             // not JSON
           }
@@ -319,6 +328,23 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
       gatewayExited: gateway.exited,
       auditEvents: () => audit,
       outputLines: () => output,
+      waitForAudit: (match, timeoutMs = 5_000) => {
+        const seen = audit.find(match);
+        if (seen) return Promise.resolve(seen);
+        return new Promise((resolveEvent, reject) => {
+          const timer = setTimeout(() => {
+            auditWaiters.delete(waiter);
+            reject(new Error(`no matching audit event within ${timeoutMs} ms`));
+          }, timeoutMs);
+          const waiter = (event: Record<string, unknown>) => {
+            if (!match(event)) return;
+            clearTimeout(timer);
+            auditWaiters.delete(waiter);
+            resolveEvent(event);
+          };
+          auditWaiters.add(waiter);
+        });
+      },
       stop: () => (stopping ??= cleanup()),
     };
   } catch (error) {

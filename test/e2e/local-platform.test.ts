@@ -274,16 +274,19 @@ describe("the local platform (npm start)", () => {
     expect(Number(over.headers.get("retry-after"))).toBeGreaterThan(0);
   }, 120_000);
 
-  it("every step left an audit line, and no line holds a token or the SSN", () => {
-    const events = platform.auditEvents();
-    const has = (match: (e: Record<string, unknown>) => boolean) => events.some(match);
-    expect(has((e) => e.kind === "auth" && e.decision === "deny" && e.status === 401)).toBe(true);
-    expect(has((e) => e.kind === "mcp" && e.decision === "allow")).toBe(true);
-    expect(has((e) => e.kind === "mcp" && e.decision === "deny" && String(e.tool).includes("create_entities"))).toBe(true);
-    expect(has((e) => e.kind === "mcp" && e.decision === "block" && String(e.tool).includes("delete_entities"))).toBe(true);
-    expect(has((e) => e.kind === "llm" && (e.decision === "redact" || (e.redactions as Record<string, number> | undefined)?.ssn !== undefined))).toBe(true);
-    expect(has((e) => e.kind === "llm" && e.decision === "failover")).toBe(true);
-    expect(has((e) => e.decision === "rate-limited" && e.principal === "bob")).toBe(true);
+  it("every step left an audit line, and no line holds a token or the SSN", async () => {
+    const expected: [string, (e: Record<string, unknown>) => boolean][] = [
+      ["auth deny 401", (e) => e.kind === "auth" && e.decision === "deny" && e.status === 401],
+      ["mcp allow", (e) => e.kind === "mcp" && e.decision === "allow"],
+      ["mcp deny of the write tool", (e) => e.kind === "mcp" && e.decision === "deny" && String(e.tool).includes("create_entities")],
+      ["mcp block of the delete tool", (e) => e.kind === "mcp" && e.decision === "block" && String(e.tool).includes("delete_entities")],
+      ["llm redaction", (e) => e.kind === "llm" && (e.decision === "redact" || (e.redactions as Record<string, number> | undefined)?.ssn !== undefined)],
+      ["llm failover", (e) => e.kind === "llm" && e.decision === "failover"],
+      ["bob rate-limited", (e) => e.decision === "rate-limited" && e.principal === "bob"],
+    ];
+    const missing: string[] = [];
+    await Promise.all(expected.map(([name, match]) => platform.waitForAudit(match).catch(() => missing.push(name))));
+    expect(missing).toEqual([]);
     for (const line of platform.outputLines()) {
       for (const secret of [agentRead, aliceAdmin, alice, SSN, "tollgate-local-llm-key"]) expect(line).not.toContain(secret);
     }
@@ -301,5 +304,9 @@ describe("the local platform (npm start)", () => {
     expect(await portRefuses(platform.llmUpstream.url)).toBe(true);
     expect(existsSync(platform.statePath)).toBe(false);
     expect(existsSync(platform.workDir)).toBe(false);
+    // Everything the gateway wrote, flushed at exit: still no token, key or SSN.
+    for (const line of platform.outputLines()) {
+      for (const secret of [agentRead, aliceAdmin, alice, SSN, "tollgate-local-llm-key"]) expect(line).not.toContain(secret);
+    }
   });
 });
