@@ -35,21 +35,29 @@ const BLOCK_ERROR = (message: string) => ({ error: { type: "permission_error", c
 
 /** Buffers what one upstream chunk produced and writes it at once, waiting for drain when needed. */
 class Output {
-  private pending = "";
+  /** Pieces joined once per write: no intermediate string per event. */
+  private parts: string[] = [];
   constructor(private readonly res: ServerResponse) {}
   add(text: string): void {
-    this.pending += text;
+    this.parts.push(text);
+  }
+  /** Adds `data: <data>\n\n` (an unnamed event). */
+  addData(data: string): void {
+    this.parts.push("data: ", data, "\n\n");
+  }
+  private take(): string {
+    const text = this.parts.length === 1 ? (this.parts[0] as string) : this.parts.join("");
+    this.parts = [];
+    return text;
   }
   /** Ends the response with whatever is still pending: one write instead of two. */
   end(): void {
-    const text = this.pending;
-    this.pending = "";
+    const text = this.take();
     if (!this.res.writableEnded) this.res.end(text);
   }
   async flush(): Promise<void> {
-    if (!this.pending) return;
-    const text = this.pending;
-    this.pending = "";
+    if (this.parts.length === 0) return;
+    const text = this.take();
     if (!this.res.write(text)) await new Promise<void>((resolve) => this.res.once("drain", resolve));
   }
 }
@@ -182,32 +190,37 @@ class ChoiceText {
    * After a scan: sends what the scanner released. Released text equal to the original goes out as the
    * original events (byte for byte when whole); a partial event or masked text goes out re-wrapped.
    */
-  release(result: { readonly text: string }, out: Output): void {
+  release(result: { readonly text: string; readonly redactions?: unknown }, out: Output): void {
     const consumed = this.heldChars - this.scanner.held;
     if (consumed <= 0) return;
-    const parts: { item: HeldContent; start: number; end: number }[] = [];
-    let original = "";
+    // Without redactions the scanner released exactly the first `consumed` characters it held; with them
+    // (mask or log mode), the text is compared with the original to know whether it changed.
+    let unchanged = result.redactions === undefined;
+    if (!unchanged) {
+      let original = "";
+      let left = consumed;
+      for (const item of this.held) {
+        if (left <= 0) break;
+        const end = Math.min(item.content.length, item.offset + left);
+        original += item.content.slice(item.offset, end);
+        left -= end - item.offset;
+      }
+      unchanged = result.text === original;
+      if (!unchanged && result.text && this.held[0]) out.addData(rewrap(this.held[0], result.text));
+    }
     let left = consumed;
     let drop = 0;
     for (const item of this.held) {
       if (left <= 0) break;
       const start = item.offset;
       const end = Math.min(item.content.length, start + left);
-      parts.push({ item, start, end });
-      original += start === 0 && end === item.content.length ? item.content : item.content.slice(start, end);
+      if (unchanged) out.addData(item.raw !== undefined && start === 0 && end === item.content.length ? item.raw : rewrap(item, item.content.slice(start, end)));
       left -= end - start;
       item.offset = end;
       if (end === item.content.length) drop++;
     }
     this.held.splice(0, drop);
     this.heldChars -= consumed;
-    if (result.text === original) {
-      for (const { item, start, end } of parts) {
-        out.add(sseEvent(item.raw !== undefined && start === 0 && end === item.content.length ? item.raw : rewrap(item, item.content.slice(start, end))));
-      }
-    } else if (result.text && parts[0]) {
-      out.add(sseEvent(rewrap(parts[0].item, result.text)));
-    }
   }
 }
 
@@ -319,7 +332,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     try {
       chunk = JSON.parse(data) as Json;
     } catch {
-      out.add(sseEvent(data));
+      out.addData(data);
       return true;
     }
     if (chunk.usage) outcome.usage = { input: chunk.usage.prompt_tokens ?? 0, output: chunk.usage.completion_tokens ?? 0 };
@@ -327,11 +340,11 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     if (choices.length === 0) {
       if (chunk.usage && !clientWantsUsage) return true;
       if (!(yield* flushScanners())) return false;
-      out.add(sseEvent(data));
+      out.addData(data);
       return true;
     }
     if (!newScanner) {
-      out.add(sseEvent(data));
+      out.addData(data);
       return true;
     }
     const { choices: _choices, usage: _usage, ...base } = chunk;
@@ -387,7 +400,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
       }
       if (choice.finish_reason || Object.keys(delta).length > 0 || !modified) emptied = false;
     }
-    if (!(modified && emptied)) out.add(sseEvent(modified ? JSON.stringify(chunk) : data));
+    if (!(modified && emptied)) out.addData(modified ? JSON.stringify(chunk) : data);
     return yield* flushPending();
   };
 
