@@ -54,6 +54,20 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
   reloads.inc({ result: "ok" }, 0);
   reloads.inc({ result: "failed" }, 0);
 
+  // Labelled children cached by their label values: prom-client hashes the label object on every
+  // inc/observe otherwise. Label values are bounded (bundle ids or "other"), so the caches are too.
+  const requestChildren = new Map<string, ReturnType<typeof requests.labels>>();
+  const tokenChildren = new Map<string, ReturnType<typeof tokens.labels>>();
+  const latencyChildren = new Map<string, ReturnType<typeof upstreamLatency.labels>>();
+  const child = <C>(cache: Map<string, C>, key: string, make: () => C): C => {
+    let found = cache.get(key);
+    if (!found) {
+      found = make();
+      cache.set(key, found);
+    }
+    return found;
+  };
+
   let routes = new Set<string>();
   let upstreams = new Set<string>();
   let providers = new Set<string>();
@@ -79,10 +93,10 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
     observeAudit(event) {
       const route = routeLabel(event);
       const decision = DECISIONS.has(event.decision) ? event.decision : OTHER;
-      requests.inc({ kind: event.kind, route, decision });
+      child(requestChildren, `${event.kind}\u0000${route}\u0000${decision}`, () => requests.labels({ kind: event.kind, route, decision })).inc();
       const provider = known(providers, event.provider);
-      if (event.tokensIn) tokens.inc({ route, provider, direction: "input" }, event.tokensIn);
-      if (event.tokensOut) tokens.inc({ route, provider, direction: "output" }, event.tokensOut);
+      if (event.tokensIn) child(tokenChildren, `${route}\u0000${provider}\u0000input`, () => tokens.labels({ route, provider, direction: "input" })).inc(event.tokensIn);
+      if (event.tokensOut) child(tokenChildren, `${route}\u0000${provider}\u0000output`, () => tokens.labels({ route, provider, direction: "output" })).inc(event.tokensOut);
       if (event.decision === "rate-limited") rateLimited.inc({ route });
       const guard = guardOf(event.rule);
       if (guard) guardHits.inc({ guard, action: decision });
@@ -90,7 +104,8 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
     },
     observeUpstream(kind, target, provider, seconds, outcome) {
       const targetLabel = kind === "mcp" ? known(upstreams, target) : known(routes, target);
-      upstreamLatency.observe({ kind, target: targetLabel, provider: known(providers, provider), outcome }, seconds);
+      const providerLabel = known(providers, provider);
+      child(latencyChildren, `${kind}\u0000${targetLabel}\u0000${providerLabel}\u0000${outcome}`, () => upstreamLatency.labels({ kind, target: targetLabel, provider: providerLabel, outcome })).observe(seconds);
     },
     setMcpUpstreamHealth: (upstream, up) => upstreamUp.set({ upstream: known(upstreams, upstream) }, up ? 1 : 0),
     render: () => registry.metrics(),

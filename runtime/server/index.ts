@@ -177,11 +177,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     res.once("close", onClose);
     try {
       // 1–2. Authenticate and identify: every request, every time (sessions are never credentials).
-      const metadataUrl = resourceMetadataUrl(bundle, pathname);
       const auth = tracing ? await span("tollgate.authenticate", {}, () => authenticate(req, runtime.verifier)) : await authenticate(req, runtime.verifier);
       if (auth.outcome !== "authenticated") {
         const reason = auth.outcome === "missing" ? "no bearer token" : auth.reason;
         audit.record({ kind: "auth", decision: "deny", reason, status: 401, requestId, method: req.method ?? "" });
+        const metadataUrl = resourceMetadataUrl(bundle, pathname);
         if (auth.outcome === "missing") sendMissingToken(res, metadataUrl, bundle.protectedResource.scopesSupported);
         else sendInvalidToken(res, metadataUrl, auth.reason);
         return;
