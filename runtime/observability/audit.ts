@@ -109,39 +109,73 @@ export interface AuditDestination {
 }
 
 type Boom = ReturnType<typeof pino.destination>;
-const booms = new Set<Boom>();
+/** A batching destination: its own line buffer in front of a sonic-boom. */
+interface Batcher {
+  readonly boom: Boom;
+  /** Hands the batched lines to sonic-boom (which writes them asynchronously). */
+  drain(): void;
+  /** Resolves when sonic-boom has written everything handed to it. */
+  idle(): Promise<void>;
+}
+const batchers = new Set<Batcher>();
 /** How long a line may wait in the buffer when traffic is too low to fill it. */
 const FLUSH_EVERY_MS = 200;
-/** Lines are written in batches of about this many bytes (one write per batch instead of per line). */
-const BATCH_BYTES = 64 * 1024;
+/** Lines are handed to the file in batches of about this many characters. */
+const BATCH_CHARS = 64 * 1024;
 
 /**
- * An asynchronous, buffered file destination (sonic-boom, as `pino.destination({ sync: false })`): lines
- * are batched into writes of ~64 KiB (each asynchronous write wakes a libuv thread: fewer, larger writes cost far less CPU than one per ~30 lines), at most {@link FLUSH_EVERY_MS} late, flushed by
- * {@link flushAuditOutput} (graceful shutdown) and synchronously at process exit.
+ * An asynchronous, buffered file destination: lines are collected in an array and handed to sonic-boom
+ * (`pino.destination({ sync: false })`) as one string of ~64 KiB, at most {@link FLUSH_EVERY_MS} late;
+ * flushed by {@link flushAuditOutput} (graceful shutdown) and synchronously at process exit.
+ *
+ * Why not sonic-boom's own `minLength` buffering: its `write` measures the byte length of everything
+ * buffered so far on every line (quadratic in the batch), and every asynchronous write wakes a libuv
+ * thread, so small batches cost a context switch per ~30 lines.
  */
 export function bufferedAuditDestination(dest: number | string): AuditDestination {
-  const boom = pino.destination({ ...(typeof dest === "number" ? { fd: dest } : { dest }), sync: false, minLength: BATCH_BYTES, maxWrite: 4 * BATCH_BYTES });
-  booms.add(boom);
-  let dirty = false;
-  // sonic-boom's flush() is a no-op while a write is in flight, and writes an empty buffer when idle: only
-  // lines written since the last tick are flushed.
-  setInterval(() => {
-    if (!dirty) return;
-    dirty = false;
-    boom.flush();
-  }, FLUSH_EVERY_MS).unref();
+  const boom = pino.destination({ ...(typeof dest === "number" ? { fd: dest } : { dest }), sync: false, minLength: 0, maxWrite: 4 * BATCH_CHARS });
+  let lines: string[] = [];
+  let chars = 0;
+  /** A batch was handed over and sonic-boom has not reported 'drain' (all written) since. */
+  let busy = false;
+  boom.on("drain", () => (busy = false));
+  boom.on("error", () => (busy = false));
+  const drain = () => {
+    if (lines.length === 0) return;
+    const batch = lines.join("");
+    lines = [];
+    chars = 0;
+    busy = true;
+    boom.write(batch);
+  };
+  const idle = () =>
+    busy
+      ? new Promise<void>((resolve) => {
+          const done = () => {
+            boom.off("drain", done);
+            boom.off("error", done);
+            resolve();
+          };
+          boom.on("drain", done);
+          boom.on("error", done);
+        })
+      : Promise.resolve();
+  batchers.add({ boom, drain, idle });
+  setInterval(drain, FLUSH_EVERY_MS).unref();
   return {
     write(line) {
-      dirty = true;
-      return boom.write(line);
+      lines.push(line);
+      chars += line.length;
+      if (chars >= BATCH_CHARS) drain();
+      return true;
     },
   };
 }
 
 process.once("exit", () => {
-  for (const boom of booms) {
+  for (const { boom, drain } of batchers) {
     try {
+      drain();
       boom.flushSync();
     } catch {
       // nothing left to do at exit
@@ -153,19 +187,13 @@ let stdoutBoom: AuditDestination | undefined;
 /** The process's one buffered stdout destination. */
 const stdoutDestination = (): AuditDestination => (stdoutBoom ??= bufferedAuditDestination(1));
 
-/** Flushes buffered audit lines (graceful shutdown). */
+/** Flushes buffered audit lines (graceful shutdown): resolves once they are written. */
 export function flushAuditOutput(): Promise<void> {
   return Promise.all(
-    [...booms].map(
-      (boom) =>
-        new Promise<void>((resolve) => {
-          try {
-            boom.flush(() => resolve());
-          } catch {
-            resolve();
-          }
-        }),
-    ),
+    [...batchers].map(({ drain, idle }) => {
+      drain();
+      return idle();
+    }),
   ).then(() => undefined);
 }
 
