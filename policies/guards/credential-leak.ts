@@ -102,15 +102,26 @@ export type StreamScanResult =
   | { readonly action: "release"; readonly text: string; readonly redactions?: Readonly<Record<string, number>> }
   | { readonly action: "block"; readonly guard: "credential-leak"; readonly message: string };
 
+/**
+ * Where the caller can cut the held text without splitting one of its units (an SSE event's content),
+ * so that released text maps onto whole upstream events and can be forwarded as their own bytes.
+ */
+export interface ReleaseBoundaries {
+  /** The largest unit boundary `<= cut`, counted in characters of the held text (0 when none). */
+  boundaryAtOrBefore(cut: number): number;
+}
+
 export interface StreamingCredentialScanner {
   /**
    * Adds decoded text; returns what may be sent now ("" while a possible secret is held back).
    * Synchronous when the window needs no secretlint pass (the common case), a promise otherwise.
+   * With `boundaries`, clean text is released only up to a unit boundary, unless that would hold back
+   * more than `holdBackChars` extra characters (the hold-back stays bounded by twice `holdBackChars`).
    */
-  push(text: string): StreamScanResult | Promise<StreamScanResult>;
-  /** The stream ended: scans and returns what was still held back. */
-  finish(): StreamScanResult | Promise<StreamScanResult>;
-  /** Characters currently held back (never more than holdBackChars plus the last chunk's unfinished word). */
+  push(text: string, boundaries?: ReleaseBoundaries): StreamScanResult | Promise<StreamScanResult>;
+  /** The stream ended: adds the last `text` (if any), scans once and returns everything still held back. */
+  finish(text?: string): StreamScanResult | Promise<StreamScanResult>;
+  /** Characters currently held back (never more than 2 x holdBackChars). */
   readonly held: number;
 }
 
@@ -140,8 +151,12 @@ export function createStreamingCredentialScanner(config: NonNullable<GuardPolicy
 
   const BLOCKED: StreamScanResult = { action: "block", guard: "credential-leak", message: "guard: credential-leak — the response contained a credential" };
 
-  const decide = (final: boolean, findings: readonly Finding[]): StreamScanResult => {
-    const cut = final ? window.length : holdBackStart(window, holdBack);
+  const decide = (final: boolean, findings: readonly Finding[], boundaries: ReleaseBoundaries | undefined): StreamScanResult => {
+    let cut = final ? window.length : holdBackStart(window, holdBack);
+    if (findings.length === 0 && boundaries && cut < window.length) {
+      const aligned = boundaries.boundaryAtOrBefore(cut);
+      if (aligned >= 0 && aligned <= cut && cut - aligned <= holdBack) cut = aligned;
+    }
     if (findings.length === 0 || config.mode === "log") {
       const text = window.slice(0, cut);
       window = window.slice(cut);
@@ -162,21 +177,24 @@ export function createStreamingCredentialScanner(config: NonNullable<GuardPolicy
     return { action: "release", text, redactions: counts };
   };
 
-  const scan = (final: boolean): StreamScanResult | Promise<StreamScanResult> => {
+  const scan = (final: boolean, boundaries?: ReleaseBoundaries): StreamScanResult | Promise<StreamScanResult> => {
     if (blocked) return BLOCKED;
     const quick = findCredentialsSync(window);
-    if (quick) return decide(final, quick);
-    return findCredentials(window).then((findings) => decide(final, findings));
+    if (quick) return decide(final, quick, boundaries);
+    return findCredentials(window).then((findings) => decide(final, findings, boundaries));
   };
 
   return {
     get held() {
       return window.length;
     },
-    push(text) {
+    push(text, boundaries) {
       window += text;
-      return scan(false);
+      return scan(false, boundaries);
     },
-    finish: () => scan(true),
+    finish(text) {
+      if (text) window += text;
+      return scan(true);
+    },
   };
 }

@@ -9,7 +9,7 @@
  * The relays end the response (the last pending bytes go out with the end of the chunked body).
  */
 import type { ServerResponse } from "node:http";
-import type { StreamScanResult, StreamingCredentialScanner } from "../../policies/guards";
+import type { ReleaseBoundaries, StreamScanResult, StreamingCredentialScanner } from "../../policies/guards";
 import { AnthropicStreamTranslator, anthropicUsage } from "./anthropic-translate";
 import { SseParser, sseEvent } from "./sse";
 
@@ -171,8 +171,12 @@ function rewrap(item: HeldContent, text: string): string {
   return JSON.stringify({ ...item.base, choices: [{ index: item.index, delta: { content: text }, logprobs: null, finish_reason: null }] });
 }
 
-/** The text stream of one choice: its scanner and the events whose content it has not released yet. */
-class ChoiceText {
+/**
+ * The text stream of one choice: its scanner and the events whose content it has not released yet.
+ * As the scanner's release boundaries it offers the ends of those events, so clean text is released
+ * as whole events (the upstream's own bytes) rather than cut mid-event and re-serialised.
+ */
+class ChoiceText implements ReleaseBoundaries {
   readonly held: HeldContent[] = [];
   /** Characters in `held` not sent yet (the scanner holds the tail of them). */
   heldChars = 0;
@@ -184,6 +188,22 @@ class ChoiceText {
     this.held.push({ content, raw, slot, base, index, offset: 0 });
     this.heldChars += content.length;
     this.unscanned += content;
+  }
+
+  boundaryAtOrBefore(cut: number): number {
+    let best = 0;
+    let position = 0;
+    for (const item of this.held) {
+      position += item.content.length - item.offset;
+      if (position > cut) break;
+      best = position;
+    }
+    return best;
+  }
+
+  /** Scans `text` (the text queued since the last scan) with event-aligned release. */
+  push(text: string): StreamScanResult | Promise<StreamScanResult> {
+    return this.scanner.push(text, this);
   }
 
   /**
@@ -260,7 +280,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
       if (!text.unscanned) continue;
       const queued = text.unscanned;
       text.unscanned = "";
-      const result = yield* settle(text.scanner.push(queued));
+      const result = yield* settle(text.push(queued));
       if (result.action === "block") return block(result.message);
       addRedactions(outcome, result);
       text.release(result, out);
@@ -272,15 +292,10 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     const text = texts.get(index);
     if (!text) return true;
     texts.delete(index);
-    if (text.unscanned) {
-      const queued = text.unscanned;
-      text.unscanned = "";
-      const pushed = yield* settle(text.scanner.push(queued));
-      if (pushed.action === "block") return block(pushed.message);
-      addRedactions(outcome, pushed);
-      text.release(pushed, out);
-    }
-    const result = yield* settle(text.scanner.finish());
+    // The queued text and the held tail in one final scan: the last word is not cut into a rebuilt event.
+    const queued = text.unscanned;
+    text.unscanned = "";
+    const result = yield* settle(text.scanner.finish(queued));
     if (result.action === "block") return block(result.message);
     addRedactions(outcome, result);
     text.release(result, out);

@@ -112,6 +112,29 @@ describe("credential-leak detection", () => {
     expect(out).toBe("key: [REDACTED:openai-api-key] done");
   });
 
+  it("releases clean text only at the caller's unit boundaries, within twice the hold-back", async () => {
+    const scanner = createStreamingCredentialScanner({ mode: "block", holdBackChars: 8 });
+    // Units "ab cd" + "ef gh": the last word "gh" is held, and the cut moves back to the unit boundary (5).
+    const aligned = await scanner.push("ab cdef gh", { boundaryAtOrBefore: (cut) => (cut >= 5 ? 5 : 0) });
+    expect(aligned).toEqual({ action: "release", text: "ab cd" });
+    expect(scanner.held).toBe(5);
+    // A boundary further back than the hold-back is ignored: the text is cut mid-unit, the hold-back stays bounded.
+    const long = `${"word ".repeat(10)}tail`;
+    const bounded = await scanner.push(long, { boundaryAtOrBefore: () => 0 });
+    expect(scanner.held).toBeLessThanOrEqual(16);
+    const last = await scanner.finish("!");
+    expect(scanner.held).toBe(0);
+    const released = [aligned, bounded, last].map((r) => (r.action === "release" ? r.text : "")).join("");
+    expect(released).toBe(`ab cdef gh${long}!`);
+  });
+
+  it("blocks a key whose last piece only arrives with finish(text)", async () => {
+    const scanner = createStreamingCredentialScanner({ mode: "block", holdBackChars: 256 });
+    const first = await scanner.push(`Here: ${KEY.slice(0, 9)}`);
+    expect(first.action === "release" && first.text).toBe("Here: ");
+    expect((await scanner.finish(KEY.slice(9))).action).toBe("block");
+  });
+
   it("passes clean streamed text through byte for byte", async () => {
     const text = "Plain answer with ünïcode, \"quotes\", a URL https://example.com/a/b?c=d and numbers 1234.";
     const pieces = text.match(/.{1,5}/gs) ?? [];

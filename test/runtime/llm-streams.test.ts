@@ -146,6 +146,18 @@ describe("streamed text (OpenAI chunks)", () => {
     expect(sent).toBe(reads.join(""));
   });
 
+  it("sends the upstream's own events byte for byte when a read ends mid-word or mid-event", async () => {
+    const text = "Draft a short, friendly follow-up asking whether the proposed workaround solved it.";
+    const events = start + pieces(text, [3, 9, 13, 21, 30, 44, 52, 66, 70]).map((p) => chunk({ content: p })).join("") + end;
+    // Reads cut at arbitrary bytes: inside events, inside words, and the whole stream in one read.
+    for (const cuts of [[], [200, 420, 777], [start.length + 5, start.length + 250, events.length - 30]]) {
+      const reads = pieces(events, cuts);
+      const { text: sent, outcome } = await run(relayOpenAiStream, reads);
+      expect(outcome.blocked).toBeUndefined();
+      expect(sent).toBe(events);
+    }
+  });
+
   it("passes text cut mid-word, escapes and non-ASCII through with the same content", async () => {
     const text = 'She said "ok" \\ then:\n\ttabbed, caf\u00e9 \u{1F600} and a very-long-hyphenated-word-that-keeps-going done';
     const cuts = [3, 11, 12, 20, 33, 41, 60, 75];
