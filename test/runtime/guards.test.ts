@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { createToolCallGuard } from "../../runtime/guards";
+import { CleanTextCache, createToolCallGuard } from "../../runtime/guards";
 import type { RequestContext } from "../../runtime/http/types";
 import { createMemoryAuditLog } from "../../runtime/observability/audit";
 import { llmTestConfig, testPrincipal } from "../support/llm-config";
@@ -53,5 +53,36 @@ describe("MCP tool-call guard, both directions", () => {
     const { ctx, guard } = context();
     const outcome = await guard.afterCall(ctx, "memory__open_nodes", { content: [{ type: "text", text: "reach me at jane@example.com" }] });
     expect(outcome).toEqual({ action: "allow", value: { content: [{ type: "text", text: "reach me at [REDACTED:email]" }] }, redactions: { email: 1 } });
+  });
+});
+
+describe("MCP tool-call guard, remembered clean texts", () => {
+  it("masks and audits the same PII result every time it comes back, not only the first", async () => {
+    const { ctx, audit, guard } = context();
+    const result = { content: [{ type: "text", text: "reach me at jane@example.com" }] };
+    for (let i = 0; i < 3; i++) {
+      expect(await guard.afterCall(ctx, "memory__open_nodes", result)).toMatchObject({ action: "allow", redactions: { email: 1 } });
+    }
+    expect(audit.events.filter((e) => e.decision === "redact")).toHaveLength(3);
+  });
+
+  it("still blocks a credential after a clean text that shares its prefix was remembered", async () => {
+    const { ctx, guard } = context();
+    const clean = { content: [{ type: "text", text: "aws_access_key_id = (none)" }] };
+    expect(await guard.afterCall(ctx, "github__get_file", clean)).toEqual({ action: "allow", value: clean });
+    expect(await guard.afterCall(ctx, "github__get_file", clean)).toEqual({ action: "allow", value: clean });
+    const leaking = { content: [{ type: "text", text: `aws_access_key_id = ${KEY}` }] };
+    expect(await guard.afterCall(ctx, "github__get_file", leaking)).toMatchObject({ action: "block", guard: "credential-leak" });
+    expect(await guard.afterCall(ctx, "github__get_file", leaking)).toMatchObject({ action: "block", guard: "credential-leak" });
+  });
+
+  it("forgets the oldest text past its entry bound and never remembers texts past its length bound", () => {
+    const cache = new CleanTextCache(2, 8);
+    cache.add("one");
+    cache.add("two");
+    cache.add("three");
+    expect([cache.has("one"), cache.has("two"), cache.has("three")]).toEqual([false, true, true]);
+    cache.add("much too long");
+    expect(cache.has("much too long")).toBe(false);
   });
 });
