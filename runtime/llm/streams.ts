@@ -56,7 +56,7 @@ class Output {
     if (!this.res.writableEnded) this.res.end(text);
   }
   async flush(): Promise<void> {
-    if (this.parts.length === 0) return;
+    if (this.parts.length === 0 || this.res.writableEnded || this.res.destroyed) return;
     const text = this.take();
     if (!this.res.write(text)) await new Promise<void>((resolve) => this.res.once("drain", resolve));
   }
@@ -419,7 +419,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     return yield* flushPending();
   };
 
-  const ok = await pump(body, parser, out, outcome, (event) => fastContent(event.data) || drive(handle(event.data)), () => drive(flushPending()));
+  const ok = await pump(body, parser, out, outcome, (event) => fastContent(event.data) || drive(handle(event.data)), () => drive(flushPending()), () => done);
   if (ok && !done && !outcome.broken) await drive(flushScanners());
   out.end();
   return outcome;
@@ -598,7 +598,13 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
   return outcome;
 }
 
-/** Feeds upstream chunks through the parser to `handle`; stops at the first `false`. */
+/**
+ * Feeds upstream chunks through the parser to `handle`; stops at the first `false`. What one read
+ * produced goes out in one write at the end of the read (as a pass-through writes each read). Once
+ * `finished()` says the stream's last event was handled, that write is left to the end of the response
+ * (the body's end follows in the same turn: one write instead of two), with a safety flush on the next
+ * turn of the event loop should the upstream keep the body open.
+ */
 async function pump(
   body: AsyncIterable<Uint8Array>,
   parser: SseParser,
@@ -606,8 +612,8 @@ async function pump(
   outcome: StreamOutcome,
   handle: (event: { event: string | undefined; data: string }) => boolean | Promise<boolean>,
   onReadEnd?: () => boolean | Promise<boolean>,
+  finished?: () => boolean,
 ): Promise<boolean> {
-  let first = true;
   try {
     for await (const chunk of body) {
       for (const event of parser.push(chunk)) {
@@ -615,11 +621,6 @@ async function pump(
         if (!(result instanceof Promise ? await result : result)) {
           await out.flush();
           return false;
-        }
-        if (first) {
-          // The stream's first event (role / message_start) goes out at once: time to first byte.
-          first = false;
-          await out.flush();
         }
       }
       if (onReadEnd) {
@@ -629,7 +630,8 @@ async function pump(
           return false;
         }
       }
-      await out.flush();
+      if (finished?.()) setImmediate(() => void out.flush());
+      else await out.flush();
     }
     for (const event of parser.end()) {
       const result = handle(event);

@@ -158,6 +158,34 @@ describe("streamed text (OpenAI chunks)", () => {
     }
   });
 
+  it("delivers the events up to [DONE] while the upstream still holds its body open", async () => {
+    let sawDone!: () => void;
+    const clientSawDone = new Promise<void>((resolve) => (sawDone = resolve));
+    const events = start + chunk({ content: "All done here." }) + end;
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      async function* body() {
+        yield Buffer.from(events);
+        // The upstream ends its body only once the client has every event: the relay must not wait for the end.
+        await clientSawDone;
+      }
+      void relayOpenAiStream({ res, body: body(), newScanner, clientWantsUsage: false });
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let received = "";
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      received += decoder.decode(value, { stream: true });
+      if (received.includes("[DONE]")) sawDone();
+    }
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    expect(received).toBe(events);
+  });
+
   it("passes text cut mid-word, escapes and non-ASCII through with the same content", async () => {
     const text = 'She said "ok" \\ then:\n\ttabbed, caf\u00e9 \u{1F600} and a very-long-hyphenated-word-that-keeps-going done';
     const cuts = [3, 11, 12, 20, 33, 41, 60, 75];
