@@ -7,6 +7,11 @@
  * Latency: sequential calls, p50/p99 per repetition. Throughput: calls/s with 16 calls in flight.
  * Direct and gateway runs are interleaved, 5 repetitions each; medians and ratios are printed.
  * Targets: ≤ 1 ms added at p50, ≥ 50% of direct throughput.
+ *
+ * The gateway runs every MCP request inside an AsyncLocalStorage (request telemetry). On Node 22 that turns
+ * on promise hooks for the whole process (every promise of the client, upstream and gateway pays), unless
+ * Node runs with `--experimental-async-context-frame` (the default from Node 24). The first line printed
+ * says which; run `node --experimental-async-context-frame --import tsx bench/mcp.ts` for the other.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -101,6 +106,8 @@ async function main(): Promise<void> {
 
   const [direct] = targets;
   if (!direct) return;
+  const frames = process.execArgv.includes("--experimental-async-context-frame") || (process.env.NODE_OPTIONS ?? "").includes("--experimental-async-context-frame");
+  console.log(`AsyncLocalStorage: ${frames ? "async context frames (--experimental-async-context-frame)" : "promise hooks (Node 22 default)"}`);
   console.log(`MCP tools/call, ${REPETITIONS} interleaved repetitions (${LATENCY_CALLS} sequential calls; ${THROUGHPUT_CALLS} calls at concurrency ${CONCURRENCY}), medians:`);
   for (const t of targets) {
     console.log(`${t.name.padEnd(20)} p50 ${median(t.series.p50).toFixed(3)} ms   p99 ${median(t.series.p99).toFixed(3)} ms   ${median(t.series.rps).toFixed(0)} calls/s`);

@@ -13,7 +13,7 @@
  * - unknown tools pass through and get the SDK's JSON-RPC "Unknown tool" error from the session;
  * - rate limit spent → HTTP 429 with `Retry-After`.
  */
-import { ATTR, span } from "../observability";
+import { ATTR, span, tracingActive } from "../observability";
 import type { Bundle } from "../../policies/bundle";
 import { type CompiledToolPolicy, type ToolDecision, decideTool, decideUpstreamItem, splitNamespacedUri } from "../../policies/tools";
 import { insufficientScopeChallenge, resourceMetadataUrl } from "../auth/challenge";
@@ -57,7 +57,7 @@ export async function policyGate(
 ): Promise<GateVerdict> {
   const requests = messages.map(asRequest).filter((r) => r !== undefined && CALL_METHODS.has(r.method));
   if (requests.length === 0) return { pass: true, headers: {} };
-  await session.ready;
+  if (!session.started) await session.ready;
   const { principal } = ctx;
   const audit = (event: Omit<AuditEvent, "kind" | "principal" | "client" | "requestId" | "traceId">) =>
     ctx.audit.record({ kind: "mcp", principal: principal.subject, client: principal.clientId, requestId: ctx.requestId, traceId: ctx.traceId, ...event });
@@ -115,7 +115,9 @@ export async function policyGate(
   let headers: Readonly<Record<string, string>> = {};
   const policyId = bundle.mcp?.policy ?? "default";
   for (let i = 0; i < toolCalls; i++) {
-    const limit = await span("tollgate.limit", { [ATTR.ROUTE]: "mcp" }, () => limiter.admitRequest(ctx.principal, policyId));
+    const limit = tracingActive()
+      ? await span("tollgate.limit", { [ATTR.ROUTE]: "mcp" }, () => limiter.admitRequest(ctx.principal, policyId))
+      : await limiter.admitRequest(ctx.principal, policyId);
     headers = limit.headers;
     if (!limit.allowed) {
       audit({ decision: "rate-limited", method: "tools/call", rule: limit.reason, status: 429 });

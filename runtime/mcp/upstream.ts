@@ -135,7 +135,8 @@ export class UpstreamConnection {
     const { credentials, userToken } = this.options;
     return new StreamableHTTPClientTransport(new URL(t.url), {
       fetch: async (url, init) => {
-        const headers = new Headers(init?.headers);
+        // The SDK builds a fresh Headers per request: add to it rather than copying it (webidl copies cost).
+        const headers = init?.headers instanceof Headers ? init.headers : new Headers(init?.headers);
         for (const [name, value] of Object.entries(await credentials(userToken()))) headers.set(name, value);
         for (const [name, value] of Object.entries(traceHeaders<Record<string, string>>({}))) headers.set(name, value);
         // undici adds one abort listener per Request to the signal it is given and keeps it until the Request
