@@ -8,20 +8,39 @@ import { StringDecoder } from "node:string_decoder";
 export interface SseEvent {
   readonly event: string | undefined;
   readonly data: string;
+  /**
+   * For the usual block (one `data: ` line): where the whole block, blank line included, lies in
+   * `source.text` (the text parsed by the read that completed it), so a relay can forward it unchanged.
+   */
+  readonly start?: number;
+  readonly end?: number;
+}
+
+/** The text one `push` parsed; `bytes` when it is that read's own bytes, character for byte (ASCII, nothing carried over). */
+export interface SseSource {
+  readonly text: string;
+  readonly bytes: Uint8Array | undefined;
 }
 
 export class SseParser {
   private buffer = "";
   private readonly decoder = new StringDecoder("utf8");
+  /** The text the last `push` parsed (event spans refer to it). */
+  source: SseSource = { text: "", bytes: undefined };
 
   /** Parses as many complete events as `chunk` completes. */
   push(chunk: Uint8Array): SseEvent[] {
-    let text = this.buffer + this.decoder.write(chunk as Buffer);
+    const decoded = this.decoder.write(chunk as Buffer);
+    let text = this.buffer + decoded;
+    // Character for byte: nothing carried over, and every character one byte (ASCII).
+    const ownBytes = this.buffer.length === 0 && decoded.length === chunk.length && Buffer.byteLength(decoded) === chunk.length;
     if (text.includes("\r")) {
       // A trailing CR may be the first half of a CRLF split across reads: keep it for the next read.
       const trailingCr = text.endsWith("\r");
       text = (trailingCr ? text.slice(0, -1) : text).replace(/\r\n?/g, "\n") + (trailingCr ? "\r" : "");
     }
+    // The decoded text is the chunk character for byte only if it is all ASCII and unchanged.
+    this.source = { text, bytes: ownBytes && text.length === chunk.length ? chunk : undefined };
     const events: SseEvent[] = [];
     let cursor = 0;
     for (;;) {
@@ -29,7 +48,7 @@ export class SseParser {
       if (end < 0) break;
       // The usual block is one `data: ` line: no slice of the block, no line walk.
       if (text.startsWith("data: ", cursor) && text.indexOf("\n", cursor) === end) {
-        events.push({ event: undefined, data: text.slice(cursor + 6, end) });
+        events.push({ event: undefined, data: text.slice(cursor + 6, end), start: cursor, end: end + 2 });
       } else {
         const event = parseBlock(text.slice(cursor, end));
         if (event) events.push(event);

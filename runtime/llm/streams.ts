@@ -11,7 +11,7 @@
 import type { ServerResponse } from "node:http";
 import type { ReleaseBoundaries, StreamScanResult, StreamingCredentialScanner } from "../../policies/guards";
 import { AnthropicStreamTranslator, anthropicUsage } from "./anthropic-translate";
-import { SseParser, sseEvent } from "./sse";
+import { type SseEvent, SseParser, type SseSource, sseEvent } from "./sse";
 
 type Json = Record<string, any>;
 
@@ -33,22 +33,52 @@ export interface RelayOptions {
 
 const BLOCK_ERROR = (message: string) => ({ error: { type: "permission_error", code: "guard_blocked", message, param: null } });
 
-/** Buffers what one upstream chunk produced and writes it at once, waiting for drain when needed. */
+/**
+ * Buffers what one upstream chunk produced and writes it at once, waiting for drain when needed.
+ * Upstream events forwarded unchanged are added as spans of the text their read parsed: adjacent spans
+ * merge into one run, written as a slice of the upstream's own bytes when the read was plain ASCII
+ * (no re-encoding, no per-event pieces), else as one slice of its text.
+ */
 class Output {
-  /** Pieces joined once per write: no intermediate string per event. */
-  private parts: string[] = [];
+  private parts: (string | Uint8Array)[] = [];
+  /** The open run of forwarded upstream text: [runStart, runEnd) of runSource. */
+  private runSource: SseSource | undefined;
+  private runStart = 0;
+  private runEnd = 0;
   constructor(private readonly res: ServerResponse) {}
   add(text: string): void {
+    this.closeRun();
     this.parts.push(text);
   }
   /** Adds `data: <data>\n\n` (an unnamed event). */
   addData(data: string): void {
+    this.closeRun();
     this.parts.push("data: ", data, "\n\n");
   }
-  private take(): string {
-    const text = this.parts.length === 1 ? (this.parts[0] as string) : this.parts.join("");
+  /** Adds upstream text as it is: `source.text` from `start` to `end`. */
+  addSpan(source: SseSource, start: number, end: number): void {
+    if (this.runSource === source && this.runEnd === start) {
+      this.runEnd = end;
+      return;
+    }
+    this.closeRun();
+    this.runSource = source;
+    this.runStart = start;
+    this.runEnd = end;
+  }
+  private closeRun(): void {
+    const source = this.runSource;
+    if (!source) return;
+    this.runSource = undefined;
+    this.parts.push(source.bytes ? source.bytes.subarray(this.runStart, this.runEnd) : source.text.slice(this.runStart, this.runEnd));
+  }
+  private take(): string | Uint8Array {
+    this.closeRun();
+    const parts = this.parts;
     this.parts = [];
-    return text;
+    if (parts.length === 1) return parts[0] as string | Uint8Array;
+    if (parts.every((part) => typeof part === "string")) return parts.join("");
+    return Buffer.concat(parts.map((part) => (typeof part === "string" ? Buffer.from(part) : part)));
   }
   /** Ends the response with whatever is still pending: one write instead of two. */
   end(): void {
@@ -56,7 +86,7 @@ class Output {
     if (!this.res.writableEnded) this.res.end(text);
   }
   async flush(): Promise<void> {
-    if (this.parts.length === 0 || this.res.writableEnded || this.res.destroyed) return;
+    if ((this.parts.length === 0 && !this.runSource) || this.res.writableEnded || this.res.destroyed) return;
     const text = this.take();
     if (!this.res.write(text)) await new Promise<void>((resolve) => this.res.once("drain", resolve));
   }
@@ -156,6 +186,10 @@ interface HeldContent {
   readonly content: string;
   /** The upstream event's data, sent as is when its whole content is released unchanged. */
   readonly raw: string | undefined;
+  /** Where the upstream event lies in the text its read parsed (forwarded as a span when known). */
+  readonly source: SseSource | undefined;
+  readonly start: number;
+  readonly end: number;
   /** The learned shape of the event, when known. */
   readonly slot: ContentSlot | undefined;
   /** Otherwise the chunk's members other than `choices` and `usage`, and the choice index. */
@@ -184,8 +218,9 @@ class ChoiceText implements ReleaseBoundaries {
   unscanned = "";
   constructor(readonly scanner: StreamingCredentialScanner) {}
 
-  add(content: string, raw: string | undefined, slot: ContentSlot | undefined, base: Json | undefined, index: number): void {
-    this.held.push({ content, raw, slot, base, index, offset: 0 });
+  add(content: string, raw: SseEvent | undefined, source: SseSource | undefined, slot: ContentSlot | undefined, base: Json | undefined, index: number): void {
+    const spanned = raw?.start !== undefined && raw.end !== undefined ? source : undefined;
+    this.held.push({ content, raw: raw?.data, source: spanned, start: raw?.start ?? 0, end: raw?.end ?? 0, slot, base, index, offset: 0 });
     this.heldChars += content.length;
     this.unscanned += content;
   }
@@ -234,7 +269,11 @@ class ChoiceText implements ReleaseBoundaries {
       if (left <= 0) break;
       const start = item.offset;
       const end = Math.min(item.content.length, start + left);
-      if (unchanged) out.addData(item.raw !== undefined && start === 0 && end === item.content.length ? item.raw : rewrap(item, item.content.slice(start, end)));
+      if (unchanged) {
+        const whole = start === 0 && end === item.content.length;
+        if (whole && item.source) out.addSpan(item.source, item.start, item.end);
+        else out.addData(whole && item.raw !== undefined ? item.raw : rewrap(item, item.content.slice(start, end)));
+      }
       left -= end - start;
       item.offset = end;
       if (end === item.content.length) drop++;
@@ -325,18 +364,19 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
   };
 
   /** A content-only chunk of a learned shape: queued for the next scan, no parse. */
-  const fastContent = (data: string): boolean => {
+  const fastContent = (event: SseEvent): boolean => {
     if (!newScanner) return false;
     for (const slot of slots) {
-      const content = matchSlot(slot, data);
+      const content = matchSlot(slot, event.data);
       if (content === undefined) continue;
-      textOf(slot.index, newScanner).add(content, data, slot, undefined, slot.index);
+      textOf(slot.index, newScanner).add(content, event, parser.source, slot, undefined, slot.index);
       return true;
     }
     return false;
   };
 
-  const handle = function* (data: string): Step<boolean> {
+  const handle = function* (event: SseEvent): Step<boolean> {
+    const data = event.data;
     if (data === "[DONE]") {
       if (!(yield* flushScanners())) return false;
       out.add("data: [DONE]\n\n");
@@ -372,7 +412,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
         const slot = learnSlot(data, index, onlyDelta.content);
         if (slot) slots.push(slot);
       }
-      textOf(index, newScanner).add(onlyDelta.content, data, undefined, base, index);
+      textOf(index, newScanner).add(onlyDelta.content, event, parser.source, undefined, base, index);
       return true;
     }
     // Any other chunk: text queued before it is scanned and sent first.
@@ -407,7 +447,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
         const content = delta.content;
         delete delta.content;
         modified = true;
-        textOf(index, newScanner).add(content, undefined, undefined, base, index);
+        textOf(index, newScanner).add(content, undefined, undefined, undefined, base, index);
       }
       if (choice.finish_reason) {
         if (!(yield* flushToolScanners(index))) return false;
@@ -419,7 +459,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     return yield* flushPending();
   };
 
-  const ok = await pump(body, parser, out, outcome, (event) => fastContent(event.data) || drive(handle(event.data)), () => drive(flushPending()), () => done);
+  const ok = await pump(body, parser, out, outcome, (event) => fastContent(event) || drive(handle(event)), () => drive(flushPending()), () => done);
   if (ok && !done && !outcome.broken) await drive(flushScanners());
   out.end();
   return outcome;

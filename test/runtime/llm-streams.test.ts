@@ -32,6 +32,24 @@ async function run(relay: (o: RelayOptions) => Promise<StreamOutcome>, reads: st
   return { text, outcome };
 }
 
+/** Like `run`, with each read given as raw bytes (so a read can end inside a multi-byte character). */
+async function runBytes(reads: Buffer[]): Promise<{ text: string; outcome: StreamOutcome }> {
+  let outcome: StreamOutcome | undefined;
+  const server = createServer((_req, res) => {
+    res.writeHead(200, { "content-type": "text/event-stream" });
+    async function* body() {
+      for (const read of reads) yield read;
+    }
+    void relayOpenAiStream({ res, body: body(), newScanner, clientWantsUsage: false }).then((o) => (outcome = o));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
+  const text = await response.text();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (!outcome) throw new Error("relay did not finish");
+  return { text, outcome };
+}
+
 const pieces = (text: string, at: number[]) => [0, ...at].map((start, i) => text.slice(start, at[i] ?? text.length));
 const openAiToolEvent = (args: string) =>
   `data: ${JSON.stringify({ id: "c1", object: "chat.completion.chunk", created: 1, model: "m", choices: [{ index: 0, delta: { tool_calls: [{ index: 0, function: { arguments: args } }] }, logprobs: null, finish_reason: null }] })}\n\n`;
@@ -153,6 +171,19 @@ describe("streamed text (OpenAI chunks)", () => {
     for (const cuts of [[], [200, 420, 777], [start.length + 5, start.length + 250, events.length - 30]]) {
       const reads = pieces(events, cuts);
       const { text: sent, outcome } = await run(relayOpenAiStream, reads);
+      expect(outcome.blocked).toBeUndefined();
+      expect(sent).toBe(events);
+    }
+  });
+
+  it("forwards non-ASCII streams byte for byte, reads cut inside a multi-byte character included", async () => {
+    const text = "Caf\u00e9 au lait \u2615 costs 3\u20ac, na\u00efve r\u00e9sum\u00e9 \u{1F600} done.";
+    const events = start + pieces(text, [2, 5, 9, 14, 20, 27, 33, 41]).map((p) => chunk({ content: p })).join("") + end;
+    const bytes = Buffer.from(events);
+    const euro = bytes.indexOf(Buffer.from("\u20ac"));
+    for (const cuts of [[], [euro + 1], [euro + 2, bytes.length - 40]]) {
+      const reads = pieces(bytes.toString("latin1"), cuts).map((r) => Buffer.from(r, "latin1"));
+      const { text: sent, outcome } = await runBytes(reads);
       expect(outcome.blocked).toBeUndefined();
       expect(sent).toBe(events);
     }

@@ -86,11 +86,32 @@ describe("SSE parsing", () => {
     const events = [];
     for (let i = 0; i < bytes.length; i += 3) events.push(...parser.push(bytes.slice(i, i + 3)));
     events.push(...parser.end());
-    expect(events).toEqual([
+    expect(events.map(({ event, data }) => ({ event, data }))).toEqual([
       { event: "a", data: '{"x":1}' },
       { event: undefined, data: "line1\nline2" },
       { event: undefined, data: "[DONE]" },
     ]);
+  });
+
+  it("gives each usual block's span in the read's text, and the read's own bytes only when they map character for byte", () => {
+    const parser = new SseParser();
+    const ascii = 'data: {"a":1}\n\ndata: {"b":2}\n\ndata: {"c"';
+    const first = parser.push(Buffer.from(ascii));
+    expect(first.map((e) => parser.source.text.slice(e.start, e.end))).toEqual(['data: {"a":1}\n\n', 'data: {"b":2}\n\n']);
+    expect(Buffer.from(parser.source.bytes ?? []).toString()).toBe(ascii);
+    // Carried-over text: spans refer to the joined text, and the read's bytes are not that text.
+    const second = parser.push(Buffer.from(":3}\n\n"));
+    expect(second.map((e) => parser.source.text.slice(e.start, e.end))).toEqual(['data: {"c":3}\n\n']);
+    expect(parser.source.bytes).toBeUndefined();
+    // Non-ASCII: characters are not bytes.
+    const third = parser.push(Buffer.from('data: {"d":"caf\u00e9"}\n\n'));
+    expect(third.map((e) => parser.source.text.slice(e.start, e.end))).toEqual(['data: {"d":"caf\u00e9"}\n\n']);
+    expect(parser.source.bytes).toBeUndefined();
+    // A read that completes a character split across reads, then ASCII of the same length: not its own bytes either.
+    const euro = Buffer.from("\u20ac");
+    parser.push(Buffer.concat([Buffer.from('data: "'), euro.subarray(0, 2)]));
+    parser.push(Buffer.concat([euro.subarray(2), Buffer.from('"\n\n')]));
+    expect(parser.source.bytes).toBeUndefined();
   });
 
   it("keeps a CRLF split across two reads as one line ending", () => {
