@@ -375,11 +375,17 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     return false;
   };
 
+  /** Sends an upstream event unchanged: as a span of its read when known. */
+  const forward = (event: SseEvent): void => {
+    if (event.start !== undefined && event.end !== undefined) out.addSpan(parser.source, event.start, event.end);
+    else out.addData(event.data);
+  };
+
   const handle = function* (event: SseEvent): Step<boolean> {
     const data = event.data;
     if (data === "[DONE]") {
       if (!(yield* flushScanners())) return false;
-      out.add("data: [DONE]\n\n");
+      forward(event);
       done = true;
       return true;
     }
@@ -387,7 +393,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     try {
       chunk = JSON.parse(data) as Json;
     } catch {
-      out.addData(data);
+      forward(event);
       return true;
     }
     if (chunk.usage) outcome.usage = { input: chunk.usage.prompt_tokens ?? 0, output: chunk.usage.completion_tokens ?? 0 };
@@ -395,11 +401,11 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     if (choices.length === 0) {
       if (chunk.usage && !clientWantsUsage) return true;
       if (!(yield* flushScanners())) return false;
-      out.addData(data);
+      forward(event);
       return true;
     }
     if (!newScanner) {
-      out.addData(data);
+      forward(event);
       return true;
     }
     const { choices: _choices, usage: _usage, ...base } = chunk;
@@ -455,7 +461,8 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
       }
       if (choice.finish_reason || Object.keys(delta).length > 0 || !modified) emptied = false;
     }
-    if (!(modified && emptied)) out.addData(modified ? JSON.stringify(chunk) : data);
+    if (modified && !emptied) out.addData(JSON.stringify(chunk));
+    else if (!modified) forward(event);
     return yield* flushPending();
   };
 
