@@ -9,6 +9,7 @@ import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
 import { TerraformVariable } from "cdktf";
 import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./refs";
+import { agentCoreAssumeRolePolicy } from "./agentcore-trust";
 
 export interface AgentCoreMcpGatewayProps {
   /** Gateway name: letters, digits and single hyphens. */
@@ -69,17 +70,7 @@ export class AgentCoreMcpGateway extends Construct {
     const role = new IamRole(this, "Role", {
       name: `${props.gatewayName}-gateway`,
       description: `AgentCore Gateway ${props.gatewayName}: fetch its own OAuth token for the Tollgate gateway, nothing else`,
-      assumeRolePolicy: JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [
-          {
-            Effect: "Allow",
-            Principal: { Service: "bedrock-agentcore.amazonaws.com" },
-            Action: "sts:AssumeRole",
-            Condition: { StringEquals: { "aws:SourceAccount": account } },
-          },
-        ],
-      }),
+      assumeRolePolicy: agentCoreAssumeRolePolicy({ partition, region, account }),
     });
     new IamRolePolicy(this, "RolePolicy", {
       role: role.name,

@@ -11,6 +11,7 @@ import { TerraformStack } from "cdktf";
 import { TollgateChecks } from "./checks";
 import { imageProblems, isPinned } from "./container-image";
 import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./refs";
+import { agentCoreAssumeRolePolicy } from "./agentcore-trust";
 
 /** Actions the execution role may perform, and nothing else. */
 const ECR_PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"];
@@ -94,20 +95,7 @@ export class AgentCoreRuntime extends Construct {
     this.role = new IamRole(this, "ExecutionRole", {
       name: `${props.runtimeName}-execution`,
       description: `AgentCore runtime ${props.runtimeName}: pull its image, write its logs. No model access: models are reached through the Tollgate gateway.`,
-      assumeRolePolicy: JSON.stringify({
-        Version: "2012-10-17",
-        Statement: [
-          {
-            Effect: "Allow",
-            Principal: { Service: "bedrock-agentcore.amazonaws.com" },
-            Action: "sts:AssumeRole",
-            Condition: {
-              StringEquals: { "aws:SourceAccount": account },
-              ArnLike: { "aws:SourceArn": `arn:${partition}:bedrock-agentcore:${region}:${account}:*` },
-            },
-          },
-        ],
-      }),
+      assumeRolePolicy: agentCoreAssumeRolePolicy({ partition, region, account }),
     });
     new IamRolePolicy(this, "ExecutionPolicy", {
       role: this.role.name,
