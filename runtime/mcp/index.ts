@@ -17,6 +17,7 @@ import type { InitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import { compileToolPolicy } from "../../policies/tools";
 import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext, ToolCallGuard } from "../http/types";
 import type { AuditLog } from "../observability/audit";
+import type { GatewayMetrics } from "../observability/metrics";
 import { TokenCache } from "./credentials";
 import { asRequest, jsonRpcError, readJsonRpcBody } from "./jsonrpc";
 import { policyGate } from "./policy-gate";
@@ -34,6 +35,8 @@ export interface McpGatewayDeps {
   readonly audit: AuditLog;
   readonly limiter: RateLimiter;
   readonly toolGuard: ToolCallGuard;
+  /** Upstream latency and health metrics for untraced requests (they run outside the request context). */
+  readonly metrics?: Pick<GatewayMetrics, "observeUpstream" | "setMcpUpstreamHealth">;
   /**
    * Sessions idle longer than this are closed (their upstream children stopped).
    * @default 30 minutes
@@ -130,6 +133,7 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
       },
       ...(deps.upstreamMinBackoffMs !== undefined ? { minBackoffMs: deps.upstreamMinBackoffMs } : {}),
       ...(deps.upstreamStartWaitMs !== undefined ? { startWaitMs: deps.upstreamStartWaitMs } : {}),
+      ...(deps.metrics ? { metrics: deps.metrics } : {}),
     });
     try {
       await session.server.connect(session.transport);

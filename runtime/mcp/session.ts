@@ -47,6 +47,7 @@ import {
 import { type Principal, type RequestContext, type ToolCallGuard, passThroughToolGuard } from "../http/types";
 import { type TokenCache, credentialSource } from "./credentials";
 import { UpstreamConnection, isConnectionError } from "./upstream";
+import type { GatewayMetrics } from "../observability/metrics";
 
 /** Who a session belongs to. A request whose verified principal differs is refused. */
 export interface SessionBinding {
@@ -79,6 +80,8 @@ export interface SessionOptions {
    * @default 5000
    */
   readonly startWaitMs?: number;
+  /** Upstream latency and health for untraced requests (they run outside the request context). */
+  readonly metrics?: Pick<GatewayMetrics, "observeUpstream" | "setMcpUpstreamHealth">;
 }
 
 type Extra = RequestHandlerExtra<ServerRequest, ServerNotification>;
@@ -148,6 +151,7 @@ export class McpSession {
           capabilities: upstreamCaps,
           configureClient: (client) => this.forwardUpstreamRequests(config.id, client),
           ...(options.minBackoffMs !== undefined ? { minBackoffMs: options.minBackoffMs } : {}),
+          ...(options.metrics ? { metrics: options.metrics } : {}),
           events: {
             onCatalogChanged: (kinds) => this.catalogChanged(kinds),
             onLog: (params) => void this.server.sendLoggingMessage({ ...params, logger: `${config.id}${params.logger ? `/${params.logger}` : ""}` }).catch(() => {}),
@@ -308,7 +312,7 @@ export class McpSession {
                 : {}),
             },
           ),
-        ))) as CallToolResult;
+        ), undefined, this.options.metrics)) as CallToolResult;
       } finally {
         ids.splice(ids.indexOf(extra.requestId), 1);
       }

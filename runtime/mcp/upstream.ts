@@ -25,6 +25,7 @@ import {
 import type { McpUpstream } from "../../policies/bundle";
 import type { SecretReader } from "../http/types";
 import type { CredentialSource } from "./credentials";
+import type { GatewayMetrics } from "../observability/metrics";
 
 export type UpstreamStatus = "connecting" | "ready" | "degraded" | "closed";
 
@@ -58,6 +59,8 @@ export interface UpstreamOptions {
   /** First reconnect delay; doubles up to `maxBackoffMs`. */
   readonly minBackoffMs?: number;
   readonly maxBackoffMs?: number;
+  /** Health gauge outside a request context (reconnects, untraced requests). */
+  readonly metrics?: Pick<GatewayMetrics, "setMcpUpstreamHealth">;
 }
 
 /** Errors that mean the upstream is gone rather than that it answered with an error. */
@@ -98,7 +101,7 @@ export class UpstreamConnection {
   markDegraded(): void {
     if (this.status !== "ready") return;
     this.status = "degraded";
-    reportMcpUpstreamHealth(this.id, false);
+    reportMcpUpstreamHealth(this.id, false, this.options.metrics);
     const client = this.client;
     this.client = undefined;
     void client?.close().catch(() => {});
@@ -171,14 +174,14 @@ export class UpstreamConnection {
       this.client = client;
       this.catalog = catalog;
       this.status = "ready";
-      reportMcpUpstreamHealth(this.id, true);
+      reportMcpUpstreamHealth(this.id, true, this.options.metrics);
       this.attempts = 0;
       events.onCatalogChanged(new Set(["tools", "prompts", "resources"]));
     } catch {
       await client.close().catch(() => {});
       if (this.isClosed()) return;
       this.status = "degraded";
-      reportMcpUpstreamHealth(this.id, false);
+      reportMcpUpstreamHealth(this.id, false, this.options.metrics);
       this.scheduleReconnect();
     }
   }

@@ -11,6 +11,7 @@
  */
 import { AsyncLocalStorage } from "node:async_hooks";
 import type { Telemetry } from "./telemetry";
+import type { GatewayMetrics } from "./metrics";
 import { type SafeSpan, type SpanAttributes, SpanKind } from "./tracing";
 
 const current = new AsyncLocalStorage<Telemetry>();
@@ -48,9 +49,9 @@ export function observeUpstream(kind: "llm" | "mcp", target: string, provider: s
   current.getStore()?.metrics.observeUpstream(kind, target, provider, seconds, outcome);
 }
 
-/** Reports whether an MCP upstream is reachable (no-op outside a request). */
-export function reportMcpUpstreamHealth(upstream: string, up: boolean): void {
-  current.getStore()?.metrics.setMcpUpstreamHealth(upstream, up);
+/** Reports whether an MCP upstream is reachable, to the request's metrics or else to `metrics`. */
+export function reportMcpUpstreamHealth(upstream: string, up: boolean, metrics?: Pick<GatewayMetrics, "setMcpUpstreamHealth">): void {
+  (current.getStore()?.metrics ?? metrics)?.setMcpUpstreamHealth(upstream, up);
 }
 
 /**
@@ -65,11 +66,23 @@ export async function upstreamCall<T>(
   attributes: SpanAttributes,
   fn: () => Promise<T>,
   isError: (result: T) => boolean = () => false,
+  /** Where latency goes for untraced requests, which run outside the request context. */
+  metrics?: Pick<GatewayMetrics, "observeUpstream">,
 ): Promise<T> {
   const telemetry = current.getStore();
-  if (!telemetry) return fn();
   const started = performance.now();
   const seconds = () => (performance.now() - started) / 1000;
+  if (!telemetry) {
+    if (!metrics) return fn();
+    try {
+      const result = await fn();
+      metrics.observeUpstream(kind, target, provider, seconds(), isError(result) ? "error" : "ok");
+      return result;
+    } catch (error) {
+      metrics.observeUpstream(kind, target, provider, seconds(), "error");
+      throw error;
+    }
+  }
   return telemetry.withSpan(
     "tollgate.upstream",
     attributes,

@@ -35,7 +35,7 @@ export interface ActiveRuntime {
 export interface ActiveRuntimeDeps {
   readonly audit: AuditLog;
   readonly verifierOptions?: TokenVerifierOptions;
-  /** Upstream metrics for LLM requests served outside the request context (tracing off). */
+  /** Upstream metrics for requests served outside the request context (tracing off). */
   readonly metrics?: GatewayMetrics;
 }
 
@@ -47,7 +47,7 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
   let llm: LlmGateway;
   const toolGuard = createToolCallGuard(config);
   try {
-    mcp = createMcpGateway(config, { audit, limiter, toolGuard });
+    mcp = createMcpGateway(config, { audit, limiter, toolGuard, ...(deps.metrics ? { metrics: deps.metrics } : {}) });
     llm = createLlmGateway(config, { audit, limiter, ...(deps.metrics ? { metrics: deps.metrics } : {}) });
   } catch (error) {
     await limiter.close().catch(() => undefined);

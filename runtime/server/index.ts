@@ -220,12 +220,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           withRequestTelemetry(telemetry, traced).catch(failed(res));
         }
       : (req, res) => {
-          // Tracing off: no span objects, no attribute maps. The MCP stages reach metrics through the request
-          // context; everything else runs outside it (LLM routes get their metrics from their deps), so
-          // requests that need no context pay no AsyncLocalStorage bookkeeping on their promises.
+          // Tracing off: no span objects, no attribute maps, and no AsyncLocalStorage context (which would turn
+          // on promise hooks for the whole process): LLM routes and the MCP gateway get their metrics from deps.
           const pathname = requestPath(req.url);
-          const done = pathname === current.config.bundle.mcp?.path ? withRequestTelemetry(telemetry, () => handle(req, res, pathname)) : handle(req, res, pathname);
-          done.catch(failed(res));
+          handle(req, res, pathname).catch(failed(res));
         },
   );
   await new Promise<void>((resolve, reject) => {

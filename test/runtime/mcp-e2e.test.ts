@@ -109,6 +109,15 @@ function post(token: string, sessionId: string | undefined, body: unknown) {
 const call = (id: number, name: string, args: Record<string, unknown> = {}) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } });
 
 describe("MCP through the real gateway with real tokens", () => {
+  it("with tracing off, tool calls still reach the metrics: upstream latency and upstream health", async () => {
+    expect(platform.gateway.telemetry.tracingEnabled).toBe(false);
+    const { client } = await connect(await platform.token("reader"));
+    await client.callTool({ name: "web__get_time", arguments: {} });
+    const metrics = await platform.gateway.telemetry.metrics.render();
+    expect(metrics).toMatch(/tollgate_upstream_latency_seconds_count\{kind="mcp",target="web",provider="web",outcome="ok"\} [1-9]/);
+    expect(metrics).toMatch(/tollgate_mcp_upstream_up\{upstream="web"\} 1/);
+  });
+
   it("a read-scope agent sees and calls only read tools; a write call gets 403 insufficient_scope", async () => {
     const token = await platform.token("reader");
     const { client, transport } = await connect(token);
