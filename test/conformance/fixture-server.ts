@@ -4,10 +4,8 @@
  * name in server mode. The gateway fronts it in `conformance.test.ts`. Written for this project from the
  * scenario descriptions; content values are what the scenarios check.
  */
-import { randomUUID } from "node:crypto";
-import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
+import { createServer } from "node:http";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import {
   CallToolRequestSchema,
   CompleteRequestSchema,
@@ -27,6 +25,7 @@ import {
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
 import { closeServer, listen } from "../runtime/mcp-fixtures";
+import { mcpSessionHandler } from "../support/mcp-session-http";
 
 /** A 1×1 PNG and a tiny WAV header, base64. */
 const PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";
@@ -232,32 +231,13 @@ export interface FixtureServer {
 
 /** Starts the fixture on 127.0.0.1 (ephemeral port); `url` is its MCP endpoint. */
 export async function startConformanceFixture(): Promise<FixtureServer> {
-  const sessions = new Map<string, { server: Server; transport: StreamableHTTPServerTransport }>();
-  const handle = async (req: IncomingMessage, res: ServerResponse) => {
-    const id = req.headers["mcp-session-id"];
-    const existing = typeof id === "string" ? sessions.get(id) : undefined;
-    if (existing) return existing.transport.handleRequest(req, res);
-    if (typeof id === "string") {
-      res.writeHead(404).end();
-      return;
-    }
-    const server = buildServer();
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (sid) => void sessions.set(sid, { server, transport }),
-    });
-    transport.onclose = () => {
-      if (transport.sessionId) sessions.delete(transport.sessionId);
-    };
-    await server.connect(transport);
-    await transport.handleRequest(req, res);
-  };
+  const { handle, closeAll } = mcpSessionHandler(buildServer);
   const http = createServer((req, res) => void handle(req, res).catch(() => res.headersSent || res.writeHead(500).end()));
   const url = `${await listen(http)}/mcp`;
   return {
     url,
     close: async () => {
-      await Promise.all([...sessions.values()].map((s) => s.server.close().catch(() => {})));
+      await closeAll();
       await closeServer(http);
     },
   };

@@ -3,16 +3,15 @@
  * the command line of the real `@modelcontextprotocol/server-memory` (stdio), and a bundle wiring both.
  * Every server binds 127.0.0.1 on an ephemeral port.
  */
-import { randomUUID } from "node:crypto";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { createRequire } from "node:module";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
 import { type Bundle, type BundleInput, RuntimeBundleSchema } from "../../policies/bundle";
+import { mcpSessionHandler } from "../support/mcp-session-http";
 
 const require = createRequire(import.meta.url);
 
@@ -50,7 +49,6 @@ export async function closeServer(server: Server): Promise<void> {
  */
 export async function startHttpUpstream(opts: { port?: number } = {}): Promise<HttpUpstream> {
   const authorizations: (string | undefined)[] = [];
-  const sessions = new Map<string, { server: McpServer; transport: StreamableHTTPServerTransport }>();
   const extraTools: string[] = [];
   const cancellationWaiters: ((count: number) => void)[] = [];
 
@@ -81,25 +79,10 @@ export async function startHttpUpstream(opts: { port?: number } = {}): Promise<H
     return server;
   };
 
-  const handler = async (req: IncomingMessage, res: ServerResponse) => {
+  const sessionHandler = mcpSessionHandler(build);
+  const handler = (req: IncomingMessage, res: ServerResponse) => {
     authorizations.push(req.headers.authorization);
-    const id = req.headers["mcp-session-id"];
-    const existing = typeof id === "string" ? sessions.get(id) : undefined;
-    if (existing) return existing.transport.handleRequest(req, res);
-    if (typeof id === "string") {
-      res.writeHead(404).end();
-      return;
-    }
-    const server = build();
-    const transport: StreamableHTTPServerTransport = new StreamableHTTPServerTransport({
-      sessionIdGenerator: () => randomUUID(),
-      onsessioninitialized: (sid) => void sessions.set(sid, { server, transport }),
-    });
-    transport.onclose = () => {
-      if (transport.sessionId) sessions.delete(transport.sessionId);
-    };
-    await server.connect(transport);
-    await transport.handleRequest(req, res);
+    return sessionHandler.handle(req, res);
   };
   const http = createServer((req, res) => void handler(req, res).catch(() => res.writeHead(500).end()));
   const url = `${await listen(http, opts.port)}/mcp`;
@@ -109,12 +92,12 @@ export async function startHttpUpstream(opts: { port?: number } = {}): Promise<H
     nextCancellation: () => new Promise<number>((resolve) => cancellationWaiters.push(resolve)),
     addTool: (name) => {
       extraTools.push(name);
-      for (const { server } of sessions.values()) {
+      for (const { server } of sessionHandler.sessions.values()) {
         server.registerTool(name, { inputSchema: {} }, async () => ({ content: [{ type: "text", text: name }] }));
       }
     },
     close: async () => {
-      await Promise.all([...sessions.values()].map((s) => s.server.close().catch(() => {})));
+      await sessionHandler.closeAll();
       await closeServer(http);
     },
   };
