@@ -4,8 +4,9 @@
  *   (ii)  through a minimal undici pass-through (the Node floor),
  *   (iii) through Tollgate with the full chain (JWT verification, limits, PII, injection, credential
  *         leak incl. streaming hold-back, token accounting from usage, audit to /dev/null).
- * The proxy under test runs in its own process pinned to core 1 with `taskset` (when available); the
- * load generator, the upstream and the authorization server share core 0. Targets are interleaved
+ * The proxy under test runs in its own process, built like the image and pinned to core 1 with `taskset`
+ * (when available; see ./support/gateway-process.ts); the load generator, the upstream and the
+ * authorization server share core 0. Targets are interleaved
  * over REPETITIONS repetitions; ratios to (ii) are computed within each repetition, medians printed.
  * Every loop is bounded by a request count. A fourth, diagnostic target (`llmstage`: the LLM stage alone
  * behind a bare server, no JWT or telemetry) shows how the cost splits between the stage and the rest.
@@ -14,13 +15,11 @@
  * 1,000 req/s ≤ +0.3 ms p50 over pass-through; streaming ≥ 0.95x pass-through streams/s; TTFB ≤ +0.5 ms
  * p50 over direct.
  */
-import { type ChildProcess, spawn, spawnSync } from "node:child_process";
-import { availableParallelism } from "node:os";
-import { fileURLToPath } from "node:url";
 import { Pool } from "undici";
 import { startAuthServer } from "../examples/local-platform/auth-server";
 import { startLlmUpstream } from "../examples/local-platform/llm-upstream";
 import { authTestBundle } from "../test/support/gateway";
+import { type GatewayProcess, describeProxyProcess, pinThisProcess, startGatewayProcess } from "./support/gateway-process";
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3);
 const JSON_REQUESTS = 3000;
@@ -30,8 +29,6 @@ const FIXED_RATE = 1000;
 const FIXED_REQUESTS = 1500;
 const CONCURRENCY = 16;
 const AUDIENCE = "https://gateway.bench.test";
-
-const canPin = spawnSync("taskset", ["-V"]).status === 0 && availableParallelism() >= 2;
 
 const body = (stream: boolean) =>
   JSON.stringify({
@@ -57,21 +54,11 @@ interface Target {
   readonly name: "direct" | "passthrough" | "tollgate" | "llmstage";
   readonly pool: Pool;
   readonly path: string;
-  readonly child: ChildProcess | undefined;
+  /** The proxy's process (undefined for the upstream itself). */
+  readonly process: GatewayProcess | undefined;
 }
 
-async function childCpuMicros(child: ChildProcess | undefined): Promise<number> {
-  if (!child) return Number.NaN;
-  return new Promise((resolve) => {
-    const onMessage = (m: { type?: string; usage?: NodeJS.CpuUsage }) => {
-      if (m.type !== "cpu" || !m.usage) return;
-      child.off("message", onMessage);
-      resolve(m.usage.user + m.usage.system);
-    };
-    child.on("message", onMessage);
-    child.send({ type: "cpu" });
-  });
-}
+const cpuMicros = (target: Target) => target.process?.cpuMicros() ?? Promise.resolve(Number.NaN);
 
 async function once(target: Target, payload: string, headers: Record<string, string>): Promise<{ total: number; ttfb: number }> {
   const start = performance.now();
@@ -87,7 +74,7 @@ async function once(target: Target, payload: string, headers: Record<string, str
 async function saturate(target: Target, payload: string, count: number, headers: Record<string, string>) {
   const latencies: number[] = [];
   let next = 0;
-  const cpuBefore = await childCpuMicros(target.child);
+  const cpuBefore = await cpuMicros(target);
   const start = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
@@ -95,7 +82,7 @@ async function saturate(target: Target, payload: string, count: number, headers:
     }),
   );
   const seconds = (performance.now() - start) / 1000;
-  const cpu = (await childCpuMicros(target.child)) - cpuBefore;
+  const cpu = (await cpuMicros(target)) - cpuBefore;
   return { rps: count / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), cpuPerRequest: cpu / count };
 }
 
@@ -119,21 +106,8 @@ async function ttfb(target: Target, headers: Record<string, string>) {
   return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
 }
 
-function startChild(config: object): Promise<{ child: ChildProcess; port: number }> {
-  const script = fileURLToPath(new URL("./llm-child.ts", import.meta.url));
-  const args = ["--import", "tsx", script];
-  const child = canPin
-    ? spawn("taskset", ["-c", "1", process.execPath, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
-    : spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  return new Promise((resolve, reject) => {
-    child.once("message", (m: { type?: string; port?: number }) => (m.type === "ready" && m.port ? resolve({ child, port: m.port }) : reject(new Error("child failed"))));
-    child.once("exit", (code) => reject(new Error(`child exited ${code}`)));
-    child.send(config);
-  });
-}
-
 async function main(): Promise<void> {
-  if (canPin) spawnSync("taskset", ["-cp", "0", String(process.pid)], { stdio: "ignore" });
+  pinThisProcess();
   const upstream = await startLlmUpstream({ maxRecorded: 0 });
   const as = await startAuthServer({ audience: AUDIENCE, scopes: ["mcp:read"], clients: [{ clientId: "bench", clientSecret: "bench-secret", grants: ["client_credentials"], scopes: ["mcp:read"] }] });
   const { access_token: token } = await as.clientCredentials({ clientId: "bench", clientSecret: "bench-secret", scopes: ["mcp:read"] });
@@ -150,19 +124,19 @@ async function main(): Promise<void> {
       },
     ],
   };
-  const passthrough = await startChild({ mode: "passthrough", upstream: upstream.url });
-  const tollgate = await startChild({ mode: "tollgate", upstream: upstream.url, bundle, env: { BENCH_KEY: "bench-provider-key" } });
-  const llmstage = await startChild({ mode: "llmstage", upstream: upstream.url, bundle, env: { BENCH_KEY: "bench-provider-key" } });
+  const passthrough = await startGatewayProcess({ mode: "passthrough", upstream: upstream.url });
+  const tollgate = await startGatewayProcess({ mode: "tollgate", bundle, env: { BENCH_KEY: "bench-provider-key" } });
+  const llmstage = await startGatewayProcess({ mode: "llmstage", upstream: upstream.url, bundle, env: { BENCH_KEY: "bench-provider-key" } });
   const pool = (port: number) => new Pool(`http://127.0.0.1:${port}`, { connections: CONCURRENCY * 2, pipelining: 1 });
   const targets: Target[] = [
-    { name: "direct", pool: new Pool(upstream.url, { connections: CONCURRENCY * 2 }), path: "/v1/chat/completions", child: undefined },
-    { name: "passthrough", pool: pool(passthrough.port), path: "/v1/chat/completions", child: passthrough.child },
-    { name: "tollgate", pool: pool(tollgate.port), path: "/openai/v1/chat/completions", child: tollgate.child },
-    { name: "llmstage", pool: pool(llmstage.port), path: "/openai/v1/chat/completions", child: llmstage.child },
+    { name: "direct", pool: new Pool(upstream.url, { connections: CONCURRENCY * 2 }), path: "/v1/chat/completions", process: undefined },
+    { name: "passthrough", pool: pool(passthrough.port), path: "/v1/chat/completions", process: passthrough },
+    { name: "tollgate", pool: pool(tollgate.port), path: "/openai/v1/chat/completions", process: tollgate },
+    { name: "llmstage", pool: pool(llmstage.port), path: "/openai/v1/chat/completions", process: llmstage },
   ];
   const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
 
-  console.log(`LLM proxy benchmark: ${REPETITIONS} interleaved repetitions; proxy pinned to core 1: ${canPin ? "yes" : "no (taskset or a 2nd core missing)"}`);
+  console.log(`LLM proxy benchmark: ${REPETITIONS} interleaved repetitions; ${describeProxyProcess()}`);
   console.log(`JSON: ${JSON_REQUESTS} req at concurrency ${CONCURRENCY}; fixed ${FIXED_RATE} req/s x ${FIXED_REQUESTS}; streaming: ${STREAM_REQUESTS} streams at concurrency ${CONCURRENCY}; TTFB: ${TTFB_REQUESTS} sequential streams`);
   type Row = Record<string, number>;
   const results: Record<Target["name"], Row[]> = { direct: [], passthrough: [], tollgate: [], llmstage: [] };
@@ -221,7 +195,7 @@ async function main(): Promise<void> {
 
   for (const target of targets) {
     await target.pool.close();
-    target.child?.send({ type: "exit" });
+    target.process?.close();
   }
   await upstream.close();
   await as.close();

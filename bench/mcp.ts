@@ -1,27 +1,28 @@
 /**
  * MCP `tools/call` through the gateway vs the same upstream called directly, in the same run.
  *
- * Setup, all in this one process: the real gateway server (JWT verification against the oidc-provider
- * stand-in included) twice — with the sample guard policy and with no guards — one streamable-HTTP upstream
- * (SDK McpServer, tool `get_time`), and the MCP SDK Client downstream.
+ * Setup: the real gateway (JWT verification against the oidc-provider stand-in included) twice — with the
+ * sample guard policy and with no guards — each in a process of its own, built like the image and pinned
+ * to core 1 (./support/gateway-process.ts), as it is deployed: a pod of its own. This process, pinned to
+ * core 0, holds the load generator (the MCP SDK Client), the streamable-HTTP upstream (SDK McpServer, tool
+ * `get_time`) and the authorization server, so the gateway is not charged for their work.
  * Latency: sequential calls, p50/p99 per repetition. Throughput: calls/s with 16 calls in flight.
- * Direct and gateway runs are interleaved, 5 repetitions each; medians and ratios are printed.
+ * Direct and gateway runs are interleaved, 5 repetitions each; medians and ratios are printed, with the
+ * gateway's CPU time per call.
  * Targets: ≤ 1 ms added at p50, ≥ 50% of direct throughput.
- *
- * The gateway runs every MCP request inside an AsyncLocalStorage (request telemetry). On Node 22 that turns
- * on promise hooks for the whole process (every promise of the client, upstream and gateway pays), unless
- * Node runs with `--experimental-async-context-frame` (the default from Node 24). The first line printed
- * says which; run `node --experimental-async-context-frame --import tsx bench/mcp.ts` for the other.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startTestPlatform } from "../test/support/gateway";
+import { startAuthServer } from "../examples/local-platform/auth-server";
 import { startHttpUpstream } from "../test/runtime/mcp-fixtures";
+import { TEST_CLIENTS, TEST_SECRET_ENV, authTestBundle } from "../test/support/gateway";
+import { type GatewayProcess, describeProxyProcess, pinThisProcess, startGatewayProcess } from "./support/gateway-process";
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
 const LATENCY_CALLS = 400;
 const THROUGHPUT_CALLS = 2000;
 const CONCURRENCY = 16;
+const AUDIENCE = "https://gateway.bench.test";
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -77,20 +78,29 @@ function mcpSection(webUrl: string) {
   };
 }
 
-type Series = { p50: number[]; p99: number[]; rps: number[] };
+type Series = { p50: number[]; p99: number[]; rps: number[]; cpuPerCall: number[] };
+const series = (): Series => ({ p50: [], p99: [], rps: [], cpuPerCall: [] });
 
 async function main(): Promise<void> {
+  pinThisProcess();
   const web = await startHttpUpstream();
+  const as = await startAuthServer({ audience: AUDIENCE, scopes: ["mcp:read"], clients: [TEST_CLIENTS.reader] });
+  const base = authTestBundle(as.issuer, AUDIENCE);
   // The sample's guard policy (PII mask, injection block, credential-leak block) without its
   // 60-requests-per-minute budget, which would stop the benchmark; and the same gateway without guards.
-  const guarded = await startTestPlatform({
-    bundle: (bundle) => ({ ...bundle, guardPolicies: bundle.guardPolicies.map(({ limits: _limits, ...policy }) => policy), mcp: mcpSection(web.url) }),
+  const guarded = await startGatewayProcess({
+    mode: "tollgate",
+    bundle: { ...base, guardPolicies: base.guardPolicies.map(({ limits: _limits, ...policy }) => policy), mcp: mcpSection(web.url) },
+    env: TEST_SECRET_ENV,
   });
-  const bare = await startTestPlatform({ bundle: (bundle) => ({ ...bundle, guardPolicies: [{ id: "default" }], mcp: mcpSection(web.url) }) });
-  const targets: { name: string; client: Client; tool: string; series: Series }[] = [
-    { name: "direct", client: await connect(web.url), tool: "get_time", series: { p50: [], p99: [], rps: [] } },
-    { name: "gateway, no guards", client: await connect(bare.mcpUrl, await bare.token("reader")), tool: "web__get_time", series: { p50: [], p99: [], rps: [] } },
-    { name: "gateway, guards on", client: await connect(guarded.mcpUrl, await guarded.token("reader")), tool: "web__get_time", series: { p50: [], p99: [], rps: [] } },
+  const bare = await startGatewayProcess({ mode: "tollgate", bundle: { ...base, guardPolicies: [{ id: "default" }], mcp: mcpSection(web.url) }, env: TEST_SECRET_ENV });
+  const { clientId, clientSecret, scopes } = TEST_CLIENTS.reader;
+  const token = (await as.clientCredentials({ clientId, clientSecret, scopes: [...scopes] })).access_token;
+  const mcpUrl = (gateway: GatewayProcess) => `http://127.0.0.1:${gateway.port}/mcp`;
+  const targets: { name: string; client: Client; tool: string; process: GatewayProcess | undefined; series: Series }[] = [
+    { name: "direct", client: await connect(web.url), tool: "get_time", process: undefined, series: series() },
+    { name: "gateway, no guards", client: await connect(mcpUrl(bare), token), tool: "web__get_time", process: bare, series: series() },
+    { name: "gateway, guards on", client: await connect(mcpUrl(guarded), token), tool: "web__get_time", process: guarded, series: series() },
   ];
   // Warm-up: JIT, connection pools, token verification cache.
   for (let i = 0; i < 200; i++) for (const t of targets) await t.client.callTool({ name: t.tool, arguments: {} });
@@ -101,16 +111,19 @@ async function main(): Promise<void> {
       t.series.p50.push(l.p50);
       t.series.p99.push(l.p99);
     }
-    for (const t of targets) t.series.rps.push(await throughput(t.client, t.tool));
+    for (const t of targets) {
+      const cpuBefore = (await t.process?.cpuMicros()) ?? Number.NaN;
+      t.series.rps.push(await throughput(t.client, t.tool));
+      t.series.cpuPerCall.push((((await t.process?.cpuMicros()) ?? Number.NaN) - cpuBefore) / THROUGHPUT_CALLS);
+    }
   }
 
   const [direct] = targets;
   if (!direct) return;
-  const frames = process.execArgv.includes("--experimental-async-context-frame") || (process.env.NODE_OPTIONS ?? "").includes("--experimental-async-context-frame");
-  console.log(`AsyncLocalStorage: ${frames ? "async context frames (--experimental-async-context-frame)" : "promise hooks (Node 22 default)"}`);
-  console.log(`MCP tools/call, ${REPETITIONS} interleaved repetitions (${LATENCY_CALLS} sequential calls; ${THROUGHPUT_CALLS} calls at concurrency ${CONCURRENCY}), medians:`);
+  console.log(`MCP tools/call, ${REPETITIONS} interleaved repetitions (${LATENCY_CALLS} sequential calls; ${THROUGHPUT_CALLS} calls at concurrency ${CONCURRENCY}), medians; ${describeProxyProcess()}:`);
   for (const t of targets) {
-    console.log(`${t.name.padEnd(20)} p50 ${median(t.series.p50).toFixed(3)} ms   p99 ${median(t.series.p99).toFixed(3)} ms   ${median(t.series.rps).toFixed(0)} calls/s`);
+    const cpu = t.process ? `   gateway cpu ${median(t.series.cpuPerCall).toFixed(0)} µs/call` : "";
+    console.log(`${t.name.padEnd(20)} p50 ${median(t.series.p50).toFixed(3)} ms   p99 ${median(t.series.p99).toFixed(3)} ms   ${median(t.series.rps).toFixed(0)} calls/s${cpu}`);
   }
   for (const t of targets.slice(1)) {
     const addedP50 = median(t.series.p50) - median(direct.series.p50);
@@ -123,9 +136,10 @@ async function main(): Promise<void> {
   }
 
   for (const t of targets) await t.client.close();
-  await guarded.close();
-  await bare.close();
+  guarded.close();
+  bare.close();
   await web.close();
+  await as.close();
 }
 
 await main();

@@ -19,6 +19,13 @@ const instructions = dockerfile
   .filter((l) => l && !l.startsWith("#"));
 const froms = instructions.filter((l) => /^FROM\s/i.test(l));
 const lastStage = instructions.slice(instructions.lastIndexOf(froms[froms.length - 1] ?? ""));
+/** The instructions of the stage named `name` (`FROM … AS name`). */
+function stage(name: string): string[] {
+  const start = instructions.findIndex((l) => new RegExp(`^FROM\\s.*\\sAS\\s+${name}$`, "i").test(l));
+  if (start < 0) throw new Error(`no stage ${name}`);
+  const next = instructions.findIndex((l, i) => i > start && /^FROM\s/i.test(l));
+  return instructions.slice(start, next < 0 ? undefined : next);
+}
 
 function jsonArray(instruction: string): string[] {
   const line = lastStage.find((l) => l.startsWith(`${instruction} `));
@@ -43,28 +50,34 @@ describe("runtime/Dockerfile", () => {
     expect(["", "0", "root"]).not.toContain(user);
   });
 
-  it("installs production dependencies only, from the lockfile", () => {
-    const install = instructions.find((l) => l.startsWith("RUN ") && l.includes("npm "));
+  it("installs production dependencies only, from the lockfile, for the runtime stage", () => {
+    const copiedModules = lastStage.find((l) => l.startsWith("COPY ") && l.includes("node_modules"));
+    const from = /--from=(\S+)/.exec(copiedModules ?? "")?.[1] ?? "";
+    const install = stage(from).find((l) => l.startsWith("RUN ") && l.includes("npm "));
     expect(install).toMatch(/npm ci\b/);
     expect(install).toMatch(/--omit=dev/);
     expect(lastStage.some((l) => /npm (install|ci)/.test(l))).toBe(false);
   });
 
-  it("serves the bundle and values from where the ConfigMap is mounted, on all interfaces", () => {
+  it("runs the build (npm run build: dist/runtime/tollgate.mjs) with the mounted bundle and values, on all interfaces", () => {
     const command = [...jsonArray("ENTRYPOINT"), ...jsonArray("CMD")];
-    expect(command.slice(0, 3)).toEqual(["/nodejs/bin/node", "bin/tollgate.mjs", "serve"]);
+    expect(command.slice(0, 3)).toEqual(["/nodejs/bin/node", "dist/runtime/tollgate.mjs", "serve"]);
     const arg = (flag: string) => command[command.indexOf(flag) + 1];
     expect(arg("--bundle")).toBe("/etc/tollgate/bundle.json");
     expect(arg("--values")).toBe("/etc/tollgate/values.json");
     expect(arg("--host")).toBe("0.0.0.0");
   });
 
-  it("copies every directory the runtime loads and the build context admits them", () => {
-    const copied = lastStage.filter((l) => l.startsWith("COPY ") && !l.includes("--from=")).flatMap((l) => l.split(/\s+/).slice(1, -1)).filter((a) => !a.startsWith("--"));
-    for (const needed of ["bin", "policies", "runtime", "package.json"]) expect(copied).toContain(needed);
+  it("builds from the sources the build script needs, and the build context admits them", () => {
+    const copiedBuild = lastStage.find((l) => l.startsWith("COPY ") && l.includes("dist/runtime"));
+    const from = /--from=(\S+)/.exec(copiedBuild ?? "")?.[1] ?? "";
+    const build = stage(from);
+    expect(build.some((l) => l === "RUN npm run build")).toBe(true);
+    const copied = build.filter((l) => l.startsWith("COPY ")).flatMap((l) => l.split(/\s+/).slice(1, -1));
+    for (const needed of ["policies", "runtime", "scripts/build-runtime.ts", "tsconfig.json", "package.json"]) expect(copied).toContain(needed);
     const ignore = readFileSync(join(ROOT, ".dockerignore"), "utf8").split("\n").map((l) => l.trim());
     expect(ignore[ignore.findIndex((l) => l && !l.startsWith("#"))]).toBe("*");
-    for (const needed of ["bin/", "policies/", "runtime/", "package.json", "package-lock.json"]) expect(ignore).toContain(`!${needed}`);
+    for (const needed of ["policies/", "runtime/", "scripts/build-runtime.ts", "tsconfig.json", "package.json", "package-lock.json"]) expect(ignore).toContain(`!${needed}`);
   });
 
   it("everything runtime/ and policies/ import is a production dependency the image keeps (no devDependencies, no cdktf)", () => {
@@ -81,7 +94,7 @@ describe("runtime/Dockerfile", () => {
     );
     expect(pruned.size).toBeGreaterThan(0);
     const missing: string[] = [];
-    for (const file of [...files(join(ROOT, "runtime")), ...files(join(ROOT, "policies")), join(ROOT, "bin/tollgate.mjs")]) {
+    for (const file of [...files(join(ROOT, "runtime")), ...files(join(ROOT, "policies"))]) {
       const source = readFileSync(file, "utf8");
       for (const match of source.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)) {
         const specifier = match[1] ?? match[2] ?? "";

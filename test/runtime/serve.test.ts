@@ -21,6 +21,7 @@ import { createMemoryAuditLog } from "../../runtime/observability/audit";
 import { TEST_CLIENTS, type TestPlatform, authTestBundle, freePort, initializeRequest, mcpHeaders, startTestPlatform } from "../support/gateway";
 import { plausibleClaims } from "../support/attacker";
 import { startTestIssuer } from "../support/test-issuer";
+import { buildGateway } from "../../scripts/build-runtime";
 
 describe("probes", () => {
   let platform: TestPlatform;
@@ -231,13 +232,24 @@ describe("tollgate serve: refusing to start", () => {
   });
 });
 
-describe("tollgate serve: graceful shutdown", () => {
+/** The command line of `tollgate`: the sources through tsx, or the build the image runs (npm run build). */
+const TOLLGATE_COMMANDS: readonly { readonly name: string; readonly command: () => Promise<string> }[] = [
+  { name: "bin/tollgate.mjs (sources)", command: async () => resolve("bin/tollgate.mjs") },
+  {
+    name: "the image's build (dist/runtime/tollgate.mjs)",
+    command: async () => join(await buildGateway({ entryPoints: { tollgate: "runtime/cli/bin.ts" }, outdir: "node_modules/.cache/tollgate-test-build" }), "tollgate.mjs"),
+  },
+];
+
+describe.each(TOLLGATE_COMMANDS)("tollgate serve: graceful shutdown, $name", ({ command }) => {
   let as: AuthServer;
   let upstream: Awaited<ReturnType<typeof startBlockingUpstream>>;
   let dir: string;
   let child: ChildProcess | undefined;
+  let tollgate: string;
 
   beforeAll(async () => {
+    tollgate = await command();
     upstream = await startBlockingUpstream();
     dir = await mkdtemp(join(tmpdir(), "tollgate-serve-"));
   });
@@ -262,7 +274,7 @@ describe("tollgate serve: graceful shutdown", () => {
     const bundleFile = join(dir, `bundle-${randomUUID()}.json`);
     await writeFile(bundleFile, JSON.stringify(bundle));
 
-    child = spawn(process.execPath, [resolve("bin/tollgate.mjs"), "serve", "--bundle", bundleFile, "--port", String(port)], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env } });
+    child = spawn(process.execPath, [tollgate, "serve", "--bundle", bundleFile, "--port", String(port)], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env } });
     const exited = new Promise<number | null>((r) => child!.once("exit", (code) => r(code)));
     await waitForLine(child, /listening on/);
 

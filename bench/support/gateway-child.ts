@@ -1,31 +1,34 @@
 /**
- * Helper process of bench/llm.ts (the proxy under test, pinned to its own core by the parent):
+ * The proxy under test of bench/llm.ts and bench/mcp.ts, a process of its own (started, built and pinned
+ * by ./gateway-process.ts):
  * `passthrough` — the Node floor: a minimal undici pass-through to the upstream;
- * `tollgate` — the real gateway (startGateway) with the full chain;
+ * `tollgate` — the real gateway (startGateway) with the full chain of the bundle it is given;
  * `llmstage` — diagnostic: only the LLM stage (createLlmGateway + limiter + guards + audit to /dev/null)
  *   behind a bare HTTP server with a fixed principal, i.e. Tollgate minus server, JWT and telemetry.
  * Audit lines go to /dev/null through the same buffered asynchronous destination as stdout in production.
  * Reports its port over IPC and answers `{type:"cpu"}` with process.cpuUsage().
- * Run on its own (e.g. by `npm run bench`), it only says what it is.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Pool } from "undici";
-import { type BundleInput, type SecretRef, orThrow, validateRuntimeBundle } from "../policies/bundle";
-import type { ActiveConfig, RequestContext } from "../runtime/http/types";
-import { createRateLimiter } from "../runtime/limits";
-import { createLlmGateway } from "../runtime/llm";
-import { bufferedAuditDestination, createAuditLog } from "../runtime/observability/audit";
-import { startGateway } from "../runtime/server";
+import { type BundleInput, type SecretRef, orThrow, validateRuntimeBundle } from "../../policies/bundle";
+import type { ActiveConfig, RequestContext } from "../../runtime/http/types";
+import { createRateLimiter } from "../../runtime/limits";
+import { createLlmGateway } from "../../runtime/llm";
+import { bufferedAuditDestination, createAuditLog } from "../../runtime/observability/audit";
+import { startGateway } from "../../runtime/server";
 
-interface ChildConfig {
+export interface ChildConfig {
   readonly mode: "passthrough" | "tollgate" | "llmstage";
-  readonly upstream: string;
+  /** The upstream base URL (`passthrough` and `llmstage`). */
+  readonly upstream?: string;
   readonly bundle?: BundleInput;
   readonly env?: Record<string, string>;
 }
 
-async function passthrough(upstream: string): Promise<number> {
+async function passthrough(config: ChildConfig): Promise<number> {
+  const upstream = config.upstream;
+  if (!upstream) throw new Error("passthrough mode needs an upstream");
   const pool = new Pool(upstream, { connections: 64, pipelining: 1 });
   const server = createServer((req, res) => {
     const headers = { ...req.headers };
@@ -93,10 +96,10 @@ async function llmStage(config: ChildConfig): Promise<number> {
 }
 
 if (!process.send) {
-  console.log("bench/llm-child.ts is a helper process of bench/llm.ts; run `npm run bench -- llm`.");
+  console.log("bench/support/gateway-child.ts is the proxy process of bench/llm.ts and bench/mcp.ts; run `npm run bench -- llm mcp`.");
 } else {
   process.once("message", (message: ChildConfig) => {
-    const start = message.mode === "passthrough" ? passthrough(message.upstream) : message.mode === "llmstage" ? llmStage(message) : tollgate(message);
+    const start = message.mode === "passthrough" ? passthrough(message) : message.mode === "llmstage" ? llmStage(message) : tollgate(message);
     start.then(
       (port) => {
         process.on("message", (m: { type?: string }) => {

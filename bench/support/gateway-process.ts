@@ -1,0 +1,67 @@
+/**
+ * The proxy under test of a benchmark, in a process of its own: built the way the image ships it
+ * (scripts/build-runtime.ts; `BENCH_SOURCES=1` runs the TypeScript sources through tsx instead) and pinned
+ * to core 1 with `taskset` when there is a second core, while the load generator, upstreams and the
+ * authorization server stay on core 0 (call {@link pinThisProcess} first).
+ */
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { availableParallelism } from "node:os";
+import { join, resolve } from "node:path";
+import { buildGateway } from "../../scripts/build-runtime";
+import type { ChildConfig } from "./gateway-child";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const fromSources = process.env.BENCH_SOURCES === "1";
+
+export const canPin = spawnSync("taskset", ["-V"]).status === 0 && availableParallelism() >= 2;
+
+/** Pins the calling process (load generator, upstreams) to core 0. */
+export function pinThisProcess(): void {
+  if (canPin) spawnSync("taskset", ["-cp", "0", String(process.pid)], { stdio: "ignore" });
+}
+
+/** One line for a benchmark's header: how the proxy under test runs. */
+export function describeProxyProcess(): string {
+  return `proxy under test: ${fromSources ? "TypeScript sources through tsx (BENCH_SOURCES=1)" : "built like the image (npm run build)"}, ${canPin ? "pinned to core 1" : "not pinned (taskset or a 2nd core missing)"}`;
+}
+
+let built: Promise<string[]> | undefined;
+/** The command line of the child: the built bundle (built once per run) or the sources. */
+function childCommand(): Promise<string[]> {
+  if (fromSources) return Promise.resolve(["--import", "tsx", join(ROOT, "bench/support/gateway-child.ts")]);
+  built ??= buildGateway({ entryPoints: { "gateway-child": "bench/support/gateway-child.ts" }, outdir: "node_modules/.cache/tollgate-bench" }).then((dir) => [join(dir, "gateway-child.mjs")]);
+  return built;
+}
+
+export interface GatewayProcess {
+  readonly port: number;
+  /** User + system CPU time of the process so far, in microseconds. */
+  cpuMicros(): Promise<number>;
+  close(): void;
+}
+
+export async function startGatewayProcess(config: ChildConfig): Promise<GatewayProcess> {
+  const args = await childCommand();
+  const child: ChildProcess = canPin
+    ? spawn("taskset", ["-c", "1", process.execPath, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
+    : spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const port = await new Promise<number>((resolvePort, reject) => {
+    child.once("message", (m: { type?: string; port?: number }) => (m.type === "ready" && m.port ? resolvePort(m.port) : reject(new Error("gateway process failed to start"))));
+    child.once("exit", (code) => reject(new Error(`gateway process exited ${code}`)));
+    child.send(config);
+  });
+  return {
+    port,
+    cpuMicros: () =>
+      new Promise((resolveCpu) => {
+        const onMessage = (m: { type?: string; usage?: NodeJS.CpuUsage }) => {
+          if (m.type !== "cpu" || !m.usage) return;
+          child.off("message", onMessage);
+          resolveCpu(m.usage.user + m.usage.system);
+        };
+        child.on("message", onMessage);
+        child.send({ type: "cpu" });
+      }),
+    close: () => void child.send({ type: "exit" }),
+  };
+}

@@ -1,0 +1,4 @@
+/** Entry point of the built gateway (`npm run build` → dist/runtime/tollgate.mjs, the image's command). */
+import { main } from "./main";
+
+process.exitCode = await main(process.argv.slice(2));
