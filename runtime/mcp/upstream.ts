@@ -25,6 +25,7 @@ import {
 import type { McpUpstream } from "../../policies/bundle";
 import type { SecretReader } from "../http/types";
 import type { CredentialSource } from "./credentials";
+import { upstreamFetch } from "./upstream-fetch";
 import type { GatewayMetrics } from "../observability/metrics";
 
 export type UpstreamStatus = "connecting" | "ready" | "degraded" | "closed";
@@ -142,11 +143,7 @@ export class UpstreamConnection {
         const headers = init?.headers instanceof Headers ? init.headers : new Headers(init?.headers);
         for (const [name, value] of Object.entries(await credentials(userToken()))) headers.set(name, value);
         for (const [name, value] of Object.entries(traceHeaders<Record<string, string>>({}))) headers.set(name, value);
-        // undici adds one abort listener per Request to the signal it is given and keeps it until the Request
-        // is garbage collected; on the transport's long-lived signal that piles up (with a warning and its
-        // stack trace per call past 1500). A per-request signal that follows it (weakly) keeps abort-on-close.
-        const signal = init?.signal ? AbortSignal.any([init.signal]) : undefined;
-        return fetch(url, { ...init, headers, ...(signal ? { signal } : {}) });
+        return upstreamFetch(url, { ...init, headers });
       },
     });
   }

@@ -1,0 +1,82 @@
+/**
+ * The gateway's fetch for MCP upstreams (undici request answered as a WHATWG Response), against real
+ * HTTP servers: what the SDK transport relies on, and what it must not do (follow redirects).
+ */
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { upstreamFetch } from "../../runtime/mcp/upstream-fetch";
+
+const servers: Server[] = [];
+async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
+  const server = createServer(handler);
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
+
+describe("upstreamFetch", () => {
+  it("sends method, headers and body, and answers with status, headers (repeated ones too) and body", async () => {
+    let seen: { method?: string; session?: string; body?: string } = {};
+    const url = await serve((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => (body += c.toString()));
+      req.on("end", () => {
+        seen = { method: req.method, session: req.headers["mcp-session-id"] as string, body };
+        res.writeHead(200, [["content-type", "application/json"], ["mcp-session-id", "s-2"], ["set-cookie", "a=1"], ["set-cookie", "b=2"]]);
+        res.end('{"jsonrpc":"2.0","id":1,"result":{}}');
+      });
+    });
+    const headers = new Headers({ "content-type": "application/json", "mcp-session-id": "s-1" });
+    const response = await upstreamFetch(`${url}/mcp`, { method: "POST", headers, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
+    expect(seen).toEqual({ method: "POST", session: "s-1", body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
+    expect(response.status).toBe(200);
+    expect(response.ok).toBe(true);
+    expect(response.headers.get("mcp-session-id")).toBe("s-2");
+    expect(response.headers.getSetCookie()).toEqual(["a=1", "b=2"]);
+    expect(await response.json()).toEqual({ jsonrpc: "2.0", id: 1, result: {} });
+  });
+
+  it("does not follow a redirect: the 3xx reaches the caller and the other address gets no request", async () => {
+    let elsewhereHit = false;
+    const elsewhere = await serve((_req, res) => {
+      elsewhereHit = true;
+      res.end("{}");
+    });
+    const url = await serve((_req, res) => res.writeHead(307, { location: `${elsewhere}/steal` }).end());
+    const response = await upstreamFetch(`${url}/mcp`, { method: "POST", body: "{}" });
+    expect(response.status).toBe(307);
+    expect(elsewhereHit).toBe(false);
+  });
+
+  it("answers 202 and 204 (notifications accepted, no content) without hanging", async () => {
+    const url = await serve((req, res) => res.writeHead(req.url === "/accepted" ? 202 : 204).end());
+    expect((await upstreamFetch(`${url}/accepted`, { method: "POST", body: "{}" })).status).toBe(202);
+    const empty = await upstreamFetch(`${url}/empty`, { method: "DELETE" });
+    expect(empty.status).toBe(204);
+    expect(empty.body).toBeNull();
+  });
+
+  it("streams an SSE body as it arrives, and aborting closes the upstream request", async () => {
+    let closed!: () => void;
+    const upstreamClosed = new Promise<void>((resolve) => (closed = resolve));
+    const url = await serve((req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write('data: {"jsonrpc":"2.0","method":"notifications/progress"}\n\n');
+      req.socket.once("close", closed);
+    });
+    const controller = new AbortController();
+    const response = await upstreamFetch(`${url}/mcp`, { method: "GET", signal: controller.signal });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const first = await reader.read();
+    expect(new TextDecoder().decode(first.value)).toContain("notifications/progress");
+    controller.abort();
+    await upstreamClosed;
+  });
+});
