@@ -8,12 +8,15 @@
  * (when available; see ./support/gateway-process.ts); the load generator, the upstream and the
  * authorization server share core 0. Targets are interleaved
  * over REPETITIONS repetitions; ratios to (ii) are computed within each repetition, medians printed.
+ * Streaming runs against two upstreams: one that writes each reply token by token (one SSE event per
+ * write, as vendors stream), and one that writes it whole (one write: the proxy reads the whole stream at
+ * once; the pass-through then forwards one chunk while Tollgate still parses and scans every event).
  * Every loop is bounded by a request count. A fourth, diagnostic target (`llmstage`: the LLM stage alone
  * behind a bare server, no JWT or telemetry) shows how the cost splits between the stage and the rest.
  *
  * Targets (issue 4): JSON at saturation ≥ 0.75x pass-through RPS and ≤ 1.3x its CPU/request; at a fixed
- * 1,000 req/s ≤ +0.3 ms p50 over pass-through; streaming ≥ 0.95x pass-through streams/s; TTFB ≤ +0.5 ms
- * p50 over direct.
+ * 1,000 req/s ≤ +0.3 ms p50 over pass-through; streaming ≥ 0.95x pass-through streams/s (printed for both
+ * upstreams); TTFB ≤ +0.5 ms p50 over direct.
  */
 import { Pool } from "undici";
 import { startAuthServer } from "../examples/local-platform/auth-server";
@@ -50,70 +53,85 @@ const percentile = (xs: number[], p: number) => {
 };
 const median = (xs: number[]) => percentile(xs, 0.5);
 
-interface Target {
-  readonly name: "direct" | "passthrough" | "tollgate" | "llmstage";
+/** Where a target takes requests for one upstream. */
+interface Endpoint {
   readonly pool: Pool;
   readonly path: string;
   /** The proxy's process (undefined for the upstream itself). */
   readonly process: GatewayProcess | undefined;
 }
 
-const cpuMicros = (target: Target) => target.process?.cpuMicros() ?? Promise.resolve(Number.NaN);
+interface Target {
+  readonly name: "direct" | "passthrough" | "tollgate" | "llmstage";
+  /** In front of the upstream that writes a streamed reply whole (one write). */
+  readonly whole: Endpoint;
+  /** In front of the upstream that streams token by token (one SSE event per write). */
+  readonly tokens: Endpoint;
+}
 
-async function once(target: Target, payload: string, headers: Record<string, string>): Promise<{ total: number; ttfb: number }> {
+const micros = (value: number) => (Number.isNaN(value) ? "  n/a" : value.toFixed(0).padStart(5));
+const cpuMicros = (endpoint: Endpoint) => endpoint.process?.cpuMicros() ?? Promise.resolve(Number.NaN);
+
+async function once(endpoint: Endpoint, payload: string, headers: Record<string, string>): Promise<{ total: number; ttfb: number }> {
   const start = performance.now();
-  const { statusCode, body: responseBody } = await target.pool.request({ path: target.path, method: "POST", headers, body: payload });
+  const { statusCode, body: responseBody } = await endpoint.pool.request({ path: endpoint.path, method: "POST", headers, body: payload });
   let ttfb = Number.NaN;
   for await (const chunk of responseBody) {
     if (Number.isNaN(ttfb) && chunk.length > 0) ttfb = performance.now() - start;
   }
-  if (statusCode !== 200) throw new Error(`${target.name}: status ${statusCode}`);
+  if (statusCode !== 200) throw new Error(`${endpoint.path}: status ${statusCode}`);
   return { total: performance.now() - start, ttfb };
 }
 
-async function saturate(target: Target, payload: string, count: number, headers: Record<string, string>) {
+async function saturate(endpoint: Endpoint, payload: string, count: number, headers: Record<string, string>) {
   const latencies: number[] = [];
   let next = 0;
-  const cpuBefore = await cpuMicros(target);
+  const cpuBefore = await cpuMicros(endpoint);
   const start = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next++ < count) latencies.push((await once(target, payload, headers)).total);
+      while (next++ < count) latencies.push((await once(endpoint, payload, headers)).total);
     }),
   );
   const seconds = (performance.now() - start) / 1000;
-  const cpu = (await cpuMicros(target)) - cpuBefore;
+  const cpu = (await cpuMicros(endpoint)) - cpuBefore;
   return { rps: count / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), cpuPerRequest: cpu / count };
 }
 
-async function fixedRate(target: Target, headers: Record<string, string>) {
+async function fixedRate(endpoint: Endpoint, headers: Record<string, string>) {
   const latencies: number[] = [];
   const inFlight: Promise<void>[] = [];
   const start = performance.now();
   let sent = 0;
   while (sent < FIXED_REQUESTS) {
     const due = Math.min(FIXED_REQUESTS, Math.floor(((performance.now() - start) / 1000) * FIXED_RATE) + 1);
-    for (; sent < due; sent++) inFlight.push(once(target, JSON_BODY, headers).then((r) => void latencies.push(r.total)));
+    for (; sent < due; sent++) inFlight.push(once(endpoint, JSON_BODY, headers).then((r) => void latencies.push(r.total)));
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   await Promise.all(inFlight);
   return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
 }
 
-async function ttfb(target: Target, headers: Record<string, string>) {
+async function ttfb(endpoint: Endpoint, headers: Record<string, string>) {
   const samples: number[] = [];
-  for (let i = 0; i < TTFB_REQUESTS; i++) samples.push((await once(target, STREAM_BODY, headers)).ttfb);
+  for (let i = 0; i < TTFB_REQUESTS; i++) samples.push((await once(endpoint, STREAM_BODY, headers)).ttfb);
   return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
 }
 
 async function main(): Promise<void> {
   pinThisProcess();
   const upstream = await startLlmUpstream({ maxRecorded: 0 });
+  const tokenUpstream = await startLlmUpstream({ maxRecorded: 0, streamWrites: "per-event" });
   const as = await startAuthServer({ audience: AUDIENCE, scopes: ["mcp:read"], clients: [{ clientId: "bench", clientSecret: "bench-secret", grants: ["client_credentials"], scopes: ["mcp:read"] }] });
   const { access_token: token } = await as.clientCredentials({ clientId: "bench", clientSecret: "bench-secret", scopes: ["mcp:read"] });
   const bundle = {
     ...authTestBundle(as.issuer, AUDIENCE),
-    llm: { routes: [{ id: "openai", pathPrefix: "/openai", policy: "default", providers: [{ id: "openai", kind: "openai" as const, baseUrl: `${upstream.url}/v1`, apiKey: { env: "BENCH_KEY" } }] }] },
+    llm: {
+      routes: [
+        { id: "openai", pathPrefix: "/openai", policy: "default", providers: [{ id: "openai", kind: "openai" as const, baseUrl: `${upstream.url}/v1`, apiKey: { env: "BENCH_KEY" } }] },
+        { id: "tokens", pathPrefix: "/tokens", policy: "default", providers: [{ id: "openai", kind: "openai" as const, baseUrl: `${tokenUpstream.url}/v1`, apiKey: { env: "BENCH_KEY" } }] },
+      ],
+    },
     guardPolicies: [
       {
         id: "default",
@@ -125,29 +143,40 @@ async function main(): Promise<void> {
     ],
   };
   const passthrough = await startGatewayProcess({ mode: "passthrough", upstream: upstream.url });
+  const tokenPassthrough = await startGatewayProcess({ mode: "passthrough", upstream: tokenUpstream.url });
   const tollgate = await startGatewayProcess({ mode: "tollgate", bundle, env: { BENCH_KEY: "bench-provider-key" } });
   const llmstage = await startGatewayProcess({ mode: "llmstage", upstream: upstream.url, bundle, env: { BENCH_KEY: "bench-provider-key" } });
-  const pool = (port: number) => new Pool(`http://127.0.0.1:${port}`, { connections: CONCURRENCY * 2, pipelining: 1 });
+  const pool = (url: string) => new Pool(url, { connections: CONCURRENCY * 2, pipelining: 1 });
+  const at = (gateway: GatewayProcess) => `http://127.0.0.1:${gateway.port}`;
   const targets: Target[] = [
-    { name: "direct", pool: new Pool(upstream.url, { connections: CONCURRENCY * 2 }), path: "/v1/chat/completions", process: undefined },
-    { name: "passthrough", pool: pool(passthrough.port), path: "/v1/chat/completions", process: passthrough },
-    { name: "tollgate", pool: pool(tollgate.port), path: "/openai/v1/chat/completions", process: tollgate },
-    { name: "llmstage", pool: pool(llmstage.port), path: "/openai/v1/chat/completions", process: llmstage },
+    { name: "direct", whole: { pool: pool(upstream.url), path: "/v1/chat/completions", process: undefined }, tokens: { pool: pool(tokenUpstream.url), path: "/v1/chat/completions", process: undefined } },
+    {
+      name: "passthrough",
+      whole: { pool: pool(at(passthrough)), path: "/v1/chat/completions", process: passthrough },
+      tokens: { pool: pool(at(tokenPassthrough)), path: "/v1/chat/completions", process: tokenPassthrough },
+    },
+    { name: "tollgate", whole: { pool: pool(at(tollgate)), path: "/openai/v1/chat/completions", process: tollgate }, tokens: { pool: pool(at(tollgate)), path: "/tokens/v1/chat/completions", process: tollgate } },
+    { name: "llmstage", whole: { pool: pool(at(llmstage)), path: "/openai/v1/chat/completions", process: llmstage }, tokens: { pool: pool(at(llmstage)), path: "/tokens/v1/chat/completions", process: llmstage } },
   ];
   const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
 
   console.log(`LLM proxy benchmark: ${REPETITIONS} interleaved repetitions; ${describeProxyProcess()}`);
-  console.log(`JSON: ${JSON_REQUESTS} req at concurrency ${CONCURRENCY}; fixed ${FIXED_RATE} req/s x ${FIXED_REQUESTS}; streaming: ${STREAM_REQUESTS} streams at concurrency ${CONCURRENCY}; TTFB: ${TTFB_REQUESTS} sequential streams`);
+  console.log(
+    `JSON: ${JSON_REQUESTS} req at concurrency ${CONCURRENCY}; fixed ${FIXED_RATE} req/s x ${FIXED_REQUESTS}; streaming: ${STREAM_REQUESTS} streams at concurrency ${CONCURRENCY}, ` +
+      `from an upstream writing each reply token by token (one SSE event per write, as vendors stream) and from one writing it whole (one write); TTFB: ${TTFB_REQUESTS} sequential streams`,
+  );
   type Row = Record<string, number>;
   const results: Record<Target["name"], Row[]> = { direct: [], passthrough: [], tollgate: [], llmstage: [] };
-  for (const target of targets) for (let i = 0; i < 200; i++) await once(target, i % 2 ? STREAM_BODY : JSON_BODY, headers); // warm-up
+  // Warm-up.
+  for (const target of targets) for (let i = 0; i < 200; i++) await once(i % 3 === 2 ? target.tokens : target.whole, i % 3 ? STREAM_BODY : JSON_BODY, headers);
 
   for (let rep = 1; rep <= REPETITIONS; rep++) {
     for (const target of targets) {
-      const json = await saturate(target, JSON_BODY, JSON_REQUESTS, headers);
-      const fixed = await fixedRate(target, headers);
-      const stream = await saturate(target, STREAM_BODY, STREAM_REQUESTS, headers);
-      const first = await ttfb(target, headers);
+      const json = await saturate(target.whole, JSON_BODY, JSON_REQUESTS, headers);
+      const fixed = await fixedRate(target.whole, headers);
+      const tokenStream = await saturate(target.tokens, STREAM_BODY, STREAM_REQUESTS, headers);
+      const stream = await saturate(target.whole, STREAM_BODY, STREAM_REQUESTS, headers);
+      const first = await ttfb(target.whole, headers);
       const row = {
         jsonRps: json.rps,
         jsonP50: json.p50,
@@ -155,6 +184,8 @@ async function main(): Promise<void> {
         jsonCpuUs: json.cpuPerRequest,
         fixedP50: fixed.p50,
         fixedP99: fixed.p99,
+        tokenStreamsPerS: tokenStream.rps,
+        tokenStreamCpuUs: tokenStream.cpuPerRequest,
         streamsPerS: stream.rps,
         streamCpuUs: stream.cpuPerRequest,
         ttfbP50: first.p50,
@@ -162,7 +193,8 @@ async function main(): Promise<void> {
       };
       results[target.name].push(row);
       console.log(
-        `rep ${rep} ${target.name.padEnd(11)} JSON ${json.rps.toFixed(0).padStart(6)} req/s p50 ${json.p50.toFixed(2)} p99 ${json.p99.toFixed(2)} ms cpu ${Number.isNaN(json.cpuPerRequest) ? "  n/a" : json.cpuPerRequest.toFixed(0).padStart(5)} µs/req | @${FIXED_RATE}/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} ms | stream ${stream.rps.toFixed(0).padStart(5)}/s cpu ${Number.isNaN(stream.cpuPerRequest) ? "  n/a" : stream.cpuPerRequest.toFixed(0).padStart(5)} µs | TTFB p50 ${first.p50.toFixed(2)} p99 ${first.p99.toFixed(2)} ms`,
+        `rep ${rep} ${target.name.padEnd(11)} JSON ${json.rps.toFixed(0).padStart(6)} req/s p50 ${json.p50.toFixed(2)} p99 ${json.p99.toFixed(2)} ms cpu ${micros(json.cpuPerRequest)} µs/req | @${FIXED_RATE}/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} ms | ` +
+          `stream token by token ${tokenStream.rps.toFixed(0).padStart(5)}/s cpu ${micros(tokenStream.cpuPerRequest)} µs, whole ${stream.rps.toFixed(0).padStart(5)}/s cpu ${micros(stream.cpuPerRequest)} µs | TTFB p50 ${first.p50.toFixed(2)} p99 ${first.p99.toFixed(2)} ms`,
       );
     }
   }
@@ -173,31 +205,34 @@ async function main(): Promise<void> {
   console.log("\nmedians over repetitions:");
   for (const name of ["direct", "passthrough", "tollgate", "llmstage"] as const) {
     console.log(
-      `  ${name.padEnd(11)} JSON ${med(name, "jsonRps").toFixed(0)} req/s, p50 ${med(name, "jsonP50").toFixed(2)} ms, p99 ${med(name, "jsonP99").toFixed(2)} ms, cpu ${med(name, "jsonCpuUs").toFixed(0)} µs/req; @${FIXED_RATE}/s p50 ${med(name, "fixedP50").toFixed(2)} ms; stream ${med(name, "streamsPerS").toFixed(0)}/s, cpu ${med(name, "streamCpuUs").toFixed(0)} µs/stream; TTFB p50 ${med(name, "ttfbP50").toFixed(2)} ms`,
+      `  ${name.padEnd(11)} JSON ${med(name, "jsonRps").toFixed(0)} req/s, p50 ${med(name, "jsonP50").toFixed(2)} ms, p99 ${med(name, "jsonP99").toFixed(2)} ms, cpu ${med(name, "jsonCpuUs").toFixed(0)} µs/req; @${FIXED_RATE}/s p50 ${med(name, "fixedP50").toFixed(2)} ms; ` +
+        `stream token by token ${med(name, "tokenStreamsPerS").toFixed(0)}/s, cpu ${med(name, "tokenStreamCpuUs").toFixed(0)} µs/stream; whole ${med(name, "streamsPerS").toFixed(0)}/s, cpu ${med(name, "streamCpuUs").toFixed(0)} µs/stream; TTFB p50 ${med(name, "ttfbP50").toFixed(2)} ms`,
     );
   }
-  const check = (label: string, value: number, target: string, ok: boolean) => console.log(`  ${label.padEnd(44)} ${value.toFixed(3).padStart(8)}   target ${target.padEnd(8)} ${ok ? "MET" : "MISSED"}`);
+  const check = (label: string, value: number, target: string, ok: boolean) => console.log(`  ${label.padEnd(58)} ${value.toFixed(3).padStart(8)}   target ${target.padEnd(8)} ${ok ? "MET" : "MISSED"}`);
   console.log("\nTollgate vs pass-through (same repetition, median of per-repetition values):");
   const rpsRatio = ratio("jsonRps", "passthrough", "div");
   const cpuRatio = ratio("jsonCpuUs", "passthrough", "div");
   const fixedDelta = ratio("fixedP50", "passthrough", "sub");
+  const tokenStreamRatio = ratio("tokenStreamsPerS", "passthrough", "div");
   const streamRatio = ratio("streamsPerS", "passthrough", "div");
   const ttfbDelta = ratio("ttfbP50", "direct", "sub");
   check("JSON RPS ratio at saturation", rpsRatio, ">= 0.75", rpsRatio >= 0.75);
   check("JSON CPU/request ratio", cpuRatio, "<= 1.3", cpuRatio <= 1.3);
   check(`p50 delta at ${FIXED_RATE} req/s (ms)`, fixedDelta, "<= 0.3", fixedDelta <= 0.3);
-  check("streams/s ratio", streamRatio, ">= 0.95", streamRatio >= 0.95);
+  check("streams/s ratio, token by token (one event per write)", tokenStreamRatio, ">= 0.95", tokenStreamRatio >= 0.95);
+  check("streams/s ratio, whole reply in one upstream write", streamRatio, ">= 0.95", streamRatio >= 0.95);
   check("TTFB p50 delta over direct (ms)", ttfbDelta, "<= 0.5", ttfbDelta <= 0.5);
-  console.log(`  (stream CPU/stream ratio ${ratio("streamCpuUs", "passthrough", "div").toFixed(3)})`);
+  console.log(`  (CPU/stream ratio: token by token ${ratio("tokenStreamCpuUs", "passthrough", "div").toFixed(3)}, whole ${ratio("streamCpuUs", "passthrough", "div").toFixed(3)})`);
   const stageCpu = median(results.llmstage.map((row, i) => (row.jsonCpuUs ?? 0) / (results.passthrough[i]?.jsonCpuUs ?? 1)));
   const stageStream = median(results.llmstage.map((row, i) => (row.streamsPerS ?? 0) / (results.passthrough[i]?.streamsPerS ?? 1)));
   console.log(`  diagnostic: LLM stage alone (no server/JWT/telemetry) vs pass-through: JSON CPU/request ${stageCpu.toFixed(3)}x, streams/s ${stageStream.toFixed(3)}x`);
 
-  for (const target of targets) {
-    await target.pool.close();
-    target.process?.close();
-  }
+  const endpoints = targets.flatMap((target) => [target.whole, target.tokens]);
+  for (const endpoint of endpoints) await endpoint.pool.close();
+  for (const gateway of new Set(endpoints.map((endpoint) => endpoint.process))) gateway?.close();
   await upstream.close();
+  await tokenUpstream.close();
   await as.close();
   setTimeout(() => process.exit(0), 1000).unref();
 }

@@ -53,6 +53,12 @@ export interface LlmUpstreamOptions {
   readonly models?: readonly string[];
   /** Keep at most this many recorded requests (oldest dropped); default 1000. Benchmarks set 0. */
   readonly maxRecorded?: number;
+  /**
+   * How an unscripted streamed reply is written: `whole` (default) in one write, so it reaches the
+   * gateway in one read; `per-event` one SSE event per write, an event-loop turn apart, as a vendor
+   * streams tokens (without a vendor's delays), so the gateway reads them one or a few at a time.
+   */
+  readonly streamWrites?: "whole" | "per-event";
 }
 
 export interface LlmUpstream {
@@ -179,7 +185,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
   function replyChunks(lastUser: string): { chunks: readonly string[]; paceMs: number; tool?: string } {
     const script = scripted.shift();
     if (script) return script;
-    return { chunks: splitText(lastUser, options.streamChunks), paceMs: 0 };
+    return { chunks: splitText(lastUser, options.streamChunks), paceMs: options.streamWrites === "per-event" ? PER_EVENT : 0 };
   }
 
   interface OpenAiRequestLike {
@@ -295,8 +301,11 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
 }
 
 /** Writes SSE events at once, or one by one `paceMs` apart. */
+/** `paceMs` of a reply written one event per write, an event-loop turn apart (no timer). */
+const PER_EVENT = -1;
+
 function writeEvents(res: ServerResponse, events: readonly string[], paceMs: number): void {
-  if (paceMs <= 0) {
+  if (paceMs === 0) {
     res.end(events.join(""));
     return;
   }
@@ -309,7 +318,8 @@ function writeEvents(res: ServerResponse, events: readonly string[], paceMs: num
       return;
     }
     res.write(event);
-    setTimeout(next, paceMs);
+    if (paceMs === PER_EVENT) setImmediate(next);
+    else setTimeout(next, paceMs);
   };
   next();
 }
