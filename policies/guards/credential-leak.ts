@@ -75,16 +75,18 @@ export async function findCredentials(text: string): Promise<Finding[]> {
 export interface CredentialLeakGuard {
   readonly mode: GuardMode;
   readonly holdBackChars: number;
-  apply(text: string): Promise<TextVerdict>;
+  /** Synchronous when no secretlint pass is needed (the common case), a promise otherwise. */
+  apply(text: string): TextVerdict | Promise<TextVerdict>;
 }
 
 export function compileCredentialLeakGuard(config: NonNullable<GuardPolicy["credentialLeak"]>): CredentialLeakGuard {
   return {
     mode: config.mode,
     holdBackChars: config.holdBackChars,
-    async apply(text) {
-      const findings = await findCredentials(text);
-      return verdictFor(config.mode, text, findings);
+    apply(text) {
+      const quick = findCredentialsSync(text);
+      if (quick) return verdictFor(config.mode, text, quick);
+      return findCredentials(text).then((findings) => verdictFor(config.mode, text, findings));
     },
   };
 }

@@ -21,8 +21,8 @@ export interface CompiledGuardPolicy {
   readonly guardsRequests: boolean;
   /** Request-side guards on one piece of content: injection first (on the original), then PII. */
   guardRequestText(text: string, source: ContentSource): TextVerdict;
-  /** Response-side guard on complete text (model output or tool result). */
-  guardResponseText(text: string): Promise<TextVerdict>;
+  /** Response-side guard on complete text (model output or tool result); synchronous unless a secretlint pass is needed. */
+  guardResponseText(text: string): TextVerdict | Promise<TextVerdict>;
 }
 
 export function compileGuardPolicy(policy: GuardPolicy): CompiledGuardPolicy {
@@ -56,7 +56,7 @@ export function compileGuardPolicy(policy: GuardPolicy): CompiledGuardPolicy {
       }
       return { action: "allow", value, ...(redactions ? { redactions } : {}), ...(flagged.length ? { flagged } : {}) };
     },
-    async guardResponseText(text) {
+    guardResponseText(text) {
       if (!credentialLeak) return { action: "allow", value: text };
       return credentialLeak.apply(text);
     },

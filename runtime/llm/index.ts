@@ -310,7 +310,8 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     if (route.policy.credentialLeak) {
       const texts = flavour === "anthropic" ? anthropicTexts(payload) : chatTexts(payload);
       for (const { get, set } of texts) {
-        const verdict = await route.policy.guardResponseText(get());
+        const pending = route.policy.guardResponseText(get());
+        const verdict = pending instanceof Promise ? await pending : pending;
         if (verdict.action === "block") {
           audit({ decision: "block", provider: provider.id, model, rule: `guard: ${verdict.guard}`, status: 403, tokensIn: usage.input, tokensOut: usage.output });
           sendLlmError(res, responseGuardBlocked(verdict.guard, verdict.message), flavour, headers);

@@ -66,6 +66,13 @@ const capture = (options: AuditOptions) => (typeof options.capturePrompts === "f
 const TEXT_FIELDS = ["kind", "decision", "principal", "client", "route", "upstream", "provider", "model", "tool", "method", "rule", "reason"] as const;
 const NUMBER_FIELDS = ["status", "latencyMs", "tokensIn", "tokensOut"] as const;
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
+/**
+ * The gateway's own request ids (randomUUID) and W3C trace ids: hex and hyphens in a fixed shape, which no
+ * credential format scrubbed here takes. Ids of that shape skip the scrub's patterns (a 36- or 32-character
+ * run would otherwise send every line through all of them); any other value is scrubbed.
+ */
+const OWN_ID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$/;
+const scrubId = (id: string): string => (OWN_ID.test(id) ? id : scrubText(id));
 
 /** The event as it will be written: known fields only, prompt dropped unless captured, trace id filled, strings scrubbed. */
 export function prepareAuditEvent(event: AuditEvent, options: AuditOptions = {}): AuditEvent {
@@ -79,8 +86,8 @@ export function prepareAuditEvent(event: AuditEvent, options: AuditOptions = {})
     if (typeof value === "number" && Number.isFinite(value)) out[field] = value;
   }
   const traceId = event.traceId ?? options.currentTraceId?.();
-  if (typeof traceId === "string" && traceId) out.traceId = scrubText(traceId);
-  if (typeof event.requestId === "string") out.requestId = scrubText(event.requestId);
+  if (typeof traceId === "string" && traceId) out.traceId = scrubId(traceId);
+  if (typeof event.requestId === "string") out.requestId = scrubId(event.requestId);
   if (event.prompt !== undefined && typeof event.prompt === "string" && capture(options)) out.prompt = scrubText(event.prompt);
   if (event.redactions && typeof event.redactions === "object") {
     const counts: Record<string, number> = {};

@@ -21,11 +21,28 @@ const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map((format) => new RegExp(format.
  */
 const MAY_HOLD_CREDENTIAL = /[^\s"'`]{15,}|-----BEGIN|\b(?:bearer|basic)\s/i;
 
+/**
+ * Short values that needed the patterns (subjects, client ids, model names recur on every line of a user
+ * or route), with their scrubbed form: bounded, and cleared when full.
+ */
+const RECENT_MAX_ENTRIES = 1024;
+const RECENT_MAX_LENGTH = 128;
+const recent = new Map<string, string>();
+
 /** `text` with every JWT, `Bearer …` credential and known-format credential replaced by {@link SCRUBBED}. */
 export function scrubText(text: string): string {
   if (!MAY_HOLD_CREDENTIAL.test(text)) return text;
+  const short = text.length <= RECENT_MAX_LENGTH;
+  if (short) {
+    const known = recent.get(text);
+    if (known !== undefined) return known;
+  }
   let out = text.replace(JWT, SCRUBBED).replace(BEARER, `$1 ${SCRUBBED}`);
   for (const pattern of KNOWN_GLOBAL) out = out.replace(pattern, SCRUBBED);
+  if (short) {
+    if (recent.size >= RECENT_MAX_ENTRIES) recent.clear();
+    recent.set(text, out);
+  }
   return out;
 }
 

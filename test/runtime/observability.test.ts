@@ -64,6 +64,16 @@ describe("audit lines", () => {
     expect(text).not.toContain(OPENAI_KEY);
     expect(text).toContain("[scrubbed]");
   });
+
+  it("scrub a key passed as principal on every line, not only the first, and a request id that is not the gateway's own", () => {
+    const { t, audit } = telemetry();
+    for (let i = 0; i < 3; i++) t.audit.record({ kind: "llm", decision: "allow", principal: OPENAI_KEY, client: OPENAI_KEY, requestId: i === 2 ? OPENAI_KEY : "0f8fad5b-d9cb-469f-a165-70867728950e" });
+    const lines = audit.lines();
+    expect(lines).toHaveLength(3);
+    for (const line of lines) expect(line).toMatchObject({ principal: "[scrubbed]", client: "[scrubbed]" });
+    expect(lines[0]).toHaveProperty("requestId", "0f8fad5b-d9cb-469f-a165-70867728950e");
+    expect(lines[2]).toHaveProperty("requestId", "[scrubbed]");
+  });
 });
 
 describe("audit lines by construction", () => {
