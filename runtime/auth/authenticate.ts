@@ -4,7 +4,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { Principal } from "../http/types";
-import type { TokenVerifier } from "./verifier";
+import type { TokenVerifier, VerifyResult } from "./verifier";
 
 export type Authentication =
   | { readonly outcome: "authenticated"; readonly principal: Principal }
@@ -20,10 +20,15 @@ export function bearerToken(req: IncomingMessage): string | undefined | { malfor
   return match[1];
 }
 
-export async function authenticate(req: IncomingMessage, verifier: TokenVerifier): Promise<Authentication> {
+/** Synchronous for a missing or malformed header and for a token verified before (the common case). */
+export function authenticate(req: IncomingMessage, verifier: TokenVerifier): Authentication | Promise<Authentication> {
   const token = bearerToken(req);
   if (token === undefined) return { outcome: "missing" };
   if (typeof token !== "string") return { outcome: "invalid", reason: "malformed authorization header" };
-  const result = await verifier.verify(token);
+  const result = verifier.verify(token);
+  return result instanceof Promise ? result.then(outcomeOf) : outcomeOf(result);
+}
+
+function outcomeOf(result: VerifyResult): Authentication {
   return result.ok ? { outcome: "authenticated", principal: result.principal } : { outcome: "invalid", reason: result.reason };
 }

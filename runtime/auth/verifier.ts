@@ -23,7 +23,8 @@ export interface VerifyFailure {
 }
 
 export interface TokenVerifier {
-  verify(token: string): Promise<VerifyResult>;
+  /** Verifies `token`: at once when it was verified before and has not expired, else asynchronously. */
+  verify(token: string): VerifyResult | Promise<VerifyResult>;
   readonly keys: IssuerKeys;
 }
 
@@ -117,23 +118,24 @@ export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOpti
 
   return {
     keys,
-    verify: async (token) => {
+    verify: (token) => {
       const cached = cache.get(token);
       if (cached) {
         if (cached.principal.expiresAt + auth.clockSkewSeconds > now() / 1000) return cached;
         cache.delete(token);
         return fail("token expired");
       }
-      const result = await verifyUncached(token);
-      if (result.ok && cacheSize > 0) {
-        if (cache.size >= cacheSize) {
-          // Evict the oldest entry (Map iteration order is insertion order).
-          const oldest = cache.keys().next().value;
-          if (oldest !== undefined) cache.delete(oldest);
+      return verifyUncached(token).then((result) => {
+        if (result.ok && cacheSize > 0) {
+          if (cache.size >= cacheSize) {
+            // Evict the oldest entry (Map iteration order is insertion order).
+            const oldest = cache.keys().next().value;
+            if (oldest !== undefined) cache.delete(oldest);
+          }
+          cache.set(token, result);
         }
-        cache.set(token, result);
-      }
-      return result;
+        return result;
+      });
     },
   };
 }

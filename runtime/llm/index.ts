@@ -87,7 +87,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
 
   return {
     route(pathname) {
-      const exact = byPath.get(pathname.replace(/\/+$/, ""));
+      const exact = byPath.get(pathname.endsWith("/") ? pathname.replace(/\/+$/, "") : pathname);
       if (exact) return exact;
       const owner = routes.find((r) => pathname === r.prefix || pathname.startsWith(`${r.prefix}/`));
       return owner ? notFound(owner) : undefined;

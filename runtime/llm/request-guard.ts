@@ -11,9 +11,11 @@ export type RequestGuardResult =
 
 type Json = Record<string, any>;
 
-const CACHE_ENTRIES = 20_000;
-/** Texts longer than this are scanned but not cached (bounds the cache's memory). */
+/** Texts longer than this are scanned but not cached. */
 const CACHE_MAX_TEXT = 64 * 1024;
+/** Bounds of the cache's memory over all sources: characters of cached text (about 32 MB), and entries. */
+const CACHE_MAX_CHARS = 16 * 1024 * 1024;
+const CACHE_MAX_ENTRIES = 50_000;
 
 export interface RequestGuard {
   guardChat(body: Json): RequestGuardResult;
@@ -21,24 +23,38 @@ export interface RequestGuard {
 }
 
 export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
-  const cache = new Map<string, TextVerdict>();
+  // One map per source, keyed by the text itself: no key to build (and hash) per lookup.
+  const caches = new Map<ContentSource, Map<string, TextVerdict>>();
+  let cachedChars = 0;
+  let cachedEntries = 0;
+  /** Drops the oldest entries (of every source, in turn) until one of `chars` more fits. */
+  const makeRoom = (chars: number) => {
+    while (cachedEntries > 0 && (cachedChars + chars > CACHE_MAX_CHARS || cachedEntries >= CACHE_MAX_ENTRIES)) {
+      for (const cache of caches.values()) {
+        const oldest = cache.keys().next().value;
+        if (oldest === undefined) continue;
+        cache.delete(oldest);
+        cachedChars -= oldest.length;
+        cachedEntries--;
+      }
+    }
+  };
 
   const verdictFor = (text: string, source: ContentSource): TextVerdict => {
     if (text.length === 0) return { action: "allow", value: text };
-    const cacheable = text.length <= CACHE_MAX_TEXT;
-    const key = cacheable ? `${source}\u0000${text}` : "";
-    if (cacheable) {
-      const hit = cache.get(key);
-      if (hit) return hit;
+    if (text.length > CACHE_MAX_TEXT) return policy.guardRequestText(text, source);
+    let cache = caches.get(source);
+    if (!cache) {
+      cache = new Map();
+      caches.set(source, cache);
     }
+    const hit = cache.get(text);
+    if (hit) return hit;
     const verdict = policy.guardRequestText(text, source);
-    if (cacheable) {
-      if (cache.size >= CACHE_ENTRIES) {
-        const oldest = cache.keys().next().value;
-        if (oldest !== undefined) cache.delete(oldest);
-      }
-      cache.set(key, verdict);
-    }
+    makeRoom(text.length);
+    cache.set(text, verdict);
+    cachedChars += text.length;
+    cachedEntries++;
     return verdict;
   };
 

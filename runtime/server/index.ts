@@ -177,7 +177,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     res.once("close", onClose);
     try {
       // 1–2. Authenticate and identify: every request, every time (sessions are never credentials).
-      const auth = tracing ? await span("tollgate.authenticate", {}, () => authenticate(req, runtime.verifier)) : await authenticate(req, runtime.verifier);
+      const pending = tracing ? span("tollgate.authenticate", {}, () => authenticate(req, runtime.verifier)) : authenticate(req, runtime.verifier);
+      const auth = pending instanceof Promise ? await pending : pending;
       if (auth.outcome !== "authenticated") {
         const reason = auth.outcome === "missing" ? "no bearer token" : auth.reason;
         audit.record({ kind: "auth", decision: "deny", reason, status: 401, requestId, method: req.method ?? "" });
