@@ -23,17 +23,30 @@ export interface SseSource {
 }
 
 export class SseParser {
-  private buffer = "";
   private readonly decoder = new StringDecoder("utf8");
-  /** The text the last `push` parsed (event spans refer to it). */
+  /** The text the last `feed` parsed (event spans refer to it). */
   source: SseSource = { text: "", bytes: undefined };
+  /** Where the next event starts in `source.text`; what follows the last complete event is carried into the next feed. */
+  private cursor = 0;
+  /** The current event's block, blank line included: `source.text` from `blockStart` to `blockEnd`. */
+  blockStart = 0;
+  blockEnd = 0;
+  /** The current block is one `data: ` line (every OpenAI chunk): its data is `source.text` from `dataStart` to `dataEnd`. */
+  simple = false;
+  dataStart = 0;
+  dataEnd = 0;
 
-  /** Parses as many complete events as `chunk` completes. */
-  push(chunk: Uint8Array): SseEvent[] {
+  /**
+   * Takes the next chunk. Then `next()` moves through the events it completes, without an object or a
+   * string per event: the relay materialises (`event()`) only the events it does not recognise in place.
+   */
+  feed(chunk: Uint8Array): void {
+    const previous = this.source.text;
+    const carried = this.cursor < previous.length ? previous.slice(this.cursor) : "";
     const decoded = this.decoder.write(chunk as Buffer);
-    let text = this.buffer + decoded;
+    let text = carried + decoded;
     // Character for byte: nothing carried over, and every character one byte (ASCII).
-    const ownBytes = this.buffer.length === 0 && decoded.length === chunk.length && Buffer.byteLength(decoded) === chunk.length;
+    const ownBytes = carried.length === 0 && decoded.length === chunk.length && Buffer.byteLength(decoded) === chunk.length;
     if (text.includes("\r")) {
       // A trailing CR may be the first half of a CRLF split across reads: keep it for the next read.
       const trailingCr = text.endsWith("\r");
@@ -41,28 +54,48 @@ export class SseParser {
     }
     // The decoded text is the chunk character for byte only if it is all ASCII and unchanged.
     this.source = { text, bytes: ownBytes && text.length === chunk.length ? chunk : undefined };
+    this.cursor = 0;
+  }
+
+  /** Moves to the next complete event of the fed text; false when there is none. */
+  next(): boolean {
+    const text = this.source.text;
+    const start = this.cursor;
+    const end = text.indexOf("\n\n", start);
+    if (end < 0) return false;
+    this.blockStart = start;
+    this.blockEnd = end + 2;
+    this.cursor = end + 2;
+    this.simple = text.startsWith("data: ", start) && text.indexOf("\n", start) === end;
+    this.dataStart = start + 6;
+    this.dataEnd = end;
+    return true;
+  }
+
+  /** The current event as an object (`undefined` for a block without data or event, e.g. a comment). */
+  event(): SseEvent | undefined {
+    const text = this.source.text;
+    if (this.simple) return { event: undefined, data: text.slice(this.dataStart, this.dataEnd), start: this.blockStart, end: this.blockEnd };
+    return parseBlock(text.slice(this.blockStart, this.blockEnd - 2));
+  }
+
+  /** Parses as many complete events as `chunk` completes. */
+  push(chunk: Uint8Array): SseEvent[] {
+    this.feed(chunk);
     const events: SseEvent[] = [];
-    let cursor = 0;
-    for (;;) {
-      const end = text.indexOf("\n\n", cursor);
-      if (end < 0) break;
-      // The usual block is one `data: ` line: no slice of the block, no line walk.
-      if (text.startsWith("data: ", cursor) && text.indexOf("\n", cursor) === end) {
-        events.push({ event: undefined, data: text.slice(cursor + 6, end), start: cursor, end: end + 2 });
-      } else {
-        const event = parseBlock(text.slice(cursor, end));
-        if (event) events.push(event);
-      }
-      cursor = end + 2;
+    while (this.next()) {
+      const event = this.event();
+      if (event) events.push(event);
     }
-    this.buffer = cursor === 0 ? text : text.slice(cursor);
     return events;
   }
 
   /** The stream ended: a final event without its blank line still counts. */
   end(): SseEvent[] {
-    const rest = (this.buffer + this.decoder.end()).replace(/\r\n?/g, "\n");
-    this.buffer = "";
+    const carried = this.source.text.slice(this.cursor);
+    const rest = (carried + this.decoder.end()).replace(/\r\n?/g, "\n");
+    this.source = { text: "", bytes: undefined };
+    this.cursor = 0;
     const event = rest.trim() ? parseBlock(rest) : undefined;
     return event ? [event] : [];
   }

@@ -34,7 +34,7 @@ export interface RelayOptions {
 const BLOCK_ERROR = (message: string) => ({ error: { type: "permission_error", code: "guard_blocked", message, param: null } });
 
 /**
- * Buffers what one upstream chunk produced and writes it at once, waiting for drain when needed.
+ * Buffers what one upstream chunk produced and writes it at once (one socket write), waiting for drain when needed.
  * Upstream events forwarded unchanged are added as spans of the text their read parsed: adjacent spans
  * merge into one run, written as a slice of the upstream's own bytes when the read was plain ASCII
  * (no re-encoding, no per-event pieces), else as one slice of its text.
@@ -72,23 +72,52 @@ class Output {
     this.runSource = undefined;
     this.parts.push(source.bytes ? source.bytes.subarray(this.runStart, this.runEnd) : source.text.slice(this.runStart, this.runEnd));
   }
-  private take(): string | Uint8Array {
+  /**
+   * What is pending, in order: adjacent strings joined, the upstream's bytes left as they are (written as
+   * parts of one socket write rather than copied into one buffer).
+   */
+  private take(): (string | Uint8Array)[] {
     this.closeRun();
     const parts = this.parts;
     this.parts = [];
-    if (parts.length === 1) return parts[0] as string | Uint8Array;
-    if (parts.every((part) => typeof part === "string")) return parts.join("");
-    return Buffer.concat(parts.map((part) => (typeof part === "string" ? Buffer.from(part) : part)));
+    if (parts.length <= 1) return parts;
+    const merged: (string | Uint8Array)[] = [];
+    let text = "";
+    for (const part of parts) {
+      if (typeof part === "string") {
+        text += part;
+        continue;
+      }
+      if (text) merged.push(text);
+      text = "";
+      merged.push(part);
+    }
+    if (text) merged.push(text);
+    return merged;
   }
-  /** Ends the response with whatever is still pending: one write instead of two. */
+  /**
+   * Ends the response with whatever is still pending, in one write to the socket. The socket is corked,
+   * not the response: a corked response's chunks would go out after the `end()`'s last chunk.
+   */
   end(): void {
-    const text = this.take();
-    if (!this.res.writableEnded) this.res.end(text);
+    const parts = this.take();
+    const res = this.res;
+    if (res.writableEnded) return;
+    const last = parts.length - 1;
+    if (last > 0) res.socket?.cork();
+    for (let i = 0; i < last; i++) res.write(parts[i] as string | Uint8Array);
+    res.end(parts[last]); // uncorks the socket fully
   }
   async flush(): Promise<void> {
     if ((this.parts.length === 0 && !this.runSource) || this.res.writableEnded || this.res.destroyed) return;
-    const text = this.take();
-    if (!this.res.write(text)) await new Promise<void>((resolve) => this.res.once("drain", resolve));
+    const parts = this.take();
+    const res = this.res;
+    const socket = parts.length > 1 ? res.socket : null;
+    let drained = true;
+    socket?.cork();
+    for (const part of parts) drained = res.write(part);
+    socket?.uncork();
+    if (!drained) await new Promise<void>((resolve) => res.once("drain", resolve));
   }
 }
 
@@ -138,11 +167,12 @@ interface ContentSlot {
 /** Characters that make a content literal need real JSON decoding (or rule out the fast path). */
 const JSON_SPECIAL = /["\\\u0000-\u001f]/;
 
-/** The decoded content when `data` is `slot` with a string literal in it, else undefined. */
-function matchSlot(slot: ContentSlot, data: string): string | undefined {
+/** The decoded content when `text` from `start` to `end` (an event's data) is `slot` with a string literal in it, else undefined. */
+function matchSlot(slot: ContentSlot, text: string, start: number, end: number): string | undefined {
   const { prefix, suffix } = slot;
-  if (data.length <= prefix.length + suffix.length || data.slice(0, prefix.length) !== prefix || data.slice(data.length - suffix.length) !== suffix) return undefined;
-  const inner = data.slice(prefix.length, data.length - suffix.length);
+  // Slices compared with ===, not startsWith at a position: V8 compares flat slices with memcmp, startsWith character by character.
+  if (end - start <= prefix.length + suffix.length || text.slice(start, start + prefix.length) !== prefix || text.slice(end - suffix.length, end) !== suffix) return undefined;
+  const inner = text.slice(start + prefix.length, end - suffix.length);
   if (!JSON_SPECIAL.test(inner)) return inner;
   // An unescaped quote could end the literal early and add members: only plain escapes take this path.
   if (inner.includes('"')) return undefined;
@@ -192,17 +222,24 @@ interface HeldContent {
   readonly end: number;
   /** The learned shape of the event, when known. */
   readonly slot: ContentSlot | undefined;
-  /** Otherwise the chunk's members other than `choices` and `usage`, and the choice index. */
+  /** Otherwise the upstream chunk (its members other than `choices` and `usage` are repeated), and the choice index. */
   readonly base: Json | undefined;
   readonly index: number;
   /** Characters of `content` already sent. */
   offset: number;
 }
 
+/** A chunk's members other than `choices` and `usage`: what a rebuilt chunk repeats. */
+function chunkBase(chunk: Json | undefined): Json {
+  if (!chunk) return {};
+  const { choices: _choices, usage: _usage, ...base } = chunk;
+  return base;
+}
+
 /** The event's data with another content (a partial release, or masked text). */
 function rewrap(item: HeldContent, text: string): string {
   if (item.slot) return `${item.slot.prefix}${JSON.stringify(text).slice(1, -1)}${item.slot.suffix}`;
-  return JSON.stringify({ ...item.base, choices: [{ index: item.index, delta: { content: text }, logprobs: null, finish_reason: null }] });
+  return JSON.stringify({ ...chunkBase(item.base), choices: [{ index: item.index, delta: { content: text }, logprobs: null, finish_reason: null }] });
 }
 
 /**
@@ -221,6 +258,13 @@ class ChoiceText implements ReleaseBoundaries {
   add(content: string, raw: SseEvent | undefined, source: SseSource | undefined, slot: ContentSlot | undefined, base: Json | undefined, index: number): void {
     const spanned = raw?.start !== undefined && raw.end !== undefined ? source : undefined;
     this.held.push({ content, raw: raw?.data, source: spanned, start: raw?.start ?? 0, end: raw?.end ?? 0, slot, base, index, offset: 0 });
+    this.heldChars += content.length;
+    this.unscanned += content;
+  }
+
+  /** Adds the content of an event of a learned shape that lies in `source.text` from `start` to `end`. */
+  addSpanned(content: string, source: SseSource, start: number, end: number, slot: ContentSlot): void {
+    this.held.push({ content, raw: undefined, source, start, end, slot, base: undefined, index: slot.index, offset: 0 });
     this.heldChars += content.length;
     this.unscanned += content;
   }
@@ -351,7 +395,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
       if (result.action === "block") return block(result.message);
       addRedactions(outcome, result);
       if (result.text && template) {
-        out.add(sseEvent(JSON.stringify({ ...template, choices: [{ index: entry.choice, delta: { tool_calls: [{ index: entry.tool, function: { arguments: result.text } }] }, logprobs: null, finish_reason: null }] })));
+        out.add(sseEvent(JSON.stringify({ ...chunkBase(template), choices: [{ index: entry.choice, delta: { tool_calls: [{ index: entry.tool, function: { arguments: result.text } }] }, logprobs: null, finish_reason: null }] })));
       }
     }
     return true;
@@ -363,13 +407,14 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     return true;
   };
 
-  /** A content-only chunk of a learned shape: queued for the next scan, no parse. */
-  const fastContent = (event: SseEvent): boolean => {
-    if (!newScanner) return false;
+  /** The parser's current event, when it is a content-only chunk of a learned shape: queued for the next scan, no parse, no event object. */
+  const fastContent = (): boolean => {
+    if (!newScanner || !parser.simple) return false;
+    const source = parser.source;
     for (const slot of slots) {
-      const content = matchSlot(slot, event.data);
+      const content = matchSlot(slot, source.text, parser.dataStart, parser.dataEnd);
       if (content === undefined) continue;
-      textOf(slot.index, newScanner).add(content, event, parser.source, slot, undefined, slot.index);
+      textOf(slot.index, newScanner).addSpanned(content, source, parser.blockStart, parser.blockEnd, slot);
       return true;
     }
     return false;
@@ -408,8 +453,9 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
       forward(event);
       return true;
     }
-    const { choices: _choices, usage: _usage, ...base } = chunk;
-    template ??= base;
+    // The chunk's other members (id, model, …) are copied out only when an event has to be rebuilt.
+    const base = chunk;
+    template ??= chunk;
     const only = choices.length === 1 ? choices[0] : undefined;
     const onlyDelta = only?.delta as Json | undefined;
     if (only && !only.finish_reason && only.logprobs == null && onlyDelta && typeof onlyDelta.content === "string" && onlyDelta.content.length > 0 && Object.keys(onlyDelta).length === 1) {
@@ -466,7 +512,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     return yield* flushPending();
   };
 
-  const ok = await pump(body, parser, out, outcome, (event) => fastContent(event) || drive(handle(event)), () => drive(flushPending()), () => done);
+  const ok = await pump(body, parser, out, outcome, (event) => drive(handle(event)), () => drive(flushPending()), () => done, fastContent);
   if (ok && !done && !outcome.broken) await drive(flushScanners());
   out.end();
   return outcome;
@@ -657,13 +703,19 @@ async function pump(
   parser: SseParser,
   out: Output,
   outcome: StreamOutcome,
-  handle: (event: { event: string | undefined; data: string }) => boolean | Promise<boolean>,
+  handle: (event: SseEvent) => boolean | Promise<boolean>,
   onReadEnd?: () => boolean | Promise<boolean>,
   finished?: () => boolean,
+  /** Takes the parser's current event in place when it can (true), before it is made an object for `handle`. */
+  inPlace?: () => boolean,
 ): Promise<boolean> {
   try {
     for await (const chunk of body) {
-      for (const event of parser.push(chunk)) {
+      parser.feed(chunk);
+      while (parser.next()) {
+        if (inPlace?.()) continue;
+        const event = parser.event();
+        if (!event) continue;
         const result = handle(event);
         if (!(result instanceof Promise ? await result : result)) {
           await out.flush();
