@@ -41,5 +41,82 @@ export const upstreamFetch = async (input: string | URL | Request, init?: Reques
     response.body.resume();
     return new Response(null, { status, headers: responseHeaders(response.headers) });
   }
-  return new Response(Readable.toWeb(response.body) as ReadableStream<Uint8Array>, { status, headers: responseHeaders(response.headers) });
+  const headers = responseHeaders(response.headers);
+  if (method === "POST" && status === 200 && headers.get("content-type")?.startsWith("text/event-stream")) {
+    const single = await singleResponseEvent(response.body);
+    if (single !== undefined) {
+      headers.set("content-type", "application/json");
+      return new Response(single, { status, headers });
+    }
+  }
+  return new Response(Readable.toWeb(response.body) as ReadableStream<Uint8Array>, { status, headers });
 };
+
+/**
+ * A POST answered with an SSE stream whose first event is the JSON-RPC response (no progress or other
+ * message before it; the spec has the server close the stream after the response): that response's
+ * JSON, so the SDK parses it as a JSON answer instead of through its web-stream SSE pipeline (a
+ * TextDecoderStream and a parser stream per call, and an Error object Node creates when each one ends).
+ * The rest of the stream is drained. Otherwise `undefined`, and the body is left as it was (what was read
+ * is put back), so progress notifications and anything else stream through untouched and undelayed.
+ */
+async function singleResponseEvent(body: Readable): Promise<string | undefined> {
+  const read = await readFirstEvent(body);
+  const event = read.end >= 0 ? parseSimpleEvent(read.bytes.toString("utf8", 0, read.end)) : undefined;
+  if (event !== undefined && isJsonRpcResponse(event)) {
+    body.resume();
+    return event;
+  }
+  if (read.bytes.length > 0) body.unshift(read.bytes);
+  return undefined;
+}
+
+/** Reads until the first blank line (the end of the first event) or the end of the body; pauses the body. */
+function readFirstEvent(body: Readable): Promise<{ bytes: Buffer; end: number }> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    const finish = (end: number) => {
+      body.off("data", onData);
+      body.off("end", onEnd);
+      body.off("error", onError);
+      body.pause();
+      resolve({ bytes: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks), end });
+    };
+    const onData = (chunk: Buffer) => {
+      chunks.push(chunk);
+      const all = chunks.length === 1 ? chunk : Buffer.concat(chunks);
+      const end = all.indexOf("\n\n");
+      if (end >= 0) finish(end);
+      else if (all.length > 1024 * 1024) finish(-1); // not a small answer: stream it
+    };
+    const onEnd = () => finish(-1);
+    const onError = (error: Error) => {
+      body.off("data", onData);
+      body.off("end", onEnd);
+      reject(error);
+    };
+    body.on("data", onData);
+    body.once("end", onEnd);
+    body.once("error", onError);
+  });
+}
+
+/** The data of an SSE block made of `event: message` (optional), `id:` (optional) and `data:` lines only. */
+function parseSimpleEvent(block: string): string | undefined {
+  if (block.includes("\r")) return undefined;
+  const data: string[] = [];
+  for (const line of block.split("\n")) {
+    if (line.startsWith("data:")) data.push(line.slice(line.startsWith("data: ") ? 6 : 5));
+    else if (line !== "event: message" && !line.startsWith("id:")) return undefined;
+  }
+  return data.length > 0 ? data.join("\n") : undefined;
+}
+
+function isJsonRpcResponse(data: string): boolean {
+  try {
+    const message: unknown = JSON.parse(data);
+    return typeof message === "object" && message !== null && !Array.isArray(message) && "id" in message && ("result" in message || "error" in message);
+  } catch {
+    return false;
+  }
+}

@@ -63,6 +63,37 @@ describe("upstreamFetch", () => {
     expect(empty.body).toBeNull();
   });
 
+  it("answers a POST whose SSE stream starts with the JSON-RPC response as that JSON (what the SDK parses without its stream pipeline)", async () => {
+    const url = await serve((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream", "mcp-session-id": "s-1" });
+      res.end('event: message\nid: e-1\ndata: {"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"caf\u00e9"}]}}\n\n');
+    });
+    const response = await upstreamFetch(`${url}/mcp`, { method: "POST", body: "{}" });
+    expect(response.headers.get("content-type")).toBe("application/json");
+    expect(response.headers.get("mcp-session-id")).toBe("s-1");
+    expect(await response.json()).toEqual({ jsonrpc: "2.0", id: 7, result: { content: [{ type: "text", text: "café" }] } });
+  });
+
+  it("streams a POST's SSE answer that starts with a notification as it arrives: the notification is read before the response exists", async () => {
+    let sendResponse!: () => void;
+    const clientSawProgress = new Promise<void>((resolve) => (sendResponse = resolve));
+    const url = await serve((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      res.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}\n\n');
+      void clientSawProgress.then(() => res.end('event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n'));
+    });
+    const response = await upstreamFetch(`${url}/mcp`, { method: "POST", body: "{}" });
+    expect(response.headers.get("content-type")).toBe("text/event-stream");
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    let text = decoder.decode((await reader.read()).value);
+    expect(text).toContain("notifications/progress");
+    expect(text).not.toContain('"result"');
+    sendResponse();
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) text += decoder.decode(chunk.value);
+    expect(text).toContain('"id":1,"result":{}');
+  });
+
   it("streams an SSE body as it arrives, and aborting closes the upstream request", async () => {
     let closed!: () => void;
     const upstreamClosed = new Promise<void>((resolve) => (closed = resolve));
