@@ -24,7 +24,7 @@ import { startLlmUpstream } from "../examples/local-platform/llm-upstream";
 import { authTestBundle } from "../test/support/gateway";
 import { type GatewayProcess, describeProxyProcess, pinThisProcess, startGatewayProcess } from "./support/gateway-process";
 
-const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 3);
+const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
 const JSON_REQUESTS = 3000;
 const STREAM_REQUESTS = 800;
 const TTFB_REQUESTS = 300;
