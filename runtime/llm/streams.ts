@@ -108,8 +108,9 @@ class Output {
     for (let i = 0; i < last; i++) res.write(parts[i] as string | Uint8Array);
     res.end(parts[last]); // uncorks the socket fully
   }
-  async flush(): Promise<void> {
-    if ((this.parts.length === 0 && !this.runSource) || this.res.writableEnded || this.res.destroyed) return;
+  /** Writes what is pending; a promise only when the client is not keeping up (wait for it). */
+  flush(): Promise<void> | undefined {
+    if ((this.parts.length === 0 && !this.runSource) || this.res.writableEnded || this.res.destroyed) return undefined;
     const parts = this.take();
     const res = this.res;
     const socket = parts.length > 1 ? res.socket : null;
@@ -117,7 +118,7 @@ class Output {
     socket?.cork();
     for (const part of parts) drained = res.write(part);
     socket?.uncork();
-    if (!drained) await new Promise<void>((resolve) => res.once("drain", resolve));
+    return drained ? undefined : new Promise<void>((resolve) => res.once("drain", resolve));
   }
 }
 
@@ -358,16 +359,22 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
   };
 
   /** Scans the text queued since the last scan (per choice) and sends what is released. */
-  const flushPending = function* (): Step<boolean> {
+  const flushPending = (): boolean | Promise<boolean> => {
     for (const text of texts.values()) {
       if (!text.unscanned) continue;
       const queued = text.unscanned;
       text.unscanned = "";
-      const result = yield* settle(text.push(queued));
-      if (result.action === "block") return block(result.message);
-      addRedactions(outcome, result);
-      text.release(result, out);
+      const result = text.push(queued);
+      // Synchronous unless the scan needs secretlint: then the rest continues when it is done.
+      if (result instanceof Promise) return result.then((r) => sendReleased(text, r) && flushPending());
+      if (!sendReleased(text, result)) return false;
     }
+    return true;
+  };
+  const sendReleased = (text: ChoiceText, result: StreamScanResult): boolean => {
+    if (result.action === "block") return block(result.message);
+    addRedactions(outcome, result);
+    text.release(result, out);
     return true;
   };
   /** The choice's text ended: scans and sends everything still held. */
@@ -401,7 +408,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     return true;
   };
   const flushScanners = function* (): Step<boolean> {
-    if (!(yield* flushPending())) return false;
+    if (!(yield* settle(flushPending()))) return false;
     if (!(yield* flushToolScanners())) return false;
     for (const index of [...texts.keys()]) if (!(yield* finishText(index))) return false;
     return true;
@@ -468,7 +475,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
       return true;
     }
     // Any other chunk: text queued before it is scanned and sent first.
-    if (!(yield* flushPending())) return false;
+    if (!(yield* settle(flushPending()))) return false;
     let modified = false;
     let emptied = true;
     for (const choice of choices) {
@@ -509,10 +516,10 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     }
     if (modified && !emptied) out.addData(JSON.stringify(chunk));
     else if (!modified) forward(event);
-    return yield* flushPending();
+    return yield* settle(flushPending());
   };
 
-  const ok = await pump(body, parser, out, outcome, (event) => drive(handle(event)), () => drive(flushPending()), () => done, fastContent);
+  const ok = await pump(body, parser, out, outcome, (event) => drive(handle(event)), flushPending, () => done, fastContent);
   if (ok && !done && !outcome.broken) await drive(flushScanners());
   out.end();
   return outcome;
@@ -730,7 +737,10 @@ async function pump(
         }
       }
       if (finished?.()) setImmediate(() => void out.flush());
-      else await out.flush();
+      else {
+        const backpressure = out.flush();
+        if (backpressure) await backpressure;
+      }
     }
     for (const event of parser.end()) {
       const result = handle(event);
