@@ -25,8 +25,8 @@ import { authTestBundle } from "../test/support/gateway";
 import { type GatewayProcess, describeProxyProcess, pinThisProcess, startGatewayProcess } from "./support/gateway-process";
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
-const JSON_REQUESTS = 3000;
-const STREAM_REQUESTS = 800;
+const JSON_REQUESTS = 6000;
+const STREAM_REQUESTS = 1600;
 const TTFB_REQUESTS = 300;
 const FIXED_RATE = 1000;
 const FIXED_REQUESTS = 1500;
