@@ -11,13 +11,24 @@ export type Authentication =
   | { readonly outcome: "missing" }
   | { readonly outcome: "invalid"; readonly reason: string };
 
-/** The token from `Authorization: Bearer <token>`, `undefined` when there is none. */
+const MALFORMED = { malformed: true } as const;
+
+/**
+ * The token from `Authorization: Bearer <token>` (scheme in any case, one or more spaces, a token without
+ * spaces, trailing spaces allowed), `undefined` when there is no header. A scan, not a regex: the header
+ * is as long as the token (a kilobyte and more) and is read on every request.
+ */
 export function bearerToken(req: IncomingMessage): string | undefined | { malformed: true } {
   const header = req.headers.authorization;
   if (header === undefined || header === "") return undefined;
-  const match = /^Bearer +([^ ]+) *$/i.exec(header);
-  if (!match?.[1]) return { malformed: true };
-  return match[1];
+  if (header.length < 8 || header.charCodeAt(6) !== 32 || header.slice(0, 6).toLowerCase() !== "bearer") return MALFORMED;
+  let start = 7;
+  while (header.charCodeAt(start) === 32) start++;
+  let end = header.length;
+  while (end > start && header.charCodeAt(end - 1) === 32) end--;
+  if (end === start) return MALFORMED;
+  const token = header.slice(start, end);
+  return token.includes(" ") ? MALFORMED : token;
 }
 
 /** Synchronous for a missing or malformed header and for a token verified before (the common case). */

@@ -4,9 +4,9 @@
  * Order: size cap and duplicate members on the raw text → signature with a pinned algorithm and the
  * issuer's key → `typ` → `iss`, `aud`, `exp`, `nbf` (bounded skew), required claims, token age → claim
  * types (`sub`, scopes, client) → allowed clients. Every failure is a {@link VerifyFailure}; nothing
- * throws. Verified tokens are cached until they expire, keyed by the token text itself (the principal
- * already holds that string, so the key costs no memory; the map's string hash replaces a SHA-256 per
- * request): the hot path is one map lookup and one clock read.
+ * throws. Verified tokens are cached until they expire, keyed by the end of the token text and checked
+ * against the whole token (which the principal holds): the hot path is one map lookup of a short key,
+ * one string comparison and one clock read, no hash of the token.
  */
 import { type JWTPayload, errors, jwtVerify } from "jose";
 import type { AuthConfig } from "../../policies/bundle";
@@ -32,6 +32,9 @@ export interface TokenVerifierOptions extends IssuerKeysOptions {
   /** Verified tokens kept in the cache; 0 turns the cache off. @default 10000 */
   readonly cacheSize?: number;
 }
+
+/** Characters at the end of a token that key the verified-token cache. */
+const CACHE_KEY_CHARS = 32;
 
 /** `typ` values accepted: RFC 9068 access tokens, and plain JWTs (Okta's access tokens carry no at+jwt). */
 const ACCEPTED_TYP = new Set(["at+jwt", "application/at+jwt", "jwt"]);
@@ -72,7 +75,11 @@ export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOpti
   const keys = createIssuerKeys(auth, options);
   const now = options.now ?? Date.now;
   const cacheSize = options.cacheSize ?? 10_000;
+  // Keyed by the token's last characters (the end of its signature), so a lookup hashes a short string
+  // rather than the whole token; a hit counts only if the whole token is the one cached (its principal
+  // holds it), so a token sharing those characters is simply verified.
   const cache = new Map<string, { readonly ok: true; readonly principal: Principal }>();
+  const keyOf = (token: string) => (token.length > 2 * CACHE_KEY_CHARS ? token.slice(-CACHE_KEY_CHARS) : token);
   const allowedClients = auth.allowedClients ? new Set(auth.allowedClients) : undefined;
   const requiredClaims = [...new Set(["exp", "sub", ...auth.requiredClaims])];
 
@@ -119,10 +126,11 @@ export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOpti
   return {
     keys,
     verify: (token) => {
-      const cached = cache.get(token);
-      if (cached) {
+      const key = keyOf(token);
+      const cached = cache.get(key);
+      if (cached && cached.principal.token === token) {
         if (cached.principal.expiresAt + auth.clockSkewSeconds > now() / 1000) return cached;
-        cache.delete(token);
+        cache.delete(key);
         return fail("token expired");
       }
       return verifyUncached(token).then((result) => {
@@ -132,7 +140,7 @@ export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOpti
             const oldest = cache.keys().next().value;
             if (oldest !== undefined) cache.delete(oldest);
           }
-          cache.set(token, result);
+          cache.set(key, result);
         }
         return result;
       });

@@ -56,4 +56,15 @@ describe("identity from real tokens", () => {
     clock += 2 * 3600 * 1000; // past exp (1 h) + skew
     expect(await verifier.verify(token)).toEqual({ ok: false, reason: "token expired" });
   });
+
+  it("a forged token ending like a cached one is verified, not served from the cache", async () => {
+    const verifier = createTokenVerifier(platform.gateway.active().config.bundle.auth);
+    const token = await platform.token("admin");
+    expect((await verifier.verify(token)).ok).toBe(true);
+    const [header = "", , signature = ""] = token.split(".");
+    const forgedPayload = Buffer.from(JSON.stringify({ sub: "mallory", scp: ["mcp:admin"], exp: Math.floor(Date.now() / 1000) + 3600 })).toString("base64url");
+    const forged = `${header}.${forgedPayload}.${signature}`;
+    expect(forged.slice(-64)).toBe(token.slice(-64));
+    expect(await verifier.verify(forged)).toMatchObject({ ok: false });
+  });
 });
