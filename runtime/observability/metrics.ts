@@ -37,8 +37,12 @@ export interface GatewayMetrics {
 export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {}): GatewayMetrics {
   const registry = new Registry();
   if (options.defaultMetrics ?? true) collectDefaultMetrics({ register: registry, prefix: "tollgate_" });
-  const requests = new Counter({ name: "tollgate_requests_total", help: "Decisions by kind, route and outcome", labelNames: ["kind", "route", "decision"], registers: [registry] });
-  const tokens = new Counter({ name: "tollgate_tokens_total", help: "Tokens billed by route, provider and direction", labelNames: ["route", "provider", "direction"], registers: [registry] });
+  // Requests and tokens are counted on every request: plain numbers per label set here, handed to
+  // prom-client when it is scraped (its labelled inc hashes and validates the label object per call).
+  const requestCounts = new CountsByLabels<"kind" | "route" | "decision">();
+  const tokenCounts = new CountsByLabels<"route" | "provider" | "direction">();
+  new Counter({ name: "tollgate_requests_total", help: "Decisions by kind, route and outcome", labelNames: ["kind", "route", "decision"], registers: [registry], collect() { requestCounts.collectInto(this); } });
+  new Counter({ name: "tollgate_tokens_total", help: "Tokens billed by route, provider and direction", labelNames: ["route", "provider", "direction"], registers: [registry], collect() { tokenCounts.collectInto(this); } });
   const guardHits = new Counter({ name: "tollgate_guard_hits_total", help: "Guard interventions by guard and action", labelNames: ["guard", "action"], registers: [registry] });
   const rateLimited = new Counter({ name: "tollgate_rate_limit_rejections_total", help: "Requests refused by a rate limit, by route", labelNames: ["route"], registers: [registry] });
   const upstreamLatency = new Histogram({
@@ -54,10 +58,7 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
   reloads.inc({ result: "ok" }, 0);
   reloads.inc({ result: "failed" }, 0);
 
-  // Labelled children cached by their label values: prom-client hashes the label object on every
-  // inc/observe otherwise. Label values are bounded (bundle ids or "other"), so the caches are too.
-  const requestChildren = new Map<string, ReturnType<typeof requests.labels>>();
-  const tokenChildren = new Map<string, ReturnType<typeof tokens.labels>>();
+  // Labelled children cached by their label values. Label values are bounded (bundle ids or "other"), so the caches are too.
   const latencyChildren = new Map<string, ReturnType<typeof upstreamLatency.labels>>();
   const child = <C>(cache: Map<string, C>, key: string, make: () => C): C => {
     let found = cache.get(key);
@@ -93,10 +94,10 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
     observeAudit(event) {
       const route = routeLabel(event);
       const decision = DECISIONS.has(event.decision) ? event.decision : OTHER;
-      child(requestChildren, `${event.kind}\u0000${route}\u0000${decision}`, () => requests.labels({ kind: event.kind, route, decision })).inc();
+      requestCounts.add(1, { kind: event.kind, route, decision }, event.kind, route, decision);
       const provider = known(providers, event.provider);
-      if (event.tokensIn) child(tokenChildren, `${route}\u0000${provider}\u0000input`, () => tokens.labels({ route, provider, direction: "input" })).inc(event.tokensIn);
-      if (event.tokensOut) child(tokenChildren, `${route}\u0000${provider}\u0000output`, () => tokens.labels({ route, provider, direction: "output" })).inc(event.tokensOut);
+      if (event.tokensIn) tokenCounts.add(event.tokensIn, { route, provider, direction: "input" }, route, provider, "input");
+      if (event.tokensOut) tokenCounts.add(event.tokensOut, { route, provider, direction: "output" }, route, provider, "output");
       if (event.decision === "rate-limited") rateLimited.inc({ route });
       const guard = guardOf(event.rule);
       if (guard) guardHits.inc({ guard, action: decision });
@@ -110,6 +111,41 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
     setMcpUpstreamHealth: (upstream, up) => upstreamUp.set({ upstream: known(upstreams, upstream) }, up ? 1 : 0),
     render: () => registry.metrics(),
   };
+}
+
+/**
+ * Cumulative counts per label set, found through one small map per label (no key string built per
+ * call), written into a prom-client counter when it is collected.
+ */
+class CountsByLabels<L extends string> {
+  private readonly root = new Map<string, unknown>();
+  private readonly entries: { readonly labels: Readonly<Record<L, string>>; value: number }[] = [];
+
+  /** Adds `value` to the label set `labels`, whose values are also given in label order as `path`. */
+  add(value: number, labels: Readonly<Record<L, string>>, ...path: string[]): void {
+    let node: Map<string, unknown> = this.root;
+    const last = path.length - 1;
+    for (let i = 0; i < last; i++) {
+      let next = node.get(path[i] as string) as Map<string, unknown> | undefined;
+      if (!next) {
+        next = new Map();
+        node.set(path[i] as string, next);
+      }
+      node = next;
+    }
+    let entry = node.get(path[last] as string) as { labels: Readonly<Record<L, string>>; value: number } | undefined;
+    if (!entry) {
+      entry = { labels: { ...labels }, value: 0 };
+      this.entries.push(entry);
+      node.set(path[last] as string, entry);
+    }
+    entry.value += value;
+  }
+
+  collectInto(counter: Counter<L>): void {
+    counter.reset();
+    for (const { labels, value } of this.entries) counter.inc(labels as Partial<Record<L, string | number>>, value);
+  }
 }
 
 export interface MetricsServer {
