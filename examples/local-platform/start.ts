@@ -16,12 +16,12 @@
  */
 import { randomBytes } from "node:crypto";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Overlay, listPlaceholders } from "../../policies/bundle";
 import { type AuthClient, type AuthGrant, type AuthServer, TOKEN_EXCHANGE_GRANT, startAuthServer } from "./auth-server";
+import { freePort } from "./free-port";
 import { type LlmUpstream, startLlmUpstream } from "./llm-upstream";
 import { LOCAL_LLM_KEY_ENV, type LocalMcpServer, assignMcpServers, buildLocalOverlay, localPlaceholderValue } from "./local-overlay";
 import { type LocalClient, type OktaConfig, readOktaConfig, serviceClient, userClient } from "./okta-resources";
@@ -104,18 +104,6 @@ const KEEP_LINES = 50_000;
 function keep<T>(list: T[], item: T): void {
   list.push(item);
   if (list.length > KEEP_LINES) list.shift();
-}
-
-async function freePort(): Promise<number> {
-  return new Promise((resolvePort, reject) => {
-    const server = createServer();
-    server.once("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      server.close(() => resolvePort(port));
-    });
-  });
 }
 
 function toAuthGrant(grant: string): AuthGrant | undefined {

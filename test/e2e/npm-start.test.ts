@@ -31,14 +31,15 @@ describe("npm start", () => {
       dir = await mkdtemp(join(tmpdir(), "tollgate-npm-start-"));
       const [, ...args] = START_SCRIPT.split(" ");
       child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, PORT: "0", TOLLGATE_LOCAL_DIR: dir }, stdio: ["ignore", "pipe", "pipe"] });
-      child.stderr?.resume();
+      let stderr = "";
+      child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
       const exited = new Promise<number | null>((r) => child?.once("exit", (code) => r(code)));
       // Wait for the banner's last line: the platform is up.
       await new Promise<void>((resolveUp, reject) => {
         createInterface({ input: child?.stdout as NodeJS.ReadableStream }).on("line", (line) => {
           if (line.includes("Ctrl-C stops everything")) resolveUp();
         });
-        void exited.then((code) => reject(new Error(`npm start exited early (${code})`)));
+        void exited.then((code) => reject(new Error(`npm start exited early (${code}):\n${stderr}`)));
       });
       const statePath = join(dir, "state.json");
       expect(existsSync(statePath)).toBe(true);

@@ -11,7 +11,7 @@
  * ```
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createServer } from "node:net";
+import { freePort } from "../../examples/local-platform/free-port";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AuthClient, type AuthServer, startAuthServer } from "../../examples/local-platform/auth-server";
@@ -48,14 +48,7 @@ export function authTestBundle(issuer: string, publicUrl: string): BundleInput {
   return { ...bundle, llm: { routes: [] }, mcp: { path: "/mcp", policy: "default", upstreams: [], grants: [], deny: [], alwaysBlocked: [] } };
 }
 
-/** A free TCP port on 127.0.0.1 (bound and released: the gateway takes it right after). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
+export { freePort };
 
 export interface TestPlatformOptions {
   /** Changes the bundle (it gets the issuer and public URL already filled in). */
