@@ -5,7 +5,7 @@
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from "prom-client";
 import type { Bundle } from "../../policies/bundle";
 import type { AuditDecision, AuditEvent } from "./audit";
 
@@ -45,29 +45,17 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
   new Counter({ name: "tollgate_tokens_total", help: "Tokens billed by route, provider and direction", labelNames: ["route", "provider", "direction"], registers: [registry], collect() { tokenCounts.collectInto(this); } });
   const guardHits = new Counter({ name: "tollgate_guard_hits_total", help: "Guard interventions by guard and action", labelNames: ["guard", "action"], registers: [registry] });
   const rateLimited = new Counter({ name: "tollgate_rate_limit_rejections_total", help: "Requests refused by a rate limit, by route", labelNames: ["route"], registers: [registry] });
-  const upstreamLatency = new Histogram({
-    name: "tollgate_upstream_latency_seconds",
-    help: "Upstream call latency (LLM providers and MCP upstreams)",
-    labelNames: ["kind", "target", "provider", "outcome"],
-    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [registry],
-  });
+  const upstreamLatency = new HistogramByLabels<"kind" | "target" | "provider" | "outcome">(
+    "tollgate_upstream_latency_seconds",
+    "Upstream call latency (LLM providers and MCP upstreams)",
+    [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  );
+  registry.registerMetric(upstreamLatency as unknown as Metric);
   const upstreamUp = new Gauge({ name: "tollgate_mcp_upstream_up", help: "1 when the MCP upstream is reachable", labelNames: ["upstream"], registers: [registry] });
   const reloads = new Counter({ name: "tollgate_bundle_reloads_total", help: "Bundle loads by result", labelNames: ["result"], registers: [registry] });
   const bundleInfo = new Gauge({ name: "tollgate_bundle_info", help: "The loaded bundle (value 1)", labelNames: ["digest", "environment", "stack"], registers: [registry] });
   reloads.inc({ result: "ok" }, 0);
   reloads.inc({ result: "failed" }, 0);
-
-  // Labelled children cached by their label values. Label values are bounded (bundle ids or "other"), so the caches are too.
-  const latencyChildren = new Map<string, ReturnType<typeof upstreamLatency.labels>>();
-  const child = <C>(cache: Map<string, C>, key: string, make: () => C): C => {
-    let found = cache.get(key);
-    if (!found) {
-      found = make();
-      cache.set(key, found);
-    }
-    return found;
-  };
 
   let routes = new Set<string>();
   let upstreams = new Set<string>();
@@ -106,7 +94,7 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
     observeUpstream(kind, target, provider, seconds, outcome) {
       const targetLabel = kind === "mcp" ? known(upstreams, target) : known(routes, target);
       const providerLabel = known(providers, provider);
-      child(latencyChildren, `${kind}\u0000${targetLabel}\u0000${providerLabel}\u0000${outcome}`, () => upstreamLatency.labels({ kind, target: targetLabel, provider: providerLabel, outcome })).observe(seconds);
+      upstreamLatency.observe(seconds, { kind, target: targetLabel, provider: providerLabel, outcome }, kind, targetLabel, providerLabel, outcome);
     },
     setMcpUpstreamHealth: (upstream, up) => upstreamUp.set({ upstream: known(upstreams, upstream) }, up ? 1 : 0),
     render: () => registry.metrics(),
@@ -114,15 +102,17 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
 }
 
 /**
- * Cumulative counts per label set, found through one small map per label (no key string built per
- * call), written into a prom-client counter when it is collected.
+ * Series per label set, found through one small map per label: no key string is built, and no label
+ * object hashed and validated, per observation (what prom-client's labelled inc/observe do on every call).
  */
-class CountsByLabels<L extends string> {
+class SeriesByLabels<L extends string, S extends { readonly labels: Readonly<Record<L, string>> }> {
   private readonly root = new Map<string, unknown>();
-  private readonly entries: { readonly labels: Readonly<Record<L, string>>; value: number }[] = [];
+  readonly all: S[] = [];
 
-  /** Adds `value` to the label set `labels`, whose values are also given in label order as `path`. */
-  add(value: number, labels: Readonly<Record<L, string>>, ...path: string[]): void {
+  constructor(private readonly create: (labels: Readonly<Record<L, string>>) => S) {}
+
+  /** The series of `labels`, whose values are also given in label order as `path`. */
+  find(labels: Readonly<Record<L, string>>, path: readonly string[]): S {
     let node: Map<string, unknown> = this.root;
     const last = path.length - 1;
     for (let i = 0; i < last; i++) {
@@ -133,18 +123,86 @@ class CountsByLabels<L extends string> {
       }
       node = next;
     }
-    let entry = node.get(path[last] as string) as { labels: Readonly<Record<L, string>>; value: number } | undefined;
-    if (!entry) {
-      entry = { labels: { ...labels }, value: 0 };
-      this.entries.push(entry);
-      node.set(path[last] as string, entry);
+    let series = node.get(path[last] as string) as S | undefined;
+    if (!series) {
+      series = this.create({ ...labels });
+      this.all.push(series);
+      node.set(path[last] as string, series);
     }
-    entry.value += value;
+    return series;
+  }
+}
+
+/** Cumulative counts per label set, written into a prom-client counter when it is collected. */
+class CountsByLabels<L extends string> {
+  private readonly series = new SeriesByLabels<L, { readonly labels: Readonly<Record<L, string>>; value: number }>((labels) => ({ labels, value: 0 }));
+
+  add(value: number, labels: Readonly<Record<L, string>>, ...path: string[]): void {
+    this.series.find(labels, path).value += value;
   }
 
   collectInto(counter: Counter<L>): void {
     counter.reset();
-    for (const { labels, value } of this.entries) counter.inc(labels as Partial<Record<L, string | number>>, value);
+    for (const { labels, value } of this.series.all) counter.inc(labels as Partial<Record<L, string | number>>, value);
+  }
+}
+
+interface HistogramSeries<L extends string> {
+  readonly labels: Readonly<Record<L, string>>;
+  /** Observations per bucket (not cumulative), the last one above every bound. */
+  readonly buckets: number[];
+  sum: number;
+  count: number;
+}
+
+/**
+ * A histogram kept as numbers per label set and registered in the prom-client registry as a metric of
+ * its own: the registry renders it like prom-client's Histogram (`_bucket` with `le`, `_sum`, `_count`).
+ */
+class HistogramByLabels<L extends string> {
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  private readonly series: SeriesByLabels<L, HistogramSeries<L>>;
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly bounds: readonly number[],
+  ) {
+    this.series = new SeriesByLabels((labels) => ({ labels, buckets: new Array<number>(bounds.length + 1).fill(0), sum: 0, count: 0 }));
+  }
+
+  observe(value: number, labels: Readonly<Record<L, string>>, ...path: string[]): void {
+    const series = this.series.find(labels, path);
+    let bucket = 0;
+    while (bucket < this.bounds.length && value > (this.bounds[bucket] as number)) bucket++;
+    (series.buckets[bucket] as number)++;
+    series.sum += value;
+    series.count++;
+  }
+
+  /** What the registry renders (prom-client's metric shape). */
+  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { metricName: string; labels: Record<string, string | number>; value: number }[] }> {
+    const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
+    for (const { labels, buckets, sum, count } of this.series.all) {
+      let cumulative = 0;
+      this.bounds.forEach((le, i) => {
+        cumulative += buckets[i] as number;
+        values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le }, value: cumulative });
+      });
+      values.push({ metricName: `${this.name}_bucket`, labels: { ...labels, le: "+Inf" }, value: count });
+      values.push({ metricName: `${this.name}_sum`, labels, value: sum });
+      values.push({ metricName: `${this.name}_count`, labels, value: count });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    for (const series of this.series.all) {
+      series.buckets.fill(0);
+      series.sum = 0;
+      series.count = 0;
+    }
   }
 }
 

@@ -217,6 +217,12 @@ describe("metrics", () => {
     expect(text).toContain('tollgate_guard_hits_total{guard="prompt-injection",action="block"} 1');
     expect(text).toContain('tollgate_rate_limit_rejections_total{route="anthropic"} 1');
     expect(text).toContain('tollgate_upstream_latency_seconds_count{kind="llm",target="openai",provider="openai",outcome="ok"} 1');
+    // 0.2 s falls in the 0.25 bucket: buckets below it are 0, from it on cumulative 1, +Inf = count.
+    expect(text).toContain('# TYPE tollgate_upstream_latency_seconds histogram');
+    expect(text).toContain('tollgate_upstream_latency_seconds_bucket{kind="llm",target="openai",provider="openai",outcome="ok",le="0.1"} 0');
+    expect(text).toContain('tollgate_upstream_latency_seconds_bucket{kind="llm",target="openai",provider="openai",outcome="ok",le="0.25"} 1');
+    expect(text).toContain('tollgate_upstream_latency_seconds_bucket{kind="llm",target="openai",provider="openai",outcome="ok",le="+Inf"} 1');
+    expect(text).toContain('tollgate_upstream_latency_seconds_sum{kind="llm",target="openai",provider="openai",outcome="ok"} 0.2');
     expect(text).toContain('tollgate_mcp_upstream_up{upstream="github"} 1');
     expect(text).toContain('tollgate_bundle_reloads_total{result="ok"} 1');
     expect(text).toMatch(/tollgate_bundle_info\{digest="sha256:a{64}",environment="dev",stack="tollgate-dev"\} 1/);
