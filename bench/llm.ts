@@ -6,8 +6,9 @@
  *         leak incl. streaming hold-back, token accounting from usage, audit to /dev/null).
  * The proxy under test runs in its own process, built like the image and pinned to core 1 with `taskset`
  * (when available; see ./support/gateway-process.ts); the load generator, the upstream and the
- * authorization server share core 0. Targets are interleaved
- * over REPETITIONS repetitions; ratios to (ii) are computed within each repetition, medians printed.
+ * authorization server share core 0. Targets are interleaved over REPETITIONS repetitions, and within
+ * each the saturation phases over WINDOWS short windows, the targets taking turns; ratios to (ii) are
+ * computed per window (saturation) or per repetition (fixed rate, TTFB), medians printed.
  * Streaming runs against two upstreams: one that writes each reply token by token (one SSE event per
  * write, as vendors stream), and one that writes it whole (one write: the proxy reads the whole stream at
  * once; the pass-through then forwards one chunk while Tollgate still parses and scans every event).
@@ -27,6 +28,8 @@ import { type GatewayProcess, describeProxyProcess, pinThisProcess, startGateway
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
 const JSON_REQUESTS = 6000;
 const STREAM_REQUESTS = 1600;
+/** Saturation windows per repetition (JSON_REQUESTS and STREAM_REQUESTS are split over them). */
+const WINDOWS = 4;
 const TTFB_REQUESTS = 300;
 const FIXED_RATE = 1000;
 const FIXED_REQUESTS = 1500;
@@ -165,44 +168,49 @@ async function main(): Promise<void> {
     `JSON: ${JSON_REQUESTS} req at concurrency ${CONCURRENCY}; fixed ${FIXED_RATE} req/s x ${FIXED_REQUESTS}; streaming: ${STREAM_REQUESTS} streams at concurrency ${CONCURRENCY}, ` +
       `from an upstream writing each reply token by token (one SSE event per write, as vendors stream) and from one writing it whole (one write); TTFB: ${TTFB_REQUESTS} sequential streams`,
   );
-  type Row = Record<string, number>;
-  const results: Record<Target["name"], Row[]> = { direct: [], passthrough: [], tollgate: [], llmstage: [] };
+  // Saturation phases run in short windows, the targets taking turns window by window, so a burst of
+  // another tenant's load hits one window pair rather than one target's whole repetition; ratios are
+  // taken per window pair, then the median over all windows of all repetitions.
+  const samples = Object.fromEntries(targets.map((t) => [t.name, {} as Record<string, number[]>])) as Record<Target["name"], Record<string, number[]>>;
+  const record = (name: Target["name"], values: Record<string, number>) => {
+    for (const [key, value] of Object.entries(values)) (samples[name][key] ??= []).push(value);
+  };
   // Warm-up.
   for (const target of targets) for (let i = 0; i < 200; i++) await once(i % 3 === 2 ? target.tokens : target.whole, i % 3 ? STREAM_BODY : JSON_BODY, headers);
 
   for (let rep = 1; rep <= REPETITIONS; rep++) {
+    for (let window = 0; window < WINDOWS; window++) {
+      for (const target of targets) {
+        const json = await saturate(target.whole, JSON_BODY, JSON_REQUESTS / WINDOWS, headers);
+        record(target.name, { jsonRps: json.rps, jsonP50: json.p50, jsonP99: json.p99, jsonCpuUs: json.cpuPerRequest });
+      }
+    }
+    for (let window = 0; window < WINDOWS; window++) {
+      for (const target of targets) {
+        const tokenStream = await saturate(target.tokens, STREAM_BODY, STREAM_REQUESTS / WINDOWS, headers);
+        const stream = await saturate(target.whole, STREAM_BODY, STREAM_REQUESTS / WINDOWS, headers);
+        record(target.name, { tokenStreamsPerS: tokenStream.rps, tokenStreamCpuUs: tokenStream.cpuPerRequest, streamsPerS: stream.rps, streamCpuUs: stream.cpuPerRequest });
+      }
+    }
     for (const target of targets) {
-      const json = await saturate(target.whole, JSON_BODY, JSON_REQUESTS, headers);
       const fixed = await fixedRate(target.whole, headers);
-      const tokenStream = await saturate(target.tokens, STREAM_BODY, STREAM_REQUESTS, headers);
-      const stream = await saturate(target.whole, STREAM_BODY, STREAM_REQUESTS, headers);
       const first = await ttfb(target.whole, headers);
-      const row = {
-        jsonRps: json.rps,
-        jsonP50: json.p50,
-        jsonP99: json.p99,
-        jsonCpuUs: json.cpuPerRequest,
-        fixedP50: fixed.p50,
-        fixedP99: fixed.p99,
-        tokenStreamsPerS: tokenStream.rps,
-        tokenStreamCpuUs: tokenStream.cpuPerRequest,
-        streamsPerS: stream.rps,
-        streamCpuUs: stream.cpuPerRequest,
-        ttfbP50: first.p50,
-        ttfbP99: first.p99,
-      };
-      results[target.name].push(row);
+      record(target.name, { fixedP50: fixed.p50, fixedP99: fixed.p99, ttfbP50: first.p50, ttfbP99: first.p99 });
+      const recent = (key: string, count: number) => median((samples[target.name][key] ?? []).slice(-count));
       console.log(
-        `rep ${rep} ${target.name.padEnd(11)} JSON ${json.rps.toFixed(0).padStart(6)} req/s p50 ${json.p50.toFixed(2)} p99 ${json.p99.toFixed(2)} ms cpu ${micros(json.cpuPerRequest)} µs/req | @${FIXED_RATE}/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} ms | ` +
-          `stream token by token ${tokenStream.rps.toFixed(0).padStart(5)}/s cpu ${micros(tokenStream.cpuPerRequest)} µs, whole ${stream.rps.toFixed(0).padStart(5)}/s cpu ${micros(stream.cpuPerRequest)} µs | TTFB p50 ${first.p50.toFixed(2)} p99 ${first.p99.toFixed(2)} ms`,
+        `rep ${rep} ${target.name.padEnd(11)} JSON ${recent("jsonRps", WINDOWS).toFixed(0).padStart(6)} req/s p50 ${recent("jsonP50", WINDOWS).toFixed(2)} ms cpu ${micros(recent("jsonCpuUs", WINDOWS))} µs/req | @${FIXED_RATE}/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} ms | ` +
+          `stream token by token ${recent("tokenStreamsPerS", WINDOWS).toFixed(0).padStart(5)}/s cpu ${micros(recent("tokenStreamCpuUs", WINDOWS))} µs, whole ${recent("streamsPerS", WINDOWS).toFixed(0).padStart(5)}/s cpu ${micros(recent("streamCpuUs", WINDOWS))} µs | TTFB p50 ${first.p50.toFixed(2)} p99 ${first.p99.toFixed(2)} ms`,
       );
     }
   }
 
-  const ratio = (key: string, base: "passthrough" | "direct", op: "div" | "sub") =>
-    median(results.tollgate.map((row, i) => (op === "div" ? (row[key] ?? 0) / (results[base][i]?.[key] ?? 1) : (row[key] ?? 0) - (results[base][i]?.[key] ?? 0))));
-  const med = (name: Target["name"], key: string) => median(results[name].map((r) => r[key] ?? Number.NaN));
-  console.log("\nmedians over repetitions:");
+  const ratio = (key: string, base: "passthrough" | "direct", op: "div" | "sub") => {
+    const ours = samples.tollgate[key] ?? [];
+    const theirs = samples[base][key] ?? [];
+    return median(ours.map((value, i) => (op === "div" ? value / (theirs[i] ?? Number.NaN) : value - (theirs[i] ?? Number.NaN))));
+  };
+  const med = (name: Target["name"], key: string) => median(samples[name][key] ?? []);
+  console.log(`\nmedians over ${REPETITIONS} repetitions (saturation: over their ${REPETITIONS * WINDOWS} windows):`);
   for (const name of ["direct", "passthrough", "tollgate", "llmstage"] as const) {
     console.log(
       `  ${name.padEnd(11)} JSON ${med(name, "jsonRps").toFixed(0)} req/s, p50 ${med(name, "jsonP50").toFixed(2)} ms, p99 ${med(name, "jsonP99").toFixed(2)} ms, cpu ${med(name, "jsonCpuUs").toFixed(0)} µs/req; @${FIXED_RATE}/s p50 ${med(name, "fixedP50").toFixed(2)} ms; ` +
@@ -210,7 +218,7 @@ async function main(): Promise<void> {
     );
   }
   const check = (label: string, value: number, target: string, ok: boolean) => console.log(`  ${label.padEnd(58)} ${value.toFixed(3).padStart(8)}   target ${target.padEnd(8)} ${ok ? "MET" : "MISSED"}`);
-  console.log("\nTollgate vs pass-through (same repetition, median of per-repetition values):");
+  console.log("\nTollgate vs pass-through (median of the per-window or per-repetition values, each against the pass-through's next to it):");
   const rpsRatio = ratio("jsonRps", "passthrough", "div");
   const cpuRatio = ratio("jsonCpuUs", "passthrough", "div");
   const fixedDelta = ratio("fixedP50", "passthrough", "sub");
@@ -224,8 +232,9 @@ async function main(): Promise<void> {
   check("streams/s ratio, whole reply in one upstream write", streamRatio, ">= 0.95", streamRatio >= 0.95);
   check("TTFB p50 delta over direct (ms)", ttfbDelta, "<= 0.5", ttfbDelta <= 0.5);
   console.log(`  (CPU/stream ratio: token by token ${ratio("tokenStreamCpuUs", "passthrough", "div").toFixed(3)}, whole ${ratio("streamCpuUs", "passthrough", "div").toFixed(3)})`);
-  const stageCpu = median(results.llmstage.map((row, i) => (row.jsonCpuUs ?? 0) / (results.passthrough[i]?.jsonCpuUs ?? 1)));
-  const stageStream = median(results.llmstage.map((row, i) => (row.streamsPerS ?? 0) / (results.passthrough[i]?.streamsPerS ?? 1)));
+  const stageRatio = (key: string) => median((samples.llmstage[key] ?? []).map((value, i) => value / (samples.passthrough[key]?.[i] ?? Number.NaN)));
+  const stageCpu = stageRatio("jsonCpuUs");
+  const stageStream = stageRatio("streamsPerS");
   console.log(`  diagnostic: LLM stage alone (no server/JWT/telemetry) vs pass-through: JSON CPU/request ${stageCpu.toFixed(3)}x, streams/s ${stageStream.toFixed(3)}x`);
 
   const endpoints = targets.flatMap((target) => [target.whole, target.tokens]);
