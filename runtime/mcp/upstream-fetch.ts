@@ -3,8 +3,8 @@
  * `request` on one keep-alive Agent, answered as a WHATWG Response. The SDK only needs status, headers and
  * a body stream; the global fetch adds the Fetch standard's machinery per call (Request objects, header
  * guards, resource timing, its own body streams), a large share of the gateway's CPU per `tools/call`.
- * Redirects are not followed: an upstream's 3xx reaches the SDK as an error (no request leaves for an
- * address the bundle did not name).
+ * Redirects are not followed here: an upstream's 3xx reaches the SDK, which follows it only within the
+ * upstream's own origin and otherwise fails the call (no request leaves for a host the bundle did not name).
  */
 import { Readable } from "node:stream";
 import { Agent, type Dispatcher, request } from "undici";
