@@ -4,6 +4,8 @@
  */
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterEach, describe, expect, it } from "vitest";
 import { upstreamFetch } from "../../runtime/mcp/upstream-fetch";
 
@@ -52,6 +54,18 @@ describe("upstreamFetch", () => {
     const url = await serve((_req, res) => res.writeHead(307, { location: `${elsewhere}/steal` }).end());
     const response = await upstreamFetch(`${url}/mcp`, { method: "POST", body: "{}" });
     expect(response.status).toBe(307);
+    expect(elsewhereHit).toBe(false);
+  });
+
+  it("through the SDK's transport, an upstream redirecting to another origin fails the connection and the other host gets no request", async () => {
+    let elsewhereHit = false;
+    const elsewhere = await serve((_req, res) => {
+      elsewhereHit = true;
+      res.end("{}");
+    });
+    const url = await serve((_req, res) => res.writeHead(307, { location: `${elsewhere}/mcp` }).end());
+    const client = new Client({ name: "redirect-test", version: "0" });
+    await expect(client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { fetch: upstreamFetch }))).rejects.toThrow(/Redirect/);
     expect(elsewhereHit).toBe(false);
   });
 
