@@ -16,7 +16,8 @@ const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000, keepAliveM
 
 function headerRecord(init: RequestInit["headers"]): Record<string, string> {
   const out: Record<string, string> = {};
-  new Headers(init).forEach((value, name) => (out[name] = value));
+  // The SDK passes a Headers it built for this request: read it, do not copy it.
+  (init instanceof Headers ? init : new Headers(init)).forEach((value, name) => (out[name] = value));
   return out;
 }
 
