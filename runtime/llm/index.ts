@@ -18,7 +18,7 @@ import type { LlmRoute } from "../../policies/bundle";
 import { type CompiledGuardPolicy, compileGuardPolicy, createStreamingCredentialScanner } from "../../policies/guards";
 import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext } from "../http/types";
 import type { AuditEvent, AuditLog } from "../observability/audit";
-import { ATTR, type GatewayMetrics, observeUpstream, span, traceHeaders, tracingActive, upstreamCall } from "../observability";
+import { ATTR, type GatewayMetrics, span, traceHeaders, tracingActive, upstreamCall } from "../observability";
 import { anthropicErrorToOpenAi, anthropicModelsToOpenAi, anthropicUsage, chatToMessagesRequest, messagesToChatResponse } from "./anthropic-translate";
 import { type ErrorFlavour, type LlmError, badRequest, guardBlocked, responseGuardBlocked, sendLlmError } from "./errors";
 import { ProviderHealth, triggerForStatus } from "./failover";
@@ -46,6 +46,10 @@ export interface LlmGatewayDeps {
 
 type Json = Record<string, any>;
 
+const NO_ATTRIBUTES = {};
+/** A provider answer that counts as an error in the upstream latency metrics. */
+const providerFailed = (response: UpstreamResponse) => response.status >= 500 || response.status === 429;
+
 interface CompiledRoute {
   readonly config: LlmRoute;
   readonly prefix: string;
@@ -58,7 +62,6 @@ interface CompiledRoute {
 
 export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): LlmGateway {
   const now = deps.now ?? Date.now;
-  const observe = deps.metrics ? deps.metrics.observeUpstream.bind(deps.metrics) : observeUpstream;
   const health = new ProviderHealth(now);
   const upstream = createUpstreamClient();
   const maxRequestBytes = config.bundle.server.maxRequestBytes;
@@ -172,19 +175,11 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
             timeoutMs: provider.config.timeoutMs,
             signal: ctx.signal,
           });
-        if (traced) {
-          const genAi = { [ATTR.GEN_AI_SYSTEM]: provider.kind, [ATTR.GEN_AI_PROVIDER_NAME]: provider.kind, [ATTR.GEN_AI_OPERATION_NAME]: "chat", [ATTR.GEN_AI_REQUEST_MODEL]: model, [ATTR.PROVIDER]: provider.id };
-          response = await upstreamCall("llm", route.config.id, provider.id, genAi, send, (r) => r.status >= 500 || r.status === 429);
-        } else {
-          const sentAt = performance.now();
-          try {
-            response = await send();
-          } catch (error) {
-            observe("llm", route.config.id, provider.id, (performance.now() - sentAt) / 1000, "error");
-            throw error;
-          }
-          observe("llm", route.config.id, provider.id, (performance.now() - sentAt) / 1000, response.status >= 500 || response.status === 429 ? "error" : "ok");
-        }
+        // GenAI span attributes only for a traced request.
+        const genAi = traced
+          ? { [ATTR.GEN_AI_SYSTEM]: provider.kind, [ATTR.GEN_AI_PROVIDER_NAME]: provider.kind, [ATTR.GEN_AI_OPERATION_NAME]: "chat", [ATTR.GEN_AI_REQUEST_MODEL]: model, [ATTR.PROVIDER]: provider.id }
+          : NO_ATTRIBUTES;
+        response = await upstreamCall("llm", route.config.id, provider.id, genAi, send, providerFailed, deps.metrics);
       } catch (error) {
         if (!(error instanceof UpstreamUnavailable)) throw error;
         lastFailure = error.kind;

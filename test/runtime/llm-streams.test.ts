@@ -11,36 +11,21 @@ import { type RelayOptions, type StreamOutcome, relayAnthropicAsOpenAi, relayAnt
 const KEY = ["sk", "proj", "Qw1Er2Ty3Ui4Op5As6Df7Gh8Jk9Lz0Xc"].join("-");
 const newScanner = () => createStreamingCredentialScanner({ mode: "block", holdBackChars: 256 });
 
-/** Runs `relay` behind a real HTTP server; each entry of `reads` is delivered as one upstream read. */
-async function run(relay: (o: RelayOptions) => Promise<StreamOutcome>, reads: string[], scanner = newScanner): Promise<{ text: string; outcome: StreamOutcome }> {
+/**
+ * Runs `relay` behind a real HTTP server; each entry of `reads` is delivered as one upstream read (raw
+ * bytes, so a read can end inside a multi-byte character).
+ */
+async function run(relay: (o: RelayOptions) => Promise<StreamOutcome>, reads: readonly (string | Buffer)[], scanner = newScanner): Promise<{ text: string; outcome: StreamOutcome }> {
   let outcome: StreamOutcome | undefined;
   const server = createServer((_req, res) => {
     res.writeHead(200, { "content-type": "text/event-stream" });
     async function* body() {
-      for (const read of reads) yield Buffer.from(read);
+      for (const read of reads) yield typeof read === "string" ? Buffer.from(read) : read;
     }
     void relay({ res, body: body(), newScanner: scanner, clientWantsUsage: false }).then((o) => {
       outcome = o;
       res.end();
     });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
-  const text = await response.text();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (!outcome) throw new Error("relay did not finish");
-  return { text, outcome };
-}
-
-/** Like `run`, with each read given as raw bytes (so a read can end inside a multi-byte character). */
-async function runBytes(reads: Buffer[]): Promise<{ text: string; outcome: StreamOutcome }> {
-  let outcome: StreamOutcome | undefined;
-  const server = createServer((_req, res) => {
-    res.writeHead(200, { "content-type": "text/event-stream" });
-    async function* body() {
-      for (const read of reads) yield read;
-    }
-    void relayOpenAiStream({ res, body: body(), newScanner, clientWantsUsage: false }).then((o) => (outcome = o));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const response = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`);
@@ -183,7 +168,7 @@ describe("streamed text (OpenAI chunks)", () => {
     const euro = bytes.indexOf(Buffer.from("\u20ac"));
     for (const cuts of [[], [euro + 1], [euro + 2, bytes.length - 40]]) {
       const reads = pieces(bytes.toString("latin1"), cuts).map((r) => Buffer.from(r, "latin1"));
-      const { text: sent, outcome } = await runBytes(reads);
+      const { text: sent, outcome } = await run(relayOpenAiStream, reads);
       expect(outcome.blocked).toBeUndefined();
       expect(sent).toBe(events);
     }
