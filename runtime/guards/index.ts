@@ -5,15 +5,14 @@
  * returns ends up in a prompt that leaves), then credential leak (no key goes into a tool call or comes
  * back out of one). Every decision that changes or refuses something is audited.
  *
- * Texts the guards found clean (allowed, unchanged, nothing flagged) are remembered, by their exact text,
- * in a bounded cache: a text seen clean before is clean again (the guards are pure functions of the text
- * under a compiled policy, which a reload replaces together with this guard), so repeated results such as
- * a status line or a fixed-format timestamp skip the regexes and secretlint. Only clean texts are cached,
- * so the cache never holds a credential or PII, and a text that was redacted or refused is scanned again
- * every time.
+ * Texts found clean are remembered ({@link CleanTextCache}): the guards are pure functions of the text
+ * under a compiled policy, which a reload replaces together with this guard.
  */
 import { type CompiledGuardPolicy, type TextVerdict, compileGuardPolicy, guardJsonStrings } from "../../policies/guards";
 import { type ActiveConfig, type GuardOutcome, type RequestContext, type ToolCallGuard, passThroughToolGuard } from "../http/types";
+import { CleanTextCache, isCleanVerdict } from "./clean-text-cache";
+
+export { CleanTextCache };
 
 export function createToolCallGuard(config: ActiveConfig): ToolCallGuard {
   const policyId = config.bundle.mcp?.policy;
@@ -35,7 +34,7 @@ export function createToolCallGuard(config: ActiveConfig): ToolCallGuard {
   const guardText = async (text: string): Promise<TextVerdict> => {
     if (clean.has(text)) return { action: "allow", value: text };
     const verdict = await scanText(text);
-    if (verdict.action === "allow" && verdict.value === text && !verdict.redactions && !verdict.flagged) clean.add(text);
+    if (isCleanVerdict(text, verdict)) clean.add(text);
     return verdict;
   };
 
@@ -55,30 +54,4 @@ export function createToolCallGuard(config: ActiveConfig): ToolCallGuard {
       return audit(ctx, tool, "result", await guardJsonStrings(result, guardText));
     },
   };
-}
-
-/**
- * Texts known clean, oldest dropped first. Bounded in entries and in text length, so the memory it can
- * hold is capped (at most `maxEntries × maxChars` characters).
- */
-export class CleanTextCache {
-  private readonly texts = new Set<string>();
-
-  constructor(
-    private readonly maxEntries = 2048,
-    private readonly maxChars = 4096,
-  ) {}
-
-  has(text: string): boolean {
-    return text.length <= this.maxChars && this.texts.has(text);
-  }
-
-  add(text: string): void {
-    if (text.length > this.maxChars || this.texts.has(text)) return;
-    if (this.texts.size >= this.maxEntries) {
-      const oldest = this.texts.values().next();
-      if (!oldest.done) this.texts.delete(oldest.value);
-    }
-    this.texts.add(text);
-  }
 }

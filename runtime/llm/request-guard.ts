@@ -1,9 +1,12 @@
 /**
  * Request-side guards on a chat request (OpenAI or Anthropic shape): every piece of message text goes
  * through the route policy's injection and PII guards, in place. Agents resend their whole history every
- * turn, so verdicts are cached by (source, text): each message is scanned once, not once per turn.
+ * turn, so texts found clean are remembered per source ({@link CleanTextCache}): a clean message is
+ * scanned once, not once per turn; one that was redacted or refused (PII, an injection) is never kept and
+ * is scanned again.
  */
 import type { CompiledGuardPolicy, ContentSource, TextVerdict } from "../../policies/guards";
+import { CleanTextCache, isCleanVerdict } from "../guards/clean-text-cache";
 
 export type RequestGuardResult =
   | { readonly action: "allow"; readonly changed: boolean; readonly redactions: Record<string, number> | undefined; readonly flagged: readonly string[] }
@@ -11,11 +14,10 @@ export type RequestGuardResult =
 
 type Json = Record<string, any>;
 
-/** Texts longer than this are scanned but not cached. */
+/** Per source: texts up to 64 KiB, 12,500 of them, 4 Mi characters in all (about 32 MB over the four sources). */
 const CACHE_MAX_TEXT = 64 * 1024;
-/** Bounds of the cache's memory over all sources: characters of cached text (about 32 MB), and entries. */
-const CACHE_MAX_CHARS = 16 * 1024 * 1024;
-const CACHE_MAX_ENTRIES = 50_000;
+const CACHE_MAX_ENTRIES = 12_500;
+const CACHE_MAX_CHARS = 4 * 1024 * 1024;
 
 export interface RequestGuard {
   guardChat(body: Json): RequestGuardResult;
@@ -23,38 +25,18 @@ export interface RequestGuard {
 }
 
 export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
-  // One map per source, keyed by the text itself: no key to build (and hash) per lookup.
-  const caches = new Map<ContentSource, Map<string, TextVerdict>>();
-  let cachedChars = 0;
-  let cachedEntries = 0;
-  /** Drops the oldest entries (of every source, in turn) until one of `chars` more fits. */
-  const makeRoom = (chars: number) => {
-    while (cachedEntries > 0 && (cachedChars + chars > CACHE_MAX_CHARS || cachedEntries >= CACHE_MAX_ENTRIES)) {
-      for (const cache of caches.values()) {
-        const oldest = cache.keys().next().value;
-        if (oldest === undefined) continue;
-        cache.delete(oldest);
-        cachedChars -= oldest.length;
-        cachedEntries--;
-      }
-    }
-  };
+  const caches = new Map<ContentSource, CleanTextCache>();
 
   const verdictFor = (text: string, source: ContentSource): TextVerdict => {
     if (text.length === 0) return { action: "allow", value: text };
-    if (text.length > CACHE_MAX_TEXT) return policy.guardRequestText(text, source);
-    let cache = caches.get(source);
-    if (!cache) {
-      cache = new Map();
-      caches.set(source, cache);
+    let clean = caches.get(source);
+    if (!clean) {
+      clean = new CleanTextCache(CACHE_MAX_ENTRIES, CACHE_MAX_TEXT, CACHE_MAX_CHARS);
+      caches.set(source, clean);
     }
-    const hit = cache.get(text);
-    if (hit) return hit;
+    if (clean.has(text)) return { action: "allow", value: text };
     const verdict = policy.guardRequestText(text, source);
-    makeRoom(text.length);
-    cache.set(text, verdict);
-    cachedChars += text.length;
-    cachedEntries++;
+    if (isCleanVerdict(text, verdict)) clean.add(text);
     return verdict;
   };
 

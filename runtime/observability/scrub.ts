@@ -22,26 +22,24 @@ const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map((format) => new RegExp(format.
 const MAY_HOLD_CREDENTIAL = /[^\s"'`]{15,}|-----BEGIN|\b(?:bearer|basic)\s/i;
 
 /**
- * Short values that needed the patterns (subjects, client ids, model names recur on every line of a user
- * or route), with their scrubbed form: bounded, and cleared when full.
+ * Short values that needed the patterns and held nothing to scrub (subjects, client ids, model names recur
+ * on every line of a user or route): bounded, cleared when full. A value that did hold a credential is
+ * never remembered, so the memo never keeps one alive; it is scrubbed again each time.
  */
 const RECENT_MAX_ENTRIES = 1024;
 const RECENT_MAX_LENGTH = 128;
-const recent = new Map<string, string>();
+const clean = new Set<string>();
 
 /** `text` with every JWT, `Bearer …` credential and known-format credential replaced by {@link SCRUBBED}. */
 export function scrubText(text: string): string {
   if (!MAY_HOLD_CREDENTIAL.test(text)) return text;
   const short = text.length <= RECENT_MAX_LENGTH;
-  if (short) {
-    const known = recent.get(text);
-    if (known !== undefined) return known;
-  }
+  if (short && clean.has(text)) return text;
   let out = text.replace(JWT, SCRUBBED).replace(BEARER, `$1 ${SCRUBBED}`);
   for (const pattern of KNOWN_GLOBAL) out = out.replace(pattern, SCRUBBED);
-  if (short) {
-    if (recent.size >= RECENT_MAX_ENTRIES) recent.clear();
-    recent.set(text, out);
+  if (short && out === text) {
+    if (clean.size >= RECENT_MAX_ENTRIES) clean.clear();
+    clean.add(text);
   }
   return out;
 }

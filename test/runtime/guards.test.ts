@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { CleanTextCache, createToolCallGuard } from "../../runtime/guards";
+import { isCleanVerdict } from "../../runtime/guards/clean-text-cache";
 import type { RequestContext } from "../../runtime/http/types";
 import { createMemoryAuditLog } from "../../runtime/observability/audit";
 import { llmTestConfig, testPrincipal } from "../support/llm-config";
@@ -84,5 +85,19 @@ describe("MCP tool-call guard, remembered clean texts", () => {
     expect([cache.has("one"), cache.has("two"), cache.has("three")]).toEqual([false, true, true]);
     cache.add("much too long");
     expect(cache.has("much too long")).toBe(false);
+  });
+
+  it("forgets the oldest texts past its character budget", () => {
+    const cache = new CleanTextCache(100, 8, 10);
+    cache.add("aaaa");
+    cache.add("bbbb");
+    cache.add("cccc");
+    expect([cache.has("aaaa"), cache.has("bbbb"), cache.has("cccc")]).toEqual([false, true, true]);
+  });
+
+  it("only a text the guards left untouched counts as clean: a redacted or flagged one is never remembered", () => {
+    expect(isCleanVerdict("hello", { action: "allow", value: "hello" })).toBe(true);
+    expect(isCleanVerdict("ssn 123-45-6789", { action: "allow", value: "ssn [REDACTED:ssn]", redactions: { ssn: 1 } })).toBe(false);
+    expect(isCleanVerdict("mail a@b.example", { action: "allow", value: "mail a@b.example", redactions: { email: 1 }, flagged: ["pii"] })).toBe(false);
   });
 });
