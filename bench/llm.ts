@@ -236,6 +236,17 @@ async function main(): Promise<void> {
   const stageCpu = stageRatio("jsonCpuUs");
   const stageStream = stageRatio("streamsPerS");
   console.log(`  diagnostic: LLM stage alone (no server/JWT/telemetry) vs pass-through: JSON CPU/request ${stageCpu.toFixed(3)}x, streams/s ${stageStream.toFixed(3)}x`);
+  // A reply written whole makes a stream one request and one response at saturation, like JSON: the
+  // proxy's per-request work (JWT, limits, request guards, audit), the same as on JSON, bounds it.
+  const perRequestWork = med("tollgate", "jsonCpuUs") - med("passthrough", "jsonCpuUs");
+  const wholeCeiling = med("passthrough", "streamCpuUs") / (med("passthrough", "streamCpuUs") + perRequestWork);
+  console.log(
+    `  diagnostic: whole-reply ceiling from per-request work alone: Tollgate's JSON CPU/request exceeds the pass-through's by ${perRequestWork.toFixed(0)} µs; ` +
+      `added to the pass-through's ${med("passthrough", "streamCpuUs").toFixed(0)} µs/stream that allows at most ${wholeCeiling.toFixed(2)}x streams/s even if relaying cost nothing more than forwarding`,
+  );
+  const rss: string[] = [];
+  for (const [name, gateway] of [["pass-through", passthrough], ["tollgate", tollgate], ["llmstage", llmstage]] as const) rss.push(`${name} ${(await gateway.peakRssMb()).toFixed(0)} MB`);
+  console.log(`  peak RSS of the proxy processes: ${rss.join(", ")}`);
 
   const endpoints = targets.flatMap((target) => [target.whole, target.tokens]);
   for (const endpoint of endpoints) await endpoint.pool.close();

@@ -6,7 +6,7 @@
  * `llmstage` — diagnostic: only the LLM stage (createLlmGateway + limiter + guards + audit to /dev/null)
  *   behind a bare HTTP server with a fixed principal, i.e. Tollgate minus server, JWT and telemetry.
  * Audit lines go to /dev/null through the same buffered asynchronous destination as stdout in production.
- * Reports its port over IPC and answers `{type:"cpu"}` with process.cpuUsage().
+ * Reports its port over IPC and answers `{type:"usage"}` with its CPU time and peak RSS.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -17,6 +17,7 @@ import { createRateLimiter } from "../../runtime/limits";
 import { createLlmGateway } from "../../runtime/llm";
 import { bufferedAuditDestination, createAuditLog } from "../../runtime/observability/audit";
 import { startGateway } from "../../runtime/server";
+import type { ChildUsage } from "./gateway-process";
 
 export interface ChildConfig {
   readonly mode: "passthrough" | "tollgate" | "llmstage";
@@ -103,7 +104,7 @@ if (!process.send) {
     start.then(
       (port) => {
         process.on("message", (m: { type?: string }) => {
-          if (m.type === "cpu") process.send?.({ type: "cpu", usage: process.cpuUsage() });
+          if (m.type === "usage") process.send?.({ type: "usage", usage: { cpu: process.cpuUsage(), maxRssKb: process.resourceUsage().maxRSS } satisfies ChildUsage });
           if (m.type === "exit") process.exit(0);
         });
         process.send?.({ type: "ready", port });

@@ -37,7 +37,27 @@ export interface GatewayProcess {
   readonly port: number;
   /** User + system CPU time of the process so far, in microseconds. */
   cpuMicros(): Promise<number>;
+  /** The process's peak resident set size so far, in MB. */
+  peakRssMb(): Promise<number>;
   close(): void;
+}
+
+/** What the child answers to `{type:"usage"}`. */
+export interface ChildUsage {
+  readonly cpu: NodeJS.CpuUsage;
+  readonly maxRssKb: number;
+}
+
+function ask(child: ChildProcess): Promise<ChildUsage> {
+  return new Promise((resolveUsage) => {
+    const onMessage = (m: { type?: string; usage?: ChildUsage }) => {
+      if (m.type !== "usage" || !m.usage) return;
+      child.off("message", onMessage);
+      resolveUsage(m.usage);
+    };
+    child.on("message", onMessage);
+    child.send({ type: "usage" });
+  });
 }
 
 export async function startGatewayProcess(config: ChildConfig): Promise<GatewayProcess> {
@@ -52,16 +72,8 @@ export async function startGatewayProcess(config: ChildConfig): Promise<GatewayP
   });
   return {
     port,
-    cpuMicros: () =>
-      new Promise((resolveCpu) => {
-        const onMessage = (m: { type?: string; usage?: NodeJS.CpuUsage }) => {
-          if (m.type !== "cpu" || !m.usage) return;
-          child.off("message", onMessage);
-          resolveCpu(m.usage.user + m.usage.system);
-        };
-        child.on("message", onMessage);
-        child.send({ type: "cpu" });
-      }),
+    cpuMicros: () => ask(child).then((usage) => usage.cpu.user + usage.cpu.system),
+    peakRssMb: () => ask(child).then((usage) => usage.maxRssKb / 1024),
     close: () => void child.send({ type: "exit" }),
   };
 }

@@ -13,7 +13,7 @@ import { lintSource } from "@secretlint/core";
 import { creator as recommendedPreset } from "@secretlint/secretlint-rule-preset-recommend";
 import type { SecretLintCoreConfig } from "@secretlint/types";
 import type { GuardMode, GuardPolicy } from "../bundle";
-import { KNOWN_CREDENTIAL_FORMATS } from "../secrets/known-formats";
+import { KNOWN_CREDENTIAL_FORMATS, unbrokenRun } from "../secrets/known-formats";
 import { type Finding, type TextVerdict, blockVerdict, redactFindings } from "./verdict";
 
 const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map((format) => ({ id: format.id, pattern: new RegExp(format.pattern.source, `${format.pattern.flags.replace("g", "")}g`) }));
@@ -29,12 +29,14 @@ const SECRETLINT_CONFIG: SecretLintCoreConfig = {
 };
 
 /** Secrets secretlint knows are long unbroken tokens; text without one cannot hold such a secret. */
-const LONG_TOKEN = /[^\s"'`]{16,}/;
+const LONG_TOKEN = unbrokenRun(16);
 /**
  * Text that can hold no credential at all: no unbroken token of 15+ characters (the shortest known
  * format, a Slack token, is 15) and no PEM header. Such text (most prose) skips every regex.
  */
-const MAYBE_CREDENTIAL = /[^\s"'`]{15,}|-----BEGIN/;
+const MAYBE_CREDENTIAL = unbrokenRun(15);
+const PEM_HEADER = "-----BEGIN";
+const maybeCredential = (text: string): boolean => MAYBE_CREDENTIAL.test(text) || text.includes(PEM_HEADER);
 
 /** Known-format credentials in `text` (synchronous, regex only). */
 export function findKnownCredentials(text: string): Finding[] {
@@ -51,14 +53,14 @@ export function findKnownCredentials(text: string): Finding[] {
  * `undefined`: the caller then awaits {@link findCredentials}.
  */
 export function findCredentialsSync(text: string): Finding[] | undefined {
-  if (!MAYBE_CREDENTIAL.test(text)) return [];
+  if (!maybeCredential(text)) return [];
   if (LONG_TOKEN.test(text)) return undefined;
   return findKnownCredentials(text);
 }
 
 /** Every credential in `text`: known formats plus secretlint's recommended preset. */
 export async function findCredentials(text: string): Promise<Finding[]> {
-  if (!MAYBE_CREDENTIAL.test(text)) return [];
+  if (!maybeCredential(text)) return [];
   const findings = findKnownCredentials(text);
   if (!LONG_TOKEN.test(text)) return findings;
   const result = await lintSource({

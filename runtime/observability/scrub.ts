@@ -7,7 +7,7 @@
  * known-format key), a PEM header, or the word Bearer/Basic. Text without any of them (ids, model
  * names, reasons, most prose) is returned after one precompiled test, without running the patterns.
  */
-import { KNOWN_CREDENTIAL_FORMATS } from "../../policies/secrets/known-formats";
+import { KNOWN_CREDENTIAL_FORMATS, unbrokenRun } from "../../policies/secrets/known-formats";
 
 /** What replaces a value that looked like a secret. */
 export const SCRUBBED = "[scrubbed]";
@@ -19,7 +19,9 @@ const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map((format) => new RegExp(format.
  * A necessary condition for every pattern above: the shortest known format (a Slack token) is a 15-character
  * run, a JWT is longer, a PEM key starts with `-----BEGIN`, and BEARER needs its keyword.
  */
-const MAY_HOLD_CREDENTIAL = /[^\s"'`]{15,}|-----BEGIN|\b(?:bearer|basic)\s/i;
+const LONG_RUN = unbrokenRun(15);
+const KEYWORD = /-----BEGIN|\b(?:bearer|basic)\s/i;
+const mayHoldCredential = (text: string): boolean => LONG_RUN.test(text) || KEYWORD.test(text);
 
 /**
  * Short values that needed the patterns and held nothing to scrub (subjects, client ids, model names recur
@@ -32,7 +34,7 @@ const clean = new Set<string>();
 
 /** `text` with every JWT, `Bearer …` credential and known-format credential replaced by {@link SCRUBBED}. */
 export function scrubText(text: string): string {
-  if (!MAY_HOLD_CREDENTIAL.test(text)) return text;
+  if (!mayHoldCredential(text)) return text;
   const short = text.length <= RECENT_MAX_LENGTH;
   if (short && clean.has(text)) return text;
   let out = text.replace(JWT, SCRUBBED).replace(BEARER, `$1 ${SCRUBBED}`);

@@ -9,6 +9,7 @@ import {
   holdBackStart,
   luhnValid,
 } from "../../policies/guards";
+import { unbrokenRun } from "../../policies/secrets/known-formats";
 
 const ALL = ["email", "phone", "ssn", "payment-card", "ip-address"] as const;
 const pii = compilePiiGuard({ mode: "mask", detectors: [...ALL], extraPatterns: [] });
@@ -78,6 +79,24 @@ describe("credential-leak detection", () => {
   it("finds a known-format key and a secretlint-only secret", async () => {
     const findings = await findCredentials(`key ${KEY} and token ${["ghp", "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"].join("_")}`);
     expect(findings.map((f) => f.kind)).toEqual(expect.arrayContaining(["openai-api-key", "github-token"]));
+  });
+
+  it("the prefilter finds an unbroken run exactly when the plain pattern does", () => {
+    // Texts of separators and other characters with runs around the threshold, at the start, middle and end.
+    const pieces = [" ", "\t", "\n", '"', "'", "`", "\u00a0", "a", "B7", "-", "_", "/", "é", "abcdefghijklmn", "abcdefghijklmno"];
+    let seed = 7;
+    const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
+    const run = unbrokenRun(15);
+    const plain = /[^\s"'`]{15,}/;
+    let found = 0;
+    for (let i = 0; i < 5000; i++) {
+      let text = "";
+      for (let n = next() % 12; n >= 0; n--) text += pieces[next() % pieces.length];
+      expect(run.test(text), JSON.stringify(text)).toBe(plain.test(text));
+      if (plain.test(text)) found++;
+    }
+    expect(found).toBeGreaterThan(500);
+    expect(found).toBeLessThan(4500);
   });
 
   it("holds back only the unfinished last word", () => {
