@@ -19,9 +19,7 @@ const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map((format) => new RegExp(format.
  * A necessary condition for every pattern above: the shortest known format (a Slack token) is a 15-character
  * run, a JWT is longer, a PEM key starts with `-----BEGIN`, and BEARER needs its keyword.
  */
-const LONG_RUN = unbrokenRun(15);
-const KEYWORD = /-----BEGIN|\b(?:bearer|basic)\s/i;
-const mayHoldCredential = (text: string): boolean => LONG_RUN.test(text) || KEYWORD.test(text);
+const MAY_HOLD_CREDENTIAL = new RegExp(`${unbrokenRun(15).source}|-----BEGIN|\\b(?:bearer|basic)\\s`, "i");
 
 /**
  * Short values that needed the patterns and held nothing to scrub (subjects, client ids, model names recur
@@ -34,7 +32,7 @@ const clean = new Set<string>();
 
 /** `text` with every JWT, `Bearer …` credential and known-format credential replaced by {@link SCRUBBED}. */
 export function scrubText(text: string): string {
-  if (!mayHoldCredential(text)) return text;
+  if (!MAY_HOLD_CREDENTIAL.test(text)) return text;
   const short = text.length <= RECENT_MAX_LENGTH;
   if (short && clean.has(text)) return text;
   let out = text.replace(JWT, SCRUBBED).replace(BEARER, `$1 ${SCRUBBED}`);
