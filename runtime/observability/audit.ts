@@ -105,10 +105,22 @@ export function prepareAuditEvent(event: AuditEvent, options: AuditOptions = {})
   return out as Mutable<AuditEvent>;
 }
 
+/** The current time as ISO 8601, formatted once per millisecond (a busy gateway writes several lines in one). */
+let isoMs = 0;
+let iso = "";
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== isoMs) {
+    isoMs = ms;
+    iso = new Date(ms).toISOString();
+  }
+  return iso;
+}
+
 /** A prepared event as one JSON line (pino's layout: time first, msg last). */
 export function auditLine(prepared: AuditEvent): string {
   const fields = JSON.stringify(prepared);
-  return `{"time":"${new Date().toISOString()}","audit":true,${fields.slice(1, -1)},"msg":"audit"}\n`;
+  return `{"time":"${isoNow()}","audit":true,${fields.slice(1, -1)},"msg":"audit"}\n`;
 }
 
 /** Writes already prepared events (used by telemetry, which prepares once for metrics and the line). */
