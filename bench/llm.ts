@@ -208,8 +208,9 @@ async function main(): Promise<void> {
     }
   }
 
-  const ratio = (key: string, base: "passthrough" | "direct", op: "div" | "sub") => {
-    const ours = samples.tollgate[key] ?? [];
+  /** Median of `of`'s per-window (or per-repetition) values against `base`'s next to them. */
+  const ratio = (key: string, base: "passthrough" | "direct", op: "div" | "sub", of: Target["name"] = "tollgate") => {
+    const ours = samples[of][key] ?? [];
     const theirs = samples[base][key] ?? [];
     return median(ours.map((value, i) => (op === "div" ? value / (theirs[i] ?? Number.NaN) : value - (theirs[i] ?? Number.NaN))));
   };
@@ -235,9 +236,8 @@ async function main(): Promise<void> {
   check("streams/s ratio, token by token (one event per write)", tokenStreamRatio, ">= 0.95", tokenStreamRatio >= 0.95);
   check("TTFB p50 delta over direct (ms)", ttfbDelta, "<= 0.5", ttfbDelta <= 0.5);
   console.log(`  (CPU/stream ratio, token by token: ${ratio("tokenStreamCpuUs", "passthrough", "div").toFixed(3)})`);
-  const stageRatio = (key: string) => median((samples.llmstage[key] ?? []).map((value, i) => value / (samples.passthrough[key]?.[i] ?? Number.NaN)));
-  const stageCpu = stageRatio("jsonCpuUs");
-  const stageStream = stageRatio("streamsPerS");
+  const stageCpu = ratio("jsonCpuUs", "passthrough", "div", "llmstage");
+  const stageStream = ratio("streamsPerS", "passthrough", "div", "llmstage");
   console.log(`  diagnostic: LLM stage alone (no server/JWT/telemetry) vs pass-through: JSON CPU/request ${stageCpu.toFixed(3)}x, streams/s ${stageStream.toFixed(3)}x`);
   // A reply written whole makes a stream one request and one response at saturation, like JSON: the
   // proxy's per-request work (JWT, limits, request guards, audit), the same as on JSON, bounds it.

@@ -8,6 +8,7 @@
  * names, reasons, most prose) is returned after one precompiled test, without running the patterns.
  */
 import { KNOWN_CREDENTIAL_FORMATS, unbrokenRun } from "../../policies/secrets/known-formats";
+import { CleanTextCache } from "../guards/clean-text-cache";
 
 /** What replaces a value that looked like a secret. */
 export const SCRUBBED = "[scrubbed]";
@@ -23,24 +24,18 @@ const MAY_HOLD_CREDENTIAL = new RegExp(`${unbrokenRun(15).source}|-----BEGIN|\\b
 
 /**
  * Short values that needed the patterns and held nothing to scrub (subjects, client ids, model names recur
- * on every line of a user or route): bounded, cleared when full. A value that did hold a credential is
- * never remembered, so the memo never keeps one alive; it is scrubbed again each time.
+ * on every line of a user or route): at most 1,024 of up to 128 characters, oldest dropped first. A value
+ * that did hold a credential is never remembered; it is scrubbed again each time.
  */
-const RECENT_MAX_ENTRIES = 1024;
-const RECENT_MAX_LENGTH = 128;
-const clean = new Set<string>();
+const clean = new CleanTextCache(1024, 128);
 
 /** `text` with every JWT, `Bearer …` credential and known-format credential replaced by {@link SCRUBBED}. */
 export function scrubText(text: string): string {
   if (!MAY_HOLD_CREDENTIAL.test(text)) return text;
-  const short = text.length <= RECENT_MAX_LENGTH;
-  if (short && clean.has(text)) return text;
+  if (clean.has(text)) return text;
   let out = text.replace(JWT, SCRUBBED).replace(BEARER, `$1 ${SCRUBBED}`);
   for (const pattern of KNOWN_GLOBAL) out = out.replace(pattern, SCRUBBED);
-  if (short && out === text) {
-    if (clean.size >= RECENT_MAX_ENTRIES) clean.clear();
-    clean.add(text);
-  }
+  if (out === text) clean.add(text);
   return out;
 }
 

@@ -45,28 +45,29 @@ describe("upstreamFetch", () => {
     expect(await response.json()).toEqual({ jsonrpc: "2.0", id: 1, result: {} });
   });
 
-  it("does not follow a redirect: the 3xx reaches the caller and the other address gets no request", async () => {
-    let elsewhereHit = false;
+  /** An upstream redirecting to `path` on another origin, and whether that origin was ever asked. */
+  async function redirectingUpstream(path: string): Promise<{ url: string; elsewhereHit: () => boolean }> {
+    let hit = false;
     const elsewhere = await serve((_req, res) => {
-      elsewhereHit = true;
+      hit = true;
       res.end("{}");
     });
-    const url = await serve((_req, res) => res.writeHead(307, { location: `${elsewhere}/steal` }).end());
+    const url = await serve((_req, res) => res.writeHead(307, { location: `${elsewhere}${path}` }).end());
+    return { url, elsewhereHit: () => hit };
+  }
+
+  it("does not follow a redirect: the 3xx reaches the caller and the other address gets no request", async () => {
+    const { url, elsewhereHit } = await redirectingUpstream("/steal");
     const response = await upstreamFetch(`${url}/mcp`, { method: "POST", body: "{}" });
     expect(response.status).toBe(307);
-    expect(elsewhereHit).toBe(false);
+    expect(elsewhereHit()).toBe(false);
   });
 
   it("through the SDK's transport, an upstream redirecting to another origin fails the connection and the other host gets no request", async () => {
-    let elsewhereHit = false;
-    const elsewhere = await serve((_req, res) => {
-      elsewhereHit = true;
-      res.end("{}");
-    });
-    const url = await serve((_req, res) => res.writeHead(307, { location: `${elsewhere}/mcp` }).end());
+    const { url, elsewhereHit } = await redirectingUpstream("/mcp");
     const client = new Client({ name: "redirect-test", version: "0" });
     await expect(client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { fetch: upstreamFetch }))).rejects.toThrow(/Redirect/);
-    expect(elsewhereHit).toBe(false);
+    expect(elsewhereHit()).toBe(false);
   });
 
   it("answers 202 and 204 (notifications accepted, no content) without hanging", async () => {
