@@ -108,9 +108,13 @@ class Output {
     for (let i = 0; i < last; i++) res.write(parts[i] as string | Uint8Array);
     res.end(parts[last]); // uncorks the socket fully
   }
+  /** Something is waiting to be written. */
+  get pending(): boolean {
+    return this.parts.length > 0 || this.runSource !== undefined;
+  }
   /** Writes what is pending; a promise only when the client is not keeping up (wait for it). */
   flush(): Promise<void> | undefined {
-    if ((this.parts.length === 0 && !this.runSource) || this.res.writableEnded || this.res.destroyed) return undefined;
+    if (!this.pending || this.res.writableEnded || this.res.destroyed) return undefined;
     const parts = this.take();
     const res = this.res;
     const socket = parts.length > 1 ? res.socket : null;
@@ -699,8 +703,10 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
 }
 
 /**
- * Feeds upstream chunks through the parser to `handle`; stops at the first `false`. What one read
- * produced goes out in one write at the end of the read (as a pass-through writes each read). Once
+ * Feeds upstream chunks through the parser to `handle`; stops at the first `false`. The first bytes for
+ * the client go out as soon as there are any (time to first byte does not wait for the rest of a large
+ * read); after that, what one read produced goes out in one write at the end of the read (as a
+ * pass-through writes each read). Once
  * `finished()` says the stream's last event was handled, that write is left to the end of the response
  * (the body's end follows in the same turn: one write instead of two), with a safety flush on the next
  * turn of the event loop should the upstream keep the body open.
@@ -716,6 +722,7 @@ async function pump(
   /** Takes the parser's current event in place when it can (true), before it is made an object for `handle`. */
   inPlace?: () => boolean,
 ): Promise<boolean> {
+  let started = false;
   try {
     for await (const chunk of body) {
       parser.feed(chunk);
@@ -727,6 +734,11 @@ async function pump(
         if (!(result instanceof Promise ? await result : result)) {
           await out.flush();
           return false;
+        }
+        if (!started && out.pending) {
+          started = true;
+          const backpressure = out.flush();
+          if (backpressure) await backpressure;
         }
       }
       if (onReadEnd) {

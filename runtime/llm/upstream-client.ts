@@ -3,6 +3,7 @@
  * time-to-headers limit per provider (`timeoutMs`), an idle-body limit, and bounded body reads.
  * Failures are classified for failover: `timeout` or `connection-error`.
  */
+import type { Readable } from "node:stream";
 import { Agent, errors as undiciErrors } from "undici";
 import type { Dispatcher } from "undici";
 
@@ -90,19 +91,50 @@ export function createUpstreamClient(): UpstreamClient {
   };
 }
 
-/** Reads a whole body, refusing more than `maxBytes`. */
-export async function readBounded(body: AsyncIterable<Uint8Array> & { destroy?: (error?: Error) => unknown }, maxBytes: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of body) {
-    size += chunk.byteLength;
-    if (size > maxBytes) {
-      body.destroy?.();
-      throw new ResponseTooLarge(`upstream response over ${maxBytes} bytes`);
-    }
-    chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
-  }
-  return chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
+const ignore = () => undefined;
+
+/**
+ * Reads a whole body, refusing more than `maxBytes`. Event listeners rather than an async iterator: the
+ * iterator costs a generator, an end-of-stream watcher and a promise per chunk on every JSON response.
+ */
+export function readBounded(body: Readable, maxBytes: number): Promise<Buffer> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = () => {
+      body.off("data", onData);
+      body.off("end", onEnd);
+      body.off("error", onError);
+      body.off("close", onClose);
+    };
+    const onData = (chunk: Buffer) => {
+      size += chunk.byteLength;
+      if (size > maxBytes) {
+        cleanup();
+        body.once("error", ignore); // undici's body reports its own destruction as an AbortError
+        body.destroy();
+        reject(new ResponseTooLarge(`upstream response over ${maxBytes} bytes`));
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = () => {
+      cleanup();
+      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
+    };
+    const onError = (error: Error) => {
+      cleanup();
+      reject(error);
+    };
+    const onClose = () => {
+      cleanup();
+      reject(new Error("the upstream body closed before it ended"));
+    };
+    body.on("data", onData);
+    body.once("end", onEnd);
+    body.once("error", onError);
+    body.once("close", onClose);
+  });
 }
 
 /** Drops a body we will not read, so the connection goes back to the pool. */

@@ -105,16 +105,20 @@ export function prepareAuditEvent(event: AuditEvent, options: AuditOptions = {})
   return out as Mutable<AuditEvent>;
 }
 
-/** The current time as ISO 8601, formatted once per millisecond (a busy gateway writes several lines in one). */
-let isoMs = 0;
-let iso = "";
-function isoNow(): string {
-  const ms = Date.now();
-  if (ms !== isoMs) {
-    isoMs = ms;
-    iso = new Date(ms).toISOString();
+/**
+ * The current time as ISO 8601: `Date#toISOString` once per second (it costs over a microsecond here), the
+ * milliseconds appended from a table.
+ */
+const MILLIS = Array.from({ length: 1000 }, (_, ms) => `${String(ms).padStart(3, "0")}Z`);
+let isoSecond = Number.NaN;
+let isoPrefix = "";
+export function isoNow(now = Date.now()): string {
+  const second = Math.floor(now / 1000);
+  if (second !== isoSecond) {
+    isoSecond = second;
+    isoPrefix = new Date(second * 1000).toISOString().slice(0, 20); // "2026-12-01T20:17:44."
   }
-  return iso;
+  return isoPrefix + (MILLIS[now - second * 1000] as string);
 }
 
 /** A prepared event as one JSON line (pino's layout: time first, msg last). */

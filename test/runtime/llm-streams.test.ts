@@ -15,10 +15,26 @@ const newScanner = () => createStreamingCredentialScanner({ mode: "block", holdB
  * Runs `relay` behind a real HTTP server; each entry of `reads` is delivered as one upstream read (raw
  * bytes, so a read can end inside a multi-byte character).
  */
-async function run(relay: (o: RelayOptions) => Promise<StreamOutcome>, reads: readonly (string | Buffer)[], scanner = newScanner): Promise<{ text: string; outcome: StreamOutcome }> {
+async function run(relay: (o: RelayOptions) => Promise<StreamOutcome>, reads: readonly (string | Buffer)[], scanner = newScanner): Promise<{ text: string; outcome: StreamOutcome; writes: string[] }> {
   let outcome: StreamOutcome | undefined;
+  /** The body as the relay handed it to the response, write by write (`end(chunk)` counts as one). */
+  const writes: string[] = [];
   const server = createServer((_req, res) => {
     res.writeHead(200, { "content-type": "text/event-stream" });
+    const write = res.write.bind(res) as (chunk: string | Uint8Array) => boolean;
+    const end = res.end.bind(res) as (chunk?: string | Uint8Array) => typeof res;
+    let corked = false;
+    res.write = ((chunk: string | Uint8Array) => {
+      // Parts written while the socket is corked leave in one socket write: they count as one.
+      if (corked && writes.length > 0) writes[writes.length - 1] += Buffer.from(chunk).toString("utf8");
+      else writes.push(Buffer.from(chunk).toString("utf8"));
+      corked = (res.socket?.writableCorked ?? 0) > 0;
+      return write(chunk);
+    }) as typeof res.write;
+    res.end = ((chunk?: string | Uint8Array) => {
+      if (chunk !== undefined) writes.push(Buffer.from(chunk).toString("utf8"));
+      return end(chunk);
+    }) as typeof res.end;
     async function* body() {
       for (const read of reads) yield typeof read === "string" ? Buffer.from(read) : read;
     }
@@ -32,7 +48,7 @@ async function run(relay: (o: RelayOptions) => Promise<StreamOutcome>, reads: re
   const text = await response.text();
   await new Promise<void>((resolve) => server.close(() => resolve()));
   if (!outcome) throw new Error("relay did not finish");
-  return { text, outcome };
+  return { text, outcome, writes };
 }
 
 const pieces = (text: string, at: number[]) => [0, ...at].map((start, i) => text.slice(start, at[i] ?? text.length));
@@ -159,6 +175,17 @@ describe("streamed text (OpenAI chunks)", () => {
       expect(outcome.blocked).toBeUndefined();
       expect(sent).toBe(events);
     }
+  });
+
+  it("sends the first event at once when a read holds the whole reply, not after the rest of the read", async () => {
+    const text = "Draft a short, friendly follow-up asking whether the proposed workaround solved it.";
+    const events = start + pieces(text, [3, 9, 13, 21, 30, 44, 52, 66, 70]).map((p) => chunk({ content: p })).join("") + end;
+    const { text: sent, outcome, writes } = await run(relayOpenAiStream, [events]);
+    expect(outcome.blocked).toBeUndefined();
+    expect(sent).toBe(events);
+    expect(writes[0]).toBe(start);
+    // The rest of the read still leaves together: one more write, not one per event.
+    expect(writes.slice(1).filter((w) => w.length > 0)).toEqual([events.slice(start.length)]);
   });
 
   it("forwards non-ASCII streams byte for byte, reads cut inside a multi-byte character included", async () => {

@@ -9,6 +9,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { bufferedAuditDestination, createAuditLog, createTelemetry, createTracing, flushAuditOutput, type Telemetry } from "../../runtime/observability";
+import { isoNow } from "../../runtime/observability/audit";
 import { sampleBundle } from "../support/sample-bundle";
 
 const bundle = orThrow(validateRuntimeBundle(sampleBundle()));
@@ -98,6 +99,15 @@ describe("audit lines by construction", () => {
       expect(lines.map((l) => l["requestId"])).toEqual(Array.from({ length: 500 }, (_, i) => `r-${i}`));
     } finally {
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("carry the time as Date#toISOString would write it, across second, day and year boundaries", () => {
+    const moments = [Date.UTC(2026, 11, 31, 23, 59, 59, 998), Date.UTC(2027, 0, 1), 1, 999, 1000, 1_764_620_000_000];
+    for (const base of moments) for (let ms = base - 3; ms <= base + 3; ms++) expect(isoNow(ms)).toBe(new Date(ms).toISOString());
+    for (let i = 0; i < 2000; i++) {
+      const ms = Math.floor(Math.random() * 4_000_000_000_000);
+      expect(isoNow(ms)).toBe(new Date(ms).toISOString());
     }
   });
 
