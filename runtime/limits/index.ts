@@ -15,7 +15,7 @@
 import { Redis } from "ioredis";
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { GuardPolicy } from "../../policies/bundle";
-import { type BudgetState, rateLimitHeaders, rateLimitKey, retryAfterSeconds } from "../../policies/limits";
+import { type BudgetState, rateLimitHeaders, rateLimitKey, rateLimitPolicy, retryAfterSeconds } from "../../policies/limits";
 import type { ActiveConfig, LimitDecision, Principal, RateLimiter } from "../http/types";
 import type { AuditLog } from "../observability/audit";
 
@@ -23,7 +23,19 @@ interface PolicyLimiters {
   readonly windowSeconds: number;
   readonly requests: { readonly limiter: RateLimiterAbstract; readonly points: number } | undefined;
   readonly tokens: { readonly limiter: RateLimiterAbstract; readonly points: number } | undefined;
+  /** `RateLimit-Policy` of an admitted request (every budget of the policy). */
+  readonly policyHeader: string;
+  /** The storage keys of a subject's budgets. */
+  keysOf(subject: string): BudgetKeys;
 }
+
+interface BudgetKeys {
+  readonly requests: string;
+  readonly tokens: string;
+}
+
+/** Subjects whose budget keys are remembered per policy (they are built on every request otherwise). */
+const KEY_CACHE_SIZE = 10_000;
 
 export interface RateLimiterOptions {
   /** Where store outages are recorded (kind "config", decision "error"). */
@@ -57,7 +69,7 @@ export async function createRateLimiter(config: ActiveConfig, options: RateLimit
   for (const policy of config.bundle.guardPolicies) {
     const limits = policy.limits;
     if (!limits || (limits.requestsPerWindow === undefined && limits.tokensPerWindow === undefined)) continue;
-    byPolicy.set(policy.id, buildLimiters(limits, redis, keyPrefix));
+    byPolicy.set(policy.id, buildLimiters(policy.id, limits, redis, keyPrefix));
   }
 
   const unavailable = (principal: Principal, policyId: string): LimitDecision => {
@@ -71,10 +83,10 @@ export async function createRateLimiter(config: ActiveConfig, options: RateLimit
       const limiters = byPolicy.get(policyId);
       if (!limiters) return ALLOW_ALL;
       const budgets: BudgetState[] = [];
+      const keys = limiters.keysOf(principal.subject);
       try {
         if (limiters.tokens) {
-          const key = rateLimitKey(policyId, principal.subject, "tokens");
-          const spent = await limiters.tokens.limiter.get(key);
+          const spent = await limiters.tokens.limiter.get(keys.tokens);
           const consumed = spent?.consumedPoints ?? 0;
           const resetMs = spent?.msBeforeNext ?? limiters.windowSeconds * 1000;
           const state = { limit: limiters.tokens.points, remaining: limiters.tokens.points - consumed, resetSeconds: resetMs / 1000, windowSeconds: limiters.windowSeconds };
@@ -82,9 +94,8 @@ export async function createRateLimiter(config: ActiveConfig, options: RateLimit
           budgets.push(state);
         }
         if (limiters.requests) {
-          const key = rateLimitKey(policyId, principal.subject, "requests");
           try {
-            const res = await limiters.requests.limiter.consume(key, 1);
+            const res = await limiters.requests.limiter.consume(keys.requests, 1);
             budgets.push({ limit: limiters.requests.points, remaining: res.remainingPoints, resetSeconds: res.msBeforeNext / 1000, windowSeconds: limiters.windowSeconds });
           } catch (rejection) {
             if (!(rejection instanceof RateLimiterRes)) throw rejection;
@@ -95,14 +106,14 @@ export async function createRateLimiter(config: ActiveConfig, options: RateLimit
       } catch {
         return unavailable(principal, policyId);
       }
-      return { allowed: true, headers: rateLimitHeaders(budgets) };
+      return { allowed: true, headers: rateLimitHeaders(budgets, limiters.policyHeader) };
     },
 
     async recordTokens(principal, policyId, tokens) {
       const limiters = byPolicy.get(policyId);
       if (!limiters?.tokens || !(tokens > 0)) return;
       try {
-        await limiters.tokens.limiter.penalty(rateLimitKey(policyId, principal.subject, "tokens"), Math.ceil(tokens));
+        await limiters.tokens.limiter.penalty(limiters.keysOf(principal.subject).tokens, Math.ceil(tokens));
       } catch {
         options.audit?.record({ kind: "config", decision: "error", principal: principal.subject, rule: `limits: ${policyId}`, reason: "could not bill tokens: rate-limit store unavailable" });
       }
@@ -119,16 +130,27 @@ function refuse(reason: string, msBeforeNext: number, budgets: BudgetState[]): L
   return { allowed: false, retryAfterSeconds: retryAfter, reason, headers: { ...rateLimitHeaders(budgets), "retry-after": String(retryAfter) } };
 }
 
-function buildLimiters(limits: NonNullable<GuardPolicy["limits"]>, redis: Redis | undefined, keyPrefix: string): PolicyLimiters {
+function buildLimiters(policyId: string, limits: NonNullable<GuardPolicy["limits"]>, redis: Redis | undefined, keyPrefix: string): PolicyLimiters {
   const make = (points: number, kind: string): RateLimiterAbstract =>
     redis
       ? new RateLimiterRedis({ storeClient: redis, points, duration: limits.windowSeconds, keyPrefix: `${keyPrefix}${kind}`, rejectIfRedisNotReady: true })
       : new RateLimiterMemory({ points, duration: limits.windowSeconds, keyPrefix: kind });
-  return {
-    windowSeconds: limits.windowSeconds,
-    requests: limits.requestsPerWindow !== undefined ? { limiter: make(limits.requestsPerWindow, "req"), points: limits.requestsPerWindow } : undefined,
-    tokens: limits.tokensPerWindow !== undefined ? { limiter: make(limits.tokensPerWindow, "tok"), points: limits.tokensPerWindow } : undefined,
+  const windowSeconds = limits.windowSeconds;
+  const requests = limits.requestsPerWindow !== undefined ? { limiter: make(limits.requestsPerWindow, "req"), points: limits.requestsPerWindow } : undefined;
+  const tokens = limits.tokensPerWindow !== undefined ? { limiter: make(limits.tokensPerWindow, "tok"), points: limits.tokensPerWindow } : undefined;
+  // Admitted requests report every budget, tokens first (see admitRequest).
+  const policyHeader = rateLimitPolicy([...(tokens ? [{ limit: tokens.points, windowSeconds }] : []), ...(requests ? [{ limit: requests.points, windowSeconds }] : [])]);
+  const keys = new Map<string, BudgetKeys>();
+  const keysOf = (subject: string): BudgetKeys => {
+    let found = keys.get(subject);
+    if (!found) {
+      if (keys.size >= KEY_CACHE_SIZE) keys.delete(keys.keys().next().value as string); // the oldest
+      found = { requests: rateLimitKey(policyId, subject, "requests"), tokens: rateLimitKey(policyId, subject, "tokens") };
+      keys.set(subject, found);
+    }
+    return found;
   };
+  return { windowSeconds, requests, tokens, policyHeader, keysOf };
 }
 
 /** Waits until Redis is ready, its first connection attempt failed, or `timeoutMs` passed. */

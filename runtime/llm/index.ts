@@ -85,8 +85,8 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     routes.push(route);
   }
 
-  const notFound = (route: CompiledRoute): HttpHandler => async (_ctx, req, res) =>
-    sendLlmError(res, { status: 404, type: "invalid_request_error", code: "unknown_url", message: `no such endpoint on route "${route.config.id}": ${req.method} ${req.url ?? ""}` }, "openai");
+  const notFound = (route: CompiledRoute): HttpHandler => async (ctx, req, res) =>
+    sendError(ctx, res, { status: 404, type: "invalid_request_error", code: "unknown_url", message: `no such endpoint on route "${route.config.id}": ${req.method} ${req.url ?? ""}` }, "openai");
 
   return {
     route(pathname) {
@@ -101,12 +101,12 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
   // ---- handlers --------------------------------------------------------------------------------
 
   async function chatCompletions(route: CompiledRoute, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== "POST") return sendLlmError(res, { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use POST" }, "openai", { allow: "POST" });
+    if (req.method !== "POST") return sendError(ctx, res, { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use POST" }, "openai", { allow: "POST" });
     await forwardCompletion(route, ctx, req, res, "openai");
   }
 
   async function anthropicMessages(route: CompiledRoute, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== "POST") return sendLlmError(res, { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use POST" }, "anthropic", { allow: "POST" });
+    if (req.method !== "POST") return sendError(ctx, res, { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use POST" }, "anthropic", { allow: "POST" });
     await forwardCompletion(route, ctx, req, res, "anthropic");
   }
 
@@ -120,10 +120,10 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     try {
       body = await readJson(req, maxRequestBytes);
     } catch (error) {
-      return sendLlmError(res, error as LlmError, flavour);
+      return sendError(ctx, res, error as LlmError, flavour);
     }
     if (!Array.isArray(body.messages) || typeof body.model !== "string") {
-      return sendLlmError(res, badRequest("expected a JSON body with a string `model` and a `messages` array"), flavour);
+      return sendError(ctx, res, badRequest("expected a JSON body with a string `model` and a `messages` array"), flavour);
     }
     const model = body.model as string;
 
@@ -135,7 +135,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       : await deps.limiter.admitRequest(ctx.principal, route.config.policy);
     if (!decision.allowed) {
       audit({ decision: "rate-limited", model, rule: `limits: ${route.config.policy}`, reason: decision.reason, status: 429 });
-      return sendLlmError(res, { status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", message: `rate limit: ${decision.reason}; retry after ${decision.retryAfterSeconds}s` }, flavour, {
+      return sendError(ctx, res, { status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", message: `rate limit: ${decision.reason}; retry after ${decision.retryAfterSeconds}s` }, flavour, {
         ...decision.headers,
         "retry-after": String(decision.retryAfterSeconds),
       });
@@ -152,7 +152,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       : guardRequest();
     if (guarded.action === "block") {
       audit({ decision: "block", model, rule: `guard: ${guarded.guard}`, status: 400 });
-      return sendLlmError(res, guardBlocked(guarded.guard, guarded.message), flavour, decision.headers);
+      return sendError(ctx, res, guardBlocked(guarded.guard, guarded.message), flavour, decision.headers);
     }
     if (capturePrompts) auditExtra.prompt = lastUserText(body);
     const stream = body.stream === true;
@@ -185,7 +185,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
         lastFailure = error.kind;
         if (!route.config.failover.on.includes(error.kind)) {
           audit({ decision: "error", provider: provider.id, model, reason: error.kind, status: 502 });
-          return sendLlmError(res, { status: 502, type: "api_error", code: "upstream_unavailable", message: `provider "${provider.id}": ${error.kind}` }, flavour, { ...decision.headers, "x-tollgate-provider": provider.id });
+          return sendError(ctx, res, { status: 502, type: "api_error", code: "upstream_unavailable", message: `provider "${provider.id}": ${error.kind}` }, flavour, { ...decision.headers, "x-tollgate-provider": provider.id });
         }
         const seconds = health.evict(provider.id, route.config.failover.evictSeconds, undefined);
         audit({ decision: "failover", provider: provider.id, model, reason: `${error.kind}; evicted ${seconds}s` });
@@ -199,7 +199,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
         audit({ decision: "failover", provider: provider.id, model, reason: `status ${response.status}; evicted ${seconds}s`, status: response.status });
         continue;
       }
-      const headers = { ...decision.headers, "x-tollgate-provider": provider.id };
+      const headers = { "x-request-id": ctx.requestId, ...decision.headers, "x-tollgate-provider": provider.id };
       // The response guard (credential leak, streaming included) runs while the answer is relayed.
       const respondArgs: RespondArgs = { route, ctx, res, provider, response, stream, clientWantsUsage, flavour, model, headers, requestRedactions: guarded.redactions, audit };
       const usage = traced
@@ -210,7 +210,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     }
     const retryAfter = health.secondsUntilAnyRecovers(candidates);
     audit({ decision: "error", model, reason: `every provider failed (last: ${lastFailure})`, status: 503 });
-    return sendLlmError(res, { status: 503, type: "api_error", code: "providers_unavailable", message: `every provider of route "${route.config.id}" failed (last: ${lastFailure}); retry later` }, flavour, {
+    return sendError(ctx, res, { status: 503, type: "api_error", code: "providers_unavailable", message: `every provider of route "${route.config.id}" failed (last: ${lastFailure}); retry later` }, flavour, {
       ...decision.headers,
       "retry-after": String(retryAfter),
     });
@@ -233,7 +233,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
 
   /** Sends the committed provider's answer to the client; returns the usage to bill. */
   async function respond(args: RespondArgs): Promise<{ input: number; output: number } | undefined> {
-    const { route, res, provider, response, stream, flavour, model, headers, audit } = args;
+    const { route, ctx, res, provider, response, stream, flavour, model, headers, audit } = args;
     const translate = provider.kind === "anthropic" && flavour === "openai";
     const contentType = String(response.headers["content-type"] ?? "");
 
@@ -284,13 +284,13 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     } catch (error) {
       const tooLarge = error instanceof ResponseTooLarge;
       audit({ decision: "error", provider: provider.id, model, status: 502, reason: tooLarge ? "response too large" : "response body failed" });
-      sendLlmError(res, { status: 502, type: "api_error", code: tooLarge ? "response_too_large" : "upstream_error", message: tooLarge ? `provider response over ${route.config.maxResponseBytes} bytes` : "provider response failed" }, flavour, headers);
+      sendError(ctx, res, { status: 502, type: "api_error", code: tooLarge ? "response_too_large" : "upstream_error", message: tooLarge ? `provider response over ${route.config.maxResponseBytes} bytes` : "provider response failed" }, flavour, headers);
       return undefined;
     }
     const parsed = safeParse(raw.toString("utf8"));
     if (!parsed) {
       audit({ decision: "error", provider: provider.id, model, status: 502, reason: "provider answered non-JSON" });
-      sendLlmError(res, { status: 502, type: "api_error", code: "upstream_error", message: "provider answered with something other than JSON" }, flavour, headers);
+      sendError(ctx, res, { status: 502, type: "api_error", code: "upstream_error", message: "provider answered with something other than JSON" }, flavour, headers);
       return undefined;
     }
     const payload = translate ? messagesToChatResponse(parsed, Math.floor(now() / 1000)) : parsed;
@@ -309,7 +309,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
         const verdict = pending instanceof Promise ? await pending : pending;
         if (verdict.action === "block") {
           audit({ decision: "block", provider: provider.id, model, rule: `guard: ${verdict.guard}`, status: 403, tokensIn: usage.input, tokensOut: usage.output });
-          sendLlmError(res, responseGuardBlocked(verdict.guard, verdict.message), flavour, headers);
+          sendError(ctx, res, responseGuardBlocked(verdict.guard, verdict.message), flavour, headers);
           return usage;
         }
         if (verdict.redactions) responseRedactions = merge(responseRedactions, verdict.redactions);
@@ -328,7 +328,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
   }
 
   async function models(route: CompiledRoute, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== "GET") return sendLlmError(res, { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use GET" }, "openai", { allow: "GET" });
+    if (req.method !== "GET") return sendError(ctx, res, { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use GET" }, "openai", { allow: "GET" });
     const wantsAnthropic = req.headers["anthropic-version"] !== undefined;
     for (const provider of health.order(route.providers)) {
       try {
@@ -340,14 +340,14 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
         const raw = await readBounded(response.body, route.config.maxResponseBytes);
         let text = raw.toString("utf8");
         if (response.status < 300 && provider.kind === "anthropic" && !wantsAnthropic) text = JSON.stringify(anthropicModelsToOpenAi(safeParse(text) ?? {}));
-        res.writeHead(response.status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), "x-tollgate-provider": provider.id });
+        res.writeHead(response.status, { "x-request-id": ctx.requestId, "content-type": "application/json", "content-length": Buffer.byteLength(text), "x-tollgate-provider": provider.id });
         res.end(text);
         return;
       } catch (error) {
         if (!(error instanceof UpstreamUnavailable) && !(error instanceof ResponseTooLarge)) throw error;
       }
     }
-    sendLlmError(res, { status: 503, type: "api_error", code: "providers_unavailable", message: `no provider of route "${route.config.id}" answered` }, "openai");
+    sendError(ctx, res, { status: 503, type: "api_error", code: "providers_unavailable", message: `no provider of route "${route.config.id}" answered` }, "openai");
   }
 
   function auditFor(route: CompiledRoute, ctx: RequestContext, started: number, extra: { prompt?: string } = {}) {
@@ -424,6 +424,14 @@ function merge(a: Record<string, number> | undefined, b: Readonly<Record<string,
   const out: Record<string, number> = { ...a };
   for (const [k, v] of Object.entries(b ?? {})) out[k] = (out[k] ?? 0) + v;
   return Object.keys(out).length > 0 ? out : undefined;
+}
+
+/**
+ * An error response of an LLM route. Like every response of these routes it carries `x-request-id`, which
+ * the server leaves to the route's own headers (see runtime/server/index.ts).
+ */
+function sendError(ctx: RequestContext, res: ServerResponse, error: LlmError, flavour: ErrorFlavour, headers?: Readonly<Record<string, string>>): void {
+  sendLlmError(res, error, flavour, { "x-request-id": ctx.requestId, ...headers });
 }
 
 function pickHeaders(req: IncomingMessage, names: readonly string[]): Record<string, string> {

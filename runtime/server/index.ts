@@ -84,9 +84,10 @@ export class GatewayStartError extends Error {
   }
 }
 
-const json = (res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+/** A JSON response of the server's own, with the request's id. */
+const json = (res: ServerResponse, requestId: string, status: number, body: unknown, headers: Record<string, string> = {}): void => {
   const payload = JSON.stringify(body);
-  res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers }).end(payload);
+  res.writeHead(status, { "x-request-id": requestId, "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers }).end(payload);
 };
 
 /**
@@ -137,37 +138,45 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const runtime = current; // this request keeps the runtime it started with
     const bundle = runtime.config.bundle;
     const requestId = randomUUID();
-    res.setHeader("x-request-id", requestId);
+    const handler: HttpHandler | undefined = pathname === bundle.mcp?.path ? runtime.mcp.handle : runtime.llm.route(pathname);
+    // Every response carries x-request-id. An LLM route's handler writes it among its own headers
+    // (ctx.requestId), and so do the server's own JSON answers: set ahead with setHeader, it would send each
+    // header of the response through Node's slower setHeader path (about 3% of an LLM request's CPU).
+    // Everything else (the MCP transport, challenges, CORS answers) gets it here.
+    const stampId = () => res.setHeader("x-request-id", requestId);
+    if (handler === undefined || handler === runtime.mcp.handle) stampId();
     if (stopping) {
-      json(res, 503, { error: "shutting down" }, { connection: "close" });
+      json(res, requestId, 503, { error: "shutting down" }, { connection: "close" });
       return;
     }
 
     const corsAllowed = applyCors(req, res, bundle.server.corsOrigins);
-    if (isPreflight(req)) return answerPreflight(res, corsAllowed);
+    if (isPreflight(req)) {
+      stampId();
+      return answerPreflight(res, corsAllowed);
+    }
 
     // Probes and well-known documents: no token.
-    if (pathname === "/healthz") return json(res, 200, { status: "ok" });
+    if (pathname === "/healthz") return json(res, requestId, 200, { status: "ok" });
     if (pathname === "/readyz") {
       // Not ready yet: try again now, so readiness recovers without traffic (probes are the only traffic then).
       if (!runtime.verifier.keys.loaded) await runtime.verifier.keys.load().catch(() => undefined);
       const ready = runtime.verifier.keys.loaded;
-      return json(res, ready ? 200 : 503, { status: ready ? "ready" : "not ready", digest: runtime.config.digest, ...(ready ? {} : { reason: "issuer keys not fetched" }) });
+      return json(res, requestId, ready ? 200 : 503, { status: ready ? "ready" : "not ready", digest: runtime.config.digest, ...(ready ? {} : { reason: "issuer keys not fetched" }) });
     }
-    if (req.method === "GET" && runtime.prmPaths.has(pathname)) return json(res, 200, runtime.prm, { "cache-control": "max-age=300" });
+    if (req.method === "GET" && runtime.prmPaths.has(pathname)) return json(res, requestId, 200, runtime.prm, { "cache-control": "max-age=300" });
     if (req.method === "GET" && pathname === "/.well-known/oauth-authorization-server") {
       const metadata = await runtime.verifier.keys.metadata();
-      return metadata ? json(res, 200, metadata, { "cache-control": "max-age=300" }) : json(res, 503, { error: "authorization server metadata unavailable" });
+      return metadata ? json(res, requestId, 200, metadata, { "cache-control": "max-age=300" }) : json(res, requestId, 503, { error: "authorization server metadata unavailable" });
     }
 
-    const handler: HttpHandler | undefined = pathname === bundle.mcp?.path ? runtime.mcp.handle : runtime.llm.route(pathname);
-    if (!handler) return json(res, 404, { error: "not found" });
+    if (!handler) return json(res, requestId, 404, { error: "not found" });
     if (!originAllowed(req, bundle.server.publicUrl, bundle.server.corsOrigins)) {
       audit.record({ kind: "auth", decision: "deny", reason: "origin not allowed", status: 403, requestId });
-      return json(res, 403, { error: "origin not allowed" });
+      return json(res, requestId, 403, { error: "origin not allowed" });
     }
     const declaredLength = Number(req.headers["content-length"] ?? 0);
-    if (declaredLength > bundle.server.maxRequestBytes) return json(res, 413, { error: `request body over ${bundle.server.maxRequestBytes} bytes` }, { connection: "close" });
+    if (declaredLength > bundle.server.maxRequestBytes) return json(res, requestId, 413, { error: `request body over ${bundle.server.maxRequestBytes} bytes` }, { connection: "close" });
 
     const release = isStream(req, bundle.mcp?.path, pathname) ? () => undefined : runtime.acquire();
     const aborted = new AbortController();
@@ -183,6 +192,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         const reason = auth.outcome === "missing" ? "no bearer token" : auth.reason;
         audit.record({ kind: "auth", decision: "deny", reason, status: 401, requestId, method: req.method ?? "" });
         const metadataUrl = resourceMetadataUrl(bundle, pathname);
+        stampId();
         if (auth.outcome === "missing") sendMissingToken(res, metadataUrl, bundle.protectedResource.scopesSupported);
         else sendInvalidToken(res, metadataUrl, auth.reason);
         return;
@@ -195,7 +205,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       await handler(ctx, req, res);
     } catch (error) {
       audit.record({ kind: "config", decision: "error", reason: `unhandled: ${(error as Error).message}`, status: 500, requestId });
-      if (!res.headersSent) json(res, 500, { error: "internal error", requestId });
+      if (!res.headersSent) json(res, requestId, 500, { error: "internal error", requestId });
       else res.end();
     } finally {
       inFlightAborts.delete(aborted);
@@ -206,7 +216,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   const tracing = telemetry.tracingEnabled;
   const failed = (res: ServerResponse) => () => {
-    if (!res.headersSent) json(res, 500, { error: "internal error" });
+    if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ error: "internal error" }));
   };
   const server: Server = createServer(
     tracing

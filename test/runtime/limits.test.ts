@@ -15,13 +15,14 @@ describe("rate limiter (memory)", () => {
     const decisions = [];
     for (let i = 0; i < 4; i++) decisions.push(await limiter.admitRequest(alice, "default"));
     expect(decisions.slice(0, 3).every((d) => d.allowed)).toBe(true);
-    expect(decisions[0]?.headers["ratelimit-remaining"]).toBe("2");
+    expect(decisions[0]?.headers.ratelimit).toMatch(/^limit=3, remaining=2, reset=\d+$/);
+    expect(decisions[0]?.headers["ratelimit-policy"]).toBe("3;w=60");
     const last = decisions[3];
     expect(last?.allowed).toBe(false);
     if (last && !last.allowed) {
       expect(last.retryAfterSeconds).toBeGreaterThanOrEqual(1);
       expect(last.headers["retry-after"]).toBe(String(last.retryAfterSeconds));
-      expect(last.headers["ratelimit-remaining"]).toBe("0");
+      expect(last.headers.ratelimit).toMatch(/^limit=3, remaining=0, reset=\d+$/);
     }
     await limiter.close();
   });
