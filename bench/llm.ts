@@ -7,8 +7,9 @@
  * The proxy under test runs in its own process, built like the image and pinned to core 1 with `taskset`
  * (when available; see ./support/gateway-process.ts); the load generator, the upstream and the
  * authorization server share core 0. Targets are interleaved over REPETITIONS repetitions, and within
- * each the saturation phases over WINDOWS short windows, the targets taking turns; ratios to (ii) are
- * computed per window (saturation) or per repetition (fixed rate, TTFB), medians printed.
+ * each the saturation phases over short windows (JSON_WINDOWS, STREAM_WINDOWS) and the sequential TTFB
+ * streams request by request, the targets taking turns; ratios to (ii) are computed per window
+ * (saturation) or per repetition (fixed rate, TTFB), medians printed.
  * Streaming runs against two upstreams: one that writes each reply token by token (one SSE event per
  * write, as vendors stream), and one that writes it whole (one write: the proxy reads the whole stream at
  * once; the pass-through then forwards one chunk while Tollgate still parses and scans every event).
@@ -32,8 +33,13 @@ import { type GatewayProcess, describeProxyProcess, pinThisProcess, startGateway
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
 const JSON_REQUESTS = 6000;
 const STREAM_REQUESTS = 1600;
-/** Saturation windows per repetition (JSON_REQUESTS and STREAM_REQUESTS are split over them). */
-const WINDOWS = 4;
+/**
+ * Saturation windows per repetition (JSON_REQUESTS and STREAM_REQUESTS are split over them): short
+ * windows, the targets taking turns, so a burst of another tenant's load falls on one window pair; with
+ * 4 windows of 1,500 requests the per-repetition JSON CPU ratio still ranged 1.08-1.47 within one run.
+ */
+const JSON_WINDOWS = 12;
+const STREAM_WINDOWS = 8;
 const TTFB_REQUESTS = 300;
 const FIXED_RATE = 1000;
 const FIXED_REQUESTS = 1500;
@@ -119,10 +125,11 @@ async function fixedRate(endpoint: Endpoint, headers: Record<string, string>) {
   return { p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99) };
 }
 
-async function ttfb(endpoint: Endpoint, headers: Record<string, string>) {
-  const samples: number[] = [];
-  for (let i = 0; i < TTFB_REQUESTS; i++) samples.push((await once(endpoint, STREAM_BODY, headers)).ttfb);
-  return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
+/** Sequential streams, the targets taking turns request by request (a burst of load hits them alike). */
+async function ttfb(endpoints: readonly Endpoint[], headers: Record<string, string>) {
+  const samples = endpoints.map((): number[] => []);
+  for (let i = 0; i < TTFB_REQUESTS; i++) for (const [n, endpoint] of endpoints.entries()) samples[n]?.push((await once(endpoint, STREAM_BODY, headers)).ttfb);
+  return samples.map((s) => ({ p50: percentile(s, 0.5), p99: percentile(s, 0.99) }));
 }
 
 async function main(): Promise<void> {
@@ -170,7 +177,7 @@ async function main(): Promise<void> {
   console.log(`LLM proxy benchmark: ${REPETITIONS} interleaved repetitions; ${describeProxyProcess()}`);
   console.log(
     `JSON: ${JSON_REQUESTS} req at concurrency ${CONCURRENCY}; fixed ${FIXED_RATE} req/s x ${FIXED_REQUESTS}; streaming: ${STREAM_REQUESTS} streams at concurrency ${CONCURRENCY}, ` +
-      `from an upstream writing each reply token by token (one SSE event per write, as vendors stream) and from one writing it whole (one write); TTFB: ${TTFB_REQUESTS} sequential streams`,
+      `from an upstream writing each reply token by token (one SSE event per write, as vendors stream) and from one writing it whole (one write); TTFB: ${TTFB_REQUESTS} sequential streams per target, the targets taking turns`,
   );
   // Saturation phases run in short windows, the targets taking turns window by window, so a burst of
   // another tenant's load hits one window pair rather than one target's whole repetition; ratios are
@@ -183,27 +190,28 @@ async function main(): Promise<void> {
   for (const target of targets) for (let i = 0; i < 200; i++) await once(i % 3 === 2 ? target.tokens : target.whole, i % 3 ? STREAM_BODY : JSON_BODY, headers);
 
   for (let rep = 1; rep <= REPETITIONS; rep++) {
-    for (let window = 0; window < WINDOWS; window++) {
+    for (let window = 0; window < JSON_WINDOWS; window++) {
       for (const target of targets) {
-        const json = await saturate(target.whole, JSON_BODY, JSON_REQUESTS / WINDOWS, headers);
+        const json = await saturate(target.whole, JSON_BODY, JSON_REQUESTS / JSON_WINDOWS, headers);
         record(target.name, { jsonRps: json.rps, jsonP50: json.p50, jsonP99: json.p99, jsonCpuUs: json.cpuPerRequest });
       }
     }
-    for (let window = 0; window < WINDOWS; window++) {
+    for (let window = 0; window < STREAM_WINDOWS; window++) {
       for (const target of targets) {
-        const tokenStream = await saturate(target.tokens, STREAM_BODY, STREAM_REQUESTS / WINDOWS, headers);
-        const stream = await saturate(target.whole, STREAM_BODY, STREAM_REQUESTS / WINDOWS, headers);
+        const tokenStream = await saturate(target.tokens, STREAM_BODY, STREAM_REQUESTS / STREAM_WINDOWS, headers);
+        const stream = await saturate(target.whole, STREAM_BODY, STREAM_REQUESTS / STREAM_WINDOWS, headers);
         record(target.name, { tokenStreamsPerS: tokenStream.rps, tokenStreamCpuUs: tokenStream.cpuPerRequest, streamsPerS: stream.rps, streamCpuUs: stream.cpuPerRequest });
       }
     }
-    for (const target of targets) {
+    const firsts = await ttfb(targets.map((t) => t.whole), headers);
+    for (const [n, target] of targets.entries()) {
       const fixed = await fixedRate(target.whole, headers);
-      const first = await ttfb(target.whole, headers);
+      const first = firsts[n] ?? { p50: Number.NaN, p99: Number.NaN };
       record(target.name, { fixedP50: fixed.p50, fixedP99: fixed.p99, ttfbP50: first.p50, ttfbP99: first.p99 });
       const recent = (key: string, count: number) => median((samples[target.name][key] ?? []).slice(-count));
       console.log(
-        `rep ${rep} ${target.name.padEnd(11)} JSON ${recent("jsonRps", WINDOWS).toFixed(0).padStart(6)} req/s p50 ${recent("jsonP50", WINDOWS).toFixed(2)} ms cpu ${micros(recent("jsonCpuUs", WINDOWS))} µs/req | @${FIXED_RATE}/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} ms | ` +
-          `stream token by token ${recent("tokenStreamsPerS", WINDOWS).toFixed(0).padStart(5)}/s cpu ${micros(recent("tokenStreamCpuUs", WINDOWS))} µs, whole ${recent("streamsPerS", WINDOWS).toFixed(0).padStart(5)}/s cpu ${micros(recent("streamCpuUs", WINDOWS))} µs | TTFB p50 ${first.p50.toFixed(2)} p99 ${first.p99.toFixed(2)} ms`,
+        `rep ${rep} ${target.name.padEnd(11)} JSON ${recent("jsonRps", JSON_WINDOWS).toFixed(0).padStart(6)} req/s p50 ${recent("jsonP50", JSON_WINDOWS).toFixed(2)} ms cpu ${micros(recent("jsonCpuUs", JSON_WINDOWS))} µs/req | @${FIXED_RATE}/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} ms | ` +
+          `stream token by token ${recent("tokenStreamsPerS", STREAM_WINDOWS).toFixed(0).padStart(5)}/s cpu ${micros(recent("tokenStreamCpuUs", STREAM_WINDOWS))} µs, whole ${recent("streamsPerS", STREAM_WINDOWS).toFixed(0).padStart(5)}/s cpu ${micros(recent("streamCpuUs", STREAM_WINDOWS))} µs | TTFB p50 ${first.p50.toFixed(2)} p99 ${first.p99.toFixed(2)} ms`,
       );
     }
   }
@@ -215,7 +223,7 @@ async function main(): Promise<void> {
     return median(ours.map((value, i) => (op === "div" ? value / (theirs[i] ?? Number.NaN) : value - (theirs[i] ?? Number.NaN))));
   };
   const med = (name: Target["name"], key: string) => median(samples[name][key] ?? []);
-  console.log(`\nmedians over ${REPETITIONS} repetitions (saturation: over their ${REPETITIONS * WINDOWS} windows):`);
+  console.log(`\nmedians over ${REPETITIONS} repetitions (saturation: over their ${REPETITIONS * JSON_WINDOWS} JSON and ${REPETITIONS * STREAM_WINDOWS} streaming windows):`);
   for (const name of ["direct", "passthrough", "tollgate", "llmstage"] as const) {
     console.log(
       `  ${name.padEnd(11)} JSON ${med(name, "jsonRps").toFixed(0)} req/s, p50 ${med(name, "jsonP50").toFixed(2)} ms, p99 ${med(name, "jsonP99").toFixed(2)} ms, cpu ${med(name, "jsonCpuUs").toFixed(0)} µs/req; @${FIXED_RATE}/s p50 ${med(name, "fixedP50").toFixed(2)} ms; ` +

@@ -287,7 +287,8 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       sendError(ctx, res, { status: 502, type: "api_error", code: tooLarge ? "response_too_large" : "upstream_error", message: tooLarge ? `provider response over ${route.config.maxResponseBytes} bytes` : "provider response failed" }, flavour, headers);
       return undefined;
     }
-    const parsed = safeParse(raw.toString("utf8"));
+    const rawText = raw.toString("utf8");
+    const parsed = safeParse(rawText);
     if (!parsed) {
       audit({ decision: "error", provider: provider.id, model, status: 502, reason: "provider answered non-JSON" });
       sendError(ctx, res, { status: 502, type: "api_error", code: "upstream_error", message: "provider answered with something other than JSON" }, flavour, headers);
@@ -319,7 +320,8 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
         }
       }
     }
-    const text = changed ? JSON.stringify(payload) : raw;
+    // A string body leaves with the status line and headers in one write (a Buffer would make it a writev of two).
+    const text = changed ? JSON.stringify(payload) : rawText;
     res.writeHead(200, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(text) });
     res.end(text);
     const redactions = merge(args.requestRedactions, responseRedactions);
