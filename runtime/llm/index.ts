@@ -16,6 +16,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { LlmRoute } from "../../policies/bundle";
 import { type CompiledGuardPolicy, compileGuardPolicy, createStreamingCredentialScanner } from "../../policies/guards";
+import { readBody } from "../http/read-body";
 import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext } from "../http/types";
 import type { AuditEvent, AuditLog } from "../observability/audit";
 import { ATTR, type GatewayMetrics, span, traceHeaders, tracingActive, upstreamCall } from "../observability";
@@ -455,47 +456,20 @@ function safeParse(text: string): Json | undefined {
 }
 
 /**
- * Reads and parses the client's JSON body, bounded by the bundle's `server.maxRequestBytes`. Event
- * listeners rather than an async iterator: no iterator and promise per chunk on the hot path. A body over
+ * Reads and parses the client's JSON body, bounded by the bundle's `server.maxRequestBytes`. A body over
  * the bound is drained (not destroyed), so the 413 still reaches the client.
  */
-function readJson(req: IncomingMessage, maxBytes: number): Promise<Json> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = () => {
-      req.off("data", onData);
-      req.off("end", onEnd);
-      req.off("error", onError);
-      req.off("close", onClose);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) {
-        cleanup();
-        req.resume();
-        reject({ status: 413, type: "invalid_request_error", code: "request_too_large", message: `request body over ${maxBytes} bytes` } satisfies LlmError);
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      const parsed = safeParse((chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size)).toString("utf8"));
-      if (!parsed || Array.isArray(parsed)) reject(badRequest("the body is not a JSON object"));
-      else resolve(parsed);
-    };
-    const onError = (error: Error) => {
-      cleanup();
-      reject(error);
-    };
-    const onClose = () => {
-      cleanup();
-      reject(new Error("the client closed the request before its body ended"));
-    };
-    req.on("data", onData);
-    req.once("end", onEnd);
-    req.once("error", onError);
-    req.once("close", onClose);
-  });
+async function readJson(req: IncomingMessage, maxBytes: number): Promise<Json> {
+  const raw = await readBody(
+    req,
+    maxBytes,
+    (tooLarge) => {
+      tooLarge.resume();
+      return { status: 413, type: "invalid_request_error", code: "request_too_large", message: `request body over ${maxBytes} bytes` } satisfies LlmError;
+    },
+    "the client closed the request before its body ended",
+  );
+  const parsed = safeParse(raw.toString("utf8"));
+  if (!parsed || Array.isArray(parsed)) throw badRequest("the body is not a JSON object");
+  return parsed;
 }

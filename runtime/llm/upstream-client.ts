@@ -5,6 +5,7 @@
  */
 import type { Readable } from "node:stream";
 import { Agent, errors as undiciErrors } from "undici";
+import { readBody } from "../http/read-body";
 import type { Dispatcher } from "undici";
 
 export type UpstreamFailureKind = "timeout" | "connection-error";
@@ -93,48 +94,18 @@ export function createUpstreamClient(): UpstreamClient {
 
 const ignore = () => undefined;
 
-/**
- * Reads a whole body, refusing more than `maxBytes`. Event listeners rather than an async iterator: the
- * iterator costs a generator, an end-of-stream watcher and a promise per chunk on every JSON response.
- */
+/** Reads a provider's whole answer, refusing more than `maxBytes` (the body is destroyed then). */
 export function readBounded(body: Readable, maxBytes: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const cleanup = () => {
-      body.off("data", onData);
-      body.off("end", onEnd);
-      body.off("error", onError);
-      body.off("close", onClose);
-    };
-    const onData = (chunk: Buffer) => {
-      size += chunk.byteLength;
-      if (size > maxBytes) {
-        cleanup();
-        body.once("error", ignore); // undici's body reports its own destruction as an AbortError
-        body.destroy();
-        reject(new ResponseTooLarge(`upstream response over ${maxBytes} bytes`));
-        return;
-      }
-      chunks.push(chunk);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size));
-    };
-    const onError = (error: Error) => {
-      cleanup();
-      reject(error);
-    };
-    const onClose = () => {
-      cleanup();
-      reject(new Error("the upstream body closed before it ended"));
-    };
-    body.on("data", onData);
-    body.once("end", onEnd);
-    body.once("error", onError);
-    body.once("close", onClose);
-  });
+  return readBody(
+    body,
+    maxBytes,
+    (tooLarge) => {
+      tooLarge.once("error", ignore); // undici's body reports its own destruction as an AbortError
+      tooLarge.destroy();
+      return new ResponseTooLarge(`upstream response over ${maxBytes} bytes`);
+    },
+    "the upstream body closed before it ended",
+  );
 }
 
 /** Drops a body we will not read, so the connection goes back to the pool. */
