@@ -1,0 +1,130 @@
+/**
+ * A/B of the gateway's CPU per request between two builds, for a change too small to see through the
+ * noise of `npm run bench -- llm` (its windows run one proxy after the other, so a burst of another
+ * tenant's load falls on one of them). Here both builds run at once on core 1 and take the same load,
+ * half each, window after window; the ratio new/base is taken per window, then the median.
+ *
+ *   node --import tsx bench/tools/compare-builds.ts --save-base   # build the tree as it is now: the base
+ *   # ... change the runtime ...
+ *   node --import tsx bench/tools/compare-builds.ts [--stream]    # build again and compare with the base
+ *
+ * Not part of `npm run bench` (it needs a base saved beforehand). Both builds get the bench/llm.ts bundle
+ * (JWT, guards, limits) and the same whole-reply upstream; `--stream` sends streaming requests.
+ */
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { Pool } from "undici";
+import { startAuthServer } from "../../examples/local-platform/auth-server";
+import { startLlmUpstream } from "../../examples/local-platform/llm-upstream";
+import { buildGateway } from "../../scripts/build-runtime";
+import { authTestBundle } from "../../test/support/gateway";
+import type { ChildUsage } from "../support/gateway-process";
+import { pinThisProcess } from "../support/gateway-process";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const BASE_DIR = "node_modules/.cache/tollgate-compare/base";
+const NEW_DIR = "node_modules/.cache/tollgate-compare/new";
+const WINDOWS = 12;
+const PER_WINDOW = 1500;
+const AUDIENCE = "https://gateway.bench.test";
+const build = (outdir: string) => buildGateway({ entryPoints: { "gateway-child": "bench/support/gateway-child.ts" }, outdir });
+
+if (process.argv.includes("--save-base")) {
+  console.log(`base saved: ${join(await build(BASE_DIR), "gateway-child.mjs")}`);
+  process.exit(0);
+}
+if (!existsSync(join(ROOT, BASE_DIR, "gateway-child.mjs"))) throw new Error("no base build: run with --save-base first");
+const stream = process.argv.includes("--stream");
+
+pinThisProcess();
+const upstream = await startLlmUpstream({ maxRecorded: 0 });
+const as = await startAuthServer({ audience: AUDIENCE, scopes: ["mcp:read"], clients: [{ clientId: "bench", clientSecret: "bench-secret", grants: ["client_credentials"], scopes: ["mcp:read"] }] });
+const { access_token: token } = await as.clientCredentials({ clientId: "bench", clientSecret: "bench-secret", scopes: ["mcp:read"] });
+const bundle = {
+  ...authTestBundle(as.issuer, AUDIENCE),
+  llm: { routes: [{ id: "openai", pathPrefix: "/openai", policy: "default", providers: [{ id: "openai", kind: "openai" as const, baseUrl: `${upstream.url}/v1`, apiKey: { env: "BENCH_KEY" } }] }] },
+  guardPolicies: [
+    {
+      id: "default",
+      pii: { mode: "mask" as const },
+      promptInjection: { mode: "block" as const },
+      credentialLeak: { mode: "block" as const, holdBackChars: 256 },
+      limits: { windowSeconds: 60, requestsPerWindow: 100_000_000, tokensPerWindow: 1_000_000_000_000 },
+    },
+  ],
+};
+const body = JSON.stringify({
+  model: "gpt-4o-mini",
+  stream,
+  messages: [
+    { role: "system", content: "You are a helpful assistant for the support team. Answer briefly and cite the ticket number." },
+    { role: "user", content: "Draft a short, friendly follow-up asking whether the proposed workaround solved the problem, and offer a call on Thursday." },
+  ],
+});
+const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
+
+interface Proxy {
+  readonly pool: Pool;
+  cpuMicros(): Promise<number>;
+  readonly child: ChildProcess;
+}
+
+async function start(file: string): Promise<Proxy> {
+  const child = spawn("taskset", ["-c", "1", process.execPath, file], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
+  const port = await new Promise<number>((resolvePort) => {
+    child.once("message", (m: { port: number }) => resolvePort(m.port));
+    child.send({ mode: "tollgate", bundle, env: { BENCH_KEY: "bench-provider-key" } });
+  });
+  const cpuMicros = () =>
+    new Promise<number>((resolveCpu) => {
+      const onMessage = (m: { type?: string; usage?: ChildUsage }) => {
+        if (m.type !== "usage" || !m.usage) return;
+        child.off("message", onMessage);
+        resolveCpu(m.usage.cpu.user + m.usage.cpu.system);
+      };
+      child.on("message", onMessage);
+      child.send({ type: "usage" });
+    });
+  return { pool: new Pool(`http://127.0.0.1:${port}`, { connections: 16 }), cpuMicros, child };
+}
+
+async function load(proxy: Proxy, count: number, concurrency: number): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next++ < count) {
+        const response = await proxy.pool.request({ path: "/openai/v1/chat/completions", method: "POST", headers, body });
+        await response.body.dump();
+        if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}`);
+      }
+    }),
+  );
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
+const base = await start(join(ROOT, BASE_DIR, "gateway-child.mjs"));
+const next = await start(join(await build(NEW_DIR), "gateway-child.mjs"));
+await Promise.all([load(base, 2000, 8), load(next, 2000, 8)]); // warm-up
+const ratios: number[] = [];
+const perRequest = { base: [] as number[], next: [] as number[] };
+for (let window = 0; window < WINDOWS; window++) {
+  const [base0, next0] = [await base.cpuMicros(), await next.cpuMicros()];
+  await Promise.all([load(base, PER_WINDOW, 8), load(next, PER_WINDOW, 8)]);
+  const b = ((await base.cpuMicros()) - base0) / PER_WINDOW;
+  const n = ((await next.cpuMicros()) - next0) / PER_WINDOW;
+  perRequest.base.push(b);
+  perRequest.next.push(n);
+  ratios.push(n / b);
+}
+console.log(
+  `${stream ? "streaming" : "JSON"} chat completions, ${WINDOWS} windows of ${PER_WINDOW} requests per build, both builds loaded at once on core 1:\n` +
+    `  base ${median(perRequest.base).toFixed(0)} µs/request, new ${median(perRequest.next).toFixed(0)} µs/request; ratio new/base ${median(ratios).toFixed(3)} (per window: ${ratios.map((r) => r.toFixed(2)).join(" ")})`,
+);
+for (const proxy of [base, next]) {
+  await proxy.pool.close();
+  proxy.child.send({ type: "exit" });
+}
+await upstream.close();
+await as.close();
+setTimeout(() => process.exit(0), 500).unref();
