@@ -27,7 +27,7 @@ import { Pool } from "undici";
 import { startAuthServer } from "../examples/local-platform/auth-server";
 import { startLlmUpstream } from "../examples/local-platform/llm-upstream";
 import { authTestBundle } from "../test/support/gateway";
-import { type GatewayProcess, describeProxyProcess, pinThisProcess, startGatewayProcess } from "./support/gateway-process";
+import { FULL_CHAIN_POLICY, type GatewayProcess, describeProxyProcess, pinThisProcess, startGatewayProcess } from "./support/gateway-process";
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
 const JSON_REQUESTS = 6000;
@@ -150,15 +150,7 @@ async function main(): Promise<void> {
         { id: "tokens", pathPrefix: "/tokens", policy: "default", providers: [{ id: "openai", kind: "openai" as const, baseUrl: `${tokenUpstream.url}/v1`, apiKey: { env: "BENCH_KEY" } }] },
       ],
     },
-    guardPolicies: [
-      {
-        id: "default",
-        pii: { mode: "mask" as const },
-        promptInjection: { mode: "block" as const },
-        credentialLeak: { mode: "block" as const, holdBackChars: 256 },
-        limits: { windowSeconds: 60, requestsPerWindow: 100_000_000, tokensPerWindow: 1_000_000_000_000 },
-      },
-    ],
+    guardPolicies: [FULL_CHAIN_POLICY],
   };
   const passthrough = await startGatewayProcess({ mode: "passthrough", upstream: upstream.url });
   const tokenPassthrough = await startGatewayProcess({ mode: "passthrough", upstream: tokenUpstream.url });

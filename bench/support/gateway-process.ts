@@ -60,8 +60,18 @@ function ask(child: ChildProcess): Promise<ChildUsage> {
   });
 }
 
-export async function startGatewayProcess(config: ChildConfig): Promise<GatewayProcess> {
-  const args = await childCommand();
+/** The guard policy of the full chain the benchmarks measure: PII, injection, credential leak, limits that never refuse. */
+export const FULL_CHAIN_POLICY = {
+  id: "default",
+  pii: { mode: "mask" as const },
+  promptInjection: { mode: "block" as const },
+  credentialLeak: { mode: "block" as const, holdBackChars: 256 },
+  limits: { windowSeconds: 60, requestsPerWindow: 100_000_000, tokensPerWindow: 1_000_000_000_000 },
+};
+
+/** Starts the proxy under test; `childFile` runs that build of gateway-child instead of this tree's. */
+export async function startGatewayProcess(config: ChildConfig, childFile?: string): Promise<GatewayProcess> {
+  const args = childFile ? [childFile] : await childCommand();
   const child: ChildProcess = canPin
     ? spawn("taskset", ["-c", "1", process.execPath, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
     : spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });

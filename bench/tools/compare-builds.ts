@@ -8,10 +8,10 @@
  *   # ... change the runtime ...
  *   node --import tsx bench/tools/compare-builds.ts [--stream]    # build again and compare with the base
  *
- * Not part of `npm run bench` (it needs a base saved beforehand). Both builds get the bench/llm.ts bundle
- * (JWT, guards, limits) and the same whole-reply upstream; `--stream` sends streaming requests.
+ * Not part of `npm run bench` (it needs a base saved beforehand). Both builds get bench/llm.ts's full chain
+ * (JWT, FULL_CHAIN_POLICY) and the same whole-reply upstream; `--stream` sends streaming requests. Both run
+ * pinned to core 1 when there is a second core (./support/gateway-process.ts).
  */
-import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Pool } from "undici";
@@ -19,8 +19,7 @@ import { startAuthServer } from "../../examples/local-platform/auth-server";
 import { startLlmUpstream } from "../../examples/local-platform/llm-upstream";
 import { buildGateway } from "../../scripts/build-runtime";
 import { authTestBundle } from "../../test/support/gateway";
-import type { ChildUsage } from "../support/gateway-process";
-import { pinThisProcess } from "../support/gateway-process";
+import { FULL_CHAIN_POLICY, type GatewayProcess, pinThisProcess, startGatewayProcess } from "../support/gateway-process";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const BASE_DIR = "node_modules/.cache/tollgate-compare/base";
@@ -44,15 +43,7 @@ const { access_token: token } = await as.clientCredentials({ clientId: "bench", 
 const bundle = {
   ...authTestBundle(as.issuer, AUDIENCE),
   llm: { routes: [{ id: "openai", pathPrefix: "/openai", policy: "default", providers: [{ id: "openai", kind: "openai" as const, baseUrl: `${upstream.url}/v1`, apiKey: { env: "BENCH_KEY" } }] }] },
-  guardPolicies: [
-    {
-      id: "default",
-      pii: { mode: "mask" as const },
-      promptInjection: { mode: "block" as const },
-      credentialLeak: { mode: "block" as const, holdBackChars: 256 },
-      limits: { windowSeconds: 60, requestsPerWindow: 100_000_000, tokensPerWindow: 1_000_000_000_000 },
-    },
-  ],
+  guardPolicies: [FULL_CHAIN_POLICY],
 };
 const body = JSON.stringify({
   model: "gpt-4o-mini",
@@ -66,27 +57,12 @@ const headers = { "content-type": "application/json", authorization: `Bearer ${t
 
 interface Proxy {
   readonly pool: Pool;
-  cpuMicros(): Promise<number>;
-  readonly child: ChildProcess;
+  readonly process: GatewayProcess;
 }
 
 async function start(file: string): Promise<Proxy> {
-  const child = spawn("taskset", ["-c", "1", process.execPath, file], { stdio: ["ignore", "inherit", "inherit", "ipc"] });
-  const port = await new Promise<number>((resolvePort) => {
-    child.once("message", (m: { port: number }) => resolvePort(m.port));
-    child.send({ mode: "tollgate", bundle, env: { BENCH_KEY: "bench-provider-key" } });
-  });
-  const cpuMicros = () =>
-    new Promise<number>((resolveCpu) => {
-      const onMessage = (m: { type?: string; usage?: ChildUsage }) => {
-        if (m.type !== "usage" || !m.usage) return;
-        child.off("message", onMessage);
-        resolveCpu(m.usage.cpu.user + m.usage.cpu.system);
-      };
-      child.on("message", onMessage);
-      child.send({ type: "usage" });
-    });
-  return { pool: new Pool(`http://127.0.0.1:${port}`, { connections: 16 }), cpuMicros, child };
+  const gateway = await startGatewayProcess({ mode: "tollgate", bundle, env: { BENCH_KEY: "bench-provider-key" } }, file);
+  return { pool: new Pool(`http://127.0.0.1:${gateway.port}`, { connections: 16 }), process: gateway };
 }
 
 async function load(proxy: Proxy, count: number, concurrency: number): Promise<void> {
@@ -109,10 +85,10 @@ await Promise.all([load(base, 2000, 8), load(next, 2000, 8)]); // warm-up
 const ratios: number[] = [];
 const perRequest = { base: [] as number[], next: [] as number[] };
 for (let window = 0; window < WINDOWS; window++) {
-  const [base0, next0] = [await base.cpuMicros(), await next.cpuMicros()];
+  const [base0, next0] = [await base.process.cpuMicros(), await next.process.cpuMicros()];
   await Promise.all([load(base, PER_WINDOW, 8), load(next, PER_WINDOW, 8)]);
-  const b = ((await base.cpuMicros()) - base0) / PER_WINDOW;
-  const n = ((await next.cpuMicros()) - next0) / PER_WINDOW;
+  const b = ((await base.process.cpuMicros()) - base0) / PER_WINDOW;
+  const n = ((await next.process.cpuMicros()) - next0) / PER_WINDOW;
   perRequest.base.push(b);
   perRequest.next.push(n);
   ratios.push(n / b);
@@ -123,7 +99,7 @@ console.log(
 );
 for (const proxy of [base, next]) {
   await proxy.pool.close();
-  proxy.child.send({ type: "exit" });
+  proxy.process.close();
 }
 await upstream.close();
 await as.close();
