@@ -26,7 +26,7 @@ import { ProviderHealth, triggerForStatus } from "./failover";
 import { type PreparedProvider, prepareProvider } from "./providers";
 import { type RequestGuard, createRequestGuard } from "./request-guard";
 import { type StreamOutcome, relayAnthropicAsOpenAi, relayAnthropicNative, relayOpenAiStream } from "./streams";
-import { ResponseTooLarge, type UpstreamClient, type UpstreamResponse, UpstreamUnavailable, createUpstreamClient, discard, readBounded, retryAfterSeconds } from "./upstream-client";
+import { type UpstreamAnswer, type UpstreamRequest, UpstreamUnavailable, type WholeBody, createUpstreamClient, discard, readWhole, retryAfterSeconds } from "./upstream-client";
 
 export interface LlmGateway {
   route(pathname: string): HttpHandler | undefined;
@@ -49,7 +49,7 @@ type Json = Record<string, any>;
 
 const NO_ATTRIBUTES = {};
 /** A provider answer that counts as an error in the upstream latency metrics. */
-const providerFailed = (response: UpstreamResponse) => response.status >= 500 || response.status === 429;
+const providerFailed = (response: UpstreamAnswer) => response.status >= 500 || response.status === 429;
 
 interface CompiledRoute {
   readonly config: LlmRoute;
@@ -165,17 +165,21 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     let lastFailure = "no provider";
     for (const provider of candidates) {
       const upstreamBody = flavour === "anthropic" ? { ...body, model: provider.mapModel(model) } : providerBody(provider, body, model, stream);
-      let response: UpstreamResponse;
+      let response: UpstreamAnswer;
       try {
-        const send = () =>
-          upstream.send({
+        // Runs inside the upstream span: `traceHeaders` names that span as the provider's parent.
+        const send = (): Promise<UpstreamAnswer> => {
+          const request: UpstreamRequest = {
             url: provider.completionsUrl,
             method: "POST",
             headers: traced ? traceHeaders(provider.headers(flavour === "anthropic" ? clientAnthropicHeaders : undefined)) : provider.headers(flavour === "anthropic" ? clientAnthropicHeaders : undefined),
             body: JSON.stringify(upstreamBody),
             timeoutMs: provider.config.timeoutMs,
             signal: ctx.signal,
-          });
+          };
+          // A JSON answer is read whole as it arrives; a stream is relayed as it arrives.
+          return stream ? upstream.send(request) : upstream.fetchWhole({ ...request, maxBytes: route.config.maxResponseBytes });
+        };
         // GenAI span attributes only for a traced request.
         const genAi = traced
           ? { [ATTR.GEN_AI_SYSTEM]: provider.kind, [ATTR.GEN_AI_PROVIDER_NAME]: provider.kind, [ATTR.GEN_AI_OPERATION_NAME]: "chat", [ATTR.GEN_AI_REQUEST_MODEL]: model, [ATTR.PROVIDER]: provider.id }
@@ -194,7 +198,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       }
       const trigger = triggerForStatus(response.status);
       if (trigger && route.config.failover.on.includes(trigger)) {
-        await discard(response.body);
+        await discard(response);
         const seconds = health.evict(provider.id, route.config.failover.evictSeconds, retryAfterSeconds(response.headers["retry-after"], now()));
         lastFailure = `status ${response.status}`;
         audit({ decision: "failover", provider: provider.id, model, reason: `status ${response.status}; evicted ${seconds}s`, status: response.status });
@@ -202,7 +206,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       }
       const headers = { "x-request-id": ctx.requestId, ...decision.headers, "x-tollgate-provider": provider.id };
       // The response guard (credential leak, streaming included) runs while the answer is relayed.
-      const respondArgs: RespondArgs = { route, ctx, res, provider, response, stream, clientWantsUsage, flavour, model, headers, requestRedactions: guarded.redactions, audit };
+      const respondArgs: RespondArgs = { route, ctx, res, provider, response, clientWantsUsage, flavour, model, headers, requestRedactions: guarded.redactions, audit };
       const usage = traced
         ? await span("tollgate.guard.response", { [ATTR.PROVIDER]: provider.id, [ATTR.GEN_AI_REQUEST_MODEL]: model }, () => respond(respondArgs))
         : await respond(respondArgs);
@@ -222,8 +226,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     ctx: RequestContext;
     res: ServerResponse;
     provider: PreparedProvider;
-    response: UpstreamResponse;
-    stream: boolean;
+    response: UpstreamAnswer;
     clientWantsUsage: boolean;
     flavour: ErrorFlavour;
     model: string;
@@ -234,19 +237,14 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
 
   /** Sends the committed provider's answer to the client; returns the usage to bill. */
   async function respond(args: RespondArgs): Promise<{ input: number; output: number } | undefined> {
-    const { route, ctx, res, provider, response, stream, flavour, model, headers, audit } = args;
+    const { route, ctx, res, provider, response, flavour, model, headers, audit } = args;
     const translate = provider.kind === "anthropic" && flavour === "openai";
     const contentType = String(response.headers["content-type"] ?? "");
 
     // Provider errors that are not failover triggers (4xx): relay them in the client's shape.
     if (response.status >= 400) {
-      let raw: Buffer;
-      try {
-        raw = await readBounded(response.body, route.config.maxResponseBytes);
-      } catch {
-        raw = Buffer.from("{}");
-      }
-      let text = raw.toString("utf8");
+      const whole = await readWhole(response, route.config.maxResponseBytes);
+      let text = "bytes" in whole ? whole.bytes.toString("utf8") : "{}";
       if (translate) text = JSON.stringify(anthropicErrorToOpenAi(safeParse(text), response.status));
       audit({ decision: "error", provider: provider.id, model, status: response.status, reason: "provider refused the request" });
       res.writeHead(response.status, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(text) });
@@ -254,7 +252,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       return undefined;
     }
 
-    if (stream && contentType.includes("text/event-stream")) {
+    if (response.kind === "stream" && contentType.includes("text/event-stream")) {
       res.writeHead(200, { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" });
       // No flushHeaders(): the status line goes out with the first event, which follows at once.
       const leak = route.policy.credentialLeak;
@@ -279,16 +277,14 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       return outcome.usage;
     }
 
-    let raw: Buffer;
-    try {
-      raw = await readBounded(response.body, route.config.maxResponseBytes);
-    } catch (error) {
-      const tooLarge = error instanceof ResponseTooLarge;
+    const whole: WholeBody = await readWhole(response, route.config.maxResponseBytes);
+    if ("failure" in whole) {
+      const tooLarge = whole.failure === "too-large";
       audit({ decision: "error", provider: provider.id, model, status: 502, reason: tooLarge ? "response too large" : "response body failed" });
       sendError(ctx, res, { status: 502, type: "api_error", code: tooLarge ? "response_too_large" : "upstream_error", message: tooLarge ? `provider response over ${route.config.maxResponseBytes} bytes` : "provider response failed" }, flavour, headers);
       return undefined;
     }
-    const rawText = raw.toString("utf8");
+    const rawText = whole.bytes.toString("utf8");
     const parsed = safeParse(rawText);
     if (!parsed) {
       audit({ decision: "error", provider: provider.id, model, status: 502, reason: "provider answered non-JSON" });
@@ -335,19 +331,22 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     const wantsAnthropic = req.headers["anthropic-version"] !== undefined;
     for (const provider of health.order(route.providers)) {
       try {
-        const response = await upstream.send({ url: provider.modelsUrl, method: "GET", headers: provider.headers(pickHeaders(req, ["anthropic-version"])), timeoutMs: provider.config.timeoutMs, signal: ctx.signal });
-        if (response.status >= 500 || response.status === 429) {
-          await discard(response.body);
-          continue;
-        }
-        const raw = await readBounded(response.body, route.config.maxResponseBytes);
-        let text = raw.toString("utf8");
+        const response = await upstream.fetchWhole({
+          url: provider.modelsUrl,
+          method: "GET",
+          headers: provider.headers(pickHeaders(req, ["anthropic-version"])),
+          timeoutMs: provider.config.timeoutMs,
+          signal: ctx.signal,
+          maxBytes: route.config.maxResponseBytes,
+        });
+        if (response.status >= 500 || response.status === 429 || "failure" in response.body) continue;
+        let text = response.body.bytes.toString("utf8");
         if (response.status < 300 && provider.kind === "anthropic" && !wantsAnthropic) text = JSON.stringify(anthropicModelsToOpenAi(safeParse(text) ?? {}));
         res.writeHead(response.status, { "x-request-id": ctx.requestId, "content-type": "application/json", "content-length": Buffer.byteLength(text), "x-tollgate-provider": provider.id });
         res.end(text);
         return;
       } catch (error) {
-        if (!(error instanceof UpstreamUnavailable) && !(error instanceof ResponseTooLarge)) throw error;
+        if (!(error instanceof UpstreamUnavailable)) throw error;
       }
     }
     sendError(ctx, res, { status: 503, type: "api_error", code: "providers_unavailable", message: `no provider of route "${route.config.id}" answered` }, "openai");

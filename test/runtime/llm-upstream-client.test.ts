@@ -1,0 +1,125 @@
+/**
+ * The provider client's whole-answer path (`fetchWhole`, JSON answers) against a real HTTP server that
+ * misbehaves on purpose: every failure must land on the right side of the failover line (before the
+ * answer's headers: `UpstreamUnavailable`; after them: a body failure of a committed answer).
+ */
+import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { UpstreamUnavailable, createUpstreamClient } from "../../runtime/llm/upstream-client";
+
+type Behaviour = (req: IncomingMessage, res: ServerResponse) => void;
+let behaviour: Behaviour = (_req, res) => res.end("{}");
+/** Resolves when the server sees the current request's connection close. */
+let closed: Promise<void> = Promise.resolve();
+const server = createServer((req, res) => {
+  closed = new Promise((resolve) => req.socket.once("close", () => resolve()));
+  behaviour(req, res);
+});
+let url = "";
+const client = createUpstreamClient();
+
+beforeAll(async () => {
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/chat/completions`;
+});
+afterEach(() => {
+  behaviour = (_req, res) => res.end("{}");
+});
+afterAll(async () => {
+  await client.close();
+  server.closeAllConnections();
+  await new Promise((resolve) => server.close(resolve));
+});
+
+const fetchWhole = (options: { timeoutMs?: number; maxBytes?: number; signal?: AbortSignal } = {}) =>
+  client.fetchWhole({
+    url,
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: '{"model":"m"}',
+    timeoutMs: options.timeoutMs ?? 30_000,
+    maxBytes: options.maxBytes ?? 1024,
+    signal: options.signal ?? new AbortController().signal,
+  });
+
+describe("fetchWhole", () => {
+  it("reads an answer sent in several writes into one body, with its status and headers", async () => {
+    behaviour = (_req, res) => {
+      res.writeHead(429, { "content-type": "application/json", "retry-after": "7" });
+      res.write('{"error":');
+      setTimeout(() => res.end('{"message":"slow down"}}'), 20);
+    };
+    const answer = await fetchWhole();
+    expect(answer.status).toBe(429);
+    expect(answer.headers["retry-after"]).toBe("7");
+    expect("bytes" in answer.body && answer.body.bytes.toString()).toBe('{"error":{"message":"slow down"}}');
+  });
+
+  it("stops reading past maxBytes and drops the connection: a committed answer that is too large", async () => {
+    behaviour = (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      const tick = setInterval(() => res.write("x".repeat(512)), 5);
+      res.once("close", () => clearInterval(tick));
+    };
+    const answer = await fetchWhole({ maxBytes: 1024 });
+    expect(answer.body).toEqual({ failure: "too-large" });
+    await closed;
+  });
+
+  it("reports an answer that breaks off after its headers as broken, not as a reason to fail over", async () => {
+    behaviour = (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json", "content-length": "100" });
+      res.write('{"choices":');
+      setTimeout(() => res.destroy(), 10);
+    };
+    const answer = await fetchWhole();
+    expect(answer.status).toBe(200);
+    expect(answer.body).toEqual({ failure: "broken" });
+  });
+
+  it("fails over (timeout) when no headers come within a short timeoutMs, and drops the request", async () => {
+    behaviour = () => undefined;
+    const started = performance.now();
+    const error = await fetchWhole({ timeoutMs: 200 }).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UpstreamUnavailable);
+    expect((error as UpstreamUnavailable).kind).toBe("timeout");
+    expect(performance.now() - started).toBeLessThan(2000);
+    await closed;
+  });
+
+  it("fails over (connection-error) when nothing listens", async () => {
+    const dead = createServer();
+    await new Promise<void>((resolve) => dead.listen(0, "127.0.0.1", resolve));
+    const port = (dead.address() as AddressInfo).port;
+    await new Promise((resolve) => dead.close(resolve));
+    const error = await client
+      .fetchWhole({ url: `http://127.0.0.1:${port}/v1/models`, method: "GET", headers: {}, timeoutMs: 30_000, maxBytes: 1024, signal: new AbortController().signal })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(UpstreamUnavailable);
+    expect((error as UpstreamUnavailable).kind).toBe("connection-error");
+  });
+
+  it("a client that goes away before the headers aborts the upstream request, and that is no provider failure", async () => {
+    behaviour = () => undefined;
+    const client = new AbortController();
+    const pending = fetchWhole({ signal: client.signal }).catch((e: unknown) => e);
+    setTimeout(() => client.abort(new Error("client gone")), 50);
+    const error = await pending;
+    expect(error).not.toBeInstanceOf(UpstreamUnavailable);
+    expect((error as Error).message).toBe("client gone");
+    await closed;
+  });
+
+  it("a client that goes away mid-body drops the upstream connection too", async () => {
+    behaviour = (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.write('{"choices":');
+    };
+    const client = new AbortController();
+    const pending = fetchWhole({ signal: client.signal });
+    setTimeout(() => client.abort(new Error("client gone")), 50);
+    expect((await pending).body).toEqual({ failure: "broken" });
+    await closed;
+  });
+});
