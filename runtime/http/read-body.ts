@@ -1,5 +1,6 @@
 /**
- * Reads a whole HTTP body (the client's request, a provider's JSON answer) into one Buffer, bounded.
+ * Reads a whole HTTP body (the client's request) into one Buffer, bounded. (Provider answers are read
+ * from undici's dispatch callbacks instead: runtime/llm/upstream-client.ts.)
  * Event listeners rather than an async iterator: the iterator costs a generator, an end-of-stream
  * watcher and a promise per chunk, on every request.
  */

@@ -1,15 +1,13 @@
 /**
  * Upstream HTTP to the LLM providers with undici: one pooled keep-alive Agent per gateway, a
  * time-to-headers limit per provider (`timeoutMs`), an idle-body limit, and bounded body reads.
- * Two ways to ask: `send` hands back the body as a stream (SSE relays), `fetchWhole` reads the answer
- * whole into one Buffer straight from undici's dispatch callbacks (JSON answers, errors, model lists:
- * no stream, async resource or promise per chunk on the way). Failures before the answer's headers are
+ * Both ways to ask go straight through undici's dispatch callbacks (no Node stream or async resource per
+ * request): `send` hands back the body as an async iterable (SSE relays), `fetchWhole` reads the answer
+ * whole into one Buffer (JSON answers, errors, model lists). Failures before the answer's headers are
  * classified for failover: `timeout` or `connection-error`.
  */
 import type { IncomingHttpHeaders } from "node:http";
-import type { Readable } from "node:stream";
 import { Agent, type Dispatcher, errors as undiciErrors } from "undici";
-import { readBody } from "../http/read-body";
 
 export type UpstreamFailureKind = "timeout" | "connection-error";
 
@@ -29,10 +27,16 @@ interface AnswerHead {
   readonly headers: Readonly<IncomingHttpHeaders>;
 }
 
+/** A body still arriving: read it with `for await` (breaking off the loop drops the connection). */
+export interface UpstreamBody extends AsyncIterable<Uint8Array> {
+  /** Stops reading and drops the connection. */
+  destroy(): void;
+}
+
 /** An answer whose body is still to be read (`send`). */
 export interface StreamingAnswer extends AnswerHead {
   readonly kind: "stream";
-  readonly body: Dispatcher.ResponseData["body"];
+  readonly body: UpstreamBody;
 }
 
 /** A whole body, or why there is none: over the caller's bound, or the answer broke off after its headers. */
@@ -58,6 +62,7 @@ export interface UpstreamRequest {
 }
 
 export interface UpstreamClient {
+  /** Resolves at the answer's headers; the body streams in as it arrives. */
   send(request: UpstreamRequest): Promise<StreamingAnswer>;
   /** Reads the answer whole, at most `maxBytes` of body (past that the connection is dropped). */
   fetchWhole(request: UpstreamRequest & { readonly maxBytes: number }): Promise<WholeAnswer>;
@@ -69,6 +74,9 @@ const PRECISE_BELOW_MS = 5000;
 
 /** Idle time allowed between body chunks of a streaming response. */
 const BODY_IDLE_MS = 120_000;
+
+/** Body bytes a stream may have waiting for its reader before undici stops reading the socket. */
+const STREAM_HIGH_WATER_BYTES = 64 * 1024;
 
 /**
  * undici's own headers timeout runs on coarse fast timers (~0.5-1 s ticks): fine for the usual 30 s,
@@ -93,84 +101,201 @@ function unavailable(error: unknown, timedOut: boolean): UpstreamUnavailable {
   return new UpstreamUnavailable("connection-error", code || "connection failed");
 }
 
+/** What one request's answer is fed to, after its headers. */
+interface AnswerSink {
+  /** The status and headers arrived; `controller` pauses, resumes or aborts the rest. */
+  head(head: AnswerHead, controller: Dispatcher.DispatchController): void;
+  data(chunk: Buffer): void;
+  end(): void;
+  /** The answer broke off after its head (the client went away, the connection failed, a bound was hit). */
+  broken(error: Error): void;
+}
+
+/**
+ * A streamed body fed by undici's callbacks: chunks queue until the reader takes them; past
+ * STREAM_HIGH_WATER_BYTES waiting, undici stops reading the socket until the reader catches up.
+ */
+class DispatchedBody implements UpstreamBody, AnswerSink {
+  private readonly queue: Buffer[] = [];
+  private queued = 0;
+  private done = false;
+  private failure: Error | undefined;
+  private waiting: { resolve: (result: IteratorResult<Uint8Array>) => void; reject: (error: Error) => void } | undefined;
+  private controller: Dispatcher.DispatchController | undefined;
+
+  head(_: AnswerHead, controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+  }
+
+  data(chunk: Buffer): void {
+    const waiting = this.waiting;
+    if (waiting) {
+      this.waiting = undefined;
+      waiting.resolve({ value: chunk, done: false });
+      return;
+    }
+    this.queue.push(chunk);
+    this.queued += chunk.byteLength;
+    if (this.queued > STREAM_HIGH_WATER_BYTES) this.controller?.pause();
+  }
+
+  end(): void {
+    this.done = true;
+    this.settleWaiting();
+  }
+
+  broken(error: Error): void {
+    this.done = true;
+    this.failure ??= error;
+    this.queue.length = 0;
+    this.settleWaiting();
+  }
+
+  destroy(): void {
+    if (this.done) return;
+    this.broken(new Error("the gateway stopped reading the answer"));
+    this.controller?.abort(this.failure as Error);
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<Uint8Array> {
+    return {
+      next: () => {
+        const chunk = this.queue.shift();
+        if (chunk) {
+          this.queued -= chunk.byteLength;
+          if (this.controller?.paused && this.queued <= STREAM_HIGH_WATER_BYTES) this.controller.resume();
+          return Promise.resolve({ value: chunk, done: false });
+        }
+        if (this.failure) return Promise.reject(this.failure);
+        if (this.done) return Promise.resolve({ value: undefined, done: true });
+        return new Promise((resolve, reject) => (this.waiting = { resolve, reject }));
+      },
+      // A reader that leaves the loop early is done with the answer.
+      return: () => {
+        this.destroy();
+        return Promise.resolve({ value: undefined, done: true });
+      },
+    };
+  }
+
+  private settleWaiting(): void {
+    const waiting = this.waiting;
+    if (!waiting) return;
+    this.waiting = undefined;
+    if (this.failure) waiting.reject(this.failure);
+    else waiting.resolve({ value: undefined, done: true });
+  }
+}
+
 export function createUpstreamClient(): UpstreamClient {
   const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 300_000, pipelining: 1, connect: { timeout: 10_000 } });
   // Provider URLs are a handful of constants: parsed once, not per request.
   const targets = new Map<string, { readonly origin: string; readonly path: string }>();
-  const dispatchOptions = ({ url, method, headers, body, timeoutMs }: UpstreamRequest): Dispatcher.DispatchOptions => {
+  const target = (url: string) => {
     let found = targets.get(url);
     if (!found) {
       const parsed = new URL(url);
       found = { origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
       if (targets.size < 1024) targets.set(url, found);
     }
-    return { origin: found.origin, path: found.path, method, headers, body: body ?? null, headersTimeout: timeoutMs, bodyTimeout: BODY_IDLE_MS };
+    return found;
+  };
+
+  /**
+   * Sends `request` straight through undici's dispatch callbacks (no body stream, no async resource):
+   * a failure before the answer's head rejects (`UpstreamUnavailable`, or the client's abort as it is),
+   * everything after it goes to `sink`. The client's signal aborts the request until the answer ended.
+   */
+  const dispatch = (request: UpstreamRequest, sink: AnswerSink, failBeforeHead: (error: unknown) => void): void => {
+    const { signal } = request;
+    let controller: Dispatcher.DispatchController | undefined;
+    let headed = false;
+    let finished = false;
+    const abort = (reason: Error) => controller?.abort(reason);
+    const onClientAbort = () => abort(signal.reason instanceof Error ? signal.reason : new Error("the client went away"));
+    const deadline = headersDeadline(request.timeoutMs, () => abort(new undiciErrors.HeadersTimeoutError()));
+    const finish = () => {
+      finished = true;
+      deadline.clear();
+      signal.removeEventListener("abort", onClientAbort);
+    };
+    const { origin, path } = target(request.url);
+    signal.addEventListener("abort", onClientAbort, { once: true });
+    agent.dispatch(
+      { origin, path, method: request.method, headers: request.headers, body: request.body ?? null, headersTimeout: request.timeoutMs, bodyTimeout: BODY_IDLE_MS },
+      {
+        onRequestStart(started) {
+          controller = started;
+          if (signal.aborted) onClientAbort();
+        },
+        onResponseStart(started, status, headers) {
+          if (status < 200) return; // 1xx: the answer is still to come
+          deadline.clear();
+          headed = true;
+          sink.head({ status, headers }, started);
+        },
+        onResponseData(_, chunk) {
+          sink.data(chunk);
+        },
+        onResponseEnd() {
+          finish();
+          sink.end();
+        },
+        onResponseError(_, error) {
+          if (finished) return;
+          const timedOut = deadline.expired();
+          finish();
+          if (headed) sink.broken(error);
+          else failBeforeHead(signal.aborted ? error : unavailable(error, timedOut));
+        },
+      },
+    );
   };
 
   return {
-    async send(request) {
-      const { signal } = request;
-      const own = request.timeoutMs < PRECISE_BELOW_MS ? new AbortController() : undefined;
-      const deadline = headersDeadline(request.timeoutMs, () => own?.abort());
-      // The listener stays for the whole response: a client that goes away mid-stream aborts the body.
-      if (own) signal.addEventListener("abort", () => own.abort(), { once: true });
-      try {
-        const response = await agent.request({ ...dispatchOptions(request), signal: own?.signal ?? signal });
-        return { kind: "stream", status: response.statusCode, headers: response.headers, body: response.body };
-      } catch (error) {
-        if (signal.aborted) throw error;
-        throw unavailable(error, deadline.expired());
-      } finally {
-        deadline.clear();
-      }
+    send(request) {
+      return new Promise((resolve, reject) => {
+        const body = new DispatchedBody();
+        dispatch(
+          request,
+          {
+            head: (head, controller) => {
+              body.head(head, controller);
+              resolve({ kind: "stream", ...head, body });
+            },
+            data: (chunk) => body.data(chunk),
+            end: () => body.end(),
+            broken: (error) => body.broken(error),
+          },
+          reject,
+        );
+      });
     },
 
     fetchWhole(request) {
-      const { signal, maxBytes } = request;
-      return new Promise<WholeAnswer>((resolve, reject) => {
+      const { maxBytes } = request;
+      return new Promise((resolve, reject) => {
+        let head: AnswerHead = { status: 0, headers: {} };
         let controller: Dispatcher.DispatchController | undefined;
-        let head: AnswerHead | undefined;
         const chunks: Buffer[] = [];
         let size = 0;
-        let settled = false;
-        const abort = (reason: Error) => controller?.abort(reason);
-        const onClientAbort = () => abort(signal.reason instanceof Error ? signal.reason : new Error("the client went away"));
-        const deadline = headersDeadline(request.timeoutMs, () => abort(new undiciErrors.HeadersTimeoutError()));
-        const settle = (outcome: () => void) => {
-          if (settled) return;
-          settled = true;
-          deadline.clear();
-          signal.removeEventListener("abort", onClientAbort);
-          outcome();
-        };
-        const handler: Dispatcher.DispatchHandler = {
-          onRequestStart(started) {
-            controller = started;
-            if (signal.aborted) onClientAbort();
+        dispatch(
+          request,
+          {
+            head: (answerHead, started) => {
+              head = answerHead;
+              controller = started;
+            },
+            data: (chunk) => {
+              size += chunk.byteLength;
+              if (size > maxBytes) return controller?.abort(new ResponseTooLarge(`upstream response over ${maxBytes} bytes`));
+              chunks.push(chunk);
+            },
+            end: () => resolve({ kind: "whole", ...head, body: { bytes: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) } }),
+            broken: (error) => resolve({ kind: "whole", ...head, body: { failure: error instanceof ResponseTooLarge ? "too-large" : "broken" } }),
           },
-          onResponseStart(_, status, headers) {
-            if (status < 200) return; // 1xx: the answer is still to come
-            deadline.clear();
-            head = { status, headers };
-          },
-          onResponseData(_, chunk) {
-            size += chunk.byteLength;
-            if (size > maxBytes) return abort(new ResponseTooLarge(`upstream response over ${maxBytes} bytes`));
-            chunks.push(chunk);
-          },
-          onResponseEnd() {
-            const bytes = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size);
-            settle(() => resolve({ kind: "whole", status: head?.status ?? 0, headers: head?.headers ?? {}, body: { bytes } }));
-          },
-          onResponseError(_, error) {
-            settle(() => {
-              if (!head) return reject(signal.aborted ? error : unavailable(error, deadline.expired()));
-              resolve({ kind: "whole", ...head, body: { failure: error instanceof ResponseTooLarge ? "too-large" : "broken" } });
-            });
-          },
-        };
-        signal.addEventListener("abort", onClientAbort, { once: true });
-        agent.dispatch(dispatchOptions(request), handler);
+          reject,
+        );
       });
     },
 
@@ -178,36 +303,29 @@ export function createUpstreamClient(): UpstreamClient {
   };
 }
 
-const ignore = () => undefined;
-
-/** The whole body of either kind of answer, at most `maxBytes` (a streamed body over it is destroyed). */
+/** The whole body of either kind of answer, at most `maxBytes` (a streamed body over it is dropped). */
 export async function readWhole(answer: UpstreamAnswer, maxBytes: number): Promise<WholeBody> {
   if (answer.kind === "whole") return answer.body;
+  const chunks: Uint8Array[] = [];
+  let size = 0;
   try {
-    const bytes = await readBody(
-      answer.body,
-      maxBytes,
-      (tooLarge) => {
-        tooLarge.once("error", ignore); // undici's body reports its own destruction as an AbortError
-        tooLarge.destroy();
-        return new ResponseTooLarge(`upstream response over ${maxBytes} bytes`);
-      },
-      "the upstream body closed before it ended",
-    );
-    return { bytes };
-  } catch (error) {
-    return { failure: error instanceof ResponseTooLarge ? "too-large" : "broken" };
+    for await (const chunk of answer.body) {
+      size += chunk.byteLength;
+      if (size > maxBytes) return { failure: "too-large" }; // leaving the loop drops the connection
+      chunks.push(chunk);
+    }
+  } catch {
+    return { failure: "broken" };
   }
+  return { bytes: Buffer.concat(chunks, size) };
 }
 
-/** Drops an answer we will not read, so the connection goes back to the pool. */
+/** Small enough to read to its end so the connection goes back to the pool; larger ones are dropped. */
+const DISCARD_READ_BYTES = 64 * 1024;
+
+/** Drops an answer we will not use (a failover trigger). */
 export async function discard(answer: UpstreamAnswer): Promise<void> {
-  if (answer.kind === "whole") return;
-  try {
-    await answer.body.dump();
-  } catch {
-    // the connection is discarded instead
-  }
+  await readWhole(answer, DISCARD_READ_BYTES);
 }
 
 /** `Retry-After` in seconds (delta-seconds or HTTP date), if present and sane. */
