@@ -123,8 +123,12 @@ class DispatchedBody implements UpstreamBody, AnswerSink {
   private waiting: { resolve: (result: IteratorResult<Uint8Array>) => void; reject: (error: Error) => void } | undefined;
   private controller: Dispatcher.DispatchController | undefined;
 
-  head(_: AnswerHead, controller: Dispatcher.DispatchController): void {
+  /** `onHead` gets the answer's status and headers when they arrive. */
+  constructor(private readonly onHead: (head: AnswerHead) => void) {}
+
+  head(head: AnswerHead, controller: Dispatcher.DispatchController): void {
     this.controller = controller;
+    this.onHead(head);
   }
 
   data(chunk: Buffer): void {
@@ -255,20 +259,8 @@ export function createUpstreamClient(): UpstreamClient {
   return {
     send(request) {
       return new Promise((resolve, reject) => {
-        const body = new DispatchedBody();
-        dispatch(
-          request,
-          {
-            head: (head, controller) => {
-              body.head(head, controller);
-              resolve({ kind: "stream", ...head, body });
-            },
-            data: (chunk) => body.data(chunk),
-            end: () => body.end(),
-            broken: (error) => body.broken(error),
-          },
-          reject,
-        );
+        const body: DispatchedBody = new DispatchedBody((head) => resolve({ kind: "stream", ...head, body }));
+        dispatch(request, body, reject);
       });
     },
 
