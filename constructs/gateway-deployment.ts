@@ -435,6 +435,14 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
     }
     const mcpPolicies = new Set(this.routes.filter((r) => r.kind === "mcp" && r.policy).map((r) => r.policy?.policyId));
     if (mcpPolicies.size > 1) errors.push(`GatewayDeployment.routes: MCP upstreams share one guard policy, got ${[...mcpPolicies].join(", ")}: apply the same GuardPolicy to every MCP route`);
+    for (const route of this.routes) {
+      for (const { variable, path } of route.secretFiles) {
+        const envName = variable.toUpperCase().replace(/[^A-Z0-9_]/g, "_").replace(/^(?=[0-9])/, "_");
+        errors.push(
+          `GatewayRoute.mcp(${route.node.id}).env.${variable}: { file: "${path}" } would not exist in the gateway's pods (GatewayDeployment mounts no secret files): use { env: "${envName}" }, which GatewayDeployment provides from the gateway's Secret`,
+        );
+      }
+    }
     const text = this.bundleText();
     if (Token.isUnresolved(text)) {
       errors.push("GatewayDeployment: a Terraform reference reached the bundle outside an apply-time field (pass it through a placeholder)");

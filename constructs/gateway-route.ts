@@ -60,7 +60,11 @@ export interface McpRouteProps {
   readonly command?: string;
   /** @default [] */
   readonly args?: readonly string[];
-  /** Environment of a stdio child: literal values, or `{ env: "NAME" }` secret references. @default {} */
+  /**
+   * Environment of a stdio child: literal values, or `{ env: "NAME" }` secret references (GatewayDeployment
+   * provides them from the gateway's Secret). `{ file }` references are for a gateway deployed some other
+   * way: GatewayDeployment mounts no secret files and refuses them at synth. @default {}
+   */
   readonly env?: Readonly<Record<string, string | SecretRef>>;
   /** @default { mode: "none" } */
   readonly credentials?: McpCredentials;
@@ -96,6 +100,8 @@ export class GatewayRoute extends Construct implements IMcpUpstream {
   public readonly requireAuthentication: boolean;
   /** Environment variables holding secrets this route needs in the gateway. */
   public readonly secretEnvNames: readonly string[];
+  /** `{ file }` secret references in an MCP route's `env`, by variable (GatewayDeployment mounts no secret files and refuses them). */
+  public readonly secretFiles: readonly { readonly variable: string; readonly path: string }[];
   /** URLs the gateway calls for this route (providers or the MCP endpoint). */
   public readonly upstreamUrls: readonly string[];
   /** Set by `GuardPolicy.applyTo`. */
@@ -111,6 +117,7 @@ export class GatewayRoute extends Construct implements IMcpUpstream {
       this.routeId = props.routeId ?? id.toLowerCase();
       this.upstreamId = this.routeId;
       this.secretEnvNames = props.providers.flatMap((p) => (p.apiKeyEnv ? [p.apiKeyEnv] : []));
+      this.secretFiles = [];
       this.upstreamUrls = props.providers.map((p) => p.baseUrl);
     } else {
       this.routeId = props.upstreamId;
@@ -122,6 +129,7 @@ export class GatewayRoute extends Construct implements IMcpUpstream {
         ...(creds?.mode === "token-exchange" && creds.clients.agentClientSecretEnv ? [creds.clients.agentClientSecretEnv] : []),
         ...envSecrets,
       ];
+      this.secretFiles = Object.entries(props.env ?? {}).flatMap(([variable, v]) => (typeof v === "object" && "file" in v ? [{ variable, path: v.file }] : []));
       this.upstreamUrls = props.url ? [props.url] : [];
     }
     this.node.addValidation({ validate: () => this.checkProps() });

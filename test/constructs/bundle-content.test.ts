@@ -64,6 +64,19 @@ describe("construct prop errors name the prop to fix", () => {
     expect(() => synthJson(stack)).toThrow(/GatewayRoute\.mcp\(Docs\): set exactly one of \{ url \} \(streamable HTTP\) or \{ command \} \(stdio\)/);
   });
 
+  it("a stdio upstream's secret from a file is refused: GatewayDeployment mounts no files, the fix is an env secret", () => {
+    const { stack } = smallPlatform({ mcp: { url: undefined, command: "node", env: { "gh-token": { file: "/var/run/secrets/gh" } } } });
+    expect(() => synthJson(stack)).toThrow(/GatewayRoute\.mcp\(Docs\)\.env\.gh-token: \{ file: "\/var\/run\/secrets\/gh" \} would not exist in the gateway's pods .*use \{ env: "GH_TOKEN" \}/);
+  });
+
+  it("a stdio upstream's env secret is provided from the gateway's Secret", () => {
+    const { stack } = smallPlatform({ mcp: { url: undefined, command: "node", env: { GH_TOKEN: { env: "GH_TOKEN" } } } });
+    const tf = synthJson(stack);
+    const deployment = single(tf, "kubernetes_deployment") as { spec: { template: { spec: { container: { env: { name: string; value_from?: { secret_key_ref: { key: string } } }[] }[] } } } };
+    expect(deployment.spec.template.spec.container[0]?.env.find((e) => e.name === "GH_TOKEN")?.value_from?.secret_key_ref.key).toBe("GH_TOKEN");
+    expect(Object.keys((single(tf, "kubernetes_secret_v1") as { data: Record<string, string> }).data)).toContain("GH_TOKEN");
+  });
+
   it("MCP upstreams must share one guard policy", () => {
     const { stack } = smallPlatform({
       extraRoutes: (scope) => {
