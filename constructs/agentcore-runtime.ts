@@ -91,7 +91,9 @@ export class AgentCoreRuntime extends Construct {
       `arn:${partition}:bedrock-agentcore:${region}:${account}:workload-identity-directory/default`,
       `arn:${partition}:bedrock-agentcore:${region}:${account}:workload-identity-directory/default/workload-identity/${props.runtimeName}-*`,
     ];
-    // ecr:GetAuthorizationToken is deliberately absent: it only exists with Resource "*" (account-wide).
+    // The one Resource "*": ecr:GetAuthorizationToken has no resource-level permissions, and AgentCore's
+    // documented execution role needs it to log in to ECR before pulling. The token reads nothing by itself:
+    // every image read (BatchGetImage, GetDownloadUrlForLayer) is still limited to this runtime's repository.
     this.role = new IamRole(this, "ExecutionRole", {
       name: `${props.runtimeName}-execution`,
       description: `AgentCore runtime ${props.runtimeName}: pull its image, write its logs. No model access: models are reached through the Tollgate gateway.`,
@@ -104,6 +106,7 @@ export class AgentCoreRuntime extends Construct {
         Version: "2012-10-17",
         Statement: [
           { Sid: "PullOwnImage", Effect: "Allow", Action: ECR_PULL, Resource: [this.repository.arn] },
+          { Sid: "EcrLogin", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
           { Sid: "WriteOwnLogs", Effect: "Allow", Action: LOGS, Resource: [`arn:${partition}:logs:${region}:${account}:log-group:/aws/bedrock-agentcore/runtimes/${props.runtimeName}-*`] },
           { Sid: "OwnWorkloadIdentity", Effect: "Allow", Action: WORKLOAD_TOKEN, Resource: workloadIdentity },
           { Sid: "NoUnverifiedUserTokens", Effect: "Deny", Action: WORKLOAD_TOKEN_UNVERIFIED, Resource: workloadIdentity },

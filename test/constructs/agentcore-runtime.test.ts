@@ -33,17 +33,21 @@ describe("AgentCoreRuntime", () => {
     for (const value of Object.values(env)) expect(value.startsWith(`${gatewayUrl}/`)).toBe(true);
   });
 
-  it("has an execution role that cannot invoke models and names every resource it touches", () => {
+  it("has an execution role that cannot invoke models and names every resource it touches but the ECR login", () => {
     const role = single(tf, "aws_iam_role");
     const trust = JSON.parse(String(role.assume_role_policy)) as { Statement: { Principal: { Service: string } }[] };
     expect(trust.Statement[0]?.Principal.Service).toBe("bedrock-agentcore.amazonaws.com");
-    const policies = resources(tf, "aws_iam_role_policy").map((p) => JSON.parse(String(p.policy)) as { Statement: { Action: string[]; Resource: string[] }[] });
+    const policies = resources(tf, "aws_iam_role_policy").map((p) => JSON.parse(String(p.policy)) as { Statement: { Action: string[]; Resource: string[] | string }[] });
     expect(policies).toHaveLength(1);
     const statements = policies.flatMap((p) => p.Statement);
     const actions = statements.flatMap((s) => s.Action);
     expect(actions.some((a) => /^bedrock:/.test(a) || a === "*")).toBe(false);
     expect(actions).not.toContain("bedrock:InvokeModel");
-    for (const resource of statements.flatMap((s) => s.Resource)) expect(resource).not.toBe("*");
+    // "*" only where IAM offers nothing narrower: the ECR login token, which reads no image by itself.
+    const wildcard = statements.filter((s) => s.Resource === "*" || (Array.isArray(s.Resource) && s.Resource.includes("*")));
+    expect(wildcard.map((s) => s.Action)).toEqual([["ecr:GetAuthorizationToken"]]);
+    const pull = statements.find((s) => s.Action.includes("ecr:BatchGetImage"));
+    expect(pull?.Resource).toEqual([expect.stringMatching(/^\$\{aws_ecr_repository\.\w+\.arn\}$/)]);
     expect(resources(tf, "aws_iam_role_policy_attachment")).toHaveLength(0);
   });
 
@@ -89,7 +93,10 @@ describe("AgentCoreMcpGateway: an AgentCore Gateway in front of Tollgate's MCP e
   });
 
   it("gives the gateway role only its own token and secret, no model access and no '*'", () => {
-    const policies = resources(tf, "aws_iam_role_policy").map((p) => JSON.parse(String(p.policy)) as { Statement: { Action: string[]; Resource: string[] }[] });
+    const policies = resources(tf, "aws_iam_role_policy")
+      .filter((p) => String(p.role).startsWith("${aws_iam_role.McpGateway_"))
+      .map((p) => JSON.parse(String(p.policy)) as { Statement: { Action: string[]; Resource: string[] | string }[] });
+    expect(policies).toHaveLength(1);
     const statements = policies.flatMap((p) => p.Statement);
     expect(statements.flatMap((s) => s.Action).filter((a) => a.startsWith("bedrock:"))).toEqual([]);
     for (const resource of statements.flatMap((s) => s.Resource)) expect(resource).not.toBe("*");
