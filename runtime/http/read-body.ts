@@ -1,34 +1,38 @@
 /**
- * Reads a whole HTTP body (the client's request) into one Buffer, bounded. (Provider answers are read
- * from undici's dispatch callbacks instead: runtime/llm/upstream-client.ts.)
+ * Reads the client's request body into one Buffer, bounded. (Provider answers are read from undici's
+ * dispatch callbacks instead: runtime/llm/upstream-client.ts.)
  * Event listeners rather than an async iterator: the iterator costs a generator, an end-of-stream
  * watcher and a promise per chunk, on every request.
  */
-import type { Readable } from "node:stream";
+import type { IncomingMessage } from "node:http";
 
 /**
- * The body's bytes. Past `maxBytes` the listeners go and `overflow(body)` stops the stream its own way
- * (drain it, destroy it) and gives the rejection reason. A body that closes before it ends rejects with
- * `closedEarly`'s message.
+ * The body's bytes. Past `maxBytes` the listeners go and `overflow(req)` stops the stream its own way
+ * (drains it) and gives the rejection reason. A body that closes before it ends rejects with
+ * `closedEarly`'s message. With a `Content-Length` the body is complete once that many bytes arrived (the
+ * parser delivers no more): it resolves then, not a turn later at `end`.
  */
-export function readBody(body: Readable, maxBytes: number, overflow: (body: Readable) => unknown, closedEarly: string): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number, overflow: (req: IncomingMessage) => unknown, closedEarly: string): Promise<Buffer> {
+  const declared = req.headers["transfer-encoding"] === undefined ? Number(req.headers["content-length"] ?? Number.NaN) : Number.NaN;
+  const expected = Number.isSafeInteger(declared) && declared > 0 ? declared : undefined;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
     const cleanup = () => {
-      body.off("data", onData);
-      body.off("end", onEnd);
-      body.off("error", onError);
-      body.off("close", onClose);
+      req.off("data", onData);
+      req.off("end", onEnd);
+      req.off("error", onError);
+      req.off("close", onClose);
     };
     const onData = (chunk: Buffer) => {
       size += chunk.byteLength;
       if (size > maxBytes) {
         cleanup();
-        reject(overflow(body));
+        reject(overflow(req));
         return;
       }
       chunks.push(chunk);
+      if (size === expected) onEnd();
     };
     const onEnd = () => {
       cleanup();
@@ -42,9 +46,9 @@ export function readBody(body: Readable, maxBytes: number, overflow: (body: Read
       cleanup();
       reject(new Error(closedEarly));
     };
-    body.on("data", onData);
-    body.once("end", onEnd);
-    body.once("error", onError);
-    body.once("close", onClose);
+    req.on("data", onData);
+    req.once("end", onEnd);
+    req.once("error", onError);
+    req.once("close", onClose);
   });
 }
