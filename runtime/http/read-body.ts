@@ -6,13 +6,15 @@
  */
 import type { IncomingMessage } from "node:http";
 
+/** A request body over the bound; the rest of it is drained, so an answer still reaches the client. */
+export class RequestBodyTooLarge extends Error {}
+
 /**
- * The body's bytes. Past `maxBytes` the listeners go and `overflow(req)` stops the stream its own way
- * (drains it) and gives the rejection reason. A body that closes before it ends rejects with
- * `closedEarly`'s message. With a `Content-Length` the body is complete once that many bytes arrived (the
- * parser delivers no more): it resolves then, not a turn later at `end`.
+ * The body's bytes, at most `maxBytes` (past them: {@link RequestBodyTooLarge}). A request that closes
+ * before its body ended rejects. With a `Content-Length` the body is complete once that many bytes
+ * arrived (the parser delivers no more): it resolves then, not a turn later at `end`.
  */
-export function readBody(req: IncomingMessage, maxBytes: number, overflow: (req: IncomingMessage) => unknown, closedEarly: string): Promise<Buffer> {
+export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
   const declared = req.headers["transfer-encoding"] === undefined ? Number(req.headers["content-length"] ?? Number.NaN) : Number.NaN;
   const expected = Number.isSafeInteger(declared) && declared > 0 ? declared : undefined;
   return new Promise((resolve, reject) => {
@@ -28,7 +30,8 @@ export function readBody(req: IncomingMessage, maxBytes: number, overflow: (req:
       size += chunk.byteLength;
       if (size > maxBytes) {
         cleanup();
-        reject(overflow(req));
+        req.resume();
+        reject(new RequestBodyTooLarge(`request body over ${maxBytes} bytes`));
         return;
       }
       chunks.push(chunk);
@@ -44,7 +47,7 @@ export function readBody(req: IncomingMessage, maxBytes: number, overflow: (req:
     };
     const onClose = () => {
       cleanup();
-      reject(new Error(closedEarly));
+      reject(new Error("the client closed the request before its body ended"));
     };
     req.on("data", onData);
     req.once("end", onEnd);

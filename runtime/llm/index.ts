@@ -16,7 +16,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { LlmRoute } from "../../policies/bundle";
 import { type CompiledGuardPolicy, compileGuardPolicy, createStreamingCredentialScanner } from "../../policies/guards";
-import { readBody } from "../http/read-body";
+import { RequestBodyTooLarge, readBody } from "../http/read-body";
 import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext } from "../http/types";
 import type { AuditEvent, AuditLog } from "../observability/audit";
 import { ATTR, type GatewayMetrics, span, traceHeaders, tracingActive, upstreamCall } from "../observability";
@@ -26,7 +26,7 @@ import { ProviderHealth, triggerForStatus } from "./failover";
 import { type PreparedProvider, prepareProvider } from "./providers";
 import { type RequestGuard, createRequestGuard } from "./request-guard";
 import { type StreamOutcome, relayAnthropicAsOpenAi, relayAnthropicNative, relayOpenAiStream } from "./streams";
-import { type UpstreamAnswer, type UpstreamRequest, UpstreamUnavailable, type WholeBody, createUpstreamClient, discard, readWhole, retryAfterSeconds } from "./upstream-client";
+import { type UpstreamAnswer, type UpstreamRequest, UpstreamUnavailable, createUpstreamClient, discard, readWhole, retryAfterSeconds } from "./upstream-client";
 
 export interface LlmGateway {
   route(pathname: string): HttpHandler | undefined;
@@ -277,7 +277,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       return outcome.usage;
     }
 
-    const whole: WholeBody = await readWhole(response, route.config.maxResponseBytes);
+    const whole = await readWhole(response, route.config.maxResponseBytes);
     if ("failure" in whole) {
       const tooLarge = whole.failure === "too-large";
       audit({ decision: "error", provider: provider.id, model, status: 502, reason: tooLarge ? "response too large" : "response body failed" });
@@ -459,15 +459,10 @@ function safeParse(text: string): Json | undefined {
  * the bound is drained (not destroyed), so the 413 still reaches the client.
  */
 async function readJson(req: IncomingMessage, maxBytes: number): Promise<Json> {
-  const raw = await readBody(
-    req,
-    maxBytes,
-    (tooLarge) => {
-      tooLarge.resume();
-      return { status: 413, type: "invalid_request_error", code: "request_too_large", message: `request body over ${maxBytes} bytes` } satisfies LlmError;
-    },
-    "the client closed the request before its body ended",
-  );
+  const raw = await readBody(req, maxBytes).catch((error: unknown) => {
+    if (error instanceof RequestBodyTooLarge) throw { status: 413, type: "invalid_request_error", code: "request_too_large", message: error.message } satisfies LlmError;
+    throw error;
+  });
   const parsed = safeParse(raw.toString("utf8"));
   if (!parsed || Array.isArray(parsed)) throw badRequest("the body is not a JSON object");
   return parsed;

@@ -144,7 +144,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // header of the response through Node's slower setHeader path (about 3% of an LLM request's CPU).
     // Everything else (the MCP transport, challenges, CORS answers) gets it here.
     const stampId = () => res.setHeader("x-request-id", requestId);
-    if (handler === undefined || handler === runtime.mcp.handle) stampId();
+    if (handler === runtime.mcp.handle) stampId();
     if (stopping) {
       json(res, requestId, 503, { error: "shutting down" }, { connection: "close" });
       return;

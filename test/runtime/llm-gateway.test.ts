@@ -284,6 +284,27 @@ describe("request ids", () => {
     }
   });
 
+  it("a chunked body over server.maxRequestBytes (no Content-Length to refuse it early) gets 413 request_too_large", async () => {
+    const chunk = "x".repeat(1024 * 1024);
+    let sent = 0;
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (sent++ === 0) controller.enqueue(new TextEncoder().encode('{"model":"m","messages":[{"role":"user","content":"'));
+        else if (sent <= 6) controller.enqueue(new TextEncoder().encode(chunk));
+        else controller.close();
+      },
+    });
+    const response = await fetch(`${platform.url}/openai/v1/chat/completions`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+      body,
+      duplex: "half",
+    } as RequestInit);
+    expect(response.status).toBe(413);
+    expect(response.headers.get("x-request-id")).toMatch(UUID);
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe("request_too_large");
+  });
+
   it("the server's own answers carry one too", async () => {
     const health = await fetch(`${platform.url}/healthz`);
     const missing = await fetch(`${platform.url}/nowhere`);

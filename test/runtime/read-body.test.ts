@@ -2,7 +2,7 @@
 import { type IncomingMessage, createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { readBody } from "../../runtime/http/read-body";
+import { RequestBodyTooLarge, readBody } from "../../runtime/http/read-body";
 
 type Seen = { body: string; resolvedBeforeEnd: boolean } | { error: string };
 let handle: (req: IncomingMessage) => Promise<Seen>;
@@ -23,10 +23,10 @@ const reader = (maxBytes: number) => async (req: IncomingMessage): Promise<Seen>
   let ended = false;
   req.once("end", () => (ended = true));
   try {
-    const bytes = await readBody(req, maxBytes, (tooLarge) => (tooLarge.resume(), new Error("too large")), "closed early");
+    const bytes = await readBody(req, maxBytes);
     return { body: bytes.toString(), resolvedBeforeEnd: !ended };
   } catch (error) {
-    return { error: (error as Error).message };
+    return { error: error instanceof RequestBodyTooLarge ? "too large" : (error as Error).message };
   }
 };
 
