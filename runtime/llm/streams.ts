@@ -112,12 +112,17 @@ class Output {
   get pending(): boolean {
     return this.parts.length > 0 || this.runSource !== undefined;
   }
-  /** Writes what is pending; a promise only when the client is not keeping up (wait for it). */
+  /**
+   * Writes what is pending, now; a promise only when the client is not keeping up (wait for it).
+   * The socket is corked around the writes even for one part: a `res.write` on an uncorked socket corks it
+   * itself and sends on the next tick, after everything this turn still does (the rest of a large read,
+   * after the first event: 0.18 ms of time to first byte in the sequential benchmark).
+   */
   flush(): Promise<void> | undefined {
     if (!this.pending || this.res.writableEnded || this.res.destroyed) return undefined;
     const parts = this.take();
     const res = this.res;
-    const socket = parts.length > 1 ? res.socket : null;
+    const socket = res.socket;
     let drained = true;
     socket?.cork();
     for (const part of parts) drained = res.write(part);

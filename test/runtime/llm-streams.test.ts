@@ -188,6 +188,30 @@ describe("streamed text (OpenAI chunks)", () => {
     expect(writes.slice(1).filter((w) => w.length > 0)).toEqual([events.slice(start.length)]);
   });
 
+  it("hands the first event to the socket before it goes on with the rest of the read (no cork until the next tick)", async () => {
+    const events = start + pieces("A reply that arrives in one read, whole.", [8, 20]).map((p) => chunk({ content: p })).join("") + end;
+    // The first content event creates the text's scanner: the relay has sent `start` and moved on by then.
+    let socketWhenMovingOn: { corked: number; buffered: number } | undefined;
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      const scanner = () => {
+        socketWhenMovingOn ??= { corked: res.socket?.writableCorked ?? -1, buffered: res.socket?.writableLength ?? -1 };
+        return newScanner();
+      };
+      async function* body() {
+        yield Buffer.from(events);
+      }
+      void relayOpenAiStream({ res, body: body(), newScanner: scanner, clientWantsUsage: false }).then(() => res.end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const sent = await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)).text();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    expect(sent).toBe(events);
+    // A response write left to Node corks the socket until the next tick: the client would get `start` only
+    // after the whole read was scanned.
+    expect(socketWhenMovingOn).toEqual({ corked: 0, buffered: 0 });
+  });
+
   it("forwards non-ASCII streams byte for byte, reads cut inside a multi-byte character included", async () => {
     const text = "Caf\u00e9 au lait \u2615 costs 3\u20ac, na\u00efve r\u00e9sum\u00e9 \u{1F600} done.";
     const events = start + pieces(text, [2, 5, 9, 14, 20, 27, 33, 41]).map((p) => chunk({ content: p })).join("") + end;
