@@ -115,8 +115,8 @@ class Output {
   /**
    * Writes what is pending, now; a promise only when the client is not keeping up (wait for it).
    * The socket is corked around the writes even for one part: a `res.write` on an uncorked socket corks it
-   * itself and sends on the next tick, after everything this turn still does (the rest of a large read,
-   * after the first event: 0.18 ms of time to first byte in the sequential benchmark).
+   * itself and sends on the next tick, after everything this turn still does (for the first event of a
+   * read that holds the whole reply: the parsing and scanning of all the rest).
    */
   flush(): Promise<void> | undefined {
     if (!this.pending || this.res.writableEnded || this.res.destroyed) return undefined;
