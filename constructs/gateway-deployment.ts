@@ -38,12 +38,26 @@ export interface RedisRateLimitStore {
   /** Environment variable holding the Redis URL. @default "REDIS_URL" */
   readonly urlSecretEnv?: string;
   /**
-   * Deploy a Redis next to the gateway (reachable only from its pods; the URL carries no password).
+   * Deploy a Redis next to the gateway: reachable only from its pods (NetworkPolicy) and protected by a
+   * password from the gateway Secret, under `passwordSecretEnv`. The gateway's URL is then built in the
+   * pod from that password; it is no secret of its own.
    * @default use an existing Redis whose URL comes from the gateway Secret
    */
-  readonly deploy?: { readonly image: ContainerImage };
+  readonly deploy?: RedisDeployment;
   /** When Redis is unreachable. @default "fail-closed" */
   readonly onUnavailable?: "fail-open" | "fail-closed";
+}
+
+export interface RedisDeployment {
+  /** Redis image; outside dev pin it by digest (TG-IMG-001). */
+  readonly image: ContainerImage;
+  /**
+   * Key of the gateway Secret holding the Redis password: with `secrets: { fromVariables: true }` the sensitive
+   * variable `<gateway>_<key lower-cased>`, which must be at least 32 URL-safe characters (`A-Z a-z 0-9 _ -`:
+   * it goes into the Redis URL as it is), e.g. `openssl rand -hex 32`.
+   * @default "REDIS_PASSWORD"
+   */
+  readonly passwordSecretEnv?: string;
 }
 
 export interface GatewayAuthSettings {
@@ -159,8 +173,10 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
 
     const redisEnv = props.rateLimitStore?.type === "redis" ? (props.rateLimitStore.urlSecretEnv ?? "REDIS_URL") : undefined;
     const deployRedis = props.rateLimitStore?.type === "redis" ? props.rateLimitStore.deploy : undefined;
-    const secretRedisEnv = redisEnv && !deployRedis ? [redisEnv] : [];
-    this.secretEnvNames = [...new Set([...props.routes.flatMap((r) => r.secretEnvNames), ...secretRedisEnv])].sort();
+    // An in-cluster Redis: its password is the secret, the URL is built from it in the pod. Else the URL is the secret.
+    const redisPasswordEnv = deployRedis ? (deployRedis.passwordSecretEnv ?? "REDIS_PASSWORD") : undefined;
+    const secretRedisEnv = redisPasswordEnv ?? redisEnv;
+    this.secretEnvNames = [...new Set([...props.routes.flatMap((r) => r.secretEnvNames), ...(secretRedisEnv ? [secretRedisEnv] : [])])].sort();
 
     const replicas = props.replicas ?? 2;
     this.replicas = replicas;
@@ -171,7 +187,6 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
 
     const namespace = props.createNamespace === false ? undefined : new NamespaceV1(this, "Namespace", { metadata: { name: this.namespace } });
     const nsName = namespace ? namespace.metadata.name : this.namespace;
-    this.redis = deployRedis && redisEnv ? new GatewayRedis(this, "Redis", { name: `${name}-redis`, namespace: nsName, image: deployRedis.image, clientLabels: labels }) : undefined;
     const serviceAccount = new ServiceAccountV1(this, "ServiceAccount", {
       metadata: { name, namespace: nsName, labels },
       automountServiceAccountToken: false,
@@ -191,7 +206,14 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
             nullable: false,
             description: `${envName} for the Tollgate gateway "${this.gatewayName}" (stored in a Kubernetes Secret, never in the bundle)`,
           });
-          variable.overrideLogicalId(`${this.gatewayName}_${envName.toLowerCase()}`.replace(/[^a-zA-Z0-9_]/g, "_"));
+          const logicalId = `${this.gatewayName}_${envName.toLowerCase()}`.replace(/[^a-zA-Z0-9_]/g, "_");
+          variable.overrideLogicalId(logicalId);
+          if (envName === redisPasswordEnv) {
+            variable.addValidation({
+              condition: `\${can(regex("^[A-Za-z0-9_-]{32,}$", var.${logicalId}))}`,
+              errorMessage: `${logicalId}: the in-cluster Redis password must be at least 32 URL-safe characters (A-Z a-z 0-9 _ -), e.g. from \`openssl rand -hex 32\`.`,
+            });
+          }
           secretVariables[envName] = variable;
         }
         const secret = new SecretV1(this, "Secret", {
@@ -203,6 +225,10 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
       }
     }
     this.secretVariables = secretVariables;
+    this.redis =
+      deployRedis && redisEnv && redisPasswordEnv && secretName
+        ? new GatewayRedis(this, "Redis", { name: `${name}-redis`, namespace: nsName, image: deployRedis.image, clientLabels: labels, password: { secretName, key: redisPasswordEnv } })
+        : undefined;
 
     const bundleText = Lazy.stringValue({ produce: () => escapeTerraformTemplate(this.bundleText()) });
     const valuesJson = Lazy.stringValue({ produce: () => this.valuesJson() });
@@ -243,8 +269,8 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
                 ],
                 env: [
                   ...this.secretEnvNames.map((envName) => ({ name: envName, valueFrom: { secretKeyRef: { name: secretName, key: envName } } })),
-                  // An in-cluster Redis has no password: its URL is not a secret.
-                  ...(this.redis && redisEnv ? [{ name: redisEnv, value: this.redis.url }] : []),
+                  // After the password's variable: Kubernetes expands `$(NAME)` of variables defined earlier in the list.
+                  ...(this.redis && redisEnv && redisPasswordEnv ? [{ name: redisEnv, value: this.redis.urlWithPasswordFrom(redisPasswordEnv) }] : []),
                 ],
                 securityContext: {
                   runAsNonRoot: true,

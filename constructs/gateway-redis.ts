@@ -13,15 +13,18 @@ export interface GatewayRedisProps {
   readonly image: ContainerImage;
   /** Labels of the gateway pods: the only clients the NetworkPolicy admits. */
   readonly clientLabels: Readonly<Record<string, string>>;
+  /** The key of a Secret in the same namespace holding the password Redis requires (`requirepass`). */
+  readonly password: { readonly secretName: string; readonly key: string };
 }
 
 /**
  * A single in-cluster Redis holding the gateway's shared rate-limit budgets: no persistence (budgets
- * are short-lived), non-root, read-only root filesystem, reachable only from the gateway pods.
+ * are short-lived), non-root, read-only root filesystem, reachable only from the gateway pods, and only
+ * with the password from the gateway Secret.
  */
 export class GatewayRedis extends Construct {
-  /** `redis://<service>.<namespace>.svc.cluster.local:6379` */
-  public readonly url: string;
+  /** `<service>.<namespace>.svc.cluster.local:6379` */
+  public readonly address: string;
   public readonly image: ContainerImage;
 
   constructor(scope: Construct, id: string, props: GatewayRedisProps) {
@@ -43,11 +46,15 @@ export class GatewayRedis extends Construct {
               {
                 name: "redis",
                 image: imageReference(props.image),
-                args: ["--save", "", "--appendonly", "no", "--protected-mode", "no"],
+                // Kubernetes expands `$(REDIS_PASSWORD)` from the env below: the manifest holds only the reference.
+                args: ["--save", "", "--appendonly", "no", "--protected-mode", "no", "--requirepass", "$(REDIS_PASSWORD)"],
+                // REDISCLI_AUTH: the password of the readiness probe's `redis-cli`.
+                env: ["REDIS_PASSWORD", "REDISCLI_AUTH"].map((name) => ({ name, valueFrom: { secretKeyRef: { name: props.password.secretName, key: props.password.key } } })),
                 port: [{ name: "redis", containerPort: REDIS_PORT }],
                 securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
                 livenessProbe: { tcpSocket: [{ port: "redis" }], periodSeconds: 10 },
-                readinessProbe: { exec: { command: ["redis-cli", "ping"] }, periodSeconds: 5 },
+                // `redis-cli` exits 0 on an error reply too: ready means it got PONG.
+                readinessProbe: { exec: { command: ["sh", "-c", "redis-cli ping | grep -q PONG"] }, periodSeconds: 5 },
                 resources: { requests: { cpu: "50m", memory: "64Mi" }, limits: { memory: "256Mi" } },
                 volumeMount: [{ name: "data", mountPath: "/data" }],
               },
@@ -69,6 +76,14 @@ export class GatewayRedis extends Construct {
         ingress: [{ from: [{ podSelector: { matchLabels: { ...props.clientLabels } } }], ports: [{ port: String(REDIS_PORT), protocol: "TCP" }] }],
       },
     });
-    this.url = `redis://${service.metadata.name}.${props.namespace}.svc.cluster.local:${REDIS_PORT}`;
+    this.address = `${service.metadata.name}.${props.namespace}.svc.cluster.local:${REDIS_PORT}`;
+  }
+
+  /**
+   * The URL for a container that has the password in `passwordEnv`, defined earlier in its env list:
+   * `redis://:$(<passwordEnv>)@<address>`, expanded by Kubernetes in the pod.
+   */
+  urlWithPasswordFrom(passwordEnv: string): string {
+    return `redis://:$(${passwordEnv})@${this.address}`;
   }
 }

@@ -118,15 +118,49 @@ describe("GatewayDeployment with an in-cluster Redis for shared limits", () => {
     expect(policy).toMatchObject({ spec: { ingress: [{ from: [{ pod_selector: { match_labels: { "app.kubernetes.io/name": "tollgate-gateway" } } }] }] } });
   });
 
-  it("hands the gateway the in-cluster URL (no password, so no secret variable) and shares budgets through it", () => {
-    const gateway = resources(tf, "kubernetes_deployment").find((d) => (d as { metadata: { name: string } }).metadata.name === "gateway") as {
-      spec: { template: { spec: { container: Container[] } } };
-    };
-    const env = gateway.spec.template.spec.container[0]?.env.find((e) => e.name === "REDIS_URL");
-    expect(env?.value).toMatch(/^redis:\/\/\$\{kubernetes_service_v1\.\w+\.metadata\[0\]\.name\}\.\$\{kubernetes_namespace_v1\.\w+\.metadata\[0\]\.name\}\.svc\.cluster\.local:6379$/);
-    expect(Object.keys(tf.variable ?? {}).filter((v) => v.includes("redis"))).toEqual([]);
+  const deploymentNamed = (name: string) =>
+    resources(tf, "kubernetes_deployment").find((d) => (d as { metadata: { name: string } }).metadata.name === name) as { spec: { template: { spec: { container: Container[] } } } };
+  const fromGatewaySecret = { secret_key_ref: { name: expect.stringMatching(/^\$\{kubernetes_secret_v1\.\w+\.metadata\[0\]\.name\}$/), key: "REDIS_PASSWORD" } };
+
+  it("makes Redis require the password from the gateway Secret, for clients and its own probe", () => {
+    const redis = deploymentNamed("gateway-redis").spec.template.spec.container[0] as Container & { readiness_probe: { exec: { command: string[] } } };
+    expect(redis.args.slice(-2)).toEqual(["--requirepass", "$(REDIS_PASSWORD)"]);
+    expect(redis.env).toEqual([
+      { name: "REDIS_PASSWORD", value_from: fromGatewaySecret },
+      { name: "REDISCLI_AUTH", value_from: fromGatewaySecret },
+    ]);
+    // redis-cli exits 0 on NOAUTH too: only a PONG makes the pod ready.
+    expect(redis.readiness_probe.exec.command).toEqual(["sh", "-c", "redis-cli ping | grep -q PONG"]);
+  });
+
+  it("feeds the password to the gateway as a sensitive variable and builds the URL from it in the pod", () => {
+    const env = deploymentNamed("gateway").spec.template.spec.container[0]?.env ?? [];
+    const password = env.findIndex((e) => e.name === "REDIS_PASSWORD");
+    const url = env.findIndex((e) => e.name === "REDIS_URL");
+    expect(env[password]?.value_from).toEqual(fromGatewaySecret);
+    // Kubernetes expands $(REDIS_PASSWORD) only from a variable defined earlier in the list.
+    expect(password).toBeGreaterThanOrEqual(0);
+    expect(url).toBeGreaterThan(password);
+    expect(env[url]?.value).toMatch(/^redis:\/\/:\$\(REDIS_PASSWORD\)@\$\{kubernetes_service_v1\.\w+\.metadata\[0\]\.name\}\.\$\{kubernetes_namespace_v1\.\w+\.metadata\[0\]\.name\}\.svc\.cluster\.local:6379$/);
+    const variable = tf.variable?.gateway_redis_password as { sensitive: boolean; validation: { condition: string; error_message: string }[] } | undefined;
+    expect(variable?.sensitive).toBe(true);
+    expect(variable?.validation).toEqual([{ condition: '${can(regex("^[A-Za-z0-9_-]{32,}$", var.gateway_redis_password))}', error_message: expect.stringContaining("at least 32 URL-safe characters") }]);
+    // The URL is no secret of its own: no variable and no Secret key for it.
+    expect(Object.keys(tf.variable ?? {}).filter((v) => v.includes("redis"))).toEqual(["gateway_redis_password"]);
+    const secret = single(tf, "kubernetes_secret_v1") as { data: Record<string, string> };
+    expect(secret.data.REDIS_PASSWORD).toBe("${var.gateway_redis_password}");
+    expect(secret.data.REDIS_URL).toBeUndefined();
     expect(platform.gateway.bundle().rateLimitStore).toEqual({ type: "redis", url: { env: "REDIS_URL" }, onUnavailable: "fail-closed" });
     expect(platform.gateway.sharedLimits).toBe(true);
+  });
+
+  it("takes the password from an existing Secret under the key it is told", () => {
+    const own = smallPlatform({ gateway: { secrets: { existingSecretName: "gateway-keys" }, rateLimitStore: { ...store(DIGEST), deploy: { ...store(DIGEST).deploy, passwordSecretEnv: "LIMITS_REDIS_PASSWORD" } } } });
+    const ownTf = synthJson(own.stack);
+    const redis = (resources(ownTf, "kubernetes_deployment").find((d) => (d as { metadata: { name: string } }).metadata.name === "gateway-redis") as { spec: { template: { spec: { container: Container[] } } } }).spec.template.spec.container[0];
+    expect(redis?.env[0]?.value_from).toEqual({ secret_key_ref: { name: "gateway-keys", key: "LIMITS_REDIS_PASSWORD" } });
+    expect(own.gateway.secretEnvNames).toContain("LIMITS_REDIS_PASSWORD");
+    expect(Object.keys(ownTf.variable ?? {})).toEqual([]);
   });
 
   it("refuses an unpinned Redis image outside dev (TG-IMG-001)", () => {

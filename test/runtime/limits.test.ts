@@ -91,6 +91,29 @@ describe("rate limiter (redis)", () => {
     await Promise.all([a.close(), b.close()]);
   });
 
+  it("shares budgets through a Redis that requires a password, and refuses (fail-closed) with a wrong one without recording it", async () => {
+    const password = "0123456789abcdef0123456789abcdef";
+    const secured = await startRedisServer({ password });
+    try {
+      const config = redisConfig("fail-closed", secured.url, "t5:");
+      const [a, b] = await Promise.all([createRateLimiter(config), createRateLimiter(config)]);
+      const alice = testPrincipal("alice");
+      const results = await Promise.all(Array.from({ length: 8 }, (_, i) => (i % 2 ? a : b).admitRequest(alice, "default")));
+      expect(results.filter((r) => r.allowed)).toHaveLength(5);
+      await Promise.all([a.close(), b.close()]);
+
+      const recorded: unknown[] = [];
+      const wrongPassword = "fedcba9876543210fedcba9876543210";
+      const wrong = await createRateLimiter(redisConfig("fail-closed", secured.url.replace(password, wrongPassword), "t5:"), { audit: { record: (event) => void recorded.push(event) } });
+      expect(await wrong.admitRequest(alice, "default")).toMatchObject({ allowed: false, reason: "rate-limit store unavailable" });
+      expect(recorded).toEqual([expect.objectContaining({ kind: "config", decision: "error", reason: "rate-limit store unavailable" })]);
+      expect(JSON.stringify(recorded)).not.toContain(wrongPassword);
+      await wrong.close();
+    } finally {
+      await secured.stop();
+    }
+  });
+
   it("fail-closed refuses and fail-open admits when Redis is unreachable", async () => {
     const down = "redis://127.0.0.1:1";
     const closed = await createRateLimiter(redisConfig("fail-closed", down, "t2:"));

@@ -11,9 +11,11 @@ export interface RedisServer {
   stop(): Promise<void>;
 }
 
-export async function startRedisServer(): Promise<RedisServer> {
+/** `password`: the server requires it (`--requirepass`, as the in-cluster Redis of GatewayDeployment does); `url` carries it. */
+export async function startRedisServer(options: { readonly password?: string } = {}): Promise<RedisServer> {
   const port = await freePort();
-  const child: ChildProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"], {
+  const auth = options.password ? ["--requirepass", options.password] : [];
+  const child: ChildProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...auth], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   await new Promise<void>((resolve, reject) => {
@@ -30,7 +32,7 @@ export async function startRedisServer(): Promise<RedisServer> {
     child.once("exit", (code) => reject(new Error(`redis-server exited (${code}): ${output.slice(-500)}`)));
   });
   return {
-    url: `redis://127.0.0.1:${port}`,
+    url: options.password ? `redis://:${options.password}@127.0.0.1:${port}` : `redis://127.0.0.1:${port}`,
     port,
     stop: () =>
       new Promise<void>((resolve) => {
