@@ -6,10 +6,11 @@
  *
  *   node --import tsx bench/tools/compare-builds.ts --save-base   # build the tree as it is now: the base
  *   # ... change the runtime ...
- *   node --import tsx bench/tools/compare-builds.ts [--stream]    # build again and compare with the base
+ *   node --import tsx bench/tools/compare-builds.ts [--stream | --tokens]    # build again and compare with the base
  *
  * Not part of `npm run bench` (it needs a base saved beforehand). Both builds get bench/llm.ts's full chain
- * (JWT, FULL_CHAIN_POLICY) and the same whole-reply upstream; `--stream` sends streaming requests. Both run
+ * (JWT, FULL_CHAIN_POLICY) and the same upstream: JSON by default, `--stream` streams written in one write,
+ * `--tokens` streams written token by token (one SSE event per write, as vendors stream). Both run
  * pinned to core 1 when there is a second core (./support/gateway-process.ts).
  */
 import { existsSync } from "node:fs";
@@ -34,10 +35,12 @@ if (process.argv.includes("--save-base")) {
   process.exit(0);
 }
 if (!existsSync(join(ROOT, BASE_DIR, "gateway-child.mjs"))) throw new Error("no base build: run with --save-base first");
-const stream = process.argv.includes("--stream");
+/** `--tokens`: streams from the upstream that writes each reply token by token (one SSE event per write). */
+const tokens = process.argv.includes("--tokens");
+const stream = tokens || process.argv.includes("--stream");
 
 pinThisProcess();
-const upstream = await startLlmUpstream({ maxRecorded: 0 });
+const upstream = await startLlmUpstream({ maxRecorded: 0, ...(tokens ? { streamWrites: "per-event" as const } : {}) });
 const as = await startAuthServer({ audience: AUDIENCE, scopes: ["mcp:read"], clients: [{ clientId: "bench", clientSecret: "bench-secret", grants: ["client_credentials"], scopes: ["mcp:read"] }] });
 const { access_token: token } = await as.clientCredentials({ clientId: "bench", clientSecret: "bench-secret", scopes: ["mcp:read"] });
 const bundle = {
@@ -94,7 +97,7 @@ for (let window = 0; window < WINDOWS; window++) {
   ratios.push(n / b);
 }
 console.log(
-  `${stream ? "streaming" : "JSON"} chat completions, ${WINDOWS} windows of ${PER_WINDOW} requests per build, both builds loaded at once on core 1:\n` +
+  `${tokens ? "token-by-token streaming" : stream ? "streaming (whole-reply upstream)" : "JSON"} chat completions, ${WINDOWS} windows of ${PER_WINDOW} requests per build, both builds loaded at once on core 1:\n` +
     `  base ${median(perRequest.base).toFixed(0)} µs/request, new ${median(perRequest.next).toFixed(0)} µs/request; ratio new/base ${median(ratios).toFixed(3)} (per window: ${ratios.map((r) => r.toFixed(2)).join(" ")})`,
 );
 for (const proxy of [base, next]) {

@@ -113,16 +113,18 @@ class Output {
     return this.parts.length > 0 || this.runSource !== undefined;
   }
   /**
-   * Writes what is pending, now; a promise only when the client is not keeping up (wait for it).
-   * The socket is corked around the writes even for one part: a `res.write` on an uncorked socket corks it
-   * itself and sends on the next tick, after everything this turn still does (for the first event of a
-   * read that holds the whole reply: the parsing and scanning of all the rest).
+   * Writes what is pending; a promise only when the client is not keeping up (wait for it).
+   * A `res.write` on an uncorked socket corks it and sends on the next tick, so what is flushed during one
+   * tick leaves in one socket write (undici may hand one read of the upstream over in several chunks).
+   * `now`: the bytes leave at once, ahead of the rest of this tick's work. That is for the first event,
+   * which otherwise waits for the parsing and scanning of everything else in its read.
    */
-  flush(): Promise<void> | undefined {
+  flush(now = false): Promise<void> | undefined {
     if (!this.pending || this.res.writableEnded || this.res.destroyed) return undefined;
     const parts = this.take();
     const res = this.res;
-    const socket = res.socket;
+    // Corked by us, the socket sends at our uncork (unless a write earlier in this tick corked it already).
+    const socket = now || parts.length > 1 ? res.socket : null;
     let drained = true;
     socket?.cork();
     for (const part of parts) drained = res.write(part);
@@ -742,7 +744,7 @@ async function pump(
         }
         if (!started && out.pending) {
           started = true;
-          const backpressure = out.flush();
+          const backpressure = out.flush(true);
           if (backpressure) await backpressure;
         }
       }

@@ -212,6 +212,31 @@ describe("streamed text (OpenAI chunks)", () => {
     expect(socketWhenMovingOn).toEqual({ corked: 0, buffered: 0 });
   });
 
+  it("sends the reads of one tick in one socket write after the first event (undici may split one upstream read into chunks)", async () => {
+    const reads = [start, ...["Several ", "chunks ", "of one ", "read."].map((p) => chunk({ content: p })), end];
+    /** Each call of the socket's own _write/_writev is one write to the kernel. */
+    const socketWrites: number[] = [];
+    const server = createServer((_req, res) => {
+      res.writeHead(200, { "content-type": "text/event-stream" });
+      const socket = res.socket as unknown as { _write: (...args: unknown[]) => void; _writev: (chunks: unknown[], ...rest: unknown[]) => void };
+      const write = socket._write.bind(socket);
+      const writev = socket._writev.bind(socket);
+      socket._write = (...args) => void (socketWrites.push(1), write(...args));
+      socket._writev = (chunks, ...rest) => void (socketWrites.push(chunks.length), writev(chunks, ...rest));
+      // Every read arrives in the same tick, as the chunks of one socket read do.
+      async function* body() {
+        for (const read of reads) yield Buffer.from(read);
+      }
+      void relayOpenAiStream({ res, body: body(), newScanner, clientWantsUsage: false }).then(() => res.end());
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const sent = await (await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`)).text();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+    expect(sent).toBe(reads.join(""));
+    // The status line and first event at once, then everything else together (a write per flush: 5).
+    expect(socketWrites).toHaveLength(2);
+  });
+
   it("forwards non-ASCII streams byte for byte, reads cut inside a multi-byte character included", async () => {
     const text = "Caf\u00e9 au lait \u2615 costs 3\u20ac, na\u00efve r\u00e9sum\u00e9 \u{1F600} done.";
     const events = start + pieces(text, [2, 5, 9, 14, 20, 27, 33, 41]).map((p) => chunk({ content: p })).join("") + end;
