@@ -226,7 +226,7 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
     }
     this.secretVariables = secretVariables;
     this.redis =
-      deployRedis && redisEnv && redisPasswordEnv && secretName
+      deployRedis && redisPasswordEnv && secretName
         ? new GatewayRedis(this, "Redis", { name: `${name}-redis`, namespace: nsName, image: deployRedis.image, clientLabels: labels, password: { secretName, key: redisPasswordEnv } })
         : undefined;
 
