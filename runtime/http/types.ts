@@ -57,10 +57,13 @@ export type LimitDecision =
 
 /** Per-principal budgets. Keyed by the verified `sub`; the policy id comes from the bundle. */
 export interface RateLimiter {
-  /** Counts one request against the principal's request budget and checks the token budget is not spent. */
-  admitRequest(principal: Principal, policyId: string): Promise<LimitDecision>;
-  /** Bills tokens reported by the provider (usage), after the response. */
-  recordTokens(principal: Principal, policyId: string, tokens: number): Promise<void>;
+  /**
+   * Checks the token budget is not spent and counts one request against the request budget. Synchronous
+   * when the store is (memory): callers await only a promise.
+   */
+  admitRequest(principal: Principal, policyId: string): LimitDecision | Promise<LimitDecision>;
+  /** Bills tokens reported by the provider (usage), after the response; never rejects. */
+  recordTokens(principal: Principal, policyId: string, tokens: number): void | Promise<void>;
   close(): Promise<void>;
 }
 

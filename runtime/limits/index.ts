@@ -1,8 +1,8 @@
 /**
  * Per-principal rate limits: requests per window and LLM tokens per window, per guard policy, keyed by
- * the verified `sub` (policies/limits `rateLimitKey`). Counting is done by `rate-limiter-flexible`, in
- * memory (one replica) or in Redis through ioredis (several replicas share one budget atomically: the
- * library increments with a Lua script).
+ * the verified `sub` (policies/limits `rateLimitKey`). Budgets are counted in fixed windows (./windows.ts):
+ * in memory (one replica) or in Redis through ioredis and `rate-limiter-flexible` (several replicas share
+ * one budget atomically: the library increments with a Lua script).
  *
  * Tokens are billed after the response from the provider's usage numbers (`recordTokens`), so a request
  * is admitted while the window still has budget and refused before it is sent once the budget is spent.
@@ -13,16 +13,22 @@
  * for teams that prefer availability. Token billing failures never fail a response already served.
  */
 import { Redis } from "ioredis";
-import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes, type RateLimiterAbstract } from "rate-limiter-flexible";
 import type { GuardPolicy } from "../../policies/bundle";
 import { type BudgetState, rateLimitHeaders, rateLimitKey, rateLimitPolicy, retryAfterSeconds } from "../../policies/limits";
 import type { ActiveConfig, LimitDecision, Principal, RateLimiter } from "../http/types";
 import type { AuditLog } from "../observability/audit";
+import { MemoryWindows, RedisWindows, type WindowCount, type WindowStore } from "./windows";
+
+interface Budget {
+  readonly store: WindowStore;
+  /** The budget per window. */
+  readonly points: number;
+}
 
 interface PolicyLimiters {
   readonly windowSeconds: number;
-  readonly requests: { readonly limiter: RateLimiterAbstract; readonly points: number } | undefined;
-  readonly tokens: { readonly limiter: RateLimiterAbstract; readonly points: number } | undefined;
+  readonly requests: Budget | undefined;
+  readonly tokens: Budget | undefined;
   /** `RateLimit-Policy` of an admitted request (every budget of the policy). */
   readonly policyHeader: string;
   /** The storage keys of a subject's budgets. */
@@ -40,11 +46,18 @@ const KEY_CACHE_SIZE = 10_000;
 export interface RateLimiterOptions {
   /** Where store outages are recorded (kind "config", decision "error"). */
   readonly audit?: AuditLog;
+  /** Clock of the memory store (tests pass a controllable one). @default Date.now */
+  readonly now?: () => number;
 }
+
+const SWEEP_AT_LEAST_EVERY_MS = 3_600_000;
 
 const ALLOW_ALL: LimitDecision = { allowed: true, headers: {} };
 
-/** Builds the limiter for a bundle. With a Redis store, waits briefly for the connection but never fails the start on it. */
+/**
+ * Builds the limiter for a bundle. With a Redis store, waits briefly for the connection but never fails the
+ * start on it. With the memory store every answer is synchronous (no promise per request).
+ */
 export async function createRateLimiter(config: ActiveConfig, options: RateLimiterOptions = {}): Promise<RateLimiter> {
   const store = config.bundle.rateLimitStore;
   let redis: Redis | undefined;
@@ -65,12 +78,24 @@ export async function createRateLimiter(config: ActiveConfig, options: RateLimit
     await waitForReady(redis, 2000);
   }
 
+  const memoryStores: MemoryWindows[] = [];
+  const windowStore = (windowSeconds: number, kind: string): WindowStore => {
+    if (redis) return new RedisWindows(redis, windowSeconds, `${keyPrefix}${kind}`);
+    const memory = new MemoryWindows(windowSeconds * 1000, options.now);
+    memoryStores.push(memory);
+    return memory;
+  };
   const byPolicy = new Map<string, PolicyLimiters>();
   for (const policy of config.bundle.guardPolicies) {
     const limits = policy.limits;
     if (!limits || (limits.requestsPerWindow === undefined && limits.tokensPerWindow === undefined)) continue;
-    byPolicy.set(policy.id, buildLimiters(policy.id, limits, redis, keyPrefix));
+    byPolicy.set(policy.id, buildLimiters(policy.id, limits, windowStore));
   }
+  // Ended windows are forgotten once per shortest window (at least hourly), so memory stays bounded by the
+  // subjects active in a window.
+  const sweepMs = Math.min(SWEEP_AT_LEAST_EVERY_MS, ...[...byPolicy.values()].map((l) => l.windowSeconds * 1000));
+  const sweeper = memoryStores.length > 0 ? setInterval(() => memoryStores.forEach((m) => m.sweep()), sweepMs) : undefined;
+  sweeper?.unref();
 
   const unavailable = (principal: Principal, policyId: string): LimitDecision => {
     options.audit?.record({ kind: "config", decision: "error", principal: principal.subject, rule: `limits: ${policyId}`, reason: "rate-limit store unavailable" });
@@ -79,66 +104,75 @@ export async function createRateLimiter(config: ActiveConfig, options: RateLimit
   };
 
   return {
-    async admitRequest(principal, policyId) {
+    admitRequest(principal, policyId) {
       const limiters = byPolicy.get(policyId);
       if (!limiters) return ALLOW_ALL;
-      const budgets: BudgetState[] = [];
-      const keys = limiters.keysOf(principal.subject);
-      try {
-        if (limiters.tokens) {
-          const spent = await limiters.tokens.limiter.get(keys.tokens);
-          const consumed = spent?.consumedPoints ?? 0;
-          const resetMs = spent?.msBeforeNext ?? limiters.windowSeconds * 1000;
-          const state = { limit: limiters.tokens.points, remaining: limiters.tokens.points - consumed, resetSeconds: resetMs / 1000, windowSeconds: limiters.windowSeconds };
-          if (consumed >= limiters.tokens.points) return refuse("token budget spent", resetMs, [state]);
-          budgets.push(state);
-        }
-        if (limiters.requests) {
-          try {
-            const res = await limiters.requests.limiter.consume(keys.requests, 1);
-            budgets.push({ limit: limiters.requests.points, remaining: res.remainingPoints, resetSeconds: res.msBeforeNext / 1000, windowSeconds: limiters.windowSeconds });
-          } catch (rejection) {
-            if (!(rejection instanceof RateLimiterRes)) throw rejection;
-            const state = { limit: limiters.requests.points, remaining: 0, resetSeconds: rejection.msBeforeNext / 1000, windowSeconds: limiters.windowSeconds };
-            return refuse("request budget spent", rejection.msBeforeNext, [state]);
-          }
-        }
-      } catch {
-        return unavailable(principal, policyId);
-      }
-      return { allowed: true, headers: rateLimitHeaders(budgets, limiters.policyHeader) };
+      const decision = admit(limiters, limiters.keysOf(principal.subject));
+      return decision instanceof Promise ? decision.catch(() => unavailable(principal, policyId)) : decision;
     },
 
-    async recordTokens(principal, policyId, tokens) {
+    recordTokens(principal, policyId, tokens) {
       const limiters = byPolicy.get(policyId);
       if (!limiters?.tokens || !(tokens > 0)) return;
-      try {
-        await limiters.tokens.limiter.penalty(limiters.keysOf(principal.subject).tokens, Math.ceil(tokens));
-      } catch {
-        options.audit?.record({ kind: "config", decision: "error", principal: principal.subject, rule: `limits: ${policyId}`, reason: "could not bill tokens: rate-limit store unavailable" });
+      const billed = limiters.tokens.store.add(limiters.keysOf(principal.subject).tokens, Math.ceil(tokens));
+      if (billed instanceof Promise) {
+        return billed.then(
+          () => undefined,
+          () => options.audit?.record({ kind: "config", decision: "error", principal: principal.subject, rule: `limits: ${policyId}`, reason: "could not bill tokens: rate-limit store unavailable" }),
+        );
       }
     },
 
     async close() {
+      clearInterval(sweeper);
       if (redis) await redis.quit().catch(() => redis?.disconnect());
     },
   };
 }
 
-function refuse(reason: string, msBeforeNext: number, budgets: BudgetState[]): LimitDecision {
-  const retryAfter = retryAfterSeconds(msBeforeNext);
-  return { allowed: false, retryAfterSeconds: retryAfter, reason, headers: { ...rateLimitHeaders(budgets), "retry-after": String(retryAfter) } };
+/** `value`, then `next` of it: synchronously when `value` is not a promise (the memory store). */
+function then<T, R>(value: T | Promise<T>, next: (resolved: T) => R | Promise<R>): R | Promise<R> {
+  return value instanceof Promise ? value.then(next) : next(value);
 }
 
-function buildLimiters(policyId: string, limits: NonNullable<GuardPolicy["limits"]>, redis: Redis | undefined, keyPrefix: string): PolicyLimiters {
-  const make = (points: number, kind: string): RateLimiterAbstract =>
-    redis
-      ? new RateLimiterRedis({ storeClient: redis, points, duration: limits.windowSeconds, keyPrefix: `${keyPrefix}${kind}`, rejectIfRedisNotReady: true })
-      : new RateLimiterMemory({ points, duration: limits.windowSeconds, keyPrefix: kind });
+/**
+ * The token budget must not be spent (checked first, so a refused request is not counted), then the request
+ * is counted against the request budget. Admitted requests report every budget, tokens first.
+ */
+function admit(limiters: PolicyLimiters, keys: BudgetKeys): LimitDecision | Promise<LimitDecision> {
+  const { tokens, requests, windowSeconds } = limiters;
+  const state = (budget: Budget, count: WindowCount | undefined): BudgetState => ({
+    limit: budget.points,
+    remaining: budget.points - (count?.consumed ?? 0),
+    resetSeconds: (count?.msBeforeReset ?? windowSeconds * 1000) / 1000,
+    windowSeconds,
+  });
+  return then(tokens?.store.peek(keys.tokens), (spent) => {
+    const tokenState = tokens && state(tokens, spent);
+    if (tokenState && tokenState.remaining <= 0) return refuse("token budget spent", tokenState);
+    if (!requests) return admitted(limiters, tokenState ? [tokenState] : []);
+    return then(requests.store.add(keys.requests, 1), (counted) => {
+      const requestState = state(requests, counted);
+      if (requestState.remaining < 0) return refuse("request budget spent", { ...requestState, remaining: 0 });
+      return admitted(limiters, tokenState ? [tokenState, requestState] : [requestState]);
+    });
+  });
+}
+
+function admitted(limiters: PolicyLimiters, budgets: BudgetState[]): LimitDecision {
+  return { allowed: true, headers: rateLimitHeaders(budgets, limiters.policyHeader) };
+}
+
+function refuse(reason: string, budget: BudgetState): LimitDecision {
+  const retryAfter = retryAfterSeconds(budget.resetSeconds * 1000);
+  return { allowed: false, retryAfterSeconds: retryAfter, reason, headers: { ...rateLimitHeaders([budget]), "retry-after": String(retryAfter) } };
+}
+
+function buildLimiters(policyId: string, limits: NonNullable<GuardPolicy["limits"]>, windowStore: (windowSeconds: number, kind: string) => WindowStore): PolicyLimiters {
   const windowSeconds = limits.windowSeconds;
-  const requests = limits.requestsPerWindow !== undefined ? { limiter: make(limits.requestsPerWindow, "req"), points: limits.requestsPerWindow } : undefined;
-  const tokens = limits.tokensPerWindow !== undefined ? { limiter: make(limits.tokensPerWindow, "tok"), points: limits.tokensPerWindow } : undefined;
-  // Admitted requests report every budget, tokens first (see admitRequest).
+  const requests = limits.requestsPerWindow !== undefined ? { store: windowStore(windowSeconds, "req"), points: limits.requestsPerWindow } : undefined;
+  const tokens = limits.tokensPerWindow !== undefined ? { store: windowStore(windowSeconds, "tok"), points: limits.tokensPerWindow } : undefined;
+  // Admitted requests report every budget, tokens first (see admit).
   const policyHeader = rateLimitPolicy([...(tokens ? [{ limit: tokens.points, windowSeconds }] : []), ...(requests ? [{ limit: requests.points, windowSeconds }] : [])]);
   const keys = new Map<string, BudgetKeys>();
   const keysOf = (subject: string): BudgetKeys => {

@@ -131,9 +131,10 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     // Limit: the verified subject's request budget, and its token budget must not be spent.
     // Spans only when the request is traced: with tracing off the stages run directly (no closures, no attribute maps).
     const traced = tracingActive();
-    const decision = traced
-      ? await span("tollgate.limit", { [ATTR.ROUTE]: route.config.id }, () => deps.limiter.admitRequest(ctx.principal, route.config.policy))
-      : await deps.limiter.admitRequest(ctx.principal, route.config.policy);
+    const pendingDecision = traced
+      ? span("tollgate.limit", { [ATTR.ROUTE]: route.config.id }, () => deps.limiter.admitRequest(ctx.principal, route.config.policy))
+      : deps.limiter.admitRequest(ctx.principal, route.config.policy);
+    const decision = pendingDecision instanceof Promise ? await pendingDecision : pendingDecision;
     if (!decision.allowed) {
       audit({ decision: "rate-limited", model, rule: `limits: ${route.config.policy}`, reason: decision.reason, status: 429 });
       return sendError(ctx, res, { status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", message: `rate limit: ${decision.reason}; retry after ${decision.retryAfterSeconds}s` }, flavour, {
@@ -210,7 +211,8 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       const usage = traced
         ? await span("tollgate.guard.response", { [ATTR.PROVIDER]: provider.id, [ATTR.GEN_AI_REQUEST_MODEL]: model }, () => respond(respondArgs))
         : await respond(respondArgs);
-      if (usage && usage.input + usage.output > 0) await deps.limiter.recordTokens(ctx.principal, route.config.policy, usage.input + usage.output);
+      const billing = usage && usage.input + usage.output > 0 ? deps.limiter.recordTokens(ctx.principal, route.config.policy, usage.input + usage.output) : undefined;
+      if (billing) await billing;
       return;
     }
     const retryAfter = health.secondsUntilAnyRecovers(candidates);

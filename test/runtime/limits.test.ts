@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRateLimiter } from "../../runtime/limits";
+import { MemoryWindows } from "../../runtime/limits/windows";
 import { llmTestConfig, testPrincipal } from "../support/llm-config";
 import { type RedisServer, startRedisServer } from "../support/llm-redis-server";
 
@@ -45,6 +46,49 @@ describe("rate limiter (memory)", () => {
     const refused = await limiter.admitRequest(alice, "default");
     expect(refused).toMatchObject({ allowed: false, reason: "token budget spent" });
     await limiter.close();
+  });
+
+  it("answers synchronously, and opens a new window once the old one ended", async () => {
+    let now = 1_000_000;
+    const limiter = await createRateLimiter(limits(2), { now: () => now });
+    const alice = testPrincipal("alice");
+    const first = limiter.admitRequest(alice, "default");
+    expect(first).not.toBeInstanceOf(Promise);
+    expect(first).toMatchObject({ allowed: true, headers: { ratelimit: "limit=2, remaining=1, reset=60" } });
+    now += 59_000;
+    expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: true, headers: { ratelimit: "limit=2, remaining=0, reset=1" } });
+    expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: false, retryAfterSeconds: 1, headers: { "retry-after": "1" } });
+    now += 1_000;
+    expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: true, headers: { ratelimit: "limit=2, remaining=1, reset=60" } });
+    await limiter.close();
+  });
+
+  it("does not count a request refused for its spent token budget against the request budget", async () => {
+    let now = 0;
+    const limiter = await createRateLimiter(limits(2, 10), { now: () => now });
+    const alice = testPrincipal("alice");
+    expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: true });
+    limiter.recordTokens(alice, "default", 10);
+    for (let i = 0; i < 3; i++) expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: false, reason: "token budget spent" });
+    now += 60_000;
+    // Both windows ended; had the refusals counted, the request budget (2) would be spent already.
+    expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: true });
+    expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: true });
+    expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: false, reason: "request budget spent" });
+    await limiter.close();
+  });
+
+  it("forgets ended windows when swept, so memory is bounded by the subjects active in a window", () => {
+    let now = 0;
+    const windows = new MemoryWindows(60_000, () => now);
+    for (let i = 0; i < 1000; i++) windows.add(`user-${i}`, 1);
+    now += 30_000;
+    windows.add("late", 1);
+    expect(windows.sweep()).toBe(1001);
+    now += 30_000;
+    expect(windows.sweep()).toBe(1);
+    expect(windows.peek("user-0")).toBeUndefined();
+    expect(windows.peek("late")).toEqual({ consumed: 1, msBeforeReset: 30_000 });
   });
 
   it("admits everything for a policy without limits", async () => {
