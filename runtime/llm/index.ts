@@ -103,12 +103,12 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
 
   async function chatCompletions(route: CompiledRoute, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== "POST") return sendError(ctx, res, { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use POST" }, "openai", { allow: "POST" });
-    await forwardCompletion(route, ctx, req, res, "openai");
+    return forwardCompletion(route, ctx, req, res, "openai");
   }
 
   async function anthropicMessages(route: CompiledRoute, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
     if (req.method !== "POST") return sendError(ctx, res, { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use POST" }, "anthropic", { allow: "POST" });
-    await forwardCompletion(route, ctx, req, res, "anthropic");
+    return forwardCompletion(route, ctx, req, res, "anthropic");
   }
 
   /** The shared path of chat.completions (`openai` flavour) and native Messages (`anthropic` flavour). */
@@ -117,12 +117,17 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     // Post-redaction prompt in audit events, only when the bundle asks for it (telemetry.audit.capturePrompts).
     const auditExtra: { prompt?: string } = {};
     const audit = auditFor(route, ctx, started, auditExtra);
-    let body: Json;
+    // The body, bounded by the bundle's `server.maxRequestBytes` (one over it is drained, so the 413 still arrives).
+    let raw: Buffer;
     try {
-      body = await readJson(req, maxRequestBytes);
+      raw = await readBody(req, maxRequestBytes);
     } catch (error) {
-      return sendError(ctx, res, error as LlmError, flavour);
+      const failure: LlmError =
+        error instanceof RequestBodyTooLarge ? { status: 413, type: "invalid_request_error", code: "request_too_large", message: error.message } : badRequest("the request body did not arrive whole");
+      return sendError(ctx, res, failure, flavour);
     }
+    const body = safeParse(raw.toString("utf8"));
+    if (!body || Array.isArray(body)) return sendError(ctx, res, badRequest("the body is not a JSON object"), flavour);
     if (!Array.isArray(body.messages) || typeof body.model !== "string") {
       return sendError(ctx, res, badRequest("expected a JSON body with a string `model` and a `messages` array"), flavour);
     }
@@ -279,7 +284,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       return outcome.usage;
     }
 
-    const whole = await readWhole(response, route.config.maxResponseBytes);
+    const whole = response.kind === "whole" ? response.body : await readWhole(response, route.config.maxResponseBytes);
     if ("failure" in whole) {
       const tooLarge = whole.failure === "too-large";
       audit({ decision: "error", provider: provider.id, model, status: 502, reason: tooLarge ? "response too large" : "response body failed" });
@@ -454,18 +459,4 @@ function safeParse(text: string): Json | undefined {
   } catch {
     return undefined;
   }
-}
-
-/**
- * Reads and parses the client's JSON body, bounded by the bundle's `server.maxRequestBytes`. A body over
- * the bound is drained (not destroyed), so the 413 still reaches the client.
- */
-async function readJson(req: IncomingMessage, maxBytes: number): Promise<Json> {
-  const raw = await readBody(req, maxBytes).catch((error: unknown) => {
-    if (error instanceof RequestBodyTooLarge) throw { status: 413, type: "invalid_request_error", code: "request_too_large", message: error.message } satisfies LlmError;
-    throw error;
-  });
-  const parsed = safeParse(raw.toString("utf8"));
-  if (!parsed || Array.isArray(parsed)) throw badRequest("the body is not a JSON object");
-  return parsed;
 }

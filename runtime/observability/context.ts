@@ -59,7 +59,7 @@ export function reportMcpUpstreamHealth(upstream: string, up: boolean, metrics?:
  * given attributes (GenAI conventions), the latency histogram, and the outcome (`error` when `fn`
  * throws or `isError` says so). Outside a request it just runs `fn`.
  */
-export async function upstreamCall<T>(
+export function upstreamCall<T>(
   kind: "llm" | "mcp",
   target: string,
   provider: string,
@@ -74,14 +74,17 @@ export async function upstreamCall<T>(
   const seconds = () => (performance.now() - started) / 1000;
   if (!telemetry) {
     if (!metrics) return fn();
-    try {
-      const result = await fn();
-      metrics.observeUpstream(kind, target, provider, seconds(), isError(result) ? "error" : "ok");
-      return result;
-    } catch (error) {
-      metrics.observeUpstream(kind, target, provider, seconds(), "error");
-      throw error;
-    }
+    // `then` rather than an async wrapper: one promise less on every untraced request.
+    return fn().then(
+      (result) => {
+        metrics.observeUpstream(kind, target, provider, seconds(), isError(result) ? "error" : "ok");
+        return result;
+      },
+      (error: unknown) => {
+        metrics.observeUpstream(kind, target, provider, seconds(), "error");
+        throw error;
+      },
+    );
   }
   return telemetry.withSpan(
     "tollgate.upstream",
