@@ -13,7 +13,7 @@ import { lintSource } from "@secretlint/core";
 import { creator as recommendedPreset } from "@secretlint/secretlint-rule-preset-recommend";
 import type { SecretLintCoreConfig } from "@secretlint/types";
 import type { GuardMode, GuardPolicy } from "../bundle";
-import { KNOWN_CREDENTIAL_FORMATS, unbrokenRun } from "../secrets/known-formats";
+import { KNOWN_CREDENTIAL_FORMATS, hasUnbrokenRun } from "../secrets/known-formats";
 import { type Finding, type TextVerdict, blockVerdict, redactFindings } from "./verdict";
 
 const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map((format) => ({ id: format.id, pattern: new RegExp(format.pattern.source, `${format.pattern.flags.replace("g", "")}g`) }));
@@ -29,12 +29,12 @@ const SECRETLINT_CONFIG: SecretLintCoreConfig = {
 };
 
 /** Secrets secretlint knows are long unbroken tokens; text without one cannot hold such a secret. */
-const LONG_TOKEN = unbrokenRun(16);
+const hasLongToken = (text: string) => hasUnbrokenRun(text, 16);
 /**
  * Text that can hold no credential at all: no unbroken token of 15+ characters (the shortest known
  * format, a Slack token, is 15) and no PEM header. Such text (most prose) skips every regex.
  */
-const MAYBE_CREDENTIAL = new RegExp(`${unbrokenRun(15).source}|-----BEGIN`);
+const mayHoldCredential = (text: string) => hasUnbrokenRun(text, 15) || text.includes("-----BEGIN");
 
 /** Known-format credentials in `text` (synchronous, regex only). */
 export function findKnownCredentials(text: string): Finding[] {
@@ -51,16 +51,16 @@ export function findKnownCredentials(text: string): Finding[] {
  * `undefined`: the caller then awaits {@link findCredentials}.
  */
 export function findCredentialsSync(text: string): Finding[] | undefined {
-  if (!MAYBE_CREDENTIAL.test(text)) return [];
-  if (LONG_TOKEN.test(text)) return undefined;
+  if (!mayHoldCredential(text)) return [];
+  if (hasLongToken(text)) return undefined;
   return findKnownCredentials(text);
 }
 
 /** Every credential in `text`: known formats plus secretlint's recommended preset. */
 export async function findCredentials(text: string): Promise<Finding[]> {
-  if (!MAYBE_CREDENTIAL.test(text)) return [];
+  if (!mayHoldCredential(text)) return [];
   const findings = findKnownCredentials(text);
-  if (!LONG_TOKEN.test(text)) return findings;
+  if (!hasLongToken(text)) return findings;
   const result = await lintSource({
     source: { content: text, filePath: "/llm-output.txt", contentType: "text" },
     options: { config: SECRETLINT_CONFIG, noPhysicFilePath: true, maskSecrets: true },

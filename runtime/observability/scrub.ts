@@ -7,7 +7,7 @@
  * known-format key), a PEM header, or the word Bearer/Basic. Text without any of them (ids, model
  * names, reasons, most prose) is returned after one precompiled test, without running the patterns.
  */
-import { KNOWN_CREDENTIAL_FORMATS, unbrokenRun } from "../../policies/secrets/known-formats";
+import { KNOWN_CREDENTIAL_FORMATS, hasUnbrokenRun } from "../../policies/secrets/known-formats";
 import { CleanTextCache } from "../guards/clean-text-cache";
 
 /** What replaces a value that looked like a secret. */
@@ -20,7 +20,8 @@ const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map((format) => new RegExp(format.
  * A necessary condition for every pattern above: the shortest known format (a Slack token) is a 15-character
  * run, a JWT is longer, a PEM key starts with `-----BEGIN`, and BEARER needs its keyword.
  */
-const MAY_HOLD_CREDENTIAL = new RegExp(`${unbrokenRun(15).source}|-----BEGIN|\\b(?:bearer|basic)\\s`, "i");
+const KEYWORD = /-----BEGIN|\b(?:bearer|basic)\s/i;
+const mayHoldCredential = (text: string) => hasUnbrokenRun(text, 15) || KEYWORD.test(text);
 
 /**
  * Short values that needed the patterns and held nothing to scrub (subjects, client ids, model names recur
@@ -31,7 +32,7 @@ const clean = new CleanTextCache(1024, 128);
 
 /** `text` with every JWT, `Bearer …` credential and known-format credential replaced by {@link SCRUBBED}. */
 export function scrubText(text: string): string {
-  if (!MAY_HOLD_CREDENTIAL.test(text)) return text;
+  if (!mayHoldCredential(text)) return text;
   if (clean.has(text)) return text;
   let out = text.replace(JWT, SCRUBBED).replace(BEARER, `$1 ${SCRUBBED}`);
   for (const pattern of KNOWN_GLOBAL) out = out.replace(pattern, SCRUBBED);

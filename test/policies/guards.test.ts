@@ -9,7 +9,7 @@ import {
   holdBackStart,
   luhnValid,
 } from "../../policies/guards";
-import { unbrokenRun } from "../../policies/secrets/known-formats";
+import { hasUnbrokenRun } from "../../policies/secrets/known-formats";
 
 const ALL = ["email", "phone", "ssn", "payment-card", "ip-address"] as const;
 const pii = compilePiiGuard({ mode: "mask", detectors: [...ALL], extraPatterns: [] });
@@ -83,20 +83,24 @@ describe("credential-leak detection", () => {
 
   it("the prefilter finds an unbroken run exactly when the plain pattern does", () => {
     // Texts of separators and other characters with runs around the threshold, at the start, middle and end.
-    const pieces = [" ", "\t", "\n", '"', "'", "`", "\u00a0", "a", "B7", "-", "_", "/", "é", "abcdefghijklmn", "abcdefghijklmno"];
+    const pieces = [" ", "\t", "\n", "\v", '"', "'", "`", "\u00a0", "\u2009", "\u3000", "\ufeff", "\u00ad", "\u200b", "a", "B7", "-", "_", "/", "é", "abcdefghijklmn", "abcdefghijklmno"];
     let seed = 7;
     const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
-    const run = unbrokenRun(15);
     const plain = /[^\s"'`]{15,}/;
     let found = 0;
     for (let i = 0; i < 5000; i++) {
       let text = "";
       for (let n = next() % 12; n >= 0; n--) text += pieces[next() % pieces.length];
-      expect(run.test(text), JSON.stringify(text)).toBe(plain.test(text));
+      expect(hasUnbrokenRun(text, 15), JSON.stringify(text)).toBe(plain.test(text));
       if (plain.test(text)) found++;
     }
     expect(found).toBeGreaterThan(500);
     expect(found).toBeLessThan(4500);
+    // Every UTF-16 code unit separates a run exactly when `\s`, a quote or the backtick does.
+    for (let code = 0; code < 0x10000; code++) {
+      const text = `abcdefg${String.fromCharCode(code)}hijklmn`;
+      if (hasUnbrokenRun(text, 15) !== plain.test(text)) expect.fail(`code unit ${code.toString(16)}`);
+    }
   });
 
   it("holds back only the unfinished last word", () => {
