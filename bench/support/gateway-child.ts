@@ -12,6 +12,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Pool } from "undici";
 import { type BundleInput, type SecretRef, orThrow, validateRuntimeBundle } from "../../policies/bundle";
+import { RequestCancellation } from "../../runtime/http/cancellation";
 import type { ActiveConfig, RequestContext } from "../../runtime/http/types";
 import { createRateLimiter } from "../../runtime/limits";
 import { createLlmGateway } from "../../runtime/llm";
@@ -84,11 +85,11 @@ async function llmStage(config: ChildConfig): Promise<number> {
   const server = createServer((req, res) => {
     const handler = gateway.route(new URL(req.url ?? "/", "http://x").pathname);
     if (!handler) return void res.writeHead(404).end();
-    const aborted = new AbortController();
+    const cancellation = new RequestCancellation();
     res.once("close", () => {
-      if (!res.writableFinished) aborted.abort();
+      if (!res.writableFinished) cancellation.cancel(new Error("the client went away"));
     });
-    const ctx: RequestContext = { requestId: String(++id), traceId: undefined, principal, config: active, audit, signal: aborted.signal };
+    const ctx: RequestContext = { requestId: String(++id), traceId: undefined, principal, config: active, audit, cancellation };
     handler(ctx, req, res).catch(() => res.end());
   });
   server.keepAliveTimeout = 60_000;

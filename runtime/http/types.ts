@@ -6,6 +6,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Bundle, SecretRef } from "../../policies/bundle";
 import type { AuditLog } from "../observability/audit";
+import type { Cancellation } from "./cancellation";
 
 /** Who is calling, from a verified token only (never from a client-supplied header). */
 export interface Principal {
@@ -44,8 +45,8 @@ export interface RequestContext {
   readonly principal: Principal;
   readonly config: ActiveConfig;
   readonly audit: AuditLog;
-  /** Aborted when the client goes away or the server shuts down. */
-  readonly signal: AbortSignal;
+  /** Cancelled when the client goes away or the server shuts down. */
+  readonly cancellation: Cancellation;
 }
 
 export type HttpHandler = (ctx: RequestContext, req: IncomingMessage, res: ServerResponse) => Promise<void>;

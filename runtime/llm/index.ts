@@ -181,7 +181,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
             headers: traced ? traceHeaders(provider.headers(flavour === "anthropic" ? clientAnthropicHeaders : undefined)) : provider.headers(flavour === "anthropic" ? clientAnthropicHeaders : undefined),
             body: JSON.stringify(upstreamBody),
             timeoutMs: provider.config.timeoutMs,
-            signal: ctx.signal,
+            cancellation: ctx.cancellation,
           };
           // A JSON answer is read whole as it arrives; a stream is relayed as it arrives.
           return stream ? upstream.send(request) : upstream.fetchWhole({ ...request, maxBytes: route.config.maxResponseBytes });
@@ -343,7 +343,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
           method: "GET",
           headers: provider.headers(pickHeaders(req, ["anthropic-version"])),
           timeoutMs: provider.config.timeoutMs,
-          signal: ctx.signal,
+          cancellation: ctx.cancellation,
           maxBytes: route.config.maxResponseBytes,
         });
         if (response.status >= 500 || response.status === 429 || "failure" in response.body) continue;

@@ -8,6 +8,7 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { Agent, type Dispatcher, errors as undiciErrors } from "undici";
+import type { Cancellation } from "../http/cancellation";
 
 export type UpstreamFailureKind = "timeout" | "connection-error";
 
@@ -57,8 +58,8 @@ export interface UpstreamRequest {
   readonly body?: string;
   /** Time to the answer's headers. */
   readonly timeoutMs: number;
-  /** The client's request: its end aborts the upstream one. */
-  readonly signal: AbortSignal;
+  /** The client's request: its cancellation aborts the upstream one. */
+  readonly cancellation: Cancellation;
 }
 
 export interface UpstreamClient {
@@ -208,29 +209,32 @@ export function createUpstreamClient(): UpstreamClient {
   /**
    * Sends `request` straight through undici's dispatch callbacks (no body stream, no async resource):
    * a failure before the answer's head rejects (`UpstreamUnavailable`, or the client's abort as it is),
-   * everything after it goes to `sink`. The client's signal aborts the request until the answer ended.
+   * everything after it goes to `sink`. The client's cancellation aborts the request until the answer ended.
    */
   const dispatch = (request: UpstreamRequest, sink: AnswerSink, failBeforeHead: (error: unknown) => void): void => {
-    const { signal } = request;
+    const { cancellation } = request;
     let controller: Dispatcher.DispatchController | undefined;
     let headed = false;
     let finished = false;
+    let cancelledWith: Error | undefined;
     const abort = (reason: Error) => controller?.abort(reason);
-    const onClientAbort = () => abort(signal.reason instanceof Error ? signal.reason : new Error("the client went away"));
     const deadline = headersDeadline(request.timeoutMs, () => abort(new undiciErrors.HeadersTimeoutError()));
+    const { origin, path } = target(request.url);
+    const unsubscribe = cancellation.onCancel((reason) => {
+      cancelledWith = reason;
+      abort(reason);
+    });
     const finish = () => {
       finished = true;
       deadline.clear();
-      signal.removeEventListener("abort", onClientAbort);
+      unsubscribe();
     };
-    const { origin, path } = target(request.url);
-    signal.addEventListener("abort", onClientAbort, { once: true });
     agent.dispatch(
       { origin, path, method: request.method, headers: request.headers, body: request.body ?? null, headersTimeout: request.timeoutMs, bodyTimeout: BODY_IDLE_MS },
       {
         onRequestStart(started) {
           controller = started;
-          if (signal.aborted) onClientAbort();
+          if (cancelledWith) abort(cancelledWith);
         },
         onResponseStart(started, status, headers) {
           if (status < 200) return; // 1xx: the answer is still to come
@@ -250,7 +254,7 @@ export function createUpstreamClient(): UpstreamClient {
           const timedOut = deadline.expired();
           finish();
           if (headed) sink.broken(error);
-          else failBeforeHead(signal.aborted ? error : unavailable(error, timedOut));
+          else failBeforeHead(cancellation.cancelled ? error : unavailable(error, timedOut));
         },
       },
     );

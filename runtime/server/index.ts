@@ -17,6 +17,7 @@ import type { TokenVerifierOptions } from "../auth/verifier";
 import { type BundleSource, describeSource, loadConfig } from "../config/load";
 import type { Environment } from "../config/secrets";
 import { type FileWatcher, watchFiles } from "../config/watch";
+import { RequestCancellation } from "../http/cancellation";
 import type { HttpHandler, RequestContext } from "../http/types";
 import type { AuditLog } from "../observability/audit";
 import { ATTR, SpanKind, type Telemetry, type TelemetryOptions, createTelemetry, span, withRequestTelemetry } from "../observability";
@@ -102,6 +103,8 @@ export function requestPath(url: string | undefined): string {
   return PLAIN_PATH.test(path) ? path || "/" : new URL(raw, "http://gateway.invalid").pathname;
 }
 
+const SHUTTING_DOWN = new Error("the gateway is shutting down");
+
 /** A GET on the MCP path is the long-lived SSE stream: it does not hold a retiring runtime open. */
 const isStream = (req: IncomingMessage, mcpPath: string | undefined, pathname: string) => req.method === "GET" && pathname === mcpPath;
 
@@ -131,8 +134,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const shutdown = new AbortController();
   let stopping = false;
 
-  /** Aborted all at once on shutdown (one listener-free set instead of a listener per request on a shared signal). */
-  const inFlightAborts = new Set<AbortController>();
+  /** Cancelled all at once on shutdown (one set instead of a listener per request on a shared signal). */
+  const inFlight = new Set<RequestCancellation>();
 
   async function handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
     const runtime = current; // this request keeps the runtime it started with
@@ -179,9 +182,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (declaredLength > bundle.server.maxRequestBytes) return json(res, requestId, 413, { error: `request body over ${bundle.server.maxRequestBytes} bytes` }, { connection: "close" });
 
     const release = isStream(req, bundle.mcp?.path, pathname) ? () => undefined : runtime.acquire();
-    const aborted = new AbortController();
+    const cancellation = new RequestCancellation();
     const onClose = () => {
-      if (!res.writableFinished) aborted.abort();
+      if (!res.writableFinished) cancellation.cancel(new Error("the client went away"));
     };
     res.once("close", onClose);
     try {
@@ -197,9 +200,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         else sendInvalidToken(res, metadataUrl, auth.reason);
         return;
       }
-      if (shutdown.signal.aborted) aborted.abort();
-      inFlightAborts.add(aborted);
-      const ctx: RequestContext = { requestId, traceId: tracing ? telemetry.currentTraceId() : undefined, principal: auth.principal, config: runtime.config, audit, signal: aborted.signal };
+      if (shutdown.signal.aborted) cancellation.cancel(SHUTTING_DOWN);
+      inFlight.add(cancellation);
+      const ctx: RequestContext = { requestId, traceId: tracing ? telemetry.currentTraceId() : undefined, principal: auth.principal, config: runtime.config, audit, cancellation };
       if (tracing) telemetry.annotateActive({ [ATTR.ENDUSER_ID]: auth.principal.subject, [ATTR.CLIENT_ID]: auth.principal.clientId });
       // 3–8. Authorize, limit, guard, forward, guard, record: the route's handler.
       await handler(ctx, req, res);
@@ -208,7 +211,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       if (!res.headersSent) json(res, requestId, 500, { error: "internal error", requestId });
       else res.end();
     } finally {
-      inFlightAborts.delete(aborted);
+      inFlight.delete(cancellation);
       res.off("close", onClose);
       release();
     }
@@ -325,7 +328,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     await Promise.race([Promise.all(all.map((r) => r.idle())), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
     shutdown.abort();
-    for (const controller of inFlightAborts) controller.abort();
+    for (const cancellation of inFlight) cancellation.cancel(SHUTTING_DOWN);
     await Promise.all(all.map((r) => r.close()));
     server.closeAllConnections();
     await closed;

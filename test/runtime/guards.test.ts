@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { RequestCancellation } from "../../runtime/http/cancellation";
 import { CleanTextCache, createToolCallGuard } from "../../runtime/guards";
 import { isCleanVerdict } from "../../runtime/guards/clean-text-cache";
 import type { RequestContext } from "../../runtime/http/types";
@@ -9,7 +10,7 @@ const KEY = ["AKIA", "Z7QW3XK9PL2MN4TR"].join("");
 
 function context(config = llmTestConfig(() => {})) {
   const audit = createMemoryAuditLog();
-  const ctx: RequestContext = { requestId: "r1", traceId: undefined, principal: testPrincipal("alice"), config, audit, signal: new AbortController().signal };
+  const ctx: RequestContext = { requestId: "r1", traceId: undefined, principal: testPrincipal("alice"), config, audit, cancellation: new RequestCancellation() };
   return { ctx, audit, guard: createToolCallGuard(config) };
 }
 

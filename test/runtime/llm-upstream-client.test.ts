@@ -6,6 +6,7 @@
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import { RequestCancellation } from "../../runtime/http/cancellation";
 import { UpstreamUnavailable, createUpstreamClient } from "../../runtime/llm/upstream-client";
 
 type Behaviour = (req: IncomingMessage, res: ServerResponse) => void;
@@ -32,7 +33,7 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-const fetchWhole = (options: { timeoutMs?: number; maxBytes?: number; signal?: AbortSignal } = {}) =>
+const fetchWhole = (options: { timeoutMs?: number; maxBytes?: number; cancellation?: RequestCancellation } = {}) =>
   client.fetchWhole({
     url,
     method: "POST",
@@ -40,7 +41,7 @@ const fetchWhole = (options: { timeoutMs?: number; maxBytes?: number; signal?: A
     body: '{"model":"m"}',
     timeoutMs: options.timeoutMs ?? 30_000,
     maxBytes: options.maxBytes ?? 1024,
-    signal: options.signal ?? new AbortController().signal,
+    cancellation: options.cancellation ?? new RequestCancellation(),
   });
 
 describe("fetchWhole", () => {
@@ -94,7 +95,7 @@ describe("fetchWhole", () => {
     const port = (dead.address() as AddressInfo).port;
     await new Promise((resolve) => dead.close(resolve));
     const error = await client
-      .fetchWhole({ url: `http://127.0.0.1:${port}/v1/models`, method: "GET", headers: {}, timeoutMs: 30_000, maxBytes: 1024, signal: new AbortController().signal })
+      .fetchWhole({ url: `http://127.0.0.1:${port}/v1/models`, method: "GET", headers: {}, timeoutMs: 30_000, maxBytes: 1024, cancellation: new RequestCancellation() })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UpstreamUnavailable);
     expect((error as UpstreamUnavailable).kind).toBe("connection-error");
@@ -102,9 +103,9 @@ describe("fetchWhole", () => {
 
   it("a client that goes away before the headers aborts the upstream request, and that is no provider failure", async () => {
     behaviour = () => undefined;
-    const client = new AbortController();
-    const pending = fetchWhole({ signal: client.signal }).catch((e: unknown) => e);
-    setTimeout(() => client.abort(new Error("client gone")), 50);
+    const client = new RequestCancellation();
+    const pending = fetchWhole({ cancellation: client }).catch((e: unknown) => e);
+    setTimeout(() => client.cancel(new Error("client gone")), 50);
     const error = await pending;
     expect(error).not.toBeInstanceOf(UpstreamUnavailable);
     expect((error as Error).message).toBe("client gone");
@@ -116,17 +117,17 @@ describe("fetchWhole", () => {
       res.writeHead(200, { "content-type": "application/json" });
       res.write('{"choices":');
     };
-    const client = new AbortController();
-    const pending = fetchWhole({ signal: client.signal });
-    setTimeout(() => client.abort(new Error("client gone")), 50);
+    const client = new RequestCancellation();
+    const pending = fetchWhole({ cancellation: client });
+    setTimeout(() => client.cancel(new Error("client gone")), 50);
     expect((await pending).body).toEqual({ failure: "broken" });
     await closed;
   });
 });
 
 describe("send (streamed answers)", () => {
-  const send = (signal = new AbortController().signal) =>
-    client.send({ url, method: "POST", headers: { "content-type": "application/json" }, body: '{"stream":true}', timeoutMs: 30_000, signal });
+  const send = (cancellation = new RequestCancellation()) =>
+    client.send({ url, method: "POST", headers: { "content-type": "application/json" }, body: '{"stream":true}', timeoutMs: 30_000, cancellation });
 
   it("resolves at the headers and yields the body as it arrives, in order", async () => {
     let finish: () => void = () => undefined;
@@ -203,9 +204,9 @@ describe("send (streamed answers)", () => {
       res.writeHead(200, { "content-type": "text/event-stream" });
       res.write("data: 1\n\n");
     };
-    const gone = new AbortController();
-    const answer = await send(gone.signal);
-    gone.abort(new Error("client gone"));
+    const gone = new RequestCancellation();
+    const answer = await send(gone);
+    gone.cancel(new Error("client gone"));
     await closed;
     await expect((async () => {
       for await (const _ of answer.body) {

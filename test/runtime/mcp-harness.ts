@@ -7,6 +7,7 @@ import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
 import type { Bundle } from "../../policies/bundle";
+import { RequestCancellation } from "../../runtime/http/cancellation";
 import type { ActiveConfig, Principal, RateLimiter, SecretReader } from "../../runtime/http/types";
 import { passThroughToolGuard } from "../../runtime/http/types";
 import { type McpGateway, type McpGatewayDeps, createMcpGateway } from "../../runtime/mcp";
@@ -50,10 +51,10 @@ export async function startHarness(
       res.writeHead(401).end();
       return;
     }
-    const controller = new AbortController();
-    res.on("close", () => controller.abort());
+    const cancellation = new RequestCancellation();
+    res.on("close", () => cancellation.cancel(new Error("the client went away")));
     void gateway
-      .handle({ requestId: randomUUID(), traceId: undefined, principal: who, config, audit, signal: controller.signal }, req, res)
+      .handle({ requestId: randomUUID(), traceId: undefined, principal: who, config, audit, cancellation }, req, res)
       .catch((error: unknown) => {
         if (!res.headersSent) res.writeHead(500).end(String(error));
       });

@@ -6,6 +6,7 @@
 import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { BundleInput } from "../../policies/bundle";
+import { RequestCancellation } from "../../runtime/http/cancellation";
 import type { RequestContext } from "../../runtime/http/types";
 import { createRateLimiter } from "../../runtime/limits";
 import { type LlmGateway, createLlmGateway } from "../../runtime/llm";
@@ -33,7 +34,7 @@ export async function startLlmStage(
   const server: Server = createServer((req, res) => {
     const handler = gateway.route(new URL(req.url ?? "/", "http://x").pathname);
     if (!handler) return void res.writeHead(404).end();
-    const ctx: RequestContext = { requestId: `req-${++id}`, traceId: undefined, principal, config, audit, signal: new AbortController().signal };
+    const ctx: RequestContext = { requestId: `req-${++id}`, traceId: undefined, principal, config, audit, cancellation: new RequestCancellation() };
     void handler(ctx, req, res);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
