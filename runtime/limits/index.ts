@@ -131,7 +131,7 @@ export async function createRateLimiter(config: ActiveConfig, options: RateLimit
 }
 
 /** `value`, then `next` of it: synchronously when `value` is not a promise (the memory store). */
-function then<T, R>(value: T | Promise<T>, next: (resolved: T) => R | Promise<R>): R | Promise<R> {
+function andThen<T, R>(value: T | Promise<T>, next: (resolved: T) => R | Promise<R>): R | Promise<R> {
   return value instanceof Promise ? value.then(next) : next(value);
 }
 
@@ -147,11 +147,11 @@ function admit(limiters: PolicyLimiters, keys: BudgetKeys): LimitDecision | Prom
     resetSeconds: (count?.msBeforeReset ?? windowSeconds * 1000) / 1000,
     windowSeconds,
   });
-  return then(tokens?.store.peek(keys.tokens), (spent) => {
+  return andThen(tokens?.store.peek(keys.tokens), (spent) => {
     const tokenState = tokens && state(tokens, spent);
     if (tokenState && tokenState.remaining <= 0) return refuse("token budget spent", tokenState);
     if (!requests) return admitted(limiters, tokenState ? [tokenState] : []);
-    return then(requests.store.add(keys.requests, 1), (counted) => {
+    return andThen(requests.store.add(keys.requests, 1), (counted) => {
       const requestState = state(requests, counted);
       if (requestState.remaining < 0) return refuse("request budget spent", { ...requestState, remaining: 0 });
       return admitted(limiters, tokenState ? [tokenState, requestState] : [requestState]);

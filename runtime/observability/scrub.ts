@@ -5,7 +5,8 @@
  *
  * Hot path: every credential shape this looks for needs an unbroken run of 15+ characters (a JWT, a
  * known-format key), a PEM header, or the word Bearer/Basic. Text without any of them (ids, model
- * names, reasons, most prose) is returned after one precompiled test, without running the patterns.
+ * names, reasons, most prose) is returned after one pass over its characters and one precompiled keyword
+ * test, without running the patterns.
  */
 import { KNOWN_CREDENTIAL_FORMATS, hasUnbrokenRun } from "../../policies/secrets/known-formats";
 import { CleanTextCache } from "../guards/clean-text-cache";

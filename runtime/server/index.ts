@@ -131,8 +131,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   audit.record({ kind: "config", decision: "allow", reason: `loaded ${describeSource(options.source)} (${first.config.digest})` });
 
   const retiring = new Set<ActiveRuntime>();
-  const shutdown = new AbortController();
   let stopping = false;
+  /** Past the shutdown grace period: requests still in flight, and any that get this far, are cancelled. */
+  let cancellingAll = false;
 
   /** Cancelled all at once on shutdown (one set instead of a listener per request on a shared signal). */
   const inFlight = new Set<RequestCancellation>();
@@ -200,7 +201,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         else sendInvalidToken(res, metadataUrl, auth.reason);
         return;
       }
-      if (shutdown.signal.aborted) cancellation.cancel(SHUTTING_DOWN);
+      if (cancellingAll) cancellation.cancel(SHUTTING_DOWN);
       inFlight.add(cancellation);
       const ctx: RequestContext = { requestId, traceId: tracing ? telemetry.currentTraceId() : undefined, principal: auth.principal, config: runtime.config, audit, cancellation };
       if (tracing) telemetry.annotateActive({ [ATTR.ENDUSER_ID]: auth.principal.subject, [ATTR.CLIENT_ID]: auth.principal.clientId });
@@ -327,7 +328,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([Promise.all(all.map((r) => r.idle())), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
     clearTimeout(timer);
-    shutdown.abort();
+    cancellingAll = true;
     for (const cancellation of inFlight) cancellation.cancel(SHUTTING_DOWN);
     await Promise.all(all.map((r) => r.close()));
     server.closeAllConnections();
