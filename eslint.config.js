@@ -8,6 +8,7 @@ const providerRootImports = ["@cdktf/provider-aws", "@cdktf/provider-okta", "@cd
   { name, message: rootImportMessage },
   { name: `${name}/lib`, message: rootImportMessage },
   { name: `${name}/lib/index`, message: rootImportMessage },
+  { name: `${name}/lib/index.js`, message: rootImportMessage },
 ]);
 
 export default tseslint.config(

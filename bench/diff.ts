@@ -18,8 +18,8 @@ const RUNS = 7;
 
 async function synthMode(outdir: string, grant: boolean): Promise<void> {
   const { App } = await import("cdktf");
-  const { EnvironmentStack } = await import("../stacks/environment-stack");
-  const { ENVIRONMENTS } = await import("../stacks/environments");
+  const { EnvironmentStack } = await import("../stacks/environment-stack.js");
+  const { ENVIRONMENTS } = await import("../stacks/environments.js");
   const app = new App({ outdir });
   const dev = new EnvironmentStack(app, ENVIRONMENTS.dev);
   if (grant) dev.platform.scopes.grantTools("mcp:read", dev.platform.routes.github, "approve_deployment");

@@ -24,10 +24,10 @@
  * bench prints that ceiling next to the result.
  */
 import { Pool } from "undici";
-import { startAuthServer } from "../examples/local-platform/auth-server";
-import { startLlmUpstream } from "../examples/local-platform/llm-upstream";
-import { authTestBundle } from "../test/support/gateway";
-import { FULL_CHAIN_POLICY, type GatewayProcess, describeProxyProcess, pinThisProcess, startGatewayProcess } from "./support/gateway-process";
+import { startAuthServer } from "../examples/local-platform/auth-server.js";
+import { startLlmUpstream } from "../examples/local-platform/llm-upstream.js";
+import { authTestBundle } from "../test/support/gateway.js";
+import { FULL_CHAIN_POLICY, type GatewayProcess, describeProxyProcess, pinThisProcess, startGatewayProcess } from "./support/gateway-process.js";
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
 const JSON_REQUESTS = 6000;

@@ -14,10 +14,10 @@
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { startAuthServer } from "../examples/local-platform/auth-server";
-import { startHttpUpstream } from "../test/runtime/mcp-fixtures";
-import { TEST_CLIENTS, TEST_SECRET_ENV, authTestBundle } from "../test/support/gateway";
-import { type GatewayProcess, describeProxyProcess, pinThisProcess, startGatewayProcess } from "./support/gateway-process";
+import { startAuthServer } from "../examples/local-platform/auth-server.js";
+import { startHttpUpstream } from "../test/runtime/mcp-fixtures.js";
+import { TEST_CLIENTS, TEST_SECRET_ENV, authTestBundle } from "../test/support/gateway.js";
+import { type GatewayProcess, describeProxyProcess, pinThisProcess, startGatewayProcess } from "./support/gateway-process.js";
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
 const LATENCY_CALLS = 400;

@@ -91,8 +91,8 @@ export function runSynthBench(runs = 5, log: (line: string) => void = console.lo
 async function child(mode: string, outdir: string): Promise<void> {
   const app = new App({ outdir });
   if (mode === "full") {
-    const { EnvironmentStack } = await import("../stacks/environment-stack");
-    const { ENVIRONMENTS } = await import("../stacks/environments");
+    const { EnvironmentStack } = await import("../stacks/environment-stack.js");
+    const { ENVIRONMENTS } = await import("../stacks/environments.js");
     new EnvironmentStack(app, ENVIRONMENTS.dev);
     new EnvironmentStack(app, ENVIRONMENTS.prod);
   } else {

@@ -1,15 +1,15 @@
 import { Construct } from "constructs";
-import { BedrockagentcoreGateway } from "@cdktf/provider-aws/lib/bedrockagentcore-gateway";
-import { BedrockagentcoreGatewayTarget } from "@cdktf/provider-aws/lib/bedrockagentcore-gateway-target";
-import { BedrockagentcoreOauth2CredentialProvider } from "@cdktf/provider-aws/lib/bedrockagentcore-oauth2-credential-provider";
-import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
-import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
-import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
-import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
-import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { BedrockagentcoreGateway } from "@cdktf/provider-aws/lib/bedrockagentcore-gateway/index.js";
+import { BedrockagentcoreGatewayTarget } from "@cdktf/provider-aws/lib/bedrockagentcore-gateway-target/index.js";
+import { BedrockagentcoreOauth2CredentialProvider } from "@cdktf/provider-aws/lib/bedrockagentcore-oauth2-credential-provider/index.js";
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity/index.js";
+import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition/index.js";
+import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region/index.js";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role/index.js";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy/index.js";
 import { TerraformVariable } from "cdktf";
-import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./refs";
-import { agentCoreAssumeRolePolicy } from "./agentcore-trust";
+import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./refs.js";
+import { agentCoreAssumeRolePolicy } from "./agentcore-trust.js";
 
 export interface AgentCoreMcpGatewayProps {
   /** Gateway name: letters, digits and single hyphens. */

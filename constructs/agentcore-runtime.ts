@@ -1,17 +1,17 @@
 import { Construct } from "constructs";
-import { BedrockagentcoreAgentRuntime } from "@cdktf/provider-aws/lib/bedrockagentcore-agent-runtime";
-import { BedrockagentcoreAgentRuntimeEndpoint } from "@cdktf/provider-aws/lib/bedrockagentcore-agent-runtime-endpoint";
-import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity";
-import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition";
-import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region";
-import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository";
-import { IamRole } from "@cdktf/provider-aws/lib/iam-role";
-import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy";
+import { BedrockagentcoreAgentRuntime } from "@cdktf/provider-aws/lib/bedrockagentcore-agent-runtime/index.js";
+import { BedrockagentcoreAgentRuntimeEndpoint } from "@cdktf/provider-aws/lib/bedrockagentcore-agent-runtime-endpoint/index.js";
+import { DataAwsCallerIdentity } from "@cdktf/provider-aws/lib/data-aws-caller-identity/index.js";
+import { DataAwsPartition } from "@cdktf/provider-aws/lib/data-aws-partition/index.js";
+import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region/index.js";
+import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository/index.js";
+import { IamRole } from "@cdktf/provider-aws/lib/iam-role/index.js";
+import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy/index.js";
 import { TerraformStack } from "cdktf";
-import { TollgateChecks } from "./checks";
-import { imageProblems, isPinned } from "./container-image";
-import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./refs";
-import { agentCoreAssumeRolePolicy } from "./agentcore-trust";
+import { TollgateChecks } from "./checks.js";
+import { imageProblems, isPinned } from "./container-image.js";
+import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./refs.js";
+import { agentCoreAssumeRolePolicy } from "./agentcore-trust.js";
 
 /** Actions the execution role may perform, and nothing else. */
 const ECR_PULL = ["ecr:BatchGetImage", "ecr:GetDownloadUrlForLayer"];

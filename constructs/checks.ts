@@ -5,13 +5,13 @@
  */
 import { type IConstruct, Construct } from "constructs";
 import { Annotations, Aspects, type IAspect, TerraformStack } from "cdktf";
-import { findKnownCredential } from "../policies/secrets/known-formats";
-import { AgentCoreRuntime } from "./agentcore-runtime";
-import { isPinned } from "./container-image";
-import { GatewayDeployment } from "./gateway-deployment";
-import { GatewayRoute } from "./gateway-route";
-import { DESTRUCTIVE_TOOL_PATTERNS, GuardPolicy } from "./guard-policy";
-import { McpScopes } from "./mcp-scopes";
+import { findKnownCredential } from "../policies/secrets/known-formats.js";
+import { AgentCoreRuntime } from "./agentcore-runtime.js";
+import { isPinned } from "./container-image.js";
+import { GatewayDeployment } from "./gateway-deployment.js";
+import { GatewayRoute } from "./gateway-route.js";
+import { DESTRUCTIVE_TOOL_PATTERNS, GuardPolicy } from "./guard-policy.js";
+import { McpScopes } from "./mcp-scopes.js";
 
 /** The rules, with the one-line statement each enforces. */
 export const RULES = {

@@ -1,12 +1,12 @@
 import { Construct } from "constructs";
-import { ConfigMap } from "@cdktf/provider-kubernetes/lib/config-map";
-import { HorizontalPodAutoscalerV2 } from "@cdktf/provider-kubernetes/lib/horizontal-pod-autoscaler-v2";
-import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
-import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
-import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disruption-budget-v1";
-import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1";
-import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1";
-import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
+import { ConfigMap } from "@cdktf/provider-kubernetes/lib/config-map/index.js";
+import { HorizontalPodAutoscalerV2 } from "@cdktf/provider-kubernetes/lib/horizontal-pod-autoscaler-v2/index.js";
+import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1/index.js";
+import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1/index.js";
+import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disruption-budget-v1/index.js";
+import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1/index.js";
+import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1/index.js";
+import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1/index.js";
 import { Fn, Lazy, TerraformStack, TerraformVariable, Token } from "cdktf";
 import {
   API_VERSION,
@@ -15,16 +15,16 @@ import {
   placeholder,
   validateSynthBundle,
   withDigest,
-} from "../policies/bundle";
-import { writeOnSynth } from "./bundle-output";
-import { GatewayRedis } from "./gateway-redis";
-import { KubernetesDeployment } from "./kubernetes-deployment";
-import { TollgateChecks, isDevEnvironment } from "./checks";
-import { type ContainerImage, imageProblems, imageReference } from "./container-image";
-import type { BundleValue, GatewayRoute } from "./gateway-route";
-import type { GuardPolicy } from "./guard-policy";
-import type { McpScopes } from "./mcp-scopes";
-import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./refs";
+} from "../policies/bundle/index.js";
+import { writeOnSynth } from "./bundle-output.js";
+import { GatewayRedis } from "./gateway-redis.js";
+import { KubernetesDeployment } from "./kubernetes-deployment.js";
+import { TollgateChecks, isDevEnvironment } from "./checks.js";
+import { type ContainerImage, imageProblems, imageReference } from "./container-image.js";
+import type { BundleValue, GatewayRoute } from "./gateway-route.js";
+import type { GuardPolicy } from "./guard-policy.js";
+import type { McpScopes } from "./mcp-scopes.js";
+import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./refs.js";
 
 /** Where the gateway container reads its configuration (the ConfigMap mount). */
 export const BUNDLE_MOUNT_PATH = "/etc/tollgate";

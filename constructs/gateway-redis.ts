@@ -1,8 +1,8 @@
 import { Construct } from "constructs";
-import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1";
-import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1";
-import { type ContainerImage, imageReference } from "./container-image";
-import { KubernetesDeployment } from "./kubernetes-deployment";
+import { NetworkPolicyV1 } from "@cdktf/provider-kubernetes/lib/network-policy-v1/index.js";
+import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1/index.js";
+import { type ContainerImage, imageReference } from "./container-image.js";
+import { KubernetesDeployment } from "./kubernetes-deployment.js";
 
 export const REDIS_PORT = 6379;
 

@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
-import type { BundleInput, SecretRef } from "../policies/bundle";
-import type { GuardPolicy } from "./guard-policy";
-import type { IAuthorizationServer, IMcpUpstream, IOAuthClients } from "./refs";
+import type { BundleInput, SecretRef } from "../policies/bundle/index.js";
+import type { GuardPolicy } from "./guard-policy.js";
+import type { IAuthorizationServer, IMcpUpstream, IOAuthClients } from "./refs.js";
 
 type LlmRouteInput = NonNullable<NonNullable<BundleInput["llm"]>["routes"]>[number];
 type ProviderInput = LlmRouteInput["providers"][number];

@@ -1,7 +1,7 @@
 import { Construct } from "constructs";
-import type { BundleInput } from "../policies/bundle";
-import type { GatewayRoute } from "./gateway-route";
-import type { IMcpUpstream } from "./refs";
+import type { BundleInput } from "../policies/bundle/index.js";
+import type { GatewayRoute } from "./gateway-route.js";
+import type { IMcpUpstream } from "./refs.js";
 
 type GuardPolicyInput = BundleInput["guardPolicies"][number];
 export type GuardMode = "block" | "mask" | "log";

@@ -1,14 +1,14 @@
 /** Tollgate constructs: import from here (`import { OktaApps } from "tollgate/constructs"`). */
-export * from "./refs";
-export * from "./okta-apps";
-export * from "./mcp-scopes";
-export * from "./gateway-route";
-export * from "./guard-policy";
-export * from "./container-image";
-export * from "./gateway-deployment";
-export * from "./gateway-redis";
-export * from "./agentcore-runtime";
-export * from "./agentcore-gateway";
-export { KubernetesDeployment, type KubernetesDeploymentConfig } from "./kubernetes-deployment";
-export * from "./checks";
-export { writeOnSynth, type SynthFileSource } from "./bundle-output";
+export * from "./refs.js";
+export * from "./okta-apps.js";
+export * from "./mcp-scopes.js";
+export * from "./gateway-route.js";
+export * from "./guard-policy.js";
+export * from "./container-image.js";
+export * from "./gateway-deployment.js";
+export * from "./gateway-redis.js";
+export * from "./agentcore-runtime.js";
+export * from "./agentcore-gateway.js";
+export { KubernetesDeployment, type KubernetesDeploymentConfig } from "./kubernetes-deployment.js";
+export * from "./checks.js";
+export { writeOnSynth, type SynthFileSource } from "./bundle-output.js";

@@ -1,5 +1,5 @@
 import type { Construct } from "constructs";
-import type { DeploymentConfig } from "@cdktf/provider-kubernetes/lib/deployment";
+import type { DeploymentConfig } from "@cdktf/provider-kubernetes/lib/deployment/index.js";
 import { type TerraformMetaArguments, TerraformResource, Token } from "cdktf";
 
 /** Config of `kubernetes_deployment`, exactly as the generated binding types it. */

@@ -1,6 +1,6 @@
 import { Construct } from "constructs";
-import { AuthServerScope } from "@cdktf/provider-okta/lib/auth-server-scope";
-import type { IAuthorizationServer, IMcpUpstream, IScopeSet } from "./refs";
+import { AuthServerScope } from "@cdktf/provider-okta/lib/auth-server-scope/index.js";
+import type { IAuthorizationServer, IMcpUpstream, IScopeSet } from "./refs.js";
 
 export type ScopeConsent = "REQUIRED" | "IMPLICIT";
 

@@ -1,12 +1,12 @@
 import { Construct } from "constructs";
-import { AppGroupAssignment } from "@cdktf/provider-okta/lib/app-group-assignment";
-import { AppOauth } from "@cdktf/provider-okta/lib/app-oauth";
-import { AuthServer } from "@cdktf/provider-okta/lib/auth-server";
-import { AuthServerPolicy } from "@cdktf/provider-okta/lib/auth-server-policy";
-import { AuthServerPolicyRule } from "@cdktf/provider-okta/lib/auth-server-policy-rule";
-import { Group } from "@cdktf/provider-okta/lib/group";
+import { AppGroupAssignment } from "@cdktf/provider-okta/lib/app-group-assignment/index.js";
+import { AppOauth } from "@cdktf/provider-okta/lib/app-oauth/index.js";
+import { AuthServer } from "@cdktf/provider-okta/lib/auth-server/index.js";
+import { AuthServerPolicy } from "@cdktf/provider-okta/lib/auth-server-policy/index.js";
+import { AuthServerPolicyRule } from "@cdktf/provider-okta/lib/auth-server-policy-rule/index.js";
+import { Group } from "@cdktf/provider-okta/lib/group/index.js";
 import { type ITerraformDependable, Fn, Lazy, Token, dependable } from "cdktf";
-import type { IAuthorizationServer, IOAuthClients } from "./refs";
+import type { IAuthorizationServer, IOAuthClients } from "./refs.js";
 
 /** The RFC 8693 grant type, as Okta names it. */
 export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";

@@ -1,12 +1,12 @@
 import { Construct } from "constructs";
 // Per-file imports: an app loads only the constructs (and provider resources) it uses.
-import { AgentCoreRuntime } from "../constructs/agentcore-runtime";
-import { GatewayDeployment } from "../constructs/gateway-deployment";
-import { GatewayRoute } from "../constructs/gateway-route";
-import { DESTRUCTIVE_TOOL_PATTERNS, GuardPolicy } from "../constructs/guard-policy";
-import { McpScopes } from "../constructs/mcp-scopes";
-import { OktaApps } from "../constructs/okta-apps";
-import type { EnvironmentSettings } from "./environments";
+import { AgentCoreRuntime } from "../constructs/agentcore-runtime.js";
+import { GatewayDeployment } from "../constructs/gateway-deployment.js";
+import { GatewayRoute } from "../constructs/gateway-route.js";
+import { DESTRUCTIVE_TOOL_PATTERNS, GuardPolicy } from "../constructs/guard-policy.js";
+import { McpScopes } from "../constructs/mcp-scopes.js";
+import { OktaApps } from "../constructs/okta-apps.js";
+import type { EnvironmentSettings } from "./environments.js";
 
 /**
  * The devops-copilot agent platform, defined once: Okta apps and mcp:read/write/admin scopes, Slack

@@ -1,10 +1,10 @@
 import type { Construct } from "constructs";
-import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { OktaProvider } from "@cdktf/provider-okta/lib/provider";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider/index.js";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider/index.js";
+import { OktaProvider } from "@cdktf/provider-okta/lib/provider/index.js";
 import { LocalBackend, S3Backend, TerraformStack } from "cdktf";
-import { DevopsCopilotPlatform } from "./devops-copilot-platform";
-import type { EnvironmentSettings } from "./environments";
+import { DevopsCopilotPlatform } from "./devops-copilot-platform.js";
+import type { EnvironmentSettings } from "./environments.js";
 
 /**
  * One whole environment: providers (credentials come from the deploying shell's environment, never

@@ -3,7 +3,7 @@
  * Everything that differs between dev and prod is here; the platform itself is defined once in
  * `devops-copilot-platform.ts`.
  */
-import type { ContainerImage } from "../constructs/container-image";
+import type { ContainerImage } from "../constructs/container-image.js";
 
 export type EnvironmentName = "dev" | "prod";
 

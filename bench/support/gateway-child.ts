@@ -11,14 +11,14 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Pool } from "undici";
-import { type BundleInput, type SecretRef, orThrow, validateRuntimeBundle } from "../../policies/bundle";
-import { RequestCancellation } from "../../runtime/http/cancellation";
-import type { ActiveConfig, RequestContext } from "../../runtime/http/types";
-import { createRateLimiter } from "../../runtime/limits";
-import { createLlmGateway } from "../../runtime/llm";
-import { bufferedAuditDestination, createAuditLog } from "../../runtime/observability/audit";
-import { startGateway } from "../../runtime/server";
-import type { ChildUsage } from "./gateway-process";
+import { type BundleInput, type SecretRef, orThrow, validateRuntimeBundle } from "../../policies/bundle/index.js";
+import { RequestCancellation } from "../../runtime/http/cancellation.js";
+import type { ActiveConfig, RequestContext } from "../../runtime/http/types.js";
+import { createRateLimiter } from "../../runtime/limits/index.js";
+import { createLlmGateway } from "../../runtime/llm/index.js";
+import { bufferedAuditDestination, createAuditLog } from "../../runtime/observability/audit.js";
+import { startGateway } from "../../runtime/server/index.js";
+import type { ChildUsage } from "./gateway-process.js";
 
 export interface ChildConfig {
   readonly mode: "passthrough" | "tollgate" | "llmstage";

@@ -7,8 +7,8 @@
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
 import { join, resolve } from "node:path";
-import { buildGateway } from "../../scripts/build-runtime";
-import type { ChildConfig } from "./gateway-child";
+import { buildGateway } from "../../scripts/build-runtime.js";
+import type { ChildConfig } from "./gateway-child.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const fromSources = process.env.BENCH_SOURCES === "1";

@@ -16,11 +16,11 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { Pool } from "undici";
-import { startAuthServer } from "../../examples/local-platform/auth-server";
-import { startLlmUpstream } from "../../examples/local-platform/llm-upstream";
-import { buildGateway } from "../../scripts/build-runtime";
-import { authTestBundle } from "../../test/support/gateway";
-import { FULL_CHAIN_POLICY, type GatewayProcess, pinThisProcess, startGatewayProcess } from "../support/gateway-process";
+import { startAuthServer } from "../../examples/local-platform/auth-server.js";
+import { startLlmUpstream } from "../../examples/local-platform/llm-upstream.js";
+import { buildGateway } from "../../scripts/build-runtime.js";
+import { authTestBundle } from "../../test/support/gateway.js";
+import { FULL_CHAIN_POLICY, type GatewayProcess, pinThisProcess, startGatewayProcess } from "../support/gateway-process.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const BASE_DIR = "node_modules/.cache/tollgate-compare/base";

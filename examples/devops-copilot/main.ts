@@ -8,9 +8,9 @@
  * `npx cdktf synth --app "npx tsx examples/devops-copilot/main.ts"`.
  */
 import { App } from "cdktf";
-import { EnvironmentStack } from "../../stacks/environment-stack";
-import { ENVIRONMENTS } from "../../stacks/environments";
-import { exampleSettings } from "./settings";
+import { EnvironmentStack } from "../../stacks/environment-stack.js";
+import { ENVIRONMENTS } from "../../stacks/environments.js";
+import { exampleSettings } from "./settings.js";
 
 const app = new App();
 new EnvironmentStack(app, exampleSettings(ENVIRONMENTS.dev));

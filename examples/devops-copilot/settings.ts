@@ -1,4 +1,4 @@
-import type { EnvironmentSettings } from "../../stacks/environments";
+import type { EnvironmentSettings } from "../../stacks/environments.js";
 
 /** The example's own settings: your org, your gateway URL, your redirect URIs. */
 export function exampleSettings(base: EnvironmentSettings): EnvironmentSettings {

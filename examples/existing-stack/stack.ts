@@ -1,9 +1,9 @@
 import type { Construct } from "constructs";
-import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1";
-import { OktaProvider } from "@cdktf/provider-okta/lib/provider";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider/index.js";
+import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1/index.js";
+import { OktaProvider } from "@cdktf/provider-okta/lib/provider/index.js";
 import { S3Backend, TerraformStack } from "cdktf";
-import { GatewayDeployment, GatewayRoute, GuardPolicy, McpScopes, OktaApps } from "../../constructs";
+import { GatewayDeployment, GatewayRoute, GuardPolicy, McpScopes, OktaApps } from "../../constructs/index.js";
 
 /**
  * A platform team's own stack, which already has its providers, its backend, its namespace and an

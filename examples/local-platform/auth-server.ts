@@ -25,7 +25,7 @@ import { type IncomingMessage, type ServerResponse, createServer } from "node:ht
 import type { AddressInfo } from "node:net";
 import { type JWK, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify } from "jose";
 import Provider, { type OidcContext, type ResourceServerLike, errors } from "oidc-provider";
-import { createMemoryAdapter } from "./memory-adapter";
+import { createMemoryAdapter } from "./memory-adapter.js";
 
 /** The grant types a local client may use. */
 export type AuthGrant = "client_credentials" | "authorization_code" | "refresh_token" | "token_exchange";

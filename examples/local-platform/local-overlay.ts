@@ -10,7 +10,7 @@
  * the local gateway enforces the same policy as the deployed one.
  */
 import { createRequire } from "node:module";
-import { type Overlay, listPlaceholders } from "../../policies/bundle";
+import { type Overlay, listPlaceholders } from "../../policies/bundle/index.js";
 
 const require = createRequire(import.meta.url);
 

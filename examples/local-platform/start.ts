@@ -19,15 +19,15 @@ import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
-import { type Overlay, listPlaceholders } from "../../policies/bundle";
-import { type AuthClient, type AuthGrant, type AuthServer, TOKEN_EXCHANGE_GRANT, startAuthServer } from "./auth-server";
-import { freePort } from "./free-port";
-import { type LlmUpstream, startLlmUpstream } from "./llm-upstream";
-import { LOCAL_LLM_KEY_ENV, type LocalMcpServer, assignMcpServers, buildLocalOverlay, localPlaceholderValue } from "./local-overlay";
-import { type LocalClient, type OktaConfig, readOktaConfig, serviceClient, userClient } from "./okta-resources";
-import { type ManagedChild, spawnNodeGroup, stopGroup } from "./processes";
-import { DEFAULT_STATE_DIR, type LocalState, type LocalStateClient, STATE_FILE, removeState, writeState } from "./state";
-import { REPO_ROOT, type SynthOutput, findStack, synthesize } from "./synth";
+import { type Overlay, listPlaceholders } from "../../policies/bundle/index.js";
+import { type AuthClient, type AuthGrant, type AuthServer, TOKEN_EXCHANGE_GRANT, startAuthServer } from "./auth-server.js";
+import { freePort } from "./free-port.js";
+import { type LlmUpstream, startLlmUpstream } from "./llm-upstream.js";
+import { LOCAL_LLM_KEY_ENV, type LocalMcpServer, assignMcpServers, buildLocalOverlay, localPlaceholderValue } from "./local-overlay.js";
+import { type LocalClient, type OktaConfig, readOktaConfig, serviceClient, userClient } from "./okta-resources.js";
+import { type ManagedChild, spawnNodeGroup, stopGroup } from "./processes.js";
+import { DEFAULT_STATE_DIR, type LocalState, type LocalStateClient, STATE_FILE, removeState, writeState } from "./state.js";
+import { REPO_ROOT, type SynthOutput, findStack, synthesize } from "./synth.js";
 
 export interface LocalPlatformOptions {
   /**

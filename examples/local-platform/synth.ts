@@ -4,7 +4,7 @@
  */
 import { mkdir, readFile, readdir, rm } from "node:fs/promises";
 import { join, resolve } from "node:path";
-import { spawnNodeGroup, stopGroup } from "./processes";
+import { spawnNodeGroup, stopGroup } from "./processes.js";
 
 export interface SynthOutput {
   readonly stack: string;

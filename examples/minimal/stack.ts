@@ -1,8 +1,8 @@
 import type { Construct } from "constructs";
-import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { OktaProvider } from "@cdktf/provider-okta/lib/provider";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider/index.js";
+import { OktaProvider } from "@cdktf/provider-okta/lib/provider/index.js";
 import { TerraformStack } from "cdktf";
-import { GatewayDeployment, GatewayRoute, GuardPolicy, OktaApps } from "../../constructs";
+import { GatewayDeployment, GatewayRoute, GuardPolicy, OktaApps } from "../../constructs/index.js";
 
 /**
  * The smallest useful gateway: Okta identities and one OpenAI route with the default guards,

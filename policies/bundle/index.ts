@@ -1,7 +1,7 @@
-export * from "./schema";
-export * from "./placeholders";
-export * from "./digest";
-export * from "./errors";
-export * from "./overlay";
-export * from "./validate";
-export { bundleJsonSchema } from "./json-schema";
+export * from "./schema.js";
+export * from "./placeholders.js";
+export * from "./digest.js";
+export * from "./errors.js";
+export * from "./overlay.js";
+export * from "./validate.js";
+export { bundleJsonSchema } from "./json-schema.js";

@@ -1,5 +1,5 @@
 import { z } from "zod";
-import { SynthBundleSchema } from "./schema";
+import { SynthBundleSchema } from "./schema.js";
 
 /** JSON Schema (draft 2020-12) of the bundle as written at synth. Checked into the repo as bundle.schema.json. */
 export function bundleJsonSchema(): Record<string, unknown> {

@@ -5,7 +5,7 @@
  * canonical URI (for a gateway reached at a local address); nothing else.
  */
 import { z } from "zod";
-import { SecretRefSchema } from "./schema";
+import { SecretRefSchema } from "./schema.js";
 
 const Transport = z.discriminatedUnion("type", [
   z.strictObject({ type: z.literal("streamable-http"), url: z.string().min(1) }),

@@ -11,7 +11,7 @@
  * - `runtime`: no placeholder anywhere; the runtime substitutes values first, then validates.
  */
 import { z } from "zod";
-import { PLACEHOLDER_NAME, containsPlaceholder } from "./placeholders";
+import { PLACEHOLDER_NAME, containsPlaceholder } from "./placeholders.js";
 
 export const API_VERSION = "tollgate.dev/v1alpha1";
 export type BundleMode = "synth" | "runtime";

@@ -1,10 +1,10 @@
 import { z } from "zod";
-import { findKnownCredential } from "../secrets/known-formats";
-import { computeDigest } from "./digest";
-import { BundleError, type BundleIssue, issuesFromZod } from "./errors";
-import { type Overlay, OverlaySchema, applyOverlay } from "./overlay";
-import { type ApplyValues, substitutePlaceholders } from "./placeholders";
-import { type Bundle, RuntimeBundleSchema, SynthBundleSchema } from "./schema";
+import { findKnownCredential } from "../secrets/known-formats.js";
+import { computeDigest } from "./digest.js";
+import { BundleError, type BundleIssue, issuesFromZod } from "./errors.js";
+import { type Overlay, OverlaySchema, applyOverlay } from "./overlay.js";
+import { type ApplyValues, substitutePlaceholders } from "./placeholders.js";
+import { type Bundle, RuntimeBundleSchema, SynthBundleSchema } from "./schema.js";
 
 export type SynthBundle = z.output<typeof SynthBundleSchema>;
 

@@ -12,9 +12,9 @@
 import { lintSource } from "@secretlint/core";
 import { creator as recommendedPreset } from "@secretlint/secretlint-rule-preset-recommend";
 import type { SecretLintCoreConfig } from "@secretlint/types";
-import type { GuardMode, GuardPolicy } from "../bundle";
-import { KNOWN_CREDENTIAL_FORMATS, hasUnbrokenRun } from "../secrets/known-formats";
-import { type Finding, type TextVerdict, blockVerdict, redactFindings } from "./verdict";
+import type { GuardMode, GuardPolicy } from "../bundle/index.js";
+import { KNOWN_CREDENTIAL_FORMATS, hasUnbrokenRun } from "../secrets/known-formats.js";
+import { type Finding, type TextVerdict, blockVerdict, redactFindings } from "./verdict.js";
 
 const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map((format) => ({ id: format.id, pattern: new RegExp(format.pattern.source, `${format.pattern.flags.replace("g", "")}g`) }));
 

@@ -5,8 +5,8 @@
  * upper-case word in a jailbreak context, so "dangerous" or the name "Dan" never trigger it.
  */
 import vard, { type Pattern, type ThreatType } from "@andersmyrmel/vard";
-import type { GuardMode, GuardPolicy } from "../bundle";
-import { type Finding, type TextVerdict, blockVerdict, redactFindings } from "./verdict";
+import type { GuardMode, GuardPolicy } from "../bundle/index.js";
+import { type Finding, type TextVerdict, blockVerdict, redactFindings } from "./verdict.js";
 
 export type InjectionSensitivity = "strict" | "moderate" | "lenient";
 

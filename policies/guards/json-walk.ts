@@ -2,7 +2,7 @@
  * Applies a text guard to every string inside a JSON value (MCP tool arguments and results), keeping
  * the structure. Object keys are left alone; they are names, not content.
  */
-import type { TextVerdict } from "./verdict";
+import type { TextVerdict } from "./verdict.js";
 
 export type JsonVerdict<T> =
   | { readonly action: "allow"; readonly value: T; readonly redactions?: Readonly<Record<string, number>> }

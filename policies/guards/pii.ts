@@ -3,8 +3,8 @@
  * numbers, US social security numbers, payment cards (Luhn-checked, so order numbers pass) and IP
  * addresses, plus the policy's extra patterns. Everything is compiled once per policy.
  */
-import type { GuardMode, GuardPolicy } from "../bundle";
-import { type Finding, type TextVerdict, blockVerdict, redactFindings } from "./verdict";
+import type { GuardMode, GuardPolicy } from "../bundle/index.js";
+import { type Finding, type TextVerdict, blockVerdict, redactFindings } from "./verdict.js";
 
 export type PiiDetectorName = "email" | "phone" | "ssn" | "payment-card" | "ip-address";
 

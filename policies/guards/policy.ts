@@ -2,11 +2,11 @@
  * One guard policy from the bundle, compiled once at load: the request-side guards (PII, prompt
  * injection) and the response-side guard (credential leak), applied in a fixed order.
  */
-import type { GuardPolicy } from "../bundle";
-import { type CredentialLeakGuard, compileCredentialLeakGuard } from "./credential-leak";
-import { type InjectionGuard, compileInjectionGuard } from "./injection";
-import { type PiiGuard, compilePiiGuard } from "./pii";
-import type { TextVerdict } from "./verdict";
+import type { GuardPolicy } from "../bundle/index.js";
+import { type CredentialLeakGuard, compileCredentialLeakGuard } from "./credential-leak.js";
+import { type InjectionGuard, compileInjectionGuard } from "./injection.js";
+import { type PiiGuard, compilePiiGuard } from "./pii.js";
+import type { TextVerdict } from "./verdict.js";
 
 /** Who wrote a piece of content. Injection is looked for only in what users and tools wrote. */
 export type ContentSource = "system" | "user" | "assistant" | "tool";

@@ -8,9 +8,9 @@
  *   bundles mention literally (grants, deny, always-blocked) plus an optional catalogue.
  * Concrete decisions use the runtime's own `decideTool`, so review and enforcement cannot disagree.
  */
-import type { SynthBundle } from "../bundle";
-import { type CompiledToolPolicy, compileToolPolicy, decideTool, type ToolDecision } from "../tools";
-import type { AuthorityEdge, Change, ToolCatalog } from "./types";
+import type { SynthBundle } from "../bundle/index.js";
+import { type CompiledToolPolicy, compileToolPolicy, decideTool, type ToolDecision } from "../tools/index.js";
+import type { AuthorityEdge, Change, ToolCatalog } from "./types.js";
 
 type Rules = Pick<NonNullable<SynthBundle["mcp"]>, "grants" | "deny" | "alwaysBlocked" | "upstreams">;
 const NO_RULES: Rules = { grants: [], deny: [], alwaysBlocked: [], upstreams: [] };

@@ -4,9 +4,9 @@
  * classified: a new route, provider or upstream widens what callers can reach (and where data goes);
  * a weaker guard or a larger budget loosens.
  */
-import type { SynthBundle } from "../bundle";
-import { canonicalJson } from "../bundle";
-import type { Budget, Change, Effect, GuardLevel, GuardName } from "./types";
+import type { SynthBundle } from "../bundle/index.js";
+import { canonicalJson } from "../bundle/index.js";
+import type { Budget, Change, Effect, GuardLevel, GuardName } from "./types.js";
 
 type Policy = SynthBundle["guardPolicies"][number];
 

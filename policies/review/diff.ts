@@ -1,12 +1,12 @@
 /**
  * `tollgate diff` as a pure function: two syntheses in, one classified report out.
  */
-import type { SynthBundle } from "../bundle";
-import { diffAuthority, knownToolNames } from "./authority";
-import { diffConfig } from "./config-diff";
-import { diffSynthesizedResources, infrastructureWarnings, planResources } from "./infrastructure";
-import { diffClientScopes } from "./okta-clients";
-import type { AuthorityEdge, Change, InfrastructureDiff, ReviewReport, StackSynthesis, Synthesis, TerraformPlanJson, ToolCatalog } from "./types";
+import type { SynthBundle } from "../bundle/index.js";
+import { diffAuthority, knownToolNames } from "./authority.js";
+import { diffConfig } from "./config-diff.js";
+import { diffSynthesizedResources, infrastructureWarnings, planResources } from "./infrastructure.js";
+import { diffClientScopes } from "./okta-clients.js";
+import type { AuthorityEdge, Change, InfrastructureDiff, ReviewReport, StackSynthesis, Synthesis, TerraformPlanJson, ToolCatalog } from "./types.js";
 
 export interface DiffOptions {
   /** Known tool names per upstream, beyond those the bundles mention. */

@@ -1,7 +1,7 @@
-export * from "./types";
-export { diffSyntheses, type DiffOptions } from "./diff";
-export { diffAuthority, knownToolNames, type ClientScopes } from "./authority";
-export { diffConfig, guardLevel, compareGuardLevels } from "./config-diff";
-export { diffSynthesizedResources, planResources, infrastructureWarnings, providerOf } from "./infrastructure";
-export { clientScopesOf, diffClientScopes } from "./okta-clients";
-export { renderMarkdown, mermaidDiagram, COMMENT_MARKER } from "./markdown";
+export * from "./types.js";
+export { diffSyntheses, type DiffOptions } from "./diff.js";
+export { diffAuthority, knownToolNames, type ClientScopes } from "./authority.js";
+export { diffConfig, guardLevel, compareGuardLevels } from "./config-diff.js";
+export { diffSynthesizedResources, planResources, infrastructureWarnings, providerOf } from "./infrastructure.js";
+export { clientScopesOf, diffClientScopes } from "./okta-clients.js";
+export { renderMarkdown, mermaidDiagram, COMMENT_MARKER } from "./markdown.js";

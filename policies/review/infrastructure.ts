@@ -4,8 +4,8 @@
  * is a destroy-and-recreate (an Okta app gets a new client id, an IAM role a new ARN), which the synthesized
  * estimate detects as a removed and an added resource of the same type with the same attributes.
  */
-import { canonicalJson } from "../bundle";
-import type { InfrastructureDiff, ProviderTally, ResourceAction, ResourceChange, TerraformJson, TerraformPlanJson } from "./types";
+import { canonicalJson } from "../bundle/index.js";
+import type { InfrastructureDiff, ProviderTally, ResourceAction, ResourceChange, TerraformJson, TerraformPlanJson } from "./types.js";
 
 type Attributes = Readonly<Record<string, unknown>>;
 

@@ -2,7 +2,7 @@
  * The review as a pull-request comment (GitHub-flavoured Markdown with a Mermaid diagram). The first line
  * is a hidden marker so a workflow can find and update its own comment instead of adding another.
  */
-import type { AuthorityEdge, Change, ChangeKind, Effect, InfrastructureDiff, ReviewReport } from "./types";
+import type { AuthorityEdge, Change, ChangeKind, Effect, InfrastructureDiff, ReviewReport } from "./types.js";
 
 /** Hidden marker on the first line of every comment `tollgate diff` renders. */
 export const COMMENT_MARKER = "<!-- tollgate-diff -->";

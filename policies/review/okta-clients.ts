@@ -6,8 +6,8 @@
  * counts for a client only if the app may use one of the rule's grant types (an agent app limited to
  * client credentials does not get the scopes of an authorization-code rule for humans).
  */
-import type { ClientScopes } from "./authority";
-import type { Change, TerraformJson } from "./types";
+import type { ClientScopes } from "./authority.js";
+import type { Change, TerraformJson } from "./types.js";
 
 const REF = /^\$\{([a-z0-9_]+)\.([^.}]+)\.([a-z_]+)\}$/;
 

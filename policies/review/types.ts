@@ -2,7 +2,7 @@
  * What `tollgate diff` compares and what it reports. Pure data: the CLI reads files into a
  * {@link Synthesis}, {@link diffSyntheses} returns a {@link ReviewReport}, renderers print it.
  */
-import type { SynthBundle } from "../bundle";
+import type { SynthBundle } from "../bundle/index.js";
 
 /** One side of the comparison: every stack of a `cdktf.out` directory, or one bundle file. */
 export interface Synthesis {

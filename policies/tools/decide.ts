@@ -11,7 +11,7 @@
  * Tool patterns are tool names with `*` wildcards, matched against the whole upstream tool name
  * (the name the upstream itself uses, without the `{upstreamId}__` prefix).
  */
-import type { McpConfig } from "../bundle";
+import type { McpConfig } from "../bundle/index.js";
 
 /** One compiled tool pattern: the source text (for messages) and its anchored regex. */
 export interface CompiledPattern {

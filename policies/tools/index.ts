@@ -1,2 +1,2 @@
-export * from "./decide";
-export * from "./names";
+export * from "./decide.js";
+export * from "./names.js";

@@ -6,7 +6,7 @@
  * Pure: hashing is computation, not I/O.
  */
 import { createHash } from "node:crypto";
-import { LLM_TOOL_NAME } from "../bundle";
+import { LLM_TOOL_NAME } from "../bundle/index.js";
 
 /** Separator between the upstream id and the upstream's own name. Upstream ids cannot contain it. */
 export const NAMESPACE_SEPARATOR = "__";

@@ -3,8 +3,8 @@
  * Only the header is accepted (`bearer_methods_supported: ["header"]`): no query or body tokens.
  */
 import type { IncomingMessage } from "node:http";
-import type { Principal } from "../http/types";
-import type { TokenVerifier, VerifyResult } from "./verifier";
+import type { Principal } from "../http/types.js";
+import type { TokenVerifier, VerifyResult } from "./verifier.js";
 
 export type Authentication =
   | { readonly outcome: "authenticated"; readonly principal: Principal }

@@ -3,7 +3,7 @@
  * The MCP gateway uses `insufficientScope` for its 403s; the server uses the 401s.
  */
 import type { ServerResponse } from "node:http";
-import type { Bundle } from "../../policies/bundle";
+import type { Bundle } from "../../policies/bundle/index.js";
 
 export interface ChallengeParams {
   /** URL of the protected resource metadata document. */

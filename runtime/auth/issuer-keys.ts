@@ -4,7 +4,7 @@
  * the gateway into a JWKS-fetching amplifier).
  */
 import { type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters, createLocalJWKSet, errors } from "jose";
-import type { AuthConfig } from "../../policies/bundle";
+import type { AuthConfig } from "../../policies/bundle/index.js";
 
 export type FetchLike = (url: string, init?: { signal?: AbortSignal; headers?: Record<string, string> }) => Promise<Response>;
 

@@ -1,8 +1,8 @@
 /**
  * RFC 9728 protected resource metadata, built once per bundle, and where it is served.
  */
-import type { Bundle } from "../../policies/bundle";
-import { protectedResourceMetadataPath } from "./challenge";
+import type { Bundle } from "../../policies/bundle/index.js";
+import { protectedResourceMetadataPath } from "./challenge.js";
 
 export interface ProtectedResourceMetadata {
   readonly resource: string;

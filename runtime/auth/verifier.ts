@@ -9,10 +9,10 @@
  * one string comparison and one clock read, no hash of the token.
  */
 import { type JWTPayload, errors, jwtVerify } from "jose";
-import type { AuthConfig } from "../../policies/bundle";
-import type { Principal } from "../http/types";
-import { type IssuerKeys, type IssuerKeysOptions, createIssuerKeys } from "./issuer-keys";
-import { checkRawToken } from "./raw-token";
+import type { AuthConfig } from "../../policies/bundle/index.js";
+import type { Principal } from "../http/types.js";
+import { type IssuerKeys, type IssuerKeysOptions, createIssuerKeys } from "./issuer-keys.js";
+import { checkRawToken } from "./raw-token.js";
 
 export type VerifyResult = { readonly ok: true; readonly principal: Principal } | VerifyFailure;
 

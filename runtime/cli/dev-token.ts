@@ -12,7 +12,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
-import { parseCommandArgs } from "./args";
+import { parseCommandArgs } from "./args.js";
 
 /** What `npm start` writes for this command (examples/local-platform/state.ts). */
 interface LocalState {

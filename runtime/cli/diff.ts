@@ -5,7 +5,7 @@
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
-import { formatIssue, parseJson, type SynthBundle, validateSynthBundle } from "../../policies/bundle";
+import { formatIssue, parseJson, type SynthBundle, validateSynthBundle } from "../../policies/bundle/index.js";
 import {
   diffSyntheses,
   renderMarkdown,
@@ -14,8 +14,8 @@ import {
   type TerraformJson,
   type TerraformPlanJson,
   type ToolCatalog,
-} from "../../policies/review";
-import { parseCommandArgs } from "./args";
+} from "../../policies/review/index.js";
+import { parseCommandArgs } from "./args.js";
 
 const USAGE =
   "usage: tollgate diff <base> <head> [--format markdown|json] [--plan [<stack>=]plan.json]... [--tools catalog.json] [--fail-on widening]\n" +

@@ -6,10 +6,10 @@
  * Exit code: 0 allowed, 1 denied, 2 usage or input error.
  */
 import { readFile } from "node:fs/promises";
-import { type Bundle, type BundleIssue, formatIssue, parseJson, validateRuntimeBundle, validateSynthBundle } from "../../policies/bundle";
-import { compileToolPolicy, decideTool, splitNamespacedName } from "../../policies/tools";
-import { parseScopes } from "../auth/verifier";
-import { parseCommandArgs } from "./args";
+import { type Bundle, type BundleIssue, formatIssue, parseJson, validateRuntimeBundle, validateSynthBundle } from "../../policies/bundle/index.js";
+import { compileToolPolicy, decideTool, splitNamespacedName } from "../../policies/tools/index.js";
+import { parseScopes } from "../auth/verifier.js";
+import { parseCommandArgs } from "./args.js";
 
 const USAGE = "usage: tollgate explain --bundle <bundle.json> [--values values.json] [--overlay overlay.json] --claims <claims.json> --tool <upstream__tool> [--json]";
 

@@ -1,8 +1,8 @@
 /**
  * `tollgate` command dispatcher. Each subcommand lives in its own module and returns an exit code.
  */
-import { schemaCommand } from "./schema";
-import { validateCommand } from "./validate";
+import { schemaCommand } from "./schema.js";
+import { validateCommand } from "./validate.js";
 
 export type Command = (args: string[]) => Promise<number>;
 
@@ -10,19 +10,19 @@ const COMMANDS: Record<string, { run: () => Promise<Command> | Command; summary:
   validate: { run: () => validateCommand, summary: "validate <bundle.json> [--values values.json] [--overlay overlay.json] [--runtime]" },
   schema: { run: () => schemaCommand, summary: "schema [--out file]   print the bundle's JSON Schema" },
   diff: {
-    run: async () => (await import("./diff")).diffCommand,
+    run: async () => (await import("./diff.js")).diffCommand,
     summary: "diff <base> <head> [--format markdown|json] [--plan plan.json] [--tools catalog.json] [--fail-on widening]   what a change means for access",
   },
   serve: {
-    run: async () => (await import("./serve")).serveCommand,
+    run: async () => (await import("./serve.js")).serveCommand,
     summary: "serve --bundle <bundle.json> [--values values.json] [--overlay overlay.json] [--host 127.0.0.1] [--port 8080]   run the gateway",
   },
   explain: {
-    run: async () => (await import("./explain")).explainCommand,
+    run: async () => (await import("./explain.js")).explainCommand,
     summary: "explain --bundle <bundle.json> [--values …] [--overlay …] --claims <claims.json> --tool <name>   why a tool is allowed or denied",
   },
   dev: {
-    run: async () => (await import("./dev-token")).devCommand,
+    run: async () => (await import("./dev-token.js")).devCommand,
     summary: 'dev token [--user <name>] [--scopes "<scopes>"] [--client <id>]   a token from the local platform (npm start)',
   },
 };

@@ -1,6 +1,6 @@
 import { writeFile } from "node:fs/promises";
-import { bundleJsonSchema } from "../../policies/bundle";
-import { parseCommandArgs } from "./args";
+import { bundleJsonSchema } from "../../policies/bundle/index.js";
+import { parseCommandArgs } from "./args.js";
 
 /** `tollgate schema [--out file]`: the bundle's JSON Schema, generated from the zod schema. */
 export async function schemaCommand(args: string[]): Promise<number> {

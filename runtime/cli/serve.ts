@@ -3,8 +3,8 @@
  *
  * Runs the gateway until SIGTERM/SIGINT, then shuts down gracefully and exits 0.
  */
-import { GatewayStartError, startGateway } from "../server";
-import { parseCommandArgs } from "./args";
+import { GatewayStartError, startGateway } from "../server/index.js";
+import { parseCommandArgs } from "./args.js";
 
 const USAGE = "usage: tollgate serve --bundle <bundle.json> [--values values.json] [--overlay overlay.json] [--host 127.0.0.1] [--port 8080] [--no-watch]";
 

@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
-import { formatIssue, parseJson, validateRuntimeBundle, validateSynthBundle } from "../../policies/bundle";
-import { parseCommandArgs } from "./args";
+import { formatIssue, parseJson, validateRuntimeBundle, validateSynthBundle } from "../../policies/bundle/index.js";
+import { parseCommandArgs } from "./args.js";
 
 async function readJson(file: string): Promise<{ ok: true; value: unknown } | { ok: false; message: string }> {
   let text: string;

@@ -1,3 +1,3 @@
-export * from "./load";
-export * from "./secrets";
-export * from "./watch";
+export * from "./load.js";
+export * from "./secrets.js";
+export * from "./watch.js";

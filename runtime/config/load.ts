@@ -3,9 +3,9 @@
  * shared schema (load-time rules: no placeholder left, digest matches), reads the referenced secrets.
  */
 import { readFile } from "node:fs/promises";
-import { type BundleIssue, computeDigest, parseJson, validateRuntimeBundle } from "../../policies/bundle";
-import type { ActiveConfig } from "../http/types";
-import { type Environment, readSecrets } from "./secrets";
+import { type BundleIssue, computeDigest, parseJson, validateRuntimeBundle } from "../../policies/bundle/index.js";
+import type { ActiveConfig } from "../http/types.js";
+import { type Environment, readSecrets } from "./secrets.js";
 
 /** Where a bundle comes from: files (watched by `serve`), or values in memory (tests, embedding). */
 export type BundleSource =

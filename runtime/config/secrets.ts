@@ -5,8 +5,8 @@
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
-import type { BundleIssue, SecretRef } from "../../policies/bundle";
-import type { SecretReader } from "../http/types";
+import type { BundleIssue, SecretRef } from "../../policies/bundle/index.js";
+import type { SecretReader } from "../http/types.js";
 
 export type Environment = Readonly<Record<string, string | undefined>>;
 

@@ -7,7 +7,7 @@
  * Bounded in entries, in the length of one text, and in the characters of all texts together; the
  * oldest texts go first.
  */
-import type { TextVerdict } from "../../policies/guards";
+import type { TextVerdict } from "../../policies/guards/index.js";
 
 /** Whether the guards left `text` as it was: allowed, unchanged, nothing redacted or flagged. */
 export function isCleanVerdict(text: string, verdict: TextVerdict): boolean {

@@ -8,9 +8,9 @@
  * Texts found clean are remembered ({@link CleanTextCache}): the guards are pure functions of the text
  * under a compiled policy, which a reload replaces together with this guard.
  */
-import { type CompiledGuardPolicy, type TextVerdict, compileGuardPolicy, guardJsonStrings } from "../../policies/guards";
-import { type ActiveConfig, type GuardOutcome, type RequestContext, type ToolCallGuard, passThroughToolGuard } from "../http/types";
-import { CleanTextCache, isCleanVerdict } from "./clean-text-cache";
+import { type CompiledGuardPolicy, type TextVerdict, compileGuardPolicy, guardJsonStrings } from "../../policies/guards/index.js";
+import { type ActiveConfig, type GuardOutcome, type RequestContext, type ToolCallGuard, passThroughToolGuard } from "../http/types.js";
+import { CleanTextCache, isCleanVerdict } from "./clean-text-cache.js";
 
 export { CleanTextCache };
 

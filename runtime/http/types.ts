@@ -4,9 +4,9 @@
  * talks to the others only through these types.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { Bundle, SecretRef } from "../../policies/bundle";
-import type { AuditLog } from "../observability/audit";
-import type { Cancellation } from "./cancellation";
+import type { Bundle, SecretRef } from "../../policies/bundle/index.js";
+import type { AuditLog } from "../observability/audit.js";
+import type { Cancellation } from "./cancellation.js";
 
 /** Who is calling, from a verified token only (never from a client-supplied header). */
 export interface Principal {

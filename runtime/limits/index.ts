@@ -13,11 +13,11 @@
  * for teams that prefer availability. Token billing failures never fail a response already served.
  */
 import { Redis } from "ioredis";
-import type { GuardPolicy } from "../../policies/bundle";
-import { type BudgetState, rateLimitHeaders, rateLimitKey, rateLimitPolicy, retryAfterSeconds } from "../../policies/limits";
-import type { ActiveConfig, LimitDecision, Principal, RateLimiter } from "../http/types";
-import type { AuditLog } from "../observability/audit";
-import { MemoryWindows, RedisWindows, type WindowCount, type WindowStore } from "./windows";
+import type { GuardPolicy } from "../../policies/bundle/index.js";
+import { type BudgetState, rateLimitHeaders, rateLimitKey, rateLimitPolicy, retryAfterSeconds } from "../../policies/limits/index.js";
+import type { ActiveConfig, LimitDecision, Principal, RateLimiter } from "../http/types.js";
+import type { AuditLog } from "../observability/audit.js";
+import { MemoryWindows, RedisWindows, type WindowCount, type WindowStore } from "./windows.js";
 
 interface Budget {
   readonly store: WindowStore;

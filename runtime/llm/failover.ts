@@ -3,7 +3,7 @@
  * how long a failing provider is skipped (`evictSeconds`, or a longer `Retry-After`). When every
  * provider is evicted, they are tried anyway in order: a degraded answer beats a certain error.
  */
-import type { LlmRoute } from "../../policies/bundle";
+import type { LlmRoute } from "../../policies/bundle/index.js";
 
 interface HasId {
   readonly id: string;

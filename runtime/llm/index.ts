@@ -14,19 +14,19 @@
  * → bill tokens from provider usage → audit. Everything per route is compiled at load.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import type { LlmRoute } from "../../policies/bundle";
-import { type CompiledGuardPolicy, compileGuardPolicy, createStreamingCredentialScanner } from "../../policies/guards";
-import { RequestBodyTooLarge, readBody } from "../http/read-body";
-import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext } from "../http/types";
-import type { AuditEvent, AuditLog } from "../observability/audit";
-import { ATTR, type GatewayMetrics, span, traceHeaders, tracingActive, upstreamCall } from "../observability";
-import { anthropicErrorToOpenAi, anthropicModelsToOpenAi, anthropicUsage, chatToMessagesRequest, messagesToChatResponse } from "./anthropic-translate";
-import { type ErrorFlavour, type LlmError, badRequest, guardBlocked, responseGuardBlocked, sendLlmError } from "./errors";
-import { ProviderHealth, triggerForStatus } from "./failover";
-import { type PreparedProvider, prepareProvider } from "./providers";
-import { type RequestGuard, createRequestGuard } from "./request-guard";
-import { type StreamOutcome, relayAnthropicAsOpenAi, relayAnthropicNative, relayOpenAiStream } from "./streams";
-import { type UpstreamAnswer, type UpstreamRequest, UpstreamUnavailable, createUpstreamClient, discard, readWhole, retryAfterSeconds } from "./upstream-client";
+import type { LlmRoute } from "../../policies/bundle/index.js";
+import { type CompiledGuardPolicy, compileGuardPolicy, createStreamingCredentialScanner } from "../../policies/guards/index.js";
+import { RequestBodyTooLarge, readBody } from "../http/read-body.js";
+import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext } from "../http/types.js";
+import type { AuditEvent, AuditLog } from "../observability/audit.js";
+import { ATTR, type GatewayMetrics, span, traceHeaders, tracingActive, upstreamCall } from "../observability/index.js";
+import { anthropicErrorToOpenAi, anthropicModelsToOpenAi, anthropicUsage, chatToMessagesRequest, messagesToChatResponse } from "./anthropic-translate.js";
+import { type ErrorFlavour, type LlmError, badRequest, guardBlocked, responseGuardBlocked, sendLlmError } from "./errors.js";
+import { ProviderHealth, triggerForStatus } from "./failover.js";
+import { type PreparedProvider, prepareProvider } from "./providers.js";
+import { type RequestGuard, createRequestGuard } from "./request-guard.js";
+import { type StreamOutcome, relayAnthropicAsOpenAi, relayAnthropicNative, relayOpenAiStream } from "./streams.js";
+import { type UpstreamAnswer, type UpstreamRequest, UpstreamUnavailable, createUpstreamClient, discard, readWhole, retryAfterSeconds } from "./upstream-client.js";
 
 export interface LlmGateway {
   route(pathname: string): HttpHandler | undefined;

@@ -3,9 +3,9 @@
  * built once, and the headers each kind expects. The caller's `Authorization` and `x-api-key` are never
  * copied: only the headers built here reach the provider.
  */
-import type { LlmProvider } from "../../policies/bundle";
-import type { SecretReader } from "../http/types";
-import { ANTHROPIC_VERSION } from "./anthropic-translate";
+import type { LlmProvider } from "../../policies/bundle/index.js";
+import type { SecretReader } from "../http/types.js";
+import { ANTHROPIC_VERSION } from "./anthropic-translate.js";
 
 export interface PreparedProvider {
   readonly config: LlmProvider;

@@ -5,8 +5,8 @@
  * scanned once, not once per turn; one that was redacted or refused (PII, an injection) is never kept and
  * is scanned again.
  */
-import type { CompiledGuardPolicy, ContentSource, TextVerdict } from "../../policies/guards";
-import { CleanTextCache, isCleanVerdict } from "../guards/clean-text-cache";
+import type { CompiledGuardPolicy, ContentSource, TextVerdict } from "../../policies/guards/index.js";
+import { CleanTextCache, isCleanVerdict } from "../guards/clean-text-cache.js";
 
 export type RequestGuardResult =
   | { readonly action: "allow"; readonly changed: boolean; readonly redactions: Record<string, number> | undefined; readonly flagged: readonly string[] }

@@ -9,9 +9,9 @@
  * The relays end the response (the last pending bytes go out with the end of the chunked body).
  */
 import type { ServerResponse } from "node:http";
-import type { ReleaseBoundaries, StreamScanResult, StreamingCredentialScanner } from "../../policies/guards";
-import { AnthropicStreamTranslator, anthropicUsage } from "./anthropic-translate";
-import { type SseEvent, SseParser, type SseSource, sseEvent } from "./sse";
+import type { ReleaseBoundaries, StreamScanResult, StreamingCredentialScanner } from "../../policies/guards/index.js";
+import { AnthropicStreamTranslator, anthropicUsage } from "./anthropic-translate.js";
+import { type SseEvent, SseParser, type SseSource, sseEvent } from "./sse.js";
 
 type Json = Record<string, any>;
 

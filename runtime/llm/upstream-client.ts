@@ -8,7 +8,7 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { Agent, type Dispatcher, errors as undiciErrors } from "undici";
-import type { Cancellation } from "../http/cancellation";
+import type { Cancellation } from "../http/cancellation.js";
 
 export type UpstreamFailureKind = "timeout" | "connection-error";
 

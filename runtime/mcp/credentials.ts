@@ -10,8 +10,8 @@
  * Token endpoint errors are reported without the response body (it may echo a credential).
  */
 import { createHash } from "node:crypto";
-import type { UpstreamCredentials } from "../../policies/bundle";
-import type { SecretReader } from "../http/types";
+import type { UpstreamCredentials } from "../../policies/bundle/index.js";
+import type { SecretReader } from "../http/types.js";
 
 /** Headers for one upstream request. `userToken` is the caller's verified token (only token exchange reads it). */
 export type CredentialSource = (userToken: string) => Promise<Record<string, string>>;

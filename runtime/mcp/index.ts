@@ -14,14 +14,14 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { InitializeRequest } from "@modelcontextprotocol/sdk/types.js";
-import { compileToolPolicy } from "../../policies/tools";
-import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext, ToolCallGuard } from "../http/types";
-import type { AuditLog } from "../observability/audit";
-import type { GatewayMetrics } from "../observability/metrics";
-import { TokenCache } from "./credentials";
-import { asRequest, jsonRpcError, readJsonRpcBody } from "./jsonrpc";
-import { policyGate } from "./policy-gate";
-import { McpSession, bindingOf, sameBinding } from "./session";
+import { compileToolPolicy } from "../../policies/tools/index.js";
+import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext, ToolCallGuard } from "../http/types.js";
+import type { AuditLog } from "../observability/audit.js";
+import type { GatewayMetrics } from "../observability/metrics.js";
+import { TokenCache } from "./credentials.js";
+import { asRequest, jsonRpcError, readJsonRpcBody } from "./jsonrpc.js";
+import { policyGate } from "./policy-gate.js";
+import { McpSession, bindingOf, sameBinding } from "./session.js";
 
 export interface McpGateway {
   readonly handle: HttpHandler;

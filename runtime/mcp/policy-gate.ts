@@ -13,14 +13,14 @@
  * - unknown tools pass through and get the SDK's JSON-RPC "Unknown tool" error from the session;
  * - rate limit spent → HTTP 429 with `Retry-After`.
  */
-import { ATTR, span, tracingActive } from "../observability";
-import type { Bundle } from "../../policies/bundle";
-import { type CompiledToolPolicy, type ToolDecision, decideTool, decideUpstreamItem, splitNamespacedUri } from "../../policies/tools";
-import { insufficientScopeChallenge, resourceMetadataUrl } from "../auth/challenge";
-import type { RateLimiter, RequestContext } from "../http/types";
-import type { AuditEvent } from "../observability/audit";
-import { asRequest, jsonRpcError } from "./jsonrpc";
-import type { McpSession } from "./session";
+import { ATTR, span, tracingActive } from "../observability/index.js";
+import type { Bundle } from "../../policies/bundle/index.js";
+import { type CompiledToolPolicy, type ToolDecision, decideTool, decideUpstreamItem, splitNamespacedUri } from "../../policies/tools/index.js";
+import { insufficientScopeChallenge, resourceMetadataUrl } from "../auth/challenge.js";
+import type { RateLimiter, RequestContext } from "../http/types.js";
+import type { AuditEvent } from "../observability/audit.js";
+import { asRequest, jsonRpcError } from "./jsonrpc.js";
+import type { McpSession } from "./session.js";
 
 /** JSON-RPC error code for calls refused by gateway policy (implementation-defined server error range). */
 export const POLICY_REFUSED = -32003;

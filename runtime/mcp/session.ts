@@ -6,7 +6,7 @@
  * The handlers re-check every decision (the policy gate already checked before the transport): the same
  * pure `policies/tools` functions, with the scopes of the request being handled.
  */
-import { ATTR, span, tracingActive, upstreamCall } from "../observability";
+import { ATTR, span, tracingActive, upstreamCall } from "../observability/index.js";
 import { randomUUID } from "node:crypto";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
@@ -34,7 +34,7 @@ import {
   type ServerNotification,
   type ServerRequest,
 } from "@modelcontextprotocol/sdk/types.js";
-import type { Bundle } from "../../policies/bundle";
+import type { Bundle } from "../../policies/bundle/index.js";
 import {
   type CompiledToolPolicy,
   NameTable,
@@ -43,11 +43,11 @@ import {
   decideUpstreamItem,
   namespacedUri,
   splitNamespacedUri,
-} from "../../policies/tools";
-import { type Principal, type RequestContext, type ToolCallGuard, passThroughToolGuard } from "../http/types";
-import { type TokenCache, credentialSource } from "./credentials";
-import { UpstreamConnection, isConnectionError } from "./upstream";
-import type { GatewayMetrics } from "../observability/metrics";
+} from "../../policies/tools/index.js";
+import { type Principal, type RequestContext, type ToolCallGuard, passThroughToolGuard } from "../http/types.js";
+import { type TokenCache, credentialSource } from "./credentials.js";
+import { UpstreamConnection, isConnectionError } from "./upstream.js";
+import type { GatewayMetrics } from "../observability/metrics.js";
 
 /** Who a session belongs to. A request whose verified principal differs is refused. */
 export interface SessionBinding {

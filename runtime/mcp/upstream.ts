@@ -3,7 +3,7 @@
  * Never shared between sessions. Keeps the upstream's catalog (tools, prompts, resources), and when the
  * upstream fails it is marked degraded (its items disappear from lists) and reconnected with backoff.
  */
-import { reportMcpUpstreamHealth, traceHeaders } from "../observability";
+import { reportMcpUpstreamHealth, traceHeaders } from "../observability/index.js";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -22,11 +22,11 @@ import {
   type ResourceTemplate,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
-import type { McpUpstream } from "../../policies/bundle";
-import type { SecretReader } from "../http/types";
-import type { CredentialSource } from "./credentials";
-import { upstreamFetch } from "./upstream-fetch";
-import type { GatewayMetrics } from "../observability/metrics";
+import type { McpUpstream } from "../../policies/bundle/index.js";
+import type { SecretReader } from "../http/types.js";
+import type { CredentialSource } from "./credentials.js";
+import { upstreamFetch } from "./upstream-fetch.js";
+import type { GatewayMetrics } from "../observability/metrics.js";
 
 export type UpstreamStatus = "connecting" | "ready" | "degraded" | "closed";
 

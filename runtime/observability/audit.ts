@@ -11,7 +11,7 @@
  * writes, at most 200 ms late), flushed on {@link flushAuditOutput} and at process exit.
  */
 import pino from "pino";
-import { scrubText } from "./scrub";
+import { scrubText } from "./scrub.js";
 
 export type AuditDecision = "allow" | "deny" | "redact" | "block" | "rate-limited" | "failover" | "error";
 

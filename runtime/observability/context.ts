@@ -10,9 +10,9 @@
  * ```
  */
 import { AsyncLocalStorage } from "node:async_hooks";
-import type { Telemetry } from "./telemetry";
-import type { GatewayMetrics } from "./metrics";
-import { type SafeSpan, type SpanAttributes, SpanKind } from "./tracing";
+import type { Telemetry } from "./telemetry.js";
+import type { GatewayMetrics } from "./metrics.js";
+import { type SafeSpan, type SpanAttributes, SpanKind } from "./tracing.js";
 
 const current = new AsyncLocalStorage<Telemetry>();
 

@@ -1,6 +1,6 @@
-export * from "./audit";
-export * from "./metrics";
-export * from "./tracing";
-export * from "./telemetry";
-export { scrubText, scrubValue, SCRUBBED } from "./scrub";
-export * from "./context";
+export * from "./audit.js";
+export * from "./metrics.js";
+export * from "./tracing.js";
+export * from "./telemetry.js";
+export { scrubText, scrubValue, SCRUBBED } from "./scrub.js";
+export * from "./context.js";

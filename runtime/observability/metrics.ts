@@ -6,8 +6,8 @@
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from "prom-client";
-import type { Bundle } from "../../policies/bundle";
-import type { AuditDecision, AuditEvent } from "./audit";
+import type { Bundle } from "../../policies/bundle/index.js";
+import type { AuditDecision, AuditEvent } from "./audit.js";
 
 const OTHER = "other";
 const DECISIONS: ReadonlySet<AuditDecision> = new Set(["allow", "deny", "redact", "block", "rate-limited", "failover", "error"]);

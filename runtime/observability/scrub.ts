@@ -8,8 +8,8 @@
  * names, reasons, most prose) is returned after one pass over its characters and one precompiled keyword
  * test, without running the patterns.
  */
-import { KNOWN_CREDENTIAL_FORMATS, hasUnbrokenRun } from "../../policies/secrets/known-formats";
-import { CleanTextCache } from "../guards/clean-text-cache";
+import { KNOWN_CREDENTIAL_FORMATS, hasUnbrokenRun } from "../../policies/secrets/known-formats.js";
+import { CleanTextCache } from "../guards/clean-text-cache.js";
 
 /** What replaces a value that looked like a secret. */
 export const SCRUBBED = "[scrubbed]";

@@ -9,10 +9,10 @@
  * telemetry.audit.record({ kind: "llm", decision: "allow", ... });  // also counted in metrics, trace id filled
  * ```
  */
-import type { Bundle } from "../../policies/bundle";
-import { type AuditEvent, type AuditLog, WRITE_PREPARED, type AuditWriter, createAuditLog, flushAuditOutput, prepareAuditEvent } from "./audit";
-import { createGatewayMetrics, type GatewayMetrics, type LabelSource, type MetricsServer, serveMetrics } from "./metrics";
-import { ATTR, createTracing, type SpanAttributes, type Tracing } from "./tracing";
+import type { Bundle } from "../../policies/bundle/index.js";
+import { type AuditEvent, type AuditLog, WRITE_PREPARED, type AuditWriter, createAuditLog, flushAuditOutput, prepareAuditEvent } from "./audit.js";
+import { createGatewayMetrics, type GatewayMetrics, type LabelSource, type MetricsServer, serveMetrics } from "./metrics.js";
+import { ATTR, createTracing, type SpanAttributes, type Tracing } from "./tracing.js";
 import type { SpanExporter } from "@opentelemetry/sdk-trace";
 
 export type TelemetryConfig = Bundle["telemetry"];

@@ -37,7 +37,7 @@ import {
   TraceIdRatioBasedSampler,
   TracerProvider,
 } from "@opentelemetry/sdk-trace";
-import { isForbiddenKey, scrubText } from "./scrub";
+import { isForbiddenKey, scrubText } from "./scrub.js";
 
 /** OpenTelemetry GenAI semantic-convention and end-user attribute names used by the gateway. */
 export const ATTR = {

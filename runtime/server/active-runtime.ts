@@ -3,15 +3,15 @@
  * reload; requests keep the runtime they started with, and a retired runtime is closed once its
  * in-flight requests have finished (long-lived SSE streams do not hold it open: closing ends them).
  */
-import { createToolCallGuard } from "../guards";
-import { type TokenVerifier, type TokenVerifierOptions, createTokenVerifier } from "../auth/verifier";
-import { type ProtectedResourceMetadata, protectedResourceMetadata, protectedResourceMetadataPaths } from "../auth/metadata";
-import type { ActiveConfig, RateLimiter, ToolCallGuard } from "../http/types";
-import { type LlmGateway, createLlmGateway } from "../llm";
-import { type McpGateway, createMcpGateway } from "../mcp";
-import { createRateLimiter } from "../limits";
-import type { AuditLog } from "../observability/audit";
-import type { GatewayMetrics } from "../observability/metrics";
+import { createToolCallGuard } from "../guards/index.js";
+import { type TokenVerifier, type TokenVerifierOptions, createTokenVerifier } from "../auth/verifier.js";
+import { type ProtectedResourceMetadata, protectedResourceMetadata, protectedResourceMetadataPaths } from "../auth/metadata.js";
+import type { ActiveConfig, RateLimiter, ToolCallGuard } from "../http/types.js";
+import { type LlmGateway, createLlmGateway } from "../llm/index.js";
+import { type McpGateway, createMcpGateway } from "../mcp/index.js";
+import { createRateLimiter } from "../limits/index.js";
+import type { AuditLog } from "../observability/audit.js";
+import type { GatewayMetrics } from "../observability/metrics.js";
 
 export interface ActiveRuntime {
   readonly config: ActiveConfig;

@@ -10,19 +10,19 @@
 import { randomUUID } from "node:crypto";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import { type BundleIssue, formatIssue } from "../../policies/bundle";
-import { authenticate } from "../auth/authenticate";
-import { resourceMetadataUrl, sendInvalidToken, sendMissingToken } from "../auth/challenge";
-import type { TokenVerifierOptions } from "../auth/verifier";
-import { type BundleSource, describeSource, loadConfig } from "../config/load";
-import type { Environment } from "../config/secrets";
-import { type FileWatcher, watchFiles } from "../config/watch";
-import { RequestCancellation } from "../http/cancellation";
-import type { HttpHandler, RequestContext } from "../http/types";
-import type { AuditLog } from "../observability/audit";
-import { ATTR, SpanKind, type Telemetry, type TelemetryOptions, createTelemetry, span, withRequestTelemetry } from "../observability";
-import { type ActiveRuntime, createActiveRuntime } from "./active-runtime";
-import { answerPreflight, applyCors, isPreflight, originAllowed } from "./cors";
+import { type BundleIssue, formatIssue } from "../../policies/bundle/index.js";
+import { authenticate } from "../auth/authenticate.js";
+import { resourceMetadataUrl, sendInvalidToken, sendMissingToken } from "../auth/challenge.js";
+import type { TokenVerifierOptions } from "../auth/verifier.js";
+import { type BundleSource, describeSource, loadConfig } from "../config/load.js";
+import type { Environment } from "../config/secrets.js";
+import { type FileWatcher, watchFiles } from "../config/watch.js";
+import { RequestCancellation } from "../http/cancellation.js";
+import type { HttpHandler, RequestContext } from "../http/types.js";
+import type { AuditLog } from "../observability/audit.js";
+import { ATTR, SpanKind, type Telemetry, type TelemetryOptions, createTelemetry, span, withRequestTelemetry } from "../observability/index.js";
+import { type ActiveRuntime, createActiveRuntime } from "./active-runtime.js";
+import { answerPreflight, applyCors, isPreflight, originAllowed } from "./cors.js";
 
 export interface GatewayOptions {
   readonly source: BundleSource;

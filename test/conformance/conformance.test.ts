@@ -16,10 +16,10 @@ import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type TestPlatform, startTestPlatform } from "../support/gateway";
-import { closeServer, listen } from "../runtime/mcp-fixtures";
-import { type FixtureServer, startConformanceFixture } from "./fixture-server";
-import { mapRequestBody, unmapResponseText } from "./name-mapping";
+import { type TestPlatform, startTestPlatform } from "../support/gateway.js";
+import { closeServer, listen } from "../runtime/mcp-fixtures.js";
+import { type FixtureServer, startConformanceFixture } from "./fixture-server.js";
+import { mapRequestBody, unmapResponseText } from "./name-mapping.js";
 
 const UPSTREAM = "conf";
 

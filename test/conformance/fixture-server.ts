@@ -24,8 +24,8 @@ import {
   type CallToolResult,
   type Tool,
 } from "@modelcontextprotocol/sdk/types.js";
-import { closeServer, listen } from "../runtime/mcp-fixtures";
-import { mcpSessionHandler } from "../support/mcp-session-http";
+import { closeServer, listen } from "../runtime/mcp-fixtures.js";
+import { mcpSessionHandler } from "../support/mcp-session-http.js";
 
 /** A 1×1 PNG and a tiny WAV header, base64. */
 const PNG_1X1 = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8DwHwAFBQIAX8jx0gAAAABJRU5ErkJggg==";

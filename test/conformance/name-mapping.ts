@@ -6,7 +6,7 @@
  * protocol itself (content, errors, logging, progress, sampling, elicitation, subscriptions) rather than
  * its naming. Reported separately from the plain run.
  */
-import { namespacedName, namespacedUri } from "../../policies/tools";
+import { namespacedName, namespacedUri } from "../../policies/tools/index.js";
 
 const TEMPLATE_BRACES = (s: string) => s.replace(/%7B/g, "{").replace(/%7D/g, "}");
 

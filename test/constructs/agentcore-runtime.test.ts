@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { ENVIRONMENTS } from "../../stacks/environments";
-import { AgentCoreMcpGateway } from "../../constructs";
-import { smallPlatform } from "./fixtures";
-import { environmentStack, resources, single, synthJson } from "./synth-helpers";
+import { ENVIRONMENTS } from "../../stacks/environments.js";
+import { AgentCoreMcpGateway } from "../../constructs/index.js";
+import { smallPlatform } from "./fixtures.js";
+import { environmentStack, resources, single, synthJson } from "./synth-helpers.js";
 
 describe("AgentCoreRuntime", () => {
   const tf = synthJson(environmentStack("prod"));

@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import type { BundleInput } from "../../policies/bundle";
+import type { BundleInput } from "../../policies/bundle/index.js";
 import { TerraformVariable } from "cdktf";
-import { validateSynthBundle } from "../../policies/bundle";
-import { GatewayRoute, GuardPolicy } from "../../constructs";
-import { smallPlatform } from "./fixtures";
-import { environmentStack, single, synthJson } from "./synth-helpers";
+import { validateSynthBundle } from "../../policies/bundle/index.js";
+import { GatewayRoute, GuardPolicy } from "../../constructs/index.js";
+import { smallPlatform } from "./fixtures.js";
+import { environmentStack, single, synthJson } from "./synth-helpers.js";
 
 describe("the devops-copilot bundle (what the constructs compile)", () => {
   const stack = environmentStack("prod");

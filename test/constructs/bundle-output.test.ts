@@ -2,12 +2,12 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
-import { listPlaceholders, validateRuntimeBundle, validateSynthBundle } from "../../policies/bundle";
-import { PlatformTeamStack } from "../../examples/existing-stack/stack";
-import { MinimalStack } from "../../examples/minimal/stack";
-import { EnvironmentStack } from "../../stacks/environment-stack";
-import { ENVIRONMENTS } from "../../stacks/environments";
-import { readStackFile, removeSynthDirs, synthApp } from "./synth-helpers";
+import { listPlaceholders, validateRuntimeBundle, validateSynthBundle } from "../../policies/bundle/index.js";
+import { PlatformTeamStack } from "../../examples/existing-stack/stack.js";
+import { MinimalStack } from "../../examples/minimal/stack.js";
+import { EnvironmentStack } from "../../stacks/environment-stack.js";
+import { ENVIRONMENTS } from "../../stacks/environments.js";
+import { readStackFile, removeSynthDirs, synthApp } from "./synth-helpers.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 

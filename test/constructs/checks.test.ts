@@ -1,8 +1,8 @@
 import { App } from "cdktf";
 import { describe, expect, it } from "vitest";
-import { TollgateChecks } from "../../constructs";
-import { smallPlatform } from "./fixtures";
-import { checkErrors, environmentStack, synthJson } from "./synth-helpers";
+import { TollgateChecks } from "../../constructs/index.js";
+import { smallPlatform } from "./fixtures.js";
+import { checkErrors, environmentStack, synthJson } from "./synth-helpers.js";
 
 const rule = (errors: string[], id: string) => errors.filter((e) => e.startsWith(`[${id}]`));
 

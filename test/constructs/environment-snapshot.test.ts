@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { environmentStack, synthJson } from "./synth-helpers";
+import { environmentStack, synthJson } from "./synth-helpers.js";
 
 /**
  * Construct IDs are Terraform addresses: renaming one destroys and recreates the resource. This

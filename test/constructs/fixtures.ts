@@ -1,7 +1,7 @@
 /** A small, valid platform in a bare stack, with knobs to break one thing at a time. */
-import { AwsProvider } from "@cdktf/provider-aws/lib/provider";
-import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider";
-import { OktaProvider } from "@cdktf/provider-okta/lib/provider";
+import { AwsProvider } from "@cdktf/provider-aws/lib/provider/index.js";
+import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider/index.js";
+import { OktaProvider } from "@cdktf/provider-okta/lib/provider/index.js";
 import { TerraformStack, Testing } from "cdktf";
 import {
   AgentCoreRuntime,
@@ -14,8 +14,8 @@ import {
   McpScopes,
   type McpScopesProps,
   OktaApps,
-} from "../../constructs";
-import { testAppDir } from "./synth-helpers";
+} from "../../constructs/index.js";
+import { testAppDir } from "./synth-helpers.js";
 
 export const DIGEST = `sha256:${"ab".repeat(32)}`;
 

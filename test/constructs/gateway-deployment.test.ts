@@ -1,8 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { findKnownCredential } from "../../policies/secrets/known-formats";
-import { ENVIRONMENTS } from "../../stacks/environments";
-import { DIGEST, smallPlatform } from "./fixtures";
-import { checkErrors, environmentStack, resources, single, synthJson } from "./synth-helpers";
+import { findKnownCredential } from "../../policies/secrets/known-formats.js";
+import { ENVIRONMENTS } from "../../stacks/environments.js";
+import { DIGEST, smallPlatform } from "./fixtures.js";
+import { checkErrors, environmentStack, resources, single, synthJson } from "./synth-helpers.js";
 
 type Container = {
   image: string;

@@ -1,9 +1,9 @@
-import { OktaProvider } from "@cdktf/provider-okta/lib/provider";
+import { OktaProvider } from "@cdktf/provider-okta/lib/provider/index.js";
 import { TerraformStack, Testing } from "cdktf";
 import { describe, expect, it } from "vitest";
-import { McpScopes, OktaApps, TOKEN_EXCHANGE_GRANT } from "../../constructs";
-import { ENVIRONMENTS } from "../../stacks/environments";
-import { environmentStack, resources, single, synthJson, testAppDir } from "./synth-helpers";
+import { McpScopes, OktaApps, TOKEN_EXCHANGE_GRANT } from "../../constructs/index.js";
+import { ENVIRONMENTS } from "../../stacks/environments.js";
+import { environmentStack, resources, single, synthJson, testAppDir } from "./synth-helpers.js";
 
 describe("OktaApps", () => {
   const tf = synthJson(environmentStack("prod"));

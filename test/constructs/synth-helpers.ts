@@ -3,9 +3,9 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App, Testing, type TerraformStack } from "cdktf";
-import { synthErrors } from "../../constructs";
-import { EnvironmentStack } from "../../stacks/environment-stack";
-import { ENVIRONMENTS, type EnvironmentName, type EnvironmentSettings } from "../../stacks/environments";
+import { synthErrors } from "../../constructs/index.js";
+import { EnvironmentStack } from "../../stacks/environment-stack.js";
+import { ENVIRONMENTS, type EnvironmentName, type EnvironmentSettings } from "../../stacks/environments.js";
 
 /** One fixed directory for every test app (Testing.app() would create a new temp dir per stack). */
 export function testAppDir(): string {

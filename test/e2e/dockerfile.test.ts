@@ -8,7 +8,7 @@ import { builtinModules } from "node:module";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { findStack, synthesize } from "../../examples/local-platform/synth";
+import { findStack, synthesize } from "../../examples/local-platform/synth.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const dockerfile = readFileSync(join(ROOT, "runtime/Dockerfile"), "utf8");

@@ -8,10 +8,10 @@ import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { listPlaceholders, validateRuntimeBundle } from "../../policies/bundle";
-import { type LocalEndpoints, assignMcpServers, buildLocalOverlay, localPlaceholderValue } from "../../examples/local-platform/local-overlay";
-import { type OktaConfig, readOktaConfig, serviceClient, userClient } from "../../examples/local-platform/okta-resources";
-import { type SynthOutput, findStack, synthesize } from "../../examples/local-platform/synth";
+import { listPlaceholders, validateRuntimeBundle } from "../../policies/bundle/index.js";
+import { type LocalEndpoints, assignMcpServers, buildLocalOverlay, localPlaceholderValue } from "../../examples/local-platform/local-overlay.js";
+import { type OktaConfig, readOktaConfig, serviceClient, userClient } from "../../examples/local-platform/okta-resources.js";
+import { type SynthOutput, findStack, synthesize } from "../../examples/local-platform/synth.js";
 
 const ENDPOINTS: LocalEndpoints = {
   issuer: "http://127.0.0.1:41000",

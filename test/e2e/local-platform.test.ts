@@ -20,10 +20,10 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { connectMcp } from "../../examples/local-platform/mcp-client";
-import { MEMORY_TOOLS } from "../../examples/local-platform/local-overlay";
-import { type LocalPlatform, startLocalPlatform } from "../../examples/local-platform/start";
-import { groupMembers, survivorsAfter } from "./process-table";
+import { connectMcp } from "../../examples/local-platform/mcp-client.js";
+import { MEMORY_TOOLS } from "../../examples/local-platform/local-overlay.js";
+import { type LocalPlatform, startLocalPlatform } from "../../examples/local-platform/start.js";
+import { groupMembers, survivorsAfter } from "./process-table.js";
 
 const run = promisify(execFile);
 const ROOT = resolve(import.meta.dirname, "../..");

@@ -10,8 +10,8 @@ import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it } from "vitest";
-import { connectMcp } from "../../examples/local-platform/mcp-client";
-import { descendants, survivorsAfter } from "./process-table";
+import { connectMcp } from "../../examples/local-platform/mcp-client.js";
+import { descendants, survivorsAfter } from "./process-table.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const START_SCRIPT = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;

@@ -3,8 +3,8 @@
  * child that ignores SIGTERM, so Ctrl-C on `npm start` leaves no stray process.
  */
 import { describe, expect, it } from "vitest";
-import { groupAlive, processAlive, spawnNodeGroup, stopGroup } from "../../examples/local-platform/processes";
-import { groupMembers, stillLive } from "./process-table";
+import { groupAlive, processAlive, spawnNodeGroup, stopGroup } from "../../examples/local-platform/processes.js";
+import { groupMembers, stillLive } from "./process-table.js";
 
 /** A node process that starts a grandchild, prints both pids, then waits forever. */
 function parentScript(ignoreTerm: boolean): string {

@@ -8,8 +8,8 @@ import {
   validateRuntimeBundle,
   validateSynthBundle,
   withDigest,
-} from "../../policies/bundle";
-import { sampleBundle } from "../support/sample-bundle";
+} from "../../policies/bundle/index.js";
+import { sampleBundle } from "../support/sample-bundle.js";
 
 const messages = (result: { ok: boolean; issues?: readonly { path: string; message: string; fix?: string }[] }) =>
   result.ok ? [] : (result.issues ?? []).map((i) => formatIssue(i as never));

@@ -8,8 +8,8 @@ import {
   guardJsonStrings,
   holdBackStart,
   luhnValid,
-} from "../../policies/guards";
-import { hasUnbrokenRun } from "../../policies/secrets/known-formats";
+} from "../../policies/guards/index.js";
+import { hasUnbrokenRun } from "../../policies/secrets/known-formats.js";
 
 const ALL = ["email", "phone", "ssn", "payment-card", "ip-address"] as const;
 const pii = compilePiiGuard({ mode: "mask", detectors: [...ALL], extraPatterns: [] });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RuntimeBundleSchema } from "../../policies/bundle";
+import { RuntimeBundleSchema } from "../../policies/bundle/index.js";
 import {
   NameTable,
   compilePattern,
@@ -10,8 +10,8 @@ import {
   namespacedUri,
   splitNamespacedName,
   splitNamespacedUri,
-} from "../../policies/tools";
-import { sampleBundle } from "../support/sample-bundle";
+} from "../../policies/tools/index.js";
+import { sampleBundle } from "../support/sample-bundle.js";
 
 const mcp = RuntimeBundleSchema.parse(sampleBundle()).mcp!;
 const policy = compileToolPolicy(mcp);

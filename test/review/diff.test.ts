@@ -3,11 +3,11 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { type Change, type ReviewReport, COMMENT_MARKER, diffSyntheses, renderMarkdown } from "../../policies/review";
-import { diffCommand, EXIT_WIDENING, readSynthesis } from "../../runtime/cli/diff";
-import { allFixtureFiles, CASES, TOOL_CATALOG } from "../fixtures/review/cases";
-import { sampleBundle } from "../support/sample-bundle";
-import { type BundleInput, orThrow, validateSynthBundle } from "../../policies/bundle";
+import { type Change, type ReviewReport, COMMENT_MARKER, diffSyntheses, renderMarkdown } from "../../policies/review/index.js";
+import { diffCommand, EXIT_WIDENING, readSynthesis } from "../../runtime/cli/diff.js";
+import { allFixtureFiles, CASES, TOOL_CATALOG } from "../fixtures/review/cases.js";
+import { sampleBundle } from "../support/sample-bundle.js";
+import { type BundleInput, orThrow, validateSynthBundle } from "../../policies/bundle/index.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const fixtures = join(root, "test/fixtures/review");

@@ -9,10 +9,10 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { App } from "cdktf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Change, ReviewReport } from "../../policies/review";
-import { EXIT_WIDENING } from "../../runtime/cli/diff";
-import { EnvironmentStack } from "../../stacks/environment-stack";
-import { ENVIRONMENTS } from "../../stacks/environments";
+import type { Change, ReviewReport } from "../../policies/review/index.js";
+import { EXIT_WIDENING } from "../../runtime/cli/diff.js";
+import { EnvironmentStack } from "../../stacks/environment-stack.js";
+import { ENVIRONMENTS } from "../../stacks/environments.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 let dir: string;

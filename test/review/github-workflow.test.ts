@@ -1,8 +1,8 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
-import { COMMENT_MARKER } from "../../policies/review";
-import { EXIT_WIDENING } from "../../runtime/cli/diff";
+import { COMMENT_MARKER } from "../../policies/review/index.js";
+import { EXIT_WIDENING } from "../../runtime/cli/diff.js";
 
 const text = readFileSync(new URL("../../examples/github-actions/tollgate-review.yml", import.meta.url), "utf8");
 

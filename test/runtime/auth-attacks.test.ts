@@ -3,12 +3,12 @@
  * `WWW-Authenticate` challenge, never a 500, and the refused token never reaches the audit log.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startAuthServer } from "../../examples/local-platform/auth-server";
-import { type RunningGateway, startGateway } from "../../runtime/server";
-import { type AuditEvent, createMemoryAuditLog } from "../../runtime/observability/audit";
-import { attackerSignedToken, hs256WithPublicKey, plausibleClaims, unsignedToken } from "../support/attacker";
-import { TEST_CLIENTS, type TestPlatform, authTestBundle, freePort, initializeRequest, mcpHeaders, startTestPlatform } from "../support/gateway";
-import { type TestIssuer, startTestIssuer } from "../support/test-issuer";
+import { startAuthServer } from "../../examples/local-platform/auth-server.js";
+import { type RunningGateway, startGateway } from "../../runtime/server/index.js";
+import { type AuditEvent, createMemoryAuditLog } from "../../runtime/observability/audit.js";
+import { attackerSignedToken, hs256WithPublicKey, plausibleClaims, unsignedToken } from "../support/attacker.js";
+import { TEST_CLIENTS, type TestPlatform, authTestBundle, freePort, initializeRequest, mcpHeaders, startTestPlatform } from "../support/gateway.js";
+import { type TestIssuer, startTestIssuer } from "../support/test-issuer.js";
 
 const UPSTREAM_AUDIENCE = "http://upstream.test/mcp";
 

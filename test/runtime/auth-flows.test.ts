@@ -4,9 +4,9 @@
  * and RFC 8693 token exchange (a user, with the agent as actor).
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import type { Bundle } from "../../policies/bundle";
-import { createTokenVerifier } from "../../runtime/auth/verifier";
-import { TEST_CLIENTS, type TestPlatform, startTestPlatform } from "../support/gateway";
+import type { Bundle } from "../../policies/bundle/index.js";
+import { createTokenVerifier } from "../../runtime/auth/verifier.js";
+import { TEST_CLIENTS, type TestPlatform, startTestPlatform } from "../support/gateway.js";
 
 describe("identity from real tokens", () => {
   let platform: TestPlatform;

@@ -7,7 +7,7 @@ import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { decodeJwt } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { TEST_CLIENTS, type TestPlatform, startTestPlatform } from "../support/gateway";
+import { TEST_CLIENTS, type TestPlatform, startTestPlatform } from "../support/gateway.js";
 
 describe("MCP SDK client OAuth flow against the gateway", () => {
   let platform: TestPlatform;

@@ -1,6 +1,6 @@
 import { decodeJwt, decodeProtectedHeader } from "jose";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AuthServer, TokenRequestError, startAuthServer } from "../../examples/local-platform/auth-server";
+import { type AuthServer, TokenRequestError, startAuthServer } from "../../examples/local-platform/auth-server.js";
 
 const AUDIENCE = "http://127.0.0.1:9/gateway";
 const UPSTREAM = "http://upstream.test/mcp";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RequestCancellation } from "../../runtime/http/cancellation";
+import { RequestCancellation } from "../../runtime/http/cancellation.js";
 
 describe("request cancellation", () => {
   it("calls each subscribed listener once with the reason, and not one that unsubscribed", () => {

@@ -7,9 +7,9 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RuntimeBundleSchema } from "../../policies/bundle";
-import { explainTool } from "../../runtime/cli/explain";
-import { sampleBundle } from "../support/sample-bundle";
+import { RuntimeBundleSchema } from "../../policies/bundle/index.js";
+import { explainTool } from "../../runtime/cli/explain.js";
+import { sampleBundle } from "../support/sample-bundle.js";
 
 const run = promisify(execFile);
 

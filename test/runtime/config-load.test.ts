@@ -6,12 +6,12 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { placeholder } from "../../policies/bundle";
-import { loadConfig } from "../../runtime/config/load";
-import { GatewayStartError, startGateway } from "../../runtime/server";
-import { createMemoryAuditLog } from "../../runtime/observability/audit";
-import { TEST_SECRET_ENV } from "../support/gateway";
-import { sampleBundle } from "../support/sample-bundle";
+import { placeholder } from "../../policies/bundle/index.js";
+import { loadConfig } from "../../runtime/config/load.js";
+import { GatewayStartError, startGateway } from "../../runtime/server/index.js";
+import { createMemoryAuditLog } from "../../runtime/observability/audit.js";
+import { TEST_SECRET_ENV } from "../support/gateway.js";
+import { sampleBundle } from "../support/sample-bundle.js";
 
 describe("loading a bundle", () => {
   let dir: string;

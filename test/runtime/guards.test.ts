@@ -1,10 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { RequestCancellation } from "../../runtime/http/cancellation";
-import { CleanTextCache, createToolCallGuard } from "../../runtime/guards";
-import { isCleanVerdict } from "../../runtime/guards/clean-text-cache";
-import type { RequestContext } from "../../runtime/http/types";
-import { createMemoryAuditLog } from "../../runtime/observability/audit";
-import { llmTestConfig, testPrincipal } from "../support/llm-config";
+import { RequestCancellation } from "../../runtime/http/cancellation.js";
+import { CleanTextCache, createToolCallGuard } from "../../runtime/guards/index.js";
+import { isCleanVerdict } from "../../runtime/guards/clean-text-cache.js";
+import type { RequestContext } from "../../runtime/http/types.js";
+import { createMemoryAuditLog } from "../../runtime/observability/audit.js";
+import { llmTestConfig, testPrincipal } from "../support/llm-config.js";
 
 const KEY = ["AKIA", "Z7QW3XK9PL2MN4TR"].join("");
 

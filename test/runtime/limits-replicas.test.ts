@@ -7,10 +7,10 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AuthServer, startAuthServer } from "../../examples/local-platform/auth-server";
-import { type LlmUpstream, startLlmUpstream } from "../../examples/local-platform/llm-upstream";
-import { authTestBundle } from "../support/gateway";
-import { type RedisServer, startRedisServer } from "../support/llm-redis-server";
+import { type AuthServer, startAuthServer } from "../../examples/local-platform/auth-server.js";
+import { type LlmUpstream, startLlmUpstream } from "../../examples/local-platform/llm-upstream.js";
+import { authTestBundle } from "../support/gateway.js";
+import { type RedisServer, startRedisServer } from "../support/llm-redis-server.js";
 
 const AUDIENCE = "https://gateway.replicas.test";
 const BUDGET = 4;

@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createRateLimiter } from "../../runtime/limits";
-import { MemoryWindows } from "../../runtime/limits/windows";
-import { llmTestConfig, testPrincipal } from "../support/llm-config";
-import { type RedisServer, startRedisServer } from "../support/llm-redis-server";
+import { createRateLimiter } from "../../runtime/limits/index.js";
+import { MemoryWindows } from "../../runtime/limits/windows.js";
+import { llmTestConfig, testPrincipal } from "../support/llm-config.js";
+import { type RedisServer, startRedisServer } from "../support/llm-redis-server.js";
 
 const limits = (requestsPerWindow?: number, tokensPerWindow?: number) =>
   llmTestConfig((b) => {

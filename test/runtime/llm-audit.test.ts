@@ -4,8 +4,8 @@
  */
 import OpenAI from "openai";
 import { afterEach, describe, expect, it } from "vitest";
-import { startLlmUpstream } from "../../examples/local-platform/llm-upstream";
-import { startLlmStage } from "../support/llm-stage";
+import { startLlmUpstream } from "../../examples/local-platform/llm-upstream.js";
+import { startLlmStage } from "../support/llm-stage.js";
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -1,8 +1,8 @@
 /** Bounds of the LLM stage: response size, token budgets billed from provider usage. */
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type LlmUpstream, startLlmUpstream } from "../../examples/local-platform/llm-upstream";
-import { type LlmStage, startLlmStage } from "../support/llm-stage";
+import { type LlmUpstream, startLlmUpstream } from "../../examples/local-platform/llm-upstream.js";
+import { type LlmStage, startLlmStage } from "../support/llm-stage.js";
 
 let upstream: LlmUpstream;
 let stage: LlmStage;

@@ -4,8 +4,8 @@
  */
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type LlmUpstream, startLlmUpstream } from "../../examples/local-platform/llm-upstream";
-import { type LlmStage, startLlmStage } from "../support/llm-stage";
+import { type LlmUpstream, startLlmUpstream } from "../../examples/local-platform/llm-upstream.js";
+import { type LlmStage, startLlmStage } from "../support/llm-stage.js";
 
 let upstream: LlmUpstream;
 let stage: LlmStage;

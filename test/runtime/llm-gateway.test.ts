@@ -6,8 +6,8 @@
 import Anthropic from "@anthropic-ai/sdk";
 import OpenAI from "openai";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
-import { type LlmUpstream, startLlmUpstream } from "../../examples/local-platform/llm-upstream";
-import { type TestPlatform, startTestPlatform } from "../support/gateway";
+import { type LlmUpstream, startLlmUpstream } from "../../examples/local-platform/llm-upstream.js";
+import { type TestPlatform, startTestPlatform } from "../support/gateway.js";
 
 const GATEWAY_OPENAI_KEY = "gw-openai-key-for-tests";
 const GATEWAY_ANTHROPIC_KEY = "gw-anthropic-key-for-tests";

@@ -5,8 +5,8 @@
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
-import { createStreamingCredentialScanner } from "../../policies/guards";
-import { type RelayOptions, type StreamOutcome, relayAnthropicAsOpenAi, relayAnthropicNative, relayOpenAiStream } from "../../runtime/llm/streams";
+import { createStreamingCredentialScanner } from "../../policies/guards/index.js";
+import { type RelayOptions, type StreamOutcome, relayAnthropicAsOpenAi, relayAnthropicNative, relayOpenAiStream } from "../../runtime/llm/streams.js";
 
 const KEY = ["sk", "proj", "Qw1Er2Ty3Ui4Op5As6Df7Gh8Jk9Lz0Xc"].join("-");
 const newScanner = () => createStreamingCredentialScanner({ mode: "block", holdBackChars: 256 });

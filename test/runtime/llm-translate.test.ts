@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { AnthropicStreamTranslator, chatToMessagesRequest, messagesToChatResponse } from "../../runtime/llm/anthropic-translate";
-import { SseParser } from "../../runtime/llm/sse";
+import { AnthropicStreamTranslator, chatToMessagesRequest, messagesToChatResponse } from "../../runtime/llm/anthropic-translate.js";
+import { SseParser } from "../../runtime/llm/sse.js";
 
 describe("chat.completions → Anthropic Messages", () => {
   it("moves system prompts out, turns tool calls into tool_use and tool messages into tool_result", () => {

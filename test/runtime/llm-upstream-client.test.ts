@@ -6,8 +6,8 @@
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { RequestCancellation } from "../../runtime/http/cancellation";
-import { UpstreamUnavailable, createUpstreamClient } from "../../runtime/llm/upstream-client";
+import { RequestCancellation } from "../../runtime/http/cancellation.js";
+import { UpstreamUnavailable, createUpstreamClient } from "../../runtime/llm/upstream-client.js";
 
 type Behaviour = (req: IncomingMessage, res: ServerResponse) => void;
 let behaviour: Behaviour = (_req, res) => res.end("{}");

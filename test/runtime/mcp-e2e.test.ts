@@ -10,8 +10,8 @@ import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { decodeJwt } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { TEST_CLIENTS, type TestPlatform, mcpHeaders, startTestPlatform } from "../support/gateway";
-import { type HttpUpstream, SERVER_MEMORY_ENTRY, startHttpUpstream } from "./mcp-fixtures";
+import { TEST_CLIENTS, type TestPlatform, mcpHeaders, startTestPlatform } from "../support/gateway.js";
+import { type HttpUpstream, SERVER_MEMORY_ENTRY, startHttpUpstream } from "./mcp-fixtures.js";
 
 const EXCHANGE_AUDIENCE = "http://exchange-upstream.test";
 let dir: string;

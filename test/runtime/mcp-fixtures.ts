@@ -10,8 +10,8 @@ import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { ToolListChangedNotificationSchema } from "@modelcontextprotocol/sdk/types.js";
 import { z } from "zod";
-import { type Bundle, type BundleInput, RuntimeBundleSchema } from "../../policies/bundle";
-import { mcpSessionHandler } from "../support/mcp-session-http";
+import { type Bundle, type BundleInput, RuntimeBundleSchema } from "../../policies/bundle/index.js";
+import { mcpSessionHandler } from "../support/mcp-session-http.js";
 
 const require = createRequire(import.meta.url);
 

@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import type { Principal } from "../../runtime/http/types";
-import { type HttpUpstream, gatewayBundle, startHttpUpstream, toolListWatcher } from "./mcp-fixtures";
-import { type Harness, principal, startHarness } from "./mcp-harness";
+import type { Principal } from "../../runtime/http/types.js";
+import { type HttpUpstream, gatewayBundle, startHttpUpstream, toolListWatcher } from "./mcp-fixtures.js";
+import { type Harness, principal, startHarness } from "./mcp-harness.js";
 
 const PRINCIPALS: Record<string, Principal> = {
   "alice-read": principal("alice", ["mcp:read"]),

@@ -6,13 +6,13 @@
 import { randomUUID } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { createServer } from "node:http";
-import type { Bundle } from "../../policies/bundle";
-import { RequestCancellation } from "../../runtime/http/cancellation";
-import type { ActiveConfig, Principal, RateLimiter, SecretReader } from "../../runtime/http/types";
-import { passThroughToolGuard } from "../../runtime/http/types";
-import { type McpGateway, type McpGatewayDeps, createMcpGateway } from "../../runtime/mcp";
-import { type AuditEvent, createMemoryAuditLog } from "../../runtime/observability/audit";
-import { closeServer, listen } from "./mcp-fixtures";
+import type { Bundle } from "../../policies/bundle/index.js";
+import { RequestCancellation } from "../../runtime/http/cancellation.js";
+import type { ActiveConfig, Principal, RateLimiter, SecretReader } from "../../runtime/http/types.js";
+import { passThroughToolGuard } from "../../runtime/http/types.js";
+import { type McpGateway, type McpGatewayDeps, createMcpGateway } from "../../runtime/mcp/index.js";
+import { type AuditEvent, createMemoryAuditLog } from "../../runtime/observability/audit.js";
+import { closeServer, listen } from "./mcp-fixtures.js";
 
 export const envSecrets: SecretReader = {
   read: (ref) => ("env" in ref ? (process.env[ref.env] ?? "") : readFileSync(ref.file, "utf8").trim()),

@@ -5,10 +5,10 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RuntimeBundleSchema } from "../../policies/bundle";
-import { namespacedUri } from "../../policies/tools";
-import { type FixtureServer, startConformanceFixture } from "../conformance/fixture-server";
-import { type Harness, principal, startHarness } from "./mcp-harness";
+import { RuntimeBundleSchema } from "../../policies/bundle/index.js";
+import { namespacedUri } from "../../policies/tools/index.js";
+import { type FixtureServer, startConformanceFixture } from "../conformance/fixture-server.js";
+import { type Harness, principal, startHarness } from "./mcp-harness.js";
 
 let fixture: FixtureServer;
 let harness: Harness;

@@ -7,7 +7,7 @@ import type { AddressInfo } from "node:net";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterEach, describe, expect, it } from "vitest";
-import { upstreamFetch } from "../../runtime/mcp/upstream-fetch";
+import { upstreamFetch } from "../../runtime/mcp/upstream-fetch.js";
 
 const servers: Server[] = [];
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {

@@ -9,9 +9,9 @@ import { join } from "node:path";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterEach, describe, expect, it } from "vitest";
-import type { RateLimiter } from "../../runtime/http/types";
-import { type HttpUpstream, SERVER_MEMORY_ENTRY, closeServer, gatewayBundle, listen, startHttpUpstream, toolListWatcher } from "./mcp-fixtures";
-import { type Harness, admitAll, principal, startHarness } from "./mcp-harness";
+import type { RateLimiter } from "../../runtime/http/types.js";
+import { type HttpUpstream, SERVER_MEMORY_ENTRY, closeServer, gatewayBundle, listen, startHttpUpstream, toolListWatcher } from "./mcp-fixtures.js";
+import { type Harness, admitAll, principal, startHarness } from "./mcp-harness.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -16,12 +16,12 @@ import type { ExportResult } from "@opentelemetry/core";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace";
 import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AuthServer, startAuthServer } from "../../examples/local-platform/auth-server";
-import { type LlmUpstream, startLlmUpstream } from "../../examples/local-platform/llm-upstream";
-import { type RunningGateway, startGateway } from "../../runtime/server";
-import { freePort, TEST_CLIENTS } from "../support/gateway";
-import { sampleBundle } from "../support/sample-bundle";
-import { closeServer, type HttpUpstream, listen, SERVER_MEMORY_ENTRY, startHttpUpstream } from "./mcp-fixtures";
+import { type AuthServer, startAuthServer } from "../../examples/local-platform/auth-server.js";
+import { type LlmUpstream, startLlmUpstream } from "../../examples/local-platform/llm-upstream.js";
+import { type RunningGateway, startGateway } from "../../runtime/server/index.js";
+import { freePort, TEST_CLIENTS } from "../support/gateway.js";
+import { sampleBundle } from "../support/sample-bundle.js";
+import { closeServer, type HttpUpstream, listen, SERVER_MEMORY_ENTRY, startHttpUpstream } from "./mcp-fixtures.js";
 
 // Built at runtime so this file holds no literal credential.
 const PROVIDER_KEY = ["sk", "proj", "Obs3rvab1l1tyPr0v1derKey0123456789"].join("-");

@@ -4,13 +4,13 @@ import type { AddressInfo } from "node:net";
 import { PassThrough } from "node:stream";
 import { InMemorySpanExporter } from "@opentelemetry/sdk-trace";
 import { afterEach, describe, expect, it } from "vitest";
-import { orThrow, validateRuntimeBundle } from "../../policies/bundle";
+import { orThrow, validateRuntimeBundle } from "../../policies/bundle/index.js";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { bufferedAuditDestination, createAuditLog, createTelemetry, createTracing, flushAuditOutput, type Telemetry } from "../../runtime/observability";
-import { isoNow } from "../../runtime/observability/audit";
-import { sampleBundle } from "../support/sample-bundle";
+import { bufferedAuditDestination, createAuditLog, createTelemetry, createTracing, flushAuditOutput, type Telemetry } from "../../runtime/observability/index.js";
+import { isoNow } from "../../runtime/observability/audit.js";
+import { sampleBundle } from "../support/sample-bundle.js";
 
 const bundle = orThrow(validateRuntimeBundle(sampleBundle()));
 const JWT = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJhbGljZSJ9.c2lnbmF0dXJlLXNpZ25hdHVyZQ";

@@ -3,7 +3,7 @@
  * client (or a browser) discovers before it has a token.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type TestPlatform, initializeRequest, mcpHeaders, startTestPlatform } from "../support/gateway";
+import { type TestPlatform, initializeRequest, mcpHeaders, startTestPlatform } from "../support/gateway.js";
 
 describe("protected resource metadata and discovery", () => {
   let platform: TestPlatform;

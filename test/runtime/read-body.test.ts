@@ -2,7 +2,7 @@
 import { type IncomingMessage, createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RequestBodyTooLarge, readBody } from "../../runtime/http/read-body";
+import { RequestBodyTooLarge, readBody } from "../../runtime/http/read-body.js";
 
 type Seen = { body: string; resolvedBeforeEnd: boolean } | { error: string };
 let handle: (req: IncomingMessage) => Promise<Seen>;

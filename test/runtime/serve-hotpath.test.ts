@@ -7,9 +7,9 @@ import { once } from "node:events";
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
-import { startLlmUpstream } from "../../examples/local-platform/llm-upstream";
-import { requestPath } from "../../runtime/server";
-import { type TestPlatform, startTestPlatform } from "../support/gateway";
+import { startLlmUpstream } from "../../examples/local-platform/llm-upstream.js";
+import { requestPath } from "../../runtime/server/index.js";
+import { type TestPlatform, startTestPlatform } from "../support/gateway.js";
 
 describe("request paths", () => {
   it("are cut at the query and keep plain paths as they are", () => {

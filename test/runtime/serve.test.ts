@@ -14,14 +14,14 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type AuthServer, startAuthServer } from "../../examples/local-platform/auth-server";
-import type { BundleInput } from "../../policies/bundle";
-import { startGateway } from "../../runtime/server";
-import { createMemoryAuditLog } from "../../runtime/observability/audit";
-import { TEST_CLIENTS, type TestPlatform, authTestBundle, freePort, initializeRequest, mcpHeaders, startTestPlatform } from "../support/gateway";
-import { plausibleClaims } from "../support/attacker";
-import { startTestIssuer } from "../support/test-issuer";
-import { buildGateway } from "../../scripts/build-runtime";
+import { type AuthServer, startAuthServer } from "../../examples/local-platform/auth-server.js";
+import type { BundleInput } from "../../policies/bundle/index.js";
+import { startGateway } from "../../runtime/server/index.js";
+import { createMemoryAuditLog } from "../../runtime/observability/audit.js";
+import { TEST_CLIENTS, type TestPlatform, authTestBundle, freePort, initializeRequest, mcpHeaders, startTestPlatform } from "../support/gateway.js";
+import { plausibleClaims } from "../support/attacker.js";
+import { startTestIssuer } from "../support/test-issuer.js";
+import { buildGateway } from "../../scripts/build-runtime.js";
 
 describe("probes", () => {
   let platform: TestPlatform;

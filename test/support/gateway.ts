@@ -11,14 +11,14 @@
  * ```
  */
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { freePort } from "../../examples/local-platform/free-port";
+import { freePort } from "../../examples/local-platform/free-port.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { type AuthClient, type AuthServer, startAuthServer } from "../../examples/local-platform/auth-server";
-import type { BundleInput } from "../../policies/bundle";
-import { type ReloadOutcome, type RunningGateway, startGateway } from "../../runtime/server";
-import { type AuditEvent, createMemoryAuditLog } from "../../runtime/observability/audit";
-import { sampleBundle } from "./sample-bundle";
+import { type AuthClient, type AuthServer, startAuthServer } from "../../examples/local-platform/auth-server.js";
+import type { BundleInput } from "../../policies/bundle/index.js";
+import { type ReloadOutcome, type RunningGateway, startGateway } from "../../runtime/server/index.js";
+import { type AuditEvent, createMemoryAuditLog } from "../../runtime/observability/audit.js";
+import { sampleBundle } from "./sample-bundle.js";
 
 /** Clients of the test authorization server, by role. Secrets are test-only values. */
 export const TEST_CLIENTS = {

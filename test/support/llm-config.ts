@@ -2,9 +2,9 @@
  * An ActiveConfig for LLM/limits/guard tests: the sample bundle changed by `edit`, validated with the
  * runtime schema, secrets read from a map (env name → value).
  */
-import { type Bundle, type BundleInput, type SecretRef, orThrow, validateRuntimeBundle } from "../../policies/bundle";
-import type { ActiveConfig, Principal } from "../../runtime/http/types";
-import { sampleBundle } from "./sample-bundle";
+import { type Bundle, type BundleInput, type SecretRef, orThrow, validateRuntimeBundle } from "../../policies/bundle/index.js";
+import type { ActiveConfig, Principal } from "../../runtime/http/types.js";
+import { sampleBundle } from "./sample-bundle.js";
 
 export function llmTestConfig(edit: (bundle: BundleInput) => void, secrets: Record<string, string> = {}): ActiveConfig {
   const input = structuredClone(sampleBundle());

@@ -3,7 +3,7 @@
  * teardown. Readiness is awaited from the server's own "Ready to accept connections" line.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { freePort } from "../../examples/local-platform/free-port";
+import { freePort } from "../../examples/local-platform/free-port.js";
 
 export interface RedisServer {
   readonly url: string;

@@ -5,13 +5,13 @@
  */
 import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
-import type { BundleInput } from "../../policies/bundle";
-import { RequestCancellation } from "../../runtime/http/cancellation";
-import type { RequestContext } from "../../runtime/http/types";
-import { createRateLimiter } from "../../runtime/limits";
-import { type LlmGateway, createLlmGateway } from "../../runtime/llm";
-import { type AuditEvent, createMemoryAuditLog } from "../../runtime/observability/audit";
-import { llmTestConfig, testPrincipal } from "./llm-config";
+import type { BundleInput } from "../../policies/bundle/index.js";
+import { RequestCancellation } from "../../runtime/http/cancellation.js";
+import type { RequestContext } from "../../runtime/http/types.js";
+import { createRateLimiter } from "../../runtime/limits/index.js";
+import { type LlmGateway, createLlmGateway } from "../../runtime/llm/index.js";
+import { type AuditEvent, createMemoryAuditLog } from "../../runtime/observability/audit.js";
+import { llmTestConfig, testPrincipal } from "./llm-config.js";
 
 export interface LlmStage {
   /** Base URL of the stage server, e.g. `http://127.0.0.1:1234`. */

@@ -2,7 +2,7 @@
  * A complete, realistic bundle for tests: two MCP upstreams, two LLM routes, one guard policy.
  * Tests that need other values copy it and change what they test (`structuredClone`).
  */
-import type { BundleInput } from "../../policies/bundle";
+import type { BundleInput } from "../../policies/bundle/index.js";
 
 export function sampleBundle(overrides: { issuer?: string; publicUrl?: string } = {}): BundleInput {
   const publicUrl = overrides.publicUrl ?? "https://gateway.example.com";
