@@ -4,12 +4,14 @@ import tseslint from "typescript-eslint";
 const rootImportMessage =
   "Import the resource from its deep path (e.g. @cdktf/provider-aws/lib/iam-role): the package root loads every resource (~3 s per synth, ~1 GB to type-check).";
 // `paths` match the exact specifier, so deep imports stay allowed; `lib` alone is the root index too.
-const providerRootImports = ["@cdktf/provider-aws", "@cdktf/provider-okta", "@cdktf/provider-kubernetes"].flatMap((name) => [
-  { name, message: rootImportMessage },
-  { name: `${name}/lib`, message: rootImportMessage },
-  { name: `${name}/lib/index`, message: rootImportMessage },
-  { name: `${name}/lib/index.js`, message: rootImportMessage },
-]);
+const providerRootImports = ["@cdktf/provider-aws", "@cdktf/provider-okta", "@cdktf/provider-kubernetes"].flatMap(
+  (name) => [
+    { name, message: rootImportMessage },
+    { name: `${name}/lib`, message: rootImportMessage },
+    { name: `${name}/lib/index`, message: rootImportMessage },
+    { name: `${name}/lib/index.js`, message: rootImportMessage },
+  ],
+);
 
 export default tseslint.config(
   { ignores: ["node_modules/**", "**/cdktf.out/**", "dist/**", ".gen/**"] },
@@ -30,7 +32,10 @@ export default tseslint.config(
         {
           paths: providerRootImports,
           patterns: [
-            { regex: "(^|/)(runtime|constructs)(/|$)|^(cdktf|constructs)$|^@cdktf/", message: "policies/ is pure: it imports neither runtime/ nor constructs/ nor cdktf." },
+            {
+              regex: "(^|/)(runtime|constructs)(/|$)|^(cdktf|constructs)$|^@cdktf/",
+              message: "policies/ is pure: it imports neither runtime/ nor constructs/ nor cdktf.",
+            },
           ],
         },
       ],
@@ -41,7 +46,10 @@ export default tseslint.config(
     rules: {
       "no-restricted-imports": [
         "error",
-        { paths: providerRootImports, patterns: [{ regex: "(^|/)runtime(/|$)", message: "constructs/ never imports runtime/ (DESIGN.md)." }] },
+        {
+          paths: providerRootImports,
+          patterns: [{ regex: "(^|/)runtime(/|$)", message: "constructs/ never imports runtime/ (DESIGN.md)." }],
+        },
       ],
     },
   },
@@ -53,7 +61,10 @@ export default tseslint.config(
         {
           paths: providerRootImports,
           patterns: [
-            { regex: "(^|/)constructs(/|$)|^cdktf$|^@cdktf/", message: "runtime/ never imports constructs/ or cdktf (DESIGN.md)." },
+            {
+              regex: "(^|/)constructs(/|$)|^cdktf$|^@cdktf/",
+              message: "runtime/ never imports constructs/ or cdktf (DESIGN.md).",
+            },
           ],
         },
       ],

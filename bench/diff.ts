@@ -40,13 +40,21 @@ const median = (xs: number[]) => {
 async function bench(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "tollgate-bench-diff-"));
   try {
-    for (const [side, grant] of [["base", false], ["head", true]] as const) {
-      const synth = spawnSync(process.execPath, ["--import", "tsx", fileURLToPath(import.meta.url), "--synth", join(dir, side), ...(grant ? ["--grant"] : [])], { encoding: "utf8", cwd: root });
+    for (const [side, grant] of [
+      ["base", false],
+      ["head", true],
+    ] as const) {
+      const synth = spawnSync(
+        process.execPath,
+        ["--import", "tsx", fileURLToPath(import.meta.url), "--synth", join(dir, side), ...(grant ? ["--grant"] : [])],
+        { encoding: "utf8", cwd: root },
+      );
       if (synth.status !== 0) throw new Error(`synth of ${side} failed: ${synth.stderr}`);
     }
     const diffArgs = ["diff", join(dir, "base"), join(dir, "head"), "--format", "markdown"];
     const first = timeRun(diffArgs);
-    if (!first.stdout.includes("mcp:read can now call github__approve_deployment")) throw new Error("the diff did not report the granted tool as a widening");
+    if (!first.stdout.includes("mcp:read can now call github__approve_deployment"))
+      throw new Error("the diff did not report the granted tool as a widening");
     const baseline: number[] = [];
     const diff: number[] = [];
     for (let i = 0; i < RUNS; i++) {
@@ -57,7 +65,9 @@ async function bench(): Promise<void> {
     const d = median(diff);
     console.log(`tollgate --help (baseline, process start): median ${b.toFixed(0)} ms over ${RUNS} runs`);
     console.log(`tollgate diff (example env, one granted tool): median ${d.toFixed(0)} ms over ${RUNS} runs`);
-    console.log(`ratio diff/baseline: ${(d / b).toFixed(2)}; diff work beyond process start: ${(d - b).toFixed(0)} ms; target < 2000 ms: ${d < 2000 ? "met" : "MISSED"}`);
+    console.log(
+      `ratio diff/baseline: ${(d / b).toFixed(2)}; diff work beyond process start: ${(d - b).toFixed(0)} ms; target < 2000 ms: ${d < 2000 ? "met" : "MISSED"}`,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

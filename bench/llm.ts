@@ -27,7 +27,13 @@ import { Pool } from "undici";
 import { startAuthServer } from "../examples/local-platform/auth-server.js";
 import { startLlmUpstream } from "../examples/local-platform/llm-upstream.js";
 import { authTestBundle } from "../test/support/gateway.js";
-import { FULL_CHAIN_POLICY, type GatewayProcess, describeProxyProcess, pinThisProcess, startGatewayProcess } from "./support/gateway-process.js";
+import {
+  FULL_CHAIN_POLICY,
+  type GatewayProcess,
+  describeProxyProcess,
+  pinThisProcess,
+  startGatewayProcess,
+} from "./support/gateway-process.js";
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
 const JSON_REQUESTS = 6000;
@@ -51,10 +57,17 @@ const body = (stream: boolean) =>
     model: "gpt-4o-mini",
     stream,
     messages: [
-      { role: "system", content: "You are a helpful assistant for the support team. Answer briefly and cite the ticket number." },
+      {
+        role: "system",
+        content: "You are a helpful assistant for the support team. Answer briefly and cite the ticket number.",
+      },
       { role: "user", content: "What is the status of ticket 4411?" },
       { role: "assistant", content: "Ticket 4411 is waiting for the customer's reply since Tuesday." },
-      { role: "user", content: "Draft a short, friendly follow-up asking whether the proposed workaround (clearing the cache and re-running the export) solved the problem, and offer a call on Thursday afternoon if it did not." },
+      {
+        role: "user",
+        content:
+          "Draft a short, friendly follow-up asking whether the proposed workaround (clearing the cache and re-running the export) solved the problem, and offer a call on Thursday afternoon if it did not.",
+      },
     ],
   });
 const JSON_BODY = body(false);
@@ -85,9 +98,18 @@ interface Target {
 const micros = (value: number) => (Number.isNaN(value) ? "  n/a" : value.toFixed(0).padStart(5));
 const cpuMicros = (endpoint: Endpoint) => endpoint.process?.cpuMicros() ?? Promise.resolve(Number.NaN);
 
-async function once(endpoint: Endpoint, payload: string, headers: Record<string, string>): Promise<{ total: number; ttfb: number }> {
+async function once(
+  endpoint: Endpoint,
+  payload: string,
+  headers: Record<string, string>,
+): Promise<{ total: number; ttfb: number }> {
   const start = performance.now();
-  const { statusCode, body: responseBody } = await endpoint.pool.request({ path: endpoint.path, method: "POST", headers, body: payload });
+  const { statusCode, body: responseBody } = await endpoint.pool.request({
+    path: endpoint.path,
+    method: "POST",
+    headers,
+    body: payload,
+  });
   let ttfb = Number.NaN;
   for await (const chunk of responseBody) {
     if (Number.isNaN(ttfb) && chunk.length > 0) ttfb = performance.now() - start;
@@ -108,7 +130,12 @@ async function saturate(endpoint: Endpoint, payload: string, count: number, head
   );
   const seconds = (performance.now() - start) / 1000;
   const cpu = (await cpuMicros(endpoint)) - cpuBefore;
-  return { rps: count / seconds, p50: percentile(latencies, 0.5), p99: percentile(latencies, 0.99), cpuPerRequest: cpu / count };
+  return {
+    rps: count / seconds,
+    p50: percentile(latencies, 0.5),
+    p99: percentile(latencies, 0.99),
+    cpuPerRequest: cpu / count,
+  };
 }
 
 async function fixedRate(endpoint: Endpoint, headers: Record<string, string>) {
@@ -118,7 +145,8 @@ async function fixedRate(endpoint: Endpoint, headers: Record<string, string>) {
   let sent = 0;
   while (sent < FIXED_REQUESTS) {
     const due = Math.min(FIXED_REQUESTS, Math.floor(((performance.now() - start) / 1000) * FIXED_RATE) + 1);
-    for (; sent < due; sent++) inFlight.push(once(endpoint, JSON_BODY, headers).then((r) => void latencies.push(r.total)));
+    for (; sent < due; sent++)
+      inFlight.push(once(endpoint, JSON_BODY, headers).then((r) => void latencies.push(r.total)));
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   await Promise.all(inFlight);
@@ -140,14 +168,38 @@ async function main(): Promise<void> {
   pinThisProcess();
   const upstream = await startLlmUpstream({ maxRecorded: 0 });
   const tokenUpstream = await startLlmUpstream({ maxRecorded: 0, streamWrites: "per-event" });
-  const as = await startAuthServer({ audience: AUDIENCE, scopes: ["mcp:read"], clients: [{ clientId: "bench", clientSecret: "bench-secret", grants: ["client_credentials"], scopes: ["mcp:read"] }] });
-  const { access_token: token } = await as.clientCredentials({ clientId: "bench", clientSecret: "bench-secret", scopes: ["mcp:read"] });
+  const as = await startAuthServer({
+    audience: AUDIENCE,
+    scopes: ["mcp:read"],
+    clients: [
+      { clientId: "bench", clientSecret: "bench-secret", grants: ["client_credentials"], scopes: ["mcp:read"] },
+    ],
+  });
+  const { access_token: token } = await as.clientCredentials({
+    clientId: "bench",
+    clientSecret: "bench-secret",
+    scopes: ["mcp:read"],
+  });
   const bundle = {
     ...authTestBundle(as.issuer, AUDIENCE),
     llm: {
       routes: [
-        { id: "openai", pathPrefix: "/openai", policy: "default", providers: [{ id: "openai", kind: "openai" as const, baseUrl: `${upstream.url}/v1`, apiKey: { env: "BENCH_KEY" } }] },
-        { id: "tokens", pathPrefix: "/tokens", policy: "default", providers: [{ id: "openai", kind: "openai" as const, baseUrl: `${tokenUpstream.url}/v1`, apiKey: { env: "BENCH_KEY" } }] },
+        {
+          id: "openai",
+          pathPrefix: "/openai",
+          policy: "default",
+          providers: [
+            { id: "openai", kind: "openai" as const, baseUrl: `${upstream.url}/v1`, apiKey: { env: "BENCH_KEY" } },
+          ],
+        },
+        {
+          id: "tokens",
+          pathPrefix: "/tokens",
+          policy: "default",
+          providers: [
+            { id: "openai", kind: "openai" as const, baseUrl: `${tokenUpstream.url}/v1`, apiKey: { env: "BENCH_KEY" } },
+          ],
+        },
       ],
     },
     guardPolicies: [FULL_CHAIN_POLICY],
@@ -155,18 +207,35 @@ async function main(): Promise<void> {
   const passthrough = await startGatewayProcess({ mode: "passthrough", upstream: upstream.url });
   const tokenPassthrough = await startGatewayProcess({ mode: "passthrough", upstream: tokenUpstream.url });
   const tollgate = await startGatewayProcess({ mode: "tollgate", bundle, env: { BENCH_KEY: "bench-provider-key" } });
-  const llmstage = await startGatewayProcess({ mode: "llmstage", upstream: upstream.url, bundle, env: { BENCH_KEY: "bench-provider-key" } });
+  const llmstage = await startGatewayProcess({
+    mode: "llmstage",
+    upstream: upstream.url,
+    bundle,
+    env: { BENCH_KEY: "bench-provider-key" },
+  });
   const pool = (url: string) => new Pool(url, { connections: CONCURRENCY * 2, pipelining: 1 });
   const at = (gateway: GatewayProcess) => `http://127.0.0.1:${gateway.port}`;
   const targets: Target[] = [
-    { name: "direct", whole: { pool: pool(upstream.url), path: "/v1/chat/completions", process: undefined }, tokens: { pool: pool(tokenUpstream.url), path: "/v1/chat/completions", process: undefined } },
+    {
+      name: "direct",
+      whole: { pool: pool(upstream.url), path: "/v1/chat/completions", process: undefined },
+      tokens: { pool: pool(tokenUpstream.url), path: "/v1/chat/completions", process: undefined },
+    },
     {
       name: "passthrough",
       whole: { pool: pool(at(passthrough)), path: "/v1/chat/completions", process: passthrough },
       tokens: { pool: pool(at(tokenPassthrough)), path: "/v1/chat/completions", process: tokenPassthrough },
     },
-    { name: "tollgate", whole: { pool: pool(at(tollgate)), path: "/openai/v1/chat/completions", process: tollgate }, tokens: { pool: pool(at(tollgate)), path: "/tokens/v1/chat/completions", process: tollgate } },
-    { name: "llmstage", whole: { pool: pool(at(llmstage)), path: "/openai/v1/chat/completions", process: llmstage }, tokens: { pool: pool(at(llmstage)), path: "/tokens/v1/chat/completions", process: llmstage } },
+    {
+      name: "tollgate",
+      whole: { pool: pool(at(tollgate)), path: "/openai/v1/chat/completions", process: tollgate },
+      tokens: { pool: pool(at(tollgate)), path: "/tokens/v1/chat/completions", process: tollgate },
+    },
+    {
+      name: "llmstage",
+      whole: { pool: pool(at(llmstage)), path: "/openai/v1/chat/completions", process: llmstage },
+      tokens: { pool: pool(at(llmstage)), path: "/tokens/v1/chat/completions", process: llmstage },
+    },
   ];
   const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
 
@@ -178,12 +247,17 @@ async function main(): Promise<void> {
   // Saturation phases run in short windows, the targets taking turns window by window, so a burst of
   // another tenant's load hits one window pair rather than one target's whole repetition; ratios are
   // taken per window pair, then the median over all windows of all repetitions.
-  const samples = Object.fromEntries(targets.map((t) => [t.name, {} as Record<string, number[]>])) as Record<Target["name"], Record<string, number[]>>;
+  const samples = Object.fromEntries(targets.map((t) => [t.name, {} as Record<string, number[]>])) as Record<
+    Target["name"],
+    Record<string, number[]>
+  >;
   const record = (name: Target["name"], values: Record<string, number>) => {
     for (const [key, value] of Object.entries(values)) (samples[name][key] ??= []).push(value);
   };
   // Warm-up.
-  for (const target of targets) for (let i = 0; i < 200; i++) await once(i % 3 === 2 ? target.tokens : target.whole, i % 3 ? STREAM_BODY : JSON_BODY, headers);
+  for (const target of targets)
+    for (let i = 0; i < 200; i++)
+      await once(i % 3 === 2 ? target.tokens : target.whole, i % 3 ? STREAM_BODY : JSON_BODY, headers);
 
   for (let rep = 1; rep <= REPETITIONS; rep++) {
     for (let window = 0; window < JSON_WINDOWS; window++) {
@@ -196,7 +270,12 @@ async function main(): Promise<void> {
       for (const target of targets) {
         const tokenStream = await saturate(target.tokens, STREAM_BODY, STREAM_REQUESTS / STREAM_WINDOWS, headers);
         const stream = await saturate(target.whole, STREAM_BODY, STREAM_REQUESTS / STREAM_WINDOWS, headers);
-        record(target.name, { tokenStreamsPerS: tokenStream.rps, tokenStreamCpuUs: tokenStream.cpuPerRequest, streamsPerS: stream.rps, streamCpuUs: stream.cpuPerRequest });
+        record(target.name, {
+          tokenStreamsPerS: tokenStream.rps,
+          tokenStreamCpuUs: tokenStream.cpuPerRequest,
+          streamsPerS: stream.rps,
+          streamCpuUs: stream.cpuPerRequest,
+        });
       }
     }
     for (const target of targets) {
@@ -215,18 +294,27 @@ async function main(): Promise<void> {
   const ratio = (key: string, base: "passthrough" | "direct", op: "div" | "sub", of: Target["name"] = "tollgate") => {
     const ours = samples[of][key] ?? [];
     const theirs = samples[base][key] ?? [];
-    return median(ours.map((value, i) => (op === "div" ? value / (theirs[i] ?? Number.NaN) : value - (theirs[i] ?? Number.NaN))));
+    return median(
+      ours.map((value, i) => (op === "div" ? value / (theirs[i] ?? Number.NaN) : value - (theirs[i] ?? Number.NaN))),
+    );
   };
   const med = (name: Target["name"], key: string) => median(samples[name][key] ?? []);
-  console.log(`\nmedians over ${REPETITIONS} repetitions (saturation: over their ${REPETITIONS * JSON_WINDOWS} JSON and ${REPETITIONS * STREAM_WINDOWS} streaming windows):`);
+  console.log(
+    `\nmedians over ${REPETITIONS} repetitions (saturation: over their ${REPETITIONS * JSON_WINDOWS} JSON and ${REPETITIONS * STREAM_WINDOWS} streaming windows):`,
+  );
   for (const name of ["direct", "passthrough", "tollgate", "llmstage"] as const) {
     console.log(
       `  ${name.padEnd(11)} JSON ${med(name, "jsonRps").toFixed(0)} req/s, p50 ${med(name, "jsonP50").toFixed(2)} ms, p99 ${med(name, "jsonP99").toFixed(2)} ms, cpu ${med(name, "jsonCpuUs").toFixed(0)} µs/req; @${FIXED_RATE}/s p50 ${med(name, "fixedP50").toFixed(2)} ms; ` +
         `stream token by token ${med(name, "tokenStreamsPerS").toFixed(0)}/s, cpu ${med(name, "tokenStreamCpuUs").toFixed(0)} µs/stream; whole ${med(name, "streamsPerS").toFixed(0)}/s, cpu ${med(name, "streamCpuUs").toFixed(0)} µs/stream; TTFB p50 ${med(name, "ttfbP50").toFixed(2)} ms`,
     );
   }
-  const check = (label: string, value: number, target: string, ok: boolean) => console.log(`  ${label.padEnd(58)} ${value.toFixed(3).padStart(8)}   target ${target.padEnd(8)} ${ok ? "MET" : "MISSED"}`);
-  console.log("\nTollgate vs pass-through (median of the per-window or per-repetition values, each against the pass-through's next to it):");
+  const check = (label: string, value: number, target: string, ok: boolean) =>
+    console.log(
+      `  ${label.padEnd(58)} ${value.toFixed(3).padStart(8)}   target ${target.padEnd(8)} ${ok ? "MET" : "MISSED"}`,
+    );
+  console.log(
+    "\nTollgate vs pass-through (median of the per-window or per-repetition values, each against the pass-through's next to it):",
+  );
   const rpsRatio = ratio("jsonRps", "passthrough", "div");
   const cpuRatio = ratio("jsonCpuUs", "passthrough", "div");
   const fixedDelta = ratio("fixedP50", "passthrough", "sub");
@@ -241,21 +329,32 @@ async function main(): Promise<void> {
   console.log(`  (CPU/stream ratio, token by token: ${ratio("tokenStreamCpuUs", "passthrough", "div").toFixed(3)})`);
   const stageCpu = ratio("jsonCpuUs", "passthrough", "div", "llmstage");
   const stageStream = ratio("streamsPerS", "passthrough", "div", "llmstage");
-  console.log(`  diagnostic: LLM stage alone (no server/JWT/telemetry) vs pass-through: JSON CPU/request ${stageCpu.toFixed(3)}x, streams/s ${stageStream.toFixed(3)}x`);
+  console.log(
+    `  diagnostic: LLM stage alone (no server/JWT/telemetry) vs pass-through: JSON CPU/request ${stageCpu.toFixed(3)}x, streams/s ${stageStream.toFixed(3)}x`,
+  );
   // A reply written whole makes a stream one request and one response at saturation, like JSON: the
   // proxy's per-request work (JWT, limits, request guards, audit), the same as on JSON, bounds it.
   const passthroughWhole = med("passthrough", "streamCpuUs");
   // From the paired JSON CPU ratio: a difference of the two medians swings with the load of separate windows.
   const perRequestWork = (cpuRatio - 1) * med("passthrough", "jsonCpuUs");
   const ceiling = (extraMicros: number) => passthroughWhole / (passthroughWhole + extraMicros);
-  console.log("\nStress case, no target: the whole reply in one upstream write (one read, then one write for the pass-through):");
-  console.log(`  streams/s ratio ${streamRatio.toFixed(3)}, CPU/stream ratio ${ratio("streamCpuUs", "passthrough", "div").toFixed(3)}`);
+  console.log(
+    "\nStress case, no target: the whole reply in one upstream write (one read, then one write for the pass-through):",
+  );
+  console.log(
+    `  streams/s ratio ${streamRatio.toFixed(3)}, CPU/stream ratio ${ratio("streamCpuUs", "passthrough", "div").toFixed(3)}`,
+  );
   console.log(
     `  ceiling if relaying cost nothing more than forwarding: ${ceiling(perRequestWork).toFixed(2)}x with this run's per-request work (the JSON CPU/request ratio's excess over the pass-through: ${perRequestWork.toFixed(0)} µs), ` +
       `${ceiling(0.3 * med("passthrough", "jsonCpuUs")).toFixed(2)}x with the JSON target's allowance (0.3x of ${med("passthrough", "jsonCpuUs").toFixed(0)} µs), against the pass-through's ${passthroughWhole.toFixed(0)} µs/stream`,
   );
   const rss: string[] = [];
-  for (const [name, gateway] of [["pass-through", passthrough], ["tollgate", tollgate], ["llmstage", llmstage]] as const) rss.push(`${name} ${(await gateway.peakRssMb()).toFixed(0)} MB`);
+  for (const [name, gateway] of [
+    ["pass-through", passthrough],
+    ["tollgate", tollgate],
+    ["llmstage", llmstage],
+  ] as const)
+    rss.push(`${name} ${(await gateway.peakRssMb()).toFixed(0)} MB`);
   console.log(`  peak RSS of the proxy processes: ${rss.join(", ")}`);
 
   const endpoints = targets.flatMap((target) => [target.whole, target.tokens]);

@@ -17,7 +17,12 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { startAuthServer } from "../examples/local-platform/auth-server.js";
 import { startHttpUpstream } from "../test/runtime/mcp-fixtures.js";
 import { TEST_CLIENTS, TEST_SECRET_ENV, authTestBundle } from "../test/support/gateway.js";
-import { type GatewayProcess, describeProxyProcess, pinThisProcess, startGatewayProcess } from "./support/gateway-process.js";
+import {
+  type GatewayProcess,
+  describeProxyProcess,
+  pinThisProcess,
+  startGatewayProcess,
+} from "./support/gateway-process.js";
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
 const LATENCY_CALLS = 400;
@@ -42,7 +47,10 @@ async function connect(url: string, token?: string): Promise<Client> {
     return fetch(input, init?.signal ? { ...init, signal: AbortSignal.any([init.signal]) } : init);
   };
   await client.connect(
-    new StreamableHTTPClientTransport(new URL(url), { fetch: fetchQuietly, ...(token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}) }),
+    new StreamableHTTPClientTransport(new URL(url), {
+      fetch: fetchQuietly,
+      ...(token ? { requestInit: { headers: { authorization: `Bearer ${token}` } } } : {}),
+    }),
   );
   return client;
 }
@@ -91,18 +99,39 @@ async function main(): Promise<void> {
   // 60-requests-per-minute budget, which would stop the benchmark; and the same gateway without guards.
   const guarded = await startGatewayProcess({
     mode: "tollgate",
-    bundle: { ...base, guardPolicies: base.guardPolicies.map(({ limits: _limits, ...policy }) => policy), mcp: mcpSection(web.url) },
+    bundle: {
+      ...base,
+      guardPolicies: base.guardPolicies.map(({ limits: _limits, ...policy }) => policy),
+      mcp: mcpSection(web.url),
+    },
     env: TEST_SECRET_ENV,
   });
-  const bare = await startGatewayProcess({ mode: "tollgate", bundle: { ...base, guardPolicies: [{ id: "default" }], mcp: mcpSection(web.url) }, env: TEST_SECRET_ENV });
+  const bare = await startGatewayProcess({
+    mode: "tollgate",
+    bundle: { ...base, guardPolicies: [{ id: "default" }], mcp: mcpSection(web.url) },
+    env: TEST_SECRET_ENV,
+  });
   const { clientId, clientSecret, scopes } = TEST_CLIENTS.reader;
   const token = (await as.clientCredentials({ clientId, clientSecret, scopes: [...scopes] })).access_token;
   const mcpUrl = (gateway: GatewayProcess) => `http://127.0.0.1:${gateway.port}/mcp`;
-  const targets: { name: string; client: Client; tool: string; process: GatewayProcess | undefined; series: Series }[] = [
-    { name: "direct", client: await connect(web.url), tool: "get_time", process: undefined, series: series() },
-    { name: "gateway, no guards", client: await connect(mcpUrl(bare), token), tool: "web__get_time", process: bare, series: series() },
-    { name: "gateway, guards on", client: await connect(mcpUrl(guarded), token), tool: "web__get_time", process: guarded, series: series() },
-  ];
+  const targets: { name: string; client: Client; tool: string; process: GatewayProcess | undefined; series: Series }[] =
+    [
+      { name: "direct", client: await connect(web.url), tool: "get_time", process: undefined, series: series() },
+      {
+        name: "gateway, no guards",
+        client: await connect(mcpUrl(bare), token),
+        tool: "web__get_time",
+        process: bare,
+        series: series(),
+      },
+      {
+        name: "gateway, guards on",
+        client: await connect(mcpUrl(guarded), token),
+        tool: "web__get_time",
+        process: guarded,
+        series: series(),
+      },
+    ];
   // Warm-up: JIT, connection pools, token verification cache.
   for (let i = 0; i < 200; i++) for (const t of targets) await t.client.callTool({ name: t.tool, arguments: {} });
 
@@ -121,10 +150,14 @@ async function main(): Promise<void> {
 
   const [direct] = targets;
   if (!direct) return;
-  console.log(`MCP tools/call, ${REPETITIONS} interleaved repetitions (${LATENCY_CALLS} sequential calls; ${THROUGHPUT_CALLS} calls at concurrency ${CONCURRENCY}), medians; ${describeProxyProcess()}:`);
+  console.log(
+    `MCP tools/call, ${REPETITIONS} interleaved repetitions (${LATENCY_CALLS} sequential calls; ${THROUGHPUT_CALLS} calls at concurrency ${CONCURRENCY}), medians; ${describeProxyProcess()}:`,
+  );
   for (const t of targets) {
     const cpu = t.process ? `   gateway cpu ${median(t.series.cpuPerCall).toFixed(0)} µs/call` : "";
-    console.log(`${t.name.padEnd(20)} p50 ${median(t.series.p50).toFixed(3)} ms   p99 ${median(t.series.p99).toFixed(3)} ms   ${median(t.series.rps).toFixed(0)} calls/s${cpu}`);
+    console.log(
+      `${t.name.padEnd(20)} p50 ${median(t.series.p50).toFixed(3)} ms   p99 ${median(t.series.p99).toFixed(3)} ms   ${median(t.series.rps).toFixed(0)} calls/s${cpu}`,
+    );
   }
   for (const t of targets.slice(1)) {
     // Within each repetition (the targets ran back to back), then the median: drift on a shared machine cancels.

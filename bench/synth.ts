@@ -44,7 +44,10 @@ function sample(mode: "full" | "baseline"): SynthSample {
   const outdir = mkdtempSync(join(tmpdir(), `tollgate-bench-${mode}-`));
   try {
     const started = performance.now();
-    const child = spawnSync(process.execPath, ["--import", "tsx", SELF, "--child", mode, outdir], { cwd: ROOT, encoding: "utf8" });
+    const child = spawnSync(process.execPath, ["--import", "tsx", SELF, "--child", mode, outdir], {
+      cwd: ROOT,
+      encoding: "utf8",
+    });
     const wallMs = performance.now() - started;
     if (child.status !== 0) throw new Error(`synth ${mode} failed (exit ${child.status}):\n${child.stderr}`);
     const line = child.stdout.trim().split("\n").pop() ?? "{}";
@@ -64,7 +67,10 @@ export function runSynthBench(runs = 5, log: (line: string) => void = console.lo
     baseline.push(sample("baseline"));
     full.push(sample("full"));
   }
-  const summary = (samples: SynthSample[]) => ({ medianWallMs: median(samples.map((s) => s.wallMs)), medianPeakRssMb: median(samples.map((s) => s.peakRssMb)) });
+  const summary = (samples: SynthSample[]) => ({
+    medianWallMs: median(samples.map((s) => s.wallMs)),
+    medianPeakRssMb: median(samples.map((s) => s.peakRssMb)),
+  });
   const f = summary(full);
   const b = summary(baseline);
   const result: SynthBenchResult = {
@@ -76,8 +82,12 @@ export function runSynthBench(runs = 5, log: (line: string) => void = console.lo
     withinTargets: f.medianWallMs <= TARGET_WALL_MS && f.medianPeakRssMb <= TARGET_RSS_MB,
   };
   log(`synth benchmark (${runs} fresh processes each, medians)`);
-  log(`  baseline (cdktf + empty stack): ${b.medianWallMs.toFixed(0)} ms wall, ${b.medianPeakRssMb.toFixed(0)} MB peak RSS`);
-  log(`  full default environment (dev + prod, bundles): ${f.medianWallMs.toFixed(0)} ms wall, ${f.medianPeakRssMb.toFixed(0)} MB peak RSS`);
+  log(
+    `  baseline (cdktf + empty stack): ${b.medianWallMs.toFixed(0)} ms wall, ${b.medianPeakRssMb.toFixed(0)} MB peak RSS`,
+  );
+  log(
+    `  full default environment (dev + prod, bundles): ${f.medianWallMs.toFixed(0)} ms wall, ${f.medianPeakRssMb.toFixed(0)} MB peak RSS`,
+  );
   log(`  ratio full/baseline: wall ×${result.wallRatio.toFixed(2)}, memory ×${result.rssRatio.toFixed(2)}`);
   log(`  target ≤ ${TARGET_WALL_MS} ms and ≤ ${TARGET_RSS_MB} MB: ${result.withinTargets ? "met" : "MISSED"}`);
   return result;

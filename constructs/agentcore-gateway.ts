@@ -82,9 +82,19 @@ export class AgentCoreMcpGateway extends Construct {
             Sid: "OwnWorkloadToken",
             Effect: "Allow",
             Action: ["bedrock-agentcore:GetWorkloadAccessToken", "bedrock-agentcore:GetResourceOauth2Token"],
-            Resource: [arn("workload-identity-directory/default"), arn(`workload-identity-directory/default/workload-identity/${props.gatewayName}-*`), arn("token-vault/default"), this.credentialProvider.credentialProviderArn],
+            Resource: [
+              arn("workload-identity-directory/default"),
+              arn(`workload-identity-directory/default/workload-identity/${props.gatewayName}-*`),
+              arn("token-vault/default"),
+              this.credentialProvider.credentialProviderArn,
+            ],
           },
-          { Sid: "OwnClientSecret", Effect: "Allow", Action: ["secretsmanager:GetSecretValue"], Resource: [this.credentialProvider.clientSecretArn.get(0).secretArn] },
+          {
+            Sid: "OwnClientSecret",
+            Effect: "Allow",
+            Action: ["secretsmanager:GetSecretValue"],
+            Resource: [this.credentialProvider.clientSecretArn.get(0).secretArn],
+          },
         ],
       }),
     });
@@ -112,14 +122,30 @@ export class AgentCoreMcpGateway extends Construct {
       name: "tollgate",
       description: "The Tollgate gateway: scope-checked, guarded, audited MCP tools",
       targetConfiguration: [{ mcp: [{ mcpServer: [{ endpoint: props.gateway.mcpUrl ?? "" }] }] }],
-      credentialProviderConfiguration: [{ oauth: [{ providerArn: this.credentialProvider.credentialProviderArn, scopes: [...(props.scopes ?? ["mcp:read"])] }] }],
+      credentialProviderConfiguration: [
+        {
+          oauth: [
+            { providerArn: this.credentialProvider.credentialProviderArn, scopes: [...(props.scopes ?? ["mcp:read"])] },
+          ],
+        },
+      ],
     });
 
     this.node.addValidation({
       validate: () => [
-        ...(props.gateway.mcpUrl ? [] : ["AgentCoreMcpGateway.gateway: the Tollgate gateway has no MCP upstream, so there is nothing to target"]),
-        ...(props.clients.agentClientSecretEnv ? [] : ["AgentCoreMcpGateway.clients: needs an agent app that authenticates with a client secret (OktaApps.agentApp without publicJwks)"]),
-        ...(/^([0-9a-zA-Z][-]?){1,100}$/.test(props.gatewayName) ? [] : [`AgentCoreMcpGateway.gatewayName: letters, digits and single hyphens, got ${JSON.stringify(props.gatewayName)}`]),
+        ...(props.gateway.mcpUrl
+          ? []
+          : ["AgentCoreMcpGateway.gateway: the Tollgate gateway has no MCP upstream, so there is nothing to target"]),
+        ...(props.clients.agentClientSecretEnv
+          ? []
+          : [
+              "AgentCoreMcpGateway.clients: needs an agent app that authenticates with a client secret (OktaApps.agentApp without publicJwks)",
+            ]),
+        ...(/^([0-9a-zA-Z][-]?){1,100}$/.test(props.gatewayName)
+          ? []
+          : [
+              `AgentCoreMcpGateway.gatewayName: letters, digits and single hyphens, got ${JSON.stringify(props.gatewayName)}`,
+            ]),
       ],
     });
   }

@@ -72,7 +72,12 @@ export class AgentCoreRuntime extends Construct {
     this.imagePinned = isPinned({ repository: "ecr", ...(props.imageDigest ? { digest: props.imageDigest } : {}) });
     this.environmentVariables = {
       ...(props.gateway.mcpUrl ? { TOLLGATE_MCP_URL: props.gateway.mcpUrl } : {}),
-      ...Object.fromEntries(Object.entries(props.gateway.llmUrls).map(([route, url]) => [`TOLLGATE_LLM_${route.toUpperCase().replace(/-/g, "_")}_URL`, url])),
+      ...Object.fromEntries(
+        Object.entries(props.gateway.llmUrls).map(([route, url]) => [
+          `TOLLGATE_LLM_${route.toUpperCase().replace(/-/g, "_")}_URL`,
+          url,
+        ]),
+      ),
       ...(props.extraEnvironment ?? {}),
     };
 
@@ -107,14 +112,28 @@ export class AgentCoreRuntime extends Construct {
         Statement: [
           { Sid: "PullOwnImage", Effect: "Allow", Action: ECR_PULL, Resource: [this.repository.arn] },
           { Sid: "EcrLogin", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
-          { Sid: "WriteOwnLogs", Effect: "Allow", Action: LOGS, Resource: [`arn:${partition}:logs:${region}:${account}:log-group:/aws/bedrock-agentcore/runtimes/${props.runtimeName}-*`] },
+          {
+            Sid: "WriteOwnLogs",
+            Effect: "Allow",
+            Action: LOGS,
+            Resource: [
+              `arn:${partition}:logs:${region}:${account}:log-group:/aws/bedrock-agentcore/runtimes/${props.runtimeName}-*`,
+            ],
+          },
           { Sid: "OwnWorkloadIdentity", Effect: "Allow", Action: WORKLOAD_TOKEN, Resource: workloadIdentity },
-          { Sid: "NoUnverifiedUserTokens", Effect: "Deny", Action: WORKLOAD_TOKEN_UNVERIFIED, Resource: workloadIdentity },
+          {
+            Sid: "NoUnverifiedUserTokens",
+            Effect: "Deny",
+            Action: WORKLOAD_TOKEN_UNVERIFIED,
+            Resource: workloadIdentity,
+          },
         ],
       }),
     });
 
-    const imageRef = props.imageDigest ? `${this.repository.repositoryUrl}@${props.imageDigest}` : `${this.repository.repositoryUrl}:${props.imageTag ?? "latest"}`;
+    const imageRef = props.imageDigest
+      ? `${this.repository.repositoryUrl}@${props.imageDigest}`
+      : `${this.repository.repositoryUrl}:${props.imageTag ?? "latest"}`;
     this.runtime = new BedrockagentcoreAgentRuntime(this, "Runtime", {
       agentRuntimeName: props.runtimeName,
       description: `Agent runtime behind the Tollgate gateway ${props.gateway.publicUrl}`,
@@ -134,7 +153,11 @@ export class AgentCoreRuntime extends Construct {
       networkConfiguration: [
         {
           networkMode: props.networkMode ?? "PUBLIC",
-          ...(props.vpc ? { networkModeConfig: [{ subnets: [...props.vpc.subnets], securityGroups: [...props.vpc.securityGroups] }] } : {}),
+          ...(props.vpc
+            ? {
+                networkModeConfig: [{ subnets: [...props.vpc.subnets], securityGroups: [...props.vpc.securityGroups] }],
+              }
+            : {}),
         },
       ],
       protocolConfiguration: [{ serverProtocol: props.serverProtocol ?? "HTTP" }],
@@ -151,11 +174,15 @@ export class AgentCoreRuntime extends Construct {
       validate: () => {
         const errors: string[] = [];
         if (!/^[a-zA-Z][a-zA-Z0-9_]{0,47}$/.test(props.runtimeName)) {
-          errors.push(`AgentCoreRuntime.runtimeName: expected a letter then letters, digits or _ (≤ 48), got ${JSON.stringify(props.runtimeName)}`);
+          errors.push(
+            `AgentCoreRuntime.runtimeName: expected a letter then letters, digits or _ (≤ 48), got ${JSON.stringify(props.runtimeName)}`,
+          );
         }
-        if (props.imageDigest) errors.push(...imageProblems({ repository: "ecr", digest: props.imageDigest }, "AgentCoreRuntime.image"));
+        if (props.imageDigest)
+          errors.push(...imageProblems({ repository: "ecr", digest: props.imageDigest }, "AgentCoreRuntime.image"));
         if (props.imageDigest && props.imageTag) errors.push("AgentCoreRuntime: set imageDigest or imageTag, not both");
-        if ((props.networkMode ?? "PUBLIC") === "VPC" && !props.vpc) errors.push("AgentCoreRuntime.vpc: required when networkMode is VPC (subnets and security groups)");
+        if ((props.networkMode ?? "PUBLIC") === "VPC" && !props.vpc)
+          errors.push("AgentCoreRuntime.vpc: required when networkMode is VPC (subnets and security groups)");
         return errors;
       },
     });

@@ -38,7 +38,9 @@ export function writeOnSynth(stack: TerraformStack, source: SynthFileSource): vo
     };
   }
   if (sources.some((s) => s.fileName === source.fileName)) {
-    throw new Error(`two constructs in stack "${stack.node.id}" write ${source.fileName}: give the gateways different ids`);
+    throw new Error(
+      `two constructs in stack "${stack.node.id}" write ${source.fileName}: give the gateways different ids`,
+    );
   }
   sources.push(source);
 }

@@ -35,7 +35,12 @@ export function isDevEnvironment(environment: string): boolean {
 
 /** Glob match with `*` wildcards only (the bundle's tool pattern syntax). */
 export function globMatches(pattern: string, name: string): boolean {
-  const regex = new RegExp(`^${pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\-]/g, "\\$&")).join(".*")}$`);
+  const regex = new RegExp(
+    `^${pattern
+      .split("*")
+      .map((part) => part.replace(/[.+?^${}()|[\]\\-]/g, "\\$&"))
+      .join(".*")}$`,
+  );
   return regex.test(name);
 }
 
@@ -56,9 +61,12 @@ export class TollgateChecks implements IAspect {
    * @throws when the reason is empty or too short to mean anything
    */
   public static suppress(construct: IConstruct, rule: RuleId, reason: string): void {
-    if (!(rule in RULES)) throw new Error(`TollgateChecks.suppress: unknown rule "${rule}" (known: ${Object.keys(RULES).join(", ")})`);
+    if (!(rule in RULES))
+      throw new Error(`TollgateChecks.suppress: unknown rule "${rule}" (known: ${Object.keys(RULES).join(", ")})`);
     if (reason.trim().length < 10) {
-      throw new Error(`TollgateChecks.suppress(${construct.node.path}, ${rule}): a suppression needs a reason (at least 10 characters) saying why it is safe`);
+      throw new Error(
+        `TollgateChecks.suppress(${construct.node.path}, ${rule}): a suppression needs a reason (at least 10 characters) saying why it is safe`,
+      );
     }
     construct.node.addMetadata(SUPPRESSION_KEY, { rule, reason: reason.trim() });
   }
@@ -66,7 +74,12 @@ export class TollgateChecks implements IAspect {
   public visit(node: IConstruct): void {
     if (node instanceof McpScopes) this.checkScopes(node);
     else if (node instanceof GatewayRoute) {
-      if (!node.requireAuthentication) this.report(node, "TG-AUTH-001", `route "${node.routeId}" sets requireAuthentication: false: every route must verify the caller's token`);
+      if (!node.requireAuthentication)
+        this.report(
+          node,
+          "TG-AUTH-001",
+          `route "${node.routeId}" sets requireAuthentication: false: every route must verify the caller's token`,
+        );
     } else if (node instanceof GatewayDeployment) this.checkGateway(node);
     else if (node instanceof AgentCoreRuntime) this.checkRuntime(node);
   }
@@ -74,7 +87,11 @@ export class TollgateChecks implements IAspect {
   private checkScopes(scopes: McpScopes): void {
     for (const name of scopes.privileged) {
       if (scopes.consent[name] !== undefined && scopes.consent[name] !== "REQUIRED") {
-        this.report(scopes, "TG-SCOPE-001", `scope "${name}" is privileged but its consent is ${scopes.consent[name]}: set consent "REQUIRED" in McpScopes({ scopes })`);
+        this.report(
+          scopes,
+          "TG-SCOPE-001",
+          `scope "${name}" is privileged but its consent is ${scopes.consent[name]}: set consent "REQUIRED" in McpScopes({ scopes })`,
+        );
       }
     }
     const blocked = [
@@ -86,11 +103,19 @@ export class TollgateChecks implements IAspect {
     ];
     for (const grant of scopes.grants) {
       if (!scopes.names.includes(grant.scope)) {
-        this.report(scopes, "TG-SCOPE-002", `grantTools("${grant.scope}", "${grant.upstream.upstreamId}", ...): scope "${grant.scope}" does not exist (scopes: ${scopes.names.join(", ")})`);
+        this.report(
+          scopes,
+          "TG-SCOPE-002",
+          `grantTools("${grant.scope}", "${grant.upstream.upstreamId}", ...): scope "${grant.scope}" does not exist (scopes: ${scopes.names.join(", ")})`,
+        );
       }
       for (const pattern of grant.tools) {
         if (grantsDestructiveTool(pattern, blocked)) {
-          this.report(scopes, "TG-TOOL-001", `grantTools("${grant.scope}", "${grant.upstream.upstreamId}", "${pattern}") grants a destructive tool: destructive tools are never granted (they stay always-blocked)`);
+          this.report(
+            scopes,
+            "TG-TOOL-001",
+            `grantTools("${grant.scope}", "${grant.upstream.upstreamId}", "${pattern}") grants a destructive tool: destructive tools are never granted (they stay always-blocked)`,
+          );
         }
       }
     }
@@ -98,18 +123,33 @@ export class TollgateChecks implements IAspect {
 
   private checkGateway(gateway: GatewayDeployment): void {
     if (gateway.replicas > 1 && !gateway.sharedLimits) {
-      Annotations.of(gateway).addWarning(`[TG-LIMIT-001] ${gateway.replicas} replicas keep separate in-memory rate-limit budgets (each user gets up to ${gateway.replicas}× the limit): set GatewayDeployment({ rateLimitStore: { type: "redis" } }) to share them`);
+      Annotations.of(gateway).addWarning(
+        `[TG-LIMIT-001] ${gateway.replicas} replicas keep separate in-memory rate-limit budgets (each user gets up to ${gateway.replicas}× the limit): set GatewayDeployment({ rateLimitStore: { type: "redis" } }) to share them`,
+      );
     }
     if (isDevEnvironment(gateway.environment)) return;
     if (!isPinned(gateway.image)) {
-      this.report(gateway, "TG-IMG-001", `gateway image ${gateway.image.repository} is not pinned by digest in "${gateway.environment}": set GatewayDeployment({ image: { digest: "sha256:..." } })`);
+      this.report(
+        gateway,
+        "TG-IMG-001",
+        `gateway image ${gateway.image.repository} is not pinned by digest in "${gateway.environment}": set GatewayDeployment({ image: { digest: "sha256:..." } })`,
+      );
     }
     if (gateway.redis && !isPinned(gateway.redis.image)) {
-      this.report(gateway, "TG-IMG-001", `Redis image ${gateway.redis.image.repository} is not pinned by digest in "${gateway.environment}": set rateLimitStore.deploy.image.digest`);
+      this.report(
+        gateway,
+        "TG-IMG-001",
+        `Redis image ${gateway.redis.image.repository} is not pinned by digest in "${gateway.environment}": set rateLimitStore.deploy.image.digest`,
+      );
     }
     for (const route of gateway.routes) {
       for (const url of route.upstreamUrls) {
-        if (url.startsWith("http:")) this.report(route, "TG-NET-001", `route "${route.routeId}" calls ${url} over plain http in "${gateway.environment}": use https`);
+        if (url.startsWith("http:"))
+          this.report(
+            route,
+            "TG-NET-001",
+            `route "${route.routeId}" calls ${url} over plain http in "${gateway.environment}": use https`,
+          );
       }
     }
   }
@@ -118,11 +158,19 @@ export class TollgateChecks implements IAspect {
     for (const [name, value] of Object.entries(runtime.environmentVariables)) {
       const format = findKnownCredential(value);
       if (SECRET_LIKE_NAME.test(name) || format) {
-        this.report(runtime, "TG-ENV-001", `environment variable ${name} ${format ? `holds a ${format.description}` : "has a secret-like name"}: the agent runtime gets only gateway URLs; secrets stay in the gateway`);
+        this.report(
+          runtime,
+          "TG-ENV-001",
+          `environment variable ${name} ${format ? `holds a ${format.description}` : "has a secret-like name"}: the agent runtime gets only gateway URLs; secrets stay in the gateway`,
+        );
       }
     }
     if (!isDevEnvironment(runtime.environment) && !runtime.imagePinned) {
-      this.report(runtime, "TG-IMG-001", `agent image is not pinned by digest in "${runtime.environment}": set AgentCoreRuntime({ imageDigest: "sha256:..." })`);
+      this.report(
+        runtime,
+        "TG-IMG-001",
+        `agent image is not pinned by digest in "${runtime.environment}": set AgentCoreRuntime({ imageDigest: "sha256:..." })`,
+      );
     }
   }
 

@@ -23,10 +23,13 @@ export function isPinned(image: ContainerImage): boolean {
 /** Problems with the reference itself, whatever the environment. */
 export function imageProblems(image: ContainerImage, prop: string): string[] {
   const problems: string[] = [];
-  if (image.digest !== undefined && !DIGEST.test(image.digest)) problems.push(`${prop}.digest: expected sha256:<64 hex digits>, got ${JSON.stringify(image.digest)}`);
+  if (image.digest !== undefined && !DIGEST.test(image.digest))
+    problems.push(`${prop}.digest: expected sha256:<64 hex digits>, got ${JSON.stringify(image.digest)}`);
   if (image.digest !== undefined && image.tag !== undefined) problems.push(`${prop}: set digest or tag, not both`);
   if (/[@]/.test(image.repository) || /:[^/]*$/.test(image.repository.replace(/^[^/]*\//, ""))) {
-    problems.push(`${prop}.repository: give the repository without tag or digest, got ${JSON.stringify(image.repository)}`);
+    problems.push(
+      `${prop}.repository: give the repository without tag or digest, got ${JSON.stringify(image.repository)}`,
+    );
   }
   return problems;
 }

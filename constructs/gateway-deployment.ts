@@ -62,7 +62,9 @@ export interface RedisDeployment {
 
 export interface GatewayAuthSettings {
   /** @default ["RS256"] */
-  readonly algorithms?: readonly ("RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "ES512" | "EdDSA")[];
+  readonly algorithms?: readonly (
+    "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "ES512" | "EdDSA"
+  )[];
   /** Claims every token must carry besides iss, aud, exp. @default ["sub"] */
   readonly requiredClaims?: readonly string[];
   /** @default 30 */
@@ -169,14 +171,21 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
     const mcpPath = props.mcpPath ?? "/mcp";
     const hasMcp = props.routes.some((r) => r.kind === "mcp");
     this.mcpUrl = hasMcp ? underPublicUrl(props.publicUrl, mcpPath) : undefined;
-    this.llmUrls = Object.fromEntries(props.routes.flatMap((r) => (r.kind === "llm" ? [[r.routeId, underPublicUrl(props.publicUrl, r.pathPrefix ?? "")]] : [])));
+    this.llmUrls = Object.fromEntries(
+      props.routes.flatMap((r) =>
+        r.kind === "llm" ? [[r.routeId, underPublicUrl(props.publicUrl, r.pathPrefix ?? "")]] : [],
+      ),
+    );
 
-    const redisEnv = props.rateLimitStore?.type === "redis" ? (props.rateLimitStore.urlSecretEnv ?? "REDIS_URL") : undefined;
+    const redisEnv =
+      props.rateLimitStore?.type === "redis" ? (props.rateLimitStore.urlSecretEnv ?? "REDIS_URL") : undefined;
     const deployRedis = props.rateLimitStore?.type === "redis" ? props.rateLimitStore.deploy : undefined;
     // An in-cluster Redis: its password is the secret, the URL is built from it in the pod. Else the URL is the secret.
     const redisPasswordEnv = deployRedis ? (deployRedis.passwordSecretEnv ?? "REDIS_PASSWORD") : undefined;
     const secretRedisEnv = redisPasswordEnv ?? redisEnv;
-    this.secretEnvNames = [...new Set([...props.routes.flatMap((r) => r.secretEnvNames), ...(secretRedisEnv ? [secretRedisEnv] : [])])].sort();
+    this.secretEnvNames = [
+      ...new Set([...props.routes.flatMap((r) => r.secretEnvNames), ...(secretRedisEnv ? [secretRedisEnv] : [])]),
+    ].sort();
 
     const replicas = props.replicas ?? 2;
     this.replicas = replicas;
@@ -185,7 +194,10 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
     const labels = { "app.kubernetes.io/name": "tollgate-gateway", "app.kubernetes.io/instance": this.gatewayName };
     const name = `${this.gatewayName}`;
 
-    const namespace = props.createNamespace === false ? undefined : new NamespaceV1(this, "Namespace", { metadata: { name: this.namespace } });
+    const namespace =
+      props.createNamespace === false
+        ? undefined
+        : new NamespaceV1(this, "Namespace", { metadata: { name: this.namespace } });
     const nsName = namespace ? namespace.metadata.name : this.namespace;
     const serviceAccount = new ServiceAccountV1(this, "ServiceAccount", {
       metadata: { name, namespace: nsName, labels },
@@ -227,7 +239,13 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
     this.secretVariables = secretVariables;
     this.redis =
       deployRedis && redisPasswordEnv && secretName
-        ? new GatewayRedis(this, "Redis", { name: `${name}-redis`, namespace: nsName, image: deployRedis.image, clientLabels: labels, password: { secretName, key: redisPasswordEnv } })
+        ? new GatewayRedis(this, "Redis", {
+            name: `${name}-redis`,
+            namespace: nsName,
+            image: deployRedis.image,
+            clientLabels: labels,
+            password: { secretName, key: redisPasswordEnv },
+          })
         : undefined;
 
     const bundleText = Lazy.stringValue({ produce: () => escapeTerraformTemplate(this.bundleText()) });
@@ -256,21 +274,42 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
             serviceAccountName: serviceAccount.metadata.name,
             automountServiceAccountToken: false,
             // 65532: the distroless `nonroot` user of runtime/Dockerfile.
-            securityContext: { runAsNonRoot: true, runAsUser: "65532", runAsGroup: "65532", fsGroup: "65532", seccompProfile: { type: "RuntimeDefault" } },
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: "65532",
+              runAsGroup: "65532",
+              fsGroup: "65532",
+              seccompProfile: { type: "RuntimeDefault" },
+            },
             container: [
               {
                 name: "gateway",
                 image: imageReference(props.image),
                 imagePullPolicy: "IfNotPresent",
-                args: ["serve", "--bundle", `${BUNDLE_MOUNT_PATH}/bundle.json`, "--values", `${BUNDLE_MOUNT_PATH}/values.json`, "--host", "0.0.0.0", "--port", String(GATEWAY_PORT)],
+                args: [
+                  "serve",
+                  "--bundle",
+                  `${BUNDLE_MOUNT_PATH}/bundle.json`,
+                  "--values",
+                  `${BUNDLE_MOUNT_PATH}/values.json`,
+                  "--host",
+                  "0.0.0.0",
+                  "--port",
+                  String(GATEWAY_PORT),
+                ],
                 port: [
                   { name: "http", containerPort: GATEWAY_PORT },
                   { name: "metrics", containerPort: METRICS_PORT },
                 ],
                 env: [
-                  ...this.secretEnvNames.map((envName) => ({ name: envName, valueFrom: { secretKeyRef: { name: secretName, key: envName } } })),
+                  ...this.secretEnvNames.map((envName) => ({
+                    name: envName,
+                    valueFrom: { secretKeyRef: { name: secretName, key: envName } },
+                  })),
                   // After the password's variable: Kubernetes expands `$(NAME)` of variables defined earlier in the list.
-                  ...(this.redis && redisEnv && redisPasswordEnv ? [{ name: redisEnv, value: this.redis.urlWithPasswordFrom(redisPasswordEnv) }] : []),
+                  ...(this.redis && redisEnv && redisPasswordEnv
+                    ? [{ name: redisEnv, value: this.redis.urlWithPasswordFrom(redisPasswordEnv) }]
+                    : []),
                 ],
                 securityContext: {
                   runAsNonRoot: true,
@@ -322,7 +361,9 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
         minReplicas: replicas,
         maxReplicas,
         scaleTargetRef: { apiVersion: "apps/v1", kind: "Deployment", name: this.deployment.deploymentName },
-        metric: [{ type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } }],
+        metric: [
+          { type: "Resource", resource: { name: "cpu", target: { type: "Utilization", averageUtilization: 70 } } },
+        ],
       },
     });
     new NetworkPolicyV1(this, "NetworkPolicy", {
@@ -333,7 +374,9 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
         ingress: [
           {
             from: props.allowedClientNamespaces
-              ? props.allowedClientNamespaces.map((ns) => ({ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } } }))
+              ? props.allowedClientNamespaces.map((ns) => ({
+                  namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": ns } },
+                }))
               : [{ namespaceSelector: {} }],
             ports: [
               { port: String(GATEWAY_PORT), protocol: "TCP" },
@@ -342,13 +385,26 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
           },
         ],
         egress: [
-          { ports: [{ port: "53", protocol: "UDP" }, { port: "53", protocol: "TCP" }] },
-          { ports: egressPorts(props.routes, Boolean(redisEnv)).map((port) => ({ port: String(port), protocol: "TCP" })) },
+          {
+            ports: [
+              { port: "53", protocol: "UDP" },
+              { port: "53", protocol: "TCP" },
+            ],
+          },
+          {
+            ports: egressPorts(props.routes, Boolean(redisEnv)).map((port) => ({
+              port: String(port),
+              protocol: "TCP",
+            })),
+          },
         ],
       },
     });
 
-    writeOnSynth(TerraformStack.of(this), { fileName: `${this.gatewayName}.bundle.json`, contents: () => this.bundleText() });
+    writeOnSynth(TerraformStack.of(this), {
+      fileName: `${this.gatewayName}.bundle.json`,
+      contents: () => this.bundleText(),
+    });
     TollgateChecks.ensureOn(TerraformStack.of(this));
     this.node.addValidation({ validate: () => this.checkBundle() });
   }
@@ -418,7 +474,12 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
         ...(p.auth?.clockSkewSeconds !== undefined ? { clockSkewSeconds: p.auth.clockSkewSeconds } : {}),
         ...(p.auth?.maxTokenAgeSeconds !== undefined ? { maxTokenAgeSeconds: p.auth.maxTokenAgeSeconds } : {}),
         ...(p.clients
-          ? { allowedClients: [value("okta.clients.user.id", p.clients.userClientId), value("okta.clients.agent.id", p.clients.agentClientId)] }
+          ? {
+              allowedClients: [
+                value("okta.clients.user.id", p.clients.userClientId),
+                value("okta.clients.agent.id", p.clients.agentClientId),
+              ],
+            }
           : {}),
       },
       protectedResource: {
@@ -433,8 +494,16 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
               path: mcpPath,
               policy: mcpPolicy.policyId,
               upstreams: mcpRoutes.flatMap((r) => r.toMcpUpstream(value) ?? []),
-              grants: (p.scopes?.grants ?? []).map((g) => ({ scope: g.scope, upstream: g.upstream.upstreamId, tools: [...g.tools] })),
-              deny: (p.scopes?.denies ?? []).map((d) => ({ upstream: d.upstream === "*" ? "*" : d.upstream.upstreamId, tools: [...d.tools], reason: d.reason })),
+              grants: (p.scopes?.grants ?? []).map((g) => ({
+                scope: g.scope,
+                upstream: g.upstream.upstreamId,
+                tools: [...g.tools],
+              })),
+              deny: (p.scopes?.denies ?? []).map((d) => ({
+                upstream: d.upstream === "*" ? "*" : d.upstream.upstreamId,
+                tools: [...d.tools],
+                reason: d.reason,
+              })),
               alwaysBlocked: blocked.filter((b) => b.upstream === "*" || upstreamIds.has(b.upstream)),
             },
           }
@@ -442,7 +511,11 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
       guardPolicies: [...policies.values()].map((policy) => policy.toBundle()),
       rateLimitStore:
         p.rateLimitStore?.type === "redis"
-          ? { type: "redis", url: { env: p.rateLimitStore.urlSecretEnv ?? "REDIS_URL" }, onUnavailable: p.rateLimitStore.onUnavailable ?? "fail-closed" }
+          ? {
+              type: "redis",
+              url: { env: p.rateLimitStore.urlSecretEnv ?? "REDIS_URL" },
+              onUnavailable: p.rateLimitStore.onUnavailable ?? "fail-closed",
+            }
           : { type: "memory" },
       telemetry: {
         audit: { capturePrompts: p.telemetry?.capturePrompts ?? false },
@@ -455,15 +528,24 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
 
   private checkBundle(): string[] {
     const errors = imageProblems(this.props.image, "GatewayDeployment.image");
-    if (!Number.isInteger(this.replicas) || this.replicas < 1) errors.push(`GatewayDeployment.replicas: expected a positive integer, got ${this.replicas}`);
+    if (!Number.isInteger(this.replicas) || this.replicas < 1)
+      errors.push(`GatewayDeployment.replicas: expected a positive integer, got ${this.replicas}`);
     if (!isDevEnvironment(this.environment) && this.replicas < 2) {
-      errors.push(`GatewayDeployment.replicas: at least 2 outside dev ("${this.environment}" has ${this.replicas}): one replica is a single point of failure for every agent`);
+      errors.push(
+        `GatewayDeployment.replicas: at least 2 outside dev ("${this.environment}" has ${this.replicas}): one replica is a single point of failure for every agent`,
+      );
     }
     const mcpPolicies = new Set(this.routes.filter((r) => r.kind === "mcp" && r.policy).map((r) => r.policy?.policyId));
-    if (mcpPolicies.size > 1) errors.push(`GatewayDeployment.routes: MCP upstreams share one guard policy, got ${[...mcpPolicies].join(", ")}: apply the same GuardPolicy to every MCP route`);
+    if (mcpPolicies.size > 1)
+      errors.push(
+        `GatewayDeployment.routes: MCP upstreams share one guard policy, got ${[...mcpPolicies].join(", ")}: apply the same GuardPolicy to every MCP route`,
+      );
     for (const route of this.routes) {
       for (const { variable, path } of route.secretFiles) {
-        const envName = variable.toUpperCase().replace(/[^A-Z0-9_]/g, "_").replace(/^(?=[0-9])/, "_");
+        const envName = variable
+          .toUpperCase()
+          .replace(/[^A-Z0-9_]/g, "_")
+          .replace(/^(?=[0-9])/, "_");
         errors.push(
           `GatewayRoute.mcp(${route.node.id}).env.${variable}: { file: "${path}" } would not exist in the gateway's pods (GatewayDeployment mounts no secret files): use { env: "${envName}" }, which GatewayDeployment provides from the gateway's Secret`,
         );
@@ -471,10 +553,14 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
     }
     const text = this.bundleText();
     if (Token.isUnresolved(text)) {
-      errors.push("GatewayDeployment: a Terraform reference reached the bundle outside an apply-time field (pass it through a placeholder)");
+      errors.push(
+        "GatewayDeployment: a Terraform reference reached the bundle outside an apply-time field (pass it through a placeholder)",
+      );
     }
     const result = validateSynthBundle(this.bundle());
-    if (!result.ok) for (const issue of result.issues) errors.push(`[TG-BUNDLE-001] gateway "${this.gatewayName}": ${formatIssue(issue)}`);
+    if (!result.ok)
+      for (const issue of result.issues)
+        errors.push(`[TG-BUNDLE-001] gateway "${this.gatewayName}": ${formatIssue(issue)}`);
     return errors;
   }
 }
@@ -503,4 +589,3 @@ function egressPorts(routes: readonly GatewayRoute[], redis: boolean): number[] 
   if (redis) ports.add(6379);
   return [...ports].sort((a, b) => a - b);
 }
-

@@ -41,17 +41,40 @@ export class GatewayRedis extends Construct {
           metadata: { labels },
           spec: {
             automountServiceAccountToken: false,
-            securityContext: { runAsNonRoot: true, runAsUser: "999", runAsGroup: "999", fsGroup: "999", seccompProfile: { type: "RuntimeDefault" } },
+            securityContext: {
+              runAsNonRoot: true,
+              runAsUser: "999",
+              runAsGroup: "999",
+              fsGroup: "999",
+              seccompProfile: { type: "RuntimeDefault" },
+            },
             container: [
               {
                 name: "redis",
                 image: imageReference(props.image),
                 // Kubernetes expands `$(REDIS_PASSWORD)` from the env below: the manifest holds only the reference.
-                args: ["--save", "", "--appendonly", "no", "--protected-mode", "no", "--requirepass", "$(REDIS_PASSWORD)"],
+                args: [
+                  "--save",
+                  "",
+                  "--appendonly",
+                  "no",
+                  "--protected-mode",
+                  "no",
+                  "--requirepass",
+                  "$(REDIS_PASSWORD)",
+                ],
                 // REDISCLI_AUTH: the password of the readiness probe's `redis-cli`.
-                env: ["REDIS_PASSWORD", "REDISCLI_AUTH"].map((name) => ({ name, valueFrom: { secretKeyRef: { name: props.password.secretName, key: props.password.key } } })),
+                env: ["REDIS_PASSWORD", "REDISCLI_AUTH"].map((name) => ({
+                  name,
+                  valueFrom: { secretKeyRef: { name: props.password.secretName, key: props.password.key } },
+                })),
                 port: [{ name: "redis", containerPort: REDIS_PORT }],
-                securityContext: { runAsNonRoot: true, readOnlyRootFilesystem: true, allowPrivilegeEscalation: false, capabilities: { drop: ["ALL"] } },
+                securityContext: {
+                  runAsNonRoot: true,
+                  readOnlyRootFilesystem: true,
+                  allowPrivilegeEscalation: false,
+                  capabilities: { drop: ["ALL"] },
+                },
                 livenessProbe: { tcpSocket: [{ port: "redis" }], periodSeconds: 10 },
                 // `redis-cli` exits 0 on an error reply too: ready means it got PONG.
                 readinessProbe: { exec: { command: ["sh", "-c", "redis-cli ping | grep -q PONG"] }, periodSeconds: 5 },
@@ -73,7 +96,12 @@ export class GatewayRedis extends Construct {
       spec: {
         podSelector: { matchLabels: labels },
         policyTypes: ["Ingress", "Egress"],
-        ingress: [{ from: [{ podSelector: { matchLabels: { ...props.clientLabels } } }], ports: [{ port: String(REDIS_PORT), protocol: "TCP" }] }],
+        ingress: [
+          {
+            from: [{ podSelector: { matchLabels: { ...props.clientLabels } } }],
+            ports: [{ port: String(REDIS_PORT), protocol: "TCP" }],
+          },
+        ],
       },
     });
     this.address = `${service.metadata.name}.${props.namespace}.svc.cluster.local:${REDIS_PORT}`;

@@ -50,7 +50,13 @@ export type McpCredentials =
   /** A static secret sent in a header, e.g. `Authorization: Bearer $GITHUB_TOKEN`. */
   | { readonly mode: "secret-header"; readonly header: string; readonly secretEnv: string; readonly prefix?: string }
   /** RFC 8693: the user's token is exchanged at Okta for one scoped to `audience` (sub = user, act = agent). */
-  | { readonly mode: "token-exchange"; readonly authServer: IAuthorizationServer; readonly clients: IOAuthClients; readonly audience: string; readonly scopes?: readonly string[] };
+  | {
+      readonly mode: "token-exchange";
+      readonly authServer: IAuthorizationServer;
+      readonly clients: IOAuthClients;
+      readonly audience: string;
+      readonly scopes?: readonly string[];
+    };
 
 export interface McpRouteProps {
   /** Upstream id: tools appear as `${upstreamId}__${tool}`. Lower-case, ≤ 16 characters. */
@@ -108,7 +114,11 @@ export class GatewayRoute extends Construct implements IMcpUpstream {
   public policy: GuardPolicy | undefined;
   private readonly props: ({ kind: "llm" } & LlmRouteProps) | ({ kind: "mcp" } & McpRouteProps);
 
-  private constructor(scope: Construct, id: string, props: ({ kind: "llm" } & LlmRouteProps) | ({ kind: "mcp" } & McpRouteProps)) {
+  private constructor(
+    scope: Construct,
+    id: string,
+    props: ({ kind: "llm" } & LlmRouteProps) | ({ kind: "mcp" } & McpRouteProps),
+  ) {
     super(scope, id);
     this.props = props;
     this.kind = props.kind;
@@ -123,13 +133,19 @@ export class GatewayRoute extends Construct implements IMcpUpstream {
       this.routeId = props.upstreamId;
       this.upstreamId = props.upstreamId;
       const creds = props.credentials;
-      const envSecrets = Object.values(props.env ?? {}).flatMap((v) => (typeof v === "object" && "env" in v ? [v.env] : []));
+      const envSecrets = Object.values(props.env ?? {}).flatMap((v) =>
+        typeof v === "object" && "env" in v ? [v.env] : [],
+      );
       this.secretEnvNames = [
         ...(creds?.mode === "secret-header" ? [creds.secretEnv] : []),
-        ...(creds?.mode === "token-exchange" && creds.clients.agentClientSecretEnv ? [creds.clients.agentClientSecretEnv] : []),
+        ...(creds?.mode === "token-exchange" && creds.clients.agentClientSecretEnv
+          ? [creds.clients.agentClientSecretEnv]
+          : []),
         ...envSecrets,
       ];
-      this.secretFiles = Object.entries(props.env ?? {}).flatMap(([variable, v]) => (typeof v === "object" && "file" in v ? [{ variable, path: v.file }] : []));
+      this.secretFiles = Object.entries(props.env ?? {}).flatMap(([variable, v]) =>
+        typeof v === "object" && "file" in v ? [{ variable, path: v.file }] : [],
+      );
       this.upstreamUrls = props.url ? [props.url] : [];
     }
     this.node.addValidation({ validate: () => this.checkProps() });
@@ -148,17 +164,18 @@ export class GatewayRoute extends Construct implements IMcpUpstream {
       id: this.routeId,
       pathPrefix: p.pathPrefix,
       policy: policyId,
-      providers: p.providers.map(
-        (provider): ProviderInput => ({
-          id: provider.id,
-          kind: provider.kind,
-          baseUrl: provider.baseUrl,
-          ...(provider.apiKeyEnv ? { apiKey: { env: provider.apiKeyEnv } } : {}),
-          ...(provider.modelMap ? { modelMap: { ...provider.modelMap } } : {}),
-          ...(provider.timeoutMs ? { timeoutMs: provider.timeoutMs } : {}),
-        }),
-      ),
-      failover: { on: [...(p.failoverOn ?? ["429", "529", "5xx", "timeout", "connection-error"])], evictSeconds: p.evictSeconds ?? 30 },
+      providers: p.providers.map((provider): ProviderInput => ({
+        id: provider.id,
+        kind: provider.kind,
+        baseUrl: provider.baseUrl,
+        ...(provider.apiKeyEnv ? { apiKey: { env: provider.apiKeyEnv } } : {}),
+        ...(provider.modelMap ? { modelMap: { ...provider.modelMap } } : {}),
+        ...(provider.timeoutMs ? { timeoutMs: provider.timeoutMs } : {}),
+      })),
+      failover: {
+        on: [...(p.failoverOn ?? ["429", "529", "5xx", "timeout", "connection-error"])],
+        evictSeconds: p.evictSeconds ?? 30,
+      },
     };
   }
 
@@ -188,8 +205,12 @@ export class GatewayRoute extends Construct implements IMcpUpstream {
 
   private checkProps(): string[] {
     const p = this.props;
-    if (p.kind === "llm") return p.providers.length === 0 ? [`GatewayRoute.llm(${this.node.id}).providers: a route needs at least one provider`] : [];
-    if (Boolean(p.url) === Boolean(p.command)) return [`GatewayRoute.mcp(${this.node.id}): set exactly one of { url } (streamable HTTP) or { command } (stdio)`];
+    if (p.kind === "llm")
+      return p.providers.length === 0
+        ? [`GatewayRoute.llm(${this.node.id}).providers: a route needs at least one provider`]
+        : [];
+    if (Boolean(p.url) === Boolean(p.command))
+      return [`GatewayRoute.mcp(${this.node.id}): set exactly one of { url } (streamable HTTP) or { command } (stdio)`];
     return [];
   }
 }

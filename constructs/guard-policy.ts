@@ -18,13 +18,23 @@ export interface GuardPolicyProps {
   /** Policy id in the bundle. @default the construct id, lower-cased */
   readonly policyId?: string;
   /** PII redaction. @default { mode: "mask" } */
-  readonly pii?: { readonly mode: GuardMode; readonly detectors?: readonly ("email" | "phone" | "ssn" | "payment-card" | "ip-address")[] } | false;
+  readonly pii?:
+    | {
+        readonly mode: GuardMode;
+        readonly detectors?: readonly ("email" | "phone" | "ssn" | "payment-card" | "ip-address")[];
+      }
+    | false;
   /** Prompt-injection detection. @default { mode: "block" } */
-  readonly promptInjection?: { readonly mode: GuardMode; readonly sensitivity?: "strict" | "moderate" | "lenient" } | false;
+  readonly promptInjection?:
+    { readonly mode: GuardMode; readonly sensitivity?: "strict" | "moderate" | "lenient" } | false;
   /** Credential-leak scanning of responses and tool results (streaming included). @default { mode: "block" } */
   readonly credentialLeak?: { readonly mode: GuardMode } | false;
   /** Per-user budgets (keyed by the verified `sub`). @default none */
-  readonly limits?: { readonly windowSeconds?: number; readonly requestsPerWindow?: number; readonly tokensPerWindow?: number };
+  readonly limits?: {
+    readonly windowSeconds?: number;
+    readonly requestsPerWindow?: number;
+    readonly tokensPerWindow?: number;
+  };
   /**
    * Destructive tools: refused for everyone.
    * @default [{ upstream: "*", tools: DESTRUCTIVE_TOOL_PATTERNS, reason: "destructive" }]
@@ -33,7 +43,14 @@ export interface GuardPolicyProps {
 }
 
 /** Patterns of tools that destroy data or bypass review: blocked unless a policy says otherwise. */
-export const DESTRUCTIVE_TOOL_PATTERNS: readonly string[] = ["*delete*", "*destroy*", "*drop*", "*purge*", "merge_pull_request", "force_push*"];
+export const DESTRUCTIVE_TOOL_PATTERNS: readonly string[] = [
+  "*delete*",
+  "*destroy*",
+  "*drop*",
+  "*purge*",
+  "merge_pull_request",
+  "force_push*",
+];
 
 /**
  * Guards (PII, prompt injection, credential leak), per-user limits and the always-blocked tool list,
@@ -48,7 +65,9 @@ export class GuardPolicy extends Construct {
     super(scope, id);
     this.props = props;
     this.policyId = props.policyId ?? id.toLowerCase();
-    this.alwaysBlocked = props.alwaysBlockedTools ?? [{ upstream: "*", tools: DESTRUCTIVE_TOOL_PATTERNS, reason: "destructive" }];
+    this.alwaysBlocked = props.alwaysBlockedTools ?? [
+      { upstream: "*", tools: DESTRUCTIVE_TOOL_PATTERNS, reason: "destructive" },
+    ];
   }
 
   /** Applies this policy to the routes (the last policy applied to a route wins). Returns the routes. */
@@ -66,9 +85,23 @@ export class GuardPolicy extends Construct {
     return {
       id: this.policyId,
       ...(pii ? { pii: { mode: pii.mode, ...(pii.detectors ? { detectors: [...pii.detectors] } : {}) } } : {}),
-      ...(injection ? { promptInjection: { mode: injection.mode, ...(injection.sensitivity ? { sensitivity: injection.sensitivity } : {}) } } : {}),
+      ...(injection
+        ? {
+            promptInjection: {
+              mode: injection.mode,
+              ...(injection.sensitivity ? { sensitivity: injection.sensitivity } : {}),
+            },
+          }
+        : {}),
       ...(leak ? { credentialLeak: { mode: leak.mode } } : {}),
-      ...(p.limits ? { limits: { windowSeconds: p.limits.windowSeconds ?? 60, ...pick(p.limits, "requestsPerWindow", "tokensPerWindow") } } : {}),
+      ...(p.limits
+        ? {
+            limits: {
+              windowSeconds: p.limits.windowSeconds ?? 60,
+              ...pick(p.limits, "requestsPerWindow", "tokensPerWindow"),
+            },
+          }
+        : {}),
     };
   }
 }

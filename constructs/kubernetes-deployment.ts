@@ -15,7 +15,13 @@ function snakeCase(key: string): string {
 /** camelCase attribute names → Terraform's snake_case, leaving map keys and values untouched. */
 function toTerraformAttributes(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(toTerraformAttributes);
-  if (value === null || typeof value !== "object" || !Object.getPrototypeOf(value) || Object.getPrototypeOf(value) !== Object.prototype) return value;
+  if (
+    value === null ||
+    typeof value !== "object" ||
+    !Object.getPrototypeOf(value) ||
+    Object.getPrototypeOf(value) !== Object.prototype
+  )
+    return value;
   return Object.fromEntries(
     Object.entries(value as Record<string, unknown>)
       .filter(([, v]) => v !== undefined)
@@ -36,7 +42,11 @@ export class KubernetesDeployment extends TerraformResource {
   ) {
     super(scope, id, {
       terraformResourceType: "kubernetes_deployment",
-      terraformGeneratorMetadata: { providerName: "kubernetes", providerVersion: "2.38.0", providerVersionConstraint: "~> 2.0" },
+      terraformGeneratorMetadata: {
+        providerName: "kubernetes",
+        providerVersion: "2.38.0",
+        providerVersionConstraint: "~> 2.0",
+      },
     });
   }
 

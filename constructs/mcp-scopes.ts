@@ -63,7 +63,9 @@ export class McpScopes extends Construct implements IScopeSet {
 
   constructor(scope: Construct, id: string, props: McpScopesProps) {
     super(scope, id);
-    const specs = (props.scopes ?? ["mcp:read", "mcp:write", "mcp:admin"]).map((s) => (typeof s === "string" ? { name: s } : s));
+    const specs = (props.scopes ?? ["mcp:read", "mcp:write", "mcp:admin"]).map((s) =>
+      typeof s === "string" ? { name: s } : s,
+    );
     this.privileged = props.privileged ?? ["mcp:admin"];
     this.names = specs.map((s) => s.name);
     const consent: Record<string, ScopeConsent> = {};
@@ -114,13 +116,18 @@ export class McpScopes extends Construct implements IScopeSet {
     for (const spec of specs) {
       if (seen.has(spec.name)) errors.push(`McpScopes.scopes: duplicate scope "${spec.name}"`);
       seen.add(spec.name);
-      if (!/^[a-zA-Z0-9:._-]+$/.test(spec.name)) errors.push(`McpScopes.scopes: "${spec.name}" must be letters, digits, ':', '.', '_' or '-'`);
+      if (!/^[a-zA-Z0-9:._-]+$/.test(spec.name))
+        errors.push(`McpScopes.scopes: "${spec.name}" must be letters, digits, ':', '.', '_' or '-'`);
     }
     for (const name of this.privileged) {
-      if (!seen.has(name)) errors.push(`McpScopes.privileged: "${name}" is not one of the scopes (${this.names.join(", ")})`);
+      if (!seen.has(name))
+        errors.push(`McpScopes.privileged: "${name}" is not one of the scopes (${this.names.join(", ")})`);
     }
     for (const grant of this.grantRecords) {
-      if (grant.tools.length === 0) errors.push(`McpScopes.grantTools("${grant.scope}", "${grant.upstream.upstreamId}"): give at least one tool pattern`);
+      if (grant.tools.length === 0)
+        errors.push(
+          `McpScopes.grantTools("${grant.scope}", "${grant.upstream.upstreamId}"): give at least one tool pattern`,
+        );
     }
     return errors;
   }

@@ -132,7 +132,8 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
       this.issuer = server.issuer;
     }
     // Fn.join keeps the reference a single Terraform expression (usable inside jsonencode for values.json).
-    const underIssuer = (suffix: string) => (Token.isUnresolved(this.issuer) ? Fn.join("", [this.issuer, suffix]) : `${this.issuer}${suffix}`);
+    const underIssuer = (suffix: string) =>
+      Token.isUnresolved(this.issuer) ? Fn.join("", [this.issuer, suffix]) : `${this.issuer}${suffix}`;
     this.discoveryUrl = underIssuer("/.well-known/openid-configuration");
     this.jwksUri = underIssuer("/v1/keys");
     this.tokenUrl = underIssuer("/v1/token");
@@ -145,7 +146,9 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
       tokenEndpointAuthMethod: "none",
       pkceRequired: true,
       redirectUris: [...props.userApp.redirectUris],
-      postLogoutRedirectUris: props.userApp.postLogoutRedirectUris ? [...props.userApp.postLogoutRedirectUris] : undefined,
+      postLogoutRedirectUris: props.userApp.postLogoutRedirectUris
+        ? [...props.userApp.postLogoutRedirectUris]
+        : undefined,
       wildcardRedirect: "DISABLED",
       consentMethod: "REQUIRED",
       refreshTokenRotation: "ROTATE",
@@ -160,7 +163,10 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
       grantTypes: ["client_credentials", ...(this.tokenExchange ? [TOKEN_EXCHANGE_GRANT] : [])],
       responseTypes: ["token"],
       ...(jwks
-        ? { tokenEndpointAuthMethod: "private_key_jwt", jwks: jwks.map((k) => ({ kty: "RSA", kid: k.kid, n: k.n, e: k.e })) }
+        ? {
+            tokenEndpointAuthMethod: "private_key_jwt",
+            jwks: jwks.map((k) => ({ kty: "RSA", kid: k.kid, n: k.n, e: k.e })),
+          }
         : { tokenEndpointAuthMethod: "client_secret_basic", omitSecret: true }),
     });
     this.userClientId = this.userApp.clientId;
@@ -184,7 +190,9 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
     });
     const scopeWhitelist = Lazy.listValue({ produce: () => [...this.requestableScopes] });
     // Client credentials act without a human: never hand them a privileged (consent-gated) scope.
-    const agentScopeWhitelist = Lazy.listValue({ produce: () => [...this.allowedScopes].filter((s) => !this.privilegedScopes.has(s)).sort() });
+    const agentScopeWhitelist = Lazy.listValue({
+      produce: () => [...this.allowedScopes].filter((s) => !this.privilegedScopes.has(s)).sort(),
+    });
     this.userRule = new AuthServerPolicyRule(this, "UserRule", {
       authServerId: this.authServerId,
       policyId: this.policy.id,
@@ -210,7 +218,11 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
     this.node.addValidation({ validate: () => this.checkProps(accessMinutes, refreshMinutes) });
   }
 
-  public allowScopes(names: readonly string[], dependencies: readonly ITerraformDependable[] = [], privileged: readonly string[] = []): void {
+  public allowScopes(
+    names: readonly string[],
+    dependencies: readonly ITerraformDependable[] = [],
+    privileged: readonly string[] = [],
+  ): void {
     for (const name of names) this.allowedScopes.add(name);
     for (const name of privileged) this.privilegedScopes.add(name);
     for (const rule of [this.userRule, this.agentRule]) {
@@ -225,7 +237,8 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
 
   private checkProps(accessMinutes: number, refreshMinutes: number): string[] {
     const errors: string[] = [];
-    if (this.redirectUris.length === 0) errors.push("OktaApps.userApp.redirectUris: at least one exact redirect URI is required");
+    if (this.redirectUris.length === 0)
+      errors.push("OktaApps.userApp.redirectUris: at least one exact redirect URI is required");
     for (const uri of this.redirectUris) {
       const problem = redirectUriProblem(uri);
       if (problem) errors.push(`OktaApps.userApp.redirectUris: ${JSON.stringify(uri)} ${problem}`);
@@ -234,7 +247,9 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
       errors.push(`OktaApps.accessTokenLifetimeMinutes: expected 5–1440 (Okta's range), got ${accessMinutes}`);
     }
     if (!Number.isInteger(refreshMinutes) || refreshMinutes < accessMinutes) {
-      errors.push(`OktaApps.refreshTokenLifetimeMinutes: expected an integer ≥ the access token lifetime, got ${refreshMinutes}`);
+      errors.push(
+        `OktaApps.refreshTokenLifetimeMinutes: expected an integer ≥ the access token lifetime, got ${refreshMinutes}`,
+      );
     }
     return errors;
   }

@@ -26,7 +26,11 @@ export interface IAuthorizationServer extends IConstruct {
    * @param dependencies Terraform resources the policy rules must wait for (the scopes themselves)
    * @param privileged scopes only a human may grant (never issued to client credentials)
    */
-  allowScopes(names: readonly string[], dependencies?: readonly ITerraformDependable[], privileged?: readonly string[]): void;
+  allowScopes(
+    names: readonly string[],
+    dependencies?: readonly ITerraformDependable[],
+    privileged?: readonly string[],
+  ): void;
 }
 
 /** The OAuth clients an environment's users and agents authenticate with. */

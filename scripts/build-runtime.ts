@@ -30,7 +30,9 @@ export async function buildGateway(options: GatewayBuild): Promise<string> {
   await rm(outdir, { recursive: true, force: true });
   await build({
     absWorkingDir: ROOT,
-    entryPoints: Object.fromEntries(Object.entries(options.entryPoints).map(([name, file]) => [name, join(ROOT, file)])),
+    entryPoints: Object.fromEntries(
+      Object.entries(options.entryPoints).map(([name, file]) => [name, join(ROOT, file)]),
+    ),
     outdir,
     outExtension: { ".js": ".mjs" },
     bundle: true,

@@ -19,7 +19,13 @@ export class DevopsCopilotPlatform extends Construct {
   public readonly scopes: McpScopes;
   public readonly gateway: GatewayDeployment;
   public readonly agent: AgentCoreRuntime;
-  public readonly routes: { readonly anthropic: GatewayRoute; readonly openai: GatewayRoute; readonly xai: GatewayRoute; readonly slack: GatewayRoute; readonly github: GatewayRoute };
+  public readonly routes: {
+    readonly anthropic: GatewayRoute;
+    readonly openai: GatewayRoute;
+    readonly xai: GatewayRoute;
+    readonly slack: GatewayRoute;
+    readonly github: GatewayRoute;
+  };
 
   constructor(scope: Construct, id: string, settings: EnvironmentSettings) {
     super(scope, id);
@@ -34,27 +40,51 @@ export class DevopsCopilotPlatform extends Construct {
       pathPrefix: "/anthropic",
       providers: [
         { id: "anthropic", kind: "anthropic", baseUrl: "https://api.anthropic.com", apiKeyEnv: "ANTHROPIC_API_KEY" },
-        { id: "openai-fallback", kind: "openai", baseUrl: "https://api.openai.com/v1", apiKeyEnv: "OPENAI_API_KEY", modelMap: { "claude-sonnet-4-5": "gpt-5" } },
+        {
+          id: "openai-fallback",
+          kind: "openai",
+          baseUrl: "https://api.openai.com/v1",
+          apiKeyEnv: "OPENAI_API_KEY",
+          modelMap: { "claude-sonnet-4-5": "gpt-5" },
+        },
       ],
     });
     const openai = GatewayRoute.llm(this, "OpenAI", {
       pathPrefix: "/openai",
       providers: [
         { id: "openai", kind: "openai", baseUrl: "https://api.openai.com/v1", apiKeyEnv: "OPENAI_API_KEY" },
-        { id: "xai-fallback", kind: "openai-compatible", baseUrl: "https://api.x.ai/v1", apiKeyEnv: "XAI_API_KEY", modelMap: { "gpt-5": "grok-4" } },
+        {
+          id: "xai-fallback",
+          kind: "openai-compatible",
+          baseUrl: "https://api.x.ai/v1",
+          apiKeyEnv: "XAI_API_KEY",
+          modelMap: { "gpt-5": "grok-4" },
+        },
       ],
     });
     const xai = GatewayRoute.llm(this, "XAI", {
       pathPrefix: "/xai",
       providers: [
         { id: "xai", kind: "openai-compatible", baseUrl: "https://api.x.ai/v1", apiKeyEnv: "XAI_API_KEY" },
-        { id: "openai-fallback", kind: "openai", baseUrl: "https://api.openai.com/v1", apiKeyEnv: "OPENAI_API_KEY", modelMap: { "grok-4": "gpt-5" } },
+        {
+          id: "openai-fallback",
+          kind: "openai",
+          baseUrl: "https://api.openai.com/v1",
+          apiKeyEnv: "OPENAI_API_KEY",
+          modelMap: { "grok-4": "gpt-5" },
+        },
       ],
     });
     const slack = GatewayRoute.mcp(this, "Slack", {
       upstreamId: "slack",
       url: settings.mcp.slackUrl,
-      credentials: { mode: "token-exchange", authServer: this.okta, clients: this.okta, audience: settings.mcp.slackAudience, scopes: ["slack:read", "slack:write"] },
+      credentials: {
+        mode: "token-exchange",
+        authServer: this.okta,
+        clients: this.okta,
+        audience: settings.mcp.slackAudience,
+        scopes: ["slack:read", "slack:write"],
+      },
     });
     const github = GatewayRoute.mcp(this, "GitHub", {
       upstreamId: "github",
@@ -67,12 +97,19 @@ export class DevopsCopilotPlatform extends Construct {
       pii: { mode: "mask" },
       promptInjection: { mode: "block" },
       credentialLeak: { mode: "block" },
-      limits: { windowSeconds: 60, requestsPerWindow: settings.limits.requestsPerMinute, tokensPerWindow: settings.limits.tokensPerMinute },
-      alwaysBlockedTools: [{ upstream: "*", tools: DESTRUCTIVE_TOOL_PATTERNS, reason: "destructive: never callable through the gateway" }],
+      limits: {
+        windowSeconds: 60,
+        requestsPerWindow: settings.limits.requestsPerMinute,
+        tokensPerWindow: settings.limits.tokensPerMinute,
+      },
+      alwaysBlockedTools: [
+        { upstream: "*", tools: DESTRUCTIVE_TOOL_PATTERNS, reason: "destructive: never callable through the gateway" },
+      ],
     });
     policy.applyTo(anthropic, openai, xai, slack, github);
 
-    for (const upstream of [slack, github]) this.scopes.grantTools("mcp:read", upstream, "list_*", "get_*", "search_*", "read_*");
+    for (const upstream of [slack, github])
+      this.scopes.grantTools("mcp:read", upstream, "list_*", "get_*", "search_*", "read_*");
     this.scopes.grantTools("mcp:write", slack, "slack_post_message", "slack_reply_to_thread", "slack_add_reaction");
     this.scopes.grantTools("mcp:write", github, "create_*", "add_*", "update_*");
     for (const upstream of [slack, github]) this.scopes.grantTools("mcp:admin", upstream, "*");
@@ -96,7 +133,9 @@ export class DevopsCopilotPlatform extends Construct {
       authServer: this.okta,
       clients: this.okta,
       gateway: this.gateway,
-      ...(settings.agentImage.digest ? { imageDigest: settings.agentImage.digest } : { imageTag: settings.agentImage.tag ?? "latest" }),
+      ...(settings.agentImage.digest
+        ? { imageDigest: settings.agentImage.digest }
+        : { imageTag: settings.agentImage.tag ?? "latest" }),
     });
   }
 }

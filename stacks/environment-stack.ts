@@ -16,10 +16,21 @@ export class EnvironmentStack extends TerraformStack {
   constructor(scope: Construct, settings: EnvironmentSettings) {
     super(scope, settings.stackName);
     new OktaProvider(this, "okta", { orgName: settings.okta.orgName, baseUrl: settings.okta.baseUrl });
-    new AwsProvider(this, "aws", { region: settings.aws.region, defaultTags: [{ tags: { "tollgate:environment": settings.environment } }] });
-    new KubernetesProvider(this, "kubernetes", { configPath: settings.kubernetes.configPath, configContext: settings.kubernetes.configContext });
+    new AwsProvider(this, "aws", {
+      region: settings.aws.region,
+      defaultTags: [{ tags: { "tollgate:environment": settings.environment } }],
+    });
+    new KubernetesProvider(this, "kubernetes", {
+      configPath: settings.kubernetes.configPath,
+      configContext: settings.kubernetes.configContext,
+    });
     if (settings.backend.kind === "s3") {
-      const backend = new S3Backend(this, { bucket: settings.backend.bucket, key: settings.backend.key, region: settings.backend.region, encrypt: true });
+      const backend = new S3Backend(this, {
+        bucket: settings.backend.bucket,
+        key: settings.backend.key,
+        region: settings.backend.region,
+        encrypt: true,
+      });
       // S3-native state locking (Terraform ≥ 1.10); cdktf 0.21 predates the typed option.
       backend.addOverride("use_lockfile", true);
     } else {

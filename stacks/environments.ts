@@ -80,9 +80,17 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentSettings>
     },
     aws: { region: "eu-west-1" },
     kubernetes: { configPath: "~/.kube/config", configContext: "tollgate-prod", namespace: "tollgate" },
-    backend: { kind: "s3", bucket: "tollgate-terraform-state", key: "tollgate-prod/terraform.tfstate", region: "eu-west-1" },
+    backend: {
+      kind: "s3",
+      bucket: "tollgate-terraform-state",
+      key: "tollgate-prod/terraform.tfstate",
+      region: "eu-west-1",
+    },
     // Release pipeline: bump these digests together with the release tag.
-    gatewayImage: { repository: "ghcr.io/tollgate-dev/tollgate", digest: "sha256:4f8c7b1e9d2a6c3f5e0b8a7d6c5b4a3928171615141312111009080706050403" },
+    gatewayImage: {
+      repository: "ghcr.io/tollgate-dev/tollgate",
+      digest: "sha256:4f8c7b1e9d2a6c3f5e0b8a7d6c5b4a3928171615141312111009080706050403",
+    },
     agentImage: { digest: "sha256:9a1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff0" },
     replicas: 3,
     redis: true,

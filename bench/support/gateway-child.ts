@@ -38,10 +38,16 @@ async function passthrough(config: ChildConfig): Promise<number> {
     delete headers.authorization;
     delete headers.connection;
     pool
-      .request({ path: req.url ?? "/", method: (req.method ?? "GET") as "GET" | "POST", headers, body: req.method === "POST" ? req : null })
+      .request({
+        path: req.url ?? "/",
+        method: (req.method ?? "GET") as "GET" | "POST",
+        headers,
+        body: req.method === "POST" ? req : null,
+      })
       .then(async ({ statusCode, headers: upstreamHeaders, body }) => {
         const out: Record<string, string | string[]> = {};
-        for (const [k, v] of Object.entries(upstreamHeaders)) if (v !== undefined && k !== "connection" && k !== "keep-alive" && k !== "transfer-encoding") out[k] = v;
+        for (const [k, v] of Object.entries(upstreamHeaders))
+          if (v !== undefined && k !== "connection" && k !== "keep-alive" && k !== "transfer-encoding") out[k] = v;
         res.writeHead(statusCode, out);
         for await (const chunk of body) res.write(chunk);
         res.end();
@@ -80,7 +86,14 @@ async function llmStage(config: ChildConfig): Promise<number> {
   const audit = createAuditLog(bufferedAuditDestination("/dev/null"));
   const limiter = await createRateLimiter(active);
   const gateway = createLlmGateway(active, { audit, limiter });
-  const principal = { issuer: "bench", subject: "bench-user", clientId: "bench", scopes: ["mcp:read"], expiresAt: 4_000_000_000, token: "" };
+  const principal = {
+    issuer: "bench",
+    subject: "bench-user",
+    clientId: "bench",
+    scopes: ["mcp:read"],
+    expiresAt: 4_000_000_000,
+    token: "",
+  };
   let id = 0;
   const server = createServer((req, res) => {
     const handler = gateway.route(new URL(req.url ?? "/", "http://x").pathname);
@@ -89,7 +102,14 @@ async function llmStage(config: ChildConfig): Promise<number> {
     res.once("close", () => {
       if (!res.writableFinished) cancellation.cancel(new Error("the client went away"));
     });
-    const ctx: RequestContext = { requestId: String(++id), traceId: undefined, principal, config: active, audit, cancellation };
+    const ctx: RequestContext = {
+      requestId: String(++id),
+      traceId: undefined,
+      principal,
+      config: active,
+      audit,
+      cancellation,
+    };
     handler(ctx, req, res).catch(() => res.end());
   });
   server.keepAliveTimeout = 60_000;
@@ -98,14 +118,25 @@ async function llmStage(config: ChildConfig): Promise<number> {
 }
 
 if (!process.send) {
-  console.log("bench/support/gateway-child.ts is the proxy process of bench/llm.ts and bench/mcp.ts; run `npm run bench -- llm mcp`.");
+  console.log(
+    "bench/support/gateway-child.ts is the proxy process of bench/llm.ts and bench/mcp.ts; run `npm run bench -- llm mcp`.",
+  );
 } else {
   process.once("message", (message: ChildConfig) => {
-    const start = message.mode === "passthrough" ? passthrough(message) : message.mode === "llmstage" ? llmStage(message) : tollgate(message);
+    const start =
+      message.mode === "passthrough"
+        ? passthrough(message)
+        : message.mode === "llmstage"
+          ? llmStage(message)
+          : tollgate(message);
     start.then(
       (port) => {
         process.on("message", (m: { type?: string }) => {
-          if (m.type === "usage") process.send?.({ type: "usage", usage: { cpu: process.cpuUsage(), maxRssKb: process.resourceUsage().maxRSS } satisfies ChildUsage });
+          if (m.type === "usage")
+            process.send?.({
+              type: "usage",
+              usage: { cpu: process.cpuUsage(), maxRssKb: process.resourceUsage().maxRSS } satisfies ChildUsage,
+            });
           if (m.type === "exit") process.exit(0);
         });
         process.send?.({ type: "ready", port });

@@ -29,7 +29,10 @@ let built: Promise<string[]> | undefined;
 /** The command line of the child: the built bundle (built once per run) or the sources. */
 function childCommand(): Promise<string[]> {
   if (fromSources) return Promise.resolve(["--import", "tsx", join(ROOT, "bench/support/gateway-child.ts")]);
-  built ??= buildGateway({ entryPoints: { "gateway-child": "bench/support/gateway-child.ts" }, outdir: "node_modules/.cache/tollgate-bench" }).then((dir) => [join(dir, "gateway-child.mjs")]);
+  built ??= buildGateway({
+    entryPoints: { "gateway-child": "bench/support/gateway-child.ts" },
+    outdir: "node_modules/.cache/tollgate-bench",
+  }).then((dir) => [join(dir, "gateway-child.mjs")]);
   return built;
 }
 
@@ -76,7 +79,9 @@ export async function startGatewayProcess(config: ChildConfig, childFile?: strin
     ? spawn("taskset", ["-c", "1", process.execPath, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
     : spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
   const port = await new Promise<number>((resolvePort, reject) => {
-    child.once("message", (m: { type?: string; port?: number }) => (m.type === "ready" && m.port ? resolvePort(m.port) : reject(new Error("gateway process failed to start"))));
+    child.once("message", (m: { type?: string; port?: number }) =>
+      m.type === "ready" && m.port ? resolvePort(m.port) : reject(new Error("gateway process failed to start")),
+    );
     child.once("exit", (code) => reject(new Error(`gateway process exited ${code}`)));
     child.send(config);
   });

@@ -20,7 +20,12 @@ import { startAuthServer } from "../../examples/local-platform/auth-server.js";
 import { startLlmUpstream } from "../../examples/local-platform/llm-upstream.js";
 import { buildGateway } from "../../scripts/build-runtime.js";
 import { authTestBundle } from "../../test/support/gateway.js";
-import { FULL_CHAIN_POLICY, type GatewayProcess, pinThisProcess, startGatewayProcess } from "../support/gateway-process.js";
+import {
+  FULL_CHAIN_POLICY,
+  type GatewayProcess,
+  pinThisProcess,
+  startGatewayProcess,
+} from "../support/gateway-process.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
 const BASE_DIR = "node_modules/.cache/tollgate-compare/base";
@@ -28,32 +33,60 @@ const NEW_DIR = "node_modules/.cache/tollgate-compare/new";
 const WINDOWS = 12;
 const PER_WINDOW = 1500;
 const AUDIENCE = "https://gateway.bench.test";
-const build = (outdir: string) => buildGateway({ entryPoints: { "gateway-child": "bench/support/gateway-child.ts" }, outdir });
+const build = (outdir: string) =>
+  buildGateway({ entryPoints: { "gateway-child": "bench/support/gateway-child.ts" }, outdir });
 
 if (process.argv.includes("--save-base")) {
   console.log(`base saved: ${join(await build(BASE_DIR), "gateway-child.mjs")}`);
   process.exit(0);
 }
-if (!existsSync(join(ROOT, BASE_DIR, "gateway-child.mjs"))) throw new Error("no base build: run with --save-base first");
+if (!existsSync(join(ROOT, BASE_DIR, "gateway-child.mjs")))
+  throw new Error("no base build: run with --save-base first");
 /** `--tokens`: streams from the upstream that writes each reply token by token (one SSE event per write). */
 const tokens = process.argv.includes("--tokens");
 const stream = tokens || process.argv.includes("--stream");
 
 pinThisProcess();
 const upstream = await startLlmUpstream({ maxRecorded: 0, ...(tokens ? { streamWrites: "per-event" as const } : {}) });
-const as = await startAuthServer({ audience: AUDIENCE, scopes: ["mcp:read"], clients: [{ clientId: "bench", clientSecret: "bench-secret", grants: ["client_credentials"], scopes: ["mcp:read"] }] });
-const { access_token: token } = await as.clientCredentials({ clientId: "bench", clientSecret: "bench-secret", scopes: ["mcp:read"] });
+const as = await startAuthServer({
+  audience: AUDIENCE,
+  scopes: ["mcp:read"],
+  clients: [{ clientId: "bench", clientSecret: "bench-secret", grants: ["client_credentials"], scopes: ["mcp:read"] }],
+});
+const { access_token: token } = await as.clientCredentials({
+  clientId: "bench",
+  clientSecret: "bench-secret",
+  scopes: ["mcp:read"],
+});
 const bundle = {
   ...authTestBundle(as.issuer, AUDIENCE),
-  llm: { routes: [{ id: "openai", pathPrefix: "/openai", policy: "default", providers: [{ id: "openai", kind: "openai" as const, baseUrl: `${upstream.url}/v1`, apiKey: { env: "BENCH_KEY" } }] }] },
+  llm: {
+    routes: [
+      {
+        id: "openai",
+        pathPrefix: "/openai",
+        policy: "default",
+        providers: [
+          { id: "openai", kind: "openai" as const, baseUrl: `${upstream.url}/v1`, apiKey: { env: "BENCH_KEY" } },
+        ],
+      },
+    ],
+  },
   guardPolicies: [FULL_CHAIN_POLICY],
 };
 const body = JSON.stringify({
   model: "gpt-4o-mini",
   stream,
   messages: [
-    { role: "system", content: "You are a helpful assistant for the support team. Answer briefly and cite the ticket number." },
-    { role: "user", content: "Draft a short, friendly follow-up asking whether the proposed workaround solved the problem, and offer a call on Thursday." },
+    {
+      role: "system",
+      content: "You are a helpful assistant for the support team. Answer briefly and cite the ticket number.",
+    },
+    {
+      role: "user",
+      content:
+        "Draft a short, friendly follow-up asking whether the proposed workaround solved the problem, and offer a call on Thursday.",
+    },
   ],
 });
 const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
@@ -64,7 +97,10 @@ interface Proxy {
 }
 
 async function start(file: string): Promise<Proxy> {
-  const gateway = await startGatewayProcess({ mode: "tollgate", bundle, env: { BENCH_KEY: "bench-provider-key" } }, file);
+  const gateway = await startGatewayProcess(
+    { mode: "tollgate", bundle, env: { BENCH_KEY: "bench-provider-key" } },
+    file,
+  );
   return { pool: new Pool(`http://127.0.0.1:${gateway.port}`, { connections: 16 }), process: gateway };
 }
 
@@ -73,7 +109,12 @@ async function load(proxy: Proxy, count: number, concurrency: number): Promise<v
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
       while (next++ < count) {
-        const response = await proxy.pool.request({ path: "/openai/v1/chat/completions", method: "POST", headers, body });
+        const response = await proxy.pool.request({
+          path: "/openai/v1/chat/completions",
+          method: "POST",
+          headers,
+          body,
+        });
         await response.body.dump();
         if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}`);
       }

@@ -17,7 +17,12 @@ export class PlatformTeamStack extends TerraformStack {
   constructor(scope: Construct, id = "platform-team") {
     super(scope, id);
     // --- what the team already had ---
-    new S3Backend(this, { bucket: "acme-platform-state", key: "platform-team/terraform.tfstate", region: "us-east-1", encrypt: true }).addOverride("use_lockfile", true);
+    new S3Backend(this, {
+      bucket: "acme-platform-state",
+      key: "platform-team/terraform.tfstate",
+      region: "us-east-1",
+      encrypt: true,
+    }).addOverride("use_lockfile", true);
     new OktaProvider(this, "okta", { orgName: "acme", baseUrl: "okta.com" });
     new KubernetesProvider(this, "kubernetes", { configPath: "~/.kube/config", configContext: "platform" });
     const namespace = new NamespaceV1(this, "PlatformNamespace", { metadata: { name: "platform" } });
@@ -30,12 +35,21 @@ export class PlatformTeamStack extends TerraformStack {
       userGroup: { existingGroupId: "00g1acmeengineers" },
       userApp: { redirectUris: ["https://ide.acme.example/oauth/callback", "http://127.0.0.1:33418/callback"] },
     });
-    const scopes = new McpScopes(this, "AgentScopes", { authServer: okta, scopes: ["mcp:read", "mcp:write"], privileged: ["mcp:write"] });
+    const scopes = new McpScopes(this, "AgentScopes", {
+      authServer: okta,
+      scopes: ["mcp:read", "mcp:write"],
+      privileged: ["mcp:write"],
+    });
     const anthropic = GatewayRoute.llm(this, "Anthropic", {
       pathPrefix: "/anthropic",
-      providers: [{ id: "anthropic", kind: "anthropic", baseUrl: "https://api.anthropic.com", apiKeyEnv: "ANTHROPIC_API_KEY" }],
+      providers: [
+        { id: "anthropic", kind: "anthropic", baseUrl: "https://api.anthropic.com", apiKeyEnv: "ANTHROPIC_API_KEY" },
+      ],
     });
-    const docs = GatewayRoute.mcp(this, "Docs", { upstreamId: "docs", url: "https://docs-mcp.platform.acme.example/mcp" });
+    const docs = GatewayRoute.mcp(this, "Docs", {
+      upstreamId: "docs",
+      url: "https://docs-mcp.platform.acme.example/mcp",
+    });
     scopes.grantTools("mcp:read", docs, "search_*", "get_*");
     scopes.grantTools("mcp:write", docs, "create_page", "update_page");
 
@@ -47,7 +61,10 @@ export class PlatformTeamStack extends TerraformStack {
       routes: [anthropic, docs],
       scopes,
       defaultPolicy: new GuardPolicy(this, "Default", { pii: { mode: "mask" }, limits: { requestsPerWindow: 30 } }),
-      image: { repository: "ghcr.io/tollgate-dev/tollgate", digest: "sha256:4f8c7b1e9d2a6c3f5e0b8a7d6c5b4a3928171615141312111009080706050403" },
+      image: {
+        repository: "ghcr.io/tollgate-dev/tollgate",
+        digest: "sha256:4f8c7b1e9d2a6c3f5e0b8a7d6c5b4a3928171615141312111009080706050403",
+      },
       namespace: namespace.metadata.name,
       createNamespace: false,
       secrets: { existingSecretName: "tollgate-provider-keys" },

@@ -98,15 +98,31 @@ export interface AuthServer {
   /** The public signing keys, as served at `jwksUri`. */
   readonly publicJwks: { keys: JWK[] };
   /** Client credentials grant (a machine token: `sub` = `cid` = the client). */
-  clientCredentials(request: { clientId: string; clientSecret: string; scopes?: readonly string[] }): Promise<TokenResponse>;
+  clientCredentials(request: {
+    clientId: string;
+    clientSecret: string;
+    scopes?: readonly string[];
+  }): Promise<TokenResponse>;
   /**
    * Authorization code + PKCE, logged in headlessly as `user` (what a browser would do, without one).
    * Clients allowed the `refresh_token` grant also get a refresh token.
    */
-  obtainTokenWithPkce(request: { user: string; clientId: string; clientSecret?: string; scopes?: readonly string[]; redirectUri?: string }): Promise<TokenResponse>;
+  obtainTokenWithPkce(request: {
+    user: string;
+    clientId: string;
+    clientSecret?: string;
+    scopes?: readonly string[];
+    redirectUri?: string;
+  }): Promise<TokenResponse>;
   refresh(request: { refreshToken: string; clientId: string; clientSecret?: string }): Promise<TokenResponse>;
   /** RFC 8693: exchange a user's token for one for `audience`, `sub` = the user, `act.sub` = the client. */
-  exchangeToken(request: { subjectToken: string; clientId: string; clientSecret: string; audience: string; scopes?: readonly string[] }): Promise<TokenResponse>;
+  exchangeToken(request: {
+    subjectToken: string;
+    clientId: string;
+    clientSecret: string;
+    audience: string;
+    scopes?: readonly string[];
+  }): Promise<TokenResponse>;
   close(): Promise<void>;
 }
 
@@ -168,15 +184,20 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     adapter: createMemoryAdapter(),
     clients: options.clients.map((client) => ({
       client_id: client.clientId,
-      ...(client.clientSecret ? { client_secret: client.clientSecret, token_endpoint_auth_method: "client_secret_basic" } : { token_endpoint_auth_method: "none" }),
+      ...(client.clientSecret
+        ? { client_secret: client.clientSecret, token_endpoint_auth_method: "client_secret_basic" }
+        : { token_endpoint_auth_method: "none" }),
       grant_types: client.grants.map((g) => (g === "token_exchange" ? TOKEN_EXCHANGE_GRANT : g)),
       response_types: client.grants.includes("authorization_code") ? ["code"] : [],
-      redirect_uris: client.grants.includes("authorization_code") ? [...(client.redirectUris ?? [DEFAULT_REDIRECT])] : [],
+      redirect_uris: client.grants.includes("authorization_code")
+        ? [...(client.redirectUris ?? [DEFAULT_REDIRECT])]
+        : [],
       scope: [...(client.scopes ?? allScopes), "openid", "offline_access"].join(" "),
     })),
     jwks: { keys: [privateJwk] },
     scopes: [...allScopes, "openid", "offline_access"],
-    findAccount: async (_ctx: unknown, id: string) => (users.has(id) ? { accountId: id, claims: async () => ({ sub: id }) } : undefined),
+    findAccount: async (_ctx: unknown, id: string) =>
+      users.has(id) ? { accountId: id, claims: async () => ({ sub: id }) } : undefined,
     features: {
       devInteractions: { enabled: false },
       clientCredentials: { enabled: true },
@@ -186,7 +207,8 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
         defaultResource: async () => options.audience,
         useGrantedResource: async () => true,
         // Like Okta, which ignores RFC 8707 `resource`: tokens are for the audience unless it names an exchange audience.
-        getResourceServerInfo: async (_ctx: unknown, indicator: string) => resourceServer(audiences.has(indicator) ? indicator : options.audience),
+        getResourceServerInfo: async (_ctx: unknown, indicator: string) =>
+          resourceServer(audiences.has(indicator) ? indicator : options.audience),
       },
     },
     formats: {
@@ -194,7 +216,10 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
         // Okta-shaped claims: scp as an array, cid = the client.
         jwt: async (_ctx: unknown, token: object, jwt: { payload: Record<string, unknown> }) => {
           const { scope, client_id: clientId } = jwt.payload;
-          jwt.payload.scp = typeof scope === "string" && scope ? scope.split(" ").filter((s) => s !== "openid" && s !== "offline_access") : [];
+          jwt.payload.scp =
+            typeof scope === "string" && scope
+              ? scope.split(" ").filter((s) => s !== "openid" && s !== "offline_access")
+              : [];
           jwt.payload.cid = clientId;
           const act = actors.get(token);
           if (act) jwt.payload.act = act;
@@ -202,10 +227,19 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       },
     },
     // Any client allowed the refresh_token grant gets one (oidc-provider would also demand prompt=consent for offline_access).
-    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) => client.grantTypeAllowed("refresh_token"),
+    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(t: string): boolean }) =>
+      client.grantTypeAllowed("refresh_token"),
     pkce: { required: () => true },
     interactions: { url: async (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
-    ttl: { AccessToken: ttl, ClientCredentials: ttl, AuthorizationCode: 60, Interaction: 600, Session: 3600, Grant: 3600, RefreshToken: 86_400 },
+    ttl: {
+      AccessToken: ttl,
+      ClientCredentials: ttl,
+      AuthorizationCode: 60,
+      Interaction: 600,
+      Session: 3600,
+      Grant: 3600,
+      RefreshToken: 86_400,
+    },
     clientBasedCORS: () => true,
     renderError: async (ctx: { type: string; body: string }, out: Record<string, string>) => {
       ctx.type = "application/json";
@@ -220,10 +254,15 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       const client = ctx.oidc.client;
       if (!client) throw new errors.InvalidRequest("client authentication required");
       if (!params.subject_token) throw new errors.InvalidRequest("missing subject_token");
-      if (params.subject_token_type !== ACCESS_TOKEN_TYPE) throw new errors.InvalidRequest(`subject_token_type must be ${ACCESS_TOKEN_TYPE}`);
+      if (params.subject_token_type !== ACCESS_TOKEN_TYPE)
+        throw new errors.InvalidRequest(`subject_token_type must be ${ACCESS_TOKEN_TYPE}`);
       let subject: Record<string, unknown>;
       try {
-        ({ payload: subject } = await jwtVerify(params.subject_token, localKeys, { issuer, algorithms: ["RS256"], requiredClaims: ["sub", "exp"] }));
+        ({ payload: subject } = await jwtVerify(params.subject_token, localKeys, {
+          issuer,
+          algorithms: ["RS256"],
+          requiredClaims: ["sub", "exp"],
+        }));
       } catch {
         throw new errors.InvalidGrant("subject_token is not a valid token of this issuer");
       }
@@ -232,8 +271,14 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       const held = new Set(Array.isArray(subject.scp) ? (subject.scp as string[]) : []);
       const requested = params.scope ? params.scope.split(" ") : [...held];
       const notHeld = requested.filter((s) => !held.has(s));
-      if (notHeld.length > 0) throw new errors.InvalidScope("requested scopes exceed the subject token's", notHeld.join(" "));
-      const token = new provider.AccessToken({ client, accountId: String(subject.sub), scope: requested.join(" "), gty: "token-exchange" });
+      if (notHeld.length > 0)
+        throw new errors.InvalidScope("requested scopes exceed the subject token's", notHeld.join(" "));
+      const token = new provider.AccessToken({
+        client,
+        accountId: String(subject.sub),
+        scope: requested.join(" "),
+        gty: "token-exchange",
+      });
       token.resourceServer = resourceServer(audience);
       const priorActor = subject.act as Record<string, unknown> | undefined;
       actors.set(token, { sub: client.clientId, ...(priorActor ? { act: priorActor } : {}) });
@@ -246,7 +291,16 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
         scope: requested.join(" ") || undefined,
       };
     },
-    ["subject_token", "subject_token_type", "audience", "resource", "scope", "requested_token_type", "actor_token", "actor_token_type"],
+    [
+      "subject_token",
+      "subject_token_type",
+      "audience",
+      "resource",
+      "scope",
+      "requested_token_type",
+      "actor_token",
+      "actor_token_type",
+    ],
   );
 
   const providerCallback = provider.callback();
@@ -266,7 +320,9 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     const details = await provider.interactionDetails(req, res);
     if (!users.has(user)) throw new Error(`unknown user "${user}"`);
     const clientId = String(details.params.client_id);
-    const requested = String(details.params.scope ?? "").split(" ").filter(Boolean);
+    const requested = String(details.params.scope ?? "")
+      .split(" ")
+      .filter(Boolean);
     const grant = new provider.Grant({ accountId: user, clientId });
     // oidc-provider checks requested scopes against the grant's OIDC scopes as well as its resource scopes.
     if (requested.length > 0) grant.addOIDCScope(requested.join(" "));
@@ -274,7 +330,12 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     const apiScopes = requested.filter((s) => allScopes.includes(s));
     if (apiScopes.length > 0) grant.addResourceScope(resource, apiScopes.join(" "));
     const grantId = await grant.save();
-    await provider.interactionFinished(req, res, { login: { accountId: user }, consent: { grantId } }, { mergeWithLastSubmission: false });
+    await provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId: user }, consent: { grantId } },
+      { mergeWithLastSubmission: false },
+    );
   }
 
   async function handleInteraction(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -290,31 +351,50 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       return;
     }
     // A one-click login page for browsers (npm start): pick a user.
-    const buttons = [...users].map((u) => `<button name="user" value="${escapeHtml(u)}">Log in as ${escapeHtml(u)}</button>`).join(" ");
-    res.writeHead(200, { "content-type": "text/html; charset=utf-8" }).end(
-      `<!doctype html><title>Local login</title><h1>Local authorization server</h1><p>Client <code>${escapeHtml(String(details.params.client_id))}</code> asks for <code>${escapeHtml(String(details.params.scope ?? ""))}</code>.</p><form method="post" action="/interaction/${escapeHtml(details.uid)}">${buttons}</form>`,
-    );
+    const buttons = [...users]
+      .map((u) => `<button name="user" value="${escapeHtml(u)}">Log in as ${escapeHtml(u)}</button>`)
+      .join(" ");
+    res
+      .writeHead(200, { "content-type": "text/html; charset=utf-8" })
+      .end(
+        `<!doctype html><title>Local login</title><h1>Local authorization server</h1><p>Client <code>${escapeHtml(String(details.params.client_id))}</code> asks for <code>${escapeHtml(String(details.params.scope ?? ""))}</code>.</p><form method="post" action="/interaction/${escapeHtml(details.uid)}">${buttons}</form>`,
+      );
   }
 
   const tokenEndpoint = `${issuer}/token`;
 
-  async function tokenRequest(form: Record<string, string | undefined>, clientId: string, clientSecret: string | undefined): Promise<TokenResponse> {
+  async function tokenRequest(
+    form: Record<string, string | undefined>,
+    clientId: string,
+    clientSecret: string | undefined,
+  ): Promise<TokenResponse> {
     const body = new URLSearchParams();
     for (const [key, value] of Object.entries(form)) if (value !== undefined) body.set(key, value);
     const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
     if (clientSecret === undefined) body.set("client_id", clientId);
-    else headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString("base64")}`;
+    else
+      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString("base64")}`;
     const response = await fetch(tokenEndpoint, { method: "POST", headers, body });
     const json = (await response.json()) as Record<string, unknown>;
-    if (!response.ok) throw new TokenRequestError(response.status, String(json.error), json.error_description as string | undefined);
+    if (!response.ok)
+      throw new TokenRequestError(response.status, String(json.error), json.error_description as string | undefined);
     return json as unknown as TokenResponse;
   }
 
-  async function obtainTokenWithPkce(request: { user: string; clientId: string; clientSecret?: string; scopes?: readonly string[]; redirectUri?: string }): Promise<TokenResponse> {
+  async function obtainTokenWithPkce(request: {
+    user: string;
+    clientId: string;
+    clientSecret?: string;
+    scopes?: readonly string[];
+    redirectUri?: string;
+  }): Promise<TokenResponse> {
     const verifier = randomBytes(32).toString("base64url");
     const challenge = createHash("sha256").update(verifier).digest("base64url");
     const state = randomBytes(8).toString("hex");
-    const redirectUri = request.redirectUri ?? options.clients.find((c) => c.clientId === request.clientId)?.redirectUris?.[0] ?? DEFAULT_REDIRECT;
+    const redirectUri =
+      request.redirectUri ??
+      options.clients.find((c) => c.clientId === request.clientId)?.redirectUris?.[0] ??
+      DEFAULT_REDIRECT;
     const authUrl = new URL(`${issuer}/auth`);
     authUrl.search = new URLSearchParams({
       client_id: request.clientId,
@@ -333,13 +413,26 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     for (let hop = 0; hop < 10; hop++) {
       if (next.startsWith(redirectUri)) {
         const callback = new URL(next);
-        if (callback.searchParams.get("error")) throw new TokenRequestError(400, callback.searchParams.get("error") ?? "", callback.searchParams.get("error_description") ?? undefined);
-        if (callback.searchParams.get("state") !== state) throw new Error("state mismatch on the authorization callback");
+        if (callback.searchParams.get("error"))
+          throw new TokenRequestError(
+            400,
+            callback.searchParams.get("error") ?? "",
+            callback.searchParams.get("error_description") ?? undefined,
+          );
+        if (callback.searchParams.get("state") !== state)
+          throw new Error("state mismatch on the authorization callback");
         const code = callback.searchParams.get("code");
         if (!code) throw new Error("no code on the authorization callback");
-        return tokenRequest({ grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: verifier }, request.clientId, request.clientSecret);
+        return tokenRequest(
+          { grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: verifier },
+          request.clientId,
+          request.clientSecret,
+        );
       }
-      const response = await fetch(next, { redirect: "manual", headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; ") } });
+      const response = await fetch(next, {
+        redirect: "manual",
+        headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; ") },
+      });
       for (const line of response.headers.getSetCookie()) {
         const [pair] = line.split(";");
         const eq = pair?.indexOf("=") ?? -1;
@@ -347,7 +440,8 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       }
       const location = response.headers.get("location");
       await response.arrayBuffer();
-      if (!location) throw new Error(`authorization flow stopped at ${new URL(next).pathname} with status ${response.status}`);
+      if (!location)
+        throw new Error(`authorization flow stopped at ${new URL(next).pathname} with status ${response.status}`);
       next = new URL(location, next).toString();
     }
     throw new Error("authorization flow redirected too many times");
@@ -362,12 +456,24 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     get jwksRequests() {
       return jwksRequests;
     },
-    clientCredentials: (r) => tokenRequest({ grant_type: "client_credentials", scope: r.scopes?.join(" "), resource: options.audience }, r.clientId, r.clientSecret),
+    clientCredentials: (r) =>
+      tokenRequest(
+        { grant_type: "client_credentials", scope: r.scopes?.join(" "), resource: options.audience },
+        r.clientId,
+        r.clientSecret,
+      ),
     obtainTokenWithPkce,
-    refresh: (r) => tokenRequest({ grant_type: "refresh_token", refresh_token: r.refreshToken }, r.clientId, r.clientSecret),
+    refresh: (r) =>
+      tokenRequest({ grant_type: "refresh_token", refresh_token: r.refreshToken }, r.clientId, r.clientSecret),
     exchangeToken: (r) =>
       tokenRequest(
-        { grant_type: TOKEN_EXCHANGE_GRANT, subject_token: r.subjectToken, subject_token_type: ACCESS_TOKEN_TYPE, audience: r.audience, scope: r.scopes?.join(" ") },
+        {
+          grant_type: TOKEN_EXCHANGE_GRANT,
+          subject_token: r.subjectToken,
+          subject_token_type: ACCESS_TOKEN_TYPE,
+          audience: r.audience,
+          scope: r.scopes?.join(" "),
+        },
         r.clientId,
         r.clientSecret,
       ),

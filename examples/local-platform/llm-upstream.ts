@@ -136,15 +136,29 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     }
 
     const failure = takeFailure(vendor);
-    const model = typeof (body as { model?: unknown } | undefined)?.model === "string" ? (body as { model: string }).model : "";
-    const isAnthropic = path === "/v1/messages" || (path === "/v1/models" && req.headers["anthropic-version"] !== undefined);
+    const model =
+      typeof (body as { model?: unknown } | undefined)?.model === "string" ? (body as { model: string }).model : "";
+    const isAnthropic =
+      path === "/v1/messages" || (path === "/v1/models" && req.headers["anthropic-version"] !== undefined);
     const fixedFailure = failure ?? modelFailure(model, vendor);
     if (fixedFailure) {
       const headers: Record<string, string> = {};
       if (fixedFailure.retryAfterSeconds !== undefined) headers["retry-after"] = String(fixedFailure.retryAfterSeconds);
       const errorBody = isAnthropic
-        ? { type: "error", error: { type: fixedFailure.status === 529 ? "overloaded_error" : "api_error", message: `stand-in failure ${fixedFailure.status}` } }
-        : { error: { type: "server_error", code: String(fixedFailure.status), message: `stand-in failure ${fixedFailure.status}` } };
+        ? {
+            type: "error",
+            error: {
+              type: fixedFailure.status === 529 ? "overloaded_error" : "api_error",
+              message: `stand-in failure ${fixedFailure.status}`,
+            },
+          }
+        : {
+            error: {
+              type: "server_error",
+              code: String(fixedFailure.status),
+              message: `stand-in failure ${fixedFailure.status}`,
+            },
+          };
       sendJson(res, fixedFailure.status, errorBody, headers);
       return;
     }
@@ -160,7 +174,10 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
         const data = models.map((id) => ({ type: "model", id, display_name: id, created_at: "2026-01-01T00:00:00Z" }));
         sendJson(res, 200, { data, has_more: false, first_id: models[0] ?? null, last_id: models.at(-1) ?? null });
       } else {
-        sendJson(res, 200, { object: "list", data: models.map((id) => ({ id, object: "model", created: 1_767_225_600, owned_by: "stand-in" })) });
+        sendJson(res, 200, {
+          object: "list",
+          data: models.map((id) => ({ id, object: "model", created: 1_767_225_600, owned_by: "stand-in" })),
+        });
       }
       return;
     }
@@ -185,7 +202,10 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
   function replyChunks(lastUser: string): { chunks: readonly string[]; paceMs: number; tool?: string } {
     const script = scripted.shift();
     if (script) return script;
-    return { chunks: splitText(lastUser, options.streamChunks), paceMs: options.streamWrites === "per-event" ? PER_EVENT : 0 };
+    return {
+      chunks: splitText(lastUser, options.streamChunks),
+      paceMs: options.streamWrites === "per-event" ? PER_EVENT : 0,
+    };
   }
 
   interface OpenAiRequestLike {
@@ -202,7 +222,11 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     const reply = chunks.join("");
     const promptTokens = estimateTokens(JSON.stringify(messages));
     const completionTokens = estimateTokens(reply);
-    const usage = { prompt_tokens: promptTokens, completion_tokens: completionTokens, total_tokens: promptTokens + completionTokens };
+    const usage = {
+      prompt_tokens: promptTokens,
+      completion_tokens: completionTokens,
+      total_tokens: promptTokens + completionTokens,
+    };
     const id = `chatcmpl-${Math.random().toString(36).slice(2, 12)}`;
     const created = Math.floor(Date.now() / 1000);
     if (!request.stream) {
@@ -213,8 +237,23 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
         model,
         choices: [
           tool
-            ? { index: 0, message: { role: "assistant", content: null, refusal: null, tool_calls: [{ id: "call_stand_in", type: "function", function: { name: tool, arguments: reply } }] }, logprobs: null, finish_reason: "tool_calls" }
-            : { index: 0, message: { role: "assistant", content: reply, refusal: null }, logprobs: null, finish_reason: "stop" },
+            ? {
+                index: 0,
+                message: {
+                  role: "assistant",
+                  content: null,
+                  refusal: null,
+                  tool_calls: [{ id: "call_stand_in", type: "function", function: { name: tool, arguments: reply } }],
+                },
+                logprobs: null,
+                finish_reason: "tool_calls",
+              }
+            : {
+                index: 0,
+                message: { role: "assistant", content: reply, refusal: null },
+                logprobs: null,
+                finish_reason: "stop",
+              },
         ],
         usage,
       });
@@ -222,13 +261,22 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     const base = { id, object: "chat.completion.chunk", created, model };
-    const first = tool ? { role: "assistant", content: null, tool_calls: [{ index: 0, id: "call_stand_in", type: "function", function: { name: tool, arguments: "" } }] } : { role: "assistant", content: "" };
+    const first = tool
+      ? {
+          role: "assistant",
+          content: null,
+          tool_calls: [{ index: 0, id: "call_stand_in", type: "function", function: { name: tool, arguments: "" } }],
+        }
+      : { role: "assistant", content: "" };
     const events: unknown[] = [{ ...base, choices: [{ index: 0, delta: first, logprobs: null, finish_reason: null }] }];
     for (const piece of chunks) {
       const delta = tool ? { tool_calls: [{ index: 0, function: { arguments: piece } }] } : { content: piece };
       events.push({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] });
     }
-    events.push({ ...base, choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: tool ? "tool_calls" : "stop" }] });
+    events.push({
+      ...base,
+      choices: [{ index: 0, delta: {}, logprobs: null, finish_reason: tool ? "tool_calls" : "stop" }],
+    });
     if (request.stream_options?.include_usage) events.push({ ...base, choices: [], usage });
     writeEvents(res, [...events.map((e) => `data: ${JSON.stringify(e)}\n\n`), "data: [DONE]\n\n"], paceMs);
   }
@@ -252,7 +300,9 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
         type: "message",
         role: "assistant",
         model,
-        content: tool ? [{ type: "tool_use", id: "toolu_stand_in", name: tool, input: JSON.parse(reply || "{}") as unknown }] : [{ type: "text", text: reply }],
+        content: tool
+          ? [{ type: "tool_use", id: "toolu_stand_in", name: tool, input: JSON.parse(reply || "{}") as unknown }]
+          : [{ type: "text", text: reply }],
         stop_reason: tool ? "tool_use" : "end_turn",
         stop_sequence: null,
         usage: { input_tokens: inputTokens, output_tokens: outputTokens },
@@ -261,8 +311,32 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
     const events: [string, unknown][] = [
-      ["message_start", { type: "message_start", message: { id, type: "message", role: "assistant", model, content: [], stop_reason: null, stop_sequence: null, usage: { input_tokens: inputTokens, output_tokens: 1 } } }],
-      ["content_block_start", { type: "content_block_start", index: 0, content_block: tool ? { type: "tool_use", id: "toolu_stand_in", name: tool, input: {} } : { type: "text", text: "" } }],
+      [
+        "message_start",
+        {
+          type: "message_start",
+          message: {
+            id,
+            type: "message",
+            role: "assistant",
+            model,
+            content: [],
+            stop_reason: null,
+            stop_sequence: null,
+            usage: { input_tokens: inputTokens, output_tokens: 1 },
+          },
+        },
+      ],
+      [
+        "content_block_start",
+        {
+          type: "content_block_start",
+          index: 0,
+          content_block: tool
+            ? { type: "tool_use", id: "toolu_stand_in", name: tool, input: {} }
+            : { type: "text", text: "" },
+        },
+      ],
       ["ping", { type: "ping" }],
     ];
     for (const piece of chunks) {
@@ -270,9 +344,20 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
       events.push(["content_block_delta", { type: "content_block_delta", index: 0, delta }]);
     }
     events.push(["content_block_stop", { type: "content_block_stop", index: 0 }]);
-    events.push(["message_delta", { type: "message_delta", delta: { stop_reason: tool ? "tool_use" : "end_turn", stop_sequence: null }, usage: { output_tokens: outputTokens } }]);
+    events.push([
+      "message_delta",
+      {
+        type: "message_delta",
+        delta: { stop_reason: tool ? "tool_use" : "end_turn", stop_sequence: null },
+        usage: { output_tokens: outputTokens },
+      },
+    ]);
     events.push(["message_stop", { type: "message_stop" }]);
-    writeEvents(res, events.map(([name, data]) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`), paceMs);
+    writeEvents(
+      res,
+      events.map(([name, data]) => `event: ${name}\ndata: ${JSON.stringify(data)}\n\n`),
+      paceMs,
+    );
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -285,8 +370,10 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     url: `http://${options.host ?? "127.0.0.1"}:${address.port}`,
     requests,
     failNext: (rule) => failures.push({ rule, left: rule.count }),
-    scriptReplies: (replies, scriptOptions) => scripted.push(...replies.map((chunks) => ({ chunks, paceMs: scriptOptions?.paceMs ?? 0 }))),
-    scriptToolCall: (name, argumentChunks, scriptOptions) => scripted.push({ chunks: argumentChunks, paceMs: scriptOptions?.paceMs ?? 0, tool: name }),
+    scriptReplies: (replies, scriptOptions) =>
+      scripted.push(...replies.map((chunks) => ({ chunks, paceMs: scriptOptions?.paceMs ?? 0 }))),
+    scriptToolCall: (name, argumentChunks, scriptOptions) =>
+      scripted.push({ chunks: argumentChunks, paceMs: scriptOptions?.paceMs ?? 0, tool: name }),
     reset: () => {
       requests.length = 0;
       failures.length = 0;
@@ -340,7 +427,11 @@ function lastUserText(messages: readonly ChatMessageLike[]): string {
     if (typeof content === "string") return content;
     if (Array.isArray(content)) {
       return content
-        .map((part: unknown) => (typeof part === "object" && part !== null && (part as { type?: unknown }).type === "text" ? String((part as { text?: unknown }).text ?? "") : ""))
+        .map((part: unknown) =>
+          typeof part === "object" && part !== null && (part as { type?: unknown }).type === "text"
+            ? String((part as { text?: unknown }).text ?? "")
+            : "",
+        )
         .join("");
     }
   }
@@ -369,5 +460,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown, headers: R
 // `npx tsx examples/local-platform/llm-upstream.ts [port]` runs it on its own.
 if (import.meta.url === `file://${process.argv[1]}`) {
   const upstream = await startLlmUpstream({ port: Number(process.argv[2] ?? 0) });
-  console.log(`LLM stand-in listening on ${upstream.url} (OpenAI base ${upstream.url}/v1, Anthropic base ${upstream.url})`);
+  console.log(
+    `LLM stand-in listening on ${upstream.url} (OpenAI base ${upstream.url}/v1, Anthropic base ${upstream.url})`,
+  );
 }

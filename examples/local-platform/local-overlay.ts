@@ -40,10 +40,25 @@ interface BundleShape {
 }
 
 /** Tool names of the real MCP servers the local platform runs (their read, write and delete tools). */
-export const MEMORY_TOOLS = ["create_entities", "create_relations", "add_observations", "delete_entities", "delete_observations", "delete_relations", "read_graph", "search_nodes", "open_nodes"];
+export const MEMORY_TOOLS = [
+  "create_entities",
+  "create_relations",
+  "add_observations",
+  "delete_entities",
+  "delete_observations",
+  "delete_relations",
+  "read_graph",
+  "search_nodes",
+  "open_nodes",
+];
 
 function globToRegExp(pattern: string): RegExp {
-  return new RegExp(`^${pattern.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+  return new RegExp(
+    `^${pattern
+      .split("*")
+      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+  );
 }
 
 /**
@@ -57,7 +72,9 @@ export function assignMcpServers(bundle: unknown): Record<string, LocalMcpServer
   const upstreams = mcp?.upstreams ?? [];
   const fit = (id: string) =>
     MEMORY_TOOLS.filter((tool) =>
-      (mcp?.grants ?? []).some((g) => g.upstream === id && g.tools.some((p) => p !== "*" && globToRegExp(p).test(tool))),
+      (mcp?.grants ?? []).some(
+        (g) => g.upstream === id && g.tools.some((p) => p !== "*" && globToRegExp(p).test(tool)),
+      ),
     ).length;
   let best: string | undefined;
   for (const u of upstreams) if (best === undefined || fit(u.id) > fit(best)) best = u.id;
@@ -94,23 +111,33 @@ export function localPlaceholderValue(name: string, endpoints: LocalEndpoints): 
   const lower = name.toLowerCase();
   const segments = lower.split(".");
   const last = segments[segments.length - 1] ?? "";
-  if (lower.includes("client") && (last === "id" || last === "clientid" || last === "client_id" || last === "client-id")) {
+  if (
+    lower.includes("client") &&
+    (last === "id" || last === "clientid" || last === "client_id" || last === "client-id")
+  ) {
     const match = Object.entries(endpoints.clientIds).find(([key]) => segments.includes(key.toLowerCase()));
     if (match) return match[1];
-    throw new Error(`placeholder {{apply:${name}}}: no local client matches; local clients are ${Object.keys(endpoints.clientIds).join(", ")}`);
+    throw new Error(
+      `placeholder {{apply:${name}}}: no local client matches; local clients are ${Object.keys(endpoints.clientIds).join(", ")}`,
+    );
   }
   if (lower.includes("discovery")) return `${endpoints.issuer}/.well-known/openid-configuration`;
   if (lower.includes("jwks")) return `${endpoints.issuer}/jwks`;
   if (lower.includes("token")) return `${endpoints.issuer}/token`;
   if (lower.includes("issuer") || (lower.startsWith("okta.") && lower.includes("url"))) return endpoints.issuer;
   if (lower.includes("mcp") && lower.includes("url")) return `${endpoints.gatewayUrl}/mcp`;
-  if (lower.includes("gateway") || lower.includes("public") || lower.includes("audience") || lower.includes("url")) return endpoints.gatewayUrl;
-  throw new Error(`placeholder {{apply:${name}}} has no local value: teach examples/local-platform/local-overlay.ts what it stands for`);
+  if (lower.includes("gateway") || lower.includes("public") || lower.includes("audience") || lower.includes("url"))
+    return endpoints.gatewayUrl;
+  throw new Error(
+    `placeholder {{apply:${name}}} has no local value: teach examples/local-platform/local-overlay.ts what it stands for`,
+  );
 }
 
 /** Builds the overlay that points a synthesized bundle at the local stand-ins. */
 export function buildLocalOverlay(bundle: unknown, endpoints: LocalEndpoints): Overlay {
-  const values = Object.fromEntries(listPlaceholders(bundle).map((name) => [name, localPlaceholderValue(name, endpoints)]));
+  const values = Object.fromEntries(
+    listPlaceholders(bundle).map((name) => [name, localPlaceholderValue(name, endpoints)]),
+  );
   const mcpUpstreams = Object.fromEntries(
     Object.entries(assignMcpServers(bundle)).map(([id, server]) => [id, mcpTransport(id, server, endpoints.workDir)]),
   );

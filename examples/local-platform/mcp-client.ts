@@ -24,7 +24,9 @@ export async function connectMcp(url: string, token: string): Promise<Client> {
     if (response.status === 401 || response.status === 403) {
       const challenge = response.headers.get("www-authenticate");
       const body = await response.text();
-      throw new Error(`HTTP ${response.status}${challenge ? `\nWWW-Authenticate: ${challenge}` : ""}${body ? `\n${body}` : ""}`);
+      throw new Error(
+        `HTTP ${response.status}${challenge ? `\nWWW-Authenticate: ${challenge}` : ""}${body ? `\n${body}` : ""}`,
+      );
     }
     return response;
   };
@@ -43,7 +45,10 @@ export async function closeMcp(client: Client): Promise<void> {
 }
 
 async function main(): Promise<number> {
-  const { values, positionals } = parseArgs({ options: { token: { type: "string" }, url: { type: "string" } }, allowPositionals: true });
+  const { values, positionals } = parseArgs({
+    options: { token: { type: "string" }, url: { type: "string" } },
+    allowPositionals: true,
+  });
   const [command, tool, args] = positionals;
   if (!values.token || (command !== "list" && command !== "call") || (command === "call" && !tool)) {
     console.error(USAGE);
@@ -52,19 +57,25 @@ async function main(): Promise<number> {
   let url = values.url;
   if (!url) {
     const statePath = resolve(process.env.TOLLGATE_LOCAL_DIR ?? ".tollgate-local", "state.json");
-    const state = JSON.parse(await readFile(statePath, "utf8").catch(() => {
-      throw new Error(`${statePath} not found: start the local platform (npm start) or pass --url`);
-    })) as { gatewayUrl: string };
+    const state = JSON.parse(
+      await readFile(statePath, "utf8").catch(() => {
+        throw new Error(`${statePath} not found: start the local platform (npm start) or pass --url`);
+      }),
+    ) as { gatewayUrl: string };
     url = `${state.gatewayUrl}/mcp`;
   }
   const client = await connectMcp(url, values.token);
   try {
     if (command === "list") {
       const { tools } = await client.listTools();
-      for (const t of tools) console.log(`${t.name}${t.description ? `  ${t.description.split("\n")[0]?.slice(0, 80)}` : ""}`);
+      for (const t of tools)
+        console.log(`${t.name}${t.description ? `  ${t.description.split("\n")[0]?.slice(0, 80)}` : ""}`);
       if (tools.length === 0) console.log("(no tool is visible with these scopes)");
     } else {
-      const result = await client.callTool({ name: tool as string, arguments: args ? (JSON.parse(args) as Record<string, unknown>) : {} });
+      const result = await client.callTool({
+        name: tool as string,
+        arguments: args ? (JSON.parse(args) as Record<string, unknown>) : {},
+      });
       console.log(JSON.stringify(result, null, 2));
     }
     return 0;

@@ -32,7 +32,10 @@ export function createMemoryAdapter(now: () => number = Date.now) {
     }
 
     async upsert(id: string, payload: Payload, expiresIn?: number): Promise<void> {
-      store.set(this.key(id), { payload, expiresAt: typeof expiresIn === "number" ? now() + expiresIn * 1000 : Number.POSITIVE_INFINITY });
+      store.set(this.key(id), {
+        payload,
+        expiresAt: typeof expiresIn === "number" ? now() + expiresIn * 1000 : Number.POSITIVE_INFINITY,
+      });
     }
 
     async find(id: string): Promise<Payload | undefined> {
@@ -40,7 +43,8 @@ export function createMemoryAdapter(now: () => number = Date.now) {
     }
 
     async findByUserCode(userCode: string): Promise<Payload | undefined> {
-      for (const [key] of store) if (key.startsWith(`${this.model}:`) && live(key)?.userCode === userCode) return live(key);
+      for (const [key] of store)
+        if (key.startsWith(`${this.model}:`) && live(key)?.userCode === userCode) return live(key);
       return undefined;
     }
 

@@ -55,11 +55,29 @@ declare module "oidc-provider" {
     readonly issuer: string;
     proxy: boolean;
     callback(): (req: IncomingMessage, res: ServerResponse) => void;
-    registerGrantType(name: string, handler: (ctx: OidcContext) => Promise<void>, params?: string | string[] | Set<string>, dupes?: string | string[]): void;
+    registerGrantType(
+      name: string,
+      handler: (ctx: OidcContext) => Promise<void>,
+      params?: string | string[] | Set<string>,
+      dupes?: string | string[],
+    ): void;
     interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
-    interactionFinished(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, options?: { mergeWithLastSubmission?: boolean }): Promise<void>;
+    interactionFinished(
+      req: IncomingMessage,
+      res: ServerResponse,
+      result: Record<string, unknown>,
+      options?: { mergeWithLastSubmission?: boolean },
+    ): Promise<void>;
     on(event: string, listener: (...args: unknown[]) => void): this;
-    readonly AccessToken: new (init: { client?: unknown; accountId?: string; scope?: string; gty?: string; grantId?: string; expiresIn?: number; extra?: Record<string, unknown> }) => AccessTokenInstance;
+    readonly AccessToken: new (init: {
+      client?: unknown;
+      accountId?: string;
+      scope?: string;
+      gty?: string;
+      grantId?: string;
+      expiresIn?: number;
+      extra?: Record<string, unknown>;
+    }) => AccessTokenInstance;
     readonly Grant: new (init: { accountId: string; clientId: string }) => GrantInstance;
   }
 

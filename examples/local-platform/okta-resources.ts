@@ -47,7 +47,12 @@ function strings(value: unknown): string[] {
 
 /** `tollgate-dev (agents)` → `tollgate-dev-agents`: a client id a user can type. */
 export function slug(label: string): string {
-  return label.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-+|-+$/g, "") || "client";
+  return (
+    label
+      .toLowerCase()
+      .replace(/[^a-z0-9]+/g, "-")
+      .replace(/^-+|-+$/g, "") || "client"
+  );
 }
 
 function isReference(value: string): boolean {
@@ -59,7 +64,9 @@ export function readOktaConfig(cdkTfJson: unknown): OktaConfig {
   const resources = ((cdkTfJson as { resource?: Resources } | null)?.resource ?? {}) as Resources;
   const servers = Object.values(resources.okta_auth_server ?? {});
   if (servers.length === 0) {
-    throw new Error("cdk.tf.json declares no okta_auth_server: the local platform needs the stack's Okta authorization server (OktaApps)");
+    throw new Error(
+      "cdk.tf.json declares no okta_auth_server: the local platform needs the stack's Okta authorization server (OktaApps)",
+    );
   }
   const audiences = servers.flatMap((s) => strings(s.audiences));
   const scopes: LocalScope[] = Object.values(resources.okta_auth_server_scope ?? {})
@@ -78,12 +85,15 @@ export function readOktaConfig(cdkTfJson: unknown): OktaConfig {
 
   const clients: LocalClient[] = Object.entries(resources.okta_app_oauth ?? {}).map(([resourceName, app]) => {
     const label = typeof app.label === "string" && !isReference(app.label) ? slug(app.label) : slug(resourceName);
-    const grantTypes = strings(app.grant_types).filter((g) => ruleGrants.size === 0 || ruleGrants.has(g) || g === "refresh_token");
+    const grantTypes = strings(app.grant_types).filter(
+      (g) => ruleGrants.size === 0 || ruleGrants.has(g) || g === "refresh_token",
+    );
     // Okta picks the policy rule by grant type. Token exchange only narrows the subject token's scopes,
     // so a client's requestable scopes come from the rules of its other grants.
     const own = grantTypes.filter((g) => g !== TOKEN_EXCHANGE_GRANT && g !== "refresh_token");
     const matching = rules.filter((r) => r.grants.some((g) => own.includes(g)));
-    const allowed = rules.length === 0 ? everyScope : matching.flatMap((r) => (r.scopes.includes("*") ? everyScope : r.scopes));
+    const allowed =
+      rules.length === 0 ? everyScope : matching.flatMap((r) => (r.scopes.includes("*") ? everyScope : r.scopes));
     return {
       resourceName,
       clientId: label,
@@ -91,11 +101,13 @@ export function readOktaConfig(cdkTfJson: unknown): OktaConfig {
       grantTypes,
       redirectUris: strings(app.redirect_uris),
       pkceRequired: app.pkce_required === true,
-      tokenEndpointAuthMethod: typeof app.token_endpoint_auth_method === "string" ? app.token_endpoint_auth_method : "client_secret_basic",
+      tokenEndpointAuthMethod:
+        typeof app.token_endpoint_auth_method === "string" ? app.token_endpoint_auth_method : "client_secret_basic",
       scopes: [...new Set(allowed)].filter((s) => !isReference(s)),
     };
   });
-  if (clients.length === 0) throw new Error("cdk.tf.json declares no okta_app_oauth: the local platform needs at least one client (OktaApps)");
+  if (clients.length === 0)
+    throw new Error("cdk.tf.json declares no okta_app_oauth: the local platform needs at least one client (OktaApps)");
   return { audiences, scopes, clients, accessTokenLifetimeMinutes: lifetime };
 }
 

@@ -20,13 +20,32 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Overlay, listPlaceholders } from "../../policies/bundle/index.js";
-import { type AuthClient, type AuthGrant, type AuthServer, TOKEN_EXCHANGE_GRANT, startAuthServer } from "./auth-server.js";
+import {
+  type AuthClient,
+  type AuthGrant,
+  type AuthServer,
+  TOKEN_EXCHANGE_GRANT,
+  startAuthServer,
+} from "./auth-server.js";
 import { freePort } from "./free-port.js";
 import { type LlmUpstream, startLlmUpstream } from "./llm-upstream.js";
-import { LOCAL_LLM_KEY_ENV, type LocalMcpServer, assignMcpServers, buildLocalOverlay, localPlaceholderValue } from "./local-overlay.js";
+import {
+  LOCAL_LLM_KEY_ENV,
+  type LocalMcpServer,
+  assignMcpServers,
+  buildLocalOverlay,
+  localPlaceholderValue,
+} from "./local-overlay.js";
 import { type LocalClient, type OktaConfig, readOktaConfig, serviceClient, userClient } from "./okta-resources.js";
 import { type ManagedChild, spawnNodeGroup, stopGroup } from "./processes.js";
-import { DEFAULT_STATE_DIR, type LocalState, type LocalStateClient, STATE_FILE, removeState, writeState } from "./state.js";
+import {
+  DEFAULT_STATE_DIR,
+  type LocalState,
+  type LocalStateClient,
+  STATE_FILE,
+  removeState,
+  writeState,
+} from "./state.js";
 import { REPO_ROOT, type SynthOutput, findStack, synthesize } from "./synth.js";
 
 export interface LocalPlatformOptions {
@@ -90,7 +109,10 @@ export interface LocalPlatform {
    * Resolves with the first audit event (already written or still to come) that matches; rejects after
    * `timeoutMs`. The gateway writes audit lines in batches, a moment after the decision.
    */
-  waitForAudit(match: (event: Record<string, unknown>) => boolean, timeoutMs?: number): Promise<Record<string, unknown>>;
+  waitForAudit(
+    match: (event: Record<string, unknown>) => boolean,
+    timeoutMs?: number,
+  ): Promise<Record<string, unknown>>;
   /** Resolves when the gateway exits, for whatever reason. */
   readonly gatewayExited: ManagedChild["exited"];
   /** Stops everything; idempotent. */
@@ -135,7 +157,15 @@ function resolveAudience(bundle: Record<string, unknown>, gatewayUrl: string): s
   const local = (value: string | undefined): string | undefined => {
     if (value === undefined) return undefined;
     const names = listPlaceholders(value);
-    return names.length === 0 ? value : localPlaceholderValue(names[0] as string, { issuer: "", gatewayUrl, clientIds: {}, llmUpstreamUrl: () => "", workDir: "" });
+    return names.length === 0
+      ? value
+      : localPlaceholderValue(names[0] as string, {
+          issuer: "",
+          gatewayUrl,
+          clientIds: {},
+          llmUpstreamUrl: () => "",
+          workDir: "",
+        });
   };
   const audience = local((bundle.auth as { audiences?: string[] } | undefined)?.audiences?.[0]);
   if (!audience) throw new Error("the bundle has no auth.audiences");
@@ -144,7 +174,13 @@ function resolveAudience(bundle: Record<string, unknown>, gatewayUrl: string): s
   return publicUrl !== undefined && strip(audience) === strip(publicUrl) ? gatewayUrl : audience;
 }
 
-async function waitUntilReady(url: string, gateway: ManagedChild, stderr: string[], timeoutMs: number, signal: AbortSignal | undefined): Promise<void> {
+async function waitUntilReady(
+  url: string,
+  gateway: ManagedChild,
+  stderr: string[],
+  timeoutMs: number,
+  signal: AbortSignal | undefined,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   let exited = false;
   void gateway.exited.then(() => (exited = true));
@@ -192,15 +228,13 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
       scopes: okta.scopes.map((s) => s.name),
       users,
       ...(okta.accessTokenLifetimeMinutes ? { accessTokenTtlSeconds: okta.accessTokenLifetimeMinutes * 60 } : {}),
-      clients: clients.map(
-        (c): AuthClient => ({
-          clientId: c.clientId,
-          ...(c.clientSecret ? { clientSecret: c.clientSecret } : {}),
-          grants: c.grantTypes.map(toAuthGrant).filter((g): g is AuthGrant => g !== undefined),
-          scopes: c.scopes,
-          redirectUris: c.redirectUris,
-        }),
-      ),
+      clients: clients.map((c): AuthClient => ({
+        clientId: c.clientId,
+        ...(c.clientSecret ? { clientSecret: c.clientSecret } : {}),
+        grants: c.grantTypes.map(toAuthGrant).filter((g): g is AuthGrant => g !== undefined),
+        scopes: c.scopes,
+        redirectUris: c.redirectUris,
+      })),
     });
     cleanups.push(() => authServer.close());
     options.signal?.throwIfAborted();
@@ -214,7 +248,10 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
     for (const [id, server] of Object.entries(mcpServers)) {
       if (server !== "filesystem") continue;
       await mkdir(join(workDir, `${id}-files`), { recursive: true });
-      await writeFile(join(workDir, `${id}-files`, "hello.txt"), "Hello from the local platform. This directory is deleted when npm start stops.\n");
+      await writeFile(
+        join(workDir, `${id}-files`, "hello.txt"),
+        "Hello from the local platform. This directory is deleted when npm start stops.\n",
+      );
     }
 
     const clientIds: Record<string, string> = {};
@@ -250,7 +287,18 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
     const stderr: string[] = [];
     const gateway = spawnNodeGroup({
       name: "gateway",
-      args: [join(REPO_ROOT, "bin/tollgate.mjs"), "serve", "--bundle", synth.bundlePath, "--overlay", overlayPath, "--host", "127.0.0.1", "--port", String(port)],
+      args: [
+        join(REPO_ROOT, "bin/tollgate.mjs"),
+        "serve",
+        "--bundle",
+        synth.bundlePath,
+        "--overlay",
+        overlayPath,
+        "--host",
+        "127.0.0.1",
+        "--port",
+        String(port),
+      ],
       cwd: REPO_ROOT,
       env: { ...process.env, [LOCAL_LLM_KEY_ENV]: "tollgate-local-llm-key" },
       onStdoutLine: (line) => {
@@ -345,7 +393,10 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
 export function describePlatform(platform: LocalPlatform): string {
   const cwd = process.cwd();
   const rel = (p: string) => relative(cwd, p) || p;
-  const routes = ((platform.bundle.llm as { routes?: { pathPrefix: string; providers: { id: string }[] }[] } | undefined)?.routes ?? [])
+  const routes = (
+    (platform.bundle.llm as { routes?: { pathPrefix: string; providers: { id: string }[] }[] } | undefined)?.routes ??
+    []
+  )
     .map((r) => `${r.pathPrefix}/v1 (${r.providers.map((p) => p.id).join(" → ")})`)
     .join(", ");
   const agent = platform.clients.find((c) => c.grantTypes.includes("client_credentials"));
@@ -353,7 +404,8 @@ export function describePlatform(platform: LocalPlatform): string {
     .map(([id, server]) => `${id} → server-${server}`)
     .join(", ");
   const g = platform.gatewayUrl;
-  const llmRoutes = (platform.bundle.llm as { routes?: { pathPrefix: string; providers: unknown[] }[] } | undefined)?.routes ?? [];
+  const llmRoutes =
+    (platform.bundle.llm as { routes?: { pathPrefix: string; providers: unknown[] }[] } | undefined)?.routes ?? [];
   const firstRoute = (llmRoutes.find((r) => r.pathPrefix === "/openai") ?? llmRoutes[0])?.pathPrefix ?? "/openai";
   const failoverRoute = llmRoutes.find((r) => r.providers.length > 1)?.pathPrefix ?? firstRoute;
   const memory = Object.entries(platform.mcpServers).find(([, server]) => server === "memory")?.[0];

@@ -52,7 +52,8 @@ export async function readState(file: string): Promise<LocalState> {
     throw new Error(`${file} not found: start the local platform first (npm start), or set TOLLGATE_LOCAL_DIR`);
   }
   const state = JSON.parse(text) as LocalState;
-  if (state.version !== 1 || typeof state.issuer !== "string") throw new Error(`${file}: not a local platform state file`);
+  if (state.version !== 1 || typeof state.issuer !== "string")
+    throw new Error(`${file}: not a local platform state file`);
   return state;
 }
 

@@ -44,9 +44,12 @@ interface Manifest {
 export async function findStack(outdir: string, preferred?: string): Promise<SynthOutput> {
   const manifest = JSON.parse(await readFile(join(outdir, "manifest.json"), "utf8")) as Manifest;
   const names = Object.keys(manifest.stacks ?? {});
-  const stack = preferred ?? names.find((n) => /(^|[-_])dev$/.test(n)) ?? names.find((n) => n.includes("dev")) ?? names[0];
+  const stack =
+    preferred ?? names.find((n) => /(^|[-_])dev$/.test(n)) ?? names.find((n) => n.includes("dev")) ?? names[0];
   if (!stack || !manifest.stacks?.[stack]) {
-    throw new Error(`stack "${preferred ?? "dev"}" not found in ${outdir}; synthesized stacks: ${names.join(", ") || "none"}`);
+    throw new Error(
+      `stack "${preferred ?? "dev"}" not found in ${outdir}; synthesized stacks: ${names.join(", ") || "none"}`,
+    );
   }
   const entry = manifest.stacks[stack];
   const stackDir = join(outdir, entry?.workingDirectory ?? join("stacks", stack));

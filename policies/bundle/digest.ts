@@ -22,7 +22,9 @@ type WithMetadata = { metadata: { digest?: string } & Record<string, unknown> } 
 /** `sha256:<hex>` over the canonical JSON of the bundle without `metadata.digest`. */
 export function computeDigest(bundle: WithMetadata): string {
   const { digest: _omitted, ...metadata } = bundle.metadata;
-  const hash = createHash("sha256").update(canonicalJson({ ...bundle, metadata })).digest("hex");
+  const hash = createHash("sha256")
+    .update(canonicalJson({ ...bundle, metadata }))
+    .digest("hex");
   return `sha256:${hash}`;
 }
 

@@ -11,7 +11,10 @@ export interface BundleIssue {
 
 /** Where each part of the bundle is set, so an error can say what to change. Most specific first. */
 const FIXES: readonly [RegExp, string][] = [
-  [/^auth\.(issuer|discoveryUrl|jwksUri|audiences)/, "set by OktaApps (authorization server); locally, by the overlay's values"],
+  [
+    /^auth\.(issuer|discoveryUrl|jwksUri|audiences)/,
+    "set by OktaApps (authorization server); locally, by the overlay's values",
+  ],
   [/^auth\.allowedClients/, "set by OktaApps (client apps)"],
   [/^auth\./, "set GatewayDeployment({ auth })"],
   [/^server\./, "set GatewayDeployment({ publicUrl })"],
@@ -46,7 +49,8 @@ export function issuesFromZod(error: z.ZodError): BundleIssue[] {
     // For unions, zod reports the last alternative's problems inside `errors`; show the most specific one.
     const path = formatPath(issue.path);
     let message = issue.message;
-    if (issue.code === "unrecognized_keys") message = `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}: remove ${issue.keys.length > 1 ? "them" : "it"} (unknown fields are errors, never ignored)`;
+    if (issue.code === "unrecognized_keys")
+      message = `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}: remove ${issue.keys.length > 1 ? "them" : "it"} (unknown fields are errors, never ignored)`;
     if (issue.code === "invalid_union" && issue.errors.length > 0) {
       const nested = issue.errors.flat().filter((n) => n.code !== "invalid_format" || true);
       const best = nested.find((n) => n.message !== "Invalid input") ?? nested[0];
@@ -66,7 +70,9 @@ export class BundleError extends Error {
     readonly issues: readonly BundleIssue[],
     readonly source?: string,
   ) {
-    super(`${source ? `${source}: ` : ""}invalid gateway bundle:\n${issues.map((i) => `  - ${formatIssue(i)}`).join("\n")}`);
+    super(
+      `${source ? `${source}: ` : ""}invalid gateway bundle:\n${issues.map((i) => `  - ${formatIssue(i)}`).join("\n")}`,
+    );
     this.name = "BundleError";
   }
 }

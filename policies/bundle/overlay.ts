@@ -31,7 +31,10 @@ export const OverlaySchema = z.strictObject({
   mcpUpstreams: z.record(z.string(), Transport).default({}),
   /** `routeId/providerId` → replacement base URL and key. */
   llmProviders: z
-    .record(z.string().regex(/^[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*$/), z.strictObject({ baseUrl: z.string().min(1), apiKey: SecretRefSchema.optional() }))
+    .record(
+      z.string().regex(/^[a-z][a-z0-9-]*\/[a-z][a-z0-9-]*$/),
+      z.strictObject({ baseUrl: z.string().min(1), apiKey: SecretRefSchema.optional() }),
+    )
     .default({}),
 });
 export type Overlay = z.output<typeof OverlaySchema>;
@@ -57,7 +60,8 @@ export function applyOverlay<T extends OverlayTarget>(bundle: T, overlay: Overla
     if (copy.protectedResource && resource !== undefined && (resource === old || resource.startsWith(`${old}/`))) {
       copy.protectedResource.resource = `${next}${resource.slice(old.length)}`;
     }
-    if (copy.auth?.audiences) copy.auth.audiences = copy.auth.audiences.map((a) => (a.replace(/\/+$/, "") === old ? next : a));
+    if (copy.auth?.audiences)
+      copy.auth.audiences = copy.auth.audiences.map((a) => (a.replace(/\/+$/, "") === old ? next : a));
   }
   for (const [upstreamId, transport] of Object.entries(overlay.mcpUpstreams)) {
     const upstream = copy.mcp?.upstreams?.find((u) => u.id === upstreamId);

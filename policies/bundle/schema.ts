@@ -26,7 +26,10 @@ export const TOOL_PATTERN = /^[a-zA-Z0-9_.*-]{1,128}$/;
 const NO_PLACEHOLDER = "apply-time placeholders are only allowed in fields documented as apply-time";
 
 function text() {
-  return z.string().min(1).refine((s) => !containsPlaceholder(s), { error: NO_PLACEHOLDER });
+  return z
+    .string()
+    .min(1)
+    .refine((s) => !containsPlaceholder(s), { error: NO_PLACEHOLDER });
 }
 
 function httpUrl(opts: { httpsOnly: boolean }) {
@@ -35,12 +38,18 @@ function httpUrl(opts: { httpsOnly: boolean }) {
     try {
       parsed = new URL(value);
     } catch {
-      ctx.addIssue({ code: "custom", message: `expected an ${opts.httpsOnly ? "https" : "http(s)"} URL, got ${JSON.stringify(value)}` });
+      ctx.addIssue({
+        code: "custom",
+        message: `expected an ${opts.httpsOnly ? "https" : "http(s)"} URL, got ${JSON.stringify(value)}`,
+      });
       return;
     }
     const allowed = opts.httpsOnly ? ["https:"] : ["https:", "http:"];
     if (!allowed.includes(parsed.protocol)) {
-      ctx.addIssue({ code: "custom", message: `expected an ${opts.httpsOnly ? "https" : "http(s)"} URL, got ${JSON.stringify(value)}` });
+      ctx.addIssue({
+        code: "custom",
+        message: `expected an ${opts.httpsOnly ? "https" : "http(s)"} URL, got ${JSON.stringify(value)}`,
+      });
     }
     if (parsed.username || parsed.password) {
       ctx.addIssue({ code: "custom", message: "URLs must not carry credentials; use a secret reference" });
@@ -55,11 +64,16 @@ function httpUrl(opts: { httpsOnly: boolean }) {
 const url = () => httpUrl({ httpsOnly: false });
 const path = () =>
   text().regex(/^\/[a-zA-Z0-9._~\/-]*$/, { error: "expected an absolute path such as /mcp or /openai" });
-const id = () => text().regex(UPSTREAM_ID, { error: "expected a lower-case id: a letter, then letters, digits or '-', at most 16 characters" });
+const id = () =>
+  text().regex(UPSTREAM_ID, {
+    error: "expected a lower-case id: a letter, then letters, digits or '-', at most 16 characters",
+  });
 
 /** A reference to a secret the runtime reads at start. The bundle never holds the secret itself. */
 export const SecretRefSchema = z.union([
-  z.strictObject({ env: text().regex(/^[A-Z_][A-Z0-9_]*$/, { error: "expected an environment variable name (A-Z, 0-9, _)" }) }),
+  z.strictObject({
+    env: text().regex(/^[A-Z_][A-Z0-9_]*$/, { error: "expected an environment variable name (A-Z, 0-9, _)" }),
+  }),
   z.strictObject({ file: text().regex(/^\//, { error: "expected an absolute file path" }) }),
 ]);
 export type SecretRef = z.infer<typeof SecretRefSchema>;
@@ -69,11 +83,18 @@ function schemaFor(mode: BundleMode) {
   const applyTime = <T extends z.ZodType>(inner: T) => {
     const placeholderString = z.string().regex(/^\{\{apply:[^}]+\}\}$/);
     if (mode === "synth") {
-      return z.union([placeholderString.refine((s) => PLACEHOLDER_NAME.test(s.slice(8, -2)), { error: "malformed placeholder" }), inner]).meta({ applyTime: true });
+      return z
+        .union([
+          placeholderString.refine((s) => PLACEHOLDER_NAME.test(s.slice(8, -2)), { error: "malformed placeholder" }),
+          inner,
+        ])
+        .meta({ applyTime: true });
     }
     return z.union([
       inner,
-      placeholderString.refine(() => false, { error: "unresolved apply-time placeholder: supply its value in values.json (or the local overlay)" }),
+      placeholderString.refine(() => false, {
+        error: "unresolved apply-time placeholder: supply its value in values.json (or the local overlay)",
+      }),
     ]);
   };
 
@@ -87,14 +108,20 @@ function schemaFor(mode: BundleMode) {
     /** Source revision (git commit) the bundle was synthesized from, when known. */
     sourceRevision: text().optional(),
     /** `sha256:<hex>` of the canonical JSON of the bundle without this field. */
-    digest: text().regex(/^sha256:[0-9a-f]{64}$/, { error: "expected sha256:<64 hex digits>" }).optional(),
+    digest: text()
+      .regex(/^sha256:[0-9a-f]{64}$/, { error: "expected sha256:<64 hex digits>" })
+      .optional(),
   });
 
   const Server = z.strictObject({
     /** The gateway's canonical URI: the token audience and the protected resource. */
     publicUrl: applyTime(url()),
     /** Largest request body accepted, in bytes. */
-    maxRequestBytes: z.int().min(1024).max(64 * 1024 * 1024).default(4 * 1024 * 1024),
+    maxRequestBytes: z
+      .int()
+      .min(1024)
+      .max(64 * 1024 * 1024)
+      .default(4 * 1024 * 1024),
     /** Origins allowed by CORS (browser-based MCP clients). Empty: no CORS. */
     corsOrigins: z.array(text()).default([]),
   });
@@ -118,7 +145,11 @@ function schemaFor(mode: BundleMode) {
     /** Tolerated clock skew in seconds. */
     clockSkewSeconds: z.int().min(0).max(300).default(30),
     /** Tokens longer than this are refused unread. */
-    maxTokenBytes: z.int().min(512).max(64 * 1024).default(8192),
+    maxTokenBytes: z
+      .int()
+      .min(512)
+      .max(64 * 1024)
+      .default(8192),
     /** Refuse tokens whose `iat` is older than this, when set. */
     maxTokenAgeSeconds: z.int().positive().optional(),
     /** Claim that carries scopes (array or space-separated string). */
@@ -174,7 +205,11 @@ function schemaFor(mode: BundleMode) {
     /** Guard policy id applied to this route. */
     policy: id(),
     /** Largest upstream response body accepted (non-streaming), in bytes. */
-    maxResponseBytes: z.int().min(1024).max(256 * 1024 * 1024).default(16 * 1024 * 1024),
+    maxResponseBytes: z
+      .int()
+      .min(1024)
+      .max(256 * 1024 * 1024)
+      .default(16 * 1024 * 1024),
   });
 
   const Transport = z.discriminatedUnion("type", [
@@ -226,7 +261,9 @@ function schemaFor(mode: BundleMode) {
     timeoutMs: z.int().min(100).max(600_000).default(60_000),
   });
 
-  const ToolPatterns = z.array(text().regex(TOOL_PATTERN, { error: "expected a tool name or a pattern with * wildcards" })).min(1);
+  const ToolPatterns = z
+    .array(text().regex(TOOL_PATTERN, { error: "expected a tool name or a pattern with * wildcards" }))
+    .min(1);
 
   const ToolGrant = z.strictObject({
     /** Holders of this scope... */
@@ -268,7 +305,16 @@ function schemaFor(mode: BundleMode) {
         detectors: z.array(PiiDetector).default(["email", "phone", "ssn", "payment-card", "ip-address"]),
         /** Extra patterns, compiled once at load. */
         extraPatterns: z
-          .array(z.strictObject({ name: id(), regex: text(), flags: z.string().regex(/^[imsu]*$/).default("") }))
+          .array(
+            z.strictObject({
+              name: id(),
+              regex: text(),
+              flags: z
+                .string()
+                .regex(/^[imsu]*$/)
+                .default(""),
+            }),
+          )
           .default([]),
       })
       .optional(),
@@ -378,14 +424,33 @@ function checkReferences(raw: unknown, ctx: Ctx): void {
       seen.add(value);
     });
   };
-  unique((bundle.guardPolicies ?? []).map((p) => p.id), (i) => ["guardPolicies", i, "id"], "guard policy id");
+  unique(
+    (bundle.guardPolicies ?? []).map((p) => p.id),
+    (i) => ["guardPolicies", i, "id"],
+    "guard policy id",
+  );
   const routes = bundle.llm?.routes ?? [];
-  unique(routes.map((r) => r.id), (i) => ["llm", "routes", i, "id"], "route id");
-  unique(routes.map((r) => r.pathPrefix), (i) => ["llm", "routes", i, "pathPrefix"], "route path prefix");
+  unique(
+    routes.map((r) => r.id),
+    (i) => ["llm", "routes", i, "id"],
+    "route id",
+  );
+  unique(
+    routes.map((r) => r.pathPrefix),
+    (i) => ["llm", "routes", i, "pathPrefix"],
+    "route path prefix",
+  );
   routes.forEach((route, i) => {
     if (!policyIds.has(route.policy)) issue(["llm", "routes", i, "policy"], `unknown guard policy "${route.policy}"`);
-    unique(route.providers.map((p) => p.id), (j) => ["llm", "routes", i, "providers", j, "id"], "provider id");
-    if (bundle.mcp?.path && (route.pathPrefix === bundle.mcp.path || route.pathPrefix.startsWith(`${bundle.mcp.path}/`))) {
+    unique(
+      route.providers.map((p) => p.id),
+      (j) => ["llm", "routes", i, "providers", j, "id"],
+      "provider id",
+    );
+    if (
+      bundle.mcp?.path &&
+      (route.pathPrefix === bundle.mcp.path || route.pathPrefix.startsWith(`${bundle.mcp.path}/`))
+    ) {
       issue(["llm", "routes", i, "pathPrefix"], `collides with the MCP path "${bundle.mcp.path}"`);
     }
   });
@@ -393,13 +458,18 @@ function checkReferences(raw: unknown, ctx: Ctx): void {
   if (!mcp) return;
   if (!policyIds.has(mcp.policy)) issue(["mcp", "policy"], `unknown guard policy "${mcp.policy}"`);
   const upstreamIds = new Set((mcp.upstreams ?? []).map((u) => u.id));
-  unique((mcp.upstreams ?? []).map((u) => u.id), (i) => ["mcp", "upstreams", i, "id"], "upstream id");
+  unique(
+    (mcp.upstreams ?? []).map((u) => u.id),
+    (i) => ["mcp", "upstreams", i, "id"],
+    "upstream id",
+  );
   (mcp.grants ?? []).forEach((g, i) => {
     if (!upstreamIds.has(g.upstream)) issue(["mcp", "grants", i, "upstream"], `unknown upstream "${g.upstream}"`);
   });
   for (const key of ["deny", "alwaysBlocked"] as const) {
     (mcp[key] ?? []).forEach((rule, i) => {
-      if (rule.upstream !== "*" && !upstreamIds.has(rule.upstream)) issue(["mcp", key, i, "upstream"], `unknown upstream "${rule.upstream}"`);
+      if (rule.upstream !== "*" && !upstreamIds.has(rule.upstream))
+        issue(["mcp", key, i, "upstream"], `unknown upstream "${rule.upstream}"`);
     });
   }
 }

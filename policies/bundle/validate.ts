@@ -16,7 +16,12 @@ function secretLiteralIssues(input: unknown): BundleIssue[] {
   const walk = (node: unknown, path: string): void => {
     if (typeof node === "string") {
       const format = findKnownCredential(node);
-      if (format) issues.push({ path, message: `looks like a ${format.description}: the bundle must never hold a secret`, fix: "reference it instead: { env: \"NAME\" } or { file: \"/path\" }" });
+      if (format)
+        issues.push({
+          path,
+          message: `looks like a ${format.description}: the bundle must never hold a secret`,
+          fix: 'reference it instead: { env: "NAME" } or { file: "/path" }',
+        });
     } else if (Array.isArray(node)) node.forEach((n, i) => walk(n, `${path}[${i}]`));
     else if (node !== null && typeof node === "object") {
       for (const [k, v] of Object.entries(node)) walk(v, path ? `${path}.${k}` : k);
@@ -30,7 +35,15 @@ function digestIssues(input: unknown): BundleIssue[] {
   const metadata = (input as { metadata?: { digest?: unknown } } | null)?.metadata;
   if (typeof metadata?.digest !== "string") return [];
   const actual = computeDigest(input as Parameters<typeof computeDigest>[0]);
-  return actual === metadata.digest ? [] : [{ path: "metadata.digest", message: `does not match the content (expected ${actual})`, fix: "the bundle was edited after synth: re-run cdktf synth instead of editing it" }];
+  return actual === metadata.digest
+    ? []
+    : [
+        {
+          path: "metadata.digest",
+          message: `does not match the content (expected ${actual})`,
+          fix: "the bundle was edited after synth: re-run cdktf synth instead of editing it",
+        },
+      ];
 }
 
 /** Validation at synth: structure, references, no secret literal; placeholders allowed where apply-time. */
@@ -60,19 +73,35 @@ export function validateRuntimeBundle(input: unknown, options: LoadOptions = {})
   if (options.overlay !== undefined) {
     const parsedOverlay = OverlaySchema.safeParse(options.overlay);
     if (!parsedOverlay.success) {
-      return { ok: false, issues: issuesFromZod(parsedOverlay.error).map((i) => ({ ...i, path: `overlay.${i.path}`, fix: "fix the local overlay file" })) };
+      return {
+        ok: false,
+        issues: issuesFromZod(parsedOverlay.error).map((i) => ({
+          ...i,
+          path: `overlay.${i.path}`,
+          fix: "fix the local overlay file",
+        })),
+      };
     }
     overlay = parsedOverlay.data;
   }
   const values = { ...(overlay?.values ?? {}), ...(options.values ?? {}) };
   const substituted = substitutePlaceholders(input, values);
   for (const { path, name } of substituted.unresolved) {
-    issues.push({ path, message: `placeholder {{apply:${name}}} has no value`, fix: `supply "${name}" in values.json (rendered by Terraform) or the local overlay` });
+    issues.push({
+      path,
+      message: `placeholder {{apply:${name}}} has no value`,
+      fix: `supply "${name}" in values.json (rendered by Terraform) or the local overlay`,
+    });
   }
   let candidate = substituted.value;
   if (overlay) {
     const applied = applyOverlay(candidate as Parameters<typeof applyOverlay>[0], overlay);
-    for (const name of applied.unknown) issues.push({ path: `overlay.${name}`, message: "names nothing in the bundle", fix: "use an upstream id or routeId/providerId from the bundle" });
+    for (const name of applied.unknown)
+      issues.push({
+        path: `overlay.${name}`,
+        message: "names nothing in the bundle",
+        fix: "use an upstream id or routeId/providerId from the bundle",
+      });
     candidate = applied.bundle;
   }
   if (issues.length > 0) return { ok: false, issues };

@@ -16,7 +16,10 @@ import type { GuardMode, GuardPolicy } from "../bundle/index.js";
 import { KNOWN_CREDENTIAL_FORMATS, hasUnbrokenRun } from "../secrets/known-formats.js";
 import { type Finding, type TextVerdict, blockVerdict, redactFindings } from "./verdict.js";
 
-const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map((format) => ({ id: format.id, pattern: new RegExp(format.pattern.source, `${format.pattern.flags.replace("g", "")}g`) }));
+const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map((format) => ({
+  id: format.id,
+  pattern: new RegExp(format.pattern.source, `${format.pattern.flags.replace("g", "")}g`),
+}));
 
 const SECRETLINT_CONFIG: SecretLintCoreConfig = {
   rules: [
@@ -41,7 +44,8 @@ export function findKnownCredentials(text: string): Finding[] {
   const findings: Finding[] = [];
   for (const { id, pattern } of KNOWN_GLOBAL) {
     pattern.lastIndex = 0;
-    for (const match of text.matchAll(pattern)) findings.push({ kind: id, start: match.index, end: match.index + match[0].length });
+    for (const match of text.matchAll(pattern))
+      findings.push({ kind: id, start: match.index, end: match.index + match[0].length });
   }
   return findings;
 }
@@ -67,7 +71,8 @@ export async function findCredentials(text: string): Promise<Finding[]> {
   });
   for (const message of result.messages) {
     const [start, end] = message.range;
-    if (!findings.some((f) => f.start < end && f.end > start)) findings.push({ kind: message.ruleId.replace(/^@secretlint\/secretlint-rule-/, ""), start, end });
+    if (!findings.some((f) => f.start < end && f.end > start))
+      findings.push({ kind: message.ruleId.replace(/^@secretlint\/secretlint-rule-/, ""), start, end });
   }
   return findings;
 }
@@ -146,14 +151,24 @@ export function holdBackStart(text: string, holdBack: number): number {
   return Math.max(floor, start);
 }
 
-export function createStreamingCredentialScanner(config: NonNullable<GuardPolicy["credentialLeak"]>): StreamingCredentialScanner {
+export function createStreamingCredentialScanner(
+  config: NonNullable<GuardPolicy["credentialLeak"]>,
+): StreamingCredentialScanner {
   let window = "";
   let blocked = false;
   const holdBack = config.holdBackChars;
 
-  const BLOCKED: StreamScanResult = { action: "block", guard: "credential-leak", message: "guard: credential-leak — the response contained a credential" };
+  const BLOCKED: StreamScanResult = {
+    action: "block",
+    guard: "credential-leak",
+    message: "guard: credential-leak — the response contained a credential",
+  };
 
-  const decide = (final: boolean, findings: readonly Finding[], boundaries: ReleaseBoundaries | undefined): StreamScanResult => {
+  const decide = (
+    final: boolean,
+    findings: readonly Finding[],
+    boundaries: ReleaseBoundaries | undefined,
+  ): StreamScanResult => {
     let cut = final ? window.length : holdBackStart(window, holdBack);
     if (findings.length === 0 && boundaries && cut < window.length) {
       const aligned = boundaries.boundaryAtOrBefore(cut);
@@ -162,7 +177,9 @@ export function createStreamingCredentialScanner(config: NonNullable<GuardPolicy
     if (findings.length === 0 || config.mode === "log") {
       const text = window.slice(0, cut);
       window = window.slice(cut);
-      return findings.length > 0 ? { action: "release", text, redactions: { "credential-leak": findings.length } } : { action: "release", text };
+      return findings.length > 0
+        ? { action: "release", text, redactions: { "credential-leak": findings.length } }
+        : { action: "release", text };
     }
     if (config.mode === "block") {
       blocked = true;

@@ -12,12 +12,25 @@ export type InjectionSensitivity = "strict" | "moderate" | "lenient";
 
 /** Known jailbreak families vard does not name. Bounded quantifiers only. */
 export const JAILBREAK_FAMILY_PATTERNS: readonly Pattern[] = [
-  { regex: /\bDAN\b(?=[^\n]{0,80}\b(?:do anything now|jailbreak|no (?:rules|restrictions|limits)|mode)\b)/, severity: 0.95, type: "roleManipulation" },
+  {
+    regex: /\bDAN\b(?=[^\n]{0,80}\b(?:do anything now|jailbreak|no (?:rules|restrictions|limits)|mode)\b)/,
+    severity: 0.95,
+    type: "roleManipulation",
+  },
   { regex: /\b(?:you are|you're|act as|become|now)\s{1,3}DAN\b/, severity: 0.95, type: "roleManipulation" },
   { regex: /\bdo anything now\b/i, severity: 0.9, type: "roleManipulation" },
   { regex: /\bdeveloper mode\s{1,3}(?:enabled|activated|on)\b/i, severity: 0.9, type: "roleManipulation" },
-  { regex: /\b(?:jailbreak|jailbroken)\b[^\n]{0,40}\b(?:enabled|activated|mode|prompt)\b/i, severity: 0.9, type: "roleManipulation" },
-  { regex: /\b(?:disregard|forget|override)\s{1,3}(?:all\s{1,3})?(?:your|the|previous|prior|above)\s{1,3}(?:instructions|rules|guidelines|system prompt)\b/i, severity: 0.9, type: "instructionOverride" },
+  {
+    regex: /\b(?:jailbreak|jailbroken)\b[^\n]{0,40}\b(?:enabled|activated|mode|prompt)\b/i,
+    severity: 0.9,
+    type: "roleManipulation",
+  },
+  {
+    regex:
+      /\b(?:disregard|forget|override)\s{1,3}(?:all\s{1,3})?(?:your|the|previous|prior|above)\s{1,3}(?:instructions|rules|guidelines|system prompt)\b/i,
+    severity: 0.9,
+    type: "instructionOverride",
+  },
 ];
 
 /** Threat types that count, per sensitivity. Encoding heuristics only in strict: base64 is common in tool output. */
@@ -38,7 +51,10 @@ export interface InjectionGuard {
 
 export function compileInjectionGuard(config: NonNullable<GuardPolicy["promptInjection"]>): InjectionGuard {
   const counted = new Set(COUNTED[config.sensitivity]);
-  let detector = vard().threshold(THRESHOLD[config.sensitivity]).maxLength(Number.MAX_SAFE_INTEGER).patterns([...JAILBREAK_FAMILY_PATTERNS]);
+  let detector = vard()
+    .threshold(THRESHOLD[config.sensitivity])
+    .maxLength(Number.MAX_SAFE_INTEGER)
+    .patterns([...JAILBREAK_FAMILY_PATTERNS]);
   for (const type of COUNTED.strict) detector = counted.has(type) ? detector.block(type) : detector.allow(type);
 
   const find = (text: string): Finding[] => {
@@ -55,7 +71,8 @@ export function compileInjectionGuard(config: NonNullable<GuardPolicy["promptInj
     apply(text) {
       const findings = find(text);
       if (findings.length === 0) return { action: "allow", value: text };
-      if (config.mode === "block") return blockVerdict("prompt-injection", "the content looks like a prompt-injection attempt");
+      if (config.mode === "block")
+        return blockVerdict("prompt-injection", "the content looks like a prompt-injection attempt");
       if (config.mode === "mask") {
         const { counts } = redactFindings(text, findings);
         const cleaned = removeSpans(text, findings);

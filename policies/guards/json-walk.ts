@@ -9,7 +9,10 @@ export type JsonVerdict<T> =
   | { readonly action: "block"; readonly guard: string; readonly message: string };
 
 /** Walks `value` depth-first; the first block wins; redaction counts add up. Values are copied only when changed. */
-export async function guardJsonStrings<T>(value: T, guard: (text: string) => TextVerdict | Promise<TextVerdict>): Promise<JsonVerdict<T>> {
+export async function guardJsonStrings<T>(
+  value: T,
+  guard: (text: string) => TextVerdict | Promise<TextVerdict>,
+): Promise<JsonVerdict<T>> {
   const counts: Record<string, number> = {};
   let blocked: { guard: string; message: string } | undefined;
   const walk = async (node: unknown, depth: number): Promise<unknown> => {
@@ -45,5 +48,7 @@ export async function guardJsonStrings<T>(value: T, guard: (text: string) => Tex
   };
   const result = (await walk(value, 0)) as T;
   if (blocked) return { action: "block", ...blocked };
-  return Object.keys(counts).length > 0 ? { action: "allow", value: result, redactions: counts } : { action: "allow", value: result };
+  return Object.keys(counts).length > 0
+    ? { action: "allow", value: result, redactions: counts }
+    : { action: "allow", value: result };
 }

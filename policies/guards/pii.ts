@@ -16,14 +16,22 @@ interface Detector {
 }
 
 const BUILT_IN: Readonly<Record<PiiDetectorName, Detector>> = {
-  email: { kind: "email", pattern: /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b/g },
+  email: {
+    kind: "email",
+    pattern: /[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){0,8}\.[A-Za-z]{2,24}\b/g,
+  },
   // Dashed or spaced, excluding numbers the SSA never issues (000, 666, 9xx areas; 00 group; 0000 serial).
   ssn: { kind: "ssn", pattern: /\b(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}\b/g },
-  "payment-card": { kind: "payment-card", pattern: /\b\d(?:[ -]?\d){12,18}\b/g, accept: (m) => luhnValid(m.replace(/[ -]/g, "")) },
+  "payment-card": {
+    kind: "payment-card",
+    pattern: /\b\d(?:[ -]?\d){12,18}\b/g,
+    accept: (m) => luhnValid(m.replace(/[ -]/g, "")),
+  },
   // North-American numbers with separators, and international numbers written with a leading +.
   phone: {
     kind: "phone",
-    pattern: /(?<![\w+])(?:\+?1[-. ])?(?:\(\d{3}\) ?|\d{3}[-. ])\d{3}[-. ]\d{4}\b|(?<![\w+])\+\d{1,3}(?:[-. ]?\d{1,4}){2,5}\b/g,
+    pattern:
+      /(?<![\w+])(?:\+?1[-. ])?(?:\(\d{3}\) ?|\d{3}[-. ])\d{3}[-. ]\d{4}\b|(?<![\w+])\+\d{1,3}(?:[-. ]?\d{1,4}){2,5}\b/g,
     accept: (m) => m.replace(/\D/g, "").length >= 10,
   },
   "ip-address": {
@@ -64,13 +72,17 @@ export interface PiiGuard {
 
 /** Compiles the policy's PII settings. Throws (at load) on an invalid extra pattern, naming it. */
 export function compilePiiGuard(config: NonNullable<GuardPolicy["pii"]>): PiiGuard {
-  const detectors: Detector[] = DETECTOR_ORDER.filter((name) => config.detectors.includes(name)).map((name) => BUILT_IN[name]);
+  const detectors: Detector[] = DETECTOR_ORDER.filter((name) => config.detectors.includes(name)).map(
+    (name) => BUILT_IN[name],
+  );
   for (const extra of config.extraPatterns) {
     let pattern: RegExp;
     try {
       pattern = new RegExp(extra.regex, `${extra.flags.replace(/g/g, "")}g`);
     } catch (error) {
-      throw new Error(`guardPolicies[].pii.extraPatterns "${extra.name}": invalid regex (${(error as Error).message}) — fix the pattern`);
+      throw new Error(
+        `guardPolicies[].pii.extraPatterns "${extra.name}": invalid regex (${(error as Error).message}) — fix the pattern`,
+      );
     }
     detectors.push({ kind: extra.name, pattern });
   }

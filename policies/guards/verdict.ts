@@ -3,7 +3,12 @@
  * runtime can return it as is. `guard` names the rule (`guard: pii`), never the matched text.
  */
 export type TextVerdict =
-  | { readonly action: "allow"; readonly value: string; readonly redactions?: Readonly<Record<string, number>>; readonly flagged?: readonly string[] }
+  | {
+      readonly action: "allow";
+      readonly value: string;
+      readonly redactions?: Readonly<Record<string, number>>;
+      readonly flagged?: readonly string[];
+    }
   | { readonly action: "block"; readonly guard: GuardName; readonly message: string };
 
 /** The guard packs, as named in errors and audit events. */
@@ -25,7 +30,10 @@ export function blockVerdict(guard: GuardName, what: string): TextVerdict {
  * Replaces findings with `[REDACTED:<kind>]`. Overlapping findings are resolved in favour of the one that
  * starts first (the longer one on a tie). Returns the new text and counts per kind.
  */
-export function redactFindings(text: string, findings: readonly Finding[]): { text: string; counts: Record<string, number> } {
+export function redactFindings(
+  text: string,
+  findings: readonly Finding[],
+): { text: string; counts: Record<string, number> } {
   const sorted = [...findings].sort((a, b) => a.start - b.start || b.end - a.end);
   const counts: Record<string, number> = {};
   let out = "";

@@ -32,7 +32,10 @@ export function rateLimitPolicy(budgets: readonly Pick<BudgetState, "limit" | "w
  * and browsers could not read the triplet anyway (CORS exposes the two draft headers).
  * `policy` is {@link rateLimitPolicy} of `budgets`, when the caller has it already.
  */
-export function rateLimitHeaders(budgets: readonly BudgetState[], policy = rateLimitPolicy(budgets)): Record<string, string> {
+export function rateLimitHeaders(
+  budgets: readonly BudgetState[],
+  policy = rateLimitPolicy(budgets),
+): Record<string, string> {
   if (budgets.length === 0) return {};
   let tightest = budgets[0] as BudgetState;
   for (const b of budgets) if (b.remaining / b.limit < tightest.remaining / tightest.limit) tightest = b;

@@ -25,7 +25,10 @@ const isLiteral = (pattern: string) => !pattern.includes("*");
  * Concrete tool names per upstream: literal names the bundles mention, plus the catalogue. A literal
  * in a rule for every upstream (`*`) is attached to each upstream, since any of them may expose it.
  */
-export function knownToolNames(bundles: readonly (SynthBundle | undefined)[], catalog: ToolCatalog = {}): Map<string, string[]> {
+export function knownToolNames(
+  bundles: readonly (SynthBundle | undefined)[],
+  catalog: ToolCatalog = {},
+): Map<string, string[]> {
   const upstreams = new Set<string>();
   const byUpstream = new Map<string, Set<string>>();
   const everywhere = new Set<string>();
@@ -39,7 +42,7 @@ export function knownToolNames(bundles: readonly (SynthBundle | undefined)[], ca
     for (const u of rules.upstreams) upstreams.add(u.id);
     for (const g of rules.grants) for (const t of g.tools.filter(isLiteral)) add(g.upstream, t);
     for (const r of [...rules.deny, ...rules.alwaysBlocked]) {
-      for (const t of r.tools.filter(isLiteral)) (r.upstream === "*" ? everywhere.add(t) : add(r.upstream, t));
+      for (const t of r.tools.filter(isLiteral)) r.upstream === "*" ? everywhere.add(t) : add(r.upstream, t);
     }
   }
   for (const [upstream, names] of Object.entries(catalog)) {
@@ -99,8 +102,28 @@ export function diffAuthority(
     const [scope, upstream, pattern] = JSON.parse(key) as [string, string, string];
     const state = before.has(key) ? (after.has(key) ? "kept" : "removed") : "added";
     edges.push({ gateway, scope, upstream, pattern, state });
-    if (state === "added") changes.push({ kind: "tool-grant", effect: "widening", gateway, scope, upstream, pattern, change: "added", summary: `${scope} is granted ${upstream} tools matching \`${pattern}\`` });
-    if (state === "removed") changes.push({ kind: "tool-grant", effect: "narrowing", gateway, scope, upstream, pattern, change: "removed", summary: `${scope} no longer has ${upstream} tools matching \`${pattern}\`` });
+    if (state === "added")
+      changes.push({
+        kind: "tool-grant",
+        effect: "widening",
+        gateway,
+        scope,
+        upstream,
+        pattern,
+        change: "added",
+        summary: `${scope} is granted ${upstream} tools matching \`${pattern}\``,
+      });
+    if (state === "removed")
+      changes.push({
+        kind: "tool-grant",
+        effect: "narrowing",
+        gateway,
+        scope,
+        upstream,
+        pattern,
+        change: "removed",
+        summary: `${scope} no longer has ${upstream} tools matching \`${pattern}\``,
+      });
   }
 
   for (const kind of ["always-blocked", "deny"] as const) {
@@ -114,15 +137,35 @@ export function diffAuthority(
       const label = kind === "always-blocked" ? "always-blocked" : "denied";
       changes.push(
         a.has(key)
-          ? { kind, effect: "narrowing", gateway, upstream, pattern, change: "added", summary: `\`${pattern}\` on ${where} is now ${label}` }
-          : { kind, effect: "widening", gateway, upstream, pattern, change: "removed", summary: `\`${pattern}\` on ${where} is no longer ${label}` },
+          ? {
+              kind,
+              effect: "narrowing",
+              gateway,
+              upstream,
+              pattern,
+              change: "added",
+              summary: `\`${pattern}\` on ${where} is now ${label}`,
+            }
+          : {
+              kind,
+              effect: "widening",
+              gateway,
+              upstream,
+              pattern,
+              change: "removed",
+              summary: `\`${pattern}\` on ${where} is no longer ${label}`,
+            },
       );
     }
   }
 
   const policyBefore = compileToolPolicy(rulesOf(base));
   const policyAfter = compileToolPolicy(rulesOf(head));
-  const compare = (scopesBefore: readonly string[], scopesAfter: readonly string[], emit: (tool: string, gained: boolean, decision: ToolDecision) => void) => {
+  const compare = (
+    scopesBefore: readonly string[],
+    scopesAfter: readonly string[],
+    emit: (tool: string, gained: boolean, decision: ToolDecision) => void,
+  ) => {
     for (const [upstream, names] of tools) {
       for (const name of names) {
         const was = decideTool(scopesBefore, upstream, name, policyBefore);
@@ -144,7 +187,9 @@ export function diffAuthority(
         tool,
         change: gained ? "gained" : "lost",
         ...(gained ? {} : rule ? { rule } : {}),
-        summary: gained ? `${scope} can now call ${tool}` : `${scope} can no longer call ${tool}${rule ? ` (${rule})` : ""}`,
+        summary: gained
+          ? `${scope} can now call ${tool}`
+          : `${scope} can no longer call ${tool}${rule ? ` (${rule})` : ""}`,
       });
     });
   }
@@ -160,7 +205,9 @@ export function diffAuthority(
         tool,
         change: gained ? "gained" : "lost",
         ...(gained ? {} : rule ? { rule } : {}),
-        summary: gained ? `client ${client} can now call ${tool}` : `client ${client} can no longer call ${tool}${rule ? ` (${rule})` : ""}`,
+        summary: gained
+          ? `client ${client} can now call ${tool}`
+          : `client ${client} can no longer call ${tool}${rule ? ` (${rule})` : ""}`,
       });
     });
   }

@@ -12,7 +12,11 @@ type Policy = SynthBundle["guardPolicies"][number];
 
 const GUARD_ORDER: readonly GuardLevel[] = ["off", "log", "mask", "block"];
 const GUARDS: readonly GuardName[] = ["pii", "promptInjection", "credentialLeak"];
-const GUARD_LABEL: Record<GuardName, string> = { pii: "PII", promptInjection: "prompt injection", credentialLeak: "credential leak" };
+const GUARD_LABEL: Record<GuardName, string> = {
+  pii: "PII",
+  promptInjection: "prompt injection",
+  credentialLeak: "credential leak",
+};
 
 /** A guard's strictness; an absent guard is `off`. */
 export function guardLevel(policy: Policy | undefined, guard: GuardName): GuardLevel {
@@ -37,7 +41,8 @@ function compareBudgets(a: Budget, b: Budget): number {
   return ra === rb ? 0 : rb > ra ? 1 : -1;
 }
 
-const formatBudget = (b: Budget, unit: string) => (b === null ? "unlimited" : `${b.perWindow} ${unit}/${b.windowSeconds}s`);
+const formatBudget = (b: Budget, unit: string) =>
+  b === null ? "unlimited" : `${b.perWindow} ${unit}/${b.windowSeconds}s`;
 
 function byId<T extends { id: string }>(items: readonly T[] | undefined): Map<string, T> {
   return new Map((items ?? []).map((item) => [item.id, item]));
@@ -54,7 +59,16 @@ function policyChanges(gateway: string, label: string, a: Policy | undefined, b:
     const order = compareGuardLevels(before, after);
     if (order === 0) continue;
     const effect: Effect = order > 0 ? "narrowing" : "widening";
-    changes.push({ kind: "guard-mode", effect, gateway, policy: label, guard, before, after, summary: `${GUARD_LABEL[guard]} guard of ${label} ${order > 0 ? "tightened" : "loosened"}: ${before} → ${after}` });
+    changes.push({
+      kind: "guard-mode",
+      effect,
+      gateway,
+      policy: label,
+      guard,
+      before,
+      after,
+      summary: `${GUARD_LABEL[guard]} guard of ${label} ${order > 0 ? "tightened" : "loosened"}: ${before} → ${after}`,
+    });
   }
   for (const limit of ["requests", "tokens"] as const) {
     const before = budget(a, limit);
@@ -62,7 +76,16 @@ function policyChanges(gateway: string, label: string, a: Policy | undefined, b:
     const order = compareBudgets(before, after);
     if (order === 0) continue;
     const effect: Effect = order > 0 ? "widening" : "narrowing";
-    changes.push({ kind: "limit", effect, gateway, policy: label, limit, before, after, summary: `${limit} limit of ${label} ${order > 0 ? "raised" : "lowered"}: ${formatBudget(before, limit)} → ${formatBudget(after, limit)}` });
+    changes.push({
+      kind: "limit",
+      effect,
+      gateway,
+      policy: label,
+      limit,
+      before,
+      after,
+      summary: `${limit} limit of ${label} ${order > 0 ? "raised" : "lowered"}: ${formatBudget(before, limit)} → ${formatBudget(after, limit)}`,
+    });
   }
   return changes;
 }
@@ -84,7 +107,14 @@ export function diffConfig(gateway: string, base: SynthBundle | undefined, head:
     const a = routesA.get(id);
     const b = routesB.get(id);
     if (!a || !b) {
-      changes.push({ kind: "route", effect: b ? "widening" : "narrowing", gateway, route: id, change: b ? "added" : "removed", summary: `LLM route ${id} ${b ? `added (${b.pathPrefix})` : "removed"}` });
+      changes.push({
+        kind: "route",
+        effect: b ? "widening" : "narrowing",
+        gateway,
+        route: id,
+        change: b ? "added" : "removed",
+        summary: `LLM route ${id} ${b ? `added (${b.pathPrefix})` : "removed"}`,
+      });
       continue;
     }
     const providersA = byId(a.providers);
@@ -92,11 +122,27 @@ export function diffConfig(gateway: string, base: SynthBundle | undefined, head:
     for (const p of ids(providersA, providersB)) {
       const added = providersB.has(p);
       if (added === providersA.has(p)) continue;
-      changes.push({ kind: "provider", effect: added ? "widening" : "narrowing", gateway, route: id, provider: p, change: added ? "added" : "removed", summary: `provider ${p} ${added ? "added to" : "removed from"} route ${id}` });
+      changes.push({
+        kind: "provider",
+        effect: added ? "widening" : "narrowing",
+        gateway,
+        route: id,
+        provider: p,
+        change: added ? "added" : "removed",
+        summary: `provider ${p} ${added ? "added to" : "removed from"} route ${id}`,
+      });
     }
     if (a.policy !== b.policy) {
       const effect = bindingEffect(policiesA.get(a.policy), policiesB.get(b.policy));
-      changes.push({ kind: "policy-binding", effect, gateway, target: `route ${id}`, before: a.policy, after: b.policy, summary: `route ${id} now uses guard policy ${b.policy} instead of ${a.policy}` });
+      changes.push({
+        kind: "policy-binding",
+        effect,
+        gateway,
+        target: `route ${id}`,
+        before: a.policy,
+        after: b.policy,
+        summary: `route ${id} now uses guard policy ${b.policy} instead of ${a.policy}`,
+      });
     }
   }
 
@@ -106,15 +152,41 @@ export function diffConfig(gateway: string, base: SynthBundle | undefined, head:
     const a = upstreamsA.get(id);
     const b = upstreamsB.get(id);
     if (!a || !b) {
-      changes.push({ kind: "upstream", effect: b ? "widening" : "narrowing", gateway, upstream: id, change: b ? "added" : "removed", summary: `MCP upstream ${id} ${b ? "added" : "removed"}` });
+      changes.push({
+        kind: "upstream",
+        effect: b ? "widening" : "narrowing",
+        gateway,
+        upstream: id,
+        change: b ? "added" : "removed",
+        summary: `MCP upstream ${id} ${b ? "added" : "removed"}`,
+      });
       continue;
     }
-    const fields = (["transport", "credentials", "timeoutMs"] as const).filter((f) => canonicalJson(a[f]) !== canonicalJson(b[f]));
-    if (fields.length > 0) changes.push({ kind: "upstream", effect: "neutral", gateway, upstream: id, change: "changed", fields, summary: `MCP upstream ${id} changed: ${fields.join(", ")}` });
+    const fields = (["transport", "credentials", "timeoutMs"] as const).filter(
+      (f) => canonicalJson(a[f]) !== canonicalJson(b[f]),
+    );
+    if (fields.length > 0)
+      changes.push({
+        kind: "upstream",
+        effect: "neutral",
+        gateway,
+        upstream: id,
+        change: "changed",
+        fields,
+        summary: `MCP upstream ${id} changed: ${fields.join(", ")}`,
+      });
   }
   if (base?.mcp && head?.mcp && base.mcp.policy !== head.mcp.policy) {
     const effect = bindingEffect(policiesA.get(base.mcp.policy), policiesB.get(head.mcp.policy));
-    changes.push({ kind: "policy-binding", effect, gateway, target: "mcp", before: base.mcp.policy, after: head.mcp.policy, summary: `MCP tools now use guard policy ${head.mcp.policy} instead of ${base.mcp.policy}` });
+    changes.push({
+      kind: "policy-binding",
+      effect,
+      gateway,
+      target: "mcp",
+      before: base.mcp.policy,
+      after: head.mcp.policy,
+      summary: `MCP tools now use guard policy ${head.mcp.policy} instead of ${base.mcp.policy}`,
+    });
   }
 
   for (const id of ids(policiesA, policiesB)) {
@@ -130,7 +202,12 @@ export function diffConfig(gateway: string, base: SynthBundle | undefined, head:
 /** Token acceptance: more audiences or clients, or no client allow-list, accept more tokens. */
 function authChanges(gateway: string, base: SynthBundle, head: SynthBundle): Change[] {
   const changes: Change[] = [];
-  const setChange = (field: string, a: readonly unknown[] | undefined, b: readonly unknown[] | undefined, unsetMeansAll: boolean) => {
+  const setChange = (
+    field: string,
+    a: readonly unknown[] | undefined,
+    b: readonly unknown[] | undefined,
+    unsetMeansAll: boolean,
+  ) => {
     if (canonicalJson(a ?? null) === canonicalJson(b ?? null)) return;
     const sa = new Set((a ?? []).map((x) => canonicalJson(x)));
     const sb = new Set((b ?? []).map((x) => canonicalJson(x)));
@@ -140,13 +217,29 @@ function authChanges(gateway: string, base: SynthBundle, head: SynthBundle): Cha
     const widened = someToAll || (!allToSome && [...sb].some((x) => !sa.has(x)));
     const narrowed = allToSome || (!someToAll && [...sa].some((x) => !sb.has(x)));
     const effect: Effect = widened ? "widening" : narrowed ? "narrowing" : "neutral";
-    changes.push({ kind: "auth", effect, gateway, field, before: a ?? null, after: b ?? null, summary: `auth.${field} changed: ${canonicalJson(a ?? "any")} → ${canonicalJson(b ?? "any")}` });
+    changes.push({
+      kind: "auth",
+      effect,
+      gateway,
+      field,
+      before: a ?? null,
+      after: b ?? null,
+      summary: `auth.${field} changed: ${canonicalJson(a ?? "any")} → ${canonicalJson(b ?? "any")}`,
+    });
   };
   setChange("audiences", base.auth.audiences, head.auth.audiences, false);
   setChange("allowedClients", base.auth.allowedClients, head.auth.allowedClients, true);
   setChange("algorithms", base.auth.algorithms, head.auth.algorithms, false);
   if (base.auth.issuer !== head.auth.issuer) {
-    changes.push({ kind: "auth", effect: "neutral", gateway, field: "issuer", before: base.auth.issuer, after: head.auth.issuer, summary: `auth.issuer changed` });
+    changes.push({
+      kind: "auth",
+      effect: "neutral",
+      gateway,
+      field: "issuer",
+      before: base.auth.issuer,
+      after: head.auth.issuer,
+      summary: `auth.issuer changed`,
+    });
   }
   return changes;
 }

@@ -6,7 +6,16 @@ import { diffAuthority, knownToolNames } from "./authority.js";
 import { diffConfig } from "./config-diff.js";
 import { diffSynthesizedResources, infrastructureWarnings, planResources } from "./infrastructure.js";
 import { diffClientScopes } from "./okta-clients.js";
-import type { AuthorityEdge, Change, InfrastructureDiff, ReviewReport, StackSynthesis, Synthesis, TerraformPlanJson, ToolCatalog } from "./types.js";
+import type {
+  AuthorityEdge,
+  Change,
+  InfrastructureDiff,
+  ReviewReport,
+  StackSynthesis,
+  Synthesis,
+  TerraformPlanJson,
+  ToolCatalog,
+} from "./types.js";
 
 export interface DiffOptions {
   /** Known tool names per upstream, beyond those the bundles mention. */
@@ -57,7 +66,13 @@ export function diffSyntheses(base: Synthesis, head: Synthesis, options: DiffOpt
     const a = gatewaysA.get(gateway);
     const b = gatewaysB.get(gateway);
     if (!a || !b) {
-      changes.push({ kind: "gateway", effect: b ? "widening" : "narrowing", gateway, change: b ? "added" : "removed", summary: `gateway ${gateway} ${b ? "added" : "removed"}` });
+      changes.push({
+        kind: "gateway",
+        effect: b ? "widening" : "narrowing",
+        gateway,
+        change: b ? "added" : "removed",
+        summary: `gateway ${gateway} ${b ? "added" : "removed"}`,
+      });
     }
     const stack = (b ?? a)!.metadata.stack;
     const clients = clientsByStack.get(stack)?.clients ?? [];

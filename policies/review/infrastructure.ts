@@ -5,7 +5,14 @@
  * estimate detects as a removed and an added resource of the same type with the same attributes.
  */
 import { canonicalJson } from "../bundle/index.js";
-import type { InfrastructureDiff, ProviderTally, ResourceAction, ResourceChange, TerraformJson, TerraformPlanJson } from "./types.js";
+import type {
+  InfrastructureDiff,
+  ProviderTally,
+  ResourceAction,
+  ResourceChange,
+  TerraformJson,
+  TerraformPlanJson,
+} from "./types.js";
 
 type Attributes = Readonly<Record<string, unknown>>;
 
@@ -23,7 +30,8 @@ function attributes(resource: Attributes): Attributes {
 export function resourcesOf(tf: TerraformJson | undefined): Map<string, { type: string; attrs: Attributes }> {
   const out = new Map<string, { type: string; attrs: Attributes }>();
   for (const [type, byName] of Object.entries(tf?.resource ?? {})) {
-    for (const [name, resource] of Object.entries(byName)) out.set(`${type}.${name}`, { type, attrs: attributes(resource) });
+    for (const [name, resource] of Object.entries(byName))
+      out.set(`${type}.${name}`, { type, attrs: attributes(resource) });
   }
   return out;
 }
@@ -31,7 +39,14 @@ export function resourcesOf(tf: TerraformJson | undefined): Map<string, { type: 
 function tally(resources: readonly ResourceChange[]): ProviderTally[] {
   const byProvider = new Map<string, ProviderTally>();
   for (const r of resources) {
-    const t = byProvider.get(r.provider) ?? { provider: r.provider, create: 0, update: 0, replace: 0, delete: 0, move: 0 };
+    const t = byProvider.get(r.provider) ?? {
+      provider: r.provider,
+      create: 0,
+      update: 0,
+      replace: 0,
+      delete: 0,
+      move: 0,
+    };
     byProvider.set(r.provider, { ...t, [r.action]: t[r.action] + 1 });
   }
   return [...byProvider.values()].sort((a, b) => a.provider.localeCompare(b.provider));
@@ -40,7 +55,11 @@ function tally(resources: readonly ResourceChange[]): ProviderTally[] {
 const byAddress = (a: ResourceChange, b: ResourceChange) => a.address.localeCompare(b.address);
 
 /** The estimate from two syntheses; renames appear as `replace` with `previousAddress`. */
-export function diffSynthesizedResources(stack: string, base: TerraformJson | undefined, head: TerraformJson | undefined): InfrastructureDiff {
+export function diffSynthesizedResources(
+  stack: string,
+  base: TerraformJson | undefined,
+  head: TerraformJson | undefined,
+): InfrastructureDiff {
   const before = resourcesOf(base);
   const after = resourcesOf(head);
   const removed = [...before.keys()].filter((a) => !after.has(a)).sort();
@@ -52,7 +71,9 @@ export function diffSynthesizedResources(stack: string, base: TerraformJson | un
   for (const address of added) {
     const { type, attrs } = after.get(address)!;
     const body = canonicalJson(attrs);
-    const old = removed.find((r) => !claimed.has(r) && before.get(r)!.type === type && canonicalJson(before.get(r)!.attrs) === body);
+    const old = removed.find(
+      (r) => !claimed.has(r) && before.get(r)!.type === type && canonicalJson(before.get(r)!.attrs) === body,
+    );
     if (old) {
       claimed.add(old);
       renamedFrom.set(address, old);
@@ -61,7 +82,13 @@ export function diffSynthesizedResources(stack: string, base: TerraformJson | un
   for (const address of added) {
     const type = after.get(address)!.type;
     const previousAddress = renamedFrom.get(address);
-    resources.push({ address, type, provider: providerOf(type), action: previousAddress ? "replace" : "create", ...(previousAddress ? { previousAddress } : {}) });
+    resources.push({
+      address,
+      type,
+      provider: providerOf(type),
+      action: previousAddress ? "replace" : "create",
+      ...(previousAddress ? { previousAddress } : {}),
+    });
   }
   for (const address of removed.filter((r) => !claimed.has(r))) {
     const type = before.get(address)!.type;
@@ -71,8 +98,11 @@ export function diffSynthesizedResources(stack: string, base: TerraformJson | un
     const old = before.get(address);
     if (!old) continue;
     const keys = [...new Set([...Object.keys(old.attrs), ...Object.keys(attrs)])].sort();
-    const changedAttributes = keys.filter((k) => canonicalJson(old.attrs[k] ?? null) !== canonicalJson(attrs[k] ?? null));
-    if (changedAttributes.length > 0) resources.push({ address, type, provider: providerOf(type), action: "update", changedAttributes });
+    const changedAttributes = keys.filter(
+      (k) => canonicalJson(old.attrs[k] ?? null) !== canonicalJson(attrs[k] ?? null),
+    );
+    if (changedAttributes.length > 0)
+      resources.push({ address, type, provider: providerOf(type), action: "update", changedAttributes });
   }
   resources.sort(byAddress);
   return { stack, source: "synth", providers: tally(resources), resources };
@@ -95,7 +125,9 @@ export function planResources(stack: string, plan: TerraformPlanJson): Infrastru
     const action = planAction(rc.change.actions, moved);
     if (!action) continue;
     const replacePaths = (rc.change.replace_paths ?? []).map((p) => (Array.isArray(p) ? p.join(".") : String(p)));
-    const reason = [rc.action_reason, replacePaths.length > 0 ? `forced by ${replacePaths.join(", ")}` : undefined].filter(Boolean).join("; ");
+    const reason = [rc.action_reason, replacePaths.length > 0 ? `forced by ${replacePaths.join(", ")}` : undefined]
+      .filter(Boolean)
+      .join("; ");
     resources.push({
       address: rc.address,
       type: rc.type,
@@ -114,7 +146,9 @@ export function infrastructureWarnings(diff: InfrastructureDiff): string[] {
   const warnings: string[] = [];
   for (const r of diff.resources) {
     if (r.action === "replace" && diff.source === "synth" && r.previousAddress) {
-      warnings.push(`${diff.stack}: ${r.previousAddress} was renamed to ${r.address} (same type, same attributes, new construct ID): Terraform will DESTROY and recreate it. Keep the old construct ID, or move the state (moveTo/moveFromId) instead.`);
+      warnings.push(
+        `${diff.stack}: ${r.previousAddress} was renamed to ${r.address} (same type, same attributes, new construct ID): Terraform will DESTROY and recreate it. Keep the old construct ID, or move the state (moveTo/moveFromId) instead.`,
+      );
     } else if (r.action === "replace") {
       warnings.push(`${diff.stack}: ${r.address} will be DESTROYED and recreated${r.reason ? ` (${r.reason})` : ""}.`);
     } else if (r.action === "delete" && diff.source === "plan") {

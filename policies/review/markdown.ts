@@ -7,10 +7,17 @@ import type { AuthorityEdge, Change, ChangeKind, Effect, InfrastructureDiff, Rev
 /** Hidden marker on the first line of every comment `tollgate diff` renders. */
 export const COMMENT_MARKER = "<!-- tollgate-diff -->";
 
-const EFFECT_LABEL: Record<Effect, string> = { widening: "🔺 widening", narrowing: "🔻 narrowing", neutral: "▫️ neutral" };
+const EFFECT_LABEL: Record<Effect, string> = {
+  widening: "🔺 widening",
+  narrowing: "🔻 narrowing",
+  neutral: "▫️ neutral",
+};
 
 const SECTIONS: readonly { title: string; kinds: readonly ChangeKind[] }[] = [
-  { title: "Effective authority", kinds: ["gateway", "tool-access", "client-access", "client-scope", "tool-grant", "always-blocked", "deny"] },
+  {
+    title: "Effective authority",
+    kinds: ["gateway", "tool-access", "client-access", "client-scope", "tool-grant", "always-blocked", "deny"],
+  },
   { title: "Routes, providers and upstreams", kinds: ["route", "provider", "upstream"] },
   { title: "Guards, limits and token acceptance", kinds: ["guard-mode", "limit", "policy-binding", "auth"] },
 ];
@@ -55,9 +62,20 @@ export function mermaidDiagram(edges: readonly AuthorityEdge[]): string[] {
 }
 
 function infrastructureSection(infra: InfrastructureDiff): string[] {
-  const source = infra.source === "plan" ? "terraform plan" : "estimated from the synthesized cdk.tf.json (pass `--plan` for Terraform's real actions)";
-  const lines = [`### Infrastructure — stack \`${infra.stack}\``, "", `_Source: ${source}._`, "", "| Provider | create | update | replace | delete | move |", "|---|---|---|---|---|---|"];
-  for (const p of infra.providers) lines.push(`| ${p.provider} | ${p.create} | ${p.update} | ${p.replace} | ${p.delete} | ${p.move} |`);
+  const source =
+    infra.source === "plan"
+      ? "terraform plan"
+      : "estimated from the synthesized cdk.tf.json (pass `--plan` for Terraform's real actions)";
+  const lines = [
+    `### Infrastructure — stack \`${infra.stack}\``,
+    "",
+    `_Source: ${source}._`,
+    "",
+    "| Provider | create | update | replace | delete | move |",
+    "|---|---|---|---|---|---|",
+  ];
+  for (const p of infra.providers)
+    lines.push(`| ${p.provider} | ${p.create} | ${p.update} | ${p.replace} | ${p.delete} | ${p.move} |`);
   lines.push("", "<details><summary>Resources</summary>", "");
   for (const r of infra.resources) {
     const extra = [
@@ -74,14 +92,27 @@ function infrastructureSection(infra: InfrastructureDiff): string[] {
 /** Renders the report as one PR comment. */
 export function renderMarkdown(report: ReviewReport): string {
   const { summary } = report;
-  const lines = [COMMENT_MARKER, `## Tollgate review: ${summary.widening} widening, ${summary.narrowing} narrowing, ${summary.neutral} neutral, ${summary.resourceChanges} resource changes`, ""];
-  if (summary.widening > 0) lines.push("> [!WARNING]", "> This change **widens** access or loosens a guard or limit. Review the 🔺 rows.", "");
+  const lines = [
+    COMMENT_MARKER,
+    `## Tollgate review: ${summary.widening} widening, ${summary.narrowing} narrowing, ${summary.neutral} neutral, ${summary.resourceChanges} resource changes`,
+    "",
+  ];
+  if (summary.widening > 0)
+    lines.push("> [!WARNING]", "> This change **widens** access or loosens a guard or limit. Review the 🔺 rows.", "");
   if (summary.warnings.length > 0) {
-    lines.push("> [!CAUTION]", "> **Destructive infrastructure changes**", ...summary.warnings.map((w) => `> - ${w}`), "");
+    lines.push(
+      "> [!CAUTION]",
+      "> **Destructive infrastructure changes**",
+      ...summary.warnings.map((w) => `> - ${w}`),
+      "",
+    );
   }
-  if (report.changes.length === 0 && report.infrastructure.length === 0) lines.push("No change in authority, guards, routes or infrastructure.", "");
+  if (report.changes.length === 0 && report.infrastructure.length === 0)
+    lines.push("No change in authority, guards, routes or infrastructure.", "");
 
-  const gateways = [...new Set([...report.changes.map((c) => c.gateway), ...report.authority.map((e) => e.gateway)])].sort();
+  const gateways = [
+    ...new Set([...report.changes.map((c) => c.gateway), ...report.authority.map((e) => e.gateway)]),
+  ].sort();
   for (const gateway of gateways) {
     const own = report.changes.filter((c) => c.gateway === gateway);
     const edges = report.authority.filter((e) => e.gateway === gateway);

@@ -19,7 +19,8 @@ function strings(value: unknown): string[] {
 export function clientScopesOf(tf: TerraformJson | undefined): Map<string, Set<string>> {
   const resources = tf?.resource ?? {};
   const apps = resources["okta_app_oauth"] ?? {};
-  const labelOf = (name: string) => (typeof apps[name]?.["label"] === "string" ? (apps[name]!["label"] as string) : name);
+  const labelOf = (name: string) =>
+    typeof apps[name]?.["label"] === "string" ? (apps[name]!["label"] as string) : name;
   const policies = resources["okta_auth_server_policy"] ?? {};
   const clientsOfPolicy = (policyRef: unknown): string[] => {
     const m = typeof policyRef === "string" ? REF.exec(policyRef) : null;
@@ -34,7 +35,9 @@ export function clientScopesOf(tf: TerraformJson | undefined): Map<string, Set<s
   const grantTypesOf = new Map(Object.entries(apps).map(([name, app]) => [labelOf(name), strings(app["grant_types"])]));
   const canUse = (client: string, ruleGrantTypes: string[]) => {
     const appGrantTypes = grantTypesOf.get(client) ?? [];
-    return ruleGrantTypes.length === 0 || appGrantTypes.length === 0 || ruleGrantTypes.some((g) => appGrantTypes.includes(g));
+    return (
+      ruleGrantTypes.length === 0 || appGrantTypes.length === 0 || ruleGrantTypes.some((g) => appGrantTypes.includes(g))
+    );
   };
   const out = new Map<string, Set<string>>();
   for (const rule of Object.values(resources["okta_auth_server_policy_rule"] ?? {})) {
@@ -49,7 +52,11 @@ export function clientScopesOf(tf: TerraformJson | undefined): Map<string, Set<s
 }
 
 /** Per-client scope sets on both sides, and the scope grants that changed. */
-export function diffClientScopes(stack: string, base: TerraformJson | undefined, head: TerraformJson | undefined): { clients: ClientScopes[]; changes: Change[] } {
+export function diffClientScopes(
+  stack: string,
+  base: TerraformJson | undefined,
+  head: TerraformJson | undefined,
+): { clients: ClientScopes[]; changes: Change[] } {
   const a = clientScopesOf(base);
   const b = clientScopesOf(head);
   const clients: ClientScopes[] = [];
@@ -59,10 +66,26 @@ export function diffClientScopes(stack: string, base: TerraformJson | undefined,
     const after = [...(b.get(client) ?? [])].sort();
     clients.push({ client, base: before, head: after });
     for (const scope of after.filter((s) => !before.includes(s))) {
-      changes.push({ kind: "client-scope", effect: "widening", gateway: stack, client, scope, change: "added", summary: `client ${client} may now request ${scope}` });
+      changes.push({
+        kind: "client-scope",
+        effect: "widening",
+        gateway: stack,
+        client,
+        scope,
+        change: "added",
+        summary: `client ${client} may now request ${scope}`,
+      });
     }
     for (const scope of before.filter((s) => !after.includes(s))) {
-      changes.push({ kind: "client-scope", effect: "narrowing", gateway: stack, client, scope, change: "removed", summary: `client ${client} may no longer request ${scope}` });
+      changes.push({
+        kind: "client-scope",
+        effect: "narrowing",
+        gateway: stack,
+        client,
+        scope,
+        change: "removed",
+        summary: `client ${client} may no longer request ${scope}`,
+      });
     }
   }
   return { clients, changes };

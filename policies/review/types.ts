@@ -59,17 +59,67 @@ interface ChangeBase {
 export type Change = ChangeBase &
   (
     | { readonly kind: "gateway"; readonly change: "added" | "removed" }
-    | { readonly kind: "tool-grant"; readonly scope: string; readonly upstream: string; readonly pattern: string; readonly change: "added" | "removed" }
-    | { readonly kind: "tool-access"; readonly scope: string; readonly tool: string; readonly change: "gained" | "lost"; readonly rule?: string }
-    | { readonly kind: "client-access"; readonly client: string; readonly tool: string; readonly change: "gained" | "lost"; readonly rule?: string }
-    | { readonly kind: "client-scope"; readonly client: string; readonly scope: string; readonly change: "added" | "removed" }
-    | { readonly kind: "always-blocked" | "deny"; readonly upstream: string; readonly pattern: string; readonly change: "added" | "removed" }
-    | { readonly kind: "upstream"; readonly upstream: string; readonly change: "added" | "removed" | "changed"; readonly fields?: readonly string[] }
+    | {
+        readonly kind: "tool-grant";
+        readonly scope: string;
+        readonly upstream: string;
+        readonly pattern: string;
+        readonly change: "added" | "removed";
+      }
+    | {
+        readonly kind: "tool-access";
+        readonly scope: string;
+        readonly tool: string;
+        readonly change: "gained" | "lost";
+        readonly rule?: string;
+      }
+    | {
+        readonly kind: "client-access";
+        readonly client: string;
+        readonly tool: string;
+        readonly change: "gained" | "lost";
+        readonly rule?: string;
+      }
+    | {
+        readonly kind: "client-scope";
+        readonly client: string;
+        readonly scope: string;
+        readonly change: "added" | "removed";
+      }
+    | {
+        readonly kind: "always-blocked" | "deny";
+        readonly upstream: string;
+        readonly pattern: string;
+        readonly change: "added" | "removed";
+      }
+    | {
+        readonly kind: "upstream";
+        readonly upstream: string;
+        readonly change: "added" | "removed" | "changed";
+        readonly fields?: readonly string[];
+      }
     | { readonly kind: "route"; readonly route: string; readonly change: "added" | "removed" }
-    | { readonly kind: "provider"; readonly route: string; readonly provider: string; readonly change: "added" | "removed" }
+    | {
+        readonly kind: "provider";
+        readonly route: string;
+        readonly provider: string;
+        readonly change: "added" | "removed";
+      }
     | { readonly kind: "policy-binding"; readonly target: string; readonly before: string; readonly after: string }
-    | { readonly kind: "guard-mode"; readonly policy: string; readonly guard: GuardName; readonly before: GuardLevel; readonly after: GuardLevel }
-    | { readonly kind: "limit"; readonly policy: string; readonly limit: "requests" | "tokens"; readonly before: Budget; readonly after: Budget }
+    | {
+        readonly kind: "guard-mode";
+        readonly policy: string;
+        readonly guard: GuardName;
+        readonly before: GuardLevel;
+        readonly after: GuardLevel;
+      }
+    | {
+        readonly kind: "limit";
+        readonly policy: string;
+        readonly limit: "requests" | "tokens";
+        readonly before: Budget;
+        readonly after: Budget;
+      }
     | { readonly kind: "auth"; readonly field: string; readonly before: unknown; readonly after: unknown }
   );
 
@@ -131,5 +181,8 @@ export interface ReviewReport {
   readonly authority: readonly AuthorityEdge[];
   readonly infrastructure: readonly InfrastructureDiff[];
   /** Concrete tool names the authority diff evaluated, per upstream, and where they came from. */
-  readonly toolNames: { readonly source: "bundle" | "bundle+catalog"; readonly byUpstream: Readonly<Record<string, readonly string[]>> };
+  readonly toolNames: {
+    readonly source: "bundle" | "bundle+catalog";
+    readonly byUpstream: Readonly<Record<string, readonly string[]>>;
+  };
 }

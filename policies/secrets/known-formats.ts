@@ -11,12 +11,28 @@ export interface CredentialFormat {
 
 export const KNOWN_CREDENTIAL_FORMATS: readonly CredentialFormat[] = [
   { id: "aws-access-key-id", description: "AWS access key ID", pattern: /\b(?:AKIA|ASIA|ABIA|ACCA)[A-Z0-9]{16}\b/ },
-  { id: "openai-api-key", description: "OpenAI API key", pattern: /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}\b/ },
-  { id: "anthropic-api-key", description: "Anthropic API key", pattern: /\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{20,}\b/ },
+  {
+    id: "openai-api-key",
+    description: "OpenAI API key",
+    pattern: /\bsk-(?:proj-|svcacct-|admin-)?[A-Za-z0-9_-]{20,}\b/,
+  },
+  {
+    id: "anthropic-api-key",
+    description: "Anthropic API key",
+    pattern: /\bsk-ant-(?:api|admin)\d{2}-[A-Za-z0-9_-]{20,}\b/,
+  },
   { id: "xai-api-key", description: "xAI API key", pattern: /\bxai-[A-Za-z0-9]{40,}\b/ },
-  { id: "github-token", description: "GitHub token", pattern: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{60,}\b/ },
+  {
+    id: "github-token",
+    description: "GitHub token",
+    pattern: /\b(?:ghp|gho|ghu|ghs|ghr)_[A-Za-z0-9]{36,}\b|\bgithub_pat_[A-Za-z0-9_]{60,}\b/,
+  },
   { id: "slack-token", description: "Slack token", pattern: /\bxox[abposr]-[A-Za-z0-9-]{10,}\b/ },
-  { id: "private-key", description: "PEM private key", pattern: /-----BEGIN (?:RSA |EC |OPENSSH |DSA |ENCRYPTED )?PRIVATE KEY-----/ },
+  {
+    id: "private-key",
+    description: "PEM private key",
+    pattern: /-----BEGIN (?:RSA |EC |OPENSSH |DSA |ENCRYPTED )?PRIVATE KEY-----/,
+  },
   { id: "okta-api-token", description: "Okta API token", pattern: /\b00[A-Za-z0-9_-]{40}\b/ },
 ];
 
@@ -29,7 +45,15 @@ export function findKnownCredential(text: string): CredentialFormat | undefined 
 const isSeparator = (code: number): boolean =>
   code < 128
     ? code === 32 || (code >= 9 && code <= 13) || code === 34 || code === 39 || code === 96
-    : code === 0xa0 || code === 0x1680 || (code >= 0x2000 && code <= 0x200a) || code === 0x2028 || code === 0x2029 || code === 0x202f || code === 0x205f || code === 0x3000 || code === 0xfeff;
+    : code === 0xa0 ||
+      code === 0x1680 ||
+      (code >= 0x2000 && code <= 0x200a) ||
+      code === 0x2028 ||
+      code === 0x2029 ||
+      code === 0x202f ||
+      code === 0x205f ||
+      code === 0x3000 ||
+      code === 0xfeff;
 
 /**
  * Whether `text` has an unbroken run of at least `length` characters other than whitespace, quotes and

@@ -69,12 +69,20 @@ export function compilePattern(pattern: string): CompiledPattern {
 export function compileToolPolicy(rules: ToolRules): CompiledToolPolicy {
   const grantsByUpstream = new Map<string, CompiledGrant[]>();
   for (const grant of rules.grants) {
-    const compiled: CompiledGrant = { scope: grant.scope, upstream: grant.upstream, patterns: grant.tools.map(compilePattern) };
+    const compiled: CompiledGrant = {
+      scope: grant.scope,
+      upstream: grant.upstream,
+      patterns: grant.tools.map(compilePattern),
+    };
     const list = grantsByUpstream.get(grant.upstream) ?? [];
     list.push(compiled);
     grantsByUpstream.set(grant.upstream, list);
   }
-  const rule = (r: ToolRules["deny"][number]): CompiledRule => ({ upstream: r.upstream, reason: r.reason, patterns: r.tools.map(compilePattern) });
+  const rule = (r: ToolRules["deny"][number]): CompiledRule => ({
+    upstream: r.upstream,
+    reason: r.reason,
+    patterns: r.tools.map(compilePattern),
+  });
   return { alwaysBlocked: rules.alwaysBlocked.map(rule), deny: rules.deny.map(rule), grantsByUpstream };
 }
 
@@ -109,7 +117,12 @@ export function scopesGranting(upstreamId: string, toolName: string, policy: Com
  *   order), or denied with the rule that decided and every scope that would allow the tool (for the
  *   `insufficient_scope` challenge; empty for always-blocked, denied and ungranted tools).
  */
-export function decideTool(scopes: readonly string[], upstreamId: string, toolName: string, policy: CompiledToolPolicy): ToolDecision {
+export function decideTool(
+  scopes: readonly string[],
+  upstreamId: string,
+  toolName: string,
+  policy: CompiledToolPolicy,
+): ToolDecision {
   const blocked = firstRule(policy.alwaysBlocked, upstreamId, toolName);
   if (blocked) return { allowed: false, rule: `always-blocked: ${blocked.reason}`, requiredScopes: [] };
   const denied = firstRule(policy.deny, upstreamId, toolName);
@@ -128,7 +141,12 @@ export function decideTool(scopes: readonly string[], upstreamId: string, toolNa
  *
  * @param name a prompt name to check against always-blocked and deny rules; omit for resources.
  */
-export function decideUpstreamItem(scopes: readonly string[], upstreamId: string, policy: CompiledToolPolicy, name?: string): ToolDecision {
+export function decideUpstreamItem(
+  scopes: readonly string[],
+  upstreamId: string,
+  policy: CompiledToolPolicy,
+  name?: string,
+): ToolDecision {
   if (name !== undefined) {
     const blocked = firstRule(policy.alwaysBlocked, upstreamId, name);
     if (blocked) return { allowed: false, rule: `always-blocked: ${blocked.reason}`, requiredScopes: [] };
@@ -136,7 +154,8 @@ export function decideUpstreamItem(scopes: readonly string[], upstreamId: string
     if (denied) return { allowed: false, rule: `deny: ${denied.reason}`, requiredScopes: [] };
   }
   const granting: string[] = [];
-  for (const grant of policy.grantsByUpstream.get(upstreamId) ?? []) if (!granting.includes(grant.scope)) granting.push(grant.scope);
+  for (const grant of policy.grantsByUpstream.get(upstreamId) ?? [])
+    if (!granting.includes(grant.scope)) granting.push(grant.scope);
   const held = granting.find((scope) => scopes.includes(scope));
   if (held !== undefined) return { allowed: true, grantedBy: held };
   if (granting.length === 0) return { allowed: false, rule: "no grant", requiredScopes: [] };

@@ -21,7 +21,8 @@ const MALFORMED = { malformed: true } as const;
 export function bearerToken(req: IncomingMessage): string | undefined | { malformed: true } {
   const header = req.headers.authorization;
   if (header === undefined || header === "") return undefined;
-  if (header.length < 8 || header.charCodeAt(6) !== 32 || header.slice(0, 6).toLowerCase() !== "bearer") return MALFORMED;
+  if (header.length < 8 || header.charCodeAt(6) !== 32 || header.slice(0, 6).toLowerCase() !== "bearer")
+    return MALFORMED;
   let start = 7;
   while (header.charCodeAt(start) === 32) start++;
   let end = header.length;
@@ -41,5 +42,7 @@ export function authenticate(req: IncomingMessage, verifier: TokenVerifier): Aut
 }
 
 function outcomeOf(result: VerifyResult): Authentication {
-  return result.ok ? { outcome: "authenticated", principal: result.principal } : { outcome: "invalid", reason: result.reason };
+  return result.ok
+    ? { outcome: "authenticated", principal: result.principal }
+    : { outcome: "invalid", reason: result.reason };
 }

@@ -49,24 +49,47 @@ function sendJson(res: ServerResponse, status: number, challenge: string, body: 
     return;
   }
   const payload = JSON.stringify(body);
-  res.writeHead(status, { "www-authenticate": challenge, "content-type": "application/json", "content-length": Buffer.byteLength(payload), "cache-control": "no-store" });
+  res.writeHead(status, {
+    "www-authenticate": challenge,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(payload),
+    "cache-control": "no-store",
+  });
   res.end(payload);
 }
 
 /** 401 for a request without a token: no error code, the scopes a client may ask for. */
-export function sendMissingToken(res: ServerResponse, resourceMetadata: string, scopesSupported: readonly string[]): void {
+export function sendMissingToken(
+  res: ServerResponse,
+  resourceMetadata: string,
+  scopesSupported: readonly string[],
+): void {
   const scope = scopesSupported.join(" ");
-  sendJson(res, 401, bearerChallenge({ resourceMetadata, ...(scope ? { scope } : {}) }), { error: "unauthorized", error_description: "a bearer token is required" });
+  sendJson(res, 401, bearerChallenge({ resourceMetadata, ...(scope ? { scope } : {}) }), {
+    error: "unauthorized",
+    error_description: "a bearer token is required",
+  });
 }
 
 /** 401 for a token that failed verification. `description` names the check, never the token. */
 export function sendInvalidToken(res: ServerResponse, resourceMetadata: string, description: string): void {
-  sendJson(res, 401, bearerChallenge({ resourceMetadata, error: "invalid_token", errorDescription: description }), { error: "invalid_token", error_description: description });
+  sendJson(res, 401, bearerChallenge({ resourceMetadata, error: "invalid_token", errorDescription: description }), {
+    error: "invalid_token",
+    error_description: description,
+  });
 }
 
 /** 403 for a known operation the caller lacks scope for; `scopes` lists every scope that would allow it. */
-export function sendInsufficientScope(res: ServerResponse, resourceMetadata: string, scopes: readonly string[], description: string): void {
-  sendJson(res, 403, insufficientScopeChallenge(resourceMetadata, scopes), { error: "insufficient_scope", error_description: description });
+export function sendInsufficientScope(
+  res: ServerResponse,
+  resourceMetadata: string,
+  scopes: readonly string[],
+  description: string,
+): void {
+  sendJson(res, 403, insufficientScopeChallenge(resourceMetadata, scopes), {
+    error: "insufficient_scope",
+    error_description: description,
+  });
 }
 
 /** The header value for a 403 `insufficient_scope`. */

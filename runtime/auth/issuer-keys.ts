@@ -6,7 +6,10 @@
 import { type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters, createLocalJWKSet, errors } from "jose";
 import type { AuthConfig } from "../../policies/bundle/index.js";
 
-export type FetchLike = (url: string, init?: { signal?: AbortSignal; headers?: Record<string, string> }) => Promise<Response>;
+export type FetchLike = (
+  url: string,
+  init?: { signal?: AbortSignal; headers?: Record<string, string> },
+) => Promise<Response>;
 
 export interface IssuerKeysOptions {
   readonly fetch?: FetchLike;
@@ -18,9 +21,15 @@ export interface IssuerKeysOptions {
 }
 
 /** Authorization server metadata as discovered (RFC 8414 / OIDC discovery). */
-export type AuthorizationServerMetadata = Readonly<Record<string, unknown>> & { readonly issuer: string; readonly jwks_uri?: string };
+export type AuthorizationServerMetadata = Readonly<Record<string, unknown>> & {
+  readonly issuer: string;
+  readonly jwks_uri?: string;
+};
 
-type KeyResolver = (header: JWSHeaderParameters, token: FlattenedJWSInput) => ReturnType<ReturnType<typeof createLocalJWKSet>>;
+type KeyResolver = (
+  header: JWSHeaderParameters,
+  token: FlattenedJWSInput,
+) => ReturnType<ReturnType<typeof createLocalJWKSet>>;
 
 export interface IssuerKeys {
   /** The jose key resolver for `jwtVerify`. */
@@ -63,7 +72,10 @@ export function createIssuerKeys(auth: AuthConfig, options: IssuerKeysOptions = 
   const failureBackoffMs = options.failureBackoffMs ?? 1000;
 
   async function getJson(url: string): Promise<{ status: number; body: unknown }> {
-    const response = await doFetch(url, { signal: AbortSignal.timeout(timeoutMs), headers: { accept: "application/json" } });
+    const response = await doFetch(url, {
+      signal: AbortSignal.timeout(timeoutMs),
+      headers: { accept: "application/json" },
+    });
     if (!response.ok) {
       await response.arrayBuffer().catch(() => undefined);
       return { status: response.status, body: undefined };
@@ -81,7 +93,10 @@ export function createIssuerKeys(auth: AuthConfig, options: IssuerKeysOptions = 
       }
       const doc = body as AuthorizationServerMetadata;
       // Mix-up defence (RFC 8414 §3.3): the document must be about the configured issuer.
-      if (doc.issuer !== auth.issuer) throw new Error(`discovery document at ${url} names issuer ${JSON.stringify(doc.issuer)}, expected ${auth.issuer}`);
+      if (doc.issuer !== auth.issuer)
+        throw new Error(
+          `discovery document at ${url} names issuer ${JSON.stringify(doc.issuer)}, expected ${auth.issuer}`,
+        );
       return doc;
     }
     throw new Error(`no discovery document for ${auth.issuer} (${failures.join("; ")})`);

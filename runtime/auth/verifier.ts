@@ -120,7 +120,10 @@ export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOpti
     }
     if (allowedClients && (clientId === undefined || !allowedClients.has(clientId))) return fail("client not allowed");
 
-    return { ok: true, principal: { issuer: auth.issuer, subject: payload.sub, clientId, scopes, expiresAt: payload.exp, token } };
+    return {
+      ok: true,
+      principal: { issuer: auth.issuer, subject: payload.sub, clientId, scopes, expiresAt: payload.exp, token },
+    };
   }
 
   return {

@@ -32,7 +32,8 @@ interface LocalState {
 }
 type LocalClient = LocalState["clients"][number];
 
-const USAGE = 'usage: tollgate dev token [--user <name>] [--scopes "<scope> ..."] [--client <client id>] [--state <state.json>] [--json]';
+const USAGE =
+  'usage: tollgate dev token [--user <name>] [--scopes "<scope> ..."] [--client <client id>] [--state <state.json>] [--json]';
 
 class DevTokenError extends Error {}
 
@@ -43,10 +44,13 @@ async function readState(file: string): Promise<LocalState> {
   try {
     text = await readFile(file, "utf8");
   } catch {
-    throw new DevTokenError(`${file} not found: start the local platform first (npm start), or pass --state / set TOLLGATE_LOCAL_DIR`);
+    throw new DevTokenError(
+      `${file} not found: start the local platform first (npm start), or pass --state / set TOLLGATE_LOCAL_DIR`,
+    );
   }
   const state = JSON.parse(text) as LocalState;
-  if (state.version !== 1 || typeof state.tokenEndpoint !== "string") throw new DevTokenError(`${file}: not a local platform state file`);
+  if (state.version !== 1 || typeof state.tokenEndpoint !== "string")
+    throw new DevTokenError(`${file}: not a local platform state file`);
   return state;
 }
 
@@ -61,33 +65,50 @@ function pickClient(state: LocalState, grant: string, requested: string | undefi
     );
   }
   if (!client.grantTypes.includes(grant)) {
-    throw new DevTokenError(`client "${client.clientId}" may not use the ${grant} grant (it has: ${client.grantTypes.join(", ")}); choose another --client`);
+    throw new DevTokenError(
+      `client "${client.clientId}" may not use the ${grant} grant (it has: ${client.grantTypes.join(", ")}); choose another --client`,
+    );
   }
   return client;
 }
 
-async function tokenRequest(state: LocalState, client: LocalClient, form: Record<string, string | undefined>): Promise<Record<string, unknown>> {
+async function tokenRequest(
+  state: LocalState,
+  client: LocalClient,
+  form: Record<string, string | undefined>,
+): Promise<Record<string, unknown>> {
   const body = new URLSearchParams();
   for (const [key, value] of Object.entries(form)) if (value !== undefined) body.set(key, value);
   const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
   if (client.clientSecret === undefined) body.set("client_id", client.clientId);
-  else headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`).toString("base64")}`;
+  else
+    headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`).toString("base64")}`;
   let response: Response;
   try {
     response = await fetch(state.tokenEndpoint, { method: "POST", headers, body });
   } catch {
-    throw new DevTokenError(`cannot reach the local authorization server at ${state.issuer}: is npm start still running?`);
+    throw new DevTokenError(
+      `cannot reach the local authorization server at ${state.issuer}: is npm start still running?`,
+    );
   }
   const json = (await response.json()) as Record<string, unknown>;
   if (!response.ok) {
-    throw new DevTokenError(`the authorization server refused: ${String(json.error)}${json.error_description ? ` (${String(json.error_description)})` : ""}`);
+    throw new DevTokenError(
+      `the authorization server refused: ${String(json.error)}${json.error_description ? ` (${String(json.error_description)})` : ""}`,
+    );
   }
   return json;
 }
 
 /** Authorization code + PKCE without a browser: the local server logs `user` in from `login_hint`. */
-async function pkceToken(state: LocalState, client: LocalClient, user: string, scopes: string | undefined): Promise<Record<string, unknown>> {
-  if (!state.users.includes(user)) throw new DevTokenError(`unknown user "${user}"; local users: ${state.users.join(", ")}`);
+async function pkceToken(
+  state: LocalState,
+  client: LocalClient,
+  user: string,
+  scopes: string | undefined,
+): Promise<Record<string, unknown>> {
+  if (!state.users.includes(user))
+    throw new DevTokenError(`unknown user "${user}"; local users: ${state.users.join(", ")}`);
   const verifier = randomBytes(32).toString("base64url");
   const redirectUri = client.redirectUris[0] ?? "http://127.0.0.1/callback";
   const stateParam = randomBytes(8).toString("hex");
@@ -109,12 +130,24 @@ async function pkceToken(state: LocalState, client: LocalClient, user: string, s
     if (next.startsWith(redirectUri)) {
       const callback = new URL(next);
       const error = callback.searchParams.get("error");
-      if (error) throw new DevTokenError(`the authorization server refused: ${error} (${callback.searchParams.get("error_description") ?? ""})`);
+      if (error)
+        throw new DevTokenError(
+          `the authorization server refused: ${error} (${callback.searchParams.get("error_description") ?? ""})`,
+        );
       const code = callback.searchParams.get("code");
-      if (!code || callback.searchParams.get("state") !== stateParam) throw new DevTokenError("the authorization callback carried no code for this request");
-      return tokenRequest(state, client, { grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: verifier });
+      if (!code || callback.searchParams.get("state") !== stateParam)
+        throw new DevTokenError("the authorization callback carried no code for this request");
+      return tokenRequest(state, client, {
+        grant_type: "authorization_code",
+        code,
+        redirect_uri: redirectUri,
+        code_verifier: verifier,
+      });
     }
-    const response = await fetch(next, { redirect: "manual", headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; ") } });
+    const response = await fetch(next, {
+      redirect: "manual",
+      headers: { cookie: [...cookies].map(([k, v]) => `${k}=${v}`).join("; ") },
+    });
     for (const line of response.headers.getSetCookie()) {
       const pair = line.split(";")[0] ?? "";
       const eq = pair.indexOf("=");
@@ -122,7 +155,8 @@ async function pkceToken(state: LocalState, client: LocalClient, user: string, s
     }
     const location = response.headers.get("location");
     const text = await response.text();
-    if (!location) throw new DevTokenError(`login stopped at ${new URL(next).pathname} (${response.status}): ${text.slice(0, 200)}`);
+    if (!location)
+      throw new DevTokenError(`login stopped at ${new URL(next).pathname} (${response.status}): ${text.slice(0, 200)}`);
     next = new URL(location, next).toString();
   }
   throw new DevTokenError("login redirected too many times");
@@ -170,14 +204,18 @@ export async function devCommand(args: string[]): Promise<number> {
     const granted = new Set(Array.isArray(claims.scp) ? (claims.scp as string[]) : []);
     const missing = (scopes ?? "").split(" ").filter((s) => s && !OIDC_SCOPES.has(s) && !granted.has(s));
     if (missing.length > 0) {
-      throw new DevTokenError(`the authorization server did not grant ${missing.join(" ")} (granted: ${[...granted].join(" ") || "none"}); check the scope names the stack declares (McpScopes)`);
+      throw new DevTokenError(
+        `the authorization server did not grant ${missing.join(" ")} (granted: ${[...granted].join(" ") || "none"}); check the scope names the stack declares (McpScopes)`,
+      );
     }
     if (json) {
       console.log(JSON.stringify({ ...response, claims }, null, 2));
     } else {
       console.log(token);
       const exp = typeof claims.exp === "number" ? new Date(claims.exp * 1000).toISOString() : "?";
-      console.error(`token for sub=${String(claims.sub)} cid=${String(claims.cid)} scp=${JSON.stringify(claims.scp)} aud=${String(claims.aud)} expires ${exp}`);
+      console.error(
+        `token for sub=${String(claims.sub)} cid=${String(claims.cid)} scp=${JSON.stringify(claims.scp)} aud=${String(claims.aud)} expires ${exp}`,
+      );
     }
     return 0;
   } catch (error) {

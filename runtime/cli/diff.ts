@@ -41,7 +41,10 @@ async function readJsonFile(file: string): Promise<unknown> {
 
 async function readBundle(file: string): Promise<SynthBundle> {
   const result = validateSynthBundle(await readJsonFile(file));
-  if (!result.ok) throw new InputError(`${file}: invalid gateway bundle\n${result.issues.map((i) => `  - ${formatIssue(i)}`).join("\n")}`);
+  if (!result.ok)
+    throw new InputError(
+      `${file}: invalid gateway bundle\n${result.issues.map((i) => `  - ${formatIssue(i)}`).join("\n")}`,
+    );
   return result.bundle;
 }
 
@@ -55,8 +58,12 @@ async function isDirectory(path: string): Promise<boolean> {
 
 async function readStackDir(dir: string): Promise<StackSynthesis> {
   const entries = (await readdir(dir)).sort();
-  const bundles = await Promise.all(entries.filter((f) => f.endsWith(".bundle.json")).map((f) => readBundle(join(dir, f))));
-  const terraform = entries.includes("cdk.tf.json") ? ((await readJsonFile(join(dir, "cdk.tf.json"))) as TerraformJson) : undefined;
+  const bundles = await Promise.all(
+    entries.filter((f) => f.endsWith(".bundle.json")).map((f) => readBundle(join(dir, f))),
+  );
+  const terraform = entries.includes("cdk.tf.json")
+    ? ((await readJsonFile(join(dir, "cdk.tf.json"))) as TerraformJson)
+    : undefined;
   return { name: basename(dir), bundles, ...(terraform ? { terraform } : {}) };
 }
 
@@ -67,22 +74,36 @@ export async function readSynthesis(path: string): Promise<Synthesis> {
     return { stacks: [{ name: bundle.metadata.stack, bundles: [bundle] }] };
   }
   const stacksDir = join(path, "stacks");
-  const hasStacks = await stat(stacksDir).then((s) => s.isDirectory(), () => false);
+  const hasStacks = await stat(stacksDir).then(
+    (s) => s.isDirectory(),
+    () => false,
+  );
   if (!hasStacks) {
     const stack = await readStackDir(path);
-    if (!stack.terraform && stack.bundles.length === 0) throw new InputError(`${path}: neither a cdktf.out directory (no stacks/) nor a stack directory (no cdk.tf.json or *.bundle.json)`);
+    if (!stack.terraform && stack.bundles.length === 0)
+      throw new InputError(
+        `${path}: neither a cdktf.out directory (no stacks/) nor a stack directory (no cdk.tf.json or *.bundle.json)`,
+      );
     return { stacks: [stack] };
   }
-  const names = (await readdir(stacksDir, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const names = (await readdir(stacksDir, { withFileTypes: true }))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   return { stacks: await Promise.all(names.map((n) => readStackDir(join(stacksDir, n)))) };
 }
 
 async function readCatalog(file: string): Promise<ToolCatalog> {
   const value = await readJsonFile(file);
   const ok =
-    value !== null && typeof value === "object" && !Array.isArray(value) &&
+    value !== null &&
+    typeof value === "object" &&
+    !Array.isArray(value) &&
     Object.values(value).every((names) => Array.isArray(names) && names.every((n) => typeof n === "string"));
-  if (!ok) throw new InputError(`${file}: expected a tool catalogue such as {"github": ["create_issue", "merge_pull_request"]} (upstream id → tool names)`);
+  if (!ok)
+    throw new InputError(
+      `${file}: expected a tool catalogue such as {"github": ["create_issue", "merge_pull_request"]} (upstream id → tool names)`,
+    );
   return value as ToolCatalog;
 }
 
@@ -94,14 +115,25 @@ async function readPlans(specs: readonly string[], head: Synthesis): Promise<Map
     const file = eq > 0 ? spec.slice(eq + 1) : spec;
     const withTerraform = head.stacks.filter((s) => s.terraform).map((s) => s.name);
     if (stack === undefined) {
-      if (withTerraform.length !== 1) throw new InputError(`--plan ${spec}: the head has ${withTerraform.length} stacks (${withTerraform.join(", ")}); name one: --plan <stack>=${file}`);
+      if (withTerraform.length !== 1)
+        throw new InputError(
+          `--plan ${spec}: the head has ${withTerraform.length} stacks (${withTerraform.join(", ")}); name one: --plan <stack>=${file}`,
+        );
       stack = withTerraform[0]!;
     } else if (!head.stacks.some((s) => s.name === stack)) {
-      throw new InputError(`--plan ${spec}: no stack "${stack}" in the head (stacks: ${head.stacks.map((s) => s.name).join(", ")})`);
+      throw new InputError(
+        `--plan ${spec}: no stack "${stack}" in the head (stacks: ${head.stacks.map((s) => s.name).join(", ")})`,
+      );
     }
     const plan = (await readJsonFile(file)) as TerraformPlanJson;
-    if (plan === null || typeof plan !== "object" || (plan.resource_changes !== undefined && !Array.isArray(plan.resource_changes))) {
-      throw new InputError(`${file}: expected the output of \`terraform show -json plan.tfplan\` (with resource_changes)`);
+    if (
+      plan === null ||
+      typeof plan !== "object" ||
+      (plan.resource_changes !== undefined && !Array.isArray(plan.resource_changes))
+    ) {
+      throw new InputError(
+        `${file}: expected the output of \`terraform show -json plan.tfplan\` (with resource_changes)`,
+      );
     }
     plans.set(stack, plan);
   }

@@ -6,12 +6,20 @@
  * Exit code: 0 allowed, 1 denied, 2 usage or input error.
  */
 import { readFile } from "node:fs/promises";
-import { type Bundle, type BundleIssue, formatIssue, parseJson, validateRuntimeBundle, validateSynthBundle } from "../../policies/bundle/index.js";
+import {
+  type Bundle,
+  type BundleIssue,
+  formatIssue,
+  parseJson,
+  validateRuntimeBundle,
+  validateSynthBundle,
+} from "../../policies/bundle/index.js";
 import { compileToolPolicy, decideTool, splitNamespacedName } from "../../policies/tools/index.js";
 import { parseScopes } from "../auth/verifier.js";
 import { parseCommandArgs } from "./args.js";
 
-const USAGE = "usage: tollgate explain --bundle <bundle.json> [--values values.json] [--overlay overlay.json] --claims <claims.json> --tool <upstream__tool> [--json]";
+const USAGE =
+  "usage: tollgate explain --bundle <bundle.json> [--values values.json] [--overlay overlay.json] --claims <claims.json> --tool <upstream__tool> [--json]";
 
 /** What explain concluded; also its `--json` output. */
 export interface Explanation {
@@ -23,7 +31,11 @@ export interface Explanation {
   readonly rule: string;
   /** Every scope that would allow the tool, when a scope would. */
   readonly requiredScopes: readonly string[];
-  readonly principal: { readonly subject: string | undefined; readonly client: string | undefined; readonly scopes: readonly string[] };
+  readonly principal: {
+    readonly subject: string | undefined;
+    readonly client: string | undefined;
+    readonly scopes: readonly string[];
+  };
 }
 
 async function readJson(file: string, what: string): Promise<unknown> {
@@ -31,7 +43,9 @@ async function readJson(file: string, what: string): Promise<unknown> {
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    throw new Error(`${what} ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`);
+    throw new Error(
+      `${what} ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    );
   }
   const parsed = parseJson(text);
   if (!parsed.ok) throw new Error(`${what} ${file}: ${parsed.issues[0]?.message}`);
@@ -42,8 +56,15 @@ async function readJson(file: string, what: string): Promise<unknown> {
  * Validates for explaining: load-time rules when they pass (values applied); otherwise the reviewed
  * bundle under synth rules, since tool rules never hold apply-time values.
  */
-function validateForExplain(input: unknown, values: Record<string, string> | undefined, overlay: unknown): { ok: true; bundle: Pick<Bundle, "mcp" | "auth"> } | { ok: false; issues: readonly BundleIssue[] } {
-  const runtime = validateRuntimeBundle(input, { ...(values ? { values } : {}), ...(overlay !== undefined ? { overlay } : {}) });
+function validateForExplain(
+  input: unknown,
+  values: Record<string, string> | undefined,
+  overlay: unknown,
+): { ok: true; bundle: Pick<Bundle, "mcp" | "auth"> } | { ok: false; issues: readonly BundleIssue[] } {
+  const runtime = validateRuntimeBundle(input, {
+    ...(values ? { values } : {}),
+    ...(overlay !== undefined ? { overlay } : {}),
+  });
   if (runtime.ok) return runtime;
   const synth = validateSynthBundle(input);
   if (synth.ok) return { ok: true, bundle: synth.bundle as unknown as Pick<Bundle, "mcp" | "auth"> };
@@ -51,19 +72,35 @@ function validateForExplain(input: unknown, values: Record<string, string> | und
 }
 
 /** The decision for one tool and one set of claims. Pure apart from reading nothing: exported for tests. */
-export function explainTool(bundle: Pick<Bundle, "mcp" | "auth">, claims: Record<string, unknown>, tool: string): Explanation | { error: string } {
+export function explainTool(
+  bundle: Pick<Bundle, "mcp" | "auth">,
+  claims: Record<string, unknown>,
+  tool: string,
+): Explanation | { error: string } {
   const split = splitNamespacedName(tool);
   const upstreamIds = (bundle.mcp?.upstreams ?? []).map((u) => u.id);
-  if (!split) return { error: `tool "${tool}" is not a gateway tool name: expected <upstream>__<tool>, upstreams are ${upstreamIds.join(", ") || "(none)"}` };
-  if (!upstreamIds.includes(split.upstreamId)) return { error: `no upstream "${split.upstreamId}" in the bundle (upstreams: ${upstreamIds.join(", ") || "(none)"})` };
+  if (!split)
+    return {
+      error: `tool "${tool}" is not a gateway tool name: expected <upstream>__<tool>, upstreams are ${upstreamIds.join(", ") || "(none)"}`,
+    };
+  if (!upstreamIds.includes(split.upstreamId))
+    return {
+      error: `no upstream "${split.upstreamId}" in the bundle (upstreams: ${upstreamIds.join(", ") || "(none)"})`,
+    };
   const scopes = parseScopes(claims[bundle.auth.scopeClaim]);
-  if (!scopes) return { error: `claim ${bundle.auth.scopeClaim} must be an array of strings or a space-separated string` };
+  if (!scopes)
+    return { error: `claim ${bundle.auth.scopeClaim} must be an array of strings or a space-separated string` };
   const clientClaim = bundle.auth.clientClaims.find((c) => typeof claims[c] === "string");
   const client = clientClaim ? (claims[clientClaim] as string) : undefined;
   const principal = { subject: typeof claims.sub === "string" ? claims.sub : undefined, client, scopes };
   const base = { tool, upstream: split.upstreamId, upstreamTool: split.name, principal };
   if (bundle.auth.allowedClients && (client === undefined || !bundle.auth.allowedClients.includes(client))) {
-    return { ...base, allowed: false, rule: "client not allowed (auth.allowedClients): the token is refused before any tool rule", requiredScopes: [] };
+    return {
+      ...base,
+      allowed: false,
+      rule: "client not allowed (auth.allowedClients): the token is refused before any tool rule",
+      requiredScopes: [],
+    };
   }
   const policy = compileToolPolicy(bundle.mcp ?? { grants: [], deny: [], alwaysBlocked: [] });
   const decision = decideTool(scopes, split.upstreamId, split.name, policy);
@@ -101,7 +138,9 @@ export async function explainCommand(args: string[]): Promise<number> {
     return 2;
   }
   if (claims === null || typeof claims !== "object" || Array.isArray(claims)) {
-    console.error(`tollgate explain: claims ${claimsFile}: expected a JSON object of token claims, e.g. {"sub":"alice","cid":"agent","scp":["mcp:read"]}`);
+    console.error(
+      `tollgate explain: claims ${claimsFile}: expected a JSON object of token claims, e.g. {"sub":"alice","cid":"agent","scp":["mcp:read"]}`,
+    );
     return 2;
   }
   const validated = validateForExplain(input, values, overlay);
@@ -119,7 +158,9 @@ export async function explainCommand(args: string[]): Promise<number> {
     console.log(JSON.stringify(result, null, 2));
   } else {
     const who = `sub=${result.principal.subject ?? "(none)"} client=${result.principal.client ?? "(none)"} scopes=${result.principal.scopes.join(" ") || "(none)"}`;
-    console.log(`${result.allowed ? "ALLOWED" : "DENIED"}: ${result.tool} (upstream ${result.upstream}, tool ${result.upstreamTool})`);
+    console.log(
+      `${result.allowed ? "ALLOWED" : "DENIED"}: ${result.tool} (upstream ${result.upstream}, tool ${result.upstreamTool})`,
+    );
     console.log(`  rule:   ${result.rule}`);
     if (result.requiredScopes.length > 0) console.log(`  needs:  one of ${result.requiredScopes.join(", ")}`);
     console.log(`  caller: ${who}`);

@@ -7,23 +7,30 @@ import { validateCommand } from "./validate.js";
 export type Command = (args: string[]) => Promise<number>;
 
 const COMMANDS: Record<string, { run: () => Promise<Command> | Command; summary: string }> = {
-  validate: { run: () => validateCommand, summary: "validate <bundle.json> [--values values.json] [--overlay overlay.json] [--runtime]" },
+  validate: {
+    run: () => validateCommand,
+    summary: "validate <bundle.json> [--values values.json] [--overlay overlay.json] [--runtime]",
+  },
   schema: { run: () => schemaCommand, summary: "schema [--out file]   print the bundle's JSON Schema" },
   diff: {
     run: async () => (await import("./diff.js")).diffCommand,
-    summary: "diff <base> <head> [--format markdown|json] [--plan plan.json] [--tools catalog.json] [--fail-on widening]   what a change means for access",
+    summary:
+      "diff <base> <head> [--format markdown|json] [--plan plan.json] [--tools catalog.json] [--fail-on widening]   what a change means for access",
   },
   serve: {
     run: async () => (await import("./serve.js")).serveCommand,
-    summary: "serve --bundle <bundle.json> [--values values.json] [--overlay overlay.json] [--host 127.0.0.1] [--port 8080]   run the gateway",
+    summary:
+      "serve --bundle <bundle.json> [--values values.json] [--overlay overlay.json] [--host 127.0.0.1] [--port 8080]   run the gateway",
   },
   explain: {
     run: async () => (await import("./explain.js")).explainCommand,
-    summary: "explain --bundle <bundle.json> [--values …] [--overlay …] --claims <claims.json> --tool <name>   why a tool is allowed or denied",
+    summary:
+      "explain --bundle <bundle.json> [--values …] [--overlay …] --claims <claims.json> --tool <name>   why a tool is allowed or denied",
   },
   dev: {
     run: async () => (await import("./dev-token.js")).devCommand,
-    summary: 'dev token [--user <name>] [--scopes "<scopes>"] [--client <id>]   a token from the local platform (npm start)',
+    summary:
+      'dev token [--user <name>] [--scopes "<scopes>"] [--client <id>]   a token from the local platform (npm start)',
   },
 };
 
@@ -33,7 +40,11 @@ export function registerCommand(name: string, summary: string, load: () => Promi
 }
 
 function usage(): string {
-  return ["usage: tollgate <command> [options]", "", ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)].join("\n");
+  return [
+    "usage: tollgate <command> [options]",
+    "",
+    ...Object.entries(COMMANDS).map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`),
+  ].join("\n");
 }
 
 export async function main(argv: string[]): Promise<number> {

@@ -6,7 +6,8 @@
 import { GatewayStartError, startGateway } from "../server/index.js";
 import { parseCommandArgs } from "./args.js";
 
-const USAGE = "usage: tollgate serve --bundle <bundle.json> [--values values.json] [--overlay overlay.json] [--host 127.0.0.1] [--port 8080] [--no-watch]";
+const USAGE =
+  "usage: tollgate serve --bundle <bundle.json> [--values values.json] [--overlay overlay.json] [--host 127.0.0.1] [--port 8080] [--no-watch]";
 
 export async function serveCommand(args: string[]): Promise<number> {
   const parsed = parseCommandArgs("serve", args, {
@@ -20,7 +21,13 @@ export async function serveCommand(args: string[]): Promise<number> {
   if (!parsed) return 2;
   const { bundle, values, overlay, host, port } = parsed.values;
   const portNumber = Number(port);
-  if (!bundle || parsed.positionals.length > 0 || !Number.isInteger(portNumber) || portNumber < 0 || portNumber > 65_535) {
+  if (
+    !bundle ||
+    parsed.positionals.length > 0 ||
+    !Number.isInteger(portNumber) ||
+    portNumber < 0 ||
+    portNumber > 65_535
+  ) {
     console.error(USAGE);
     return 2;
   }
@@ -28,7 +35,12 @@ export async function serveCommand(args: string[]): Promise<number> {
   let gateway;
   try {
     gateway = await startGateway({
-      source: { kind: "files", bundleFile: bundle, ...(values ? { valuesFile: values } : {}), ...(overlay ? { overlayFile: overlay } : {}) },
+      source: {
+        kind: "files",
+        bundleFile: bundle,
+        ...(values ? { valuesFile: values } : {}),
+        ...(overlay ? { overlayFile: overlay } : {}),
+      },
       host: host ?? "127.0.0.1",
       port: portNumber,
       watch: !parsed.values["no-watch"],

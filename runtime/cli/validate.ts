@@ -7,10 +7,15 @@ async function readJson(file: string): Promise<{ ok: true; value: unknown } | { 
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    return { ok: false, message: `${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` };
+    return {
+      ok: false,
+      message: `${file}: cannot read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+    };
   }
   const parsed = parseJson(text);
-  return parsed.ok ? { ok: true, value: parsed.bundle } : { ok: false, message: `${file}: ${parsed.issues[0]?.message}` };
+  return parsed.ok
+    ? { ok: true, value: parsed.bundle }
+    : { ok: false, message: `${file}: ${parsed.issues[0]?.message}` };
 }
 
 /** `tollgate validate <bundle>`: synth-time rules by default; `--runtime` (or values/overlay) applies load-time rules. */
@@ -54,6 +59,8 @@ export async function validateCommand(args: string[]): Promise<number> {
     for (const issue of result.issues) console.error(`  - ${formatIssue(issue)}`);
     return 1;
   }
-  console.log(`${file}: valid (${runtime ? "load-time" : "synth-time"} rules)${result.bundle.metadata.digest ? `, ${result.bundle.metadata.digest}` : ""}`);
+  console.log(
+    `${file}: valid (${runtime ? "load-time" : "synth-time"} rules)${result.bundle.metadata.digest ? `, ${result.bundle.metadata.digest}` : ""}`,
+  );
   return 0;
 }

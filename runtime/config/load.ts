@@ -10,7 +10,12 @@ import { type Environment, readSecrets } from "./secrets.js";
 /** Where a bundle comes from: files (watched by `serve`), or values in memory (tests, embedding). */
 export type BundleSource =
   | { readonly kind: "files"; readonly bundleFile: string; readonly valuesFile?: string; readonly overlayFile?: string }
-  | { readonly kind: "inline"; readonly bundle: unknown; readonly values?: Readonly<Record<string, string>>; readonly overlay?: unknown };
+  | {
+      readonly kind: "inline";
+      readonly bundle: unknown;
+      readonly values?: Readonly<Record<string, string>>;
+      readonly overlay?: unknown;
+    };
 
 export type LoadResult =
   /** `fingerprint` changes when the bundle or a secret value changes: a reload with the same one is a no-op. */
@@ -21,15 +26,25 @@ export function describeSource(source: BundleSource): string {
   return source.kind === "files" ? source.bundleFile : "inline bundle";
 }
 
-async function readJsonFile(file: string, what: string): Promise<{ ok: true; value: unknown } | { ok: false; issue: BundleIssue }> {
+async function readJsonFile(
+  file: string,
+  what: string,
+): Promise<{ ok: true; value: unknown } | { ok: false; issue: BundleIssue }> {
   let text: string;
   try {
     text = await readFile(file, "utf8");
   } catch (error) {
-    return { ok: false, issue: { path: "", message: `${what} ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})` } };
+    return {
+      ok: false,
+      issue: {
+        path: "",
+        message: `${what} ${file} cannot be read (${(error as NodeJS.ErrnoException).code ?? (error as Error).message})`,
+      },
+    };
   }
   const parsed = parseJson(text);
-  if (!parsed.ok) return { ok: false, issue: { path: "", message: `${what} ${file}: ${parsed.issues[0]?.message ?? "not JSON"}` } };
+  if (!parsed.ok)
+    return { ok: false, issue: { path: "", message: `${what} ${file}: ${parsed.issues[0]?.message ?? "not JSON"}` } };
   return { ok: true, value: parsed.bundle };
 }
 
@@ -49,8 +64,22 @@ export async function loadConfig(source: BundleSource, env: Environment): Promis
     bundle = (files[0] as { value: unknown }).value;
     const valuesValue = (files[1] as { value: unknown } | undefined)?.value;
     if (valuesValue !== undefined) {
-      if (valuesValue === null || typeof valuesValue !== "object" || Array.isArray(valuesValue) || Object.values(valuesValue).some((v) => typeof v !== "string")) {
-        return { ok: false, source: name, issues: [{ path: "", message: `values ${source.valuesFile}: expected an object of strings ({ "okta.issuer": "https://…" })` }] };
+      if (
+        valuesValue === null ||
+        typeof valuesValue !== "object" ||
+        Array.isArray(valuesValue) ||
+        Object.values(valuesValue).some((v) => typeof v !== "string")
+      ) {
+        return {
+          ok: false,
+          source: name,
+          issues: [
+            {
+              path: "",
+              message: `values ${source.valuesFile}: expected an object of strings ({ "okta.issuer": "https://…" })`,
+            },
+          ],
+        };
       }
       values = valuesValue as Record<string, string>;
     }
@@ -61,12 +90,19 @@ export async function loadConfig(source: BundleSource, env: Environment): Promis
     overlay = source.overlay;
   }
 
-  const validated = validateRuntimeBundle(bundle, { ...(values ? { values } : {}), ...(overlay !== undefined ? { overlay } : {}) });
+  const validated = validateRuntimeBundle(bundle, {
+    ...(values ? { values } : {}),
+    ...(overlay !== undefined ? { overlay } : {}),
+  });
   if (!validated.ok) return { ok: false, source: name, issues: validated.issues };
   const secrets = readSecrets(validated.bundle, env);
   if (!secrets.ok) return { ok: false, source: name, issues: secrets.issues };
   // The resolved content (values and overlay applied) decides whether anything changed; `digest` is the reviewed one.
   const resolved = computeDigest(validated.bundle as unknown as Parameters<typeof computeDigest>[0]);
   const digest = validated.bundle.metadata.digest ?? resolved;
-  return { ok: true, config: { bundle: validated.bundle, digest, secrets: secrets.reader }, fingerprint: `${resolved}/${secrets.fingerprint}` };
+  return {
+    ok: true,
+    config: { bundle: validated.bundle, digest, secrets: secrets.reader },
+    fingerprint: `${resolved}/${secrets.fingerprint}`,
+  };
 }

@@ -24,7 +24,8 @@ export function findSecretRefs(bundle: unknown): { path: string; ref: SecretRef 
   const walk = (node: unknown, path: string): void => {
     if (isSecretRef(node)) found.push({ path, ref: node });
     else if (Array.isArray(node)) node.forEach((n, i) => walk(n, `${path}[${i}]`));
-    else if (node !== null && typeof node === "object") for (const [k, v] of Object.entries(node)) walk(v, path ? `${path}.${k}` : k);
+    else if (node !== null && typeof node === "object")
+      for (const [k, v] of Object.entries(node)) walk(v, path ? `${path}.${k}` : k);
   };
   walk(bundle, "");
   return found;
@@ -36,7 +37,10 @@ const refKey = (ref: SecretRef): string => ("env" in ref ? `env:${ref.env}` : `f
  * Reads every secret the bundle references. Returns a reader over the values read, or the issues
  * (one per missing secret).
  */
-export function readSecrets(bundle: unknown, env: Environment): { ok: true; reader: SecretReader; fingerprint: string } | { ok: false; issues: BundleIssue[] } {
+export function readSecrets(
+  bundle: unknown,
+  env: Environment,
+): { ok: true; reader: SecretReader; fingerprint: string } | { ok: false; issues: BundleIssue[] } {
   const values = new Map<string, string>();
   const issues: BundleIssue[] = [];
   for (const { path, ref } of findSecretRefs(bundle)) {
@@ -44,13 +48,22 @@ export function readSecrets(bundle: unknown, env: Environment): { ok: true; read
     if (values.has(key)) continue;
     if ("env" in ref) {
       const value = env[ref.env];
-      if (value === undefined || value === "") issues.push({ path, message: `environment variable ${ref.env} is not set`, fix: `set ${ref.env} in the gateway's environment (Kubernetes: the Secret it references)` });
+      if (value === undefined || value === "")
+        issues.push({
+          path,
+          message: `environment variable ${ref.env} is not set`,
+          fix: `set ${ref.env} in the gateway's environment (Kubernetes: the Secret it references)`,
+        });
       else values.set(key, value);
     } else {
       try {
         values.set(key, readFileSync(ref.file, "utf8").replace(/\r?\n$/, ""));
       } catch (error) {
-        issues.push({ path, message: `secret file ${ref.file} cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`, fix: "mount the secret at that path" });
+        issues.push({
+          path,
+          message: `secret file ${ref.file} cannot be read (${(error as NodeJS.ErrnoException).code ?? "error"})`,
+          fix: "mount the secret at that path",
+        });
       }
     }
   }
@@ -64,7 +77,10 @@ export function readSecrets(bundle: unknown, env: Environment): { ok: true; read
     reader: {
       read(ref) {
         const value = values.get(refKey(ref));
-        if (value === undefined) throw new Error(`secret ${"env" in ref ? ref.env : ref.file} was not read at load: it is not referenced by the bundle`);
+        if (value === undefined)
+          throw new Error(
+            `secret ${"env" in ref ? ref.env : ref.file} was not read at load: it is not referenced by the bundle`,
+          );
         return value;
       },
     },

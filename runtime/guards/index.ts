@@ -8,8 +8,19 @@
  * Texts found clean are remembered ({@link CleanTextCache}): the guards are pure functions of the text
  * under a compiled policy, which a reload replaces together with this guard.
  */
-import { type CompiledGuardPolicy, type TextVerdict, compileGuardPolicy, guardJsonStrings } from "../../policies/guards/index.js";
-import { type ActiveConfig, type GuardOutcome, type RequestContext, type ToolCallGuard, passThroughToolGuard } from "../http/types.js";
+import {
+  type CompiledGuardPolicy,
+  type TextVerdict,
+  compileGuardPolicy,
+  guardJsonStrings,
+} from "../../policies/guards/index.js";
+import {
+  type ActiveConfig,
+  type GuardOutcome,
+  type RequestContext,
+  type ToolCallGuard,
+  passThroughToolGuard,
+} from "../http/types.js";
 import { CleanTextCache, isCleanVerdict } from "./clean-text-cache.js";
 
 export { CleanTextCache };
@@ -20,12 +31,36 @@ export function createToolCallGuard(config: ActiveConfig): ToolCallGuard {
   if (!policy || (!policy.pii && !policy.promptInjection && !policy.credentialLeak)) return passThroughToolGuard;
   const compiled: CompiledGuardPolicy = compileGuardPolicy(policy);
 
-  const audit = <T>(ctx: RequestContext, tool: string, stage: "arguments" | "result", outcome: GuardOutcome<T>): GuardOutcome<T> => {
-    const base = { kind: "mcp" as const, principal: ctx.principal.subject, client: ctx.principal.clientId, tool, requestId: ctx.requestId, traceId: ctx.traceId, route: "mcp" };
+  const audit = <T>(
+    ctx: RequestContext,
+    tool: string,
+    stage: "arguments" | "result",
+    outcome: GuardOutcome<T>,
+  ): GuardOutcome<T> => {
+    const base = {
+      kind: "mcp" as const,
+      principal: ctx.principal.subject,
+      client: ctx.principal.clientId,
+      tool,
+      requestId: ctx.requestId,
+      traceId: ctx.traceId,
+      route: "mcp",
+    };
     if (outcome.action === "block") {
-      ctx.audit.record({ ...base, decision: "block", rule: `guard: ${outcome.guard}`, reason: `tool ${stage} refused` });
+      ctx.audit.record({
+        ...base,
+        decision: "block",
+        rule: `guard: ${outcome.guard}`,
+        reason: `tool ${stage} refused`,
+      });
     } else if (outcome.redactions && Object.keys(outcome.redactions).length > 0) {
-      ctx.audit.record({ ...base, decision: "redact", rule: "guard", reason: `tool ${stage} redacted`, redactions: outcome.redactions });
+      ctx.audit.record({
+        ...base,
+        decision: "redact",
+        rule: "guard",
+        reason: `tool ${stage} redacted`,
+        redactions: outcome.redactions,
+      });
     }
     return outcome;
   };

@@ -15,7 +15,8 @@ export class RequestBodyTooLarge extends Error {}
  * arrived (the parser delivers no more): it resolves then, not a turn later at `end`.
  */
 export function readBody(req: IncomingMessage, maxBytes: number): Promise<Buffer> {
-  const declared = req.headers["transfer-encoding"] === undefined ? Number(req.headers["content-length"] ?? Number.NaN) : Number.NaN;
+  const declared =
+    req.headers["transfer-encoding"] === undefined ? Number(req.headers["content-length"] ?? Number.NaN) : Number.NaN;
   const expected = Number.isSafeInteger(declared) && declared > 0 ? declared : undefined;
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];

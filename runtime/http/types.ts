@@ -54,7 +54,12 @@ export type HttpHandler = (ctx: RequestContext, req: IncomingMessage, res: Serve
 /** Outcome of a rate-limit check, with the headers to send either way (RateLimit-* draft headers). */
 export type LimitDecision =
   | { readonly allowed: true; readonly headers: Readonly<Record<string, string>> }
-  | { readonly allowed: false; readonly retryAfterSeconds: number; readonly reason: string; readonly headers: Readonly<Record<string, string>> };
+  | {
+      readonly allowed: false;
+      readonly retryAfterSeconds: number;
+      readonly reason: string;
+      readonly headers: Readonly<Record<string, string>>;
+    };
 
 /** Per-principal budgets. Keyed by the verified `sub`; the policy id comes from the bundle. */
 export interface RateLimiter {
@@ -75,7 +80,11 @@ export type GuardOutcome<T> =
 
 /** The hook the MCP gateway calls around every tool call (arguments before, result after). */
 export interface ToolCallGuard {
-  beforeCall(ctx: RequestContext, tool: string, args: Record<string, unknown>): Promise<GuardOutcome<Record<string, unknown>>>;
+  beforeCall(
+    ctx: RequestContext,
+    tool: string,
+    args: Record<string, unknown>,
+  ): Promise<GuardOutcome<Record<string, unknown>>>;
   afterCall(ctx: RequestContext, tool: string, result: unknown): Promise<GuardOutcome<unknown>>;
 }
 

@@ -14,7 +14,13 @@
  */
 import { Redis } from "ioredis";
 import type { GuardPolicy } from "../../policies/bundle/index.js";
-import { type BudgetState, rateLimitHeaders, rateLimitKey, rateLimitPolicy, retryAfterSeconds } from "../../policies/limits/index.js";
+import {
+  type BudgetState,
+  rateLimitHeaders,
+  rateLimitKey,
+  rateLimitPolicy,
+  retryAfterSeconds,
+} from "../../policies/limits/index.js";
 import type { ActiveConfig, LimitDecision, Principal, RateLimiter } from "../http/types.js";
 import type { AuditLog } from "../observability/audit.js";
 import { MemoryWindows, RedisWindows, type WindowCount, type WindowStore } from "./windows.js";
@@ -94,13 +100,25 @@ export async function createRateLimiter(config: ActiveConfig, options: RateLimit
   // Ended windows are forgotten once per shortest window (at least hourly), so memory stays bounded by the
   // subjects active in a window.
   const sweepMs = Math.min(SWEEP_AT_LEAST_EVERY_MS, ...[...byPolicy.values()].map((l) => l.windowSeconds * 1000));
-  const sweeper = memoryStores.length > 0 ? setInterval(() => memoryStores.forEach((m) => m.sweep()), sweepMs) : undefined;
+  const sweeper =
+    memoryStores.length > 0 ? setInterval(() => memoryStores.forEach((m) => m.sweep()), sweepMs) : undefined;
   sweeper?.unref();
 
   const unavailable = (principal: Principal, policyId: string): LimitDecision => {
-    options.audit?.record({ kind: "config", decision: "error", principal: principal.subject, rule: `limits: ${policyId}`, reason: "rate-limit store unavailable" });
+    options.audit?.record({
+      kind: "config",
+      decision: "error",
+      principal: principal.subject,
+      rule: `limits: ${policyId}`,
+      reason: "rate-limit store unavailable",
+    });
     if (failOpen) return ALLOW_ALL;
-    return { allowed: false, retryAfterSeconds: 1, reason: "rate-limit store unavailable", headers: { "retry-after": "1" } };
+    return {
+      allowed: false,
+      retryAfterSeconds: 1,
+      reason: "rate-limit store unavailable",
+      headers: { "retry-after": "1" },
+    };
   };
 
   return {
@@ -118,7 +136,14 @@ export async function createRateLimiter(config: ActiveConfig, options: RateLimit
       if (billed instanceof Promise) {
         return billed.then(
           () => undefined,
-          () => options.audit?.record({ kind: "config", decision: "error", principal: principal.subject, rule: `limits: ${policyId}`, reason: "could not bill tokens: rate-limit store unavailable" }),
+          () =>
+            options.audit?.record({
+              kind: "config",
+              decision: "error",
+              principal: principal.subject,
+              rule: `limits: ${policyId}`,
+              reason: "could not bill tokens: rate-limit store unavailable",
+            }),
         );
       }
     },
@@ -165,21 +190,42 @@ function admitted(limiters: PolicyLimiters, budgets: BudgetState[]): LimitDecisi
 
 function refuse(reason: string, budget: BudgetState): LimitDecision {
   const retryAfter = retryAfterSeconds(budget.resetSeconds * 1000);
-  return { allowed: false, retryAfterSeconds: retryAfter, reason, headers: { ...rateLimitHeaders([budget]), "retry-after": String(retryAfter) } };
+  return {
+    allowed: false,
+    retryAfterSeconds: retryAfter,
+    reason,
+    headers: { ...rateLimitHeaders([budget]), "retry-after": String(retryAfter) },
+  };
 }
 
-function buildLimiters(policyId: string, limits: NonNullable<GuardPolicy["limits"]>, windowStore: (windowSeconds: number, kind: string) => WindowStore): PolicyLimiters {
+function buildLimiters(
+  policyId: string,
+  limits: NonNullable<GuardPolicy["limits"]>,
+  windowStore: (windowSeconds: number, kind: string) => WindowStore,
+): PolicyLimiters {
   const windowSeconds = limits.windowSeconds;
-  const requests = limits.requestsPerWindow !== undefined ? { store: windowStore(windowSeconds, "req"), points: limits.requestsPerWindow } : undefined;
-  const tokens = limits.tokensPerWindow !== undefined ? { store: windowStore(windowSeconds, "tok"), points: limits.tokensPerWindow } : undefined;
+  const requests =
+    limits.requestsPerWindow !== undefined
+      ? { store: windowStore(windowSeconds, "req"), points: limits.requestsPerWindow }
+      : undefined;
+  const tokens =
+    limits.tokensPerWindow !== undefined
+      ? { store: windowStore(windowSeconds, "tok"), points: limits.tokensPerWindow }
+      : undefined;
   // Admitted requests report every budget, tokens first (see admit).
-  const policyHeader = rateLimitPolicy([...(tokens ? [{ limit: tokens.points, windowSeconds }] : []), ...(requests ? [{ limit: requests.points, windowSeconds }] : [])]);
+  const policyHeader = rateLimitPolicy([
+    ...(tokens ? [{ limit: tokens.points, windowSeconds }] : []),
+    ...(requests ? [{ limit: requests.points, windowSeconds }] : []),
+  ]);
   const keys = new Map<string, BudgetKeys>();
   const keysOf = (subject: string): BudgetKeys => {
     let found = keys.get(subject);
     if (!found) {
       if (keys.size >= KEY_CACHE_SIZE) keys.delete(keys.keys().next().value as string); // the oldest
-      found = { requests: rateLimitKey(policyId, subject, "requests"), tokens: rateLimitKey(policyId, subject, "tokens") };
+      found = {
+        requests: rateLimitKey(policyId, subject, "requests"),
+        tokens: rateLimitKey(policyId, subject, "tokens"),
+      };
       keys.set(subject, found);
     }
     return found;

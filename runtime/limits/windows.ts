@@ -56,7 +56,9 @@ export class MemoryWindows implements WindowStore {
   peek(key: string): WindowCount | undefined {
     const now = this.now();
     const window = this.windows.get(key);
-    return window && window.endsAt > now ? { consumed: window.consumed, msBeforeReset: window.endsAt - now } : undefined;
+    return window && window.endsAt > now
+      ? { consumed: window.consumed, msBeforeReset: window.endsAt - now }
+      : undefined;
   }
 
   /** Forgets ended windows; returns how many are still open. The limiter calls it once per window length. */
@@ -73,7 +75,13 @@ export class RedisWindows implements WindowStore {
 
   constructor(redis: Redis, windowSeconds: number, keyPrefix: string) {
     // `points` only matters to the library's own consume(), which is not used: the limiter compares the counts.
-    this.limiter = new RateLimiterRedis({ storeClient: redis, points: Number.MAX_SAFE_INTEGER, duration: windowSeconds, keyPrefix, rejectIfRedisNotReady: true });
+    this.limiter = new RateLimiterRedis({
+      storeClient: redis,
+      points: Number.MAX_SAFE_INTEGER,
+      duration: windowSeconds,
+      keyPrefix,
+      rejectIfRedisNotReady: true,
+    });
   }
 
   async add(key: string, points: number): Promise<WindowCount> {

@@ -4,7 +4,6 @@
  * event sequence (message_start … message_stop → chat.completion.chunk events).
  */
 
-
 export const ANTHROPIC_VERSION = "2023-06-01";
 
 type Json = Record<string, any>;
@@ -25,7 +24,8 @@ export function finishReason(stopReason: string | null | undefined): string | nu
 
 function textOf(content: unknown): string {
   if (typeof content === "string") return content;
-  if (Array.isArray(content)) return content.map((p: any) => (p && typeof p === "object" && typeof p.text === "string" ? p.text : "")).join("");
+  if (Array.isArray(content))
+    return content.map((p: any) => (p && typeof p === "object" && typeof p.text === "string" ? p.text : "")).join("");
   return "";
 }
 
@@ -84,7 +84,12 @@ export function chatToMessagesRequest(chat: Json, model: string): Json {
         const text = textOf(message.content);
         if (text) blocks.push({ type: "text", text });
         for (const call of (message.tool_calls ?? []) as Json[]) {
-          blocks.push({ type: "tool_use", id: call.id, name: call.function?.name, input: parseArguments(call.function?.arguments) });
+          blocks.push({
+            type: "tool_use",
+            id: call.id,
+            name: call.function?.name,
+            input: parseArguments(call.function?.arguments),
+          });
         }
         push("assistant", blocks);
         break;
@@ -105,17 +110,23 @@ export function chatToMessagesRequest(chat: Json, model: string): Json {
   if (chat.stream) out.stream = true;
   if (typeof chat.temperature === "number") out.temperature = Math.min(chat.temperature, 1);
   if (typeof chat.top_p === "number") out.top_p = chat.top_p;
-  if (chat.stop !== undefined && chat.stop !== null) out.stop_sequences = Array.isArray(chat.stop) ? chat.stop : [chat.stop];
+  if (chat.stop !== undefined && chat.stop !== null)
+    out.stop_sequences = Array.isArray(chat.stop) ? chat.stop : [chat.stop];
   if (Array.isArray(chat.tools) && chat.tools.length > 0) {
     out.tools = (chat.tools as Json[])
       .filter((t) => t.type === "function" && t.function)
-      .map((t) => ({ name: t.function.name, ...(t.function.description ? { description: t.function.description } : {}), input_schema: t.function.parameters ?? { type: "object", properties: {} } }));
+      .map((t) => ({
+        name: t.function.name,
+        ...(t.function.description ? { description: t.function.description } : {}),
+        input_schema: t.function.parameters ?? { type: "object", properties: {} },
+      }));
   }
   const choice = chat.tool_choice;
   if (choice === "auto") out.tool_choice = { type: "auto" };
   else if (choice === "required") out.tool_choice = { type: "any" };
   else if (choice === "none") out.tool_choice = { type: "none" };
-  else if (choice && typeof choice === "object" && choice.function?.name) out.tool_choice = { type: "tool", name: choice.function.name };
+  else if (choice && typeof choice === "object" && choice.function?.name)
+    out.tool_choice = { type: "tool", name: choice.function.name };
   if (chat.parallel_tool_calls === false && out.tool_choice) out.tool_choice.disable_parallel_tool_use = true;
   return out;
 }
@@ -126,14 +137,18 @@ export interface Usage {
 }
 
 export function anthropicUsage(usage: Json | undefined): Usage {
-  const input = (usage?.input_tokens ?? 0) + (usage?.cache_read_input_tokens ?? 0) + (usage?.cache_creation_input_tokens ?? 0);
+  const input =
+    (usage?.input_tokens ?? 0) + (usage?.cache_read_input_tokens ?? 0) + (usage?.cache_creation_input_tokens ?? 0);
   return { input, output: usage?.output_tokens ?? 0 };
 }
 
 /** Translates a Messages response to a chat.completion. */
 export function messagesToChatResponse(message: Json, created: number): Json {
   const blocks = (message.content ?? []) as Json[];
-  const text = blocks.filter((b) => b.type === "text").map((b) => String(b.text ?? "")).join("");
+  const text = blocks
+    .filter((b) => b.type === "text")
+    .map((b) => String(b.text ?? ""))
+    .join("");
   const toolCalls = blocks
     .filter((b) => b.type === "tool_use")
     .map((b) => ({ id: b.id, type: "function", function: { name: b.name, arguments: JSON.stringify(b.input ?? {}) } }));
@@ -146,7 +161,12 @@ export function messagesToChatResponse(message: Json, created: number): Json {
     choices: [
       {
         index: 0,
-        message: { role: "assistant", content: text.length > 0 || toolCalls.length === 0 ? text : null, refusal: null, ...(toolCalls.length ? { tool_calls: toolCalls } : {}) },
+        message: {
+          role: "assistant",
+          content: text.length > 0 || toolCalls.length === 0 ? text : null,
+          refusal: null,
+          ...(toolCalls.length ? { tool_calls: toolCalls } : {}),
+        },
         logprobs: null,
         finish_reason: finishReason(message.stop_reason) ?? "stop",
       },
@@ -158,14 +178,26 @@ export function messagesToChatResponse(message: Json, created: number): Json {
 /** Translates an Anthropic error body into the OpenAI error shape. */
 export function anthropicErrorToOpenAi(body: Json | undefined, status: number): Json {
   const err = body?.error ?? {};
-  return { error: { type: err.type ?? "api_error", code: String(status), message: err.message ?? `provider answered ${status}`, param: null } };
+  return {
+    error: {
+      type: err.type ?? "api_error",
+      code: String(status),
+      message: err.message ?? `provider answered ${status}`,
+      param: null,
+    },
+  };
 }
 
 /** Translates an Anthropic models list to the OpenAI shape. */
 export function anthropicModelsToOpenAi(list: Json): Json {
   return {
     object: "list",
-    data: ((list.data ?? []) as Json[]).map((m) => ({ id: m.id, object: "model", created: Math.floor(Date.parse(m.created_at ?? "") / 1000) || 0, owned_by: "anthropic" })),
+    data: ((list.data ?? []) as Json[]).map((m) => ({
+      id: m.id,
+      object: "model",
+      created: Math.floor(Date.parse(m.created_at ?? "") / 1000) || 0,
+      owned_by: "anthropic",
+    })),
   };
 }
 
@@ -186,18 +218,42 @@ export class AnthropicStreamTranslator {
   }
 
   chunk(delta: Json, finish: string | null = null): Json {
-    return { id: this.id, object: "chat.completion.chunk", created: this.created, model: this.model, choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }] };
+    return {
+      id: this.id,
+      object: "chat.completion.chunk",
+      created: this.created,
+      model: this.model,
+      choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
+    };
   }
 
   usageChunk(): Json {
-    return { id: this.id, object: "chat.completion.chunk", created: this.created, model: this.model, choices: [], usage: { prompt_tokens: this.usage.input, completion_tokens: this.usage.output, total_tokens: this.usage.input + this.usage.output } };
+    return {
+      id: this.id,
+      object: "chat.completion.chunk",
+      created: this.created,
+      model: this.model,
+      choices: [],
+      usage: {
+        prompt_tokens: this.usage.input,
+        completion_tokens: this.usage.output,
+        total_tokens: this.usage.input + this.usage.output,
+      },
+    };
   }
 
   /**
    * One Anthropic event → what to emit: `text` (content to scan, then send as a content delta),
    * `chunks` (emit as is, after flushing held text), `finish` (stream is complete), `error`.
    */
-  translate(event: Json): { text?: string; toolArgs?: { index: number; text: string }; toolEnd?: number; chunks?: Json[]; done?: boolean; error?: Json } {
+  translate(event: Json): {
+    text?: string;
+    toolArgs?: { index: number; text: string };
+    toolEnd?: number;
+    chunks?: Json[];
+    done?: boolean;
+    error?: Json;
+  } {
     switch (event.type) {
       case "message_start": {
         const message = event.message ?? {};
@@ -212,7 +268,13 @@ export class AnthropicStreamTranslator {
         if (block.type !== "tool_use") return {};
         const index = this.toolIndexByBlock.size;
         this.toolIndexByBlock.set(event.index, index);
-        return { chunks: [this.chunk({ tool_calls: [{ index, id: block.id, type: "function", function: { name: block.name, arguments: "" } }] })] };
+        return {
+          chunks: [
+            this.chunk({
+              tool_calls: [{ index, id: block.id, type: "function", function: { name: block.name, arguments: "" } }],
+            }),
+          ],
+        };
       }
       case "content_block_delta": {
         const delta = event.delta ?? {};
@@ -235,7 +297,16 @@ export class AnthropicStreamTranslator {
       case "message_stop":
         return { done: true };
       case "error":
-        return { error: { error: { type: event.error?.type ?? "api_error", code: "upstream_error", message: event.error?.message ?? "provider error", param: null } } };
+        return {
+          error: {
+            error: {
+              type: event.error?.type ?? "api_error",
+              code: "upstream_error",
+              message: event.error?.message ?? "provider error",
+              param: null,
+            },
+          },
+        };
       default:
         return {};
     }

@@ -19,16 +19,40 @@ export function errorBody(error: LlmError, flavour: ErrorFlavour): string {
   return JSON.stringify(flavour === "anthropic" ? { type: "error", error: inner } : { error: inner });
 }
 
-export function sendLlmError(res: ServerResponse, error: LlmError, flavour: ErrorFlavour, headers: Readonly<Record<string, string>> = {}): void {
+export function sendLlmError(
+  res: ServerResponse,
+  error: LlmError,
+  flavour: ErrorFlavour,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   if (res.headersSent) {
     res.end();
     return;
   }
   const body = errorBody(error, flavour);
-  res.writeHead(error.status, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(body) });
+  res.writeHead(error.status, {
+    ...headers,
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(body),
+  });
   res.end(body);
 }
 
-export const guardBlocked = (guard: string, message: string): LlmError => ({ status: 400, type: "invalid_request_error", code: "guard_blocked", message: message || `guard: ${guard}` });
-export const responseGuardBlocked = (guard: string, message: string): LlmError => ({ status: 403, type: "permission_error", code: "guard_blocked", message: message || `guard: ${guard}` });
-export const badRequest = (message: string): LlmError => ({ status: 400, type: "invalid_request_error", code: "invalid_request", message });
+export const guardBlocked = (guard: string, message: string): LlmError => ({
+  status: 400,
+  type: "invalid_request_error",
+  code: "guard_blocked",
+  message: message || `guard: ${guard}`,
+});
+export const responseGuardBlocked = (guard: string, message: string): LlmError => ({
+  status: 403,
+  type: "permission_error",
+  code: "guard_blocked",
+  message: message || `guard: ${guard}`,
+});
+export const badRequest = (message: string): LlmError => ({
+  status: 400,
+  type: "invalid_request_error",
+  code: "invalid_request",
+  message,
+});

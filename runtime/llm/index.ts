@@ -15,18 +15,43 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { LlmRoute } from "../../policies/bundle/index.js";
-import { type CompiledGuardPolicy, compileGuardPolicy, createStreamingCredentialScanner } from "../../policies/guards/index.js";
+import {
+  type CompiledGuardPolicy,
+  compileGuardPolicy,
+  createStreamingCredentialScanner,
+} from "../../policies/guards/index.js";
 import { RequestBodyTooLarge, readBody } from "../http/read-body.js";
 import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext } from "../http/types.js";
 import type { AuditEvent, AuditLog } from "../observability/audit.js";
 import { ATTR, type GatewayMetrics, span, traceHeaders, tracingActive, upstreamCall } from "../observability/index.js";
-import { anthropicErrorToOpenAi, anthropicModelsToOpenAi, anthropicUsage, chatToMessagesRequest, messagesToChatResponse } from "./anthropic-translate.js";
-import { type ErrorFlavour, type LlmError, badRequest, guardBlocked, responseGuardBlocked, sendLlmError } from "./errors.js";
+import {
+  anthropicErrorToOpenAi,
+  anthropicModelsToOpenAi,
+  anthropicUsage,
+  chatToMessagesRequest,
+  messagesToChatResponse,
+} from "./anthropic-translate.js";
+import {
+  type ErrorFlavour,
+  type LlmError,
+  badRequest,
+  guardBlocked,
+  responseGuardBlocked,
+  sendLlmError,
+} from "./errors.js";
 import { ProviderHealth, triggerForStatus } from "./failover.js";
 import { type PreparedProvider, prepareProvider } from "./providers.js";
 import { type RequestGuard, createRequestGuard } from "./request-guard.js";
 import { type StreamOutcome, relayAnthropicAsOpenAi, relayAnthropicNative, relayOpenAiStream } from "./streams.js";
-import { type UpstreamAnswer, type UpstreamRequest, UpstreamUnavailable, createUpstreamClient, discard, readWhole, retryAfterSeconds } from "./upstream-client.js";
+import {
+  type UpstreamAnswer,
+  type UpstreamRequest,
+  UpstreamUnavailable,
+  createUpstreamClient,
+  discard,
+  readWhole,
+  retryAfterSeconds,
+} from "./upstream-client.js";
 
 export interface LlmGateway {
   route(pathname: string): HttpHandler | undefined;
@@ -76,18 +101,38 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     if (!policy) throw new Error(`llm.routes "${routeConfig.id}".policy: unknown guard policy "${routeConfig.policy}"`);
     const providers = routeConfig.providers.map((p) => prepareProvider(p, config.secrets));
     const prefix = routeConfig.pathPrefix.replace(/\/+$/, "");
-    const partial = { config: routeConfig, prefix, providers, anthropicProviders: providers.filter((p) => p.kind === "anthropic"), policy, requestGuard: createRequestGuard(policy) };
+    const partial = {
+      config: routeConfig,
+      prefix,
+      providers,
+      anthropicProviders: providers.filter((p) => p.kind === "anthropic"),
+      policy,
+      requestGuard: createRequestGuard(policy),
+    };
     const handlers = new Map<string, HttpHandler>();
     const route: CompiledRoute = { ...partial, handlers };
     handlers.set(`${prefix}/v1/chat/completions`, (ctx, req, res) => chatCompletions(route, ctx, req, res));
     handlers.set(`${prefix}/v1/models`, (ctx, req, res) => models(route, ctx, req, res));
-    if (route.anthropicProviders.length > 0) handlers.set(`${prefix}/v1/messages`, (ctx, req, res) => anthropicMessages(route, ctx, req, res));
+    if (route.anthropicProviders.length > 0)
+      handlers.set(`${prefix}/v1/messages`, (ctx, req, res) => anthropicMessages(route, ctx, req, res));
     for (const [path, handler] of handlers) byPath.set(path, handler);
     routes.push(route);
   }
 
-  const notFound = (route: CompiledRoute): HttpHandler => async (ctx, req, res) =>
-    sendError(ctx, res, { status: 404, type: "invalid_request_error", code: "unknown_url", message: `no such endpoint on route "${route.config.id}": ${req.method} ${req.url ?? ""}` }, "openai");
+  const notFound =
+    (route: CompiledRoute): HttpHandler =>
+    async (ctx, req, res) =>
+      sendError(
+        ctx,
+        res,
+        {
+          status: 404,
+          type: "invalid_request_error",
+          code: "unknown_url",
+          message: `no such endpoint on route "${route.config.id}": ${req.method} ${req.url ?? ""}`,
+        },
+        "openai",
+      );
 
   return {
     route(pathname) {
@@ -101,18 +146,48 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
 
   // ---- handlers --------------------------------------------------------------------------------
 
-  async function chatCompletions(route: CompiledRoute, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== "POST") return sendError(ctx, res, { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use POST" }, "openai", { allow: "POST" });
+  async function chatCompletions(
+    route: CompiledRoute,
+    ctx: RequestContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    if (req.method !== "POST")
+      return sendError(
+        ctx,
+        res,
+        { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use POST" },
+        "openai",
+        { allow: "POST" },
+      );
     return forwardCompletion(route, ctx, req, res, "openai");
   }
 
-  async function anthropicMessages(route: CompiledRoute, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== "POST") return sendError(ctx, res, { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use POST" }, "anthropic", { allow: "POST" });
+  async function anthropicMessages(
+    route: CompiledRoute,
+    ctx: RequestContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    if (req.method !== "POST")
+      return sendError(
+        ctx,
+        res,
+        { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use POST" },
+        "anthropic",
+        { allow: "POST" },
+      );
     return forwardCompletion(route, ctx, req, res, "anthropic");
   }
 
   /** The shared path of chat.completions (`openai` flavour) and native Messages (`anthropic` flavour). */
-  async function forwardCompletion(route: CompiledRoute, ctx: RequestContext, req: IncomingMessage, res: ServerResponse, flavour: ErrorFlavour): Promise<void> {
+  async function forwardCompletion(
+    route: CompiledRoute,
+    ctx: RequestContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+    flavour: ErrorFlavour,
+  ): Promise<void> {
     const started = performance.now();
     // Post-redaction prompt in audit events, only when the bundle asks for it (telemetry.audit.capturePrompts).
     const auditExtra: { prompt?: string } = {};
@@ -123,13 +198,20 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       raw = await readBody(req, maxRequestBytes);
     } catch (error) {
       const failure: LlmError =
-        error instanceof RequestBodyTooLarge ? { status: 413, type: "invalid_request_error", code: "request_too_large", message: error.message } : badRequest("the request body did not arrive whole");
+        error instanceof RequestBodyTooLarge
+          ? { status: 413, type: "invalid_request_error", code: "request_too_large", message: error.message }
+          : badRequest("the request body did not arrive whole");
       return sendError(ctx, res, failure, flavour);
     }
     const body = safeParse(raw.toString("utf8"));
     if (!body || Array.isArray(body)) return sendError(ctx, res, badRequest("the body is not a JSON object"), flavour);
     if (!Array.isArray(body.messages) || typeof body.model !== "string") {
-      return sendError(ctx, res, badRequest("expected a JSON body with a string `model` and a `messages` array"), flavour);
+      return sendError(
+        ctx,
+        res,
+        badRequest("expected a JSON body with a string `model` and a `messages` array"),
+        flavour,
+      );
     }
     const model = body.model as string;
 
@@ -137,23 +219,47 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     // Spans only when the request is traced: with tracing off the stages run directly (no closures, no attribute maps).
     const traced = tracingActive();
     const pendingDecision = traced
-      ? span("tollgate.limit", { [ATTR.ROUTE]: route.config.id }, () => deps.limiter.admitRequest(ctx.principal, route.config.policy))
+      ? span("tollgate.limit", { [ATTR.ROUTE]: route.config.id }, () =>
+          deps.limiter.admitRequest(ctx.principal, route.config.policy),
+        )
       : deps.limiter.admitRequest(ctx.principal, route.config.policy);
     const decision = pendingDecision instanceof Promise ? await pendingDecision : pendingDecision;
     if (!decision.allowed) {
-      audit({ decision: "rate-limited", model, rule: `limits: ${route.config.policy}`, reason: decision.reason, status: 429 });
-      return sendError(ctx, res, { status: 429, type: "rate_limit_error", code: "rate_limit_exceeded", message: `rate limit: ${decision.reason}; retry after ${decision.retryAfterSeconds}s` }, flavour, {
-        ...decision.headers,
-        "retry-after": String(decision.retryAfterSeconds),
+      audit({
+        decision: "rate-limited",
+        model,
+        rule: `limits: ${route.config.policy}`,
+        reason: decision.reason,
+        status: 429,
       });
+      return sendError(
+        ctx,
+        res,
+        {
+          status: 429,
+          type: "rate_limit_error",
+          code: "rate_limit_exceeded",
+          message: `rate limit: ${decision.reason}; retry after ${decision.retryAfterSeconds}s`,
+        },
+        flavour,
+        {
+          ...decision.headers,
+          "retry-after": String(decision.retryAfterSeconds),
+        },
+      );
     }
 
     // Guard the request.
-    const guardRequest = () => (flavour === "anthropic" ? route.requestGuard.guardAnthropic(body) : route.requestGuard.guardChat(body));
+    const guardRequest = () =>
+      flavour === "anthropic" ? route.requestGuard.guardAnthropic(body) : route.requestGuard.guardChat(body);
     const guarded = traced
       ? await span("tollgate.guard.request", { [ATTR.ROUTE]: route.config.id }, (s) => {
           const result = guardRequest();
-          s.setAttributes(result.action === "block" ? { [ATTR.GUARD]: result.guard, [ATTR.DECISION]: "block" } : { [ATTR.DECISION]: result.redactions ? "redact" : "allow" });
+          s.setAttributes(
+            result.action === "block"
+              ? { [ATTR.GUARD]: result.guard, [ATTR.DECISION]: "block" }
+              : { [ATTR.DECISION]: result.redactions ? "redact" : "allow" },
+          );
           return result;
         })
       : guardRequest();
@@ -170,7 +276,10 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     const candidates = health.order(flavour === "anthropic" ? route.anthropicProviders : route.providers);
     let lastFailure = "no provider";
     for (const provider of candidates) {
-      const upstreamBody = flavour === "anthropic" ? { ...body, model: provider.mapModel(model) } : providerBody(provider, body, model, stream);
+      const upstreamBody =
+        flavour === "anthropic"
+          ? { ...body, model: provider.mapModel(model) }
+          : providerBody(provider, body, model, stream);
       let response: UpstreamAnswer;
       try {
         // Runs inside the upstream span: `traceHeaders` names that span as the provider's parent.
@@ -178,17 +287,27 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
           const request: UpstreamRequest = {
             url: provider.completionsUrl,
             method: "POST",
-            headers: traced ? traceHeaders(provider.headers(flavour === "anthropic" ? clientAnthropicHeaders : undefined)) : provider.headers(flavour === "anthropic" ? clientAnthropicHeaders : undefined),
+            headers: traced
+              ? traceHeaders(provider.headers(flavour === "anthropic" ? clientAnthropicHeaders : undefined))
+              : provider.headers(flavour === "anthropic" ? clientAnthropicHeaders : undefined),
             body: JSON.stringify(upstreamBody),
             timeoutMs: provider.config.timeoutMs,
             cancellation: ctx.cancellation,
           };
           // A JSON answer is read whole as it arrives; a stream is relayed as it arrives.
-          return stream ? upstream.send(request) : upstream.fetchWhole({ ...request, maxBytes: route.config.maxResponseBytes });
+          return stream
+            ? upstream.send(request)
+            : upstream.fetchWhole({ ...request, maxBytes: route.config.maxResponseBytes });
         };
         // GenAI span attributes only for a traced request.
         const genAi = traced
-          ? { [ATTR.GEN_AI_SYSTEM]: provider.kind, [ATTR.GEN_AI_PROVIDER_NAME]: provider.kind, [ATTR.GEN_AI_OPERATION_NAME]: "chat", [ATTR.GEN_AI_REQUEST_MODEL]: model, [ATTR.PROVIDER]: provider.id }
+          ? {
+              [ATTR.GEN_AI_SYSTEM]: provider.kind,
+              [ATTR.GEN_AI_PROVIDER_NAME]: provider.kind,
+              [ATTR.GEN_AI_OPERATION_NAME]: "chat",
+              [ATTR.GEN_AI_REQUEST_MODEL]: model,
+              [ATTR.PROVIDER]: provider.id,
+            }
           : NO_ATTRIBUTES;
         response = await upstreamCall("llm", route.config.id, provider.id, genAi, send, providerFailed, deps.metrics);
       } catch (error) {
@@ -196,7 +315,18 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
         lastFailure = error.kind;
         if (!route.config.failover.on.includes(error.kind)) {
           audit({ decision: "error", provider: provider.id, model, reason: error.kind, status: 502 });
-          return sendError(ctx, res, { status: 502, type: "api_error", code: "upstream_unavailable", message: `provider "${provider.id}": ${error.kind}` }, flavour, { ...decision.headers, "x-tollgate-provider": provider.id });
+          return sendError(
+            ctx,
+            res,
+            {
+              status: 502,
+              type: "api_error",
+              code: "upstream_unavailable",
+              message: `provider "${provider.id}": ${error.kind}`,
+            },
+            flavour,
+            { ...decision.headers, "x-tollgate-provider": provider.id },
+          );
         }
         const seconds = health.evict(provider.id, route.config.failover.evictSeconds, undefined);
         audit({ decision: "failover", provider: provider.id, model, reason: `${error.kind}; evicted ${seconds}s` });
@@ -205,27 +335,67 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       const trigger = triggerForStatus(response.status);
       if (trigger && route.config.failover.on.includes(trigger)) {
         await discard(response);
-        const seconds = health.evict(provider.id, route.config.failover.evictSeconds, retryAfterSeconds(response.headers["retry-after"], now()));
+        const seconds = health.evict(
+          provider.id,
+          route.config.failover.evictSeconds,
+          retryAfterSeconds(response.headers["retry-after"], now()),
+        );
         lastFailure = `status ${response.status}`;
-        audit({ decision: "failover", provider: provider.id, model, reason: `status ${response.status}; evicted ${seconds}s`, status: response.status });
+        audit({
+          decision: "failover",
+          provider: provider.id,
+          model,
+          reason: `status ${response.status}; evicted ${seconds}s`,
+          status: response.status,
+        });
         continue;
       }
       const headers = { "x-request-id": ctx.requestId, ...decision.headers, "x-tollgate-provider": provider.id };
       // The response guard (credential leak, streaming included) runs while the answer is relayed.
-      const respondArgs: RespondArgs = { route, ctx, res, provider, response, clientWantsUsage, flavour, model, headers, requestRedactions: guarded.redactions, audit };
+      const respondArgs: RespondArgs = {
+        route,
+        ctx,
+        res,
+        provider,
+        response,
+        clientWantsUsage,
+        flavour,
+        model,
+        headers,
+        requestRedactions: guarded.redactions,
+        audit,
+      };
       const usage = traced
-        ? await span("tollgate.guard.response", { [ATTR.PROVIDER]: provider.id, [ATTR.GEN_AI_REQUEST_MODEL]: model }, () => respond(respondArgs))
+        ? await span(
+            "tollgate.guard.response",
+            { [ATTR.PROVIDER]: provider.id, [ATTR.GEN_AI_REQUEST_MODEL]: model },
+            () => respond(respondArgs),
+          )
         : await respond(respondArgs);
-      const billing = usage && usage.input + usage.output > 0 ? deps.limiter.recordTokens(ctx.principal, route.config.policy, usage.input + usage.output) : undefined;
+      const billing =
+        usage && usage.input + usage.output > 0
+          ? deps.limiter.recordTokens(ctx.principal, route.config.policy, usage.input + usage.output)
+          : undefined;
       if (billing) await billing;
       return;
     }
     const retryAfter = health.secondsUntilAnyRecovers(candidates);
     audit({ decision: "error", model, reason: `every provider failed (last: ${lastFailure})`, status: 503 });
-    return sendError(ctx, res, { status: 503, type: "api_error", code: "providers_unavailable", message: `every provider of route "${route.config.id}" failed (last: ${lastFailure}); retry later` }, flavour, {
-      ...decision.headers,
-      "retry-after": String(retryAfter),
-    });
+    return sendError(
+      ctx,
+      res,
+      {
+        status: 503,
+        type: "api_error",
+        code: "providers_unavailable",
+        message: `every provider of route "${route.config.id}" failed (last: ${lastFailure}); retry later`,
+      },
+      flavour,
+      {
+        ...decision.headers,
+        "retry-after": String(retryAfter),
+      },
+    );
   }
 
   interface RespondArgs {
@@ -253,20 +423,41 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       const whole = await readWhole(response, route.config.maxResponseBytes);
       let text = "bytes" in whole ? whole.bytes.toString("utf8") : "{}";
       if (translate) text = JSON.stringify(anthropicErrorToOpenAi(safeParse(text), response.status));
-      audit({ decision: "error", provider: provider.id, model, status: response.status, reason: "provider refused the request" });
-      res.writeHead(response.status, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(text) });
+      audit({
+        decision: "error",
+        provider: provider.id,
+        model,
+        status: response.status,
+        reason: "provider refused the request",
+      });
+      res.writeHead(response.status, {
+        ...headers,
+        "content-type": "application/json",
+        "content-length": Buffer.byteLength(text),
+      });
       res.end(text);
       return undefined;
     }
 
     if (response.kind === "stream" && contentType.includes("text/event-stream")) {
-      res.writeHead(200, { ...headers, "content-type": "text/event-stream; charset=utf-8", "cache-control": "no-cache", "x-accel-buffering": "no" });
+      res.writeHead(200, {
+        ...headers,
+        "content-type": "text/event-stream; charset=utf-8",
+        "cache-control": "no-cache",
+        "x-accel-buffering": "no",
+      });
       // No flushHeaders(): the status line goes out with the first event, which follows at once.
       const leak = route.policy.credentialLeak;
-      const newScanner = leak ? () => createStreamingCredentialScanner({ mode: leak.mode, holdBackChars: leak.holdBackChars }) : undefined;
+      const newScanner = leak
+        ? () => createStreamingCredentialScanner({ mode: leak.mode, holdBackChars: leak.holdBackChars })
+        : undefined;
       const relayArgs = { res, body: response.body, newScanner, clientWantsUsage: args.clientWantsUsage };
       const outcome: StreamOutcome =
-        flavour === "anthropic" ? await relayAnthropicNative(relayArgs) : translate ? await relayAnthropicAsOpenAi(relayArgs) : await relayOpenAiStream(relayArgs);
+        flavour === "anthropic"
+          ? await relayAnthropicNative(relayArgs)
+          : translate
+            ? await relayAnthropicAsOpenAi(relayArgs)
+            : await relayOpenAiStream(relayArgs);
       if (outcome.blocked || outcome.broken) response.body.destroy();
       if (!res.writableEnded) res.end();
       const redactions = merge(args.requestRedactions, outcome.redactions);
@@ -287,15 +478,45 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     const whole = response.kind === "whole" ? response.body : await readWhole(response, route.config.maxResponseBytes);
     if ("failure" in whole) {
       const tooLarge = whole.failure === "too-large";
-      audit({ decision: "error", provider: provider.id, model, status: 502, reason: tooLarge ? "response too large" : "response body failed" });
-      sendError(ctx, res, { status: 502, type: "api_error", code: tooLarge ? "response_too_large" : "upstream_error", message: tooLarge ? `provider response over ${route.config.maxResponseBytes} bytes` : "provider response failed" }, flavour, headers);
+      audit({
+        decision: "error",
+        provider: provider.id,
+        model,
+        status: 502,
+        reason: tooLarge ? "response too large" : "response body failed",
+      });
+      sendError(
+        ctx,
+        res,
+        {
+          status: 502,
+          type: "api_error",
+          code: tooLarge ? "response_too_large" : "upstream_error",
+          message: tooLarge
+            ? `provider response over ${route.config.maxResponseBytes} bytes`
+            : "provider response failed",
+        },
+        flavour,
+        headers,
+      );
       return undefined;
     }
     const rawText = whole.bytes.toString("utf8");
     const parsed = safeParse(rawText);
     if (!parsed) {
       audit({ decision: "error", provider: provider.id, model, status: 502, reason: "provider answered non-JSON" });
-      sendError(ctx, res, { status: 502, type: "api_error", code: "upstream_error", message: "provider answered with something other than JSON" }, flavour, headers);
+      sendError(
+        ctx,
+        res,
+        {
+          status: 502,
+          type: "api_error",
+          code: "upstream_error",
+          message: "provider answered with something other than JSON",
+        },
+        flavour,
+        headers,
+      );
       return undefined;
     }
     const payload = translate ? messagesToChatResponse(parsed, Math.floor(now() / 1000)) : parsed;
@@ -313,7 +534,15 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
         const pending = route.policy.guardResponseText(get());
         const verdict = pending instanceof Promise ? await pending : pending;
         if (verdict.action === "block") {
-          audit({ decision: "block", provider: provider.id, model, rule: `guard: ${verdict.guard}`, status: 403, tokensIn: usage.input, tokensOut: usage.output });
+          audit({
+            decision: "block",
+            provider: provider.id,
+            model,
+            rule: `guard: ${verdict.guard}`,
+            status: 403,
+            tokensIn: usage.input,
+            tokensOut: usage.output,
+          });
           sendError(ctx, res, responseGuardBlocked(verdict.guard, verdict.message), flavour, headers);
           return usage;
         }
@@ -329,12 +558,32 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     res.writeHead(200, { ...headers, "content-type": "application/json", "content-length": Buffer.byteLength(text) });
     res.end(text);
     const redactions = merge(args.requestRedactions, responseRedactions);
-    audit({ decision: redactions ? "redact" : "allow", provider: provider.id, model, status: 200, ...(redactions ? { redactions } : {}), tokensIn: usage.input, tokensOut: usage.output });
+    audit({
+      decision: redactions ? "redact" : "allow",
+      provider: provider.id,
+      model,
+      status: 200,
+      ...(redactions ? { redactions } : {}),
+      tokensIn: usage.input,
+      tokensOut: usage.output,
+    });
     return usage;
   }
 
-  async function models(route: CompiledRoute, ctx: RequestContext, req: IncomingMessage, res: ServerResponse): Promise<void> {
-    if (req.method !== "GET") return sendError(ctx, res, { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use GET" }, "openai", { allow: "GET" });
+  async function models(
+    route: CompiledRoute,
+    ctx: RequestContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+  ): Promise<void> {
+    if (req.method !== "GET")
+      return sendError(
+        ctx,
+        res,
+        { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use GET" },
+        "openai",
+        { allow: "GET" },
+      );
     const wantsAnthropic = req.headers["anthropic-version"] !== undefined;
     for (const provider of health.order(route.providers)) {
       try {
@@ -348,15 +597,31 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
         });
         if (response.status >= 500 || response.status === 429 || "failure" in response.body) continue;
         let text = response.body.bytes.toString("utf8");
-        if (response.status < 300 && provider.kind === "anthropic" && !wantsAnthropic) text = JSON.stringify(anthropicModelsToOpenAi(safeParse(text) ?? {}));
-        res.writeHead(response.status, { "x-request-id": ctx.requestId, "content-type": "application/json", "content-length": Buffer.byteLength(text), "x-tollgate-provider": provider.id });
+        if (response.status < 300 && provider.kind === "anthropic" && !wantsAnthropic)
+          text = JSON.stringify(anthropicModelsToOpenAi(safeParse(text) ?? {}));
+        res.writeHead(response.status, {
+          "x-request-id": ctx.requestId,
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(text),
+          "x-tollgate-provider": provider.id,
+        });
         res.end(text);
         return;
       } catch (error) {
         if (!(error instanceof UpstreamUnavailable)) throw error;
       }
     }
-    sendError(ctx, res, { status: 503, type: "api_error", code: "providers_unavailable", message: `no provider of route "${route.config.id}" answered` }, "openai");
+    sendError(
+      ctx,
+      res,
+      {
+        status: 503,
+        type: "api_error",
+        code: "providers_unavailable",
+        message: `no provider of route "${route.config.id}" answered`,
+      },
+      "openai",
+    );
   }
 
   function auditFor(route: CompiledRoute, ctx: RequestContext, started: number, extra: { prompt?: string } = {}) {
@@ -390,7 +655,8 @@ function lastUserText(body: Json): string {
   for (let i = messages.length - 1; i >= 0; i--) {
     const content = messages[i]?.role === "user" ? messages[i]?.content : undefined;
     if (typeof content === "string") return content;
-    if (Array.isArray(content)) return (content as Json[]).map((p) => (typeof p?.text === "string" ? p.text : "")).join("");
+    if (Array.isArray(content))
+      return (content as Json[]).map((p) => (typeof p?.text === "string" ? p.text : "")).join("");
   }
   return "";
 }
@@ -401,9 +667,11 @@ function chatTexts(payload: Json): TextSlot[] {
   const slots: TextSlot[] = [];
   for (const choice of (payload.choices ?? []) as Json[]) {
     const message = choice?.message;
-    if (message && typeof message.content === "string") slots.push({ get: () => message.content, set: (v) => (message.content = v) });
+    if (message && typeof message.content === "string")
+      slots.push({ get: () => message.content, set: (v) => (message.content = v) });
     for (const call of (message?.tool_calls ?? []) as Json[]) {
-      if (call?.function && typeof call.function.arguments === "string") slots.push({ get: () => call.function.arguments, set: (v) => (call.function.arguments = v) });
+      if (call?.function && typeof call.function.arguments === "string")
+        slots.push({ get: () => call.function.arguments, set: (v) => (call.function.arguments = v) });
     }
   }
   return slots;
@@ -412,8 +680,10 @@ function chatTexts(payload: Json): TextSlot[] {
 function anthropicTexts(payload: Json): TextSlot[] {
   const slots: TextSlot[] = [];
   for (const block of (payload.content ?? []) as Json[]) {
-    if (block?.type === "text" && typeof block.text === "string") slots.push({ get: () => block.text, set: (v: string) => (block.text = v) });
-    else if (block?.type === "tool_use" && block.input && typeof block.input === "object") stringSlots(block.input, slots, 0);
+    if (block?.type === "text" && typeof block.text === "string")
+      slots.push({ get: () => block.text, set: (v: string) => (block.text = v) });
+    else if (block?.type === "tool_use" && block.input && typeof block.input === "object")
+      stringSlots(block.input, slots, 0);
   }
   return slots;
 }
@@ -428,7 +698,10 @@ function stringSlots(node: Json, slots: TextSlot[], depth: number): void {
   }
 }
 
-function merge(a: Record<string, number> | undefined, b: Readonly<Record<string, number>> | undefined): Record<string, number> | undefined {
+function merge(
+  a: Record<string, number> | undefined,
+  b: Readonly<Record<string, number>> | undefined,
+): Record<string, number> | undefined {
   if (!a && !b) return undefined;
   const out: Record<string, number> = { ...a };
   for (const [k, v] of Object.entries(b ?? {})) out[k] = (out[k] ?? 0) + v;
@@ -439,7 +712,13 @@ function merge(a: Record<string, number> | undefined, b: Readonly<Record<string,
  * An error response of an LLM route. Like every response of these routes it carries `x-request-id`, which
  * the server leaves to the route's own headers (see runtime/server/index.ts).
  */
-function sendError(ctx: RequestContext, res: ServerResponse, error: LlmError, flavour: ErrorFlavour, headers?: Readonly<Record<string, string>>): void {
+function sendError(
+  ctx: RequestContext,
+  res: ServerResponse,
+  error: LlmError,
+  flavour: ErrorFlavour,
+  headers?: Readonly<Record<string, string>>,
+): void {
   sendLlmError(res, error, flavour, { "x-request-id": ctx.requestId, ...headers });
 }
 

@@ -33,7 +33,10 @@ export function prepareProvider(provider: LlmProvider, secrets: SecretReader): P
     modelsUrl: isAnthropic ? `${anthropicBase}/models` : `${base}/models`,
     mapModel: (model) => modelMap.get(model) ?? model,
     headers(anthropicHeaders) {
-      const headers: Record<string, string> = { "content-type": "application/json", accept: "application/json, text/event-stream" };
+      const headers: Record<string, string> = {
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      };
       if (isAnthropic) {
         headers["anthropic-version"] = anthropicHeaders?.["anthropic-version"] ?? ANTHROPIC_VERSION;
         const beta = anthropicHeaders?.["anthropic-beta"];

@@ -9,7 +9,12 @@ import type { CompiledGuardPolicy, ContentSource, TextVerdict } from "../../poli
 import { CleanTextCache, isCleanVerdict } from "../guards/clean-text-cache.js";
 
 export type RequestGuardResult =
-  | { readonly action: "allow"; readonly changed: boolean; readonly redactions: Record<string, number> | undefined; readonly flagged: readonly string[] }
+  | {
+      readonly action: "allow";
+      readonly changed: boolean;
+      readonly redactions: Record<string, number> | undefined;
+      readonly flagged: readonly string[];
+    }
   | { readonly action: "block"; readonly guard: string; readonly message: string };
 
 type Json = Record<string, any>;
@@ -41,7 +46,9 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
   };
 
   /** Runs a pass over the request; `visit` calls `guard` for each text and writes back the result. */
-  const run = (visit: (guard: (text: string, source: ContentSource) => string | undefined) => void): RequestGuardResult => {
+  const run = (
+    visit: (guard: (text: string, source: ContentSource) => string | undefined) => void,
+  ): RequestGuardResult => {
     if (!policy.guardsRequests) return { action: "allow", changed: false, redactions: undefined, flagged: [] };
     let blocked: { guard: string; message: string } | undefined;
     let changed = false;
@@ -70,7 +77,12 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
   };
 
   /** Guards `holder[key]` when it is a string or an array of text parts. */
-  const guardContent = (holder: Json, key: string, source: ContentSource, guard: (text: string, source: ContentSource) => string | undefined) => {
+  const guardContent = (
+    holder: Json,
+    key: string,
+    source: ContentSource,
+    guard: (text: string, source: ContentSource) => string | undefined,
+  ) => {
     const content = holder[key];
     if (typeof content === "string") {
       const next = guard(content, source);

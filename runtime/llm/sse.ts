@@ -46,7 +46,8 @@ export class SseParser {
     const decoded = this.decoder.write(chunk as Buffer);
     let text = carried + decoded;
     // Character for byte: nothing carried over, and every character one byte (ASCII).
-    const ownBytes = carried.length === 0 && decoded.length === chunk.length && Buffer.byteLength(decoded) === chunk.length;
+    const ownBytes =
+      carried.length === 0 && decoded.length === chunk.length && Buffer.byteLength(decoded) === chunk.length;
     if (text.includes("\r")) {
       // A trailing CR may be the first half of a CRLF split across reads: keep it for the next read.
       const trailingCr = text.endsWith("\r");
@@ -75,7 +76,13 @@ export class SseParser {
   /** The current event as an object (`undefined` for a block without data or event, e.g. a comment). */
   event(): SseEvent | undefined {
     const text = this.source.text;
-    if (this.simple) return { event: undefined, data: text.slice(this.dataStart, this.dataEnd), start: this.blockStart, end: this.blockEnd };
+    if (this.simple)
+      return {
+        event: undefined,
+        data: text.slice(this.dataStart, this.dataEnd),
+        start: this.blockStart,
+        end: this.blockEnd,
+      };
     return parseBlock(text.slice(this.blockStart, this.blockEnd - 2));
   }
 

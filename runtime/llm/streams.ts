@@ -31,7 +31,9 @@ export interface RelayOptions {
   readonly clientWantsUsage: boolean;
 }
 
-const BLOCK_ERROR = (message: string) => ({ error: { type: "permission_error", code: "guard_blocked", message, param: null } });
+const BLOCK_ERROR = (message: string) => ({
+  error: { type: "permission_error", code: "guard_blocked", message, param: null },
+});
 
 /**
  * Buffers what one upstream chunk produced and writes it at once (one socket write), waiting for drain when needed.
@@ -70,7 +72,9 @@ class Output {
     const source = this.runSource;
     if (!source) return;
     this.runSource = undefined;
-    this.parts.push(source.bytes ? source.bytes.subarray(this.runStart, this.runEnd) : source.text.slice(this.runStart, this.runEnd));
+    this.parts.push(
+      source.bytes ? source.bytes.subarray(this.runStart, this.runEnd) : source.text.slice(this.runStart, this.runEnd),
+    );
   }
   /**
    * What is pending, in order: adjacent strings joined, the upstream's bytes left as they are (written as
@@ -136,7 +140,8 @@ class Output {
 function addRedactions(outcome: StreamOutcome, result: StreamScanResult): void {
   if (result.action !== "release" || !result.redactions) return;
   outcome.redactions ??= {};
-  for (const [kind, n] of Object.entries(result.redactions)) outcome.redactions[kind] = (outcome.redactions[kind] ?? 0) + n;
+  for (const [kind, n] of Object.entries(result.redactions))
+    outcome.redactions[kind] = (outcome.redactions[kind] ?? 0) + n;
 }
 
 /**
@@ -183,7 +188,12 @@ const JSON_SPECIAL = /["\\\u0000-\u001f]/;
 function matchSlot(slot: ContentSlot, text: string, start: number, end: number): string | undefined {
   const { prefix, suffix } = slot;
   // Slices compared with ===, not startsWith at a position: V8 compares flat slices with memcmp, startsWith character by character.
-  if (end - start <= prefix.length + suffix.length || text.slice(start, start + prefix.length) !== prefix || text.slice(end - suffix.length, end) !== suffix) return undefined;
+  if (
+    end - start <= prefix.length + suffix.length ||
+    text.slice(start, start + prefix.length) !== prefix ||
+    text.slice(end - suffix.length, end) !== suffix
+  )
+    return undefined;
   const inner = text.slice(start + prefix.length, end - suffix.length);
   if (!JSON_SPECIAL.test(inner)) return inner;
   // An unescaped quote could end the literal early and add members: only plain escapes take this path.
@@ -213,7 +223,12 @@ function learnSlot(data: string, index: number, content: string): ContentSlot | 
     const probe = JSON.parse(`${slot.prefix}${JSON.stringify(marker).slice(1, -1)}${slot.suffix}`) as Json;
     const choices = probe.choices as Json[] | undefined;
     const delta = choices?.[0]?.delta as Json | undefined;
-    return Array.isArray(choices) && choices.length === 1 && delta?.content === marker && Object.keys(delta).length === 1 ? slot : undefined;
+    return Array.isArray(choices) &&
+      choices.length === 1 &&
+      delta?.content === marker &&
+      Object.keys(delta).length === 1
+      ? slot
+      : undefined;
   } catch {
     return undefined;
   }
@@ -251,7 +266,10 @@ function chunkBase(chunk: Json | undefined): Json {
 /** The event's data with another content (a partial release, or masked text). */
 function rewrap(item: HeldContent, text: string): string {
   if (item.slot) return `${item.slot.prefix}${JSON.stringify(text).slice(1, -1)}${item.slot.suffix}`;
-  return JSON.stringify({ ...chunkBase(item.base), choices: [{ index: item.index, delta: { content: text }, logprobs: null, finish_reason: null }] });
+  return JSON.stringify({
+    ...chunkBase(item.base),
+    choices: [{ index: item.index, delta: { content: text }, logprobs: null, finish_reason: null }],
+  });
 }
 
 /**
@@ -267,16 +285,43 @@ class ChoiceText implements ReleaseBoundaries {
   unscanned = "";
   constructor(readonly scanner: StreamingCredentialScanner) {}
 
-  add(content: string, raw: SseEvent | undefined, source: SseSource | undefined, slot: ContentSlot | undefined, base: Json | undefined, index: number): void {
+  add(
+    content: string,
+    raw: SseEvent | undefined,
+    source: SseSource | undefined,
+    slot: ContentSlot | undefined,
+    base: Json | undefined,
+    index: number,
+  ): void {
     const spanned = raw?.start !== undefined && raw.end !== undefined ? source : undefined;
-    this.held.push({ content, raw: raw?.data, source: spanned, start: raw?.start ?? 0, end: raw?.end ?? 0, slot, base, index, offset: 0 });
+    this.held.push({
+      content,
+      raw: raw?.data,
+      source: spanned,
+      start: raw?.start ?? 0,
+      end: raw?.end ?? 0,
+      slot,
+      base,
+      index,
+      offset: 0,
+    });
     this.heldChars += content.length;
     this.unscanned += content;
   }
 
   /** Adds the content of an event of a learned shape that lies in `source.text` from `start` to `end`. */
   addSpanned(content: string, source: SseSource, start: number, end: number, slot: ContentSlot): void {
-    this.held.push({ content, raw: undefined, source, start, end, slot, base: undefined, index: slot.index, offset: 0 });
+    this.held.push({
+      content,
+      raw: undefined,
+      source,
+      start,
+      end,
+      slot,
+      base: undefined,
+      index: slot.index,
+      offset: 0,
+    });
     this.heldChars += content.length;
     this.unscanned += content;
   }
@@ -413,7 +458,21 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
       if (result.action === "block") return block(result.message);
       addRedactions(outcome, result);
       if (result.text && template) {
-        out.add(sseEvent(JSON.stringify({ ...chunkBase(template), choices: [{ index: entry.choice, delta: { tool_calls: [{ index: entry.tool, function: { arguments: result.text } }] }, logprobs: null, finish_reason: null }] })));
+        out.add(
+          sseEvent(
+            JSON.stringify({
+              ...chunkBase(template),
+              choices: [
+                {
+                  index: entry.choice,
+                  delta: { tool_calls: [{ index: entry.tool, function: { arguments: result.text } }] },
+                  logprobs: null,
+                  finish_reason: null,
+                },
+              ],
+            }),
+          ),
+        );
       }
     }
     return true;
@@ -459,7 +518,8 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
       forward(event);
       return true;
     }
-    if (chunk.usage) outcome.usage = { input: chunk.usage.prompt_tokens ?? 0, output: chunk.usage.completion_tokens ?? 0 };
+    if (chunk.usage)
+      outcome.usage = { input: chunk.usage.prompt_tokens ?? 0, output: chunk.usage.completion_tokens ?? 0 };
     const choices = Array.isArray(chunk.choices) ? (chunk.choices as Json[]) : [];
     if (choices.length === 0) {
       if (chunk.usage && !clientWantsUsage) return true;
@@ -476,7 +536,15 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     template ??= chunk;
     const only = choices.length === 1 ? choices[0] : undefined;
     const onlyDelta = only?.delta as Json | undefined;
-    if (only && !only.finish_reason && only.logprobs == null && onlyDelta && typeof onlyDelta.content === "string" && onlyDelta.content.length > 0 && Object.keys(onlyDelta).length === 1) {
+    if (
+      only &&
+      !only.finish_reason &&
+      only.logprobs == null &&
+      onlyDelta &&
+      typeof onlyDelta.content === "string" &&
+      onlyDelta.content.length > 0 &&
+      Object.keys(onlyDelta).length === 1
+    ) {
       const index = typeof only.index === "number" ? only.index : 0;
       if (slots.length < 4 && !slots.some((s) => s.index === index)) {
         const slot = learnSlot(data, index, onlyDelta.content);
@@ -530,7 +598,16 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     return yield* settle(flushPending());
   };
 
-  const ok = await pump(body, parser, out, outcome, (event) => drive(handle(event)), flushPending, () => done, fastContent);
+  const ok = await pump(
+    body,
+    parser,
+    out,
+    outcome,
+    (event) => drive(handle(event)),
+    flushPending,
+    () => done,
+    fastContent,
+  );
   if (ok && !done && !outcome.broken) await drive(flushScanners());
   out.end();
   return outcome;
@@ -576,61 +653,65 @@ export async function relayAnthropicAsOpenAi(options: RelayOptions): Promise<Str
     return true;
   };
 
-  const ok = await pump(body, parser, out, outcome, (event) => drive(function* (): Step<boolean> {
-    let data: Json;
-    try {
-      data = JSON.parse(event.data) as Json;
-    } catch {
-      return true;
-    }
-    const step = translator.translate(data);
-    if (step.error) {
-      out.add(sseEvent(JSON.stringify(step.error)));
-      outcome.broken = true;
-      return false;
-    }
-    if (step.text !== undefined) {
-      if (!newScanner) {
-        emitText(step.text);
+  const ok = await pump(body, parser, out, outcome, (event) =>
+    drive(
+      (function* (): Step<boolean> {
+        let data: Json;
+        try {
+          data = JSON.parse(event.data) as Json;
+        } catch {
+          return true;
+        }
+        const step = translator.translate(data);
+        if (step.error) {
+          out.add(sseEvent(JSON.stringify(step.error)));
+          outcome.broken = true;
+          return false;
+        }
+        if (step.text !== undefined) {
+          if (!newScanner) {
+            emitText(step.text);
+            return true;
+          }
+          scanner ??= newScanner();
+          const result = yield* settle(scanner.push(step.text));
+          if (result.action === "block") return blockWith(result.message);
+          addRedactions(outcome, result);
+          emitText(result.text);
+          return true;
+        }
+        if (step.toolArgs) {
+          const { index, text } = step.toolArgs;
+          if (!newScanner) {
+            out.add(sseEvent(JSON.stringify(translator.toolArgsChunk(index, text))));
+            return true;
+          }
+          let toolScanner = toolScanners.get(index);
+          if (!toolScanner) {
+            toolScanner = newScanner();
+            toolScanners.set(index, toolScanner);
+          }
+          const result = yield* settle(toolScanner.push(text));
+          if (result.action === "block") return blockWith(result.message);
+          addRedactions(outcome, result);
+          if (result.text) out.add(sseEvent(JSON.stringify(translator.toolArgsChunk(index, result.text))));
+          return true;
+        }
+        if (step.toolEnd !== undefined) return yield* flushTool(step.toolEnd);
+        if (step.chunks || step.done) {
+          if (!(yield* flush())) return false;
+        }
+        for (const chunk of step.chunks ?? []) out.add(sseEvent(JSON.stringify(chunk)));
+        if (step.done) {
+          outcome.usage = { ...translator.usage };
+          if (clientWantsUsage) out.add(sseEvent(JSON.stringify(translator.usageChunk())));
+          out.add("data: [DONE]\n\n");
+          done = true;
+        }
         return true;
-      }
-      scanner ??= newScanner();
-      const result = yield* settle(scanner.push(step.text));
-      if (result.action === "block") return blockWith(result.message);
-      addRedactions(outcome, result);
-      emitText(result.text);
-      return true;
-    }
-    if (step.toolArgs) {
-      const { index, text } = step.toolArgs;
-      if (!newScanner) {
-        out.add(sseEvent(JSON.stringify(translator.toolArgsChunk(index, text))));
-        return true;
-      }
-      let toolScanner = toolScanners.get(index);
-      if (!toolScanner) {
-        toolScanner = newScanner();
-        toolScanners.set(index, toolScanner);
-      }
-      const result = yield* settle(toolScanner.push(text));
-      if (result.action === "block") return blockWith(result.message);
-      addRedactions(outcome, result);
-      if (result.text) out.add(sseEvent(JSON.stringify(translator.toolArgsChunk(index, result.text))));
-      return true;
-    }
-    if (step.toolEnd !== undefined) return yield* flushTool(step.toolEnd);
-    if (step.chunks || step.done) {
-      if (!(yield* flush())) return false;
-    }
-    for (const chunk of step.chunks ?? []) out.add(sseEvent(JSON.stringify(chunk)));
-    if (step.done) {
-      outcome.usage = { ...translator.usage };
-      if (clientWantsUsage) out.add(sseEvent(JSON.stringify(translator.usageChunk())));
-      out.add("data: [DONE]\n\n");
-      done = true;
-    }
-    return true;
-  }()));
+      })(),
+    ),
+  );
   if (ok && !done && !outcome.broken) await drive(flush());
   outcome.usage ??= { ...translator.usage };
   out.end();
@@ -654,55 +735,71 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
   };
   const blockDelta = (index: number, field: "text" | "partial_json", text: string) =>
     sseEvent(
-      JSON.stringify({ type: "content_block_delta", index, delta: field === "text" ? { type: "text_delta", text } : { type: "input_json_delta", partial_json: text } }),
+      JSON.stringify({
+        type: "content_block_delta",
+        index,
+        delta: field === "text" ? { type: "text_delta", text } : { type: "input_json_delta", partial_json: text },
+      }),
       "content_block_delta",
     );
 
-  const ok = await pump(body, parser, out, outcome, (event) => drive(function* (): Step<boolean> {
-    let data: Json;
-    try {
-      data = JSON.parse(event.data) as Json;
-    } catch {
-      out.add(sseEvent(event.data, event.event));
-      return true;
-    }
-    if (data.type === "message_start") {
-      const u = anthropicUsage(data.message?.usage);
-      usage.input = u.input;
-      usage.output = u.output;
-    } else if (data.type === "message_delta" && data.usage) {
-      if (data.usage.output_tokens !== undefined) usage.output = data.usage.output_tokens;
-      if (data.usage.input_tokens !== undefined) usage.input = anthropicUsage(data.usage).input;
-    }
-    const deltaField = data.delta?.type === "text_delta" ? "text" : data.delta?.type === "input_json_delta" ? "partial_json" : undefined;
-    if (newScanner && data.type === "content_block_delta" && deltaField) {
-      const index = typeof data.index === "number" ? data.index : 0;
-      let entry = scanners.get(index);
-      if (!entry) {
-        entry = { field: deltaField, scanner: newScanner() };
-        scanners.set(index, entry);
-      }
-      const text = String(data.delta[deltaField] ?? "");
-      const result = yield* settle(entry.scanner.push(text));
-      if (result.action === "block") return blockWith(result.message);
-      addRedactions(outcome, result);
-      if (result.text === text) out.add(sseEvent(event.data, event.event));
-      else if (result.text) out.add(blockDelta(index, deltaField, result.text));
-      return true;
-    }
-    if (newScanner && (data.type === "content_block_stop" || data.type === "message_delta" || data.type === "message_stop")) {
-      for (const [index, entry] of scanners) {
-        if (data.type === "content_block_stop" && index !== data.index) continue;
-        const result = yield* settle(entry.scanner.finish());
-        scanners.delete(index);
-        if (result.action === "block") return blockWith(result.message);
-        addRedactions(outcome, result);
-        if (result.text) out.add(blockDelta(index, entry.field, result.text));
-      }
-    }
-    out.add(sseEvent(event.data, event.event));
-    return true;
-  }()));
+  const ok = await pump(body, parser, out, outcome, (event) =>
+    drive(
+      (function* (): Step<boolean> {
+        let data: Json;
+        try {
+          data = JSON.parse(event.data) as Json;
+        } catch {
+          out.add(sseEvent(event.data, event.event));
+          return true;
+        }
+        if (data.type === "message_start") {
+          const u = anthropicUsage(data.message?.usage);
+          usage.input = u.input;
+          usage.output = u.output;
+        } else if (data.type === "message_delta" && data.usage) {
+          if (data.usage.output_tokens !== undefined) usage.output = data.usage.output_tokens;
+          if (data.usage.input_tokens !== undefined) usage.input = anthropicUsage(data.usage).input;
+        }
+        const deltaField =
+          data.delta?.type === "text_delta"
+            ? "text"
+            : data.delta?.type === "input_json_delta"
+              ? "partial_json"
+              : undefined;
+        if (newScanner && data.type === "content_block_delta" && deltaField) {
+          const index = typeof data.index === "number" ? data.index : 0;
+          let entry = scanners.get(index);
+          if (!entry) {
+            entry = { field: deltaField, scanner: newScanner() };
+            scanners.set(index, entry);
+          }
+          const text = String(data.delta[deltaField] ?? "");
+          const result = yield* settle(entry.scanner.push(text));
+          if (result.action === "block") return blockWith(result.message);
+          addRedactions(outcome, result);
+          if (result.text === text) out.add(sseEvent(event.data, event.event));
+          else if (result.text) out.add(blockDelta(index, deltaField, result.text));
+          return true;
+        }
+        if (
+          newScanner &&
+          (data.type === "content_block_stop" || data.type === "message_delta" || data.type === "message_stop")
+        ) {
+          for (const [index, entry] of scanners) {
+            if (data.type === "content_block_stop" && index !== data.index) continue;
+            const result = yield* settle(entry.scanner.finish());
+            scanners.delete(index);
+            if (result.action === "block") return blockWith(result.message);
+            addRedactions(outcome, result);
+            if (result.text) out.add(blockDelta(index, entry.field, result.text));
+          }
+        }
+        out.add(sseEvent(event.data, event.event));
+        return true;
+      })(),
+    ),
+  );
   if (!ok) outcome.usage = { ...usage };
   outcome.usage ??= { ...usage };
   out.end();

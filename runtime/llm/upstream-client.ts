@@ -83,7 +83,10 @@ const STREAM_HIGH_WATER_BYTES = 64 * 1024;
  * undici's own headers timeout runs on coarse fast timers (~0.5-1 s ticks): fine for the usual 30 s,
  * too coarse below PRECISE_BELOW_MS, where a timer of our own calls `expire` instead.
  */
-function headersDeadline(timeoutMs: number, expire: () => void): { readonly expired: () => boolean; readonly clear: () => void } {
+function headersDeadline(
+  timeoutMs: number,
+  expire: () => void,
+): { readonly expired: () => boolean; readonly clear: () => void } {
   if (timeoutMs >= PRECISE_BELOW_MS) return { expired: () => false, clear: () => undefined };
   let expired = false;
   const timer = setTimeout(() => {
@@ -95,7 +98,11 @@ function headersDeadline(timeoutMs: number, expire: () => void): { readonly expi
 
 /** A failure before the answer's headers, as failover sees it. */
 function unavailable(error: unknown, timedOut: boolean): UpstreamUnavailable {
-  if (timedOut || error instanceof undiciErrors.HeadersTimeoutError || error instanceof undiciErrors.ConnectTimeoutError) {
+  if (
+    timedOut ||
+    error instanceof undiciErrors.HeadersTimeoutError ||
+    error instanceof undiciErrors.ConnectTimeoutError
+  ) {
     return new UpstreamUnavailable("timeout", "no response headers in time");
   }
   const code = (error as { code?: string }).code ?? "";
@@ -121,7 +128,8 @@ class DispatchedBody implements UpstreamBody, AnswerSink {
   private queued = 0;
   private done = false;
   private failure: Error | undefined;
-  private waiting: { resolve: (result: IteratorResult<Uint8Array>) => void; reject: (error: Error) => void } | undefined;
+  private waiting:
+    { resolve: (result: IteratorResult<Uint8Array>) => void; reject: (error: Error) => void } | undefined;
   private controller: Dispatcher.DispatchController | undefined;
 
   /** `onHead` gets the answer's status and headers when they arrive. */
@@ -193,7 +201,13 @@ class DispatchedBody implements UpstreamBody, AnswerSink {
 }
 
 export function createUpstreamClient(): UpstreamClient {
-  const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 300_000, pipelining: 1, connect: { timeout: 10_000 } });
+  const agent = new Agent({
+    connections: 256,
+    keepAliveTimeout: 30_000,
+    keepAliveMaxTimeout: 300_000,
+    pipelining: 1,
+    connect: { timeout: 10_000 },
+  });
   // Provider URLs are a handful of constants: parsed once, not per request.
   const targets = new Map<string, { readonly origin: string; readonly path: string }>();
   const target = (url: string) => {
@@ -230,7 +244,15 @@ export function createUpstreamClient(): UpstreamClient {
       unsubscribe();
     };
     agent.dispatch(
-      { origin, path, method: request.method, headers: request.headers, body: request.body ?? null, headersTimeout: request.timeoutMs, bodyTimeout: BODY_IDLE_MS },
+      {
+        origin,
+        path,
+        method: request.method,
+        headers: request.headers,
+        body: request.body ?? null,
+        headersTimeout: request.timeoutMs,
+        bodyTimeout: BODY_IDLE_MS,
+      },
       {
         onRequestStart(started) {
           controller = started;
@@ -284,11 +306,22 @@ export function createUpstreamClient(): UpstreamClient {
             },
             data: (chunk) => {
               size += chunk.byteLength;
-              if (size > maxBytes) return controller?.abort(new ResponseTooLarge(`upstream response over ${maxBytes} bytes`));
+              if (size > maxBytes)
+                return controller?.abort(new ResponseTooLarge(`upstream response over ${maxBytes} bytes`));
               chunks.push(chunk);
             },
-            end: () => resolve({ kind: "whole", ...head, body: { bytes: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) } }),
-            broken: (error) => resolve({ kind: "whole", ...head, body: { failure: error instanceof ResponseTooLarge ? "too-large" : "broken" } }),
+            end: () =>
+              resolve({
+                kind: "whole",
+                ...head,
+                body: { bytes: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, size) },
+              }),
+            broken: (error) =>
+              resolve({
+                kind: "whole",
+                ...head,
+                body: { failure: error instanceof ResponseTooLarge ? "too-large" : "broken" },
+              }),
           },
           reject,
         );

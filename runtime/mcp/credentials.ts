@@ -56,18 +56,33 @@ export class TokenCache {
   }
 }
 
-async function requestToken(tokenUrl: string, form: Record<string, string>, basicAuth?: { id: string; secret: string }): Promise<{ token: string; expiresInSeconds: number }> {
-  const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded", accept: "application/json" };
+async function requestToken(
+  tokenUrl: string,
+  form: Record<string, string>,
+  basicAuth?: { id: string; secret: string },
+): Promise<{ token: string; expiresInSeconds: number }> {
+  const headers: Record<string, string> = {
+    "content-type": "application/x-www-form-urlencoded",
+    accept: "application/json",
+  };
   if (basicAuth) {
     headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(basicAuth.id)}:${encodeURIComponent(basicAuth.secret)}`).toString("base64")}`;
   }
-  const response = await fetch(tokenUrl, { method: "POST", headers, body: new URLSearchParams(form), signal: AbortSignal.timeout(10_000) });
+  const response = await fetch(tokenUrl, {
+    method: "POST",
+    headers,
+    body: new URLSearchParams(form),
+    signal: AbortSignal.timeout(10_000),
+  });
   if (!response.ok) {
     await response.body?.cancel();
-    throw new Error(`token endpoint ${new URL(tokenUrl).origin} answered ${response.status} for grant ${form.grant_type}`);
+    throw new Error(
+      `token endpoint ${new URL(tokenUrl).origin} answered ${response.status} for grant ${form.grant_type}`,
+    );
   }
   const body = (await response.json()) as { access_token?: unknown; expires_in?: unknown };
-  if (typeof body.access_token !== "string") throw new Error(`token endpoint ${new URL(tokenUrl).origin} returned no access_token`);
+  if (typeof body.access_token !== "string")
+    throw new Error(`token endpoint ${new URL(tokenUrl).origin} returned no access_token`);
   return { token: body.access_token, expiresInSeconds: typeof body.expires_in === "number" ? body.expires_in : 300 };
 }
 
@@ -79,7 +94,12 @@ function sha256(text: string): string {
  * Builds the credential source of one upstream. Secrets are read here, once per session start.
  * @param cache shared by the whole gateway (client credentials) — token exchange keys by user token hash.
  */
-export function credentialSource(upstreamId: string, credentials: UpstreamCredentials, secrets: SecretReader, cache: TokenCache): CredentialSource {
+export function credentialSource(
+  upstreamId: string,
+  credentials: UpstreamCredentials,
+  secrets: SecretReader,
+  cache: TokenCache,
+): CredentialSource {
   switch (credentials.mode) {
     case "none":
       return async () => ({});
@@ -94,7 +114,9 @@ export function credentialSource(upstreamId: string, credentials: UpstreamCreden
       if (credentials.audience) form.audience = credentials.audience;
       const key = `cc:${upstreamId}:${credentials.tokenUrl}:${credentials.clientId}`;
       return async () => {
-        const token = await cache.get(key, () => requestToken(credentials.tokenUrl, form, { id: credentials.clientId, secret }));
+        const token = await cache.get(key, () =>
+          requestToken(credentials.tokenUrl, form, { id: credentials.clientId, secret }),
+        );
         return { authorization: `Bearer ${token}` };
       };
     }

@@ -61,7 +61,12 @@ export interface McpGatewayDeps {
   readonly maxSessionsPerPrincipal?: number;
 }
 
-function sendJson(res: ServerResponse, status: number, body: unknown, headers: Readonly<Record<string, string>> = {}): void {
+function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Readonly<Record<string, string>> = {},
+): void {
   if (res.headersSent) return;
   res.writeHead(status, { "content-type": "application/json", ...headers }).end(JSON.stringify(body));
 }
@@ -75,10 +80,13 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
   const idleMs = deps.idleSessionMs ?? 30 * 60_000;
   const maxPerPrincipal = Math.max(1, deps.maxSessionsPerPrincipal ?? 8);
 
-  const sweeper = setInterval(() => {
-    const cutoff = Date.now() - idleMs;
-    for (const session of sessions.values()) if (session.lastSeen < cutoff) void session.close();
-  }, Math.min(60_000, idleMs));
+  const sweeper = setInterval(
+    () => {
+      const cutoff = Date.now() - idleMs;
+      for (const session of sessions.values()) if (session.lastSeen < cutoff) void session.close();
+    },
+    Math.min(60_000, idleMs),
+  );
   sweeper.unref();
 
   const attachContext = (req: IncomingMessage, ctx: RequestContext) => {
@@ -102,7 +110,16 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
     const session = sessions.get(id);
     if (!session || !sameBinding(session.binding, bindingOf(ctx.principal))) {
       if (session) {
-        ctx.audit.record({ kind: "mcp", decision: "deny", principal: ctx.principal.subject, client: ctx.principal.clientId, rule: "session: bound to another principal", status: 404, requestId: ctx.requestId, traceId: ctx.traceId });
+        ctx.audit.record({
+          kind: "mcp",
+          decision: "deny",
+          principal: ctx.principal.subject,
+          client: ctx.principal.clientId,
+          rule: "session: bound to another principal",
+          status: 404,
+          requestId: ctx.requestId,
+          traceId: ctx.traceId,
+        });
       }
       sendJson(res, 404, jsonRpcError(null, -32001, "Session not found"));
       return undefined;
@@ -111,15 +128,31 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
     return session;
   };
 
-  const initialize = async (ctx: RequestContext, req: IncomingMessage, res: ServerResponse, body: unknown, messages: readonly unknown[]) => {
+  const initialize = async (
+    ctx: RequestContext,
+    req: IncomingMessage,
+    res: ServerResponse,
+    body: unknown,
+    messages: readonly unknown[],
+  ) => {
     const init = messages.length === 1 ? asRequest(messages[0]) : undefined;
     if (init?.method !== "initialize") {
-      sendJson(res, 400, jsonRpcError(null, -32000, "Bad Request: Mcp-Session-Id header is required (or send a single initialize request)"));
+      sendJson(
+        res,
+        400,
+        jsonRpcError(
+          null,
+          -32000,
+          "Bad Request: Mcp-Session-Id header is required (or send a single initialize request)",
+        ),
+      );
       return;
     }
     const params = (init.params ?? {}) as Partial<InitializeRequest["params"]>;
     const binding = bindingOf(ctx.principal);
-    const own = [...sessions.values()].filter((s) => sameBinding(s.binding, binding)).sort((a, b) => a.lastSeen - b.lastSeen);
+    const own = [...sessions.values()]
+      .filter((s) => sameBinding(s.binding, binding))
+      .sort((a, b) => a.lastSeen - b.lastSeen);
     for (const stale of own.slice(0, Math.max(0, own.length - maxPerPrincipal + 1))) await stale.close();
     const session = new McpSession({
       bundle,

@@ -20,7 +20,8 @@ export async function readJsonRpcBody(req: IncomingMessage, maxBytes: number): P
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > maxBytes) return { ok: false, status: 413, code: -32600, message: `request body larger than ${maxBytes} bytes` };
+    if (size > maxBytes)
+      return { ok: false, status: 413, code: -32600, message: `request body larger than ${maxBytes} bytes` };
     chunks.push(chunk);
   }
   let body: unknown;
@@ -39,10 +40,17 @@ export function asRequest(message: unknown): JsonRpcRequestLike | undefined {
   if (typeof message !== "object" || message === null) return undefined;
   const m = message as Record<string, unknown>;
   if (typeof m.method !== "string" || (typeof m.id !== "string" && typeof m.id !== "number")) return undefined;
-  const params = typeof m.params === "object" && m.params !== null && !Array.isArray(m.params) ? (m.params as Record<string, unknown>) : undefined;
+  const params =
+    typeof m.params === "object" && m.params !== null && !Array.isArray(m.params)
+      ? (m.params as Record<string, unknown>)
+      : undefined;
   return { id: m.id, method: m.method, ...(params ? { params } : {}) };
 }
 
-export function jsonRpcError(id: string | number | null, code: number, message: string): { jsonrpc: "2.0"; id: string | number | null; error: { code: number; message: string } } {
+export function jsonRpcError(
+  id: string | number | null,
+  code: number,
+  message: string,
+): { jsonrpc: "2.0"; id: string | number | null; error: { code: number; message: string } } {
   return { jsonrpc: "2.0", id, error: { code, message } };
 }

@@ -15,7 +15,13 @@
  */
 import { ATTR, span, tracingActive } from "../observability/index.js";
 import type { Bundle } from "../../policies/bundle/index.js";
-import { type CompiledToolPolicy, type ToolDecision, decideTool, decideUpstreamItem, splitNamespacedUri } from "../../policies/tools/index.js";
+import {
+  type CompiledToolPolicy,
+  type ToolDecision,
+  decideTool,
+  decideUpstreamItem,
+  splitNamespacedUri,
+} from "../../policies/tools/index.js";
 import { insufficientScopeChallenge, resourceMetadataUrl } from "../auth/challenge.js";
 import type { RateLimiter, RequestContext } from "../http/types.js";
 import type { AuditEvent } from "../observability/audit.js";
@@ -27,7 +33,12 @@ export const POLICY_REFUSED = -32003;
 
 export type GateVerdict =
   | { readonly pass: true; readonly headers: Readonly<Record<string, string>> }
-  | { readonly pass: false; readonly status: number; readonly headers: Readonly<Record<string, string>>; readonly body: unknown };
+  | {
+      readonly pass: false;
+      readonly status: number;
+      readonly headers: Readonly<Record<string, string>>;
+      readonly body: unknown;
+    };
 
 interface Refusal {
   readonly id: string | number;
@@ -36,7 +47,12 @@ interface Refusal {
 
 const CALL_METHODS = new Set(["tools/call", "prompts/get", "resources/read", "resources/subscribe"]);
 
-function errorBody(messages: readonly unknown[], isBatch: boolean, refusals: readonly Refusal[], fallback: string): unknown {
+function errorBody(
+  messages: readonly unknown[],
+  isBatch: boolean,
+  refusals: readonly Refusal[],
+  fallback: string,
+): unknown {
   const errors = messages.flatMap((m) => {
     const request = asRequest(m);
     if (!request) return [];
@@ -60,7 +76,14 @@ export async function policyGate(
   if (!session.started) await session.ready;
   const { principal } = ctx;
   const audit = (event: Omit<AuditEvent, "kind" | "principal" | "client" | "requestId" | "traceId">) =>
-    ctx.audit.record({ kind: "mcp", principal: principal.subject, client: principal.clientId, requestId: ctx.requestId, traceId: ctx.traceId, ...event });
+    ctx.audit.record({
+      kind: "mcp",
+      principal: principal.subject,
+      client: principal.clientId,
+      requestId: ctx.requestId,
+      traceId: ctx.traceId,
+      ...event,
+    });
 
   const refusals: Refusal[] = [];
   let toolCalls = 0;
@@ -77,7 +100,12 @@ export async function policyGate(
       name = typeof params.name === "string" ? params.name : undefined;
       const item = name === undefined ? undefined : session.tools.resolve(name);
       if (!item) {
-        audit({ decision: "deny", method: request.method, ...(name !== undefined ? { tool: name } : {}), rule: "unknown tool" });
+        audit({
+          decision: "deny",
+          method: request.method,
+          ...(name !== undefined ? { tool: name } : {}),
+          rule: "unknown tool",
+        });
         continue;
       }
       upstream = item.upstreamId;
@@ -98,7 +126,14 @@ export async function policyGate(
     if (!decision.allowed) {
       refusals.push({ id: request.id, decision });
       const blocked = decision.rule.startsWith("always-blocked");
-      audit({ decision: blocked ? "block" : "deny", method: request.method, upstream, ...(name !== undefined ? { tool: name } : {}), rule: decision.rule, status: decision.requiredScopes.length > 0 ? 403 : 200 });
+      audit({
+        decision: blocked ? "block" : "deny",
+        method: request.method,
+        upstream,
+        ...(name !== undefined ? { tool: name } : {}),
+        rule: decision.rule,
+        status: decision.requiredScopes.length > 0 ? 403 : 200,
+      });
     }
   }
 
@@ -107,7 +142,17 @@ export async function policyGate(
     const scopes = [...new Set(refusals.flatMap((r) => r.decision.requiredScopes))];
     const bodyOut = errorBody(messages, isBatch, refusals, "refused: the batch contains a refused call");
     if (scopes.length > 0) {
-      return { pass: false, status: 403, headers: { "www-authenticate": insufficientScopeChallenge(resourceMetadataUrl(bundle, bundle.mcp?.path ?? "/mcp"), scopes) }, body: bodyOut };
+      return {
+        pass: false,
+        status: 403,
+        headers: {
+          "www-authenticate": insufficientScopeChallenge(
+            resourceMetadataUrl(bundle, bundle.mcp?.path ?? "/mcp"),
+            scopes,
+          ),
+        },
+        body: bodyOut,
+      };
     }
     return { pass: false, status: 200, headers: {}, body: bodyOut };
   }

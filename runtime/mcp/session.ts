@@ -95,7 +95,18 @@ export function contextOf(extra: Extra): RequestContext {
 
 /** One audit event for an allowed prompt or resource read (tool calls record theirs with latency). */
 function recordAllow(ctx: RequestContext, method: string, name: string, upstream: string, scope: string): void {
-  ctx.audit.record({ kind: "mcp", decision: "allow", method, tool: name, upstream, rule: `scope: ${scope}`, principal: ctx.principal.subject, client: ctx.principal.clientId, requestId: ctx.requestId, traceId: ctx.traceId });
+  ctx.audit.record({
+    kind: "mcp",
+    decision: "allow",
+    method,
+    tool: name,
+    upstream,
+    rule: `scope: ${scope}`,
+    principal: ctx.principal.subject,
+    client: ctx.principal.clientId,
+    requestId: ctx.requestId,
+    traceId: ctx.traceId,
+  });
 }
 
 /** Resource-template URIs keep their `{var}` parts readable so clients can still expand them. */
@@ -154,8 +165,12 @@ export class McpSession {
           ...(options.metrics ? { metrics: options.metrics } : {}),
           events: {
             onCatalogChanged: (kinds) => this.catalogChanged(kinds),
-            onLog: (params) => void this.server.sendLoggingMessage({ ...params, logger: `${config.id}${params.logger ? `/${params.logger}` : ""}` }).catch(() => {}),
-            onResourceUpdated: (uri) => void this.server.sendResourceUpdated({ uri: namespacedUri(config.id, uri) }).catch(() => {}),
+            onLog: (params) =>
+              void this.server
+                .sendLoggingMessage({ ...params, logger: `${config.id}${params.logger ? `/${params.logger}` : ""}` })
+                .catch(() => {}),
+            onResourceUpdated: (uri) =>
+              void this.server.sendResourceUpdated({ uri: namespacedUri(config.id, uri) }).catch(() => {}),
           },
         }),
     );
@@ -163,9 +178,11 @@ export class McpSession {
     // upstream joins later and is announced with list_changed, it does not hold the others' tools back.
     const started = Promise.all(this.upstreams.map((u) => u.start())).then(() => undefined);
     const waitMs = options.startWaitMs ?? 5_000;
-    this.ready = Promise.race([started, new Promise<void>((resolve) => setTimeout(resolve, waitMs).unref())]).then(() => {
-      this.started = true;
-    });
+    this.ready = Promise.race([started, new Promise<void>((resolve) => setTimeout(resolve, waitMs).unref())]).then(
+      () => {
+        this.started = true;
+      },
+    );
     this.installHandlers();
   }
 
@@ -277,12 +294,23 @@ export class McpSession {
       const decision = decideTool(ctx.principal.scopes, item.upstreamId, item.name, policy);
       if (!decision.allowed) throw new McpError(ErrorCode.InvalidRequest, `tool refused: ${decision.rule}`);
       const started = Date.now();
-      const audit = { kind: "mcp", tool: item.exposed, upstream: item.upstreamId, method: "tools/call", principal: ctx.principal.subject, client: ctx.principal.clientId, requestId: ctx.requestId, traceId: ctx.traceId } as const;
+      const audit = {
+        kind: "mcp",
+        tool: item.exposed,
+        upstream: item.upstreamId,
+        method: "tools/call",
+        principal: ctx.principal.subject,
+        client: ctx.principal.clientId,
+        requestId: ctx.requestId,
+        traceId: ctx.traceId,
+      } as const;
       const args = request.params.arguments ?? {};
       const before = !guarded
         ? ({ action: "allow", value: args } as const)
         : tracingActive()
-          ? await span("tollgate.guard.tool-arguments", { [ATTR.GEN_AI_TOOL_NAME]: item.exposed }, () => toolGuard.beforeCall(ctx, item.exposed, args))
+          ? await span("tollgate.guard.tool-arguments", { [ATTR.GEN_AI_TOOL_NAME]: item.exposed }, () =>
+              toolGuard.beforeCall(ctx, item.exposed, args),
+            )
           : await toolGuard.beforeCall(ctx, item.exposed, args);
       if (before.action === "block") {
         ctx.audit.record({ ...audit, decision: "block", rule: `guard: ${before.guard}` });
@@ -295,37 +323,67 @@ export class McpSession {
       this.inFlight.set(upstreamId, ids);
       let result: CallToolResult;
       try {
-        const toolAttributes = { [ATTR.GEN_AI_OPERATION_NAME]: "execute_tool", [ATTR.GEN_AI_TOOL_NAME]: item.exposed, [ATTR.UPSTREAM]: upstreamId };
-        result = (await upstreamCall("mcp", upstreamId, upstreamId, toolAttributes, () => this.callUpstream(upstreamId, (client) =>
-          client.callTool(
-            { name: item.name, arguments: before.value, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) },
-            undefined,
-            {
-              signal: extra.signal,
-              timeout: this.upstream(upstreamId)?.config.timeoutMs,
-              resetTimeoutOnProgress: true,
-              ...(progressToken !== undefined
-                ? {
-                    onprogress: (progress) =>
-                      void extra.sendNotification({ method: "notifications/progress", params: { ...progress, progressToken } }).catch(() => {}),
-                  }
-                : {}),
-            },
-          ),
-        ), undefined, this.options.metrics)) as CallToolResult;
+        const toolAttributes = {
+          [ATTR.GEN_AI_OPERATION_NAME]: "execute_tool",
+          [ATTR.GEN_AI_TOOL_NAME]: item.exposed,
+          [ATTR.UPSTREAM]: upstreamId,
+        };
+        result = (await upstreamCall(
+          "mcp",
+          upstreamId,
+          upstreamId,
+          toolAttributes,
+          () =>
+            this.callUpstream(upstreamId, (client) =>
+              client.callTool(
+                { name: item.name, arguments: before.value, ...(Object.keys(meta).length > 0 ? { _meta: meta } : {}) },
+                undefined,
+                {
+                  signal: extra.signal,
+                  timeout: this.upstream(upstreamId)?.config.timeoutMs,
+                  resetTimeoutOnProgress: true,
+                  ...(progressToken !== undefined
+                    ? {
+                        onprogress: (progress) =>
+                          void extra
+                            .sendNotification({
+                              method: "notifications/progress",
+                              params: { ...progress, progressToken },
+                            })
+                            .catch(() => {}),
+                      }
+                    : {}),
+                },
+              ),
+            ),
+          undefined,
+          this.options.metrics,
+        )) as CallToolResult;
       } finally {
         ids.splice(ids.indexOf(extra.requestId), 1);
       }
       const after = !guarded
         ? ({ action: "allow", value: result } as const)
         : tracingActive()
-          ? await span("tollgate.guard.tool-result", { [ATTR.GEN_AI_TOOL_NAME]: item.exposed }, () => toolGuard.afterCall(ctx, item.exposed, result))
+          ? await span("tollgate.guard.tool-result", { [ATTR.GEN_AI_TOOL_NAME]: item.exposed }, () =>
+              toolGuard.afterCall(ctx, item.exposed, result),
+            )
           : await toolGuard.afterCall(ctx, item.exposed, result);
       if (after.action === "block") {
-        ctx.audit.record({ ...audit, decision: "block", rule: `guard: ${after.guard}`, latencyMs: Date.now() - started });
+        ctx.audit.record({
+          ...audit,
+          decision: "block",
+          rule: `guard: ${after.guard}`,
+          latencyMs: Date.now() - started,
+        });
         return { content: [{ type: "text", text: `result withheld by guard: ${after.guard}` }], isError: true };
       }
-      ctx.audit.record({ ...audit, decision: "allow", rule: `scope: ${decision.grantedBy}`, latencyMs: Date.now() - started });
+      ctx.audit.record({
+        ...audit,
+        decision: "allow",
+        rule: `scope: ${decision.grantedBy}`,
+        latencyMs: Date.now() - started,
+      });
       return after.value as CallToolResult;
     });
 
@@ -351,7 +409,10 @@ export class McpSession {
       if (!decision.allowed) throw new McpError(ErrorCode.InvalidRequest, `prompt refused: ${decision.rule}`);
       recordAllow(ctx, "prompts/get", item.exposed, item.upstreamId, decision.grantedBy);
       return this.callUpstream(item.upstreamId, (client) =>
-        client.getPrompt({ name: item.name, ...(request.params.arguments ? { arguments: request.params.arguments } : {}) }, { signal: extra.signal }),
+        client.getPrompt(
+          { name: item.name, ...(request.params.arguments ? { arguments: request.params.arguments } : {}) },
+          { signal: extra.signal },
+        ),
       );
     });
 
@@ -361,7 +422,9 @@ export class McpSession {
     server.setRequestHandler(ListResourcesRequestSchema, async (_request, extra) => {
       const scopes = contextOf(extra).principal.scopes;
       if (!this.started) await this.ready;
-      const resources = visibleUpstreams(scopes).flatMap((u) => u.catalog.resources.map((r) => ({ ...r, uri: namespacedUri(u.id, r.uri) })));
+      const resources = visibleUpstreams(scopes).flatMap((u) =>
+        u.catalog.resources.map((r) => ({ ...r, uri: namespacedUri(u.id, r.uri) })),
+      );
       return { resources };
     });
 
@@ -376,7 +439,8 @@ export class McpSession {
 
     const resolveResource = (uri: string, scopes: readonly string[]) => {
       const target = splitNamespacedUri(uri);
-      if (!target || !this.upstream(target.upstreamId)) throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri}`);
+      if (!target || !this.upstream(target.upstreamId))
+        throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri}`);
       const decision = decideUpstreamItem(scopes, target.upstreamId, policy);
       if (!decision.allowed) throw new McpError(ErrorCode.InvalidRequest, `resource refused: ${decision.rule}`);
       return { ...target, grantedBy: decision.grantedBy };
@@ -387,8 +451,13 @@ export class McpSession {
       if (!this.started) await this.ready;
       const target = resolveResource(request.params.uri, ctx.principal.scopes);
       recordAllow(ctx, "resources/read", request.params.uri, target.upstreamId, target.grantedBy);
-      const result = await this.callUpstream(target.upstreamId, (client) => client.readResource({ uri: target.uri }, { signal: extra.signal }));
-      return { ...result, contents: result.contents.map((c) => ({ ...c, uri: namespacedUri(target.upstreamId, c.uri) })) };
+      const result = await this.callUpstream(target.upstreamId, (client) =>
+        client.readResource({ uri: target.uri }, { signal: extra.signal }),
+      );
+      return {
+        ...result,
+        contents: result.contents.map((c) => ({ ...c, uri: namespacedUri(target.upstreamId, c.uri) })),
+      };
     });
 
     server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {
@@ -408,7 +477,8 @@ export class McpSession {
       await Promise.all(
         this.upstreams.map(async (u) => {
           const client = u.ready();
-          if (client?.getServerCapabilities()?.logging) await client.setLoggingLevel(request.params.level).catch(() => {});
+          if (client?.getServerCapabilities()?.logging)
+            await client.setLoggingLevel(request.params.level).catch(() => {});
         }),
       );
       return {};
@@ -423,13 +493,21 @@ export class McpSession {
         if (!item || !decideUpstreamItem(scopes, item.upstreamId, policy, item.name).allowed) {
           throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${ref.name}`);
         }
-        return this.callUpstream(item.upstreamId, (client) => client.complete({ ...request.params, ref: { type: "ref/prompt", name: item.name } }));
+        return this.callUpstream(item.upstreamId, (client) =>
+          client.complete({ ...request.params, ref: { type: "ref/prompt", name: item.name } }),
+        );
       }
       const target = splitNamespacedUri(ref.uri.replace(/\{/g, "%7B").replace(/\}/g, "%7D"));
-      if (!target || !this.upstream(target.upstreamId) || !decideUpstreamItem(scopes, target.upstreamId, policy).allowed) {
+      if (
+        !target ||
+        !this.upstream(target.upstreamId) ||
+        !decideUpstreamItem(scopes, target.upstreamId, policy).allowed
+      ) {
         throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${ref.uri}`);
       }
-      return this.callUpstream(target.upstreamId, (client) => client.complete({ ...request.params, ref: { type: "ref/resource", uri: target.uri } }));
+      return this.callUpstream(target.upstreamId, (client) =>
+        client.complete({ ...request.params, ref: { type: "ref/resource", uri: target.uri } }),
+      );
     });
   }
 }

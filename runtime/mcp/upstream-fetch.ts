@@ -12,7 +12,13 @@ import { Agent, type Dispatcher, request } from "undici";
 /** Statuses whose Response must have a null body (the Fetch standard). */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
 
-const agent = new Agent({ connections: 256, keepAliveTimeout: 30_000, keepAliveMaxTimeout: 300_000, pipelining: 1, connect: { timeout: 10_000 } });
+const agent = new Agent({
+  connections: 256,
+  keepAliveTimeout: 30_000,
+  keepAliveMaxTimeout: 300_000,
+  pipelining: 1,
+  connect: { timeout: 10_000 },
+});
 
 function headerRecord(init: RequestInit["headers"]): Record<string, string> {
   const out: Record<string, string> = {};
@@ -34,9 +40,16 @@ function responseHeaders(headers: Dispatcher.ResponseData["headers"]): Headers {
 export const upstreamFetch = async (input: string | URL | Request, init?: RequestInit): Promise<Response> => {
   if (input instanceof Request) throw new TypeError("upstreamFetch takes a URL and RequestInit, not a Request");
   const body = init?.body;
-  if (body !== undefined && body !== null && typeof body !== "string") throw new TypeError("upstreamFetch sends string bodies only (JSON-RPC)");
+  if (body !== undefined && body !== null && typeof body !== "string")
+    throw new TypeError("upstreamFetch sends string bodies only (JSON-RPC)");
   const method = (init?.method ?? "GET").toUpperCase() as Dispatcher.HttpMethod;
-  const response = await request(input, { method, headers: headerRecord(init?.headers), body: body ?? null, signal: init?.signal ?? undefined, dispatcher: agent });
+  const response = await request(input, {
+    method,
+    headers: headerRecord(init?.headers),
+    body: body ?? null,
+    signal: init?.signal ?? undefined,
+    dispatcher: agent,
+  });
   const status = response.statusCode;
   if (NULL_BODY_STATUS.has(status) || method === "HEAD") {
     response.body.resume();
@@ -116,7 +129,13 @@ function parseSimpleEvent(block: string): string | undefined {
 function isJsonRpcResponse(data: string): boolean {
   try {
     const message: unknown = JSON.parse(data);
-    return typeof message === "object" && message !== null && !Array.isArray(message) && "id" in message && ("result" in message || "error" in message);
+    return (
+      typeof message === "object" &&
+      message !== null &&
+      !Array.isArray(message) &&
+      "id" in message &&
+      ("result" in message || "error" in message)
+    );
   } catch {
     return false;
   }

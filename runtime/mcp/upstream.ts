@@ -127,7 +127,8 @@ export class UpstreamConnection {
     const t = this.config.transport;
     if (t.type === "stdio") {
       const env: Record<string, string> = {};
-      for (const [name, value] of Object.entries(t.env)) env[name] = typeof value === "string" ? value : this.options.secrets.read(value);
+      for (const [name, value] of Object.entries(t.env))
+        env[name] = typeof value === "string" ? value : this.options.secrets.read(value);
       return new StdioClientTransport({
         command: t.command === "node" ? process.execPath : t.command,
         args: t.args,
@@ -150,14 +151,19 @@ export class UpstreamConnection {
 
   private async connect(): Promise<void> {
     if (this.status === "closed") return;
-    const client = new Client({ name: "tollgate-gateway", version: "0.1.0" }, { capabilities: this.options.capabilities ?? {} });
+    const client = new Client(
+      { name: "tollgate-gateway", version: "0.1.0" },
+      { capabilities: this.options.capabilities ?? {} },
+    );
     this.options.configureClient?.(client);
     const events = this.options.events;
     client.setNotificationHandler(ToolListChangedNotificationSchema, async () => this.refresh(client, "tools"));
     client.setNotificationHandler(PromptListChangedNotificationSchema, async () => this.refresh(client, "prompts"));
     client.setNotificationHandler(ResourceListChangedNotificationSchema, async () => this.refresh(client, "resources"));
     client.setNotificationHandler(LoggingMessageNotificationSchema, async (n) => events.onLog?.(n.params));
-    client.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) => events.onResourceUpdated?.(n.params.uri));
+    client.setNotificationHandler(ResourceUpdatedNotificationSchema, async (n) =>
+      events.onResourceUpdated?.(n.params.uri),
+    );
     client.onclose = () => {
       if (this.client === client) this.markDegraded();
     };
@@ -210,7 +216,9 @@ export class UpstreamConnection {
 
 async function loadCatalog(client: Client, timeout: number): Promise<UpstreamCatalog> {
   const caps = client.getServerCapabilities() ?? {};
-  const all = async <T>(page: (cursor: string | undefined) => Promise<{ items: T[]; next: string | undefined }>): Promise<T[]> => {
+  const all = async <T>(
+    page: (cursor: string | undefined) => Promise<{ items: T[]; next: string | undefined }>,
+  ): Promise<T[]> => {
     const items: T[] = [];
     let cursor: string | undefined;
     for (let pages = 0; pages < 100; pages++) {
@@ -223,11 +231,23 @@ async function loadCatalog(client: Client, timeout: number): Promise<UpstreamCat
   };
   const opts = { timeout };
   const [tools, prompts, resources, resourceTemplates] = await Promise.all([
-    caps.tools ? all((cursor) => client.listTools({ cursor }, opts).then((r) => ({ items: r.tools, next: r.nextCursor }))) : [],
-    caps.prompts ? all((cursor) => client.listPrompts({ cursor }, opts).then((r) => ({ items: r.prompts, next: r.nextCursor }))) : [],
-    caps.resources ? all((cursor) => client.listResources({ cursor }, opts).then((r) => ({ items: r.resources, next: r.nextCursor }))) : [],
+    caps.tools
+      ? all((cursor) => client.listTools({ cursor }, opts).then((r) => ({ items: r.tools, next: r.nextCursor })))
+      : [],
+    caps.prompts
+      ? all((cursor) => client.listPrompts({ cursor }, opts).then((r) => ({ items: r.prompts, next: r.nextCursor })))
+      : [],
     caps.resources
-      ? all((cursor) => client.listResourceTemplates({ cursor }, opts).then((r) => ({ items: r.resourceTemplates, next: r.nextCursor }))).catch(() => [])
+      ? all((cursor) =>
+          client.listResources({ cursor }, opts).then((r) => ({ items: r.resources, next: r.nextCursor })),
+        )
+      : [],
+    caps.resources
+      ? all((cursor) =>
+          client
+            .listResourceTemplates({ cursor }, opts)
+            .then((r) => ({ items: r.resourceTemplates, next: r.nextCursor })),
+        ).catch(() => [])
       : [],
   ]);
   return { tools, prompts, resources, resourceTemplates };

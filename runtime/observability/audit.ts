@@ -60,7 +60,8 @@ export interface AuditOptions {
   readonly onRecord?: (event: AuditEvent) => void;
 }
 
-const capture = (options: AuditOptions) => (typeof options.capturePrompts === "function" ? options.capturePrompts() : options.capturePrompts === true);
+const capture = (options: AuditOptions) =>
+  typeof options.capturePrompts === "function" ? options.capturePrompts() : options.capturePrompts === true;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 /**
@@ -96,10 +97,12 @@ export function prepareAuditEvent(event: AuditEvent, options: AuditOptions = {})
   const traceId = event.traceId ?? options.currentTraceId?.();
   if (typeof traceId === "string" && traceId) out.traceId = scrubId(traceId);
   if (typeof event.requestId === "string") out.requestId = scrubId(event.requestId);
-  if (event.prompt !== undefined && typeof event.prompt === "string" && capture(options)) out.prompt = scrubText(event.prompt);
+  if (event.prompt !== undefined && typeof event.prompt === "string" && capture(options))
+    out.prompt = scrubText(event.prompt);
   if (event.redactions && typeof event.redactions === "object") {
     const counts: Record<string, number> = {};
-    for (const [name, n] of Object.entries(event.redactions)) if (typeof n === "number" && Number.isFinite(n)) counts[scrubText(name)] = n;
+    for (const [name, n] of Object.entries(event.redactions))
+      if (typeof n === "number" && Number.isFinite(n)) counts[scrubText(name)] = n;
     out.redactions = counts;
   }
   return out as Mutable<AuditEvent>;
@@ -164,7 +167,12 @@ const BATCH_CHARS = 64 * 1024;
  * thread, so small batches cost a context switch per ~30 lines.
  */
 export function bufferedAuditDestination(dest: number | string): AuditDestination {
-  const boom = pino.destination({ ...(typeof dest === "number" ? { fd: dest } : { dest }), sync: false, minLength: 0, maxWrite: 4 * BATCH_CHARS });
+  const boom = pino.destination({
+    ...(typeof dest === "number" ? { fd: dest } : { dest }),
+    sync: false,
+    minLength: 0,
+    maxWrite: 4 * BATCH_CHARS,
+  });
   let lines: string[] = [];
   let chars = 0;
   /** A batch was handed over and sonic-boom has not reported 'drain' (all written) since. */

@@ -45,12 +45,22 @@ export function traceHeaders<H extends Record<string, string>>(headers: H): H {
 }
 
 /** Records one upstream call's latency (no-op outside a request). */
-export function observeUpstream(kind: "llm" | "mcp", target: string, provider: string, seconds: number, outcome: "ok" | "error"): void {
+export function observeUpstream(
+  kind: "llm" | "mcp",
+  target: string,
+  provider: string,
+  seconds: number,
+  outcome: "ok" | "error",
+): void {
   current.getStore()?.metrics.observeUpstream(kind, target, provider, seconds, outcome);
 }
 
 /** Reports whether an MCP upstream is reachable, to the request's metrics or else to `metrics`. */
-export function reportMcpUpstreamHealth(upstream: string, up: boolean, metrics?: Pick<GatewayMetrics, "setMcpUpstreamHealth">): void {
+export function reportMcpUpstreamHealth(
+  upstream: string,
+  up: boolean,
+  metrics?: Pick<GatewayMetrics, "setMcpUpstreamHealth">,
+): void {
   (current.getStore()?.metrics ?? metrics)?.setMcpUpstreamHealth(upstream, up);
 }
 

@@ -10,7 +10,15 @@ import type { Bundle } from "../../policies/bundle/index.js";
 import type { AuditDecision, AuditEvent } from "./audit.js";
 
 const OTHER = "other";
-const DECISIONS: ReadonlySet<AuditDecision> = new Set(["allow", "deny", "redact", "block", "rate-limited", "failover", "error"]);
+const DECISIONS: ReadonlySet<AuditDecision> = new Set([
+  "allow",
+  "deny",
+  "redact",
+  "block",
+  "rate-limited",
+  "failover",
+  "error",
+]);
 /** Guard names as they appear in `guard: <name>` rules. */
 export const GUARD_NAMES = ["pii", "prompt-injection", "credential-leak"] as const;
 export type GuardLabel = (typeof GUARD_NAMES)[number];
@@ -27,7 +35,13 @@ export interface GatewayMetrics {
   /** Counts one audit event: requests by route and decision, tokens, guard hits, rate-limit rejections. */
   observeAudit(event: AuditEvent): void;
   /** Latency of one upstream call (an LLM provider or an MCP upstream). */
-  observeUpstream(kind: "llm" | "mcp", target: string, provider: string, seconds: number, outcome: "ok" | "error"): void;
+  observeUpstream(
+    kind: "llm" | "mcp",
+    target: string,
+    provider: string,
+    seconds: number,
+    outcome: "ok" | "error",
+  ): void;
   /** Whether an MCP upstream is reachable (initialize/list succeeded). */
   setMcpUpstreamHealth(upstream: string, up: boolean): void;
   /** Prometheus text exposition. */
@@ -41,27 +55,70 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
   // prom-client when it is scraped (its labelled inc hashes and validates the label object per call).
   const requestCounts = new CountsByLabels<"kind" | "route" | "decision">();
   const tokenCounts = new CountsByLabels<"route" | "provider" | "direction">();
-  new Counter({ name: "tollgate_requests_total", help: "Decisions by kind, route and outcome", labelNames: ["kind", "route", "decision"], registers: [registry], collect() { requestCounts.collectInto(this); } });
-  new Counter({ name: "tollgate_tokens_total", help: "Tokens billed by route, provider and direction", labelNames: ["route", "provider", "direction"], registers: [registry], collect() { tokenCounts.collectInto(this); } });
-  const guardHits = new Counter({ name: "tollgate_guard_hits_total", help: "Guard interventions by guard and action", labelNames: ["guard", "action"], registers: [registry] });
-  const rateLimited = new Counter({ name: "tollgate_rate_limit_rejections_total", help: "Requests refused by a rate limit, by route", labelNames: ["route"], registers: [registry] });
+  new Counter({
+    name: "tollgate_requests_total",
+    help: "Decisions by kind, route and outcome",
+    labelNames: ["kind", "route", "decision"],
+    registers: [registry],
+    collect() {
+      requestCounts.collectInto(this);
+    },
+  });
+  new Counter({
+    name: "tollgate_tokens_total",
+    help: "Tokens billed by route, provider and direction",
+    labelNames: ["route", "provider", "direction"],
+    registers: [registry],
+    collect() {
+      tokenCounts.collectInto(this);
+    },
+  });
+  const guardHits = new Counter({
+    name: "tollgate_guard_hits_total",
+    help: "Guard interventions by guard and action",
+    labelNames: ["guard", "action"],
+    registers: [registry],
+  });
+  const rateLimited = new Counter({
+    name: "tollgate_rate_limit_rejections_total",
+    help: "Requests refused by a rate limit, by route",
+    labelNames: ["route"],
+    registers: [registry],
+  });
   const upstreamLatency = new HistogramByLabels<"kind" | "target" | "provider" | "outcome">(
     "tollgate_upstream_latency_seconds",
     "Upstream call latency (LLM providers and MCP upstreams)",
     [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   );
   registry.registerMetric(upstreamLatency as unknown as Metric);
-  const upstreamUp = new Gauge({ name: "tollgate_mcp_upstream_up", help: "1 when the MCP upstream is reachable", labelNames: ["upstream"], registers: [registry] });
-  const reloads = new Counter({ name: "tollgate_bundle_reloads_total", help: "Bundle loads by result", labelNames: ["result"], registers: [registry] });
-  const bundleInfo = new Gauge({ name: "tollgate_bundle_info", help: "The loaded bundle (value 1)", labelNames: ["digest", "environment", "stack"], registers: [registry] });
+  const upstreamUp = new Gauge({
+    name: "tollgate_mcp_upstream_up",
+    help: "1 when the MCP upstream is reachable",
+    labelNames: ["upstream"],
+    registers: [registry],
+  });
+  const reloads = new Counter({
+    name: "tollgate_bundle_reloads_total",
+    help: "Bundle loads by result",
+    labelNames: ["result"],
+    registers: [registry],
+  });
+  const bundleInfo = new Gauge({
+    name: "tollgate_bundle_info",
+    help: "The loaded bundle (value 1)",
+    labelNames: ["digest", "environment", "stack"],
+    registers: [registry],
+  });
   reloads.inc({ result: "ok" }, 0);
   reloads.inc({ result: "failed" }, 0);
 
   let routes = new Set<string>();
   let upstreams = new Set<string>();
   let providers = new Set<string>();
-  const known = (set: ReadonlySet<string>, value: string | undefined) => (value !== undefined && set.has(value) ? value : OTHER);
-  const routeLabel = (event: Pick<AuditEvent, "kind" | "route">) => (event.kind === "mcp" ? "mcp" : known(routes, event.route));
+  const known = (set: ReadonlySet<string>, value: string | undefined) =>
+    value !== undefined && set.has(value) ? value : OTHER;
+  const routeLabel = (event: Pick<AuditEvent, "kind" | "route">) =>
+    event.kind === "mcp" ? "mcp" : known(routes, event.route);
   const guardOf = (rule: string | undefined): GuardLabel | typeof OTHER | undefined => {
     const m = rule?.match(/^guard:\s*([a-z-]+)/);
     if (!m) return undefined;
@@ -84,17 +141,27 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
       const decision = DECISIONS.has(event.decision) ? event.decision : OTHER;
       requestCounts.add(1, { kind: event.kind, route, decision }, event.kind, route, decision);
       const provider = known(providers, event.provider);
-      if (event.tokensIn) tokenCounts.add(event.tokensIn, { route, provider, direction: "input" }, route, provider, "input");
-      if (event.tokensOut) tokenCounts.add(event.tokensOut, { route, provider, direction: "output" }, route, provider, "output");
+      if (event.tokensIn)
+        tokenCounts.add(event.tokensIn, { route, provider, direction: "input" }, route, provider, "input");
+      if (event.tokensOut)
+        tokenCounts.add(event.tokensOut, { route, provider, direction: "output" }, route, provider, "output");
       if (event.decision === "rate-limited") rateLimited.inc({ route });
       const guard = guardOf(event.rule);
       if (guard) guardHits.inc({ guard, action: decision });
-      else if (event.redactions && Object.keys(event.redactions).length > 0) guardHits.inc({ guard: "pii", action: "redact" });
+      else if (event.redactions && Object.keys(event.redactions).length > 0)
+        guardHits.inc({ guard: "pii", action: "redact" });
     },
     observeUpstream(kind, target, provider, seconds, outcome) {
       const targetLabel = kind === "mcp" ? known(upstreams, target) : known(routes, target);
       const providerLabel = known(providers, provider);
-      upstreamLatency.observe(seconds, { kind, target: targetLabel, provider: providerLabel, outcome }, kind, targetLabel, providerLabel, outcome);
+      upstreamLatency.observe(
+        seconds,
+        { kind, target: targetLabel, provider: providerLabel, outcome },
+        kind,
+        targetLabel,
+        providerLabel,
+        outcome,
+      );
     },
     setMcpUpstreamHealth: (upstream, up) => upstreamUp.set({ upstream: known(upstreams, upstream) }, up ? 1 : 0),
     render: () => registry.metrics(),
@@ -135,7 +202,9 @@ class SeriesByLabels<L extends string, S extends { readonly labels: Readonly<Rec
 
 /** Cumulative counts per label set, written into a prom-client counter when it is collected. */
 class CountsByLabels<L extends string> {
-  private readonly series = new SeriesByLabels<L, { readonly labels: Readonly<Record<L, string>>; value: number }>((labels) => ({ labels, value: 0 }));
+  private readonly series = new SeriesByLabels<L, { readonly labels: Readonly<Record<L, string>>; value: number }>(
+    (labels) => ({ labels, value: 0 }),
+  );
 
   add(value: number, labels: Readonly<Record<L, string>>, ...path: string[]): void {
     this.series.find(labels, path).value += value;
@@ -169,7 +238,12 @@ class HistogramByLabels<L extends string> {
     readonly help: string,
     private readonly bounds: readonly number[],
   ) {
-    this.series = new SeriesByLabels((labels) => ({ labels, buckets: new Array<number>(bounds.length + 1).fill(0), sum: 0, count: 0 }));
+    this.series = new SeriesByLabels((labels) => ({
+      labels,
+      buckets: new Array<number>(bounds.length + 1).fill(0),
+      sum: 0,
+      count: 0,
+    }));
   }
 
   observe(value: number, labels: Readonly<Record<L, string>>, ...path: string[]): void {
@@ -182,7 +256,13 @@ class HistogramByLabels<L extends string> {
   }
 
   /** What the registry renders (prom-client's metric shape). */
-  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { metricName: string; labels: Record<string, string | number>; value: number }[] }> {
+  async get(): Promise<{
+    name: string;
+    help: string;
+    type: string;
+    aggregator: string;
+    values: { metricName: string; labels: Record<string, string | number>; value: number }[];
+  }> {
     const values: { metricName: string; labels: Record<string, string | number>; value: number }[] = [];
     for (const { labels, buckets, sum, count } of this.series.all) {
       let cumulative = 0;
@@ -212,7 +292,10 @@ export interface MetricsServer {
 }
 
 /** Serves `GET /metrics` (and `/healthz`) on the admin port, apart from traffic. */
-export async function serveMetrics(metrics: GatewayMetrics, options: { port: number; host?: string }): Promise<MetricsServer> {
+export async function serveMetrics(
+  metrics: GatewayMetrics,
+  options: { port: number; host?: string },
+): Promise<MetricsServer> {
   const server: Server = createServer((req, res) => {
     if (req.method === "GET" && req.url === "/metrics") {
       metrics.render().then(

@@ -16,7 +16,13 @@ export const SCRUBBED = "[scrubbed]";
 
 const JWT = /\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g;
 const BEARER = /\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]{8,}/gi;
-const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map((format) => new RegExp(format.pattern.source, format.pattern.flags.includes("g") ? format.pattern.flags : `${format.pattern.flags}g`));
+const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map(
+  (format) =>
+    new RegExp(
+      format.pattern.source,
+      format.pattern.flags.includes("g") ? format.pattern.flags : `${format.pattern.flags}g`,
+    ),
+);
 /**
  * A necessary condition for every pattern above: the shortest known format (a Slack token) is a 15-character
  * run, a JWT is longer, a PEM key starts with `-----BEGIN`, and BEARER needs its keyword.
@@ -42,7 +48,8 @@ export function scrubText(text: string): string {
 }
 
 /** Attribute and field names that must never be recorded, whatever their value. */
-const FORBIDDEN_KEY = /(authorization|cookie|secret|password|passwd|api[._-]?key|bearer|access[._-]?token|refresh[._-]?token|id[._-]?token|client[._-]?secret)/i;
+const FORBIDDEN_KEY =
+  /(authorization|cookie|secret|password|passwd|api[._-]?key|bearer|access[._-]?token|refresh[._-]?token|id[._-]?token|client[._-]?secret)/i;
 
 export function isForbiddenKey(key: string): boolean {
   return FORBIDDEN_KEY.test(key);
@@ -53,7 +60,11 @@ export function scrubValue<T>(value: T): T {
   if (typeof value === "string") return scrubText(value) as T;
   if (Array.isArray(value)) return value.map((v) => scrubValue(v)) as T;
   if (value !== null && typeof value === "object") {
-    return Object.fromEntries(Object.entries(value).filter(([k]) => !isForbiddenKey(k)).map(([k, v]) => [k, scrubValue(v)])) as T;
+    return Object.fromEntries(
+      Object.entries(value)
+        .filter(([k]) => !isForbiddenKey(k))
+        .map(([k, v]) => [k, scrubValue(v)]),
+    ) as T;
   }
   return value;
 }

@@ -10,8 +10,22 @@
  * ```
  */
 import type { Bundle } from "../../policies/bundle/index.js";
-import { type AuditEvent, type AuditLog, WRITE_PREPARED, type AuditWriter, createAuditLog, flushAuditOutput, prepareAuditEvent } from "./audit.js";
-import { createGatewayMetrics, type GatewayMetrics, type LabelSource, type MetricsServer, serveMetrics } from "./metrics.js";
+import {
+  type AuditEvent,
+  type AuditLog,
+  WRITE_PREPARED,
+  type AuditWriter,
+  createAuditLog,
+  flushAuditOutput,
+  prepareAuditEvent,
+} from "./audit.js";
+import {
+  createGatewayMetrics,
+  type GatewayMetrics,
+  type LabelSource,
+  type MetricsServer,
+  serveMetrics,
+} from "./metrics.js";
 import { ATTR, createTracing, type SpanAttributes, type Tracing } from "./tracing.js";
 import type { SpanExporter } from "@opentelemetry/sdk-trace";
 
@@ -46,7 +60,11 @@ export interface Telemetry extends Omit<Tracing, "close" | "enabled"> {
 }
 
 export function createTelemetry(config: TelemetryConfig, options: TelemetryOptions = {}): Telemetry {
-  const tracing = createTracing({ enabled: config.tracing.enabled, serviceName: config.tracing.serviceName, ...(options.spanExporter ? { spanExporter: options.spanExporter } : {}) });
+  const tracing = createTracing({
+    enabled: config.tracing.enabled,
+    serviceName: config.tracing.serviceName,
+    ...(options.spanExporter ? { spanExporter: options.spanExporter } : {}),
+  });
   const metrics = createGatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   if (options.bundle) metrics.useBundle(options.bundle.bundle, options.bundle.digest);
   // With tracing off, an audit event only feeds metrics: no span attribute map is built.
@@ -56,10 +74,16 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
         tracing.annotateActive(spanAttributesOf(event), "tollgate.audit");
       }
     : (event: AuditEvent) => metrics.observeAudit(event);
-  const auditOptions = { capturePrompts: options.capturePrompts ?? config.audit.capturePrompts, ...(tracing.enabled ? { currentTraceId: tracing.currentTraceId } : {}), onRecord };
+  const auditOptions = {
+    capturePrompts: options.capturePrompts ?? config.audit.capturePrompts,
+    ...(tracing.enabled ? { currentTraceId: tracing.currentTraceId } : {}),
+    onRecord,
+  };
   const sink = options.auditSink;
   // Events are prepared once: a sink that writes prepared events (createAuditLog) skips its own pass.
-  const writePrepared = sink ? ((sink as Partial<AuditWriter>)[WRITE_PREPARED] ?? ((prepared: AuditEvent) => sink.record(prepared))) : undefined;
+  const writePrepared = sink
+    ? ((sink as Partial<AuditWriter>)[WRITE_PREPARED] ?? ((prepared: AuditEvent) => sink.record(prepared)))
+    : undefined;
   const audit: AuditLog = writePrepared
     ? {
         record: (event) => {
@@ -81,7 +105,10 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
     annotateActive: tracing.annotateActive,
     async serveMetrics(serveOptions = {}) {
       if (!config.metrics.enabled) return undefined;
-      const server = await serveMetrics(metrics, { port: serveOptions.port ?? config.metrics.port, ...(serveOptions.host ? { host: serveOptions.host } : {}) });
+      const server = await serveMetrics(metrics, {
+        port: serveOptions.port ?? config.metrics.port,
+        ...(serveOptions.host ? { host: serveOptions.host } : {}),
+      });
       servers.push(server);
       return server;
     },

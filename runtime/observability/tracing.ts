@@ -23,7 +23,12 @@ import {
 } from "@opentelemetry/api";
 import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
-import { detectResources, resourceAttributesEnvDetector, resourceFromAttributes, serviceNameEnvDetector } from "@opentelemetry/resources";
+import {
+  detectResources,
+  resourceAttributesEnvDetector,
+  resourceFromAttributes,
+  serviceNameEnvDetector,
+} from "@opentelemetry/resources";
 import {
   AlwaysOffSampler,
   AlwaysOnSampler,
@@ -80,7 +85,12 @@ export interface Tracing {
   readonly enabled: boolean;
   readonly tracer: Tracer;
   /** Runs `fn` inside a span (child of the active one), ending it when `fn` settles; errors mark the span. */
-  withSpan<T>(name: string, attributes: SpanAttributes, fn: (span: SafeSpan) => Promise<T> | T, options?: SpanOptions): Promise<T>;
+  withSpan<T>(
+    name: string,
+    attributes: SpanAttributes,
+    fn: (span: SafeSpan) => Promise<T> | T,
+    options?: SpanOptions,
+  ): Promise<T>;
   /** Adds `traceparent` (and `tracestate`) of the active span to outgoing upstream headers; returns them. */
   injectTraceHeaders<H extends Record<string, string>>(headers: H): H;
   /** The active span's trace id, when tracing is on and a span is active. */
@@ -108,7 +118,12 @@ export function safeAttributes(attributes: SpanAttributes): Attributes {
   const out: Attributes = {};
   for (const [key, value] of Object.entries(attributes)) {
     if (value === undefined || isForbiddenKey(key)) continue;
-    out[key] = typeof value === "string" ? scrubText(value) : Array.isArray(value) ? (value.map((v) => (typeof v === "string" ? scrubText(v) : v)) as AttributeValue) : value;
+    out[key] =
+      typeof value === "string"
+        ? scrubText(value)
+        : Array.isArray(value)
+          ? (value.map((v) => (typeof v === "string" ? scrubText(v) : v)) as AttributeValue)
+          : value;
   }
   return out;
 }
@@ -157,7 +172,11 @@ export function createTracing(options: TracingOptions): Tracing {
   const provider = new TracerProvider({
     resource,
     sampler: enabled ? (options.spanExporter ? new AlwaysOnSampler() : samplerFromEnv(env)) : new AlwaysOffSampler(),
-    spanProcessors: !enabled ? [] : options.spanExporter ? [new SimpleSpanProcessor({ exporter: options.spanExporter })] : processorsFromEnv(env),
+    spanProcessors: !enabled
+      ? []
+      : options.spanExporter
+        ? [new SimpleSpanProcessor({ exporter: options.spanExporter })]
+        : processorsFromEnv(env),
   });
   const tracer = provider.getTracer("tollgate");
   const propagator = new W3CTraceContextPropagator();
@@ -178,14 +197,25 @@ export function createTracing(options: TracingOptions): Tracing {
       // Tracing off: no span, no attribute filtering, no context switch; just the stage.
       if (!enabled) return fn(NO_SPAN);
       const store = spanOptions.incomingHeaders ? undefined : active.getStore();
-      const parent = spanOptions.incomingHeaders ? propagator.extract(ROOT_CONTEXT, spanOptions.incomingHeaders, headerGetter) : (store?.ctx ?? ROOT_CONTEXT);
-      const span = tracer.startSpan(name, { attributes: safeAttributes(attributes), kind: spanOptions.kind ?? SpanKind.INTERNAL }, parent);
+      const parent = spanOptions.incomingHeaders
+        ? propagator.extract(ROOT_CONTEXT, spanOptions.incomingHeaders, headerGetter)
+        : (store?.ctx ?? ROOT_CONTEXT);
+      const span = tracer.startSpan(
+        name,
+        { attributes: safeAttributes(attributes), kind: spanOptions.kind ?? SpanKind.INTERNAL },
+        parent,
+      );
       try {
-        const result = await active.run({ ctx: trace.setSpan(parent, span), root: store?.root ?? span }, () => fn(wrap(span)));
+        const result = await active.run({ ctx: trace.setSpan(parent, span), root: store?.root ?? span }, () =>
+          fn(wrap(span)),
+        );
         return result;
       } catch (error) {
         // The message may come from a peer; scrub it, and never attach the stack's arguments.
-        span.setStatus({ code: SpanStatusCode.ERROR, message: scrubText(error instanceof Error ? error.message : String(error)) });
+        span.setStatus({
+          code: SpanStatusCode.ERROR,
+          message: scrubText(error instanceof Error ? error.message : String(error)),
+        });
         span.setAttribute("error.type", error instanceof Error ? error.name : "Error");
         throw error;
       } finally {
@@ -196,7 +226,9 @@ export function createTracing(options: TracingOptions): Tracing {
       if (!enabled) return headers;
       const ctx = active.getStore()?.ctx;
       if (enabled && ctx && trace.getSpan(ctx)?.spanContext().traceId) {
-        propagator.inject(ctx, headers, { set: (carrier, key, value) => void ((carrier as Record<string, string>)[key] = value) });
+        propagator.inject(ctx, headers, {
+          set: (carrier, key, value) => void ((carrier as Record<string, string>)[key] = value),
+        });
       }
       return headers;
     },

@@ -5,7 +5,11 @@
  */
 import { createToolCallGuard } from "../guards/index.js";
 import { type TokenVerifier, type TokenVerifierOptions, createTokenVerifier } from "../auth/verifier.js";
-import { type ProtectedResourceMetadata, protectedResourceMetadata, protectedResourceMetadataPaths } from "../auth/metadata.js";
+import {
+  type ProtectedResourceMetadata,
+  protectedResourceMetadata,
+  protectedResourceMetadataPaths,
+} from "../auth/metadata.js";
 import type { ActiveConfig, RateLimiter, ToolCallGuard } from "../http/types.js";
 import { type LlmGateway, createLlmGateway } from "../llm/index.js";
 import { type McpGateway, createMcpGateway } from "../mcp/index.js";

@@ -4,8 +4,25 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 
-const EXPOSED = ["Mcp-Session-Id", "Mcp-Protocol-Version", "WWW-Authenticate", "Retry-After", "RateLimit", "RateLimit-Policy", "X-Request-Id", "X-Tollgate-Provider"].join(", ");
-const ALLOWED_HEADERS = ["Authorization", "Content-Type", "Accept", "Mcp-Session-Id", "Mcp-Protocol-Version", "Last-Event-ID", "X-Request-Id"].join(", ");
+const EXPOSED = [
+  "Mcp-Session-Id",
+  "Mcp-Protocol-Version",
+  "WWW-Authenticate",
+  "Retry-After",
+  "RateLimit",
+  "RateLimit-Policy",
+  "X-Request-Id",
+  "X-Tollgate-Provider",
+].join(", ");
+const ALLOWED_HEADERS = [
+  "Authorization",
+  "Content-Type",
+  "Accept",
+  "Mcp-Session-Id",
+  "Mcp-Protocol-Version",
+  "Last-Event-ID",
+  "X-Request-Id",
+].join(", ");
 const ALLOWED_METHODS = "GET, POST, DELETE, OPTIONS";
 
 /** Sets the CORS response headers when the request's Origin is allowed. Returns whether it was. */
@@ -30,7 +47,13 @@ export function answerPreflight(res: ServerResponse, allowed: boolean): void {
     res.writeHead(403, { "content-type": "application/json" }).end(JSON.stringify({ error: "origin not allowed" }));
     return;
   }
-  res.writeHead(204, { "Access-Control-Allow-Methods": ALLOWED_METHODS, "Access-Control-Allow-Headers": ALLOWED_HEADERS, "Access-Control-Max-Age": "600" }).end();
+  res
+    .writeHead(204, {
+      "Access-Control-Allow-Methods": ALLOWED_METHODS,
+      "Access-Control-Allow-Headers": ALLOWED_HEADERS,
+      "Access-Control-Max-Age": "600",
+    })
+    .end();
 }
 
 /**

@@ -20,7 +20,15 @@ import { type FileWatcher, watchFiles } from "../config/watch.js";
 import { RequestCancellation } from "../http/cancellation.js";
 import type { HttpHandler, RequestContext } from "../http/types.js";
 import type { AuditLog } from "../observability/audit.js";
-import { ATTR, SpanKind, type Telemetry, type TelemetryOptions, createTelemetry, span, withRequestTelemetry } from "../observability/index.js";
+import {
+  ATTR,
+  SpanKind,
+  type Telemetry,
+  type TelemetryOptions,
+  createTelemetry,
+  span,
+  withRequestTelemetry,
+} from "../observability/index.js";
 import { type ActiveRuntime, createActiveRuntime } from "./active-runtime.js";
 import { answerPreflight, applyCors, isPreflight, originAllowed } from "./cors.js";
 
@@ -86,9 +94,22 @@ export class GatewayStartError extends Error {
 }
 
 /** A JSON response of the server's own, with the request's id. */
-const json = (res: ServerResponse, requestId: string, status: number, body: unknown, headers: Record<string, string> = {}): void => {
+const json = (
+  res: ServerResponse,
+  requestId: string,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void => {
   const payload = JSON.stringify(body);
-  res.writeHead(status, { "x-request-id": requestId, "content-type": "application/json", "content-length": Buffer.byteLength(payload), ...headers }).end(payload);
+  res
+    .writeHead(status, {
+      "x-request-id": requestId,
+      "content-type": "application/json",
+      "content-length": Buffer.byteLength(payload),
+      ...headers,
+    })
+    .end(payload);
 };
 
 /**
@@ -106,7 +127,8 @@ export function requestPath(url: string | undefined): string {
 const SHUTTING_DOWN = new Error("the gateway is shutting down");
 
 /** A GET on the MCP path is the long-lived SSE stream: it does not hold a retiring runtime open. */
-const isStream = (req: IncomingMessage, mcpPath: string | undefined, pathname: string) => req.method === "GET" && pathname === mcpPath;
+const isStream = (req: IncomingMessage, mcpPath: string | undefined, pathname: string) =>
+  req.method === "GET" && pathname === mcpPath;
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const env = options.env ?? process.env;
@@ -125,10 +147,24 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   telemetry.metrics.bundleReload(true);
   const audit = telemetry.audit;
-  let current = await createActiveRuntime(first.config, { audit, metrics: telemetry.metrics, ...(options.verifier ? { verifierOptions: options.verifier } : {}) });
+  let current = await createActiveRuntime(first.config, {
+    audit,
+    metrics: telemetry.metrics,
+    ...(options.verifier ? { verifierOptions: options.verifier } : {}),
+  });
   let currentFingerprint = first.fingerprint;
-  await current.verifier.keys.load().catch((error: unknown) => log(`tollgate: issuer keys not fetched yet (${(error as Error).message}); /readyz reports not ready until they are`));
-  audit.record({ kind: "config", decision: "allow", reason: `loaded ${describeSource(options.source)} (${first.config.digest})` });
+  await current.verifier.keys
+    .load()
+    .catch((error: unknown) =>
+      log(
+        `tollgate: issuer keys not fetched yet (${(error as Error).message}); /readyz reports not ready until they are`,
+      ),
+    );
+  audit.record({
+    kind: "config",
+    decision: "allow",
+    reason: `loaded ${describeSource(options.source)} (${first.config.digest})`,
+  });
 
   const retiring = new Set<ActiveRuntime>();
   let stopping = false;
@@ -142,7 +178,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const runtime = current; // this request keeps the runtime it started with
     const bundle = runtime.config.bundle;
     const requestId = randomUUID();
-    const handler: HttpHandler | undefined = pathname === bundle.mcp?.path ? runtime.mcp.handle : runtime.llm.route(pathname);
+    const handler: HttpHandler | undefined =
+      pathname === bundle.mcp?.path ? runtime.mcp.handle : runtime.llm.route(pathname);
     // Every response carries x-request-id. An LLM route's handler writes it among its own headers
     // (ctx.requestId), and so do the server's own JSON answers: set ahead with setHeader, it would send each
     // header of the response through Node's slower setHeader path (about 3% of an LLM request's CPU).
@@ -166,12 +203,19 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       // Not ready yet: try again now, so readiness recovers without traffic (probes are the only traffic then).
       if (!runtime.verifier.keys.loaded) await runtime.verifier.keys.load().catch(() => undefined);
       const ready = runtime.verifier.keys.loaded;
-      return json(res, requestId, ready ? 200 : 503, { status: ready ? "ready" : "not ready", digest: runtime.config.digest, ...(ready ? {} : { reason: "issuer keys not fetched" }) });
+      return json(res, requestId, ready ? 200 : 503, {
+        status: ready ? "ready" : "not ready",
+        digest: runtime.config.digest,
+        ...(ready ? {} : { reason: "issuer keys not fetched" }),
+      });
     }
-    if (req.method === "GET" && runtime.prmPaths.has(pathname)) return json(res, requestId, 200, runtime.prm, { "cache-control": "max-age=300" });
+    if (req.method === "GET" && runtime.prmPaths.has(pathname))
+      return json(res, requestId, 200, runtime.prm, { "cache-control": "max-age=300" });
     if (req.method === "GET" && pathname === "/.well-known/oauth-authorization-server") {
       const metadata = await runtime.verifier.keys.metadata();
-      return metadata ? json(res, requestId, 200, metadata, { "cache-control": "max-age=300" }) : json(res, requestId, 503, { error: "authorization server metadata unavailable" });
+      return metadata
+        ? json(res, requestId, 200, metadata, { "cache-control": "max-age=300" })
+        : json(res, requestId, 503, { error: "authorization server metadata unavailable" });
     }
 
     if (!handler) return json(res, requestId, 404, { error: "not found" });
@@ -180,7 +224,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       return json(res, requestId, 403, { error: "origin not allowed" });
     }
     const declaredLength = Number(req.headers["content-length"] ?? 0);
-    if (declaredLength > bundle.server.maxRequestBytes) return json(res, requestId, 413, { error: `request body over ${bundle.server.maxRequestBytes} bytes` }, { connection: "close" });
+    if (declaredLength > bundle.server.maxRequestBytes)
+      return json(
+        res,
+        requestId,
+        413,
+        { error: `request body over ${bundle.server.maxRequestBytes} bytes` },
+        { connection: "close" },
+      );
 
     const release = isStream(req, bundle.mcp?.path, pathname) ? () => undefined : runtime.acquire();
     const cancellation = new RequestCancellation();
@@ -190,7 +241,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     res.once("close", onClose);
     try {
       // 1–2. Authenticate and identify: every request, every time (sessions are never credentials).
-      const pending = tracing ? span("tollgate.authenticate", {}, () => authenticate(req, runtime.verifier)) : authenticate(req, runtime.verifier);
+      const pending = tracing
+        ? span("tollgate.authenticate", {}, () => authenticate(req, runtime.verifier))
+        : authenticate(req, runtime.verifier);
       const auth = pending instanceof Promise ? await pending : pending;
       if (auth.outcome !== "authenticated") {
         const reason = auth.outcome === "missing" ? "no bearer token" : auth.reason;
@@ -203,12 +256,29 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       }
       if (cancellingAll) cancellation.cancel(SHUTTING_DOWN);
       inFlight.add(cancellation);
-      const ctx: RequestContext = { requestId, traceId: tracing ? telemetry.currentTraceId() : undefined, principal: auth.principal, config: runtime.config, audit, cancellation };
-      if (tracing) telemetry.annotateActive({ [ATTR.ENDUSER_ID]: auth.principal.subject, [ATTR.CLIENT_ID]: auth.principal.clientId });
+      const ctx: RequestContext = {
+        requestId,
+        traceId: tracing ? telemetry.currentTraceId() : undefined,
+        principal: auth.principal,
+        config: runtime.config,
+        audit,
+        cancellation,
+      };
+      if (tracing)
+        telemetry.annotateActive({
+          [ATTR.ENDUSER_ID]: auth.principal.subject,
+          [ATTR.CLIENT_ID]: auth.principal.clientId,
+        });
       // 3–8. Authorize, limit, guard, forward, guard, record: the route's handler.
       await handler(ctx, req, res);
     } catch (error) {
-      audit.record({ kind: "config", decision: "error", reason: `unhandled: ${(error as Error).message}`, status: 500, requestId });
+      audit.record({
+        kind: "config",
+        decision: "error",
+        reason: `unhandled: ${(error as Error).message}`,
+        status: 500,
+        requestId,
+      });
       if (!res.headersSent) json(res, requestId, 500, { error: "internal error", requestId });
       else res.end();
     } finally {
@@ -220,7 +290,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
   const tracing = telemetry.tracingEnabled;
   const failed = (res: ServerResponse) => () => {
-    if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ error: "internal error" }));
+    if (!res.headersSent)
+      res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ error: "internal error" }));
   };
   const server: Server = createServer(
     tracing
@@ -228,10 +299,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           // One server span per request (continuing an incoming traceparent); stages add child spans.
           const pathname = requestPath(req.url);
           const traced = () =>
-            telemetry.withSpan("tollgate.request", { "http.request.method": req.method, "url.path": pathname }, async (s) => {
-              await handle(req, res, pathname);
-              s.setAttributes({ "http.response.status_code": res.statusCode });
-            }, { incomingHeaders: req.headers, kind: SpanKind.SERVER });
+            telemetry.withSpan(
+              "tollgate.request",
+              { "http.request.method": req.method, "url.path": pathname },
+              async (s) => {
+                await handle(req, res, pathname);
+                s.setAttributes({ "http.response.status_code": res.statusCode });
+              },
+              { incomingHeaders: req.headers, kind: SpanKind.SERVER },
+            );
           withRequestTelemetry(telemetry, traced).catch(failed(res));
         }
       : (req, res) => {
@@ -254,8 +330,16 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // A busy admin port must not take traffic down: report it and serve without /metrics.
   const metricsServer = metricsOptions
     ? await telemetry
-        .serveMetrics({ host: metricsOptions.host ?? options.host ?? "127.0.0.1", ...(metricsOptions.port !== undefined ? { port: metricsOptions.port } : {}) })
-        .catch((error: unknown) => void log(`tollgate: metrics server not started (${(error as Error).message}); set telemetry.metrics.port to a free port`))
+        .serveMetrics({
+          host: metricsOptions.host ?? options.host ?? "127.0.0.1",
+          ...(metricsOptions.port !== undefined ? { port: metricsOptions.port } : {}),
+        })
+        .catch(
+          (error: unknown) =>
+            void log(
+              `tollgate: metrics server not started (${(error as Error).message}); set telemetry.metrics.port to a free port`,
+            ),
+        )
     : undefined;
 
   function retire(old: ActiveRuntime): void {
@@ -276,7 +360,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       outcome = { status: "unchanged", digest: loaded.config.digest };
     } else {
       try {
-        const next = await createActiveRuntime(loaded.config, { audit, metrics: telemetry.metrics, ...(options.verifier ? { verifierOptions: options.verifier } : {}) });
+        const next = await createActiveRuntime(loaded.config, {
+          audit,
+          metrics: telemetry.metrics,
+          ...(options.verifier ? { verifierOptions: options.verifier } : {}),
+        });
         await next.verifier.keys.load().catch(() => undefined);
         const old = current;
         current = next;
@@ -284,7 +372,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         retire(old);
         outcome = { status: "applied", digest: loaded.config.digest };
       } catch (error) {
-        outcome = { status: "rejected", issues: [{ path: "", message: `cannot start the new configuration: ${(error as Error).message}` }] };
+        outcome = {
+          status: "rejected",
+          issues: [{ path: "", message: `cannot start the new configuration: ${(error as Error).message}` }],
+        };
       }
     }
     telemetry.metrics.bundleReload(outcome.status !== "rejected");
@@ -293,10 +384,20 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       telemetry.metrics.useBundle(current.config.bundle, outcome.digest);
     }
     if (outcome.status === "rejected") {
-      log(`tollgate: reload of ${describeSource(options.source)} rejected; still serving ${current.config.digest}\n${outcome.issues.map((i) => `  - ${formatIssue(i)}`).join("\n")}`);
-      audit.record({ kind: "config", decision: "error", reason: `reload rejected: ${outcome.issues.map((i) => formatIssue(i)).join("; ")}` });
+      log(
+        `tollgate: reload of ${describeSource(options.source)} rejected; still serving ${current.config.digest}\n${outcome.issues.map((i) => `  - ${formatIssue(i)}`).join("\n")}`,
+      );
+      audit.record({
+        kind: "config",
+        decision: "error",
+        reason: `reload rejected: ${outcome.issues.map((i) => formatIssue(i)).join("; ")}`,
+      });
     } else if (outcome.status === "applied") {
-      audit.record({ kind: "config", decision: "allow", reason: `reloaded ${describeSource(options.source)} (${outcome.digest})` });
+      audit.record({
+        kind: "config",
+        decision: "allow",
+        reason: `reloaded ${describeSource(options.source)} (${outcome.digest})`,
+      });
     }
     options.onReload?.(outcome);
     return outcome;
@@ -313,9 +414,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   let watcher: FileWatcher | undefined;
   if (options.source.kind === "files" && options.watch !== false) {
     const { bundleFile, valuesFile, overlayFile } = options.source;
-    watcher = watchFiles([bundleFile, ...(valuesFile ? [valuesFile] : []), ...(overlayFile ? [overlayFile] : [])], () => {
-      if (!stopping) void reload();
-    });
+    watcher = watchFiles(
+      [bundleFile, ...(valuesFile ? [valuesFile] : []), ...(overlayFile ? [overlayFile] : [])],
+      () => {
+        if (!stopping) void reload();
+      },
+    );
   }
 
   let closing: Promise<void> | undefined;
@@ -326,7 +430,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     server.closeIdleConnections();
     const all = [current, ...retiring];
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.all(all.map((r) => r.idle())), new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+    await Promise.race([
+      Promise.all(all.map((r) => r.idle())),
+      new Promise<void>((resolve) => (timer = setTimeout(resolve, graceMs))),
+    ]);
     clearTimeout(timer);
     cancellingAll = true;
     for (const cancellation of inFlight) cancellation.cancel(SHUTTING_DOWN);
@@ -341,7 +448,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     port: address.port,
     active: () => current,
     telemetry,
-    metricsUrl: metricsServer ? `http://${metricsOptions?.host ?? options.host ?? "127.0.0.1"}:${metricsServer.port}/metrics` : undefined,
+    metricsUrl: metricsServer
+      ? `http://${metricsOptions?.host ?? options.host ?? "127.0.0.1"}:${metricsServer.port}/metrics`
+      : undefined,
     reload,
     close: () => (closing ??= close()),
   };

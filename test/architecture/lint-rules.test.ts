@@ -3,13 +3,17 @@ import { describe, expect, it } from "vitest";
 
 const eslint = new ESLint({ cwd: new URL("../..", import.meta.url).pathname });
 const errorsFor = async (code: string, filePath: string) =>
-  (await eslint.lintText(code, { filePath }))[0]!.messages.filter((m) => m.ruleId === "no-restricted-imports").map((m) => m.message);
+  (await eslint.lintText(code, { filePath }))[0]!.messages
+    .filter((m) => m.ruleId === "no-restricted-imports")
+    .map((m) => m.message);
 
 describe("architecture lint rules", () => {
   it("refuses a provider package root import and allows the deep path", async () => {
     expect(await errorsFor('import { IamRole } from "@cdktf/provider-aws";\n', "constructs/probe.ts")).toHaveLength(1);
     expect(await errorsFor('import { App } from "@cdktf/provider-okta/lib";\n', "stacks/probe.ts")).toHaveLength(1);
-    expect(await errorsFor('import { IamRole } from "@cdktf/provider-aws/lib/iam-role/index.js";\n', "constructs/probe.ts")).toEqual([]);
+    expect(
+      await errorsFor('import { IamRole } from "@cdktf/provider-aws/lib/iam-role/index.js";\n', "constructs/probe.ts"),
+    ).toEqual([]);
   });
 
   it("keeps policies/ pure and the two sides apart", async () => {

@@ -24,7 +24,12 @@ import { mapRequestBody, unmapResponseText } from "./name-mapping.js";
 const UPSTREAM = "conf";
 
 const require = createRequire(import.meta.url);
-const CONFORMANCE_BIN = join(require.resolve("@modelcontextprotocol/conformance/package.json"), "..", "dist", "index.js");
+const CONFORMANCE_BIN = join(
+  require.resolve("@modelcontextprotocol/conformance/package.json"),
+  "..",
+  "dist",
+  "index.js",
+);
 
 /** Scenarios passing in full when this test was written (8 of 30 active); raise it when the gateway improves. */
 const MIN_PASSING = 8;
@@ -50,27 +55,30 @@ beforeAll(async () => {
     const mapNames = req.url?.startsWith("/mapped/") ?? false;
     const path = mapNames ? (req.url ?? "").slice("/mapped".length) : req.url;
     const headers = { ...req.headers, authorization: `Bearer ${token}` };
-    const upstream = httpRequest({ host: target.hostname, port: target.port, method: req.method, path, headers }, (answer) => {
-      if (!mapNames) {
-        res.writeHead(answer.statusCode ?? 502, answer.headers);
-        answer.pipe(res);
-        return;
-      }
-      const { "content-length": _length, ...rest } = answer.headers;
-      res.writeHead(answer.statusCode ?? 502, rest);
-      // Line by line, so server-to-client requests on an open SSE stream (sampling, elicitation) flow through.
-      let pending = "";
-      answer.setEncoding("utf8");
-      answer.on("data", (chunk: string) => {
-        pending += chunk;
-        const cut = pending.lastIndexOf("\n");
-        if (cut >= 0) {
-          res.write(unmapResponseText(pending.slice(0, cut + 1), UPSTREAM));
-          pending = pending.slice(cut + 1);
+    const upstream = httpRequest(
+      { host: target.hostname, port: target.port, method: req.method, path, headers },
+      (answer) => {
+        if (!mapNames) {
+          res.writeHead(answer.statusCode ?? 502, answer.headers);
+          answer.pipe(res);
+          return;
         }
-      });
-      answer.on("end", () => res.end(unmapResponseText(pending, UPSTREAM)));
-    });
+        const { "content-length": _length, ...rest } = answer.headers;
+        res.writeHead(answer.statusCode ?? 502, rest);
+        // Line by line, so server-to-client requests on an open SSE stream (sampling, elicitation) flow through.
+        let pending = "";
+        answer.setEncoding("utf8");
+        answer.on("data", (chunk: string) => {
+          pending += chunk;
+          const cut = pending.lastIndexOf("\n");
+          if (cut >= 0) {
+            res.write(unmapResponseText(pending.slice(0, cut + 1), UPSTREAM));
+            pending = pending.slice(cut + 1);
+          }
+        });
+        answer.on("end", () => res.end(unmapResponseText(pending, UPSTREAM)));
+      },
+    );
     upstream.on("error", () => res.headersSent || res.writeHead(502).end());
     if (!mapNames || req.method !== "POST") {
       req.pipe(upstream);
@@ -115,7 +123,10 @@ afterAll(async () => {
 
 function runConformance(url: string, outputDir: string): Promise<string> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CONFORMANCE_BIN, "server", "--url", url, "--output-dir", outputDir], { cwd: resultsDir, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(process.execPath, [CONFORMANCE_BIN, "server", "--url", url, "--output-dir", outputDir], {
+      cwd: resultsDir,
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     child.stdout.on("data", (chunk: Buffer) => (out += chunk.toString()));
     child.stderr.on("data", (chunk: Buffer) => (out += chunk.toString()));
@@ -135,12 +146,22 @@ interface ScenarioOutcome {
 /** Reads the runner's per-scenario results (`results/server-<scenario>-<timestamp>/checks.json`). */
 function readOutcomes(summary: string, outputDir: string): ScenarioOutcome[] {
   const dirs = readdirSync(outputDir);
-  return [...summary.matchAll(/^[✓✗] ([a-z0-9-]+): (\d+) passed, (\d+) failed$/gm)].map(([, scenario = "", passed, failed]) => {
-    const dir = dirs.find((d) => d.startsWith(`server-${scenario}-`));
-    const checks = dir ? (JSON.parse(readFileSync(join(outputDir, dir, "checks.json"), "utf8")) as { status: string; name: string; errorMessage?: string }[]) : [];
-    const failures = checks.filter((c) => c.status === "FAILURE").map((c) => `${c.name}: ${c.errorMessage ?? "failed"}`);
-    return { scenario, passed: Number(passed), failed: Number(failed), failures };
-  });
+  return [...summary.matchAll(/^[✓✗] ([a-z0-9-]+): (\d+) passed, (\d+) failed$/gm)].map(
+    ([, scenario = "", passed, failed]) => {
+      const dir = dirs.find((d) => d.startsWith(`server-${scenario}-`));
+      const checks = dir
+        ? (JSON.parse(readFileSync(join(outputDir, dir, "checks.json"), "utf8")) as {
+            status: string;
+            name: string;
+            errorMessage?: string;
+          }[])
+        : [];
+      const failures = checks
+        .filter((c) => c.status === "FAILURE")
+        .map((c) => `${c.name}: ${c.errorMessage ?? "failed"}`);
+      return { scenario, passed: Number(passed), failed: Number(failed), failures };
+    },
+  );
 }
 
 function report(title: string, output: string, outcomes: ScenarioOutcome[]): ScenarioOutcome[] {
@@ -149,7 +170,9 @@ function report(title: string, output: string, outcomes: ScenarioOutcome[]): Sce
     [
       `${title}: ${passing.length}/${outcomes.length} scenarios pass (${output.match(/^Total: .*$/m)?.[0] ?? "no total"})`,
       `  passing: ${passing.map((o) => o.scenario).join(", ")}`,
-      ...outcomes.filter((o) => o.failed > 0).map((o) => `  FAIL ${o.scenario} — ${o.failures.join("; ").slice(0, 200)}`),
+      ...outcomes
+        .filter((o) => o.failed > 0)
+        .map((o) => `  FAIL ${o.scenario} — ${o.failures.join("; ").slice(0, 200)}`),
     ].join("\n"),
   );
   return passing;

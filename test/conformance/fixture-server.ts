@@ -42,8 +42,16 @@ const TOOLS: Tool[] = [
   { name: "test_tool_with_logging", description: "Logs while running", inputSchema: EMPTY_OBJECT },
   { name: "test_tool_with_progress", description: "Reports progress", inputSchema: EMPTY_OBJECT },
   { name: "test_error_handling", description: "Always fails", inputSchema: EMPTY_OBJECT },
-  { name: "test_sampling", description: "Asks the client for a completion", inputSchema: { type: "object", properties: { prompt: { type: "string" } }, required: ["prompt"] } },
-  { name: "test_elicitation", description: "Asks the user for input", inputSchema: { type: "object", properties: { message: { type: "string" } }, required: ["message"] } },
+  {
+    name: "test_sampling",
+    description: "Asks the client for a completion",
+    inputSchema: { type: "object", properties: { prompt: { type: "string" } }, required: ["prompt"] },
+  },
+  {
+    name: "test_elicitation",
+    description: "Asks the user for input",
+    inputSchema: { type: "object", properties: { message: { type: "string" } }, required: ["message"] },
+  },
   { name: "test_elicitation_sep1034_defaults", description: "Elicitation with defaults", inputSchema: EMPTY_OBJECT },
   { name: "test_elicitation_sep1330_enums", description: "Elicitation with enums", inputSchema: EMPTY_OBJECT },
   {
@@ -79,10 +87,33 @@ const elicitForms: Record<string, { message: string; requestedSchema: Record<str
       type: "object",
       properties: {
         untitledSingle: { type: "string", enum: ["option1", "option2", "option3"] },
-        titledSingle: { type: "string", oneOf: [{ const: "value1", title: "First" }, { const: "value2", title: "Second" }, { const: "value3", title: "Third" }] },
+        titledSingle: {
+          type: "string",
+          oneOf: [
+            { const: "value1", title: "First" },
+            { const: "value2", title: "Second" },
+            { const: "value3", title: "Third" },
+          ],
+        },
         legacyEnum: { type: "string", enum: ["opt1", "opt2", "opt3"], enumNames: ["One", "Two", "Three"] },
-        untitledMulti: { type: "array", minItems: 1, maxItems: 3, items: { type: "string", enum: ["option1", "option2", "option3"] } },
-        titledMulti: { type: "array", minItems: 1, maxItems: 3, items: { anyOf: [{ const: "value1", title: "First" }, { const: "value2", title: "Second" }, { const: "value3", title: "Third" }] } },
+        untitledMulti: {
+          type: "array",
+          minItems: 1,
+          maxItems: 3,
+          items: { type: "string", enum: ["option1", "option2", "option3"] },
+        },
+        titledMulti: {
+          type: "array",
+          minItems: 1,
+          maxItems: 3,
+          items: {
+            anyOf: [
+              { const: "value1", title: "First" },
+              { const: "value2", title: "Second" },
+              { const: "value3", title: "Third" },
+            ],
+          },
+        },
       },
     },
   },
@@ -91,7 +122,15 @@ const elicitForms: Record<string, { message: string; requestedSchema: Record<str
 function buildServer(): Server {
   const server = new Server(
     { name: "tollgate-conformance-fixture", version: "1.0.0" },
-    { capabilities: { tools: { listChanged: true }, resources: { subscribe: true, listChanged: true }, prompts: { listChanged: true }, logging: {}, completions: {} } },
+    {
+      capabilities: {
+        tools: { listChanged: true },
+        resources: { subscribe: true, listChanged: true },
+        prompts: { listChanged: true },
+        logging: {},
+        completions: {},
+      },
+    },
   );
   const log = (data: string) => server.sendLoggingMessage({ level: "info", logger: "fixture", data }).catch(() => {});
 
@@ -106,13 +145,31 @@ function buildServer(): Server {
       case "test_audio_content":
         return { content: [{ type: "audio", data: WAV_TINY, mimeType: "audio/wav" }] };
       case "test_embedded_resource":
-        return { content: [{ type: "resource", resource: { uri: "test://embedded-resource", mimeType: "text/plain", text: "This is an embedded resource content." } }] };
+        return {
+          content: [
+            {
+              type: "resource",
+              resource: {
+                uri: "test://embedded-resource",
+                mimeType: "text/plain",
+                text: "This is an embedded resource content.",
+              },
+            },
+          ],
+        };
       case "test_multiple_content_types":
         return {
           content: [
             { type: "text", text: "Multiple content types test:" },
             { type: "image", data: PNG_1X1, mimeType: "image/png" },
-            { type: "resource", resource: { uri: "test://mixed-content-resource", mimeType: "application/json", text: JSON.stringify({ test: "data", value: 123 }) } },
+            {
+              type: "resource",
+              resource: {
+                uri: "test://mixed-content-resource",
+                mimeType: "application/json",
+                text: JSON.stringify({ test: "data", value: 123 }),
+              },
+            },
           ],
         };
       case "test_tool_with_logging":
@@ -123,18 +180,27 @@ function buildServer(): Server {
       case "test_tool_with_progress": {
         const progressToken = extra._meta?.progressToken ?? 0;
         for (const progress of [0, 50, 100]) {
-          await extra.sendNotification({ method: "notifications/progress", params: { progressToken, progress, total: 100, message: `step ${progress}` } });
+          await extra.sendNotification({
+            method: "notifications/progress",
+            params: { progressToken, progress, total: 100, message: `step ${progress}` },
+          });
         }
         return { content: [{ type: "text", text: String(progressToken) }] };
       }
       case "test_error_handling":
-        return { content: [{ type: "text", text: "This tool intentionally returns an error for testing" }], isError: true };
+        return {
+          content: [{ type: "text", text: "This tool intentionally returns an error for testing" }],
+          isError: true,
+        };
       case "test_sampling": {
         const result = await server.createMessage(
           { messages: [{ role: "user", content: { type: "text", text: String(args.prompt ?? "") } }], maxTokens: 100 },
           { relatedRequestId: extra.requestId },
         );
-        const text = result.content && !Array.isArray(result.content) && result.content.type === "text" ? result.content.text : "No response";
+        const text =
+          result.content && !Array.isArray(result.content) && result.content.type === "text"
+            ? result.content.text
+            : "No response";
         return { content: [{ type: "text", text: `LLM response: ${text}` }] };
       }
       case "test_elicitation":
@@ -144,12 +210,25 @@ function buildServer(): Server {
           message: String(args.message ?? ""),
           requestedSchema: {
             type: "object",
-            properties: { username: { type: "string", description: "User's response" }, email: { type: "string", description: "User's email address" } },
+            properties: {
+              username: { type: "string", description: "User's response" },
+              email: { type: "string", description: "User's email address" },
+            },
             required: ["username", "email"],
           },
         };
-        const result = await extra.sendRequest({ method: "elicitation/create", params: { mode: "form", ...form } }, ElicitResultSchema);
-        return { content: [{ type: "text", text: `User response: action=${result.action}, content=${JSON.stringify(result.content ?? {})}` }] };
+        const result = await extra.sendRequest(
+          { method: "elicitation/create", params: { mode: "form", ...form } },
+          ElicitResultSchema,
+        );
+        return {
+          content: [
+            {
+              type: "text",
+              text: `User response: action=${result.action}, content=${JSON.stringify(result.content ?? {})}`,
+            },
+          ],
+        };
       }
       case "json_schema_2020_12_tool":
         return { content: [{ type: "text", text: `called with ${JSON.stringify(args)}` }] };
@@ -169,11 +248,22 @@ function buildServer(): Server {
   }));
   server.setRequestHandler(ReadResourceRequestSchema, async (request) => {
     const uri = request.params.uri;
-    if (uri === "test://static-text") return { contents: [{ uri, mimeType: "text/plain", text: "This is the content of the static text resource." }] };
+    if (uri === "test://static-text")
+      return { contents: [{ uri, mimeType: "text/plain", text: "This is the content of the static text resource." }] };
     if (uri === "test://static-binary") return { contents: [{ uri, mimeType: "image/png", blob: PNG_1X1 }] };
-    if (uri === "test://watched-resource") return { contents: [{ uri, mimeType: "text/plain", text: "Watched resource content" }] };
+    if (uri === "test://watched-resource")
+      return { contents: [{ uri, mimeType: "text/plain", text: "Watched resource content" }] };
     const id = /^test:\/\/template\/([^/]+)\/data$/.exec(uri)?.[1];
-    if (id) return { contents: [{ uri, mimeType: "application/json", text: JSON.stringify({ id, templateTest: true, data: `Data for ID: ${id}` }) }] };
+    if (id)
+      return {
+        contents: [
+          {
+            uri,
+            mimeType: "application/json",
+            text: JSON.stringify({ id, templateTest: true, data: `Data for ID: ${id}` }),
+          },
+        ],
+      };
     throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri}`);
   });
   server.setRequestHandler(SubscribeRequestSchema, async (request) => {
@@ -188,8 +278,19 @@ function buildServer(): Server {
   server.setRequestHandler(ListPromptsRequestSchema, async () => ({
     prompts: [
       { name: "test_simple_prompt", description: "A simple prompt" },
-      { name: "test_prompt_with_arguments", description: "A prompt with arguments", arguments: [{ name: "arg1", required: true }, { name: "arg2", required: true }] },
-      { name: "test_prompt_with_embedded_resource", description: "A prompt with a resource", arguments: [{ name: "resourceUri", required: true }] },
+      {
+        name: "test_prompt_with_arguments",
+        description: "A prompt with arguments",
+        arguments: [
+          { name: "arg1", required: true },
+          { name: "arg2", required: true },
+        ],
+      },
+      {
+        name: "test_prompt_with_embedded_resource",
+        description: "A prompt with a resource",
+        arguments: [{ name: "resourceUri", required: true }],
+      },
       { name: "test_prompt_with_image", description: "A prompt with an image" },
     ],
   }));
@@ -197,13 +298,32 @@ function buildServer(): Server {
     const args = request.params.arguments ?? {};
     switch (request.params.name) {
       case "test_simple_prompt":
-        return { messages: [{ role: "user", content: { type: "text", text: "This is a simple prompt for testing." } }] };
+        return {
+          messages: [{ role: "user", content: { type: "text", text: "This is a simple prompt for testing." } }],
+        };
       case "test_prompt_with_arguments":
-        return { messages: [{ role: "user", content: { type: "text", text: `Prompt with arguments: arg1='${args.arg1}', arg2='${args.arg2}'` } }] };
+        return {
+          messages: [
+            {
+              role: "user",
+              content: { type: "text", text: `Prompt with arguments: arg1='${args.arg1}', arg2='${args.arg2}'` },
+            },
+          ],
+        };
       case "test_prompt_with_embedded_resource":
         return {
           messages: [
-            { role: "user", content: { type: "resource", resource: { uri: args.resourceUri ?? "test://example-resource", mimeType: "text/plain", text: "Embedded resource content for testing." } } },
+            {
+              role: "user",
+              content: {
+                type: "resource",
+                resource: {
+                  uri: args.resourceUri ?? "test://example-resource",
+                  mimeType: "text/plain",
+                  text: "Embedded resource content for testing.",
+                },
+              },
+            },
             { role: "user", content: { type: "text", text: "Please process the embedded resource above." } },
           ],
         };
@@ -220,7 +340,9 @@ function buildServer(): Server {
   });
 
   server.setRequestHandler(SetLevelRequestSchema, async () => ({}));
-  server.setRequestHandler(CompleteRequestSchema, async () => ({ completion: { values: [], total: 0, hasMore: false } }));
+  server.setRequestHandler(CompleteRequestSchema, async () => ({
+    completion: { values: [], total: 0, hasMore: false },
+  }));
   return server;
 }
 
@@ -232,7 +354,9 @@ export interface FixtureServer {
 /** Starts the fixture on 127.0.0.1 (ephemeral port); `url` is its MCP endpoint. */
 export async function startConformanceFixture(): Promise<FixtureServer> {
   const { handle, closeAll } = mcpSessionHandler(buildServer);
-  const http = createServer((req, res) => void handle(req, res).catch(() => res.headersSent || res.writeHead(500).end()));
+  const http = createServer(
+    (req, res) => void handle(req, res).catch(() => res.headersSent || res.writeHead(500).end()),
+  );
   const url = `${await listen(http)}/mcp`;
   return {
     url,

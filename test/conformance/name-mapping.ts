@@ -27,8 +27,10 @@ function mapMessage(message: unknown, upstream: string): unknown {
       return uri ? { ...m, params: { ...params, uri: namespacedUri(upstream, uri) } } : message;
     case "completion/complete": {
       const ref = params.ref as { type?: string; name?: string; uri?: string } | undefined;
-      if (ref?.type === "ref/prompt" && ref.name) return { ...m, params: { ...params, ref: { ...ref, name: namespacedName(upstream, ref.name) } } };
-      if (ref?.type === "ref/resource" && ref.uri) return { ...m, params: { ...params, ref: { ...ref, uri: TEMPLATE_BRACES(namespacedUri(upstream, ref.uri)) } } };
+      if (ref?.type === "ref/prompt" && ref.name)
+        return { ...m, params: { ...params, ref: { ...ref, name: namespacedName(upstream, ref.name) } } };
+      if (ref?.type === "ref/resource" && ref.uri)
+        return { ...m, params: { ...params, ref: { ...ref, uri: TEMPLATE_BRACES(namespacedUri(upstream, ref.uri)) } } };
       return message;
     }
     default:
@@ -44,7 +46,9 @@ export function mapRequestBody(body: string, upstream: string): string {
   } catch {
     return body;
   }
-  return JSON.stringify(Array.isArray(parsed) ? parsed.map((m) => mapMessage(m, upstream)) : mapMessage(parsed, upstream));
+  return JSON.stringify(
+    Array.isArray(parsed) ? parsed.map((m) => mapMessage(m, upstream)) : mapMessage(parsed, upstream),
+  );
 }
 
 /** Rewrites the gateway's names in response text back to the bare ones. */

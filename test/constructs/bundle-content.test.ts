@@ -17,7 +17,8 @@ describe("the devops-copilot bundle (what the constructs compile)", () => {
       ["openai", "/openai", ["openai", "xai-fallback"]],
       ["xai", "/xai", ["xai", "openai-fallback"]],
     ]);
-    for (const provider of routes.flatMap((r) => r.providers)) expect(provider.apiKey).toEqual({ env: expect.stringMatching(/^[A-Z_]+_API_KEY$/) });
+    for (const provider of routes.flatMap((r) => r.providers))
+      expect(provider.apiKey).toEqual({ env: expect.stringMatching(/^[A-Z_]+_API_KEY$/) });
     expect(routes.every((r) => r.failover?.on?.includes("429") && r.policy === "default")).toBe(true);
   });
 
@@ -26,25 +27,55 @@ describe("the devops-copilot bundle (what the constructs compile)", () => {
     expect(slack).toMatchObject({
       id: "slack",
       transport: { type: "streamable-http", url: "https://slack-mcp.internal.tollgate.example.com/mcp" },
-      credentials: { mode: "token-exchange", tokenUrl: "{{apply:okta.tokenUrl}}", clientId: "{{apply:okta.clients.agent.id}}", clientSecret: { env: "OKTA_AGENT_CLIENT_SECRET" }, audience: "api://slack-mcp" },
+      credentials: {
+        mode: "token-exchange",
+        tokenUrl: "{{apply:okta.tokenUrl}}",
+        clientId: "{{apply:okta.clients.agent.id}}",
+        clientSecret: { env: "OKTA_AGENT_CLIENT_SECRET" },
+        audience: "api://slack-mcp",
+      },
     });
-    expect(github).toMatchObject({ id: "github", credentials: { mode: "secret-header", header: "Authorization", prefix: "Bearer ", value: { env: "GITHUB_TOKEN" } } });
+    expect(github).toMatchObject({
+      id: "github",
+      credentials: {
+        mode: "secret-header",
+        header: "Authorization",
+        prefix: "Bearer ",
+        value: { env: "GITHUB_TOKEN" },
+      },
+    });
   });
 
   it("grants read tools to mcp:read, named write tools to mcp:write, everything to mcp:admin, and always blocks destructive tools", () => {
     const grants = bundle.mcp?.grants ?? [];
     expect(grants.filter((g) => g.scope === "mcp:read").map((g) => g.upstream)).toEqual(["slack", "github"]);
-    expect(grants.find((g) => g.scope === "mcp:write" && g.upstream === "slack")?.tools).toContain("slack_post_message");
+    expect(grants.find((g) => g.scope === "mcp:write" && g.upstream === "slack")?.tools).toContain(
+      "slack_post_message",
+    );
     expect(grants.filter((g) => g.scope === "mcp:admin").every((g) => g.tools.join() === "*")).toBe(true);
-    expect(bundle.mcp?.alwaysBlocked).toEqual([{ upstream: "*", tools: expect.arrayContaining(["*delete*", "*destroy*", "merge_pull_request"]), reason: expect.stringContaining("destructive") }]);
+    expect(bundle.mcp?.alwaysBlocked).toEqual([
+      {
+        upstream: "*",
+        tools: expect.arrayContaining(["*delete*", "*destroy*", "merge_pull_request"]),
+        reason: expect.stringContaining("destructive"),
+      },
+    ]);
   });
 
   it("guards with PII masking, prompt-injection and credential-leak blocking, per-user limits, shared through Redis in prod", () => {
     expect(bundle.guardPolicies).toEqual([
-      { id: "default", pii: { mode: "mask" }, promptInjection: { mode: "block" }, credentialLeak: { mode: "block" }, limits: { windowSeconds: 60, requestsPerWindow: 60, tokensPerWindow: 100_000 } },
+      {
+        id: "default",
+        pii: { mode: "mask" },
+        promptInjection: { mode: "block" },
+        credentialLeak: { mode: "block" },
+        limits: { windowSeconds: 60, requestsPerWindow: 60, tokensPerWindow: 100_000 },
+      },
     ]);
     expect(bundle.rateLimitStore).toEqual({ type: "redis", url: { env: "REDIS_URL" }, onUnavailable: "fail-closed" });
-    expect((environmentStack("dev").platform.gateway.bundle() as BundleInput).rateLimitStore).toEqual({ type: "memory" });
+    expect((environmentStack("dev").platform.gateway.bundle() as BundleInput).rateLimitStore).toEqual({
+      type: "memory",
+    });
   });
 
   it("authenticates against the Okta authorization server, accepting only the platform's clients", () => {
@@ -54,27 +85,50 @@ describe("the devops-copilot bundle (what the constructs compile)", () => {
       audiences: ["https://gateway.tollgate.example.com"],
       allowedClients: ["{{apply:okta.clients.user.id}}", "{{apply:okta.clients.agent.id}}"],
     });
-    expect(bundle.protectedResource).toEqual({ resource: "https://gateway.tollgate.example.com/mcp", authorizationServers: ["{{apply:okta.issuer}}"], scopesSupported: ["mcp:read", "mcp:write", "mcp:admin"] });
+    expect(bundle.protectedResource).toEqual({
+      resource: "https://gateway.tollgate.example.com/mcp",
+      authorizationServers: ["{{apply:okta.issuer}}"],
+      scopesSupported: ["mcp:read", "mcp:write", "mcp:admin"],
+    });
   });
 });
 
 describe("construct prop errors name the prop to fix", () => {
   it("an MCP route needs exactly one of url or command", () => {
     const { stack } = smallPlatform({ mcp: { command: "node" } });
-    expect(() => synthJson(stack)).toThrow(/GatewayRoute\.mcp\(Docs\): set exactly one of \{ url \} \(streamable HTTP\) or \{ command \} \(stdio\)/);
+    expect(() => synthJson(stack)).toThrow(
+      /GatewayRoute\.mcp\(Docs\): set exactly one of \{ url \} \(streamable HTTP\) or \{ command \} \(stdio\)/,
+    );
   });
 
   it("a stdio upstream's secret from a file is refused: GatewayDeployment mounts no files, the fix is an env secret", () => {
-    const { stack } = smallPlatform({ mcp: { url: undefined, command: "node", env: { "gh-token": { file: "/var/run/secrets/gh" } } } });
-    expect(() => synthJson(stack)).toThrow(/GatewayRoute\.mcp\(Docs\)\.env\.gh-token: \{ file: "\/var\/run\/secrets\/gh" \} would not exist in the gateway's pods .*use \{ env: "GH_TOKEN" \}/);
+    const { stack } = smallPlatform({
+      mcp: { url: undefined, command: "node", env: { "gh-token": { file: "/var/run/secrets/gh" } } },
+    });
+    expect(() => synthJson(stack)).toThrow(
+      /GatewayRoute\.mcp\(Docs\)\.env\.gh-token: \{ file: "\/var\/run\/secrets\/gh" \} would not exist in the gateway's pods .*use \{ env: "GH_TOKEN" \}/,
+    );
   });
 
   it("a stdio upstream's env secret is provided from the gateway's Secret", () => {
-    const { stack } = smallPlatform({ mcp: { url: undefined, command: "node", env: { GH_TOKEN: { env: "GH_TOKEN" } } } });
+    const { stack } = smallPlatform({
+      mcp: { url: undefined, command: "node", env: { GH_TOKEN: { env: "GH_TOKEN" } } },
+    });
     const tf = synthJson(stack);
-    const deployment = single(tf, "kubernetes_deployment") as { spec: { template: { spec: { container: { env: { name: string; value_from?: { secret_key_ref: { key: string } } }[] }[] } } } };
-    expect(deployment.spec.template.spec.container[0]?.env.find((e) => e.name === "GH_TOKEN")?.value_from?.secret_key_ref.key).toBe("GH_TOKEN");
-    expect(Object.keys((single(tf, "kubernetes_secret_v1") as { data: Record<string, string> }).data)).toContain("GH_TOKEN");
+    const deployment = single(tf, "kubernetes_deployment") as {
+      spec: {
+        template: {
+          spec: { container: { env: { name: string; value_from?: { secret_key_ref: { key: string } } }[] }[] };
+        };
+      };
+    };
+    expect(
+      deployment.spec.template.spec.container[0]?.env.find((e) => e.name === "GH_TOKEN")?.value_from?.secret_key_ref
+        .key,
+    ).toBe("GH_TOKEN");
+    expect(Object.keys((single(tf, "kubernetes_secret_v1") as { data: Record<string, string> }).data)).toContain(
+      "GH_TOKEN",
+    );
   });
 
   it("MCP upstreams must share one guard policy", () => {
@@ -89,12 +143,18 @@ describe("construct prop errors name the prop to fix", () => {
         return [other];
       },
     });
-    expect(() => synthJson(stack)).toThrow(/GatewayDeployment\.routes: MCP upstreams share one guard policy, got docs, strict/);
+    expect(() => synthJson(stack)).toThrow(
+      /GatewayDeployment\.routes: MCP upstreams share one guard policy, got docs, strict/,
+    );
   });
 
   it("a malformed image digest is refused", () => {
-    const { stack } = smallPlatform({ gateway: { image: { repository: "ghcr.io/acme/tollgate", digest: "sha256:abc" } } });
-    expect(() => synthJson(stack)).toThrow(/GatewayDeployment\.image\.digest: expected sha256:<64 hex digits>, got "sha256:abc"/);
+    const { stack } = smallPlatform({
+      gateway: { image: { repository: "ghcr.io/acme/tollgate", digest: "sha256:abc" } },
+    });
+    expect(() => synthJson(stack)).toThrow(
+      /GatewayDeployment\.image\.digest: expected sha256:<64 hex digits>, got "sha256:abc"/,
+    );
   });
 
   it("a privileged scope that is not one of the scopes is refused", () => {
@@ -104,7 +164,9 @@ describe("construct prop errors name the prop to fix", () => {
 });
 
 describe("a gateway URL known only after apply", () => {
-  const platform = smallPlatform({ publicUrl: (scope) => new TerraformVariable(scope, "gateway_url", { type: "string" }).stringValue });
+  const platform = smallPlatform({
+    publicUrl: (scope) => new TerraformVariable(scope, "gateway_url", { type: "string" }).stringValue,
+  });
   const tf = synthJson(platform.stack);
 
   it("is a placeholder in the bundle and a Terraform expression in values.json", () => {
@@ -119,14 +181,21 @@ describe("a gateway URL known only after apply", () => {
   });
 
   it("reaches the agent runtime as Terraform expressions", () => {
-    const runtime = single(tf, "aws_bedrockagentcore_agent_runtime") as { environment_variables: Record<string, string> };
+    const runtime = single(tf, "aws_bedrockagentcore_agent_runtime") as {
+      environment_variables: Record<string, string>;
+    };
     expect(runtime.environment_variables.TOLLGATE_MCP_URL).toBe(`\${join("", [var.gateway_url, "/mcp"])}`);
   });
 });
 
 describe("GatewayDeployment({ auth, telemetry })", () => {
   it("passes token verification settings into the bundle", () => {
-    const platform = smallPlatform({ gateway: { auth: { algorithms: ["ES256"], clockSkewSeconds: 10, requiredClaims: ["sub", "cid"] }, telemetry: { tracing: true } } });
+    const platform = smallPlatform({
+      gateway: {
+        auth: { algorithms: ["ES256"], clockSkewSeconds: 10, requiredClaims: ["sub", "cid"] },
+        telemetry: { tracing: true },
+      },
+    });
     const bundle = platform.gateway.bundle() as BundleInput;
     expect(bundle.auth).toMatchObject({ algorithms: ["ES256"], clockSkewSeconds: 10, requiredClaims: ["sub", "cid"] });
     expect(bundle.telemetry?.tracing).toEqual({ enabled: true, serviceName: "tollgate-gateway" });

@@ -35,14 +35,28 @@ describe("the emitted gateway bundle", () => {
     const result = validateSynthBundle(JSON.parse(text));
     expect(result.ok).toBe(true);
     const bundle = JSON.parse(text) as { metadata: Record<string, string> };
-    expect(bundle.metadata).toMatchObject({ environment: "prod", stack: "tollgate-prod", gateway: "gateway", digest: expect.stringMatching(/^sha256:/) });
-    const tf = JSON.parse(readStackFile(outdir, "tollgate-prod", "cdk.tf.json")) as { resource: { kubernetes_config_map: Record<string, { data: Record<string, string> }> } };
+    expect(bundle.metadata).toMatchObject({
+      environment: "prod",
+      stack: "tollgate-prod",
+      gateway: "gateway",
+      digest: expect.stringMatching(/^sha256:/),
+    });
+    const tf = JSON.parse(readStackFile(outdir, "tollgate-prod", "cdk.tf.json")) as {
+      resource: { kubernetes_config_map: Record<string, { data: Record<string, string> }> };
+    };
     expect(Object.values(tf.resource.kubernetes_config_map)[0]?.data["bundle.json"]).toBe(text);
   });
 
   it("loads in the runtime once Terraform's values replace its placeholders, digest intact", () => {
     const bundle = JSON.parse(readStackFile(outdir, "tollgate-prod", "gateway.bundle.json")) as unknown;
-    expect(listPlaceholders(bundle)).toEqual(["okta.clients.agent.id", "okta.clients.user.id", "okta.discoveryUrl", "okta.issuer", "okta.jwksUri", "okta.tokenUrl"]);
+    expect(listPlaceholders(bundle)).toEqual([
+      "okta.clients.agent.id",
+      "okta.clients.user.id",
+      "okta.discoveryUrl",
+      "okta.issuer",
+      "okta.jwksUri",
+      "okta.tokenUrl",
+    ]);
     const issuer = "https://acme.okta.com/oauth2/aus1";
     const values = {
       "okta.issuer": issuer,
@@ -54,7 +68,9 @@ describe("the emitted gateway bundle", () => {
     };
     const loaded = validateRuntimeBundle(bundle, { values });
     expect(loaded.ok ? loaded.bundle.auth.issuer : loaded.issues).toBe(issuer);
-    const missing = validateRuntimeBundle(bundle, { values: { ...values, "okta.issuer": undefined as unknown as string } });
+    const missing = validateRuntimeBundle(bundle, {
+      values: { ...values, "okta.issuer": undefined as unknown as string },
+    });
     expect(missing.ok).toBe(false);
   });
 
@@ -74,10 +90,15 @@ describe("the emitted gateway bundle", () => {
   });
 
   it("is deterministic, and records the source revision only when CI provides one", () => {
-    const saved = { GITHUB_SHA: process.env.GITHUB_SHA, TOLLGATE_SOURCE_REVISION: process.env.TOLLGATE_SOURCE_REVISION };
+    const saved = {
+      GITHUB_SHA: process.env.GITHUB_SHA,
+      TOLLGATE_SOURCE_REVISION: process.env.TOLLGATE_SOURCE_REVISION,
+    };
     const synthProd = () => {
       const dir = synthApp((app) => new EnvironmentStack(app, ENVIRONMENTS.prod));
-      return JSON.parse(readStackFile(dir, "tollgate-prod", "gateway.bundle.json")) as { metadata: Record<string, string> };
+      return JSON.parse(readStackFile(dir, "tollgate-prod", "gateway.bundle.json")) as {
+        metadata: Record<string, string>;
+      };
     };
     try {
       delete process.env.GITHUB_SHA;
@@ -101,7 +122,10 @@ describe("the emitted gateway bundle", () => {
 describe("examples", () => {
   it("minimal: one LLM route, no MCP, still a valid bundle", () => {
     const outdir = synthApp((app) => new MinimalStack(app));
-    const bundle = JSON.parse(readStackFile(outdir, "tollgate-minimal", "gateway.bundle.json")) as { mcp?: unknown; llm: { routes: unknown[] } };
+    const bundle = JSON.parse(readStackFile(outdir, "tollgate-minimal", "gateway.bundle.json")) as {
+      mcp?: unknown;
+      llm: { routes: unknown[] };
+    };
     expect(validateSynthBundle(bundle).ok).toBe(true);
     expect(bundle.mcp).toBeUndefined();
     expect(bundle.llm.routes).toHaveLength(1);
@@ -109,17 +133,26 @@ describe("examples", () => {
 
   it("existing-stack: a team's own stack gets its bundle without any extra call, using its Secret and namespace", () => {
     const outdir = synthApp((app) => new PlatformTeamStack(app));
-    const bundle = JSON.parse(readStackFile(outdir, "platform-team", "gateway.bundle.json")) as { auth: { issuer: string } };
+    const bundle = JSON.parse(readStackFile(outdir, "platform-team", "gateway.bundle.json")) as {
+      auth: { issuer: string };
+    };
     expect(validateSynthBundle(bundle).ok).toBe(true);
     // an existing authorization server's issuer is known at synth: no placeholder needed
     expect(bundle.auth.issuer).toBe("https://acme.okta.com/oauth2/aus1acmeplatform");
-    const tf = JSON.parse(readStackFile(outdir, "platform-team", "cdk.tf.json")) as { resource: Record<string, Record<string, unknown>>; variable?: unknown };
+    const tf = JSON.parse(readStackFile(outdir, "platform-team", "cdk.tf.json")) as {
+      resource: Record<string, Record<string, unknown>>;
+      variable?: unknown;
+    };
     expect(tf.resource.okta_auth_server).toBeUndefined();
     expect(tf.resource.kubernetes_secret_v1).toBeUndefined();
     expect(tf.variable).toBeUndefined();
     expect(Object.keys(tf.resource.kubernetes_namespace_v1 ?? {})).toHaveLength(1);
-    const deployment = Object.values(tf.resource.kubernetes_deployment ?? {})[0] as { spec: { template: { spec: { container: { env: { value_from?: { secret_key_ref: { name: string } } }[] }[] } } } };
-    const refs = deployment.spec.template.spec.container[0]?.env.flatMap((e) => (e.value_from ? [e.value_from.secret_key_ref.name] : []));
+    const deployment = Object.values(tf.resource.kubernetes_deployment ?? {})[0] as {
+      spec: { template: { spec: { container: { env: { value_from?: { secret_key_ref: { name: string } } }[] }[] } } };
+    };
+    const refs = deployment.spec.template.spec.container[0]?.env.flatMap((e) =>
+      e.value_from ? [e.value_from.secret_key_ref.name] : [],
+    );
     expect(new Set(refs)).toEqual(new Set(["tollgate-provider-keys"]));
   });
 });

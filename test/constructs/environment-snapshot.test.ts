@@ -8,10 +8,17 @@ import { environmentStack, synthJson } from "./synth-helpers.js";
 describe("the default environment's Terraform addresses", () => {
   for (const name of ["dev", "prod"] as const) {
     it(`${name}: no resource, data source or variable is renamed unnoticed`, () => {
-      const tf = synthJson(environmentStack(name)) as unknown as Record<string, Record<string, Record<string, unknown>> | undefined>;
+      const tf = synthJson(environmentStack(name)) as unknown as Record<
+        string,
+        Record<string, Record<string, unknown>> | undefined
+      >;
       const addresses = [
-        ...Object.entries(tf.resource ?? {}).flatMap(([type, byName]) => Object.keys(byName).map((n) => `${type}.${n}`)),
-        ...Object.entries(tf.data ?? {}).flatMap(([type, byName]) => Object.keys(byName).map((n) => `data.${type}.${n}`)),
+        ...Object.entries(tf.resource ?? {}).flatMap(([type, byName]) =>
+          Object.keys(byName).map((n) => `${type}.${n}`),
+        ),
+        ...Object.entries(tf.data ?? {}).flatMap(([type, byName]) =>
+          Object.keys(byName).map((n) => `data.${type}.${n}`),
+        ),
         ...Object.keys(tf.variable ?? {}).map((n) => `var.${n}`),
       ].sort();
       expect(addresses).toMatchSnapshot();

@@ -41,7 +41,11 @@ export function smallPlatform(knobs: PlatformKnobs = {}) {
   new KubernetesProvider(stack, "kubernetes", {});
   const environment = knobs.environment ?? "prod";
   const publicUrl = knobs.publicUrl?.(stack) ?? "https://gw.acme.example";
-  const okta = new OktaApps(stack, "Okta", { name: "small", gatewayUri: publicUrl, userApp: { redirectUris: ["https://app.acme.example/cb"] } });
+  const okta = new OktaApps(stack, "Okta", {
+    name: "small",
+    gatewayUri: publicUrl,
+    userApp: { redirectUris: ["https://app.acme.example/cb"] },
+  });
   const scopes = new McpScopes(stack, "Scopes", {
     authServer: okta,
     ...(knobs.scopes ? { scopes: knobs.scopes } : {}),
@@ -52,8 +56,13 @@ export function smallPlatform(knobs: PlatformKnobs = {}) {
     providers: [{ id: "openai", kind: "openai", baseUrl: "https://api.openai.com/v1", apiKeyEnv: "OPENAI_API_KEY" }],
     ...(knobs.llmRequireAuth === false ? { requireAuthentication: false } : {}),
   });
-  const docs = GatewayRoute.mcp(stack, "Docs", { upstreamId: "docs", url: "https://docs.acme.example/mcp", ...knobs.mcp });
-  for (const [scope, tools] of knobs.grants ?? [["mcp:read", ["get_*", "search_*"]]]) scopes.grantTools(scope, docs, ...tools);
+  const docs = GatewayRoute.mcp(stack, "Docs", {
+    upstreamId: "docs",
+    url: "https://docs.acme.example/mcp",
+    ...knobs.mcp,
+  });
+  for (const [scope, tools] of knobs.grants ?? [["mcp:read", ["get_*", "search_*"]]])
+    scopes.grantTools(scope, docs, ...tools);
   const gateway = new GatewayDeployment(stack, "Gateway", {
     environment,
     publicUrl,

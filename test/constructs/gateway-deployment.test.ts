@@ -19,7 +19,18 @@ describe("GatewayDeployment", () => {
   const prodStack = environmentStack("prod");
   const prod = synthJson(prodStack);
   const dev = synthJson(environmentStack("dev"));
-  const deployment = single(prod, "kubernetes_deployment") as { spec: { replicas: string; template: { spec: { container: Container[]; security_context: Record<string, unknown>; automount_service_account_token: boolean } } } };
+  const deployment = single(prod, "kubernetes_deployment") as {
+    spec: {
+      replicas: string;
+      template: {
+        spec: {
+          container: Container[];
+          security_context: Record<string, unknown>;
+          automount_service_account_token: boolean;
+        };
+      };
+    };
+  };
   const pod = deployment.spec.template.spec;
   const container = pod.container[0] as Container;
 
@@ -30,13 +41,30 @@ describe("GatewayDeployment", () => {
 
   it("runs as non-root on a read-only root filesystem without privilege escalation", () => {
     expect(pod.security_context).toMatchObject({ run_as_non_root: true, seccomp_profile: { type: "RuntimeDefault" } });
-    expect(container.security_context).toMatchObject({ run_as_non_root: true, read_only_root_filesystem: true, allow_privilege_escalation: false, capabilities: { drop: ["ALL"] } });
+    expect(container.security_context).toMatchObject({
+      run_as_non_root: true,
+      read_only_root_filesystem: true,
+      allow_privilege_escalation: false,
+      capabilities: { drop: ["ALL"] },
+    });
     expect(pod.automount_service_account_token).toBe(false);
   });
 
   it("pins the prod image by digest and serves the mounted bundle with its values", () => {
-    expect(container.image).toBe(`${ENVIRONMENTS.prod.gatewayImage.repository}@${ENVIRONMENTS.prod.gatewayImage.digest}`);
-    expect(container.args).toEqual(["serve", "--bundle", "/etc/tollgate/bundle.json", "--values", "/etc/tollgate/values.json", "--host", "0.0.0.0", "--port", "8080"]);
+    expect(container.image).toBe(
+      `${ENVIRONMENTS.prod.gatewayImage.repository}@${ENVIRONMENTS.prod.gatewayImage.digest}`,
+    );
+    expect(container.args).toEqual([
+      "serve",
+      "--bundle",
+      "/etc/tollgate/bundle.json",
+      "--values",
+      "/etc/tollgate/values.json",
+      "--host",
+      "0.0.0.0",
+      "--port",
+      "8080",
+    ]);
     expect(container.volume_mount).toContainEqual({ name: "bundle", mount_path: "/etc/tollgate", read_only: true });
   });
 
@@ -49,18 +77,30 @@ describe("GatewayDeployment", () => {
 
   it("takes every provider key from the Kubernetes Secret, never from a literal", () => {
     const secretEnv = container.env.filter((e) => e.value_from);
-    expect(secretEnv.map((e) => e.name).sort()).toEqual(["ANTHROPIC_API_KEY", "GITHUB_TOKEN", "OKTA_AGENT_CLIENT_SECRET", "OPENAI_API_KEY", "REDIS_URL", "XAI_API_KEY"]);
+    expect(secretEnv.map((e) => e.name).sort()).toEqual([
+      "ANTHROPIC_API_KEY",
+      "GITHUB_TOKEN",
+      "OKTA_AGENT_CLIENT_SECRET",
+      "OPENAI_API_KEY",
+      "REDIS_URL",
+      "XAI_API_KEY",
+    ]);
     expect(container.env.filter((e) => e.value !== undefined)).toEqual([]);
     const secret = single(prod, "kubernetes_secret_v1") as { data: Record<string, string> };
     for (const [key, value] of Object.entries(secret.data)) expect(value).toBe(`\${var.gateway_${key.toLowerCase()}}`);
-    for (const variable of Object.values(prod.variable ?? {})) expect(variable).toMatchObject({ sensitive: true, type: "string" });
+    for (const variable of Object.values(prod.variable ?? {}))
+      expect(variable).toMatchObject({ sensitive: true, type: "string" });
   });
 
   it("adds a Service, a PodDisruptionBudget, an autoscaler from the replica count, and a default-deny NetworkPolicy", () => {
     expect(single(prod, "kubernetes_service_v1")).toMatchObject({ spec: { type: "ClusterIP" } });
     expect(single(prod, "kubernetes_pod_disruption_budget_v1")).toMatchObject({ spec: { max_unavailable: "1" } });
-    expect(single(prod, "kubernetes_horizontal_pod_autoscaler_v2")).toMatchObject({ spec: { min_replicas: 3, max_replicas: 9 } });
-    const policy = single(prod, "kubernetes_network_policy_v1") as { spec: { policy_types: string[]; egress: { ports: { port: string }[] }[] } };
+    expect(single(prod, "kubernetes_horizontal_pod_autoscaler_v2")).toMatchObject({
+      spec: { min_replicas: 3, max_replicas: 9 },
+    });
+    const policy = single(prod, "kubernetes_network_policy_v1") as {
+      spec: { policy_types: string[]; egress: { ports: { port: string }[] }[] };
+    };
     expect(policy.spec.policy_types).toEqual(["Ingress", "Egress"]);
     expect(policy.spec.egress.flatMap((e) => e.ports.map((p) => p.port)).sort()).toEqual(["443", "53", "53", "6379"]);
   });
@@ -69,8 +109,17 @@ describe("GatewayDeployment", () => {
     const configMap = single(prod, "kubernetes_config_map") as { data: Record<string, string> };
     const gateway = prodStack.platform.gateway;
     expect(configMap.data["bundle.json"]).toBe(gateway.bundleText());
-    expect(configMap.data["values.json"]).toMatch(/^\$\{jsonencode\(\{.*"okta\.issuer" = okta_auth_server\.\w+\.issuer[,}]/);
-    for (const name of ["okta.issuer", "okta.discoveryUrl", "okta.jwksUri", "okta.tokenUrl", "okta.clients.user.id", "okta.clients.agent.id"]) {
+    expect(configMap.data["values.json"]).toMatch(
+      /^\$\{jsonencode\(\{.*"okta\.issuer" = okta_auth_server\.\w+\.issuer[,}]/,
+    );
+    for (const name of [
+      "okta.issuer",
+      "okta.discoveryUrl",
+      "okta.jwksUri",
+      "okta.tokenUrl",
+      "okta.clients.user.id",
+      "okta.clients.agent.id",
+    ]) {
       expect(configMap.data["values.json"]).toContain(`"${name}" = `);
       expect(configMap.data["bundle.json"]).toContain(`{{apply:${name}}}`);
     }
@@ -89,8 +138,14 @@ describe("GatewayDeployment", () => {
   });
 
   it("keeps dev state local and prod state in S3 with locking", () => {
-    expect(dev.terraform.backend).toEqual({ local: { path: ENVIRONMENTS.dev.backend.kind === "local" ? ENVIRONMENTS.dev.backend.path : "" } });
-    expect(prod.terraform.backend?.s3).toMatchObject({ use_lockfile: true, encrypt: true, key: "tollgate-prod/terraform.tfstate" });
+    expect(dev.terraform.backend).toEqual({
+      local: { path: ENVIRONMENTS.dev.backend.kind === "local" ? ENVIRONMENTS.dev.backend.path : "" },
+    });
+    expect(prod.terraform.backend?.s3).toMatchObject({
+      use_lockfile: true,
+      encrypt: true,
+      key: "tollgate-prod/terraform.tfstate",
+    });
   });
 
   it("declares two okta_app_oauth, three scopes and one rule set per environment", () => {
@@ -105,25 +160,48 @@ describe("GatewayDeployment", () => {
 });
 
 describe("GatewayDeployment with an in-cluster Redis for shared limits", () => {
-  const store = (digest?: string) => ({ type: "redis" as const, deploy: { image: { repository: "docker.io/library/redis", ...(digest ? { digest } : { tag: "7.4-alpine" }) } } });
+  const store = (digest?: string) => ({
+    type: "redis" as const,
+    deploy: { image: { repository: "docker.io/library/redis", ...(digest ? { digest } : { tag: "7.4-alpine" }) } },
+  });
   const platform = smallPlatform({ gateway: { rateLimitStore: store(DIGEST) } });
   const tf = synthJson(platform.stack);
 
   it("runs Redis non-root on a read-only filesystem, reachable only from the gateway pods", () => {
-    const redis = resources(tf, "kubernetes_deployment").find((d) => (d as { metadata: { name: string } }).metadata.name === "gateway-redis") as {
+    const redis = resources(tf, "kubernetes_deployment").find(
+      (d) => (d as { metadata: { name: string } }).metadata.name === "gateway-redis",
+    ) as {
       spec: { template: { spec: { container: Container[] } } };
     };
-    expect(redis.spec.template.spec.container[0]?.security_context).toMatchObject({ run_as_non_root: true, read_only_root_filesystem: true });
-    const policy = resources(tf, "kubernetes_network_policy_v1").find((p) => (p as { metadata: { name: string } }).metadata.name === "gateway-redis");
-    expect(policy).toMatchObject({ spec: { ingress: [{ from: [{ pod_selector: { match_labels: { "app.kubernetes.io/name": "tollgate-gateway" } } }] }] } });
+    expect(redis.spec.template.spec.container[0]?.security_context).toMatchObject({
+      run_as_non_root: true,
+      read_only_root_filesystem: true,
+    });
+    const policy = resources(tf, "kubernetes_network_policy_v1").find(
+      (p) => (p as { metadata: { name: string } }).metadata.name === "gateway-redis",
+    );
+    expect(policy).toMatchObject({
+      spec: {
+        ingress: [{ from: [{ pod_selector: { match_labels: { "app.kubernetes.io/name": "tollgate-gateway" } } }] }],
+      },
+    });
   });
 
   const deploymentNamed = (name: string) =>
-    resources(tf, "kubernetes_deployment").find((d) => (d as { metadata: { name: string } }).metadata.name === name) as { spec: { template: { spec: { container: Container[] } } } };
-  const fromGatewaySecret = { secret_key_ref: { name: expect.stringMatching(/^\$\{kubernetes_secret_v1\.\w+\.metadata\[0\]\.name\}$/), key: "REDIS_PASSWORD" } };
+    resources(tf, "kubernetes_deployment").find(
+      (d) => (d as { metadata: { name: string } }).metadata.name === name,
+    ) as { spec: { template: { spec: { container: Container[] } } } };
+  const fromGatewaySecret = {
+    secret_key_ref: {
+      name: expect.stringMatching(/^\$\{kubernetes_secret_v1\.\w+\.metadata\[0\]\.name\}$/),
+      key: "REDIS_PASSWORD",
+    },
+  };
 
   it("makes Redis require the password from the gateway Secret, for clients and its own probe", () => {
-    const redis = deploymentNamed("gateway-redis").spec.template.spec.container[0] as Container & { readiness_probe: { exec: { command: string[] } } };
+    const redis = deploymentNamed("gateway-redis").spec.template.spec.container[0] as Container & {
+      readiness_probe: { exec: { command: string[] } };
+    };
     expect(redis.args.slice(-2)).toEqual(["--requirepass", "$(REDIS_PASSWORD)"]);
     expect(redis.env).toEqual([
       { name: "REDIS_PASSWORD", value_from: fromGatewaySecret },
@@ -141,24 +219,50 @@ describe("GatewayDeployment with an in-cluster Redis for shared limits", () => {
     // Kubernetes expands $(REDIS_PASSWORD) only from a variable defined earlier in the list.
     expect(password).toBeGreaterThanOrEqual(0);
     expect(url).toBeGreaterThan(password);
-    expect(env[url]?.value).toMatch(/^redis:\/\/:\$\(REDIS_PASSWORD\)@\$\{kubernetes_service_v1\.\w+\.metadata\[0\]\.name\}\.\$\{kubernetes_namespace_v1\.\w+\.metadata\[0\]\.name\}\.svc\.cluster\.local:6379$/);
-    const variable = tf.variable?.gateway_redis_password as { sensitive: boolean; validation: { condition: string; error_message: string }[] } | undefined;
+    expect(env[url]?.value).toMatch(
+      /^redis:\/\/:\$\(REDIS_PASSWORD\)@\$\{kubernetes_service_v1\.\w+\.metadata\[0\]\.name\}\.\$\{kubernetes_namespace_v1\.\w+\.metadata\[0\]\.name\}\.svc\.cluster\.local:6379$/,
+    );
+    const variable = tf.variable?.gateway_redis_password as
+      { sensitive: boolean; validation: { condition: string; error_message: string }[] } | undefined;
     expect(variable?.sensitive).toBe(true);
-    expect(variable?.validation).toEqual([{ condition: '${can(regex("^[A-Za-z0-9_-]{32,}$", var.gateway_redis_password))}', error_message: expect.stringContaining("at least 32 URL-safe characters") }]);
+    expect(variable?.validation).toEqual([
+      {
+        condition: '${can(regex("^[A-Za-z0-9_-]{32,}$", var.gateway_redis_password))}',
+        error_message: expect.stringContaining("at least 32 URL-safe characters"),
+      },
+    ]);
     // The URL is no secret of its own: no variable and no Secret key for it.
     expect(Object.keys(tf.variable ?? {}).filter((v) => v.includes("redis"))).toEqual(["gateway_redis_password"]);
     const secret = single(tf, "kubernetes_secret_v1") as { data: Record<string, string> };
     expect(secret.data.REDIS_PASSWORD).toBe("${var.gateway_redis_password}");
     expect(secret.data.REDIS_URL).toBeUndefined();
-    expect(platform.gateway.bundle().rateLimitStore).toEqual({ type: "redis", url: { env: "REDIS_URL" }, onUnavailable: "fail-closed" });
+    expect(platform.gateway.bundle().rateLimitStore).toEqual({
+      type: "redis",
+      url: { env: "REDIS_URL" },
+      onUnavailable: "fail-closed",
+    });
     expect(platform.gateway.sharedLimits).toBe(true);
   });
 
   it("takes the password from an existing Secret under the key it is told", () => {
-    const own = smallPlatform({ gateway: { secrets: { existingSecretName: "gateway-keys" }, rateLimitStore: { ...store(DIGEST), deploy: { ...store(DIGEST).deploy, passwordSecretEnv: "LIMITS_REDIS_PASSWORD" } } } });
+    const own = smallPlatform({
+      gateway: {
+        secrets: { existingSecretName: "gateway-keys" },
+        rateLimitStore: {
+          ...store(DIGEST),
+          deploy: { ...store(DIGEST).deploy, passwordSecretEnv: "LIMITS_REDIS_PASSWORD" },
+        },
+      },
+    });
     const ownTf = synthJson(own.stack);
-    const redis = (resources(ownTf, "kubernetes_deployment").find((d) => (d as { metadata: { name: string } }).metadata.name === "gateway-redis") as { spec: { template: { spec: { container: Container[] } } } }).spec.template.spec.container[0];
-    expect(redis?.env[0]?.value_from).toEqual({ secret_key_ref: { name: "gateway-keys", key: "LIMITS_REDIS_PASSWORD" } });
+    const redis = (
+      resources(ownTf, "kubernetes_deployment").find(
+        (d) => (d as { metadata: { name: string } }).metadata.name === "gateway-redis",
+      ) as { spec: { template: { spec: { container: Container[] } } } }
+    ).spec.template.spec.container[0];
+    expect(redis?.env[0]?.value_from).toEqual({
+      secret_key_ref: { name: "gateway-keys", key: "LIMITS_REDIS_PASSWORD" },
+    });
     expect(own.gateway.secretEnvNames).toContain("LIMITS_REDIS_PASSWORD");
     expect(Object.keys(ownTf.variable ?? {})).toEqual([]);
   });

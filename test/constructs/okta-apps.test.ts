@@ -37,8 +37,19 @@ describe("OktaApps", () => {
   it("lets users use authorization code and token exchange, 60-minute access tokens, only the scopes that exist", () => {
     const rules = resources(tf, "okta_auth_server_policy_rule");
     const users = rules.find((r) => r.name === "users");
-    expect(users).toMatchObject({ grant_type_whitelist: ["authorization_code", TOKEN_EXCHANGE_GRANT], access_token_lifetime_minutes: 60 });
-    expect(users?.scope_whitelist).toEqual(["openid", "profile", "email", "offline_access", "mcp:admin", "mcp:read", "mcp:write"]);
+    expect(users).toMatchObject({
+      grant_type_whitelist: ["authorization_code", TOKEN_EXCHANGE_GRANT],
+      access_token_lifetime_minutes: 60,
+    });
+    expect(users?.scope_whitelist).toEqual([
+      "openid",
+      "profile",
+      "email",
+      "offline_access",
+      "mcp:admin",
+      "mcp:read",
+      "mcp:write",
+    ]);
     expect(users?.depends_on).toHaveLength(3);
   });
 
@@ -67,7 +78,10 @@ describe("OktaApps", () => {
     new McpScopes(s, "Scopes", { authServer: okta });
     expect(okta.agentClientSecretEnv).toBeUndefined();
     const agent = resources(synthJson(s), "okta_app_oauth").find((a) => a.type === "service");
-    expect(agent).toMatchObject({ token_endpoint_auth_method: "private_key_jwt", jwks: [{ kid: "k1", kty: "RSA", n: "xGOr", e: "AQAB" }] });
+    expect(agent).toMatchObject({
+      token_endpoint_auth_method: "private_key_jwt",
+      jwks: [{ kid: "k1", kty: "RSA", n: "xGOr", e: "AQAB" }],
+    });
     expect(agent?.omit_secret).toBeUndefined();
   });
 });
@@ -80,12 +94,17 @@ describe("OktaApps refuses unsafe redirect URIs", () => {
   ] as const) {
     it(`refuses ${uri}`, () => {
       const stack = environmentStack("dev", (s) => ({ ...s, okta: { ...s.okta, redirectUris: [uri] } }));
-      expect(() => synthJson(stack)).toThrow(new RegExp(`OktaApps\\.userApp\\.redirectUris: .*${why.replace(/ /g, " ")}`));
+      expect(() => synthJson(stack)).toThrow(
+        new RegExp(`OktaApps\\.userApp\\.redirectUris: .*${why.replace(/ /g, " ")}`),
+      );
     });
   }
 
   it("accepts an http redirect on a loopback host (native and CLI clients)", () => {
-    const stack = environmentStack("dev", (s) => ({ ...s, okta: { ...s.okta, redirectUris: ["http://127.0.0.1:8976/callback"] } }));
+    const stack = environmentStack("dev", (s) => ({
+      ...s,
+      okta: { ...s.okta, redirectUris: ["http://127.0.0.1:8976/callback"] },
+    }));
     expect(() => synthJson(stack)).not.toThrow();
   });
 });

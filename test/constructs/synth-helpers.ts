@@ -38,7 +38,10 @@ export function single(tf: TfJson, type: string): Record<string, unknown> {
 }
 
 /** A stack of the default environment, in its own app (Testing.app keeps synth output in a temp dir). */
-export function environmentStack(name: EnvironmentName, change: (s: EnvironmentSettings) => EnvironmentSettings = (s) => s): EnvironmentStack {
+export function environmentStack(
+  name: EnvironmentName,
+  change: (s: EnvironmentSettings) => EnvironmentSettings = (s) => s,
+): EnvironmentStack {
   return new EnvironmentStack(Testing.app({ outdir: testAppDir() }), change(ENVIRONMENTS[name]));
 }
 

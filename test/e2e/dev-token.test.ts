@@ -19,9 +19,16 @@ function claimsOf(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as Record<string, unknown>;
 }
 
-async function devToken(statePath: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+async function devToken(
+  statePath: string,
+  ...args: string[]
+): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(process.execPath, [join(ROOT, "bin/tollgate.mjs"), "dev", "token", "--state", statePath, ...args], { cwd: ROOT });
+    const { stdout, stderr } = await run(
+      process.execPath,
+      [join(ROOT, "bin/tollgate.mjs"), "dev", "token", "--state", statePath, ...args],
+      { cwd: ROOT },
+    );
     return { code: 0, stdout, stderr };
   } catch (error) {
     const e = error as { code: number; stdout: string; stderr: string };
@@ -40,8 +47,16 @@ describe("tollgate dev token", () => {
       audience: AUDIENCE,
       scopes: ["mcp:read", "mcp:write", "mcp:admin"],
       clients: [
-        { clientId: "tollgate-dev-agents", clientSecret: agentSecret, grants: ["client_credentials", "token_exchange"] },
-        { clientId: "tollgate-dev-users", grants: ["authorization_code", "refresh_token"], redirectUris: ["http://127.0.0.1:8976/callback"] },
+        {
+          clientId: "tollgate-dev-agents",
+          clientSecret: agentSecret,
+          grants: ["client_credentials", "token_exchange"],
+        },
+        {
+          clientId: "tollgate-dev-users",
+          grants: ["authorization_code", "refresh_token"],
+          redirectUris: ["http://127.0.0.1:8976/callback"],
+        },
       ],
     });
     dir = await mkdtemp(join(tmpdir(), "tollgate-devtoken-"));
@@ -55,8 +70,19 @@ describe("tollgate dev token", () => {
       gatewayUrl: AUDIENCE,
       users: ["alice", "bob"],
       clients: [
-        { clientId: "tollgate-dev-agents", clientSecret: agentSecret, grantTypes: ["client_credentials", TOKEN_EXCHANGE_GRANT], scopes: ["mcp:read", "mcp:write", "mcp:admin"], redirectUris: [] },
-        { clientId: "tollgate-dev-users", grantTypes: ["authorization_code", "refresh_token"], scopes: ["mcp:read", "mcp:write", "mcp:admin"], redirectUris: ["http://127.0.0.1:8976/callback"] },
+        {
+          clientId: "tollgate-dev-agents",
+          clientSecret: agentSecret,
+          grantTypes: ["client_credentials", TOKEN_EXCHANGE_GRANT],
+          scopes: ["mcp:read", "mcp:write", "mcp:admin"],
+          redirectUris: [],
+        },
+        {
+          clientId: "tollgate-dev-users",
+          grantTypes: ["authorization_code", "refresh_token"],
+          scopes: ["mcp:read", "mcp:write", "mcp:admin"],
+          redirectUris: ["http://127.0.0.1:8976/callback"],
+        },
       ],
     };
     await writeState(statePath, state);
@@ -78,7 +104,7 @@ describe("tollgate dev token", () => {
     expect(claims.scp).toEqual(["mcp:read"]);
     expect(claims.cid).toBe("tollgate-dev-agents");
     expect(claims.exp).toBeGreaterThan(Date.now() / 1000);
-    expect(result.stderr).toContain("scp=[\"mcp:read\"]");
+    expect(result.stderr).toContain('scp=["mcp:read"]');
     expect(result.stderr).not.toContain(token);
   });
 

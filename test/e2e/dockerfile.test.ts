@@ -74,14 +74,27 @@ describe("runtime/Dockerfile", () => {
     const build = stage(from);
     expect(build.some((l) => l === "RUN npm run build")).toBe(true);
     const copied = build.filter((l) => l.startsWith("COPY ")).flatMap((l) => l.split(/\s+/).slice(1, -1));
-    for (const needed of ["policies", "runtime", "scripts/build-runtime.ts", "tsconfig.json", "package.json"]) expect(copied).toContain(needed);
-    const ignore = readFileSync(join(ROOT, ".dockerignore"), "utf8").split("\n").map((l) => l.trim());
+    for (const needed of ["policies", "runtime", "scripts/build-runtime.ts", "tsconfig.json", "package.json"])
+      expect(copied).toContain(needed);
+    const ignore = readFileSync(join(ROOT, ".dockerignore"), "utf8")
+      .split("\n")
+      .map((l) => l.trim());
     expect(ignore[ignore.findIndex((l) => l && !l.startsWith("#"))]).toBe("*");
-    for (const needed of ["policies/", "runtime/", "scripts/build-runtime.ts", "tsconfig.json", "package.json", "package-lock.json"]) expect(ignore).toContain(`!${needed}`);
+    for (const needed of [
+      "policies/",
+      "runtime/",
+      "scripts/build-runtime.ts",
+      "tsconfig.json",
+      "package.json",
+      "package-lock.json",
+    ])
+      expect(ignore).toContain(`!${needed}`);
   });
 
   it("everything runtime/ and policies/ import is a production dependency the image keeps (no devDependencies, no cdktf)", () => {
-    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { dependencies: Record<string, string> };
+    const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as {
+      dependencies: Record<string, string>;
+    };
     const production = new Set(Object.keys(pkg.dependencies));
     const builtins = new Set(builtinModules);
     const files = (dir: string): string[] =>
@@ -90,21 +103,32 @@ describe("runtime/Dockerfile", () => {
         return statSync(full).isDirectory() ? files(full) : /\.(ts|mjs)$/.test(name) ? [full] : [];
       });
     const pruned = new Set(
-      [...dockerfile.matchAll(/rm -rf ([^&\n]+)/g)].flatMap((m) => (m[1] ?? "").trim().split(/\s+/)).filter((p) => p.startsWith("node_modules/")).map((p) => p.slice("node_modules/".length)),
+      [...dockerfile.matchAll(/rm -rf ([^&\n]+)/g)]
+        .flatMap((m) => (m[1] ?? "").trim().split(/\s+/))
+        .filter((p) => p.startsWith("node_modules/"))
+        .map((p) => p.slice("node_modules/".length)),
     );
     expect(pruned.size).toBeGreaterThan(0);
     const missing: string[] = [];
     for (const file of [...files(join(ROOT, "runtime")), ...files(join(ROOT, "policies"))]) {
       const source = readFileSync(file, "utf8");
-      for (const match of source.matchAll(/(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g)) {
+      for (const match of source.matchAll(
+        /(?:^|\n)\s*(?:import|export)\s[^;]*?from\s+["']([^"']+)["']|import\(\s*["']([^"']+)["']\s*\)/g,
+      )) {
         const specifier = match[1] ?? match[2] ?? "";
         if (specifier.startsWith(".") || specifier.startsWith("node:") || builtins.has(specifier)) continue;
         if (/^import\s+type\s/.test(match[0].trim())) continue;
-        const name = specifier.startsWith("@") ? specifier.split("/").slice(0, 2).join("/") : (specifier.split("/")[0] ?? "");
-        if (!production.has(name) || pruned.has(name) || pruned.has(name.split("/")[0] ?? "")) missing.push(`${file.slice(ROOT.length + 1)}: ${specifier}`);
+        const name = specifier.startsWith("@")
+          ? specifier.split("/").slice(0, 2).join("/")
+          : (specifier.split("/")[0] ?? "");
+        if (!production.has(name) || pruned.has(name) || pruned.has(name.split("/")[0] ?? ""))
+          missing.push(`${file.slice(ROOT.length + 1)}: ${specifier}`);
       }
     }
-    expect(missing, "move these to dependencies (and do not prune them in runtime/Dockerfile), or keep them out of runtime/").toEqual([]);
+    expect(
+      missing,
+      "move these to dependencies (and do not prune them in runtime/Dockerfile), or keep them out of runtime/",
+    ).toEqual([]);
   });
 });
 
@@ -124,11 +148,19 @@ describe("runtime/Dockerfile and the GatewayDeployment of the synthesized dev st
     dir = await mkdtemp(join(tmpdir(), "tollgate-image-"));
     await synthesize(join(dir, "cdktf.out"));
     const stack = await findStack(join(dir, "cdktf.out"));
-    const resources = (JSON.parse(readFileSync(stack.cdkTfJsonPath, "utf8")) as { resource: Record<string, Record<string, Record<string, unknown>>> }).resource;
-    const deployment = Object.values(resources.kubernetes_deployment ?? {})[0] as { spec: { template: { spec: { container: Container[]; volume: typeof volumes } } } };
+    const resources = (
+      JSON.parse(readFileSync(stack.cdkTfJsonPath, "utf8")) as {
+        resource: Record<string, Record<string, Record<string, unknown>>>;
+      }
+    ).resource;
+    const deployment = Object.values(resources.kubernetes_deployment ?? {})[0] as {
+      spec: { template: { spec: { container: Container[]; volume: typeof volumes } } };
+    };
     container = deployment.spec.template.spec.container[0] as Container;
     volumes = deployment.spec.template.spec.volume;
-    configMapKeys = Object.keys((Object.values(resources.kubernetes_config_map ?? {})[0] as { data: Record<string, string> }).data);
+    configMapKeys = Object.keys(
+      (Object.values(resources.kubernetes_config_map ?? {})[0] as { data: Record<string, string> }).data,
+    );
   }, 120_000);
 
   afterAll(async () => {
@@ -157,8 +189,13 @@ describe("runtime/Dockerfile and the GatewayDeployment of the synthesized dev st
     const hostArg = args.includes("--host") ? args[args.indexOf("--host") + 1] : undefined;
     const serveSource = readFileSync(join(ROOT, "runtime/cli/serve.ts"), "utf8");
     const imageHost = /ENV\s+HOST=(\S+)/.exec(dockerfile)?.[1];
-    const hostFromEnv = /env\.HOST|env\[["']HOST["']\]/.test(serveSource) ? (container.env?.find((e) => e.name === "HOST")?.value ?? imageHost) : undefined;
+    const hostFromEnv = /env\.HOST|env\[["']HOST["']\]/.test(serveSource)
+      ? (container.env?.find((e) => e.name === "HOST")?.value ?? imageHost)
+      : undefined;
     const effective = hostArg ?? hostFromEnv ?? "127.0.0.1";
-    expect(["0.0.0.0", "::"], "add --host 0.0.0.0 to the Deployment args, or let `tollgate serve` default to $HOST").toContain(effective);
+    expect(
+      ["0.0.0.0", "::"],
+      "add --host 0.0.0.0 to the Deployment args, or let `tollgate serve` default to $HOST",
+    ).toContain(effective);
   });
 });

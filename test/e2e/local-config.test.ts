@@ -9,8 +9,18 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { listPlaceholders, validateRuntimeBundle } from "../../policies/bundle/index.js";
-import { type LocalEndpoints, assignMcpServers, buildLocalOverlay, localPlaceholderValue } from "../../examples/local-platform/local-overlay.js";
-import { type OktaConfig, readOktaConfig, serviceClient, userClient } from "../../examples/local-platform/okta-resources.js";
+import {
+  type LocalEndpoints,
+  assignMcpServers,
+  buildLocalOverlay,
+  localPlaceholderValue,
+} from "../../examples/local-platform/local-overlay.js";
+import {
+  type OktaConfig,
+  readOktaConfig,
+  serviceClient,
+  userClient,
+} from "../../examples/local-platform/okta-resources.js";
 import { type SynthOutput, findStack, synthesize } from "../../examples/local-platform/synth.js";
 
 const ENDPOINTS: LocalEndpoints = {
@@ -84,9 +94,14 @@ describe("local platform configuration from the synthesized dev stack", () => {
     expect(result.bundle.protectedResource.resource).toBe(`${ENDPOINTS.gatewayUrl}/mcp`);
     expect(result.bundle.auth.audiences).toEqual([ENDPOINTS.gatewayUrl]);
     expect(result.bundle.protectedResource.authorizationServers).toEqual([ENDPOINTS.issuer]);
-    expect(result.bundle.auth.allowedClients).toEqual(expect.arrayContaining(["tollgate-dev-agents", "tollgate-dev-users"]));
+    expect(result.bundle.auth.allowedClients).toEqual(
+      expect.arrayContaining(["tollgate-dev-agents", "tollgate-dev-users"]),
+    );
     // Policy is exactly the synthesized one: grants, deny, always-blocked, guard policies.
-    const synthesized = bundle as { mcp: { grants: unknown; alwaysBlocked: unknown }; guardPolicies: { id: string; limits?: unknown }[] };
+    const synthesized = bundle as {
+      mcp: { grants: unknown; alwaysBlocked: unknown };
+      guardPolicies: { id: string; limits?: unknown }[];
+    };
     expect(result.bundle.mcp?.grants).toEqual(synthesized.mcp.grants);
     expect(result.bundle.mcp?.alwaysBlocked).toEqual(synthesized.mcp.alwaysBlocked);
     expect(result.bundle.guardPolicies.map((p) => p.limits)).toEqual(synthesized.guardPolicies.map((p) => p.limits));

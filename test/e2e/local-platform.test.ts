@@ -30,8 +30,20 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const SSN = "123-45-6789";
 /** Tools of @modelcontextprotocol/server-filesystem (the other stand-in upstream). */
 const FILESYSTEM_TOOLS = [
-  "read_file", "read_text_file", "read_media_file", "read_multiple_files", "write_file", "edit_file", "create_directory",
-  "list_directory", "list_directory_with_sizes", "directory_tree", "move_file", "search_files", "get_file_info", "list_allowed_directories",
+  "read_file",
+  "read_text_file",
+  "read_media_file",
+  "read_multiple_files",
+  "write_file",
+  "edit_file",
+  "create_directory",
+  "list_directory",
+  "list_directory_with_sizes",
+  "directory_tree",
+  "move_file",
+  "search_files",
+  "get_file_info",
+  "list_allowed_directories",
 ];
 
 interface BundleView {
@@ -49,21 +61,37 @@ function claimsOf(token: string): Record<string, unknown> {
   return JSON.parse(Buffer.from(token.split(".")[1] ?? "", "base64url").toString("utf8")) as Record<string, unknown>;
 }
 
-const glob = (pattern: string) => new RegExp(`^${pattern.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`);
+const glob = (pattern: string) =>
+  new RegExp(
+    `^${pattern
+      .split("*")
+      .map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+      .join(".*")}$`,
+  );
 
 /**
  * The test's own reading of the bundle (independent of policies/tools): tools visible to `scopes`,
  * namespaced. Default deny; deny and always-blocked win.
  */
-function expectedVisible(bundle: BundleView, servers: Readonly<Record<string, string>>, scopes: readonly string[]): string[] {
+function expectedVisible(
+  bundle: BundleView,
+  servers: Readonly<Record<string, string>>,
+  scopes: readonly string[],
+): string[] {
   const visible: string[] = [];
   for (const upstream of bundle.mcp.upstreams) {
     const tools = servers[upstream.id] === "memory" ? MEMORY_TOOLS : FILESYSTEM_TOOLS;
     for (const tool of tools) {
       const matches = (rules: { upstream: string; tools: string[] }[] | undefined) =>
-        (rules ?? []).some((r) => (r.upstream === "*" || r.upstream === upstream.id) && r.tools.some((p) => glob(p).test(tool)));
+        (rules ?? []).some(
+          (r) => (r.upstream === "*" || r.upstream === upstream.id) && r.tools.some((p) => glob(p).test(tool)),
+        );
       if (matches(bundle.mcp.alwaysBlocked) || matches(bundle.mcp.deny)) continue;
-      if (bundle.mcp.grants.some((g) => scopes.includes(g.scope) && g.upstream === upstream.id && g.tools.some((p) => glob(p).test(tool)))) {
+      if (
+        bundle.mcp.grants.some(
+          (g) => scopes.includes(g.scope) && g.upstream === upstream.id && g.tools.some((p) => glob(p).test(tool)),
+        )
+      ) {
         visible.push(`${upstream.id}__${tool}`);
       }
     }
@@ -93,7 +121,11 @@ describe("the local platform (npm start)", () => {
   const clients: Client[] = [];
 
   async function devToken(...args: string[]): Promise<string> {
-    const { stdout } = await run(process.execPath, [join(ROOT, "bin/tollgate.mjs"), "dev", "token", "--state", platform.statePath, ...args], { cwd: ROOT });
+    const { stdout } = await run(
+      process.execPath,
+      [join(ROOT, "bin/tollgate.mjs"), "dev", "token", "--state", platform.statePath, ...args],
+      { cwd: ROOT },
+    );
     return stdout.trim();
   }
 
@@ -155,7 +187,12 @@ describe("the local platform (npm start)", () => {
         "mcp-session-id": sessionId as string,
         "mcp-protocol-version": "2025-06-18",
       },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 7, method: "tools/call", params: { name: "github__create_entities", arguments: { entities: [] } } }),
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 7,
+        method: "tools/call",
+        params: { name: "github__create_entities", arguments: { entities: [] } },
+      }),
     });
     await response.arrayBuffer();
     expect(response.status).toBe(403);
@@ -170,7 +207,9 @@ describe("the local platform (npm start)", () => {
     expect(names).toEqual(expectedVisible(bundle, platform.mcpServers, ["mcp:read", "mcp:write"]));
     const result = await client.callTool({
       name: "github__create_entities",
-      arguments: { entities: [{ name: "tollgate-e2e", entityType: "project", observations: ["created through the gateway"] }] },
+      arguments: {
+        entities: [{ name: "tollgate-e2e", entityType: "project", observations: ["created through the gateway"] }],
+      },
     });
     expect(result.isError).toBeFalsy();
     expect(JSON.stringify(result.content)).toContain("tollgate-e2e");
@@ -181,14 +220,21 @@ describe("the local platform (npm start)", () => {
     const names = (await client.listTools()).tools.map((t) => t.name);
     expect(names).toContain("github__create_entities"); // admin sees more than read...
     expect(names).not.toContain("github__delete_entities"); // ...but never a destructive tool
-    await expect(client.callTool({ name: "github__delete_entities", arguments: { entityNames: ["tollgate-e2e"] } })).rejects.toThrow(/always-blocked/);
+    await expect(
+      client.callTool({ name: "github__delete_entities", arguments: { entityNames: ["tollgate-e2e"] } }),
+    ).rejects.toThrow(/always-blocked/);
     const still = await client.callTool({ name: "github__search_nodes", arguments: { query: "tollgate-e2e" } });
     expect(JSON.stringify(still.content)).toContain("tollgate-e2e");
   });
 
   it("an MCP client with only its client credentials finds the authorization server through the gateway's metadata", async () => {
     const agent = platform.clients.find((c) => c.grantTypes.includes("client_credentials"));
-    const provider = new ClientCredentialsProvider({ clientId: agent?.clientId ?? "", clientSecret: agent?.clientSecret ?? "", scope: "mcp:read", expectedIssuer: platform.issuer });
+    const provider = new ClientCredentialsProvider({
+      clientId: agent?.clientId ?? "",
+      clientSecret: agent?.clientSecret ?? "",
+      scope: "mcp:read",
+      expectedIssuer: platform.issuer,
+    });
     const client = new McpClient({ name: "oauth-discovery", version: "1.0.0" });
     await client.connect(new StreamableHTTPClientTransport(new URL(platform.mcpUrl), { authProvider: provider }));
     clients.push(client);
@@ -198,11 +244,19 @@ describe("the local platform (npm start)", () => {
   });
 
   it("a garbage token gets 401 invalid_token; no token gets 401 pointing at the resource metadata", async () => {
-    const garbage = await fetch(platform.mcpUrl, { method: "POST", headers: { authorization: "Bearer garbage", "content-type": "application/json" }, body: "{}" });
+    const garbage = await fetch(platform.mcpUrl, {
+      method: "POST",
+      headers: { authorization: "Bearer garbage", "content-type": "application/json" },
+      body: "{}",
+    });
     await garbage.arrayBuffer();
     expect(garbage.status).toBe(401);
     expect(garbage.headers.get("www-authenticate")).toContain('error="invalid_token"');
-    const none = await fetch(platform.mcpUrl, { method: "POST", headers: { "content-type": "application/json" }, body: "{}" });
+    const none = await fetch(platform.mcpUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: "{}",
+    });
     await none.arrayBuffer();
     expect(none.status).toBe(401);
     expect(none.headers.get("www-authenticate")).toContain("resource_metadata=");
@@ -211,7 +265,10 @@ describe("the local platform (npm start)", () => {
   it("a prompt with an SSN reaches the LLM upstream redacted, with the gateway's key instead of the caller's token", async () => {
     const openai = new OpenAI({ baseURL: `${platform.gatewayUrl}/openai/v1`, apiKey: agentRead, maxRetries: 0 });
     const before = platform.llmUpstream.requests.length;
-    const completion = await openai.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: `My SSN is ${SSN}, please remember it.` }] });
+    const completion = await openai.chat.completions.create({
+      model: "gpt-4o-mini",
+      messages: [{ role: "user", content: `My SSN is ${SSN}, please remember it.` }],
+    });
     const reply = completion.choices[0]?.message.content ?? "";
     expect(reply).toContain("remember it");
     expect(reply).not.toContain(SSN);
@@ -223,9 +280,18 @@ describe("the local platform (npm start)", () => {
   });
 
   it("the Anthropic SDK reaches the Anthropic route with the gateway token, and a phone number is masked on the way", async () => {
-    const anthropic = new Anthropic({ baseURL: `${platform.gatewayUrl}/anthropic`, authToken: agentRead, apiKey: null, maxRetries: 0 });
+    const anthropic = new Anthropic({
+      baseURL: `${platform.gatewayUrl}/anthropic`,
+      authToken: agentRead,
+      apiKey: null,
+      maxRetries: 0,
+    });
     const before = platform.llmUpstream.requests.length;
-    const message = await anthropic.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages: [{ role: "user", content: "Call me back at 555-123-4567 please" }] });
+    const message = await anthropic.messages.create({
+      model: "claude-haiku-4-5",
+      max_tokens: 64,
+      messages: [{ role: "user", content: "Call me back at 555-123-4567 please" }],
+    });
     const text = message.content.map((block) => (block.type === "text" ? block.text : "")).join("");
     expect(text).toContain("please");
     expect(text).not.toContain("555-123-4567");
@@ -239,14 +305,21 @@ describe("the local platform (npm start)", () => {
   it("when the primary provider fails, the fallback answers", async () => {
     const route = bundle.llm.routes.find((r) => r.id === "anthropic");
     expect(route?.providers.length).toBeGreaterThanOrEqual(2);
-    const openai = new OpenAI({ baseURL: `${platform.gatewayUrl}${route?.pathPrefix}/v1`, apiKey: agentRead, maxRetries: 0 });
+    const openai = new OpenAI({
+      baseURL: `${platform.gatewayUrl}${route?.pathPrefix}/v1`,
+      apiKey: agentRead,
+      maxRetries: 0,
+    });
     const before = platform.llmUpstream.requests.length;
     const { data, response } = await openai.chat.completions
       .create({ model: "fail-primary", messages: [{ role: "user", content: "hello from failover" }] })
       .withResponse();
     expect(data.choices[0]?.message.content).toContain("hello from failover");
     expect(response.headers.get("x-tollgate-provider")).toBe(route?.providers[1]?.id);
-    expect(platform.llmUpstream.requests.slice(before).map((r) => r.vendor)).toEqual(["primary", route?.providers[1]?.id]);
+    expect(platform.llmUpstream.requests.slice(before).map((r) => r.vendor)).toEqual([
+      "primary",
+      route?.providers[1]?.id,
+    ]);
   });
 
   it("the (N+1)th request of a user in one window is rate-limited with Retry-After", async () => {
@@ -278,9 +351,20 @@ describe("the local platform (npm start)", () => {
     const expected: [string, (e: Record<string, unknown>) => boolean][] = [
       ["auth deny 401", (e) => e.kind === "auth" && e.decision === "deny" && e.status === 401],
       ["mcp allow", (e) => e.kind === "mcp" && e.decision === "allow"],
-      ["mcp deny of the write tool", (e) => e.kind === "mcp" && e.decision === "deny" && String(e.tool).includes("create_entities")],
-      ["mcp block of the delete tool", (e) => e.kind === "mcp" && e.decision === "block" && String(e.tool).includes("delete_entities")],
-      ["llm redaction", (e) => e.kind === "llm" && (e.decision === "redact" || (e.redactions as Record<string, number> | undefined)?.ssn !== undefined)],
+      [
+        "mcp deny of the write tool",
+        (e) => e.kind === "mcp" && e.decision === "deny" && String(e.tool).includes("create_entities"),
+      ],
+      [
+        "mcp block of the delete tool",
+        (e) => e.kind === "mcp" && e.decision === "block" && String(e.tool).includes("delete_entities"),
+      ],
+      [
+        "llm redaction",
+        (e) =>
+          e.kind === "llm" &&
+          (e.decision === "redact" || (e.redactions as Record<string, number> | undefined)?.ssn !== undefined),
+      ],
       ["llm failover", (e) => e.kind === "llm" && e.decision === "failover"],
       ["bob rate-limited", (e) => e.decision === "rate-limited" && e.principal === "bob"],
     ];
@@ -288,7 +372,8 @@ describe("the local platform (npm start)", () => {
     await Promise.all(expected.map(([name, match]) => platform.waitForAudit(match).catch(() => missing.push(name))));
     expect(missing).toEqual([]);
     for (const line of platform.outputLines()) {
-      for (const secret of [agentRead, aliceAdmin, alice, SSN, "tollgate-local-llm-key"]) expect(line).not.toContain(secret);
+      for (const secret of [agentRead, aliceAdmin, alice, SSN, "tollgate-local-llm-key"])
+        expect(line).not.toContain(secret);
     }
   });
 
@@ -306,7 +391,8 @@ describe("the local platform (npm start)", () => {
     expect(existsSync(platform.workDir)).toBe(false);
     // Everything the gateway wrote, flushed at exit: still no token, key or SSN.
     for (const line of platform.outputLines()) {
-      for (const secret of [agentRead, aliceAdmin, alice, SSN, "tollgate-local-llm-key"]) expect(line).not.toContain(secret);
+      for (const secret of [agentRead, aliceAdmin, alice, SSN, "tollgate-local-llm-key"])
+        expect(line).not.toContain(secret);
     }
   });
 });

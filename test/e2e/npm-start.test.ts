@@ -14,7 +14,8 @@ import { connectMcp } from "../../examples/local-platform/mcp-client.js";
 import { descendants, survivorsAfter } from "./process-table.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const START_SCRIPT = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } }).scripts.start;
+const START_SCRIPT = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } })
+  .scripts.start;
 
 describe("npm start", () => {
   let child: ChildProcess | undefined;
@@ -30,7 +31,11 @@ describe("npm start", () => {
       expect(START_SCRIPT).toBe("node --import tsx examples/local-platform/start.ts");
       dir = await mkdtemp(join(tmpdir(), "tollgate-npm-start-"));
       const [, ...args] = START_SCRIPT.split(" ");
-      child = spawn(process.execPath, args, { cwd: ROOT, env: { ...process.env, PORT: "0", TOLLGATE_LOCAL_DIR: dir }, stdio: ["ignore", "pipe", "pipe"] });
+      child = spawn(process.execPath, args, {
+        cwd: ROOT,
+        env: { ...process.env, PORT: "0", TOLLGATE_LOCAL_DIR: dir },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
       let stderr = "";
       child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
       const exited = new Promise<number | null>((r) => child?.once("exit", (code) => r(code)));
@@ -44,7 +49,11 @@ describe("npm start", () => {
       const statePath = join(dir, "state.json");
       expect(existsSync(statePath)).toBe(true);
       // Open an MCP session, so the gateway runs its stdio MCP servers when the signal comes.
-      const { stdout: token } = await promisify(execFile)(process.execPath, [join(ROOT, "bin/tollgate.mjs"), "dev", "token", "--state", statePath, "--scopes", "mcp:read"], { cwd: ROOT });
+      const { stdout: token } = await promisify(execFile)(
+        process.execPath,
+        [join(ROOT, "bin/tollgate.mjs"), "dev", "token", "--state", statePath, "--scopes", "mcp:read"],
+        { cwd: ROOT },
+      );
       const { gatewayUrl } = JSON.parse(readFileSync(statePath, "utf8")) as { gatewayUrl: string };
       const mcp = await connectMcp(`${gatewayUrl}/mcp`, token.trim());
       expect((await mcp.listTools()).tools.length).toBeGreaterThan(0);

@@ -20,7 +20,11 @@ function parentScript(ignoreTerm: boolean): string {
 async function startFamily(ignoreTerm: boolean) {
   let resolvePids: (pids: { parent: number; grandchild: number }) => void = () => {};
   const pids = new Promise<{ parent: number; grandchild: number }>((r) => (resolvePids = r));
-  const child = spawnNodeGroup({ name: "family", args: ["-e", parentScript(ignoreTerm)], onStdoutLine: (line) => resolvePids(JSON.parse(line)) });
+  const child = spawnNodeGroup({
+    name: "family",
+    args: ["-e", parentScript(ignoreTerm)],
+    onStdoutLine: (line) => resolvePids(JSON.parse(line)),
+  });
   return { child, pids: await pids };
 }
 

@@ -51,7 +51,9 @@ describe("bundle schema", () => {
 
     const misplaced = sampleBundle() as any;
     misplaced.mcp.grants[0].scope = placeholder("okta.scope");
-    expect(messages(validateSynthBundle(misplaced)).join("\n")).toContain("mcp.grants[0].scope: apply-time placeholders are only allowed");
+    expect(messages(validateSynthBundle(misplaced)).join("\n")).toContain(
+      "mcp.grants[0].scope: apply-time placeholders are only allowed",
+    );
   });
 
   it("refuses a secret literal anywhere in the bundle, without echoing it", () => {
@@ -86,7 +88,9 @@ describe("bundle schema", () => {
   });
 
   it("keeps the checked-in JSON Schema equal to the one generated from zod", () => {
-    const checkedIn = JSON.parse(readFileSync(new URL("../../policies/bundle/bundle.schema.json", import.meta.url), "utf8"));
+    const checkedIn = JSON.parse(
+      readFileSync(new URL("../../policies/bundle/bundle.schema.json", import.meta.url), "utf8"),
+    );
     expect(checkedIn).toEqual(bundleJsonSchema());
   });
 });

@@ -18,7 +18,9 @@ const KEY = ["sk", "proj", "Abc123Def456Ghi789Jkl012Mno345Pqr"].join("-");
 
 describe("PII guard", () => {
   it("masks email, SSN, Luhn-valid card, phone and IP and counts each", () => {
-    const verdict = pii.apply("Mail jane.doe@example.com, SSN 123-45-6789, card 4111 1111 1111 1111, call (415) 555-0134, host 10.20.30.40");
+    const verdict = pii.apply(
+      "Mail jane.doe@example.com, SSN 123-45-6789, card 4111 1111 1111 1111, call (415) 555-0134, host 10.20.30.40",
+    );
     expect(verdict).toMatchObject({ action: "allow" });
     if (verdict.action !== "allow") return;
     expect(verdict.value).toBe(
@@ -38,14 +40,28 @@ describe("PII guard", () => {
   });
 
   it("applies extra patterns from the policy and refuses an invalid one at load, naming it", () => {
-    const guard = compilePiiGuard({ mode: "mask", detectors: [], extraPatterns: [{ name: "employee-id", regex: "EMP-\\d{6}", flags: "" }] });
-    expect(guard.apply("badge EMP-123456")).toMatchObject({ value: "badge [REDACTED:employee-id]", redactions: { "employee-id": 1 } });
-    expect(() => compilePiiGuard({ mode: "mask", detectors: [], extraPatterns: [{ name: "broken", regex: "(", flags: "" }] })).toThrow(/broken/);
+    const guard = compilePiiGuard({
+      mode: "mask",
+      detectors: [],
+      extraPatterns: [{ name: "employee-id", regex: "EMP-\\d{6}", flags: "" }],
+    });
+    expect(guard.apply("badge EMP-123456")).toMatchObject({
+      value: "badge [REDACTED:employee-id]",
+      redactions: { "employee-id": 1 },
+    });
+    expect(() =>
+      compilePiiGuard({ mode: "mask", detectors: [], extraPatterns: [{ name: "broken", regex: "(", flags: "" }] }),
+    ).toThrow(/broken/);
   });
 
   it("in log mode leaves the text unchanged but counts and flags what it saw", () => {
     const guard = compilePiiGuard({ mode: "log", detectors: [...ALL], extraPatterns: [] });
-    expect(guard.apply("mail jane@example.com")).toEqual({ action: "allow", value: "mail jane@example.com", redactions: { email: 1 }, flagged: ["pii"] });
+    expect(guard.apply("mail jane@example.com")).toEqual({
+      action: "allow",
+      value: "mail jane@example.com",
+      redactions: { email: 1 },
+      flagged: ["pii"],
+    });
   });
 
   it("in block mode refuses without echoing the value", () => {
@@ -67,23 +83,48 @@ describe("prompt-injection guard", () => {
     expect(guard.apply(text)).toMatchObject({ action: "block", guard: "prompt-injection" });
   });
 
-  it.each(["This chemical is dangerous, handle with care", "Dan from accounting sent the abundant report", "Summarise the previous instructions manual chapter"])(
-    "lets ordinary text through: %s",
-    (text) => {
-      expect(guard.apply(text)).toEqual({ action: "allow", value: text });
-    },
-  );
+  it.each([
+    "This chemical is dangerous, handle with care",
+    "Dan from accounting sent the abundant report",
+    "Summarise the previous instructions manual chapter",
+  ])("lets ordinary text through: %s", (text) => {
+    expect(guard.apply(text)).toEqual({ action: "allow", value: text });
+  });
 });
 
 describe("credential-leak detection", () => {
   it("finds a known-format key and a secretlint-only secret", async () => {
-    const findings = await findCredentials(`key ${KEY} and token ${["ghp", "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"].join("_")}`);
+    const findings = await findCredentials(
+      `key ${KEY} and token ${["ghp", "A1b2C3d4E5f6G7h8I9j0K1l2M3n4O5p6Q7r8"].join("_")}`,
+    );
     expect(findings.map((f) => f.kind)).toEqual(expect.arrayContaining(["openai-api-key", "github-token"]));
   });
 
   it("the prefilter finds an unbroken run exactly when the plain pattern does", () => {
     // Texts of separators and other characters with runs around the threshold, at the start, middle and end.
-    const pieces = [" ", "\t", "\n", "\v", '"', "'", "`", "\u00a0", "\u2009", "\u3000", "\ufeff", "\u00ad", "\u200b", "a", "B7", "-", "_", "/", "é", "abcdefghijklmn", "abcdefghijklmno"];
+    const pieces = [
+      " ",
+      "\t",
+      "\n",
+      "\v",
+      '"',
+      "'",
+      "`",
+      "\u00a0",
+      "\u2009",
+      "\u3000",
+      "\ufeff",
+      "\u00ad",
+      "\u200b",
+      "a",
+      "B7",
+      "-",
+      "_",
+      "/",
+      "é",
+      "abcdefghijklmn",
+      "abcdefghijklmno",
+    ];
     let seed = 7;
     const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31);
     const plain = /[^\s"'`]{15,}/;
@@ -159,7 +200,7 @@ describe("credential-leak detection", () => {
   });
 
   it("passes clean streamed text through byte for byte", async () => {
-    const text = "Plain answer with ünïcode, \"quotes\", a URL https://example.com/a/b?c=d and numbers 1234.";
+    const text = 'Plain answer with ünïcode, "quotes", a URL https://example.com/a/b?c=d and numbers 1234.';
     const pieces = text.match(/.{1,5}/gs) ?? [];
     expect(await stream(pieces, "block")).toEqual({ blocked: false, out: text });
   });
@@ -168,7 +209,13 @@ describe("credential-leak detection", () => {
 describe("guard policy on JSON (MCP tool arguments)", () => {
   it("masks PII inside nested strings and reports counts", async () => {
     const policy = compileGuardPolicy({ id: "p", pii: { mode: "mask", detectors: [...ALL], extraPatterns: [] } });
-    const verdict = await guardJsonStrings({ a: { b: ["ssn 123-45-6789"] }, n: 1 }, (t) => policy.guardRequestText(t, "tool"));
-    expect(verdict).toEqual({ action: "allow", value: { a: { b: ["ssn [REDACTED:ssn]"] }, n: 1 }, redactions: { ssn: 1 } });
+    const verdict = await guardJsonStrings({ a: { b: ["ssn 123-45-6789"] }, n: 1 }, (t) =>
+      policy.guardRequestText(t, "tool"),
+    );
+    expect(verdict).toEqual({
+      action: "allow",
+      value: { a: { b: ["ssn [REDACTED:ssn]"] }, n: 1 },
+      redactions: { ssn: 1 },
+    });
   });
 });

@@ -40,7 +40,10 @@ describe("decideTool", () => {
   });
 
   it("write scope adds write tools", () => {
-    expect(decideTool(["mcp:read", "mcp:write"], "memory", "create_entities", policy)).toEqual({ allowed: true, grantedBy: "mcp:write" });
+    expect(decideTool(["mcp:read", "mcp:write"], "memory", "create_entities", policy)).toEqual({
+      allowed: true,
+      grantedBy: "mcp:write",
+    });
   });
 
   it("always-blocked wins over an admin grant matching everything", () => {
@@ -57,14 +60,21 @@ describe("decideTool", () => {
       deny: [{ upstream: "memory", tools: ["open_*", "drop_*"], reason: "pii" }],
       alwaysBlocked: [{ upstream: "*", tools: ["drop_*"], reason: "destructive" }],
     });
-    expect(decideTool(["s"], "memory", "open_nodes", p)).toEqual({ allowed: false, rule: "deny: pii", requiredScopes: [] });
+    expect(decideTool(["s"], "memory", "open_nodes", p)).toEqual({
+      allowed: false,
+      rule: "deny: pii",
+      requiredScopes: [],
+    });
     expect(decideTool(["s"], "memory", "drop_all", p)).toMatchObject({ rule: "always-blocked: destructive" });
     expect(decideTool(["s"], "memory", "read_graph", p)).toEqual({ allowed: true, grantedBy: "s" });
   });
 
   it("a rule scoped to one upstream leaves the others alone", () => {
     const p = compileToolPolicy({
-      grants: [{ scope: "s", upstream: "a", tools: ["*"] }, { scope: "s", upstream: "b", tools: ["*"] }],
+      grants: [
+        { scope: "s", upstream: "a", tools: ["*"] },
+        { scope: "s", upstream: "b", tools: ["*"] },
+      ],
       deny: [{ upstream: "a", tools: ["x"], reason: "r" }],
       alwaysBlocked: [],
     });
@@ -85,7 +95,10 @@ describe("decideTool", () => {
   });
 
   it("a caller with no scopes sees nothing", () => {
-    expect(decideTool([], "memory", "read_graph", policy)).toMatchObject({ allowed: false, requiredScopes: ["mcp:read", "mcp:admin"] });
+    expect(decideTool([], "memory", "read_graph", policy)).toMatchObject({
+      allowed: false,
+      requiredScopes: ["mcp:read", "mcp:admin"],
+    });
   });
 
   it("patterns are anchored: a granted prefix does not match in the middle of a name", () => {
@@ -96,11 +109,17 @@ describe("decideTool", () => {
 describe("decideUpstreamItem (prompts and resources)", () => {
   it("a caller holding any scope granted on the upstream may use its prompts and resources", () => {
     expect(decideUpstreamItem(["mcp:write"], "memory", policy)).toEqual({ allowed: true, grantedBy: "mcp:write" });
-    expect(decideUpstreamItem(["mcp:write"], "github", policy)).toMatchObject({ allowed: false, requiredScopes: ["mcp:read"] });
+    expect(decideUpstreamItem(["mcp:write"], "github", policy)).toMatchObject({
+      allowed: false,
+      requiredScopes: ["mcp:read"],
+    });
   });
 
   it("a prompt named like an always-blocked tool is refused", () => {
-    expect(decideUpstreamItem(["mcp:admin"], "memory", policy, "delete_all")).toMatchObject({ allowed: false, rule: "always-blocked: destructive" });
+    expect(decideUpstreamItem(["mcp:admin"], "memory", policy, "delete_all")).toMatchObject({
+      allowed: false,
+      rule: "always-blocked: destructive",
+    });
   });
 });
 
@@ -127,7 +146,11 @@ describe("names", () => {
       { upstreamId: "a", names: ["y", "x"] },
     ]);
     expect(table.items.map((i) => i.exposed)).toEqual([namespacedName("b", "a.b"), "b__z", "a__x", "a__y"]);
-    expect(table.resolve(namespacedName("b", "a.b"))).toEqual({ upstreamId: "b", name: "a.b", exposed: namespacedName("b", "a.b") });
+    expect(table.resolve(namespacedName("b", "a.b"))).toEqual({
+      upstreamId: "b",
+      name: "a.b",
+      exposed: namespacedName("b", "a.b"),
+    });
     expect(table.resolve("b__a.b")).toBeUndefined();
     expect(table.resolve("c__x")).toBeUndefined();
   });

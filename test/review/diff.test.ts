@@ -3,7 +3,13 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { type Change, type ReviewReport, COMMENT_MARKER, diffSyntheses, renderMarkdown } from "../../policies/review/index.js";
+import {
+  type Change,
+  type ReviewReport,
+  COMMENT_MARKER,
+  diffSyntheses,
+  renderMarkdown,
+} from "../../policies/review/index.js";
 import { diffCommand, EXIT_WIDENING, readSynthesis } from "../../runtime/cli/diff.js";
 import { allFixtureFiles, CASES, TOOL_CATALOG } from "../fixtures/review/cases.js";
 import { sampleBundle } from "../support/sample-bundle.js";
@@ -16,11 +22,17 @@ const GW = "tollgate-dev/gateway";
 async function review(name: string, opts: { plan?: boolean; catalog?: boolean } = {}): Promise<ReviewReport> {
   const base = await readSynthesis(join(fixtures, name, "base"));
   const head = await readSynthesis(join(fixtures, name, "head"));
-  const plan = opts.plan ? new Map([["tollgate-dev", JSON.parse(readFileSync(join(fixtures, name, "plan.json"), "utf8"))]]) : undefined;
-  return diffSyntheses(base, head, { ...(plan ? { plans: plan } : {}), ...(opts.catalog ? { catalog: TOOL_CATALOG } : {}) });
+  const plan = opts.plan
+    ? new Map([["tollgate-dev", JSON.parse(readFileSync(join(fixtures, name, "plan.json"), "utf8"))]])
+    : undefined;
+  return diffSyntheses(base, head, {
+    ...(plan ? { plans: plan } : {}),
+    ...(opts.catalog ? { catalog: TOOL_CATALOG } : {}),
+  });
 }
 
-const of = <K extends Change["kind"]>(report: ReviewReport, kind: K) => report.changes.filter((c): c is Extract<Change, { kind: K }> => c.kind === kind);
+const of = <K extends Change["kind"]>(report: ReviewReport, kind: K) =>
+  report.changes.filter((c): c is Extract<Change, { kind: K }> => c.kind === kind);
 
 /** Runs the command in-process and captures what it prints. */
 async function runDiff(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
@@ -43,7 +55,8 @@ async function runDiff(args: string[]): Promise<{ code: number; stdout: string; 
 
 describe("review fixtures", () => {
   it("the committed fixture pairs are what cases.ts builds (run test/fixtures/review/build.ts after changing it)", () => {
-    for (const [file, text] of Object.entries(allFixtureFiles())) expect(readFileSync(join(fixtures, file), "utf8"), file).toBe(text);
+    for (const [file, text] of Object.entries(allFixtureFiles()))
+      expect(readFileSync(join(fixtures, file), "utf8"), file).toBe(text);
   });
 
   it("every fixture bundle is a valid synth-time bundle", () => {
@@ -55,19 +68,47 @@ describe("tollgate diff: effective authority", () => {
   it("a scope that gains a tool is a widening, for the scope and for every Okta client holding it", async () => {
     const report = await review("scope-gains-tool");
     expect(of(report, "tool-grant")).toEqual([
-      expect.objectContaining({ effect: "widening", gateway: GW, scope: "mcp:write", upstream: "github", pattern: "create_pull_request", change: "added" }),
+      expect.objectContaining({
+        effect: "widening",
+        gateway: GW,
+        scope: "mcp:write",
+        upstream: "github",
+        pattern: "create_pull_request",
+        change: "added",
+      }),
     ]);
     expect(of(report, "tool-access")).toEqual([
-      expect.objectContaining({ effect: "widening", scope: "mcp:write", tool: "github__create_pull_request", change: "gained", summary: "mcp:write can now call github__create_pull_request" }),
+      expect.objectContaining({
+        effect: "widening",
+        scope: "mcp:write",
+        tool: "github__create_pull_request",
+        change: "gained",
+        summary: "mcp:write can now call github__create_pull_request",
+      }),
     ]);
-    expect(of(report, "client-access")).toEqual([expect.objectContaining({ effect: "widening", client: "coding-agent", tool: "github__create_pull_request", change: "gained" })]);
+    expect(of(report, "client-access")).toEqual([
+      expect.objectContaining({
+        effect: "widening",
+        client: "coding-agent",
+        tool: "github__create_pull_request",
+        change: "gained",
+      }),
+    ]);
     expect(report.summary).toMatchObject({ widening: 3, narrowing: 0, warnings: [] });
-    expect(report.authority).toContainEqual({ gateway: GW, scope: "mcp:write", upstream: "github", pattern: "create_pull_request", state: "added" });
+    expect(report.authority).toContainEqual({
+      gateway: GW,
+      scope: "mcp:write",
+      upstream: "github",
+      pattern: "create_pull_request",
+      state: "added",
+    });
   });
 
   it("a tool moved to always-blocked is lost by every scope and client that could call it, naming the rule", async () => {
     const report = await review("tool-always-blocked");
-    expect(of(report, "always-blocked")).toEqual([expect.objectContaining({ effect: "narrowing", upstream: "memory", pattern: "create_entities", change: "added" })]);
+    expect(of(report, "always-blocked")).toEqual([
+      expect.objectContaining({ effect: "narrowing", upstream: "memory", pattern: "create_entities", change: "added" }),
+    ]);
     const lost = of(report, "tool-access");
     expect(lost.map((c) => [c.scope, c.tool, c.change, c.rule])).toEqual([
       ["mcp:admin", "memory__create_entities", "lost", "always-blocked: writes the shared graph"],
@@ -79,7 +120,15 @@ describe("tollgate diff: effective authority", () => {
 
   it("an Okta client that may request a new scope gains that scope's tools", async () => {
     const report = await review("client-gains-scope", { catalog: true });
-    expect(of(report, "client-scope")).toEqual([expect.objectContaining({ effect: "widening", gateway: "tollgate-dev", client: "research-agent", scope: "mcp:write", change: "added" })]);
+    expect(of(report, "client-scope")).toEqual([
+      expect.objectContaining({
+        effect: "widening",
+        gateway: "tollgate-dev",
+        client: "research-agent",
+        scope: "mcp:write",
+        change: "added",
+      }),
+    ]);
     expect(of(report, "client-access").map((c) => `${c.client} ${c.change} ${c.tool}`)).toEqual([
       "research-agent gained memory__add_observations",
       "research-agent gained memory__create_entities",
@@ -92,7 +141,9 @@ describe("tollgate diff: effective authority", () => {
     const base = sampleBundle();
     const head = structuredClone(base) as BundleInput;
     head.mcp!.grants = head.mcp!.grants!.filter((g) => !(g.scope === "mcp:read" && g.upstream === "memory"));
-    const side = (b: BundleInput) => ({ stacks: [{ name: "tollgate-dev", bundles: [orThrow(validateSynthBundle(b))] }] });
+    const side = (b: BundleInput) => ({
+      stacks: [{ name: "tollgate-dev", bundles: [orThrow(validateSynthBundle(b))] }],
+    });
     const plain = diffSyntheses(side(base), side(head));
     expect(of(plain, "tool-grant").map((c) => c.pattern)).toEqual(["open_*", "read_*", "search_*"]);
     expect(of(plain, "tool-access")).toEqual([]);
@@ -109,19 +160,35 @@ describe("tollgate diff: effective authority", () => {
 describe("tollgate diff: guards, limits, routes", () => {
   it("a guard going from block to log is a loosening", async () => {
     const report = await review("guard-block-to-log");
-    expect(of(report, "guard-mode")).toEqual([expect.objectContaining({ effect: "widening", policy: "default", guard: "promptInjection", before: "block", after: "log" })]);
+    expect(of(report, "guard-mode")).toEqual([
+      expect.objectContaining({
+        effect: "widening",
+        policy: "default",
+        guard: "promptInjection",
+        before: "block",
+        after: "log",
+      }),
+    ]);
   });
 
   it("a raised request budget is a widening and shows both budgets", async () => {
     const report = await review("limit-raised");
     expect(of(report, "limit")).toEqual([
-      expect.objectContaining({ effect: "widening", policy: "default", limit: "requests", before: { perWindow: 60, windowSeconds: 60 }, after: { perWindow: 600, windowSeconds: 60 } }),
+      expect.objectContaining({
+        effect: "widening",
+        policy: "default",
+        limit: "requests",
+        before: { perWindow: 60, windowSeconds: 60 },
+        after: { perWindow: 600, windowSeconds: 60 },
+      }),
     ]);
   });
 
   it("a provider added to a route is a widening (prompts may go to a new vendor)", async () => {
     const report = await review("provider-added");
-    expect(of(report, "provider")).toEqual([expect.objectContaining({ effect: "widening", route: "openai", provider: "azure", change: "added" })]);
+    expect(of(report, "provider")).toEqual([
+      expect.objectContaining({ effect: "widening", route: "openai", provider: "azure", change: "added" }),
+    ]);
     expect(of(report, "route")).toEqual([]);
   });
 });
@@ -134,8 +201,12 @@ describe("tollgate diff: token acceptance and policy bindings", () => {
     base.auth.allowedClients = ["research-agent"];
     const head = structuredClone(base);
     delete head.auth.allowedClients;
-    expect(of(diffSyntheses(side(base), side(head)), "auth")).toEqual([expect.objectContaining({ effect: "widening", field: "allowedClients", before: ["research-agent"], after: null })]);
-    expect(of(diffSyntheses(side(head), side(base)), "auth")).toEqual([expect.objectContaining({ effect: "narrowing", field: "allowedClients" })]);
+    expect(of(diffSyntheses(side(base), side(head)), "auth")).toEqual([
+      expect.objectContaining({ effect: "widening", field: "allowedClients", before: ["research-agent"], after: null }),
+    ]);
+    expect(of(diffSyntheses(side(head), side(base)), "auth")).toEqual([
+      expect.objectContaining({ effect: "narrowing", field: "allowedClients" }),
+    ]);
   });
 
   it("pointing a route at a weaker guard policy is a widening of that route", () => {
@@ -143,7 +214,9 @@ describe("tollgate diff: token acceptance and policy bindings", () => {
     base.guardPolicies.push({ id: "lax", pii: { mode: "log" } });
     const head = structuredClone(base);
     head.llm!.routes![0]!.policy = "lax";
-    expect(of(diffSyntheses(side(base), side(head)), "policy-binding")).toEqual([expect.objectContaining({ effect: "widening", target: "route openai", before: "default", after: "lax" })]);
+    expect(of(diffSyntheses(side(base), side(head)), "policy-binding")).toEqual([
+      expect.objectContaining({ effect: "widening", target: "route openai", before: "default", after: "lax" }),
+    ]);
   });
 });
 
@@ -152,27 +225,50 @@ describe("tollgate diff: infrastructure", () => {
     const report = await review("construct-renamed");
     const infra = report.infrastructure[0]!;
     expect(infra.source).toBe("synth");
-    expect(infra.resources).toContainEqual({ address: "okta_app_oauth.okta_research-agent-v2", type: "okta_app_oauth", provider: "okta", action: "replace", previousAddress: "okta_app_oauth.okta_research-agent" });
+    expect(infra.resources).toContainEqual({
+      address: "okta_app_oauth.okta_research-agent-v2",
+      type: "okta_app_oauth",
+      provider: "okta",
+      action: "replace",
+      previousAddress: "okta_app_oauth.okta_research-agent",
+    });
     expect(infra.resources.filter((r) => r.action === "delete")).toEqual([]);
-    expect(report.summary.warnings).toEqual([expect.stringMatching(/okta_research-agent was renamed to .*okta_research-agent-v2.*DESTROY and recreate/)]);
+    expect(report.summary.warnings).toEqual([
+      expect.stringMatching(/okta_research-agent was renamed to .*okta_research-agent-v2.*DESTROY and recreate/),
+    ]);
     expect(report.changes).toEqual([]);
   });
 
   it("with a plan, reports Terraform's real actions per address, including the replace and its cause", async () => {
     const estimate = await review("plan-replace");
-    expect(estimate.infrastructure[0]!.resources.map((r) => [r.address, r.action])).toEqual([["aws_iam_role.agentcore_runtime-role", "update"]]);
+    expect(estimate.infrastructure[0]!.resources.map((r) => [r.address, r.action])).toEqual([
+      ["aws_iam_role.agentcore_runtime-role", "update"],
+    ]);
     const report = await review("plan-replace", { plan: true });
     const infra = report.infrastructure[0]!;
     expect(infra.source).toBe("plan");
     expect(infra.resources).toEqual([
-      { address: "aws_iam_role.agentcore_runtime-role", type: "aws_iam_role", provider: "aws", action: "replace", reason: "replace_because_cannot_update; forced by name" },
-      { address: "kubernetes_config_map_v1.gateway_bundle", type: "kubernetes_config_map_v1", provider: "kubernetes", action: "update" },
+      {
+        address: "aws_iam_role.agentcore_runtime-role",
+        type: "aws_iam_role",
+        provider: "aws",
+        action: "replace",
+        reason: "replace_because_cannot_update; forced by name",
+      },
+      {
+        address: "kubernetes_config_map_v1.gateway_bundle",
+        type: "kubernetes_config_map_v1",
+        provider: "kubernetes",
+        action: "update",
+      },
     ]);
     expect(infra.providers).toEqual([
       { provider: "aws", create: 0, update: 0, replace: 1, delete: 0, move: 0 },
       { provider: "kubernetes", create: 0, update: 1, replace: 0, delete: 0, move: 0 },
     ]);
-    expect(report.summary.warnings).toEqual([expect.stringContaining("aws_iam_role.agentcore_runtime-role will be DESTROYED and recreated")]);
+    expect(report.summary.warnings).toEqual([
+      expect.stringContaining("aws_iam_role.agentcore_runtime-role will be DESTROYED and recreated"),
+    ]);
   });
 });
 
@@ -194,20 +290,35 @@ describe("tollgate diff: Markdown for the PR comment", () => {
 
 describe("tollgate diff: command line", () => {
   it("--fail-on widening exits non-zero for a widening change and zero for a narrowing one", async () => {
-    const widening = await runDiff([join(fixtures, "scope-gains-tool/base"), join(fixtures, "scope-gains-tool/head"), "--fail-on", "widening", "--format", "json"]);
+    const widening = await runDiff([
+      join(fixtures, "scope-gains-tool/base"),
+      join(fixtures, "scope-gains-tool/head"),
+      "--fail-on",
+      "widening",
+      "--format",
+      "json",
+    ]);
     expect(widening.code).toBe(EXIT_WIDENING);
     expect(JSON.parse(widening.stdout).summary.widening).toBe(3);
-    const narrowing = await runDiff([join(fixtures, "tool-always-blocked/base"), join(fixtures, "tool-always-blocked/head"), "--fail-on", "widening"]);
+    const narrowing = await runDiff([
+      join(fixtures, "tool-always-blocked/base"),
+      join(fixtures, "tool-always-blocked/head"),
+      "--fail-on",
+      "widening",
+    ]);
     expect(narrowing.code).toBe(0);
     expect(narrowing.stdout).toContain("can no longer call memory__create_entities");
   });
 
   it("compares two lone bundle files as well as cdktf.out directories", async () => {
-    const bundle = (side: string) => join(fixtures, "scope-gains-tool", side, "stacks/tollgate-dev/gateway.bundle.json");
+    const bundle = (side: string) =>
+      join(fixtures, "scope-gains-tool", side, "stacks/tollgate-dev/gateway.bundle.json");
     const out = await runDiff([bundle("base"), bundle("head"), "--format", "json"]);
     expect(out.code).toBe(0);
     const report = JSON.parse(out.stdout) as ReviewReport;
-    expect(of(report, "tool-access").map((c) => c.summary)).toEqual(["mcp:write can now call github__create_pull_request"]);
+    expect(of(report, "tool-access").map((c) => c.summary)).toEqual([
+      "mcp:write can now call github__create_pull_request",
+    ]);
     expect(report.infrastructure).toEqual([]);
   });
 
@@ -227,7 +338,18 @@ describe("tollgate diff: command line", () => {
   });
 
   it("runs as the tollgate binary (process exit code)", () => {
-    const run = spawnSync(process.execPath, [join(root, "bin/tollgate.mjs"), "diff", join(fixtures, "limit-raised/base"), join(fixtures, "limit-raised/head"), "--fail-on", "widening"], { encoding: "utf8" });
+    const run = spawnSync(
+      process.execPath,
+      [
+        join(root, "bin/tollgate.mjs"),
+        "diff",
+        join(fixtures, "limit-raised/base"),
+        join(fixtures, "limit-raised/head"),
+        "--fail-on",
+        "widening",
+      ],
+      { encoding: "utf8" },
+    );
     expect(run.status).toBe(EXIT_WIDENING);
     expect(run.stdout).toContain("requests limit of default raised: 60 requests/60s → 600 requests/60s");
   });

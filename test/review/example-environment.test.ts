@@ -33,13 +33,41 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe("tollgate diff on the example environment", () => {
   it("shows one granted tool as a widening of its scope, and fails --fail-on widening", () => {
-    const run = spawnSync(process.execPath, [join(root, "bin/tollgate.mjs"), "diff", join(dir, "base"), join(dir, "head"), "--format", "json", "--fail-on", "widening"], { encoding: "utf8" });
+    const run = spawnSync(
+      process.execPath,
+      [
+        join(root, "bin/tollgate.mjs"),
+        "diff",
+        join(dir, "base"),
+        join(dir, "head"),
+        "--format",
+        "json",
+        "--fail-on",
+        "widening",
+      ],
+      { encoding: "utf8" },
+    );
     expect(run.stderr).toContain("widening change");
     expect(run.status).toBe(EXIT_WIDENING);
     const report = JSON.parse(run.stdout) as ReviewReport;
     const widening = report.changes.filter((c: Change) => c.effect === "widening");
-    expect(widening).toContainEqual(expect.objectContaining({ kind: "tool-grant", scope: "mcp:read", upstream: "github", pattern: "approve_deployment", gateway: "tollgate-dev/gateway" }));
-    expect(widening).toContainEqual(expect.objectContaining({ kind: "tool-access", scope: "mcp:read", tool: "github__approve_deployment", summary: "mcp:read can now call github__approve_deployment" }));
+    expect(widening).toContainEqual(
+      expect.objectContaining({
+        kind: "tool-grant",
+        scope: "mcp:read",
+        upstream: "github",
+        pattern: "approve_deployment",
+        gateway: "tollgate-dev/gateway",
+      }),
+    );
+    expect(widening).toContainEqual(
+      expect.objectContaining({
+        kind: "tool-access",
+        scope: "mcp:read",
+        tool: "github__approve_deployment",
+        summary: "mcp:read can now call github__approve_deployment",
+      }),
+    );
     expect(report.changes.filter((c) => c.effect === "narrowing")).toEqual([]);
     // The bundle travels in the ConfigMap: the only infrastructure change is that update, nothing destroyed.
     expect(report.summary.warnings).toEqual([]);
@@ -47,7 +75,11 @@ describe("tollgate diff on the example environment", () => {
   });
 
   it("reports nothing when both sides are the same synthesis", () => {
-    const run = spawnSync(process.execPath, [join(root, "bin/tollgate.mjs"), "diff", join(dir, "base"), join(dir, "base"), "--fail-on", "widening"], { encoding: "utf8" });
+    const run = spawnSync(
+      process.execPath,
+      [join(root, "bin/tollgate.mjs"), "diff", join(dir, "base"), join(dir, "base"), "--fail-on", "widening"],
+      { encoding: "utf8" },
+    );
     expect(run.status).toBe(0);
     expect(run.stdout).toContain("0 widening, 0 narrowing, 0 neutral, 0 resource changes");
   });

@@ -7,7 +7,10 @@ import { EXIT_WIDENING } from "../../runtime/cli/diff.js";
 const text = readFileSync(new URL("../../examples/github-actions/tollgate-review.yml", import.meta.url), "utf8");
 
 describe("the example review workflow", () => {
-  const workflow = parse(text) as { on: { pull_request: { types: string[] } }; jobs: { review: { steps: { name?: string; run?: string; with?: { script?: string } }[] } } };
+  const workflow = parse(text) as {
+    on: { pull_request: { types: string[] } };
+    jobs: { review: { steps: { name?: string; run?: string; with?: { script?: string } }[] } };
+  };
   const steps = workflow.jobs.review.steps;
 
   it("finds its own comment by the marker tollgate diff writes", () => {

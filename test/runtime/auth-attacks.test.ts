@@ -7,7 +7,15 @@ import { startAuthServer } from "../../examples/local-platform/auth-server.js";
 import { type RunningGateway, startGateway } from "../../runtime/server/index.js";
 import { type AuditEvent, createMemoryAuditLog } from "../../runtime/observability/audit.js";
 import { attackerSignedToken, hs256WithPublicKey, plausibleClaims, unsignedToken } from "../support/attacker.js";
-import { TEST_CLIENTS, type TestPlatform, authTestBundle, freePort, initializeRequest, mcpHeaders, startTestPlatform } from "../support/gateway.js";
+import {
+  TEST_CLIENTS,
+  type TestPlatform,
+  authTestBundle,
+  freePort,
+  initializeRequest,
+  mcpHeaders,
+  startTestPlatform,
+} from "../support/gateway.js";
 import { type TestIssuer, startTestIssuer } from "../support/test-issuer.js";
 
 const UPSTREAM_AUDIENCE = "http://upstream.test/mcp";
@@ -46,7 +54,9 @@ describe("authentication against the real authorization server", () => {
   it("answers a request without a token with 401, resource metadata and scopes, and no error code", async () => {
     const response = await post(platform.mcpUrl);
     expect(response.status).toBe(401);
-    expect(response.headers.get("www-authenticate")).toBe(`Bearer resource_metadata="${platform.url}/.well-known/oauth-protected-resource/mcp", scope="mcp:read mcp:write mcp:admin"`);
+    expect(response.headers.get("www-authenticate")).toBe(
+      `Bearer resource_metadata="${platform.url}/.well-known/oauth-protected-resource/mcp", scope="mcp:read mcp:write mcp:admin"`,
+    );
   });
 
   it("refuses a garbage token", async () => {
@@ -54,28 +64,49 @@ describe("authentication against the real authorization server", () => {
   });
 
   it("refuses a non-Bearer authorization header", async () => {
-    const response = await fetch(platform.mcpUrl, { method: "POST", headers: { ...mcpHeaders(), authorization: "Basic YWxpY2U6c2VjcmV0" }, body: initializeRequest() });
+    const response = await fetch(platform.mcpUrl, {
+      method: "POST",
+      headers: { ...mcpHeaders(), authorization: "Basic YWxpY2U6c2VjcmV0" },
+      body: initializeRequest(),
+    });
     await expectInvalidToken(response, "malformed authorization header");
   });
 
   it("refuses an unsigned token (alg: none)", async () => {
-    await expectInvalidToken(await post(platform.mcpUrl, unsignedToken(plausibleClaims(platform.as.issuer, platform.url))), "algorithm not allowed");
+    await expectInvalidToken(
+      await post(platform.mcpUrl, unsignedToken(plausibleClaims(platform.as.issuer, platform.url))),
+      "algorithm not allowed",
+    );
   });
 
   it("refuses an HS256 token signed with the issuer's public key", async () => {
     const publicJwk = platform.as.publicJwks.keys[0]!;
-    await expectInvalidToken(await post(platform.mcpUrl, hs256WithPublicKey(plausibleClaims(platform.as.issuer, platform.url), publicJwk)), "algorithm not allowed");
+    await expectInvalidToken(
+      await post(platform.mcpUrl, hs256WithPublicKey(plausibleClaims(platform.as.issuer, platform.url), publicJwk)),
+      "algorithm not allowed",
+    );
   });
 
   it("refuses a token signed by the attacker's key under the issuer's kid", async () => {
     const kid = platform.as.publicJwks.keys[0]!.kid!;
-    await expectInvalidToken(await post(platform.mcpUrl, await attackerSignedToken(plausibleClaims(platform.as.issuer, platform.url), kid)), "bad signature");
+    await expectInvalidToken(
+      await post(platform.mcpUrl, await attackerSignedToken(plausibleClaims(platform.as.issuer, platform.url), kid)),
+      "bad signature",
+    );
   });
 
   it("refuses a token of another real authorization server", async () => {
-    const other = await startAuthServer({ audience: platform.url, scopes: ["mcp:read"], clients: [TEST_CLIENTS.reader] });
+    const other = await startAuthServer({
+      audience: platform.url,
+      scopes: ["mcp:read"],
+      clients: [TEST_CLIENTS.reader],
+    });
     try {
-      const { access_token } = await other.clientCredentials({ clientId: TEST_CLIENTS.reader.clientId, clientSecret: TEST_CLIENTS.reader.clientSecret, scopes: ["mcp:read"] });
+      const { access_token } = await other.clientCredentials({
+        clientId: TEST_CLIENTS.reader.clientId,
+        clientSecret: TEST_CLIENTS.reader.clientSecret,
+        scopes: ["mcp:read"],
+      });
       const response = await post(platform.mcpUrl, access_token);
       expect(response.status).toBe(401);
       expect(response.headers.get("www-authenticate")).toContain('error="invalid_token"');
@@ -97,7 +128,10 @@ describe("authentication against the real authorization server", () => {
 
   it("refuses an oversized token without fetching keys for it", async () => {
     const before = platform.as.jwksRequests;
-    const huge = await attackerSignedToken(plausibleClaims(platform.as.issuer, platform.url, { pad: "x".repeat(9000) }), "unknown-kid");
+    const huge = await attackerSignedToken(
+      plausibleClaims(platform.as.issuer, platform.url, { pad: "x".repeat(9000) }),
+      "unknown-kid",
+    );
     await expectInvalidToken(await post(platform.mcpUrl, huge), "token too large");
     expect(platform.as.jwksRequests).toBe(before);
   });
@@ -114,7 +148,9 @@ describe("authentication against the real authorization server", () => {
 describe("allowed clients", () => {
   let platform: TestPlatform;
   beforeAll(async () => {
-    platform = await startTestPlatform({ bundle: (b) => ({ ...b, auth: { ...b.auth, allowedClients: [TEST_CLIENTS.reader.clientId] } }) });
+    platform = await startTestPlatform({
+      bundle: (b) => ({ ...b, auth: { ...b.auth, allowedClients: [TEST_CLIENTS.reader.clientId] } }),
+    });
   });
   afterAll(async () => platform?.close());
 
@@ -141,7 +177,13 @@ describe("tokens with a signature the gateway trusts but claims it must refuse",
     url = `http://127.0.0.1:${port}`;
     const audit = createMemoryAuditLog();
     events = audit.events;
-    gateway = await startGateway({ source: { kind: "inline", bundle: authTestBundle(issuer.issuer, url) }, port, env: {}, audit, log: () => undefined });
+    gateway = await startGateway({
+      source: { kind: "inline", bundle: authTestBundle(issuer.issuer, url) },
+      port,
+      env: {},
+      audit,
+      log: () => undefined,
+    });
   });
   afterAll(async () => {
     await gateway?.close();
@@ -153,23 +195,37 @@ describe("tokens with a signature the gateway trusts but claims it must refuse",
   });
 
   it("refuses an expired token", async () => {
-    await expectInvalidToken(await post(`${url}/mcp`, await issuer.sign(claims({ iat: now() - 600, exp: now() - 120 }))), "token expired");
+    await expectInvalidToken(
+      await post(`${url}/mcp`, await issuer.sign(claims({ iat: now() - 600, exp: now() - 120 }))),
+      "token expired",
+    );
   });
 
   it("tolerates expiry within the configured clock skew (30 s)", async () => {
-    expect((await post(`${url}/mcp`, await issuer.sign(claims({ iat: now() - 600, exp: now() - 5 })))).status).toBe(200);
+    expect((await post(`${url}/mcp`, await issuer.sign(claims({ iat: now() - 600, exp: now() - 5 })))).status).toBe(
+      200,
+    );
   });
 
   it("refuses a token that is not yet valid", async () => {
-    await expectInvalidToken(await post(`${url}/mcp`, await issuer.sign(claims({ nbf: now() + 120 }))), "token not yet valid");
+    await expectInvalidToken(
+      await post(`${url}/mcp`, await issuer.sign(claims({ nbf: now() + 120 }))),
+      "token not yet valid",
+    );
   });
 
   it("refuses a token naming another issuer", async () => {
-    await expectInvalidToken(await post(`${url}/mcp`, await issuer.sign(claims({ iss: "https://evil.example" }))), "wrong issuer");
+    await expectInvalidToken(
+      await post(`${url}/mcp`, await issuer.sign(claims({ iss: "https://evil.example" }))),
+      "wrong issuer",
+    );
   });
 
   it("refuses a token for another audience", async () => {
-    await expectInvalidToken(await post(`${url}/mcp`, await issuer.sign(claims({ aud: "https://other.example" }))), "wrong audience");
+    await expectInvalidToken(
+      await post(`${url}/mcp`, await issuer.sign(claims({ aud: "https://other.example" }))),
+      "wrong audience",
+    );
   });
 
   it("refuses a token without sub", async () => {
@@ -188,11 +244,17 @@ describe("tokens with a signature the gateway trusts but claims it must refuse",
   });
 
   it("refuses a token whose scopes are neither an array nor a string", async () => {
-    await expectInvalidToken(await post(`${url}/mcp`, await issuer.sign(claims({ scp: { admin: true } }))), "invalid claim scp");
+    await expectInvalidToken(
+      await post(`${url}/mcp`, await issuer.sign(claims({ scp: { admin: true } }))),
+      "invalid claim scp",
+    );
   });
 
   it("refuses a token whose typ is not an access token type", async () => {
-    await expectInvalidToken(await post(`${url}/mcp`, await issuer.sign(claims(), { typ: "dpop+jwt" })), "wrong token type");
+    await expectInvalidToken(
+      await post(`${url}/mcp`, await issuer.sign(claims(), { typ: "dpop+jwt" })),
+      "wrong token type",
+    );
   });
 
   it("accepts space-separated scopes and Okta-style tokens without typ", async () => {
@@ -214,6 +276,8 @@ describe("tokens with a signature the gateway trusts but claims it must refuse",
 
   it("records each refusal as an auth audit event with the reason", () => {
     const reasons = events.filter((e) => e.kind === "auth" && e.decision === "deny").map((e) => e.reason);
-    expect(reasons).toEqual(expect.arrayContaining(["token expired", "wrong issuer", "duplicate claim or header", "unknown signing key"]));
+    expect(reasons).toEqual(
+      expect.arrayContaining(["token expired", "wrong issuer", "duplicate claim or header", "unknown signing key"]),
+    );
   });
 });

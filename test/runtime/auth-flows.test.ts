@@ -20,30 +20,65 @@ describe("identity from real tokens", () => {
 
   it("a client-credentials token identifies the agent as both subject and client", async () => {
     const result = await verify(await platform.token("writer"));
-    expect(result).toMatchObject({ ok: true, principal: { subject: TEST_CLIENTS.writer.clientId, clientId: TEST_CLIENTS.writer.clientId, scopes: ["mcp:read", "mcp:write"], issuer: platform.as.issuer } });
+    expect(result).toMatchObject({
+      ok: true,
+      principal: {
+        subject: TEST_CLIENTS.writer.clientId,
+        clientId: TEST_CLIENTS.writer.clientId,
+        scopes: ["mcp:read", "mcp:write"],
+        issuer: platform.as.issuer,
+      },
+    });
   });
 
   it("an authorization code + PKCE token identifies the user and the CLI", async () => {
     const result = await verify(await platform.userToken("alice", ["mcp:read", "mcp:write"]));
-    expect(result).toMatchObject({ ok: true, principal: { subject: "alice", clientId: TEST_CLIENTS.cli.clientId, scopes: ["mcp:read", "mcp:write"] } });
+    expect(result).toMatchObject({
+      ok: true,
+      principal: { subject: "alice", clientId: TEST_CLIENTS.cli.clientId, scopes: ["mcp:read", "mcp:write"] },
+    });
   });
 
   it("a token exchanged by an agent on a user's behalf identifies the user, with the agent as client", async () => {
     const user = await platform.userToken("bob", ["mcp:read"]);
-    const exchanged = await platform.as.exchangeToken({ subjectToken: user, clientId: TEST_CLIENTS.delegate.clientId, clientSecret: TEST_CLIENTS.delegate.clientSecret, audience: platform.url });
+    const exchanged = await platform.as.exchangeToken({
+      subjectToken: user,
+      clientId: TEST_CLIENTS.delegate.clientId,
+      clientSecret: TEST_CLIENTS.delegate.clientSecret,
+      audience: platform.url,
+    });
     const result = await verify(exchanged.access_token);
-    expect(result).toMatchObject({ ok: true, principal: { subject: "bob", clientId: TEST_CLIENTS.delegate.clientId, scopes: ["mcp:read"] } });
+    expect(result).toMatchObject({
+      ok: true,
+      principal: { subject: "bob", clientId: TEST_CLIENTS.delegate.clientId, scopes: ["mcp:read"] },
+    });
     const gatewayResponse = await fetch(`${platform.mcpUrl}`, {
       method: "POST",
-      headers: { authorization: `Bearer ${exchanged.access_token}`, "content-type": "application/json", accept: "application/json, text/event-stream" },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "0" } } }),
+      headers: {
+        authorization: `Bearer ${exchanged.access_token}`,
+        "content-type": "application/json",
+        accept: "application/json, text/event-stream",
+      },
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 1,
+        method: "initialize",
+        params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "t", version: "0" } },
+      }),
     });
     expect(gatewayResponse.status).toBe(200);
   });
 
   it("a refreshed token is accepted like the original", async () => {
-    const tokens = await platform.as.obtainTokenWithPkce({ user: "alice", clientId: TEST_CLIENTS.cli.clientId, scopes: ["mcp:read"] });
-    const refreshed = await platform.as.refresh({ refreshToken: tokens.refresh_token!, clientId: TEST_CLIENTS.cli.clientId });
+    const tokens = await platform.as.obtainTokenWithPkce({
+      user: "alice",
+      clientId: TEST_CLIENTS.cli.clientId,
+      scopes: ["mcp:read"],
+    });
+    const refreshed = await platform.as.refresh({
+      refreshToken: tokens.refresh_token!,
+      clientId: TEST_CLIENTS.cli.clientId,
+    });
     expect(await verify(refreshed.access_token)).toMatchObject({ ok: true, principal: { subject: "alice" } });
   });
 
@@ -62,7 +97,9 @@ describe("identity from real tokens", () => {
     const token = await platform.token("admin");
     expect((await verifier.verify(token)).ok).toBe(true);
     const [header = "", , signature = ""] = token.split(".");
-    const forgedPayload = Buffer.from(JSON.stringify({ sub: "mallory", scp: ["mcp:admin"], exp: Math.floor(Date.now() / 1000) + 3600 })).toString("base64url");
+    const forgedPayload = Buffer.from(
+      JSON.stringify({ sub: "mallory", scp: ["mcp:admin"], exp: Math.floor(Date.now() / 1000) + 3600 }),
+    ).toString("base64url");
     const forged = `${header}.${forgedPayload}.${signature}`;
     expect(forged.slice(-64)).toBe(token.slice(-64));
     expect(await verifier.verify(forged)).toMatchObject({ ok: false });

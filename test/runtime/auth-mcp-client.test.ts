@@ -31,18 +31,32 @@ describe("MCP SDK client OAuth flow against the gateway", () => {
       expect(Array.isArray(tools.tools)).toBe(true);
       const token = provider.tokens()?.access_token;
       expect(token).toBeTypeOf("string");
-      expect(decodeJwt(token!)).toMatchObject({ iss: platform.as.issuer, aud: platform.url, cid: TEST_CLIENTS.reader.clientId, scp: ["mcp:read"] });
+      expect(decodeJwt(token!)).toMatchObject({
+        iss: platform.as.issuer,
+        aud: platform.url,
+        cid: TEST_CLIENTS.reader.clientId,
+        scp: ["mcp:read"],
+      });
       // The first attempt was refused for want of a token: the flow really started from the 401.
-      expect(platform.audit).toContainEqual(expect.objectContaining({ kind: "auth", decision: "deny", reason: "no bearer token" }));
+      expect(platform.audit).toContainEqual(
+        expect.objectContaining({ kind: "auth", decision: "deny", reason: "no bearer token" }),
+      );
     } finally {
       await client.close();
     }
   });
 
   it("a client with wrong credentials cannot connect", async () => {
-    const provider = new ClientCredentialsProvider({ clientId: TEST_CLIENTS.reader.clientId, clientSecret: "wrong-secret", scope: "mcp:read", expectedIssuer: platform.as.issuer });
+    const provider = new ClientCredentialsProvider({
+      clientId: TEST_CLIENTS.reader.clientId,
+      clientSecret: "wrong-secret",
+      scope: "mcp:read",
+      expectedIssuer: platform.as.issuer,
+    });
     const client = new Client({ name: "oauth-agent", version: "0" });
-    await expect(client.connect(new StreamableHTTPClientTransport(new URL(platform.mcpUrl), { authProvider: provider }))).rejects.toThrow();
+    await expect(
+      client.connect(new StreamableHTTPClientTransport(new URL(platform.mcpUrl), { authProvider: provider })),
+    ).rejects.toThrow();
     await client.close().catch(() => undefined);
   });
 });

@@ -21,13 +21,27 @@ describe("loading a bundle", () => {
   afterAll(async () => rm(dir, { recursive: true, force: true }));
 
   it("fails when a referenced environment variable is unset, naming the bundle path and the variable", async () => {
-    const result = await loadConfig({ kind: "inline", bundle: sampleBundle() }, { ...TEST_SECRET_ENV, GITHUB_TOKEN: undefined });
+    const result = await loadConfig(
+      { kind: "inline", bundle: sampleBundle() },
+      { ...TEST_SECRET_ENV, GITHUB_TOKEN: undefined },
+    );
     expect(result.ok).toBe(false);
-    expect(!result.ok && result.issues).toEqual([expect.objectContaining({ path: "mcp.upstreams[1].credentials.value", message: "environment variable GITHUB_TOKEN is not set" })]);
+    expect(!result.ok && result.issues).toEqual([
+      expect.objectContaining({
+        path: "mcp.upstreams[1].credentials.value",
+        message: "environment variable GITHUB_TOKEN is not set",
+      }),
+    ]);
   });
 
   it("refuses to start the gateway on a missing secret, and the error never holds a secret value", async () => {
-    const error = await startGateway({ source: { kind: "inline", bundle: sampleBundle() }, port: 0, env: { OPENAI_API_KEY: "sk-test-should-not-appear" }, audit: createMemoryAuditLog(), log: () => undefined }).catch((e: unknown) => e);
+    const error = await startGateway({
+      source: { kind: "inline", bundle: sampleBundle() },
+      port: 0,
+      env: { OPENAI_API_KEY: "sk-test-should-not-appear" },
+      audit: createMemoryAuditLog(),
+      log: () => undefined,
+    }).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(GatewayStartError);
     expect((error as Error).message).toContain("ANTHROPIC_API_KEY");
     expect((error as Error).message).not.toContain("sk-test-should-not-appear");
@@ -47,7 +61,10 @@ describe("loading a bundle", () => {
     const bundle = sampleBundle();
     bundle.llm!.routes![0]!.providers[0]!.apiKey = { file: join(dir, "absent") };
     const result = await loadConfig({ kind: "inline", bundle }, TEST_SECRET_ENV);
-    expect(!result.ok && result.issues[0]).toMatchObject({ path: "llm.routes[0].providers[0].apiKey", message: expect.stringContaining("absent") });
+    expect(!result.ok && result.issues[0]).toMatchObject({
+      path: "llm.routes[0].providers[0].apiKey",
+      message: expect.stringContaining("absent"),
+    });
   });
 
   it("refuses an unresolved apply-time placeholder, and accepts it once values.json supplies it", async () => {

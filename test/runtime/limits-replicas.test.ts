@@ -21,11 +21,18 @@ let as: AuthServer;
 let dir: string;
 const replicas: { child: ChildProcess; url: string }[] = [];
 
-async function startReplica(bundleFile: string, env: Record<string, string>): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, [join(process.cwd(), "bin/tollgate.mjs"), "serve", "--bundle", bundleFile, "--port", "0", "--no-watch"], {
-    env: { ...process.env, ...env },
-    stdio: ["ignore", "ignore", "pipe"],
-  });
+async function startReplica(
+  bundleFile: string,
+  env: Record<string, string>,
+): Promise<{ child: ChildProcess; url: string }> {
+  const child = spawn(
+    process.execPath,
+    [join(process.cwd(), "bin/tollgate.mjs"), "serve", "--bundle", bundleFile, "--port", "0", "--no-watch"],
+    {
+      env: { ...process.env, ...env },
+      stdio: ["ignore", "ignore", "pipe"],
+    },
+  );
   const url = await new Promise<string>((resolve, reject) => {
     let err = "";
     child.stderr?.on("data", (chunk: Buffer) => {
@@ -40,10 +47,27 @@ async function startReplica(bundleFile: string, env: Record<string, string>): Pr
 
 beforeAll(async () => {
   [redis, upstream] = await Promise.all([startRedisServer(), startLlmUpstream()]);
-  as = await startAuthServer({ audience: AUDIENCE, scopes: ["mcp:read"], clients: [{ clientId: "agent", clientSecret: "agent-secret", grants: ["client_credentials"], scopes: ["mcp:read"] }] });
+  as = await startAuthServer({
+    audience: AUDIENCE,
+    scopes: ["mcp:read"],
+    clients: [
+      { clientId: "agent", clientSecret: "agent-secret", grants: ["client_credentials"], scopes: ["mcp:read"] },
+    ],
+  });
   const bundle = {
     ...authTestBundle(as.issuer, AUDIENCE),
-    llm: { routes: [{ id: "openai", pathPrefix: "/openai", policy: "default", providers: [{ id: "openai", kind: "openai" as const, baseUrl: `${upstream.url}/v1`, apiKey: { env: "GW_KEY" } }] }] },
+    llm: {
+      routes: [
+        {
+          id: "openai",
+          pathPrefix: "/openai",
+          policy: "default",
+          providers: [
+            { id: "openai", kind: "openai" as const, baseUrl: `${upstream.url}/v1`, apiKey: { env: "GW_KEY" } },
+          ],
+        },
+      ],
+    },
     guardPolicies: [{ id: "default", limits: { windowSeconds: 60, requestsPerWindow: BUDGET } }],
     rateLimitStore: { type: "redis" as const, url: { env: "GW_REDIS_URL" }, onUnavailable: "fail-closed" as const },
   };
@@ -71,7 +95,11 @@ afterAll(async () => {
 
 describe("rate limits across replicas", () => {
   it("two gateway processes sharing one redis-server admit at most the budget together", async () => {
-    const { access_token: token } = await as.clientCredentials({ clientId: "agent", clientSecret: "agent-secret", scopes: ["mcp:read"] });
+    const { access_token: token } = await as.clientCredentials({
+      clientId: "agent",
+      clientSecret: "agent-secret",
+      scopes: ["mcp:read"],
+    });
     const statuses: number[] = [];
     for (let i = 0; i < 10; i++) {
       const replica = replicas[i % 2];

@@ -56,10 +56,20 @@ describe("rate limiter (memory)", () => {
     expect(first).not.toBeInstanceOf(Promise);
     expect(first).toMatchObject({ allowed: true, headers: { ratelimit: "limit=2, remaining=1, reset=60" } });
     now += 59_000;
-    expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: true, headers: { ratelimit: "limit=2, remaining=0, reset=1" } });
-    expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: false, retryAfterSeconds: 1, headers: { "retry-after": "1" } });
+    expect(limiter.admitRequest(alice, "default")).toMatchObject({
+      allowed: true,
+      headers: { ratelimit: "limit=2, remaining=0, reset=1" },
+    });
+    expect(limiter.admitRequest(alice, "default")).toMatchObject({
+      allowed: false,
+      retryAfterSeconds: 1,
+      headers: { "retry-after": "1" },
+    });
     now += 1_000;
-    expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: true, headers: { ratelimit: "limit=2, remaining=1, reset=60" } });
+    expect(limiter.admitRequest(alice, "default")).toMatchObject({
+      allowed: true,
+      headers: { ratelimit: "limit=2, remaining=1, reset=60" },
+    });
     await limiter.close();
   });
 
@@ -69,7 +79,8 @@ describe("rate limiter (memory)", () => {
     const alice = testPrincipal("alice");
     expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: true });
     limiter.recordTokens(alice, "default", 10);
-    for (let i = 0; i < 3; i++) expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: false, reason: "token budget spent" });
+    for (let i = 0; i < 3; i++)
+      expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: false, reason: "token budget spent" });
     now += 60_000;
     // Both windows ended; had the refusals counted, the request budget (2) would be spent already.
     expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: true });
@@ -110,7 +121,9 @@ describe("rate limiter (redis)", () => {
   const redisConfig = (onUnavailable: "fail-open" | "fail-closed", url: string, keyPrefix: string) =>
     llmTestConfig(
       (b) => {
-        b.guardPolicies = [{ id: "default", limits: { windowSeconds: 60, requestsPerWindow: 5, tokensPerWindow: 1000 } }];
+        b.guardPolicies = [
+          { id: "default", limits: { windowSeconds: 60, requestsPerWindow: 5, tokensPerWindow: 1000 } },
+        ];
         b.rateLimitStore = { type: "redis", url: { env: "REDIS_URL" }, keyPrefix, onUnavailable };
       },
       { REDIS_URL: url },
@@ -121,7 +134,9 @@ describe("rate limiter (redis)", () => {
     const config = redisConfig("fail-closed", url, keyPrefix);
     const [a, b] = await Promise.all([createRateLimiter(config), createRateLimiter(config)]);
     const alice = testPrincipal("alice");
-    const results = await Promise.all(Array.from({ length: requests }, (_, i) => (i % 2 ? a : b).admitRequest(alice, "default")));
+    const results = await Promise.all(
+      Array.from({ length: requests }, (_, i) => (i % 2 ? a : b).admitRequest(alice, "default")),
+    );
     await Promise.all([a.close(), b.close()]);
     return results.filter((r) => r.allowed).length;
   };
@@ -149,9 +164,17 @@ describe("rate limiter (redis)", () => {
       const alice = testPrincipal("alice");
       const recorded: unknown[] = [];
       const wrongPassword = "fedcba9876543210fedcba9876543210";
-      const wrong = await createRateLimiter(redisConfig("fail-closed", secured.url.replace(password, wrongPassword), "t5:"), { audit: { record: (event) => void recorded.push(event) } });
-      expect(await wrong.admitRequest(alice, "default")).toMatchObject({ allowed: false, reason: "rate-limit store unavailable" });
-      expect(recorded).toEqual([expect.objectContaining({ kind: "config", decision: "error", reason: "rate-limit store unavailable" })]);
+      const wrong = await createRateLimiter(
+        redisConfig("fail-closed", secured.url.replace(password, wrongPassword), "t5:"),
+        { audit: { record: (event) => void recorded.push(event) } },
+      );
+      expect(await wrong.admitRequest(alice, "default")).toMatchObject({
+        allowed: false,
+        reason: "rate-limit store unavailable",
+      });
+      expect(recorded).toEqual([
+        expect.objectContaining({ kind: "config", decision: "error", reason: "rate-limit store unavailable" }),
+      ]);
       expect(JSON.stringify(recorded)).not.toContain(wrongPassword);
       await wrong.close();
     } finally {
@@ -163,7 +186,10 @@ describe("rate limiter (redis)", () => {
     const down = "redis://127.0.0.1:1";
     const closed = await createRateLimiter(redisConfig("fail-closed", down, "t2:"));
     const open = await createRateLimiter(redisConfig("fail-open", down, "t3:"));
-    expect(await closed.admitRequest(testPrincipal("alice"), "default")).toMatchObject({ allowed: false, reason: "rate-limit store unavailable" });
+    expect(await closed.admitRequest(testPrincipal("alice"), "default")).toMatchObject({
+      allowed: false,
+      reason: "rate-limit store unavailable",
+    });
     expect((await open.admitRequest(testPrincipal("alice"), "default")).allowed).toBe(true);
     await Promise.all([closed.close(), open.close()]);
   });

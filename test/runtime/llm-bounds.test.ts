@@ -43,7 +43,15 @@ describe("LLM stage bounds", () => {
 
   it("bills tokens from the provider's usage and refuses the next request before it is sent once the budget is spent", async () => {
     upstream.reset();
-    const first = await client("/metered").chat.completions.create({ model: "m", messages: [{ role: "user", content: "a question long enough to spend the whole small budget in one go, please. ".repeat(3) }] });
+    const first = await client("/metered").chat.completions.create({
+      model: "m",
+      messages: [
+        {
+          role: "user",
+          content: "a question long enough to spend the whole small budget in one go, please. ".repeat(3),
+        },
+      ],
+    });
     expect((first.usage?.total_tokens ?? 0) >= 50).toBe(true);
     const error = await client("/metered")
       .chat.completions.create({ model: "m", messages: [{ role: "user", content: "again" }] })
@@ -51,22 +59,45 @@ describe("LLM stage bounds", () => {
     expect(error).toBeInstanceOf(OpenAI.RateLimitError);
     expect((error as Error).message).toContain("token budget spent");
     expect(upstream.requests).toHaveLength(1);
-    expect(stage.audit.find((e) => e.decision === "rate-limited")).toMatchObject({ principal: "alice", rule: "limits: metered" });
+    expect(stage.audit.find((e) => e.decision === "rate-limited")).toMatchObject({
+      principal: "alice",
+      rule: "limits: metered",
+    });
   });
 
   it("bills streamed usage too", async () => {
     const streamStage = await startLlmStage(
       (b) => {
-        b.llm = { routes: [{ id: "metered", pathPrefix: "/metered", policy: "metered", providers: [{ id: "vendor", kind: "openai", baseUrl: `${upstream.url}/v1`, apiKey: { env: "K" } }] }] };
+        b.llm = {
+          routes: [
+            {
+              id: "metered",
+              pathPrefix: "/metered",
+              policy: "metered",
+              providers: [{ id: "vendor", kind: "openai", baseUrl: `${upstream.url}/v1`, apiKey: { env: "K" } }],
+            },
+          ],
+        };
         b.guardPolicies = [{ id: "default" }, { id: "metered", limits: { windowSeconds: 60, tokensPerWindow: 50 } }];
       },
       { secrets: { K: "gateway-key" }, subject: "carol" },
     );
     try {
       const c = new OpenAI({ baseURL: `${streamStage.url}/metered/v1`, apiKey: "unused", maxRetries: 0 });
-      const stream = await c.chat.completions.create({ model: "m", stream: true, messages: [{ role: "user", content: "a streamed question long enough to spend the whole small token budget. ".repeat(3) }] });
+      const stream = await c.chat.completions.create({
+        model: "m",
+        stream: true,
+        messages: [
+          {
+            role: "user",
+            content: "a streamed question long enough to spend the whole small token budget. ".repeat(3),
+          },
+        ],
+      });
       for await (const chunk of stream) void chunk;
-      await expect(c.chat.completions.create({ model: "m", messages: [{ role: "user", content: "again" }] })).rejects.toBeInstanceOf(OpenAI.RateLimitError);
+      await expect(
+        c.chat.completions.create({ model: "m", messages: [{ role: "user", content: "again" }] }),
+      ).rejects.toBeInstanceOf(OpenAI.RateLimitError);
     } finally {
       await streamStage.close();
     }

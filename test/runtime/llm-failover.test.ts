@@ -47,7 +47,13 @@ beforeAll(async () => {
             pathPrefix: "/slow",
             policy: "default",
             providers: [
-              { id: "impatient", kind: "openai", baseUrl: `${upstream.url}/impatient/v1`, apiKey: { env: "K" }, timeoutMs: 100 },
+              {
+                id: "impatient",
+                kind: "openai",
+                baseUrl: `${upstream.url}/impatient/v1`,
+                apiKey: { env: "K" },
+                timeoutMs: 100,
+              },
               { id: "patient", kind: "openai", baseUrl: `${upstream.url}/patient/v1`, apiKey: { env: "K" } },
             ],
           },
@@ -69,8 +75,12 @@ beforeEach(() => {
   clock += 3_600_000; // every test starts with every provider healthy
 });
 
-const ask = (c = client) => c.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello" }] }).withResponse();
-const askStream = (c = client) => c.chat.completions.create({ model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: "hello" }] }).withResponse();
+const ask = (c = client) =>
+  c.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hello" }] }).withResponse();
+const askStream = (c = client) =>
+  c.chat.completions
+    .create({ model: "gpt-4o-mini", stream: true, messages: [{ role: "user", content: "hello" }] })
+    .withResponse();
 
 const vendors = () => upstream.requests.map((r) => r.vendor);
 
@@ -113,18 +123,32 @@ describe("LLM failover", () => {
   });
 
   it("fails over on a connection error", async () => {
-    const dead = new OpenAI({ baseURL: client.baseURL.replace("/chat/v1", "/dead/v1"), apiKey: "unused", maxRetries: 0 });
+    const dead = new OpenAI({
+      baseURL: client.baseURL.replace("/chat/v1", "/dead/v1"),
+      apiKey: "unused",
+      maxRetries: 0,
+    });
     const { response } = await ask(dead);
     expect(response.headers.get("x-tollgate-provider")).toBe("alive");
   });
 
   it("fails over when a provider sends no response headers within its timeout", async () => {
-    const slow = new OpenAI({ baseURL: client.baseURL.replace("/chat/v1", "/slow/v1"), apiKey: "unused", maxRetries: 0 });
+    const slow = new OpenAI({
+      baseURL: client.baseURL.replace("/chat/v1", "/slow/v1"),
+      apiKey: "unused",
+      maxRetries: 0,
+    });
     // model slow-400: the stand-in delays its headers by 400 ms; "impatient" allows 100 ms, "patient" 30 s.
-    const { data, response } = await slow.chat.completions.create({ model: "slow-400", messages: [{ role: "user", content: "take your time" }] }).withResponse();
+    const { data, response } = await slow.chat.completions
+      .create({ model: "slow-400", messages: [{ role: "user", content: "take your time" }] })
+      .withResponse();
     expect(data.choices[0]?.message.content).toBe("take your time");
     expect(response.headers.get("x-tollgate-provider")).toBe("patient");
-    expect(audit.events.some((e) => e.decision === "failover" && e.provider === "impatient" && e.reason?.startsWith("timeout"))).toBe(true);
+    expect(
+      audit.events.some(
+        (e) => e.decision === "failover" && e.provider === "impatient" && e.reason?.startsWith("timeout"),
+      ),
+    ).toBe(true);
   });
 
   it("does not fail over on a client error (400): the provider's answer is relayed", async () => {
@@ -138,6 +162,8 @@ describe("LLM failover", () => {
     const error = await ask().catch((e: unknown) => e);
     expect(error).toBeInstanceOf(OpenAI.InternalServerError);
     expect((error as InstanceType<typeof OpenAI.APIError>).status).toBe(503);
-    expect(Number((error as InstanceType<typeof OpenAI.APIError>).headers?.get("retry-after"))).toBeGreaterThanOrEqual(1);
+    expect(Number((error as InstanceType<typeof OpenAI.APIError>).headers?.get("retry-after"))).toBeGreaterThanOrEqual(
+      1,
+    );
   });
 });

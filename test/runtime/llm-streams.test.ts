@@ -6,7 +6,13 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { createStreamingCredentialScanner } from "../../policies/guards/index.js";
-import { type RelayOptions, type StreamOutcome, relayAnthropicAsOpenAi, relayAnthropicNative, relayOpenAiStream } from "../../runtime/llm/streams.js";
+import {
+  type RelayOptions,
+  type StreamOutcome,
+  relayAnthropicAsOpenAi,
+  relayAnthropicNative,
+  relayOpenAiStream,
+} from "../../runtime/llm/streams.js";
 
 const KEY = ["sk", "proj", "Qw1Er2Ty3Ui4Op5As6Df7Gh8Jk9Lz0Xc"].join("-");
 const newScanner = () => createStreamingCredentialScanner({ mode: "block", holdBackChars: 256 });
@@ -15,7 +21,11 @@ const newScanner = () => createStreamingCredentialScanner({ mode: "block", holdB
  * Runs `relay` behind a real HTTP server; each entry of `reads` is delivered as one upstream read (raw
  * bytes, so a read can end inside a multi-byte character).
  */
-async function run(relay: (o: RelayOptions) => Promise<StreamOutcome>, reads: readonly (string | Buffer)[], scanner = newScanner): Promise<{ text: string; outcome: StreamOutcome; writes: string[] }> {
+async function run(
+  relay: (o: RelayOptions) => Promise<StreamOutcome>,
+  reads: readonly (string | Buffer)[],
+  scanner = newScanner,
+): Promise<{ text: string; outcome: StreamOutcome; writes: string[] }> {
   let outcome: StreamOutcome | undefined;
   /** The body as the relay handed it to the response, write by write (`end(chunk)` counts as one). */
   const writes: string[] = [];
@@ -61,7 +71,10 @@ function openAiArgs(text: string): string {
   return text
     .split("\n\n")
     .filter((e) => e.startsWith("data: {"))
-    .map((e) => JSON.parse(e.slice(6)) as { choices?: { delta?: { tool_calls?: { function?: { arguments?: string } }[] } }[] })
+    .map(
+      (e) =>
+        JSON.parse(e.slice(6)) as { choices?: { delta?: { tool_calls?: { function?: { arguments?: string } }[] } }[] },
+    )
     .map((c) => c.choices?.[0]?.delta?.tool_calls?.[0]?.function?.arguments ?? "")
     .join("");
 }
@@ -79,7 +92,11 @@ describe("streamed tool-call arguments", () => {
 
   it("passes clean tool-call arguments through, reassembling to the same JSON", async () => {
     const args = JSON.stringify({ city: "Oslo", days: 3, note: "bring an umbrella" });
-    const { text, outcome } = await run(relayOpenAiStream, [openAiStart, ...pieces(args, [5, 17, 30]).map(openAiToolEvent), openAiEnd]);
+    const { text, outcome } = await run(relayOpenAiStream, [
+      openAiStart,
+      ...pieces(args, [5, 17, 30]).map(openAiToolEvent),
+      openAiEnd,
+    ]);
     expect(outcome.blocked).toBeUndefined();
     expect(openAiArgs(text)).toBe(args);
     expect(text).toContain("[DONE]");
@@ -88,7 +105,10 @@ describe("streamed tool-call arguments", () => {
   const anthropicEvents = (args: string, at: number[]) => [
     `event: message_start\ndata: ${JSON.stringify({ type: "message_start", message: { id: "msg", model: "claude", usage: { input_tokens: 5, output_tokens: 1 } } })}\n\n`,
     `event: content_block_start\ndata: ${JSON.stringify({ type: "content_block_start", index: 0, content_block: { type: "tool_use", id: "tu", name: "save", input: {} } })}\n\n`,
-    ...pieces(args, at).map((p) => `event: content_block_delta\ndata: ${JSON.stringify({ type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: p } })}\n\n`),
+    ...pieces(args, at).map(
+      (p) =>
+        `event: content_block_delta\ndata: ${JSON.stringify({ type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: p } })}\n\n`,
+    ),
     `event: content_block_stop\ndata: ${JSON.stringify({ type: "content_block_stop", index: 0 })}\n\n`,
     `event: message_delta\ndata: ${JSON.stringify({ type: "message_delta", delta: { stop_reason: "tool_use" }, usage: { output_tokens: 9 } })}\n\n`,
     `event: message_stop\ndata: ${JSON.stringify({ type: "message_stop" })}\n\n`,
@@ -129,13 +149,32 @@ describe("streamed text (OpenAI chunks)", () => {
     text
       .split("\n\n")
       .filter((e) => e.startsWith("data: {"))
-      .map((e) => (JSON.parse(e.slice(6)) as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta?.content ?? "")
+      .map(
+        (e) =>
+          (JSON.parse(e.slice(6)) as { choices?: { delta?: { content?: string } }[] }).choices?.[0]?.delta?.content ??
+          "",
+      )
       .join("");
 
   it.each([
-    ["two events in one read", (t: string, at: number) => [start + pieces(t, [at + 9]).map((p) => chunk({ content: p })).join("") + end]],
-    ["three events in separate reads", (t: string, at: number) => [start, ...pieces(t, [at + 5, at + 17]).map((p) => chunk({ content: p })), end]],
-    ["three events, one character of the key per read at the seams", (t: string, at: number) => [start, ...pieces(t, [at + 1, at + 2]).map((p) => chunk({ content: p })), end]],
+    [
+      "two events in one read",
+      (t: string, at: number) => [
+        start +
+          pieces(t, [at + 9])
+            .map((p) => chunk({ content: p }))
+            .join("") +
+          end,
+      ],
+    ],
+    [
+      "three events in separate reads",
+      (t: string, at: number) => [start, ...pieces(t, [at + 5, at + 17]).map((p) => chunk({ content: p })), end],
+    ],
+    [
+      "three events, one character of the key per read at the seams",
+      (t: string, at: number) => [start, ...pieces(t, [at + 1, at + 2]).map((p) => chunk({ content: p })), end],
+    ],
   ])("blocks a key split across %s, releasing none of it", async (_name, build) => {
     const text = `Here it is: ${KEY} - keep it safe.`;
     const { text: sent, outcome } = await run(relayOpenAiStream, build(text, text.indexOf(KEY)));
@@ -149,7 +188,9 @@ describe("streamed text (OpenAI chunks)", () => {
     const text = `Here it is: ${KEY} - keep it safe.`;
     const at = text.indexOf(KEY);
     const reads = [start, ...pieces(text, [at + 5, at + 17]).map((p) => chunk({ content: p })), end];
-    const { text: sent, outcome } = await run(relayOpenAiStream, reads, () => createStreamingCredentialScanner({ mode: "mask", holdBackChars: 256 }));
+    const { text: sent, outcome } = await run(relayOpenAiStream, reads, () =>
+      createStreamingCredentialScanner({ mode: "mask", holdBackChars: 256 }),
+    );
     expect(outcome.blocked).toBeUndefined();
     expect(sent).not.toContain(KEY.slice(0, 8));
     const content = contentOf(sent);
@@ -159,7 +200,12 @@ describe("streamed text (OpenAI chunks)", () => {
   });
 
   it("sends the upstream's own events byte for byte when each read ends between words", async () => {
-    const reads = [start, chunk({ content: "Ticket 4411 " }) + chunk({ content: "is waiting " }), chunk({ content: "for the reply.\n" }), end];
+    const reads = [
+      start,
+      chunk({ content: "Ticket 4411 " }) + chunk({ content: "is waiting " }),
+      chunk({ content: "for the reply.\n" }),
+      end,
+    ];
     const { text: sent, outcome } = await run(relayOpenAiStream, reads);
     expect(outcome.blocked).toBeUndefined();
     expect(sent).toBe(reads.join(""));
@@ -167,7 +213,12 @@ describe("streamed text (OpenAI chunks)", () => {
 
   it("sends the upstream's own events byte for byte when a read ends mid-word or mid-event", async () => {
     const text = "Draft a short, friendly follow-up asking whether the proposed workaround solved it.";
-    const events = start + pieces(text, [3, 9, 13, 21, 30, 44, 52, 66, 70]).map((p) => chunk({ content: p })).join("") + end;
+    const events =
+      start +
+      pieces(text, [3, 9, 13, 21, 30, 44, 52, 66, 70])
+        .map((p) => chunk({ content: p }))
+        .join("") +
+      end;
     // Reads cut at arbitrary bytes: inside events, inside words, and the whole stream in one read.
     for (const cuts of [[], [200, 420, 777], [start.length + 5, start.length + 250, events.length - 30]]) {
       const reads = pieces(events, cuts);
@@ -179,7 +230,12 @@ describe("streamed text (OpenAI chunks)", () => {
 
   it("sends the first event at once when a read holds the whole reply, not after the rest of the read", async () => {
     const text = "Draft a short, friendly follow-up asking whether the proposed workaround solved it.";
-    const events = start + pieces(text, [3, 9, 13, 21, 30, 44, 52, 66, 70]).map((p) => chunk({ content: p })).join("") + end;
+    const events =
+      start +
+      pieces(text, [3, 9, 13, 21, 30, 44, 52, 66, 70])
+        .map((p) => chunk({ content: p }))
+        .join("") +
+      end;
     const { text: sent, outcome, writes } = await run(relayOpenAiStream, [events]);
     expect(outcome.blocked).toBeUndefined();
     expect(sent).toBe(events);
@@ -189,7 +245,12 @@ describe("streamed text (OpenAI chunks)", () => {
   });
 
   it("hands the first event to the socket before it goes on with the rest of the read (no cork until the next tick)", async () => {
-    const events = start + pieces("A reply that arrives in one read, whole.", [8, 20]).map((p) => chunk({ content: p })).join("") + end;
+    const events =
+      start +
+      pieces("A reply that arrives in one read, whole.", [8, 20])
+        .map((p) => chunk({ content: p }))
+        .join("") +
+      end;
     // The first content event creates the text's scanner: the relay has sent `start` and moved on by then.
     let socketWhenMovingOn: { corked: number; buffered: number } | undefined;
     const server = createServer((_req, res) => {
@@ -218,7 +279,10 @@ describe("streamed text (OpenAI chunks)", () => {
     const socketWrites: number[] = [];
     const server = createServer((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
-      const socket = res.socket as unknown as { _write: (...args: unknown[]) => void; _writev: (chunks: unknown[], ...rest: unknown[]) => void };
+      const socket = res.socket as unknown as {
+        _write: (...args: unknown[]) => void;
+        _writev: (chunks: unknown[], ...rest: unknown[]) => void;
+      };
       const write = socket._write.bind(socket);
       const writev = socket._writev.bind(socket);
       socket._write = (...args) => void (socketWrites.push(1), write(...args));
@@ -239,7 +303,12 @@ describe("streamed text (OpenAI chunks)", () => {
 
   it("forwards non-ASCII streams byte for byte, reads cut inside a multi-byte character included", async () => {
     const text = "Caf\u00e9 au lait \u2615 costs 3\u20ac, na\u00efve r\u00e9sum\u00e9 \u{1F600} done.";
-    const events = start + pieces(text, [2, 5, 9, 14, 20, 27, 33, 41]).map((p) => chunk({ content: p })).join("") + end;
+    const events =
+      start +
+      pieces(text, [2, 5, 9, 14, 20, 27, 33, 41])
+        .map((p) => chunk({ content: p }))
+        .join("") +
+      end;
     const bytes = Buffer.from(events);
     const euro = bytes.indexOf(Buffer.from("\u20ac"));
     for (const cuts of [[], [euro + 1], [euro + 2, bytes.length - 40]]) {
@@ -279,16 +348,27 @@ describe("streamed text (OpenAI chunks)", () => {
   });
 
   it("passes text cut mid-word, escapes and non-ASCII through with the same content", async () => {
-    const text = 'She said "ok" \\ then:\n\ttabbed, caf\u00e9 \u{1F600} and a very-long-hyphenated-word-that-keeps-going done';
+    const text =
+      'She said "ok" \\ then:\n\ttabbed, caf\u00e9 \u{1F600} and a very-long-hyphenated-word-that-keeps-going done';
     const cuts = [3, 11, 12, 20, 33, 41, 60, 75];
-    const { text: sent, outcome } = await run(relayOpenAiStream, [start, ...pieces(text, cuts).map((p) => chunk({ content: p })), end]);
+    const { text: sent, outcome } = await run(relayOpenAiStream, [
+      start,
+      ...pieces(text, cuts).map((p) => chunk({ content: p })),
+      end,
+    ]);
     expect(outcome.blocked).toBeUndefined();
     expect(contentOf(sent)).toBe(text);
     expect(sent.endsWith("data: [DONE]\n\n")).toBe(true);
   });
 
   it("scans content that arrives next to a role or a finish reason, in stream order", async () => {
-    const reads = [chunk({ role: "assistant", content: "Hello " }), chunk({ content: "there, " }), chunk({ content: `${KEY.slice(0, 10)}` }), chunk({ content: KEY.slice(10) }, "stop"), "data: [DONE]\n\n"];
+    const reads = [
+      chunk({ role: "assistant", content: "Hello " }),
+      chunk({ content: "there, " }),
+      chunk({ content: `${KEY.slice(0, 10)}` }),
+      chunk({ content: KEY.slice(10) }, "stop"),
+      "data: [DONE]\n\n",
+    ];
     const { text: sent, outcome } = await run(relayOpenAiStream, reads);
     expect(outcome.blocked?.guard).toBe("credential-leak");
     expect(sent).not.toContain(KEY.slice(0, 8));

@@ -1,5 +1,9 @@
 import { describe, expect, it } from "vitest";
-import { AnthropicStreamTranslator, chatToMessagesRequest, messagesToChatResponse } from "../../runtime/llm/anthropic-translate.js";
+import {
+  AnthropicStreamTranslator,
+  chatToMessagesRequest,
+  messagesToChatResponse,
+} from "../../runtime/llm/anthropic-translate.js";
 import { SseParser } from "../../runtime/llm/sse.js";
 
 describe("chat.completions → Anthropic Messages", () => {
@@ -12,11 +16,26 @@ describe("chat.completions → Anthropic Messages", () => {
         messages: [
           { role: "system", content: "Be terse." },
           { role: "user", content: "Weather in Oslo?" },
-          { role: "assistant", content: null, tool_calls: [{ id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }] },
+          {
+            role: "assistant",
+            content: null,
+            tool_calls: [
+              { id: "call_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } },
+            ],
+          },
           { role: "tool", tool_call_id: "call_1", content: "4°C, rain" },
           { role: "user", content: "Umbrella?" },
         ],
-        tools: [{ type: "function", function: { name: "get_weather", description: "Weather by city", parameters: { type: "object", properties: { city: { type: "string" } } } } }],
+        tools: [
+          {
+            type: "function",
+            function: {
+              name: "get_weather",
+              description: "Weather by city",
+              parameters: { type: "object", properties: { city: { type: "string" } } },
+            },
+          },
+        ],
         tool_choice: "required",
       },
       "claude-x",
@@ -28,10 +47,25 @@ describe("chat.completions → Anthropic Messages", () => {
       stop_sequences: ["END"],
       messages: [
         { role: "user", content: [{ type: "text", text: "Weather in Oslo?" }] },
-        { role: "assistant", content: [{ type: "tool_use", id: "call_1", name: "get_weather", input: { city: "Oslo" } }] },
-        { role: "user", content: [{ type: "tool_result", tool_use_id: "call_1", content: "4°C, rain" }, { type: "text", text: "Umbrella?" }] },
+        {
+          role: "assistant",
+          content: [{ type: "tool_use", id: "call_1", name: "get_weather", input: { city: "Oslo" } }],
+        },
+        {
+          role: "user",
+          content: [
+            { type: "tool_result", tool_use_id: "call_1", content: "4°C, rain" },
+            { type: "text", text: "Umbrella?" },
+          ],
+        },
       ],
-      tools: [{ name: "get_weather", description: "Weather by city", input_schema: { type: "object", properties: { city: { type: "string" } } } }],
+      tools: [
+        {
+          name: "get_weather",
+          description: "Weather by city",
+          input_schema: { type: "object", properties: { city: { type: "string" } } },
+        },
+      ],
       tool_choice: { type: "any" },
     });
   });
@@ -41,7 +75,10 @@ describe("chat.completions → Anthropic Messages", () => {
       {
         id: "msg_1",
         model: "claude-x",
-        content: [{ type: "text", text: "Checking." }, { type: "tool_use", id: "tu_1", name: "get_weather", input: { city: "Oslo" } }],
+        content: [
+          { type: "text", text: "Checking." },
+          { type: "tool_use", id: "tu_1", name: "get_weather", input: { city: "Oslo" } },
+        ],
         stop_reason: "tool_use",
         usage: { input_tokens: 10, output_tokens: 5, cache_read_input_tokens: 2 },
       },
@@ -49,7 +86,11 @@ describe("chat.completions → Anthropic Messages", () => {
     );
     expect(chat.choices[0]).toMatchObject({
       finish_reason: "tool_calls",
-      message: { role: "assistant", content: "Checking.", tool_calls: [{ id: "tu_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }] },
+      message: {
+        role: "assistant",
+        content: "Checking.",
+        tool_calls: [{ id: "tu_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }],
+      },
     });
     expect(chat.usage).toEqual({ prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 });
   });
@@ -57,7 +98,10 @@ describe("chat.completions → Anthropic Messages", () => {
   it("translates a streamed tool call into chat.completion chunks", () => {
     const t = new AnthropicStreamTranslator();
     const events = [
-      { type: "message_start", message: { id: "msg_2", model: "claude-x", usage: { input_tokens: 7, output_tokens: 1 } } },
+      {
+        type: "message_start",
+        message: { id: "msg_2", model: "claude-x", usage: { input_tokens: 7, output_tokens: 1 } },
+      },
       { type: "content_block_start", index: 0, content_block: { type: "tool_use", id: "tu_2", name: "lookup" } },
       { type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: '{"q":' } },
       { type: "content_block_delta", index: 0, delta: { type: "input_json_delta", partial_json: '"x"}' } },
@@ -65,13 +109,20 @@ describe("chat.completions → Anthropic Messages", () => {
       { type: "message_stop" },
     ].map((e) => t.translate(e));
     const chunks = events.flatMap((e) => e.chunks ?? []);
-    expect(chunks[1]?.choices[0].delta.tool_calls[0]).toEqual({ index: 0, id: "tu_2", type: "function", function: { name: "lookup", arguments: "" } });
+    expect(chunks[1]?.choices[0].delta.tool_calls[0]).toEqual({
+      index: 0,
+      id: "tu_2",
+      type: "function",
+      function: { name: "lookup", arguments: "" },
+    });
     // argument fragments come back separately, so the relay can scan them before sending
     expect(events.flatMap((e) => (e.toolArgs ? [e.toolArgs] : []))).toEqual([
       { index: 0, text: '{"q":' },
       { index: 0, text: '"x"}' },
     ]);
-    expect(t.toolArgsChunk(0, "{}").choices[0].delta).toEqual({ tool_calls: [{ index: 0, function: { arguments: "{}" } }] });
+    expect(t.toolArgsChunk(0, "{}").choices[0].delta).toEqual({
+      tool_calls: [{ index: 0, function: { arguments: "{}" } }],
+    });
     expect(chunks.at(-1)?.choices[0].finish_reason).toBe("tool_calls");
     expect(events.at(-1)?.done).toBe(true);
     expect(t.usage).toEqual({ input: 7, output: 9 });
@@ -97,7 +148,10 @@ describe("SSE parsing", () => {
     const parser = new SseParser();
     const ascii = 'data: {"a":1}\n\ndata: {"b":2}\n\ndata: {"c"';
     const first = parser.push(Buffer.from(ascii));
-    expect(first.map((e) => parser.source.text.slice(e.start, e.end))).toEqual(['data: {"a":1}\n\n', 'data: {"b":2}\n\n']);
+    expect(first.map((e) => parser.source.text.slice(e.start, e.end))).toEqual([
+      'data: {"a":1}\n\n',
+      'data: {"b":2}\n\n',
+    ]);
     expect(Buffer.from(parser.source.bytes ?? []).toString()).toBe(ascii);
     // Carried-over text: spans refer to the joined text, and the read's bytes are not that text.
     const second = parser.push(Buffer.from(":3}\n\n"));

@@ -95,7 +95,14 @@ describe("fetchWhole", () => {
     const port = (dead.address() as AddressInfo).port;
     await new Promise((resolve) => dead.close(resolve));
     const error = await client
-      .fetchWhole({ url: `http://127.0.0.1:${port}/v1/models`, method: "GET", headers: {}, timeoutMs: 30_000, maxBytes: 1024, cancellation: new RequestCancellation() })
+      .fetchWhole({
+        url: `http://127.0.0.1:${port}/v1/models`,
+        method: "GET",
+        headers: {},
+        timeoutMs: 30_000,
+        maxBytes: 1024,
+        cancellation: new RequestCancellation(),
+      })
       .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(UpstreamUnavailable);
     expect((error as UpstreamUnavailable).kind).toBe("connection-error");
@@ -127,7 +134,14 @@ describe("fetchWhole", () => {
 
 describe("send (streamed answers)", () => {
   const send = (cancellation = new RequestCancellation()) =>
-    client.send({ url, method: "POST", headers: { "content-type": "application/json" }, body: '{"stream":true}', timeoutMs: 30_000, cancellation });
+    client.send({
+      url,
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: '{"stream":true}',
+      timeoutMs: 30_000,
+      cancellation,
+    });
 
   it("resolves at the headers and yields the body as it arrives, in order", async () => {
     let finish: () => void = () => undefined;
@@ -208,10 +222,12 @@ describe("send (streamed answers)", () => {
     const answer = await send(gone);
     gone.cancel(new Error("client gone"));
     await closed;
-    await expect((async () => {
-      for await (const _ of answer.body) {
-        // the first event may still be there; then the abort
-      }
-    })()).rejects.toThrow("client gone");
+    await expect(
+      (async () => {
+        for await (const _ of answer.body) {
+          // the first event may still be there; then the abort
+        }
+      })(),
+    ).rejects.toThrow("client gone");
   });
 });

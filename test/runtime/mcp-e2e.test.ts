@@ -28,14 +28,25 @@ beforeAll(async () => {
   service = await startHttpUpstream();
   platform = await startTestPlatform({
     exchangeAudiences: [EXCHANGE_AUDIENCE],
-    env: { TG_DELEGATE_SECRET: TEST_CLIENTS.delegate.clientSecret, TG_SERVICE_SECRET: TEST_CLIENTS.reader.clientSecret },
+    env: {
+      TG_DELEGATE_SECRET: TEST_CLIENTS.delegate.clientSecret,
+      TG_SERVICE_SECRET: TEST_CLIENTS.reader.clientSecret,
+    },
     bundle: (bundle, { issuer }) => ({
       ...bundle,
       mcp: {
         path: "/mcp",
         policy: "default",
         upstreams: [
-          { id: "memory", transport: { type: "stdio", command: "node", args: [SERVER_MEMORY_ENTRY], env: { MEMORY_FILE_PATH: join(dir, "memory.jsonl") } } },
+          {
+            id: "memory",
+            transport: {
+              type: "stdio",
+              command: "node",
+              args: [SERVER_MEMORY_ENTRY],
+              env: { MEMORY_FILE_PATH: join(dir, "memory.jsonl") },
+            },
+          },
           { id: "web", transport: { type: "streamable-http", url: web.url } },
           {
             id: "ledger",
@@ -89,7 +100,9 @@ afterAll(async () => {
 });
 
 async function connect(token: string) {
-  const transport = new StreamableHTTPClientTransport(new URL(platform.mcpUrl), { requestInit: { headers: { authorization: `Bearer ${token}` } } });
+  const transport = new StreamableHTTPClientTransport(new URL(platform.mcpUrl), {
+    requestInit: { headers: { authorization: `Bearer ${token}` } },
+  });
   const client = new Client({ name: "e2e-agent", version: "1.0.0" });
   await client.connect(transport);
   clients.push(client);
@@ -101,12 +114,21 @@ const names = async (client: Client) => (await client.listTools()).tools.map((t)
 function post(token: string, sessionId: string | undefined, body: unknown) {
   return fetch(platform.mcpUrl, {
     method: "POST",
-    headers: { ...mcpHeaders(token), "mcp-protocol-version": "2025-11-25", ...(sessionId ? { "mcp-session-id": sessionId } : {}) },
+    headers: {
+      ...mcpHeaders(token),
+      "mcp-protocol-version": "2025-11-25",
+      ...(sessionId ? { "mcp-session-id": sessionId } : {}),
+    },
     body: JSON.stringify(body),
   });
 }
 
-const call = (id: number, name: string, args: Record<string, unknown> = {}) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } });
+const call = (id: number, name: string, args: Record<string, unknown> = {}) => ({
+  jsonrpc: "2.0",
+  id,
+  method: "tools/call",
+  params: { name, arguments: args },
+});
 
 describe("MCP through the real gateway with real tokens", () => {
   it("with tracing off, tool calls still reach the metrics: upstream latency and upstream health", async () => {
@@ -114,15 +136,26 @@ describe("MCP through the real gateway with real tokens", () => {
     const { client } = await connect(await platform.token("reader"));
     await client.callTool({ name: "web__get_time", arguments: {} });
     const metrics = await platform.gateway.telemetry.metrics.render();
-    expect(metrics).toMatch(/tollgate_upstream_latency_seconds_count\{kind="mcp",target="web",provider="web",outcome="ok"\} [1-9]/);
+    expect(metrics).toMatch(
+      /tollgate_upstream_latency_seconds_count\{kind="mcp",target="web",provider="web",outcome="ok"\} [1-9]/,
+    );
     expect(metrics).toMatch(/tollgate_mcp_upstream_up\{upstream="web"\} 1/);
   });
 
   it("a read-scope agent sees and calls only read tools; a write call gets 403 insufficient_scope", async () => {
     const token = await platform.token("reader");
     const { client, transport } = await connect(token);
-    expect(await names(client)).toEqual(["ledger__whoami", "memory__open_nodes", "memory__read_graph", "memory__search_nodes", "service__whoami", "web__get_time"]);
-    await expect(client.callTool({ name: "web__get_time", arguments: {} })).resolves.toMatchObject({ content: [{ type: "text" }] });
+    expect(await names(client)).toEqual([
+      "ledger__whoami",
+      "memory__open_nodes",
+      "memory__read_graph",
+      "memory__search_nodes",
+      "service__whoami",
+      "web__get_time",
+    ]);
+    await expect(client.callTool({ name: "web__get_time", arguments: {} })).resolves.toMatchObject({
+      content: [{ type: "text" }],
+    });
     const refused = await post(token, transport.sessionId, call(5, "web__set_value", { value: "x" }));
     expect(refused.status).toBe(403);
     expect(refused.headers.get("www-authenticate")).toBe(
@@ -133,17 +166,24 @@ describe("MCP through the real gateway with real tokens", () => {
   it("write scope adds write tools; delete tools are refused even to an admin", async () => {
     const writer = await connect(await platform.token("writer"));
     expect(await names(writer.client)).toEqual(expect.arrayContaining(["memory__create_entities", "web__set_value"]));
-    await expect(writer.client.callTool({ name: "web__set_value", arguments: { value: "v" } })).resolves.toMatchObject({ content: [{ text: "stored v" }] });
+    await expect(writer.client.callTool({ name: "web__set_value", arguments: { value: "v" } })).resolves.toMatchObject({
+      content: [{ text: "stored v" }],
+    });
     const admin = await connect(await platform.token("admin"));
     expect((await names(admin.client)).filter((n) => n.includes("delete"))).toEqual([]);
-    await expect(admin.client.callTool({ name: "memory__delete_entities", arguments: { entityNames: ["x"] } })).rejects.toThrow(/always-blocked: destructive/);
+    await expect(
+      admin.client.callTool({ name: "memory__delete_entities", arguments: { entityNames: ["x"] } }),
+    ).rejects.toThrow(/always-blocked: destructive/);
     await expect(admin.client.callTool({ name: "memory__nope", arguments: {} })).rejects.toThrow(/Unknown tool/);
   });
 
   it("a batched JSON-RPC array hiding a forbidden call is refused", async () => {
     const token = await platform.token("reader");
     const { transport } = await connect(token);
-    const response = await post(token, transport.sessionId, [call(1, "web__get_time"), call(2, "memory__create_entities", { entities: [] })]);
+    const response = await post(token, transport.sessionId, [
+      call(1, "web__get_time"),
+      call(2, "memory__create_entities", { entities: [] }),
+    ]);
     expect(response.status).toBe(403);
   });
 
@@ -172,8 +212,12 @@ describe("MCP through the real gateway with real tokens", () => {
   it("a client-credentials upstream gets the gateway's own token, fetched once and reused until it expires", async () => {
     const userToken = await platform.userToken("alice", ["mcp:read"]);
     const { client } = await connect(userToken);
-    const first = ((await client.callTool({ name: "service__whoami", arguments: {} })).content as { text: string }[])[0]?.text ?? "";
-    const second = ((await client.callTool({ name: "service__whoami", arguments: {} })).content as { text: string }[])[0]?.text ?? "";
+    const first =
+      ((await client.callTool({ name: "service__whoami", arguments: {} })).content as { text: string }[])[0]?.text ??
+      "";
+    const second =
+      ((await client.callTool({ name: "service__whoami", arguments: {} })).content as { text: string }[])[0]?.text ??
+      "";
     expect(first).not.toBe(userToken);
     expect(decodeJwt(first)).toMatchObject({ sub: TEST_CLIENTS.reader.clientId, cid: TEST_CLIENTS.reader.clientId });
     expect(second).toBe(first);

@@ -53,29 +53,53 @@ export async function startHttpUpstream(opts: { port?: number } = {}): Promise<H
   const cancellationWaiters: ((count: number) => void)[] = [];
 
   const build = (): McpServer => {
-    const server = new McpServer({ name: "web-fixture", version: "1.0.0" }, { capabilities: { tools: { listChanged: true } } });
-    server.registerTool("get_time", { description: "Current time", inputSchema: {} }, async () => ({ content: [{ type: "text", text: new Date(0).toISOString() }] }));
-    server.registerTool("set_value", { description: "Stores a value", inputSchema: { value: z.string() } }, async ({ value }) => ({
-      content: [{ type: "text", text: `stored ${value}` }],
+    const server = new McpServer(
+      { name: "web-fixture", version: "1.0.0" },
+      { capabilities: { tools: { listChanged: true } } },
+    );
+    server.registerTool("get_time", { description: "Current time", inputSchema: {} }, async () => ({
+      content: [{ type: "text", text: new Date(0).toISOString() }],
     }));
-    server.registerTool("drop_table", { description: "Destructive", inputSchema: {} }, async () => ({ content: [{ type: "text", text: "dropped" }] }));
-    server.registerTool("whoami", { description: "Echoes the bearer token it received", inputSchema: {} }, async (_args, extra) => {
-      const header = extra.requestInfo?.headers.authorization;
-      return { content: [{ type: "text", text: typeof header === "string" ? header.replace(/^Bearer /, "") : "" }] };
-    });
-    server.registerTool("count_slowly", { description: "Counts to n, reporting progress", inputSchema: { n: z.number().int().min(1).max(50) } }, async ({ n }, extra) => {
-      const token = extra._meta?.progressToken;
-      for (let i = 1; i <= n; i++) {
-        if (extra.signal.aborted) {
-          for (const waiter of cancellationWaiters.splice(0)) waiter(i);
-          return { content: [{ type: "text", text: `cancelled at ${i}` }], isError: true };
+    server.registerTool(
+      "set_value",
+      { description: "Stores a value", inputSchema: { value: z.string() } },
+      async ({ value }) => ({
+        content: [{ type: "text", text: `stored ${value}` }],
+      }),
+    );
+    server.registerTool("drop_table", { description: "Destructive", inputSchema: {} }, async () => ({
+      content: [{ type: "text", text: "dropped" }],
+    }));
+    server.registerTool(
+      "whoami",
+      { description: "Echoes the bearer token it received", inputSchema: {} },
+      async (_args, extra) => {
+        const header = extra.requestInfo?.headers.authorization;
+        return { content: [{ type: "text", text: typeof header === "string" ? header.replace(/^Bearer /, "") : "" }] };
+      },
+    );
+    server.registerTool(
+      "count_slowly",
+      { description: "Counts to n, reporting progress", inputSchema: { n: z.number().int().min(1).max(50) } },
+      async ({ n }, extra) => {
+        const token = extra._meta?.progressToken;
+        for (let i = 1; i <= n; i++) {
+          if (extra.signal.aborted) {
+            for (const waiter of cancellationWaiters.splice(0)) waiter(i);
+            return { content: [{ type: "text", text: `cancelled at ${i}` }], isError: true };
+          }
+          if (token !== undefined)
+            await extra.sendNotification({
+              method: "notifications/progress",
+              params: { progressToken: token, progress: i, total: n },
+            });
+          await new Promise((resolve) => setTimeout(resolve, 5));
         }
-        if (token !== undefined) await extra.sendNotification({ method: "notifications/progress", params: { progressToken: token, progress: i, total: n } });
-        await new Promise((resolve) => setTimeout(resolve, 5));
-      }
-      return { content: [{ type: "text", text: `counted to ${n}` }] };
-    });
-    for (const name of extraTools) server.registerTool(name, { inputSchema: {} }, async () => ({ content: [{ type: "text", text: name }] }));
+        return { content: [{ type: "text", text: `counted to ${n}` }] };
+      },
+    );
+    for (const name of extraTools)
+      server.registerTool(name, { inputSchema: {} }, async () => ({ content: [{ type: "text", text: name }] }));
     return server;
   };
 
@@ -104,7 +128,13 @@ export async function startHttpUpstream(opts: { port?: number } = {}): Promise<H
 }
 
 /** Bundle with the real server-memory (stdio, "memory") and the HTTP fixture ("web"). */
-export function gatewayBundle(opts: { webUrl: string; memoryFile: string; issuer?: string; publicUrl?: string; upstreams?: NonNullable<BundleInput["mcp"]>["upstreams"] }): Bundle {
+export function gatewayBundle(opts: {
+  webUrl: string;
+  memoryFile: string;
+  issuer?: string;
+  publicUrl?: string;
+  upstreams?: NonNullable<BundleInput["mcp"]>["upstreams"];
+}): Bundle {
   const publicUrl = opts.publicUrl ?? "http://127.0.0.1:1";
   const issuer = opts.issuer ?? "http://127.0.0.1:2";
   const input: BundleInput = {
@@ -113,12 +143,24 @@ export function gatewayBundle(opts: { webUrl: string; memoryFile: string; issuer
     metadata: { environment: "dev", stack: "test", gateway: "gateway" },
     server: { publicUrl },
     auth: { issuer, audiences: [publicUrl] },
-    protectedResource: { resource: `${publicUrl}/mcp`, authorizationServers: [issuer], scopesSupported: ["mcp:read", "mcp:write", "mcp:admin"] },
+    protectedResource: {
+      resource: `${publicUrl}/mcp`,
+      authorizationServers: [issuer],
+      scopesSupported: ["mcp:read", "mcp:write", "mcp:admin"],
+    },
     mcp: {
       path: "/mcp",
       policy: "default",
       upstreams: opts.upstreams ?? [
-        { id: "memory", transport: { type: "stdio", command: "node", args: [SERVER_MEMORY_ENTRY], env: { MEMORY_FILE_PATH: opts.memoryFile } } },
+        {
+          id: "memory",
+          transport: {
+            type: "stdio",
+            command: "node",
+            args: [SERVER_MEMORY_ENTRY],
+            env: { MEMORY_FILE_PATH: opts.memoryFile },
+          },
+        },
         { id: "web", transport: { type: "streamable-http", url: opts.webUrl } },
       ],
       grants: [
@@ -140,7 +182,10 @@ export function gatewayBundle(opts: { webUrl: string; memoryFile: string; issuer
  * Waits, event-driven, until the client's tool list satisfies `predicate`: lists again after every
  * notifications/tools/list_changed, and never misses one that arrives while a list request is in flight.
  */
-export function toolListWatcher(client: Client): { until(predicate: (names: string[]) => boolean): Promise<string[]>; readonly notifications: number } {
+export function toolListWatcher(client: Client): {
+  until(predicate: (names: string[]) => boolean): Promise<string[]>;
+  readonly notifications: number;
+} {
   let count = 0;
   let wake: (() => void) | undefined;
   client.setNotificationHandler(ToolListChangedNotificationSchema, async () => {

@@ -29,7 +29,9 @@ let harness: Harness;
 const clients: Client[] = [];
 
 async function connect(bearer: string): Promise<{ client: Client; transport: StreamableHTTPClientTransport }> {
-  const transport = new StreamableHTTPClientTransport(new URL(harness.url), { requestInit: { headers: { authorization: `Bearer ${bearer}` } } });
+  const transport = new StreamableHTTPClientTransport(new URL(harness.url), {
+    requestInit: { headers: { authorization: `Bearer ${bearer}` } },
+  });
   const client = new Client({ name: "test-agent", version: "1.0.0" });
   await client.connect(transport);
   clients.push(client);
@@ -54,7 +56,12 @@ function rawPost(bearer: string, sessionId: string | undefined, body: unknown): 
   });
 }
 
-const call = (id: number, name: string, args: Record<string, unknown> = {}) => ({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } });
+const call = (id: number, name: string, args: Record<string, unknown> = {}) => ({
+  jsonrpc: "2.0",
+  id,
+  method: "tools/call",
+  params: { name, arguments: args },
+});
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), "tollgate-mcp-"));
@@ -88,22 +95,41 @@ describe("tool visibility and calls by scope", () => {
   it("write scope adds the write tools, and a write call reaches the upstream", async () => {
     const { client } = await connect("alice-write");
     const names = await toolNames(client);
-    expect(names).toEqual(expect.arrayContaining(["memory__create_entities", "memory__add_observations", "web__set_value", "memory__read_graph"]));
+    expect(names).toEqual(
+      expect.arrayContaining([
+        "memory__create_entities",
+        "memory__add_observations",
+        "web__set_value",
+        "memory__read_graph",
+      ]),
+    );
     expect(names.some((n) => n.includes("delete") || n.includes("drop"))).toBe(false);
-    await client.callTool({ name: "memory__create_entities", arguments: { entities: [{ name: "Ada", entityType: "person", observations: ["wrote code"] }] } });
+    await client.callTool({
+      name: "memory__create_entities",
+      arguments: { entities: [{ name: "Ada", entityType: "person", observations: ["wrote code"] }] },
+    });
     const graph = await client.callTool({ name: "memory__read_graph", arguments: {} });
     expect(JSON.stringify(graph.content)).toContain("Ada");
   });
 
   it("a read-scope caller calling a write tool gets 403 insufficient_scope naming every scope that would allow it", async () => {
     const { transport } = await connect("alice-read");
-    const response = await rawPost("alice-read", transport.sessionId, call(7, "memory__create_entities", { entities: [] }));
+    const response = await rawPost(
+      "alice-read",
+      transport.sessionId,
+      call(7, "memory__create_entities", { entities: [] }),
+    );
     expect(response.status).toBe(403);
     expect(response.headers.get("www-authenticate")).toBe(
       'Bearer error="insufficient_scope", resource_metadata="http://127.0.0.1:1/.well-known/oauth-protected-resource/mcp", scope="mcp:write mcp:admin"',
     );
-    expect(await response.json()).toMatchObject({ id: 7, error: { message: "refused: scope: mcp:write or mcp:admin required" } });
-    expect(harness.events).toContainEqual(expect.objectContaining({ kind: "mcp", decision: "deny", tool: "memory__create_entities", principal: "alice" }));
+    expect(await response.json()).toMatchObject({
+      id: 7,
+      error: { message: "refused: scope: mcp:write or mcp:admin required" },
+    });
+    expect(harness.events).toContainEqual(
+      expect.objectContaining({ kind: "mcp", decision: "deny", tool: "memory__create_entities", principal: "alice" }),
+    );
   });
 
   it("delete tools are refused even to an admin, with a JSON-RPC error naming the rule", async () => {
@@ -111,9 +137,19 @@ describe("tool visibility and calls by scope", () => {
     const names = await toolNames(client);
     expect(names).toContain("memory__create_entities");
     expect(names.filter((n) => /delete|drop/.test(n))).toEqual([]);
-    await expect(client.callTool({ name: "memory__delete_entities", arguments: { entityNames: ["Ada"] } })).rejects.toThrow(/always-blocked: destructive/);
-    await expect(client.callTool({ name: "web__drop_table", arguments: {} })).rejects.toThrow(/always-blocked: destructive/);
-    expect(harness.events).toContainEqual(expect.objectContaining({ decision: "block", tool: "memory__delete_entities", rule: "always-blocked: destructive" }));
+    await expect(
+      client.callTool({ name: "memory__delete_entities", arguments: { entityNames: ["Ada"] } }),
+    ).rejects.toThrow(/always-blocked: destructive/);
+    await expect(client.callTool({ name: "web__drop_table", arguments: {} })).rejects.toThrow(
+      /always-blocked: destructive/,
+    );
+    expect(harness.events).toContainEqual(
+      expect.objectContaining({
+        decision: "block",
+        tool: "memory__delete_entities",
+        rule: "always-blocked: destructive",
+      }),
+    );
   });
 
   it("an unknown tool gets a JSON-RPC error", async () => {
@@ -124,7 +160,10 @@ describe("tool visibility and calls by scope", () => {
 
   it("a batched JSON-RPC array hiding a forbidden call is refused whole: nothing in it runs", async () => {
     const admin = await connect("alice-admin");
-    await admin.client.callTool({ name: "memory__create_entities", arguments: { entities: [{ name: "Keep", entityType: "thing", observations: [] }] } });
+    await admin.client.callTool({
+      name: "memory__create_entities",
+      arguments: { entities: [{ name: "Keep", entityType: "thing", observations: [] }] },
+    });
     const response = await rawPost("alice-admin", admin.transport.sessionId, [
       call(1, "memory__add_observations", { observations: [{ entityName: "Keep", contents: ["smuggled"] }] }),
       call(2, "memory__delete_entities", { entityNames: ["Keep"] }),
@@ -141,7 +180,10 @@ describe("tool visibility and calls by scope", () => {
 
   it("a batch hiding a call the caller lacks scope for gets 403 with the challenge", async () => {
     const { transport } = await connect("alice-read");
-    const response = await rawPost("alice-read", transport.sessionId, [call(1, "memory__read_graph"), call(2, "web__set_value", { value: "x" })]);
+    const response = await rawPost("alice-read", transport.sessionId, [
+      call(1, "memory__read_graph"),
+      call(2, "web__set_value", { value: "x" }),
+    ]);
     expect(response.status).toBe(403);
     expect(response.headers.get("www-authenticate")).toContain('scope="mcp:write mcp:admin"');
   });
@@ -152,9 +194,18 @@ describe("sessions", () => {
     const alice = await connect("alice-read");
     const response = await rawPost("bob-read", alice.transport.sessionId, call(1, "memory__read_graph"));
     expect(response.status).toBe(404);
-    const sse = await fetch(harness.url, { headers: { authorization: "Bearer bob-read", accept: "text/event-stream", "mcp-session-id": alice.transport.sessionId ?? "" } });
+    const sse = await fetch(harness.url, {
+      headers: {
+        authorization: "Bearer bob-read",
+        accept: "text/event-stream",
+        "mcp-session-id": alice.transport.sessionId ?? "",
+      },
+    });
     expect(sse.status).toBe(404);
-    const del = await fetch(harness.url, { method: "DELETE", headers: { authorization: "Bearer bob-read", "mcp-session-id": alice.transport.sessionId ?? "" } });
+    const del = await fetch(harness.url, {
+      method: "DELETE",
+      headers: { authorization: "Bearer bob-read", "mcp-session-id": alice.transport.sessionId ?? "" },
+    });
     expect(del.status).toBe(404);
     expect(await toolNames(alice.client)).toContain("memory__read_graph");
   });
@@ -167,7 +218,12 @@ describe("sessions", () => {
 
   it("the same user with another scope set may continue the session, and gets that token's scopes", async () => {
     const alice = await connect("alice-read");
-    const response = await rawPost("alice-write", alice.transport.sessionId, { jsonrpc: "2.0", id: 3, method: "tools/list", params: {} });
+    const response = await rawPost("alice-write", alice.transport.sessionId, {
+      jsonrpc: "2.0",
+      id: 3,
+      method: "tools/list",
+      params: {},
+    });
     expect(response.status).toBe(200);
     expect(await response.text()).toContain("memory__create_entities");
   });
@@ -178,7 +234,9 @@ describe("sessions", () => {
     const two = await connect("dave-read");
     expect(harness.gateway.sessionCount()).toBe(before + 2);
     await one.transport.terminateSession();
-    await expect(two.client.callTool({ name: "web__get_time", arguments: {} })).resolves.toMatchObject({ content: [{ type: "text" }] });
+    await expect(two.client.callTool({ name: "web__get_time", arguments: {} })).resolves.toMatchObject({
+      content: [{ type: "text" }],
+    });
     expect(harness.gateway.sessionCount()).toBe(before + 1);
   });
 
@@ -186,7 +244,12 @@ describe("sessions", () => {
     const { transport } = await connect("alice-read");
     const controller = new AbortController();
     const sse = await fetch(harness.url, {
-      headers: { authorization: "Bearer alice-read", accept: "text/event-stream", "mcp-session-id": transport.sessionId ?? "", "mcp-protocol-version": "2025-11-25" },
+      headers: {
+        authorization: "Bearer alice-read",
+        accept: "text/event-stream",
+        "mcp-session-id": transport.sessionId ?? "",
+        "mcp-protocol-version": "2025-11-25",
+      },
       signal: controller.signal,
     });
     // The client's own GET stream may already be open: either way the answer carries the header.
@@ -204,7 +267,9 @@ describe("forwarding", () => {
   it("progress notifications from the upstream reach the caller under the caller's progress token", async () => {
     const { client } = await connect("alice-read");
     const progress: number[] = [];
-    const result = await client.callTool({ name: "web__count_slowly", arguments: { n: 5 } }, undefined, { onprogress: (p) => progress.push(p.progress) });
+    const result = await client.callTool({ name: "web__count_slowly", arguments: { n: 5 } }, undefined, {
+      onprogress: (p) => progress.push(p.progress),
+    });
     expect(result.content).toEqual([{ type: "text", text: "counted to 5" }]);
     expect(progress).toEqual([1, 2, 3, 4, 5]);
   });

@@ -25,7 +25,14 @@ export const admitAll: RateLimiter = {
 };
 
 export function principal(subject: string, scopes: string[], clientId = "agent"): Principal {
-  return { issuer: "http://127.0.0.1:2", subject, clientId, scopes, expiresAt: Math.floor(Date.now() / 1000) + 3600, token: `token-of-${subject}-${randomUUID()}` };
+  return {
+    issuer: "http://127.0.0.1:2",
+    subject,
+    clientId,
+    scopes,
+    expiresAt: Math.floor(Date.now() / 1000) + 3600,
+    token: `token-of-${subject}-${randomUUID()}`,
+  };
 }
 
 export interface Harness {
@@ -43,7 +50,13 @@ export async function startHarness(
 ): Promise<Harness> {
   const config: ActiveConfig = { bundle, digest: "sha256:test", secrets: envSecrets };
   const audit = createMemoryAuditLog();
-  const gateway = createMcpGateway(config, { audit, limiter, toolGuard: passThroughToolGuard, upstreamMinBackoffMs: 50, ...extraDeps });
+  const gateway = createMcpGateway(config, {
+    audit,
+    limiter,
+    toolGuard: passThroughToolGuard,
+    upstreamMinBackoffMs: 50,
+    ...extraDeps,
+  });
   const server = createServer((req, res) => {
     const name = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1];
     const who = name ? principals[name] : undefined;

@@ -30,7 +30,10 @@ beforeAll(async () => {
     },
     guardPolicies: [{ id: "default" }],
   });
-  harness = await startHarness(bundle, { reader: principal("alice", ["docs:read"]), stranger: principal("bob", ["mcp:read"]) });
+  harness = await startHarness(bundle, {
+    reader: principal("alice", ["docs:read"]),
+    stranger: principal("bob", ["mcp:read"]),
+  });
 });
 
 afterAll(async () => {
@@ -39,7 +42,9 @@ afterAll(async () => {
 });
 
 async function connect(bearer: string) {
-  const transport = new StreamableHTTPClientTransport(new URL(harness.url), { requestInit: { headers: { authorization: `Bearer ${bearer}` } } });
+  const transport = new StreamableHTTPClientTransport(new URL(harness.url), {
+    requestInit: { headers: { authorization: `Bearer ${bearer}` } },
+  });
   const client = new Client({ name: "t", version: "1" });
   await client.connect(transport);
   return { client, transport };
@@ -48,18 +53,34 @@ async function connect(bearer: string) {
 describe("prompts and resources", () => {
   it("a caller with a scope granted on the upstream sees its prompts and resources, namespaced", async () => {
     const { client } = await connect("reader");
-    expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual(["docs__test_prompt_with_arguments", "docs__test_prompt_with_embedded_resource", "docs__test_simple_prompt"]);
+    expect((await client.listPrompts()).prompts.map((p) => p.name)).toEqual([
+      "docs__test_prompt_with_arguments",
+      "docs__test_prompt_with_embedded_resource",
+      "docs__test_simple_prompt",
+    ]);
     const resources = (await client.listResources()).resources.map((r) => r.uri);
     expect(resources).toContain(namespacedUri("docs", "test://static-text"));
     const read = await client.readResource({ uri: namespacedUri("docs", "test://static-text") });
-    expect(read.contents[0]).toMatchObject({ uri: namespacedUri("docs", "test://static-text"), text: "This is the content of the static text resource." });
-    expect(harness.events).toContainEqual(expect.objectContaining({ decision: "allow", method: "resources/read", upstream: "docs", rule: "scope: docs:read" }));
+    expect(read.contents[0]).toMatchObject({
+      uri: namespacedUri("docs", "test://static-text"),
+      text: "This is the content of the static text resource.",
+    });
+    expect(harness.events).toContainEqual(
+      expect.objectContaining({
+        decision: "allow",
+        method: "resources/read",
+        upstream: "docs",
+        rule: "scope: docs:read",
+      }),
+    );
     await client.close();
   });
 
   it("a prompt matching an always-blocked rule is hidden and refused", async () => {
     const { client } = await connect("reader");
-    await expect(client.getPrompt({ name: "docs__test_prompt_with_image" })).rejects.toThrow(/always-blocked: no images/);
+    await expect(client.getPrompt({ name: "docs__test_prompt_with_image" })).rejects.toThrow(
+      /always-blocked: no images/,
+    );
     await client.close();
   });
 
@@ -76,7 +97,12 @@ describe("prompts and resources", () => {
         "mcp-session-id": transport.sessionId ?? "",
         "mcp-protocol-version": "2025-11-25",
       },
-      body: JSON.stringify({ jsonrpc: "2.0", id: 4, method: "resources/read", params: { uri: namespacedUri("docs", "test://static-text") } }),
+      body: JSON.stringify({
+        jsonrpc: "2.0",
+        id: 4,
+        method: "resources/read",
+        params: { uri: namespacedUri("docs", "test://static-text") },
+      }),
     });
     expect(response.status).toBe(403);
     expect(response.headers.get("www-authenticate")).toContain('scope="docs:read"');

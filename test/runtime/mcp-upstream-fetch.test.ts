@@ -31,12 +31,21 @@ describe("upstreamFetch", () => {
       req.on("data", (c: Buffer) => (body += c.toString()));
       req.on("end", () => {
         seen = { method: req.method, session: req.headers["mcp-session-id"] as string, body };
-        res.writeHead(200, [["content-type", "application/json"], ["mcp-session-id", "s-2"], ["set-cookie", "a=1"], ["set-cookie", "b=2"]]);
+        res.writeHead(200, [
+          ["content-type", "application/json"],
+          ["mcp-session-id", "s-2"],
+          ["set-cookie", "a=1"],
+          ["set-cookie", "b=2"],
+        ]);
         res.end('{"jsonrpc":"2.0","id":1,"result":{}}');
       });
     });
     const headers = new Headers({ "content-type": "application/json", "mcp-session-id": "s-1" });
-    const response = await upstreamFetch(`${url}/mcp`, { method: "POST", headers, body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
+    const response = await upstreamFetch(`${url}/mcp`, {
+      method: "POST",
+      headers,
+      body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
+    });
     expect(seen).toEqual({ method: "POST", session: "s-1", body: '{"jsonrpc":"2.0","id":1,"method":"ping"}' });
     expect(response.status).toBe(200);
     expect(response.ok).toBe(true);
@@ -66,7 +75,9 @@ describe("upstreamFetch", () => {
   it("through the SDK's transport, an upstream redirecting to another origin fails the connection and the other host gets no request", async () => {
     const { url, elsewhereHit } = await redirectingUpstream("/mcp");
     const client = new Client({ name: "redirect-test", version: "0" });
-    await expect(client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { fetch: upstreamFetch }))).rejects.toThrow(/Redirect/);
+    await expect(
+      client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { fetch: upstreamFetch })),
+    ).rejects.toThrow(/Redirect/);
     expect(elsewhereHit()).toBe(false);
   });
 
@@ -81,12 +92,18 @@ describe("upstreamFetch", () => {
   it("answers a POST whose SSE stream starts with the JSON-RPC response as that JSON (what the SDK parses without its stream pipeline)", async () => {
     const url = await serve((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream", "mcp-session-id": "s-1" });
-      res.end('event: message\nid: e-1\ndata: {"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"caf\u00e9"}]}}\n\n');
+      res.end(
+        'event: message\nid: e-1\ndata: {"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"caf\u00e9"}]}}\n\n',
+      );
     });
     const response = await upstreamFetch(`${url}/mcp`, { method: "POST", body: "{}" });
     expect(response.headers.get("content-type")).toBe("application/json");
     expect(response.headers.get("mcp-session-id")).toBe("s-1");
-    expect(await response.json()).toEqual({ jsonrpc: "2.0", id: 7, result: { content: [{ type: "text", text: "café" }] } });
+    expect(await response.json()).toEqual({
+      jsonrpc: "2.0",
+      id: 7,
+      result: { content: [{ type: "text", text: "café" }] },
+    });
   });
 
   it("streams a POST's SSE answer that starts with a notification as it arrives: the notification is read before the response exists", async () => {
@@ -94,7 +111,9 @@ describe("upstreamFetch", () => {
     const clientSawProgress = new Promise<void>((resolve) => (sendResponse = resolve));
     const url = await serve((_req, res) => {
       res.writeHead(200, { "content-type": "text/event-stream" });
-      res.write('event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}\n\n');
+      res.write(
+        'event: message\ndata: {"jsonrpc":"2.0","method":"notifications/progress","params":{"progressToken":1,"progress":1}}\n\n',
+      );
       void clientSawProgress.then(() => res.end('event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n'));
     });
     const response = await upstreamFetch(`${url}/mcp`, { method: "POST", body: "{}" });

@@ -8,7 +8,9 @@ import { type TestPlatform, initializeRequest, mcpHeaders, startTestPlatform } f
 describe("protected resource metadata and discovery", () => {
   let platform: TestPlatform;
   beforeAll(async () => {
-    platform = await startTestPlatform({ bundle: (b) => ({ ...b, server: { ...b.server, corsOrigins: ["https://app.example"] } }) });
+    platform = await startTestPlatform({
+      bundle: (b) => ({ ...b, server: { ...b.server, corsOrigins: ["https://app.example"] } }),
+    });
   });
   afterAll(async () => platform?.close());
 
@@ -26,7 +28,10 @@ describe("protected resource metadata and discovery", () => {
   });
 
   it("points the 401 challenge at a metadata document that names the issuer of valid tokens", async () => {
-    const challenge = (await fetch(platform.mcpUrl, { method: "POST", headers: mcpHeaders(), body: initializeRequest() })).headers.get("www-authenticate") ?? "";
+    const challenge =
+      (await fetch(platform.mcpUrl, { method: "POST", headers: mcpHeaders(), body: initializeRequest() })).headers.get(
+        "www-authenticate",
+      ) ?? "";
     const metadataUrl = /resource_metadata="([^"]+)"/.exec(challenge)?.[1];
     expect(metadataUrl).toBe(`${platform.url}/.well-known/oauth-protected-resource/mcp`);
     const metadata = (await (await fetch(metadataUrl!)).json()) as { authorization_servers: string[] };
@@ -48,7 +53,11 @@ describe("protected resource metadata and discovery", () => {
   it("answers a CORS preflight from an allowed origin with the MCP methods and headers", async () => {
     const response = await fetch(platform.mcpUrl, {
       method: "OPTIONS",
-      headers: { origin: "https://app.example", "access-control-request-method": "POST", "access-control-request-headers": "authorization, mcp-session-id" },
+      headers: {
+        origin: "https://app.example",
+        "access-control-request-method": "POST",
+        "access-control-request-headers": "authorization, mcp-session-id",
+      },
     });
     expect(response.status).toBe(204);
     expect(response.headers.get("access-control-allow-origin")).toBe("https://app.example");
@@ -57,21 +66,36 @@ describe("protected resource metadata and discovery", () => {
   });
 
   it("refuses a CORS preflight from an origin that is not configured", async () => {
-    const response = await fetch(platform.mcpUrl, { method: "OPTIONS", headers: { origin: "https://evil.example", "access-control-request-method": "POST" } });
+    const response = await fetch(platform.mcpUrl, {
+      method: "OPTIONS",
+      headers: { origin: "https://evil.example", "access-control-request-method": "POST" },
+    });
     expect(response.status).toBe(403);
     expect(response.headers.get("access-control-allow-origin")).toBeNull();
   });
 
   it("refuses a page from a foreign origin even with a valid token (DNS rebinding)", async () => {
     const token = await platform.token("reader");
-    const response = await fetch(platform.mcpUrl, { method: "POST", headers: { ...mcpHeaders(token), origin: "http://evil.example" }, body: initializeRequest() });
+    const response = await fetch(platform.mcpUrl, {
+      method: "POST",
+      headers: { ...mcpHeaders(token), origin: "http://evil.example" },
+      body: initializeRequest(),
+    });
     expect(response.status).toBe(403);
-    const allowed = await fetch(platform.mcpUrl, { method: "POST", headers: { ...mcpHeaders(token), origin: "https://app.example" }, body: initializeRequest() });
+    const allowed = await fetch(platform.mcpUrl, {
+      method: "POST",
+      headers: { ...mcpHeaders(token), origin: "https://app.example" },
+      body: initializeRequest(),
+    });
     expect(allowed.status).toBe(200);
   });
 
   it("lets a browser client read Mcp-Session-Id and WWW-Authenticate", async () => {
-    const unauthorized = await fetch(platform.mcpUrl, { method: "POST", headers: { ...mcpHeaders(), origin: "https://app.example" }, body: initializeRequest() });
+    const unauthorized = await fetch(platform.mcpUrl, {
+      method: "POST",
+      headers: { ...mcpHeaders(), origin: "https://app.example" },
+      body: initializeRequest(),
+    });
     expect(unauthorized.status).toBe(401);
     const exposed = unauthorized.headers.get("access-control-expose-headers") ?? "";
     expect(exposed).toContain("WWW-Authenticate");

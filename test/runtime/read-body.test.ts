@@ -19,26 +19,36 @@ afterAll(async () => {
   await new Promise((resolve) => server.close(resolve));
 });
 
-const reader = (maxBytes: number) => async (req: IncomingMessage): Promise<Seen> => {
-  let ended = false;
-  req.once("end", () => (ended = true));
-  try {
-    const bytes = await readBody(req, maxBytes);
-    return { body: bytes.toString(), resolvedBeforeEnd: !ended };
-  } catch (error) {
-    return { error: error instanceof RequestBodyTooLarge ? "too large" : (error as Error).message };
-  }
-};
+const reader =
+  (maxBytes: number) =>
+  async (req: IncomingMessage): Promise<Seen> => {
+    let ended = false;
+    req.once("end", () => (ended = true));
+    try {
+      const bytes = await readBody(req, maxBytes);
+      return { body: bytes.toString(), resolvedBeforeEnd: !ended };
+    } catch (error) {
+      return { error: error instanceof RequestBodyTooLarge ? "too large" : (error as Error).message };
+    }
+  };
 
 /** Sends `parts` one write at a time (`chunked`: no Content-Length), returns what the server saw. */
 function send(parts: string[], chunked: boolean): Promise<Seen> {
   return new Promise((resolve, reject) => {
     const length = parts.reduce((n, p) => n + Buffer.byteLength(p), 0);
-    const req = request({ port, method: "POST", path: "/", headers: chunked ? { "transfer-encoding": "chunked" } : { "content-length": String(length) } }, (res) => {
-      let text = "";
-      res.on("data", (c: Buffer) => (text += c.toString()));
-      res.on("end", () => resolve(JSON.parse(text) as Seen));
-    });
+    const req = request(
+      {
+        port,
+        method: "POST",
+        path: "/",
+        headers: chunked ? { "transfer-encoding": "chunked" } : { "content-length": String(length) },
+      },
+      (res) => {
+        let text = "";
+        res.on("data", (c: Buffer) => (text += c.toString()));
+        res.on("end", () => resolve(JSON.parse(text) as Seen));
+      },
+    );
     req.on("error", reject);
     let i = 0;
     const next = () => {
@@ -53,7 +63,10 @@ function send(parts: string[], chunked: boolean): Promise<Seen> {
 describe("readBody", () => {
   it("with a Content-Length, resolves as soon as the declared bytes are in, before the stream's end", async () => {
     handle = reader(1024);
-    expect(await send(['{"model":', '"m","messages":[]}'], false)).toEqual({ body: '{"model":"m","messages":[]}', resolvedBeforeEnd: true });
+    expect(await send(['{"model":', '"m","messages":[]}'], false)).toEqual({
+      body: '{"model":"m","messages":[]}',
+      resolvedBeforeEnd: true,
+    });
   });
 
   it("a chunked body (no Content-Length) is read to its end", async () => {

@@ -58,7 +58,18 @@ describe("requests in flight", () => {
       env: { HOLD_KEY: "hold-key" },
       bundle: (bundle) => ({
         ...bundle,
-        llm: { routes: [{ id: "hold", pathPrefix: "/hold", policy: "open", providers: [{ id: "hold", kind: "openai", baseUrl: providerUrl, apiKey: { env: "HOLD_KEY" }, timeoutMs: 60_000 }] }] },
+        llm: {
+          routes: [
+            {
+              id: "hold",
+              pathPrefix: "/hold",
+              policy: "open",
+              providers: [
+                { id: "hold", kind: "openai", baseUrl: providerUrl, apiKey: { env: "HOLD_KEY" }, timeoutMs: 60_000 },
+              ],
+            },
+          ],
+        },
         guardPolicies: [...bundle.guardPolicies, { id: "open" }],
       }),
     });
@@ -67,7 +78,10 @@ describe("requests in flight", () => {
     // process-wide and emitted once, so the test counts what causes it).
     const added = new Map<AbortSignal, number>();
     const original = AbortSignal.prototype.addEventListener;
-    AbortSignal.prototype.addEventListener = function (this: AbortSignal, ...args: Parameters<AbortSignal["addEventListener"]>) {
+    AbortSignal.prototype.addEventListener = function (
+      this: AbortSignal,
+      ...args: Parameters<AbortSignal["addEventListener"]>
+    ) {
       if (args[0] === "abort") added.set(this, (added.get(this) ?? 0) + 1);
       return original.apply(this, args);
     } as AbortSignal["addEventListener"];
@@ -91,7 +105,9 @@ describe("requests in flight", () => {
       await closed;
       expect(outcomes).toHaveLength(IN_FLIGHT);
       expect(outcomes.every((o) => o !== 200)).toBe(true);
-      expect(held.every((res) => res.req.destroyed || res.destroyed || res.socket === null || res.socket.destroyed)).toBe(true);
+      expect(
+        held.every((res) => res.req.destroyed || res.destroyed || res.socket === null || res.socket.destroyed),
+      ).toBe(true);
     } finally {
       AbortSignal.prototype.addEventListener = original;
     }
@@ -105,7 +121,18 @@ describe("with tracing off", () => {
       env: { PLAIN_KEY: "plain-key" },
       bundle: (bundle) => ({
         ...bundle,
-        llm: { routes: [{ id: "plain", pathPrefix: "/plain", policy: "default", providers: [{ id: "plain-openai", kind: "openai", baseUrl: `${upstream.url}/v1`, apiKey: { env: "PLAIN_KEY" } }] }] },
+        llm: {
+          routes: [
+            {
+              id: "plain",
+              pathPrefix: "/plain",
+              policy: "default",
+              providers: [
+                { id: "plain-openai", kind: "openai", baseUrl: `${upstream.url}/v1`, apiKey: { env: "PLAIN_KEY" } },
+              ],
+            },
+          ],
+        },
       }),
     });
     try {
@@ -119,7 +146,9 @@ describe("with tracing off", () => {
       expect(response.status).toBe(200);
       await response.text();
       const metrics = await platform.gateway.telemetry.metrics.render();
-      expect(metrics).toMatch(/tollgate_upstream_latency_seconds_count\{kind="llm",target="plain",provider="plain-openai",outcome="ok"\} 1/);
+      expect(metrics).toMatch(
+        /tollgate_upstream_latency_seconds_count\{kind="llm",target="plain",provider="plain-openai",outcome="ok"\} 1/,
+      );
       expect(metrics).toMatch(/tollgate_requests_total\{kind="llm",route="plain",decision="allow"\} 1/);
       expect(platform.audit.filter((e) => e.kind === "llm")).toHaveLength(1);
       expect(platform.audit.find((e) => e.kind === "llm")?.traceId).toBeUndefined();

@@ -18,7 +18,15 @@ import { type AuthServer, startAuthServer } from "../../examples/local-platform/
 import type { BundleInput } from "../../policies/bundle/index.js";
 import { startGateway } from "../../runtime/server/index.js";
 import { createMemoryAuditLog } from "../../runtime/observability/audit.js";
-import { TEST_CLIENTS, type TestPlatform, authTestBundle, freePort, initializeRequest, mcpHeaders, startTestPlatform } from "../support/gateway.js";
+import {
+  TEST_CLIENTS,
+  type TestPlatform,
+  authTestBundle,
+  freePort,
+  initializeRequest,
+  mcpHeaders,
+  startTestPlatform,
+} from "../support/gateway.js";
 import { plausibleClaims } from "../support/attacker.js";
 import { startTestIssuer } from "../support/test-issuer.js";
 import { buildGateway } from "../../scripts/build-runtime.js";
@@ -44,7 +52,13 @@ describe("an unreachable issuer", () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const issuer = `http://127.0.0.1:${deadIssuerPort}`;
-    const gateway = await startGateway({ source: { kind: "inline", bundle: authTestBundle(issuer, url) }, port, env: {}, audit: createMemoryAuditLog(), log: () => undefined });
+    const gateway = await startGateway({
+      source: { kind: "inline", bundle: authTestBundle(issuer, url) },
+      port,
+      env: {},
+      audit: createMemoryAuditLog(),
+      log: () => undefined,
+    });
     try {
       expect((await fetch(`${url}/healthz`)).status).toBe(200);
       const ready = await fetch(`${url}/readyz`);
@@ -52,8 +66,17 @@ describe("an unreachable issuer", () => {
       expect(await ready.json()).toMatchObject({ reason: "issuer keys not fetched" });
       const { SignJWT, generateKeyPair } = await import("jose");
       const { privateKey } = await generateKeyPair("RS256");
-      const token = await new SignJWT({ sub: "alice", scp: ["mcp:read"] }).setProtectedHeader({ alg: "RS256", kid: "k" }).setIssuer(issuer).setAudience(url).setExpirationTime("5m").sign(privateKey);
-      const response = await fetch(`${url}/mcp`, { method: "POST", headers: mcpHeaders(token), body: initializeRequest() });
+      const token = await new SignJWT({ sub: "alice", scp: ["mcp:read"] })
+        .setProtectedHeader({ alg: "RS256", kid: "k" })
+        .setIssuer(issuer)
+        .setAudience(url)
+        .setExpirationTime("5m")
+        .sign(privateKey);
+      const response = await fetch(`${url}/mcp`, {
+        method: "POST",
+        headers: mcpHeaders(token),
+        body: initializeRequest(),
+      });
       expect(response.status).toBe(401);
       expect(response.headers.get("www-authenticate")).toContain('error="invalid_token"');
     } finally {
@@ -68,7 +91,14 @@ describe("an issuer that comes up after the gateway", () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const bundle = authTestBundle(`http://127.0.0.1:${issuerPort}`, url);
-    const gateway = await startGateway({ source: { kind: "inline", bundle }, port, env: {}, audit: createMemoryAuditLog(), log: () => undefined, verifier: { failureBackoffMs: 0 } });
+    const gateway = await startGateway({
+      source: { kind: "inline", bundle },
+      port,
+      env: {},
+      audit: createMemoryAuditLog(),
+      log: () => undefined,
+      verifier: { failureBackoffMs: 0 },
+    });
     const issuer = await startTestIssuer({ port: issuerPort }).catch(async (error: unknown) => {
       await gateway.close();
       throw error;
@@ -76,7 +106,9 @@ describe("an issuer that comes up after the gateway", () => {
     try {
       expect((await fetch(`${url}/readyz`)).status).toBe(200);
       const token = await issuer.sign(plausibleClaims(issuer.issuer, url));
-      expect((await fetch(`${url}/mcp`, { method: "POST", headers: mcpHeaders(token), body: initializeRequest() })).status).toBe(200);
+      expect(
+        (await fetch(`${url}/mcp`, { method: "POST", headers: mcpHeaders(token), body: initializeRequest() })).status,
+      ).toBe(200);
     } finally {
       await gateway.close();
       await issuer.close();
@@ -95,13 +127,31 @@ describe("a failing issuer", () => {
     const issuer = `http://127.0.0.1:${(failing.address() as AddressInfo).port}`;
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
-    const gateway = await startGateway({ source: { kind: "inline", bundle: authTestBundle(issuer, url) }, port, env: {}, audit: createMemoryAuditLog(), log: () => undefined, verifier: { failureBackoffMs: 60_000 } });
+    const gateway = await startGateway({
+      source: { kind: "inline", bundle: authTestBundle(issuer, url) },
+      port,
+      env: {},
+      audit: createMemoryAuditLog(),
+      log: () => undefined,
+      verifier: { failureBackoffMs: 60_000 },
+    });
     try {
       const afterStart = hits;
       const { SignJWT, generateKeyPair } = await import("jose");
       const { privateKey } = await generateKeyPair("RS256");
-      const token = await new SignJWT({ sub: "alice" }).setProtectedHeader({ alg: "RS256", kid: "k" }).setIssuer(issuer).setAudience(url).setExpirationTime("5m").sign(privateKey);
-      const statuses = await Promise.all(Array.from({ length: 20 }, () => fetch(`${url}/mcp`, { method: "POST", headers: mcpHeaders(token), body: initializeRequest() }).then((r) => r.status)));
+      const token = await new SignJWT({ sub: "alice" })
+        .setProtectedHeader({ alg: "RS256", kid: "k" })
+        .setIssuer(issuer)
+        .setAudience(url)
+        .setExpirationTime("5m")
+        .sign(privateKey);
+      const statuses = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          fetch(`${url}/mcp`, { method: "POST", headers: mcpHeaders(token), body: initializeRequest() }).then(
+            (r) => r.status,
+          ),
+        ),
+      );
       expect(new Set(statuses)).toEqual(new Set([401]));
       expect(hits - afterStart).toBe(0);
     } finally {
@@ -126,7 +176,12 @@ describe("hot reload from the watched bundle file", () => {
   });
   afterAll(async () => platform?.close());
 
-  const scopesServed = async () => ((await (await fetch(`${platform.url}/.well-known/oauth-protected-resource`)).json()) as { scopes_supported: string[] }).scopes_supported;
+  const scopesServed = async () =>
+    (
+      (await (await fetch(`${platform.url}/.well-known/oauth-protected-resource`)).json()) as {
+        scopes_supported: string[];
+      }
+    ).scopes_supported;
 
   it("keeps serving the running bundle when the new one is invalid, and says why", async () => {
     const token = await platform.token("reader");
@@ -135,10 +190,14 @@ describe("hot reload from the watched bundle file", () => {
     const outcome = await reloaded;
     expect(outcome.status).toBe("rejected");
     expect(outcome.status === "rejected" && outcome.issues.map((i) => i.path)).toContain("auth.audiences");
-    expect(platform.audit).toContainEqual(expect.objectContaining({ kind: "config", decision: "error", reason: expect.stringContaining("auth.audiences") }));
+    expect(platform.audit).toContainEqual(
+      expect.objectContaining({ kind: "config", decision: "error", reason: expect.stringContaining("auth.audiences") }),
+    );
     // Still the old configuration: same metadata, tokens still accepted.
     expect(await scopesServed()).toEqual(["mcp:read", "mcp:write", "mcp:admin"]);
-    expect((await fetch(platform.mcpUrl, { method: "POST", headers: mcpHeaders(token), body: initializeRequest() })).status).toBe(200);
+    expect(
+      (await fetch(platform.mcpUrl, { method: "POST", headers: mcpHeaders(token), body: initializeRequest() })).status,
+    ).toBe(200);
   });
 
   it("keeps serving when the file is not even JSON", async () => {
@@ -150,10 +209,15 @@ describe("hot reload from the watched bundle file", () => {
 
   it("switches to a valid new bundle atomically", async () => {
     const reloaded = platform.nextReload();
-    await writeFile(platform.bundleFile!, JSON.stringify({ ...bundle, protectedResource: { ...bundle.protectedResource, scopesSupported: ["mcp:read"] } }));
+    await writeFile(
+      platform.bundleFile!,
+      JSON.stringify({ ...bundle, protectedResource: { ...bundle.protectedResource, scopesSupported: ["mcp:read"] } }),
+    );
     expect(await reloaded).toMatchObject({ status: "applied" });
     expect(await scopesServed()).toEqual(["mcp:read"]);
-    const challenge = (await fetch(platform.mcpUrl, { method: "POST", headers: mcpHeaders(), body: initializeRequest() })).headers.get("www-authenticate");
+    const challenge = (
+      await fetch(platform.mcpUrl, { method: "POST", headers: mcpHeaders(), body: initializeRequest() })
+    ).headers.get("www-authenticate");
     expect(challenge).toContain('scope="mcp:read"');
   });
 
@@ -170,11 +234,15 @@ async function startBlockingUpstream() {
   const released = new Promise<void>((r) => (release = r));
   const handler = async (req: IncomingMessage, res: ServerResponse) => {
     const server = new McpServer({ name: "blocking", version: "1.0.0" });
-    server.registerTool("wait_for_release", { description: "Returns when the test says so", inputSchema: {} }, async () => {
-      signalCalled();
-      await released;
-      return { content: [{ type: "text", text: "released" }] };
-    });
+    server.registerTool(
+      "wait_for_release",
+      { description: "Returns when the test says so", inputSchema: {} },
+      async () => {
+        signalCalled();
+        await released;
+        return { content: [{ type: "text", text: "released" }] };
+      },
+    );
     const transport = new StreamableHTTPServerTransport({ sessionIdGenerator: undefined });
     res.on("close", () => void transport.close());
     await server.connect(transport);
@@ -205,7 +273,9 @@ function waitForLine(child: ChildProcess, pattern: RegExp): Promise<string> {
       }
     };
     child.stderr?.on("data", onData);
-    child.once("exit", (code) => reject(new Error(`tollgate serve exited (${code}) before printing ${pattern}: ${buffer}`)));
+    child.once("exit", (code) =>
+      reject(new Error(`tollgate serve exited (${code}) before printing ${pattern}: ${buffer}`)),
+    );
   });
 }
 
@@ -219,7 +289,11 @@ describe("tollgate serve: refusing to start", () => {
       await writeFile(bundleFile, JSON.stringify(bundle));
       const env = { ...process.env };
       delete env.TOLLGATE_TEST_REDIS_URL_UNSET;
-      const child = spawn(process.execPath, [resolve("bin/tollgate.mjs"), "serve", "--bundle", bundleFile, "--port", "0"], { stdio: ["ignore", "ignore", "pipe"], env });
+      const child = spawn(
+        process.execPath,
+        [resolve("bin/tollgate.mjs"), "serve", "--bundle", bundleFile, "--port", "0"],
+        { stdio: ["ignore", "ignore", "pipe"], env },
+      );
       let stderr = "";
       child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
       const code = await new Promise<number | null>((r) => child.once("exit", (c) => r(c)));
@@ -237,7 +311,14 @@ const TOLLGATE_COMMANDS: readonly { readonly name: string; readonly command: () 
   { name: "bin/tollgate.mjs (sources)", command: async () => resolve("bin/tollgate.mjs") },
   {
     name: "the image's build (dist/runtime/tollgate.mjs)",
-    command: async () => join(await buildGateway({ entryPoints: { tollgate: "runtime/cli/bin.ts" }, outdir: "node_modules/.cache/tollgate-test-build" }), "tollgate.mjs"),
+    command: async () =>
+      join(
+        await buildGateway({
+          entryPoints: { tollgate: "runtime/cli/bin.ts" },
+          outdir: "node_modules/.cache/tollgate-test-build",
+        }),
+        "tollgate.mjs",
+      ),
   },
 ];
 
@@ -269,18 +350,36 @@ describe.each(TOLLGATE_COMMANDS)("tollgate serve: graceful shutdown, $name", ({ 
     const base = authTestBundle(as.issuer, url);
     const bundle: BundleInput = {
       ...base,
-      mcp: { path: "/mcp", policy: "default", upstreams: [{ id: "slow", transport: { type: "streamable-http", url: upstream.url } }], grants: [{ scope: "mcp:read", upstream: "slow", tools: ["*"] }], deny: [], alwaysBlocked: [] },
+      mcp: {
+        path: "/mcp",
+        policy: "default",
+        upstreams: [{ id: "slow", transport: { type: "streamable-http", url: upstream.url } }],
+        grants: [{ scope: "mcp:read", upstream: "slow", tools: ["*"] }],
+        deny: [],
+        alwaysBlocked: [],
+      },
     };
     const bundleFile = join(dir, `bundle-${randomUUID()}.json`);
     await writeFile(bundleFile, JSON.stringify(bundle));
 
-    child = spawn(process.execPath, [tollgate, "serve", "--bundle", bundleFile, "--port", String(port)], { stdio: ["ignore", "ignore", "pipe"], env: { ...process.env } });
+    child = spawn(process.execPath, [tollgate, "serve", "--bundle", bundleFile, "--port", String(port)], {
+      stdio: ["ignore", "ignore", "pipe"],
+      env: { ...process.env },
+    });
     const exited = new Promise<number | null>((r) => child!.once("exit", (code) => r(code)));
     await waitForLine(child, /listening on/);
 
-    const { access_token } = await as.clientCredentials({ clientId: TEST_CLIENTS.reader.clientId, clientSecret: TEST_CLIENTS.reader.clientSecret, scopes: ["mcp:read"] });
+    const { access_token } = await as.clientCredentials({
+      clientId: TEST_CLIENTS.reader.clientId,
+      clientSecret: TEST_CLIENTS.reader.clientSecret,
+      scopes: ["mcp:read"],
+    });
     const client = new Client({ name: "shutdown-test", version: "0" });
-    await client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { requestInit: { headers: { authorization: `Bearer ${access_token}` } } }));
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${url}/mcp`), {
+        requestInit: { headers: { authorization: `Bearer ${access_token}` } },
+      }),
+    );
     const call = client.callTool({ name: "slow__wait_for_release", arguments: {} });
     await upstream.called;
 

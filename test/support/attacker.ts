@@ -5,7 +5,8 @@
 import { createHmac, createPublicKey } from "node:crypto";
 import { type JWK, SignJWT, generateKeyPair } from "jose";
 
-const b64 = (value: unknown) => Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
+const b64 = (value: unknown) =>
+  Buffer.from(typeof value === "string" ? value : JSON.stringify(value)).toString("base64url");
 
 /** `alg: none`, no signature. */
 export function unsignedToken(claims: Record<string, unknown>): string {
@@ -14,7 +15,9 @@ export function unsignedToken(claims: Record<string, unknown>): string {
 
 /** HS256 with the issuer's RSA public key (PEM) as the HMAC secret: the classic algorithm confusion. */
 export function hs256WithPublicKey(claims: Record<string, unknown>, publicJwk: JWK): string {
-  const pem = createPublicKey({ key: publicJwk as import("node:crypto").JsonWebKey, format: "jwk" }).export({ type: "spki", format: "pem" }).toString();
+  const pem = createPublicKey({ key: publicJwk as import("node:crypto").JsonWebKey, format: "jwk" })
+    .export({ type: "spki", format: "pem" })
+    .toString();
   const input = `${b64({ alg: "HS256", typ: "JWT", kid: publicJwk.kid })}.${b64(claims)}`;
   return `${input}.${createHmac("sha256", pem).update(input).digest("base64url")}`;
 }
@@ -26,7 +29,20 @@ export async function attackerSignedToken(claims: Record<string, unknown>, kid: 
 }
 
 /** Claims that would be valid for the gateway, for `sub`, now. */
-export function plausibleClaims(issuer: string, audience: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function plausibleClaims(
+  issuer: string,
+  audience: string,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   const now = Math.floor(Date.now() / 1000);
-  return { iss: issuer, aud: audience, sub: "alice", cid: "agent", scp: ["mcp:read"], iat: now, exp: now + 300, ...extra };
+  return {
+    iss: issuer,
+    aud: audience,
+    sub: "alice",
+    cid: "agent",
+    scp: ["mcp:read"],
+    iat: now,
+    exp: now + 300,
+    ...extra,
+  };
 }

@@ -22,11 +22,30 @@ import { sampleBundle } from "./sample-bundle.js";
 
 /** Clients of the test authorization server, by role. Secrets are test-only values. */
 export const TEST_CLIENTS = {
-  reader: { clientId: "reader-agent", clientSecret: "reader-agent-secret", grants: ["client_credentials"], scopes: ["mcp:read"] },
-  writer: { clientId: "writer-agent", clientSecret: "writer-agent-secret", grants: ["client_credentials"], scopes: ["mcp:read", "mcp:write"] },
-  admin: { clientId: "admin-agent", clientSecret: "admin-agent-secret", grants: ["client_credentials"], scopes: ["mcp:read", "mcp:write", "mcp:admin"] },
+  reader: {
+    clientId: "reader-agent",
+    clientSecret: "reader-agent-secret",
+    grants: ["client_credentials"],
+    scopes: ["mcp:read"],
+  },
+  writer: {
+    clientId: "writer-agent",
+    clientSecret: "writer-agent-secret",
+    grants: ["client_credentials"],
+    scopes: ["mcp:read", "mcp:write"],
+  },
+  admin: {
+    clientId: "admin-agent",
+    clientSecret: "admin-agent-secret",
+    grants: ["client_credentials"],
+    scopes: ["mcp:read", "mcp:write", "mcp:admin"],
+  },
   /** An agent acting for users: exchanges their tokens (RFC 8693). */
-  delegate: { clientId: "delegate-agent", clientSecret: "delegate-agent-secret", grants: ["client_credentials", "token_exchange"] },
+  delegate: {
+    clientId: "delegate-agent",
+    clientSecret: "delegate-agent-secret",
+    grants: ["client_credentials", "token_exchange"],
+  },
   /** A CLI or IDE: public client, authorization code + PKCE, refresh tokens. */
   cli: { clientId: "tollgate-cli", grants: ["authorization_code", "refresh_token"] },
 } as const satisfies Record<string, AuthClient>;
@@ -45,7 +64,11 @@ export const TEST_SECRET_ENV: Readonly<Record<string, string>> = {
  */
 export function authTestBundle(issuer: string, publicUrl: string): BundleInput {
   const bundle = sampleBundle({ issuer, publicUrl });
-  return { ...bundle, llm: { routes: [] }, mcp: { path: "/mcp", policy: "default", upstreams: [], grants: [], deny: [], alwaysBlocked: [] } };
+  return {
+    ...bundle,
+    llm: { routes: [] },
+    mcp: { path: "/mcp", policy: "default", upstreams: [], grants: [], deny: [], alwaysBlocked: [] },
+  };
 }
 
 export { freePort };
@@ -133,7 +156,9 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
     async token(role, scopes) {
       const client = TEST_CLIENTS[role];
       const granted = scopes ?? ("scopes" in client ? client.scopes : []);
-      return (await as.clientCredentials({ clientId: client.clientId, clientSecret: client.clientSecret, scopes: granted })).access_token;
+      return (
+        await as.clientCredentials({ clientId: client.clientId, clientSecret: client.clientSecret, scopes: granted })
+      ).access_token;
     },
     async userToken(user, scopes = ["mcp:read"]) {
       return (await as.obtainTokenWithPkce({ user, clientId: TEST_CLIENTS.cli.clientId, scopes })).access_token;
@@ -148,10 +173,19 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
 
 /** An MCP `initialize` request body (what a client sends first). */
 export function initializeRequest(id: number | string = 1): string {
-  return JSON.stringify({ jsonrpc: "2.0", id, method: "initialize", params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "tollgate-test", version: "0" } } });
+  return JSON.stringify({
+    jsonrpc: "2.0",
+    id,
+    method: "initialize",
+    params: { protocolVersion: "2025-06-18", capabilities: {}, clientInfo: { name: "tollgate-test", version: "0" } },
+  });
 }
 
 /** Headers of a streamable-HTTP MCP POST. */
 export function mcpHeaders(token?: string): Record<string, string> {
-  return { "content-type": "application/json", accept: "application/json, text/event-stream", ...(token ? { authorization: `Bearer ${token}` } : {}) };
+  return {
+    "content-type": "application/json",
+    accept: "application/json, text/event-stream",
+    ...(token ? { authorization: `Bearer ${token}` } : {}),
+  };
 }

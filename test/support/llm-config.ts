@@ -2,7 +2,13 @@
  * An ActiveConfig for LLM/limits/guard tests: the sample bundle changed by `edit`, validated with the
  * runtime schema, secrets read from a map (env name → value).
  */
-import { type Bundle, type BundleInput, type SecretRef, orThrow, validateRuntimeBundle } from "../../policies/bundle/index.js";
+import {
+  type Bundle,
+  type BundleInput,
+  type SecretRef,
+  orThrow,
+  validateRuntimeBundle,
+} from "../../policies/bundle/index.js";
 import type { ActiveConfig, Principal } from "../../runtime/http/types.js";
 import { sampleBundle } from "./sample-bundle.js";
 
@@ -25,5 +31,12 @@ export function llmTestConfig(edit: (bundle: BundleInput) => void, secrets: Reco
 }
 
 export function testPrincipal(subject: string, scopes: string[] = []): Principal {
-  return { issuer: "https://issuer.test", subject, clientId: "agent", scopes, expiresAt: Math.floor(Date.now() / 1000) + 3600, token: "unused" };
+  return {
+    issuer: "https://issuer.test",
+    subject,
+    clientId: "agent",
+    scopes,
+    expiresAt: Math.floor(Date.now() / 1000) + 3600,
+    token: "unused",
+  };
 }

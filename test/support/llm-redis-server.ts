@@ -15,9 +15,13 @@ export interface RedisServer {
 export async function startRedisServer(options: { readonly password?: string } = {}): Promise<RedisServer> {
   const port = await freePort();
   const auth = options.password ? ["--requirepass", options.password] : [];
-  const child: ChildProcess = spawn("redis-server", ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...auth], {
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child: ChildProcess = spawn(
+    "redis-server",
+    ["--port", String(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", ...auth],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   await new Promise<void>((resolve, reject) => {
     let output = "";
     const onData = (chunk: Buffer) => {

@@ -34,7 +34,14 @@ export async function startLlmStage(
   const server: Server = createServer((req, res) => {
     const handler = gateway.route(new URL(req.url ?? "/", "http://x").pathname);
     if (!handler) return void res.writeHead(404).end();
-    const ctx: RequestContext = { requestId: `req-${++id}`, traceId: undefined, principal, config, audit, cancellation: new RequestCancellation() };
+    const ctx: RequestContext = {
+      requestId: `req-${++id}`,
+      traceId: undefined,
+      principal,
+      config,
+      audit,
+      cancellation: new RequestCancellation(),
+    };
     void handler(ctx, req, res);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));

@@ -24,15 +24,27 @@ export function sampleBundle(overrides: { issuer?: string; publicUrl?: string } 
           id: "openai",
           pathPrefix: "/openai",
           policy: "default",
-          providers: [{ id: "openai", kind: "openai", baseUrl: "https://api.openai.com/v1", apiKey: { env: "OPENAI_API_KEY" } }],
+          providers: [
+            { id: "openai", kind: "openai", baseUrl: "https://api.openai.com/v1", apiKey: { env: "OPENAI_API_KEY" } },
+          ],
         },
         {
           id: "anthropic",
           pathPrefix: "/anthropic",
           policy: "default",
           providers: [
-            { id: "anthropic", kind: "anthropic", baseUrl: "https://api.anthropic.com", apiKey: { env: "ANTHROPIC_API_KEY" } },
-            { id: "openai-fallback", kind: "openai", baseUrl: "https://api.openai.com/v1", apiKey: { env: "OPENAI_API_KEY" } },
+            {
+              id: "anthropic",
+              kind: "anthropic",
+              baseUrl: "https://api.anthropic.com",
+              apiKey: { env: "ANTHROPIC_API_KEY" },
+            },
+            {
+              id: "openai-fallback",
+              kind: "openai",
+              baseUrl: "https://api.openai.com/v1",
+              apiKey: { env: "OPENAI_API_KEY" },
+            },
           ],
         },
       ],
@@ -42,7 +54,16 @@ export function sampleBundle(overrides: { issuer?: string; publicUrl?: string } 
       policy: "default",
       upstreams: [
         { id: "memory", transport: { type: "stdio", command: "node", args: ["server-memory.js"] } },
-        { id: "github", transport: { type: "streamable-http", url: "https://api.githubcopilot.com/mcp/" }, credentials: { mode: "secret-header", header: "Authorization", prefix: "Bearer ", value: { env: "GITHUB_TOKEN" } } },
+        {
+          id: "github",
+          transport: { type: "streamable-http", url: "https://api.githubcopilot.com/mcp/" },
+          credentials: {
+            mode: "secret-header",
+            header: "Authorization",
+            prefix: "Bearer ",
+            value: { env: "GITHUB_TOKEN" },
+          },
+        },
       ],
       grants: [
         { scope: "mcp:read", upstream: "memory", tools: ["read_*", "search_*", "open_*"] },

@@ -38,10 +38,14 @@ export async function startTestIssuer(options: { port?: number } = {}): Promise<
   let issuer = "";
   const server = createServer((req, res) => {
     if (req.url === "/.well-known/openid-configuration") {
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks`, token_endpoint: `${issuer}/token` }));
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ issuer, jwks_uri: `${issuer}/jwks`, token_endpoint: `${issuer}/token` }));
     } else if (req.url === "/jwks") {
       jwksRequests++;
-      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify({ keys: published.map((k) => k.publicJwk) }));
+      res
+        .writeHead(200, { "content-type": "application/json" })
+        .end(JSON.stringify({ keys: published.map((k) => k.publicJwk) }));
     } else res.writeHead(404).end();
   });
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, "127.0.0.1", resolve));
@@ -49,7 +53,9 @@ export async function startTestIssuer(options: { port?: number } = {}): Promise<
 
   const signWith = (key: Key, payload: Record<string, unknown> | string, header: Record<string, unknown> = {}) => {
     const text = typeof payload === "string" ? payload : JSON.stringify(payload);
-    return new CompactSign(new TextEncoder().encode(text)).setProtectedHeader({ alg: "RS256", kid: key.kid, ...header }).sign(key.privateKey);
+    return new CompactSign(new TextEncoder().encode(text))
+      .setProtectedHeader({ alg: "RS256", kid: key.kid, ...header })
+      .sign(key.privateKey);
   };
 
   return {
