@@ -25,13 +25,11 @@ import { type IncomingMessage, type ServerResponse, createServer } from "node:ht
 import type { AddressInfo } from "node:net";
 import { type JWK, createLocalJWKSet, exportJWK, generateKeyPair, jwtVerify } from "jose";
 import Provider, { type OidcContext, type ResourceServerLike, errors } from "oidc-provider";
+import { ACCESS_TOKEN_TYPE, OIDC_SCOPES, TOKEN_EXCHANGE_GRANT, isOidcScope } from "../../policies/oauth/index.js";
 import { createMemoryAdapter } from "./memory-adapter.js";
 
 /** The grant types a local client may use. */
 export type AuthGrant = "client_credentials" | "authorization_code" | "refresh_token" | "token_exchange";
-
-export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
-export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 
 export interface AuthClient {
   readonly clientId: string;
@@ -192,10 +190,10 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       redirect_uris: client.grants.includes("authorization_code")
         ? [...(client.redirectUris ?? [DEFAULT_REDIRECT])]
         : [],
-      scope: [...(client.scopes ?? allScopes), "openid", "offline_access"].join(" "),
+      scope: [...(client.scopes ?? allScopes), ...OIDC_SCOPES].join(" "),
     })),
     jwks: { keys: [privateJwk] },
-    scopes: [...allScopes, "openid", "offline_access"],
+    scopes: [...allScopes, ...OIDC_SCOPES],
     findAccount: async (_ctx: unknown, id: string) =>
       users.has(id) ? { accountId: id, claims: async () => ({ sub: id }) } : undefined,
     features: {
@@ -216,10 +214,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
         // Okta-shaped claims: scp as an array, cid = the client.
         jwt: async (_ctx: unknown, token: object, jwt: { payload: Record<string, unknown> }) => {
           const { scope, client_id: clientId } = jwt.payload;
-          jwt.payload.scp =
-            typeof scope === "string" && scope
-              ? scope.split(" ").filter((s) => s !== "openid" && s !== "offline_access")
-              : [];
+          jwt.payload.scp = typeof scope === "string" && scope ? scope.split(" ").filter((s) => !isOidcScope(s)) : [];
           jwt.payload.cid = clientId;
           const act = actors.get(token);
           if (act) jwt.payload.act = act;

@@ -11,6 +11,7 @@
  */
 import { createRequire } from "node:module";
 import { type Overlay, listPlaceholders } from "../../policies/bundle/index.js";
+import { matchesToolPattern } from "../../policies/tools/index.js";
 
 const require = createRequire(import.meta.url);
 
@@ -52,15 +53,6 @@ export const MEMORY_TOOLS = [
   "open_nodes",
 ];
 
-function globToRegExp(pattern: string): RegExp {
-  return new RegExp(
-    `^${pattern
-      .split("*")
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
-      .join(".*")}$`,
-  );
-}
-
 /**
  * Which real MCP server stands in for which upstream of the example. server-memory (read, write and
  * delete tools) goes to the upstream whose non-wildcard grants name the most of its tools, so the
@@ -73,7 +65,7 @@ export function assignMcpServers(bundle: unknown): Record<string, LocalMcpServer
   const fit = (id: string) =>
     MEMORY_TOOLS.filter((tool) =>
       (mcp?.grants ?? []).some(
-        (g) => g.upstream === id && g.tools.some((p) => p !== "*" && globToRegExp(p).test(tool)),
+        (g) => g.upstream === id && g.tools.some((p) => p !== "*" && matchesToolPattern(p, tool)),
       ),
     ).length;
   let best: string | undefined;

@@ -3,6 +3,7 @@
  * authorization server, so the stand-in issues exactly the scopes and grant types that `OktaApps` and
  * `McpScopes` declare. Pure: takes the parsed JSON, returns data.
  */
+import { OIDC_SCOPES, TOKEN_EXCHANGE_GRANT } from "../../policies/oauth/index.js";
 
 /** One `okta_app_oauth` resource, as the local server will register it. */
 export interface LocalClient {
@@ -37,9 +38,6 @@ export interface OktaConfig {
 }
 
 type Resources = Record<string, Record<string, Record<string, unknown>>>;
-
-const OIDC_SCOPES = ["openid", "profile", "email", "offline_access"];
-const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
 
 function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];

@@ -20,13 +20,8 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { type Overlay, listPlaceholders } from "../../policies/bundle/index.js";
-import {
-  type AuthClient,
-  type AuthGrant,
-  type AuthServer,
-  TOKEN_EXCHANGE_GRANT,
-  startAuthServer,
-} from "./auth-server.js";
+import { TOKEN_EXCHANGE_GRANT } from "../../policies/oauth/index.js";
+import { type AuthClient, type AuthGrant, type AuthServer, startAuthServer } from "./auth-server.js";
 import { freePort } from "./free-port.js";
 import { type LlmUpstream, startLlmUpstream } from "./llm-upstream.js";
 import {

@@ -13,7 +13,7 @@ import { lintSource } from "@secretlint/core";
 import { creator as recommendedPreset } from "@secretlint/secretlint-rule-preset-recommend";
 import type { SecretLintCoreConfig } from "@secretlint/types";
 import type { GuardMode, GuardPolicy } from "../bundle/index.js";
-import { KNOWN_CREDENTIAL_FORMATS, hasUnbrokenRun } from "../secrets/known-formats.js";
+import { KNOWN_CREDENTIAL_FORMATS, hasUnbrokenRun, mayHoldKnownCredential } from "../secrets/known-formats.js";
 import { type Finding, type TextVerdict, blockVerdict, redactFindings } from "./verdict.js";
 
 const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map((format) => ({
@@ -33,11 +33,6 @@ const SECRETLINT_CONFIG: SecretLintCoreConfig = {
 
 /** Secrets secretlint knows are long unbroken tokens; text without one cannot hold such a secret. */
 const hasLongToken = (text: string) => hasUnbrokenRun(text, 16);
-/**
- * Text that can hold no credential at all: no unbroken token of 15+ characters (the shortest known
- * format, a Slack token, is 15) and no PEM header. Such text (most prose) skips every regex.
- */
-const mayHoldCredential = (text: string) => hasUnbrokenRun(text, 15) || text.includes("-----BEGIN");
 
 /** Known-format credentials in `text` (synchronous, regex only). */
 export function findKnownCredentials(text: string): Finding[] {
@@ -55,14 +50,14 @@ export function findKnownCredentials(text: string): Finding[] {
  * `undefined`: the caller then awaits {@link findCredentials}.
  */
 export function findCredentialsSync(text: string): Finding[] | undefined {
-  if (!mayHoldCredential(text)) return [];
+  if (!mayHoldKnownCredential(text)) return [];
   if (hasLongToken(text)) return undefined;
   return findKnownCredentials(text);
 }
 
 /** Every credential in `text`: known formats plus secretlint's recommended preset. */
 export async function findCredentials(text: string): Promise<Finding[]> {
-  if (!mayHoldCredential(text)) return [];
+  if (!mayHoldKnownCredential(text)) return [];
   const findings = findKnownCredentials(text);
   if (!hasLongToken(text)) return findings;
   const result = await lintSource({

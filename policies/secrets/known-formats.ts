@@ -70,3 +70,15 @@ export function hasUnbrokenRun(text: string, length: number): boolean {
   }
   return false;
 }
+
+/** The shortest unbroken run a format above can match: a Slack token, `xoxb-` and ten more characters. */
+export const SHORTEST_CREDENTIAL_RUN = 15;
+
+/**
+ * The prefilter of every credential scan: false when `text` cannot hold a known-format credential (no
+ * unbroken run of {@link SHORTEST_CREDENTIAL_RUN} characters and no PEM header, whose spaces break the run),
+ * so most prose skips the patterns.
+ */
+export function mayHoldKnownCredential(text: string): boolean {
+  return hasUnbrokenRun(text, SHORTEST_CREDENTIAL_RUN) || text.includes("-----BEGIN");
+}

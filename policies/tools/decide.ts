@@ -8,10 +8,11 @@
  * 3. `mcp.grants` — allowed when the caller holds a scope whose grant matches the tool.
  * 4. Otherwise refused (default deny).
  *
- * Tool patterns are tool names with `*` wildcards, matched against the whole upstream tool name
- * (the name the upstream itself uses, without the `{upstreamId}__` prefix).
+ * Tool patterns (`./pattern.ts`) are matched against the whole upstream tool name (the name the upstream
+ * itself uses, without the `{upstreamId}__` prefix).
  */
 import type { McpConfig } from "../bundle/index.js";
+import { toolPattern } from "./pattern.js";
 
 /** One compiled tool pattern: the source text (for messages) and its anchored regex. */
 export interface CompiledPattern {
@@ -56,13 +57,9 @@ export type ToolDecision = { readonly allowed: true; readonly grantedBy: string 
 /** The subset of the bundle's `mcp` section the decision reads. */
 export type ToolRules = Pick<McpConfig, "grants" | "deny" | "alwaysBlocked">;
 
-/** `list_*` → /^list_.*$/. Every character but `*` is literal. */
+/** A tool pattern with its regex (see {@link toolPattern}). */
 export function compilePattern(pattern: string): CompiledPattern {
-  const body = pattern
-    .split("*")
-    .map((part) => part.replace(/[.*+?^${}()|[\]\\]/g, "\\$&"))
-    .join(".*");
-  return { source: pattern, regex: new RegExp(`^${body}$`) };
+  return { source: pattern, regex: toolPattern(pattern) };
 }
 
 /** Compiles the bundle's grants, deny rules and always-blocked list. Call once per loaded bundle. */

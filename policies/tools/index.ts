@@ -1,2 +1,3 @@
 export * from "./decide.js";
 export * from "./names.js";
+export * from "./pattern.js";

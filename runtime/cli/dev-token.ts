@@ -12,6 +12,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
+import { isOidcScope } from "../../policies/oauth/index.js";
 import { parseCommandArgs } from "./args.js";
 
 /** What `npm start` writes for this command (examples/local-platform/state.ts). */
@@ -36,8 +37,6 @@ const USAGE =
   'usage: tollgate dev token [--user <name>] [--scopes "<scope> ..."] [--client <client id>] [--state <state.json>] [--json]';
 
 class DevTokenError extends Error {}
-
-const OIDC_SCOPES = new Set(["openid", "profile", "email", "offline_access"]);
 
 async function readState(file: string): Promise<LocalState> {
   let text: string;
@@ -202,7 +201,7 @@ export async function devCommand(args: string[]): Promise<number> {
     const token = String(response.access_token);
     const claims = decodeClaims(token);
     const granted = new Set(Array.isArray(claims.scp) ? (claims.scp as string[]) : []);
-    const missing = (scopes ?? "").split(" ").filter((s) => s && !OIDC_SCOPES.has(s) && !granted.has(s));
+    const missing = (scopes ?? "").split(" ").filter((s) => s && !isOidcScope(s) && !granted.has(s));
     if (missing.length > 0) {
       throw new DevTokenError(
         `the authorization server did not grant ${missing.join(" ")} (granted: ${[...granted].join(" ") || "none"}); check the scope names the stack declares (McpScopes)`,

@@ -8,7 +8,7 @@
  * names, reasons, most prose) is returned after one pass over its characters and one precompiled keyword
  * test, without running the patterns.
  */
-import { KNOWN_CREDENTIAL_FORMATS, hasUnbrokenRun } from "../../policies/secrets/known-formats.js";
+import { KNOWN_CREDENTIAL_FORMATS, mayHoldKnownCredential } from "../../policies/secrets/known-formats.js";
 import { CleanTextCache } from "../guards/clean-text-cache.js";
 
 /** What replaces a value that looked like a secret. */
@@ -24,11 +24,11 @@ const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map(
     ),
 );
 /**
- * A necessary condition for every pattern above: the shortest known format (a Slack token) is a 15-character
- * run, a JWT is longer, a PEM key starts with `-----BEGIN`, and BEARER needs its keyword.
+ * A necessary condition for every pattern above: the known formats pass the shared prefilter, a JWT is a
+ * longer run than any of them, and BEARER needs its keyword.
  */
-const KEYWORD = /-----BEGIN|\b(?:bearer|basic)\s/i;
-const mayHoldCredential = (text: string) => hasUnbrokenRun(text, 15) || KEYWORD.test(text);
+const AUTH_SCHEME = /\b(?:bearer|basic)\s/i;
+const mayNeedScrubbing = (text: string) => mayHoldKnownCredential(text) || AUTH_SCHEME.test(text);
 
 /**
  * Short values that needed the patterns and held nothing to scrub (subjects, client ids, model names recur
@@ -39,7 +39,7 @@ const clean = new CleanTextCache(1024, 128);
 
 /** `text` with every JWT, `Bearer …` credential and known-format credential replaced by {@link SCRUBBED}. */
 export function scrubText(text: string): string {
-  if (!mayHoldCredential(text)) return text;
+  if (!mayNeedScrubbing(text)) return text;
   if (clean.has(text)) return text;
   let out = text.replace(JWT, SCRUBBED).replace(BEARER, `$1 ${SCRUBBED}`);
   for (const pattern of KNOWN_GLOBAL) out = out.replace(pattern, SCRUBBED);

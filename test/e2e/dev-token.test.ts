@@ -8,7 +8,8 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type AuthServer, TOKEN_EXCHANGE_GRANT, startAuthServer } from "../../examples/local-platform/auth-server.js";
+import { type AuthServer, startAuthServer } from "../../examples/local-platform/auth-server.js";
+import { TOKEN_EXCHANGE_GRANT } from "../../policies/oauth/index.js";
 import { type LocalState, writeState } from "../../examples/local-platform/state.js";
 
 const run = promisify(execFile);
