@@ -9,7 +9,11 @@ import {
   holdBackStart,
   luhnValid,
 } from "../../policies/guards/index.js";
-import { hasUnbrokenRun } from "../../policies/secrets/known-formats.js";
+import {
+  KNOWN_CREDENTIAL_FORMATS,
+  hasUnbrokenRun,
+  mayHoldKnownCredential,
+} from "../../policies/secrets/known-formats.js";
 
 const ALL = ["email", "phone", "ssn", "payment-card", "ip-address"] as const;
 const pii = compilePiiGuard({ mode: "mask", detectors: [...ALL], extraPatterns: [] });
@@ -142,6 +146,27 @@ describe("credential-leak detection", () => {
       const text = `abcdefg${String.fromCharCode(code)}hijklmn`;
       if (hasUnbrokenRun(text, 15) !== plain.test(text)) expect.fail(`code unit ${code.toString(16)}`);
     }
+  });
+
+  it("the shared prefilter lets the shortest form of every known format through, quoted in prose", () => {
+    const shortest: Record<string, string> = {
+      "aws-access-key-id": `AKIA${"A".repeat(16)}`,
+      "openai-api-key": `sk-${"a".repeat(20)}`,
+      "anthropic-api-key": `sk-ant-api01-${"a".repeat(20)}`,
+      "xai-api-key": `xai-${"a".repeat(40)}`,
+      "github-token": `ghp_${"a".repeat(36)}`,
+      "slack-token": `xoxb-${"a".repeat(10)}`,
+      "private-key": "-----BEGIN PRIVATE KEY-----",
+      "okta-api-token": `00${"a".repeat(40)}`,
+    };
+    // A format added without a sample here fails, so its shortest form gets checked against the prefilter.
+    expect(Object.keys(shortest).sort()).toEqual(KNOWN_CREDENTIAL_FORMATS.map((f) => f.id).sort());
+    for (const [id, sample] of Object.entries(shortest)) {
+      const text = `the value is "${sample}" as given`;
+      expect(KNOWN_CREDENTIAL_FORMATS.find((f) => f.id === id)?.pattern.test(text), id).toBe(true);
+      expect(mayHoldKnownCredential(text), id).toBe(true);
+    }
+    expect(mayHoldKnownCredential(`a 14-char run: "xoxb-${"a".repeat(9)}" and prose`)).toBe(false);
   });
 
   it("holds back only the unfinished last word", () => {
