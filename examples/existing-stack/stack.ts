@@ -3,7 +3,7 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider/inde
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1/index.js";
 import { OktaProvider } from "@cdktf/provider-okta/lib/provider/index.js";
 import { S3Backend, TerraformStack } from "cdktf";
-import { GatewayDeployment, GatewayRoute, GuardPolicy, McpScopes, OktaApps } from "../../constructs/index.js";
+import { GatewayDeployment, GatewayRoute, GuardPolicy, McpScopes, OktaApps } from "tollgate/constructs";
 
 /**
  * A platform team's own stack, which already has its providers, its backend, its namespace and an
