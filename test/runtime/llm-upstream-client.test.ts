@@ -20,6 +20,16 @@ const server = createServer((req, res) => {
 let url = "";
 const client = createUpstreamClient();
 
+/**
+ * "closed" once the server sees the connection close, or "still open" after `ms`: a bound on how long a
+ * failing test waits, so it fails with a message instead of the test timeout. A passing test does not wait.
+ */
+function closedWithin(ms: number): Promise<"closed" | "still open"> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<"still open">((resolve) => (timer = setTimeout(() => resolve("still open"), ms)));
+  return Promise.race([closed.then(() => "closed" as const), deadline]).finally(() => clearTimeout(timer));
+}
+
 beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/v1/chat/completions`;
@@ -195,7 +205,7 @@ describe("send (streamed answers)", () => {
     };
     const answer = await send();
     for await (const _ of answer.body) break;
-    await closed;
+    expect(await closedWithin(5_000)).toBe("closed");
   });
 
   it("an answer that breaks off mid-stream makes the reader's loop throw", async () => {
