@@ -1,16 +1,20 @@
 /**
  * Loading a bundle for the runtime: secrets are read at load and a missing one fails the load naming
- * the bundle path and the variable; placeholders are refused unless values resolve them.
+ * the bundle path and the variable; placeholders are refused unless values resolve them. A running
+ * `tollgate serve` reloads its bundle file when it is replaced, and keeps the running one when the
+ * replacement is invalid.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { type ChildProcessByStdio, spawn } from "node:child_process";
+import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { join, resolve } from "node:path";
+import type { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { placeholder } from "../../policies/bundle/index.js";
+import { type BundleInput, placeholder } from "../../policies/bundle/index.js";
 import { loadConfig } from "../../runtime/config/load.js";
 import { GatewayStartError, startGateway } from "../../runtime/server/index.js";
 import { createMemoryAuditLog } from "../../runtime/observability/audit.js";
-import { TEST_SECRET_ENV } from "../support/gateway.js";
+import { TEST_SECRET_ENV, authTestBundle, freePort } from "../support/gateway.js";
 import { sampleBundle } from "../support/sample-bundle.js";
 
 describe("loading a bundle", () => {
@@ -90,4 +94,111 @@ describe("loading a bundle", () => {
     const second = await loadConfig({ kind: "inline", bundle }, TEST_SECRET_ENV);
     expect(first.ok && second.ok && first.fingerprint !== second.fingerprint).toBe(true);
   });
+});
+
+/** A `tollgate serve` child process, with what it has written so far on each stream. */
+class ServeProcess {
+  readonly output = { stdout: "", stderr: "" };
+  private readonly waiters = new Set<() => void>();
+  readonly exited: Promise<number | null>;
+
+  constructor(readonly child: ChildProcessByStdio<null, Readable, Readable>) {
+    for (const stream of ["stdout", "stderr"] as const) {
+      child[stream].on("data", (chunk: Buffer) => {
+        this.output[stream] += chunk.toString();
+        for (const wake of this.waiters) wake();
+      });
+    }
+    this.exited = new Promise((r) => child.once("exit", (code) => r(code)));
+  }
+
+  /**
+   * Resolves with the first match of `pattern` in `stream` after `from` characters. Fails with what the
+   * process wrote if it exits first or nothing matches within `withinMs` (a bound, so a missing reload fails
+   * with its output instead of the test timeout).
+   */
+  waitFor(stream: "stdout" | "stderr", pattern: RegExp, from = 0, withinMs = 10_000): Promise<RegExpExecArray> {
+    return new Promise((resolvePromise, reject) => {
+      const fail = (why: string) => {
+        this.waiters.delete(check);
+        clearTimeout(timer);
+        reject(
+          new Error(`tollgate serve ${why} before ${stream} matched ${pattern}:\n${this.output[stream].slice(from)}`),
+        );
+      };
+      const check = () => {
+        const match = pattern.exec(this.output[stream].slice(from));
+        if (!match) return;
+        this.waiters.delete(check);
+        clearTimeout(timer);
+        resolvePromise(match);
+      };
+      const timer = setTimeout(() => fail(`wrote nothing matching for ${withinMs} ms`), withinMs);
+      this.waiters.add(check);
+      void this.exited.then((code) => fail(`exited (${code})`));
+      check();
+    });
+  }
+}
+
+describe("tollgate serve reloads a replaced bundle file", () => {
+  let dir: string;
+  let bundleFile: string;
+  let serve: ServeProcess;
+  let url: string;
+  let bundle: BundleInput;
+
+  /** Replaces the bundle file the way a ConfigMap update does: a new file renamed over the old one. */
+  const replaceBundle = async (content: string) => {
+    const next = join(dir, "next-bundle.json");
+    await writeFile(next, content);
+    await rename(next, bundleFile);
+  };
+  const scopesServed = async () =>
+    ((await (await fetch(`${url}/.well-known/oauth-protected-resource`)).json()) as { scopes_supported: string[] })
+      .scopes_supported;
+
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), "tollgate-serve-reload-"));
+    bundleFile = join(dir, "bundle.json");
+    url = `http://127.0.0.1:${await freePort()}`;
+    // The issuer is never contacted: these checks read the protected-resource metadata, which needs no token.
+    bundle = authTestBundle("http://127.0.0.1:9/issuer", url);
+    await writeFile(bundleFile, JSON.stringify(bundle));
+    serve = new ServeProcess(
+      spawn(
+        process.execPath,
+        [resolve("bin/tollgate.mjs"), "serve", "--bundle", bundleFile, "--port", new URL(url).port],
+        { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env } },
+      ),
+    );
+    await serve.waitFor("stderr", /listening on/);
+  }, 60_000);
+
+  afterAll(async () => {
+    if (serve && serve.child.exitCode === null) {
+      serve.child.kill("SIGTERM");
+      await serve.exited;
+    }
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it("serves a valid replacement, then keeps it when the next one is invalid, logging which field is wrong", async () => {
+    expect(await scopesServed()).toEqual(["mcp:read", "mcp:write", "mcp:admin"]);
+
+    const auditBefore = serve.output.stdout.length;
+    await replaceBundle(
+      JSON.stringify({ ...bundle, protectedResource: { ...bundle.protectedResource, scopesSupported: ["mcp:read"] } }),
+    );
+    await serve.waitFor("stdout", /"kind":"config","decision":"allow"[^\n]*reloaded/, auditBefore);
+    expect(await scopesServed()).toEqual(["mcp:read"]);
+
+    const logBefore = serve.output.stderr.length;
+    await replaceBundle(JSON.stringify({ ...bundle, auth: { ...bundle.auth, audiences: [] } }));
+    const [rejection] = await serve.waitFor("stderr", /reload of .* rejected[^\n]*\n(?: {2}- [^\n]*\n)+/, logBefore);
+    expect(rejection).toContain(bundleFile);
+    expect(rejection).toMatch(/^ {2}- auth\.audiences: /m);
+    expect(await scopesServed()).toEqual(["mcp:read"]);
+    expect(serve.child.exitCode).toBeNull();
+  }, 30_000);
 });
