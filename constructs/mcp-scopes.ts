@@ -1,12 +1,21 @@
 import { Construct } from "constructs";
 import { AuthServerScope } from "@cdktf/provider-okta/lib/auth-server-scope/index.js";
-import type { IAuthorizationServer, IMcpUpstream, IScopeSet } from "./refs.js";
+import { TollgateChecks } from "./checks.js";
+import { markKind } from "./construct-kind.js";
+import { type ExistingScopesProps, ImportedScopeSet, scopeNameProblem } from "./imported-okta.js";
+import type {
+  IAuthorizationServer,
+  IMcpUpstream,
+  IScopeSet,
+  ScopeConsent,
+  ToolDenyRecord,
+  ToolGrantRecord,
+} from "./refs.js";
+import { ToolGrants } from "./tool-grants.js";
 
-export type ScopeConsent = "REQUIRED" | "IMPLICIT";
-
-export interface ScopeSpec {
+export interface ScopeSpec<S extends string = string> {
   /** Scope name as tokens carry it, e.g. `mcp:read`. */
-  readonly name: string;
+  readonly name: S;
   /** @default `Tollgate scope ${name}` */
   readonly description?: string;
   /**
@@ -16,57 +25,61 @@ export interface ScopeSpec {
   readonly consent?: ScopeConsent;
 }
 
-export interface McpScopesProps {
+export interface McpScopesProps<S extends string = string> {
   /** The authorization server the scopes are created on. */
   readonly authServer: IAuthorizationServer;
   /**
-   * Scopes to create.
+   * Scopes to create. Listed as literals, their names become the only names `grantTools` accepts.
    * @default mcp:read, mcp:write, mcp:admin
    */
-  readonly scopes?: readonly (ScopeSpec | string)[];
+  readonly scopes?: readonly (ScopeSpec<S> | S)[];
   /**
-   * Scopes that need explicit user consent. A privileged scope without consent fails synth (TG-SCOPE-001).
+   * Scopes that need explicit user consent; never issued to client credentials. A privileged scope without
+   * consent fails synth (TG-SCOPE-001).
    * @default ["mcp:admin"]
    */
-  readonly privileged?: readonly string[];
-}
-
-/** What `grantTools` granted: holders of `scope` may see and call `tools` of `upstream`. */
-export interface ToolGrantRecord {
-  readonly scope: string;
-  readonly upstream: IMcpUpstream;
-  readonly tools: readonly string[];
-}
-
-/** What `denyTools` denied, for every scope. */
-export interface ToolDenyRecord {
-  readonly upstream: IMcpUpstream | "*";
-  readonly tools: readonly string[];
-  readonly reason: string;
+  readonly privileged?: readonly NoInfer<S>[];
 }
 
 /**
  * The OAuth scopes that gate MCP tools: one `okta_auth_server_scope` per scope, consent REQUIRED on
  * privileged scopes, and the grants that map scopes to tool patterns of upstreams (fed to the bundle).
+ * For scopes that already exist on an authorization server, use `McpScopes.fromScopeNames`.
+ * @typeParam S the scope names; literal when `scopes` is written out, so a misspelt scope in `grantTools`
+ * does not compile
  */
-export class McpScopes extends Construct implements IScopeSet {
+export class McpScopes<const S extends string = string> extends Construct implements IScopeSet<S> {
+  /**
+   * Scopes that already exist on `authServer`: nothing is created on the server, grants work as on
+   * `McpScopes`, and Terraform checks at plan that every name exists (`okta_auth_server_scopes` data source).
+   */
+  public static fromScopeNames<const S extends string>(
+    scope: Construct,
+    id: string,
+    props: ExistingScopesProps<S>,
+  ): IScopeSet<S> {
+    return new ImportedScopeSet(scope, id, props);
+  }
+
   /** Names of the scopes this construct owns, for rules and for the bundle. */
-  public readonly names: readonly string[];
+  public readonly names: readonly S[];
   /** Scopes that require consent. */
-  public readonly privileged: readonly string[];
+  public readonly privileged: readonly S[];
   /** Scope name → consent as configured. */
   public readonly consent: Readonly<Record<string, ScopeConsent>>;
   /** The Terraform resources, by scope name. */
   public readonly resources: Readonly<Record<string, AuthServerScope>>;
-  private readonly grantRecords: ToolGrantRecord[] = [];
-  private readonly denyRecords: ToolDenyRecord[] = [];
+  private readonly toolGrants = new ToolGrants(this, "McpScopes");
 
-  constructor(scope: Construct, id: string, props: McpScopesProps) {
+  constructor(scope: Construct, id: string, props: McpScopesProps<S>) {
     super(scope, id);
-    const specs = (props.scopes ?? ["mcp:read", "mcp:write", "mcp:admin"]).map((s) =>
+    markKind(this, "McpScopes");
+    TollgateChecks.ensureOn(this);
+    const specs: ScopeSpec<S>[] = (props.scopes ?? (["mcp:read", "mcp:write", "mcp:admin"] as S[])).map((s) =>
       typeof s === "string" ? { name: s } : s,
     );
-    this.privileged = props.privileged ?? ["mcp:admin"];
+    checkNames(this, specs);
+    this.privileged = props.privileged ?? (["mcp:admin"] as S[]);
     this.names = specs.map((s) => s.name);
     const consent: Record<string, ScopeConsent> = {};
     const resources: Record<string, AuthServerScope> = {};
@@ -83,53 +96,41 @@ export class McpScopes extends Construct implements IScopeSet {
     this.consent = consent;
     this.resources = resources;
     props.authServer.allowScopes(this.names, Object.values(resources), this.privileged);
-    this.node.addValidation({ validate: () => this.checkNames(specs) });
+    // Kept as a validation (not a throw) so the finding lists every stray name at synth.
+    this.node.addValidation({
+      validate: () =>
+        this.privileged
+          .filter((name) => !this.names.includes(name))
+          .map((name) => `McpScopes.privileged: "${name}" is not one of the scopes (${this.names.join(", ")})`),
+    });
   }
 
-  /** Lets holders of `scopeName` see and call the tools of `upstream` matching `patterns` (`*` wildcards). */
-  public grantTools(scopeName: string, upstream: IMcpUpstream, ...patterns: string[]): ToolGrantRecord {
-    const record: ToolGrantRecord = { scope: scopeName, upstream, tools: patterns };
-    this.grantRecords.push(record);
-    return record;
+  public grantTools(scopeName: S, upstream: IMcpUpstream, ...patterns: string[]): ToolGrantRecord {
+    return this.toolGrants.grant(scopeName, upstream, patterns);
   }
 
-  /** Hides and refuses tools of `upstream` (or every upstream: `"*"`) whatever the scopes. Deny wins over grants. */
   public denyTools(upstream: IMcpUpstream | "*", patterns: readonly string[], reason: string): ToolDenyRecord {
-    const record: ToolDenyRecord = { upstream, tools: patterns, reason };
-    this.denyRecords.push(record);
-    return record;
+    return this.toolGrants.deny(upstream, patterns, reason);
   }
 
-  /** Every grant made so far, in order. */
   public get grants(): readonly ToolGrantRecord[] {
-    return [...this.grantRecords];
+    return this.toolGrants.grants;
   }
 
-  /** Every deny rule made so far, in order. */
   public get denies(): readonly ToolDenyRecord[] {
-    return [...this.denyRecords];
+    return this.toolGrants.denies;
   }
+}
 
-  private checkNames(specs: readonly ScopeSpec[]): string[] {
-    const errors: string[] = [];
-    const seen = new Set<string>();
-    for (const spec of specs) {
-      if (seen.has(spec.name)) errors.push(`McpScopes.scopes: duplicate scope "${spec.name}"`);
-      seen.add(spec.name);
-      if (!/^[a-zA-Z0-9:._-]+$/.test(spec.name))
-        errors.push(`McpScopes.scopes: "${spec.name}" must be letters, digits, ':', '.', '_' or '-'`);
-    }
-    for (const name of this.privileged) {
-      if (!seen.has(name))
-        errors.push(`McpScopes.privileged: "${name}" is not one of the scopes (${this.names.join(", ")})`);
-    }
-    for (const grant of this.grantRecords) {
-      if (grant.tools.length === 0)
-        errors.push(
-          `McpScopes.grantTools("${grant.scope}", "${grant.upstream.upstreamId}"): give at least one tool pattern`,
-        );
-    }
-    return errors;
+/** Throws, at the caller's construct, on a duplicate scope or a name Okta would refuse. */
+function checkNames(owner: Construct, specs: readonly ScopeSpec[]): void {
+  const seen = new Set<string>();
+  for (const spec of specs) {
+    if (seen.has(spec.name))
+      throw new Error(`${owner.node.path}: McpScopes.scopes: "${spec.name}" is listed twice: list each scope once`);
+    seen.add(spec.name);
+    const problem = scopeNameProblem(spec.name);
+    if (problem) throw new Error(`${owner.node.path}: McpScopes.scopes: ${problem}`);
   }
 }
 

@@ -5,20 +5,39 @@ import { AuthServer } from "@cdktf/provider-okta/lib/auth-server/index.js";
 import { AuthServerPolicy } from "@cdktf/provider-okta/lib/auth-server-policy/index.js";
 import { AuthServerPolicyRule } from "@cdktf/provider-okta/lib/auth-server-policy-rule/index.js";
 import { Group } from "@cdktf/provider-okta/lib/group/index.js";
-import { type ITerraformDependable, Fn, Lazy, Token, dependable } from "cdktf";
+import { Annotations, type ITerraformDependable, Lazy, dependable } from "cdktf";
+import { OIDC_SCOPES, TOKEN_EXCHANGE_GRANT } from "../policies/oauth/index.js";
+import {
+  type AllowedScopesListener,
+  type AuthorizationServerAttributes,
+  ImportedAuthorizationServer,
+  ImportedOAuthClients,
+  type OAuthClientAttributes,
+  absoluteUrlProblem,
+  issuerEndpoints,
+} from "./imported-okta.js";
 import type { IAuthorizationServer, IOAuthClients } from "./refs.js";
 
-/** The RFC 8693 grant type, as Okta names it. */
-export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
-/** Scopes every interactive login needs besides the MCP scopes. */
-const OIDC_SCOPES = ["openid", "profile", "email", "offline_access"] as const;
+export { TOKEN_EXCHANGE_GRANT };
 
-/** An authorization server that already exists in the Okta org. */
+/**
+ * An authorization server that already exists in the Okta org.
+ * @deprecated use `authServer: OktaApps.fromAuthServerId(...)`, which can check the server at plan
+ */
 export interface ExistingAuthorizationServer {
   /** Its id (`aus...`). */
   readonly id: string;
   /** Its issuer, exactly as tokens carry it (e.g. `https://example.okta.com/oauth2/aus...`). */
   readonly issuer: string;
+}
+
+/** An access policy Tollgate adds to an authorization server it did not create. */
+export interface AccessPolicyProps {
+  /**
+   * The policy's priority among the server's access policies (1 is evaluated first). Okta applies the first
+   * policy that matches the client, so choose one that does not pre-empt your own policies.
+   */
+  readonly priority: number;
 }
 
 export interface UserAppProps {
@@ -50,17 +69,9 @@ export interface AgentAppProps {
   readonly tokenExchange?: boolean;
 }
 
-export interface OktaAppsProps {
+interface OktaAppsCommonProps {
   /** Prefix for Okta object names, e.g. `tollgate-dev`. */
   readonly name: string;
-  /** The gateway's canonical URI: the audience of every access token (Okta ignores RFC 8707). */
-  readonly gatewayUri: string;
-  /**
-   * Use this authorization server instead of creating a dedicated one. Its audience must be
-   * `gatewayUri`.
-   * @default a dedicated custom authorization server
-   */
-  readonly existingAuthServer?: ExistingAuthorizationServer;
   readonly userApp: UserAppProps;
   /** @default a service app with client credentials and token exchange */
   readonly agentApp?: AgentAppProps;
@@ -69,9 +80,15 @@ export interface OktaAppsProps {
    * @default a new group `${name}-users`
    */
   readonly userGroup?: { readonly existingGroupId: string } | { readonly name: string };
-  /** @default 60 */
+  /**
+   * Access token lifetime in the access policy's rules (no effect without an access policy).
+   * @default 60
+   */
   readonly accessTokenLifetimeMinutes?: number;
-  /** @default 1440 */
+  /**
+   * Refresh token lifetime in the access policy's user rule (no effect without an access policy).
+   * @default 1440
+   */
   readonly refreshTokenLifetimeMinutes?: number;
   /**
    * Environment variable (in the gateway) that holds the agent app's client secret.
@@ -80,18 +97,79 @@ export interface OktaAppsProps {
   readonly agentClientSecretEnv?: string;
 }
 
+/** The apps on a dedicated authorization server that Tollgate creates, with its access policy at priority 1. */
+export interface OktaAppsOnNewServerProps extends OktaAppsCommonProps {
+  /**
+   * The gateway's public URL: the audience of every access token (Okta ignores RFC 8707). This is where it
+   * is declared: the gateway, its bundle and the agent runtime read it from `OktaApps.audience`.
+   */
+  readonly gatewayUri: string;
+  readonly authServer?: undefined;
+  readonly existingAuthServer?: undefined;
+  readonly accessPolicy?: undefined;
+}
+
+/** The apps on an authorization server that already exists (`OktaApps.fromAuthServerId`). */
+export interface OktaAppsOnExistingServerProps extends OktaAppsCommonProps {
+  /** The existing server; its `audience` is the gateway's public URL. */
+  readonly authServer: IAuthorizationServer;
+  readonly gatewayUri?: undefined;
+  readonly existingAuthServer?: undefined;
+  /**
+   * Add an access policy for the apps, at the priority you choose. Tollgate adds nothing to a server it did
+   * not create unless asked.
+   * @default none: one of your own policies must let the apps request the MCP scopes
+   */
+  readonly accessPolicy?: AccessPolicyProps;
+}
+
+/** @deprecated use `OktaAppsOnExistingServerProps` (`authServer: OktaApps.fromAuthServerId(...)`) */
+export interface OktaAppsOnExistingServerLegacyProps extends OktaAppsCommonProps {
+  /** The gateway's canonical URI; must be one of the existing server's audiences (not checked). */
+  readonly gatewayUri: string;
+  /** @deprecated use `authServer: OktaApps.fromAuthServerId(...)` */
+  readonly existingAuthServer: ExistingAuthorizationServer;
+  readonly authServer?: undefined;
+  /** @default none: Tollgate adds nothing to the existing server */
+  readonly accessPolicy?: AccessPolicyProps;
+}
+
+export type OktaAppsProps =
+  OktaAppsOnNewServerProps | OktaAppsOnExistingServerProps | OktaAppsOnExistingServerLegacyProps;
+
 /**
- * The Okta side of an environment: a dedicated custom authorization server whose audience is the
- * gateway, a user-facing app (authorization code + PKCE, exact redirects), an agent service app
- * (client credentials + token exchange, no secret in Terraform state), the access policy and its
- * rules, and the group allowed to sign in.
+ * The Okta side of an environment: a user-facing app (authorization code + PKCE, exact redirects), an agent
+ * service app (client credentials + token exchange, no secret in Terraform state), the group allowed to sign
+ * in, and either a dedicated custom authorization server whose audience is the gateway (with its access
+ * policy) or an existing server (`authServer`), to which it adds an access policy only with `accessPolicy`.
+ *
+ * To reuse what exists: `OktaApps.fromAuthServerId` (a server), `OktaApps.fromClientIds` (apps).
  */
 export class OktaApps extends Construct implements IAuthorizationServer, IOAuthClients {
+  /**
+   * An authorization server that already exists. Nothing is created on it; with `name`, Terraform reads it
+   * at plan and fails unless its id is `authServerId` and `audience` (the gateway's public URL) is one of its
+   * audiences.
+   */
+  public static fromAuthServerId(
+    scope: Construct,
+    id: string,
+    attrs: AuthorizationServerAttributes,
+  ): IAuthorizationServer {
+    return new ImportedAuthorizationServer(scope, id, attrs);
+  }
+
+  /** OAuth apps that already exist, by client id. Nothing is created. */
+  public static fromClientIds(scope: Construct, id: string, attrs: OAuthClientAttributes): IOAuthClients {
+    return new ImportedOAuthClients(scope, id, attrs);
+  }
+
   public readonly authServerId: string;
   public readonly issuer: string;
   public readonly discoveryUrl: string;
   public readonly jwksUri: string;
   public readonly tokenUrl: string;
+  /** The gateway's public URL (token audience). */
   public readonly audience: string;
   public readonly userClientId: string;
   public readonly agentClientId: string;
@@ -99,44 +177,50 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
   /** The Terraform resources, for attribute-level customisation. */
   public readonly userApp: AppOauth;
   public readonly agentApp: AppOauth;
-  public readonly policy: AuthServerPolicy;
-  public readonly userRule: AuthServerPolicyRule;
-  public readonly agentRule: AuthServerPolicyRule;
-  /** Redirect URIs as given, checked by the construct's validation. */
+  /** The access policy and its rules; undefined on an existing server without `accessPolicy`. */
+  public readonly policy: AuthServerPolicy | undefined;
+  public readonly userRule: AuthServerPolicyRule | undefined;
+  public readonly agentRule: AuthServerPolicyRule | undefined;
+  /** Redirect URIs as given. */
   public readonly redirectUris: readonly string[];
   /** Whether the agent app may use the token-exchange grant. */
   public readonly tokenExchange: boolean;
 
   private readonly allowedScopes = new Set<string>();
   private readonly privilegedScopes = new Set<string>();
+  /** Where `allowScopes` goes: straight to the policy, or through an imported server that tells this. */
+  private readonly allowScopesVia: AllowedScopesListener;
 
   constructor(scope: Construct, id: string, props: OktaAppsProps) {
     super(scope, id);
-    this.audience = props.gatewayUri;
     this.redirectUris = props.userApp.redirectUris;
     this.tokenExchange = props.agentApp?.tokenExchange ?? true;
     const accessMinutes = props.accessTokenLifetimeMinutes ?? 60;
     const refreshMinutes = props.refreshTokenLifetimeMinutes ?? 1440;
+    const errors = propsProblems(props, accessMinutes, refreshMinutes);
+    if (errors.length > 0) throw new Error(errors.map((e) => `${this.node.path}: ${e}`).join("\n"));
 
-    if (props.existingAuthServer) {
-      this.authServerId = props.existingAuthServer.id;
-      this.issuer = props.existingAuthServer.issuer;
+    const server = serverOf(this, props);
+    if (server) {
+      this.authServerId = server.authServerId;
+      this.issuer = server.issuer;
+      this.audience = server.audience;
     } else {
-      const server = new AuthServer(this, "AuthServer", {
+      const created = new AuthServer(this, "AuthServer", {
         name: props.name,
         description: `Tokens for the Tollgate gateway ${props.gatewayUri}`,
-        audiences: [props.gatewayUri],
+        audiences: [props.gatewayUri as string],
         issuerMode: "ORG_URL",
       });
-      this.authServerId = server.id;
-      this.issuer = server.issuer;
+      this.authServerId = created.id;
+      this.issuer = created.issuer;
+      this.audience = props.gatewayUri as string;
     }
-    // Fn.join keeps the reference a single Terraform expression (usable inside jsonencode for values.json).
-    const underIssuer = (suffix: string) =>
-      Token.isUnresolved(this.issuer) ? Fn.join("", [this.issuer, suffix]) : `${this.issuer}${suffix}`;
-    this.discoveryUrl = underIssuer("/.well-known/openid-configuration");
-    this.jwksUri = underIssuer("/v1/keys");
-    this.tokenUrl = underIssuer("/v1/token");
+    ({
+      discoveryUrl: this.discoveryUrl,
+      jwksUri: this.jwksUri,
+      tokenUrl: this.tokenUrl,
+    } = issuerEndpoints(this.issuer));
 
     this.userApp = new AppOauth(this, "UserApp", {
       label: props.userApp.label ?? `${props.name} (users)`,
@@ -181,11 +265,35 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
           }).id;
     new AppGroupAssignment(this, "UserGroupAssignment", { appId: this.userApp.id, groupId });
 
+    const record: AllowedScopesListener = (names, dependencies, privileged) =>
+      this.recordScopes(names, dependencies, privileged);
+    if (server && isScopeNotifier(server)) {
+      server.onScopesAllowed(record);
+      this.allowScopesVia = (names, dependencies, privileged) => server.allowScopes(names, dependencies, privileged);
+    } else if (server) {
+      this.allowScopesVia = (names, dependencies, privileged) => {
+        record(names, dependencies, privileged);
+        server.allowScopes(names, dependencies, privileged);
+      };
+    } else {
+      this.allowScopesVia = record;
+    }
+
+    const priority = server ? props.accessPolicy?.priority : 1;
+    if (priority === undefined) {
+      this.policy = undefined;
+      this.userRule = undefined;
+      this.agentRule = undefined;
+      Annotations.of(this).addInfo(
+        "OktaApps: no access policy added to the existing authorization server (accessPolicy not set): one of your policies must let the user and agent apps request the MCP scopes",
+      );
+      return;
+    }
     this.policy = new AuthServerPolicy(this, "Policy", {
       authServerId: this.authServerId,
       name: `${props.name}-gateway`,
       description: "Who may get tokens for the Tollgate gateway",
-      priority: 1,
+      priority,
       clientWhitelist: [this.userApp.clientId, this.agentApp.clientId],
     });
     const scopeWhitelist = Lazy.listValue({ produce: () => [...this.requestableScopes] });
@@ -214,20 +322,15 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
       scopeWhitelist: agentScopeWhitelist,
       accessTokenLifetimeMinutes: accessMinutes,
     });
-
-    this.node.addValidation({ validate: () => this.checkProps(accessMinutes, refreshMinutes) });
   }
 
+  /** Makes scopes requestable through the access policy (a no-op without one). */
   public allowScopes(
     names: readonly string[],
     dependencies: readonly ITerraformDependable[] = [],
     privileged: readonly string[] = [],
   ): void {
-    for (const name of names) this.allowedScopes.add(name);
-    for (const name of privileged) this.privilegedScopes.add(name);
-    for (const rule of [this.userRule, this.agentRule]) {
-      rule.dependsOn = [...(rule.dependsOn ?? []), ...dependencies.map((d) => dependable(d))];
-    }
+    this.allowScopesVia(names, dependencies, privileged);
   }
 
   /** Scope names the access policy lets clients request, OIDC scopes included. */
@@ -235,24 +338,71 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
     return [...OIDC_SCOPES, ...[...this.allowedScopes].sort()];
   }
 
-  private checkProps(accessMinutes: number, refreshMinutes: number): string[] {
-    const errors: string[] = [];
-    if (this.redirectUris.length === 0)
-      errors.push("OktaApps.userApp.redirectUris: at least one exact redirect URI is required");
-    for (const uri of this.redirectUris) {
-      const problem = redirectUriProblem(uri);
-      if (problem) errors.push(`OktaApps.userApp.redirectUris: ${JSON.stringify(uri)} ${problem}`);
+  private recordScopes(
+    names: readonly string[],
+    dependencies: readonly ITerraformDependable[],
+    privileged: readonly string[],
+  ): void {
+    for (const name of names) this.allowedScopes.add(name);
+    for (const name of privileged) this.privilegedScopes.add(name);
+    // The rules do not exist yet while the constructor replays an imported server's earlier scopes.
+    for (const rule of [this.userRule, this.agentRule]) {
+      if (rule) rule.dependsOn = [...(rule.dependsOn ?? []), ...dependencies.map((d) => dependable(d))];
     }
-    if (!Number.isInteger(accessMinutes) || accessMinutes < 5 || accessMinutes > 1440) {
-      errors.push(`OktaApps.accessTokenLifetimeMinutes: expected 5–1440 (Okta's range), got ${accessMinutes}`);
-    }
-    if (!Number.isInteger(refreshMinutes) || refreshMinutes < accessMinutes) {
-      errors.push(
-        `OktaApps.refreshTokenLifetimeMinutes: expected an integer ≥ the access token lifetime, got ${refreshMinutes}`,
-      );
-    }
-    return errors;
   }
+}
+
+/** The server the apps use when it is not theirs to create: given, or (deprecated prop) imported here. */
+function serverOf(owner: Construct, props: OktaAppsProps): IAuthorizationServer | undefined {
+  if (props.authServer) return props.authServer;
+  if (!props.existingAuthServer) return undefined;
+  return new ImportedAuthorizationServer(owner, "ExistingAuthServer", {
+    authServerId: props.existingAuthServer.id,
+    issuer: props.existingAuthServer.issuer,
+    audience: props.gatewayUri,
+  });
+}
+
+function isScopeNotifier(
+  server: IAuthorizationServer,
+): server is IAuthorizationServer & Pick<ImportedAuthorizationServer, "onScopesAllowed"> {
+  return typeof (server as Partial<ImportedAuthorizationServer>).onScopesAllowed === "function";
+}
+
+/** Every problem with the props, each naming the prop and the fix. */
+function propsProblems(props: OktaAppsProps, accessMinutes: number, refreshMinutes: number): string[] {
+  const errors: string[] = [];
+  const given = [props.gatewayUri !== undefined && "gatewayUri", props.authServer !== undefined && "authServer"];
+  if (given.every((g) => g === false))
+    errors.push("OktaApps: set gatewayUri (a new authorization server) or authServer (OktaApps.fromAuthServerId)");
+  if (given.every((g) => g !== false))
+    errors.push(
+      "OktaApps: set gatewayUri or authServer, not both: the existing server's audience is the gateway's URL",
+    );
+  if (props.gatewayUri !== undefined) {
+    const problem = absoluteUrlProblem(props.gatewayUri);
+    if (problem) errors.push(`OktaApps.gatewayUri: expected the gateway's public URL, ${problem}`);
+  }
+  if (props.accessPolicy !== undefined && !props.authServer && !props.existingAuthServer)
+    errors.push("OktaApps.accessPolicy: only for an existing authorization server (authServer)");
+  const priority = props.accessPolicy?.priority;
+  if (priority !== undefined && (!Number.isInteger(priority) || priority < 1))
+    errors.push(`OktaApps.accessPolicy.priority: expected an integer ≥ 1 (1 is evaluated first), got ${priority}`);
+  if (props.userApp.redirectUris.length === 0)
+    errors.push("OktaApps.userApp.redirectUris: at least one exact redirect URI is required");
+  for (const uri of props.userApp.redirectUris) {
+    const problem = redirectUriProblem(uri);
+    if (problem) errors.push(`OktaApps.userApp.redirectUris: ${JSON.stringify(uri)} ${problem}`);
+  }
+  if (!Number.isInteger(accessMinutes) || accessMinutes < 5 || accessMinutes > 1440) {
+    errors.push(`OktaApps.accessTokenLifetimeMinutes: expected 5–1440 (Okta's range), got ${accessMinutes}`);
+  }
+  if (!Number.isInteger(refreshMinutes) || refreshMinutes < accessMinutes) {
+    errors.push(
+      `OktaApps.refreshTokenLifetimeMinutes: expected an integer ≥ the access token lifetime, got ${refreshMinutes}`,
+    );
+  }
+  return errors;
 }
 
 const LOOPBACK = new Set(["localhost", "127.0.0.1", "[::1]"]);

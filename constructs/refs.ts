@@ -45,13 +45,58 @@ export interface IOAuthClients extends IConstruct {
 
 /** An MCP server the gateway fronts. Its tools appear as `${upstreamId}__${tool}`. */
 export interface IMcpUpstream extends IConstruct {
+  /** Tells an MCP upstream from an LLM route: an LLM route does not satisfy this interface. */
+  readonly kind: "mcp";
   readonly upstreamId: string;
 }
 
-/** A set of OAuth scopes that tool grants refer to. */
-export interface IScopeSet extends IConstruct {
-  /** Every scope name the set owns. */
-  readonly names: readonly string[];
+/** Whether Okta asks the user before an app gets a scope. */
+export type ScopeConsent = "REQUIRED" | "IMPLICIT";
+
+/** What `grantTools` granted: holders of `scope` may see and call `tools` of `upstream`. */
+export interface ToolGrantRecord {
+  readonly scope: string;
+  readonly upstream: IMcpUpstream;
+  readonly tools: readonly string[];
+}
+
+/** What `denyTools` denied, for every scope. */
+export interface ToolDenyRecord {
+  readonly upstream: IMcpUpstream | "*";
+  readonly tools: readonly string[];
+  readonly reason: string;
+}
+
+/**
+ * A set of OAuth scopes that tool grants refer to: scopes Tollgate creates (`McpScopes`) or scopes that
+ * already exist on an authorization server (`McpScopes.fromScopeNames`).
+ * @typeParam S the scope names, as literal types when they are known in the editor
+ */
+export interface IScopeSet<S extends string = string> extends IConstruct {
+  /** Every scope name the set holds. */
+  readonly names: readonly S[];
+  /** Scopes only a human may grant: never issued to client credentials. */
+  readonly privileged: readonly S[];
+  /** Scope name → consent, for the scopes whose consent Tollgate manages (none for imported scopes). */
+  readonly consent: Readonly<Record<string, ScopeConsent>>;
+  /** Every grant made so far, in order. */
+  readonly grants: readonly ToolGrantRecord[];
+  /** Every deny rule made so far, in order. */
+  readonly denies: readonly ToolDenyRecord[];
+  /** Lets holders of `scopeName` see and call the tools of `upstream` matching `patterns` (`*` wildcards). */
+  grantTools(scopeName: S, upstream: IMcpUpstream, ...patterns: string[]): ToolGrantRecord;
+  /** Hides and refuses tools of `upstream` (or every upstream: `"*"`) whatever the scopes. Deny wins over grants. */
+  denyTools(upstream: IMcpUpstream | "*", patterns: readonly string[], reason: string): ToolDenyRecord;
+}
+
+/** An ECR repository that holds an agent's image. */
+export interface IContainerRepository extends IConstruct {
+  /** Repository name. May be a Terraform reference. */
+  readonly repositoryName: string;
+  /** Repository ARN: the only resource the execution role may pull images from. May be a Terraform reference. */
+  readonly repositoryArn: string;
+  /** `registry/name`, without tag or digest. May be a Terraform reference. */
+  readonly repositoryUrl: string;
 }
 
 /** Where agents reach the gateway: only these URLs may be handed to an agent runtime. */

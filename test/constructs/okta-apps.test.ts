@@ -92,10 +92,9 @@ describe("OktaApps refuses unsafe redirect URIs", () => {
     ["http://copilot.example.com/callback", "https"],
     ["not a url", "absolute URL"],
   ] as const) {
-    it(`refuses ${uri}`, () => {
-      const stack = environmentStack("dev", (s) => ({ ...s, okta: { ...s.okta, redirectUris: [uri] } }));
-      expect(() => synthJson(stack)).toThrow(
-        new RegExp(`OktaApps\\.userApp\\.redirectUris: .*${why.replace(/ /g, " ")}`),
+    it(`refuses ${uri} where OktaApps is built, naming its construct path`, () => {
+      expect(() => environmentStack("dev", (s) => ({ ...s, okta: { ...s.okta, redirectUris: [uri] } }))).toThrow(
+        new RegExp(`^tollgate-dev/Platform/Okta: OktaApps\\.userApp\\.redirectUris: .*${why}`),
       );
     });
   }
