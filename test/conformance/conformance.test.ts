@@ -6,8 +6,8 @@
  * The gateway always namespaces (`conf__test_simple_text`, `tollgate://conf/…` resources), while the
  * scenarios call the fixture's bare names: in the plain run, scenarios that call a tool, prompt or resource
  * by name fail for that reason alone. A second run goes through the proxy's name mapping (name-mapping.ts)
- * and measures the gateway's protocol handling itself. Both pin the pass counts actually reached, so a
- * regression fails; the per-scenario outcome is printed for the README.
+ * and measures the gateway's protocol handling itself. Both compare the exact set of passing scenarios, and
+ * the plain run's failures must be that naming alone; the per-scenario outcome is printed for the README.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
@@ -31,10 +31,57 @@ const CONFORMANCE_BIN = join(
   "index.js",
 );
 
-/** Scenarios passing in full when this test was written (8 of 30 active); raise it when the gateway improves. */
-const MIN_PASSING = 8;
-/** The same with the test proxy's name mapping on (see name-mapping.ts): all 30 when written. */
-const MIN_PASSING_MAPPED = 30;
+/** Every active server scenario of the pinned runner: all of them must pass with the name mapping on. */
+const SCENARIOS = [
+  "server-initialize",
+  "logging-set-level",
+  "ping",
+  "completion-complete",
+  "tools-list",
+  "tools-call-simple-text",
+  "tools-call-image",
+  "tools-call-audio",
+  "tools-call-embedded-resource",
+  "tools-call-mixed-content",
+  "tools-call-with-logging",
+  "tools-call-error",
+  "tools-call-with-progress",
+  "tools-call-sampling",
+  "tools-call-elicitation",
+  "elicitation-sep1034-defaults",
+  "server-sse-multiple-streams",
+  "elicitation-sep1330-enums",
+  "resources-list",
+  "resources-read-text",
+  "resources-read-binary",
+  "resources-templates-read",
+  "resources-subscribe",
+  "resources-unsubscribe",
+  "prompts-list",
+  "prompts-get-simple",
+  "prompts-get-with-args",
+  "prompts-get-embedded-resource",
+  "prompts-get-with-image",
+  "dns-rebinding-protection",
+].sort();
+
+/** Without the mapping, the scenarios that name no tool, prompt or resource by its bare name. */
+const PASSING_PLAIN = [
+  "server-initialize",
+  "logging-set-level",
+  "ping",
+  "tools-list",
+  "server-sse-multiple-streams",
+  "resources-list",
+  "prompts-list",
+  "dns-rebinding-protection",
+].sort();
+
+/** How the gateway refuses a bare (not namespaced) name: the one acceptable failure of the plain run. */
+const BARE_NAME_REFUSAL = /Unknown (tool|prompt|resource): /;
+
+const LIST_MESSAGE =
+  "a scenario that newly passes is an improvement: add it to the list above; one that no longer passes is a regression";
 
 let fixture: FixtureServer;
 let platform: TestPlatform;
@@ -178,20 +225,28 @@ function report(title: string, output: string, outcomes: ScenarioOutcome[]): Sce
   return passing;
 }
 
+const names = (outcomes: readonly ScenarioOutcome[]) => outcomes.map((o) => o.scenario).sort();
+
 describe("MCP conformance through the gateway", () => {
-  it(`passes at least ${MIN_PASSING} server scenarios in full`, async () => {
+  it("passes exactly the scenarios that use no bare name, and fails the others only for the bare name", async () => {
     const outputDir = join(resultsDir, "plain");
     const output = await runConformance(proxyUrl, outputDir);
     const outcomes = readOutcomes(output, outputDir);
-    expect(outcomes.length).toBeGreaterThanOrEqual(30);
-    expect(report("conformance (plain)", output, outcomes).length).toBeGreaterThanOrEqual(MIN_PASSING);
+    expect(names(outcomes), "the runner's scenarios changed: update SCENARIOS").toEqual(SCENARIOS);
+    expect(names(report("conformance (plain)", output, outcomes)), LIST_MESSAGE).toEqual(PASSING_PLAIN);
+    const otherFailures = outcomes.flatMap((o) =>
+      o.failed > 0 && o.failures.length === 0
+        ? [`${o.scenario}: failed without a readable checks.json`]
+        : o.failures.filter((f) => !BARE_NAME_REFUSAL.test(f)).map((f) => `${o.scenario}: ${f}`),
+    );
+    expect(otherFailures, "failures other than the gateway refusing a bare name").toEqual([]);
   }, 300_000);
 
-  it(`with bare names mapped to the gateway's namespaced names, passes at least ${MIN_PASSING_MAPPED} scenarios in full`, async () => {
+  it("with bare names mapped to the gateway's namespaced names, passes every scenario in full", async () => {
     const outputDir = join(resultsDir, "mapped");
     const output = await runConformance(proxyUrl.replace(/\/mcp$/, "/mapped/mcp"), outputDir);
     const outcomes = readOutcomes(output, outputDir);
-    expect(outcomes.length).toBeGreaterThanOrEqual(30);
-    expect(report("conformance (names mapped)", output, outcomes).length).toBeGreaterThanOrEqual(MIN_PASSING_MAPPED);
+    expect(names(outcomes), "the runner's scenarios changed: update SCENARIOS").toEqual(SCENARIOS);
+    expect(names(report("conformance (names mapped)", output, outcomes)), LIST_MESSAGE).toEqual(SCENARIOS);
   }, 300_000);
 });
