@@ -1,68 +1,105 @@
 /**
- * Organisation-wide synth-time checks, as a cdktf Aspect with rule IDs. An error annotation fails
- * `cdktf synth`. A finding can be suppressed on a construct (and everything under it) only with a
- * written reason, which stays visible as an info annotation.
+ * Organisation-wide synth-time checks with rule IDs (the registry is ./rules.ts). An error finding fails
+ * `cdktf synth`; a finding can be suppressed on a construct (and everything under it) only with a written
+ * reason, which stays visible as an info annotation.
+ *
+ * The checks run as a validation on each stack that holds a Tollgate construct, not as a cdktf Aspect:
+ * cdktf keeps a stack's aspects under a module-private symbol, so aspects added through Tollgate's copy of
+ * cdktf are never run by an app's own copy (a linked install, a workspace), and the checks would vanish
+ * without a word. Validations live on the construct node, which every copy calls. If validations do not run
+ * at all (`new App({ skipValidation: true })`), synth fails instead of passing unchecked.
  */
-import { type IConstruct, Construct } from "constructs";
-import { Annotations, Aspects, type IAspect, TerraformStack } from "cdktf";
+import type { IStackSynthesizer, ISynthesisSession } from "cdktf";
+import { TerraformStack } from "cdktf";
+import type { IConstruct } from "constructs";
+import { grantsDestructiveTool } from "../policies/tools/pattern.js";
 import { findKnownCredential } from "../policies/secrets/known-formats.js";
-import { AgentCoreRuntime } from "./agentcore-runtime.js";
-import { isPinned } from "./container-image.js";
-import { GatewayDeployment } from "./gateway-deployment.js";
-import { GatewayRoute } from "./gateway-route.js";
-import { DESTRUCTIVE_TOOL_PATTERNS, GuardPolicy } from "./guard-policy.js";
-import { McpScopes } from "./mcp-scopes.js";
+import { kindOf, type TollgateKind } from "./construct-kind.js";
+import { isPinned, type ContainerImage } from "./container-image.js";
+import { isDevEnvironment } from "./environment.js";
+import { DESTRUCTIVE_TOOL_PATTERNS } from "./destructive-tools.js";
+import { RULES, isRuleId, type RuleId } from "./rules.js";
 
-/** The rules, with the one-line statement each enforces. */
-export const RULES = {
-  "TG-SCOPE-001": "privileged scope without consent REQUIRED",
-  "TG-SCOPE-002": "a tool rule references a scope that does not exist",
-  "TG-TOOL-001": "a destructive tool is granted",
-  "TG-ENV-001": "the agent runtime's environment holds something secret-like",
-  "TG-AUTH-001": "a gateway route does not require authentication",
-  "TG-IMG-001": "a non-dev image is not pinned by digest",
-  "TG-NET-001": "a non-dev gateway calls an upstream over plain http",
-} as const;
-export type RuleId = keyof typeof RULES;
+export { RULES, type RuleId } from "./rules.js";
 
 const SUPPRESSION_KEY = "tollgate:suppress";
+const CHECKS_KEY = Symbol.for("tollgate.stack-checks");
 const SECRET_LIKE_NAME = /(SECRET|TOKEN|PASSWORD|PASSWD|API_?KEY|PRIVATE|CREDENTIAL|AUTH)/i;
 
-/** `dev`, `local` and `dev-*` environments may use tags and plain http; everything else may not. */
-export function isDevEnvironment(environment: string): boolean {
-  return environment === "dev" || environment === "local" || environment.startsWith("dev-");
+/** What the checks read of each kind of construct (the constructs satisfy these structurally). */
+interface RouteView {
+  readonly kind: "llm" | "mcp";
+  readonly routeId: string;
+  readonly requireAuthentication: boolean;
+  readonly upstreamUrls: readonly string[];
+}
+interface ScopesView {
+  readonly names: readonly string[];
+  readonly privileged: readonly string[];
+  readonly consent: Readonly<Record<string, string>>;
+  readonly grants: readonly {
+    readonly scope: string;
+    readonly upstream: { readonly upstreamId: string };
+    readonly tools: readonly string[];
+  }[];
+}
+interface PolicyView {
+  readonly alwaysBlocked: readonly { readonly tools: readonly string[] }[];
+}
+interface BundleView {
+  readonly environment: string;
+  readonly routes: readonly (IConstruct & RouteView)[];
+  readonly scopes: IConstruct | undefined;
+}
+interface DeploymentView {
+  readonly environment: string;
+  readonly image: ContainerImage;
+  readonly replicas: number;
+  readonly sharedLimits: boolean;
+  readonly redisImage: ContainerImage | undefined;
+}
+interface RuntimeView {
+  readonly environment: string;
+  readonly environmentVariables: Readonly<Record<string, string>>;
+  readonly imagePinned: boolean;
 }
 
-/** Glob match with `*` wildcards only (the bundle's tool pattern syntax). */
-export function globMatches(pattern: string, name: string): boolean {
-  const regex = new RegExp(
-    `^${pattern
-      .split("*")
-      .map((part) => part.replace(/[.+?^${}()|[\]\\-]/g, "\\$&"))
-      .join(".*")}$`,
-  );
-  return regex.test(name);
-}
-
-/** True when a grant pattern names a destructive tool (wildcards aside); `*` alone does not. */
-export function grantsDestructiveTool(pattern: string, blocked: readonly string[]): boolean {
-  const literal = pattern.replaceAll("*", "");
-  return literal.length > 0 && blocked.some((b) => globMatches(b, literal) || globMatches(b, pattern));
-}
-
-export class TollgateChecks implements IAspect {
-  /** Adds the checks to `stack` once (constructs call this; calling it again is harmless). */
-  public static ensureOn(stack: TerraformStack): void {
-    if (!Aspects.of(stack).all.some((a) => a instanceof TollgateChecks)) Aspects.of(stack).add(new TollgateChecks());
+export class TollgateChecks {
+  /**
+   * Makes sure the checks run when `scope`'s stack is synthesized. Every Tollgate construct calls this in
+   * its constructor; calling it again, or from another copy of Tollgate, adds nothing.
+   */
+  public static ensureOn(scope: IConstruct): void {
+    const stack = TerraformStack.of(scope);
+    const slot = stack as unknown as Record<symbol, TollgateChecks | undefined>;
+    if (slot[CHECKS_KEY]) return;
+    const checks = new TollgateChecks(stack);
+    Object.defineProperty(stack, CHECKS_KEY, { value: checks, enumerable: false });
+    stack.node.addValidation({ validate: () => checks.run() });
+    const inner: IStackSynthesizer = stack.synthesizer;
+    stack.synthesizer = {
+      synthesize(session: ISynthesisSession): void {
+        inner.synthesize(session);
+        if (!checks.ran) {
+          throw new Error(
+            `Tollgate's synth checks did not run for stack "${stack.node.id}": the app skipped validation ` +
+              `(new App({ skipValidation: true }) or --skip-validation?). Tollgate does not synthesize an unchecked ` +
+              `platform: remove skipValidation.`,
+          );
+        }
+      },
+    };
   }
 
   /**
    * Suppresses `rule` on `construct` and its children. The reason is mandatory and is reported.
-   * @throws when the reason is empty or too short to mean anything
+   * @throws when the rule does not exist, cannot be suppressed, or the reason is too short to mean anything
    */
   public static suppress(construct: IConstruct, rule: RuleId, reason: string): void {
-    if (!(rule in RULES))
+    if (!isRuleId(rule))
       throw new Error(`TollgateChecks.suppress: unknown rule "${rule}" (known: ${Object.keys(RULES).join(", ")})`);
+    if (!RULES[rule].suppressible)
+      throw new Error(`TollgateChecks.suppress(${construct.node.path}, ${rule}): ${rule} cannot be suppressed`);
     if (reason.trim().length < 10) {
       throw new Error(
         `TollgateChecks.suppress(${construct.node.path}, ${rule}): a suppression needs a reason (at least 10 characters) saying why it is safe`,
@@ -71,47 +108,82 @@ export class TollgateChecks implements IAspect {
     construct.node.addMetadata(SUPPRESSION_KEY, { rule, reason: reason.trim() });
   }
 
-  public visit(node: IConstruct): void {
-    if (node instanceof McpScopes) this.checkScopes(node);
-    else if (node instanceof GatewayRoute) {
-      if (!node.requireAuthentication)
-        this.report(
-          node,
-          "TG-AUTH-001",
-          `route "${node.routeId}" sets requireAuthentication: false: every route must verify the caller's token`,
-        );
-    } else if (node instanceof GatewayDeployment) this.checkGateway(node);
-    else if (node instanceof AgentCoreRuntime) this.checkRuntime(node);
+  /** Whether the checks have run on this stack (they run once, at its validation). */
+  private ran = false;
+
+  private constructor(private readonly stack: TerraformStack) {}
+
+  /** Runs every rule over the stack and reports the findings as annotations on the constructs they concern. */
+  private run(): string[] {
+    if (this.ran) return [];
+    this.ran = true;
+    const byKind = new Map<TollgateKind, IConstruct[]>();
+    for (const node of this.stack.node.findAll()) {
+      const kind = kindOf(node);
+      if (kind) byKind.set(kind, [...(byKind.get(kind) ?? []), node]);
+    }
+    const all = <V>(kind: TollgateKind) => (byKind.get(kind) ?? []) as (IConstruct & V)[];
+    const blocked = [
+      ...DESTRUCTIVE_TOOL_PATTERNS,
+      ...all<PolicyView>("GuardPolicy").flatMap((p) => p.alwaysBlocked.flatMap((b) => b.tools)),
+    ];
+    const bundles = all<BundleView>("GatewayBundle");
+    for (const route of all<RouteView>("GatewayRoute")) this.checkRoute(route);
+    for (const scopes of all<ScopesView>("McpScopes")) this.checkScopes(scopes, blocked, bundles);
+    for (const bundle of bundles) this.checkBundle(bundle);
+    for (const deployment of all<DeploymentView>("GatewayDeployment")) this.checkDeployment(deployment);
+    for (const runtime of all<RuntimeView>("AgentCoreRuntime")) this.checkRuntime(runtime);
+    return [];
   }
 
-  private checkScopes(scopes: McpScopes): void {
+  private checkRoute(route: IConstruct & RouteView): void {
+    if (!route.requireAuthentication) {
+      report(
+        route,
+        "TG-AUTH-001",
+        `route "${route.routeId}" sets requireAuthentication: false: every route must verify the caller's token`,
+      );
+    }
+  }
+
+  private checkScopes(
+    scopes: IConstruct & ScopesView,
+    blocked: readonly string[],
+    bundles: readonly (IConstruct & BundleView)[],
+  ): void {
     for (const name of scopes.privileged) {
       if (scopes.consent[name] !== undefined && scopes.consent[name] !== "REQUIRED") {
-        this.report(
+        report(
           scopes,
           "TG-SCOPE-001",
           `scope "${name}" is privileged but its consent is ${scopes.consent[name]}: set consent "REQUIRED" in McpScopes({ scopes })`,
         );
       }
     }
-    const blocked = [
-      ...DESTRUCTIVE_TOOL_PATTERNS,
-      ...TerraformStack.of(scopes)
-        .node.findAll()
-        .filter((c): c is GuardPolicy => c instanceof GuardPolicy)
-        .flatMap((p) => p.alwaysBlocked.flatMap((b) => b.tools)),
-    ];
+    const carried = new Set(
+      bundles
+        .filter((b) => b.scopes === scopes)
+        .flatMap((b) => b.routes.filter((r) => r.kind === "mcp").map((r) => r.routeId)),
+    );
     for (const grant of scopes.grants) {
+      const call = `grantTools("${grant.scope}", "${grant.upstream.upstreamId}", ...)`;
       if (!scopes.names.includes(grant.scope)) {
-        this.report(
+        report(
           scopes,
           "TG-SCOPE-002",
-          `grantTools("${grant.scope}", "${grant.upstream.upstreamId}", ...): scope "${grant.scope}" does not exist (scopes: ${scopes.names.join(", ")})`,
+          `${call}: scope "${grant.scope}" does not exist (scopes: ${scopes.names.join(", ")})`,
+        );
+      }
+      if (!carried.has(grant.upstream.upstreamId)) {
+        report(
+          scopes,
+          "TG-GRANT-001",
+          `${call}: no gateway carries upstream "${grant.upstream.upstreamId}", so the grant would silently do nothing while its scope is still issued: pass this McpScopes as \`scopes\` and the route in \`routes\` of the GatewayBundle (or GatewayDeployment)`,
         );
       }
       for (const pattern of grant.tools) {
         if (grantsDestructiveTool(pattern, blocked)) {
-          this.report(
+          report(
             scopes,
             "TG-TOOL-001",
             `grantTools("${grant.scope}", "${grant.upstream.upstreamId}", "${pattern}") grants a destructive tool: destructive tools are never granted (they stay always-blocked)`,
@@ -121,44 +193,50 @@ export class TollgateChecks implements IAspect {
     }
   }
 
-  private checkGateway(gateway: GatewayDeployment): void {
-    if (gateway.replicas > 1 && !gateway.sharedLimits) {
-      Annotations.of(gateway).addWarning(
-        `[TG-LIMIT-001] ${gateway.replicas} replicas keep separate in-memory rate-limit budgets (each user gets up to ${gateway.replicas}× the limit): set GatewayDeployment({ rateLimitStore: { type: "redis" } }) to share them`,
-      );
-    }
-    if (isDevEnvironment(gateway.environment)) return;
-    if (!isPinned(gateway.image)) {
-      this.report(
-        gateway,
-        "TG-IMG-001",
-        `gateway image ${gateway.image.repository} is not pinned by digest in "${gateway.environment}": set GatewayDeployment({ image: { digest: "sha256:..." } })`,
-      );
-    }
-    if (gateway.redis && !isPinned(gateway.redis.image)) {
-      this.report(
-        gateway,
-        "TG-IMG-001",
-        `Redis image ${gateway.redis.image.repository} is not pinned by digest in "${gateway.environment}": set rateLimitStore.deploy.image.digest`,
-      );
-    }
-    for (const route of gateway.routes) {
+  private checkBundle(bundle: IConstruct & BundleView): void {
+    if (isDevEnvironment(bundle.environment)) return;
+    for (const route of bundle.routes) {
       for (const url of route.upstreamUrls) {
         if (url.startsWith("http:"))
-          this.report(
+          report(
             route,
             "TG-NET-001",
-            `route "${route.routeId}" calls ${url} over plain http in "${gateway.environment}": use https`,
+            `route "${route.routeId}" calls ${url} over plain http in "${bundle.environment}": use https`,
           );
       }
     }
   }
 
-  private checkRuntime(runtime: AgentCoreRuntime): void {
+  private checkDeployment(gateway: IConstruct & DeploymentView): void {
+    if (gateway.replicas > 1 && !gateway.sharedLimits) {
+      report(
+        gateway,
+        "TG-LIMIT-001",
+        `${gateway.replicas} replicas keep separate in-memory rate-limit budgets (each user gets up to ${gateway.replicas}× the limit): set GatewayBundle({ rateLimitStore: { type: "redis" } }) to share them`,
+      );
+    }
+    if (isDevEnvironment(gateway.environment)) return;
+    if (!isPinned(gateway.image)) {
+      report(
+        gateway,
+        "TG-IMG-001",
+        `gateway image ${gateway.image.repository} is not pinned by digest in "${gateway.environment}": set GatewayDeployment({ image: { digest: "sha256:..." } })`,
+      );
+    }
+    if (gateway.redisImage && !isPinned(gateway.redisImage)) {
+      report(
+        gateway,
+        "TG-IMG-001",
+        `Redis image ${gateway.redisImage.repository} is not pinned by digest in "${gateway.environment}": set GatewayDeployment({ redis: { image: { digest } } })`,
+      );
+    }
+  }
+
+  private checkRuntime(runtime: IConstruct & RuntimeView): void {
     for (const [name, value] of Object.entries(runtime.environmentVariables)) {
       const format = findKnownCredential(value);
       if (SECRET_LIKE_NAME.test(name) || format) {
-        this.report(
+        report(
           runtime,
           "TG-ENV-001",
           `environment variable ${name} ${format ? `holds a ${format.description}` : "has a secret-like name"}: the agent runtime gets only gateway URLs; secrets stay in the gateway`,
@@ -166,23 +244,33 @@ export class TollgateChecks implements IAspect {
       }
     }
     if (!isDevEnvironment(runtime.environment) && !runtime.imagePinned) {
-      this.report(
+      report(
         runtime,
         "TG-IMG-001",
         `agent image is not pinned by digest in "${runtime.environment}": set AgentCoreRuntime({ imageDigest: "sha256:..." })`,
       );
     }
   }
-
-  private report(node: IConstruct, rule: RuleId, message: string): void {
-    const suppression = suppressionFor(node, rule);
-    if (suppression) {
-      Annotations.of(node).addInfo(`[${rule}] suppressed: ${suppression} (finding: ${message})`);
-      return;
-    }
-    Annotations.of(node).addError(`[${rule}] ${RULES[rule]}: ${message}`);
-  }
 }
+
+/**
+ * The one way a finding is reported: suppressed (info, with its reason), or an annotation of the rule's
+ * severity on the construct it concerns. Annotations are node metadata, which every copy of cdktf reads.
+ */
+export function report(node: IConstruct, rule: RuleId, message: string): void {
+  const definition = RULES[rule];
+  const suppression = definition.suppressible ? suppressionFor(node, rule) : undefined;
+  if (suppression !== undefined) {
+    node.node.addMetadata(ANNOTATION.info, `[${rule}] suppressed: ${suppression} (finding: ${message})`);
+    return;
+  }
+  node.node.addMetadata(ANNOTATION[definition.severity], `[${rule}] ${definition.title}: ${message}`, {
+    stackTrace: false,
+  });
+}
+
+/** cdktf's annotation metadata types (what `Annotations.of(node).addError/addWarning/addInfo` write). */
+const ANNOTATION = { error: "@cdktf/error", warning: "@cdktf/warn", info: "@cdktf/info" } as const;
 
 function suppressionFor(node: IConstruct, rule: RuleId): string | undefined {
   for (const scope of [...node.node.scopes].reverse()) {
@@ -195,8 +283,8 @@ function suppressionFor(node: IConstruct, rule: RuleId): string | undefined {
 }
 
 /** Error annotations (rule findings and others) on `root` and below: what would fail `cdktf synth`. */
-export function synthErrors(root: Construct): string[] {
+export function synthErrors(root: IConstruct): string[] {
   return root.node
     .findAll()
-    .flatMap((c) => c.node.metadata.filter((m) => m.type === "@cdktf/error").map((m) => String(m.data)));
+    .flatMap((c) => c.node.metadata.filter((m) => m.type === ANNOTATION.error).map((m) => String(m.data)));
 }

@@ -7,46 +7,29 @@ import { PodDisruptionBudgetV1 } from "@cdktf/provider-kubernetes/lib/pod-disrup
 import { SecretV1 } from "@cdktf/provider-kubernetes/lib/secret-v1/index.js";
 import { ServiceAccountV1 } from "@cdktf/provider-kubernetes/lib/service-account-v1/index.js";
 import { ServiceV1 } from "@cdktf/provider-kubernetes/lib/service-v1/index.js";
-import { Fn, Lazy, TerraformStack, TerraformVariable, Token } from "cdktf";
-import {
-  API_VERSION,
-  type BundleInput,
-  formatIssue,
-  placeholder,
-  validateSynthBundle,
-  withDigest,
-} from "../policies/bundle/index.js";
-import { writeOnSynth } from "./bundle-output.js";
-import { GatewayRedis } from "./gateway-redis.js";
-import { KubernetesDeployment } from "./kubernetes-deployment.js";
-import { TollgateChecks, isDevEnvironment } from "./checks.js";
+import { Fn, Lazy, TerraformVariable } from "cdktf";
+import { TollgateChecks } from "./checks.js";
+import { markKind } from "./construct-kind.js";
 import { type ContainerImage, imageProblems, imageReference } from "./container-image.js";
-import type { BundleValue, GatewayRoute } from "./gateway-route.js";
-import type { GuardPolicy } from "./guard-policy.js";
-import type { McpScopes } from "./mcp-scopes.js";
-import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./refs.js";
+import { isDevEnvironment } from "./environment.js";
+import { type GatewayBundle, METRICS_PORT } from "./gateway-bundle.js";
+import { GatewayRedis } from "./gateway-redis.js";
+import type { GatewayRoute } from "./gateway-route.js";
+import { KubernetesDeployment } from "./kubernetes-deployment.js";
+import type { IGatewayEndpoint } from "./refs.js";
 
+export { METRICS_PORT } from "./gateway-bundle.js";
 /** Where the gateway container reads its configuration (the ConfigMap mount). */
 export const BUNDLE_MOUNT_PATH = "/etc/tollgate";
 /** Port of the gateway's traffic listener in the container. */
 export const GATEWAY_PORT = 8080;
-/** Port of the admin listener (/metrics). */
-export const METRICS_PORT = 9464;
 
-export interface RedisRateLimitStore {
-  readonly type: "redis";
-  /** Environment variable holding the Redis URL. @default "REDIS_URL" */
-  readonly urlSecretEnv?: string;
-  /**
-   * Deploy a Redis next to the gateway: reachable only from its pods (NetworkPolicy) and protected by a
-   * password from the gateway Secret, under `passwordSecretEnv`. The gateway's URL is then built in the
-   * pod from that password; it is no secret of its own.
-   * @default use an existing Redis whose URL comes from the gateway Secret
-   */
-  readonly deploy?: RedisDeployment;
-  /** When Redis is unreachable. @default "fail-closed" */
-  readonly onUnavailable?: "fail-open" | "fail-closed";
-}
+/** How the provider keys and upstream secrets reach the gateway pods. */
+export type GatewaySecrets =
+  /** One sensitive Terraform variable per secret (`<gateway>_<env name lower-cased>`), stored in a Kubernetes Secret. */
+  | { readonly fromVariables: true }
+  /** A Secret you manage, with one key per environment variable name. */
+  | { readonly existingSecretName: string };
 
 export interface RedisDeployment {
   /** Redis image; outside dev pin it by digest (TG-IMG-001). */
@@ -60,45 +43,14 @@ export interface RedisDeployment {
   readonly passwordSecretEnv?: string;
 }
 
-export interface GatewayAuthSettings {
-  /** @default ["RS256"] */
-  readonly algorithms?: readonly (
-    "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "ES512" | "EdDSA"
-  )[];
-  /** Claims every token must carry besides iss, aud, exp. @default ["sub"] */
-  readonly requiredClaims?: readonly string[];
-  /** @default 30 */
-  readonly clockSkewSeconds?: number;
-  /** Refuse tokens older than this (by `iat`). @default no limit */
-  readonly maxTokenAgeSeconds?: number;
-}
-
-/** How the provider keys and upstream secrets reach the gateway pods. */
-export type GatewaySecrets =
-  /** One sensitive Terraform variable per secret (`<gateway>_<env name lower-cased>`), stored in a Kubernetes Secret. */
-  | { readonly fromVariables: true }
-  /** A Secret you manage, with one key per environment variable name. */
-  | { readonly existingSecretName: string };
-
 export interface GatewayDeploymentProps {
-  /** Environment name (`dev`, `prod`...): bundle provenance and the checks' strictness. */
-  readonly environment: string;
-  /** The gateway's canonical URI, e.g. `https://gateway.example.com`: token audience, protected resource. */
-  readonly publicUrl: string;
-  readonly authServer: IAuthorizationServer;
-  /** When given, only these clients' tokens are accepted. @default any client of the authorization server */
-  readonly clients?: IOAuthClients;
-  /** LLM routes and MCP upstreams. */
-  readonly routes: readonly GatewayRoute[];
-  /** Scopes and their tool grants. @default no MCP tool visible to anyone */
-  readonly scopes?: McpScopes;
-  /** Policy for routes without one (and for MCP when no MCP route has one). */
-  readonly defaultPolicy: GuardPolicy;
+  /** The bundle to deploy: its environment, routes, secrets and rate-limit store decide the rest. */
+  readonly bundle: GatewayBundle;
   /** The gateway image. Non-dev: pin by digest. */
   readonly image: ContainerImage;
   /** @default "tollgate" */
   readonly namespace?: string;
-  /** @default true */
+  /** Whether to create the namespace; `false` uses an existing one. @default true */
   readonly createNamespace?: boolean;
   /** @default 2 */
   readonly replicas?: number;
@@ -107,43 +59,30 @@ export interface GatewayDeploymentProps {
   /** @default { fromVariables: true } */
   readonly secrets?: GatewaySecrets;
   /**
-   * Where per-user rate-limit budgets live. `redis` shares them across replicas; its URL (which may
-   * hold a password) is read from `urlSecretEnv`, fed by the gateway Secret.
-   * @default { type: "memory" } (per replica)
+   * Deploy a Redis next to the gateway for the bundle's `rateLimitStore: { type: "redis" }`: reachable only
+   * from its pods (NetworkPolicy) and protected by a password from the gateway Secret. The gateway's Redis
+   * URL is then built in the pod from that password; it is no secret of its own.
+   * @default an existing Redis, whose URL comes from the gateway Secret
    */
-  readonly rateLimitStore?: { readonly type: "memory" } | RedisRateLimitStore;
-  /**
-   * Token verification settings beyond issuer, audience and clients (which come from OktaApps).
-   * @default RS256, claims ["sub"], 30 s clock skew
-   */
-  readonly auth?: GatewayAuthSettings;
-  /** @default "/mcp" */
-  readonly mcpPath?: string;
+  readonly redis?: RedisDeployment;
   /** @default { cpu: "250m", memory: "256Mi" } requests, memory limit 512Mi */
   readonly resources?: { readonly cpu?: string; readonly memory?: string; readonly memoryLimit?: string };
   /** Namespaces allowed to reach the gateway (NetworkPolicy). @default every namespace in the cluster */
   readonly allowedClientNamespaces?: readonly string[];
-  /** @default tracing off (OTLP export is configured by OTEL_* variables), no prompt capture, metrics on */
-  readonly telemetry?: { readonly tracing?: boolean; readonly capturePrompts?: boolean; readonly metrics?: boolean };
-  /** Bundle and file name: `<name>.bundle.json`. @default the construct id, lower-cased */
-  readonly name?: string;
 }
 
 /**
- * The gateway on Kubernetes. It gathers the routes, guard policies, scope grants and auth settings
- * into the gateway bundle, validates it at synth, writes it as `<name>.bundle.json` next to the
- * stack's cdk.tf.json, and deploys it: Namespace, ServiceAccount, ConfigMap (bundle.json +
+ * A gateway bundle deployed on Kubernetes: Namespace, ServiceAccount, ConfigMap (bundle.json + the
  * Terraform-rendered values.json), Secret, Deployment, Service, PodDisruptionBudget,
  * HorizontalPodAutoscaler and NetworkPolicy.
  */
 export class GatewayDeployment extends Construct implements IGatewayEndpoint {
-  public readonly gatewayName: string;
+  public readonly bundle: GatewayBundle;
   public readonly environment: string;
   public readonly publicUrl: string;
   public readonly mcpUrl: string | undefined;
   public readonly llmUrls: Readonly<Record<string, string>>;
   public readonly image: ContainerImage;
-  public readonly routes: readonly GatewayRoute[];
   public readonly namespace: string;
   /** Minimum (and initial) replica count. */
   public readonly replicas: number;
@@ -155,44 +94,41 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
   public readonly secretVariables: Readonly<Record<string, TerraformVariable>>;
   public readonly configMap: ConfigMap;
   public readonly deployment: KubernetesDeployment;
-  /** The in-cluster Redis, when `rateLimitStore.deploy` is set. */
+  /** The in-cluster Redis, when `redis` is set. */
   public readonly redis: GatewayRedis | undefined;
-  private readonly props: GatewayDeploymentProps;
+  /** The in-cluster Redis image (for the checks). */
+  public readonly redisImage: ContainerImage | undefined;
 
   constructor(scope: Construct, id: string, props: GatewayDeploymentProps) {
     super(scope, id);
-    this.props = props;
-    this.gatewayName = props.name ?? id.toLowerCase();
-    this.environment = props.environment;
-    this.publicUrl = props.publicUrl;
+    const bundle = props.bundle;
+    this.bundle = bundle;
+    this.environment = bundle.environment;
+    this.publicUrl = bundle.publicUrl;
+    this.mcpUrl = bundle.mcpUrl;
+    this.llmUrls = bundle.llmUrls;
     this.image = props.image;
-    this.routes = props.routes;
     this.namespace = props.namespace ?? "tollgate";
-    const mcpPath = props.mcpPath ?? "/mcp";
-    const hasMcp = props.routes.some((r) => r.kind === "mcp");
-    this.mcpUrl = hasMcp ? underPublicUrl(props.publicUrl, mcpPath) : undefined;
-    this.llmUrls = Object.fromEntries(
-      props.routes.flatMap((r) =>
-        r.kind === "llm" ? [[r.routeId, underPublicUrl(props.publicUrl, r.pathPrefix ?? "")]] : [],
-      ),
-    );
+    this.replicas = props.replicas ?? 2;
+    this.sharedLimits = bundle.sharedLimits;
+    this.redisImage = props.redis?.image;
+    checkProps(this, props);
 
-    const redisEnv =
-      props.rateLimitStore?.type === "redis" ? (props.rateLimitStore.urlSecretEnv ?? "REDIS_URL") : undefined;
-    const deployRedis = props.rateLimitStore?.type === "redis" ? props.rateLimitStore.deploy : undefined;
+    const redisEnv = bundle.redisUrlEnv;
+    const deployRedis = props.redis;
     // An in-cluster Redis: its password is the secret, the URL is built from it in the pod. Else the URL is the secret.
     const redisPasswordEnv = deployRedis ? (deployRedis.passwordSecretEnv ?? "REDIS_PASSWORD") : undefined;
-    const secretRedisEnv = redisPasswordEnv ?? redisEnv;
     this.secretEnvNames = [
-      ...new Set([...props.routes.flatMap((r) => r.secretEnvNames), ...(secretRedisEnv ? [secretRedisEnv] : [])]),
+      ...new Set([
+        ...bundle.secretEnvNames.filter((env) => !(redisPasswordEnv && env === redisEnv)),
+        ...(redisPasswordEnv ? [redisPasswordEnv] : []),
+      ]),
     ].sort();
 
-    const replicas = props.replicas ?? 2;
-    this.replicas = replicas;
-    this.sharedLimits = redisEnv !== undefined;
+    const replicas = this.replicas;
     const maxReplicas = props.maxReplicas ?? Math.max(3, 3 * replicas);
-    const labels = { "app.kubernetes.io/name": "tollgate-gateway", "app.kubernetes.io/instance": this.gatewayName };
-    const name = `${this.gatewayName}`;
+    const labels = { "app.kubernetes.io/name": "tollgate-gateway", "app.kubernetes.io/instance": bundle.gatewayName };
+    const name = bundle.gatewayName;
 
     const namespace =
       props.createNamespace === false
@@ -216,9 +152,9 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
             type: "string",
             sensitive: true,
             nullable: false,
-            description: `${envName} for the Tollgate gateway "${this.gatewayName}" (stored in a Kubernetes Secret, never in the bundle)`,
+            description: `${envName} for the Tollgate gateway "${name}" (stored in a Kubernetes Secret, never in the bundle)`,
           });
-          const logicalId = `${this.gatewayName}_${envName.toLowerCase()}`.replace(/[^a-zA-Z0-9_]/g, "_");
+          const logicalId = `${name}_${envName.toLowerCase()}`.replace(/[^a-zA-Z0-9_]/g, "_");
           variable.overrideLogicalId(logicalId);
           if (envName === redisPasswordEnv) {
             variable.addValidation({
@@ -248,8 +184,8 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
           })
         : undefined;
 
-    const bundleText = Lazy.stringValue({ produce: () => escapeTerraformTemplate(this.bundleText()) });
-    const valuesJson = Lazy.stringValue({ produce: () => this.valuesJson() });
+    const bundleText = Lazy.stringValue({ produce: () => escapeTerraformTemplate(bundle.bundleText()) });
+    const valuesJson = Lazy.stringValue({ produce: () => bundle.valuesJson() });
     this.configMap = new ConfigMap(this, "Bundle", {
       metadata: { name: `${name}-bundle`, namespace: nsName, labels },
       data: { "bundle.json": bundleText, "values.json": valuesJson },
@@ -266,7 +202,7 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
           metadata: {
             labels,
             annotations: {
-              "tollgate.dev/bundle-digest": Lazy.stringValue({ produce: () => this.bundle().metadata.digest ?? "" }),
+              "tollgate.dev/bundle-digest": Lazy.stringValue({ produce: () => bundle.bundle().metadata.digest ?? "" }),
               "tollgate.dev/values-sha256": Fn.sha256(valuesJson),
             },
           },
@@ -392,7 +328,7 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
             ],
           },
           {
-            ports: egressPorts(props.routes, Boolean(redisEnv)).map((port) => ({
+            ports: egressPorts(bundle.routes, Boolean(redisEnv)).map((port) => ({
               port: String(port),
               protocol: "TCP",
             })),
@@ -401,173 +337,40 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
       },
     });
 
-    writeOnSynth(TerraformStack.of(this), {
-      fileName: `${this.gatewayName}.bundle.json`,
-      contents: () => this.bundleText(),
-    });
-    TollgateChecks.ensureOn(TerraformStack.of(this));
-    this.node.addValidation({ validate: () => this.checkBundle() });
-  }
-
-  /** The bundle, with placeholders for apply-time values and its digest. Deterministic. */
-  public bundle(): BundleInput & { metadata: { digest?: string } } {
-    return this.build().bundle;
-  }
-
-  /** The exact text of `<name>.bundle.json` and of the ConfigMap's `bundle.json`. */
-  public bundleText(): string {
-    return `${JSON.stringify(this.bundle(), null, 2)}\n`;
-  }
-
-  /** Placeholder name → Terraform expression (the ConfigMap's values.json before rendering). */
-  public applyTimeValues(): Readonly<Record<string, string>> {
-    return this.build().values;
-  }
-
-  private valuesJson(): string {
-    const values = this.applyTimeValues();
-    return Object.keys(values).length === 0 ? "{}" : Fn.jsonencode(values);
-  }
-
-  private build(): { bundle: BundleInput & { metadata: { digest?: string } }; values: Record<string, string> } {
-    const p = this.props;
-    const values: Record<string, string> = {};
-    const value: BundleValue = (name, raw) => {
-      if (!Token.isUnresolved(raw)) return raw;
-      values[name] = raw;
-      return placeholder(name);
-    };
-    const stack = TerraformStack.of(this);
-    const revision = process.env.TOLLGATE_SOURCE_REVISION || process.env.GITHUB_SHA || undefined;
-    const policies = new Map<string, GuardPolicy>([[p.defaultPolicy.policyId, p.defaultPolicy]]);
-    for (const route of p.routes) if (route.policy) policies.set(route.policy.policyId, route.policy);
-    const publicUrl = value("gateway.publicUrl", p.publicUrl);
-    const mcpPath = p.mcpPath ?? "/mcp";
-    const issuer = value("okta.issuer", p.authServer.issuer);
-    const mcpRoutes = p.routes.filter((r) => r.kind === "mcp");
-    const mcpPolicy = mcpRoutes.find((r) => r.policy)?.policy ?? p.defaultPolicy;
-    const upstreamIds = new Set(mcpRoutes.map((r) => r.upstreamId));
-    const blocked = [...policies.values()].flatMap((policy) =>
-      policy.alwaysBlocked.map((rule) => ({
-        upstream: rule.upstream === undefined || rule.upstream === "*" ? "*" : rule.upstream.upstreamId,
-        tools: [...rule.tools],
-        reason: rule.reason,
-      })),
-    );
-    const bundle: BundleInput = {
-      apiVersion: API_VERSION,
-      kind: "GatewayBundle",
-      metadata: {
-        environment: p.environment,
-        stack: stack.node.id,
-        gateway: this.gatewayName,
-        ...(revision ? { sourceRevision: revision } : {}),
-      },
-      server: { publicUrl },
-      auth: {
-        issuer,
-        discoveryUrl: value("okta.discoveryUrl", p.authServer.discoveryUrl),
-        jwksUri: value("okta.jwksUri", p.authServer.jwksUri),
-        audiences: [value("gateway.audience", p.authServer.audience)],
-        ...(p.auth?.algorithms ? { algorithms: [...p.auth.algorithms] } : {}),
-        ...(p.auth?.requiredClaims ? { requiredClaims: [...p.auth.requiredClaims] } : {}),
-        ...(p.auth?.clockSkewSeconds !== undefined ? { clockSkewSeconds: p.auth.clockSkewSeconds } : {}),
-        ...(p.auth?.maxTokenAgeSeconds !== undefined ? { maxTokenAgeSeconds: p.auth.maxTokenAgeSeconds } : {}),
-        ...(p.clients
-          ? {
-              allowedClients: [
-                value("okta.clients.user.id", p.clients.userClientId),
-                value("okta.clients.agent.id", p.clients.agentClientId),
-              ],
-            }
-          : {}),
-      },
-      protectedResource: {
-        resource: value("gateway.mcpUrl", underPublicUrl(p.publicUrl, mcpPath)),
-        authorizationServers: [issuer],
-        scopesSupported: [...(p.scopes?.names ?? [])],
-      },
-      llm: { routes: p.routes.flatMap((r) => r.toLlmRoute((r.policy ?? p.defaultPolicy).policyId) ?? []) },
-      ...(mcpRoutes.length > 0
-        ? {
-            mcp: {
-              path: mcpPath,
-              policy: mcpPolicy.policyId,
-              upstreams: mcpRoutes.flatMap((r) => r.toMcpUpstream(value) ?? []),
-              grants: (p.scopes?.grants ?? []).map((g) => ({
-                scope: g.scope,
-                upstream: g.upstream.upstreamId,
-                tools: [...g.tools],
-              })),
-              deny: (p.scopes?.denies ?? []).map((d) => ({
-                upstream: d.upstream === "*" ? "*" : d.upstream.upstreamId,
-                tools: [...d.tools],
-                reason: d.reason,
-              })),
-              alwaysBlocked: blocked.filter((b) => b.upstream === "*" || upstreamIds.has(b.upstream)),
-            },
-          }
-        : {}),
-      guardPolicies: [...policies.values()].map((policy) => policy.toBundle()),
-      rateLimitStore:
-        p.rateLimitStore?.type === "redis"
-          ? {
-              type: "redis",
-              url: { env: p.rateLimitStore.urlSecretEnv ?? "REDIS_URL" },
-              onUnavailable: p.rateLimitStore.onUnavailable ?? "fail-closed",
-            }
-          : { type: "memory" },
-      telemetry: {
-        audit: { capturePrompts: p.telemetry?.capturePrompts ?? false },
-        metrics: { enabled: p.telemetry?.metrics ?? true, port: METRICS_PORT },
-        tracing: { enabled: p.telemetry?.tracing ?? false, serviceName: `tollgate-${this.gatewayName}` },
-      },
-    };
-    return { bundle: withDigest(bundle as BundleInput & { metadata: Record<string, unknown> }), values };
-  }
-
-  private checkBundle(): string[] {
-    const errors = imageProblems(this.props.image, "GatewayDeployment.image");
-    if (!Number.isInteger(this.replicas) || this.replicas < 1)
-      errors.push(`GatewayDeployment.replicas: expected a positive integer, got ${this.replicas}`);
-    if (!isDevEnvironment(this.environment) && this.replicas < 2) {
-      errors.push(
-        `GatewayDeployment.replicas: at least 2 outside dev ("${this.environment}" has ${this.replicas}): one replica is a single point of failure for every agent`,
-      );
-    }
-    const mcpPolicies = new Set(this.routes.filter((r) => r.kind === "mcp" && r.policy).map((r) => r.policy?.policyId));
-    if (mcpPolicies.size > 1)
-      errors.push(
-        `GatewayDeployment.routes: MCP upstreams share one guard policy, got ${[...mcpPolicies].join(", ")}: apply the same GuardPolicy to every MCP route`,
-      );
-    for (const route of this.routes) {
-      for (const { variable, path } of route.secretFiles) {
-        const envName = variable
-          .toUpperCase()
-          .replace(/[^A-Z0-9_]/g, "_")
-          .replace(/^(?=[0-9])/, "_");
-        errors.push(
-          `GatewayRoute.mcp(${route.node.id}).env.${variable}: { file: "${path}" } would not exist in the gateway's pods (GatewayDeployment mounts no secret files): use { env: "${envName}" }, which GatewayDeployment provides from the gateway's Secret`,
-        );
-      }
-    }
-    const text = this.bundleText();
-    if (Token.isUnresolved(text)) {
-      errors.push(
-        "GatewayDeployment: a Terraform reference reached the bundle outside an apply-time field (pass it through a placeholder)",
-      );
-    }
-    const result = validateSynthBundle(this.bundle());
-    if (!result.ok)
-      for (const issue of result.issues)
-        errors.push(`[TG-BUNDLE-001] gateway "${this.gatewayName}": ${formatIssue(issue)}`);
-    return errors;
+    markKind(this, "GatewayDeployment");
+    TollgateChecks.ensureOn(this);
   }
 }
 
-/** `${publicUrl}${path}`; one Terraform expression when the URL is known only at apply (so values.json can carry it). */
-function underPublicUrl(publicUrl: string, path: string): string {
-  return Token.isUnresolved(publicUrl) ? Fn.join("", [publicUrl, path]) : `${publicUrl}${path}`;
+/** Refuses impossible props at once, so the error points at the caller's line and construct path. */
+function checkProps(gateway: GatewayDeployment, props: GatewayDeploymentProps): void {
+  const errors = imageProblems(props.image, "GatewayDeployment.image");
+  const replicas = gateway.replicas;
+  if (!Number.isInteger(replicas) || replicas < 1)
+    errors.push(`GatewayDeployment.replicas: expected a positive integer, got ${replicas}`);
+  if (!isDevEnvironment(gateway.environment) && replicas < 2) {
+    errors.push(
+      `GatewayDeployment.replicas: at least 2 outside dev ("${gateway.environment}" has ${replicas}): one replica is a single point of failure for every agent`,
+    );
+  }
+  if (props.redis && !gateway.bundle.sharedLimits) {
+    errors.push(
+      `GatewayDeployment.redis: the bundle keeps rate limits in memory: set GatewayBundle({ rateLimitStore: { type: "redis" } }) or drop redis`,
+    );
+  }
+  if (props.redis) errors.push(...imageProblems(props.redis.image, "GatewayDeployment.redis.image"));
+  for (const route of gateway.bundle.routes) {
+    for (const { variable, path } of route.secretFiles) {
+      const envName = variable
+        .toUpperCase()
+        .replace(/[^A-Z0-9_]/g, "_")
+        .replace(/^(?=[0-9])/, "_");
+      errors.push(
+        `${route.node.path}: GatewayRoute.mcp env.${variable}: { file: "${path}" } would not exist in the gateway's pods (GatewayDeployment mounts no secret files): use { env: "${envName}" }, which GatewayDeployment provides from the gateway's Secret`,
+      );
+    }
+  }
+  if (errors.length > 0) throw new Error(`${gateway.node.path}:\n  ${errors.join("\n  ")}`);
 }
 
 /** Terraform would interpolate `${...}` and `%{...}` in the ConfigMap literal; escape them so it renders the text unchanged. */

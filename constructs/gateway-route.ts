@@ -1,7 +1,9 @@
 import { Construct } from "constructs";
 import type { BundleInput, SecretRef } from "../policies/bundle/index.js";
+import { TollgateChecks } from "./checks.js";
+import { markKind } from "./construct-kind.js";
 import type { GuardPolicy } from "./guard-policy.js";
-import type { IAuthorizationServer, IMcpUpstream, IOAuthClients } from "./refs.js";
+import type { IAuthorizationServer, IOAuthClients } from "./refs.js";
 
 type LlmRouteInput = NonNullable<NonNullable<BundleInput["llm"]>["routes"]>[number];
 type ProviderInput = LlmRouteInput["providers"][number];
@@ -83,20 +85,25 @@ export interface McpRouteProps {
 /** Converts a value that may be known only after apply into its bundle form. */
 export type BundleValue = (name: string, value: string) => string;
 
+/** A route built by `GatewayRoute.llm`: it can be routed and guarded, but grants no tools. */
+export type LlmRoute = GatewayRoute & { readonly kind: "llm" };
+/** A route built by `GatewayRoute.mcp`: an MCP upstream whose tools `McpScopes.grantTools` can grant. */
+export type McpRoute = GatewayRoute & { readonly kind: "mcp" };
+
 /**
  * One thing the gateway routes to: an LLM route (path prefix → ordered providers with failover) or
  * an MCP upstream. Create with `GatewayRoute.llm(...)` or `GatewayRoute.mcp(...)`, apply a
- * `GuardPolicy`, and hand it to `GatewayDeployment`.
+ * `GuardPolicy`, and hand it to `GatewayBundle`.
  */
-export class GatewayRoute extends Construct implements IMcpUpstream {
+export class GatewayRoute extends Construct {
   /** Builds an LLM route. */
-  public static llm(scope: Construct, id: string, props: LlmRouteProps): GatewayRoute {
-    return new GatewayRoute(scope, id, { kind: "llm", ...props });
+  public static llm(scope: Construct, id: string, props: LlmRouteProps): LlmRoute {
+    return new GatewayRoute(scope, id, { kind: "llm", ...props }) as LlmRoute;
   }
 
   /** Builds an MCP upstream. */
-  public static mcp(scope: Construct, id: string, props: McpRouteProps): GatewayRoute {
-    return new GatewayRoute(scope, id, { kind: "mcp", ...props });
+  public static mcp(scope: Construct, id: string, props: McpRouteProps): McpRoute {
+    return new GatewayRoute(scope, id, { kind: "mcp", ...props }) as McpRoute;
   }
 
   public readonly kind: "llm" | "mcp";
@@ -148,7 +155,9 @@ export class GatewayRoute extends Construct implements IMcpUpstream {
       );
       this.upstreamUrls = props.url ? [props.url] : [];
     }
-    this.node.addValidation({ validate: () => this.checkProps() });
+    this.checkProps();
+    markKind(this, "GatewayRoute");
+    TollgateChecks.ensureOn(this);
   }
 
   /** The path prefix of an LLM route. */
@@ -203,14 +212,14 @@ export class GatewayRoute extends Construct implements IMcpUpstream {
     return { id: this.upstreamId, transport, credentials, ...(p.timeoutMs ? { timeoutMs: p.timeoutMs } : {}) };
   }
 
-  private checkProps(): string[] {
+  /** Refuses impossible props at once, so the error points at the caller's line and construct path. */
+  private checkProps(): void {
     const p = this.props;
-    if (p.kind === "llm")
-      return p.providers.length === 0
-        ? [`GatewayRoute.llm(${this.node.id}).providers: a route needs at least one provider`]
-        : [];
-    if (Boolean(p.url) === Boolean(p.command))
-      return [`GatewayRoute.mcp(${this.node.id}): set exactly one of { url } (streamable HTTP) or { command } (stdio)`];
-    return [];
+    if (p.kind === "llm" && p.providers.length === 0)
+      throw new Error(`${this.node.path}: GatewayRoute.llm providers: a route needs at least one provider`);
+    if (p.kind === "mcp" && Boolean(p.url) === Boolean(p.command))
+      throw new Error(
+        `${this.node.path}: GatewayRoute.mcp: set exactly one of { url } (streamable HTTP) or { command } (stdio)`,
+      );
   }
 }

@@ -2,6 +2,9 @@ import { Construct } from "constructs";
 import type { BundleInput } from "../policies/bundle/index.js";
 import type { GatewayRoute } from "./gateway-route.js";
 import type { IMcpUpstream } from "./refs.js";
+import { TollgateChecks } from "./checks.js";
+import { markKind } from "./construct-kind.js";
+import { DESTRUCTIVE_TOOL_PATTERNS } from "./destructive-tools.js";
 
 type GuardPolicyInput = BundleInput["guardPolicies"][number];
 export type GuardMode = "block" | "mask" | "log";
@@ -42,15 +45,7 @@ export interface GuardPolicyProps {
   readonly alwaysBlockedTools?: readonly AlwaysBlockedTools[];
 }
 
-/** Patterns of tools that destroy data or bypass review: blocked unless a policy says otherwise. */
-export const DESTRUCTIVE_TOOL_PATTERNS: readonly string[] = [
-  "*delete*",
-  "*destroy*",
-  "*drop*",
-  "*purge*",
-  "merge_pull_request",
-  "force_push*",
-];
+export { DESTRUCTIVE_TOOL_PATTERNS } from "./destructive-tools.js";
 
 /**
  * Guards (PII, prompt injection, credential leak), per-user limits and the always-blocked tool list,
@@ -68,6 +63,8 @@ export class GuardPolicy extends Construct {
     this.alwaysBlocked = props.alwaysBlockedTools ?? [
       { upstream: "*", tools: DESTRUCTIVE_TOOL_PATTERNS, reason: "destructive" },
     ];
+    markKind(this, "GuardPolicy");
+    TollgateChecks.ensureOn(this);
   }
 
   /** Applies this policy to the routes (the last policy applied to a route wins). Returns the routes. */

@@ -1,8 +1,9 @@
 import { Construct } from "constructs";
 // Per-file imports: an app loads only the constructs (and provider resources) it uses.
 import { AgentCoreRuntime } from "../constructs/agentcore-runtime.js";
+import { GatewayBundle } from "../constructs/gateway-bundle.js";
 import { GatewayDeployment } from "../constructs/gateway-deployment.js";
-import { GatewayRoute } from "../constructs/gateway-route.js";
+import { GatewayRoute, type LlmRoute, type McpRoute } from "../constructs/gateway-route.js";
 import { DESTRUCTIVE_TOOL_PATTERNS, GuardPolicy } from "../constructs/guard-policy.js";
 import { McpScopes } from "../constructs/mcp-scopes.js";
 import { OktaApps } from "../constructs/okta-apps.js";
@@ -17,14 +18,15 @@ import type { EnvironmentSettings } from "./environments.js";
 export class DevopsCopilotPlatform extends Construct {
   public readonly okta: OktaApps;
   public readonly scopes: McpScopes;
+  public readonly bundle: GatewayBundle;
   public readonly gateway: GatewayDeployment;
   public readonly agent: AgentCoreRuntime;
   public readonly routes: {
-    readonly anthropic: GatewayRoute;
-    readonly openai: GatewayRoute;
-    readonly xai: GatewayRoute;
-    readonly slack: GatewayRoute;
-    readonly github: GatewayRoute;
+    readonly anthropic: LlmRoute;
+    readonly openai: LlmRoute;
+    readonly xai: LlmRoute;
+    readonly slack: McpRoute;
+    readonly github: McpRoute;
   };
 
   constructor(scope: Construct, id: string, settings: EnvironmentSettings) {
@@ -114,18 +116,21 @@ export class DevopsCopilotPlatform extends Construct {
     this.scopes.grantTools("mcp:write", github, "create_*", "add_*", "update_*");
     for (const upstream of [slack, github]) this.scopes.grantTools("mcp:admin", upstream, "*");
 
-    this.gateway = new GatewayDeployment(this, "Gateway", {
+    this.bundle = new GatewayBundle(this, "GatewayBundle", {
+      name: "gateway",
       environment: settings.environment,
-      publicUrl: settings.gatewayUrl,
       authServer: this.okta,
       clients: this.okta,
       routes: [anthropic, openai, xai, slack, github],
       scopes: this.scopes,
       defaultPolicy: policy,
+      rateLimitStore: settings.redis ? { type: "redis" } : { type: "memory" },
+    });
+    this.gateway = new GatewayDeployment(this, "Gateway", {
+      bundle: this.bundle,
       image: settings.gatewayImage,
       namespace: settings.kubernetes.namespace,
       replicas: settings.replicas,
-      rateLimitStore: settings.redis ? { type: "redis" } : { type: "memory" },
     });
 
     this.agent = new AgentCoreRuntime(this, "Agent", {

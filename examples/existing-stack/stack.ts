@@ -3,7 +3,14 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider/inde
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1/index.js";
 import { OktaProvider } from "@cdktf/provider-okta/lib/provider/index.js";
 import { S3Backend, TerraformStack } from "cdktf";
-import { GatewayDeployment, GatewayRoute, GuardPolicy, McpScopes, OktaApps } from "tollgate/constructs";
+import {
+  GatewayBundle,
+  GatewayDeployment,
+  GatewayRoute,
+  GuardPolicy,
+  McpScopes,
+  OktaApps,
+} from "tollgate/constructs";
 
 /**
  * A platform team's own stack, which already has its providers, its backend, its namespace and an
@@ -53,14 +60,17 @@ export class PlatformTeamStack extends TerraformStack {
     scopes.grantTools("mcp:read", docs, "search_*", "get_*");
     scopes.grantTools("mcp:write", docs, "create_page", "update_page");
 
-    this.gateway = new GatewayDeployment(this, "Gateway", {
+    const bundle = new GatewayBundle(this, "GatewayBundle", {
+      name: "gateway",
       environment: "staging",
-      publicUrl: "https://agents.platform.acme.example",
       authServer: okta,
       clients: okta,
       routes: [anthropic, docs],
       scopes,
       defaultPolicy: new GuardPolicy(this, "Default", { pii: { mode: "mask" }, limits: { requestsPerWindow: 30 } }),
+    });
+    this.gateway = new GatewayDeployment(this, "Gateway", {
+      bundle,
       image: {
         repository: "ghcr.io/tollgate-dev/tollgate",
         digest: "sha256:4f8c7b1e9d2a6c3f5e0b8a7d6c5b4a3928171615141312111009080706050403",

@@ -2,7 +2,7 @@ import type { Construct } from "constructs";
 import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider/index.js";
 import { OktaProvider } from "@cdktf/provider-okta/lib/provider/index.js";
 import { TerraformStack } from "cdktf";
-import { GatewayDeployment, GatewayRoute, GuardPolicy, OktaApps } from "../../constructs/index.js";
+import { GatewayBundle, GatewayDeployment, GatewayRoute, GuardPolicy, OktaApps } from "../../constructs/index.js";
 
 /**
  * The smallest useful gateway: Okta identities and one OpenAI route with the default guards,
@@ -25,13 +25,16 @@ export class MinimalStack extends TerraformStack {
       pathPrefix: "/openai",
       providers: [{ id: "openai", kind: "openai", baseUrl: "https://api.openai.com/v1", apiKeyEnv: "OPENAI_API_KEY" }],
     });
-    this.gateway = new GatewayDeployment(this, "Gateway", {
+    const bundle = new GatewayBundle(this, "GatewayBundle", {
+      name: "gateway",
       environment: "dev",
-      publicUrl: "https://llm.acme.example",
       authServer: okta,
       clients: okta,
       routes: [openai],
       defaultPolicy: new GuardPolicy(this, "Default", { limits: { requestsPerWindow: 60, tokensPerWindow: 100_000 } }),
+    });
+    this.gateway = new GatewayDeployment(this, "Gateway", {
+      bundle,
       image: { repository: "ghcr.io/tollgate-dev/tollgate", tag: "dev" },
       replicas: 1,
     });

@@ -8,7 +8,7 @@ import { environmentStack, single, synthJson } from "./synth-helpers.js";
 
 describe("the devops-copilot bundle (what the constructs compile)", () => {
   const stack = environmentStack("prod");
-  const bundle = stack.platform.gateway.bundle() as BundleInput;
+  const bundle = stack.platform.bundle.bundle() as BundleInput;
 
   it("routes /anthropic, /openai and /xai to ordered providers with failover, keys by reference only", () => {
     const routes = bundle.llm?.routes ?? [];
@@ -73,7 +73,7 @@ describe("the devops-copilot bundle (what the constructs compile)", () => {
       },
     ]);
     expect(bundle.rateLimitStore).toEqual({ type: "redis", url: { env: "REDIS_URL" }, onUnavailable: "fail-closed" });
-    expect((environmentStack("dev").platform.gateway.bundle() as BundleInput).rateLimitStore).toEqual({
+    expect((environmentStack("dev").platform.bundle.bundle() as BundleInput).rateLimitStore).toEqual({
       type: "memory",
     });
   });
@@ -95,18 +95,16 @@ describe("the devops-copilot bundle (what the constructs compile)", () => {
 
 describe("construct prop errors name the prop to fix", () => {
   it("an MCP route needs exactly one of url or command", () => {
-    const { stack } = smallPlatform({ mcp: { command: "node" } });
-    expect(() => synthJson(stack)).toThrow(
-      /GatewayRoute\.mcp\(Docs\): set exactly one of \{ url \} \(streamable HTTP\) or \{ command \} \(stdio\)/,
+    expect(() => smallPlatform({ mcp: { command: "node" } })).toThrow(
+      /^small\/Docs: GatewayRoute\.mcp: set exactly one of \{ url \} \(streamable HTTP\) or \{ command \} \(stdio\)/,
     );
   });
 
   it("a stdio upstream's secret from a file is refused: GatewayDeployment mounts no files, the fix is an env secret", () => {
-    const { stack } = smallPlatform({
-      mcp: { url: undefined, command: "node", env: { "gh-token": { file: "/var/run/secrets/gh" } } },
-    });
-    expect(() => synthJson(stack)).toThrow(
-      /GatewayRoute\.mcp\(Docs\)\.env\.gh-token: \{ file: "\/var\/run\/secrets\/gh" \} would not exist in the gateway's pods .*use \{ env: "GH_TOKEN" \}/,
+    const platform = () =>
+      smallPlatform({ mcp: { url: undefined, command: "node", env: { "gh-token": { file: "/var/run/secrets/gh" } } } });
+    expect(platform).toThrow(
+      /small\/Docs: GatewayRoute\.mcp env\.gh-token: \{ file: "\/var\/run\/secrets\/gh" \} would not exist in the gateway's pods .*use \{ env: "GH_TOKEN" \}/,
     );
   });
 
@@ -132,29 +130,30 @@ describe("construct prop errors name the prop to fix", () => {
   });
 
   it("MCP upstreams must share one guard policy", () => {
-    const { stack } = smallPlatform({
-      extraRoutes: (scope) => {
-        const other = GatewayRoute.mcp(scope, "Other", { upstreamId: "other", url: "https://other.acme.example/mcp" });
-        const docsPolicy = new GuardPolicy(scope, "DocsPolicy", { policyId: "docs" });
-        const strict = new GuardPolicy(scope, "Strict", { pii: { mode: "block" } });
-        const docs = scope.node.findChild("Docs") as GatewayRoute;
-        docsPolicy.applyTo(docs);
-        strict.applyTo(other);
-        return [other];
-      },
-    });
-    expect(() => synthJson(stack)).toThrow(
-      /GatewayDeployment\.routes: MCP upstreams share one guard policy, got docs, strict/,
+    const platform = () =>
+      smallPlatform({
+        extraRoutes: (scope) => {
+          const other = GatewayRoute.mcp(scope, "Other", {
+            upstreamId: "other",
+            url: "https://other.acme.example/mcp",
+          });
+          const docsPolicy = new GuardPolicy(scope, "DocsPolicy", { policyId: "docs" });
+          const strict = new GuardPolicy(scope, "Strict", { pii: { mode: "block" } });
+          const docs = scope.node.findChild("Docs") as GatewayRoute;
+          docsPolicy.applyTo(docs);
+          strict.applyTo(other);
+          return [other];
+        },
+      });
+    expect(platform).toThrow(
+      /^small\/GatewayBundle: GatewayBundle routes: MCP upstreams share one guard policy, got docs, strict/,
     );
   });
 
   it("a malformed image digest is refused", () => {
-    const { stack } = smallPlatform({
-      gateway: { image: { repository: "ghcr.io/acme/tollgate", digest: "sha256:abc" } },
-    });
-    expect(() => synthJson(stack)).toThrow(
-      /GatewayDeployment\.image\.digest: expected sha256:<64 hex digits>, got "sha256:abc"/,
-    );
+    const platform = () =>
+      smallPlatform({ gateway: { image: { repository: "ghcr.io/acme/tollgate", digest: "sha256:abc" } } });
+    expect(platform).toThrow(/GatewayDeployment\.image\.digest: expected sha256:<64 hex digits>, got "sha256:abc"/);
   });
 
   it("a privileged scope that is not one of the scopes is refused", () => {
@@ -170,7 +169,7 @@ describe("a gateway URL known only after apply", () => {
   const tf = synthJson(platform.stack);
 
   it("is a placeholder in the bundle and a Terraform expression in values.json", () => {
-    const bundle = platform.gateway.bundle() as BundleInput;
+    const bundle = platform.bundle.bundle() as BundleInput;
     expect(bundle.server.publicUrl).toBe("{{apply:gateway.publicUrl}}");
     expect(bundle.auth.audiences).toEqual(["{{apply:gateway.audience}}"]);
     expect(bundle.protectedResource.resource).toBe("{{apply:gateway.mcpUrl}}");
@@ -191,18 +190,18 @@ describe("a gateway URL known only after apply", () => {
 describe("GatewayDeployment({ auth, telemetry })", () => {
   it("passes token verification settings into the bundle", () => {
     const platform = smallPlatform({
-      gateway: {
+      bundle: {
         auth: { algorithms: ["ES256"], clockSkewSeconds: 10, requiredClaims: ["sub", "cid"] },
         telemetry: { tracing: true },
       },
     });
-    const bundle = platform.gateway.bundle() as BundleInput;
+    const bundle = platform.bundle.bundle() as BundleInput;
     expect(bundle.auth).toMatchObject({ algorithms: ["ES256"], clockSkewSeconds: 10, requiredClaims: ["sub", "cid"] });
     expect(bundle.telemetry?.tracing).toEqual({ enabled: true, serviceName: "tollgate-gateway" });
   });
 
   it("an out-of-range setting fails synth naming the bundle field and the prop", () => {
-    const { stack } = smallPlatform({ gateway: { auth: { clockSkewSeconds: 3600 } } });
-    expect(() => synthJson(stack)).toThrow(/auth\.clockSkewSeconds: .* — set GatewayDeployment\(\{ auth \}\)/);
+    const { stack } = smallPlatform({ bundle: { auth: { clockSkewSeconds: 3600 } } });
+    expect(() => synthJson(stack)).toThrow(/auth\.clockSkewSeconds: .* — set GatewayBundle\(\{ auth \}\)/);
   });
 });

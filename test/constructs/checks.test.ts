@@ -80,7 +80,7 @@ describe("synth-time checks", () => {
   it("TG-BUNDLE-001: an invalid bundle fails synth naming the field and the prop to fix", () => {
     const { stack } = smallPlatform({ mcp: { upstreamId: "Docs_Server" } });
     expect(() => synthJson(stack)).toThrow(
-      /\[TG-BUNDLE-001\] gateway "gateway": mcp\.upstreams\[0\]\.id: expected a lower-case id.* — set GatewayRoute\.mcp\(\{ \.\.\. \}\)/,
+      /\[TG-BUNDLE-001\] the gateway bundle does not validate: gateway "gateway": mcp\.upstreams\[0\]\.id: expected a lower-case id.* — set GatewayRoute\.mcp\(\{ \.\.\. \}\)/,
     );
   });
 
@@ -123,13 +123,14 @@ describe("gateway availability and shared limits", () => {
   it("warns when several replicas keep separate in-memory budgets, not when Redis shares them", () => {
     const warnings = (redis: boolean) => {
       const platform = smallPlatform({
-        gateway: { replicas: 3, ...(redis ? { rateLimitStore: { type: "redis" as const } } : {}) },
+        gateway: { replicas: 3 },
+        ...(redis ? { bundle: { rateLimitStore: { type: "redis" as const } } } : {}),
       });
       checkErrors(platform.stack);
       return platform.gateway.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => String(m.data));
     };
     expect(warnings(false)).toEqual([
-      expect.stringContaining("[TG-LIMIT-001] 3 replicas keep separate in-memory rate-limit budgets"),
+      expect.stringMatching(/^\[TG-LIMIT-001\] .*: 3 replicas keep separate in-memory rate-limit budgets/),
     ]);
     expect(warnings(true)).toEqual([]);
   });

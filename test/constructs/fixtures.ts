@@ -6,6 +6,8 @@ import { TerraformStack, Testing } from "cdktf";
 import {
   AgentCoreRuntime,
   type AgentCoreRuntimeProps,
+  GatewayBundle,
+  type GatewayBundleProps,
   GatewayDeployment,
   type GatewayDeploymentProps,
   GatewayRoute,
@@ -26,6 +28,7 @@ export interface PlatformKnobs {
   readonly grants?: readonly [scope: string, tools: string[]][];
   readonly mcp?: Partial<McpRouteProps>;
   readonly llmRequireAuth?: boolean;
+  readonly bundle?: Partial<GatewayBundleProps>;
   readonly gateway?: Partial<GatewayDeploymentProps>;
   readonly agent?: Partial<AgentCoreRuntimeProps>;
   /** More routes for the gateway, built in the platform's stack. */
@@ -63,14 +66,18 @@ export function smallPlatform(knobs: PlatformKnobs = {}) {
   });
   for (const [scope, tools] of knobs.grants ?? [["mcp:read", ["get_*", "search_*"]]])
     scopes.grantTools(scope, docs, ...tools);
-  const gateway = new GatewayDeployment(stack, "Gateway", {
+  const bundle = new GatewayBundle(stack, "GatewayBundle", {
+    name: "gateway",
     environment,
-    publicUrl,
     authServer: okta,
     clients: okta,
     routes: [llm, docs, ...(knobs.extraRoutes?.(stack) ?? [])],
     scopes,
     defaultPolicy: new GuardPolicy(stack, "Default"),
+    ...knobs.bundle,
+  });
+  const gateway = new GatewayDeployment(stack, "Gateway", {
+    bundle,
     image: { repository: "ghcr.io/acme/tollgate", digest: DIGEST },
     ...knobs.gateway,
   });
@@ -82,5 +89,5 @@ export function smallPlatform(knobs: PlatformKnobs = {}) {
     imageDigest: DIGEST,
     ...knobs.agent,
   });
-  return { stack, okta, scopes, llm, docs, gateway, agent };
+  return { stack, okta, scopes, llm, docs, bundle, gateway, agent };
 }

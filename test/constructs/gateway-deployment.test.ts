@@ -108,7 +108,7 @@ describe("GatewayDeployment", () => {
   it("puts the reviewed bundle in the ConfigMap byte for byte, with values.json rendered by Terraform", () => {
     const configMap = single(prod, "kubernetes_config_map") as { data: Record<string, string> };
     const gateway = prodStack.platform.gateway;
-    expect(configMap.data["bundle.json"]).toBe(gateway.bundleText());
+    expect(configMap.data["bundle.json"]).toBe(gateway.bundle.bundleText());
     expect(configMap.data["values.json"]).toMatch(
       /^\$\{jsonencode\(\{.*"okta\.issuer" = okta_auth_server\.\w+\.issuer[,}]/,
     );
@@ -160,11 +160,11 @@ describe("GatewayDeployment", () => {
 });
 
 describe("GatewayDeployment with an in-cluster Redis for shared limits", () => {
-  const store = (digest?: string) => ({
-    type: "redis" as const,
-    deploy: { image: { repository: "docker.io/library/redis", ...(digest ? { digest } : { tag: "7.4-alpine" }) } },
+  const inCluster = (digest?: string) => ({
+    image: { repository: "docker.io/library/redis", ...(digest ? { digest } : { tag: "7.4-alpine" }) },
   });
-  const platform = smallPlatform({ gateway: { rateLimitStore: store(DIGEST) } });
+  const shared = { rateLimitStore: { type: "redis" as const } };
+  const platform = smallPlatform({ bundle: shared, gateway: { redis: inCluster(DIGEST) } });
   const tf = synthJson(platform.stack);
 
   it("runs Redis non-root on a read-only filesystem, reachable only from the gateway pods", () => {
@@ -236,7 +236,7 @@ describe("GatewayDeployment with an in-cluster Redis for shared limits", () => {
     const secret = single(tf, "kubernetes_secret_v1") as { data: Record<string, string> };
     expect(secret.data.REDIS_PASSWORD).toBe("${var.gateway_redis_password}");
     expect(secret.data.REDIS_URL).toBeUndefined();
-    expect(platform.gateway.bundle().rateLimitStore).toEqual({
+    expect(platform.bundle.bundle().rateLimitStore).toEqual({
       type: "redis",
       url: { env: "REDIS_URL" },
       onUnavailable: "fail-closed",
@@ -246,12 +246,10 @@ describe("GatewayDeployment with an in-cluster Redis for shared limits", () => {
 
   it("takes the password from an existing Secret under the key it is told", () => {
     const own = smallPlatform({
+      bundle: shared,
       gateway: {
         secrets: { existingSecretName: "gateway-keys" },
-        rateLimitStore: {
-          ...store(DIGEST),
-          deploy: { ...store(DIGEST).deploy, passwordSecretEnv: "LIMITS_REDIS_PASSWORD" },
-        },
+        redis: { ...inCluster(DIGEST), passwordSecretEnv: "LIMITS_REDIS_PASSWORD" },
       },
     });
     const ownTf = synthJson(own.stack);
@@ -268,7 +266,7 @@ describe("GatewayDeployment with an in-cluster Redis for shared limits", () => {
   });
 
   it("refuses an unpinned Redis image outside dev (TG-IMG-001)", () => {
-    const errors = checkErrors(smallPlatform({ gateway: { rateLimitStore: store() } }).stack);
+    const errors = checkErrors(smallPlatform({ bundle: shared, gateway: { redis: inCluster() } }).stack);
     expect(errors).toEqual([expect.stringContaining("Redis image docker.io/library/redis is not pinned by digest")]);
   });
 });

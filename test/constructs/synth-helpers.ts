@@ -20,9 +20,12 @@ export type TfJson = {
   terraform: { backend?: Record<string, Record<string, unknown>> };
 };
 
-/** `Testing.synth(stack, true)`: aspects and validations run; validation errors throw. */
+/** `Testing.synth(stack, true)`: aspects and validations run; validation errors and error annotations throw, as in `cdktf synth`. */
 export function synthJson(stack: TerraformStack): TfJson {
-  return JSON.parse(Testing.synth(stack, true)) as TfJson;
+  const json = Testing.synth(stack, true);
+  const errors = synthErrors(stack);
+  if (errors.length > 0) throw new Error(errors.join("\n"));
+  return JSON.parse(json) as TfJson;
 }
 
 /** Every resource of `type`, as synthesized (snake_case attributes). */
@@ -66,8 +69,8 @@ export function readStackFile(outdir: string, stack: string, file: string): stri
   return readFileSync(join(outdir, "stacks", stack, file), "utf8");
 }
 
-/** Error annotations after running aspects (what would fail `cdktf synth`). */
+/** Error annotations after running aspects and validations (what would fail `cdktf synth`). */
 export function checkErrors(stack: TerraformStack): string[] {
-  Testing.synth(stack, false);
+  Testing.synth(stack, true);
   return synthErrors(stack);
 }

@@ -1,0 +1,307 @@
+import { Construct } from "constructs";
+import { Fn, TerraformStack, Token } from "cdktf";
+import {
+  API_VERSION,
+  type BundleInput,
+  formatIssue,
+  placeholder,
+  validateSynthBundle,
+  withDigest,
+} from "../policies/bundle/index.js";
+import { writeOnSynth } from "./bundle-output.js";
+import { TollgateChecks, report } from "./checks.js";
+import { markKind } from "./construct-kind.js";
+import { DESTRUCTIVE_TOOL_PATTERNS } from "./destructive-tools.js";
+import { isDevEnvironment } from "./environment.js";
+import type { BundleValue, GatewayRoute } from "./gateway-route.js";
+import type { GuardPolicy } from "./guard-policy.js";
+import type { McpScopes } from "./mcp-scopes.js";
+import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./refs.js";
+
+/** Port of the gateway's admin listener (/metrics), in the bundle and in the deployment. */
+export const METRICS_PORT = 9464;
+
+export interface GatewayAuthSettings {
+  /** @default ["RS256"] */
+  readonly algorithms?: readonly (
+    "RS256" | "RS384" | "RS512" | "PS256" | "PS384" | "PS512" | "ES256" | "ES384" | "ES512" | "EdDSA"
+  )[];
+  /** Claims every token must carry besides iss, aud, exp. @default ["sub"] */
+  readonly requiredClaims?: readonly string[];
+  /** @default 30 */
+  readonly clockSkewSeconds?: number;
+  /** Refuse tokens older than this (by `iat`). @default no limit */
+  readonly maxTokenAgeSeconds?: number;
+}
+
+/** Where per-user rate-limit budgets live. */
+export type RateLimitStore =
+  /** Per replica, in memory. */
+  | { readonly type: "memory" }
+  /** Shared by every replica. */
+  | {
+      readonly type: "redis";
+      /** Environment variable holding the Redis URL (it may hold a password). @default "REDIS_URL" */
+      readonly urlSecretEnv?: string;
+      /** When Redis is unreachable. @default "fail-closed" */
+      readonly onUnavailable?: "fail-open" | "fail-closed";
+    };
+
+export interface GatewayBundleProps {
+  /** Environment name (`dev`, `prod`...): bundle provenance and the checks' strictness. */
+  readonly environment: string;
+  /**
+   * Issues the tokens the gateway accepts. Its `audience` is the gateway's public URL: the token audience,
+   * the protected resource and the agents' base URL all come from there, so they cannot disagree.
+   */
+  readonly authServer: IAuthorizationServer;
+  /** When given, only these clients' tokens are accepted. @default any client of the authorization server */
+  readonly clients?: IOAuthClients;
+  /** LLM routes and MCP upstreams. */
+  readonly routes: readonly GatewayRoute[];
+  /** Scopes and their tool grants. @default no MCP tool visible to anyone */
+  readonly scopes?: McpScopes;
+  /** Policy for routes without one (and for MCP when no MCP route has one). */
+  readonly defaultPolicy: GuardPolicy;
+  /**
+   * Token verification settings beyond issuer, audience and clients.
+   * @default RS256, claims ["sub"], 30 s clock skew
+   */
+  readonly auth?: GatewayAuthSettings;
+  /** @default "/mcp" */
+  readonly mcpPath?: string;
+  /** @default { type: "memory" } (per replica) */
+  readonly rateLimitStore?: RateLimitStore;
+  /** @default tracing off (OTLP export is configured by OTEL_* variables), no prompt capture, metrics on */
+  readonly telemetry?: { readonly tracing?: boolean; readonly capturePrompts?: boolean; readonly metrics?: boolean };
+  /** Bundle and file name: `<name>.bundle.json`. @default the construct id, lower-cased */
+  readonly name?: string;
+}
+
+type Bundle = BundleInput & { metadata: { digest?: string } };
+
+/**
+ * The gateway bundle on its own: gathers the routes, guard policies, scope grants and auth settings into the
+ * JSON policy the runtime enforces, validates it at synth and writes it as `<name>.bundle.json` next to the
+ * stack's cdk.tf.json. Creates no resource, so a gateway run anywhere (ECS, a VM) can use it;
+ * `GatewayDeployment` deploys one on Kubernetes.
+ */
+export class GatewayBundle extends Construct implements IGatewayEndpoint {
+  public readonly gatewayName: string;
+  public readonly environment: string;
+  public readonly publicUrl: string;
+  public readonly mcpUrl: string | undefined;
+  public readonly llmUrls: Readonly<Record<string, string>>;
+  public readonly routes: readonly GatewayRoute[];
+  public readonly scopes: McpScopes | undefined;
+  /** Whether rate-limit budgets are shared across replicas (Redis). */
+  public readonly sharedLimits: boolean;
+  /** The environment variable of the Redis URL, when budgets live in Redis. */
+  public readonly redisUrlEnv: string | undefined;
+  /** Environment variables the gateway must be given secrets in (provider keys, upstream secrets, Redis URL). */
+  public readonly secretEnvNames: readonly string[];
+  private readonly props: GatewayBundleProps;
+  private assembled: { readonly bundle: Bundle; readonly values: Readonly<Record<string, string>> } | undefined;
+
+  constructor(scope: Construct, id: string, props: GatewayBundleProps) {
+    super(scope, id);
+    this.props = props;
+    this.gatewayName = props.name ?? id.toLowerCase();
+    this.environment = props.environment;
+    this.publicUrl = props.authServer.audience;
+    this.routes = props.routes;
+    this.scopes = props.scopes;
+    const mcpPath = props.mcpPath ?? "/mcp";
+    this.mcpUrl = props.routes.some((r) => r.kind === "mcp") ? underUrl(this.publicUrl, mcpPath) : undefined;
+    this.llmUrls = Object.fromEntries(
+      props.routes.flatMap((r) =>
+        r.kind === "llm" ? [[r.routeId, underUrl(this.publicUrl, r.pathPrefix ?? "")]] : [],
+      ),
+    );
+    this.redisUrlEnv =
+      props.rateLimitStore?.type === "redis" ? (props.rateLimitStore.urlSecretEnv ?? "REDIS_URL") : undefined;
+    this.sharedLimits = this.redisUrlEnv !== undefined;
+    this.secretEnvNames = [
+      ...new Set([...props.routes.flatMap((r) => r.secretEnvNames), ...(this.redisUrlEnv ? [this.redisUrlEnv] : [])]),
+    ].sort();
+    this.checkProps();
+
+    writeOnSynth(TerraformStack.of(this), {
+      fileName: `${this.gatewayName}.bundle.json`,
+      contents: () => this.bundleText(),
+    });
+    markKind(this, "GatewayBundle");
+    TollgateChecks.ensureOn(this);
+    this.node.addValidation({ validate: () => this.validateBundle() });
+  }
+
+  /**
+   * The bundle, with placeholders for apply-time values and its digest. Assembled once, on first use: call it
+   * after the app has added every grant and policy (synth does).
+   */
+  public bundle(): Bundle {
+    return this.assemble().bundle;
+  }
+
+  /** The exact text of `<name>.bundle.json` (and of a deployment's `bundle.json`). */
+  public bundleText(): string {
+    return `${JSON.stringify(this.bundle(), null, 2)}\n`;
+  }
+
+  /** Placeholder name → Terraform expression, for the values file a deployment renders at apply. */
+  public applyTimeValues(): Readonly<Record<string, string>> {
+    return this.assemble().values;
+  }
+
+  /** The values file's text: a Terraform expression when any value is known only at apply. */
+  public valuesJson(): string {
+    const values = this.applyTimeValues();
+    return Object.keys(values).length === 0 ? "{}" : Fn.jsonencode(values);
+  }
+
+  private checkProps(): void {
+    const mcpPolicies = new Set(this.routes.filter((r) => r.kind === "mcp" && r.policy).map((r) => r.policy?.policyId));
+    if (mcpPolicies.size > 1)
+      throw new Error(
+        `${this.node.path}: GatewayBundle routes: MCP upstreams share one guard policy, got ${[...mcpPolicies].join(", ")}: apply the same GuardPolicy to every MCP route`,
+      );
+  }
+
+  private validateBundle(): string[] {
+    if (Token.isUnresolved(this.bundleText())) {
+      return [
+        "GatewayBundle: a Terraform reference reached the bundle outside an apply-time field (pass it through a placeholder)",
+      ];
+    }
+    const result = validateSynthBundle(this.bundle());
+    if (!result.ok)
+      for (const issue of result.issues)
+        report(this, "TG-BUNDLE-001", `gateway "${this.gatewayName}": ${formatIssue(issue)}`);
+    return [];
+  }
+
+  private assemble(): { readonly bundle: Bundle; readonly values: Readonly<Record<string, string>> } {
+    this.assembled ??= this.build();
+    return this.assembled;
+  }
+
+  private build(): { bundle: Bundle; values: Record<string, string> } {
+    const p = this.props;
+    const values: Record<string, string> = {};
+    const value: BundleValue = (name, raw) => {
+      if (!Token.isUnresolved(raw)) return raw;
+      values[name] = raw;
+      return placeholder(name);
+    };
+    const revision = process.env.TOLLGATE_SOURCE_REVISION || process.env.GITHUB_SHA || undefined;
+    const policies = new Map<string, GuardPolicy>([[p.defaultPolicy.policyId, p.defaultPolicy]]);
+    for (const route of p.routes) if (route.policy) policies.set(route.policy.policyId, route.policy);
+    const mcpPath = p.mcpPath ?? "/mcp";
+    const issuer = value("okta.issuer", p.authServer.issuer);
+    const mcpRoutes = p.routes.filter((r) => r.kind === "mcp");
+    const mcpPolicy = mcpRoutes.find((r) => r.policy)?.policy ?? p.defaultPolicy;
+    const upstreamIds = new Set(mcpRoutes.map((r) => r.upstreamId));
+    const blocked = [...policies.values()].flatMap((policy) =>
+      policy.alwaysBlocked.map((rule) => ({
+        upstream: rule.upstream === undefined || rule.upstream === "*" ? "*" : rule.upstream.upstreamId,
+        tools: [...rule.tools],
+        reason: rule.reason,
+      })),
+    );
+    const bundle: BundleInput = {
+      apiVersion: API_VERSION,
+      kind: "GatewayBundle",
+      metadata: {
+        environment: p.environment,
+        stack: TerraformStack.of(this).node.id,
+        gateway: this.gatewayName,
+        ...(revision ? { sourceRevision: revision } : {}),
+      },
+      server: { publicUrl: value("gateway.publicUrl", this.publicUrl) },
+      auth: {
+        issuer,
+        discoveryUrl: value("okta.discoveryUrl", p.authServer.discoveryUrl),
+        jwksUri: value("okta.jwksUri", p.authServer.jwksUri),
+        audiences: [value("gateway.audience", p.authServer.audience)],
+        ...(p.auth?.algorithms ? { algorithms: [...p.auth.algorithms] } : {}),
+        ...(p.auth?.requiredClaims ? { requiredClaims: [...p.auth.requiredClaims] } : {}),
+        ...(p.auth?.clockSkewSeconds !== undefined ? { clockSkewSeconds: p.auth.clockSkewSeconds } : {}),
+        ...(p.auth?.maxTokenAgeSeconds !== undefined ? { maxTokenAgeSeconds: p.auth.maxTokenAgeSeconds } : {}),
+        ...(p.clients
+          ? {
+              allowedClients: [
+                value("okta.clients.user.id", p.clients.userClientId),
+                value("okta.clients.agent.id", p.clients.agentClientId),
+              ],
+            }
+          : {}),
+      },
+      protectedResource: {
+        resource: value("gateway.mcpUrl", underUrl(this.publicUrl, mcpPath)),
+        authorizationServers: [issuer],
+        scopesSupported: [...(p.scopes?.names ?? [])],
+      },
+      llm: { routes: p.routes.flatMap((r) => r.toLlmRoute((r.policy ?? p.defaultPolicy).policyId) ?? []) },
+      ...(mcpRoutes.length > 0
+        ? {
+            mcp: {
+              path: mcpPath,
+              policy: mcpPolicy.policyId,
+              upstreams: mcpRoutes.flatMap((r) => r.toMcpUpstream(value) ?? []),
+              grants: (p.scopes?.grants ?? []).map((g) => ({
+                scope: g.scope,
+                upstream: g.upstream.upstreamId,
+                tools: [...g.tools],
+              })),
+              deny: (p.scopes?.denies ?? []).map((d) => ({
+                upstream: d.upstream === "*" ? "*" : d.upstream.upstreamId,
+                tools: [...d.tools],
+                reason: d.reason,
+              })),
+              alwaysBlocked: [
+                ...blocked.filter((b) => b.upstream === "*" || upstreamIds.has(b.upstream)),
+                ...destructiveFloor(p.environment, blocked),
+              ],
+            },
+          }
+        : {}),
+      guardPolicies: [...policies.values()].map((policy) => policy.toBundle()),
+      rateLimitStore:
+        p.rateLimitStore?.type === "redis"
+          ? {
+              type: "redis",
+              url: { env: this.redisUrlEnv ?? "REDIS_URL" },
+              onUnavailable: p.rateLimitStore.onUnavailable ?? "fail-closed",
+            }
+          : { type: "memory" },
+      telemetry: {
+        audit: { capturePrompts: p.telemetry?.capturePrompts ?? false },
+        metrics: { enabled: p.telemetry?.metrics ?? true, port: METRICS_PORT },
+        tracing: { enabled: p.telemetry?.tracing ?? false, serviceName: `tollgate-${this.gatewayName}` },
+      },
+    };
+    return { bundle: withDigest(bundle as BundleInput & { metadata: Record<string, unknown> }), values };
+  }
+}
+
+/**
+ * Outside dev the destructive patterns are a floor, not a default: whatever the policies list, the
+ * patterns none of them blocks for every upstream are added, so an empty `alwaysBlockedTools` plus a
+ * wildcard grant cannot open `delete_*`.
+ */
+function destructiveFloor(
+  environment: string,
+  blocked: readonly { readonly upstream: string; readonly tools: readonly string[] }[],
+): { upstream: "*"; tools: string[]; reason: string }[] {
+  if (isDevEnvironment(environment)) return [];
+  const everywhere = new Set(blocked.filter((b) => b.upstream === "*").flatMap((b) => b.tools));
+  const missing = DESTRUCTIVE_TOOL_PATTERNS.filter((pattern) => !everywhere.has(pattern));
+  return missing.length === 0
+    ? []
+    : [{ upstream: "*", tools: missing, reason: "destructive: always blocked outside dev" }];
+}
+
+/** `${url}${path}`; one Terraform expression when the URL is known only at apply (so values.json can carry it). */
+function underUrl(url: string, path: string): string {
+  return Token.isUnresolved(url) ? Fn.join("", [url, path]) : `${url}${path}`;
+}
