@@ -1,6 +1,5 @@
 import { Construct } from "constructs";
 import type { BundleInput } from "../policies/bundle/index.js";
-import type { GatewayRoute } from "./gateway-route.js";
 import type { IMcpUpstream } from "./refs.js";
 import { TollgateChecks } from "./checks.js";
 import { markKind } from "./construct-kind.js";
@@ -67,10 +66,9 @@ export class GuardPolicy extends Construct {
     TollgateChecks.ensureOn(this);
   }
 
-  /** Applies this policy to the routes (the last policy applied to a route wins). Returns the routes. */
-  public applyTo(...routes: GatewayRoute[]): readonly GatewayRoute[] {
+  /** Applies this policy to the routes (`GatewayRoute`s; the last policy applied to a route wins). */
+  public applyTo(...routes: { policy: GuardPolicy | undefined }[]): void {
     for (const route of routes) route.policy = this;
-    return routes;
   }
 
   /** The bundle entry. */
