@@ -7,10 +7,10 @@ import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region/index.js"
 import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository/index.js";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role/index.js";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy/index.js";
-import { TerraformStack } from "cdktf";
 import { TollgateChecks } from "./checks.js";
+import { markKind } from "./construct-kind.js";
 import { imageProblems, isPinned } from "./container-image.js";
-import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./refs.js";
+import type { IAuthorizationServer, IContainerRepository, IGatewayEndpoint, IOAuthClients } from "./refs.js";
 import { agentCoreAssumeRolePolicy } from "./agentcore-trust.js";
 
 /** Actions the execution role may perform, and nothing else. */
@@ -20,21 +20,25 @@ const LOGS = ["logs:CreateLogGroup", "logs:CreateLogStream", "logs:PutLogEvents"
 const WORKLOAD_TOKEN = ["bedrock-agentcore:GetWorkloadAccessToken", "bedrock-agentcore:GetWorkloadAccessTokenForJWT"];
 const WORKLOAD_TOKEN_UNVERIFIED = ["bedrock-agentcore:GetWorkloadAccessTokenForUserId"];
 
-export interface AgentCoreRuntimeProps {
+interface AgentCoreRuntimeCommonProps {
   /** Runtime name: a letter, then letters, digits or `_`, at most 48 characters. */
   readonly runtimeName: string;
-  /** The authorization server whose tokens the runtime accepts (custom JWT authorizer). */
+  /** The authorization server whose tokens the runtime accepts (custom JWT authorizer); its audience is the gateway's URL. */
   readonly authServer: IAuthorizationServer;
   /** Only these clients' tokens are accepted. */
   readonly clients: IOAuthClients;
   /** The gateway the agent must go through: its URLs are the runtime's only configuration. */
   readonly gateway: IGatewayEndpoint;
-  /** Image digest (`sha256:...`) in the runtime's ECR repository. Required outside dev (TG-IMG-001). */
+  /**
+   * Image digest (`sha256:...`) in the runtime's ECR repository. Required outside dev (TG-IMG-001).
+   * @default none: the image is addressed by `imageTag`
+   */
   readonly imageDigest?: string;
-  /** Image tag, dev only. @default "latest" */
+  /**
+   * Image tag, dev only.
+   * @default "latest"
+   */
   readonly imageTag?: string;
-  /** @default `${runtimeName}` lower-cased with `_` → `-` */
-  readonly repositoryName?: string;
   /**
    * Extra non-secret environment variables. Secret-like names or values fail synth (TG-ENV-001).
    * @default none
@@ -44,9 +48,32 @@ export interface AgentCoreRuntimeProps {
   readonly serverProtocol?: "HTTP" | "MCP" | "A2A";
   /** @default "PUBLIC" */
   readonly networkMode?: "PUBLIC" | "VPC";
-  /** Required when networkMode is VPC. */
+  /**
+   * Required when networkMode is VPC.
+   * @default none
+   */
   readonly vpc?: { readonly subnets: readonly string[]; readonly securityGroups: readonly string[] };
 }
+
+/** The runtime creates its ECR repository (immutable tags, scan on push). */
+export interface AgentCoreRuntimeWithNewRepositoryProps extends AgentCoreRuntimeCommonProps {
+  /** @default `${runtimeName}` lower-cased with `_` → `-` */
+  readonly repositoryName?: string;
+  readonly repository?: undefined;
+}
+
+/** The runtime pulls its image from an ECR repository that already exists. */
+export interface AgentCoreRuntimeWithExistingRepositoryProps extends AgentCoreRuntimeCommonProps {
+  /**
+   * The repository (`ImportedEcrRepository.fromRepositoryName` / `fromRepositoryArn`). Nothing is created;
+   * the execution role may pull from this repository only.
+   */
+  readonly repository: IContainerRepository;
+  readonly repositoryName?: undefined;
+}
+
+export type AgentCoreRuntimeProps =
+  AgentCoreRuntimeWithNewRepositoryProps | AgentCoreRuntimeWithExistingRepositoryProps;
 
 /**
  * An AWS Bedrock AgentCore runtime that runs the agent: image from an immutable, scanned ECR
@@ -61,13 +88,20 @@ export class AgentCoreRuntime extends Construct {
   /** The runtime's environment variables, as synthesized. */
   public readonly environmentVariables: Readonly<Record<string, string>>;
   public readonly imagePinned: boolean;
-  public readonly repository: EcrRepository;
+  /** The repository this runtime created; undefined when it uses an existing one (`repository`). */
+  public readonly repository: EcrRepository | undefined;
+  /** ARN of the repository the image is pulled from: the only one the execution role may read. */
+  public readonly repositoryArn: string;
+  /** URL of the repository the image is pulled from, without tag or digest. */
+  public readonly repositoryUrl: string;
   public readonly role: IamRole;
   public readonly runtime: BedrockagentcoreAgentRuntime;
   public readonly endpoint: BedrockagentcoreAgentRuntimeEndpoint;
 
   constructor(scope: Construct, id: string, props: AgentCoreRuntimeProps) {
     super(scope, id);
+    const errors = propsProblems(props);
+    if (errors.length > 0) throw new Error(errors.map((e) => `${this.node.path}: ${e}`).join("\n"));
     this.environment = props.gateway.environment;
     this.imagePinned = isPinned({ repository: "ecr", ...(props.imageDigest ? { digest: props.imageDigest } : {}) });
     this.environmentVariables = {
@@ -85,12 +119,20 @@ export class AgentCoreRuntime extends Construct {
     const region = new DataAwsRegion(this, "Region").region;
     const partition = new DataAwsPartition(this, "Partition").partition;
 
-    this.repository = new EcrRepository(this, "Repository", {
-      name: props.repositoryName ?? props.runtimeName.toLowerCase().replace(/_/g, "-"),
-      imageTagMutability: "IMMUTABLE",
-      imageScanningConfiguration: { scanOnPush: true },
-      encryptionConfiguration: [{ encryptionType: "AES256" }],
-    });
+    if (props.repository) {
+      this.repository = undefined;
+      this.repositoryArn = props.repository.repositoryArn;
+      this.repositoryUrl = props.repository.repositoryUrl;
+    } else {
+      this.repository = new EcrRepository(this, "Repository", {
+        name: props.repositoryName ?? props.runtimeName.toLowerCase().replace(/_/g, "-"),
+        imageTagMutability: "IMMUTABLE",
+        imageScanningConfiguration: { scanOnPush: true },
+        encryptionConfiguration: [{ encryptionType: "AES256" }],
+      });
+      this.repositoryArn = this.repository.arn;
+      this.repositoryUrl = this.repository.repositoryUrl;
+    }
 
     const workloadIdentity = [
       `arn:${partition}:bedrock-agentcore:${region}:${account}:workload-identity-directory/default`,
@@ -110,7 +152,7 @@ export class AgentCoreRuntime extends Construct {
       policy: JSON.stringify({
         Version: "2012-10-17",
         Statement: [
-          { Sid: "PullOwnImage", Effect: "Allow", Action: ECR_PULL, Resource: [this.repository.arn] },
+          { Sid: "PullOwnImage", Effect: "Allow", Action: ECR_PULL, Resource: [this.repositoryArn] },
           { Sid: "EcrLogin", Effect: "Allow", Action: ["ecr:GetAuthorizationToken"], Resource: "*" },
           {
             Sid: "WriteOwnLogs",
@@ -132,8 +174,8 @@ export class AgentCoreRuntime extends Construct {
     });
 
     const imageRef = props.imageDigest
-      ? `${this.repository.repositoryUrl}@${props.imageDigest}`
-      : `${this.repository.repositoryUrl}:${props.imageTag ?? "latest"}`;
+      ? `${this.repositoryUrl}@${props.imageDigest}`
+      : `${this.repositoryUrl}:${props.imageTag ?? "latest"}`;
     this.runtime = new BedrockagentcoreAgentRuntime(this, "Runtime", {
       agentRuntimeName: props.runtimeName,
       description: `Agent runtime behind the Tollgate gateway ${props.gateway.publicUrl}`,
@@ -169,22 +211,25 @@ export class AgentCoreRuntime extends Construct {
       description: "The endpoint agents are invoked through",
     });
 
-    TollgateChecks.ensureOn(TerraformStack.of(this));
-    this.node.addValidation({
-      validate: () => {
-        const errors: string[] = [];
-        if (!/^[a-zA-Z][a-zA-Z0-9_]{0,47}$/.test(props.runtimeName)) {
-          errors.push(
-            `AgentCoreRuntime.runtimeName: expected a letter then letters, digits or _ (≤ 48), got ${JSON.stringify(props.runtimeName)}`,
-          );
-        }
-        if (props.imageDigest)
-          errors.push(...imageProblems({ repository: "ecr", digest: props.imageDigest }, "AgentCoreRuntime.image"));
-        if (props.imageDigest && props.imageTag) errors.push("AgentCoreRuntime: set imageDigest or imageTag, not both");
-        if ((props.networkMode ?? "PUBLIC") === "VPC" && !props.vpc)
-          errors.push("AgentCoreRuntime.vpc: required when networkMode is VPC (subnets and security groups)");
-        return errors;
-      },
-    });
+    markKind(this, "AgentCoreRuntime");
+    TollgateChecks.ensureOn(this);
   }
+}
+
+/** Every problem with the props, each naming the prop and the fix. */
+function propsProblems(props: AgentCoreRuntimeProps): string[] {
+  const errors: string[] = [];
+  if (!/^[a-zA-Z][a-zA-Z0-9_]{0,47}$/.test(props.runtimeName)) {
+    errors.push(
+      `AgentCoreRuntime.runtimeName: expected a letter then letters, digits or _ (≤ 48), got ${JSON.stringify(props.runtimeName)}`,
+    );
+  }
+  if (props.imageDigest)
+    errors.push(...imageProblems({ repository: "ecr", digest: props.imageDigest }, "AgentCoreRuntime.image"));
+  if (props.imageDigest && props.imageTag) errors.push("AgentCoreRuntime: set imageDigest or imageTag, not both");
+  if ((props.networkMode ?? "PUBLIC") === "VPC" && !props.vpc)
+    errors.push("AgentCoreRuntime.vpc: required when networkMode is VPC (subnets and security groups)");
+  if (props.repository && props.repositoryName !== undefined)
+    errors.push("AgentCoreRuntime: set repository (an existing one) or repositoryName (a new one), not both");
+  return errors;
 }
