@@ -3,10 +3,9 @@
  * images, tools and tool results), responses (text, tool calls, stop reasons, usage) and the streaming
  * event sequence (message_start … message_stop → chat.completion.chunk events).
  */
+import type { Json } from "../http/json.js";
 
 export const ANTHROPIC_VERSION = "2023-06-01";
-
-type Json = Record<string, any>;
 
 const STOP_REASONS: Readonly<Record<string, string>> = {
   end_turn: "stop",

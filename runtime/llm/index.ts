@@ -20,6 +20,7 @@ import {
   compileGuardPolicy,
   createStreamingCredentialScanner,
 } from "../../policies/guards/index.js";
+import type { Json } from "../http/json.js";
 import { RequestBodyTooLarge, readBody } from "../http/read-body.js";
 import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext } from "../http/types.js";
 import type { AuditEvent, AuditLog } from "../observability/audit.js";
@@ -42,7 +43,9 @@ import {
 import { ProviderHealth, triggerForStatus } from "./failover.js";
 import { type PreparedProvider, prepareProvider } from "./providers.js";
 import { type RequestGuard, createRequestGuard } from "./request-guard.js";
-import { type StreamOutcome, relayAnthropicAsOpenAi, relayAnthropicNative, relayOpenAiStream } from "./streams.js";
+import { relayAnthropicAsOpenAi, relayAnthropicNative } from "./stream/anthropic-relay.js";
+import { relayOpenAiStream } from "./stream/openai-relay.js";
+import type { StreamOutcome } from "./stream/relay.js";
 import {
   type UpstreamAnswer,
   type UpstreamRequest,
@@ -69,8 +72,6 @@ export interface LlmGatewayDeps {
    */
   readonly metrics?: Pick<GatewayMetrics, "observeUpstream">;
 }
-
-type Json = Record<string, any>;
 
 const NO_ATTRIBUTES = {};
 /** A provider answer that counts as an error in the upstream latency metrics. */

@@ -5,6 +5,7 @@
  * scanned once, not once per turn; one that was redacted or refused (PII, an injection) is never kept and
  * is scanned again.
  */
+import type { Json } from "../http/json.js";
 import type { CompiledGuardPolicy, ContentSource, TextVerdict } from "../../policies/guards/index.js";
 import { CleanTextCache, isCleanVerdict } from "../guards/clean-text-cache.js";
 
@@ -16,8 +17,6 @@ export type RequestGuardResult =
       readonly flagged: readonly string[];
     }
   | { readonly action: "block"; readonly guard: string; readonly message: string };
-
-type Json = Record<string, any>;
 
 /** Per source: texts up to 64 KiB, 12,500 of them, 4 Mi characters in all (about 32 MB over the four sources). */
 const CACHE_MAX_TEXT = 64 * 1024;

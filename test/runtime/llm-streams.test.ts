@@ -6,13 +6,9 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { describe, expect, it } from "vitest";
 import { createStreamingCredentialScanner } from "../../policies/guards/index.js";
-import {
-  type RelayOptions,
-  type StreamOutcome,
-  relayAnthropicAsOpenAi,
-  relayAnthropicNative,
-  relayOpenAiStream,
-} from "../../runtime/llm/streams.js";
+import { relayAnthropicAsOpenAi, relayAnthropicNative } from "../../runtime/llm/stream/anthropic-relay.js";
+import { relayOpenAiStream } from "../../runtime/llm/stream/openai-relay.js";
+import type { RelayOptions, StreamOutcome } from "../../runtime/llm/stream/relay.js";
 
 const KEY = ["sk", "proj", "Qw1Er2Ty3Ui4Op5As6Df7Gh8Jk9Lz0Xc"].join("-");
 const newScanner = () => createStreamingCredentialScanner({ mode: "block", holdBackChars: 256 });

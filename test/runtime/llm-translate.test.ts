@@ -4,7 +4,7 @@ import {
   chatToMessagesRequest,
   messagesToChatResponse,
 } from "../../runtime/llm/anthropic-translate.js";
-import { SseParser } from "../../runtime/llm/sse.js";
+import { SseParser } from "../../runtime/llm/stream/sse.js";
 
 describe("chat.completions → Anthropic Messages", () => {
   it("moves system prompts out, turns tool calls into tool_use and tool messages into tool_result", () => {
