@@ -1,0 +1,234 @@
+/**
+ * The stages of a chat completion up to the provider's answer: read the body, limit, guard the request,
+ * forward with failover. Each reads what the stages before it left on the {@link Completion} and leaves
+ * its own result there, or refuses.
+ */
+import type { IncomingMessage } from "node:http";
+import type { Json } from "../http/json.js";
+import { parseJsonObject } from "../http/json.js";
+import { RequestBodyTooLarge, readBody } from "../http/read-body.js";
+import { type Stage, andThen } from "../http/stage.js";
+import type { LimitDecision } from "../http/types.js";
+import { ATTR, traceHeaders, tracingActive, upstreamCall } from "../observability/index.js";
+import { chatToMessagesRequest } from "./anthropic-translate.js";
+import { badRequest, guardBlocked } from "./errors.js";
+import type { Completion, LlmRefusal } from "./exchange.js";
+import { triggerForStatus } from "./failover.js";
+import type { PreparedProvider } from "./providers.js";
+import {
+  type UpstreamAnswer,
+  type UpstreamRequest,
+  UpstreamUnavailable,
+  discard,
+  retryAfterSeconds,
+} from "./upstream-client.js";
+
+type CompletionStage = Stage<Completion, LlmRefusal>;
+
+/** The body, bounded by `server.maxRequestBytes` (one over it is drained, so the 413 still arrives). */
+export const parse: CompletionStage = {
+  name: "parse",
+  async run(x) {
+    let raw: Buffer;
+    try {
+      raw = await readBody(x.req, x.services.maxRequestBytes);
+    } catch (error) {
+      return {
+        error:
+          error instanceof RequestBodyTooLarge
+            ? { status: 413, type: "invalid_request_error", code: "request_too_large", message: error.message }
+            : badRequest("the request body did not arrive whole"),
+      };
+    }
+    const body = parseJsonObject(raw.toString("utf8"));
+    if (!body || Array.isArray(body)) return { error: badRequest("the body is not a JSON object") };
+    if (!Array.isArray(body.messages) || typeof body.model !== "string")
+      return { error: badRequest("expected a JSON body with a string `model` and a `messages` array") };
+    x.body = body;
+    x.model = body.model;
+    x.stream = body.stream === true;
+    return undefined;
+  },
+};
+
+/** The verified subject's request budget, and its token budget must not be spent. */
+export const limit: CompletionStage = {
+  name: "limit",
+  attributes: (x) => ({ [ATTR.ROUTE]: x.route.config.id }),
+  run: (x) => andThen(x.services.limiter.admitRequest(x.ctx.principal, x.route.config.policy), (d) => admitted(x, d)),
+};
+
+function admitted(x: Completion, decision: LimitDecision): LlmRefusal | undefined {
+  if (decision.allowed) {
+    x.limitHeaders = decision.headers;
+    return undefined;
+  }
+  return {
+    error: {
+      status: 429,
+      type: "rate_limit_error",
+      code: "rate_limit_exceeded",
+      message: `rate limit: ${decision.reason}; retry after ${decision.retryAfterSeconds}s`,
+    },
+    headers: { ...decision.headers, "retry-after": String(decision.retryAfterSeconds) },
+    audit: { decision: "rate-limited", rule: `limits: ${x.route.config.policy}`, reason: decision.reason },
+  };
+}
+
+/** PII and prompt-injection guards on every message text, in place; a blocking guard refuses the request. */
+export const guardRequest: CompletionStage = {
+  name: "guard.request",
+  attributes: (x) => ({ [ATTR.ROUTE]: x.route.config.id }),
+  outcome: (x, refusal) =>
+    refusal
+      ? { [ATTR.GUARD]: refusal.guard, [ATTR.DECISION]: "block" }
+      : { [ATTR.DECISION]: x.requestRedactions ? "redact" : "allow" },
+  run(x) {
+    const { requestGuard } = x.route;
+    const verdict = x.flavour === "anthropic" ? requestGuard.guardAnthropic(x.body) : requestGuard.guardChat(x.body);
+    if (verdict.action === "block")
+      return {
+        error: guardBlocked(verdict.guard, verdict.message),
+        guard: verdict.guard,
+        audit: { decision: "block", rule: `guard: ${verdict.guard}` },
+      };
+    x.requestRedactions = verdict.redactions;
+    if (x.services.capturePrompts) x.prompt = lastUserText(x.body);
+    return undefined;
+  },
+};
+
+const NO_ATTRIBUTES = {};
+/** A provider answer that counts as an error in the upstream latency metrics. */
+const providerFailed = (response: UpstreamAnswer) => response.status >= 500 || response.status === 429;
+
+/**
+ * To the route's providers in health order, failing over on the route's `failover.on` triggers (each failed
+ * provider evicted for a while). Only before anything reached the client: the first provider that answers
+ * otherwise is committed to, whatever its status.
+ */
+export const forward: CompletionStage = {
+  name: "forward",
+  attributes: (x) => ({ [ATTR.ROUTE]: x.route.config.id, [ATTR.GEN_AI_REQUEST_MODEL]: x.model }),
+  async run(x): Promise<LlmRefusal | undefined> {
+    const { route, services } = x;
+    const { failover } = route.config;
+    const candidates = services.health.order(x.flavour === "anthropic" ? route.anthropicProviders : route.providers);
+    let lastFailure = "no provider";
+    for (const provider of candidates) {
+      let answer: UpstreamAnswer;
+      try {
+        answer = await send(x, provider);
+      } catch (error) {
+        if (!(error instanceof UpstreamUnavailable)) throw error;
+        lastFailure = error.kind;
+        if (!failover.on.includes(error.kind))
+          return {
+            error: {
+              status: 502,
+              type: "api_error",
+              code: "upstream_unavailable",
+              message: `provider "${provider.id}": ${error.kind}`,
+            },
+            headers: { "x-tollgate-provider": provider.id },
+            audit: { decision: "error", provider: provider.id, reason: error.kind },
+          };
+        const seconds = services.health.evict(provider.id, failover.evictSeconds, undefined);
+        x.audit({ decision: "failover", provider: provider.id, reason: `${error.kind}; evicted ${seconds}s` });
+        continue;
+      }
+      const trigger = triggerForStatus(answer.status);
+      if (trigger && failover.on.includes(trigger)) {
+        await discard(answer);
+        const retryAfter = retryAfterSeconds(answer.headers["retry-after"], services.now());
+        const seconds = services.health.evict(provider.id, failover.evictSeconds, retryAfter);
+        lastFailure = `status ${answer.status}`;
+        x.audit({
+          decision: "failover",
+          provider: provider.id,
+          reason: `status ${answer.status}; evicted ${seconds}s`,
+          status: answer.status,
+        });
+        continue;
+      }
+      x.provider = provider;
+      x.answer = answer;
+      return undefined;
+    }
+    return {
+      error: {
+        status: 503,
+        type: "api_error",
+        code: "providers_unavailable",
+        message: `every provider of route "${route.config.id}" failed (last: ${lastFailure}); retry later`,
+      },
+      headers: { "retry-after": String(services.health.secondsUntilAnyRecovers(candidates)) },
+      audit: { decision: "error", reason: `every provider failed (last: ${lastFailure})` },
+    };
+  },
+};
+
+/** One attempt at `provider`: a JSON answer is read whole as it arrives, a stream is handed over as it arrives. */
+function send(x: Completion, provider: PreparedProvider): Promise<UpstreamAnswer> {
+  const { route, services } = x;
+  const traced = tracingActive();
+  // Runs inside the upstream span: `traceHeaders` names that span as the provider's parent.
+  const call = (): Promise<UpstreamAnswer> => {
+    const headers = provider.headers(x.flavour === "anthropic" ? pickHeaders(x.req, ANTHROPIC_HEADERS) : undefined);
+    const request: UpstreamRequest = {
+      url: provider.completionsUrl,
+      method: "POST",
+      headers: traced ? traceHeaders(headers) : headers,
+      body: JSON.stringify(providerBody(x, provider)),
+      timeoutMs: provider.config.timeoutMs,
+      cancellation: x.ctx.cancellation,
+    };
+    return x.stream
+      ? services.upstream.send(request)
+      : services.upstream.fetchWhole({ ...request, maxBytes: route.config.maxResponseBytes });
+  };
+  const genAi = traced
+    ? {
+        [ATTR.GEN_AI_SYSTEM]: provider.kind,
+        [ATTR.GEN_AI_PROVIDER_NAME]: provider.kind,
+        [ATTR.GEN_AI_OPERATION_NAME]: "chat",
+        [ATTR.GEN_AI_REQUEST_MODEL]: x.model,
+        [ATTR.PROVIDER]: provider.id,
+      }
+    : NO_ATTRIBUTES;
+  return upstreamCall("llm", route.config.id, provider.id, genAi, call, providerFailed, services.metrics);
+}
+
+const ANTHROPIC_HEADERS = ["anthropic-version", "anthropic-beta"];
+
+/** The body for one provider: model mapped; chat translated for Anthropic; usage requested on OpenAI streams. */
+function providerBody(x: Completion, provider: PreparedProvider): Json {
+  const { body, model } = x;
+  const mapped = provider.mapModel(model);
+  if (x.flavour === "anthropic") return { ...body, model: mapped };
+  if (provider.kind === "anthropic") return chatToMessagesRequest(body, mapped);
+  const out: Json = { ...body, model: mapped };
+  if (x.stream) out.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
+  return out;
+}
+
+/** The last user message's text (after the request guards ran on it). */
+function lastUserText(body: Json): string {
+  const messages = Array.isArray(body.messages) ? (body.messages as Json[]) : [];
+  for (let i = messages.length - 1; i >= 0; i--) {
+    const content = messages[i]?.role === "user" ? messages[i]?.content : undefined;
+    if (typeof content === "string") return content;
+    if (Array.isArray(content))
+      return (content as Json[]).map((p) => (typeof p?.text === "string" ? p.text : "")).join("");
+  }
+  return "";
+}
+
+export function pickHeaders(req: IncomingMessage, names: readonly string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const name of names) {
+    const value = req.headers[name];
+    if (typeof value === "string") out[name] = value;
+  }
+  return out;
+}

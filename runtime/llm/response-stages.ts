@@ -1,0 +1,246 @@
+/**
+ * The stages of a chat completion after the provider answered: guard the response while it goes to the
+ * client (the credential-leak guard, streams included), then record the decision and bill the tokens.
+ */
+import { createStreamingCredentialScanner } from "../../policies/guards/index.js";
+import type { Json } from "../http/json.js";
+import { parseJsonObject } from "../http/json.js";
+import type { MaybePromise, Stage } from "../http/stage.js";
+import { ATTR } from "../observability/index.js";
+import { type Usage, anthropicErrorToOpenAi, anthropicUsage, messagesToChatResponse } from "./anthropic-translate.js";
+import { responseGuardBlocked } from "./errors.js";
+import { type Completion, type LlmRefusal, addCounts } from "./exchange.js";
+import type { PreparedProvider } from "./providers.js";
+import { relayAnthropicAsOpenAi, relayAnthropicNative } from "./stream/anthropic-relay.js";
+import { relayOpenAiStream } from "./stream/openai-relay.js";
+import type { RelayOptions, StreamOutcome } from "./stream/relay.js";
+import { type StreamingAnswer, type UpstreamAnswer, type WholeAnswer, readWhole } from "./upstream-client.js";
+
+type CompletionStage = Stage<Completion, LlmRefusal>;
+
+/**
+ * Sends the committed provider's answer to the client in the client's wire format, the response guard
+ * running on it as it goes; leaves on the exchange what to record. Never refuses: by now the answer (or
+ * the guard's refusal of it) is the client's response.
+ */
+export const guardResponse: CompletionStage = {
+  name: "guard.response",
+  attributes: (x) => ({ [ATTR.PROVIDER]: x.provider?.id, [ATTR.GEN_AI_REQUEST_MODEL]: x.model }),
+  async run(x) {
+    const provider = x.provider as PreparedProvider;
+    const answer = x.answer as UpstreamAnswer;
+    const contentType = String(answer.headers["content-type"] ?? "");
+    if (answer.status >= 400) await relayProviderError(x, provider, answer);
+    else if (answer.kind === "stream" && contentType.includes("text/event-stream"))
+      await relayStream(x, provider, answer);
+    else await sendJson(x, provider, answer);
+    return undefined;
+  },
+};
+
+/** One audit event for the request's decision, then its tokens billed (from the provider's usage). */
+export const record: CompletionStage = {
+  name: "record",
+  run(x) {
+    if (x.decision) x.audit(x.decision);
+    const tokens = x.usage ? x.usage.input + x.usage.output : 0;
+    if (tokens <= 0) return undefined;
+    return settled(x.services.limiter.recordTokens(x.ctx.principal, x.route.config.policy, tokens));
+  },
+};
+
+const done = () => undefined;
+/** A stage that is over once `work` is: at once, or when the promise settles. */
+const settled = (work: MaybePromise<void>): MaybePromise<undefined> =>
+  work instanceof Promise ? work.then(done) : undefined;
+
+/** A provider's error that is not a failover trigger (4xx): relayed in the client's shape. */
+async function relayProviderError(x: Completion, provider: PreparedProvider, answer: UpstreamAnswer): Promise<void> {
+  const whole = await readWhole(answer, x.route.config.maxResponseBytes);
+  let text = "bytes" in whole ? whole.bytes.toString("utf8") : "{}";
+  if (translates(x, provider)) text = JSON.stringify(anthropicErrorToOpenAi(parseJsonObject(text), answer.status));
+  x.decision = {
+    decision: "error",
+    provider: provider.id,
+    status: answer.status,
+    reason: "provider refused the request",
+  };
+  x.res.writeHead(answer.status, {
+    ...x.headers({ "x-tollgate-provider": provider.id }),
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
+  x.res.end(text);
+}
+
+/** The provider speaks Anthropic Messages to a chat.completions client. */
+const translates = (x: Completion, provider: PreparedProvider) =>
+  provider.kind === "anthropic" && x.flavour === "openai";
+
+async function relayStream(x: Completion, provider: PreparedProvider, answer: StreamingAnswer): Promise<void> {
+  const { res } = x;
+  res.writeHead(200, {
+    ...x.headers({ "x-tollgate-provider": provider.id }),
+    "content-type": "text/event-stream; charset=utf-8",
+    "cache-control": "no-cache",
+    "x-accel-buffering": "no",
+  });
+  // No flushHeaders(): the status line goes out with the first event, which follows at once.
+  const leak = x.route.policy.credentialLeak;
+  const options: RelayOptions = {
+    res,
+    body: answer.body,
+    newScanner: leak
+      ? () => createStreamingCredentialScanner({ mode: leak.mode, holdBackChars: leak.holdBackChars })
+      : undefined,
+    clientWantsUsage: x.body.stream_options?.include_usage === true,
+  };
+  const outcome: StreamOutcome =
+    x.flavour === "anthropic"
+      ? await relayAnthropicNative(options)
+      : translates(x, provider)
+        ? await relayAnthropicAsOpenAi(options)
+        : await relayOpenAiStream(options);
+  if (outcome.blocked || outcome.broken) answer.body.destroy();
+  if (!res.writableEnded) res.end();
+  const redactions = addCounts(x.requestRedactions, outcome.redactions);
+  x.usage = outcome.usage;
+  x.decision = {
+    decision: outcome.blocked ? "block" : redactions ? "redact" : outcome.broken ? "error" : "allow",
+    provider: provider.id,
+    status: 200,
+    ...(outcome.blocked ? { rule: `guard: ${outcome.blocked.guard}` } : {}),
+    ...(outcome.broken ? { reason: "stream ended early" } : {}),
+    ...(redactions ? { redactions } : {}),
+    tokensIn: outcome.usage?.input,
+    tokensOut: outcome.usage?.output,
+  };
+}
+
+/** A JSON answer: parsed, translated when needed, its texts guarded, sent whole. */
+async function sendJson(x: Completion, provider: PreparedProvider, answer: UpstreamAnswer): Promise<void> {
+  const { route } = x;
+  const headers = { "x-tollgate-provider": provider.id };
+  const whole = answer.kind === "whole" ? answer.body : await readWhole(answer, route.config.maxResponseBytes);
+  if ("failure" in whole) {
+    const tooLarge = whole.failure === "too-large";
+    x.decision = {
+      decision: "error",
+      provider: provider.id,
+      status: 502,
+      reason: tooLarge ? "response too large" : "response body failed",
+    };
+    x.sendError(
+      {
+        status: 502,
+        type: "api_error",
+        code: tooLarge ? "response_too_large" : "upstream_error",
+        message: tooLarge
+          ? `provider response over ${route.config.maxResponseBytes} bytes`
+          : "provider response failed",
+      },
+      headers,
+    );
+    return;
+  }
+  const rawText = whole.bytes.toString("utf8");
+  const parsed = parseJsonObject(rawText);
+  if (!parsed) {
+    x.decision = { decision: "error", provider: provider.id, status: 502, reason: "provider answered non-JSON" };
+    x.sendError(
+      {
+        status: 502,
+        type: "api_error",
+        code: "upstream_error",
+        message: "provider answered with something other than JSON",
+      },
+      headers,
+    );
+    return;
+  }
+  const translate = translates(x, provider);
+  const payload = translate ? messagesToChatResponse(parsed, Math.floor(x.services.now() / 1000)) : parsed;
+  const usage: Usage =
+    provider.kind === "anthropic" && !translate
+      ? anthropicUsage(payload.usage)
+      : { input: Number(payload.usage?.prompt_tokens ?? 0), output: Number(payload.usage?.completion_tokens ?? 0) };
+  x.usage = usage;
+  const tokens = { tokensIn: usage.input, tokensOut: usage.output };
+
+  let changed = translate;
+  let responseRedactions: Record<string, number> | undefined;
+  if (route.policy.credentialLeak) {
+    for (const { get, set } of x.flavour === "anthropic" ? anthropicTexts(payload) : chatTexts(payload)) {
+      const verdict = await route.policy.guardResponseText(get());
+      if (verdict.action === "block") {
+        x.decision = {
+          decision: "block",
+          provider: provider.id,
+          rule: `guard: ${verdict.guard}`,
+          status: 403,
+          ...tokens,
+        };
+        x.sendError(responseGuardBlocked(verdict.guard, verdict.message), headers);
+        return;
+      }
+      if (verdict.redactions) responseRedactions = addCounts(responseRedactions, verdict.redactions);
+      if (verdict.value !== get()) {
+        set(verdict.value);
+        changed = true;
+      }
+    }
+  }
+  // A string body leaves with the status line and headers in one write (a Buffer would make it a writev of two).
+  const text = changed ? JSON.stringify(payload) : rawText;
+  x.res.writeHead(200, {
+    ...x.headers(headers),
+    "content-type": "application/json",
+    "content-length": Buffer.byteLength(text),
+  });
+  x.res.end(text);
+  const redactions = addCounts(x.requestRedactions, responseRedactions);
+  x.decision = {
+    decision: redactions ? "redact" : "allow",
+    provider: provider.id,
+    status: 200,
+    ...(redactions ? { redactions } : {}),
+    ...tokens,
+  };
+}
+
+type TextSlot = { get(): string; set(value: string): void };
+
+function chatTexts(payload: Json): TextSlot[] {
+  const slots: TextSlot[] = [];
+  for (const choice of (payload.choices ?? []) as Json[]) {
+    const message = choice?.message;
+    if (message && typeof message.content === "string")
+      slots.push({ get: () => message.content, set: (v) => (message.content = v) });
+    for (const call of (message?.tool_calls ?? []) as Json[]) {
+      if (call?.function && typeof call.function.arguments === "string")
+        slots.push({ get: () => call.function.arguments, set: (v) => (call.function.arguments = v) });
+    }
+  }
+  return slots;
+}
+
+function anthropicTexts(payload: Json): TextSlot[] {
+  const slots: TextSlot[] = [];
+  for (const block of (payload.content ?? []) as Json[]) {
+    if (block?.type === "text" && typeof block.text === "string")
+      slots.push({ get: () => block.text, set: (v: string) => (block.text = v) });
+    else if (block?.type === "tool_use" && block.input && typeof block.input === "object")
+      stringSlots(block.input, slots, 0);
+  }
+  return slots;
+}
+
+/** Every string leaf of a JSON value (tool input), as slots. */
+function stringSlots(node: Json, slots: TextSlot[], depth: number): void {
+  if (depth > 32) return;
+  for (const key of Object.keys(node)) {
+    const value: unknown = node[key];
+    if (typeof value === "string") slots.push({ get: () => node[key], set: (v: string) => (node[key] = v) });
+    else if (value && typeof value === "object") stringSlots(value as Json, slots, depth + 1);
+  }
+}
