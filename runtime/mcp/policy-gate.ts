@@ -1,9 +1,10 @@
 /**
- * The policy gate: runs on every POST body BEFORE the SDK transport sees it. Every request message of the
- * body (a single message or a batch) that calls something — `tools/call`, `prompts/get`, `resources/read`,
- * `resources/subscribe` — is decided with the pure `policies/tools` functions; one refused message refuses
- * the whole body, so a batch cannot hide a forbidden call. When nothing is refused, every `tools/call` of
- * the body is counted against the caller's rate limit.
+ * The policy gate, two stages of an MCP POST that run BEFORE the SDK transport sees the body:
+ * - authorize: every request message of the body (a single message or a batch) that calls something —
+ *   `tools/call`, `prompts/get`, `resources/read`, `resources/subscribe` — is decided with the pure
+ *   `policies/tools` functions; one refused message refuses the whole body, so a batch cannot hide a
+ *   forbidden call;
+ * - limit: when nothing is refused, every `tools/call` of the body is counted against the caller's rate limit.
  *
  * Refusals:
  * - a known tool the caller lacks a scope for → HTTP 403 with `WWW-Authenticate: Bearer
@@ -13,32 +14,19 @@
  * - unknown tools pass through and get the SDK's JSON-RPC "Unknown tool" error from the session;
  * - rate limit spent → HTTP 429 with `Retry-After`.
  */
-import { ATTR, span, tracingActive } from "../observability/index.js";
 import type { Bundle } from "../../policies/bundle/index.js";
-import {
-  type CompiledToolPolicy,
-  type ToolDecision,
-  decideTool,
-  decideUpstreamItem,
-  splitNamespacedUri,
-} from "../../policies/tools/index.js";
+import { type ToolDecision, decideTool, decideUpstreamItem, splitNamespacedUri } from "../../policies/tools/index.js";
 import { insufficientScopeChallenge, resourceMetadataUrl } from "../auth/challenge.js";
-import type { RateLimiter, RequestContext } from "../http/types.js";
-import type { AuditEvent } from "../observability/audit.js";
-import { asRequest, jsonRpcError } from "./jsonrpc.js";
-import type { McpSession } from "./session.js";
+import { type MaybePromise, type Stage, andThen } from "../http/stage.js";
+import type { LimitDecision } from "../http/types.js";
+import { ATTR } from "../observability/index.js";
+import type { McpExchange, McpRefusal } from "./exchange.js";
+import { type JsonRpcRequestLike, asRequest, jsonRpcError } from "./jsonrpc.js";
 
 /** JSON-RPC error code for calls refused by gateway policy (implementation-defined server error range). */
 export const POLICY_REFUSED = -32003;
 
-export type GateVerdict =
-  | { readonly pass: true; readonly headers: Readonly<Record<string, string>> }
-  | {
-      readonly pass: false;
-      readonly status: number;
-      readonly headers: Readonly<Record<string, string>>;
-      readonly body: unknown;
-    };
+type McpStage = Stage<McpExchange, McpRefusal>;
 
 interface Refusal {
   readonly id: string | number;
@@ -62,117 +50,100 @@ function errorBody(
   return isBatch ? errors : errors[0];
 }
 
-export async function policyGate(
-  ctx: RequestContext,
-  session: McpSession,
-  body: unknown,
-  messages: readonly unknown[],
-  policy: CompiledToolPolicy,
-  limiter: RateLimiter,
-  bundle: Bundle,
-): Promise<GateVerdict> {
-  const requests = messages.map(asRequest).filter((r) => r !== undefined && CALL_METHODS.has(r.method));
-  if (requests.length === 0) return { pass: true, headers: {} };
-  if (!session.started) await session.ready;
-  const { principal } = ctx;
-  const audit = (event: Omit<AuditEvent, "kind" | "principal" | "client" | "requestId" | "traceId">) =>
-    ctx.audit.record({
-      kind: "mcp",
-      principal: principal.subject,
-      client: principal.clientId,
-      requestId: ctx.requestId,
-      traceId: ctx.traceId,
-      ...event,
-    });
+/** Decides every call of the body for the caller's scopes; counts the `tools/call`s for `limit`. */
+export const authorize: McpStage = {
+  name: "authorize",
+  async run(x) {
+    const requests = x.messages
+      .map(asRequest)
+      .filter((r): r is JsonRpcRequestLike => r !== undefined && CALL_METHODS.has(r.method));
+    if (requests.length === 0) return undefined;
+    const session = x.session;
+    if (!session) throw new Error("authorize before session");
+    if (!session.started) await session.ready;
+    const { scopes } = x.ctx.principal;
+    const { policy } = x.services;
 
-  const refusals: Refusal[] = [];
-  let toolCalls = 0;
-  for (const request of requests) {
-    if (!request) continue;
-    const params = request.params ?? {};
-    let decision: ToolDecision | undefined;
-    let upstream: string | undefined;
-    let name: string | undefined;
-    if (request.method === "tools/call") {
-      // Every call counts against the budget, unknown names included: probing costs budget too, and a tool
-      // whose upstream connects between this gate and the handler cannot slip past the limiter.
-      toolCalls += 1;
-      name = typeof params.name === "string" ? params.name : undefined;
-      const item = name === undefined ? undefined : session.tools.resolve(name);
-      if (!item) {
-        audit({
-          decision: "deny",
-          method: request.method,
-          ...(name !== undefined ? { tool: name } : {}),
-          rule: "unknown tool",
-        });
-        continue;
+    const refusals: Refusal[] = [];
+    for (const request of requests) {
+      const params = request.params ?? {};
+      let decision: ToolDecision | undefined;
+      let upstream: string | undefined;
+      let name: string | undefined;
+      if (request.method === "tools/call") {
+        // Every call counts against the budget, unknown names included: probing costs budget too, and a tool
+        // whose upstream connects between this gate and the handler cannot slip past the limiter.
+        x.toolCalls += 1;
+        name = typeof params.name === "string" ? params.name : undefined;
+        const item = name === undefined ? undefined : session.tools.resolve(name);
+        if (!item) {
+          x.audit({
+            decision: "deny",
+            method: request.method,
+            ...(name !== undefined ? { tool: name } : {}),
+            rule: "unknown tool",
+          });
+          continue;
+        }
+        upstream = item.upstreamId;
+        decision = decideTool(scopes, item.upstreamId, item.name, policy);
+      } else if (request.method === "prompts/get") {
+        name = typeof params.name === "string" ? params.name : undefined;
+        const item = name === undefined ? undefined : session.prompts.resolve(name);
+        if (!item) continue;
+        upstream = item.upstreamId;
+        decision = decideUpstreamItem(scopes, item.upstreamId, policy, item.name);
+      } else {
+        name = typeof params.uri === "string" ? params.uri : undefined;
+        const target = name === undefined ? undefined : splitNamespacedUri(name);
+        if (!target || !session.upstream(target.upstreamId)) continue;
+        upstream = target.upstreamId;
+        decision = decideUpstreamItem(scopes, target.upstreamId, policy);
       }
-      upstream = item.upstreamId;
-      decision = decideTool(principal.scopes, item.upstreamId, item.name, policy);
-    } else if (request.method === "prompts/get") {
-      name = typeof params.name === "string" ? params.name : undefined;
-      const item = name === undefined ? undefined : session.prompts.resolve(name);
-      if (!item) continue;
-      upstream = item.upstreamId;
-      decision = decideUpstreamItem(principal.scopes, item.upstreamId, policy, item.name);
-    } else {
-      name = typeof params.uri === "string" ? params.uri : undefined;
-      const target = name === undefined ? undefined : splitNamespacedUri(name);
-      if (!target || !session.upstream(target.upstreamId)) continue;
-      upstream = target.upstreamId;
-      decision = decideUpstreamItem(principal.scopes, target.upstreamId, policy);
+      if (!decision.allowed) {
+        refusals.push({ id: request.id, decision });
+        const blocked = decision.rule.startsWith("always-blocked");
+        x.audit({
+          decision: blocked ? "block" : "deny",
+          method: request.method,
+          upstream,
+          ...(name !== undefined ? { tool: name } : {}),
+          rule: decision.rule,
+          status: decision.requiredScopes.length > 0 ? 403 : 200,
+        });
+      }
     }
-    if (!decision.allowed) {
-      refusals.push({ id: request.id, decision });
-      const blocked = decision.rule.startsWith("always-blocked");
-      audit({
-        decision: blocked ? "block" : "deny",
-        method: request.method,
-        upstream,
-        ...(name !== undefined ? { tool: name } : {}),
-        rule: decision.rule,
-        status: decision.requiredScopes.length > 0 ? 403 : 200,
-      });
-    }
-  }
+    return refusals.length > 0 ? refuse(x, refusals, x.services.bundle) : undefined;
+  },
+};
 
-  const isBatch = Array.isArray(body);
-  if (refusals.length > 0) {
-    const scopes = [...new Set(refusals.flatMap((r) => r.decision.requiredScopes))];
-    const bodyOut = errorBody(messages, isBatch, refusals, "refused: the batch contains a refused call");
-    if (scopes.length > 0) {
-      return {
-        pass: false,
-        status: 403,
-        headers: {
-          "www-authenticate": insufficientScopeChallenge(
-            resourceMetadataUrl(bundle, bundle.mcp?.path ?? "/mcp"),
-            scopes,
-          ),
-        },
-        body: bodyOut,
-      };
-    }
-    return { pass: false, status: 200, headers: {}, body: bodyOut };
-  }
+/** A body with refused calls: 403 with a step-up challenge when some scope would allow them, else HTTP 200. */
+function refuse(x: McpExchange, refusals: readonly Refusal[], bundle: Bundle): McpRefusal {
+  const scopes = [...new Set(refusals.flatMap((r) => r.decision.requiredScopes))];
+  const body = errorBody(x.messages, Array.isArray(x.body), refusals, "refused: the batch contains a refused call");
+  if (scopes.length === 0) return { status: 200, body };
+  const metadata = resourceMetadataUrl(bundle, bundle.mcp?.path ?? "/mcp");
+  return { status: 403, headers: { "www-authenticate": insufficientScopeChallenge(metadata, scopes) }, body };
+}
 
-  let headers: Readonly<Record<string, string>> = {};
-  const policyId = bundle.mcp?.policy ?? "default";
-  for (let i = 0; i < toolCalls; i++) {
-    const limit = tracingActive()
-      ? await span("tollgate.limit", { [ATTR.ROUTE]: "mcp" }, () => limiter.admitRequest(ctx.principal, policyId))
-      : await limiter.admitRequest(ctx.principal, policyId);
-    headers = limit.headers;
-    if (!limit.allowed) {
-      audit({ decision: "rate-limited", method: "tools/call", rule: limit.reason, status: 429 });
-      return {
-        pass: false,
-        status: 429,
-        headers: { ...limit.headers, "retry-after": String(limit.retryAfterSeconds) },
-        body: errorBody(messages, isBatch, [], `rate limited: ${limit.reason}`),
-      };
-    }
-  }
-  return { pass: true, headers };
+/** Counts every `tools/call` of the body against the caller's request budget; a spent budget is 429. */
+export const limit: McpStage = {
+  name: "limit",
+  attributes: () => ({ [ATTR.ROUTE]: "mcp" }),
+  run: (x) => admitCalls(x, x.toolCalls),
+};
+
+function admitCalls(x: McpExchange, left: number): MaybePromise<McpRefusal | undefined> {
+  if (left === 0) return undefined;
+  const policyId = x.services.bundle.mcp?.policy ?? "default";
+  return andThen(x.services.limiter.admitRequest(x.ctx.principal, policyId), (limit: LimitDecision) => {
+    x.headers = limit.headers;
+    if (limit.allowed) return admitCalls(x, left - 1);
+    x.audit({ decision: "rate-limited", method: "tools/call", rule: limit.reason, status: 429 });
+    return {
+      status: 429,
+      headers: { ...limit.headers, "retry-after": String(limit.retryAfterSeconds) },
+      body: errorBody(x.messages, Array.isArray(x.body), [], `rate limited: ${limit.reason}`),
+    };
+  });
 }

@@ -1,0 +1,82 @@
+/**
+ * The stages of an MCP request around the policy gate (./policy-gate.ts): read the POST body, find the
+ * request's session (or open one for an initialize), and forward to the session's transport, where the
+ * SDK hands each message to the session's handlers.
+ */
+import type { InitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import type { Stage } from "../http/stage.js";
+import type { McpExchange, McpRefusal } from "./exchange.js";
+import { asRequest, jsonRpcError, readJsonRpcBody } from "./jsonrpc.js";
+
+type McpStage = Stage<McpExchange, McpRefusal>;
+
+const refusal = (status: number, code: number, message: string): McpRefusal => ({
+  status,
+  body: jsonRpcError(null, code, message),
+});
+
+/** A POST's JSON-RPC body, size-capped and parsed once, before any SDK code sees it. */
+export const parse: McpStage = {
+  name: "parse",
+  async run(x) {
+    const parsed = await readJsonRpcBody(x.req, x.services.bundle.server.maxRequestBytes);
+    if (!parsed.ok) return refusal(parsed.status, parsed.code, parsed.message);
+    x.body = parsed.body;
+    x.messages = parsed.messages;
+    return undefined;
+  },
+};
+
+/**
+ * The session named by `Mcp-Session-Id`, bound to the caller (./sessions.ts); a POST without one must be a
+ * single initialize, which opens a new session.
+ */
+export const session: McpStage = {
+  name: "session",
+  run(x) {
+    const id = x.req.headers["mcp-session-id"];
+    if (id === undefined && x.req.method === "POST") return open(x);
+    if (typeof id !== "string" || id.length === 0)
+      return refusal(400, -32000, "Bad Request: Mcp-Session-Id header is required");
+    x.session = x.services.sessions.find(x.ctx, id);
+    return x.session ? undefined : refusal(404, -32001, "Session not found");
+  },
+};
+
+async function open(x: McpExchange): Promise<McpRefusal | undefined> {
+  const init = x.messages.length === 1 ? asRequest(x.messages[0]) : undefined;
+  if (init?.method !== "initialize")
+    return refusal(400, -32000, "Bad Request: Mcp-Session-Id header is required (or send a single initialize request)");
+  const params = (init.params ?? {}) as Partial<InitializeRequest["params"]>;
+  x.session = await x.services.sessions.open(x.ctx, params.capabilities ?? {});
+  x.opening = true;
+  return undefined;
+}
+
+/** Hands the request to the session's transport; a new session is kept only when its transport accepted it. */
+export const forward: McpStage = {
+  name: "forward",
+  async run(x) {
+    const { req, res } = x;
+    const session = x.session;
+    if (!session) throw new Error("forward before session");
+    if (x.opening) {
+      try {
+        await session.server.connect(session.transport);
+        await session.transport.handleRequest(req, res, x.body);
+      } catch (error) {
+        await session.close();
+        throw error;
+      }
+      // No session id: the transport refused the initialize (bad version, bad headers); its children go too.
+      if (session.sessionId) x.services.sessions.register(session);
+      else await session.close();
+      return undefined;
+    }
+    for (const [name, value] of Object.entries(x.headers)) res.setHeader(name, value);
+    // The server's stream must reach the client as it is written, through any buffering proxy.
+    if (req.method === "GET") res.setHeader("x-accel-buffering", "no");
+    await session.transport.handleRequest(req, res, x.body);
+    return undefined;
+  },
+};
