@@ -13,6 +13,7 @@ import { markKind } from "./construct-kind.js";
 import { type ContainerImage, imageProblems, imageReference } from "./container-image.js";
 import { isDevEnvironment } from "./environment.js";
 import { type GatewayBundle, METRICS_PORT } from "./gateway-bundle.js";
+import { type ExposureSource, type GatewayExposure, GatewayIngress, exposureSource } from "./gateway-ingress.js";
 import { GatewayRedis } from "./gateway-redis.js";
 import type { GatewayRoute } from "./gateway-route.js";
 import { KubernetesDeployment } from "./kubernetes-deployment.js";
@@ -23,11 +24,17 @@ export { METRICS_PORT } from "./gateway-bundle.js";
 export const BUNDLE_MOUNT_PATH = "/etc/tollgate";
 /** Port of the gateway's traffic listener in the container. */
 export const GATEWAY_PORT = 8080;
+/** Where the gateway Secret's keys are mounted as files (re-read by the runtime when they change). */
+export const SECRETS_MOUNT_PATH = "/var/run/tollgate/secrets";
 
 /** How the provider keys and upstream secrets reach the gateway pods. */
 export type GatewaySecrets =
-  /** One sensitive Terraform variable per secret (`<gateway>_<env name lower-cased>`), stored in a Kubernetes Secret. */
-  | { readonly fromVariables: true }
+  /**
+   * One ephemeral, sensitive Terraform variable per secret (`<gateway>_<env name lower-cased>`), written into a
+   * Kubernetes Secret through the write-only `data_wo`: the values are in neither the plan nor the state
+   * (Terraform ≥ 1.11). Write-only values are sent only when `revision` changes: bump it to push new values.
+   */
+  | { readonly fromVariables: true; readonly revision?: number }
   /** A Secret you manage, with one key per environment variable name. */
   | { readonly existingSecretName: string };
 
@@ -69,6 +76,13 @@ export interface GatewayDeploymentProps {
   readonly resources?: { readonly cpu?: string; readonly memory?: string; readonly memoryLimit?: string };
   /** Namespaces allowed to reach the gateway (NetworkPolicy). @default every namespace in the cluster */
   readonly allowedClientNamespaces?: readonly string[];
+  /**
+   * How the gateway is reached from outside the cluster: an Ingress with TLS on the host of the public URL
+   * (an ALB with an ACM certificate, or an ingress controller with a cert-manager certificate), and optionally
+   * its Route 53 record.
+   * @default reachable only inside the cluster (a ClusterIP Service)
+   */
+  readonly exposure?: GatewayExposure;
 }
 
 /**
@@ -98,6 +112,8 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
   public readonly redis: GatewayRedis | undefined;
   /** The in-cluster Redis image (for the checks). */
   public readonly redisImage: ContainerImage | undefined;
+  /** The Ingress that exposes the gateway, when `exposure` is set. */
+  public readonly exposure: GatewayIngress | undefined;
 
   constructor(scope: Construct, id: string, props: GatewayDeploymentProps) {
     super(scope, id);
@@ -152,8 +168,10 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
             type: "string",
             sensitive: true,
             nullable: false,
-            description: `${envName} for the Tollgate gateway "${name}" (stored in a Kubernetes Secret, never in the bundle)`,
+            description: `${envName} for the Tollgate gateway "${name}" (written to a Kubernetes Secret, never to the bundle or the Terraform state)`,
           });
+          // Ephemeral: the value may reach only write-only arguments, so Terraform keeps it out of plan and state.
+          variable.addOverride("ephemeral", true);
           const logicalId = `${name}_${envName.toLowerCase()}`.replace(/[^a-zA-Z0-9_]/g, "_");
           variable.overrideLogicalId(logicalId);
           if (envName === redisPasswordEnv) {
@@ -166,7 +184,8 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
         }
         const secret = new SecretV1(this, "Secret", {
           metadata: { name: `${name}-secrets`, namespace: nsName, labels },
-          data: Object.fromEntries(Object.entries(secretVariables).map(([envName, v]) => [envName, v.stringValue])),
+          dataWo: Object.fromEntries(Object.entries(secretVariables).map(([envName, v]) => [envName, v.stringValue])),
+          dataWoRevision: secrets.revision ?? 1,
           type: "Opaque",
         });
         secretName = secret.metadata.name;
@@ -238,6 +257,7 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
                   { name: "metrics", containerPort: METRICS_PORT },
                 ],
                 env: [
+                  ...(secretName ? [{ name: "TOLLGATE_SECRETS_DIR", value: SECRETS_MOUNT_PATH }] : []),
                   ...this.secretEnvNames.map((envName) => ({
                     name: envName,
                     valueFrom: { secretKeyRef: { name: secretName, key: envName } },
@@ -263,12 +283,14 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
                 },
                 volumeMount: [
                   { name: "bundle", mountPath: BUNDLE_MOUNT_PATH, readOnly: true },
+                  ...(secretName ? [{ name: "secrets", mountPath: SECRETS_MOUNT_PATH, readOnly: true }] : []),
                   { name: "tmp", mountPath: "/tmp" },
                 ],
               },
             ],
             volume: [
               { name: "bundle", configMap: { name: this.configMap.metadata.name } },
+              ...(secretName ? [{ name: "secrets", secret: { secretName, defaultMode: "0400" } }] : []),
               { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
             ],
           },
@@ -276,7 +298,7 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
       },
     });
 
-    new ServiceV1(this, "Service", {
+    const service = new ServiceV1(this, "Service", {
       metadata: { name, namespace: nsName, labels },
       spec: {
         selector: labels,
@@ -287,6 +309,16 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
         ],
       },
     });
+    this.exposure = props.exposure
+      ? new GatewayIngress(this, "Exposure", {
+          exposure: props.exposure,
+          publicUrl: bundle.publicUrl,
+          name,
+          namespace: nsName,
+          labels,
+          serviceName: service.metadata.name,
+        })
+      : undefined;
     new PodDisruptionBudgetV1(this, "Disruption", {
       metadata: { name, namespace: nsName, labels },
       spec: { maxUnavailable: "1", selector: { matchLabels: labels } },
@@ -319,6 +351,7 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
               { port: String(METRICS_PORT), protocol: "TCP" },
             ],
           },
+          ...(props.exposure ? [exposureRule(exposureSource(props.exposure))] : []),
         ],
         egress: [
           {
@@ -371,6 +404,17 @@ function checkProps(gateway: GatewayDeployment, props: GatewayDeploymentProps): 
     }
   }
   if (errors.length > 0) throw new Error(`${gateway.node.path}:\n  ${errors.join("\n  ")}`);
+}
+
+/** The traffic port only, from where the exposure's load balancer or controller sends. */
+function exposureRule(source: ExposureSource) {
+  return {
+    from:
+      "cidrs" in source
+        ? source.cidrs.map((cidr) => ({ ipBlock: { cidr } }))
+        : [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": source.namespace } } }],
+    ports: [{ port: String(GATEWAY_PORT), protocol: "TCP" }],
+  };
 }
 
 /** Terraform would interpolate `${...}` and `%{...}` in the ConfigMap literal; escape them so it renders the text unchanged. */

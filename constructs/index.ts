@@ -7,6 +7,7 @@ export * from "./guard-policy.js";
 export * from "./container-image.js";
 export * from "./gateway-bundle.js";
 export * from "./gateway-deployment.js";
+export { GatewayIngress, type AlbExposure, type CertManagerExposure, type GatewayExposure } from "./gateway-ingress.js";
 export { GatewayRedis, type GatewayRedisProps } from "./gateway-redis.js";
 export * from "./agentcore-runtime.js";
 export * from "./agentcore-gateway.js";

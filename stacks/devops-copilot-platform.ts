@@ -131,6 +131,7 @@ export class DevopsCopilotPlatform extends Construct {
       image: settings.gatewayImage,
       namespace: settings.kubernetes.namespace,
       replicas: settings.replicas,
+      ...(settings.exposure ? { exposure: settings.exposure } : {}),
     });
 
     this.agent = new AgentCoreRuntime(this, "Agent", {

@@ -4,6 +4,7 @@
  * `devops-copilot-platform.ts`.
  */
 import type { ContainerImage } from "../constructs/container-image.js";
+import type { GatewayExposure } from "../constructs/gateway-ingress.js";
 
 export type EnvironmentName = "dev" | "prod";
 
@@ -32,6 +33,8 @@ export interface EnvironmentSettings {
   /** Agent image in the runtime's ECR repository: a digest outside dev. */
   readonly agentImage: { readonly digest?: string; readonly tag?: string };
   readonly replicas: number;
+  /** How the gateway is reached from outside the cluster (TLS on the host of gatewayUrl). @default inside the cluster only */
+  readonly exposure?: GatewayExposure;
   /** Share rate-limit budgets through Redis (URL from the REDIS_URL secret). */
   readonly redis: boolean;
   readonly mcp: {
@@ -93,6 +96,11 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentSettings>
     },
     agentImage: { digest: "sha256:9a1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff0" },
     replicas: 3,
+    exposure: {
+      kind: "alb",
+      certificateArn: "arn:aws:acm:eu-west-1:123456789012:certificate/0f6c1b2a-3d4e-5f60-7182-93a4b5c6d7e8",
+      dns: { zoneId: "Z0123456789TOLLGATE" },
+    },
     redis: true,
     mcp: {
       slackUrl: "https://slack-mcp.internal.tollgate.example.com/mcp",

@@ -124,7 +124,7 @@ describe("construct prop errors name the prop to fix", () => {
       deployment.spec.template.spec.container[0]?.env.find((e) => e.name === "GH_TOKEN")?.value_from?.secret_key_ref
         .key,
     ).toBe("GH_TOKEN");
-    expect(Object.keys((single(tf, "kubernetes_secret_v1") as { data: Record<string, string> }).data)).toContain(
+    expect(Object.keys((single(tf, "kubernetes_secret_v1") as { data_wo: Record<string, string> }).data_wo)).toContain(
       "GH_TOKEN",
     );
   });

@@ -85,11 +85,57 @@ describe("GatewayDeployment", () => {
       "REDIS_URL",
       "XAI_API_KEY",
     ]);
-    expect(container.env.filter((e) => e.value !== undefined)).toEqual([]);
-    const secret = single(prod, "kubernetes_secret_v1") as { data: Record<string, string> };
-    for (const [key, value] of Object.entries(secret.data)) expect(value).toBe(`\${var.gateway_${key.toLowerCase()}}`);
+    expect(container.env.filter((e) => e.value !== undefined)).toEqual([
+      { name: "TOLLGATE_SECRETS_DIR", value: "/var/run/tollgate/secrets" },
+    ]);
+  });
+
+  it("keeps secret values out of plan and state: ephemeral variables into the Secret's write-only data_wo", () => {
+    const secret = single(prod, "kubernetes_secret_v1") as {
+      data?: unknown;
+      data_wo: Record<string, string>;
+      data_wo_revision: number;
+    };
+    expect(secret.data).toBeUndefined();
+    expect(Object.keys(secret.data_wo).length).toBe(6);
+    for (const [key, value] of Object.entries(secret.data_wo))
+      expect(value).toBe(`\${var.gateway_${key.toLowerCase()}}`);
+    expect(secret.data_wo_revision).toBe(1);
     for (const variable of Object.values(prod.variable ?? {}))
-      expect(variable).toMatchObject({ sensitive: true, type: "string" });
+      expect(variable).toMatchObject({ sensitive: true, ephemeral: true, type: "string" });
+  });
+
+  it("mounts the Secret's keys as read-only files, so a rotated key is read without a restart", () => {
+    expect(container.volume_mount).toContainEqual({
+      name: "secrets",
+      mount_path: "/var/run/tollgate/secrets",
+      read_only: true,
+    });
+  });
+
+  it("exposes prod through an ALB Ingress with TLS on the gateway's host, and a DNS record for it", () => {
+    const ingress = single(prod, "kubernetes_ingress_v1") as {
+      metadata: { annotations: Record<string, string> };
+      spec: { ingress_class_name: string; rule: { host: string }[]; tls: { hosts: string[] }[] };
+      wait_for_load_balancer: boolean;
+    };
+    expect(ingress.spec.ingress_class_name).toBe("alb");
+    expect(ingress.spec.rule.map((r) => r.host)).toEqual(["gateway.tollgate.example.com"]);
+    expect(ingress.spec.tls).toEqual([{ hosts: ["gateway.tollgate.example.com"] }]);
+    expect(ingress.metadata.annotations).toMatchObject({
+      "alb.ingress.kubernetes.io/listen-ports": '[{"HTTPS":443}]',
+      "alb.ingress.kubernetes.io/certificate-arn": expect.stringMatching(/^arn:aws:acm:/),
+    });
+    expect(single(prod, "aws_route53_record")).toMatchObject({
+      name: "gateway.tollgate.example.com",
+      type: "CNAME",
+      records: [
+        expect.stringMatching(
+          /^\$\{kubernetes_ingress_v1\.\w+\.status\[0\]\.load_balancer\[0\]\.ingress\[0\]\.hostname\}$/,
+        ),
+      ],
+    });
+    expect(resources(dev, "kubernetes_ingress_v1")).toEqual([]);
   });
 
   it("adds a Service, a PodDisruptionBudget, an autoscaler from the replica count, and a default-deny NetworkPolicy", () => {
@@ -233,9 +279,9 @@ describe("GatewayDeployment with an in-cluster Redis for shared limits", () => {
     ]);
     // The URL is no secret of its own: no variable and no Secret key for it.
     expect(Object.keys(tf.variable ?? {}).filter((v) => v.includes("redis"))).toEqual(["gateway_redis_password"]);
-    const secret = single(tf, "kubernetes_secret_v1") as { data: Record<string, string> };
-    expect(secret.data.REDIS_PASSWORD).toBe("${var.gateway_redis_password}");
-    expect(secret.data.REDIS_URL).toBeUndefined();
+    const secret = single(tf, "kubernetes_secret_v1") as { data_wo: Record<string, string> };
+    expect(secret.data_wo.REDIS_PASSWORD).toBe("${var.gateway_redis_password}");
+    expect(secret.data_wo.REDIS_URL).toBeUndefined();
     expect(platform.bundle.bundle().rateLimitStore).toEqual({
       type: "redis",
       url: { env: "REDIS_URL" },
