@@ -9,9 +9,27 @@ import type { TokenVerifier, VerifyResult } from "./verifier.js";
 export type Authentication =
   | { readonly outcome: "authenticated"; readonly principal: Principal }
   | { readonly outcome: "missing" }
-  | { readonly outcome: "invalid"; readonly reason: string };
+  /** `error` is the RFC 6750 code of the 401: `invalid_request` for a request no token can be read from. */
+  | { readonly outcome: "invalid"; readonly reason: string; readonly error: "invalid_token" | "invalid_request" };
 
 const MALFORMED = { malformed: true } as const;
+
+/**
+ * Whether the request carries more than one `Authorization` header. Node keeps only the first in
+ * `req.headers` (it discards duplicates of this header), so the raw list is counted: which of two
+ * credentials counts must never depend on which component reads the request.
+ */
+export function hasDuplicateAuthorization(req: IncomingMessage): boolean {
+  const raw = req.rawHeaders;
+  let seen = false;
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i] as string;
+    if (name.length !== 13 || name.toLowerCase() !== "authorization") continue;
+    if (seen) return true;
+    seen = true;
+  }
+  return false;
+}
 
 /**
  * The token from `Authorization: Bearer <token>` (scheme in any case, one or more spaces, a token without
@@ -34,9 +52,12 @@ export function bearerToken(req: IncomingMessage): string | undefined | { malfor
 
 /** Synchronous for a missing or malformed header and for a token verified before (the common case). */
 export function authenticate(req: IncomingMessage, verifier: TokenVerifier): Authentication | Promise<Authentication> {
+  if (hasDuplicateAuthorization(req))
+    return { outcome: "invalid", reason: "more than one authorization header", error: "invalid_request" };
   const token = bearerToken(req);
   if (token === undefined) return { outcome: "missing" };
-  if (typeof token !== "string") return { outcome: "invalid", reason: "malformed authorization header" };
+  if (typeof token !== "string")
+    return { outcome: "invalid", reason: "malformed authorization header", error: "invalid_token" };
   const result = verifier.verify(token);
   return result instanceof Promise ? result.then(outcomeOf) : outcomeOf(result);
 }
@@ -44,5 +65,5 @@ export function authenticate(req: IncomingMessage, verifier: TokenVerifier): Aut
 function outcomeOf(result: VerifyResult): Authentication {
   return result.ok
     ? { outcome: "authenticated", principal: result.principal }
-    : { outcome: "invalid", reason: result.reason };
+    : { outcome: "invalid", reason: result.reason, error: "invalid_token" };
 }

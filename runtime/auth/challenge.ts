@@ -71,10 +71,18 @@ export function sendMissingToken(
   });
 }
 
-/** 401 for a token that failed verification. `description` names the check, never the token. */
-export function sendInvalidToken(res: ServerResponse, resourceMetadata: string, description: string): void {
-  sendJson(res, 401, bearerChallenge({ resourceMetadata, error: "invalid_token", errorDescription: description }), {
-    error: "invalid_token",
+/**
+ * 401 for a token that failed verification (`invalid_token`) or a request no token can be read from
+ * (`invalid_request`). `description` names the check, never the token.
+ */
+export function sendInvalidToken(
+  res: ServerResponse,
+  resourceMetadata: string,
+  description: string,
+  error: "invalid_token" | "invalid_request" = "invalid_token",
+): void {
+  sendJson(res, 401, bearerChallenge({ resourceMetadata, error, errorDescription: description }), {
+    error,
     error_description: description,
   });
 }

@@ -2,9 +2,15 @@
  * The issuer's signing keys: discovered from its metadata, cached, refreshed when stale, and refetched
  * when a token names an unknown `kid` (at most once per cooldown, so a flood of forged `kid`s cannot turn
  * the gateway into a JWKS-fetching amplifier).
+ *
+ * Only a token that the keys in memory cannot verify waits for the issuer: stale keys are refreshed in
+ * the background while they keep verifying, so a slow or unreachable issuer delays nobody whose key is
+ * known. Every change of the key set bumps {@link IssuerKeys.version}; the verifier's cache is tied to it,
+ * so a key withdrawn from the JWKS stops vouching for the tokens it signed.
  */
 import { type FlattenedJWSInput, type JSONWebKeySet, type JWSHeaderParameters, createLocalJWKSet, errors } from "jose";
 import type { AuthConfig } from "../../policies/bundle/index.js";
+import { readBounded } from "./bounded-read.js";
 
 export type FetchLike = (
   url: string,
@@ -34,6 +40,8 @@ type KeyResolver = (
 export interface IssuerKeys {
   /** The jose key resolver for `jwtVerify`. */
   readonly resolve: KeyResolver;
+  /** The same resolver, telling `usedVersion` which {@link version} of the key set the key it returns is from. */
+  resolver(usedVersion: (version: number) => void): KeyResolver;
   /** Fetches metadata and keys if not yet done; rejects when the issuer cannot be reached. */
   load(): Promise<void>;
   /** Keys have been fetched at least once. */
@@ -42,6 +50,13 @@ export interface IssuerKeys {
   metadata(): Promise<AuthorizationServerMetadata | undefined>;
   /** How many times the JWKS was fetched (for diagnostics and tests). */
   readonly jwksFetches: number;
+  /** Changes whenever the fetched key set differs from the one before (a key added, replaced or withdrawn). */
+  readonly version: number;
+  /**
+   * Starts a background refresh when the keys are older than `jwksCacheMaxAgeSeconds`, without waiting for
+   * it; returns the refresh under way, if any (it never rejects).
+   */
+  refreshIfStale(): Promise<void> | undefined;
 }
 
 /** Candidate discovery URLs, most specific first (OIDC, then RFC 8414 in both the Okta and the path-inserted form). */
@@ -55,7 +70,12 @@ export function discoveryUrls(auth: Pick<AuthConfig, "issuer" | "discoveryUrl">)
   return urls;
 }
 
-export function createIssuerKeys(auth: AuthConfig, options: IssuerKeysOptions = {}): IssuerKeys {
+type IssuerKeysConfig = Pick<
+  AuthConfig,
+  "issuer" | "discoveryUrl" | "jwksUri" | "jwksCooldownSeconds" | "jwksCacheMaxAgeSeconds" | "maxIssuerDocumentBytes"
+>;
+
+export function createIssuerKeys(auth: IssuerKeysConfig, options: IssuerKeysOptions = {}): IssuerKeys {
   const doFetch: FetchLike = options.fetch ?? ((url, init) => fetch(url, init));
   const timeoutMs = options.timeoutMs ?? 5000;
   const now = options.now ?? Date.now;
@@ -65,6 +85,8 @@ export function createIssuerKeys(auth: AuthConfig, options: IssuerKeysOptions = 
   let discovered: AuthorizationServerMetadata | undefined;
   let local: ReturnType<typeof createLocalJWKSet> | undefined;
   let fetchedAt = 0;
+  let keySetText: string | undefined;
+  let version = 0;
   let lastUnknownKidFetch = Number.NEGATIVE_INFINITY;
   let inflight: Promise<void> | undefined;
   let jwksFetches = 0;
@@ -77,10 +99,10 @@ export function createIssuerKeys(auth: AuthConfig, options: IssuerKeysOptions = 
       headers: { accept: "application/json" },
     });
     if (!response.ok) {
-      await response.arrayBuffer().catch(() => undefined);
+      await response.body?.cancel().catch(() => undefined);
       return { status: response.status, body: undefined };
     }
-    return { status: response.status, body: await response.json() };
+    return { status: response.status, body: JSON.parse(await readBounded(response, url, auth.maxIssuerDocumentBytes)) };
   }
 
   async function discover(): Promise<AuthorizationServerMetadata> {
@@ -117,7 +139,12 @@ export function createIssuerKeys(auth: AuthConfig, options: IssuerKeysOptions = 
     const { status, body } = await getJson(jwksUri);
     const keys = (body as { keys?: unknown } | undefined)?.keys;
     if (!Array.isArray(keys)) throw new Error(`JWKS at ${jwksUri} is not a key set (HTTP ${status})`);
-    local = createLocalJWKSet(body as JSONWebKeySet);
+    const text = JSON.stringify(keys);
+    if (text !== keySetText) {
+      local = createLocalJWKSet(body as JSONWebKeySet);
+      keySetText = text;
+      version++;
+    }
     fetchedAt = now();
   }
 
@@ -143,22 +170,37 @@ export function createIssuerKeys(auth: AuthConfig, options: IssuerKeysOptions = 
     return inflight;
   }
 
-  const resolve: KeyResolver = async (header, token) => {
-    if (!local) await refresh();
-    else if (now() - fetchedAt > maxAgeMs) await refresh().catch(() => undefined); // stale keys beat no keys
-    try {
-      return await local!(header, token);
-    } catch (error) {
-      if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
-      if (now() - lastUnknownKidFetch < cooldownMs) throw error;
-      lastUnknownKidFetch = now();
-      await refresh();
-      return local!(header, token);
+  function refreshIfStale(): Promise<void> | undefined {
+    if (!inflight && local) {
+      const at = now();
+      if (at - fetchedAt <= maxAgeMs || (lastFailure && at - lastFailure.at < failureBackoffMs)) return undefined;
+      // Stale keys beat no keys: a failed refresh leaves them in place.
+      refresh().catch(() => undefined);
     }
-  };
+    return inflight?.catch(() => undefined);
+  }
+
+  const resolver =
+    (usedVersion: (version: number) => void): KeyResolver =>
+    async (header, token) => {
+      if (!local) await refresh();
+      else refreshIfStale();
+      try {
+        usedVersion(version);
+        return await local!(header, token);
+      } catch (error) {
+        if (!(error instanceof errors.JWKSNoMatchingKey)) throw error;
+        if (now() - lastUnknownKidFetch < cooldownMs) throw error;
+        lastUnknownKidFetch = now();
+        await refresh();
+        usedVersion(version);
+        return local!(header, token);
+      }
+    };
 
   return {
-    resolve,
+    resolve: resolver(() => undefined),
+    resolver,
     load: async () => {
       if (!local) await refresh();
     },
@@ -172,5 +214,9 @@ export function createIssuerKeys(auth: AuthConfig, options: IssuerKeysOptions = 
     get jwksFetches() {
       return jwksFetches;
     },
+    get version() {
+      return version;
+    },
+    refreshIfStale,
   };
 }

@@ -2,11 +2,15 @@
  * Access token verification (DESIGN.md request path, stages 1–2: authenticate, identify).
  *
  * Order: size cap and duplicate members on the raw text → signature with a pinned algorithm and the
- * issuer's key → `typ` → `iss`, `aud`, `exp`, `nbf` (bounded skew), required claims, token age → claim
- * types (`sub`, scopes, client) → allowed clients. Every failure is a {@link VerifyFailure}; nothing
- * throws. Verified tokens are cached until they expire, keyed by the end of the token text and checked
- * against the whole token (which the principal holds): the hot path is one map lookup of a short key,
- * one string comparison and one clock read, no hash of the token.
+ * issuer's key → `typ` → `iss`, `aud`, `exp`, `nbf`, `iat` (bounded skew, maximum age) and required
+ * claims → lifetime → claim types (`sub`, scopes, client) → allowed clients. Every failure is a
+ * {@link VerifyFailure}; nothing throws.
+ *
+ * Verified tokens are cached until they expire or grow too old, keyed by the end of the token text and
+ * checked against the whole token (which the principal holds): the hot path is one map lookup of a short
+ * key, one string comparison, one clock read and one comparison of the key set's version, no hash of the
+ * token. An entry counts only for the key set it was verified with: once the JWKS changes (a key withdrawn,
+ * replaced or added), a cached token is verified again, so a withdrawn key vouches for nothing.
  */
 import { type JWTPayload, errors, jwtVerify } from "jose";
 import type { AuthConfig } from "../../policies/bundle/index.js";
@@ -31,13 +35,20 @@ export interface TokenVerifier {
 export interface TokenVerifierOptions extends IssuerKeysOptions {
   /** Verified tokens kept in the cache; 0 turns the cache off. @default 10000 */
   readonly cacheSize?: number;
+  /**
+   * The protected resource the gateway advertises (RFC 9728 `resource`, the bundle's
+   * `protectedResource.resource`): a token issued for it is accepted besides `auth.audiences`.
+   */
+  readonly resource?: string;
 }
 
 /** Characters at the end of a token that key the verified-token cache. */
 const CACHE_KEY_CHARS = 32;
 
-/** `typ` values accepted: RFC 9068 access tokens, and plain JWTs (Okta's access tokens carry no at+jwt). */
-const ACCEPTED_TYP = new Set(["at+jwt", "application/at+jwt", "jwt"]);
+/** `typ` values of an RFC 9068 access token. */
+const ACCESS_TOKEN_TYP = new Set(["at+jwt", "application/at+jwt"]);
+/** `typ` values accepted when the profile does not require `at+jwt` (Okta's access tokens carry none). */
+const ACCEPTED_TYP = new Set([...ACCESS_TOKEN_TYP, "jwt"]);
 
 /** Reads scopes from an array of strings or a space-separated string; anything else is invalid. */
 export function parseScopes(value: unknown): string[] | undefined {
@@ -56,6 +67,7 @@ function reasonFor(error: unknown): string {
   if (error instanceof errors.JWTExpired) return error.claim === "iat" ? "token too old" : "token expired";
   if (error instanceof errors.JWTClaimValidationFailed) {
     if (error.claim === "nbf") return "token not yet valid";
+    if (error.claim === "iat" && error.reason === "check_failed") return "token issued in the future";
     if (error.claim === "iss") return "wrong issuer";
     if (error.claim === "aud") return "wrong audience";
     if (error.reason === "missing") return `missing claim ${error.claim}`;
@@ -71,6 +83,14 @@ function reasonFor(error: unknown): string {
   return "token could not be verified";
 }
 
+interface CacheEntry {
+  readonly result: { readonly ok: true; readonly principal: Principal };
+  /** Seconds since the epoch after which the token is refused: `exp` + skew (never past `iat` + maximum age). */
+  readonly refuseAfter: number;
+  /** {@link IssuerKeys.version} the signature was checked with. */
+  readonly keysVersion: number;
+}
+
 export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOptions = {}): TokenVerifier {
   const keys = createIssuerKeys(auth, options);
   const now = options.now ?? Date.now;
@@ -78,36 +98,51 @@ export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOpti
   // Keyed by the token's last characters (the end of its signature), so a lookup hashes a short string
   // rather than the whole token; a hit counts only if the whole token is the one cached (its principal
   // holds it), so a token sharing those characters is simply verified.
-  const cache = new Map<string, { readonly ok: true; readonly principal: Principal }>();
+  const cache = new Map<string, CacheEntry>();
   const keyOf = (token: string) => (token.length > 2 * CACHE_KEY_CHARS ? token.slice(-CACHE_KEY_CHARS) : token);
   const allowedClients = auth.allowedClients ? new Set(auth.allowedClients) : undefined;
-  const requiredClaims = [...new Set(["exp", "sub", ...auth.requiredClaims])];
+  const requiredClaims = [
+    ...new Set(["exp", "iat", "sub", ...(auth.requireScopeClaim ? [auth.scopeClaim] : []), ...auth.requiredClaims]),
+  ];
+  const audiences = [...new Set([...auth.audiences, ...(options.resource ? [options.resource] : [])])];
+  const acceptedTyp = auth.requireAccessTokenType ? ACCESS_TOKEN_TYP : ACCEPTED_TYP;
 
-  async function verifyUncached(token: string): Promise<VerifyResult> {
+  async function verifyUncached(token: string): Promise<CacheEntry | VerifyFailure> {
     const problem = checkRawToken(token, auth.maxTokenBytes);
     if (problem === "too-large") return fail("token too large");
     if (problem === "malformed") return fail("malformed token");
     if (problem === "duplicate-member") return fail("duplicate claim or header");
 
+    // The version of the key set the signing key came from; -1 (matching nothing) until a key is resolved.
+    let keysVersion = -1;
     let payload: JWTPayload;
     try {
-      const result = await jwtVerify(token, keys.resolve, {
-        algorithms: auth.algorithms,
-        issuer: auth.issuer,
-        audience: auth.audiences,
-        clockTolerance: auth.clockSkewSeconds,
-        requiredClaims,
-        ...(auth.maxTokenAgeSeconds ? { maxTokenAge: auth.maxTokenAgeSeconds } : {}),
-      });
+      const result = await jwtVerify(
+        token,
+        keys.resolver((version) => (keysVersion = version)),
+        {
+          algorithms: auth.algorithms,
+          issuer: auth.issuer,
+          audience: audiences,
+          clockTolerance: auth.clockSkewSeconds,
+          requiredClaims,
+          maxTokenAge: auth.maxTokenAgeSeconds,
+          currentDate: new Date(now()),
+        },
+      );
       const typ = result.protectedHeader.typ;
-      if (typ !== undefined && !ACCEPTED_TYP.has(typ.toLowerCase())) return fail("wrong token type");
+      if (typ === undefined ? auth.requireAccessTokenType : !acceptedTyp.has(typ.toLowerCase()))
+        return fail("wrong token type");
       payload = result.payload;
     } catch (error) {
       return fail(reasonFor(error));
     }
 
     if (typeof payload.sub !== "string" || payload.sub.length === 0) return fail("invalid claim sub");
-    if (typeof payload.exp !== "number") return fail("invalid claim exp");
+    const { exp, iat } = payload;
+    if (typeof exp !== "number" || typeof iat !== "number") return fail("invalid claim exp");
+    // Bounds the cached entry too: a token expires before it grows older than the maximum age.
+    if (exp - iat > auth.maxTokenAgeSeconds + auth.clockSkewSeconds) return fail("token lifetime too long");
     const scopes = parseScopes(payload[auth.scopeClaim]);
     if (!scopes) return fail(`invalid claim ${auth.scopeClaim}`);
     let clientId: string | undefined;
@@ -121,9 +156,23 @@ export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOpti
     if (allowedClients && (clientId === undefined || !allowedClients.has(clientId))) return fail("client not allowed");
 
     return {
-      ok: true,
-      principal: { issuer: auth.issuer, subject: payload.sub, clientId, scopes, expiresAt: payload.exp, token },
+      result: {
+        ok: true,
+        principal: { issuer: auth.issuer, subject: payload.sub, clientId, scopes, expiresAt: exp, token },
+      },
+      refuseAfter: exp + auth.clockSkewSeconds,
+      keysVersion,
     };
+  }
+
+  function remember(key: string, entry: CacheEntry): void {
+    if (cacheSize <= 0) return;
+    if (cache.size >= cacheSize) {
+      // Evict the oldest entry (Map iteration order is insertion order).
+      const oldest = cache.keys().next().value;
+      if (oldest !== undefined) cache.delete(oldest);
+    }
+    cache.set(key, entry);
   }
 
   return {
@@ -131,21 +180,21 @@ export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOpti
     verify: (token) => {
       const key = keyOf(token);
       const cached = cache.get(key);
-      if (cached && cached.principal.token === token) {
-        if (cached.principal.expiresAt + auth.clockSkewSeconds > now() / 1000) return cached;
-        cache.delete(key);
-        return fail("token expired");
-      }
-      return verifyUncached(token).then((result) => {
-        if (result.ok && cacheSize > 0) {
-          if (cache.size >= cacheSize) {
-            // Evict the oldest entry (Map iteration order is insertion order).
-            const oldest = cache.keys().next().value;
-            if (oldest !== undefined) cache.delete(oldest);
-          }
-          cache.set(key, result);
+      if (cached && cached.result.principal.token === token) {
+        if (cached.refuseAfter <= now() / 1000) {
+          cache.delete(key);
+          return fail("token expired");
         }
-        return result;
+        if (cached.keysVersion === keys.version) {
+          keys.refreshIfStale();
+          return cached.result;
+        }
+        cache.delete(key); // the key set changed since: verify the signature again
+      }
+      return verifyUncached(token).then((outcome) => {
+        if (!("result" in outcome)) return outcome;
+        remember(key, outcome);
+        return outcome.result;
       });
     },
   };
