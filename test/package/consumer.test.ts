@@ -1,0 +1,251 @@
+/**
+ * Tollgate as a platform team gets it: `npm pack`, a fresh cdktf app outside this repository, the app's own
+ * compiler settings, plain `node` to synthesize. Three shapes: the tarball under an ESM app (NodeNext), the
+ * tarball under the `cdktf init` TypeScript template's CommonJS tsconfig, and a linked checkout
+ * (`npm install <path>`: a symlink, so Tollgate loads this repository's cdktf while the app loads its own).
+ * In each, the clean stack synthesizes and writes the gateway bundle, and an unauthenticated route fails
+ * synth with TG-AUTH-001.
+ */
+import { spawn } from "node:child_process";
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statfsSync,
+  writeFileSync,
+} from "node:fs";
+import { tmpdir } from "node:os";
+import { delimiter, dirname, join, resolve } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+
+const ROOT = resolve(import.meta.dirname, "../..");
+const APP_SOURCES = join(import.meta.dirname, "app");
+/** The stack id in app/main.ts. */
+const STACK = "platform";
+
+/** The version of `name` this repository develops and tests against. */
+function testedVersion(name: string): string {
+  return (JSON.parse(readFileSync(join(ROOT, "node_modules", name, "package.json"), "utf8")) as { version: string })
+    .version;
+}
+
+/** What a platform team installs beside Tollgate: its peers and a compiler, at the versions tested here. */
+const APP_DEPENDENCIES = ["cdktf", "constructs", "typescript", "@types/node"].map((n) => `${n}@${testedVersion(n)}`);
+
+/** A typical ESM app's settings. */
+const NODENEXT_TSCONFIG = {
+  compilerOptions: {
+    target: "ES2022",
+    module: "NodeNext",
+    moduleResolution: "NodeNext",
+    strict: true,
+    skipLibCheck: true,
+    types: ["node"],
+  },
+  include: ["*.ts"],
+};
+
+/** Exactly what `cdktf init --template=typescript` writes (CommonJS, moduleResolution node10, lib es2018). */
+const CDKTF_INIT_TSCONFIG = readFileSync(
+  join(ROOT, "node_modules/cdktf-cli/bundle/templates/typescript/tsconfig.json"),
+  "utf8",
+);
+
+const ENV = { ...process.env, PATH: `${dirname(process.execPath)}${delimiter}${process.env.PATH ?? ""}` };
+
+interface Ran {
+  readonly status: number | null;
+  readonly output: string;
+}
+
+/** Runs with this test's Node 22 first on PATH (npm scripts, `#!/usr/bin/env node`), never the machine's default. */
+function run(command: string, args: readonly string[], cwd: string): Promise<Ran> {
+  return new Promise((done, fail) => {
+    const child = spawn(command, args, { cwd, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+    let output = "";
+    child.stdout.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.stderr.on("data", (chunk: Buffer) => (output += chunk.toString()));
+    child.on("error", fail);
+    child.on("close", (status) => done({ status, output }));
+  });
+}
+
+async function mustRun(command: string, args: readonly string[], cwd: string): Promise<string> {
+  const result = await run(command, args, cwd);
+  if (result.status !== 0)
+    throw new Error(`${command} ${args.join(" ")} (in ${cwd}) exited ${result.status}:\n${result.output}`);
+  return result.output;
+}
+
+/** A directory with its own package.json and node_modules, as `npm init` and `npm install` leave it. */
+async function installProject(dir: string, tollgate: string): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "platform-infra", private: true }, null, 2));
+  const install = ["install", "--prefer-offline", "--no-audit", "--no-fund", "--ignore-scripts"];
+  await mustRun("npm", [...install, tollgate, ...APP_DEPENDENCIES], dir);
+}
+
+/** An app in a directory of an installed project: the fixture sources, a package.json and a tsconfig. */
+function writeApp(dir: string, type: "module" | "commonjs", tsconfig: string): void {
+  mkdirSync(dir, { recursive: true });
+  for (const file of readdirSync(APP_SOURCES)) writeFileSync(join(dir, file), readFileSync(join(APP_SOURCES, file)));
+  writeFileSync(join(dir, "package.json"), JSON.stringify({ private: true, type, main: "main.js" }, null, 2));
+  writeFileSync(join(dir, "tsconfig.json"), tsconfig);
+}
+
+interface ConsumerApp {
+  readonly name: string;
+  /** Relative to the work directory: `<project>/<app>`. */
+  readonly path: string;
+  readonly type: "module" | "commonjs";
+  readonly tsconfig: string;
+}
+
+const APPS: readonly ConsumerApp[] = [
+  {
+    name: "tarball, ESM app (module/moduleResolution NodeNext)",
+    path: "tarball/esm",
+    type: "module",
+    tsconfig: JSON.stringify(NODENEXT_TSCONFIG, null, 2),
+  },
+  {
+    name: "tarball, the cdktf init template's tsconfig (CommonJS)",
+    path: "tarball/cdktf-init",
+    type: "commonjs",
+    tsconfig: CDKTF_INIT_TSCONFIG,
+  },
+  {
+    name: "linked checkout (npm install <path>), ESM app",
+    path: "linked/esm",
+    type: "module",
+    tsconfig: JSON.stringify(NODENEXT_TSCONFIG, null, 2),
+  },
+];
+
+/** What one app did: compiled, then synthesized with the mistake and without it. */
+interface AppRun {
+  readonly dir: string;
+  readonly unauthenticated: Ran;
+  readonly clean: Ran;
+}
+
+/**
+ * tmpfs when the machine has one: writing and then removing ~700 MB of provider bindings costs a minute each
+ * on disk. Either way the directory is outside the repository, so nothing resolves from its node_modules.
+ */
+function scratchDirectory(): string {
+  try {
+    const shm = statfsSync("/dev/shm");
+    if (shm.bavail * shm.bsize > 4 * 2 ** 30) return "/dev/shm";
+  } catch {
+    // no tmpfs: the system's temporary directory
+  }
+  return tmpdir();
+}
+
+/** Compiles the app with its own compiler and tsconfig, then synthesizes it with plain node. */
+async function buildAndSynth(app: ConsumerApp): Promise<AppRun> {
+  const dir = join(work, app.path);
+  writeApp(dir, app.type, app.tsconfig);
+  await mustRun(process.execPath, [join(dir, "..", "node_modules/typescript/bin/tsc"), "-p", "."], dir);
+  const unauthenticated = await run(process.execPath, ["main.js", "--unauthenticated-route"], dir);
+  rmSync(join(dir, "cdktf.out"), { recursive: true, force: true });
+  const clean = await run(process.execPath, ["main.js"], dir);
+  return { dir, unauthenticated, clean };
+}
+
+let work: string;
+let tarball: string;
+const runs = new Map<ConsumerApp, AppRun>();
+
+beforeAll(async () => {
+  work = mkdtempSync(join(scratchDirectory(), "tollgate-consumer-"));
+  // prepack builds dist/, which the linked checkout uses too
+  const packed = mustRun("npm", ["pack", "--pack-destination", work], ROOT).then(() => {
+    const files = readdirSync(work).filter((f) => f.endsWith(".tgz"));
+    expect(files).toHaveLength(1);
+    tarball = join(work, files[0] as string);
+  });
+  const linked = installProject(join(work, "linked"), ROOT);
+  const tarballInstalled = packed.then(() => installProject(join(work, "tarball"), tarball));
+  await Promise.all(
+    APPS.map(async (app) => {
+      await (app.path.startsWith("linked/") ? Promise.all([packed, linked]) : tarballInstalled);
+      runs.set(app, await buildAndSynth(app));
+    }),
+  );
+}, 600_000);
+
+afterAll(() => {
+  if (work) rmSync(work, { recursive: true, force: true });
+}, 120_000);
+
+describe("the package", () => {
+  it("holds the compiled library, the CLI and the documents, and none of the repository's sources, tests or CI", async () => {
+    const files = (await mustRun("tar", ["-tzf", tarball], work))
+      .split("\n")
+      .filter(Boolean)
+      .map((f) => f.replace(/^package\//, ""));
+    for (const entry of [
+      "dist/constructs/index.js",
+      "dist/constructs/index.d.ts",
+      "dist/policies/index.js",
+      "dist/policies/index.d.ts",
+      "dist/runtime/tollgate.mjs",
+      "bin/tollgate.mjs",
+      "README.md",
+      "CHANGELOG.md",
+    ])
+      expect(files).toContain(entry);
+    const unexpected = files.filter(
+      (f) =>
+        !/^(dist\/(constructs|policies|runtime)\/|bin\/)/.test(f) &&
+        !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(f),
+    );
+    expect(unexpected).toEqual([]);
+    expect(files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
+  });
+
+  it("uses the app's cdktf and constructs (peer dependencies) and brings no tsx", () => {
+    const project = join(work, "tarball");
+    for (const name of ["tollgate/node_modules/cdktf", "tollgate/node_modules/constructs", "tsx"])
+      expect(existsSync(join(project, "node_modules", name)), name).toBe(false);
+  });
+});
+
+describe.each(APPS)("a platform team's app: $name", (app) => {
+  const result = () => runs.get(app) as AppRun;
+  const bundleFile = () => join(result().dir, "cdktf.out", "stacks", STACK, "gateway.bundle.json");
+
+  it("synthesizes with plain node and writes the gateway bundle next to cdk.tf.json", () => {
+    const { clean, dir } = result();
+    expect(clean.status, clean.output).toBe(0);
+    expect(existsSync(join(dir, "cdktf.out", "stacks", STACK, "cdk.tf.json"))).toBe(true);
+    const bundle = JSON.parse(readFileSync(bundleFile(), "utf8")) as {
+      server: { publicUrl: string };
+      auth: { issuer: string; audiences: string[] };
+      llm: { routes: { id: string }[] };
+    };
+    expect(bundle.server.publicUrl).toBe("https://agents.platform.acme.example");
+    expect(bundle.auth).toMatchObject({
+      issuer: "https://acme.okta.com/oauth2/aus1acmeplatform",
+      audiences: ["https://agents.platform.acme.example"],
+    });
+    expect(bundle.llm.routes.map((r) => r.id)).toEqual(["anthropic"]);
+  });
+
+  it("fails synth with TG-AUTH-001 when a route does not require authentication", () => {
+    const { unauthenticated } = result();
+    expect(unauthenticated.status, unauthenticated.output).not.toBe(0);
+    expect(unauthenticated.output).toContain("TG-AUTH-001");
+  });
+
+  it("reviews the bundle with the installed tollgate command", async () => {
+    const { dir } = result();
+    const validate = await run(join(dir, "..", "node_modules/.bin/tollgate"), ["validate", bundleFile()], dir);
+    expect(validate.status, validate.output).toBe(0);
+  });
+});
