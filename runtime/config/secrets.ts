@@ -2,13 +2,36 @@
  * Secrets referenced by the bundle (`{ env: NAME }` or `{ file: /path }`), read once at load.
  * A missing secret fails the load with the bundle path and the variable or file; a request never
  * discovers a missing secret. Values never appear in errors or logs.
+ *
+ * Where the deployment mounts its Secret as files (`TOLLGATE_SECRETS_DIR`, as GatewayDeployment does),
+ * `{ env: NAME }` is read from the file NAME there first: the server watches that directory, so a rotated
+ * key is loaded by a reload instead of waiting for a pod restart (environment variables never change).
  */
 import { createHash } from "node:crypto";
 import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import type { BundleIssue, SecretRef } from "../../policies/bundle/index.js";
 import type { SecretReader } from "../http/types.js";
 
 export type Environment = Readonly<Record<string, string | undefined>>;
+
+/** The environment variable naming the directory where the deployment mounts its secrets, one file per key. */
+export const SECRETS_DIR_VARIABLE = "TOLLGATE_SECRETS_DIR";
+
+/** The mounted secrets directory, when the deployment provides one. */
+export function secretsDirectory(env: Environment): string | undefined {
+  return env[SECRETS_DIR_VARIABLE] || undefined;
+}
+
+/** `{ env: NAME }` from the mounted file NAME, when there is one (names are plain variable names: no path). */
+function readMounted(directory: string | undefined, name: string): string | undefined {
+  if (directory === undefined || !/^[A-Za-z_][A-Za-z0-9_]*$/.test(name)) return undefined;
+  try {
+    return readFileSync(join(directory, name), "utf8").replace(/\r?\n$/, "");
+  } catch {
+    return undefined;
+  }
+}
 
 function isSecretRef(node: unknown): node is SecretRef {
   if (node === null || typeof node !== "object" || Array.isArray(node)) return false;
@@ -43,11 +66,12 @@ export function readSecrets(
 ): { ok: true; reader: SecretReader; fingerprint: string } | { ok: false; issues: BundleIssue[] } {
   const values = new Map<string, string>();
   const issues: BundleIssue[] = [];
+  const directory = secretsDirectory(env);
   for (const { path, ref } of findSecretRefs(bundle)) {
     const key = refKey(ref);
     if (values.has(key)) continue;
     if ("env" in ref) {
-      const value = env[ref.env];
+      const value = readMounted(directory, ref.env) ?? env[ref.env];
       if (value === undefined || value === "")
         issues.push({
           path,
