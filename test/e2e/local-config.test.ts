@@ -22,6 +22,7 @@ import {
   userClient,
 } from "../../examples/local-platform/okta-resources.js";
 import { type SynthOutput, findStack, synthesize } from "../../examples/local-platform/synth.js";
+import { startAuthServer } from "../../examples/local-platform/auth-server.js";
 
 const ENDPOINTS: LocalEndpoints = {
   issuer: "http://127.0.0.1:41000",
@@ -82,9 +83,32 @@ describe("local platform configuration from the synthesized dev stack", () => {
     expect(okta.audiences).toEqual(audiences);
   });
 
+  it("resolves every placeholder to what it stands for at the local authorization server and its clients", async () => {
+    const as = await startAuthServer({ audience: ENDPOINTS.gatewayUrl, scopes: ["mcp:read"], clients: [] });
+    try {
+      const endpoints = {
+        ...ENDPOINTS,
+        issuer: as.issuer,
+        clientIds: { agent: serviceClient(okta)!.clientId, user: userClient(okta)!.clientId },
+      };
+      const { values } = buildLocalOverlay(bundle, endpoints);
+      expect(Object.keys(values).sort()).toEqual(listPlaceholders(bundle));
+      const discovery = (await (await fetch(values["okta.discoveryUrl"]!)).json()) as Record<string, unknown>;
+      expect(values).toEqual({
+        "okta.issuer": discovery.issuer,
+        "okta.discoveryUrl": `${as.issuer}/.well-known/openid-configuration`,
+        "okta.jwksUri": discovery.jwks_uri,
+        "okta.tokenUrl": discovery.token_endpoint,
+        "okta.clients.agent.id": "tollgate-dev-agents",
+        "okta.clients.user.id": "tollgate-dev-users",
+      });
+    } finally {
+      await as.close();
+    }
+  });
+
   it("the generated overlay makes the synthesized bundle pass the load-time rules unchanged", () => {
     const overlay = buildLocalOverlay(bundle, ENDPOINTS);
-    expect(Object.keys(overlay.values).sort()).toEqual(listPlaceholders(bundle));
     const result = validateRuntimeBundle(bundle, { overlay });
     expect(result.ok ? [] : result.issues).toEqual([]);
     if (!result.ok) return;
