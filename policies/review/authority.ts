@@ -9,7 +9,13 @@
  * Concrete decisions use the runtime's own `decideTool`, so review and enforcement cannot disagree.
  */
 import type { SynthBundle } from "../bundle/index.js";
-import { type CompiledToolPolicy, compileToolPolicy, decideTool, type ToolDecision } from "../tools/index.js";
+import {
+  type CompiledToolPolicy,
+  compileToolPolicy,
+  decideTool,
+  isLiteralToolPattern,
+  type ToolDecision,
+} from "../tools/index.js";
 import type { AuthorityEdge, Change, ToolCatalog } from "./types.js";
 
 type Rules = Pick<NonNullable<SynthBundle["mcp"]>, "grants" | "deny" | "alwaysBlocked" | "upstreams">;
@@ -18,8 +24,6 @@ const NO_RULES: Rules = { grants: [], deny: [], alwaysBlocked: [], upstreams: []
 function rulesOf(bundle: SynthBundle | undefined): Rules {
   return bundle?.mcp ?? NO_RULES;
 }
-
-const isLiteral = (pattern: string) => !pattern.includes("*");
 
 /**
  * Concrete tool names per upstream: literal names the bundles mention, plus the catalogue. A literal
@@ -40,9 +44,9 @@ export function knownToolNames(
   for (const bundle of bundles) {
     const rules = rulesOf(bundle);
     for (const u of rules.upstreams) upstreams.add(u.id);
-    for (const g of rules.grants) for (const t of g.tools.filter(isLiteral)) add(g.upstream, t);
+    for (const g of rules.grants) for (const t of g.tools.filter(isLiteralToolPattern)) add(g.upstream, t);
     for (const r of [...rules.deny, ...rules.alwaysBlocked]) {
-      for (const t of r.tools.filter(isLiteral)) r.upstream === "*" ? everywhere.add(t) : add(r.upstream, t);
+      for (const t of r.tools.filter(isLiteralToolPattern)) r.upstream === "*" ? everywhere.add(t) : add(r.upstream, t);
     }
   }
   for (const [upstream, names] of Object.entries(catalog)) {

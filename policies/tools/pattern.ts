@@ -17,6 +17,11 @@ export function toolPattern(pattern: string): RegExp {
   return new RegExp(`^${body}$`, "su");
 }
 
+/** Whether `pattern` has no wildcard, so it names exactly one tool. */
+export function isLiteralToolPattern(pattern: string): boolean {
+  return !pattern.includes("*");
+}
+
 const compiled = new Map<string, RegExp>();
 
 /**
