@@ -116,11 +116,10 @@ export class ImportedAuthorizationServer extends Construct implements IAuthoriza
         `${api}: the server's audiences are not checked at plan (Okta's data source finds servers by name): set name to have Terraform check that ${describeValue(attrs.audience)} is one of them`,
       );
     }
-    ({
-      discoveryUrl: this.discoveryUrl,
-      jwksUri: this.jwksUri,
-      tokenUrl: this.tokenUrl,
-    } = issuerEndpoints(this.issuer));
+    const endpoints = issuerEndpoints(this.issuer);
+    this.discoveryUrl = endpoints.discoveryUrl;
+    this.jwksUri = endpoints.jwksUri;
+    this.tokenUrl = endpoints.tokenUrl;
   }
 
   /** Records the scopes and tells the listeners (an `OktaApps` access policy on this server); changes nothing in Okta. */

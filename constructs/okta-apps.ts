@@ -200,27 +200,27 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
     const errors = propsProblems(props, accessMinutes, refreshMinutes);
     if (errors.length > 0) throw new Error(errors.map((e) => `${this.node.path}: ${e}`).join("\n"));
 
-    const server = serverOf(this, props);
-    if (server) {
-      this.authServerId = server.authServerId;
-      this.issuer = server.issuer;
-      this.audience = server.audience;
+    const where = serverOf(this, props);
+    const server = "server" in where ? where.server : undefined;
+    if ("server" in where) {
+      this.authServerId = where.server.authServerId;
+      this.issuer = where.server.issuer;
+      this.audience = where.server.audience;
     } else {
       const created = new AuthServer(this, "AuthServer", {
         name: props.name,
-        description: `Tokens for the Tollgate gateway ${props.gatewayUri}`,
-        audiences: [props.gatewayUri as string],
+        description: `Tokens for the Tollgate gateway ${where.gatewayUri}`,
+        audiences: [where.gatewayUri],
         issuerMode: "ORG_URL",
       });
       this.authServerId = created.id;
       this.issuer = created.issuer;
-      this.audience = props.gatewayUri as string;
+      this.audience = where.gatewayUri;
     }
-    ({
-      discoveryUrl: this.discoveryUrl,
-      jwksUri: this.jwksUri,
-      tokenUrl: this.tokenUrl,
-    } = issuerEndpoints(this.issuer));
+    const endpoints = issuerEndpoints(this.issuer);
+    this.discoveryUrl = endpoints.discoveryUrl;
+    this.jwksUri = endpoints.jwksUri;
+    this.tokenUrl = endpoints.tokenUrl;
 
     this.userApp = new AppOauth(this, "UserApp", {
       label: props.userApp.label ?? `${props.name} (users)`,
@@ -352,15 +352,16 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
   }
 }
 
-/** The server the apps use when it is not theirs to create: given, or (deprecated prop) imported here. */
-function serverOf(owner: Construct, props: OktaAppsProps): IAuthorizationServer | undefined {
-  if (props.authServer) return props.authServer;
-  if (!props.existingAuthServer) return undefined;
-  return new ImportedAuthorizationServer(owner, "ExistingAuthServer", {
+/** The existing server the apps use, or the gateway URL of the server they create. */
+function serverOf(owner: Construct, props: OktaAppsProps): { server: IAuthorizationServer } | { gatewayUri: string } {
+  if (props.authServer) return { server: props.authServer };
+  if (!props.existingAuthServer) return { gatewayUri: props.gatewayUri };
+  const server = new ImportedAuthorizationServer(owner, "ExistingAuthServer", {
     authServerId: props.existingAuthServer.id,
     issuer: props.existingAuthServer.issuer,
     audience: props.gatewayUri,
   });
+  return { server };
 }
 
 function isScopeNotifier(
