@@ -18,7 +18,10 @@ export interface IAuthorizationServer extends IConstruct {
   readonly jwksUri: string;
   /** Token endpoint (`${issuer}/v1/token`), used for client credentials and token exchange. */
   readonly tokenUrl: string;
-  /** The audience of its access tokens: the gateway's canonical URI. */
+  /**
+   * The audience of its access tokens: the gateway's public URL. Declared once, here (`OktaApps.gatewayUri`
+   * or the `audience` of `OktaApps.fromAuthServerId`); the gateway, its bundle and the agents read it from here.
+   */
   readonly audience: string;
   /**
    * Makes scopes requestable through the authorization server's access policy.
