@@ -3,20 +3,13 @@ import { KubernetesProvider } from "@cdktf/provider-kubernetes/lib/provider/inde
 import { NamespaceV1 } from "@cdktf/provider-kubernetes/lib/namespace-v1/index.js";
 import { OktaProvider } from "@cdktf/provider-okta/lib/provider/index.js";
 import { S3Backend, TerraformStack } from "cdktf";
-import {
-  GatewayBundle,
-  GatewayDeployment,
-  GatewayRoute,
-  GuardPolicy,
-  McpScopes,
-  OktaApps,
-} from "tollgate/constructs";
+import { GatewayBundle, GatewayDeployment, GatewayRoute, GuardPolicy, McpScopes, OktaApps } from "tollgate/constructs";
 
 /**
  * A platform team's own stack, which already has its providers, its backend, its namespace and an
- * Okta authorization server, and adds a Tollgate gateway with a few constructs. Nothing else is
- * needed: the bundle is written to cdktf.out/stacks/<stack>/gateway.bundle.json on synth and the
- * Tollgate checks run.
+ * Okta authorization server, and adds a Tollgate gateway with a few constructs imported by package name
+ * (`tollgate/constructs`). Nothing else is needed: the bundle is written to
+ * cdktf.out/stacks/<stack>/gateway.bundle.json on synth and the Tollgate checks run.
  */
 export class PlatformTeamStack extends TerraformStack {
   public readonly gateway: GatewayDeployment;
@@ -34,16 +27,24 @@ export class PlatformTeamStack extends TerraformStack {
     new KubernetesProvider(this, "kubernetes", { configPath: "~/.kube/config", configContext: "platform" });
     const namespace = new NamespaceV1(this, "PlatformNamespace", { metadata: { name: "platform" } });
 
+    // The team's Okta authorization server: imported, not created or changed. With its name, Terraform
+    // reads it at plan and fails unless its id matches and the gateway's URL is one of its audiences.
+    const authServer = OktaApps.fromAuthServerId(this, "PlatformAuthServer", {
+      name: "platform",
+      authServerId: "aus1acmeplatform",
+      audience: "https://agents.platform.acme.example",
+      issuer: "https://acme.okta.com/oauth2/aus1acmeplatform",
+    });
+
     // --- what Tollgate adds ---
     const okta = new OktaApps(this, "AgentIdentities", {
       name: "platform-agents",
-      gatewayUri: "https://agents.platform.acme.example",
-      existingAuthServer: { id: "aus1acmeplatform", issuer: "https://acme.okta.com/oauth2/aus1acmeplatform" },
+      authServer,
       userGroup: { existingGroupId: "00g1acmeengineers" },
       userApp: { redirectUris: ["https://ide.acme.example/oauth/callback", "http://127.0.0.1:33418/callback"] },
     });
     const scopes = new McpScopes(this, "AgentScopes", {
-      authServer: okta,
+      authServer,
       scopes: ["mcp:read", "mcp:write"],
       privileged: ["mcp:write"],
     });
@@ -63,7 +64,7 @@ export class PlatformTeamStack extends TerraformStack {
     const bundle = new GatewayBundle(this, "GatewayBundle", {
       name: "gateway",
       environment: "staging",
-      authServer: okta,
+      authServer,
       clients: okta,
       routes: [anthropic, docs],
       scopes,
