@@ -31,8 +31,18 @@ function secretLiteralIssues(input: unknown): BundleIssue[] {
   return issues;
 }
 
-function digestIssues(input: unknown): BundleIssue[] {
+const DIGEST_FIX = "the bundle was edited after synth: re-run cdktf synth instead of editing it";
+
+function digestIssues(input: unknown, required: boolean): BundleIssue[] {
   const metadata = (input as { metadata?: { digest?: unknown } } | null)?.metadata;
+  if (metadata?.digest === undefined && required)
+    return [
+      {
+        path: "metadata.digest",
+        message: "missing: the gateway loads a bundle only with the digest cdktf synth writes into it",
+        fix: "re-run cdktf synth and deploy the bundle it writes, unedited",
+      },
+    ];
   if (typeof metadata?.digest !== "string") return [];
   const actual = computeDigest(input as Parameters<typeof computeDigest>[0]);
   return actual === metadata.digest
@@ -41,7 +51,7 @@ function digestIssues(input: unknown): BundleIssue[] {
         {
           path: "metadata.digest",
           message: `does not match the content (expected ${actual})`,
-          fix: "the bundle was edited after synth: re-run cdktf synth instead of editing it",
+          fix: DIGEST_FIX,
         },
       ];
 }
@@ -61,6 +71,12 @@ export interface LoadOptions {
   readonly values?: ApplyValues;
   /** A local overlay (values plus stand-in transports). */
   readonly overlay?: unknown;
+  /**
+   * Refuse a bundle without `metadata.digest`. Set for every bundle read from a file (the gateway's load
+   * path, `tollgate validate --runtime`): a bundle stripped of its digest could carry any edit.
+   * @default false (bundles built in memory, which have no reviewed form)
+   */
+  readonly requireDigest?: boolean;
 }
 
 /**
@@ -68,7 +84,7 @@ export interface LoadOptions {
  * remains, structure and references hold, no secret literal. Pure: reading files is the caller's job.
  */
 export function validateRuntimeBundle(input: unknown, options: LoadOptions = {}): Validation<Bundle> {
-  const issues: BundleIssue[] = [...digestIssues(input)];
+  const issues: BundleIssue[] = [...digestIssues(input, options.requireDigest ?? false)];
   let overlay: Overlay | undefined;
   if (options.overlay !== undefined) {
     const parsedOverlay = OverlaySchema.safeParse(options.overlay);

@@ -1,13 +1,17 @@
 /**
  * Loads a bundle for the runtime: reads the bundle, values and overlay files, validates with the
- * shared schema (load-time rules: no placeholder left, digest matches), reads the referenced secrets.
+ * shared schema (load-time rules: no placeholder left, a bundle file carries its digest and the digest
+ * matches), reads the referenced secrets.
  */
 import { readFile } from "node:fs/promises";
 import { type BundleIssue, computeDigest, parseJson, validateRuntimeBundle } from "../../policies/bundle/index.js";
 import type { ActiveConfig } from "../http/types.js";
 import { type Environment, readSecrets } from "./secrets.js";
 
-/** Where a bundle comes from: files (watched by `serve`), or values in memory (tests, embedding). */
+/**
+ * Where a bundle comes from: files (watched by `serve`; the bundle must carry the digest synth wrote), or
+ * values in memory (tests, embedding; a digest is checked when present).
+ */
 export type BundleSource =
   | { readonly kind: "files"; readonly bundleFile: string; readonly valuesFile?: string; readonly overlayFile?: string }
   | {
@@ -91,6 +95,7 @@ export async function loadConfig(source: BundleSource, env: Environment): Promis
   }
 
   const validated = validateRuntimeBundle(bundle, {
+    requireDigest: source.kind === "files",
     ...(values ? { values } : {}),
     ...(overlay !== undefined ? { overlay } : {}),
   });
