@@ -32,8 +32,13 @@ function testedVersion(name: string): string {
     .version;
 }
 
-/** What a platform team installs beside Tollgate: its peers and a compiler, at the versions tested here. */
-const APP_DEPENDENCIES = ["cdktf", "constructs", "typescript", "@types/node"].map((n) => `${n}@${testedVersion(n)}`);
+/**
+ * What a platform team installs beside Tollgate, at the versions tested here: its peers, the Okta provider
+ * for its own provider block (the version Tollgate pins), a compiler.
+ */
+const APP_DEPENDENCIES = ["cdktf", "constructs", "@cdktf/provider-okta", "typescript", "@types/node"].map(
+  (n) => `${n}@${testedVersion(n)}`,
+);
 
 /** A typical ESM app's settings. */
 const NODENEXT_TSCONFIG = {
