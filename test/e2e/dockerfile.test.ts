@@ -11,7 +11,7 @@ import { join } from "node:path";
 import type { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { findStack, synthesize } from "../../examples/local-platform/synth.js";
-import { placeholder } from "../../policies/bundle/index.js";
+import { placeholder, withDigest } from "../../policies/bundle/index.js";
 import { authTestBundle, freePort } from "../support/gateway.js";
 import { type BuiltImage, ROOT, buildImage, execForm, parseDockerfile, removeInImage } from "./dockerfile-image.js";
 
@@ -138,7 +138,7 @@ console.log(JSON.stringify(failed));`,
     bundle.telemetry = { metrics: { enabled: true, port: metricsPort } };
     const mounted = (file: string) => file.replace(/^\/etc\/tollgate\//, `${mount}/`);
     const args = cmd.map(mounted);
-    await writeFile(args[args.indexOf("--bundle") + 1]!, JSON.stringify(bundle));
+    await writeFile(args[args.indexOf("--bundle") + 1]!, JSON.stringify(withDigest(bundle)));
     await writeFile(args[args.indexOf("--values") + 1]!, JSON.stringify({ "okta.issuer": issuer }));
     // Tests bind loopback on a free port; the image's own --host and --port are checked against the Deployment below.
     args[args.indexOf("--host") + 1] = "127.0.0.1";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import type { Readable } from "node:stream";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type BundleInput, placeholder } from "../../policies/bundle/index.js";
+import { type BundleInput, placeholder, withDigest } from "../../policies/bundle/index.js";
 import { loadConfig } from "../../runtime/config/load.js";
 import { GatewayStartError, startGateway } from "../../runtime/server/index.js";
 import { createMemoryAuditLog } from "../../runtime/observability/audit.js";
@@ -72,7 +72,7 @@ describe("loading a bundle", () => {
   });
 
   it("refuses an unresolved apply-time placeholder, and accepts it once values.json supplies it", async () => {
-    const bundle = sampleBundle({ issuer: placeholder("okta.issuer") });
+    const bundle = withDigest(sampleBundle({ issuer: placeholder("okta.issuer") }));
     const bundleFile = join(dir, "bundle.json");
     const valuesFile = join(dir, "values.json");
     await writeFile(bundleFile, JSON.stringify(bundle));
@@ -148,10 +148,10 @@ describe("tollgate serve reloads a replaced bundle file", () => {
   let url: string;
   let bundle: BundleInput;
 
-  /** Replaces the bundle file the way a ConfigMap update does: a new file renamed over the old one. */
-  const replaceBundle = async (content: string) => {
+  /** Replaces the bundle file the way a ConfigMap update does: a new file (as synth writes it) renamed over the old one. */
+  const replaceBundle = async (content: BundleInput) => {
     const next = join(dir, "next-bundle.json");
-    await writeFile(next, content);
+    await writeFile(next, JSON.stringify(withDigest(content)));
     await rename(next, bundleFile);
   };
   const scopesServed = async () =>
@@ -164,7 +164,7 @@ describe("tollgate serve reloads a replaced bundle file", () => {
     url = `http://127.0.0.1:${await freePort()}`;
     // The issuer is never contacted: these checks read the protected-resource metadata, which needs no token.
     bundle = authTestBundle("http://127.0.0.1:9/issuer", url);
-    await writeFile(bundleFile, JSON.stringify(bundle));
+    await writeFile(bundleFile, JSON.stringify(withDigest(bundle)));
     serve = new ServeProcess(
       spawn(
         process.execPath,
@@ -187,14 +187,15 @@ describe("tollgate serve reloads a replaced bundle file", () => {
     expect(await scopesServed()).toEqual(["mcp:read", "mcp:write", "mcp:admin"]);
 
     const auditBefore = serve.output.stdout.length;
-    await replaceBundle(
-      JSON.stringify({ ...bundle, protectedResource: { ...bundle.protectedResource, scopesSupported: ["mcp:read"] } }),
-    );
+    await replaceBundle({
+      ...bundle,
+      protectedResource: { ...bundle.protectedResource, scopesSupported: ["mcp:read"] },
+    });
     await serve.waitFor("stdout", /"kind":"config","decision":"allow"[^\n]*reloaded/, auditBefore);
     expect(await scopesServed()).toEqual(["mcp:read"]);
 
     const logBefore = serve.output.stderr.length;
-    await replaceBundle(JSON.stringify({ ...bundle, auth: { ...bundle.auth, audiences: [] } }));
+    await replaceBundle({ ...bundle, auth: { ...bundle.auth, audiences: [] } });
     const [rejection] = await serve.waitFor("stderr", /reload of .* rejected[^\n]*\n(?: {2}- [^\n]*\n)+/, logBefore);
     expect(rejection).toContain(bundleFile);
     expect(rejection).toMatch(/^ {2}- auth\.audiences: /m);
