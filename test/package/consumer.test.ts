@@ -219,6 +219,34 @@ describe("the package", () => {
     for (const name of ["tollgate/node_modules/cdktf", "tollgate/node_modules/constructs", "tsx"])
       expect(existsSync(join(project, "node_modules", name)), name).toBe(false);
   });
+
+  it("loads every module its exports map names with plain node, by import and by require", async () => {
+    const project = join(work, "tarball");
+    const manifest = JSON.parse(readFileSync(join(project, "node_modules/tollgate/package.json"), "utf8")) as {
+      version: string;
+      exports: Record<string, unknown>;
+    };
+    const modules = Object.keys(manifest.exports)
+      .filter((subpath) => subpath !== "./package.json")
+      .map((subpath) => `tollgate${subpath.slice(1)}`);
+    expect(modules).toEqual(["tollgate/constructs", "tollgate/policies"]);
+    writeFileSync(
+      join(project, "load-exports.mjs"),
+      [
+        'import { createRequire } from "node:module";',
+        "const require = createRequire(import.meta.url);",
+        `for (const specifier of ${JSON.stringify(modules)}) {`,
+        "  const imported = Object.keys(await import(specifier));",
+        "  const required = Object.keys(require(specifier));",
+        "  if (imported.length === 0 || imported.join() !== required.join()) throw new Error(`${specifier}: ${imported} / ${required}`);",
+        "}",
+        'console.log(require("tollgate/package.json").version);',
+      ].join("\n"),
+    );
+    const loaded = await run(process.execPath, ["load-exports.mjs"], project);
+    expect(loaded.status, loaded.output).toBe(0);
+    expect(loaded.output.trim()).toBe(manifest.version);
+  });
 });
 
 describe.each(APPS)("a platform team's app: $name", (app) => {
