@@ -54,9 +54,9 @@ export interface IssuerKeys {
   readonly version: number;
   /**
    * Starts a background refresh when the keys are older than `jwksCacheMaxAgeSeconds`, without waiting for
-   * it; returns the refresh under way, if any (it never rejects).
+   * it; returns the refresh under way, if any (it never rejects). `at` is the current time, when the caller has read it.
    */
-  refreshIfStale(): Promise<void> | undefined;
+  refreshIfStale(at?: number): Promise<void> | undefined;
 }
 
 /** Candidate discovery URLs, most specific first (OIDC, then RFC 8414 in both the Okta and the path-inserted form). */
@@ -170,9 +170,8 @@ export function createIssuerKeys(auth: IssuerKeysConfig, options: IssuerKeysOpti
     return inflight;
   }
 
-  function refreshIfStale(): Promise<void> | undefined {
+  function refreshIfStale(at = now()): Promise<void> | undefined {
     if (!inflight && local) {
-      const at = now();
       if (at - fetchedAt <= maxAgeMs || (lastFailure && at - lastFailure.at < failureBackoffMs)) return undefined;
       // Stale keys beat no keys: a failed refresh leaves them in place.
       refresh().catch(() => undefined);
@@ -184,7 +183,7 @@ export function createIssuerKeys(auth: IssuerKeysConfig, options: IssuerKeysOpti
     (usedVersion: (version: number) => void): KeyResolver =>
     async (header, token) => {
       if (!local) await refresh();
-      else refreshIfStale();
+      else void refreshIfStale();
       try {
         usedVersion(version);
         return await local!(header, token);

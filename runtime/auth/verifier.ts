@@ -181,12 +181,13 @@ export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOpti
       const key = keyOf(token);
       const cached = cache.get(key);
       if (cached && cached.result.principal.token === token) {
-        if (cached.refuseAfter <= now() / 1000) {
+        const at = now();
+        if (cached.refuseAfter <= at / 1000) {
           cache.delete(key);
           return fail("token expired");
         }
         if (cached.keysVersion === keys.version) {
-          keys.refreshIfStale();
+          void keys.refreshIfStale(at);
           return cached.result;
         }
         cache.delete(key); // the key set changed since: verify the signature again

@@ -42,7 +42,8 @@ describe("a bundle without its digest", () => {
   it("is refused when the edit also forged a digest of some other content", async () => {
     const bundleFile = join(dir, "forged.bundle.json");
     const forged = { ...strippedAndWidened() };
-    forged.metadata = { ...forged.metadata, digest: withDigest(sampleBundle() as never).metadata.digest };
+    const other = withDigest(sampleBundle() as never) as { metadata: { digest: string } };
+    forged.metadata = { ...forged.metadata, digest: other.metadata.digest };
     await writeFile(bundleFile, JSON.stringify(forged));
     const result = await loadConfig({ kind: "files", bundleFile }, TEST_SECRET_ENV);
     expect(!result.ok && result.issues.map((i) => i.path)).toEqual(["metadata.digest"]);
