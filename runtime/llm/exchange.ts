@@ -15,7 +15,7 @@ import { type ErrorFlavour, type LlmError, sendLlmError } from "./errors.js";
 import type { ProviderHealth } from "./failover.js";
 import type { PreparedProvider } from "./providers.js";
 import type { RequestGuard } from "./request-guard.js";
-import type { UpstreamAnswer, UpstreamClient } from "./upstream-client.js";
+import type { UpstreamAnswer, UpstreamClient } from "../http/upstream-client.js";
 
 /** What every request of one gateway shares: built once per loaded bundle. */
 export interface LlmServices {

@@ -26,7 +26,7 @@ import { ProviderHealth } from "./failover.js";
 import { prepareProvider } from "./providers.js";
 import { createRequestGuard } from "./request-guard.js";
 import { pickHeaders } from "./request-stages.js";
-import { UpstreamUnavailable, createUpstreamClient } from "./upstream-client.js";
+import { type UpstreamClient, UpstreamUnavailable, createUpstreamClient } from "../http/upstream-client.js";
 
 export interface LlmGateway {
   route(pathname: string): HttpHandler | undefined;
@@ -36,6 +36,11 @@ export interface LlmGateway {
 export interface LlmGatewayDeps {
   readonly audit: AuditLog;
   readonly limiter: RateLimiter;
+  /**
+   * The pooled HTTP client providers are reached through; its owner closes it.
+   * @default a client of this gateway's own, closed with it
+   */
+  readonly upstream?: UpstreamClient;
   /** Clock for provider eviction (tests pass a controllable one). @default Date.now */
   readonly now?: () => number;
   /**
@@ -51,7 +56,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     audit: deps.audit,
     limiter: deps.limiter,
     health: new ProviderHealth(now),
-    upstream: createUpstreamClient(),
+    upstream: deps.upstream ?? createUpstreamClient(),
     now,
     metrics: deps.metrics,
     maxRequestBytes: config.bundle.server.maxRequestBytes,
@@ -105,7 +110,9 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       const owner = routes.find((r) => pathname === r.prefix || pathname.startsWith(`${r.prefix}/`));
       return owner ? notFound(owner) : undefined;
     },
-    close: () => services.upstream.close(),
+    close: async () => {
+      if (!deps.upstream) await services.upstream.close();
+    },
   };
 
   /** A completion endpoint: POST only. */

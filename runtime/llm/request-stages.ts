@@ -21,7 +21,7 @@ import {
   UpstreamUnavailable,
   discard,
   retryAfterSeconds,
-} from "./upstream-client.js";
+} from "../http/upstream-client.js";
 
 type CompletionStage = Stage<Completion, LlmRefusal>;
 

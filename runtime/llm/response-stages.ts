@@ -14,7 +14,7 @@ import type { PreparedProvider } from "./providers.js";
 import { relayAnthropicAsOpenAi, relayAnthropicNative } from "./stream/anthropic-relay.js";
 import { relayOpenAiStream } from "./stream/openai-relay.js";
 import type { RelayOptions, StreamOutcome } from "./stream/relay.js";
-import { type StreamingAnswer, type UpstreamAnswer, type WholeAnswer, readWhole } from "./upstream-client.js";
+import { type StreamingAnswer, type UpstreamAnswer, readWhole } from "../http/upstream-client.js";
 
 type CompletionStage = Stage<Completion, LlmRefusal>;
 

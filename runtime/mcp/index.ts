@@ -13,6 +13,7 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { compileToolPolicy } from "../../policies/tools/index.js";
 import { runStages } from "../http/stage.js";
+import { type UpstreamClient, createUpstreamClient } from "../http/upstream-client.js";
 import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext, ToolCallGuard } from "../http/types.js";
 import type { AuditLog } from "../observability/audit.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
@@ -21,6 +22,7 @@ import { jsonRpcError } from "./jsonrpc.js";
 import { authorize, limit } from "./policy-gate.js";
 import { forward, parse, session } from "./request-stages.js";
 import { SessionRegistry } from "./sessions.js";
+import { upstreamFetch } from "./upstream-fetch.js";
 
 export interface McpGateway {
   readonly handle: HttpHandler;
@@ -34,6 +36,11 @@ export interface McpGatewayDeps {
   readonly audit: AuditLog;
   readonly limiter: RateLimiter;
   readonly toolGuard: ToolCallGuard;
+  /**
+   * The pooled HTTP client HTTP upstreams are reached through; its owner closes it.
+   * @default a client of this gateway's own, closed with it
+   */
+  readonly upstream?: UpstreamClient;
   /** Upstream latency and health metrics for untraced requests (they run outside the request context). */
   readonly metrics?: Pick<GatewayMetrics, "observeUpstream" | "setMcpUpstreamHealth">;
   /**
@@ -91,10 +98,12 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
   const { bundle } = config;
   const mcp = bundle.mcp;
   const policy = compileToolPolicy(mcp ?? { grants: [], deny: [], alwaysBlocked: [] });
+  const upstream = deps.upstream ?? createUpstreamClient();
   const sessions = new SessionRegistry({
     bundle,
     policy,
     toolGuard: deps.toolGuard,
+    fetch: upstreamFetch(upstream.dispatcher),
     metrics: deps.metrics,
     idleMs: deps.idleSessionMs ?? 30 * 60_000,
     maxPerPrincipal: Math.max(1, deps.maxSessionsPerPrincipal ?? 8),
@@ -114,5 +123,12 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
     if (refusal) sendJson(res, refusal.status, refusal.body, refusal.headers);
   };
 
-  return { handle, sessionCount: () => sessions.size, close: () => sessions.close() };
+  return {
+    handle,
+    sessionCount: () => sessions.size,
+    close: async () => {
+      await sessions.close();
+      if (!deps.upstream) await upstream.close();
+    },
+  };
 }

@@ -18,6 +18,7 @@ import {
   type ClientCapabilities,
   type RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { Bundle } from "../../policies/bundle/index.js";
 import { type CompiledToolPolicy, NameTable, namespacedUri } from "../../policies/tools/index.js";
 import type { Principal, RequestContext, ToolCallGuard } from "../http/types.js";
@@ -47,6 +48,8 @@ export interface SessionOptions {
   readonly ctx: RequestContext;
   readonly toolGuard: ToolCallGuard;
   readonly tokenCache: TokenCache;
+  /** How HTTP upstreams are reached (the runtime's pooled client). */
+  readonly fetch: FetchLike;
   /** What the downstream client declared in `initialize` (mirrored to the upstreams). */
   readonly clientCapabilities: ClientCapabilities;
   readonly onClosed: (session: McpSession) => void;
@@ -104,6 +107,7 @@ export class McpSession {
       (config) =>
         new UpstreamConnection(config, {
           secrets: ctx.config.secrets,
+          fetch: options.fetch,
           credentials: credentialSource(config.id, config.credentials, ctx.config.secrets, options.tokenCache),
           userToken: () => this.userToken,
           capabilities: upstreamCaps,

@@ -5,6 +5,7 @@
  * cannot be probed or hijacked with another user's token, and a legitimate client that receives it simply
  * starts a new session (the spec's reaction to 404).
  */
+import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
 import type { Bundle } from "../../policies/bundle/index.js";
 import type { CompiledToolPolicy } from "../../policies/tools/index.js";
@@ -17,6 +18,8 @@ export interface SessionSettings {
   readonly bundle: Bundle;
   readonly policy: CompiledToolPolicy;
   readonly toolGuard: ToolCallGuard;
+  /** How HTTP upstreams are reached (the runtime's pooled client). */
+  readonly fetch: FetchLike;
   readonly metrics: Pick<GatewayMetrics, "observeUpstream" | "setMcpUpstreamHealth"> | undefined;
   readonly idleMs: number;
   readonly maxPerPrincipal: number;
@@ -85,6 +88,7 @@ export class SessionRegistry {
       ctx,
       toolGuard: settings.toolGuard,
       tokenCache: this.tokenCache,
+      fetch: settings.fetch,
       clientCapabilities,
       onClosed: (s) => {
         if (s.sessionId && this.sessions.get(s.sessionId) === s) this.sessions.delete(s.sessionId);

@@ -7,7 +7,7 @@ import { reportMcpUpstreamHealth, traceHeaders } from "../observability/index.js
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StdioClientTransport } from "@modelcontextprotocol/sdk/client/stdio.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import type { Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
+import type { FetchLike, Transport } from "@modelcontextprotocol/sdk/shared/transport.js";
 import {
   LoggingMessageNotificationSchema,
   McpError,
@@ -25,7 +25,6 @@ import {
 import type { McpUpstream } from "../../policies/bundle/index.js";
 import type { SecretReader } from "../http/types.js";
 import type { CredentialSource } from "./credentials.js";
-import { upstreamFetch } from "./upstream-fetch.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 
 export type UpstreamStatus = "connecting" | "ready" | "degraded" | "closed";
@@ -49,6 +48,8 @@ export interface UpstreamEvents {
 
 export interface UpstreamOptions {
   readonly secrets: SecretReader;
+  /** How HTTP upstreams are reached (the runtime's pooled client). */
+  readonly fetch: FetchLike;
   readonly credentials: CredentialSource;
   /** The session's latest verified user token (for token exchange). */
   readonly userToken: () => string;
@@ -137,14 +138,14 @@ export class UpstreamConnection {
         stderr: "ignore",
       });
     }
-    const { credentials, userToken } = this.options;
+    const { credentials, userToken, fetch } = this.options;
     return new StreamableHTTPClientTransport(new URL(t.url), {
       fetch: async (url, init) => {
         // The SDK builds a fresh Headers per request: add to it rather than copying it (webidl copies cost).
         const headers = init?.headers instanceof Headers ? init.headers : new Headers(init?.headers);
         for (const [name, value] of Object.entries(await credentials(userToken()))) headers.set(name, value);
         for (const [name, value] of Object.entries(traceHeaders<Record<string, string>>({}))) headers.set(name, value);
-        return upstreamFetch(url, { ...init, headers });
+        return fetch(url, { ...init, headers });
       },
     });
   }

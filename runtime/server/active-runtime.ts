@@ -11,6 +11,7 @@ import {
   protectedResourceMetadataPaths,
 } from "../auth/metadata.js";
 import type { ActiveConfig, RateLimiter, ToolCallGuard } from "../http/types.js";
+import { createUpstreamClient } from "../http/upstream-client.js";
 import { type LlmGateway, createLlmGateway } from "../llm/index.js";
 import { type McpGateway, createMcpGateway } from "../mcp/index.js";
 import { createRateLimiter } from "../limits/index.js";
@@ -32,7 +33,7 @@ export interface ActiveRuntime {
   readonly inFlight: number;
   /** Resolves when no request is in flight. */
   idle(): Promise<void>;
-  /** Closes the MCP gateway, the LLM gateway and the limiter (each once). */
+  /** Closes the MCP gateway, the LLM gateway and the limiter, then the upstream pool they share (once). */
   close(): Promise<void>;
 }
 
@@ -50,11 +51,14 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
   let mcp: McpGateway;
   let llm: LlmGateway;
   const toolGuard = createToolCallGuard(config);
+  // One connection pool for every upstream of this bundle, LLM providers and MCP servers alike.
+  const upstream = createUpstreamClient();
+  const metrics = deps.metrics ? { metrics: deps.metrics } : {};
   try {
-    mcp = createMcpGateway(config, { audit, limiter, toolGuard, ...(deps.metrics ? { metrics: deps.metrics } : {}) });
-    llm = createLlmGateway(config, { audit, limiter, ...(deps.metrics ? { metrics: deps.metrics } : {}) });
+    mcp = createMcpGateway(config, { audit, limiter, toolGuard, upstream, ...metrics });
+    llm = createLlmGateway(config, { audit, limiter, upstream, ...metrics });
   } catch (error) {
-    await limiter.close().catch(() => undefined);
+    await Promise.allSettled([limiter.close(), upstream.close()]);
     throw error;
   }
 
@@ -92,7 +96,9 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
       return inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve));
     },
     close() {
-      closing ??= Promise.allSettled([mcp.close(), llm.close(), limiter.close()]).then(() => undefined);
+      closing ??= Promise.allSettled([mcp.close(), llm.close(), limiter.close()])
+        .then(() => upstream.close())
+        .catch(() => undefined);
       return closing;
     },
   };

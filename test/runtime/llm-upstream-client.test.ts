@@ -7,7 +7,7 @@ import { type IncomingMessage, type ServerResponse, createServer } from "node:ht
 import type { AddressInfo } from "node:net";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { RequestCancellation } from "../../runtime/http/cancellation.js";
-import { UpstreamUnavailable, createUpstreamClient } from "../../runtime/llm/upstream-client.js";
+import { UpstreamUnavailable, createUpstreamClient } from "../../runtime/http/upstream-client.js";
 
 type Behaviour = (req: IncomingMessage, res: ServerResponse) => void;
 let behaviour: Behaviour = (_req, res) => res.end("{}");

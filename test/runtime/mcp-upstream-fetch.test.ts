@@ -6,8 +6,14 @@ import { type IncomingMessage, type Server, type ServerResponse, createServer } 
 import type { AddressInfo } from "node:net";
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
-import { afterEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, describe, expect, it } from "vitest";
+import { createUpstreamClient } from "../../runtime/http/upstream-client.js";
 import { upstreamFetch } from "../../runtime/mcp/upstream-fetch.js";
+
+/** The runtime's pooled client, as the MCP gateway uses it. */
+const pool = createUpstreamClient();
+const fetchUpstream = upstreamFetch(pool.dispatcher);
+afterAll(() => pool.close());
 
 const servers: Server[] = [];
 async function serve(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
@@ -41,7 +47,7 @@ describe("upstreamFetch", () => {
       });
     });
     const headers = new Headers({ "content-type": "application/json", "mcp-session-id": "s-1" });
-    const response = await upstreamFetch(`${url}/mcp`, {
+    const response = await fetchUpstream(`${url}/mcp`, {
       method: "POST",
       headers,
       body: '{"jsonrpc":"2.0","id":1,"method":"ping"}',
@@ -67,7 +73,7 @@ describe("upstreamFetch", () => {
 
   it("does not follow a redirect: the 3xx reaches the caller and the other address gets no request", async () => {
     const { url, elsewhereHit } = await redirectingUpstream("/steal");
-    const response = await upstreamFetch(`${url}/mcp`, { method: "POST", body: "{}" });
+    const response = await fetchUpstream(`${url}/mcp`, { method: "POST", body: "{}" });
     expect(response.status).toBe(307);
     expect(elsewhereHit()).toBe(false);
   });
@@ -76,15 +82,15 @@ describe("upstreamFetch", () => {
     const { url, elsewhereHit } = await redirectingUpstream("/mcp");
     const client = new Client({ name: "redirect-test", version: "0" });
     await expect(
-      client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { fetch: upstreamFetch })),
+      client.connect(new StreamableHTTPClientTransport(new URL(`${url}/mcp`), { fetch: fetchUpstream })),
     ).rejects.toThrow(/Redirect/);
     expect(elsewhereHit()).toBe(false);
   });
 
   it("answers 202 and 204 (notifications accepted, no content) without hanging", async () => {
     const url = await serve((req, res) => res.writeHead(req.url === "/accepted" ? 202 : 204).end());
-    expect((await upstreamFetch(`${url}/accepted`, { method: "POST", body: "{}" })).status).toBe(202);
-    const empty = await upstreamFetch(`${url}/empty`, { method: "DELETE" });
+    expect((await fetchUpstream(`${url}/accepted`, { method: "POST", body: "{}" })).status).toBe(202);
+    const empty = await fetchUpstream(`${url}/empty`, { method: "DELETE" });
     expect(empty.status).toBe(204);
     expect(empty.body).toBeNull();
   });
@@ -96,7 +102,7 @@ describe("upstreamFetch", () => {
         'event: message\nid: e-1\ndata: {"jsonrpc":"2.0","id":7,"result":{"content":[{"type":"text","text":"caf\u00e9"}]}}\n\n',
       );
     });
-    const response = await upstreamFetch(`${url}/mcp`, { method: "POST", body: "{}" });
+    const response = await fetchUpstream(`${url}/mcp`, { method: "POST", body: "{}" });
     expect(response.headers.get("content-type")).toBe("application/json");
     expect(response.headers.get("mcp-session-id")).toBe("s-1");
     expect(await response.json()).toEqual({
@@ -116,7 +122,7 @@ describe("upstreamFetch", () => {
       );
       void clientSawProgress.then(() => res.end('event: message\ndata: {"jsonrpc":"2.0","id":1,"result":{}}\n\n'));
     });
-    const response = await upstreamFetch(`${url}/mcp`, { method: "POST", body: "{}" });
+    const response = await fetchUpstream(`${url}/mcp`, { method: "POST", body: "{}" });
     expect(response.headers.get("content-type")).toBe("text/event-stream");
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     const decoder = new TextDecoder();
@@ -137,7 +143,7 @@ describe("upstreamFetch", () => {
       req.socket.once("close", closed);
     });
     const controller = new AbortController();
-    const response = await upstreamFetch(`${url}/mcp`, { method: "GET", signal: controller.signal });
+    const response = await fetchUpstream(`${url}/mcp`, { method: "GET", signal: controller.signal });
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     const first = await reader.read();
     expect(new TextDecoder().decode(first.value)).toContain("notifications/progress");

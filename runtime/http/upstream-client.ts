@@ -1,6 +1,7 @@
 /**
- * Upstream HTTP to the LLM providers with undici: one pooled keep-alive Agent per gateway, a
- * time-to-headers limit per provider (`timeoutMs`), an idle-body limit, and bounded body reads.
+ * Upstream HTTP with undici: one pooled keep-alive Agent per loaded bundle, shared by the LLM providers and
+ * the MCP upstreams and closed with the runtime that owns it; a time-to-headers limit per request
+ * (`timeoutMs`), an idle-body limit, and bounded body reads.
  * Both ways to ask go straight through undici's dispatch callbacks (no Node stream or async resource per
  * request): `send` hands back the body as an async iterable (SSE relays), `fetchWhole` reads the answer
  * whole into one Buffer (JSON answers, errors, model lists). Failures before the answer's headers are
@@ -8,7 +9,7 @@
  */
 import type { IncomingHttpHeaders } from "node:http";
 import { Agent, type Dispatcher, errors as undiciErrors } from "undici";
-import type { Cancellation } from "../http/cancellation.js";
+import type { Cancellation } from "./cancellation.js";
 
 export type UpstreamFailureKind = "timeout" | "connection-error";
 
@@ -67,6 +68,9 @@ export interface UpstreamClient {
   send(request: UpstreamRequest): Promise<StreamingAnswer>;
   /** Reads the answer whole, at most `maxBytes` of body (past that the connection is dropped). */
   fetchWhole(request: UpstreamRequest & { readonly maxBytes: number }): Promise<WholeAnswer>;
+  /** The pooled Agent itself, for an adapter that speaks another API over it (the MCP SDK's fetch). */
+  readonly dispatcher: Dispatcher;
+  /** Closes the pool: after the last request that uses it. */
   close(): Promise<void>;
 }
 
@@ -75,6 +79,9 @@ const PRECISE_BELOW_MS = 5000;
 
 /** Idle time allowed between body chunks of a streaming response. */
 const BODY_IDLE_MS = 120_000;
+
+/** How long `close` waits for requests still open before it aborts them. */
+const CLOSE_GRACE_MS = 2_000;
 
 /** Body bytes a stream may have waiting for its reader before undici stops reading the socket. */
 const STREAM_HIGH_WATER_BYTES = 64 * 1024;
@@ -328,7 +335,16 @@ export function createUpstreamClient(): UpstreamClient {
       });
     },
 
-    close: () => agent.close(),
+    dispatcher: agent,
+    async close() {
+      // A body nobody reads any more must not hold the shutdown open: past the grace period the pool is
+      // destroyed, which aborts what is left.
+      let timer: NodeJS.Timeout | undefined;
+      const grace = new Promise<void>((resolve) => (timer = setTimeout(resolve, CLOSE_GRACE_MS)));
+      await Promise.race([agent.close(), grace]);
+      clearTimeout(timer);
+      await agent.destroy().catch(() => undefined);
+    },
   };
 }
 
