@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Bundle, SecretRef } from "../../policies/bundle/index.js";
 import type { AuditLog } from "../observability/audit.js";
 import type { Cancellation } from "./cancellation.js";
+import type { MaybePromise } from "./stage.js";
 
 /** Who is calling, from a verified token only (never from a client-supplied header). */
 export interface Principal {
@@ -67,9 +68,9 @@ export interface RateLimiter {
    * Checks the token budget is not spent and counts one request against the request budget. Synchronous
    * when the store is (memory): callers await only a promise.
    */
-  admitRequest(principal: Principal, policyId: string): LimitDecision | Promise<LimitDecision>;
+  admitRequest(principal: Principal, policyId: string): MaybePromise<LimitDecision>;
   /** Bills tokens reported by the provider (usage), after the response; never rejects. */
-  recordTokens(principal: Principal, policyId: string, tokens: number): void | Promise<void>;
+  recordTokens(principal: Principal, policyId: string, tokens: number): MaybePromise<void>;
   close(): Promise<void>;
 }
 

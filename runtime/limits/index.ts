@@ -21,6 +21,7 @@ import {
   rateLimitPolicy,
   retryAfterSeconds,
 } from "../../policies/limits/index.js";
+import { type MaybePromise, andThen } from "../http/stage.js";
 import type { ActiveConfig, LimitDecision, Principal, RateLimiter } from "../http/types.js";
 import type { AuditLog } from "../observability/audit.js";
 import { MemoryWindows, RedisWindows, type WindowCount, type WindowStore } from "./windows.js";
@@ -155,16 +156,11 @@ export async function createRateLimiter(config: ActiveConfig, options: RateLimit
   };
 }
 
-/** `value`, then `next` of it: synchronously when `value` is not a promise (the memory store). */
-function andThen<T, R>(value: T | Promise<T>, next: (resolved: T) => R | Promise<R>): R | Promise<R> {
-  return value instanceof Promise ? value.then(next) : next(value);
-}
-
 /**
  * The token budget must not be spent (checked first, so a refused request is not counted), then the request
  * is counted against the request budget. Admitted requests report every budget, tokens first.
  */
-function admit(limiters: PolicyLimiters, keys: BudgetKeys): LimitDecision | Promise<LimitDecision> {
+function admit(limiters: PolicyLimiters, keys: BudgetKeys): MaybePromise<LimitDecision> {
   const { tokens, requests, windowSeconds } = limiters;
   const state = (budget: Budget, count: WindowCount | undefined): BudgetState => ({
     limit: budget.points,

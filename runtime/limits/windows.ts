@@ -3,14 +3,14 @@
  * policy's `windowSeconds`; `add` counts points into it and returns the total, `peek` reads it. The
  * limiter (./index.ts) decides with those numbers, the same way for both stores.
  *
- * - {@link MemoryWindows}: this process only, synchronous. A request pays no promise, timer or result
- *   object for its budget checks (with rate-limiter-flexible's memory limiter they cost about 4% of an LLM
- *   request's CPU, measured with bench/tools/compare-builds.ts).
+ * - {@link MemoryWindows}: this process only, synchronous. Budget checks run on every request, so they
+ *   allocate no promise, timer or result object (rate-limiter-flexible's memory limiter allocates all three).
  * - {@link RedisWindows}: shared by every replica; rate-limiter-flexible increments and expires the key
  *   atomically in Redis (one Lua script).
  */
 import type { Redis } from "ioredis";
 import { RateLimiterRedis } from "rate-limiter-flexible";
+import type { MaybePromise } from "../http/stage.js";
 
 /** A key's current window. */
 export interface WindowCount {
@@ -22,9 +22,9 @@ export interface WindowCount {
 
 export interface WindowStore {
   /** Counts `points` into `key`'s window (opening one if none is open). Rejects when the store is unreachable. */
-  add(key: string, points: number): WindowCount | Promise<WindowCount>;
+  add(key: string, points: number): MaybePromise<WindowCount>;
   /** `key`'s open window, if any. */
-  peek(key: string): WindowCount | undefined | Promise<WindowCount | undefined>;
+  peek(key: string): MaybePromise<WindowCount | undefined>;
 }
 
 interface OpenWindow {
