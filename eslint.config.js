@@ -17,10 +17,21 @@ export default tseslint.config(
   { ignores: ["node_modules/**", "**/cdktf.out/**", "dist/**", ".gen/**"] },
   {
     files: ["**/*.ts"],
-    languageOptions: { parser: tseslint.parser },
+    languageOptions: {
+      parser: tseslint.parser,
+      parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname },
+    },
     plugins: { "@typescript-eslint": tseslint.plugin },
+    linterOptions: { reportUnusedDisableDirectives: "error" },
     rules: {
       "no-restricted-imports": ["error", { paths: providerRootImports }],
+      // A promise nobody awaits loses its error: an unhandled rejection in a gateway is a crash or a silent gap.
+      "@typescript-eslint/no-floating-promises": "error",
+      "@typescript-eslint/no-misused-promises": ["error", { checksVoidReturn: { arguments: false } }],
+      "@typescript-eslint/no-unused-vars": [
+        "error",
+        { argsIgnorePattern: "^_", varsIgnorePattern: "^_", caughtErrors: "none", ignoreRestSiblings: true },
+      ],
     },
   },
   {

@@ -7,7 +7,10 @@ import { RequestBodyTooLarge, readBody } from "../../runtime/http/read-body.js";
 type Seen = { body: string; resolvedBeforeEnd: boolean } | { error: string };
 let handle: (req: IncomingMessage) => Promise<Seen>;
 const server = createServer((req, res) => {
-  handle(req).then((seen) => res.end(JSON.stringify(seen)));
+  handle(req).then(
+    (seen) => res.end(JSON.stringify(seen)),
+    (error: unknown) => res.end(JSON.stringify({ error: String(error) })),
+  );
 });
 let port = 0;
 beforeAll(async () => {
