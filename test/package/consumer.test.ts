@@ -3,8 +3,9 @@
  * compiler settings, plain `node` to synthesize. Three shapes: the tarball under an ESM app (NodeNext), the
  * tarball under the `cdktf init` TypeScript template's CommonJS tsconfig, and a linked checkout
  * (`npm install <path>`: a symlink, so Tollgate loads this repository's cdktf while the app loads its own).
- * In each, the clean stack synthesizes and writes the gateway bundle, and an unauthenticated route fails
- * synth with TG-AUTH-001.
+ * The app is the README's ("Use Tollgate in your own cdktf app"), copied as a reader would. In each shape it
+ * synthesizes and writes the gateway bundle, and the same app with an unauthenticated route fails synth
+ * with TG-AUTH-001.
  */
 import { spawn } from "node:child_process";
 import {
@@ -22,9 +23,9 @@ import { delimiter, dirname, join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const APP_SOURCES = join(import.meta.dirname, "app");
-/** The stack id in app/main.ts. */
+/** The stack id of the README's app. */
 const STACK = "platform";
+const README_SECTION = "Use Tollgate in your own cdktf app";
 
 /** The version of `name` this repository develops and tests against. */
 function testedVersion(name: string): string {
@@ -93,10 +94,31 @@ async function installProject(dir: string, tollgate: string): Promise<void> {
   await mustRun("npm", [...install, tollgate, ...APP_DEPENDENCIES], dir);
 }
 
-/** An app in a directory of an installed project: the fixture sources, a package.json and a tsconfig. */
+/** The app the README gives a platform team: the ```ts block of its section, exactly as a reader copies it. */
+function readmeApp(): string {
+  const readme = readFileSync(join(ROOT, "README.md"), "utf8");
+  const section = readme.split(/^## /m).find((part) => part.startsWith(`${README_SECTION}\n`));
+  const code = section?.match(/^```ts\n([\s\S]*?)^```/m)?.[1];
+  if (code === undefined)
+    throw new Error(`README.md: the section "## ${README_SECTION}" must show its app in a \`\`\`ts block`);
+  return code;
+}
+
+/** The same app with the mistake TG-AUTH-001 must catch: its route does not require authentication. */
+function withUnauthenticatedRoute(app: string): string {
+  const route = 'pathPrefix: "/anthropic",';
+  if (!app.includes(route)) throw new Error(`README.md's app has no ${route} route to make the mistake on`);
+  return app.replace(route, `${route} requireAuthentication: false,`);
+}
+
+/**
+ * An app in a directory of an installed project: the README's app as main.ts, the same with the mistake as
+ * unauthenticated.ts, a package.json and a tsconfig.
+ */
 function writeApp(dir: string, type: "module" | "commonjs", tsconfig: string): void {
   mkdirSync(dir, { recursive: true });
-  for (const file of readdirSync(APP_SOURCES)) writeFileSync(join(dir, file), readFileSync(join(APP_SOURCES, file)));
+  writeFileSync(join(dir, "main.ts"), readmeApp());
+  writeFileSync(join(dir, "unauthenticated.ts"), withUnauthenticatedRoute(readmeApp()));
   writeFileSync(join(dir, "package.json"), JSON.stringify({ private: true, type, main: "main.js" }, null, 2));
   writeFileSync(join(dir, "tsconfig.json"), tsconfig);
 }
@@ -156,7 +178,7 @@ async function buildAndSynth(app: ConsumerApp): Promise<AppRun> {
   const dir = join(work, app.path);
   writeApp(dir, app.type, app.tsconfig);
   await mustRun(process.execPath, [join(dir, "..", "node_modules/typescript/bin/tsc"), "-p", "."], dir);
-  const unauthenticated = await run(process.execPath, ["main.js", "--unauthenticated-route"], dir);
+  const unauthenticated = await run(process.execPath, ["unauthenticated.js"], dir);
   rmSync(join(dir, "cdktf.out"), { recursive: true, force: true });
   const clean = await run(process.execPath, ["main.js"], dir);
   return { dir, unauthenticated, clean };
