@@ -160,8 +160,9 @@ interface AppRun {
 }
 
 /**
- * tmpfs when the machine has one: writing and then removing ~700 MB of provider bindings costs a minute each
- * on disk. Either way the directory is outside the repository, so nothing resolves from its node_modules.
+ * tmpfs when the machine has one: the provider bindings are hundreds of megabytes in tens of thousands of files,
+ * slow to write and to remove on disk. Either way the directory is outside the repository, so nothing
+ * resolves from the repository's node_modules.
  */
 function scratchDirectory(): string {
   try {
