@@ -171,14 +171,13 @@ export const forward: CompletionStage = {
 /** One attempt at `provider`: a JSON answer is read whole as it arrives, a stream is handed over as it arrives. */
 function send(x: Completion, provider: PreparedProvider): Promise<UpstreamAnswer> {
   const { route, services } = x;
-  const traced = tracingActive();
-  // Runs inside the upstream span: `traceHeaders` names that span as the provider's parent.
+  // Runs inside the upstream span: `traceHeaders` names that span as the provider's parent (a no-op untraced).
   const call = (): Promise<UpstreamAnswer> => {
     const headers = provider.headers(x.flavour === "anthropic" ? pickHeaders(x.req, ANTHROPIC_HEADERS) : undefined);
     const request: UpstreamRequest = {
       url: provider.completionsUrl,
       method: "POST",
-      headers: traced ? traceHeaders(headers) : headers,
+      headers: traceHeaders(headers),
       body: JSON.stringify(providerBody(x, provider)),
       timeoutMs: provider.config.timeoutMs,
       cancellation: x.ctx.cancellation,
@@ -187,7 +186,8 @@ function send(x: Completion, provider: PreparedProvider): Promise<UpstreamAnswer
       ? services.upstream.send(request)
       : services.upstream.fetchWhole({ ...request, maxBytes: route.config.maxResponseBytes });
   };
-  const genAi = traced
+  // The upstream span's GenAI attributes, built only for a span.
+  const genAi = tracingActive()
     ? {
         [ATTR.GEN_AI_SYSTEM]: provider.kind,
         [ATTR.GEN_AI_PROVIDER_NAME]: provider.kind,

@@ -5,7 +5,7 @@
 import { createStreamingCredentialScanner } from "../../policies/guards/index.js";
 import type { Json } from "../http/json.js";
 import { parseJsonObject } from "../http/json.js";
-import type { MaybePromise, Stage } from "../http/stage.js";
+import { type Stage, andThen } from "../http/stage.js";
 import { ATTR } from "../observability/index.js";
 import { type Usage, anthropicErrorToOpenAi, anthropicUsage, messagesToChatResponse } from "./anthropic-translate.js";
 import { responseGuardBlocked } from "./errors.js";
@@ -45,14 +45,11 @@ export const record: CompletionStage = {
     if (x.decision) x.audit(x.decision);
     const tokens = x.usage ? x.usage.input + x.usage.output : 0;
     if (tokens <= 0) return undefined;
-    return settled(x.services.limiter.recordTokens(x.ctx.principal, x.route.config.policy, tokens));
+    return andThen(x.services.limiter.recordTokens(x.ctx.principal, x.route.config.policy, tokens), nothing);
   },
 };
 
-const done = () => undefined;
-/** A stage that is over once `work` is: at once, or when the promise settles. */
-const settled = (work: MaybePromise<void>): MaybePromise<undefined> =>
-  work instanceof Promise ? work.then(done) : undefined;
+const nothing = () => undefined;
 
 /** A provider's error that is not a failover trigger (4xx): relayed in the client's shape. */
 async function relayProviderError(x: Completion, provider: PreparedProvider, answer: UpstreamAnswer): Promise<void> {
