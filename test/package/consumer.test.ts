@@ -8,12 +8,14 @@
  * with TG-AUTH-001.
  */
 import { spawn } from "node:child_process";
+import { createRequire } from "node:module";
 import {
   existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
   readdirSync,
+  realpathSync,
   rmSync,
   statfsSync,
   writeFileSync,
@@ -269,6 +271,17 @@ describe("the package", () => {
     const loaded = await run(process.execPath, ["load-exports.mjs"], project);
     expect(loaded.status, loaded.output).toBe(0);
     expect(loaded.output.trim()).toBe(manifest.version);
+  });
+});
+
+describe("the linked checkout", () => {
+  it("loads this repository's cdktf while the app loads its own: two copies, as in a workspace", () => {
+    const project = join(work, "linked");
+    const tollgate = realpathSync(join(project, "node_modules/tollgate"));
+    expect(tollgate).toBe(realpathSync(ROOT));
+    const fromApp = createRequire(join(project, "esm", "main.js")).resolve("cdktf");
+    const fromTollgate = createRequire(join(tollgate, "dist/constructs/index.js")).resolve("cdktf");
+    expect(fromTollgate).not.toBe(fromApp);
   });
 });
 
