@@ -235,7 +235,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const metadataUrl = resourceMetadataUrl(bundle, pathname);
     res.setHeader("x-request-id", requestId);
     if (auth.outcome === "missing") sendMissingToken(res, metadataUrl, bundle.protectedResource.scopesSupported);
-    else sendInvalidToken(res, metadataUrl, auth.reason);
+    else sendInvalidToken(res, metadataUrl, auth.reason, auth.error);
   }
   const failed = (res: ServerResponse) => () => {
     if (!res.headersSent)
