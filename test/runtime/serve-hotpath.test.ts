@@ -4,7 +4,7 @@
  * routed in their normalised form.
  */
 import { once } from "node:events";
-import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
+import { type IncomingMessage, type ServerResponse, createServer, request } from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { startLlmUpstream } from "../../examples/local-platform/llm-upstream.js";
@@ -156,5 +156,38 @@ describe("with tracing off", () => {
       await platform.close();
       await upstream.close();
     }
+  });
+});
+
+describe("authentication at the gateway", () => {
+  let platform: TestPlatform | undefined;
+  afterEach(async () => {
+    await platform?.close();
+    platform = undefined;
+  });
+
+  it("answers a request with two Authorization headers (one of them valid) with 401 invalid_request, and audits it", async () => {
+    platform = await startTestPlatform();
+    const valid = await platform.token("reader");
+    const { status, challenge } = await new Promise<{ status: number; challenge: string }>((resolve, reject) => {
+      const req = request(platform!.mcpUrl, {
+        method: "POST",
+        headers: {
+          authorization: [`Bearer ${valid}`, "Bearer forged.token.value"],
+          "content-type": "application/json",
+        },
+      });
+      req.once("response", (res) => {
+        res.resume();
+        resolve({ status: res.statusCode ?? 0, challenge: String(res.headers["www-authenticate"] ?? "") });
+      });
+      req.once("error", reject);
+      req.end("{}");
+    });
+    expect(status).toBe(401);
+    expect(challenge).toContain('error="invalid_request"');
+    expect(platform.audit).toContainEqual(
+      expect.objectContaining({ kind: "auth", decision: "deny", reason: "more than one authorization header" }),
+    );
   });
 });
