@@ -75,7 +75,11 @@ describe("two Authorization headers at the gateway", () => {
     if (valid === 1) lines.reverse();
     const response = await rawPost(platform.mcpUrl, lines, initializeRequest());
     expect(response.status).toBe(401);
-    expect(JSON.parse(response.body)).toMatchObject({ error_description: "more than one authorization header" });
+    expect(response.head.toLowerCase()).toContain('www-authenticate: bearer error="invalid_request"');
+    expect(JSON.parse(response.body)).toEqual({
+      error: "invalid_request",
+      error_description: "more than one authorization header",
+    });
   });
 
   it("refuses the same valid token sent twice", async () => {
