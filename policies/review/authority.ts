@@ -1,19 +1,23 @@
 /**
- * Effective MCP authority before and after: which scopes (and Okta clients) can call which tools.
+ * Effective MCP authority before and after, per principal: every scope, and every Okta client (agent
+ * service apps and user apps) with the scopes its policy rules let it request.
  *
  * At synth time tools are known only by pattern; an upstream's real tool list is runtime knowledge.
- * So the review reports two things, honestly labelled:
- * - pattern grants per scope per upstream that were added or removed (always exact);
- * - concrete tools that became callable or stopped being so, for every tool name it knows: names the
- *   bundles mention literally (grants, deny, always-blocked) plus an optional catalogue.
- * Concrete decisions use the runtime's own `decideTool`, so review and enforcement cannot disagree.
+ * So each principal is asked two kinds of question, both answered by the gateway's own `decideTool`:
+ * - concrete tools: every name the bundles mention literally (grants, deny, always-blocked) plus an
+ *   optional catalogue;
+ * - granted patterns: a pattern is asked as its literal text (`create_*` as `create_`), which is what
+ *   the always-blocked and deny rules would see of any tool it names.
+ * One row per real change: a pattern row is dropped when a concrete tool it covers changed the same way
+ * for the same principal (the concrete row says it, naming the pattern).
  */
 import type { SynthBundle } from "../bundle/index.js";
 import {
-  type CompiledToolPolicy,
   compileToolPolicy,
+  type CompiledToolPolicy,
   decideTool,
   isLiteralToolPattern,
+  matchesToolPattern,
   type ToolDecision,
 } from "../tools/index.js";
 import type { AuthorityEdge, Change, ToolCatalog } from "./types.js";
@@ -76,6 +80,8 @@ const sorted = (values: Iterable<string>) => [...new Set(values)].sort();
 /** Okta clients of the stack and the scopes each may request, on each side. */
 export interface ClientScopes {
   readonly client: string;
+  /** May get tokens without a user (client credentials): nobody is present to notice what it calls. */
+  readonly unattended: boolean;
   readonly base: readonly string[];
   readonly head: readonly string[];
 }
@@ -83,6 +89,52 @@ export interface ClientScopes {
 export interface AuthorityDiff {
   readonly changes: Change[];
   readonly edges: AuthorityEdge[];
+}
+
+/** What a principal is asked about: one concrete tool, or every tool a granted pattern names. */
+interface Target {
+  readonly upstream: string;
+  readonly name: string;
+  readonly match: "tool" | "pattern";
+}
+
+/** Non-literal grant patterns of either side, per upstream. */
+function grantedPatterns(base: SynthBundle | undefined, head: SynthBundle | undefined): Target[] {
+  const keys = new Set<string>();
+  for (const bundle of [base, head])
+    for (const g of rulesOf(bundle).grants)
+      for (const t of g.tools) if (!isLiteralToolPattern(t)) keys.add(JSON.stringify([g.upstream, t]));
+  return sorted(keys).map((k) => {
+    const [upstream, name] = JSON.parse(k) as [string, string];
+    return { upstream, name, match: "pattern" };
+  });
+}
+
+/** The name a pattern is asked as: its literal text, what the blocking rules see of any tool it names. */
+const askedAs = (t: Target) => (t.match === "tool" ? t.name : t.name.replaceAll("*", ""));
+
+/** Which grant pattern of `scope` decided, for the row (the decision itself is `decideTool`'s). */
+function grantPattern(rules: Rules, scope: string, t: Target): string | undefined {
+  const name = askedAs(t);
+  for (const g of rules.grants) {
+    if (g.scope !== scope || g.upstream !== t.upstream) continue;
+    const found =
+      t.match === "pattern" && g.tools.includes(t.name) ? t.name : g.tools.find((p) => matchesToolPattern(p, name));
+    if (found) return found;
+  }
+  return undefined;
+}
+
+interface Principal {
+  readonly before: readonly string[];
+  readonly after: readonly string[];
+  readonly row: (fields: {
+    tool: string;
+    change: "gained" | "lost";
+    via?: string;
+    rule?: string;
+    match: Target["match"];
+  }) => Change;
 }
 
 /**
@@ -106,28 +158,6 @@ export function diffAuthority(
     const [scope, upstream, pattern] = JSON.parse(key) as [string, string, string];
     const state = before.has(key) ? (after.has(key) ? "kept" : "removed") : "added";
     edges.push({ gateway, scope, upstream, pattern, state });
-    if (state === "added")
-      changes.push({
-        kind: "tool-grant",
-        effect: "widening",
-        gateway,
-        scope,
-        upstream,
-        pattern,
-        change: "added",
-        summary: `${scope} is granted ${upstream} tools matching \`${pattern}\``,
-      });
-    if (state === "removed")
-      changes.push({
-        kind: "tool-grant",
-        effect: "narrowing",
-        gateway,
-        scope,
-        upstream,
-        pattern,
-        change: "removed",
-        summary: `${scope} no longer has ${upstream} tools matching \`${pattern}\``,
-      });
   }
 
   for (const kind of ["always-blocked", "deny"] as const) {
@@ -163,59 +193,107 @@ export function diffAuthority(
     }
   }
 
+  const targets: Target[] = [
+    ...[...tools].flatMap(([upstream, names]) => names.map((name): Target => ({ upstream, name, match: "tool" }))),
+    ...grantedPatterns(base, head),
+  ];
   const policyBefore = compileToolPolicy(rulesOf(base));
   const policyAfter = compileToolPolicy(rulesOf(head));
-  const compare = (
-    scopesBefore: readonly string[],
-    scopesAfter: readonly string[],
-    emit: (tool: string, gained: boolean, decision: ToolDecision) => void,
-  ) => {
-    for (const [upstream, names] of tools) {
-      for (const name of names) {
-        const was = decideTool(scopesBefore, upstream, name, policyBefore);
-        const is = decideTool(scopesAfter, upstream, name, policyAfter);
-        if (was.allowed !== is.allowed) emit(`${upstream}__${name}`, is.allowed, is.allowed ? was : is);
-      }
-    }
-  };
-  const ruleOf = (d: ToolDecision) => (d.allowed ? undefined : d.rule);
 
-  for (const scope of sorted([...scopesOf(base), ...scopesOf(head)])) {
-    compare([scope], [scope], (tool, gained, decision) => {
-      const rule = ruleOf(decision);
-      changes.push({
+  const principals: Principal[] = [
+    ...sorted([...scopesOf(base), ...scopesOf(head)]).map((scope): Principal => ({
+      before: [scope],
+      after: [scope],
+      row: (f) => ({
         kind: "tool-access",
-        effect: gained ? "widening" : "narrowing",
+        effect: f.change === "gained" ? "widening" : "narrowing",
         gateway,
         scope,
-        tool,
-        change: gained ? "gained" : "lost",
-        ...(gained ? {} : rule ? { rule } : {}),
-        summary: gained
-          ? `${scope} can now call ${tool}`
-          : `${scope} can no longer call ${tool}${rule ? ` (${rule})` : ""}`,
-      });
-    });
-  }
-
-  for (const { client, base: scopesBefore, head: scopesAfter } of clients) {
-    compare(scopesBefore, scopesAfter, (tool, gained, decision) => {
-      const rule = ruleOf(decision);
-      changes.push({
+        tool: f.tool,
+        match: f.match,
+        change: f.change,
+        ...(f.rule ? { rule: f.rule } : {}),
+        summary: sentence(scope, { ...f, via: undefined }),
+      }),
+    })),
+    ...clients.map(({ client, unattended, base: scopesBefore, head: scopesAfter }): Principal => ({
+      before: scopesBefore,
+      after: scopesAfter,
+      row: (f) => ({
         kind: "client-access",
-        effect: gained ? "widening" : "narrowing",
+        effect: f.change === "gained" ? "widening" : "narrowing",
         gateway,
         client,
-        tool,
-        change: gained ? "gained" : "lost",
-        ...(gained ? {} : rule ? { rule } : {}),
-        summary: gained
-          ? `client ${client} can now call ${tool}`
-          : `client ${client} can no longer call ${tool}${rule ? ` (${rule})` : ""}`,
-      });
-    });
+        unattended,
+        tool: f.tool,
+        match: f.match,
+        change: f.change,
+        ...(f.via ? { via: f.via } : {}),
+        ...(f.rule ? { rule: f.rule } : {}),
+        summary: sentence(
+          `client ${client} ${unattended ? "(unattended: client credentials, no user)" : "(on behalf of a user)"}`,
+          f,
+        ),
+      }),
+    })),
+  ];
+
+  for (const principal of principals) {
+    const rows: { target: Target; change: "gained" | "lost"; decision: ToolDecision; rules: Rules }[] = [];
+    for (const target of targets) {
+      const name = askedAs(target);
+      const was = decideTool(principal.before, target.upstream, name, policyBefore);
+      const is = decideTool(principal.after, target.upstream, name, policyAfter);
+      if (was.allowed === is.allowed) continue;
+      rows.push(
+        is.allowed
+          ? { target, change: "gained", decision: is, rules: rulesOf(head) }
+          : { target, change: "lost", decision: was, rules: rulesOf(base) },
+      );
+    }
+    // A pattern row says nothing a concrete row of the same change does not already say.
+    const shown = rows.filter(
+      (r) =>
+        r.target.match === "tool" ||
+        !rows.some(
+          (c) =>
+            c.target.match === "tool" &&
+            c.change === r.change &&
+            c.target.upstream === r.target.upstream &&
+            matchesToolPattern(r.target.name, c.target.name),
+        ),
+    );
+    for (const { target, change, decision, rules } of shown) {
+      const via = decision.allowed ? decision.grantedBy : undefined;
+      const pattern = via ? grantPattern(rules, via, target) : undefined;
+      const lostBecause = change === "lost" ? denialOf(principal.after, target, policyAfter) : undefined;
+      changes.push(
+        principal.row({
+          tool: `${target.upstream}__${target.name}`,
+          match: target.match,
+          change,
+          ...(via ? { via: pattern && pattern !== target.name ? `${via}: ${pattern}` : via } : {}),
+          ...(lostBecause ? { rule: lostBecause } : {}),
+        }),
+      );
+    }
   }
   return { changes, edges };
+}
+
+function denialOf(scopes: readonly string[], target: Target, policy: CompiledToolPolicy): string | undefined {
+  const d = decideTool(scopes, target.upstream, askedAs(target), policy);
+  return d.allowed ? undefined : d.rule;
+}
+
+function sentence(
+  who: string,
+  f: { tool: string; change: "gained" | "lost"; via?: string; rule?: string; match: Target["match"] },
+): string {
+  const what = f.match === "pattern" ? `tools matching ${f.tool}` : f.tool;
+  return f.change === "gained"
+    ? `${who} can now call ${what}${f.via ? ` (via ${f.via})` : ""}`
+    : `${who} can no longer call ${what}${f.rule ? ` (${f.rule})` : ""}`;
 }
 
 export type { CompiledToolPolicy };

@@ -5,10 +5,12 @@ import type { SynthBundle } from "../bundle/index.js";
 import { diffAuthority, knownToolNames } from "./authority.js";
 import { diffConfig } from "./config-diff.js";
 import { diffSynthesizedResources, infrastructureWarnings, planResources } from "./infrastructure.js";
+import { configMapFindings } from "./integrity.js";
 import { diffClientScopes } from "./okta-clients.js";
 import type {
   AuthorityEdge,
   Change,
+  TamperFinding,
   InfrastructureDiff,
   ReviewReport,
   StackSynthesis,
@@ -36,6 +38,11 @@ export function diffSyntheses(base: Synthesis, head: Synthesis, options: DiffOpt
   const authority: AuthorityEdge[] = [];
   const infrastructure: InfrastructureDiff[] = [];
   const warnings: string[] = [];
+  const renamed: string[] = [];
+  const tamper: TamperFinding[] = [
+    ...base.stacks.flatMap((s) => [...(s.tamper ?? []), ...configMapFindings(s, "base")]),
+    ...head.stacks.flatMap((s) => [...(s.tamper ?? []), ...configMapFindings(s, "head")]),
+  ];
 
   const stacksA = new Map(base.stacks.map((s) => [s.name, s]));
   const stacksB = new Map(head.stacks.map((s) => [s.name, s]));
@@ -56,7 +63,10 @@ export function diffSyntheses(base: Synthesis, head: Synthesis, options: DiffOpt
       const estimate = diffSynthesizedResources(stack, a?.terraform, b?.terraform);
       const infra = plan ? planResources(stack, plan) : estimate;
       // Renames are worth the loud warning even when a plan is given: the plan shows them only as delete + create.
-      if (plan) warnings.push(...infrastructureWarnings(estimate).filter((w) => w.includes("renamed")));
+      if (plan) {
+        warnings.push(...infrastructureWarnings(estimate).filter((w) => w.includes("renamed")));
+        renamed.push(...estimate.resources.filter((r) => r.previousAddress).map((r) => r.address));
+      }
       warnings.push(...infrastructureWarnings(infra));
       if (infra.resources.length > 0) infrastructure.push(infra);
     }
@@ -90,7 +100,15 @@ export function diffSyntheses(base: Synthesis, head: Synthesis, options: DiffOpt
       neutral: count("neutral"),
       resourceChanges: infrastructure.reduce((n, i) => n + i.resources.length, 0),
       warnings,
+      replaced: [
+        ...new Set([
+          ...infrastructure.flatMap((i) => i.resources.filter((r) => r.action === "replace").map((r) => r.address)),
+          ...renamed,
+        ]),
+      ].sort(),
+      tampered: tamper.length,
     },
+    tamper,
     changes,
     authority,
     infrastructure,

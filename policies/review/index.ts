@@ -5,3 +5,4 @@ export { diffConfig, guardLevel, compareGuardLevels } from "./config-diff.js";
 export { diffSynthesizedResources, planResources, infrastructureWarnings, providerOf } from "./infrastructure.js";
 export { clientScopesOf, diffClientScopes } from "./okta-clients.js";
 export { renderMarkdown, mermaidDiagram, COMMENT_MARKER } from "./markdown.js";
+export { configMapFindings, digestIssue } from "./integrity.js";

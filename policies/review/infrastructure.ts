@@ -21,9 +21,15 @@ export function providerOf(type: string): string {
   return type.split("_")[0] ?? type;
 }
 
-/** Attributes without cdktf's `//` metadata (construct path), which changes on every rename. */
+/**
+ * What Terraform acts on: not cdktf's `//` metadata (construct path, which changes on every rename), nor
+ * the meta-arguments that only order or guard operations (`depends_on`, `lifecycle`): a change to those
+ * alone is no update of the resource.
+ */
+const NOT_ACTED_ON = new Set(["//", "depends_on", "lifecycle"]);
+
 function attributes(resource: Attributes): Attributes {
-  return Object.fromEntries(Object.entries(resource).filter(([k]) => k !== "//"));
+  return Object.fromEntries(Object.entries(resource).filter(([k]) => !NOT_ACTED_ON.has(k)));
 }
 
 /** Every resource of a synthesized stack by address (`type.name`). */

@@ -16,7 +16,7 @@ const EFFECT_LABEL: Record<Effect, string> = {
 const SECTIONS: readonly { title: string; kinds: readonly ChangeKind[] }[] = [
   {
     title: "Effective authority",
-    kinds: ["gateway", "tool-access", "client-access", "client-scope", "tool-grant", "always-blocked", "deny"],
+    kinds: ["gateway", "tool-access", "client-access", "client-scope", "always-blocked", "deny"],
   },
   { title: "Routes, providers and upstreams", kinds: ["route", "provider", "upstream"] },
   { title: "Guards, limits and token acceptance", kinds: ["guard-mode", "limit", "policy-binding", "auth"] },
@@ -99,6 +99,14 @@ export function renderMarkdown(report: ReviewReport): string {
   ];
   if (summary.widening > 0)
     lines.push("> [!WARNING]", "> This change **widens** access or loosens a guard or limit. Review the 🔺 rows.", "");
+  if (report.tamper.length > 0) {
+    lines.push(
+      "> [!CAUTION]",
+      "> **Tampered bundle: what is reviewed here is not what will run**",
+      ...report.tamper.map((t) => `> - ${t.side}: ${cell(t.where)}: ${cell(t.message)}`),
+      "",
+    );
+  }
   if (summary.warnings.length > 0) {
     lines.push(
       "> [!CAUTION]",

@@ -3,8 +3,9 @@
  * an `okta_auth_server_policy` lists the clients it applies to (`client_whitelist`), and each of its
  * `okta_auth_server_policy_rule`s lists the scopes it grants (`scope_whitelist`). Clients are named by
  * their `okta_app_oauth` label. Scopes granted to `ALL_CLIENTS` apply to every app of the stack. A rule
- * counts for a client only if the app may use one of the rule's grant types (an agent app limited to
- * client credentials does not get the scopes of an authorization-code rule for humans).
+ * counts for a client only through the grant types both the rule and the app allow, and each client is
+ * seen twice when it may: alone (client credentials) and on behalf of a user (a token exchange by an agent
+ * app carries the user's scopes, not the app's).
  */
 import type { ClientScopes } from "./authority.js";
 import type { Change, TerraformJson } from "./types.js";
@@ -15,8 +16,21 @@ function strings(value: unknown): string[] {
   return Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
 }
 
-/** Client label → scopes it may request, or an empty map when the stack has no Okta policy rules. */
-export function clientScopesOf(tf: TerraformJson | undefined): Map<string, Set<string>> {
+/**
+ * How a client gets its tokens: alone (client credentials: unattended, no user present) or on behalf of a
+ * user (authorization code, token exchange, refresh). The same app may do both, with different scopes.
+ */
+export type ClientGrant = "unattended" | "user";
+
+const grantOf = (grantType: string): ClientGrant => (grantType === "client_credentials" ? "unattended" : "user");
+
+/** One key per client and way of getting tokens. */
+const keyOf = (client: string, grant: ClientGrant) => JSON.stringify([client, grant]);
+
+/** Scopes each client may request, per way of getting tokens; empty when the stack has no Okta policy rules. */
+export function clientScopesOf(
+  tf: TerraformJson | undefined,
+): Map<string, { client: string; grant: ClientGrant; scopes: Set<string> }> {
   const resources = tf?.resource ?? {};
   const apps = resources["okta_app_oauth"] ?? {};
   const labelOf = (name: string) =>
@@ -31,21 +45,27 @@ export function clientScopesOf(tf: TerraformJson | undefined): Map<string, Set<s
       return [ref && ref[1] === "okta_app_oauth" ? labelOf(ref[2]!) : entry];
     });
   };
-  // A rule applies to a client only through a grant type both allow (when both say which).
   const grantTypesOf = new Map(Object.entries(apps).map(([name, app]) => [labelOf(name), strings(app["grant_types"])]));
-  const canUse = (client: string, ruleGrantTypes: string[]) => {
+  // A rule applies to a client through each grant type both allow (when one of them does not say, the other decides).
+  const usable = (client: string, ruleGrantTypes: string[]): ClientGrant[] => {
     const appGrantTypes = grantTypesOf.get(client) ?? [];
-    return (
-      ruleGrantTypes.length === 0 || appGrantTypes.length === 0 || ruleGrantTypes.some((g) => appGrantTypes.includes(g))
-    );
+    const both =
+      ruleGrantTypes.length === 0
+        ? appGrantTypes
+        : appGrantTypes.length === 0
+          ? ruleGrantTypes
+          : ruleGrantTypes.filter((g) => appGrantTypes.includes(g));
+    return [...new Set(both.length > 0 || ruleGrantTypes.length > 0 ? both.map(grantOf) : (["user"] as const))];
   };
-  const out = new Map<string, Set<string>>();
+  const out = new Map<string, { client: string; grant: ClientGrant; scopes: Set<string> }>();
   for (const rule of Object.values(resources["okta_auth_server_policy_rule"] ?? {})) {
     const ruleGrantTypes = strings(rule["grant_type_whitelist"]);
-    for (const client of clientsOfPolicy(rule["policy_id"]).filter((c) => canUse(c, ruleGrantTypes))) {
-      const set = out.get(client) ?? new Set<string>();
-      for (const scope of strings(rule["scope_whitelist"])) set.add(scope);
-      out.set(client, set);
+    for (const client of clientsOfPolicy(rule["policy_id"])) {
+      for (const grant of usable(client, ruleGrantTypes)) {
+        const entry = out.get(keyOf(client, grant)) ?? { client, grant, scopes: new Set<string>() };
+        for (const scope of strings(rule["scope_whitelist"])) entry.scopes.add(scope);
+        out.set(keyOf(client, grant), entry);
+      }
     }
   }
   return out;
@@ -61,19 +81,23 @@ export function diffClientScopes(
   const b = clientScopesOf(head);
   const clients: ClientScopes[] = [];
   const changes: Change[] = [];
-  for (const client of [...new Set([...a.keys(), ...b.keys()])].sort()) {
-    const before = [...(a.get(client) ?? [])].sort();
-    const after = [...(b.get(client) ?? [])].sort();
-    clients.push({ client, base: before, head: after });
+  for (const key of [...new Set([...a.keys(), ...b.keys()])].sort()) {
+    const { client, grant } = (a.get(key) ?? b.get(key))!;
+    const before = [...(a.get(key)?.scopes ?? [])].sort();
+    const after = [...(b.get(key)?.scopes ?? [])].sort();
+    const unattended = grant === "unattended";
+    clients.push({ client, unattended, base: before, head: after });
+    const how = unattended ? " for itself (client credentials)" : " on behalf of a user";
     for (const scope of after.filter((s) => !before.includes(s))) {
       changes.push({
         kind: "client-scope",
         effect: "widening",
         gateway: stack,
         client,
+        unattended,
         scope,
         change: "added",
-        summary: `client ${client} may now request ${scope}`,
+        summary: `client ${client} may now request ${scope}${how}`,
       });
     }
     for (const scope of before.filter((s) => !after.includes(s))) {
@@ -82,9 +106,10 @@ export function diffClientScopes(
         effect: "narrowing",
         gateway: stack,
         client,
+        unattended,
         scope,
         change: "removed",
-        summary: `client ${client} may no longer request ${scope}`,
+        summary: `client ${client} may no longer request ${scope}${how}`,
       });
     }
   }

@@ -15,6 +15,16 @@ export interface StackSynthesis {
   /** The stack's `cdk.tf.json`; absent when a side is a lone bundle file. */
   readonly terraform?: TerraformJson;
   readonly bundles: readonly SynthBundle[];
+  /** Bundle files whose digest does not match their content, found by the reader. */
+  readonly tamper?: readonly TamperFinding[];
+}
+
+/** A bundle that is not what synth wrote, or not what Terraform will deploy. */
+export interface TamperFinding {
+  readonly side: "base" | "head";
+  /** The file, or `<stack>: <ConfigMap address>`. */
+  readonly where: string;
+  readonly message: string;
 }
 
 /** The part of a synthesized `cdk.tf.json` the review reads. */
@@ -36,6 +46,9 @@ export interface TerraformPlanJson {
 
 /** Known tool names per upstream id (`--tools catalog.json`): synth only knows patterns. */
 export type ToolCatalog = Readonly<Record<string, readonly string[]>>;
+
+/** A concrete tool name, or every tool a granted pattern names (what synth knows without a catalogue). */
+export type ToolMatch = "tool" | "pattern";
 
 /** Widening grants or exposes more; narrowing takes some away; neutral changes neither. */
 export type Effect = "widening" | "narrowing" | "neutral";
@@ -60,29 +73,30 @@ export type Change = ChangeBase &
   (
     | { readonly kind: "gateway"; readonly change: "added" | "removed" }
     | {
-        readonly kind: "tool-grant";
-        readonly scope: string;
-        readonly upstream: string;
-        readonly pattern: string;
-        readonly change: "added" | "removed";
-      }
-    | {
         readonly kind: "tool-access";
         readonly scope: string;
+        /** `<upstream>__<tool>`, or `<upstream>__<pattern>` when `match` is `pattern`. */
         readonly tool: string;
+        readonly match: ToolMatch;
         readonly change: "gained" | "lost";
+        /** The rule that refuses it now (lost only). */
         readonly rule?: string;
       }
     | {
         readonly kind: "client-access";
         readonly client: string;
+        readonly unattended: boolean;
         readonly tool: string;
+        readonly match: ToolMatch;
         readonly change: "gained" | "lost";
+        /** The scope (and grant pattern) that now allows it (gained only). */
+        readonly via?: string;
         readonly rule?: string;
       }
     | {
         readonly kind: "client-scope";
         readonly client: string;
+        readonly unattended: boolean;
         readonly scope: string;
         readonly change: "added" | "removed";
       }
@@ -176,7 +190,12 @@ export interface ReviewReport {
     readonly resourceChanges: number;
     /** Loud warnings: renamed construct IDs that destroy and recreate, planned replaces and deletes. */
     readonly warnings: readonly string[];
+    /** Addresses Terraform will destroy and recreate (a planned replace, or a renamed construct ID). */
+    readonly replaced: readonly string[];
+    /** Bundles that are not what synth wrote or not what will be deployed. */
+    readonly tampered: number;
   };
+  readonly tamper: readonly TamperFinding[];
   readonly changes: readonly Change[];
   readonly authority: readonly AuthorityEdge[];
   readonly infrastructure: readonly InfrastructureDiff[];

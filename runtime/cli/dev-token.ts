@@ -33,8 +33,15 @@ interface LocalState {
 }
 type LocalClient = LocalState["clients"][number];
 
-const USAGE =
-  'usage: tollgate dev token [--user <name>] [--scopes "<scope> ..."] [--client <client id>] [--state <state.json>] [--json]';
+const USAGE = `usage: tollgate dev token [--user <name>] [--scopes "<scope> ..."] [--client <client id>] [--state <state.json>] [--json]
+
+A real access token from the local authorization server that \`npm start\` runs.
+  --user <name>       log in as this local user (authorization code + PKCE); without it, client credentials
+  --scopes "<s> ..."  scopes to request (space-separated); default: all the client's scopes
+  --client <id>       the local client to use; default: the first one allowed the grant
+  --state <file>      the platform's state file; default: $TOLLGATE_LOCAL_DIR/state.json or .tollgate-local/state.json
+  --json              print the whole token response and decoded claims instead of the token alone
+exit codes: 0 token printed, 1 the platform refused or is not running, 2 usage`;
 
 class DevTokenError extends Error {}
 
@@ -171,18 +178,27 @@ export function decodeClaims(token: string): Record<string, unknown> {
 /** `tollgate dev <subcommand>`; only `token` exists. */
 export async function devCommand(args: string[]): Promise<number> {
   const [sub, ...rest] = args;
+  if (sub === "--help" || sub === "-h") {
+    console.log(USAGE);
+    return 0;
+  }
   if (sub !== "token") {
     console.error(`tollgate dev: unknown subcommand "${sub ?? ""}"\n${USAGE}`);
     return 2;
   }
-  const parsed = parseCommandArgs("dev token", rest, {
-    user: { type: "string" },
-    scopes: { type: "string" },
-    client: { type: "string" },
-    state: { type: "string" },
-    json: { type: "boolean", default: false },
-  });
-  if (!parsed) return 2;
+  const parsed = parseCommandArgs(
+    "dev token",
+    rest,
+    {
+      user: { type: "string" },
+      scopes: { type: "string" },
+      client: { type: "string" },
+      state: { type: "string" },
+      json: { type: "boolean", default: false },
+    },
+    USAGE,
+  );
+  if (typeof parsed === "number") return parsed;
   if (parsed.positionals.length > 0) {
     console.error(USAGE);
     return 2;

@@ -6,19 +6,32 @@
 import { GatewayStartError, startGateway } from "../server/index.js";
 import { parseCommandArgs } from "./args.js";
 
-const USAGE =
-  "usage: tollgate serve --bundle <bundle.json> [--values values.json] [--overlay overlay.json] [--host 127.0.0.1] [--port 8080] [--no-watch]";
+const USAGE = `usage: tollgate serve --bundle <bundle.json> [--values values.json] [--overlay overlay.json] [--host 127.0.0.1] [--port 8080] [--no-watch]
+
+Runs the gateway until SIGTERM/SIGINT. The bundle must carry the digest cdktf synth wrote into it.
+  --bundle <file>    the gateway bundle (the ConfigMap's bundle.json)
+  --values <file>    values for the bundle's apply-time placeholders (the ConfigMap's values.json)
+  --overlay <file>   a local overlay (values plus stand-in transports), for running outside the cluster
+  --host <address>   address to listen on; default 127.0.0.1
+  --port <port>      port to listen on; default 8080 (0: any free port)
+  --no-watch         do not reload when the bundle, values or overlay file changes
+exit codes: 0 stopped by a signal, 1 the bundle or a secret could not be loaded, 2 usage`;
 
 export async function serveCommand(args: string[]): Promise<number> {
-  const parsed = parseCommandArgs("serve", args, {
-    bundle: { type: "string" },
-    values: { type: "string" },
-    overlay: { type: "string" },
-    host: { type: "string", default: "127.0.0.1" },
-    port: { type: "string", default: "8080" },
-    "no-watch": { type: "boolean", default: false },
-  });
-  if (!parsed) return 2;
+  const parsed = parseCommandArgs(
+    "serve",
+    args,
+    {
+      bundle: { type: "string" },
+      values: { type: "string" },
+      overlay: { type: "string" },
+      host: { type: "string", default: "127.0.0.1" },
+      port: { type: "string", default: "8080" },
+      "no-watch": { type: "boolean", default: false },
+    },
+    USAGE,
+  );
+  if (typeof parsed === "number") return parsed;
   const { bundle, values, overlay, host, port } = parsed.values;
   const portNumber = Number(port);
   if (

@@ -1,5 +1,6 @@
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
@@ -13,7 +14,7 @@ import {
 import { diffCommand, EXIT_WIDENING, readSynthesis } from "../../runtime/cli/diff.js";
 import { allFixtureFiles, CASES, TOOL_CATALOG } from "../fixtures/review/cases.js";
 import { sampleBundle } from "../support/sample-bundle.js";
-import { type BundleInput, orThrow, validateSynthBundle } from "../../policies/bundle/index.js";
+import { type BundleInput, orThrow, validateSynthBundle, withDigest } from "../../policies/bundle/index.js";
 
 const root = fileURLToPath(new URL("../..", import.meta.url));
 const fixtures = join(root, "test/fixtures/review");
@@ -65,23 +66,15 @@ describe("review fixtures", () => {
 });
 
 describe("tollgate diff: effective authority", () => {
-  it("a scope that gains a tool is a widening, for the scope and for every Okta client holding it", async () => {
+  it("a scope that gains a tool is one widening row for the scope and one for every Okta client holding it", async () => {
     const report = await review("scope-gains-tool");
-    expect(of(report, "tool-grant")).toEqual([
+    expect(of(report, "tool-access")).toEqual([
       expect.objectContaining({
         effect: "widening",
         gateway: GW,
         scope: "mcp:write",
-        upstream: "github",
-        pattern: "create_pull_request",
-        change: "added",
-      }),
-    ]);
-    expect(of(report, "tool-access")).toEqual([
-      expect.objectContaining({
-        effect: "widening",
-        scope: "mcp:write",
         tool: "github__create_pull_request",
+        match: "tool",
         change: "gained",
         summary: "mcp:write can now call github__create_pull_request",
       }),
@@ -90,11 +83,13 @@ describe("tollgate diff: effective authority", () => {
       expect.objectContaining({
         effect: "widening",
         client: "coding-agent",
+        unattended: true,
         tool: "github__create_pull_request",
         change: "gained",
+        via: "mcp:write",
       }),
     ]);
-    expect(report.summary).toMatchObject({ widening: 3, narrowing: 0, warnings: [] });
+    expect(report.summary).toMatchObject({ widening: 2, narrowing: 0, warnings: [] });
     expect(report.authority).toContainEqual({
       gateway: GW,
       scope: "mcp:write",
@@ -137,7 +132,7 @@ describe("tollgate diff: effective authority", () => {
     expect(of(report, "tool-access")).toEqual([]);
   });
 
-  it("a catalogue turns a removed pattern into the concrete tools lost; without it only the pattern row shows", async () => {
+  it("a removed pattern is one row per pattern; a catalogue turns it into the concrete tools lost instead", async () => {
     const base = sampleBundle();
     const head = structuredClone(base) as BundleInput;
     head.mcp!.grants = head.mcp!.grants!.filter((g) => !(g.scope === "mcp:read" && g.upstream === "memory"));
@@ -145,13 +140,16 @@ describe("tollgate diff: effective authority", () => {
       stacks: [{ name: "tollgate-dev", bundles: [orThrow(validateSynthBundle(b))] }],
     });
     const plain = diffSyntheses(side(base), side(head));
-    expect(of(plain, "tool-grant").map((c) => c.pattern)).toEqual(["open_*", "read_*", "search_*"]);
-    expect(of(plain, "tool-access")).toEqual([]);
+    expect(of(plain, "tool-access").map((c) => `${c.scope} ${c.change} ${c.match} ${c.tool}`)).toEqual([
+      "mcp:read lost pattern memory__open_*",
+      "mcp:read lost pattern memory__read_*",
+      "mcp:read lost pattern memory__search_*",
+    ]);
     const withCatalog = diffSyntheses(side(base), side(head), { catalog: TOOL_CATALOG });
-    expect(of(withCatalog, "tool-access").map((c) => `${c.scope} ${c.tool} ${c.rule}`)).toEqual([
-      "mcp:read memory__open_nodes scope: mcp:admin required",
-      "mcp:read memory__read_graph scope: mcp:admin required",
-      "mcp:read memory__search_nodes scope: mcp:admin required",
+    expect(of(withCatalog, "tool-access").map((c) => `${c.scope} ${c.match} ${c.tool} ${c.rule}`)).toEqual([
+      "mcp:read tool memory__open_nodes scope: mcp:admin required",
+      "mcp:read tool memory__read_graph scope: mcp:admin required",
+      "mcp:read tool memory__search_nodes scope: mcp:admin required",
     ]);
     expect(withCatalog.toolNames.source).toBe("bundle+catalog");
   });
@@ -299,7 +297,7 @@ describe("tollgate diff: command line", () => {
       "json",
     ]);
     expect(widening.code).toBe(EXIT_WIDENING);
-    expect(JSON.parse(widening.stdout).summary.widening).toBe(3);
+    expect(JSON.parse(widening.stdout).summary.widening).toBe(2);
     const narrowing = await runDiff([
       join(fixtures, "tool-always-blocked/base"),
       join(fixtures, "tool-always-blocked/head"),
@@ -323,9 +321,13 @@ describe("tollgate diff: command line", () => {
   });
 
   it("names the bad field of an invalid bundle and exits 1", async () => {
-    const out = await runDiff([join(fixtures, "scope-gains-tool/base"), join(fixtures, "tools-catalog.json")]);
+    const dir = mkdtempSync(join(tmpdir(), "tollgate-diff-invalid-"));
+    const file = join(dir, "gateway.bundle.json");
+    writeFileSync(file, JSON.stringify(withDigest({ ...sampleBundle(), apiVersion: "tollgate.dev/v0" } as never)));
+    const out = await runDiff([join(fixtures, "scope-gains-tool/base"), file]);
+    rmSync(dir, { recursive: true, force: true });
     expect(out.code).toBe(1);
-    expect(out.stderr).toContain("tools-catalog.json: invalid gateway bundle");
+    expect(out.stderr).toContain("gateway.bundle.json: invalid gateway bundle");
     expect(out.stderr).toContain("apiVersion");
   });
 
