@@ -140,7 +140,8 @@ export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOpti
 
     if (typeof payload.sub !== "string" || payload.sub.length === 0) return fail("invalid claim sub");
     const { exp, iat } = payload;
-    if (typeof exp !== "number" || typeof iat !== "number") return fail("invalid claim exp");
+    if (typeof exp !== "number") return fail("invalid claim exp");
+    if (typeof iat !== "number") return fail("invalid claim iat");
     // Bounds the cached entry too: a token expires before it grows older than the maximum age.
     if (exp - iat > auth.maxTokenAgeSeconds + auth.clockSkewSeconds) return fail("token lifetime too long");
     const scopes = parseScopes(payload[auth.scopeClaim]);
