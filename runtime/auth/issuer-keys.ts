@@ -124,17 +124,29 @@ export function createIssuerKeys(auth: IssuerKeysConfig, options: IssuerKeysOpti
     throw new Error(`no discovery document for ${auth.issuer} (${failures.join("; ")})`);
   }
 
+  /**
+   * The configured JWKS URL, else the discovered one. Discovery runs once, and again only after a failed
+   * key fetch (the issuer may have moved its keys), so a refresh is one request to the issuer.
+   */
   async function fetchKeys(): Promise<void> {
     let jwksUri = auth.jwksUri;
-    if (!jwksUri || !discovered) {
-      try {
-        discovered = await discover();
-      } catch (error) {
-        if (!jwksUri) throw error;
+    if (!jwksUri) {
+      discovered ??= await discover();
+      jwksUri = discovered.jwks_uri;
+      if (!jwksUri) {
+        discovered = undefined;
+        throw new Error(`the discovery document of ${auth.issuer} has no jwks_uri`);
       }
-      jwksUri ??= discovered?.jwks_uri;
     }
-    if (!jwksUri) throw new Error(`the discovery document of ${auth.issuer} has no jwks_uri`);
+    try {
+      await fetchKeySet(jwksUri);
+    } catch (error) {
+      if (!auth.jwksUri) discovered = undefined;
+      throw error;
+    }
+  }
+
+  async function fetchKeySet(jwksUri: string): Promise<void> {
     jwksFetches++;
     const { status, body } = await getJson(jwksUri);
     const keys = (body as { keys?: unknown } | undefined)?.keys;
