@@ -225,7 +225,7 @@ export function createTracing(options: TracingOptions): Tracing {
     injectTraceHeaders(headers) {
       if (!enabled) return headers;
       const ctx = active.getStore()?.ctx;
-      if (enabled && ctx && trace.getSpan(ctx)?.spanContext().traceId) {
+      if (ctx && trace.getSpan(ctx)?.spanContext().traceId) {
         propagator.inject(ctx, headers, {
           set: (carrier, key, value) => void ((carrier as Record<string, string>)[key] = value),
         });
@@ -236,13 +236,13 @@ export function createTracing(options: TracingOptions): Tracing {
       if (!enabled) return undefined;
       const ctx = active.getStore()?.ctx;
       const spanContext = ctx ? trace.getSpan(ctx)?.spanContext() : undefined;
-      return enabled && spanContext && trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
+      return spanContext && trace.isSpanContextValid(spanContext) ? spanContext.traceId : undefined;
     },
     annotateActive(attributes, event) {
       if (!enabled) return;
       const store = active.getStore();
       const span = store ? trace.getSpan(store.ctx) : undefined;
-      if (!enabled || !store || !span) return;
+      if (!store || !span) return;
       const safe = safeAttributes(attributes);
       store.root.setAttributes(safe);
       if (event) span.addEvent(event, safe);
