@@ -3,8 +3,8 @@
  * upstream clients, bound to the (issuer, subject, client) that initialized it. Nothing here is shared
  * with another session, so one user's upstream state, request ids or notifications never reach another.
  *
- * The handlers re-check every decision (the policy gate already checked before the transport): the same
- * pure `policies/tools` functions, with the scopes of the request being handled.
+ * Its SDK handlers (./session-handlers.ts) re-check every decision the policy gate made before the
+ * transport, with the scopes of the request being handled.
  */
 import { randomUUID } from "node:crypto";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
