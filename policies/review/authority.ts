@@ -8,8 +8,9 @@
  *   optional catalogue;
  * - granted patterns: a pattern is asked as its literal text (`create_*` as `create_`), which is what
  *   the always-blocked and deny rules would see of any tool it names.
- * One row per real change: a pattern row is dropped when a concrete tool it covers changed the same way
- * for the same principal (the concrete row says it, naming the pattern).
+ * One row per real change: when a grant pattern itself was added or removed, its row lists the known tools
+ * it covers; when a blocking rule or a client's scopes changed, concrete rows say it, and a pattern row
+ * remains only where no known tool does.
  */
 import type { SynthBundle } from "../bundle/index.js";
 import {
@@ -125,16 +126,27 @@ function grantPattern(rules: Rules, scope: string, t: Target): string | undefine
   return undefined;
 }
 
+interface Row {
+  readonly target: Target;
+  readonly change: "gained" | "lost";
+  readonly decision: ToolDecision;
+  readonly rules: Rules;
+}
+
+/** What a row says, before it is worded for a scope or a client. */
+interface RowFields {
+  readonly tool: string;
+  readonly change: "gained" | "lost";
+  readonly match: Target["match"];
+  readonly covers?: readonly string[];
+  readonly via?: string | undefined;
+  readonly rule?: string;
+}
+
 interface Principal {
   readonly before: readonly string[];
   readonly after: readonly string[];
-  readonly row: (fields: {
-    tool: string;
-    change: "gained" | "lost";
-    via?: string;
-    rule?: string;
-    match: Target["match"];
-  }) => Change;
+  readonly row: (fields: RowFields) => Change;
 }
 
 /**
@@ -212,6 +224,7 @@ export function diffAuthority(
         tool: f.tool,
         match: f.match,
         change: f.change,
+        ...(f.covers ? { covers: f.covers } : {}),
         ...(f.rule ? { rule: f.rule } : {}),
         summary: sentence(scope, { ...f, via: undefined }),
       }),
@@ -228,6 +241,7 @@ export function diffAuthority(
         tool: f.tool,
         match: f.match,
         change: f.change,
+        ...(f.covers ? { covers: f.covers } : {}),
         ...(f.via ? { via: f.via } : {}),
         ...(f.rule ? { rule: f.rule } : {}),
         summary: sentence(
@@ -239,7 +253,7 @@ export function diffAuthority(
   ];
 
   for (const principal of principals) {
-    const rows: { target: Target; change: "gained" | "lost"; decision: ToolDecision; rules: Rules }[] = [];
+    const rows: Row[] = [];
     for (const target of targets) {
       const name = askedAs(target);
       const was = decideTool(principal.before, target.upstream, name, policyBefore);
@@ -251,27 +265,42 @@ export function diffAuthority(
           : { target, change: "lost", decision: was, rules: rulesOf(base) },
       );
     }
-    // A pattern row says nothing a concrete row of the same change does not already say.
-    const shown = rows.filter(
-      (r) =>
-        r.target.match === "tool" ||
-        !rows.some(
-          (c) =>
-            c.target.match === "tool" &&
-            c.change === r.change &&
-            c.target.upstream === r.target.upstream &&
-            matchesToolPattern(r.target.name, c.target.name),
-        ),
+    // One row per real change. When a grant of this pattern was itself added (or removed) for a scope the
+    // principal holds, the pattern row is the change and lists the known tools it covers. Otherwise (a
+    // blocking rule or the client's scopes changed) the concrete rows say it, and a pattern row remains
+    // only where no known tool does.
+    const grantChanged = (r: Row) =>
+      r.target.match === "pattern" &&
+      edges.some(
+        (e) =>
+          e.upstream === r.target.upstream &&
+          e.pattern === r.target.name &&
+          e.state === (r.change === "gained" ? "added" : "removed") &&
+          (r.change === "gained" ? principal.after : principal.before).includes(e.scope),
+      );
+    const covers = (p: Row, c: Row) =>
+      c.target.match === "tool" &&
+      c.change === p.change &&
+      c.target.upstream === p.target.upstream &&
+      matchesToolPattern(p.target.name, c.target.name);
+    const absorbing = rows.filter(grantChanged);
+    const shown = rows.filter((r) =>
+      r.target.match === "tool"
+        ? !absorbing.some((p) => covers(p, r))
+        : absorbing.includes(r) || !rows.some((c) => covers(r, c)),
     );
-    for (const { target, change, decision, rules } of shown) {
+    for (const row of shown) {
+      const { target, change, decision, rules } = row;
       const via = decision.allowed ? decision.grantedBy : undefined;
       const pattern = via ? grantPattern(rules, via, target) : undefined;
       const lostBecause = change === "lost" ? denialOf(principal.after, target, policyAfter) : undefined;
+      const covered = absorbing.includes(row) ? rows.filter((c) => covers(row, c)).map((c) => c.target.name) : [];
       changes.push(
         principal.row({
           tool: `${target.upstream}__${target.name}`,
           match: target.match,
           change,
+          ...(covered.length > 0 ? { covers: covered } : {}),
           ...(via ? { via: pattern && pattern !== target.name ? `${via}: ${pattern}` : via } : {}),
           ...(lostBecause ? { rule: lostBecause } : {}),
         }),
@@ -286,11 +315,9 @@ function denialOf(scopes: readonly string[], target: Target, policy: CompiledToo
   return d.allowed ? undefined : d.rule;
 }
 
-function sentence(
-  who: string,
-  f: { tool: string; change: "gained" | "lost"; via?: string; rule?: string; match: Target["match"] },
-): string {
-  const what = f.match === "pattern" ? `tools matching ${f.tool}` : f.tool;
+function sentence(who: string, f: RowFields): string {
+  const known = f.covers && f.covers.length > 0 ? `, known: ${f.covers.join(", ")}` : "";
+  const what = f.match === "pattern" ? `tools matching ${f.tool}${known && ` (${known.slice(2)})`}` : f.tool;
   return f.change === "gained"
     ? `${who} can now call ${what}${f.via ? ` (via ${f.via})` : ""}`
     : `${who} can no longer call ${what}${f.rule ? ` (${f.rule})` : ""}`;

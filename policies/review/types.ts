@@ -79,6 +79,8 @@ export type Change = ChangeBase &
         readonly tool: string;
         readonly match: ToolMatch;
         readonly change: "gained" | "lost";
+        /** Known tool names a pattern row covers (listed here instead of as rows of their own). */
+        readonly covers?: readonly string[];
         /** The rule that refuses it now (lost only). */
         readonly rule?: string;
       }
@@ -89,6 +91,7 @@ export type Change = ChangeBase &
         readonly tool: string;
         readonly match: ToolMatch;
         readonly change: "gained" | "lost";
+        readonly covers?: readonly string[];
         /** The scope (and grant pattern) that now allows it (gained only). */
         readonly via?: string;
         readonly rule?: string;

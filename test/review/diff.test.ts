@@ -132,7 +132,7 @@ describe("tollgate diff: effective authority", () => {
     expect(of(report, "tool-access")).toEqual([]);
   });
 
-  it("a removed pattern is one row per pattern; a catalogue turns it into the concrete tools lost instead", async () => {
+  it("a removed grant pattern is one row per pattern; a catalogue names the known tools each covered", async () => {
     const base = sampleBundle();
     const head = structuredClone(base) as BundleInput;
     head.mcp!.grants = head.mcp!.grants!.filter((g) => !(g.scope === "mcp:read" && g.upstream === "memory"));
@@ -146,10 +146,10 @@ describe("tollgate diff: effective authority", () => {
       "mcp:read lost pattern memory__search_*",
     ]);
     const withCatalog = diffSyntheses(side(base), side(head), { catalog: TOOL_CATALOG });
-    expect(of(withCatalog, "tool-access").map((c) => `${c.scope} ${c.match} ${c.tool} ${c.rule}`)).toEqual([
-      "mcp:read tool memory__open_nodes scope: mcp:admin required",
-      "mcp:read tool memory__read_graph scope: mcp:admin required",
-      "mcp:read tool memory__search_nodes scope: mcp:admin required",
+    expect(of(withCatalog, "tool-access").map((c) => `${c.scope} ${c.tool} [${c.covers}] ${c.rule}`)).toEqual([
+      "mcp:read memory__open_* [open_nodes] scope: mcp:admin required",
+      "mcp:read memory__read_* [read_graph] scope: mcp:admin required",
+      "mcp:read memory__search_* [search_nodes] scope: mcp:admin required",
     ]);
     expect(withCatalog.toolNames.source).toBe("bundle+catalog");
   });
