@@ -31,7 +31,7 @@ beforeAll(() => {
   trees.editBundle("base", "edited", DEV_STACK, widen);
   trees.editBundle("base", "edited-redigested", DEV_STACK, (b) => {
     widen(b);
-    b.metadata.digest = withDigest(b as never).metadata.digest;
+    b.metadata.digest = withDigest(b as Parameters<typeof withDigest>[0]).metadata.digest;
   });
   trees.editBundle("base", "no-digest", DEV_STACK, (b) => {
     widen(b);
