@@ -30,8 +30,24 @@ export interface GatewayAuthSettings {
   readonly requiredClaims?: readonly string[];
   /** @default 30 */
   readonly clockSkewSeconds?: number;
-  /** Refuse tokens older than this (by `iat`). @default no limit */
+  /** Refuse tokens older, or valid for longer, than this (by `iat`, which is required). 60 to 2 592 000. @default 86400 */
   readonly maxTokenAgeSeconds?: number;
+  /**
+   * Whose claim names the issuer uses: `okta` (`scp` array, `cid`) or `rfc9068` (`scope` string, `client_id`,
+   * `typ: at+jwt`). Only the profile's claims are read: a token carrying both never gets the union.
+   * @default "okta"
+   */
+  readonly tokenProfile?: "okta" | "rfc9068";
+  /** The claim that carries scopes, when it is neither profile's. @default by tokenProfile */
+  readonly scopeClaim?: string;
+  /** The claims that name the client (agent), first present wins. @default by tokenProfile */
+  readonly clientClaims?: readonly string[];
+  /** Refuse tokens without the scope claim (ID tokens). @default true */
+  readonly requireScopeClaim?: boolean;
+  /** Refuse tokens whose `typ` is not `at+jwt` (RFC 9068 §4). @default false for okta, true for rfc9068 */
+  readonly requireAccessTokenType?: boolean;
+  /** Largest discovery document or key set read from the issuer. 4 KiB to 4 MiB. @default 262144 */
+  readonly maxIssuerDocumentBytes?: number;
 }
 
 /** Where per-user rate-limit budgets live. */
@@ -223,10 +239,7 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
         discoveryUrl: value("okta.discoveryUrl", p.authServer.discoveryUrl),
         jwksUri: value("okta.jwksUri", p.authServer.jwksUri),
         audiences: [value("gateway.audience", p.authServer.audience)],
-        ...(p.auth?.algorithms ? { algorithms: [...p.auth.algorithms] } : {}),
-        ...(p.auth?.requiredClaims ? { requiredClaims: [...p.auth.requiredClaims] } : {}),
-        ...(p.auth?.clockSkewSeconds !== undefined ? { clockSkewSeconds: p.auth.clockSkewSeconds } : {}),
-        ...(p.auth?.maxTokenAgeSeconds !== undefined ? { maxTokenAgeSeconds: p.auth.maxTokenAgeSeconds } : {}),
+        ...definedAuthSettings(p.auth),
         ...(p.clients
           ? {
               allowedClients: [
@@ -282,6 +295,20 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
     };
     return { bundle: withDigest(bundle as BundleInput & { metadata: Record<string, unknown> }), values };
   }
+}
+
+/** The auth settings the app set, in bundle form (the schema supplies every default). */
+function definedAuthSettings(auth: GatewayAuthSettings | undefined): Record<string, unknown> {
+  if (!auth) return {};
+  const { algorithms, requiredClaims, clientClaims, ...scalars } = auth;
+  return Object.fromEntries(
+    Object.entries({
+      ...scalars,
+      algorithms: algorithms && [...algorithms],
+      requiredClaims: requiredClaims && [...requiredClaims],
+      clientClaims: clientClaims && [...clientClaims],
+    }).filter(([, value]) => value !== undefined),
+  );
 }
 
 /**

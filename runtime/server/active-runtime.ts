@@ -46,7 +46,11 @@ export interface ActiveRuntimeDeps {
 
 export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRuntimeDeps): Promise<ActiveRuntime> {
   const { audit } = deps;
-  const verifier = createTokenVerifier(config.bundle.auth, deps.verifierOptions);
+  // RFC 9728: a token whose audience is the protected resource the gateway advertises is meant for it too.
+  const verifier = createTokenVerifier(config.bundle.auth, {
+    ...deps.verifierOptions,
+    resource: config.bundle.protectedResource.resource,
+  });
   const limiter = await createRateLimiter(config, { audit });
   let mcp: McpGateway;
   let llm: LlmGateway;

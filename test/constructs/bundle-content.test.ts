@@ -191,12 +191,27 @@ describe("GatewayDeployment({ auth, telemetry })", () => {
   it("passes token verification settings into the bundle", () => {
     const platform = smallPlatform({
       bundle: {
-        auth: { algorithms: ["ES256"], clockSkewSeconds: 10, requiredClaims: ["sub", "cid"] },
+        auth: {
+          algorithms: ["ES256"],
+          clockSkewSeconds: 10,
+          requiredClaims: ["sub", "client_id"],
+          tokenProfile: "rfc9068",
+          maxTokenAgeSeconds: 3600,
+          maxIssuerDocumentBytes: 65_536,
+        },
         telemetry: { tracing: true },
       },
     });
     const bundle = platform.bundle.bundle() as BundleInput;
-    expect(bundle.auth).toMatchObject({ algorithms: ["ES256"], clockSkewSeconds: 10, requiredClaims: ["sub", "cid"] });
+    expect(bundle.auth).toMatchObject({
+      algorithms: ["ES256"],
+      clockSkewSeconds: 10,
+      requiredClaims: ["sub", "client_id"],
+      tokenProfile: "rfc9068",
+      maxTokenAgeSeconds: 3600,
+      maxIssuerDocumentBytes: 65_536,
+    });
+    expect(bundle.auth).not.toHaveProperty("scopeClaim");
     expect(bundle.telemetry?.tracing).toEqual({ enabled: true, serviceName: "tollgate-gateway" });
   });
 

@@ -91,6 +91,14 @@ describe("token age, lifetime and issue time at the gateway", () => {
     );
   });
 
+  it("accepts, at the gateway, a token whose audience is the MCP resource it advertises (RFC 9728)", async () => {
+    expect((await post(mcpUrl, await issuer.sign(plausibleClaims(issuer.issuer, mcpUrl)))).status).toBe(200);
+    await expectRefused(
+      await post(mcpUrl, await issuer.sign(plausibleClaims(issuer.issuer, `${gateway.url}/other`))),
+      "wrong audience",
+    );
+  });
+
   it("refuses an ID-token-shaped token: no scopes, audience listing the client and the gateway", async () => {
     const { scp: _scp, cid: _cid, ...rest } = claims();
     const idToken = { ...rest, aud: ["tollgate-cli", gateway.url], azp: "tollgate-cli", nonce: "n-0S6_WzA2Mj" };

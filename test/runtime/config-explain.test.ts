@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { RuntimeBundleSchema } from "../../policies/bundle/index.js";
+import { RuntimeBundleSchema, withDigest } from "../../policies/bundle/index.js";
 import { explainTool } from "../../runtime/cli/explain.js";
 import { sampleBundle } from "../support/sample-bundle.js";
 
@@ -30,7 +30,7 @@ describe("tollgate explain", () => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), "tollgate-explain-"));
     bundleFile = join(dir, "bundle.json");
-    await writeFile(bundleFile, JSON.stringify(sampleBundle()));
+    await writeFile(bundleFile, JSON.stringify(withDigest(sampleBundle())));
     await writeFile(claimsFile("reader"), JSON.stringify({ sub: "alice", cid: "agent", scp: ["mcp:read"] }));
     await writeFile(claimsFile("admin"), JSON.stringify({ sub: "root", cid: "ops", scp: "mcp:read mcp:admin" }));
   });

@@ -75,7 +75,7 @@ describe("loading a bundle", () => {
     const bundle = withDigest(sampleBundle({ issuer: placeholder("okta.issuer") }));
     const bundleFile = join(dir, "bundle.json");
     const valuesFile = join(dir, "values.json");
-    await writeFile(bundleFile, JSON.stringify(bundle));
+    await writeFile(bundleFile, JSON.stringify(withDigest(bundle)));
     const unresolved = await loadConfig({ kind: "files", bundleFile }, TEST_SECRET_ENV);
     expect(!unresolved.ok && unresolved.issues.map((i) => i.path)).toContain("auth.issuer");
 

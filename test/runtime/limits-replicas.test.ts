@@ -11,6 +11,7 @@ import { type AuthServer, startAuthServer } from "../../examples/local-platform/
 import { type LlmUpstream, startLlmUpstream } from "../../examples/local-platform/llm-upstream.js";
 import { authTestBundle } from "../support/gateway.js";
 import { type RedisServer, startRedisServer } from "../support/llm-redis-server.js";
+import { withDigest } from "../../policies/bundle/index.js";
 
 const AUDIENCE = "https://gateway.replicas.test";
 const BUDGET = 4;
@@ -73,7 +74,7 @@ beforeAll(async () => {
   };
   dir = await mkdtemp(join(tmpdir(), "tollgate-replicas-"));
   const bundleFile = join(dir, "bundle.json");
-  await writeFile(bundleFile, JSON.stringify(bundle));
+  await writeFile(bundleFile, JSON.stringify(withDigest(bundle)));
   const env = { GW_KEY: "gateway-key", GW_REDIS_URL: redis.url };
   replicas.push(...(await Promise.all([startReplica(bundleFile, env), startReplica(bundleFile, env)])));
 }, 60_000);

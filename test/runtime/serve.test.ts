@@ -15,7 +15,7 @@ import { McpServer } from "@modelcontextprotocol/sdk/server/mcp.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type AuthServer, startAuthServer } from "../../examples/local-platform/auth-server.js";
-import type { BundleInput } from "../../policies/bundle/index.js";
+import { type BundleInput, withDigest } from "../../policies/bundle/index.js";
 import { startGateway } from "../../runtime/server/index.js";
 import { createMemoryAuditLog } from "../../runtime/observability/audit.js";
 import {
@@ -186,7 +186,10 @@ describe("hot reload from the watched bundle file", () => {
   it("keeps serving the running bundle when the new one is invalid, and says why", async () => {
     const token = await platform.token("reader");
     const reloaded = platform.nextReload();
-    await writeFile(platform.bundleFile!, JSON.stringify({ ...bundle, auth: { ...bundle.auth, audiences: [] } }));
+    await writeFile(
+      platform.bundleFile!,
+      JSON.stringify(withDigest({ ...bundle, auth: { ...bundle.auth, audiences: [] } })),
+    );
     const outcome = await reloaded;
     expect(outcome.status).toBe("rejected");
     expect(outcome.status === "rejected" && outcome.issues.map((i) => i.path)).toContain("auth.audiences");
@@ -211,7 +214,9 @@ describe("hot reload from the watched bundle file", () => {
     const reloaded = platform.nextReload();
     await writeFile(
       platform.bundleFile!,
-      JSON.stringify({ ...bundle, protectedResource: { ...bundle.protectedResource, scopesSupported: ["mcp:read"] } }),
+      JSON.stringify(
+        withDigest({ ...bundle, protectedResource: { ...bundle.protectedResource, scopesSupported: ["mcp:read"] } }),
+      ),
     );
     expect(await reloaded).toMatchObject({ status: "applied" });
     expect(await scopesServed()).toEqual(["mcp:read"]);
@@ -286,7 +291,7 @@ describe("tollgate serve: refusing to start", () => {
       const bundleFile = join(dir, "bundle.json");
       const bundle = authTestBundle("http://127.0.0.1:9", "http://127.0.0.1:8");
       bundle.rateLimitStore = { type: "redis", url: { env: "TOLLGATE_TEST_REDIS_URL_UNSET" } };
-      await writeFile(bundleFile, JSON.stringify(bundle));
+      await writeFile(bundleFile, JSON.stringify(withDigest(bundle)));
       const env = { ...process.env };
       delete env.TOLLGATE_TEST_REDIS_URL_UNSET;
       const child = spawn(
@@ -360,7 +365,7 @@ describe.each(TOLLGATE_COMMANDS)("tollgate serve: graceful shutdown, $name", ({ 
       },
     };
     const bundleFile = join(dir, `bundle-${randomUUID()}.json`);
-    await writeFile(bundleFile, JSON.stringify(bundle));
+    await writeFile(bundleFile, JSON.stringify(withDigest(bundle)));
 
     child = spawn(process.execPath, [tollgate, "serve", "--bundle", bundleFile, "--port", String(port)], {
       stdio: ["ignore", "ignore", "pipe"],

@@ -15,7 +15,7 @@ import { freePort } from "../../examples/local-platform/free-port.js";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type AuthClient, type AuthServer, startAuthServer } from "../../examples/local-platform/auth-server.js";
-import type { BundleInput } from "../../policies/bundle/index.js";
+import { type BundleInput, withDigest } from "../../policies/bundle/index.js";
 import { type ReloadOutcome, type RunningGateway, startGateway } from "../../runtime/server/index.js";
 import { type AuditEvent, createMemoryAuditLog } from "../../runtime/observability/audit.js";
 import { sampleBundle } from "./sample-bundle.js";
@@ -119,7 +119,7 @@ export async function startTestPlatform(options: TestPlatformOptions = {}): Prom
   if (options.files) {
     dir = await mkdtemp(join(tmpdir(), "tollgate-test-"));
     bundleFile = join(dir, "bundle.json");
-    await writeFile(bundleFile, JSON.stringify(bundle, null, 2));
+    await writeFile(bundleFile, JSON.stringify(withDigest(bundle), null, 2));
   }
 
   const audit = createMemoryAuditLog();
