@@ -1,4 +1,9 @@
-import { formatIssue, validateRuntimeBundle, validateSynthBundle } from "../../policies/bundle/index.js";
+import {
+  type BundleIssue,
+  formatIssue,
+  validateRuntimeBundle,
+  validateSynthBundle,
+} from "../../policies/bundle/index.js";
 import { parseCommandArgs } from "./args.js";
 import { BundleFileError, readBundleFile, readJsonFile } from "./bundle-file.js";
 
@@ -31,12 +36,11 @@ export async function validateCommand(args: string[]): Promise<number> {
   }
   const runtime = parsed.values.runtime || parsed.values.values !== undefined || parsed.values.overlay !== undefined;
   let result;
+  let digestIssues: BundleIssue[] = [];
   try {
     const bundle = await readBundleFile(file);
-    if (bundle.mismatch) {
-      console.error(`${file}: invalid gateway bundle\n  - ${formatIssue(bundle.mismatch)}`);
-      return 1;
-    }
+    // A content that no longer matches its digest is reported with every other problem the rules find.
+    if (bundle.mismatch) digestIssues = [bundle.mismatch];
     if (runtime) {
       const values = parsed.values.values ? await readJsonFile(parsed.values.values) : undefined;
       const overlay = parsed.values.overlay ? await readJsonFile(parsed.values.overlay) : undefined;
@@ -53,9 +57,10 @@ export async function validateCommand(args: string[]): Promise<number> {
     console.error(error.message);
     return 1;
   }
-  if (!result.ok) {
+  const issues = [...digestIssues, ...(result.ok ? [] : result.issues.filter((i) => !digestIssues.includes(i)))];
+  if (!result.ok || issues.length > 0) {
     console.error(`${file}: invalid gateway bundle`);
-    for (const issue of result.issues) console.error(`  - ${formatIssue(issue)}`);
+    for (const issue of new Map(issues.map((i) => [formatIssue(i), i])).keys()) console.error(`  - ${issue}`);
     return 1;
   }
   console.log(`${file}: valid (${runtime ? "load-time" : "synth-time"} rules), ${result.bundle.metadata.digest}`);
