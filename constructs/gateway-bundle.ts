@@ -15,8 +15,7 @@ import { DESTRUCTIVE_TOOL_PATTERNS } from "./destructive-tools.js";
 import { isDevEnvironment } from "./environment.js";
 import type { BundleValue, GatewayRoute } from "./gateway-route.js";
 import type { GuardPolicy } from "./guard-policy.js";
-import type { McpScopes } from "./mcp-scopes.js";
-import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./refs.js";
+import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients, IScopeSet } from "./refs.js";
 
 /** Port of the gateway's admin listener (/metrics), in the bundle and in the deployment. */
 export const METRICS_PORT = 9464;
@@ -76,7 +75,7 @@ export interface GatewayBundleProps {
   /** LLM routes and MCP upstreams. */
   readonly routes: readonly GatewayRoute[];
   /** Scopes and their tool grants. @default no MCP tool visible to anyone */
-  readonly scopes?: McpScopes;
+  readonly scopes?: IScopeSet;
   /** Policy for routes without one (and for MCP when no MCP route has one). */
   readonly defaultPolicy: GuardPolicy;
   /**
@@ -109,7 +108,7 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
   public readonly mcpUrl: string | undefined;
   public readonly llmUrls: Readonly<Record<string, string>>;
   public readonly routes: readonly GatewayRoute[];
-  public readonly scopes: McpScopes | undefined;
+  public readonly scopes: IScopeSet | undefined;
   /** Whether rate-limit budgets are shared across replicas (Redis). */
   public readonly sharedLimits: boolean;
   /** The environment variable of the Redis URL, when budgets live in Redis. */

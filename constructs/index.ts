@@ -1,6 +1,8 @@
 /** Tollgate constructs: import from here (`import { OktaApps } from "tollgate/constructs"`). */
 export * from "./refs.js";
 export * from "./okta-apps.js";
+export * from "./imported-okta.js";
+export * from "./imported-ecr.js";
 export * from "./mcp-scopes.js";
 export * from "./gateway-route.js";
 export * from "./guard-policy.js";

@@ -42,8 +42,7 @@ function existingOktaStack(options: { destructiveGrant?: boolean } = {}) {
     authServer: server,
     clients,
     routes: [tickets],
-    // GatewayBundleProps.scopes is typed McpScopes; the imported set carries the same grants (see the report)
-    scopes: scopes as unknown as McpScopes,
+    scopes,
     defaultPolicy: new GuardPolicy(stack, "Default"),
   });
   const read = (file: string) => readFileSync(join(outdir, "stacks/team", file), "utf8");
