@@ -317,7 +317,7 @@ function denialOf(scopes: readonly string[], target: Target, policy: CompiledToo
 
 function sentence(who: string, f: RowFields): string {
   const known = f.covers && f.covers.length > 0 ? `, known: ${f.covers.join(", ")}` : "";
-  const what = f.match === "pattern" ? `tools matching ${f.tool}${known && ` (${known.slice(2)})`}` : f.tool;
+  const what = f.match === "pattern" ? `tools matching \`${f.tool}\`${known && ` (${known.slice(2)})`}` : f.tool;
   return f.change === "gained"
     ? `${who} can now call ${what}${f.via ? ` (via ${f.via})` : ""}`
     : `${who} can no longer call ${what}${f.rule ? ` (${f.rule})` : ""}`;

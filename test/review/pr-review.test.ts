@@ -52,7 +52,7 @@ describe("effective authority per Okta client", () => {
   it("a write-capable pattern granted to mcp:read is a row for the unattended agent app, and fails --fail-on widening", async () => {
     const { code, report } = await diff("base", "read-gains-dispatch", "--fail-on", "widening");
     expect(code).toBe(GATES.widening);
-    expect(rows(report, "tool-access")).toEqual(["mcp:read can now call tools matching github__dispatch_*"]);
+    expect(rows(report, "tool-access")).toEqual(["mcp:read can now call tools matching `github__dispatch_*`"]);
     // Users (and the agent acting for one) already reached it through mcp:admin's `*`: no row for them.
     expect(report!.changes.filter((c) => c.kind === "client-access")).toEqual([
       expect.objectContaining({
@@ -192,5 +192,26 @@ describe("a bundle without its digest", () => {
     const code = await new Promise<number | null>((resolve) => child.on("exit", resolve));
     expect(code).toBe(1);
     expect(stderr).toContain(FIX);
+  });
+});
+
+describe("the documented example", () => {
+  const between = (text: string, start: string, end: string) =>
+    text.slice(text.indexOf(start) + start.length, text.indexOf(end));
+
+  it("docs/review.md shows the comment tollgate diff writes for the mcp:read change, byte for byte", async () => {
+    const { stdout } = await runCli(["diff", trees.path("base"), trees.path("read-gains-dispatch")]);
+    const doc = readFileSync(join(root, "docs/review.md"), "utf8");
+    const shown = between(doc, "<!-- example-comment:start -->\n````markdown\n", "````\n<!-- example-comment:end -->");
+    expect(shown).toBe(stdout);
+  });
+
+  it("the README's review section shows that comment's authority rows", async () => {
+    const { stdout } = await runCli(["diff", trees.path("base"), trees.path("read-gains-dispatch")]);
+    const rowsOfComment = stdout.split("\n").filter((l) => l.startsWith("| 🔺"));
+    expect(rowsOfComment).toHaveLength(2);
+    const readme = readFileSync(join(root, "README.md"), "utf8");
+    const section = between(readme, "## Reviewing changes in pull requests", "\n## Operating the gateway");
+    for (const row of rowsOfComment) expect(section).toContain(row);
   });
 });
