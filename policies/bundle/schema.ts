@@ -11,99 +11,32 @@
  * - `runtime`: no placeholder anywhere; the runtime substitutes values first, then validates.
  */
 import { z } from "zod";
-import { PLACEHOLDER_NAME, containsPlaceholder } from "./placeholders.js";
+import { authSchema } from "./auth-schema.js";
+import {
+  type BundleMode,
+  SecretRefSchema,
+  TOOL_PATTERN,
+  applyTimeField,
+  id,
+  path,
+  text,
+  url,
+} from "./fields.js";
+
+export { TOKEN_PROFILES, type TokenProfile } from "./auth-schema.js";
+export {
+  type BundleMode,
+  LLM_TOOL_NAME,
+  SecretRefSchema,
+  type SecretRef,
+  TOOL_PATTERN,
+  UPSTREAM_ID,
+} from "./fields.js";
 
 export const API_VERSION = "tollgate.dev/v1alpha1";
-export type BundleMode = "synth" | "runtime";
-
-/** Upstream and route identifiers: they become tool-name prefixes and metric labels. */
-export const UPSTREAM_ID = /^[a-z][a-z0-9-]{0,15}$/;
-/** A tool name as LLM APIs accept it. */
-export const LLM_TOOL_NAME = /^[a-zA-Z0-9_-]{1,64}$/;
-/** Tool patterns: tool names with `*` wildcards (`list_*`, `*delete*`). */
-export const TOOL_PATTERN = /^[a-zA-Z0-9_.*-]{1,128}$/;
-
-/** Claim names and access-token checks of each token shape an issuer may use. */
-export const TOKEN_PROFILES = {
-  okta: { scopeClaim: "scp", clientClaims: ["cid"], requireAccessTokenType: false },
-  rfc9068: { scopeClaim: "scope", clientClaims: ["client_id"], requireAccessTokenType: true },
-} as const;
-export type TokenProfile = keyof typeof TOKEN_PROFILES;
-
-const NO_PLACEHOLDER = "apply-time placeholders are only allowed in fields documented as apply-time";
-
-function text() {
-  return z
-    .string()
-    .min(1)
-    .refine((s) => !containsPlaceholder(s), { error: NO_PLACEHOLDER });
-}
-
-function httpUrl(opts: { httpsOnly: boolean }) {
-  return text().superRefine((value, ctx) => {
-    let parsed: URL;
-    try {
-      parsed = new URL(value);
-    } catch {
-      ctx.addIssue({
-        code: "custom",
-        message: `expected an ${opts.httpsOnly ? "https" : "http(s)"} URL, got ${JSON.stringify(value)}`,
-      });
-      return;
-    }
-    const allowed = opts.httpsOnly ? ["https:"] : ["https:", "http:"];
-    if (!allowed.includes(parsed.protocol)) {
-      ctx.addIssue({
-        code: "custom",
-        message: `expected an ${opts.httpsOnly ? "https" : "http(s)"} URL, got ${JSON.stringify(value)}`,
-      });
-    }
-    if (parsed.username || parsed.password) {
-      ctx.addIssue({ code: "custom", message: "URLs must not carry credentials; use a secret reference" });
-    }
-  });
-}
-
-/**
- * A URL the gateway talks to. `http:` is accepted so local stand-ins work; the synth-time Aspect
- * (TG-NET-001) refuses plain http for non-dev environments.
- */
-const url = () => httpUrl({ httpsOnly: false });
-const path = () =>
-  text().regex(/^\/[a-zA-Z0-9._~\/-]*$/, { error: "expected an absolute path such as /mcp or /openai" });
-const id = () =>
-  text().regex(UPSTREAM_ID, {
-    error: "expected a lower-case id: a letter, then letters, digits or '-', at most 16 characters",
-  });
-
-/** A reference to a secret the runtime reads at start. The bundle never holds the secret itself. */
-export const SecretRefSchema = z.union([
-  z.strictObject({
-    env: text().regex(/^[A-Z_][A-Z0-9_]*$/, { error: "expected an environment variable name (A-Z, 0-9, _)" }),
-  }),
-  z.strictObject({ file: text().regex(/^\//, { error: "expected an absolute file path" }) }),
-]);
-export type SecretRef = z.infer<typeof SecretRefSchema>;
 
 function schemaFor(mode: BundleMode) {
-  /** A field whose value may be known only after `terraform apply`. */
-  const applyTime = <T extends z.ZodType>(inner: T) => {
-    const placeholderString = z.string().regex(/^\{\{apply:[^}]+\}\}$/);
-    if (mode === "synth") {
-      return z
-        .union([
-          placeholderString.refine((s) => PLACEHOLDER_NAME.test(s.slice(8, -2)), { error: "malformed placeholder" }),
-          inner,
-        ])
-        .meta({ applyTime: true });
-    }
-    return z.union([
-      inner,
-      placeholderString.refine(() => false, {
-        error: "unresolved apply-time placeholder: supply its value in values.json (or the local overlay)",
-      }),
-    ]);
-  };
+  const applyTime = applyTimeField(mode);
 
   const Metadata = z.strictObject({
     /** Environment name, e.g. `dev`, `prod`. */
@@ -133,75 +66,7 @@ function schemaFor(mode: BundleMode) {
     corsOrigins: z.array(text()).default([]),
   });
 
-  const Auth = z
-    .strictObject({
-      /** Expected `iss`; also where discovery starts. */
-      issuer: applyTime(url()),
-      /** OIDC/OAuth discovery document. @default `${issuer}/.well-known/openid-configuration` */
-      discoveryUrl: applyTime(url()).optional(),
-      /** JWKS URL, when discovery is not used. */
-      jwksUri: applyTime(url()).optional(),
-      /**
-       * Accepted `aud` values (Okta custom authorization server audience = the gateway URI). The protected
-       * resource the gateway advertises (`protectedResource.resource`) is accepted as well.
-       */
-      audiences: z.array(applyTime(text())).min(1, { error: "at least one audience is required" }),
-      /** Signature algorithms accepted; symmetric algorithms are never accepted. */
-      algorithms: z
-        .array(z.enum(["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA"]))
-        .min(1)
-        .default(["RS256"]),
-      /** Claims every token must carry, besides iss, aud, exp, iat. */
-      requiredClaims: z.array(text()).default(["sub"]),
-      /** Tolerated clock skew in seconds (for `exp`, `nbf` and an `iat` in the future). */
-      clockSkewSeconds: z.int().min(0).max(300).default(30),
-      /** Tokens longer than this are refused unread. */
-      maxTokenBytes: z
-        .int()
-        .min(512)
-        .max(64 * 1024)
-        .default(8192),
-      /**
-       * Tokens issued (`iat`) longer ago than this are refused, and so are tokens whose lifetime
-       * (`exp - iat`) is longer: `iat` is required. Okta's longest access token lifetime is one day.
-       */
-      maxTokenAgeSeconds: z.int().min(60).max(2_592_000).default(86_400),
-      /**
-       * Who shaped the tokens: `okta` (`scp` an array, `cid` the client, no `typ`) or `rfc9068` (JWT access
-       * token profile: `scope` a space-separated string, `client_id` the client, `typ` `at+jwt`). Sets the
-       * defaults of `scopeClaim`, `clientClaims` and `requireAccessTokenType`.
-       */
-      tokenProfile: z.enum(["okta", "rfc9068"]).default("okta"),
-      /** Claim that carries scopes (array or space-separated string); only this one is read. @default by tokenProfile */
-      scopeClaim: text().optional(),
-      /** Claims that name the client (agent), first present wins. @default by tokenProfile */
-      clientClaims: z.array(text()).min(1).optional(),
-      /** Refuse tokens without the scope claim (ID tokens carry none). */
-      requireScopeClaim: z.boolean().default(true),
-      /** Refuse tokens whose `typ` is not `at+jwt` (RFC 9068 §4). @default true for rfc9068, false for okta */
-      requireAccessTokenType: z.boolean().optional(),
-      /** When set, only these client IDs are accepted. */
-      allowedClients: z.array(applyTime(text())).optional(),
-      /** Minimum seconds between JWKS refetches triggered by an unknown `kid`. */
-      jwksCooldownSeconds: z.int().min(1).max(3600).default(30),
-      /** How long fetched keys are trusted before a refresh (done in the background). */
-      jwksCacheMaxAgeSeconds: z.int().min(30).max(86_400).default(600),
-      /** Largest discovery document or JWKS read from the issuer, in bytes. */
-      maxIssuerDocumentBytes: z
-        .int()
-        .min(4096)
-        .max(4 * 1024 * 1024)
-        .default(256 * 1024),
-    })
-    .transform(({ scopeClaim, clientClaims, requireAccessTokenType, ...auth }) => {
-      const profile = TOKEN_PROFILES[auth.tokenProfile];
-      return {
-        ...auth,
-        scopeClaim: scopeClaim ?? profile.scopeClaim,
-        clientClaims: clientClaims ?? [...profile.clientClaims],
-        requireAccessTokenType: requireAccessTokenType ?? profile.requireAccessTokenType,
-      };
-    });
+  const Auth = authSchema(mode);
 
   /** RFC 9728 protected resource metadata served at /.well-known/oauth-protected-resource[/<mcp path>]. */
   const ProtectedResource = z.strictObject({
@@ -243,6 +108,12 @@ function schemaFor(mode: BundleMode) {
       .default({ on: ["429", "529", "5xx", "timeout", "connection-error"], evictSeconds: 30 }),
     /** Guard policy id applied to this route. */
     policy: id(),
+    /**
+     * Longest silence allowed in a provider's response body (between its headers and the first bytes, and
+     * between any two reads) before the answer counts as a `timeout`: failed over while nothing reached the
+     * client, an error event on a stream already under way.
+     */
+    idleTimeoutMs: z.int().min(1000).max(600_000).default(30_000),
     /** Largest upstream response body accepted (non-streaming), in bytes. */
     maxResponseBytes: z
       .int()
