@@ -24,6 +24,11 @@ export class UpstreamUnavailable extends Error {
 
 export class ResponseTooLarge extends Error {}
 
+/** How a body that started arriving broke off: silence past the idle limit, or anything else. */
+export type BodyFailure = "idle" | "broken";
+
+const failureOf = (error: Error): BodyFailure => (error instanceof undiciErrors.BodyTimeoutError ? "idle" : "broken");
+
 interface AnswerHead {
   readonly status: number;
   readonly headers: Readonly<IncomingHttpHeaders>;
@@ -33,6 +38,11 @@ interface AnswerHead {
 export interface UpstreamBody extends AsyncIterable<Uint8Array> {
   /** Stops reading and drops the connection. */
   destroy(): void;
+  /**
+   * Waits until the body has bytes to read or ended (`undefined`), or says how it broke off before any
+   * byte (nothing is consumed: the reader still gets every chunk).
+   */
+  firstRead(): Promise<BodyFailure | undefined>;
 }
 
 /** An answer whose body is still to be read (`send`). */
@@ -42,7 +52,7 @@ export interface StreamingAnswer extends AnswerHead {
 }
 
 /** A whole body, or why there is none: over the caller's bound, or the answer broke off after its headers. */
-export type WholeBody = { readonly bytes: Buffer } | { readonly failure: "too-large" | "broken" };
+export type WholeBody = { readonly bytes: Buffer } | { readonly failure: "too-large" | BodyFailure };
 
 /** An answer read to its end (`fetchWhole`). */
 export interface WholeAnswer extends AnswerHead {
@@ -59,6 +69,8 @@ export interface UpstreamRequest {
   readonly body?: string;
   /** Time to the answer's headers. */
   readonly timeoutMs: number;
+  /** Longest silence in the body after the headers. @default BODY_IDLE_MS */
+  readonly idleMs?: number;
   /** The client's request: its cancellation aborts the upstream one. */
   readonly cancellation: Cancellation;
 }
@@ -77,8 +89,8 @@ export interface UpstreamClient {
 /** Below this time-to-headers limit the gateway keeps its own timer (see `headersDeadline`). */
 const PRECISE_BELOW_MS = 5000;
 
-/** Idle time allowed between body chunks of a streaming response. */
-const BODY_IDLE_MS = 120_000;
+/** Idle time allowed in a response body when the caller names none (LLM routes name theirs). */
+const BODY_IDLE_MS = 30_000;
 
 /** How long `close` waits for requests still open before it aborts them. */
 const CLOSE_GRACE_MS = 2_000;
@@ -137,6 +149,7 @@ class DispatchedBody implements UpstreamBody, AnswerSink {
   private failure: Error | undefined;
   private waiting:
     { resolve: (result: IteratorResult<Uint8Array>) => void; reject: (error: Error) => void } | undefined;
+  private firstReadWaiting: (() => void) | undefined;
   private controller: Dispatcher.DispatchController | undefined;
 
   /** `onHead` gets the answer's status and headers when they arrive. */
@@ -148,6 +161,7 @@ class DispatchedBody implements UpstreamBody, AnswerSink {
   }
 
   data(chunk: Buffer): void {
+    this.settleFirstRead();
     const waiting = this.waiting;
     if (waiting) {
       this.waiting = undefined;
@@ -162,6 +176,7 @@ class DispatchedBody implements UpstreamBody, AnswerSink {
   end(): void {
     this.done = true;
     this.settleWaiting();
+    this.settleFirstRead();
   }
 
   broken(error: Error): void {
@@ -169,6 +184,19 @@ class DispatchedBody implements UpstreamBody, AnswerSink {
     this.failure ??= error;
     this.queue.length = 0;
     this.settleWaiting();
+    this.settleFirstRead();
+  }
+
+  firstRead(): Promise<BodyFailure | undefined> {
+    const now = () => (this.queue.length === 0 && this.failure ? failureOf(this.failure) : undefined);
+    if (this.queue.length > 0 || this.done) return Promise.resolve(now());
+    return new Promise((resolve) => (this.firstReadWaiting = () => resolve(now())));
+  }
+
+  private settleFirstRead(): void {
+    const waiting = this.firstReadWaiting;
+    this.firstReadWaiting = undefined;
+    waiting?.();
   }
 
   destroy(): void {
@@ -258,7 +286,7 @@ export function createUpstreamClient(): UpstreamClient {
         headers: request.headers,
         body: request.body ?? null,
         headersTimeout: request.timeoutMs,
-        bodyTimeout: BODY_IDLE_MS,
+        bodyTimeout: request.idleMs ?? BODY_IDLE_MS,
       },
       {
         onRequestStart(started) {
@@ -327,7 +355,7 @@ export function createUpstreamClient(): UpstreamClient {
               resolve({
                 kind: "whole",
                 ...head,
-                body: { failure: error instanceof ResponseTooLarge ? "too-large" : "broken" },
+                body: { failure: error instanceof ResponseTooLarge ? "too-large" : failureOf(error) },
               }),
           },
           reject,
@@ -359,8 +387,8 @@ export async function readWhole(answer: UpstreamAnswer, maxBytes: number): Promi
       if (size > maxBytes) return { failure: "too-large" }; // leaving the loop drops the connection
       chunks.push(chunk);
     }
-  } catch {
-    return { failure: "broken" };
+  } catch (error) {
+    return { failure: failureOf(error as Error) };
   }
   return { bytes: Buffer.concat(chunks, size) };
 }

@@ -151,6 +151,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
           method: "GET",
           headers: provider.headers(pickHeaders(req, ["anthropic-version"])),
           timeoutMs: provider.config.timeoutMs,
+          idleMs: route.config.idleTimeoutMs,
           cancellation: ctx.cancellation,
           maxBytes: route.config.maxResponseBytes,
         });

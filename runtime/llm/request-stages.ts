@@ -119,6 +119,7 @@ export const forward: CompletionStage = {
       let answer: UpstreamAnswer;
       try {
         answer = await send(x, provider);
+        await silentBody(answer);
       } catch (error) {
         if (!(error instanceof UpstreamUnavailable)) throw error;
         lastFailure = error.kind;
@@ -168,6 +169,22 @@ export const forward: CompletionStage = {
   },
 };
 
+/**
+ * A provider that sent its headers and then nothing (or dropped the connection before any byte of the body)
+ * is unavailable like one that never answered: nothing reached the client yet, so the next provider may serve.
+ */
+async function silentBody(answer: UpstreamAnswer): Promise<void> {
+  const failure =
+    answer.kind === "stream"
+      ? await answer.body.firstRead()
+      : "failure" in answer.body
+        ? answer.body.failure
+        : undefined;
+  if (failure === "idle") throw new UpstreamUnavailable("timeout", "no response body in time");
+  if (failure === "broken" && answer.kind === "stream")
+    throw new UpstreamUnavailable("connection-error", "connection dropped before the response body");
+}
+
 /** One attempt at `provider`: a JSON answer is read whole as it arrives, a stream is handed over as it arrives. */
 function send(x: Completion, provider: PreparedProvider): Promise<UpstreamAnswer> {
   const { route, services } = x;
@@ -180,6 +197,7 @@ function send(x: Completion, provider: PreparedProvider): Promise<UpstreamAnswer
       headers: traceHeaders(headers),
       body: JSON.stringify(providerBody(x, provider)),
       timeoutMs: provider.config.timeoutMs,
+      idleMs: route.config.idleTimeoutMs,
       cancellation: x.ctx.cancellation,
     };
     return x.stream

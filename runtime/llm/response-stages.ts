@@ -14,6 +14,7 @@ import type { PreparedProvider } from "./providers.js";
 import { relayAnthropicAsOpenAi, relayAnthropicNative } from "./stream/anthropic-relay.js";
 import { relayOpenAiStream } from "./stream/openai-relay.js";
 import type { RelayOptions, StreamOutcome } from "./stream/relay.js";
+import { sseEvent } from "./stream/sse.js";
 import { type StreamingAnswer, type UpstreamAnswer, readWhole } from "../http/upstream-client.js";
 
 type CompletionStage = Stage<Completion, LlmRefusal>;
@@ -99,7 +100,8 @@ async function relayStream(x: Completion, provider: PreparedProvider, answer: St
         ? await relayAnthropicAsOpenAi(options)
         : await relayOpenAiStream(options);
   if (outcome.blocked || outcome.broken) answer.body.destroy();
-  if (!res.writableEnded) res.end();
+  if (outcome.broken && !outcome.blocked) abortStream(x);
+  else if (!res.writableEnded) res.end();
   const redactions = addCounts(x.requestRedactions, outcome.redactions);
   x.usage = outcome.usage;
   x.decision = {
@@ -112,6 +114,22 @@ async function relayStream(x: Completion, provider: PreparedProvider, answer: St
     tokensIn: outcome.usage?.input,
     tokensOut: outcome.usage?.output,
   };
+}
+
+/**
+ * The provider's stream broke off (connection reset, idle past the route's limit, or the gateway shutting
+ * down): the client gets an error event in its wire format, then the response is aborted without its
+ * final chunk, so no client can take the partial answer for a complete one.
+ */
+function abortStream(x: Completion): void {
+  const { res } = x;
+  if (res.writableEnded || res.destroyed) return;
+  const error = { type: "api_error", code: "upstream_stream_broken", message: "the provider's stream broke off" };
+  const event =
+    x.flavour === "anthropic"
+      ? sseEvent(JSON.stringify({ type: "error", error }), "error")
+      : sseEvent(JSON.stringify({ error: { ...error, param: null } }));
+  res.write(event, () => res.destroy());
 }
 
 /** A JSON answer: parsed, translated when needed, its texts guarded, sent whole. */

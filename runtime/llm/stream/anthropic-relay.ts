@@ -98,7 +98,9 @@ export async function relayAnthropicAsOpenAi(options: RelayOptions): Promise<Str
   const ok = await pump({ relay, body, handle: (event) => drive(handle(event)) });
   if (ok && !done && !outcome.broken) await drive(flush());
   outcome.usage ??= { ...translator.usage };
-  out.end();
+  // A broken stream is not ended here: the caller aborts it, so the client cannot take it for complete.
+  if (outcome.broken) await out.flush();
+  else out.end();
   return outcome;
 }
 
@@ -172,6 +174,8 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
   const ok = await pump({ relay, body, handle: (event) => drive(handle(event)) });
   if (!ok) outcome.usage = { ...usage };
   outcome.usage ??= { ...usage };
-  out.end();
+  // A broken stream is not ended here: the caller aborts it, so the client cannot take it for complete.
+  if (outcome.broken) await out.flush();
+  else out.end();
   return outcome;
 }

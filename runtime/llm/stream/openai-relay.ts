@@ -223,6 +223,8 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     finished: () => done,
   });
   if (ok && !done && !outcome.broken) await drive(flushScanners());
-  out.end();
+  // A broken stream is not ended here: the caller aborts it, so the client cannot take it for complete.
+  if (outcome.broken) await out.flush();
+  else out.end();
   return outcome;
 }
