@@ -33,6 +33,16 @@ beforeAll(() => {
     widen(b);
     b.metadata.digest = withDigest(b as Parameters<typeof withDigest>[0]).metadata.digest;
   });
+  // The ConfigMap's values.json, edited by hand: one client id filled with a literal, one left out.
+  trees.editTerraform("base", "values-edited", DEV_STACK, (tf) => {
+    const data = Object.values(
+      tf.resource.kubernetes_config_map as Record<string, { data: Record<string, string> }>,
+    )[0]!.data;
+    data["values.json"] = data["values.json"]!.replace(
+      "jsonencode({",
+      'jsonencode({"okta.clients.extra.id" = "0oa-extra", ',
+    ).replace(/"okta\.clients\.user\.id" = [^,]+, /, "");
+  });
   trees.editBundle("base", "no-digest", DEV_STACK, (b) => {
     widen(b);
     delete b.metadata.digest;
@@ -132,6 +142,19 @@ describe("a tampered bundle", () => {
         side: "head",
         where: expect.stringMatching(/^tollgate-dev: kubernetes_config_map\./),
         message: expect.stringContaining("is not the reviewed gateway.bundle.json"),
+      }),
+    ]);
+  });
+
+  it("a ConfigMap whose values.json was edited by hand is tamper: it fills other placeholders than the bundle's", async () => {
+    const { code, report } = await diff("base", "values-edited", "--fail-on", "tamper");
+    expect(code).toBe(GATES.tamper);
+    expect(report!.tamper).toEqual([
+      expect.objectContaining({
+        side: "head",
+        message: expect.stringContaining(
+          "values.json does not fill okta.clients.user.id and sets okta.clients.extra.id, which the bundle does not use",
+        ),
       }),
     ]);
   });

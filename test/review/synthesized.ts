@@ -90,6 +90,16 @@ export class Trees {
     return this.path(name);
   }
 
+  /** A copy of a variant whose stack's cdk.tf.json is edited by `edit`. */
+  editTerraform(from: string, name: string, stack: string, edit: (tf: Record<string, any>) => void): string {
+    cpSync(this.path(from), this.path(name), { recursive: true });
+    const file = this.stackFile(name, stack, "cdk.tf.json");
+    const tf = JSON.parse(readFileSync(file, "utf8")) as Record<string, any>;
+    edit(tf);
+    writeFileSync(file, `${JSON.stringify(tf, null, 2)}\n`);
+    return this.path(name);
+  }
+
   remove(): void {
     rmSync(this.root, { recursive: true, force: true });
   }
