@@ -21,15 +21,19 @@ import { McpExchange, type McpServices } from "./exchange.js";
 import { jsonRpcError } from "./jsonrpc.js";
 import { authorize, limit } from "./policy-gate.js";
 import { forward, parse, session } from "./request-stages.js";
+import { type SessionRecords, memorySessionRecords } from "./session-records.js";
 import { SessionRegistry } from "./sessions.js";
+import { StdioBudget } from "./stdio-budget.js";
 import { upstreamFetch } from "./upstream-fetch.js";
 
 export interface McpGateway {
   readonly handle: HttpHandler;
   /** Closes every downstream session and its upstream clients. */
   close(): Promise<void>;
-  /** Open downstream sessions (for /readyz, metrics and tests). */
+  /** Downstream sessions this replica holds (for /readyz, metrics and tests). */
   sessionCount(): number;
+  /** Stdio upstream processes held for sessions, and the bound. */
+  stdioProcesses(): { readonly inUse: number; readonly limit: number };
 }
 
 export interface McpGatewayDeps {
@@ -65,6 +69,18 @@ export interface McpGatewayDeps {
    * @default 8
    */
   readonly maxSessionsPerPrincipal?: number;
+  /**
+   * Where session records live, so another replica or the next runtime after a reload resumes a session
+   * this one opened (./session-records.ts). The caller owns it (closes it).
+   * @default records in this gateway's memory: sessions end with the gateway
+   */
+  readonly sessionRecords?: SessionRecords;
+  /**
+   * Stdio upstream processes this gateway runs for all its sessions together; a session that would pass
+   * it is refused with 503 and Retry-After.
+   * @default 256
+   */
+  readonly maxStdioProcesses?: number;
 }
 
 const POST_PATH = [parse, session, authorize, limit, forward];
@@ -99,13 +115,18 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
   const mcp = bundle.mcp;
   const policy = compileToolPolicy(mcp ?? { grants: [], deny: [], alwaysBlocked: [] });
   const upstream = deps.upstream ?? createUpstreamClient();
+  const idleMs = deps.idleSessionMs ?? 30 * 60_000;
+  const records = deps.sessionRecords ?? memorySessionRecords(idleMs);
+  const stdio = new StdioBudget(deps.maxStdioProcesses ?? 256);
   const sessions = new SessionRegistry({
     bundle,
     policy,
     toolGuard: deps.toolGuard,
     fetch: upstreamFetch(upstream.dispatcher),
     metrics: deps.metrics,
-    idleMs: deps.idleSessionMs ?? 30 * 60_000,
+    idleMs,
+    records,
+    stdio,
     maxPerPrincipal: Math.max(1, deps.maxSessionsPerPrincipal ?? 8),
     upstreamMinBackoffMs: deps.upstreamMinBackoffMs,
     upstreamStartWaitMs: deps.upstreamStartWaitMs,
@@ -126,8 +147,10 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
   return {
     handle,
     sessionCount: () => sessions.size,
+    stdioProcesses: () => ({ inUse: stdio.inUse, limit: stdio.limit }),
     close: async () => {
       await sessions.close();
+      if (!deps.sessionRecords) await records.close();
       if (!deps.upstream) await upstream.close();
     },
   };

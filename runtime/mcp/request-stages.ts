@@ -6,6 +6,7 @@
 import type { InitializeRequest } from "@modelcontextprotocol/sdk/types.js";
 import type { Stage } from "../http/stage.js";
 import type { McpExchange, McpRefusal } from "./exchange.js";
+import type { SessionRefusal } from "./sessions.js";
 import { asRequest, jsonRpcError, readJsonRpcBody } from "./jsonrpc.js";
 
 type McpStage = Stage<McpExchange, McpRefusal>;
@@ -28,27 +29,48 @@ export const parse: McpStage = {
 };
 
 /**
- * The session named by `Mcp-Session-Id`, bound to the caller (./sessions.ts); a POST without one must be a
- * single initialize, which opens a new session.
+ * The session named by `Mcp-Session-Id`, bound to the caller (./sessions.ts), held by this replica or resumed
+ * from its record; a POST without one must be a single initialize, which opens a new session.
  */
 export const session: McpStage = {
   name: "session",
-  run(x) {
+  async run(x) {
     const id = x.req.headers["mcp-session-id"];
     if (id === undefined && x.req.method === "POST") return open(x);
     if (typeof id !== "string" || id.length === 0)
       return refusal(400, -32000, "Bad Request: Mcp-Session-Id header is required");
-    x.session = x.services.sessions.find(x.ctx, id);
-    return x.session ? undefined : refusal(404, -32001, "Session not found");
+    const found = await x.services.sessions.find(x.ctx, id);
+    if (!found.ok) return lookupRefusal(found.reason);
+    x.session = found.session;
+    return undefined;
   },
 };
+
+function lookupRefusal(reason: SessionRefusal): McpRefusal {
+  switch (reason) {
+    case "not-found":
+      return refusal(404, -32001, "Session not found");
+    case "store-unavailable":
+      return {
+        ...refusal(503, -32000, "MCP session store unavailable: retry shortly"),
+        headers: { "retry-after": "1" },
+      };
+    case "stdio-exhausted":
+      return {
+        ...refusal(503, -32000, "this gateway replica runs its maximum of stdio upstream processes: retry shortly"),
+        headers: { "retry-after": "5" },
+      };
+  }
+}
 
 async function open(x: McpExchange): Promise<McpRefusal | undefined> {
   const init = x.messages.length === 1 ? asRequest(x.messages[0]) : undefined;
   if (init?.method !== "initialize")
     return refusal(400, -32000, "Bad Request: Mcp-Session-Id header is required (or send a single initialize request)");
   const params = (init.params ?? {}) as Partial<InitializeRequest["params"]>;
-  x.session = await x.services.sessions.open(x.ctx, params.capabilities ?? {});
+  const opened = await x.services.sessions.open(x.ctx, params);
+  if (!opened.ok) return lookupRefusal(opened.reason);
+  x.session = opened.session;
   x.opening = true;
   return undefined;
 }
@@ -69,7 +91,7 @@ export const forward: McpStage = {
         throw error;
       }
       // No session id: the transport refused the initialize (bad version, bad headers); its children go too.
-      if (session.sessionId) x.services.sessions.register(session);
+      if (session.sessionId) await x.services.sessions.register(x.ctx, session);
       else await session.close();
       return undefined;
     }
@@ -77,6 +99,8 @@ export const forward: McpStage = {
     // The server's stream must reach the client as it is written, through any buffering proxy.
     if (req.method === "GET") res.setHeader("x-accel-buffering", "no");
     await session.transport.handleRequest(req, res, x.body);
+    if (req.method === "DELETE" && session.sessionId && res.statusCode < 300)
+      await x.services.sessions.forget(session.sessionId);
     return undefined;
   },
 };

@@ -16,6 +16,7 @@ import {
   ErrorCode,
   McpError,
   type ClientCapabilities,
+  type InitializeRequest,
   type RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
@@ -25,7 +26,12 @@ import type { Principal, RequestContext, ToolCallGuard } from "../http/types.js"
 import type { GatewayMetrics } from "../observability/metrics.js";
 import { type TokenCache, credentialSource } from "./credentials.js";
 import { installHandlers } from "./session-handlers.js";
+import type { SessionRecord } from "./session-records.js";
 import { UpstreamConnection, isConnectionError } from "./upstream.js";
+
+interface WebStandardTransport {
+  handleRequest(request: Request, options: { parsedBody: unknown }): Promise<Response>;
+}
 
 /** Who a session belongs to. A request whose verified principal differs is refused. */
 export interface SessionBinding {
@@ -52,6 +58,8 @@ export interface SessionOptions {
   readonly fetch: FetchLike;
   /** What the downstream client declared in `initialize` (mirrored to the upstreams). */
   readonly clientCapabilities: ClientCapabilities;
+  /** The id of a session another replica (or an earlier runtime) opened: this one resumes it. */
+  readonly resumeId?: string;
   readonly onClosed: (session: McpSession) => void;
   /** Upstream reconnect backoff (tests shorten it). */
   readonly minBackoffMs?: number;
@@ -74,6 +82,10 @@ export class McpSession {
   /** True once `ready` resolved: requests then skip awaiting it (one promise less per request). */
   public started = false;
   public lastSeen = Date.now();
+  /** When this replica last pushed the session's record expiry back (./sessions.ts). */
+  public recordTouched = 0;
+  /** What the client sent in `initialize`, for the session's record (a session this replica opened). */
+  public initializeParams: Partial<InitializeRequest["params"]> | undefined;
   public tools = new NameTable([]);
   public prompts = new NameTable([]);
   private userToken: string;
@@ -98,7 +110,8 @@ export class McpSession {
         instructions: "Tools are named {upstream}__{tool}. Only the tools your scopes allow are listed.",
       },
     );
-    this.transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => randomUUID() });
+    const id = options.resumeId ?? randomUUID();
+    this.transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => id });
     this.transport.onclose = () => void this.close();
     const upstreamCaps: ClientCapabilities = {};
     if (options.clientCapabilities.sampling) upstreamCaps.sampling = options.clientCapabilities.sampling;
@@ -139,6 +152,40 @@ export class McpSession {
 
   get sessionId(): string | undefined {
     return this.transport.sessionId;
+  }
+
+  /**
+   * Makes this session the one `record` describes, without the client: the initialize the client sent to the
+   * replica that opened it is replayed into this session's own transport, so its SDK server knows the
+   * client's capabilities and version and its transport accepts the session id. The replayed answer is
+   * dropped (the client had its answer).
+   */
+  async resume(record: SessionRecord): Promise<void> {
+    await this.server.connect(this.transport);
+    // The Node transport wraps the web-standard one; replaying needs a web Request, which only the inner takes.
+    const inner = (this.transport as unknown as { _webStandardTransport?: WebStandardTransport })._webStandardTransport;
+    if (!inner) throw new Error("this MCP SDK version cannot resume sessions (no web-standard transport)");
+    const initialize = {
+      jsonrpc: "2.0",
+      id: "tollgate-resume",
+      method: "initialize",
+      params: {
+        protocolVersion: record.protocolVersion,
+        capabilities: record.clientCapabilities,
+        clientInfo: record.clientInfo,
+      },
+    };
+    const response = await inner.handleRequest(
+      new Request("http://tollgate.invalid/mcp", {
+        method: "POST",
+        headers: { "content-type": "application/json", accept: "application/json, text/event-stream" },
+        body: JSON.stringify(initialize),
+      }),
+      { parsedBody: initialize },
+    );
+    await response.text();
+    if (this.sessionId !== this.options.resumeId || !this.server.getClientCapabilities())
+      throw new Error(`session ${this.options.resumeId} could not be resumed (status ${response.status})`);
   }
 
   /** Called for every request on this session, after the binding check: keeps the freshest verified token. */

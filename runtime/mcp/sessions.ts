@@ -1,18 +1,22 @@
 /**
- * The open downstream sessions of one MCP gateway, keyed by `Mcp-Session-Id` and bound to the principal
- * that opened them. A request carrying an id must come from that principal, same issuer, subject and
+ * The downstream sessions this replica serves, keyed by `Mcp-Session-Id` and bound to the principal
+ * that opened them. Each one is also a record in the session store (./session-records.ts), so a replica that
+ * does not hold a session (another replica opened it, or a reload replaced the runtime) resumes it from its
+ * record for the same principal, with the policy of the bundle it runs now. A request carrying an id must come from that principal, same issuer, subject and
  * client; otherwise it gets 404 "Session not found", exactly what an unknown id gets, so a session id
  * cannot be probed or hijacked with another user's token, and a legitimate client that receives it simply
  * starts a new session (the spec's reaction to 404).
  */
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
-import type { ClientCapabilities } from "@modelcontextprotocol/sdk/types.js";
+import { type InitializeRequest, LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import type { Bundle } from "../../policies/bundle/index.js";
 import type { CompiledToolPolicy } from "../../policies/tools/index.js";
 import type { RequestContext, ToolCallGuard } from "../http/types.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import { TokenCache } from "./credentials.js";
+import type { SessionRecord, SessionRecords } from "./session-records.js";
 import { McpSession, bindingOf, sameBinding } from "./session.js";
+import type { StdioBudget } from "./stdio-budget.js";
 
 export interface SessionSettings {
   readonly bundle: Bundle;
@@ -25,10 +29,20 @@ export interface SessionSettings {
   readonly maxPerPrincipal: number;
   readonly upstreamMinBackoffMs: number | undefined;
   readonly upstreamStartWaitMs: number | undefined;
+  readonly records: SessionRecords;
+  /** Stdio upstream processes this replica may run for all its sessions together. */
+  readonly stdio: StdioBudget;
 }
+
+/** Why no session could be given to a request (the request stage turns each into its HTTP answer). */
+export type SessionRefusal = "not-found" | "store-unavailable" | "stdio-exhausted";
+
+export type SessionLookup =
+  { readonly ok: true; readonly session: McpSession } | { readonly ok: false; readonly reason: SessionRefusal };
 
 export class SessionRegistry {
   private readonly sessions = new Map<string, McpSession>();
+  private readonly resuming = new Map<string, Promise<SessionLookup>>();
   private readonly tokenCache = new TokenCache();
   private readonly sweeper: NodeJS.Timeout;
 
@@ -37,6 +51,7 @@ export class SessionRegistry {
     this.sweeper = setInterval(
       () => {
         const cutoff = Date.now() - settings.idleMs;
+        // Closed here only: the record expires on its own once no replica has seen the session for `idleMs`.
         for (const session of this.sessions.values()) if (session.lastSeen < cutoff) void session.close();
       },
       Math.min(60_000, settings.idleMs),
@@ -48,41 +63,101 @@ export class SessionRegistry {
     return this.sessions.size;
   }
 
-  /** The session `id` names, when it is bound to the request's principal (a mismatch is audited). */
-  find(ctx: RequestContext, id: string): McpSession | undefined {
-    const session = this.sessions.get(id);
-    if (session && sameBinding(session.binding, bindingOf(ctx.principal))) {
-      session.touch(ctx.principal);
-      return session;
+  /**
+   * The session `id` names, when it is bound to the request's principal (a mismatch is audited): held here,
+   * or resumed from its record.
+   */
+  async find(ctx: RequestContext, id: string): Promise<SessionLookup> {
+    const held = this.sessions.get(id);
+    if (held) {
+      if (!sameBinding(held.binding, bindingOf(ctx.principal))) return this.notYours(ctx);
+      held.touch(ctx.principal);
+      this.refresh(id, held);
+      return { ok: true, session: held };
     }
-    if (session) {
-      ctx.audit.record({
-        kind: "mcp",
-        decision: "deny",
-        principal: ctx.principal.subject,
-        client: ctx.principal.clientId,
-        rule: "session: bound to another principal",
-        status: 404,
-        requestId: ctx.requestId,
-        traceId: ctx.traceId,
-      });
+    let record: SessionRecord | undefined;
+    try {
+      record = await this.settings.records.load(id);
+    } catch {
+      return { ok: false, reason: "store-unavailable" };
     }
-    return undefined;
+    if (!record) return { ok: false, reason: "not-found" };
+    if (!sameBinding(record.binding, bindingOf(ctx.principal))) return this.notYours(ctx);
+    // Two requests of one session can arrive here together: both wait for the same resumption.
+    let resuming = this.resuming.get(id);
+    if (!resuming) {
+      resuming = this.resume(ctx, id, record).finally(() => this.resuming.delete(id));
+      this.resuming.set(id, resuming);
+    }
+    const resumed = await resuming;
+    if (resumed.ok) resumed.session.touch(ctx.principal);
+    return resumed;
+  }
+
+  private notYours(ctx: RequestContext): SessionLookup {
+    ctx.audit.record({
+      kind: "mcp",
+      decision: "deny",
+      principal: ctx.principal.subject,
+      client: ctx.principal.clientId,
+      rule: "session: bound to another principal",
+      status: 404,
+      requestId: ctx.requestId,
+      traceId: ctx.traceId,
+    });
+    return { ok: false, reason: "not-found" };
+  }
+
+  private async resume(ctx: RequestContext, id: string, record: SessionRecord): Promise<SessionLookup> {
+    const created = await this.create(ctx, record.clientCapabilities, id);
+    if (!created.ok) return created;
+    try {
+      await created.session.resume(record);
+    } catch (error) {
+      await created.session.close();
+      throw error;
+    }
+    this.sessions.set(id, created.session);
+    return created;
+  }
+
+  /** Pushes the record's expiry back, at most once per tenth of the idle timeout per session. */
+  private refresh(id: string, session: McpSession): void {
+    const now = Date.now();
+    if (now - session.recordTouched < this.settings.idleMs / 10) return;
+    session.recordTouched = now;
+    this.settings.records.touch(id).catch(() => {});
   }
 
   /**
    * A new session for the principal of `ctx`, not registered until its transport gives it an id. Opening
-   * one past `maxPerPrincipal` closes the principal's least recently used: each session owns upstream
-   * clients (stdio children included), so this bounds what one caller can make the gateway spawn.
+   * one past `maxPerPrincipal` closes the principal's least recently used here: each session owns upstream
+   * clients (stdio children included), so this bounds what one caller can make a replica spawn.
    */
-  async open(ctx: RequestContext, clientCapabilities: ClientCapabilities): Promise<McpSession> {
-    const { settings } = this;
+  async open(ctx: RequestContext, params: Partial<InitializeRequest["params"]>): Promise<SessionLookup> {
     const binding = bindingOf(ctx.principal);
     const own = [...this.sessions.values()]
       .filter((s) => sameBinding(s.binding, binding))
       .sort((a, b) => a.lastSeen - b.lastSeen);
-    for (const stale of own.slice(0, Math.max(0, own.length - settings.maxPerPrincipal + 1))) await stale.close();
-    return new McpSession({
+    for (const stale of own.slice(0, Math.max(0, own.length - this.settings.maxPerPrincipal + 1))) {
+      await stale.close();
+      if (stale.sessionId) this.settings.records.remove(stale.sessionId).catch(() => {});
+    }
+    const created = await this.create(ctx, params.capabilities ?? {}, undefined);
+    if (created.ok) created.session.initializeParams = params;
+    return created;
+  }
+
+  private async create(
+    ctx: RequestContext,
+    clientCapabilities: SessionRecord["clientCapabilities"],
+    resumeId: string | undefined,
+  ): Promise<SessionLookup> {
+    const { settings } = this;
+    const stdioCount = (settings.bundle.mcp?.upstreams ?? []).filter((u) => u.transport.type === "stdio").length;
+    const release = settings.stdio.acquire(stdioCount);
+    if (!release) return { ok: false, reason: "stdio-exhausted" };
+    const session = new McpSession({
       bundle: settings.bundle,
       policy: settings.policy,
       ctx,
@@ -90,18 +165,52 @@ export class SessionRegistry {
       tokenCache: this.tokenCache,
       fetch: settings.fetch,
       clientCapabilities,
+      ...(resumeId !== undefined ? { resumeId } : {}),
       onClosed: (s) => {
+        release();
         if (s.sessionId && this.sessions.get(s.sessionId) === s) this.sessions.delete(s.sessionId);
       },
       ...(settings.upstreamMinBackoffMs !== undefined ? { minBackoffMs: settings.upstreamMinBackoffMs } : {}),
       ...(settings.upstreamStartWaitMs !== undefined ? { startWaitMs: settings.upstreamStartWaitMs } : {}),
       ...(settings.metrics ? { metrics: settings.metrics } : {}),
     });
+    return { ok: true, session };
   }
 
-  /** Keeps a session its transport accepted (it has an id now). */
-  register(session: McpSession): void {
-    if (session.sessionId) this.sessions.set(session.sessionId, session);
+  /**
+   * Keeps a session its transport accepted (it has an id now) and writes its record. A store that cannot
+   * take it leaves the session served by this replica only (audited): the client keeps working here, and
+   * elsewhere gets "Session not found" and initializes again, as the spec has it.
+   */
+  async register(ctx: RequestContext, session: McpSession): Promise<void> {
+    const id = session.sessionId;
+    if (!id) return;
+    this.sessions.set(id, session);
+    const params = session.initializeParams ?? {};
+    try {
+      await this.settings.records.save(id, {
+        binding: session.binding,
+        protocolVersion: params.protocolVersion ?? LATEST_PROTOCOL_VERSION,
+        clientInfo: params.clientInfo ?? { name: "unknown", version: "0" },
+        clientCapabilities: params.capabilities ?? {},
+        created: Date.now(),
+      });
+      session.recordTouched = Date.now();
+    } catch (error) {
+      ctx.audit.record({
+        kind: "config",
+        decision: "error",
+        principal: ctx.principal.subject,
+        rule: "mcp: session store",
+        reason: `session ${id} kept on this replica only: ${(error as Error).message}`,
+        requestId: ctx.requestId,
+      });
+    }
+  }
+
+  /** The client ended the session (DELETE): no replica may resume it. */
+  async forget(id: string): Promise<void> {
+    await this.settings.records.remove(id).catch(() => {});
   }
 
   async close(): Promise<void> {

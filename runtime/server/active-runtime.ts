@@ -2,6 +2,7 @@
  * The "active runtime": everything composed from one loaded bundle. The server swaps it atomically on
  * reload; requests keep the runtime they started with, and a retired runtime is closed once its
  * in-flight requests have finished (long-lived SSE streams do not hold it open: closing ends them).
+ * MCP sessions outlive it: their records (memory handed over, or Redis) let the next runtime resume them.
  */
 import { createToolCallGuard } from "../guards/index.js";
 import { type TokenVerifier, type TokenVerifierOptions, createTokenVerifier } from "../auth/verifier.js";
@@ -14,6 +15,7 @@ import type { ActiveConfig, RateLimiter, ToolCallGuard } from "../http/types.js"
 import { createUpstreamClient } from "../http/upstream-client.js";
 import { type LlmGateway, createLlmGateway } from "../llm/index.js";
 import { type McpGateway, createMcpGateway } from "../mcp/index.js";
+import { type SessionRecords, memorySessionRecords, redisSessionRecords } from "../mcp/session-records.js";
 import { createRateLimiter } from "../limits/index.js";
 import type { AuditLog } from "../observability/audit.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
@@ -42,6 +44,33 @@ export interface ActiveRuntimeDeps {
   readonly verifierOptions?: TokenVerifierOptions;
   /** Upstream metrics for requests served outside the request context (tracing off). */
   readonly metrics?: GatewayMetrics;
+  /**
+   * MCP session records of this process, handed from one runtime to the next so a reload keeps sessions.
+   * Unused when the bundle's `rateLimitStore` is Redis: the records are shared there, by every replica.
+   */
+  readonly mcpSessionRecords?: SessionRecords;
+}
+
+/** How long an MCP session may stay unused before it ends (its record expires). */
+export const MCP_SESSION_IDLE_MS = 30 * 60_000;
+
+/** Where this runtime's MCP session records live, and whether it owns (closes) that store. */
+function mcpSessionStore(
+  config: ActiveConfig,
+  shared: SessionRecords | undefined,
+): { records: SessionRecords; owned: boolean } {
+  const store = config.bundle.rateLimitStore;
+  if (store.type === "redis")
+    return {
+      records: redisSessionRecords(
+        config.secrets.read(store.url),
+        `${store.keyPrefix}mcp-session:`,
+        MCP_SESSION_IDLE_MS,
+      ),
+      owned: true,
+    };
+  if (shared) return { records: shared, owned: false };
+  return { records: memorySessionRecords(MCP_SESSION_IDLE_MS), owned: true };
 }
 
 export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRuntimeDeps): Promise<ActiveRuntime> {
@@ -58,11 +87,21 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
   // One connection pool for every upstream of this bundle, LLM providers and MCP servers alike.
   const upstream = createUpstreamClient();
   const metrics = deps.metrics ? { metrics: deps.metrics } : {};
+  const sessionStore = mcpSessionStore(config, deps.mcpSessionRecords);
+  const closeSessionStore = () => (sessionStore.owned ? sessionStore.records.close() : Promise.resolve());
   try {
-    mcp = createMcpGateway(config, { audit, limiter, toolGuard, upstream, ...metrics });
+    mcp = createMcpGateway(config, {
+      audit,
+      limiter,
+      toolGuard,
+      upstream,
+      sessionRecords: sessionStore.records,
+      idleSessionMs: MCP_SESSION_IDLE_MS,
+      ...metrics,
+    });
     llm = createLlmGateway(config, { audit, limiter, upstream, ...metrics });
   } catch (error) {
-    await Promise.allSettled([limiter.close(), upstream.close()]);
+    await Promise.allSettled([limiter.close(), upstream.close(), closeSessionStore()]);
     throw error;
   }
 
@@ -101,8 +140,11 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
     },
     close() {
       closing ??= Promise.allSettled([mcp.close(), llm.close(), limiter.close()])
-        .then(() => upstream.close())
-        .catch(() => undefined);
+        .then(() => Promise.allSettled([upstream.close(), closeSessionStore()]))
+        .then(
+          () => undefined,
+          () => undefined,
+        );
       return closing;
     },
   };

@@ -21,7 +21,8 @@ import { RequestCancellation } from "../http/cancellation.js";
 import { andThen, stage } from "../http/stage.js";
 import type { HttpHandler, Principal, RequestContext } from "../http/types.js";
 import { ATTR, SpanKind, createTelemetry, withRequestTelemetry } from "../observability/index.js";
-import { type ActiveRuntime, createActiveRuntime } from "./active-runtime.js";
+import { memorySessionRecords } from "../mcp/session-records.js";
+import { type ActiveRuntime, MCP_SESSION_IDLE_MS, createActiveRuntime } from "./active-runtime.js";
 import { type GatewayOptions, GatewayStartError, type ReloadOutcome, type RunningGateway } from "./gateway.js";
 import { answerPreflight, applyCors, isPreflight, originAllowed } from "./cors.js";
 
@@ -81,9 +82,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   });
   telemetry.metrics.bundleReload(true);
   const audit = telemetry.audit;
+  // MCP sessions outlive a reload: each runtime resumes them from these records (or from Redis, when shared).
+  const mcpSessionRecords = memorySessionRecords(MCP_SESSION_IDLE_MS);
   let current = await createActiveRuntime(first.config, {
     audit,
     metrics: telemetry.metrics,
+    mcpSessionRecords,
     ...(options.verifier ? { verifierOptions: options.verifier } : {}),
   });
   let currentFingerprint = first.fingerprint;
@@ -184,8 +188,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         return handler(identify(auth.principal, requestId, runtime, cancellation), req, res);
       });
     } catch (error) {
+      // The request's own kind: a failure serving a request is not a configuration event.
       audit.record({
-        kind: "config",
+        kind: handler === runtime.mcp.handle ? "mcp" : "llm",
         decision: "error",
         reason: `unhandled: ${(error as Error).message}`,
         status: 500,
@@ -311,6 +316,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         const next = await createActiveRuntime(loaded.config, {
           audit,
           metrics: telemetry.metrics,
+          mcpSessionRecords,
           ...(options.verifier ? { verifierOptions: options.verifier } : {}),
         });
         await next.verifier.keys.load().catch(() => undefined);

@@ -1,0 +1,124 @@
+/**
+ * What a replica needs to know to serve an MCP session it did not open: who opened it and what the client
+ * declared in `initialize`. Every other piece of a session (its SDK server, transport, upstream clients) is
+ * rebuilt from this record by whichever replica the request reaches (./sessions.ts).
+ *
+ * - In memory: one process; the store outlives a bundle reload (the server hands it to the next runtime).
+ * - In Redis (the bundle's `rateLimitStore`): shared by every replica. A record expires after the idle
+ *   timeout and every request on the session refreshes it.
+ *
+ * A store that cannot answer throws {@link SessionStoreUnavailable}; the caller decides what that means.
+ */
+import { Redis } from "ioredis";
+import type { ClientCapabilities, Implementation } from "@modelcontextprotocol/sdk/types.js";
+import type { SessionBinding } from "./session.js";
+
+export interface SessionRecord {
+  readonly binding: SessionBinding;
+  readonly protocolVersion: string;
+  readonly clientInfo: Implementation;
+  readonly clientCapabilities: ClientCapabilities;
+  /** Milliseconds since the epoch. */
+  readonly created: number;
+}
+
+export class SessionStoreUnavailable extends Error {
+  constructor(cause: unknown) {
+    super(`MCP session store unavailable: ${(cause as Error)?.message ?? String(cause)}`);
+  }
+}
+
+export interface SessionRecords {
+  /** `shared`: other replicas see the records (Redis). */
+  readonly shared: boolean;
+  save(id: string, record: SessionRecord): Promise<void>;
+  load(id: string): Promise<SessionRecord | undefined>;
+  /** Marks the session as used now (pushes its expiry back). */
+  touch(id: string): Promise<void>;
+  remove(id: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Records of one process; they expire `ttlMs` after their last use. */
+export function memorySessionRecords(ttlMs: number, now: () => number = Date.now): SessionRecords {
+  const records = new Map<string, { record: SessionRecord; expires: number }>();
+  const sweep = () => {
+    const at = now();
+    for (const [id, entry] of records) if (entry.expires <= at) records.delete(id);
+  };
+  return {
+    shared: false,
+    save: async (id, record) => {
+      sweep();
+      records.set(id, { record, expires: now() + ttlMs });
+    },
+    load: async (id) => {
+      const entry = records.get(id);
+      return entry && entry.expires > now() ? entry.record : undefined;
+    },
+    touch: async (id) => {
+      const entry = records.get(id);
+      if (entry) entry.expires = now() + ttlMs;
+    },
+    remove: async (id) => void records.delete(id),
+    close: async () => {},
+  };
+}
+
+/** Records in Redis under `${keyPrefix}<session id>`, expiring `ttlMs` after their last use. */
+export function redisSessionRecords(url: string, keyPrefix: string, ttlMs: number): SessionRecords {
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    lazyConnect: false,
+    retryStrategy: (times) => Math.min(times * 200, 2000),
+  });
+  // ioredis reports connection errors as events; without a listener they would crash the process.
+  redis.on("error", () => {});
+  const key = (id: string) => `${keyPrefix}${id}`;
+  const call = async <T>(run: () => Promise<T>): Promise<T> => {
+    try {
+      return await run();
+    } catch (error) {
+      throw new SessionStoreUnavailable(error);
+    }
+  };
+  return {
+    shared: true,
+    save: (id, record) => call(async () => void (await redis.set(key(id), JSON.stringify(record), "PX", ttlMs))),
+    load: (id) =>
+      call(async () => {
+        const raw = await redis.get(key(id));
+        return raw === null ? undefined : parseRecord(raw);
+      }),
+    touch: (id) => call(async () => void (await redis.pexpire(key(id), ttlMs))),
+    remove: (id) => call(async () => void (await redis.del(key(id)))),
+    close: async () => {
+      await redis.quit().catch(() => redis.disconnect());
+    },
+  };
+}
+
+/** A record another replica wrote; anything that is not one is treated as no session. */
+function parseRecord(raw: string): SessionRecord | undefined {
+  try {
+    const value = JSON.parse(raw) as Partial<SessionRecord>;
+    const b = value.binding;
+    if (!b || typeof b.issuer !== "string" || typeof b.subject !== "string") return undefined;
+    if (typeof value.protocolVersion !== "string" || typeof value.clientInfo !== "object") return undefined;
+    return {
+      binding: {
+        issuer: b.issuer,
+        subject: b.subject,
+        clientId: typeof b.clientId === "string" ? b.clientId : undefined,
+      },
+      protocolVersion: value.protocolVersion,
+      clientInfo: value.clientInfo,
+      clientCapabilities: value.clientCapabilities ?? {},
+      created: typeof value.created === "number" ? value.created : 0,
+    };
+  } catch {
+    return undefined;
+  }
+}
