@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the test suite needs (a real redis-server for shared rate limits).
+# Installs the Debian packages the test suite needs: a real redis-server (shared rate limits and MCP sessions)
+# and HAProxy (the load balancer in front of two gateway replicas in the scale test).
 # Node 22 comes from the `node` npm package in devDependencies, so `npm install` brings it.
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
@@ -20,5 +22,6 @@ echo "tollgate: installing ${need[*]} for the test suite" >&2
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq >/dev/null
 $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
-# The package starts a system service on 6379; the tests start their own servers on ephemeral ports.
+# The packages start system services (redis on 6379, haproxy); the tests start their own on ephemeral ports.
 ($SUDO service redis-server stop >/dev/null 2>&1 || true)
+($SUDO service haproxy stop >/dev/null 2>&1 || true)
