@@ -93,6 +93,8 @@ export async function createRateLimiter(config: ActiveConfig, options: RateLimit
     return memory;
   };
   const byPolicy = new Map<string, PolicyLimiters>();
+  /** Policies of the bundle, with or without limits: any other id is a wiring error and refused. */
+  const knownPolicies = new Set(config.bundle.guardPolicies.map((p) => p.id));
   for (const policy of config.bundle.guardPolicies) {
     const limits = policy.limits;
     if (!limits || (limits.requestsPerWindow === undefined && limits.tokensPerWindow === undefined)) continue;
@@ -122,10 +124,27 @@ export async function createRateLimiter(config: ActiveConfig, options: RateLimit
     };
   };
 
+  // Fail closed: a policy id the bundle does not define must not mean "no limit".
+  const unknownPolicy = (principal: Principal, policyId: string): LimitDecision => {
+    options.audit?.record({
+      kind: "config",
+      decision: "error",
+      principal: principal.subject,
+      rule: `limits: ${policyId}`,
+      reason: `unknown guard policy "${policyId}": refused`,
+    });
+    return {
+      allowed: false,
+      retryAfterSeconds: 60,
+      reason: `unknown guard policy "${policyId}"`,
+      headers: { "retry-after": "60" },
+    };
+  };
+
   return {
     admitRequest(principal, policyId) {
       const limiters = byPolicy.get(policyId);
-      if (!limiters) return ALLOW_ALL;
+      if (!limiters) return knownPolicies.has(policyId) ? ALLOW_ALL : unknownPolicy(principal, policyId);
       const decision = admit(limiters, limiters.keysOf(principal.subject));
       return decision instanceof Promise ? decision.catch(() => unavailable(principal, policyId)) : decision;
     },

@@ -16,7 +16,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { compileGuardPolicy } from "../../policies/guards/index.js";
 import { parseJsonObject } from "../http/json.js";
 import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext } from "../http/types.js";
-import type { AuditLog } from "../observability/audit.js";
+import type { AuditEvent, AuditLog } from "../observability/audit.js";
 import type { GatewayMetrics } from "../observability/index.js";
 import { anthropicModelsToOpenAi } from "./anthropic-translate.js";
 import { serveCompletion } from "./completion.js";
@@ -143,6 +143,41 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
         "openai",
         { allow: "GET" },
       );
+    const started = performance.now();
+    const audit = (event: Omit<AuditEvent, "kind" | "route" | "principal" | "client" | "requestId">) =>
+      services.audit.record({
+        kind: "llm",
+        principal: ctx.principal.subject,
+        client: ctx.principal.clientId,
+        route: route.config.id,
+        requestId: ctx.requestId,
+        traceId: ctx.traceId,
+        method: "GET /v1/models",
+        latencyMs: Math.round((performance.now() - started) * 100) / 100,
+        ...event,
+      });
+    // Listing models is a request like any other: counted against the caller's budget, and recorded.
+    const admission = await services.limiter.admitRequest(ctx.principal, route.config.policy);
+    if (!admission.allowed) {
+      audit({
+        decision: "rate-limited",
+        rule: `limits: ${route.config.policy}`,
+        reason: admission.reason,
+        status: 429,
+      });
+      return sendError(
+        ctx,
+        res,
+        {
+          status: 429,
+          type: "rate_limit_error",
+          code: "rate_limit_exceeded",
+          message: `rate limit: ${admission.reason}; retry after ${admission.retryAfterSeconds}s`,
+        },
+        "openai",
+        { ...admission.headers, "retry-after": String(admission.retryAfterSeconds) },
+      );
+    }
     const wantsAnthropic = req.headers["anthropic-version"] !== undefined;
     for (const provider of services.health.order(route.providers)) {
       try {
@@ -159,7 +194,9 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
         let text = response.body.bytes.toString("utf8");
         if (response.status < 300 && provider.kind === "anthropic" && !wantsAnthropic)
           text = JSON.stringify(anthropicModelsToOpenAi(parseJsonObject(text) ?? {}));
+        audit({ decision: response.status < 400 ? "allow" : "error", provider: provider.id, status: response.status });
         res.writeHead(response.status, {
+          ...admission.headers,
           "x-request-id": ctx.requestId,
           "content-type": "application/json",
           "content-length": Buffer.byteLength(text),
@@ -171,6 +208,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
         if (!(error instanceof UpstreamUnavailable)) throw error;
       }
     }
+    audit({ decision: "error", reason: "no provider answered", status: 503 });
     sendError(
       ctx,
       res,
@@ -181,6 +219,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
         message: `no provider of route "${route.config.id}" answered`,
       },
       "openai",
+      admission.headers,
     );
   }
 }
