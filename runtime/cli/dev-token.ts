@@ -14,6 +14,7 @@ import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { isOidcScope } from "../../policies/oauth/index.js";
 import { parseCommandArgs } from "./args.js";
+import { decodeClaims } from "./jwt-claims.js";
 
 /** What `npm start` writes for this command (examples/local-platform/state.ts). */
 interface LocalState {
@@ -166,13 +167,6 @@ async function pkceToken(
     next = new URL(location, next).toString();
   }
   throw new DevTokenError("login redirected too many times");
-}
-
-/** The claims of a JWT, for the summary (not verified: the gateway does that). */
-export function decodeClaims(token: string): Record<string, unknown> {
-  const payload = token.split(".")[1];
-  if (!payload) return {};
-  return JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
 }
 
 /** `tollgate dev <subcommand>`; only `token` exists. */

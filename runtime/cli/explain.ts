@@ -22,7 +22,7 @@ import { compileToolPolicy, decideTool, matchesToolPattern, splitNamespacedName 
 import { createTokenVerifier, parseScopes } from "../auth/verifier.js";
 import { parseCommandArgs } from "./args.js";
 import { BundleFileError, readBundleFile, readJsonFile } from "./bundle-file.js";
-import { decodeClaims } from "./dev-token.js";
+import { decodeClaims } from "./jwt-claims.js";
 
 const USAGE = `usage: tollgate explain --bundle <bundle.json> (--token <jwt> [--no-verify] | --claims <claims.json>) --tool <upstream__tool> [--values values.json] [--overlay overlay.json] [--json]
 
@@ -73,7 +73,11 @@ export interface Explanation {
   };
 }
 
-type ExplainBundle = { readonly auth: AuthConfig; readonly mcp?: McpConfig | undefined };
+type ExplainBundle = {
+  readonly auth: AuthConfig;
+  readonly mcp?: McpConfig | undefined;
+  readonly protectedResource?: { readonly resource: string };
+};
 
 /**
  * Validates for explaining: load-time rules when they pass (values applied); otherwise the reviewed
@@ -245,8 +249,8 @@ async function claimsOfToken(
   let decoded: Record<string, unknown>;
   try {
     decoded = decodeClaims(token);
-  } catch {
-    throw new ExplainInputError("--token is not a JWT (header.payload.signature, base64url)");
+  } catch (error) {
+    throw new ExplainInputError(`--token: ${(error as Error).message}`);
   }
   if (!verify) return decoded;
   if (!resolved) {
@@ -255,7 +259,9 @@ async function claimsOfToken(
       `cannot verify the token: the bundle's auth settings are placeholders (${names.join(", ")}) until terraform apply; pass --values values.json (the ConfigMap's) to fill them, or --no-verify to explain the decoded claims`,
     );
   }
-  const verifier = createTokenVerifier(bundle.auth);
+  // As the gateway does: a token for the advertised protected resource (RFC 9728) is meant for it too.
+  const resource = bundle.protectedResource?.resource;
+  const verifier = createTokenVerifier(bundle.auth, resource ? { resource } : {});
   try {
     await verifier.keys.load();
   } catch (error) {

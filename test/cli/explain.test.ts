@@ -176,6 +176,12 @@ describe("tollgate explain --token", () => {
     expect(decoded.json!.principal.source).toBe("unverified token");
   });
 
+  it("refuses a --token that is not a JWT, naming the flag", async () => {
+    const result = await explain("--token", "not-a-jwt", "--no-verify", "--tool", "github__list_issues");
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain("--token: not a compact JWT");
+  });
+
   it("takes either --token or --claims, not both", async () => {
     const both = await explain("--token", "a.b.c", "--claims", claims(["mcp:read"]), "--tool", "github__list_issues");
     expect(both.code).toBe(2);
