@@ -12,16 +12,8 @@
  */
 import { z } from "zod";
 import { authSchema } from "./auth-schema.js";
-import {
-  type BundleMode,
-  SecretRefSchema,
-  TOOL_PATTERN,
-  applyTimeField,
-  id,
-  path,
-  text,
-  url,
-} from "./fields.js";
+import { clientLimitsSchema } from "./client-limits-schema.js";
+import { type BundleMode, SecretRefSchema, TOOL_PATTERN, applyTimeField, id, path, text, url } from "./fields.js";
 
 export { TOKEN_PROFILES, type TokenProfile } from "./auth-schema.js";
 export {
@@ -64,6 +56,8 @@ function schemaFor(mode: BundleMode) {
       .default(4 * 1024 * 1024),
     /** Origins allowed by CORS (browser-based MCP clients). Empty: no CORS. */
     corsOrigins: z.array(text()).default([]),
+    /** Client timeouts and the connection cap. */
+    clients: clientLimitsSchema(),
   });
 
   const Auth = authSchema(mode);

@@ -25,6 +25,7 @@ import { memorySessionRecords } from "../mcp/session-records.js";
 import { type ActiveRuntime, MCP_SESSION_IDLE_MS, createActiveRuntime } from "./active-runtime.js";
 import { type GatewayOptions, GatewayStartError, type ReloadOutcome, type RunningGateway } from "./gateway.js";
 import { answerPreflight, applyCors, isPreflight, originAllowed } from "./cors.js";
+import { applyClientLimits, serverOptions } from "./options.js";
 
 export { type GatewayOptions, GatewayStartError, type ReloadOutcome, type RunningGateway } from "./gateway.js";
 
@@ -247,6 +248,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ error: "internal error" }));
   };
   const server: Server = createServer(
+    serverOptions(first.config.bundle.server.clients),
     tracing
       ? (req, res) => {
           // One server span per request (continuing an incoming traceparent); stages add child spans.
@@ -270,6 +272,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           handle(req, res, pathname).catch(failed(res));
         },
   );
+  applyClientLimits(server, first.config.bundle.server.clients);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(options.port ?? 8080, options.host ?? "127.0.0.1", () => {
@@ -336,6 +339,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     if (outcome.status === "applied") {
       loadedConfig = current.config;
       telemetry.metrics.useBundle(current.config.bundle, outcome.digest);
+      applyClientLimits(server, current.config.bundle.server.clients);
     }
     if (outcome.status === "rejected") {
       log(
