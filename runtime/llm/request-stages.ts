@@ -5,7 +5,7 @@
  */
 import type { IncomingMessage } from "node:http";
 import type { Json } from "../http/json.js";
-import { parseJsonObject } from "../http/json.js";
+import { MAX_JSON_DEPTH, nestsDeeperThan, parseJsonObject } from "../http/json.js";
 import { RequestBodyTooLarge, readBody } from "../http/read-body.js";
 import { type Stage, andThen } from "../http/stage.js";
 import type { LimitDecision } from "../http/types.js";
@@ -42,6 +42,8 @@ export const parse: CompletionStage = {
     }
     const body = parseJsonObject(raw.toString("utf8"));
     if (!body || Array.isArray(body)) return { error: badRequest("the body is not a JSON object") };
+    if (nestsDeeperThan(body))
+      return { error: badRequest(`the body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`) };
     if (!Array.isArray(body.messages) || typeof body.model !== "string")
       return { error: badRequest("expected a JSON body with a string `model` and a `messages` array") };
     x.body = body;

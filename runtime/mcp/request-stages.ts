@@ -4,6 +4,7 @@
  * SDK hands each message to the session's handlers.
  */
 import type { InitializeRequest } from "@modelcontextprotocol/sdk/types.js";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../http/json.js";
 import type { Stage } from "../http/stage.js";
 import type { McpExchange, McpRefusal } from "./exchange.js";
 import type { SessionRefusal } from "./sessions.js";
@@ -16,12 +17,34 @@ const refusal = (status: number, code: number, message: string): McpRefusal => (
   body: jsonRpcError(null, code, message),
 });
 
+/** JSON-RPC "Invalid params". */
+const INVALID_PARAMS = -32602;
+
+/**
+ * Params nested past MAX_JSON_DEPTH are the caller's error (-32602 for every request of the body, HTTP 200
+ * as for any JSON-RPC error), found before a session, the limiter or an upstream sees them.
+ */
+function tooDeepRefusal(messages: readonly unknown[], isBatch: boolean): McpRefusal | undefined {
+  if (!messages.some((m) => nestsDeeperThan(m))) return undefined;
+  const message = `Invalid params: nested deeper than ${MAX_JSON_DEPTH} levels`;
+  const errors = messages.flatMap((m) => {
+    const request = asRequest(m);
+    return request ? [jsonRpcError(request.id, INVALID_PARAMS, message)] : [];
+  });
+  return {
+    status: errors.length > 0 ? 200 : 400,
+    body: errors.length === 0 ? jsonRpcError(null, INVALID_PARAMS, message) : isBatch ? errors : errors[0],
+  };
+}
+
 /** A POST's JSON-RPC body, size-capped and parsed once, before any SDK code sees it. */
 export const parse: McpStage = {
   name: "parse",
   async run(x) {
     const parsed = await readJsonRpcBody(x.req, x.services.bundle.server.maxRequestBytes);
     if (!parsed.ok) return refusal(parsed.status, parsed.code, parsed.message);
+    const tooDeep = tooDeepRefusal(parsed.messages, Array.isArray(parsed.body));
+    if (tooDeep) return tooDeep;
     x.body = parsed.body;
     x.messages = parsed.messages;
     return undefined;
@@ -90,9 +113,9 @@ export const forward: McpStage = {
         await session.close();
         throw error;
       }
-      // No session id: the transport refused the initialize (bad version, bad headers); its children go too.
-      if (session.sessionId) await x.services.sessions.register(x.ctx, session);
-      else await session.close();
+      // The registry kept it when its transport accepted the initialize (./sessions.ts). No session id: the
+      // transport refused the initialize (bad version, bad headers); its children go too.
+      if (!session.sessionId) await session.close();
       return undefined;
     }
     for (const [name, value] of Object.entries(x.headers)) res.setHeader(name, value);
