@@ -33,8 +33,8 @@ export interface SessionRecords {
   readonly shared: boolean;
   save(id: string, record: SessionRecord): Promise<void>;
   load(id: string): Promise<SessionRecord | undefined>;
-  /** Marks the session as used now (pushes its expiry back). */
-  touch(id: string): Promise<void>;
+  /** Marks the session as used now (pushes its expiry back); false when the record is gone (ended, expired). */
+  touch(id: string): Promise<boolean>;
   remove(id: string): Promise<void>;
   close(): Promise<void>;
 }
@@ -58,7 +58,9 @@ export function memorySessionRecords(ttlMs: number, now: () => number = Date.now
     },
     touch: async (id) => {
       const entry = records.get(id);
-      if (entry) entry.expires = now() + ttlMs;
+      if (!entry || entry.expires <= now()) return false;
+      entry.expires = now() + ttlMs;
+      return true;
     },
     remove: async (id) => void records.delete(id),
     close: async () => {},
@@ -79,6 +81,7 @@ export function redisSessionRecords(url: string, keyPrefix: string, ttlMs: numbe
   const key = (id: string) => `${keyPrefix}${id}`;
   const call = async <T>(run: () => Promise<T>): Promise<T> => {
     try {
+      await connected(redis, 1000);
       return await run();
     } catch (error) {
       throw new SessionStoreUnavailable(error);
@@ -92,12 +95,29 @@ export function redisSessionRecords(url: string, keyPrefix: string, ttlMs: numbe
         const raw = await redis.get(key(id));
         return raw === null ? undefined : parseRecord(raw);
       }),
-    touch: (id) => call(async () => void (await redis.pexpire(key(id), ttlMs))),
+    touch: (id) => call(async () => (await redis.pexpire(key(id), ttlMs)) === 1),
     remove: (id) => call(async () => void (await redis.del(key(id)))),
     close: async () => {
       await redis.quit().catch(() => redis.disconnect());
     },
   };
+}
+
+/**
+ * Waits (up to `timeoutMs`) for a connection still being made; commands fail at once while there is none
+ * (no offline queue: an outage must answer now, not pile requests up), so the first ones after start wait.
+ */
+function connected(redis: Redis, timeoutMs: number): Promise<void> {
+  if (redis.status === "ready" || redis.status === "end") return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      redis.off("ready", done);
+      resolve();
+    };
+    const timer = setTimeout(done, timeoutMs);
+    redis.once("ready", done);
+  });
 }
 
 /** A record another replica wrote; anything that is not one is treated as no session. */

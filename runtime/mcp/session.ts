@@ -61,6 +61,8 @@ export interface SessionOptions {
   /** The id of a session another replica (or an earlier runtime) opened: this one resumes it. */
   readonly resumeId?: string;
   readonly onClosed: (session: McpSession) => void;
+  /** A new session got its id, before the client gets the initialize answer (so its record exists by then). */
+  readonly onInitialized?: (session: McpSession) => Promise<void>;
   /** Upstream reconnect backoff (tests shorten it). */
   readonly minBackoffMs?: number;
   /**
@@ -82,8 +84,6 @@ export class McpSession {
   /** True once `ready` resolved: requests then skip awaiting it (one promise less per request). */
   public started = false;
   public lastSeen = Date.now();
-  /** When this replica last pushed the session's record expiry back (./sessions.ts). */
-  public recordTouched = 0;
   /** What the client sent in `initialize`, for the session's record (a session this replica opened). */
   public initializeParams: Partial<InitializeRequest["params"]> | undefined;
   public tools = new NameTable([]);
@@ -111,7 +111,11 @@ export class McpSession {
       },
     );
     const id = options.resumeId ?? randomUUID();
-    this.transport = new StreamableHTTPServerTransport({ sessionIdGenerator: () => id });
+    const onInitialized = options.onInitialized;
+    this.transport = new StreamableHTTPServerTransport({
+      sessionIdGenerator: () => id,
+      ...(onInitialized ? { onsessioninitialized: () => onInitialized(this) } : {}),
+    });
     this.transport.onclose = () => void this.close();
     const upstreamCaps: ClientCapabilities = {};
     if (options.clientCapabilities.sampling) upstreamCaps.sampling = options.clientCapabilities.sampling;

@@ -71,8 +71,13 @@ export class SessionRegistry {
     const held = this.sessions.get(id);
     if (held) {
       if (!sameBinding(held.binding, bindingOf(ctx.principal))) return this.notYours(ctx);
+      // A session ended on another replica (DELETE) or expired there ends here too. A store that cannot
+      // answer does not end it: this replica keeps serving the sessions it holds through a store outage.
+      if (!(await this.settings.records.touch(id).catch(() => true))) {
+        await held.close();
+        return { ok: false, reason: "not-found" };
+      }
       held.touch(ctx.principal);
-      this.refresh(id, held);
       return { ok: true, session: held };
     }
     let record: SessionRecord | undefined;
@@ -121,14 +126,6 @@ export class SessionRegistry {
     return created;
   }
 
-  /** Pushes the record's expiry back, at most once per tenth of the idle timeout per session. */
-  private refresh(id: string, session: McpSession): void {
-    const now = Date.now();
-    if (now - session.recordTouched < this.settings.idleMs / 10) return;
-    session.recordTouched = now;
-    this.settings.records.touch(id).catch(() => {});
-  }
-
   /**
    * A new session for the principal of `ctx`, not registered until its transport gives it an id. Opening
    * one past `maxPerPrincipal` closes the principal's least recently used here: each session owns upstream
@@ -165,7 +162,7 @@ export class SessionRegistry {
       tokenCache: this.tokenCache,
       fetch: settings.fetch,
       clientCapabilities,
-      ...(resumeId !== undefined ? { resumeId } : {}),
+      ...(resumeId !== undefined ? { resumeId } : { onInitialized: (s: McpSession) => this.register(ctx, s) }),
       onClosed: (s) => {
         release();
         if (s.sessionId && this.sessions.get(s.sessionId) === s) this.sessions.delete(s.sessionId);
@@ -178,11 +175,12 @@ export class SessionRegistry {
   }
 
   /**
-   * Keeps a session its transport accepted (it has an id now) and writes its record. A store that cannot
+   * Keeps a session its transport accepted (it has an id now) and writes its record, before the client has
+   * the answer to its initialize (so whichever replica its next request reaches finds the record). A store that cannot
    * take it leaves the session served by this replica only (audited): the client keeps working here, and
    * elsewhere gets "Session not found" and initializes again, as the spec has it.
    */
-  async register(ctx: RequestContext, session: McpSession): Promise<void> {
+  private async register(ctx: RequestContext, session: McpSession): Promise<void> {
     const id = session.sessionId;
     if (!id) return;
     this.sessions.set(id, session);
@@ -195,7 +193,6 @@ export class SessionRegistry {
         clientCapabilities: params.capabilities ?? {},
         created: Date.now(),
       });
-      session.recordTouched = Date.now();
     } catch (error) {
       ctx.audit.record({
         kind: "config",

@@ -46,7 +46,10 @@ export async function startHarness(
   bundle: Bundle,
   principals: Record<string, Principal>,
   limiter: RateLimiter = admitAll,
-  extraDeps: Pick<McpGatewayDeps, "maxSessionsPerPrincipal" | "upstreamStartWaitMs"> = {},
+  extraDeps: Pick<
+    McpGatewayDeps,
+    "maxSessionsPerPrincipal" | "upstreamStartWaitMs" | "sessionRecords" | "maxStdioProcesses"
+  > = {},
 ): Promise<Harness> {
   const config: ActiveConfig = { bundle, digest: "sha256:test", secrets: envSecrets };
   const audit = createMemoryAuditLog();
