@@ -44,8 +44,18 @@ export interface GatewayMetrics {
   ): void;
   /** Whether an MCP upstream is reachable (initialize/list succeeded). */
   setMcpUpstreamHealth(upstream: string, up: boolean): void;
+  /** Where the MCP session gauges are read from at scrape time (the active runtime's gateway; the latest call wins). */
+  watchMcpSessions(source: () => McpSessionCounts): void;
   /** Prometheus text exposition. */
   render(): Promise<string>;
+}
+
+/** What the MCP gateway of this replica holds right now. */
+export interface McpSessionCounts {
+  /** Sessions held by this replica (opened here or resumed from their record). */
+  readonly sessions: number;
+  readonly stdioProcesses: number;
+  readonly stdioProcessLimit: number;
 }
 
 export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {}): GatewayMetrics {
@@ -109,6 +119,31 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
     labelNames: ["digest", "environment", "stack"],
     registers: [registry],
   });
+  let mcpSessions: (() => McpSessionCounts) | undefined;
+  new Gauge({
+    name: "tollgate_mcp_sessions",
+    help: "MCP sessions this replica holds (opened here or resumed from the session store)",
+    registers: [registry],
+    collect() {
+      this.set(mcpSessions?.().sessions ?? 0);
+    },
+  });
+  new Gauge({
+    name: "tollgate_mcp_stdio_processes",
+    help: "Stdio upstream processes this replica runs for MCP sessions",
+    registers: [registry],
+    collect() {
+      this.set(mcpSessions?.().stdioProcesses ?? 0);
+    },
+  });
+  new Gauge({
+    name: "tollgate_mcp_stdio_processes_limit",
+    help: "Stdio upstream processes this replica may run; new sessions get 503 past it",
+    registers: [registry],
+    collect() {
+      this.set(mcpSessions?.().stdioProcessLimit ?? 0);
+    },
+  });
   reloads.inc({ result: "ok" }, 0);
   reloads.inc({ result: "failed" }, 0);
 
@@ -164,6 +199,9 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
       );
     },
     setMcpUpstreamHealth: (upstream, up) => upstreamUp.set({ upstream: known(upstreams, upstream) }, up ? 1 : 0),
+    watchMcpSessions(source) {
+      mcpSessions = source;
+    },
     render: () => registry.metrics(),
   };
 }

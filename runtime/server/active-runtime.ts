@@ -104,6 +104,10 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
     await Promise.allSettled([limiter.close(), upstream.close(), closeSessionStore()]);
     throw error;
   }
+  deps.metrics?.watchMcpSessions(() => {
+    const stdio = mcp.stdioProcesses();
+    return { sessions: mcp.sessionCount(), stdioProcesses: stdio.inUse, stdioProcessLimit: stdio.limit };
+  });
 
   let inFlight = 0;
   let waiters: (() => void)[] = [];

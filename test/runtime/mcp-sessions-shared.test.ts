@@ -192,6 +192,9 @@ describe("a bundle reload", () => {
     await client.connect(transport);
     const id = transport.sessionId;
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual(["web__get_time"]);
+    const metrics = await platform.gateway.telemetry.metrics.render();
+    expect(metrics).toMatch(/^tollgate_mcp_sessions 1$/m);
+    expect(metrics).toMatch(/^tollgate_mcp_stdio_processes_limit 256$/m);
 
     const { readFile } = await import("node:fs/promises");
     const current = JSON.parse(await readFile(platform.bundleFile!, "utf8"));
@@ -203,6 +206,8 @@ describe("a bundle reload", () => {
 
     expect((await client.listTools()).tools.map((t) => t.name).sort()).toEqual(["web__get_time", "web__set_value"]);
     expect(transport.sessionId).toBe(id);
+    // The session gauge reads the runtime now serving: the session is held by it.
+    expect(await platform.gateway.telemetry.metrics.render()).toMatch(/^tollgate_mcp_sessions 1$/m);
     await client.close();
   });
 });
