@@ -1,7 +1,8 @@
 /**
  * A real HAProxy (Debian's package) in front of gateway replicas for tests: round robin on 127.0.0.1, each
- * response stamped `x-served-by: <server name>` so a test sees which replica answered. A replica that
- * refuses connections (killed) is retried on another one (`redispatch`), and health checks on /healthz take
+ * response stamped `x-served-by: <server name>` so a test sees which replica answered. A request a replica
+ * refused the connection for (killed) is sent to another one (`redispatch`); one it had already received is
+ * not (its answer is lost with the replica), and health checks on /healthz take
  * it out of the rotation, as a Kubernetes Service does with a pod that is gone.
  */
 import { type ChildProcess, spawn } from "node:child_process";
@@ -36,7 +37,8 @@ export function haproxyConfig(port: number, backends: Readonly<Record<string, st
     "  timeout tunnel 60s",
     "  retries 3",
     "  option redispatch 1",
-    "  retry-on conn-failure empty-response",
+    // Only a request that never reached a replica is sent to another: a tools/call is not idempotent.
+    "  retry-on conn-failure",
     "frontend gateway",
     `  bind 127.0.0.1:${port}`,
     "  default_backend replicas",
