@@ -7,7 +7,7 @@
 import { type IncomingMessage, type ServerResponse, createServer } from "node:http";
 import { type AddressInfo, type Socket, connect } from "node:net";
 import OpenAI from "openai";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type TestPlatform, startTestPlatform } from "../support/gateway.js";
 
 /** Sends `GET /healthz` one byte every `everyMs`, never finishing the headers; resolves when the server hangs up. */
@@ -126,5 +126,56 @@ describe("a stream still running when the shutdown grace period ends", () => {
     await platform.gateway.close();
     expect(await read).toMatchObject({ message: expect.stringMatching(/stream broke off/) });
     expect(text).toBe("The answer is ");
+  });
+});
+
+describe("a request that fails unhandled", () => {
+  let platform: TestPlatform;
+  let provider: ReturnType<typeof createServer>;
+  let reached: () => void = () => undefined;
+  const providerReached = new Promise<void>((resolve) => (reached = resolve));
+
+  beforeAll(async () => {
+    // Never answers: the client gives up first.
+    provider = createServer(() => reached());
+    await new Promise<void>((resolve) => provider.listen(0, "127.0.0.1", resolve));
+    const providerUrl = `http://127.0.0.1:${(provider.address() as AddressInfo).port}/v1`;
+    platform = await startTestPlatform({
+      bundle: (b) => ({
+        ...b,
+        llm: {
+          routes: [
+            {
+              id: "chat",
+              pathPrefix: "/chat",
+              policy: "default",
+              providers: [{ id: "mute", kind: "openai", baseUrl: providerUrl, apiKey: { env: "OPENAI_API_KEY" } }],
+            },
+          ],
+        },
+      }),
+    });
+  });
+
+  afterAll(async () => {
+    await platform?.close();
+    provider?.closeAllConnections();
+    await new Promise<void>((resolve) => provider?.close(() => resolve()));
+  });
+
+  it("is audited with the request's kind, not as a configuration event", async () => {
+    const abort = new AbortController();
+    const answer = fetch(`${platform.url}/chat/v1/chat/completions`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${await platform.token("reader")}`, "content-type": "application/json" },
+      body: JSON.stringify({ model: "m", messages: [{ role: "user", content: "hello" }] }),
+      signal: abort.signal,
+    }).catch(() => undefined);
+    await providerReached;
+    abort.abort();
+    await answer;
+    await vi.waitFor(() => expect(platform.audit.some((e) => e.reason?.startsWith("unhandled"))).toBe(true));
+    const unhandled = platform.audit.filter((e) => e.reason?.startsWith("unhandled"));
+    expect(unhandled.map((e) => e.kind)).toEqual(["llm"]);
   });
 });
