@@ -9,6 +9,9 @@
  * - GET (the server's stream) and DELETE: session → forward.
  * Guarding a tool call's arguments, calling the upstream, guarding its result and recording the call run
  * per call inside the session (./session.ts), where the SDK hands each message over.
+ *
+ * A session is not tied to this process: its record (./session-records.ts) lets any replica, or the runtime
+ * that replaces this one on reload, resume it for the same principal (./sessions.ts).
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { compileToolPolicy } from "../../policies/tools/index.js";

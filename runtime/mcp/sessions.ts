@@ -1,11 +1,13 @@
 /**
- * The downstream sessions this replica serves, keyed by `Mcp-Session-Id` and bound to the principal
- * that opened them. Each one is also a record in the session store (./session-records.ts), so a replica that
- * does not hold a session (another replica opened it, or a reload replaced the runtime) resumes it from its
- * record for the same principal, with the policy of the bundle it runs now. A request carrying an id must come from that principal, same issuer, subject and
- * client; otherwise it gets 404 "Session not found", exactly what an unknown id gets, so a session id
- * cannot be probed or hijacked with another user's token, and a legitimate client that receives it simply
- * starts a new session (the spec's reaction to 404).
+ * The downstream sessions this replica serves, keyed by `Mcp-Session-Id` and bound to the principal that
+ * opened them. Each one is also a record in the session store (./session-records.ts), so a replica that does
+ * not hold a session (another replica opened it, or a reload replaced the runtime) resumes it from its record
+ * for the same principal, with the policy of the bundle it runs now.
+ *
+ * A request carrying an id must come from that principal, same issuer, subject and client; otherwise it gets
+ * 404 "Session not found", exactly what an unknown id gets, so a session id cannot be probed or hijacked with
+ * another user's token, and a legitimate client that receives it simply starts a new session (the spec's
+ * reaction to 404).
  */
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { type InitializeRequest, LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
@@ -176,9 +178,9 @@ export class SessionRegistry {
 
   /**
    * Keeps a session its transport accepted (it has an id now) and writes its record, before the client has
-   * the answer to its initialize (so whichever replica its next request reaches finds the record). A store that cannot
-   * take it leaves the session served by this replica only (audited): the client keeps working here, and
-   * elsewhere gets "Session not found" and initializes again, as the spec has it.
+   * the answer to its initialize (so whichever replica its next request reaches finds the record). A store
+   * that cannot take it leaves the session served by this replica only (audited): the client keeps working
+   * here, and elsewhere gets "Session not found" and initializes again, as the spec has it.
    */
   private async register(ctx: RequestContext, session: McpSession): Promise<void> {
     const id = session.sessionId;
@@ -199,7 +201,7 @@ export class SessionRegistry {
         decision: "error",
         principal: ctx.principal.subject,
         rule: "mcp: session store",
-        reason: `session ${id} kept on this replica only: ${(error as Error).message}`,
+        reason: `new session kept on this replica only: ${(error as Error).message}`,
         requestId: ctx.requestId,
       });
     }
