@@ -172,10 +172,17 @@ describe("authentication at the gateway", () => {
     const { status, challenge } = await new Promise<{ status: number; challenge: string }>((resolve, reject) => {
       const req = request(platform!.mcpUrl, {
         method: "POST",
-        headers: {
-          authorization: [`Bearer ${valid}`, "Bearer forged.token.value"],
-          "content-type": "application/json",
-        },
+        // Raw header pairs: two Authorization headers on the wire, as an attacker would send them.
+        headers: [
+          "host",
+          new URL(platform!.mcpUrl).host,
+          "authorization",
+          `Bearer ${valid}`,
+          "authorization",
+          "Bearer forged.token.value",
+          "content-type",
+          "application/json",
+        ],
       });
       req.once("response", (res) => {
         res.resume();
