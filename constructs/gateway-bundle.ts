@@ -91,6 +91,16 @@ export interface GatewayBundleProps {
   readonly telemetry?: { readonly tracing?: boolean; readonly capturePrompts?: boolean; readonly metrics?: boolean };
   /** Bundle and file name: `<name>.bundle.json`. @default the construct id, lower-cased */
   readonly name?: string;
+  /**
+   * How long the gateway waits for a client and how many connections it holds (slow clients are cut off).
+   * @default headers 10 s, whole request 30 s, keep-alive 65 s (above a load balancer's 60 s), 8192 connections
+   */
+  readonly clientLimits?: {
+    readonly headersTimeoutMs?: number;
+    readonly requestTimeoutMs?: number;
+    readonly keepAliveTimeoutMs?: number;
+    readonly maxConnections?: number;
+  };
 }
 
 type Bundle = BundleInput & { metadata: { digest?: string } };
@@ -232,7 +242,10 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
         gateway: this.gatewayName,
         ...(revision ? { sourceRevision: revision } : {}),
       },
-      server: { publicUrl: value("gateway.publicUrl", this.publicUrl) },
+      server: {
+        publicUrl: value("gateway.publicUrl", this.publicUrl),
+        ...(p.clientLimits ? { clients: { ...p.clientLimits } } : {}),
+      },
       auth: {
         issuer,
         discoveryUrl: value("okta.discoveryUrl", p.authServer.discoveryUrl),

@@ -39,6 +39,13 @@ export interface LlmRouteProps {
   /** @default 30 */
   readonly evictSeconds?: number;
   /**
+   * Longest silence in a provider's answer (before its first bytes, or between two reads) before it counts
+   * as a timeout: failed over while nothing reached the client, an error event on a stream under way.
+   * 1000 to 600000.
+   * @default 30000
+   */
+  readonly idleTimeoutMs?: number;
+  /**
    * Every route requires a verified token. `false` exists only so that a deliberate exception is
    * visible: it fails synth (TG-AUTH-001) unless suppressed with a reason.
    * @default true
@@ -185,6 +192,7 @@ export class GatewayRoute extends Construct {
         on: [...(p.failoverOn ?? ["429", "529", "5xx", "timeout", "connection-error"])],
         evictSeconds: p.evictSeconds ?? 30,
       },
+      ...(p.idleTimeoutMs !== undefined ? { idleTimeoutMs: p.idleTimeoutMs } : {}),
     };
   }
 

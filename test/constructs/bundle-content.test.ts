@@ -215,6 +215,18 @@ describe("GatewayDeployment({ auth, telemetry })", () => {
     expect(bundle.telemetry?.tracing).toEqual({ enabled: true, serviceName: "tollgate-gateway" });
   });
 
+  it("passes client limits and a route's idle timeout into the bundle", () => {
+    const platform = smallPlatform({ bundle: { clientLimits: { headersTimeoutMs: 5000, maxConnections: 2048 } } });
+    const bundle = platform.bundle.bundle() as BundleInput;
+    expect(bundle.server.clients).toEqual({ headersTimeoutMs: 5000, maxConnections: 2048 });
+    const slow = GatewayRoute.llm(platform.stack, "Slow", {
+      pathPrefix: "/slow",
+      idleTimeoutMs: 120_000,
+      providers: [{ id: "local", kind: "openai-compatible", baseUrl: "https://llm.acme.example/v1" }],
+    });
+    expect(slow.toLlmRoute("default")?.idleTimeoutMs).toBe(120_000);
+  });
+
   it("an out-of-range setting fails synth naming the bundle field and the prop", () => {
     const { stack } = smallPlatform({ bundle: { auth: { clockSkewSeconds: 3600 } } });
     expect(() => synthJson(stack)).toThrow(/auth\.clockSkewSeconds: .* — set GatewayBundle\(\{ auth \}\)/);
