@@ -11,7 +11,7 @@
  */
 import { Redis } from "ioredis";
 import type { ClientCapabilities, Implementation } from "@modelcontextprotocol/sdk/types.js";
-import type { SessionBinding } from "./session.js";
+import type { SessionBinding } from "./binding.js";
 
 export interface SessionRecord {
   readonly binding: SessionBinding;

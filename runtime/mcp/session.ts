@@ -26,26 +26,12 @@ import type { Principal, RequestContext, ToolCallGuard } from "../http/types.js"
 import type { GatewayMetrics } from "../observability/metrics.js";
 import { type TokenCache, credentialSource } from "./credentials.js";
 import { installHandlers } from "./session-handlers.js";
+import { type SessionBinding, bindingOf } from "./binding.js";
 import type { SessionRecord } from "./session-records.js";
 import { UpstreamConnection, isConnectionError } from "./upstream.js";
 
 interface WebStandardTransport {
   handleRequest(request: Request, options: { parsedBody: unknown }): Promise<Response>;
-}
-
-/** Who a session belongs to. A request whose verified principal differs is refused. */
-export interface SessionBinding {
-  readonly issuer: string;
-  readonly subject: string;
-  readonly clientId: string | undefined;
-}
-
-export function bindingOf(principal: Principal): SessionBinding {
-  return { issuer: principal.issuer, subject: principal.subject, clientId: principal.clientId };
-}
-
-export function sameBinding(a: SessionBinding, b: SessionBinding): boolean {
-  return a.issuer === b.issuer && a.subject === b.subject && a.clientId === b.clientId;
 }
 
 export interface SessionOptions {

@@ -17,7 +17,8 @@ import type { RequestContext, ToolCallGuard } from "../http/types.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import { TokenCache } from "./credentials.js";
 import type { SessionRecord, SessionRecords } from "./session-records.js";
-import { McpSession, bindingOf, sameBinding } from "./session.js";
+import { bindingOf, sameBinding } from "./binding.js";
+import { McpSession } from "./session.js";
 import type { StdioBudget } from "./stdio-budget.js";
 
 export interface SessionSettings {
