@@ -328,16 +328,14 @@ describe("observability through the real gateway", () => {
   it("no bearer token, provider key or prompt SSN appears in any audit line, span or metric", async () => {
     const metrics = await (await fetch(gateway.metricsUrl!)).text();
     const spanText = JSON.stringify(
-      spans
-        .getFinishedSpans()
-        .map((s) => ({
-          name: s.name,
-          attributes: s.attributes,
-          events: s.events,
-          status: s.status,
-          links: s.links,
-          resource: s.resource.attributes,
-        })),
+      spans.getFinishedSpans().map((s) => ({
+        name: s.name,
+        attributes: s.attributes,
+        events: s.events,
+        status: s.status,
+        links: s.links,
+        resource: s.resource.attributes,
+      })),
     );
     expect(tokens.length).toBeGreaterThanOrEqual(3);
     expect(audit.lines().length).toBeGreaterThan(3);
