@@ -56,6 +56,7 @@ interface DeploymentView {
   readonly image: ContainerImage;
   readonly replicas: number;
   readonly sharedLimits: boolean;
+  readonly mcpUrl: string | undefined;
   readonly redisImage: ContainerImage | undefined;
 }
 interface RuntimeView {
@@ -213,6 +214,13 @@ export class TollgateChecks {
         gateway,
         "TG-LIMIT-001",
         `${gateway.replicas} replicas keep separate in-memory rate-limit budgets (each user gets up to ${gateway.replicas}× the limit): set GatewayBundle({ rateLimitStore: { type: "redis" } }) to share them`,
+      );
+    }
+    if (gateway.replicas > 1 && !gateway.sharedLimits && gateway.mcpUrl !== undefined) {
+      report(
+        gateway,
+        "TG-SESSION-001",
+        `${gateway.replicas} replicas keep MCP sessions in their own memory, so a session opened on one is unknown to the others (404): set GatewayBundle({ rateLimitStore: { type: "redis" } }), where sessions are shared too`,
       );
     }
     if (isDevEnvironment(gateway.environment)) return;

@@ -36,6 +36,11 @@ export const RULES = {
     severity: "warning",
     suppressible: true,
   },
+  "TG-SESSION-001": {
+    title: "several replicas serve MCP without a shared session store",
+    severity: "error",
+    suppressible: true,
+  },
   "TG-BUNDLE-001": { title: "the gateway bundle does not validate", severity: "error", suppressible: false },
 } as const satisfies Record<string, RuleDefinition>;
 

@@ -69,6 +69,8 @@ export class PlatformTeamStack extends TerraformStack {
       routes: [anthropic, docs],
       scopes,
       defaultPolicy: new GuardPolicy(this, "Default", { pii: { mode: "mask" }, limits: { requestsPerWindow: 30 } }),
+      // The team's Redis (REDIS_URL in its Secret): the replicas share budgets and MCP sessions there.
+      rateLimitStore: { type: "redis" },
     });
     this.gateway = new GatewayDeployment(this, "Gateway", {
       bundle,

@@ -12,12 +12,11 @@
 import { createHash } from "node:crypto";
 import type { UpstreamCredentials } from "../../policies/bundle/index.js";
 import type { SecretReader } from "../http/types.js";
+import { ACCESS_TOKEN_TYPE, TOKEN_EXCHANGE_GRANT } from "../../policies/oauth/index.js";
 
 /** Headers for one upstream request. `userToken` is the caller's verified token (only token exchange reads it). */
 export type CredentialSource = (userToken: string) => Promise<Record<string, string>>;
 
-export const TOKEN_EXCHANGE_GRANT = "urn:ietf:params:oauth:grant-type:token-exchange";
-export const ACCESS_TOKEN_TYPE = "urn:ietf:params:oauth:token-type:access_token";
 /** Refresh a cached token this many seconds before its `expires_in` runs out. */
 const EXPIRY_MARGIN_SECONDS = 30;
 

@@ -5,6 +5,9 @@
  */
 import type { IncomingMessage } from "node:http";
 
+/** JSON-RPC error code for calls refused by gateway policy (implementation-defined server error range). */
+export const POLICY_REFUSED = -32003;
+
 export interface JsonRpcRequestLike {
   readonly id: string | number;
   readonly method: string;

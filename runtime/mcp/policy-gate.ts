@@ -21,10 +21,7 @@ import { type MaybePromise, type Stage, andThen } from "../http/stage.js";
 import type { LimitDecision } from "../http/types.js";
 import { ATTR } from "../observability/index.js";
 import type { McpExchange, McpRefusal } from "./exchange.js";
-import { type JsonRpcRequestLike, asRequest, jsonRpcError } from "./jsonrpc.js";
-
-/** JSON-RPC error code for calls refused by gateway policy (implementation-defined server error range). */
-export const POLICY_REFUSED = -32003;
+import { type JsonRpcRequestLike, POLICY_REFUSED, asRequest, jsonRpcError } from "./jsonrpc.js";
 
 type McpStage = Stage<McpExchange, McpRefusal>;
 

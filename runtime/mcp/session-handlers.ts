@@ -36,6 +36,7 @@ import {
   splitNamespacedUri,
 } from "../../policies/tools/index.js";
 import { stage } from "../http/stage.js";
+import { POLICY_REFUSED } from "./jsonrpc.js";
 import { type RequestContext, type ToolCallGuard, passThroughToolGuard } from "../http/types.js";
 import { ATTR, upstreamCall } from "../observability/index.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
@@ -124,7 +125,7 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
     if (!session.started) await session.ready;
     const item = resolveTool(session, request.params.name);
     const decision = decideTool(ctx.principal.scopes, item.upstreamId, item.name, policy);
-    if (!decision.allowed) throw new McpError(ErrorCode.InvalidRequest, `tool refused: ${decision.rule}`);
+    if (!decision.allowed) throw new McpError(POLICY_REFUSED, `tool refused: ${decision.rule}`);
     const started = Date.now();
     const audit = {
       kind: "mcp",
@@ -236,7 +237,7 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
     const item = session.prompts.resolve(request.params.name);
     if (!item) throw new McpError(ErrorCode.InvalidParams, `Unknown prompt: ${request.params.name}`);
     const decision = decideUpstreamItem(ctx.principal.scopes, item.upstreamId, policy, item.name);
-    if (!decision.allowed) throw new McpError(ErrorCode.InvalidRequest, `prompt refused: ${decision.rule}`);
+    if (!decision.allowed) throw new McpError(POLICY_REFUSED, `prompt refused: ${decision.rule}`);
     recordAllow(ctx, "prompts/get", item.exposed, item.upstreamId, decision.grantedBy);
     return session.callUpstream(item.upstreamId, (client) =>
       client.getPrompt(
@@ -272,7 +273,7 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
     if (!target || !session.upstream(target.upstreamId))
       throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri}`);
     const decision = decideUpstreamItem(scopes, target.upstreamId, policy);
-    if (!decision.allowed) throw new McpError(ErrorCode.InvalidRequest, `resource refused: ${decision.rule}`);
+    if (!decision.allowed) throw new McpError(POLICY_REFUSED, `resource refused: ${decision.rule}`);
     return { ...target, grantedBy: decision.grantedBy };
   };
 

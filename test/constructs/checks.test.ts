@@ -120,18 +120,23 @@ describe("gateway availability and shared limits", () => {
     expect(() => synthJson(smallPlatform({ environment: "dev", gateway: { replicas: 1 } }).stack)).not.toThrow();
   });
 
-  it("warns when several replicas keep separate in-memory budgets, not when Redis shares them", () => {
-    const warnings = (redis: boolean) => {
+  it("TG-LIMIT-001 warns and TG-SESSION-001 fails when several replicas keep budgets and MCP sessions in memory", () => {
+    const findings = (redis: boolean) => {
       const platform = smallPlatform({
         gateway: { replicas: 3 },
-        ...(redis ? { bundle: { rateLimitStore: { type: "redis" as const } } } : {}),
+        bundle: { rateLimitStore: redis ? { type: "redis" as const } : { type: "memory" as const } },
       });
-      checkErrors(platform.stack);
-      return platform.gateway.node.metadata.filter((m) => m.type === "@cdktf/warn").map((m) => String(m.data));
+      const errors = checkErrors(platform.stack);
+      const warnings = platform.gateway.node.metadata
+        .filter((m) => m.type === "@cdktf/warn")
+        .map((m) => String(m.data));
+      return { errors, warnings };
     };
-    expect(warnings(false)).toEqual([
+    const memory = findings(false);
+    expect(memory.warnings).toEqual([
       expect.stringMatching(/^\[TG-LIMIT-001\] .*: 3 replicas keep separate in-memory rate-limit budgets/),
     ]);
-    expect(warnings(true)).toEqual([]);
+    expect(memory.errors).toEqual([expect.stringMatching(/^\[TG-SESSION-001\] .*: 3 replicas keep MCP sessions/)]);
+    expect(findings(true)).toEqual({ errors: [], warnings: [] });
   });
 });

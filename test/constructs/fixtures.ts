@@ -74,6 +74,8 @@ export function smallPlatform(knobs: PlatformKnobs = {}) {
     routes: [llm, docs, ...(knobs.extraRoutes?.(stack) ?? [])],
     scopes,
     defaultPolicy: new GuardPolicy(stack, "Default"),
+    // Several replicas share limits and MCP sessions only through Redis (TG-SESSION-001).
+    rateLimitStore: { type: "redis" },
     ...knobs.bundle,
   });
   const gateway = new GatewayDeployment(stack, "Gateway", {

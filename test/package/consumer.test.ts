@@ -228,12 +228,14 @@ describe("the package", () => {
       "bin/tollgate.mjs",
       "README.md",
       "CHANGELOG.md",
+      "LICENSE",
+      "docs/review.md",
     ])
       expect(files).toContain(entry);
     const unexpected = files.filter(
       (f) =>
         !/^(dist\/(constructs|policies|runtime)\/|bin\/)/.test(f) &&
-        !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE)$/.test(f),
+        !/^(package\.json|README\.md|CHANGELOG\.md|LICENSE|docs\/[a-z-]+\.md)$/.test(f),
     );
     expect(unexpected).toEqual([]);
     expect(files.filter((f) => f.endsWith(".ts") && !f.endsWith(".d.ts"))).toEqual([]);
