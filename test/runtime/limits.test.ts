@@ -78,7 +78,7 @@ describe("rate limiter (memory)", () => {
     const limiter = await createRateLimiter(limits(2, 10), { now: () => now });
     const alice = testPrincipal("alice");
     expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: true });
-    limiter.recordTokens(alice, "default", 10);
+    await limiter.recordTokens(alice, "default", 10);
     for (let i = 0; i < 3; i++)
       expect(limiter.admitRequest(alice, "default")).toMatchObject({ allowed: false, reason: "token budget spent" });
     now += 60_000;
