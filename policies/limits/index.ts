@@ -28,7 +28,7 @@ export function rateLimitPolicy(budgets: readonly Pick<BudgetState, "limit" | "w
  * `RateLimit-Policy` and `RateLimit` headers (IETF httpapi-ratelimit-headers, draft 7:
  * `RateLimit: limit=100, remaining=99, reset=60`). When several budgets apply, the tightest one is
  * reported. The older draft's `RateLimit-Limit/-Remaining/-Reset` triplet says the same again and is not
- * sent: every header costs the gateway per response (about 1% of an LLM request's CPU each, measured),
+ * sent: every header is work on every response for no new information,
  * and browsers could not read the triplet anyway (CORS exposes the two draft headers).
  * `policy` is {@link rateLimitPolicy} of `budgets`, when the caller has it already.
  */
