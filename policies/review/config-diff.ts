@@ -230,6 +230,39 @@ function authChanges(gateway: string, base: SynthBundle, head: SynthBundle): Cha
   setChange("audiences", base.auth.audiences, head.auth.audiences, false);
   setChange("allowedClients", base.auth.allowedClients, head.auth.allowedClients, true);
   setChange("algorithms", base.auth.algorithms, head.auth.algorithms, false);
+  // A larger bound accepts more tokens (older, longer-lived, larger, from larger documents, on older keys).
+  const bound = (field: keyof typeof base.auth & string, a: number, b: number) => {
+    if (a === b) return;
+    const effect: Effect = b > a ? "widening" : "narrowing";
+    changes.push({ kind: "auth", effect, gateway, field, before: a, after: b, summary: `auth.${field}: ${a} → ${b}` });
+  };
+  bound("maxTokenAgeSeconds", base.auth.maxTokenAgeSeconds, head.auth.maxTokenAgeSeconds);
+  bound("clockSkewSeconds", base.auth.clockSkewSeconds, head.auth.clockSkewSeconds);
+  bound("maxTokenBytes", base.auth.maxTokenBytes, head.auth.maxTokenBytes);
+  bound("maxIssuerDocumentBytes", base.auth.maxIssuerDocumentBytes, head.auth.maxIssuerDocumentBytes);
+  bound("jwksCacheMaxAgeSeconds", base.auth.jwksCacheMaxAgeSeconds, head.auth.jwksCacheMaxAgeSeconds);
+  // A check turned off accepts tokens it refused (ID tokens, tokens without typ at+jwt).
+  const check = (field: keyof typeof base.auth & string, a: boolean, b: boolean) => {
+    if (a === b) return;
+    const effect: Effect = a && !b ? "widening" : "narrowing";
+    changes.push({ kind: "auth", effect, gateway, field, before: a, after: b, summary: `auth.${field}: ${a} → ${b}` });
+  };
+  check("requireScopeClaim", base.auth.requireScopeClaim, head.auth.requireScopeClaim);
+  check("requireAccessTokenType", base.auth.requireAccessTokenType, head.auth.requireAccessTokenType);
+  // Reading scopes or the client from another claim can grant a token scopes it was never meant to carry.
+  for (const field of ["scopeClaim", "clientClaims"] as const) {
+    const [a, b] = [base.auth[field], head.auth[field]];
+    if (canonicalJson(a) === canonicalJson(b)) continue;
+    changes.push({
+      kind: "auth",
+      effect: "widening",
+      gateway,
+      field,
+      before: a,
+      after: b,
+      summary: `auth.${field} changed: ${canonicalJson(a)} → ${canonicalJson(b)}`,
+    });
+  }
   if (base.auth.issuer !== head.auth.issuer) {
     changes.push({
       kind: "auth",

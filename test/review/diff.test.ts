@@ -207,6 +207,29 @@ describe("tollgate diff: token acceptance and policy bindings", () => {
     ]);
   });
 
+  it("loosening token checks is a widening: an older maximum age, a check turned off, another scope claim", () => {
+    const base = sampleBundle();
+    const head = structuredClone(base);
+    head.auth.maxTokenAgeSeconds = 7 * 86_400;
+    head.auth.requireScopeClaim = false;
+    head.auth.tokenProfile = "rfc9068";
+    const changes = of(diffSyntheses(side(base), side(head)), "auth");
+    expect(changes).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({ effect: "widening", field: "maxTokenAgeSeconds", before: 86_400, after: 604_800 }),
+        expect.objectContaining({ effect: "widening", field: "requireScopeClaim", before: true, after: false }),
+        expect.objectContaining({ effect: "widening", field: "scopeClaim", before: "scp", after: "scope" }),
+        expect.objectContaining({ effect: "widening", field: "clientClaims" }),
+        // rfc9068 also requires typ at+jwt: that part tightens.
+        expect.objectContaining({ effect: "narrowing", field: "requireAccessTokenType" }),
+      ]),
+    );
+    expect(changes).toHaveLength(5);
+    expect(
+      of(diffSyntheses(side(head), side(base)), "auth").find((c) => c.field === "maxTokenAgeSeconds"),
+    ).toMatchObject({ effect: "narrowing" });
+  });
+
   it("pointing a route at a weaker guard policy is a widening of that route", () => {
     const base = sampleBundle();
     base.guardPolicies.push({ id: "lax", pii: { mode: "log" } });
