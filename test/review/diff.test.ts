@@ -11,7 +11,8 @@ import {
   diffSyntheses,
   renderMarkdown,
 } from "../../policies/review/index.js";
-import { diffCommand, EXIT_WIDENING, readSynthesis } from "../../runtime/cli/diff.js";
+import { EXIT_WIDENING, readSynthesis } from "../../runtime/cli/diff.js";
+import { runCli } from "../cli/run-cli.js";
 import { allFixtureFiles, CASES, TOOL_CATALOG } from "../fixtures/review/cases.js";
 import { sampleBundle } from "../support/sample-bundle.js";
 import { type BundleInput, orThrow, validateSynthBundle, withDigest } from "../../policies/bundle/index.js";
@@ -35,24 +36,8 @@ async function review(name: string, opts: { plan?: boolean; catalog?: boolean } 
 const of = <K extends Change["kind"]>(report: ReviewReport, kind: K) =>
   report.changes.filter((c): c is Extract<Change, { kind: K }> => c.kind === kind);
 
-/** Runs the command in-process and captures what it prints. */
-async function runDiff(args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  let stdout = "";
-  let stderr = "";
-  const write = process.stdout.write.bind(process.stdout);
-  const log = console.log;
-  const error = console.error;
-  process.stdout.write = ((chunk: string) => ((stdout += chunk), true)) as typeof process.stdout.write;
-  console.log = (...a: unknown[]) => void (stdout += `${a.join(" ")}\n`);
-  console.error = (...a: unknown[]) => void (stderr += `${a.join(" ")}\n`);
-  try {
-    return { code: await diffCommand(args), stdout, stderr };
-  } finally {
-    process.stdout.write = write;
-    console.log = log;
-    console.error = error;
-  }
-}
+/** Runs `tollgate diff` in-process and captures what it prints. */
+const runDiff = (args: string[]) => runCli(["diff", ...args]);
 
 describe("review fixtures", () => {
   it("the committed fixture pairs are what cases.ts builds (run test/fixtures/review/build.ts after changing it)", () => {

@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { gatewayBundle, type HttpUpstream, startHttpUpstream } from "./mcp-fixtures.js";
 import { type Harness, principal, startHarness } from "./mcp-harness.js";
-import { type LlmStage, startLlmStage } from "../support/llm-stage.js";
+import { type LlmStage, startLlmStage, chatRoute } from "../support/llm-stage.js";
 
 /** `{"a":{"a":…}}` nested `depth` levels, as text (built without recursion). */
 const nested = (depth: number, leaf = "1") => '{"a":'.repeat(depth) + leaf + "}".repeat(depth);
@@ -44,16 +44,7 @@ describe("deeply nested JSON on an LLM route", () => {
     stage = await startLlmStage(
       (b) => {
         b.guardPolicies = [{ id: "default", limits: { windowSeconds: 60, requestsPerWindow: 1 } }];
-        b.llm = {
-          routes: [
-            {
-              id: "chat",
-              pathPrefix: "/chat",
-              policy: "default",
-              providers: [{ id: "p", kind: "openai", baseUrl: url, apiKey: { env: "K" } }],
-            },
-          ],
-        };
+        b.llm = chatRoute(url);
       },
       { secrets: { K: "provider-key" } },
     );

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { type BundleInput, withDigest } from "../../policies/bundle/index.js";
 import { loadConfig } from "../../runtime/config/load.js";
 import { TEST_SECRET_ENV } from "../support/gateway.js";
-import { type LlmStage, startLlmStage } from "../support/llm-stage.js";
+import { type LlmStage, startLlmStage, chatRoute } from "../support/llm-stage.js";
 import { sampleBundle } from "../support/sample-bundle.js";
 import { type HttpUpstream, gatewayBundle, startHttpUpstream } from "./mcp-fixtures.js";
 import { type Harness, principal, startHarness } from "./mcp-harness.js";
@@ -115,16 +115,7 @@ describe("LLM request parser", () => {
             limits: { windowSeconds: 60, requestsPerWindow: 100_000 },
           },
         ];
-        b.llm = {
-          routes: [
-            {
-              id: "chat",
-              pathPrefix: "/chat",
-              policy: "default",
-              providers: [{ id: "p", kind: "openai", baseUrl: url, apiKey: { env: "K" } }],
-            },
-          ],
-        };
+        b.llm = chatRoute(url);
       },
       { secrets: { K: "provider-key" } },
     );

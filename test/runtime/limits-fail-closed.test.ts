@@ -8,7 +8,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createRateLimiter } from "../../runtime/limits/index.js";
 import { llmTestConfig, testPrincipal } from "../support/llm-config.js";
-import { type LlmStage, startLlmStage } from "../support/llm-stage.js";
+import { type LlmStage, startLlmStage, chatRoute } from "../support/llm-stage.js";
 
 describe("rate limiter with a policy id the bundle does not define", () => {
   it("refuses the request instead of admitting it without a limit", async () => {
@@ -49,16 +49,7 @@ describe("GET /v1/models", () => {
     stage = await startLlmStage(
       (b) => {
         b.guardPolicies = [{ id: "default", limits: { windowSeconds: 60, requestsPerWindow: 2 } }];
-        b.llm = {
-          routes: [
-            {
-              id: "chat",
-              pathPrefix: "/chat",
-              policy: "default",
-              providers: [{ id: "p", kind: "openai", baseUrl: url, apiKey: { env: "K" } }],
-            },
-          ],
-        };
+        b.llm = chatRoute(url);
       },
       { secrets: { K: "provider-key" }, subject: "scraper" },
     );

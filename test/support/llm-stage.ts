@@ -21,6 +21,20 @@ export interface LlmStage {
   close(): Promise<void>;
 }
 
+/** One route, `/chat`, to one OpenAI-format provider at `baseUrl`, keyed by the secret `K`. */
+export function chatRoute(baseUrl: string): NonNullable<BundleInput["llm"]> {
+  return {
+    routes: [
+      {
+        id: "chat",
+        pathPrefix: "/chat",
+        policy: "default",
+        providers: [{ id: "p", kind: "openai", baseUrl, apiKey: { env: "K" } }],
+      },
+    ],
+  };
+}
+
 export async function startLlmStage(
   edit: (bundle: BundleInput) => void,
   options: { secrets?: Record<string, string>; now?: () => number; subject?: string } = {},
