@@ -13,6 +13,7 @@
 import { z } from "zod";
 import { authSchema } from "./auth-schema.js";
 import { clientLimitsSchema } from "./client-limits-schema.js";
+import { upstreamCredentialsSchema } from "./credentials-schema.js";
 import { type BundleMode, SecretRefSchema, TOOL_PATTERN, applyTimeField, id, path, text, url } from "./fields.js";
 
 export { TOKEN_PROFILES, type TokenProfile } from "./auth-schema.js";
@@ -128,33 +129,7 @@ function schemaFor(mode: BundleMode) {
     }),
   ]);
 
-  const UpstreamCredentials = z.discriminatedUnion("mode", [
-    z.strictObject({ mode: z.literal("none") }),
-    z.strictObject({
-      mode: z.literal("secret-header"),
-      header: text().regex(/^[A-Za-z0-9-]+$/),
-      value: SecretRefSchema,
-      /** Prepended to the secret, e.g. `Bearer `. */
-      prefix: z.string().default(""),
-    }),
-    z.strictObject({
-      mode: z.literal("client-credentials"),
-      tokenUrl: applyTime(url()),
-      clientId: applyTime(text()),
-      clientSecret: SecretRefSchema,
-      scopes: z.array(text()).default([]),
-      audience: applyTime(text()).optional(),
-    }),
-    z.strictObject({
-      /** RFC 8693: the user's token is exchanged for one the upstream accepts (sub = user, act = agent). */
-      mode: z.literal("token-exchange"),
-      tokenUrl: applyTime(url()),
-      clientId: applyTime(text()),
-      clientSecret: SecretRefSchema.optional(),
-      audience: applyTime(text()),
-      scopes: z.array(text()).default([]),
-    }),
-  ]);
+  const UpstreamCredentials = upstreamCredentialsSchema(mode);
 
   const McpUpstream = z.strictObject({
     /** Tools appear as `${id}__${tool}`. */
