@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # Installs the Debian packages the test suite needs: a real redis-server (shared rate limits and MCP sessions)
-# and HAProxy (the load balancer in front of two gateway replicas in the scale test).
+# HAProxy (the load balancer in front of two gateway replicas in the scale test) and Chromium (the operator
+# console's browser test, driven by puppeteer-core: browser downloads are not possible, Debian's build is used).
 # Node 22 comes from the `node` npm package in devDependencies, so `npm install` brings it.
 set -euo pipefail
 
 need=()
 command -v redis-server >/dev/null 2>&1 || need+=(redis-server)
 command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || need+=(haproxy)
+command -v chromium >/dev/null 2>&1 || need+=(chromium)
 
 if [ ${#need[@]} -eq 0 ]; then
   exit 0
