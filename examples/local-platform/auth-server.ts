@@ -33,8 +33,16 @@ export type AuthGrant = "client_credentials" | "authorization_code" | "refresh_t
 
 export interface AuthClient {
   readonly clientId: string;
-  /** Omit for a public client (authorization code + PKCE only, no client authentication). */
+  /**
+   * `client_secret_basic`. Omit this and `jwks` for a public client (authorization code + PKCE only, no client
+   * authentication).
+   */
   readonly clientSecret?: string;
+  /**
+   * Public keys for `private_key_jwt` (RFC 7523): the client proves itself with an assertion signed by the
+   * private half, as Okta's service apps do. Not together with `clientSecret`.
+   */
+  readonly jwks?: { readonly keys: readonly JWK[] };
   readonly grants: readonly AuthGrant[];
   /**
    * Scopes this client may ask for.
@@ -75,6 +83,12 @@ export interface AuthServerOptions {
   readonly accessTokenTtlSeconds?: number;
 }
 
+/**
+ * How a request authenticates its client: a secret (client_secret_basic), a signed client assertion
+ * (private_key_jwt: RFC 7523 `client_assertion`), or neither (a public client: client_id only).
+ */
+export type ClientProof = { readonly clientSecret?: string; readonly clientAssertion?: string };
+
 /** A token endpoint response (RFC 6749 §5.1, RFC 8693 §2.2.1). */
 export interface TokenResponse {
   readonly access_token: string;
@@ -96,11 +110,11 @@ export interface AuthServer {
   /** The public signing keys, as served at `jwksUri`. */
   readonly publicJwks: { keys: JWK[] };
   /** Client credentials grant (a machine token: `sub` = `cid` = the client). */
-  clientCredentials(request: {
-    clientId: string;
-    clientSecret: string;
-    scopes?: readonly string[];
-  }): Promise<TokenResponse>;
+  clientCredentials(
+    request: { clientId: string; scopes?: readonly string[] } & (
+      { clientSecret: string } | { clientAssertion: string }
+    ),
+  ): Promise<TokenResponse>;
   /**
    * Authorization code + PKCE, logged in headlessly as `user` (what a browser would do, without one).
    * Clients allowed the `refresh_token` grant also get a refresh token.
@@ -114,13 +128,11 @@ export interface AuthServer {
   }): Promise<TokenResponse>;
   refresh(request: { refreshToken: string; clientId: string; clientSecret?: string }): Promise<TokenResponse>;
   /** RFC 8693: exchange a user's token for one for `audience`, `sub` = the user, `act.sub` = the client. */
-  exchangeToken(request: {
-    subjectToken: string;
-    clientId: string;
-    clientSecret: string;
-    audience: string;
-    scopes?: readonly string[];
-  }): Promise<TokenResponse>;
+  exchangeToken(
+    request: { subjectToken: string; clientId: string; audience: string; scopes?: readonly string[] } & (
+      { clientSecret: string } | { clientAssertion: string }
+    ),
+  ): Promise<TokenResponse>;
   close(): Promise<void>;
 }
 
@@ -145,6 +157,9 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   const ttl = options.accessTokenTtlSeconds ?? 3600;
   const allScopes = [...new Set(options.scopes)];
   const audiences = new Set([options.audience, ...(options.exchangeAudiences ?? [])]);
+  for (const client of options.clients)
+    if (client.clientSecret !== undefined && client.jwks !== undefined)
+      throw new Error(`auth server client ${client.clientId}: set clientSecret or jwks, not both`);
 
   const { privateKey, publicKey } = await generateKeyPair("RS256", { extractable: true });
   const kid = createHash("sha256").update(randomBytes(16)).digest("base64url").slice(0, 16);
@@ -182,9 +197,11 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
     adapter: createMemoryAdapter(),
     clients: options.clients.map((client) => ({
       client_id: client.clientId,
-      ...(client.clientSecret
-        ? { client_secret: client.clientSecret, token_endpoint_auth_method: "client_secret_basic" }
-        : { token_endpoint_auth_method: "none" }),
+      ...(client.jwks
+        ? { jwks: { keys: [...client.jwks.keys] }, token_endpoint_auth_method: "private_key_jwt" }
+        : client.clientSecret
+          ? { client_secret: client.clientSecret, token_endpoint_auth_method: "client_secret_basic" }
+          : { token_endpoint_auth_method: "none" }),
       grant_types: client.grants.map((g) => (g === "token_exchange" ? TOKEN_EXCHANGE_GRANT : g)),
       response_types: client.grants.includes("authorization_code") ? ["code"] : [],
       redirect_uris: client.grants.includes("authorization_code")
@@ -193,6 +210,8 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       scope: [...(client.scopes ?? allScopes), ...OIDC_SCOPES].join(" "),
     })),
     jwks: { keys: [privateJwk] },
+    // The algorithms Okta accepts for private_key_jwt.
+    enabledJWA: { clientAuthSigningAlgValues: ["RS256", "RS384", "RS512", "ES256", "ES384", "ES512"] },
     scopes: [...allScopes, ...OIDC_SCOPES],
     findAccount: async (_ctx: unknown, id: string) =>
       users.has(id) ? { accountId: id, claims: async () => ({ sub: id }) } : undefined,
@@ -361,14 +380,20 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
   async function tokenRequest(
     form: Record<string, string | undefined>,
     clientId: string,
-    clientSecret: string | undefined,
+    proof: ClientProof,
   ): Promise<TokenResponse> {
     const body = new URLSearchParams();
     for (const [key, value] of Object.entries(form)) if (value !== undefined) body.set(key, value);
     const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
-    if (clientSecret === undefined) body.set("client_id", clientId);
-    else
-      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(clientSecret)}`).toString("base64")}`;
+    if (proof.clientSecret !== undefined)
+      headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(clientId)}:${encodeURIComponent(proof.clientSecret)}`).toString("base64")}`;
+    else {
+      body.set("client_id", clientId);
+      if (proof.clientAssertion !== undefined) {
+        body.set("client_assertion_type", "urn:ietf:params:oauth:client-assertion-type:jwt-bearer");
+        body.set("client_assertion", proof.clientAssertion);
+      }
+    }
     const response = await fetch(tokenEndpoint, { method: "POST", headers, body });
     const json = (await response.json()) as Record<string, unknown>;
     if (!response.ok)
@@ -421,7 +446,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
         return tokenRequest(
           { grant_type: "authorization_code", code, redirect_uri: redirectUri, code_verifier: verifier },
           request.clientId,
-          request.clientSecret,
+          request.clientSecret === undefined ? {} : { clientSecret: request.clientSecret },
         );
       }
       const response = await fetch(next, {
@@ -455,11 +480,11 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       tokenRequest(
         { grant_type: "client_credentials", scope: r.scopes?.join(" "), resource: options.audience },
         r.clientId,
-        r.clientSecret,
+        proofOf(r),
       ),
     obtainTokenWithPkce,
     refresh: (r) =>
-      tokenRequest({ grant_type: "refresh_token", refresh_token: r.refreshToken }, r.clientId, r.clientSecret),
+      tokenRequest({ grant_type: "refresh_token", refresh_token: r.refreshToken }, r.clientId, proofOf(r)),
     exchangeToken: (r) =>
       tokenRequest(
         {
@@ -470,7 +495,7 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
           scope: r.scopes?.join(" "),
         },
         r.clientId,
-        r.clientSecret,
+        proofOf(r),
       ),
     close: () =>
       new Promise<void>((resolve) => {
@@ -478,6 +503,11 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
         server.closeAllConnections();
       }),
   };
+}
+
+function proofOf(request: { clientSecret?: string; clientAssertion?: string }): ClientProof {
+  if (request.clientSecret !== undefined) return { clientSecret: request.clientSecret };
+  return request.clientAssertion !== undefined ? { clientAssertion: request.clientAssertion } : {};
 }
 
 function readBody(req: IncomingMessage): Promise<string> {
