@@ -15,6 +15,12 @@
  * Every loop is bounded by a request count. A fourth, diagnostic target (`llmstage`: the LLM stage alone
  * behind a bare server, no JWT or telemetry) shows how the cost splits between the stage and the rest.
  *
+ * Two workloads, side by side: today's (one short, clean conversation, the same body every time: after
+ * the first request every guard answers from its cache) and the agent workload (./workload/agent.ts:
+ * conversations of many users, each with its own token, growing turn by turn from 4 to 64 KB, with tool
+ * calls and results and PII in a fraction of the messages; every request new to the proxy). In each
+ * agent window every target gets the same requests.
+ *
  * Targets (issue 4): JSON at saturation ≥ 0.75x pass-through RPS and ≤ 1.3x its CPU/request; at a fixed
  * 1,000 req/s ≤ +0.3 ms p50 over pass-through; streaming ≥ 0.95x pass-through streams/s (streams as
  * vendors send them: the token-by-token upstream); TTFB ≤ +0.5 ms p50 over direct.
@@ -22,11 +28,14 @@
  * is one request and one response at saturation, the regime of the JSON targets, and the per-request
  * work the JSON target allows (up to 0.3x the pass-through's CPU) alone keeps it far below 0.95x; the
  * bench prints that ceiling next to the result.
+ * Targets on the agent workload (issue 22): JSON ≥ 0.75x pass-through RPS and ≤ 1.3x its CPU/request;
+ * streaming ≥ 0.95x its streams/s; at a fixed 1,000 req/s, p99 within +5 ms of the pass-through.
  */
 import { Pool } from "undici";
 import { startAuthServer } from "../examples/local-platform/auth-server.js";
 import { startLlmUpstream } from "../examples/local-platform/llm-upstream.js";
 import { authTestBundle } from "../test/support/gateway.js";
+import { AGENT_USERS, type Call, agentCalls, agentClients, agentHeaders } from "./support/agent-users.js";
 import {
   FULL_CHAIN_POLICY,
   type GatewayProcess,
@@ -34,6 +43,7 @@ import {
   pinThisProcess,
   startGatewayProcess,
 } from "./support/gateway-process.js";
+import { createAgentWorkload } from "./workload/agent.js";
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
 const JSON_REQUESTS = 6000;
@@ -51,6 +61,12 @@ const FIXED_RATE = 1000;
 const FIXED_REQUESTS = 1500;
 const CONCURRENCY = 16;
 const AUDIENCE = "https://gateway.bench.test";
+/** Agent workload: fewer requests per window than today's, each carries 4-64 KB. */
+const AGENT_JSON_REQUESTS = 3000;
+const AGENT_JSON_WINDOWS = 6;
+const AGENT_STREAM_REQUESTS = 800;
+const AGENT_STREAM_WINDOWS = 4;
+const AGENT_PII_FRACTION = 0.2;
 
 const body = (stream: boolean) =>
   JSON.stringify({
@@ -98,11 +114,7 @@ interface Target {
 const micros = (value: number) => (Number.isNaN(value) ? "  n/a" : value.toFixed(0).padStart(5));
 const cpuMicros = (endpoint: Endpoint) => endpoint.process?.cpuMicros() ?? Promise.resolve(Number.NaN);
 
-async function once(
-  endpoint: Endpoint,
-  payload: string,
-  headers: Record<string, string>,
-): Promise<{ total: number; ttfb: number }> {
+async function once(endpoint: Endpoint, { payload, headers }: Call): Promise<{ total: number; ttfb: number }> {
   const start = performance.now();
   const { statusCode, body: responseBody } = await endpoint.pool.request({
     path: endpoint.path,
@@ -111,21 +123,29 @@ async function once(
     body: payload,
   });
   let ttfb = Number.NaN;
-  for await (const chunk of responseBody) {
+  const refusal: Buffer[] = [];
+  for await (const chunk of responseBody as AsyncIterable<Buffer>) {
     if (Number.isNaN(ttfb) && chunk.length > 0) ttfb = performance.now() - start;
+    if (statusCode !== 200) refusal.push(chunk);
   }
-  if (statusCode !== 200) throw new Error(`${endpoint.path}: status ${statusCode}`);
+  if (statusCode !== 200)
+    throw new Error(`${endpoint.path}: status ${statusCode}: ${Buffer.concat(refusal).toString().slice(0, 300)}`);
   return { total: performance.now() - start, ttfb };
 }
 
-async function saturate(endpoint: Endpoint, payload: string, count: number, headers: Record<string, string>) {
+/** `count` copies of one call (today's workload: the same request every time). */
+const repeat = (call: Call, count: number): Call[] => Array.from({ length: count }, () => call);
+
+/** Sends `calls` with CONCURRENCY in flight; CPU per request of the endpoint's proxy process. */
+async function saturate(endpoint: Endpoint, calls: readonly Call[]) {
+  const count = calls.length;
   const latencies: number[] = [];
   let next = 0;
   const cpuBefore = await cpuMicros(endpoint);
   const start = performance.now();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next++ < count) latencies.push((await once(endpoint, payload, headers)).total);
+      for (let i = next++; i < count; i = next++) latencies.push((await once(endpoint, calls[i] as Call)).total);
     }),
   );
   const seconds = (performance.now() - start) / 1000;
@@ -138,7 +158,8 @@ async function saturate(endpoint: Endpoint, payload: string, count: number, head
   };
 }
 
-async function fixedRate(endpoint: Endpoint, headers: Record<string, string>) {
+/** Sends FIXED_REQUESTS of `calls` at FIXED_RATE, whatever the answers' latency. */
+async function fixedRate(endpoint: Endpoint, calls: readonly Call[]) {
   const latencies: number[] = [];
   const inFlight: Promise<void>[] = [];
   const start = performance.now();
@@ -146,7 +167,7 @@ async function fixedRate(endpoint: Endpoint, headers: Record<string, string>) {
   while (sent < FIXED_REQUESTS) {
     const due = Math.min(FIXED_REQUESTS, Math.floor(((performance.now() - start) / 1000) * FIXED_RATE) + 1);
     for (; sent < due; sent++)
-      inFlight.push(once(endpoint, JSON_BODY, headers).then((r) => void latencies.push(r.total)));
+      inFlight.push(once(endpoint, calls[sent % calls.length] as Call).then((r) => void latencies.push(r.total)));
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   await Promise.all(inFlight);
@@ -158,9 +179,9 @@ async function fixedRate(endpoint: Endpoint, headers: Record<string, string>) {
  * another regime (each proxy idles between its requests: the pass-through's TTFB rose from 0.6 to 1.0 ms
  * while direct, in the load generator's own process, stayed at 0.37 ms).
  */
-async function ttfb(endpoint: Endpoint, headers: Record<string, string>) {
+async function ttfb(endpoint: Endpoint, call: Call) {
   const samples: number[] = [];
-  for (let i = 0; i < TTFB_REQUESTS; i++) samples.push((await once(endpoint, STREAM_BODY, headers)).ttfb);
+  for (let i = 0; i < TTFB_REQUESTS; i++) samples.push((await once(endpoint, call)).ttfb);
   return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
 }
 
@@ -173,6 +194,7 @@ async function main(): Promise<void> {
     scopes: ["mcp:read"],
     clients: [
       { clientId: "bench", clientSecret: "bench-secret", grants: ["client_credentials"], scopes: ["mcp:read"] },
+      ...agentClients(AGENT_USERS, ["mcp:read"]),
     ],
   });
   const { access_token: token } = await as.clientCredentials({
@@ -238,11 +260,28 @@ async function main(): Promise<void> {
     },
   ];
   const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
+  const jsonCall: Call = { payload: JSON_BODY, headers };
+  const streamCall: Call = { payload: STREAM_BODY, headers };
+  const userHeaders = await agentHeaders(as, AGENT_USERS, ["mcp:read"]);
+  const agent = (seed: number, streamFraction: number) =>
+    createAgentWorkload({ seed, users: AGENT_USERS, piiFraction: AGENT_PII_FRACTION, streamFraction });
+  const agentJson = agent(1, 0);
+  const agentStream = agent(2, 1);
+  const agentFixed = agent(3, 0);
+  const agentWarmUp = agent(4, 0);
+  const agentTake = (workload: ReturnType<typeof agent>, count: number) =>
+    agentCalls(workload.take(count), userHeaders);
 
   console.log(`LLM proxy benchmark: ${REPETITIONS} interleaved repetitions; ${describeProxyProcess()}`);
   console.log(
     `JSON: ${JSON_REQUESTS} req at concurrency ${CONCURRENCY}; fixed ${FIXED_RATE} req/s x ${FIXED_REQUESTS}; streaming: ${STREAM_REQUESTS} streams at concurrency ${CONCURRENCY}, ` +
       `from an upstream writing each reply token by token (one SSE event per write, as vendors stream) and from one writing it whole (one write); TTFB: ${TTFB_REQUESTS} sequential streams`,
+  );
+  const sample = createAgentWorkload({ seed: 1, users: AGENT_USERS, piiFraction: AGENT_PII_FRACTION }).take(2000);
+  const sizes = sample.map((r) => r.bytes).sort((a, b) => a - b);
+  console.log(
+    `agent workload: ${AGENT_USERS} users with a token each, conversations growing 4-64 KB (median body ${(percentile(sizes, 0.5) / 1024).toFixed(1)} KB, p90 ${(percentile(sizes, 0.9) / 1024).toFixed(1)} KB), tool calls, PII in ${AGENT_PII_FRACTION * 100}% of new messages; ` +
+      `JSON ${AGENT_JSON_REQUESTS} req in ${AGENT_JSON_WINDOWS} windows; fixed ${FIXED_RATE} req/s x ${FIXED_REQUESTS}; ${AGENT_STREAM_REQUESTS} streams token by token in ${AGENT_STREAM_WINDOWS} windows; every request new to the proxy, the same requests for every target`,
   );
   // Saturation phases run in short windows, the targets taking turns window by window, so a burst of
   // another tenant's load hits one window pair rather than one target's whole repetition; ratios are
@@ -255,21 +294,24 @@ async function main(): Promise<void> {
     for (const [key, value] of Object.entries(values)) (samples[name][key] ??= []).push(value);
   };
   // Warm-up.
+  const warmUpAgent = agentTake(agentWarmUp, 200);
   for (const target of targets)
-    for (let i = 0; i < 200; i++)
-      await once(i % 3 === 2 ? target.tokens : target.whole, i % 3 ? STREAM_BODY : JSON_BODY, headers);
+    for (let i = 0; i < 200; i++) {
+      await once(i % 3 === 2 ? target.tokens : target.whole, i % 3 ? streamCall : jsonCall);
+      await once(target.whole, warmUpAgent[i] as Call);
+    }
 
   for (let rep = 1; rep <= REPETITIONS; rep++) {
     for (let window = 0; window < JSON_WINDOWS; window++) {
       for (const target of targets) {
-        const json = await saturate(target.whole, JSON_BODY, JSON_REQUESTS / JSON_WINDOWS, headers);
+        const json = await saturate(target.whole, repeat(jsonCall, JSON_REQUESTS / JSON_WINDOWS));
         record(target.name, { jsonRps: json.rps, jsonP50: json.p50, jsonP99: json.p99, jsonCpuUs: json.cpuPerRequest });
       }
     }
     for (let window = 0; window < STREAM_WINDOWS; window++) {
       for (const target of targets) {
-        const tokenStream = await saturate(target.tokens, STREAM_BODY, STREAM_REQUESTS / STREAM_WINDOWS, headers);
-        const stream = await saturate(target.whole, STREAM_BODY, STREAM_REQUESTS / STREAM_WINDOWS, headers);
+        const tokenStream = await saturate(target.tokens, repeat(streamCall, STREAM_REQUESTS / STREAM_WINDOWS));
+        const stream = await saturate(target.whole, repeat(streamCall, STREAM_REQUESTS / STREAM_WINDOWS));
         record(target.name, {
           tokenStreamsPerS: tokenStream.rps,
           tokenStreamCpuUs: tokenStream.cpuPerRequest,
@@ -278,14 +320,46 @@ async function main(): Promise<void> {
         });
       }
     }
+    for (let window = 0; window < AGENT_JSON_WINDOWS; window++) {
+      const calls = agentTake(agentJson, AGENT_JSON_REQUESTS / AGENT_JSON_WINDOWS);
+      for (const target of targets) {
+        const json = await saturate(target.whole, calls);
+        record(target.name, {
+          agentJsonRps: json.rps,
+          agentJsonP50: json.p50,
+          agentJsonP99: json.p99,
+          agentJsonCpuUs: json.cpuPerRequest,
+        });
+      }
+    }
+    for (let window = 0; window < AGENT_STREAM_WINDOWS; window++) {
+      const calls = agentTake(agentStream, AGENT_STREAM_REQUESTS / AGENT_STREAM_WINDOWS);
+      for (const target of targets) {
+        const stream = await saturate(target.tokens, calls);
+        record(target.name, { agentStreamsPerS: stream.rps, agentStreamCpuUs: stream.cpuPerRequest });
+      }
+    }
+    const agentFixedCalls = agentTake(agentFixed, FIXED_REQUESTS);
     for (const target of targets) {
-      const fixed = await fixedRate(target.whole, headers);
-      const first = await ttfb(target.whole, headers);
-      record(target.name, { fixedP50: fixed.p50, fixedP99: fixed.p99, ttfbP50: first.p50, ttfbP99: first.p99 });
+      const fixed = await fixedRate(target.whole, repeat(jsonCall, FIXED_REQUESTS));
+      const first = await ttfb(target.whole, streamCall);
+      const agentAtRate = await fixedRate(target.whole, agentFixedCalls);
+      record(target.name, {
+        fixedP50: fixed.p50,
+        fixedP99: fixed.p99,
+        ttfbP50: first.p50,
+        ttfbP99: first.p99,
+        agentFixedP50: agentAtRate.p50,
+        agentFixedP99: agentAtRate.p99,
+      });
       const recent = (key: string, count: number) => median((samples[target.name][key] ?? []).slice(-count));
       console.log(
         `rep ${rep} ${target.name.padEnd(11)} JSON ${recent("jsonRps", JSON_WINDOWS).toFixed(0).padStart(6)} req/s p50 ${recent("jsonP50", JSON_WINDOWS).toFixed(2)} ms cpu ${micros(recent("jsonCpuUs", JSON_WINDOWS))} µs/req | @${FIXED_RATE}/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} ms | ` +
           `stream token by token ${recent("tokenStreamsPerS", STREAM_WINDOWS).toFixed(0).padStart(5)}/s cpu ${micros(recent("tokenStreamCpuUs", STREAM_WINDOWS))} µs, whole ${recent("streamsPerS", STREAM_WINDOWS).toFixed(0).padStart(5)}/s cpu ${micros(recent("streamCpuUs", STREAM_WINDOWS))} µs | TTFB p50 ${first.p50.toFixed(2)} p99 ${first.p99.toFixed(2)} ms`,
+      );
+      console.log(
+        `      ${"agent".padEnd(11)} JSON ${recent("agentJsonRps", AGENT_JSON_WINDOWS).toFixed(0).padStart(6)} req/s p50 ${recent("agentJsonP50", AGENT_JSON_WINDOWS).toFixed(2)} ms cpu ${micros(recent("agentJsonCpuUs", AGENT_JSON_WINDOWS))} µs/req | @${FIXED_RATE}/s p50 ${agentAtRate.p50.toFixed(2)} p99 ${agentAtRate.p99.toFixed(2)} ms | ` +
+          `stream token by token ${recent("agentStreamsPerS", AGENT_STREAM_WINDOWS).toFixed(0).padStart(5)}/s cpu ${micros(recent("agentStreamCpuUs", AGENT_STREAM_WINDOWS))} µs`,
       );
     }
   }
@@ -306,6 +380,10 @@ async function main(): Promise<void> {
     console.log(
       `  ${name.padEnd(11)} JSON ${med(name, "jsonRps").toFixed(0)} req/s, p50 ${med(name, "jsonP50").toFixed(2)} ms, p99 ${med(name, "jsonP99").toFixed(2)} ms, cpu ${med(name, "jsonCpuUs").toFixed(0)} µs/req; @${FIXED_RATE}/s p50 ${med(name, "fixedP50").toFixed(2)} ms; ` +
         `stream token by token ${med(name, "tokenStreamsPerS").toFixed(0)}/s, cpu ${med(name, "tokenStreamCpuUs").toFixed(0)} µs/stream; whole ${med(name, "streamsPerS").toFixed(0)}/s, cpu ${med(name, "streamCpuUs").toFixed(0)} µs/stream; TTFB p50 ${med(name, "ttfbP50").toFixed(2)} ms`,
+    );
+    console.log(
+      `  ${"  agent".padEnd(11)} JSON ${med(name, "agentJsonRps").toFixed(0)} req/s, p50 ${med(name, "agentJsonP50").toFixed(2)} ms, p99 ${med(name, "agentJsonP99").toFixed(2)} ms, cpu ${med(name, "agentJsonCpuUs").toFixed(0)} µs/req; @${FIXED_RATE}/s p50 ${med(name, "agentFixedP50").toFixed(2)} ms, p99 ${med(name, "agentFixedP99").toFixed(2)} ms; ` +
+        `stream token by token ${med(name, "agentStreamsPerS").toFixed(0)}/s, cpu ${med(name, "agentStreamCpuUs").toFixed(0)} µs/stream`,
     );
   }
   const check = (label: string, value: number, target: string, ok: boolean) =>
@@ -328,10 +406,60 @@ async function main(): Promise<void> {
   check("TTFB p50 delta over direct (ms)", ttfbDelta, "<= 0.5", ttfbDelta <= 0.5);
   console.log(`  (CPU/stream ratio, token by token: ${ratio("tokenStreamCpuUs", "passthrough", "div").toFixed(3)})`);
   const stageCpu = ratio("jsonCpuUs", "passthrough", "div", "llmstage");
+  const agentStageCpu = ratio("agentJsonCpuUs", "passthrough", "div", "llmstage");
   const stageStream = ratio("streamsPerS", "passthrough", "div", "llmstage");
   console.log(
-    `  diagnostic: LLM stage alone (no server/JWT/telemetry) vs pass-through: JSON CPU/request ${stageCpu.toFixed(3)}x, streams/s ${stageStream.toFixed(3)}x`,
+    `  diagnostic: LLM stage alone (no server/JWT/telemetry) vs pass-through: JSON CPU/request ${stageCpu.toFixed(3)}x, streams/s ${stageStream.toFixed(3)}x; agent workload JSON CPU/request ${agentStageCpu.toFixed(3)}x`,
   );
+
+  // Both workloads side by side; a cell carries its verdict where that workload has a target.
+  type Goal = { readonly text: string; readonly ok: (value: number) => boolean } | undefined;
+  const cell = (value: number, goal: Goal, digits = 3) =>
+    `${value.toFixed(digits)}${goal ? ` (${goal.text}: ${goal.ok(value) ? "MET" : "MISSED"})` : ""}`.padEnd(32);
+  const atLeast = (bound: number): Goal => ({ text: `>= ${bound}`, ok: (v) => v >= bound });
+  const atMost = (bound: number): Goal => ({ text: `<= ${bound}`, ok: (v) => v <= bound });
+  const rows: [string, number, Goal, number, Goal][] = [
+    [
+      "JSON RPS ratio at saturation",
+      rpsRatio,
+      atLeast(0.75),
+      ratio("agentJsonRps", "passthrough", "div"),
+      atLeast(0.75),
+    ],
+    ["JSON CPU/request ratio", cpuRatio, atMost(1.3), ratio("agentJsonCpuUs", "passthrough", "div"), atMost(1.3)],
+    [
+      `p50 delta at ${FIXED_RATE} req/s (ms)`,
+      fixedDelta,
+      atMost(0.3),
+      ratio("agentFixedP50", "passthrough", "sub"),
+      undefined,
+    ],
+    [
+      `p99 delta at ${FIXED_RATE} req/s (ms)`,
+      ratio("fixedP99", "passthrough", "sub"),
+      undefined,
+      ratio("agentFixedP99", "passthrough", "sub"),
+      atMost(5),
+    ],
+    [
+      "streams/s ratio, token by token",
+      tokenStreamRatio,
+      atLeast(0.95),
+      ratio("agentStreamsPerS", "passthrough", "div"),
+      atLeast(0.95),
+    ],
+    [
+      "CPU/stream ratio, token by token",
+      ratio("tokenStreamCpuUs", "passthrough", "div"),
+      undefined,
+      ratio("agentStreamCpuUs", "passthrough", "div"),
+      undefined,
+    ],
+  ];
+  console.log(`\nSide by side, Tollgate vs pass-through (medians as above):`);
+  console.log(`  ${"".padEnd(40)} ${"today's workload".padEnd(32)} agent workload`);
+  for (const [label, today, todayGoal, agentValue, agentGoal] of rows)
+    console.log(`  ${label.padEnd(40)} ${cell(today, todayGoal)} ${cell(agentValue, agentGoal)}`);
   // A reply written whole makes a stream one request and one response at saturation, like JSON: the
   // proxy's per-request work (JWT, limits, request guards, audit), the same as on JSON, bounds it.
   const passthroughWhole = med("passthrough", "streamCpuUs");

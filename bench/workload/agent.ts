@@ -397,7 +397,7 @@ export interface AgentToolCall {
   readonly arguments: { readonly query: string; readonly customer_id: string; readonly limit: number };
 }
 
-/** Seeded `tools/call` arguments; the upstream answers each with {@link toolResult}(seedOf(JSON of the arguments)). */
+/** Seeded `tools/call` arguments, every query distinct; the upstream answers each with {@link toolResult}(seedOf(query)). */
 export function createToolCallWorkload(options: {
   readonly seed: number;
   readonly tool?: string;

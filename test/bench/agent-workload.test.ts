@@ -97,7 +97,7 @@ describe("agent workload", () => {
     const calls = Array.from({ length: 40 }, nextCall);
     expect(calls).toEqual(Array.from({ length: 40 }, createToolCallWorkload({ seed: 5 })));
     for (const call of calls) {
-      const seed = seedOf(JSON.stringify(call.arguments));
+      const seed = seedOf(call.arguments.query);
       const result = toolResult(seed, { minBytes: 2048, maxBytes: 8192 });
       expect(result).toEqual(toolResult(seed, { minBytes: 2048, maxBytes: 8192 }));
       expect(result.text.length).toBeGreaterThanOrEqual(2048);
