@@ -28,6 +28,11 @@ const COMMANDS: Record<string, { run: () => Promise<Command> | Command; summary:
     summary:
       "explain --bundle <bundle.json> (--token <jwt> [--no-verify] | --claims <claims.json>) --tool <upstream__tool> [--values …] [--overlay …] [--json]   why a tool is allowed or denied",
   },
+  keygen: {
+    run: async () => (await import("./keygen.js")).keygenCommand,
+    summary:
+      "keygen --out <private.jwk.json> [--alg RS256|ES256] [--kid <id>] [--force] [--print-private]   a key pair for private_key_jwt (public JWK on stdout)",
+  },
   dev: {
     run: async () => (await import("./dev-token.js")).devCommand,
     summary:
