@@ -2,7 +2,8 @@
  * One guard policy from the bundle, compiled once at load: the request-side guards (PII, prompt
  * injection) and the response-side guard (credential leak), applied in a fixed order.
  */
-import type { GuardPolicy } from "../bundle/index.js";
+import { createHash } from "node:crypto";
+import { type GuardPolicy, canonicalJson } from "../bundle/index.js";
 import { type CredentialLeakGuard, compileCredentialLeakGuard } from "./credential-leak.js";
 import { type InjectionGuard, compileInjectionGuard } from "./injection.js";
 import { type PiiGuard, compilePiiGuard } from "./pii.js";
@@ -13,6 +14,8 @@ export type ContentSource = "system" | "user" | "assistant" | "tool";
 
 export interface CompiledGuardPolicy {
   readonly id: string;
+  /** `sha256:<hex>` of the policy's canonical JSON: what its verdicts depend on, for keying remembered verdicts. */
+  readonly digest: string;
   readonly pii: PiiGuard | undefined;
   readonly injection: InjectionGuard | undefined;
   readonly credentialLeak: CredentialLeakGuard | undefined;
@@ -31,6 +34,7 @@ export function compileGuardPolicy(policy: GuardPolicy): CompiledGuardPolicy {
   const credentialLeak = policy.credentialLeak ? compileCredentialLeakGuard(policy.credentialLeak) : undefined;
   return {
     id: policy.id,
+    digest: `sha256:${createHash("sha256").update(canonicalJson(policy)).digest("hex")}`,
     pii,
     injection,
     credentialLeak,

@@ -1,19 +1,12 @@
 /**
- * Texts the guards found clean (allowed, unchanged, nothing flagged or redacted), remembered by their
- * exact text so a text seen clean before skips the guards: agents resend their whole history every turn,
- * tools return the same status lines. Only clean texts are kept, so the cache never holds a credential or
- * PII; a text that was redacted or refused is scanned again every time.
+ * Short texts found clean by a scrubber, remembered by their exact text: the audit scrubber
+ * (`runtime/observability/scrub.ts`) keeps the subjects, client ids and model names that recur on every
+ * line. Only clean texts are kept, so it never holds a credential. The guards remember their verdicts in
+ * `VerdictCache` (./verdict-cache.ts), keyed by content hash, not here.
  *
  * Bounded in entries, in the length of one text, and in the characters of all texts together; the
  * oldest texts go first.
  */
-import type { TextVerdict } from "../../policies/guards/index.js";
-
-/** Whether the guards left `text` as it was: allowed, unchanged, nothing redacted or flagged. */
-export function isCleanVerdict(text: string, verdict: TextVerdict): boolean {
-  return verdict.action === "allow" && verdict.value === text && !verdict.redactions && !verdict.flagged;
-}
-
 export class CleanTextCache {
   private readonly texts = new Set<string>();
   private chars = 0;

@@ -5,8 +5,9 @@
  * returns ends up in a prompt that leaves), then credential leak (no key goes into a tool call or comes
  * back out of one). Every decision that changes or refuses something is audited.
  *
- * Texts found clean are remembered ({@link CleanTextCache}): the guards are pure functions of the text
- * under a compiled policy, which a reload replaces together with this guard.
+ * Verdicts are remembered by content hash ({@link VerdictCache}), clean, rewritten or refused alike: the
+ * guards are pure functions of the text under a compiled policy, which a reload replaces together with
+ * this guard. A remembered verdict is audited like a fresh one, on every call.
  */
 import {
   type CompiledGuardPolicy,
@@ -21,9 +22,12 @@ import {
   type ToolCallGuard,
   passThroughToolGuard,
 } from "../http/types.js";
-import { CleanTextCache, isCleanVerdict } from "./clean-text-cache.js";
+import { VerdictCache } from "./verdict-cache.js";
 
-export { CleanTextCache };
+export { VerdictCache };
+
+/** 8,192 verdicts, 8 MiB estimated; tool results repeat (status lines, the same record fetched again). */
+const CACHE_LIMITS = { maxEntries: 8192, maxBytes: 8 * 1024 * 1024 };
 
 export function createToolCallGuard(config: ActiveConfig): ToolCallGuard {
   const policyId = config.bundle.mcp?.policy;
@@ -65,13 +69,9 @@ export function createToolCallGuard(config: ActiveConfig): ToolCallGuard {
     return outcome;
   };
 
-  const clean = new CleanTextCache();
-  const guardText = async (text: string): Promise<TextVerdict> => {
-    if (clean.has(text)) return { action: "allow", value: text };
-    const verdict = await scanText(text);
-    if (isCleanVerdict(text, verdict)) clean.add(text);
-    return verdict;
-  };
+  const cache = new VerdictCache(compiled.digest, CACHE_LIMITS);
+  const guardText = (text: string): TextVerdict | Promise<TextVerdict> =>
+    text.length === 0 ? { action: "allow", value: text } : cache.verdict("tool", text, scanText);
 
   const scanText = async (text: string): Promise<TextVerdict> => {
     const request = compiled.guardRequestText(text, "tool");

@@ -1,13 +1,13 @@
 /**
  * Request-side guards on a chat request (OpenAI or Anthropic shape): every piece of message text goes
  * through the route policy's injection and PII guards, in place. Agents resend their whole history every
- * turn, so texts found clean are remembered per source ({@link CleanTextCache}): a clean message is
- * scanned once, not once per turn; one that was redacted or refused (PII, an injection) is never kept and
- * is scanned again.
+ * turn, so every verdict is remembered by content hash and source ({@link VerdictCache}): a message is
+ * scanned once, whether it was clean, rewritten or refused; later requests take the remembered verdict
+ * and report its redactions and refusal again, so every request is audited as if it had been scanned.
  */
 import type { Json } from "../http/json.js";
 import type { CompiledGuardPolicy, ContentSource, TextVerdict } from "../../policies/guards/index.js";
-import { CleanTextCache, isCleanVerdict } from "../guards/clean-text-cache.js";
+import { VerdictCache } from "../guards/verdict-cache.js";
 
 export type RequestGuardResult =
   | {
@@ -18,10 +18,8 @@ export type RequestGuardResult =
     }
   | { readonly action: "block"; readonly guard: string; readonly message: string };
 
-/** Per source: texts up to 64 KiB, 12,500 of them, 4 Mi characters in all (about 32 MB over the four sources). */
-const CACHE_MAX_TEXT = 64 * 1024;
-const CACHE_MAX_ENTRIES = 12_500;
-const CACHE_MAX_CHARS = 4 * 1024 * 1024;
+/** Per route: 50,000 verdicts, 32 MiB estimated (a clean verdict holds no text, about 250 bytes). */
+const CACHE_LIMITS = { maxEntries: 50_000, maxBytes: 32 * 1024 * 1024 };
 
 export interface RequestGuard {
   guardChat(body: Json): RequestGuardResult;
@@ -29,19 +27,17 @@ export interface RequestGuard {
 }
 
 export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
-  const caches = new Map<ContentSource, CleanTextCache>();
+  const cache = new VerdictCache(policy.digest, CACHE_LIMITS);
+  const scanners: Record<ContentSource, (text: string) => TextVerdict> = {
+    system: (text) => policy.guardRequestText(text, "system"),
+    user: (text) => policy.guardRequestText(text, "user"),
+    assistant: (text) => policy.guardRequestText(text, "assistant"),
+    tool: (text) => policy.guardRequestText(text, "tool"),
+  };
 
   const verdictFor = (text: string, source: ContentSource): TextVerdict => {
     if (text.length === 0) return { action: "allow", value: text };
-    let clean = caches.get(source);
-    if (!clean) {
-      clean = new CleanTextCache(CACHE_MAX_ENTRIES, CACHE_MAX_TEXT, CACHE_MAX_CHARS);
-      caches.set(source, clean);
-    }
-    if (clean.has(text)) return { action: "allow", value: text };
-    const verdict = policy.guardRequestText(text, source);
-    if (isCleanVerdict(text, verdict)) clean.add(text);
-    return verdict;
+    return cache.verdict(source, text, scanners[source]);
   };
 
   /** Runs a pass over the request; `visit` calls `guard` for each text and writes back the result. */
