@@ -121,6 +121,9 @@ const ALGORITHM_FOR_CURVE: Readonly<Record<string, ClientAssertionAlgorithm>> = 
   secp521r1: "ES512",
 };
 
+/** What the bundle says about the key beyond where it is: both optional, both checked against the key. */
+type AssertionKeyChoice = Pick<PrivateKeyJwt, "keyId" | "algorithm">;
+
 interface SigningKey {
   readonly key: KeyObject;
   readonly algorithm: ClientAssertionAlgorithm;
@@ -131,7 +134,7 @@ interface SigningKey {
  * The signing key from the secret's text (a private JWK or PKCS#8 PEM) and the bundle's `privateKeyJwt`.
  * Errors name the field and never quote the key.
  */
-export function signingKeyFrom(text: string, config: PrivateKeyJwt, where: string): SigningKey {
+export function signingKeyFrom(text: string, config: AssertionKeyChoice, where: string): SigningKey {
   const field = `${where}.privateKeyJwt`;
   const trimmed = text.trim();
   let key: KeyObject;
@@ -182,7 +185,7 @@ export class ClientAssertionSigner {
 
   constructor(
     private readonly keyText: string,
-    private readonly config: PrivateKeyJwt,
+    private readonly config: AssertionKeyChoice,
     private readonly where: string,
     private readonly now: () => number = Date.now,
   ) {}
