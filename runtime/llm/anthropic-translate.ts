@@ -4,6 +4,7 @@
  * event sequence (message_start … message_stop → chat.completion.chunk events).
  */
 import type { Json } from "../http/json.js";
+import { NO_USAGE, type Usage, anthropicUsage, chatUsage } from "./usage.js";
 
 export const ANTHROPIC_VERSION = "2023-06-01";
 
@@ -130,17 +131,6 @@ export function chatToMessagesRequest(chat: Json, model: string): Json {
   return out;
 }
 
-export interface Usage {
-  readonly input: number;
-  readonly output: number;
-}
-
-export function anthropicUsage(usage: Json | undefined): Usage {
-  const input =
-    (usage?.input_tokens ?? 0) + (usage?.cache_read_input_tokens ?? 0) + (usage?.cache_creation_input_tokens ?? 0);
-  return { input, output: usage?.output_tokens ?? 0 };
-}
-
 /** Translates a Messages response to a chat.completion. */
 export function messagesToChatResponse(message: Json, created: number): Json {
   const blocks = (message.content ?? []) as Json[];
@@ -170,7 +160,7 @@ export function messagesToChatResponse(message: Json, created: number): Json {
         finish_reason: finishReason(message.stop_reason) ?? "stop",
       },
     ],
-    usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output },
+    usage: chatUsage(usage),
   };
 }
 
@@ -208,7 +198,7 @@ export class AnthropicStreamTranslator {
   id = "chatcmpl-anthropic";
   model = "";
   readonly created = Math.floor(Date.now() / 1000);
-  usage: { input: number; output: number } = { input: 0, output: 0 };
+  usage: Usage = NO_USAGE;
   private readonly toolIndexByBlock = new Map<number, number>();
 
   /** A chunk carrying a fragment of tool call `index`'s arguments. */
@@ -233,11 +223,7 @@ export class AnthropicStreamTranslator {
       created: this.created,
       model: this.model,
       choices: [],
-      usage: {
-        prompt_tokens: this.usage.input,
-        completion_tokens: this.usage.output,
-        total_tokens: this.usage.input + this.usage.output,
-      },
+      usage: chatUsage(this.usage),
     };
   }
 
@@ -258,8 +244,7 @@ export class AnthropicStreamTranslator {
         const message = event.message ?? {};
         this.id = message.id ?? this.id;
         this.model = message.model ?? this.model;
-        const usage = anthropicUsage(message.usage);
-        this.usage = { input: usage.input, output: usage.output };
+        this.usage = anthropicUsage(message.usage);
         return { chunks: [this.chunk({ role: "assistant", content: "" })] };
       }
       case "content_block_start": {
@@ -289,8 +274,7 @@ export class AnthropicStreamTranslator {
         return index === undefined ? {} : { toolEnd: index };
       }
       case "message_delta": {
-        if (event.usage?.output_tokens !== undefined) this.usage.output = event.usage.output_tokens;
-        if (event.usage?.input_tokens !== undefined) this.usage.input = anthropicUsage(event.usage).input;
+        if (event.usage) this.usage = anthropicUsage(event.usage, this.usage);
         return { chunks: [this.chunk({}, finishReason(event.delta?.stop_reason) ?? "stop")] };
       }
       case "message_stop":

@@ -10,7 +10,7 @@ import type { Json } from "../http/json.js";
 import type { HttpHandler, RateLimiter, RequestContext } from "../http/types.js";
 import type { AuditEvent, AuditLog } from "../observability/audit.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
-import type { Usage } from "./anthropic-translate.js";
+import type { Usage } from "./usage.js";
 import { type ErrorFlavour, type LlmError, sendLlmError } from "./errors.js";
 import type { ProviderHealth } from "./failover.js";
 import type { PreparedProvider } from "./providers.js";

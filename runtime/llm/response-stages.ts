@@ -7,7 +7,9 @@ import type { Json } from "../http/json.js";
 import { parseJsonObject } from "../http/json.js";
 import { type Stage, andThen } from "../http/stage.js";
 import { ATTR } from "../observability/index.js";
-import { type Usage, anthropicErrorToOpenAi, anthropicUsage, messagesToChatResponse } from "./anthropic-translate.js";
+import { anthropicErrorToOpenAi, messagesToChatResponse } from "./anthropic-translate.js";
+import { billableTokens } from "../limits/billing.js";
+import { NO_USAGE, type Usage, anthropicUsage, openAiUsage, usageAuditFields } from "./usage.js";
 import { responseGuardBlocked } from "./errors.js";
 import { type Completion, type LlmRefusal, addCounts } from "./exchange.js";
 import type { PreparedProvider } from "./providers.js";
@@ -44,7 +46,7 @@ export const record: CompletionStage = {
   name: "record",
   run(x) {
     if (x.decision) x.audit(x.decision);
-    const tokens = x.usage ? x.usage.input + x.usage.output : 0;
+    const tokens = billableTokens(x.usage ?? NO_USAGE);
     if (tokens <= 0) return undefined;
     return andThen(x.services.limiter.recordTokens(x.ctx.principal, x.route.config.policy, tokens), nothing);
   },
@@ -111,8 +113,7 @@ async function relayStream(x: Completion, provider: PreparedProvider, answer: St
     ...(outcome.blocked ? { rule: `guard: ${outcome.blocked.guard}` } : {}),
     ...(outcome.broken ? { reason: "stream ended early" } : {}),
     ...(redactions ? { redactions } : {}),
-    tokensIn: outcome.usage?.input,
-    tokensOut: outcome.usage?.output,
+    ...(outcome.usage ? usageAuditFields(outcome.usage) : {}),
   };
 }
 
@@ -175,12 +176,9 @@ async function sendJson(x: Completion, provider: PreparedProvider, answer: Upstr
   }
   const translate = translates(x, provider);
   const payload = translate ? messagesToChatResponse(parsed, Math.floor(x.services.now() / 1000)) : parsed;
-  const usage: Usage =
-    provider.kind === "anthropic" && !translate
-      ? anthropicUsage(payload.usage)
-      : { input: Number(payload.usage?.prompt_tokens ?? 0), output: Number(payload.usage?.completion_tokens ?? 0) };
+  const usage: Usage = provider.kind === "anthropic" ? anthropicUsage(parsed.usage) : openAiUsage(payload.usage);
   x.usage = usage;
-  const tokens = { tokensIn: usage.input, tokensOut: usage.output };
+  const tokens = usageAuditFields(usage);
 
   let changed = translate;
   let responseRedactions: Record<string, number> | undefined;

@@ -36,8 +36,13 @@ export interface AuditEvent {
   readonly reason?: string;
   readonly status?: number;
   readonly latencyMs?: number;
+  /** Every input token of an LLM answer, cached or not. */
   readonly tokensIn?: number;
   readonly tokensOut?: number;
+  /** Of `tokensIn`: read from the provider's prompt cache (OpenAI `cached_tokens`, Anthropic cache reads). */
+  readonly cachedInputTokens?: number;
+  /** Of `tokensIn`: written to the provider's prompt cache (Anthropic `cache_creation_input_tokens`). */
+  readonly cacheCreationInputTokens?: number;
   /** W3C trace id; filled from the active span when the caller leaves it out. */
   readonly traceId?: string;
   readonly requestId?: string;
@@ -94,6 +99,8 @@ export function prepareAuditEvent(event: AuditEvent, options: AuditOptions = {})
   out.latencyMs = number(event.latencyMs);
   out.tokensIn = number(event.tokensIn);
   out.tokensOut = number(event.tokensOut);
+  out.cachedInputTokens = number(event.cachedInputTokens);
+  out.cacheCreationInputTokens = number(event.cacheCreationInputTokens);
   const traceId = event.traceId ?? options.currentTraceId?.();
   if (typeof traceId === "string" && traceId) out.traceId = scrubId(traceId);
   if (typeof event.requestId === "string") out.requestId = scrubId(event.requestId);

@@ -65,6 +65,7 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
   // prom-client when it is scraped (its labelled inc hashes and validates the label object per call).
   const requestCounts = new CountsByLabels<"kind" | "route" | "decision">();
   const tokenCounts = new CountsByLabels<"route" | "provider" | "direction">();
+  const cachedTokenCounts = new CountsByLabels<"route" | "provider" | "cache">();
   new Counter({
     name: "tollgate_requests_total",
     help: "Decisions by kind, route and outcome",
@@ -81,6 +82,16 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
     registers: [registry],
     collect() {
       tokenCounts.collectInto(this);
+    },
+  });
+  // A subset of tollgate_tokens_total{direction="input"}, apart so that summing tokens never counts twice.
+  new Counter({
+    name: "tollgate_cached_input_tokens_total",
+    help: 'Input tokens the provider read from (cache=read) or wrote to (cache=write) its prompt cache, by route and provider; part of tollgate_tokens_total{direction="input"}',
+    labelNames: ["route", "provider", "cache"],
+    registers: [registry],
+    collect() {
+      cachedTokenCounts.collectInto(this);
     },
   });
   const guardHits = new Counter({
@@ -180,6 +191,16 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
         tokenCounts.add(event.tokensIn, { route, provider, direction: "input" }, route, provider, "input");
       if (event.tokensOut)
         tokenCounts.add(event.tokensOut, { route, provider, direction: "output" }, route, provider, "output");
+      if (event.cachedInputTokens)
+        cachedTokenCounts.add(event.cachedInputTokens, { route, provider, cache: "read" }, route, provider, "read");
+      if (event.cacheCreationInputTokens)
+        cachedTokenCounts.add(
+          event.cacheCreationInputTokens,
+          { route, provider, cache: "write" },
+          route,
+          provider,
+          "write",
+        );
       if (event.decision === "rate-limited") rateLimited.inc({ route });
       const guard = guardOf(event.rule);
       if (guard) guardHits.inc({ guard, action: decision });

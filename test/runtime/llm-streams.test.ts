@@ -132,7 +132,7 @@ describe("streamed tool-call arguments", () => {
     const { text, outcome } = await run(relayAnthropicAsOpenAi, anthropicEvents(args, [3, 9]));
     expect(outcome.blocked).toBeUndefined();
     expect(openAiArgs(text)).toBe(args);
-    expect(outcome.usage).toEqual({ input: 5, output: 9 });
+    expect(outcome.usage).toEqual({ input: 5, output: 9, cachedInput: 0, cacheCreationInput: 0 });
   });
 });
 

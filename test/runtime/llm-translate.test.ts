@@ -92,7 +92,12 @@ describe("chat.completions → Anthropic Messages", () => {
         tool_calls: [{ id: "tu_1", type: "function", function: { name: "get_weather", arguments: '{"city":"Oslo"}' } }],
       },
     });
-    expect(chat.usage).toEqual({ prompt_tokens: 12, completion_tokens: 5, total_tokens: 17 });
+    expect(chat.usage).toEqual({
+      prompt_tokens: 12,
+      completion_tokens: 5,
+      total_tokens: 17,
+      prompt_tokens_details: { cached_tokens: 2 },
+    });
   });
 
   it("translates a streamed tool call into chat.completion chunks", () => {
@@ -125,7 +130,7 @@ describe("chat.completions → Anthropic Messages", () => {
     });
     expect(chunks.at(-1)?.choices[0].finish_reason).toBe("tool_calls");
     expect(events.at(-1)?.done).toBe(true);
-    expect(t.usage).toEqual({ input: 7, output: 9 });
+    expect(t.usage).toEqual({ input: 7, output: 9, cachedInput: 0, cacheCreationInput: 0 });
   });
 });
 

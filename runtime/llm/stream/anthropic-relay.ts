@@ -4,7 +4,8 @@
  */
 import type { StreamingCredentialScanner } from "../../../policies/guards/index.js";
 import type { Json } from "../../http/json.js";
-import { AnthropicStreamTranslator, anthropicUsage } from "../anthropic-translate.js";
+import { AnthropicStreamTranslator } from "../anthropic-translate.js";
+import { NO_USAGE, type Usage, anthropicUsage } from "../usage.js";
 import { type RelayOptions, Relay, type StreamOutcome, pump } from "./relay.js";
 import { type SseEvent, sseEvent } from "./sse.js";
 import { type Step, drive, settle } from "./steps.js";
@@ -87,7 +88,7 @@ export async function relayAnthropicAsOpenAi(options: RelayOptions): Promise<Str
     }
     for (const chunk of step.chunks ?? []) out.add(sseEvent(JSON.stringify(chunk)));
     if (step.done) {
-      outcome.usage = { ...translator.usage };
+      outcome.usage = translator.usage;
       if (clientWantsUsage) out.add(sseEvent(JSON.stringify(translator.usageChunk())));
       out.add("data: [DONE]\n\n");
       done = true;
@@ -97,7 +98,7 @@ export async function relayAnthropicAsOpenAi(options: RelayOptions): Promise<Str
 
   const ok = await pump({ relay, body, handle: (event) => drive(handle(event)) });
   if (ok && !done && !outcome.broken) await drive(flush());
-  outcome.usage ??= { ...translator.usage };
+  outcome.usage ??= translator.usage;
   // A broken stream is not ended here: the caller aborts it, so the client cannot take it for complete.
   if (outcome.broken) await out.flush();
   else out.end();
@@ -111,7 +112,7 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
   const { outcome, out } = relay;
   /** One scanner per content block: text deltas and tool-input JSON deltas alike. */
   const scanners = new Map<number, { field: "text" | "partial_json"; scanner: StreamingCredentialScanner }>();
-  const usage = { input: 0, output: 0 };
+  let usage: Usage = NO_USAGE;
 
   const blockDelta = (index: number, field: "text" | "partial_json", text: string) =>
     sseEvent(
@@ -131,14 +132,8 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
       out.add(sseEvent(event.data, event.event));
       return true;
     }
-    if (data.type === "message_start") {
-      const u = anthropicUsage(data.message?.usage);
-      usage.input = u.input;
-      usage.output = u.output;
-    } else if (data.type === "message_delta" && data.usage) {
-      if (data.usage.output_tokens !== undefined) usage.output = data.usage.output_tokens;
-      if (data.usage.input_tokens !== undefined) usage.input = anthropicUsage(data.usage).input;
-    }
+    if (data.type === "message_start") usage = anthropicUsage(data.message?.usage);
+    else if (data.type === "message_delta" && data.usage) usage = anthropicUsage(data.usage, usage);
     const deltaField =
       data.delta?.type === "text_delta" ? "text" : data.delta?.type === "input_json_delta" ? "partial_json" : undefined;
     if (newScanner && data.type === "content_block_delta" && deltaField) {
@@ -172,8 +167,8 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
   };
 
   const ok = await pump({ relay, body, handle: (event) => drive(handle(event)) });
-  if (!ok) outcome.usage = { ...usage };
-  outcome.usage ??= { ...usage };
+  if (!ok) outcome.usage = usage;
+  outcome.usage ??= usage;
   // A broken stream is not ended here: the caller aborts it, so the client cannot take it for complete.
   if (outcome.broken) await out.flush();
   else out.end();

@@ -10,6 +10,7 @@ import { type ContentSlot, chunkBase, learnSlot, matchSlot } from "./openai-chun
 import { type RelayOptions, Relay, type StreamOutcome, pump } from "./relay.js";
 import { type SseEvent, sseEvent } from "./sse.js";
 import { type Step, drive, settle } from "./steps.js";
+import { openAiUsage } from "../usage.js";
 
 /**
  * OpenAI chat.completion.chunk stream → the client, scanning `delta.content` per choice and tool-call
@@ -135,8 +136,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
       forward(event);
       return true;
     }
-    if (chunk.usage)
-      outcome.usage = { input: chunk.usage.prompt_tokens ?? 0, output: chunk.usage.completion_tokens ?? 0 };
+    if (chunk.usage) outcome.usage = openAiUsage(chunk.usage);
     const choices = Array.isArray(chunk.choices) ? (chunk.choices as Json[]) : [];
     if (choices.length === 0) {
       if (chunk.usage && !clientWantsUsage) return true;

@@ -6,13 +6,14 @@
 import type { ServerResponse } from "node:http";
 import type { StreamScanResult, StreamingCredentialScanner } from "../../../policies/guards/index.js";
 import type { MaybePromise } from "../../http/stage.js";
+import type { Usage } from "../usage.js";
 import { Output } from "./output.js";
 import { type SseEvent, SseParser, sseEvent } from "./sse.js";
 
 export interface StreamOutcome {
   blocked: { guard: string; message: string } | undefined;
   redactions: Record<string, number> | undefined;
-  usage: { input: number; output: number } | undefined;
+  usage: Usage | undefined;
   /** The upstream stream broke before it completed. */
   broken: boolean;
 }
