@@ -101,6 +101,32 @@ export interface GatewayBundleProps {
     readonly keepAliveTimeoutMs?: number;
     readonly maxConnections?: number;
   };
+  /**
+   * What the gateway's `/readyz` requires besides the issuer's keys. Every replica probes the listed routes
+   * (an HTTP GET on an MCP upstream's URL or on each provider's base URL, no credential; for a stdio upstream,
+   * that its command is executable) and answers 503 while one is down, so Kubernetes takes the replica out
+   * of the Service until it is back. An LLM route is down when every provider is.
+   * @default nothing required: ready once the issuer's keys are fetched
+   */
+  readonly readiness?: {
+    /** Routes of `routes` (LLM routes, MCP upstreams) that must be up. A route not in `routes` fails synth. */
+    readonly requiredUpstreams?: readonly GatewayRoute[];
+    /** How often each replica probes them, 1 to 300. @default 5 */
+    readonly probeIntervalSeconds?: number;
+  };
+  /**
+   * Downstream MCP sessions. `maxStdioProcesses` bounds the child processes of stdio upstreams a replica runs
+   * for all its sessions together (a session past it gets 503 with Retry-After); size pod memory for it.
+   * @default idle 30 minutes, 8 sessions per principal, 256 stdio processes per replica
+   */
+  readonly mcpSessions?: {
+    /** A session unused this long ends, 1 to 1440. @default 30 */
+    readonly idleMinutes?: number;
+    /** Open sessions per principal; one more closes its least recently used. @default 8 */
+    readonly maxPerPrincipal?: number;
+    /** Stdio upstream processes per replica; 0 refuses every session of a gateway with a stdio upstream. @default 256 */
+    readonly maxStdioProcesses?: number;
+  };
 }
 
 type Bundle = BundleInput & { metadata: { digest?: string } };
@@ -158,6 +184,7 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
     markKind(this, "GatewayBundle");
     TollgateChecks.ensureOn(this);
     this.node.addValidation({ validate: () => this.validateBundle() });
+    this.node.addValidation({ validate: () => this.checkReadiness() });
   }
 
   /**
@@ -189,6 +216,16 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
     if (mcpPolicies.size > 1)
       throw new Error(
         `${this.node.path}: GatewayBundle routes: MCP upstreams share one guard policy, got ${[...mcpPolicies].join(", ")}: apply the same GuardPolicy to every MCP route`,
+      );
+  }
+
+  /** A required route must be one this bundle routes to: it is identified by id in the bundle. */
+  private checkReadiness(): string[] {
+    return (this.props.readiness?.requiredUpstreams ?? [])
+      .filter((route) => !this.routes.includes(route))
+      .map(
+        (route) =>
+          `GatewayBundle "${this.gatewayName}" readiness.requiredUpstreams: route ${route.node.path} ("${route.upstreamId}") is not one of this bundle's routes: add it to routes, or remove it from readiness.requiredUpstreams`,
       );
   }
 
@@ -245,6 +282,14 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
       server: {
         publicUrl: value("gateway.publicUrl", this.publicUrl),
         ...(p.clientLimits ? { clients: { ...p.clientLimits } } : {}),
+        ...(p.readiness
+          ? {
+              readiness: definedSettings({
+                requiredUpstreams: p.readiness.requiredUpstreams?.map((r) => r.upstreamId),
+                probeIntervalSeconds: p.readiness.probeIntervalSeconds,
+              }),
+            }
+          : {}),
       },
       auth: {
         issuer,
@@ -287,6 +332,7 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
                 ...blocked.filter((b) => b.upstream === "*" || upstreamIds.has(b.upstream)),
                 ...destructiveFloor(p.environment, blocked),
               ],
+              ...(p.mcpSessions ? { sessions: definedSettings({ ...p.mcpSessions }) } : {}),
             },
           }
         : {}),
@@ -309,18 +355,21 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
   }
 }
 
+/** The settings the app set: the schema supplies every default, so an unset one is left out. */
+function definedSettings<T extends Record<string, unknown>>(settings: T): Partial<T> {
+  return Object.fromEntries(Object.entries(settings).filter(([, value]) => value !== undefined)) as Partial<T>;
+}
+
 /** The auth settings the app set, in bundle form (the schema supplies every default). */
 function definedAuthSettings(auth: GatewayAuthSettings | undefined): Record<string, unknown> {
   if (!auth) return {};
   const { algorithms, requiredClaims, clientClaims, ...scalars } = auth;
-  return Object.fromEntries(
-    Object.entries({
-      ...scalars,
-      algorithms: algorithms && [...algorithms],
-      requiredClaims: requiredClaims && [...requiredClaims],
-      clientClaims: clientClaims && [...clientClaims],
-    }).filter(([, value]) => value !== undefined),
-  );
+  return definedSettings({
+    ...scalars,
+    algorithms: algorithms && [...algorithms],
+    requiredClaims: requiredClaims && [...requiredClaims],
+    clientClaims: clientClaims && [...clientClaims],
+  });
 }
 
 /**

@@ -17,6 +17,10 @@ const FIXES: readonly [RegExp, string][] = [
   ],
   [/^auth\.allowedClients/, "set by OktaApps (client apps)"],
   [/^auth\./, "set GatewayBundle({ auth })"],
+  [
+    /^server\.readiness/,
+    "set GatewayBundle({ readiness: { requiredUpstreams } }) to ids of GatewayRoute.mcp or .llm routes",
+  ],
   [/^server\./, "the gateway URL is the authorization server's audience: set OktaApps({ gatewayUri })"],
   [/^protectedResource\./, "derived from OktaApps and McpScopes"],
   [/^llm\.routes\[\d+\]\.providers/, "set GatewayRoute.llm({ providers })"],
@@ -24,6 +28,7 @@ const FIXES: readonly [RegExp, string][] = [
   [/^llm\./, "set GatewayRoute.llm({ ... })"],
   [/^mcp\.upstreams\[\d+\]\.transport/, "set GatewayRoute.mcp({ url }) or GatewayRoute.mcp({ command })"],
   [/^mcp\.upstreams\[\d+\]\.credentials/, "set GatewayRoute.mcp({ credentials })"],
+  [/^mcp\.sessions/, "set GatewayBundle({ mcpSessions })"],
   [/^mcp\.upstreams/, "set GatewayRoute.mcp({ ... })"],
   [/^mcp\.(grants|deny)/, "use McpScopes.grantTools(...) / denyTools(...)"],
   [/^mcp\.alwaysBlocked/, "set GuardPolicy({ alwaysBlockedTools })"],

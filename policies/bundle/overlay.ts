@@ -1,8 +1,8 @@
 /**
  * A local overlay points a synthesized bundle at local stand-ins (an authorization server, MCP servers,
  * LLM upstreams) without editing the bundle. It supplies apply-time values and may replace the
- * transport of named MCP upstreams, the base URL and key of named LLM providers, and the gateway's
- * canonical URI (for a gateway reached at a local address); nothing else.
+ * transport of named MCP upstreams, the base URL and key of named LLM providers, the gateway's
+ * canonical URI (for a gateway reached at a local address) and the admin (/metrics) port; nothing else.
  */
 import { z } from "zod";
 import { SecretRefSchema } from "./schema.js";
@@ -27,6 +27,15 @@ export const OverlaySchema = z.strictObject({
    * URI, so tokens, protected-resource metadata and the address clients use agree. Policy is untouched.
    */
   publicUrl: z.string().min(1).optional(),
+  /**
+   * The admin (/metrics) port on this host: a port, 0 for any free port, or `"off"` for no admin server.
+   * `tollgate serve --metrics-port` and TOLLGATE_METRICS_PORT still win over it.
+   */
+  metricsPort: z
+    .union([z.int().min(0).max(65_535), z.literal("off")], {
+      error: 'expected a port (0-65535, 0: any free port) or "off"',
+    })
+    .optional(),
   /** Upstream id → replacement transport (credentials become `none`). */
   mcpUpstreams: z.record(z.string(), Transport).default({}),
   /** `routeId/providerId` → replacement base URL and key. */
@@ -43,6 +52,7 @@ interface OverlayTarget {
   server?: { publicUrl?: string };
   protectedResource?: { resource?: string };
   auth?: { audiences?: string[] };
+  telemetry?: { metrics?: { enabled?: boolean; port?: number } };
   mcp?: { upstreams?: { id: string; transport: unknown; credentials?: unknown }[] };
   llm?: { routes?: { id: string; providers: { id: string; baseUrl: string; apiKey?: unknown }[] }[] };
 }
@@ -62,6 +72,12 @@ export function applyOverlay<T extends OverlayTarget>(bundle: T, overlay: Overla
     }
     if (copy.auth?.audiences)
       copy.auth.audiences = copy.auth.audiences.map((a) => (a.replace(/\/+$/, "") === old ? next : a));
+  }
+  if (overlay.metricsPort !== undefined) {
+    const metrics = { ...copy.telemetry?.metrics };
+    if (overlay.metricsPort === "off") metrics.enabled = false;
+    else metrics.port = overlay.metricsPort;
+    copy.telemetry = { ...copy.telemetry, metrics };
   }
   for (const [upstreamId, transport] of Object.entries(overlay.mcpUpstreams)) {
     const upstream = copy.mcp?.upstreams?.find((u) => u.id === upstreamId);

@@ -59,6 +59,18 @@ function schemaFor(mode: BundleMode) {
     corsOrigins: z.array(text()).default([]),
     /** Client timeouts and the connection cap. */
     clients: clientLimitsSchema(),
+    /** What `/readyz` checks besides the issuer's keys. */
+    readiness: z
+      .strictObject({
+        /**
+         * Ids of MCP upstreams and LLM routes that must be healthy for the replica to take traffic. An id that
+         * names both an upstream and a route requires both. Empty: only the issuer's keys decide.
+         */
+        requiredUpstreams: z.array(id()).default([]),
+        /** How often each replica probes the required upstreams (never the others). */
+        probeIntervalSeconds: z.int().min(1).max(300).default(5),
+      })
+      .default({ requiredUpstreams: [], probeIntervalSeconds: 5 }),
   });
 
   const Auth = authSchema(mode);
@@ -172,6 +184,17 @@ function schemaFor(mode: BundleMode) {
     alwaysBlocked: z.array(ToolDeny).default([]),
     /** Guard policy applied to tool arguments and results. */
     policy: id(),
+    /** Downstream MCP sessions: how long they live and how much of a replica they may hold. */
+    sessions: z
+      .strictObject({
+        /** A session unused this long ends (its record expires, its upstream clients close). */
+        idleMinutes: z.int().min(1).max(1440).default(30),
+        /** Open sessions per principal (issuer, subject, client); one more closes the least recently used. */
+        maxPerPrincipal: z.int().min(1).max(1000).default(8),
+        /** Stdio upstream processes per replica, all sessions together; past it a new session gets 503. */
+        maxStdioProcesses: z.int().min(0).max(100_000).default(256),
+      })
+      .default({ idleMinutes: 30, maxPerPrincipal: 8, maxStdioProcesses: 256 }),
   });
 
   const GuardMode = z.enum(["block", "mask", "log"]);
@@ -243,8 +266,11 @@ function schemaFor(mode: BundleMode) {
     metrics: z
       .strictObject({
         enabled: z.boolean().default(true),
-        /** Admin port for /metrics, separate from traffic. */
-        port: z.int().min(1).max(65_535).default(9464),
+        /**
+         * Admin port for /metrics, separate from traffic; 0 takes any free port. `tollgate serve --metrics-port`
+         * and TOLLGATE_METRICS_PORT override it.
+         */
+        port: z.int().min(0).max(65_535).default(9464),
       })
       .default({ enabled: true, port: 9464 }),
     tracing: z
@@ -279,6 +305,7 @@ function schemaFor(mode: BundleMode) {
 
 type Ctx = z.core.$RefinementCtx<unknown>;
 interface RefShape {
+  server?: { readiness?: { requiredUpstreams?: string[] } };
   llm?: { routes?: { id: string; pathPrefix: string; policy: string; providers: { id: string }[] }[] };
   mcp?: {
     path?: string;
@@ -333,6 +360,7 @@ function checkReferences(raw: unknown, ctx: Ctx): void {
       issue(["llm", "routes", i, "pathPrefix"], `collides with the MCP path "${bundle.mcp.path}"`);
     }
   });
+  checkRequiredUpstreams(bundle, issue);
   const mcp = bundle.mcp;
   if (!mcp) return;
   if (!policyIds.has(mcp.policy)) issue(["mcp", "policy"], `unknown guard policy "${mcp.policy}"`);
@@ -351,6 +379,22 @@ function checkReferences(raw: unknown, ctx: Ctx): void {
         issue(["mcp", key, i, "upstream"], `unknown upstream "${rule.upstream}"`);
     });
   }
+}
+
+/** Every id `server.readiness.requiredUpstreams` lists names an MCP upstream or an LLM route, once. */
+function checkRequiredUpstreams(bundle: RefShape, issue: (p: (string | number)[], message: string) => void): void {
+  const known = [...(bundle.mcp?.upstreams ?? []).map((u) => u.id), ...(bundle.llm?.routes ?? []).map((r) => r.id)];
+  const seen = new Set<string>();
+  (bundle.server?.readiness?.requiredUpstreams ?? []).forEach((required, i) => {
+    const at = ["server", "readiness", "requiredUpstreams", i];
+    if (seen.has(required)) issue(at, `"${required}" is listed twice`);
+    seen.add(required);
+    if (!known.includes(required))
+      issue(
+        at,
+        `unknown upstream "${required}": expected an MCP upstream id or an LLM route id${known.length > 0 ? ` (${[...new Set(known)].join(", ")})` : ", and the bundle has none"}`,
+      );
+  });
 }
 
 /** Validates a bundle at synth time: placeholders allowed in apply-time fields. */
@@ -375,3 +419,5 @@ export type GuardMode = NonNullable<GuardPolicy["pii"]>["mode"];
 export type AuthConfig = Bundle["auth"];
 export type RateLimitStore = Bundle["rateLimitStore"];
 export type Telemetry = Bundle["telemetry"];
+export type Readiness = Bundle["server"]["readiness"];
+export type McpSessionSettings = McpConfig["sessions"];

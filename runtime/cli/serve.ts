@@ -1,12 +1,13 @@
 /**
- * `tollgate serve --bundle <file> [--values <file>] [--overlay <file>] [--host 127.0.0.1] [--port 8080]`
+ * `tollgate serve --bundle <file> [--values <file>] [--overlay <file>] [--host 127.0.0.1] [--port 8080]
+ *  [--metrics-port <port|off>]`
  *
  * Runs the gateway until SIGTERM/SIGINT, then shuts down gracefully and exits 0.
  */
 import { GatewayStartError, startGateway } from "../server/index.js";
 import { parseCommandArgs } from "./args.js";
 
-const USAGE = `usage: tollgate serve --bundle <bundle.json> [--values values.json] [--overlay overlay.json] [--host 127.0.0.1] [--port 8080] [--no-watch]
+const USAGE = `usage: tollgate serve --bundle <bundle.json> [--values values.json] [--overlay overlay.json] [--host 127.0.0.1] [--port 8080] [--metrics-port <port|off>] [--no-watch]
 
 Runs the gateway until SIGTERM/SIGINT. The bundle must carry the digest cdktf synth wrote into it.
   --bundle <file>    the gateway bundle (the ConfigMap's bundle.json)
@@ -14,6 +15,9 @@ Runs the gateway until SIGTERM/SIGINT. The bundle must carry the digest cdktf sy
   --overlay <file>   a local overlay (values plus stand-in transports), for running outside the cluster
   --host <address>   address to listen on; default 127.0.0.1
   --port <port>      port to listen on; default 8080 (0: any free port)
+  --metrics-port <port|off>
+                     the admin port (/metrics, on --host): 0 takes any free port, off serves none; default
+                     TOLLGATE_METRICS_PORT, else the overlay's metricsPort, else the bundle's telemetry.metrics.port
   --no-watch         do not reload when the bundle, values or overlay file changes
 exit codes: 0 stopped by a signal, 1 the bundle or a secret could not be loaded, 2 usage`;
 
@@ -27,21 +31,21 @@ export async function serveCommand(args: string[]): Promise<number> {
       overlay: { type: "string" },
       host: { type: "string", default: "127.0.0.1" },
       port: { type: "string", default: "8080" },
+      "metrics-port": { type: "string" },
       "no-watch": { type: "boolean", default: false },
     },
     USAGE,
   );
   if (typeof parsed === "number") return parsed;
   const { bundle, values, overlay, host, port } = parsed.values;
-  const portNumber = Number(port);
-  if (
-    !bundle ||
-    parsed.positionals.length > 0 ||
-    !Number.isInteger(portNumber) ||
-    portNumber < 0 ||
-    portNumber > 65_535
-  ) {
+  const portNumber = parsePort(port ?? "");
+  if (!bundle || parsed.positionals.length > 0 || portNumber === undefined) {
     console.error(USAGE);
+    return 2;
+  }
+  const metricsPort = adminPort(parsed.values["metrics-port"], process.env.TOLLGATE_METRICS_PORT);
+  if (typeof metricsPort === "string") {
+    console.error(`tollgate serve: ${metricsPort}\n\n${USAGE}`);
     return 2;
   }
 
@@ -57,8 +61,8 @@ export async function serveCommand(args: string[]): Promise<number> {
       host: host ?? "127.0.0.1",
       port: portNumber,
       watch: !parsed.values["no-watch"],
-      // Prometheus /metrics on the bundle's admin port (telemetry.metrics.port), same host as traffic.
-      metricsServer: true,
+      // Prometheus /metrics on the admin port, same host as traffic.
+      metricsServer: metricsPort,
     });
   } catch (error) {
     console.error(error instanceof GatewayStartError ? error.message : `tollgate serve: ${(error as Error).message}`);
@@ -78,4 +82,33 @@ export async function serveCommand(args: string[]): Promise<number> {
   // Everything is closed; do not let a lingering keep-alive socket of a client library hold the exit.
   setTimeout(() => process.exit(0), 2000).unref();
   return 0;
+}
+
+/** A TCP port, 0 included (any free port); undefined when `text` is not one. */
+function parsePort(text: string): number | undefined {
+  if (!/^\d{1,5}$/.test(text)) return undefined;
+  const port = Number(text);
+  return port <= 65_535 ? port : undefined;
+}
+
+/**
+ * Where the admin server listens: the flag wins over the environment, which wins over the bundle (as the
+ * overlay left it: `true` here). A string is the usage error.
+ */
+export function adminPort(
+  flag: string | undefined,
+  env: string | undefined,
+): boolean | { readonly port: number } | string {
+  const [source, value] =
+    flag !== undefined
+      ? ["--metrics-port", flag]
+      : env !== undefined && env !== ""
+        ? ["TOLLGATE_METRICS_PORT", env]
+        : [];
+  if (source === undefined || value === undefined) return true;
+  if (value === "off") return false;
+  const port = parsePort(value);
+  return port === undefined
+    ? `${source}: expected a port (0-65535, 0: any free port) or "off", got ${JSON.stringify(value)}`
+    : { port };
 }

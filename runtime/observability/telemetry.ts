@@ -53,7 +53,10 @@ export interface Telemetry extends Omit<Tracing, "close" | "enabled"> {
   readonly audit: AuditLog;
   readonly metrics: GatewayMetrics;
   readonly tracingEnabled: boolean;
-  /** Starts the admin /metrics server (port from `telemetry.metrics.port`, or `port` to override: 0 = any). */
+  /**
+   * Starts the admin /metrics server on `telemetry.metrics.port`, or on `port` (0 = any). An explicit `port`
+   * (an operator's flag) serves even when the bundle turns the admin server off; without one, off stays off.
+   */
   serveMetrics(options?: { port?: number; host?: string }): Promise<MetricsServer | undefined>;
   /** Flushes spans, stops the admin server. */
   close(): Promise<void>;
@@ -104,7 +107,7 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
     currentTraceId: tracing.currentTraceId,
     annotateActive: tracing.annotateActive,
     async serveMetrics(serveOptions = {}) {
-      if (!config.metrics.enabled) return undefined;
+      if (!config.metrics.enabled && serveOptions.port === undefined) return undefined;
       const server = await serveMetrics(metrics, {
         port: serveOptions.port ?? config.metrics.port,
         ...(serveOptions.host ? { host: serveOptions.host } : {}),

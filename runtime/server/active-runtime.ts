@@ -19,6 +19,7 @@ import { type SessionRecords, memorySessionRecords, redisSessionRecords } from "
 import { createRateLimiter } from "../limits/index.js";
 import type { AuditLog } from "../observability/audit.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
+import { type UpstreamReadiness, createUpstreamReadiness } from "./readiness.js";
 
 export interface ActiveRuntime {
   readonly config: ActiveConfig;
@@ -29,6 +30,8 @@ export interface ActiveRuntime {
   readonly llm: LlmGateway;
   readonly prm: ProtectedResourceMetadata;
   readonly prmPaths: ReadonlySet<string>;
+  /** The upstreams `/readyz` requires (`server.readiness`), probed while this runtime serves. */
+  readonly readiness: UpstreamReadiness;
   /** Counts a request against this runtime; call the returned function when it finishes. */
   acquire(): () => void;
   /** Requests in flight (streams excluded by the caller). */
@@ -49,10 +52,14 @@ export interface ActiveRuntimeDeps {
    * Unused when the bundle's `rateLimitStore` is Redis: the records are shared there, by every replica.
    */
   readonly mcpSessionRecords?: SessionRecords;
+  /** Where readiness changes of required upstreams are reported. @default nowhere */
+  readonly log?: (line: string) => void;
 }
 
-/** How long an MCP session may stay unused before it ends (its record expires). */
-export const MCP_SESSION_IDLE_MS = 30 * 60_000;
+/** How long an MCP session of this bundle may stay unused before it ends (its record expires). */
+export function mcpSessionIdleMs(config: ActiveConfig): number {
+  return (config.bundle.mcp?.sessions.idleMinutes ?? 30) * 60_000;
+}
 
 /** Where this runtime's MCP session records live, and whether it owns (closes) that store. */
 function mcpSessionStore(
@@ -65,12 +72,22 @@ function mcpSessionStore(
       records: redisSessionRecords(
         config.secrets.read(store.url),
         `${store.keyPrefix}mcp-session:`,
-        MCP_SESSION_IDLE_MS,
+        mcpSessionIdleMs(config),
       ),
       owned: true,
     };
   if (shared) return { records: shared, owned: false };
-  return { records: memorySessionRecords(MCP_SESSION_IDLE_MS), owned: true };
+  return { records: memorySessionRecords(mcpSessionIdleMs(config)), owned: true };
+}
+
+/** The bundle's `mcp.sessions`, in the MCP gateway's terms. */
+function mcpSessionLimits(config: ActiveConfig) {
+  const sessions = config.bundle.mcp?.sessions;
+  return {
+    idleSessionMs: mcpSessionIdleMs(config),
+    maxSessionsPerPrincipal: sessions?.maxPerPrincipal ?? 8,
+    maxStdioProcesses: sessions?.maxStdioProcesses ?? 256,
+  };
 }
 
 export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRuntimeDeps): Promise<ActiveRuntime> {
@@ -96,7 +113,7 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
       toolGuard,
       upstream,
       sessionRecords: sessionStore.records,
-      idleSessionMs: MCP_SESSION_IDLE_MS,
+      ...mcpSessionLimits(config),
       ...metrics,
     });
     llm = createLlmGateway(config, { audit, limiter, upstream, ...metrics });
@@ -104,6 +121,7 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
     await Promise.allSettled([limiter.close(), upstream.close(), closeSessionStore()]);
     throw error;
   }
+  const readiness = createUpstreamReadiness(config.bundle, deps.log ? { log: deps.log } : {});
   deps.metrics?.watchMcpSessions(() => {
     const stdio = mcp.stdioProcesses();
     return { sessions: mcp.sessionCount(), stdioProcesses: stdio.inUse, stdioProcessLimit: stdio.limit };
@@ -122,6 +140,7 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
     llm,
     prm: protectedResourceMetadata(config.bundle),
     prmPaths: protectedResourceMetadataPaths(config.bundle),
+    readiness,
     acquire() {
       inFlight++;
       let released = false;
@@ -143,6 +162,7 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
       return inFlight === 0 ? Promise.resolve() : new Promise<void>((resolve) => waiters.push(resolve));
     },
     close() {
+      readiness.close();
       closing ??= Promise.allSettled([mcp.close(), llm.close(), limiter.close()])
         .then(() => Promise.allSettled([upstream.close(), closeSessionStore()]))
         .then(

@@ -32,8 +32,8 @@ export interface GatewayOptions {
   readonly verifier?: TokenVerifierOptions;
   /**
    * Serve Prometheus /metrics on the admin port (`telemetry.metrics.port`, or `port` here; 0 = any), on
-   * `host` (default: the gateway's host). Off by default so tests never fight over the fixed port;
-   * `tollgate serve` turns it on.
+   * `host` (default: the gateway's host). A `port` here serves even when the bundle turns metrics off. Off
+   * by default so tests never fight over the fixed port; `tollgate serve` turns it on unless told `off`.
    */
   readonly metricsServer?: boolean | { readonly port?: number; readonly host?: string };
   /** Telemetry overrides (tests: an in-memory span exporter). */

@@ -22,7 +22,7 @@ import { andThen, stage } from "../http/stage.js";
 import type { HttpHandler, Principal, RequestContext } from "../http/types.js";
 import { ATTR, SpanKind, createTelemetry, withRequestTelemetry } from "../observability/index.js";
 import { memorySessionRecords } from "../mcp/session-records.js";
-import { type ActiveRuntime, MCP_SESSION_IDLE_MS, createActiveRuntime } from "./active-runtime.js";
+import { type ActiveRuntime, createActiveRuntime, mcpSessionIdleMs } from "./active-runtime.js";
 import { type GatewayOptions, GatewayStartError, type ReloadOutcome, type RunningGateway } from "./gateway.js";
 import { answerPreflight, applyCors, isPreflight, originAllowed } from "./cors.js";
 import { applyClientLimits, serverOptions } from "./options.js";
@@ -84,11 +84,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   telemetry.metrics.bundleReload(true);
   const audit = telemetry.audit;
   // MCP sessions outlive a reload: each runtime resumes them from these records (or from Redis, when shared).
-  const mcpSessionRecords = memorySessionRecords(MCP_SESSION_IDLE_MS);
+  // Their expiry is the first bundle's `mcp.sessions.idleMinutes`; a reload that changes it applies to the
+  // sessions' upstream clients here and to Redis records, and to these records at the next start.
+  const mcpSessionRecords = memorySessionRecords(mcpSessionIdleMs(first.config));
   let current = await createActiveRuntime(first.config, {
     audit,
     metrics: telemetry.metrics,
     mcpSessionRecords,
+    log,
     ...(options.verifier ? { verifierOptions: options.verifier } : {}),
   });
   let currentFingerprint = first.fingerprint;
@@ -138,16 +141,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
 
     // Probes and well-known documents: no token.
     if (pathname === "/healthz") return json(res, requestId, 200, { status: "ok" });
-    if (pathname === "/readyz") {
-      // Not ready yet: try again now, so readiness recovers without traffic (probes are the only traffic then).
-      if (!runtime.verifier.keys.loaded) await runtime.verifier.keys.load().catch(() => undefined);
-      const ready = runtime.verifier.keys.loaded;
-      return json(res, requestId, ready ? 200 : 503, {
-        status: ready ? "ready" : "not ready",
-        digest: runtime.config.digest,
-        ...(ready ? {} : { reason: "issuer keys not fetched" }),
-      });
-    }
+    if (pathname === "/readyz") return json(res, requestId, ...(await readiness(runtime)));
     if (req.method === "GET" && runtime.prmPaths.has(pathname))
       return json(res, requestId, 200, runtime.prm, { "cache-control": "max-age=300" });
     if (req.method === "GET" && pathname === "/.well-known/oauth-authorization-server") {
@@ -204,6 +198,27 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       res.off("close", onClose);
       release();
     }
+  }
+
+  /** `/readyz`: the issuer's keys are fetched and every required upstream is up. */
+  async function readiness(runtime: ActiveRuntime): Promise<[number, unknown]> {
+    // Not ready yet: try again now, so readiness recovers without traffic (probes are the only traffic then).
+    if (!runtime.verifier.keys.loaded) await runtime.verifier.keys.load().catch(() => undefined);
+    const upstreams = await runtime.readiness.states();
+    const reasons = [
+      ...(runtime.verifier.keys.loaded ? [] : ["issuer keys not fetched"]),
+      ...upstreams.flatMap((u) => (u.state === "up" ? [] : [`${u.kind} upstream "${u.id}" ${u.state}: ${u.detail}`])),
+    ];
+    const ready = reasons.length === 0;
+    return [
+      ready ? 200 : 503,
+      {
+        status: ready ? "ready" : "not ready",
+        digest: runtime.config.digest,
+        ...(ready ? {} : { reason: reasons.join("; ") }),
+        ...(upstreams.length > 0 ? { upstreams } : {}),
+      },
+    ];
   }
 
   const tracing = telemetry.tracingEnabled;
@@ -293,7 +308,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         .catch(
           (error: unknown) =>
             void log(
-              `tollgate: metrics server not started (${(error as Error).message}); set telemetry.metrics.port to a free port`,
+              `tollgate: metrics server not started (${(error as Error).message}); pick a free port with --metrics-port or TOLLGATE_METRICS_PORT (0: any), or "off"`,
             ),
         )
     : undefined;
@@ -320,6 +335,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           audit,
           metrics: telemetry.metrics,
           mcpSessionRecords,
+          log,
           ...(options.verifier ? { verifierOptions: options.verifier } : {}),
         });
         await next.verifier.keys.load().catch(() => undefined);
