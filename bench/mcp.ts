@@ -10,7 +10,10 @@
  * Direct and gateway runs are interleaved, 5 repetitions each; medians, and the medians of the added p50
  * and of the throughput ratio computed within each repetition, are printed, with the gateway's CPU time
  * per call.
- * Targets: ≤ 1 ms added at p50, ≥ 50% of direct throughput.
+ * Two workloads side by side: today's (`get_time`, a result of a few bytes) and the agent workload's
+ * (`get_records` on ./support/records-upstream.ts: seeded arguments, every call distinct, a JSON result of
+ * 2-8 KB with PII in a fifth of them), measured the same way, the same calls for every target.
+ * Targets: ≤ 1 ms added at p50, ≥ 50% of direct throughput; on the agent workload ≤ 1 ms added at p50.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
@@ -23,6 +26,8 @@ import {
   pinThisProcess,
   startGatewayProcess,
 } from "./support/gateway-process.js";
+import { startRecordsUpstream } from "./support/records-upstream.js";
+import { type AgentToolCall, createToolCallWorkload } from "./workload/agent.js";
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
 const LATENCY_CALLS = 400;
@@ -55,33 +60,54 @@ async function connect(url: string, token?: string): Promise<Client> {
   return client;
 }
 
-async function latency(client: Client, tool: string): Promise<{ p50: number; p99: number }> {
+/** The arguments of the i-th call: none for today's workload, a list the same for every target for the agent's. */
+type Arguments = (i: number) => Record<string, unknown>;
+const noArguments: Arguments = () => ({});
+
+async function call(client: Client, tool: string, args: Record<string, unknown>): Promise<void> {
+  const result = await client.callTool({ name: tool, arguments: args });
+  if (result.isError) throw new Error(`${tool}: ${JSON.stringify(result.content).slice(0, 300)}`);
+}
+
+async function latency(client: Client, tool: string, args: Arguments): Promise<{ p50: number; p99: number }> {
   const samples: number[] = [];
   for (let i = 0; i < LATENCY_CALLS; i++) {
     const start = process.hrtime.bigint();
-    await client.callTool({ name: tool, arguments: {} });
+    await call(client, tool, args(i));
     samples.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
   return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
 }
 
-async function throughput(client: Client, tool: string): Promise<number> {
+async function throughput(client: Client, tool: string, args: Arguments): Promise<number> {
   let next = 0;
   const start = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      while (next++ < THROUGHPUT_CALLS) await client.callTool({ name: tool, arguments: {} });
+      for (let i = next++; i < THROUGHPUT_CALLS; i = next++) await call(client, tool, args(i));
     }),
   );
   return THROUGHPUT_CALLS / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
-function mcpSection(webUrl: string) {
+/** `count` seeded agent calls, as an {@link Arguments} over them. */
+function agentArguments(next: () => AgentToolCall, count: number): Arguments {
+  const calls = Array.from({ length: count }, () => next().arguments);
+  return (i) => ({ ...calls[i % calls.length] });
+}
+
+function mcpSection(webUrl: string, recordsUrl: string) {
   return {
     path: "/mcp",
     policy: "default",
-    upstreams: [{ id: "web", transport: { type: "streamable-http" as const, url: webUrl } }],
-    grants: [{ scope: "mcp:read", upstream: "web", tools: ["get_*"] }],
+    upstreams: [
+      { id: "web", transport: { type: "streamable-http" as const, url: webUrl } },
+      { id: "records", transport: { type: "streamable-http" as const, url: recordsUrl } },
+    ],
+    grants: [
+      { scope: "mcp:read", upstream: "web", tools: ["get_*"] },
+      { scope: "mcp:read", upstream: "records", tools: ["get_*"] },
+    ],
     deny: [],
     alwaysBlocked: [{ upstream: "*", tools: ["*delete*"], reason: "destructive" }],
   };
@@ -89,10 +115,19 @@ function mcpSection(webUrl: string) {
 
 type Series = { p50: number[]; p99: number[]; rps: number[]; cpuPerCall: number[] };
 const series = (): Series => ({ p50: [], p99: [], rps: [], cpuPerCall: [] });
+const AGENT_PII_FRACTION = 0.2;
+
+/** One client of a target, on one workload. */
+interface Lane {
+  readonly client: Client;
+  readonly tool: string;
+  readonly series: Series;
+}
 
 async function main(): Promise<void> {
   pinThisProcess();
   const web = await startHttpUpstream();
+  const records = await startRecordsUpstream({ piiFraction: AGENT_PII_FRACTION });
   const as = await startAuthServer({ audience: AUDIENCE, scopes: ["mcp:read"], clients: [TEST_CLIENTS.reader] });
   const base = authTestBundle(as.issuer, AUDIENCE);
   // The sample's guard policy (PII mask, injection block, credential-leak block) without its
@@ -102,49 +137,75 @@ async function main(): Promise<void> {
     bundle: {
       ...base,
       guardPolicies: base.guardPolicies.map(({ limits: _limits, ...policy }) => policy),
-      mcp: mcpSection(web.url),
+      mcp: mcpSection(web.url, records.url),
     },
     env: TEST_SECRET_ENV,
   });
   const bare = await startGatewayProcess({
     mode: "tollgate",
-    bundle: { ...base, guardPolicies: [{ id: "default" }], mcp: mcpSection(web.url) },
+    bundle: { ...base, guardPolicies: [{ id: "default" }], mcp: mcpSection(web.url, records.url) },
     env: TEST_SECRET_ENV,
   });
   const { clientId, clientSecret, scopes } = TEST_CLIENTS.reader;
   const token = (await as.clientCredentials({ clientId, clientSecret, scopes: [...scopes] })).access_token;
   const mcpUrl = (gateway: GatewayProcess) => `http://127.0.0.1:${gateway.port}/mcp`;
-  const targets: { name: string; client: Client; tool: string; process: GatewayProcess | undefined; series: Series }[] =
-    [
-      { name: "direct", client: await connect(web.url), tool: "get_time", process: undefined, series: series() },
+  const lane = async (url: string, tool: string, bearer?: string): Promise<Lane> => ({
+    client: await connect(url, bearer),
+    tool,
+    series: series(),
+  });
+  const targets: { name: string; process: GatewayProcess | undefined; today: Lane; agent: Lane }[] = [
+    {
+      name: "direct",
+      process: undefined,
+      today: await lane(web.url, "get_time"),
+      agent: await lane(records.url, "get_records"),
+    },
+    {
+      name: "gateway, no guards",
+      process: bare,
+      today: await lane(mcpUrl(bare), "web__get_time", token),
+      agent: await lane(mcpUrl(bare), "records__get_records", token),
+    },
+    {
+      name: "gateway, guards on",
+      process: guarded,
+      today: await lane(mcpUrl(guarded), "web__get_time", token),
+      agent: await lane(mcpUrl(guarded), "records__get_records", token),
+    },
+  ];
+  const agentCalls = createToolCallWorkload({ seed: 1 });
+  // Warm-up: JIT, connection pools, token verification cache.
+  const warmUp = agentArguments(createToolCallWorkload({ seed: 2 }), 200);
+  for (let i = 0; i < 200; i++)
+    for (const t of targets) {
+      await call(t.today.client, t.today.tool, {});
+      await call(t.agent.client, t.agent.tool, warmUp(i));
+    }
+
+  type Target = (typeof targets)[number];
+  for (let rep = 0; rep < REPETITIONS; rep++) {
+    const workloads = [
+      { pick: (t: Target) => t.today, latencyArgs: noArguments, throughputArgs: noArguments },
       {
-        name: "gateway, no guards",
-        client: await connect(mcpUrl(bare), token),
-        tool: "web__get_time",
-        process: bare,
-        series: series(),
-      },
-      {
-        name: "gateway, guards on",
-        client: await connect(mcpUrl(guarded), token),
-        tool: "web__get_time",
-        process: guarded,
-        series: series(),
+        pick: (t: Target) => t.agent,
+        latencyArgs: agentArguments(agentCalls, LATENCY_CALLS),
+        throughputArgs: agentArguments(agentCalls, THROUGHPUT_CALLS),
       },
     ];
-  // Warm-up: JIT, connection pools, token verification cache.
-  for (let i = 0; i < 200; i++) for (const t of targets) await t.client.callTool({ name: t.tool, arguments: {} });
-
-  for (let rep = 0; rep < REPETITIONS; rep++) {
-    for (const t of targets) {
-      const l = await latency(t.client, t.tool);
-      t.series.p50.push(l.p50);
-      t.series.p99.push(l.p99);
-    }
-    for (const t of targets) {
-      const cpuBefore = (await t.process?.cpuMicros()) ?? Number.NaN;
-      t.series.rps.push(await throughput(t.client, t.tool));
-      t.series.cpuPerCall.push((((await t.process?.cpuMicros()) ?? Number.NaN) - cpuBefore) / THROUGHPUT_CALLS);
+    for (const { pick, latencyArgs, throughputArgs } of workloads) {
+      for (const t of targets) {
+        const { client, tool, series: s } = pick(t);
+        const l = await latency(client, tool, latencyArgs);
+        s.p50.push(l.p50);
+        s.p99.push(l.p99);
+      }
+      for (const t of targets) {
+        const { client, tool, series: s } = pick(t);
+        const cpuBefore = (await t.process?.cpuMicros()) ?? Number.NaN;
+        s.rps.push(await throughput(client, tool, throughputArgs));
+        s.cpuPerCall.push((((await t.process?.cpuMicros()) ?? Number.NaN) - cpuBefore) / THROUGHPUT_CALLS);
+      }
     }
   }
 
@@ -153,27 +214,54 @@ async function main(): Promise<void> {
   console.log(
     `MCP tools/call, ${REPETITIONS} interleaved repetitions (${LATENCY_CALLS} sequential calls; ${THROUGHPUT_CALLS} calls at concurrency ${CONCURRENCY}), medians; ${describeProxyProcess()}:`,
   );
-  for (const t of targets) {
-    const cpu = t.process ? `   gateway cpu ${median(t.series.cpuPerCall).toFixed(0)} µs/call` : "";
-    console.log(
-      `${t.name.padEnd(20)} p50 ${median(t.series.p50).toFixed(3)} ms   p99 ${median(t.series.p99).toFixed(3)} ms   ${median(t.series.rps).toFixed(0)} calls/s${cpu}`,
-    );
+  type Added = { addedP50: number; addedP99: number; ratio: number };
+  const workloadNames = { today: "today's workload (get_time)", agent: "agent workload (get_records, 2-8 KB results)" };
+  const summary = new Map<string, Partial<Record<"today" | "agent", Added>>>();
+  for (const which of ["today", "agent"] as const) {
+    console.log(`\n${workloadNames[which]}:`);
+    for (const t of targets) {
+      const s = t[which].series;
+      const cpu = t.process ? `   gateway cpu ${median(s.cpuPerCall).toFixed(0)} µs/call` : "";
+      console.log(
+        `${t.name.padEnd(20)} p50 ${median(s.p50).toFixed(3)} ms   p99 ${median(s.p99).toFixed(3)} ms   ${median(s.rps).toFixed(0)} calls/s${cpu}`,
+      );
+    }
+    const base = direct[which].series;
+    for (const t of targets.slice(1)) {
+      const s = t[which].series;
+      // Within each repetition (the targets ran back to back), then the median: drift on a shared machine cancels.
+      const addedP50 = median(s.p50.map((p50, i) => p50 - (base.p50[i] ?? Number.NaN)));
+      const addedP99 = median(s.p99.map((p99, i) => p99 - (base.p99[i] ?? Number.NaN)));
+      const ratio = median(s.rps.map((rps, i) => rps / (base.rps[i] ?? Number.NaN)));
+      summary.set(t.name, { ...summary.get(t.name), [which]: { addedP50, addedP99, ratio } });
+      console.log(
+        `${t.name}: added p50 ${addedP50.toFixed(3)} ms (target <= 1 ms: ${addedP50 <= 1 ? "met" : "NOT met"}), added p99 ${addedP99.toFixed(3)} ms, ` +
+          `p50 ratio ${(median(s.p50) / median(base.p50)).toFixed(2)}x, ` +
+          `throughput ${(ratio * 100).toFixed(1)}% of direct${which === "today" ? ` (target >= 50%: ${ratio >= 0.5 ? "met" : "NOT met"})` : ""}`,
+      );
+    }
   }
-  for (const t of targets.slice(1)) {
-    // Within each repetition (the targets ran back to back), then the median: drift on a shared machine cancels.
-    const addedP50 = median(t.series.p50.map((p50, i) => p50 - (direct.series.p50[i] ?? Number.NaN)));
-    const ratio = median(t.series.rps.map((rps, i) => rps / (direct.series.rps[i] ?? Number.NaN)));
-    console.log(
-      `${t.name}: added p50 ${addedP50.toFixed(3)} ms (target <= 1 ms: ${addedP50 <= 1 ? "met" : "NOT met"}), ` +
-        `p50 ratio ${(median(t.series.p50) / median(direct.series.p50)).toFixed(2)}x, ` +
-        `throughput ${(ratio * 100).toFixed(1)}% of direct (target >= 50%: ${ratio >= 0.5 ? "met" : "NOT met"})`,
-    );
-  }
+  console.log(`\nSide by side, gateway vs direct (medians of per-repetition differences and ratios):`);
+  console.log(`  ${"".padEnd(48)} ${"today's workload".padEnd(22)} agent workload`);
+  const rows: [string, (v: Added) => string][] = [
+    ["added p50 (ms; target <= 1)", (v) => `${v.addedP50.toFixed(3)} ${v.addedP50 <= 1 ? "MET" : "MISSED"}`],
+    ["added p99 (ms)", (v) => v.addedP99.toFixed(3)],
+    ["throughput vs direct", (v) => `${(v.ratio * 100).toFixed(1)}%`],
+  ];
+  for (const [name, both] of summary)
+    for (const [label, format] of rows)
+      console.log(
+        `  ${`${name}, ${label}`.padEnd(48)} ${(both.today ? format(both.today) : "").padEnd(22)} ${both.agent ? format(both.agent) : ""}`,
+      );
 
-  for (const t of targets) await t.client.close();
+  for (const t of targets) {
+    await t.today.client.close();
+    await t.agent.client.close();
+  }
   guarded.close();
   bare.close();
   await web.close();
+  await records.close();
   await as.close();
 }
 
