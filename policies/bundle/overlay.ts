@@ -18,6 +18,8 @@ const Transport = z.discriminatedUnion("type", [
   }),
 ]);
 
+const METRICS_PORT = 'expected a port (0-65535, 0: any free port) or "off"';
+
 export const OverlaySchema = z.strictObject({
   /** Values for `{{apply:NAME}}` placeholders. */
   values: z.record(z.string(), z.string()).default({}),
@@ -32,9 +34,10 @@ export const OverlaySchema = z.strictObject({
    * `tollgate serve --metrics-port` and TOLLGATE_METRICS_PORT still win over it.
    */
   metricsPort: z
-    .union([z.int().min(0).max(65_535), z.literal("off")], {
-      error: 'expected a port (0-65535, 0: any free port) or "off"',
-    })
+    .union([
+      z.int({ error: METRICS_PORT }).min(0, { error: METRICS_PORT }).max(65_535, { error: METRICS_PORT }),
+      z.literal("off", { error: METRICS_PORT }),
+    ])
     .optional(),
   /** Upstream id → replacement transport (credentials become `none`). */
   mcpUpstreams: z.record(z.string(), Transport).default({}),
