@@ -1,11 +1,18 @@
 /**
- * Prompt-injection detection on user and tool content. Builds on `@andersmyrmel/vard` (heuristic,
+ * Prompt-injection detection on user and tool content: the patterns of `@andersmyrmel/vard` (heuristic,
  * ReDoS-tested patterns for instruction override, role manipulation, delimiter injection, system-prompt
- * leak and encoding tricks) and adds the named jailbreak families it misses. `DAN` is matched only as an
- * upper-case word in a jailbreak context, so "dangerous" or the name "Dan" never trigger it.
+ * leak and encoding tricks; ./injection-patterns.ts) plus the named jailbreak families it misses, deciding
+ * exactly as vard does with the same configuration. `DAN` is matched only as an upper-case word in a
+ * jailbreak context, so "dangerous" or the name "Dan" never trigger it.
+ *
+ * Compiled once per sensitivity: only the patterns that can count (a counted threat type, a severity at
+ * or above the threshold) are kept, and one alternation of all of them answers "could anything match?"
+ * in a single pass, so text without a suspicious phrase (nearly all of it) never runs the patterns one by
+ * one.
  */
-import vard, { type Pattern, type ThreatType } from "@andersmyrmel/vard";
+import type { Pattern, ThreatType } from "@andersmyrmel/vard";
 import type { GuardMode, GuardPolicy } from "../bundle/index.js";
+import { VARD_PATTERNS } from "./injection-patterns.js";
 import { type Finding, type TextVerdict, blockVerdict, redactFindings } from "./verdict.js";
 
 export type InjectionSensitivity = "strict" | "moderate" | "lenient";
@@ -49,21 +56,55 @@ export interface InjectionGuard {
   apply(text: string): TextVerdict;
 }
 
-export function compileInjectionGuard(config: NonNullable<GuardPolicy["promptInjection"]>): InjectionGuard {
-  const counted = new Set(COUNTED[config.sensitivity]);
-  let detector = vard()
-    .threshold(THRESHOLD[config.sensitivity])
-    .maxLength(Number.MAX_SAFE_INTEGER)
-    .patterns([...JAILBREAK_FAMILY_PATTERNS]);
-  for (const type of COUNTED.strict) detector = counted.has(type) ? detector.block(type) : detector.allow(type);
+interface InjectionDetector {
+  /** The patterns that count at this sensitivity, global, in vard's order then the jailbreak families. */
+  readonly patterns: readonly { readonly regex: RegExp; readonly type: ThreatType }[];
+  /** Matches where any of `patterns` would (possibly more: flags are widened, never narrowed). */
+  readonly mayMatch: RegExp | undefined;
+}
 
-  const find = (text: string): Finding[] => {
-    const result = detector.safeParse(text);
-    if (result.safe) return [];
-    return result.threats
-      .filter((t) => counted.has(t.type))
-      .map((t) => ({ kind: t.type, start: t.position, end: t.position + t.match.length }));
-  };
+const DETECTORS = new Map<InjectionSensitivity, InjectionDetector>();
+
+/** The detector of one sensitivity, compiled on first use and shared by every policy that uses it. */
+function detectorFor(sensitivity: InjectionSensitivity): InjectionDetector {
+  const known = DETECTORS.get(sensitivity);
+  if (known) return known;
+  const counted = new Set(COUNTED[sensitivity]);
+  const kept = [...VARD_PATTERNS, ...JAILBREAK_FAMILY_PATTERNS].filter(
+    (p) => counted.has(p.type) && p.severity >= THRESHOLD[sensitivity],
+  );
+  const patterns = kept.map((p) => ({
+    regex: new RegExp(p.regex.source, p.regex.flags.includes("g") ? p.regex.flags : `${p.regex.flags}g`),
+    type: p.type,
+  }));
+  // i and m only widen a pattern without them (s too, added when any pattern needs it); u, v or y would
+  // change how a pattern parses or where it may match, so with one of them there is no prefilter.
+  const combinable = kept.every((p) => !/[uvy]/.test(p.regex.flags));
+  const flags = kept.some((p) => p.regex.flags.includes("s")) ? "ims" : "im";
+  const mayMatch = combinable ? new RegExp(kept.map((p) => `(?:${p.regex.source})`).join("|"), flags) : undefined;
+  const detector = { patterns, mayMatch };
+  DETECTORS.set(sensitivity, detector);
+  return detector;
+}
+
+/** Every match of every counted pattern, in pattern order (what vard reports as its blocking threats). */
+function findInjections(detector: InjectionDetector, text: string): Finding[] {
+  if (detector.mayMatch && !detector.mayMatch.test(text)) return [];
+  if (text.trim() === "") return [];
+  const findings: Finding[] = [];
+  for (const { regex, type } of detector.patterns) {
+    regex.lastIndex = 0;
+    for (let match = regex.exec(text); match; match = regex.exec(text)) {
+      findings.push({ kind: type, start: match.index, end: match.index + match[0].length });
+      if (match[0].length === 0) regex.lastIndex++;
+    }
+  }
+  return findings;
+}
+
+export function compileInjectionGuard(config: NonNullable<GuardPolicy["promptInjection"]>): InjectionGuard {
+  const detector = detectorFor(config.sensitivity);
+  const find = (text: string): Finding[] => findInjections(detector, text);
 
   return {
     mode: config.mode,
