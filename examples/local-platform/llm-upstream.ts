@@ -15,7 +15,15 @@
  * - model `fail-<status>` (e.g. `fail-500`, `fail-429`): every vendor answers that status.
  * - model `slow-<ms>` (e.g. `slow-2000`): response headers are delayed by that many milliseconds.
  * And from code: `failNext({ status, count, retryAfterSeconds, vendor })`, `scriptReplies([...])`.
+ *
+ * Prompt caching (`promptCache: true`), as the vendors report it: a request whose conversation before its
+ * last message starts with a conversation this vendor already answered reads that part from the cache.
+ * OpenAI reports it as `usage.prompt_tokens_details.cached_tokens` (part of `prompt_tokens`); Anthropic as
+ * `cache_read_input_tokens`, and a request with a `cache_control` block writes the rest of that part to the
+ * cache (`cache_creation_input_tokens`); Anthropic's `input_tokens` is then only the uncached remainder.
+ * Streams report the same numbers (OpenAI's usage chunk, Anthropic's `message_start`).
  */
+import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 
@@ -59,6 +67,8 @@ export interface LlmUpstreamOptions {
    * streams tokens (without a vendor's delays), so the gateway reads them one or a few at a time.
    */
   readonly streamWrites?: "whole" | "per-event";
+  /** Remember conversations and report cached input tokens for repeated prefixes (see the module comment). */
+  readonly promptCache?: boolean;
 }
 
 export interface LlmUpstream {
@@ -97,6 +107,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
   const scripted: { chunks: readonly string[]; paceMs: number; tool?: string }[] = [];
   const maxRecorded = options.maxRecorded ?? 1000;
   const models = options.models ?? DEFAULT_MODELS;
+  const cache = options.promptCache ? new PromptCache() : undefined;
 
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -163,12 +174,19 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
       return;
     }
     const slow = /^slow-(\d{1,6})$/.exec(model);
-    const respond = () => route(req, res, path, body, model);
+    const respond = () => route(req, res, path, body, model, vendor);
     if (slow) setTimeout(respond, Number(slow[1]));
     else respond();
   }
 
-  function route(req: IncomingMessage, res: ServerResponse, path: string, body: unknown, model: string): void {
+  function route(
+    req: IncomingMessage,
+    res: ServerResponse,
+    path: string,
+    body: unknown,
+    model: string,
+    vendor: string,
+  ): void {
     if (req.method === "GET" && path === "/v1/models") {
       if (req.headers["anthropic-version"] !== undefined) {
         const data = models.map((id) => ({ type: "model", id, display_name: id, created_at: "2026-01-01T00:00:00Z" }));
@@ -182,11 +200,11 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
       return;
     }
     if (req.method === "POST" && path === "/v1/chat/completions") {
-      openAiChat(res, body as OpenAiRequestLike, model);
+      openAiChat(res, body as OpenAiRequestLike, model, vendor);
       return;
     }
     if (req.method === "POST" && path === "/v1/messages") {
-      anthropicMessages(res, body as AnthropicRequestLike, model);
+      anthropicMessages(res, body as AnthropicRequestLike, model, vendor);
       return;
     }
     sendJson(res, 404, { error: { type: "not_found_error", message: `no route ${req.method} ${path}` } });
@@ -215,17 +233,19 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     readonly tools?: readonly unknown[];
   }
 
-  function openAiChat(res: ServerResponse, request: OpenAiRequestLike, model: string): void {
+  function openAiChat(res: ServerResponse, request: OpenAiRequestLike, model: string, vendor: string): void {
     const messages = request.messages ?? [];
     const lastUser = lastUserText(messages);
     const { chunks, paceMs, tool } = replyChunks(lastUser);
     const reply = chunks.join("");
     const promptTokens = estimateTokens(JSON.stringify(messages));
     const completionTokens = estimateTokens(reply);
+    const cachedTokens = cache?.read(vendor, undefined, messages) ?? 0;
     const usage = {
       prompt_tokens: promptTokens,
       completion_tokens: completionTokens,
       total_tokens: promptTokens + completionTokens,
+      ...(cache ? { prompt_tokens_details: { cached_tokens: cachedTokens, audio_tokens: 0 } } : {}),
     };
     const id = `chatcmpl-${Math.random().toString(36).slice(2, 12)}`;
     const created = Math.floor(Date.now() / 1000);
@@ -287,12 +307,19 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     readonly stream?: boolean;
   }
 
-  function anthropicMessages(res: ServerResponse, request: AnthropicRequestLike, model: string): void {
+  function anthropicMessages(res: ServerResponse, request: AnthropicRequestLike, model: string, vendor: string): void {
     const messages = request.messages ?? [];
     const { chunks, paceMs, tool } = replyChunks(lastUserText(messages));
     const reply = chunks.join("");
-    const inputTokens = estimateTokens(JSON.stringify(messages) + JSON.stringify(request.system ?? ""));
+    const allInputTokens = estimateTokens(JSON.stringify(messages) + JSON.stringify(request.system ?? ""));
     const outputTokens = estimateTokens(reply);
+    const cacheRead = cache?.read(vendor, request.system, messages) ?? 0;
+    const cacheWrite =
+      cache && JSON.stringify(request).includes('"cache_control"')
+        ? Math.max(0, cache.prefixTokens(request.system, messages) - cacheRead)
+        : 0;
+    const inputTokens = Math.max(1, allInputTokens - cacheRead - cacheWrite);
+    const cacheUsage = cache ? { cache_read_input_tokens: cacheRead, cache_creation_input_tokens: cacheWrite } : {};
     const id = `msg_${Math.random().toString(36).slice(2, 14)}`;
     if (!request.stream) {
       sendJson(res, 200, {
@@ -305,7 +332,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
           : [{ type: "text", text: reply }],
         stop_reason: tool ? "tool_use" : "end_turn",
         stop_sequence: null,
-        usage: { input_tokens: inputTokens, output_tokens: outputTokens },
+        usage: { input_tokens: inputTokens, output_tokens: outputTokens, ...cacheUsage },
       });
       return;
     }
@@ -323,7 +350,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
             content: [],
             stop_reason: null,
             stop_sequence: null,
-            usage: { input_tokens: inputTokens, output_tokens: 1 },
+            usage: { input_tokens: inputTokens, output_tokens: 1, ...cacheUsage },
           },
         },
       ],
@@ -445,6 +472,47 @@ function splitText(text: string, pieces: number | undefined): readonly string[] 
   const out: string[] = [];
   for (let i = 0; i < text.length; i += size) out.push(text.slice(i, i + size));
   return out;
+}
+
+/**
+ * Conversations each vendor answered, by a hash chain over their messages: a request reads from the cache
+ * the longest conversation-before-its-last-message prefix that some earlier request sent in full.
+ */
+class PromptCache {
+  private readonly seen = new Set<string>();
+
+  /** Cached tokens of this request's longest known prefix; remembers the whole request for the next turn. */
+  read(vendor: string, system: unknown, messages: readonly ChatMessageLike[]): number {
+    const chain = this.chain(vendor, system, messages);
+    let cached = 0;
+    for (let k = messages.length - 1; k >= 1; k--) {
+      if (this.seen.has(chain[k] as string)) {
+        cached = this.prefixTokens(system, messages.slice(0, k + 1));
+        break;
+      }
+    }
+    this.seen.add(chain[messages.length] as string);
+    return cached;
+  }
+
+  /** Tokens of the conversation before the last message (what a cache write covers). */
+  prefixTokens(system: unknown, messages: readonly ChatMessageLike[]): number {
+    if (messages.length < 2) return 0;
+    return estimateTokens(JSON.stringify(messages.slice(0, -1)) + (system === undefined ? "" : JSON.stringify(system)));
+  }
+
+  /** `chain[k]` identifies system + the first k messages. */
+  private chain(vendor: string, system: unknown, messages: readonly ChatMessageLike[]): string[] {
+    let hash = createHash("sha256")
+      .update(`${vendor}\0${JSON.stringify(system ?? null)}`)
+      .digest("hex");
+    const out = [hash];
+    for (const message of messages) {
+      hash = createHash("sha256").update(hash).update(JSON.stringify(message)).digest("hex");
+      out.push(hash);
+    }
+    return out;
+  }
 }
 
 function estimateTokens(text: string): number {

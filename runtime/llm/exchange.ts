@@ -10,6 +10,7 @@ import type { Json } from "../http/json.js";
 import type { HttpHandler, RateLimiter, RequestContext } from "../http/types.js";
 import type { AuditEvent, AuditLog } from "../observability/audit.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
+import { type TraceContextHeaders, untracedTraceContext } from "../observability/trace-context.js";
 import type { Usage } from "./usage.js";
 import { type ErrorFlavour, type LlmError, sendLlmError } from "./errors.js";
 import type { ProviderHealth } from "./failover.js";
@@ -87,6 +88,11 @@ export class Completion {
     /** The client's wire format: chat.completions (`openai`) or native Messages (`anthropic`). */
     readonly flavour: ErrorFlavour,
   ) {}
+
+  private traceContext: TraceContextHeaders | undefined = undefined;
+  /** The trace context an untraced request sends its providers: one for every attempt of the request. */
+  readonly untracedTraceContext = (): TraceContextHeaders =>
+    (this.traceContext ??= untracedTraceContext(this.req.headers));
 
   /** Records one audit event of this request. */
   audit(event: Decision): void {

@@ -17,7 +17,7 @@ import { compileGuardPolicy } from "../../policies/guards/index.js";
 import { parseJsonObject } from "../http/json.js";
 import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext } from "../http/types.js";
 import type { AuditEvent, AuditLog } from "../observability/audit.js";
-import type { GatewayMetrics } from "../observability/index.js";
+import { type GatewayMetrics, propagateTo, traceHeaders, untracedTraceContext } from "../observability/index.js";
 import { anthropicModelsToOpenAi } from "./anthropic-translate.js";
 import { serveCompletion } from "./completion.js";
 import { type ErrorFlavour, type LlmError, sendLlmError } from "./errors.js";
@@ -184,7 +184,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
         const response = await services.upstream.fetchWhole({
           url: provider.modelsUrl,
           method: "GET",
-          headers: provider.headers(pickHeaders(req, ["anthropic-version"])),
+          headers: upstreamHeaders(ctx, req, provider.headers(pickHeaders(req, ["anthropic-version"]))),
           timeoutMs: provider.config.timeoutMs,
           idleMs: route.config.idleTimeoutMs,
           cancellation: ctx.cancellation,
@@ -222,6 +222,17 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       admission.headers,
     );
   }
+}
+
+/** A provider request's headers with the request's id and trace context. */
+function upstreamHeaders(
+  ctx: RequestContext,
+  req: IncomingMessage,
+  headers: Record<string, string>,
+): Record<string, string> {
+  const out = traceHeaders(headers);
+  propagateTo(out, ctx.requestId, () => untracedTraceContext(req.headers));
+  return out;
 }
 
 /**

@@ -9,7 +9,7 @@ import { MAX_JSON_DEPTH, nestsDeeperThan, parseJsonObject } from "../http/json.j
 import { RequestBodyTooLarge, readBody } from "../http/read-body.js";
 import { type Stage, andThen } from "../http/stage.js";
 import type { LimitDecision } from "../http/types.js";
-import { ATTR, traceHeaders, tracingActive, upstreamCall } from "../observability/index.js";
+import { ATTR, propagateTo, traceHeaders, tracingActive, upstreamCall } from "../observability/index.js";
 import { chatToMessagesRequest } from "./anthropic-translate.js";
 import { badRequest, guardBlocked } from "./errors.js";
 import type { Completion, LlmRefusal } from "./exchange.js";
@@ -190,13 +190,17 @@ async function silentBody(answer: UpstreamAnswer): Promise<void> {
 /** One attempt at `provider`: a JSON answer is read whole as it arrives, a stream is handed over as it arrives. */
 function send(x: Completion, provider: PreparedProvider): Promise<UpstreamAnswer> {
   const { route, services } = x;
-  // Runs inside the upstream span: `traceHeaders` names that span as the provider's parent (a no-op untraced).
+  // Runs inside the upstream span: `traceHeaders` names that span as the provider's parent; untraced, the
+  // client's trace context goes on as it came (or a new one starts). Every attempt carries the request's id.
   const call = (): Promise<UpstreamAnswer> => {
-    const headers = provider.headers(x.flavour === "anthropic" ? pickHeaders(x.req, ANTHROPIC_HEADERS) : undefined);
+    const headers = traceHeaders(
+      provider.headers(x.flavour === "anthropic" ? pickHeaders(x.req, ANTHROPIC_HEADERS) : undefined),
+    );
+    propagateTo(headers, x.ctx.requestId, x.untracedTraceContext);
     const request: UpstreamRequest = {
       url: provider.completionsUrl,
       method: "POST",
-      headers: traceHeaders(headers),
+      headers,
       body: JSON.stringify(providerBody(x, provider)),
       timeoutMs: provider.config.timeoutMs,
       idleMs: route.config.idleTimeoutMs,

@@ -5,10 +5,13 @@
  * guards, resource timing, its own body streams) on every upstream call.
  * Redirects are not followed here: an upstream's 3xx reaches the SDK, which follows it only within the
  * upstream's own origin and otherwise fails the call (no request leaves for a host the bundle did not name).
+ * Every request made while serving a client request carries that request's `x-request-id` and trace context
+ * (../observability/context.ts: the SDK calls this fetch with its own headers only).
  */
 import { Readable } from "node:stream";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { type Dispatcher, request } from "undici";
+import { addUpstreamPropagation } from "../observability/context.js";
 
 /** Statuses whose Response must have a null body (the Fetch standard). */
 const NULL_BODY_STATUS = new Set([101, 103, 204, 205, 304]);
@@ -39,9 +42,11 @@ export const upstreamFetch =
     if (body !== undefined && body !== null && typeof body !== "string")
       throw new TypeError("upstreamFetch sends string bodies only (JSON-RPC)");
     const method = (init?.method ?? "GET").toUpperCase() as Dispatcher.HttpMethod;
+    const requestHeaders = headerRecord(init?.headers);
+    addUpstreamPropagation(requestHeaders);
     const response = await request(input, {
       method,
-      headers: headerRecord(init?.headers),
+      headers: requestHeaders,
       body: body ?? null,
       signal: init?.signal ?? undefined,
       dispatcher,

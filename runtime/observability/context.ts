@@ -8,10 +8,17 @@
  * const decision = await span("tollgate.limit", { [ATTR.ROUTE]: route.id }, () => limiter.admitRequest(p, policy));
  * const headers = traceHeaders({ "content-type": "application/json" });   // + traceparent when tracing
  * ```
+ *
+ * Upstream requests that cannot be handed the request (the MCP SDK's client transport calls its `fetch`
+ * with the SDK's own headers only) learn the request's id and trace context from
+ * {@link withUpstreamPropagation}, which the server runs MCP requests in; {@link addUpstreamPropagation}
+ * adds them to such a request's headers.
  */
 import { AsyncLocalStorage } from "node:async_hooks";
+import type { IncomingHttpHeaders } from "node:http";
 import type { Telemetry } from "./telemetry.js";
 import type { GatewayMetrics } from "./metrics.js";
+import { type TraceContextHeaders, untracedTraceContext } from "./trace-context.js";
 import { type SafeSpan, type SpanAttributes, SpanKind } from "./tracing.js";
 
 const current = new AsyncLocalStorage<Telemetry>();
@@ -111,4 +118,46 @@ export function upstreamCall<T>(
     },
     { kind: SpanKind.CLIENT },
   );
+}
+
+/** The request id and the client's trace context, for the upstream requests made while serving one request. */
+interface UpstreamPropagation {
+  readonly requestId: string;
+  readonly incoming: IncomingHttpHeaders;
+  /** Decided at the first upstream request, so every upstream request of the client request shares one trace. */
+  traceContext: TraceContextHeaders | undefined;
+}
+
+const propagation = new AsyncLocalStorage<UpstreamPropagation>();
+
+/**
+ * Runs `fn` (the serving of one request) so that every upstream request it makes through
+ * {@link addUpstreamPropagation} carries `requestId` and a trace context continued from `incoming`.
+ */
+export function withUpstreamPropagation<T>(requestId: string, incoming: IncomingHttpHeaders, fn: () => T): T {
+  return propagation.run({ requestId, incoming, traceContext: undefined }, fn);
+}
+
+/**
+ * Adds the request id and trace context of the request being served to an upstream request's `headers`
+ * (lowercase names), in place: `x-request-id` always, `traceparent`/`tracestate` unless a traced request's
+ * upstream span already set them. Outside {@link withUpstreamPropagation} (an upstream's background
+ * reconnect) it adds nothing.
+ */
+export function addUpstreamPropagation(headers: Record<string, string>): void {
+  const scope = propagation.getStore();
+  if (scope) propagateTo(headers, scope.requestId, () => (scope.traceContext ??= untracedTraceContext(scope.incoming)));
+}
+
+/** Sets `x-request-id` and, unless `traceparent` is already set, the trace context `untraced` gives. */
+export function propagateTo(
+  headers: Record<string, string>,
+  requestId: string,
+  untraced: () => TraceContextHeaders,
+): void {
+  headers["x-request-id"] = requestId;
+  if (headers.traceparent !== undefined) return;
+  const context = untraced();
+  headers.traceparent = context.traceparent;
+  if (context.tracestate !== undefined) headers.tracestate = context.tracestate;
 }

@@ -4,3 +4,4 @@ export * from "./tracing.js";
 export * from "./telemetry.js";
 export { scrubText, scrubValue, SCRUBBED } from "./scrub.js";
 export * from "./context.js";
+export * from "./trace-context.js";
