@@ -51,7 +51,7 @@ th { background: #eef1f5; font-weight: 600; }
 td.allow { color: var(--ok); font-weight: 600; }
 td.refuse { color: var(--muted); }
 td.deny, td.always-blocked { color: var(--bad); font-weight: 600; }
-tr.blocked td.tool::after { content: " ⛔ always blocked"; color: var(--bad); font-size: 12px; }
+tr.blocked td.tool::after { content: "always blocked"; margin-left: 8px; padding: 0 6px; border-radius: 3px; background: #fbe4e1; color: var(--bad); font: 600 11px system-ui, sans-serif; }
 code, .mono { font-family: ui-monospace, "SFMono-Regular", Menlo, monospace; font-size: 13px; }
 dl { display: grid; grid-template-columns: max-content 1fr; gap: 4px 16px; background: #fff; border: 1px solid var(--line); padding: 12px 16px; }
 dt { color: var(--muted); }
@@ -62,6 +62,7 @@ dd { margin: 0; }
 .note { color: var(--muted); }
 form.filters, form.explain { display: flex; flex-wrap: wrap; gap: 10px; align-items: end; margin-bottom: 12px; }
 form.explain { flex-direction: column; align-items: stretch; max-width: 720px; }
+form.explain button { align-self: flex-start; }
 label { display: flex; flex-direction: column; gap: 2px; color: var(--muted); font-size: 12px; }
 input, select, textarea, button { font: inherit; padding: 4px 8px; border: 1px solid var(--line); border-radius: 4px; }
 textarea { min-height: 120px; font-family: ui-monospace, Menlo, monospace; }

@@ -10,7 +10,7 @@
  * ```
  *
  * Every response carries a strict CSP (`default-src 'self'`, no inline script or style: the stylesheet is
- * served by the console), `no-store`, `nosniff`, `no-referrer` (the callback's code never leaks in a
+ * served by the console), `no-store`, `nosniff`, `Referrer-Policy: same-origin` (the callback's code never leaks in a
  * Referer) and `frame-ancestors 'none'`. Without a session, the console answers its stylesheet, the sign-in
  * page and the sign-in flow; every other URL redirects to sign-in (HTML) or answers 401.
  */
@@ -49,7 +49,8 @@ const SECURITY_HEADERS = {
   "content-security-policy": CSP,
   "cache-control": "no-store",
   "x-content-type-options": "nosniff",
-  "referrer-policy": "no-referrer",
+  // Same-origin only: the callback URL (with its code) never leaves, and forms keep a real Origin (no-referrer makes it "null").
+  "referrer-policy": "same-origin",
   "x-frame-options": "DENY",
 };
 const MAX_FORM_BYTES = 64 * 1024;
