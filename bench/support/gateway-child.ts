@@ -1,12 +1,12 @@
 /**
- * The proxy under test of bench/llm.ts and bench/mcp.ts, a process of its own (started, built and pinned
+ * The proxy under test of bench/llm.ts, bench/mcp.ts and bench/soak.ts, a process of its own (started, built and pinned
  * by ./gateway-process.ts):
  * `passthrough` — the Node floor: a minimal undici pass-through to the upstream;
  * `tollgate` — the real gateway (startGateway) with the full chain of the bundle it is given;
  * `llmstage` — diagnostic: only the LLM stage (createLlmGateway + limiter + guards + audit to /dev/null)
  *   behind a bare HTTP server with a fixed principal, i.e. Tollgate minus server, JWT and telemetry.
  * Audit lines go to /dev/null through the same buffered asynchronous destination as stdout in production.
- * Reports its port over IPC and answers `{type:"usage"}` with its CPU time and peak RSS.
+ * Reports its port over IPC and answers `{type:"usage"}` with its CPU time, peak RSS and current RSS.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -135,7 +135,11 @@ if (!process.send) {
           if (m.type === "usage")
             process.send?.({
               type: "usage",
-              usage: { cpu: process.cpuUsage(), maxRssKb: process.resourceUsage().maxRSS } satisfies ChildUsage,
+              usage: {
+                cpu: process.cpuUsage(),
+                maxRssKb: process.resourceUsage().maxRSS,
+                rssKb: process.memoryUsage.rss() / 1024,
+              } satisfies ChildUsage,
             });
           if (m.type === "exit") process.exit(0);
         });

@@ -42,6 +42,8 @@ export interface GatewayProcess {
   cpuMicros(): Promise<number>;
   /** The process's peak resident set size so far, in MB. */
   peakRssMb(): Promise<number>;
+  /** The process's resident set size now, in MB. */
+  rssMb(): Promise<number>;
   close(): void;
 }
 
@@ -49,6 +51,8 @@ export interface GatewayProcess {
 export interface ChildUsage {
   readonly cpu: NodeJS.CpuUsage;
   readonly maxRssKb: number;
+  /** Resident set size when asked. */
+  readonly rssKb: number;
 }
 
 function ask(child: ChildProcess): Promise<ChildUsage> {
@@ -89,6 +93,7 @@ export async function startGatewayProcess(config: ChildConfig, childFile?: strin
     port,
     cpuMicros: () => ask(child).then((usage) => usage.cpu.user + usage.cpu.system),
     peakRssMb: () => ask(child).then((usage) => usage.maxRssKb / 1024),
+    rssMb: () => ask(child).then((usage) => usage.rssKb / 1024),
     close: () => void child.send({ type: "exit" }),
   };
 }
