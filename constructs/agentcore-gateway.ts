@@ -10,6 +10,7 @@ import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy/index.js"
 import { TerraformVariable } from "cdktf";
 import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients } from "./refs.js";
 import { agentCoreAssumeRolePolicy } from "./agentcore-trust.js";
+import { agentClientAuthOf } from "./gateway-route.js";
 
 export interface AgentCoreMcpGatewayProps {
   /** Gateway name: letters, digits and single hyphens. */
@@ -29,6 +30,11 @@ export interface AgentCoreMcpGatewayProps {
  * endpoint, authenticated with the agent app's client credentials through an OAuth2 credential
  * provider. The client secret enters through a write-only attribute from a sensitive variable, so it
  * is stored by AgentCore in Secrets Manager and never in Terraform state.
+ *
+ * AgentCore's OAuth2 credential provider (`CustomOauth2`) authenticates only with a client id and secret: it
+ * cannot sign `private_key_jwt` assertions. So `clients` must be an agent app that opts into a client secret
+ * (`OktaApps({ agentApp: { clientAuth: { method: "client_secret" } } })`, or `OktaApps.fromClientIds` with
+ * `agentClientSecretEnv`), and its secret is copied from Okta into this construct's variable after the app exists.
  */
 export class AgentCoreMcpGateway extends Construct {
   public readonly gateway: BedrockagentcoreGateway;
@@ -136,10 +142,10 @@ export class AgentCoreMcpGateway extends Construct {
         ...(props.gateway.mcpUrl
           ? []
           : ["AgentCoreMcpGateway.gateway: the Tollgate gateway has no MCP upstream, so there is nothing to target"]),
-        ...(props.clients.agentClientSecretEnv
+        ...(agentClientAuthOf(props.clients).method === "client_secret"
           ? []
           : [
-              "AgentCoreMcpGateway.clients: needs an agent app that authenticates with a client secret (OktaApps.agentApp without publicJwks)",
+              'AgentCoreMcpGateway.clients: AgentCore\'s credential provider can only send a client secret, and this agent app has none: use OktaApps({ agentApp: { clientAuth: { method: "client_secret" } } }) (or fromClientIds with agentClientSecretEnv)',
             ]),
         ...(/^([0-9a-zA-Z][-]?){1,100}$/.test(props.gatewayName)
           ? []

@@ -3,7 +3,7 @@ import type { BundleInput, SecretRef } from "../policies/bundle/index.js";
 import { TollgateChecks } from "./checks.js";
 import { markKind } from "./construct-kind.js";
 import type { GuardPolicy } from "./guard-policy.js";
-import type { IAuthorizationServer, IOAuthClients } from "./refs.js";
+import type { AgentClientAuthentication, IAuthorizationServer, IOAuthClients } from "./refs.js";
 
 type LlmRouteInput = NonNullable<NonNullable<BundleInput["llm"]>["routes"]>[number];
 type ProviderInput = LlmRouteInput["providers"][number];
@@ -58,13 +58,28 @@ export type McpCredentials =
   | { readonly mode: "none" }
   /** A static secret sent in a header, e.g. `Authorization: Bearer $GITHUB_TOKEN`. */
   | { readonly mode: "secret-header"; readonly header: string; readonly secretEnv: string; readonly prefix?: string }
-  /** RFC 8693: the user's token is exchanged at Okta for one scoped to `audience` (sub = user, act = agent). */
+  /**
+   * RFC 8693: the user's token is exchanged at Okta for one scoped to `audience` (sub = user, act = agent). The
+   * gateway authenticates as the agent app, the way `clients.agentClientAuth` says (private_key_jwt by default).
+   */
   | {
       readonly mode: "token-exchange";
       readonly authServer: IAuthorizationServer;
       readonly clients: IOAuthClients;
       readonly audience: string;
       readonly scopes?: readonly string[];
+    }
+  /**
+   * The agent app's own token (client credentials grant), the same for every user: the upstream sees the agent,
+   * never the user. The gateway authenticates as the agent app, like token exchange.
+   */
+  | {
+      readonly mode: "client-credentials";
+      readonly authServer: IAuthorizationServer;
+      readonly clients: IOAuthClients;
+      readonly scopes?: readonly string[];
+      /** @default none (the authorization server's default audience) */
+      readonly audience?: string;
     };
 
 export interface McpRouteProps {
@@ -150,11 +165,14 @@ export class GatewayRoute extends Construct {
       const envSecrets = Object.values(props.env ?? {}).flatMap((v) =>
         typeof v === "object" && "env" in v ? [v.env] : [],
       );
+      const agentAuth =
+        creds?.mode === "token-exchange" || creds?.mode === "client-credentials"
+          ? agentClientAuthOf(creds.clients)
+          : undefined;
       this.secretEnvNames = [
         ...(creds?.mode === "secret-header" ? [creds.secretEnv] : []),
-        ...(creds?.mode === "token-exchange" && creds.clients.agentClientSecretEnv
-          ? [creds.clients.agentClientSecretEnv]
-          : []),
+        ...(agentAuth?.method === "private_key_jwt" ? [agentAuth.privateKeyEnv] : []),
+        ...(agentAuth?.method === "client_secret" ? [agentAuth.secretEnv] : []),
         ...envSecrets,
       ];
       this.secretFiles = Object.entries(props.env ?? {}).flatMap(([variable, v]) =>
@@ -212,9 +230,18 @@ export class GatewayRoute extends Construct {
         mode: "token-exchange",
         tokenUrl: value("okta.tokenUrl", c.authServer.tokenUrl),
         clientId: value("okta.clients.agent.id", c.clients.agentClientId),
-        ...(c.clients.agentClientSecretEnv ? { clientSecret: { env: c.clients.agentClientSecretEnv } } : {}),
+        ...clientProof(agentClientAuthOf(c.clients)),
         audience: c.audience,
         scopes: [...(c.scopes ?? [])],
+      };
+    } else if (c.mode === "client-credentials") {
+      credentials = {
+        mode: "client-credentials",
+        tokenUrl: value("okta.tokenUrl", c.authServer.tokenUrl),
+        clientId: value("okta.clients.agent.id", c.clients.agentClientId),
+        ...clientProof(agentClientAuthOf(c.clients)),
+        scopes: [...(c.scopes ?? [])],
+        ...(c.audience !== undefined ? { audience: c.audience } : {}),
       };
     } else credentials = { mode: "none" };
     return { id: this.upstreamId, transport, credentials, ...(p.timeoutMs ? { timeoutMs: p.timeoutMs } : {}) };
@@ -229,5 +256,31 @@ export class GatewayRoute extends Construct {
       throw new Error(
         `${this.node.path}: GatewayRoute.mcp: set exactly one of { url } (streamable HTTP) or { command } (stdio)`,
       );
+    if (
+      p.kind === "mcp" &&
+      p.credentials?.mode === "client-credentials" &&
+      agentClientAuthOf(p.credentials.clients).method === "none"
+    )
+      throw new Error(
+        `${this.node.path}: GatewayRoute.mcp credentials: client credentials need the agent app's credential: use OktaApps (private_key_jwt), or give OktaApps.fromClientIds an agentPrivateKeyEnv or agentClientSecretEnv`,
+      );
   }
+}
+
+/** How the gateway authenticates as the agent app; clients that predate `agentClientAuth` say it with the secret's variable. */
+export function agentClientAuthOf(clients: IOAuthClients): AgentClientAuthentication {
+  if (clients.agentClientAuth) return clients.agentClientAuth;
+  return clients.agentClientSecretEnv
+    ? { method: "client_secret", secretEnv: clients.agentClientSecretEnv }
+    : { method: "none" };
+}
+
+/** The bundle's client authentication fields for the agent app (none: a public client). */
+function clientProof(auth: AgentClientAuthentication): {
+  clientSecret?: SecretRef;
+  privateKeyJwt?: { privateKey: SecretRef };
+} {
+  if (auth.method === "private_key_jwt") return { privateKeyJwt: { privateKey: { env: auth.privateKeyEnv } } };
+  if (auth.method === "client_secret") return { clientSecret: { env: auth.secretEnv } };
+  return {};
 }

@@ -11,6 +11,7 @@ import { Annotations, Fn, type ITerraformDependable, Op, Token, ref } from "cdkt
 import { TollgateChecks } from "./checks.js";
 import { markKind } from "./construct-kind.js";
 import type {
+  AgentClientAuthentication,
   IAuthorizationServer,
   IMcpUpstream,
   IOAuthClients,
@@ -167,9 +168,15 @@ export interface OAuthClientAttributes {
   /** Client id of the existing agent service app (client credentials, token exchange). */
   readonly agentClientId: string;
   /**
-   * Environment variable (in the gateway) holding the agent app's client secret, when the app
-   * authenticates with one. Needed for token exchange and an AgentCore MCP gateway.
-   * @default none: the agent app authenticates without a secret Tollgate hands on
+   * Environment variable (in the gateway) holding the private key (JWK or PKCS#8 PEM) of an agent app that
+   * authenticates with `private_key_jwt`; its public key is registered on the app in Okta. Preferred over a secret.
+   * @default none
+   */
+  readonly agentPrivateKeyEnv?: string;
+  /**
+   * Environment variable (in the gateway) holding the agent app's client secret, when the app authenticates with
+   * one (an explicit opt-in for apps that already do). Needed by an AgentCore MCP gateway, which cannot sign.
+   * @default none
    */
   readonly agentClientSecretEnv?: string;
 }
@@ -179,20 +186,32 @@ export class ImportedOAuthClients extends Construct implements IOAuthClients {
   public readonly userClientId: string;
   public readonly agentClientId: string;
   public readonly agentClientSecretEnv: string | undefined;
+  public readonly agentClientAuth: AgentClientAuthentication;
 
   public constructor(scope: Construct, id: string, attrs: OAuthClientAttributes) {
     super(scope, id);
     const api = "OktaApps.fromClientIds";
     requireText(this, api, "userClientId", attrs.userClientId, "the user app's client id (0oa...)");
     requireText(this, api, "agentClientId", attrs.agentClientId, "the agent app's client id (0oa...)");
-    if (attrs.agentClientSecretEnv !== undefined && !/^[A-Z_][A-Z0-9_]*$/.test(attrs.agentClientSecretEnv)) {
-      throw new Error(
-        `${this.node.path}: ${api}.agentClientSecretEnv: expected an environment variable name (A-Z, 0-9, _), got ${JSON.stringify(attrs.agentClientSecretEnv)}`,
-      );
+    for (const prop of ["agentPrivateKeyEnv", "agentClientSecretEnv"] as const) {
+      const value = attrs[prop];
+      if (value !== undefined && !/^[A-Z_][A-Z0-9_]*$/.test(value))
+        throw new Error(
+          `${this.node.path}: ${api}.${prop}: expected an environment variable name (A-Z, 0-9, _), got ${JSON.stringify(value)}`,
+        );
     }
+    if (attrs.agentPrivateKeyEnv !== undefined && attrs.agentClientSecretEnv !== undefined)
+      throw new Error(
+        `${this.node.path}: ${api}: set agentPrivateKeyEnv or agentClientSecretEnv, not both: the agent app authenticates with one method (as configured in Okta)`,
+      );
     this.userClientId = attrs.userClientId;
     this.agentClientId = attrs.agentClientId;
     this.agentClientSecretEnv = attrs.agentClientSecretEnv;
+    this.agentClientAuth = attrs.agentPrivateKeyEnv
+      ? { method: "private_key_jwt", privateKeyEnv: attrs.agentPrivateKeyEnv }
+      : attrs.agentClientSecretEnv
+        ? { method: "client_secret", secretEnv: attrs.agentClientSecretEnv }
+        : { method: "none" };
   }
 }
 

@@ -5,7 +5,7 @@ import { AuthServer } from "@cdktf/provider-okta/lib/auth-server/index.js";
 import { AuthServerPolicy } from "@cdktf/provider-okta/lib/auth-server-policy/index.js";
 import { AuthServerPolicyRule } from "@cdktf/provider-okta/lib/auth-server-policy-rule/index.js";
 import { Group } from "@cdktf/provider-okta/lib/group/index.js";
-import { Annotations, type ITerraformDependable, Lazy, dependable } from "cdktf";
+import { Annotations, type ITerraformDependable, Lazy, TerraformVariable, dependable } from "cdktf";
 import { OIDC_SCOPES, TOKEN_EXCHANGE_GRANT } from "../policies/oauth/index.js";
 import {
   type AllowedScopesListener,
@@ -16,7 +16,7 @@ import {
   absoluteUrlProblem,
   issuerEndpoints,
 } from "./imported-okta.js";
-import type { IAuthorizationServer, IOAuthClients } from "./refs.js";
+import type { AgentClientAuthentication, IAuthorizationServer, IOAuthClients } from "./refs.js";
 
 export { TOKEN_EXCHANGE_GRANT };
 
@@ -52,16 +52,62 @@ export interface UserAppProps {
   readonly label?: string;
 }
 
+/** A public key for `private_key_jwt`: RSA (`n`, `e`) or EC (`x`, `y`), as `tollgate keygen` prints it. */
+export type PublicJwk =
+  | { readonly kty?: "RSA"; readonly kid: string; readonly n: string; readonly e: string }
+  | { readonly kty: "EC"; readonly kid: string; readonly x: string; readonly y: string };
+
+/** How the agent app authenticates at Okta's token endpoint (the gateway uses the app's client id upstream). */
+export type AgentAppClientAuth =
+  | {
+      /**
+       * RFC 7523: the gateway signs each token request with a private key; Okta holds only the public keys.
+       * Nothing secret exists in Okta, in Terraform state or in the bundle, and a fresh environment comes up in
+       * one apply: `tollgate keygen` → public key into the variable below, private key into the gateway's
+       * Secret (`<gateway>_<privateKeyEnv lower-cased>`, an ephemeral variable written through `data_wo`).
+       */
+      readonly method: "private_key_jwt";
+      /**
+       * The public keys registered on the app (two while a key is rotated). Omitted, they are read at plan from the
+       * non-sensitive Terraform variable `<name>_agent_public_jwks` (`OktaApps.agentPublicJwks`): a JWK or a JWKS
+       * (`{"keys": [...]}`) as JSON, e.g. `TF_VAR_tollgate_dev_agent_public_jwks="$(cat agent.public.jwk.json)"`,
+       * so no one's key is committed and each environment has its own. The plan refuses anything but public RSA or
+       * EC keys with a `kid`.
+       * @default the variable
+       */
+      readonly publicJwks?: readonly PublicJwk[];
+      /**
+       * Gateway environment variable (a key of its Secret) that holds the private JWK or PKCS#8 PEM.
+       * @default "OKTA_AGENT_PRIVATE_KEY"
+       */
+      readonly privateKeyEnv?: string;
+    }
+  | {
+      /**
+       * client_secret_basic, for an app that already works this way. Okta generates the secret at the first apply
+       * and Terraform never stores it (`omit_secret`), so the operator copies it from Okta's console into the
+       * gateway's Secret and applies again.
+       */
+      readonly method: "client_secret";
+      /**
+       * Gateway environment variable (a key of its Secret) that holds the secret.
+       * @default "OKTA_AGENT_CLIENT_SECRET"
+       */
+      readonly secretEnv?: string;
+    };
+
 export interface AgentAppProps {
   /** @default `${name} (agents)` */
   readonly label?: string;
   /**
-   * Public keys (RSA JWKs) for `private_key_jwt` client authentication. When omitted the app uses
-   * a client secret that Okta generates and Terraform never stores (`omit_secret`); the operator
-   * copies it into the gateway's Kubernetes Secret as `agentClientSecretEnv`.
-   * @default client secret, not persisted to state
+   * How the app authenticates at the token endpoint.
+   * @default { method: "private_key_jwt" }: public keys from the variable `<name>_agent_public_jwks`
    */
-  readonly publicJwks?: readonly { readonly kid: string; readonly n: string; readonly e: string }[];
+  readonly clientAuth?: AgentAppClientAuth;
+  /**
+   * @deprecated use `clientAuth: { method: "private_key_jwt", publicJwks }`
+   */
+  readonly publicJwks?: readonly PublicJwk[];
   /**
    * Let the agent exchange a user's token for one on the user's behalf (RFC 8693).
    * @default true
@@ -91,8 +137,9 @@ interface OktaAppsCommonProps {
    */
   readonly refreshTokenLifetimeMinutes?: number;
   /**
-   * Environment variable (in the gateway) that holds the agent app's client secret.
-   * @default "OKTA_AGENT_CLIENT_SECRET"
+   * Environment variable (in the gateway) that holds the agent app's client secret. Setting it opts the agent app
+   * into a client secret.
+   * @deprecated use `agentApp: { clientAuth: { method: "client_secret", secretEnv } }`
    */
   readonly agentClientSecretEnv?: string;
 }
@@ -139,8 +186,8 @@ export type OktaAppsProps =
 
 /**
  * The Okta side of an environment: a user-facing app (authorization code + PKCE, exact redirects), an agent
- * service app (client credentials + token exchange, no secret in Terraform state), the group allowed to sign
- * in, and either a dedicated custom authorization server whose audience is the gateway (with its access
+ * service app (client credentials + token exchange, authenticated with `private_key_jwt`: no secret anywhere,
+ * one apply brings it up; see `AgentAppClientAuth`), the group allowed to sign in, and either a dedicated custom authorization server whose audience is the gateway (with its access
  * policy) or an existing server (`authServer`), to which it adds an access policy only with `accessPolicy`.
  *
  * To reuse what exists: `OktaApps.fromAuthServerId` (a server), `OktaApps.fromClientIds` (apps).
@@ -174,6 +221,12 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
   public readonly userClientId: string;
   public readonly agentClientId: string;
   public readonly agentClientSecretEnv: string | undefined;
+  public readonly agentClientAuth: AgentClientAuthentication;
+  /**
+   * The variable holding the agent app's public keys (`private_key_jwt` without literal `publicJwks`), named
+   * `<name>_agent_public_jwks`.
+   */
+  public readonly agentPublicJwks: TerraformVariable | undefined;
   /** The Terraform resources, for attribute-level customisation. */
   public readonly userApp: AppOauth;
   public readonly agentApp: AppOauth;
@@ -239,20 +292,22 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
       refreshTokenLeeway: 30,
     });
 
-    const jwks = props.agentApp?.publicJwks;
-    this.agentClientSecretEnv = jwks ? undefined : (props.agentClientSecretEnv ?? "OKTA_AGENT_CLIENT_SECRET");
+    const auth = agentClientAuthOf(props);
+    this.agentClientAuth = auth;
+    this.agentClientSecretEnv = auth.method === "client_secret" ? auth.secretEnv : undefined;
+    const jwks = auth.method === "private_key_jwt" ? auth.publicJwks : undefined;
+    this.agentPublicJwks =
+      auth.method === "private_key_jwt" && !jwks ? publicJwksVariable(this, props.name) : undefined;
     this.agentApp = new AppOauth(this, "AgentApp", {
       label: props.agentApp?.label ?? `${props.name} (agents)`,
       type: "service",
       grantTypes: ["client_credentials", ...(this.tokenExchange ? [TOKEN_EXCHANGE_GRANT] : [])],
       responseTypes: ["token"],
-      ...(jwks
-        ? {
-            tokenEndpointAuthMethod: "private_key_jwt",
-            jwks: jwks.map((k) => ({ kty: "RSA", kid: k.kid, n: k.n, e: k.e })),
-          }
+      ...(auth.method === "private_key_jwt"
+        ? { tokenEndpointAuthMethod: "private_key_jwt", ...(jwks ? { jwks: jwks.map(jwksBlock) } : {}) }
         : { tokenEndpointAuthMethod: "client_secret_basic", omitSecret: true }),
     });
+    if (this.agentPublicJwks) registerKeysFrom(this.agentApp, this.agentPublicJwks);
     this.userClientId = this.userApp.clientId;
     this.agentClientId = this.agentApp.clientId;
 
@@ -352,6 +407,71 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
   }
 }
 
+type ResolvedAgentAuth = Exclude<AgentClientAuthentication, { method: "none" }> & {
+  readonly publicJwks?: readonly PublicJwk[];
+};
+
+/** The agent app's client authentication from the props (the deprecated spellings included). */
+function agentClientAuthOf(props: OktaAppsProps): ResolvedAgentAuth {
+  const chosen = props.agentApp?.clientAuth;
+  if (chosen?.method === "client_secret" || (!chosen && props.agentClientSecretEnv !== undefined))
+    return {
+      method: "client_secret",
+      secretEnv:
+        chosen?.method === "client_secret" && chosen.secretEnv
+          ? chosen.secretEnv
+          : (props.agentClientSecretEnv ?? "OKTA_AGENT_CLIENT_SECRET"),
+    };
+  const publicJwks = chosen?.publicJwks ?? props.agentApp?.publicJwks;
+  return {
+    method: "private_key_jwt",
+    privateKeyEnv: chosen?.privateKeyEnv ?? "OKTA_AGENT_PRIVATE_KEY",
+    ...(publicJwks ? { publicJwks } : {}),
+  };
+}
+
+function jwksBlock(key: PublicJwk) {
+  return key.kty === "EC"
+    ? { kty: "EC", kid: key.kid, x: key.x, y: key.y }
+    : { kty: "RSA", kid: key.kid, n: key.n, e: key.e };
+}
+
+/** The non-sensitive variable that carries the agent app's public keys into the plan (public keys are no secret). */
+function publicJwksVariable(owner: Construct, name: string): TerraformVariable {
+  const id = `${name}_agent_public_jwks`.replace(/[^a-zA-Z0-9_]/g, "_").replace(/^(?=[0-9])/, "_");
+  const variable = new TerraformVariable(owner, "AgentPublicJwks", {
+    type: "string",
+    nullable: false,
+    description: `Public key(s) of the Okta agent app "${name}" for private_key_jwt, as JSON: a JWK or {"keys": [...]} (what \`tollgate keygen\` prints). The private key goes to the gateway's Secret, never here.`,
+  });
+  variable.overrideLogicalId(id);
+  variable.addValidation({
+    condition: `\${length(${keysOf(id)}) > 0 && try(alltrue([for k in ${keysOf(id)} : k.kid != "" && contains(["RSA", "EC"], k.kty) && !can(k.d)]), false)}`,
+    errorMessage: `${id}: expected the agent app's public key as JSON, a JWK or {"keys": [...]}, each with a kid and kty RSA or EC and no private part ("d"): the stdout of \`tollgate keygen\`, never the private key file (Terraform prints a refused value: if it was the private key, generate a new pair).`,
+  });
+  return variable;
+}
+
+/** The keys of the variable's JSON, whether it holds one JWK or a JWKS (an empty list when it is no JSON). */
+function keysOf(variableId: string): string {
+  return `try(jsondecode(var.${variableId}).keys, [jsondecode(var.${variableId})], [])`;
+}
+
+/** One `jwks` block per key of the variable (a dynamic block: the keys are known at plan). */
+function registerKeysFrom(app: AppOauth, variable: TerraformVariable): void {
+  app.addOverride("dynamic.jwks", {
+    for_each: `\${${keysOf(variable.friendlyUniqueId)}}`,
+    content: {
+      kty: "${jwks.value.kty}",
+      kid: "${jwks.value.kid}",
+      n: "${try(jwks.value.n, null)}",
+      e: "${try(jwks.value.e, null)}",
+      x: "${try(jwks.value.x, null)}",
+      y: "${try(jwks.value.y, null)}",
+    },
+  });
+}
+
 /** The existing server the apps use, or the gateway URL of the server they create. */
 function serverOf(owner: Construct, props: OktaAppsProps): { server: IAuthorizationServer } | { gatewayUri: string } {
   if (props.authServer) return { server: props.authServer };
@@ -389,6 +509,44 @@ function propsProblems(props: OktaAppsProps, accessMinutes: number, refreshMinut
   const priority = props.accessPolicy?.priority;
   if (priority !== undefined && (!Number.isInteger(priority) || priority < 1))
     errors.push(`OktaApps.accessPolicy.priority: expected an integer ≥ 1 (1 is evaluated first), got ${priority}`);
+  const clientAuth = props.agentApp?.clientAuth;
+  if (clientAuth && props.agentApp?.publicJwks)
+    errors.push(
+      "OktaApps.agentApp.publicJwks: set clientAuth.publicJwks instead (publicJwks is its deprecated spelling), not both",
+    );
+  if (clientAuth?.method === "private_key_jwt" && props.agentClientSecretEnv !== undefined)
+    errors.push(
+      'OktaApps.agentClientSecretEnv: the agent app uses private_key_jwt (agentApp.clientAuth): drop agentClientSecretEnv, or choose clientAuth: { method: "client_secret" }',
+    );
+  if (clientAuth?.method === "client_secret" && props.agentApp?.publicJwks)
+    errors.push(
+      "OktaApps.agentApp.publicJwks: the agent app uses a client secret (agentApp.clientAuth): drop publicJwks",
+    );
+  const envNames: [string, string | undefined][] = [
+    [
+      "agentApp.clientAuth.privateKeyEnv",
+      clientAuth?.method === "private_key_jwt" ? clientAuth.privateKeyEnv : undefined,
+    ],
+    ["agentApp.clientAuth.secretEnv", clientAuth?.method === "client_secret" ? clientAuth.secretEnv : undefined],
+    ["agentClientSecretEnv", props.agentClientSecretEnv],
+  ];
+  for (const [prop, value] of envNames)
+    if (value !== undefined && !/^[A-Z_][A-Z0-9_]*$/.test(value))
+      errors.push(
+        `OktaApps.${prop}: expected an environment variable name (A-Z, 0-9, _), got ${JSON.stringify(value)}`,
+      );
+  const keys =
+    (clientAuth?.method === "private_key_jwt" ? clientAuth.publicJwks : undefined) ?? props.agentApp?.publicJwks;
+  if (keys?.length === 0)
+    errors.push(
+      "OktaApps.agentApp.clientAuth.publicJwks: at least one public key (tollgate keygen), or omit it to read the keys from the variable",
+    );
+  for (const key of keys ?? []) {
+    if ("d" in key)
+      errors.push(
+        `OktaApps.agentApp.clientAuth.publicJwks: key ${JSON.stringify(key.kid)} holds a private key ("d"): register only the public key (stdout of tollgate keygen)`,
+      );
+  }
   if (props.userApp.redirectUris.length === 0)
     errors.push("OktaApps.userApp.redirectUris: at least one exact redirect URI is required");
   for (const uri of props.userApp.redirectUris) {

@@ -36,6 +36,18 @@ export interface IAuthorizationServer extends IConstruct {
   ): void;
 }
 
+/**
+ * How the agent app authenticates at the token endpoint, and so how the gateway does when it uses the app's
+ * client id upstream (token exchange, client credentials). The credential is a variable of the gateway's Secret.
+ */
+export type AgentClientAuthentication =
+  /** RFC 7523: the gateway signs a client assertion with the private key in `privateKeyEnv`; Okta holds only public keys. */
+  | { readonly method: "private_key_jwt"; readonly privateKeyEnv: string }
+  /** client_secret_basic with the secret in `secretEnv`. */
+  | { readonly method: "client_secret"; readonly secretEnv: string }
+  /** Tollgate hands the gateway no credential for the app (a public client, or an app used only for its id). */
+  | { readonly method: "none" };
+
 /** The OAuth clients an environment's users and agents authenticate with. */
 export interface IOAuthClients extends IConstruct {
   /** Client id of the user-facing app (authorization code + PKCE). Terraform reference. */
@@ -44,6 +56,11 @@ export interface IOAuthClients extends IConstruct {
   readonly agentClientId: string;
   /** Environment variable that holds the agent app's client secret, when it authenticates with one. */
   readonly agentClientSecretEnv: string | undefined;
+  /**
+   * How the agent app authenticates at the token endpoint.
+   * @default a client secret in `agentClientSecretEnv` when set, else none
+   */
+  readonly agentClientAuth?: AgentClientAuthentication;
 }
 
 /** An MCP server the gateway fronts. Its tools appear as `${upstreamId}__${tool}`. */

@@ -31,6 +31,9 @@ export class DevopsCopilotPlatform extends Construct {
 
   constructor(scope: Construct, id: string, settings: EnvironmentSettings) {
     super(scope, id);
+    // The agent app authenticates with private_key_jwt, so one apply brings an environment up: `tollgate keygen`
+    // once per environment, its public key into TF_VAR_<stack>_agent_public_jwks, the private key file into the
+    // gateway's ephemeral TF_VAR_gateway_okta_agent_private_key (kept out of plan and state).
     this.okta = new OktaApps(this, "Okta", {
       name: settings.stackName,
       gatewayUri: settings.gatewayUrl,

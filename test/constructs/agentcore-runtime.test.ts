@@ -80,7 +80,8 @@ describe("AgentCoreRuntime", () => {
 });
 
 describe("AgentCoreMcpGateway: an AgentCore Gateway in front of Tollgate's MCP endpoint", () => {
-  const platform = smallPlatform();
+  // AgentCore's OAuth2 credential provider can only send a client secret: the app opts into one.
+  const platform = smallPlatform({ agentApp: { clientAuth: { method: "client_secret" } } });
   new AgentCoreMcpGateway(platform.stack, "McpGateway", {
     gatewayName: "small-agent",
     authServer: platform.okta,

@@ -31,7 +31,7 @@ describe("the devops-copilot bundle (what the constructs compile)", () => {
         mode: "token-exchange",
         tokenUrl: "{{apply:okta.tokenUrl}}",
         clientId: "{{apply:okta.clients.agent.id}}",
-        clientSecret: { env: "OKTA_AGENT_CLIENT_SECRET" },
+        privateKeyJwt: { privateKey: { env: "OKTA_AGENT_PRIVATE_KEY" } },
         audience: "api://slack-mcp",
       },
     });

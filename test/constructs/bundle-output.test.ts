@@ -145,7 +145,8 @@ describe("examples", () => {
     };
     expect(tf.resource.okta_auth_server).toBeUndefined();
     expect(tf.resource.kubernetes_secret_v1).toBeUndefined();
-    expect(tf.variable).toBeUndefined();
+    // No secret variable: only the agent app's public keys, which private_key_jwt registers on the app.
+    expect(Object.keys(tf.variable ?? {})).toEqual(["platform_agents_agent_public_jwks"]);
     expect(Object.keys(tf.resource.kubernetes_namespace_v1 ?? {})).toHaveLength(1);
     const deployment = Object.values(tf.resource.kubernetes_deployment ?? {})[0] as {
       spec: { template: { spec: { container: { env: { value_from?: { secret_key_ref: { name: string } } }[] }[] } } };

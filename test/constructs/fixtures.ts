@@ -5,6 +5,7 @@ import { OktaProvider } from "@cdktf/provider-okta/lib/provider/index.js";
 import { TerraformStack, Testing } from "cdktf";
 import {
   AgentCoreRuntime,
+  type AgentAppProps,
   type AgentCoreRuntimeProps,
   GatewayBundle,
   type GatewayBundleProps,
@@ -31,6 +32,8 @@ export interface PlatformKnobs {
   readonly bundle?: Partial<GatewayBundleProps>;
   readonly gateway?: Partial<GatewayDeploymentProps>;
   readonly agent?: Partial<AgentCoreRuntimeProps>;
+  /** The Okta agent app. @default private_key_jwt, public keys from the variable */
+  readonly agentApp?: AgentAppProps;
   /** More routes for the gateway, built in the platform's stack. */
   readonly extraRoutes?: (stack: TerraformStack) => GatewayRoute[];
   /** The gateway URL (and token audience). @default "https://gw.acme.example" */
@@ -48,6 +51,7 @@ export function smallPlatform(knobs: PlatformKnobs = {}) {
     name: "small",
     gatewayUri: publicUrl,
     userApp: { redirectUris: ["https://app.acme.example/cb"] },
+    ...(knobs.agentApp ? { agentApp: knobs.agentApp } : {}),
   });
   const scopes = new McpScopes(stack, "Scopes", {
     authServer: okta,

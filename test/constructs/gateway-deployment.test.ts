@@ -80,7 +80,7 @@ describe("GatewayDeployment", () => {
     expect(secretEnv.map((e) => e.name).sort()).toEqual([
       "ANTHROPIC_API_KEY",
       "GITHUB_TOKEN",
-      "OKTA_AGENT_CLIENT_SECRET",
+      "OKTA_AGENT_PRIVATE_KEY",
       "OPENAI_API_KEY",
       "REDIS_URL",
       "XAI_API_KEY",
@@ -101,8 +101,13 @@ describe("GatewayDeployment", () => {
     for (const [key, value] of Object.entries(secret.data_wo))
       expect(value).toBe(`\${var.gateway_${key.toLowerCase()}}`);
     expect(secret.data_wo_revision).toBe(1);
-    for (const variable of Object.values(prod.variable ?? {}))
-      expect(variable).toMatchObject({ sensitive: true, ephemeral: true, type: "string" });
+    // Every gateway secret's variable; the agent app's public keys are no secret and reach Okta as they are.
+    for (const [name, variable] of Object.entries(prod.variable ?? {}))
+      if (name.startsWith("gateway_"))
+        expect(variable).toMatchObject({ sensitive: true, ephemeral: true, type: "string" });
+    expect(Object.keys(prod.variable ?? {}).filter((name) => !name.startsWith("gateway_"))).toEqual([
+      "tollgate_prod_agent_public_jwks",
+    ]);
   });
 
   it("mounts the Secret's keys as read-only files, so a rotated key is read without a restart", () => {
@@ -308,7 +313,8 @@ describe("GatewayDeployment with an in-cluster Redis for shared limits", () => {
       secret_key_ref: { name: "gateway-keys", key: "LIMITS_REDIS_PASSWORD" },
     });
     expect(own.gateway.secretEnvNames).toContain("LIMITS_REDIS_PASSWORD");
-    expect(Object.keys(ownTf.variable ?? {})).toEqual([]);
+    // No secret variable: only the agent app's public keys (private_key_jwt).
+    expect(Object.keys(ownTf.variable ?? {})).toEqual(["small_agent_public_jwks"]);
   });
 
   it("refuses an unpinned Redis image outside dev (TG-IMG-001)", () => {

@@ -28,10 +28,10 @@ describe("OktaApps", () => {
     });
   });
 
-  it("gives the agent app client credentials and token exchange without a client secret in state", () => {
-    expect(agentApp).toMatchObject({ omit_secret: true, token_endpoint_auth_method: "client_secret_basic" });
+  it("gives the agent app client credentials and token exchange with private_key_jwt: no client secret exists", () => {
+    expect(agentApp).toMatchObject({ token_endpoint_auth_method: "private_key_jwt" });
     expect(agentApp?.grant_types).toEqual(["client_credentials", TOKEN_EXCHANGE_GRANT]);
-    expect(JSON.stringify(agentApp)).not.toMatch(/client_secret"\s*:|client_basic_secret/);
+    expect(JSON.stringify(agentApp)).not.toMatch(/client_secret|client_basic_secret|omit_secret/);
   });
 
   it("lets users use authorization code and token exchange, 60-minute access tokens, only the scopes that exist", () => {
