@@ -301,3 +301,54 @@ describe("a signed-in admin", () => {
     expect((await fetch(url("/matrix"), { redirect: "manual", headers: { cookie } })).status).toBe(401);
   });
 });
+
+describe("what the console shows", () => {
+  it("renders audit fields as text: a principal or tool holding markup cannot inject it", async () => {
+    const cookie = await signedInCookie();
+    consoleServer.decisions.record({
+      kind: "mcp",
+      decision: "deny",
+      principal: '<img src=x onerror="alert(1)">',
+      tool: "memory__</td><script>alert(2)</script>",
+      rule: "no grant",
+    });
+    const html = await (await fetch(url("/decisions?decision=deny"), { headers: { cookie } })).text();
+    expect(html).not.toContain("<img src=x");
+    expect(html).not.toContain("<script>");
+    expect(html).toContain("&#60;img src=x onerror=&#34;alert(1)&#34;&#62;");
+  });
+});
+
+describe("session lifetime", () => {
+  let clock = Date.now();
+  let short: ConsoleServer;
+  beforeAll(async () => {
+    const loaded = loadBundle(issuer.issuer);
+    short = await startConsoleServer((origin) => ({
+      bundle: () => ({ ...loaded, source: "test bundle", loadedAt: new Date() }),
+      health: async () => ({ ready: true, reasons: [], upstreams: [] }),
+      limits: async () => [],
+      signIn: { clientId: CONSOLE_CLIENT, url: `${origin}/console`, sessionTtlSeconds: 3600 },
+      now: () => clock,
+    }));
+  });
+  afterAll(() => short?.close());
+
+  it("ends when the admin's token expires, before the session lifetime is over", async () => {
+    clock = Date.now();
+    issuer.nextToken = await issuer.sign(adminClaims({ exp: now() + 120 }));
+    const begun = await fetch(`${short.origin}/console/login`, { redirect: "manual" });
+    const state = new URL(begun.headers.get("location") ?? "").searchParams.get("state") ?? "";
+    const login = /tollgate_console_login=([^;]+)/.exec(begun.headers.getSetCookie().join("\n"))?.[1] ?? "";
+    const response = await fetch(`${short.origin}/console/callback?${new URLSearchParams({ code: "c", state })}`, {
+      headers: { cookie: `tollgate_console_login=${login}` },
+    });
+    const cookie = (sessionCookieOf(response) ?? "").split(";")[0] as string;
+    expect(sessionCookieOf(response)).toMatch(/Max-Age=(1[01]\d|120)$/);
+    expect((await fetch(`${short.origin}/console/matrix`, { headers: { cookie } })).status).toBe(200);
+    clock += 121_000;
+    expect((await fetch(`${short.origin}/console/matrix`, { redirect: "manual", headers: { cookie } })).status).toBe(
+      401,
+    );
+  });
+});
