@@ -138,7 +138,7 @@ describe("the console in Chromium", () => {
     expect(session).toMatchObject({ httpOnly: true, secure: true, sameSite: "Strict", path: "/console" });
     expect(session?.value).toMatch(/^[A-Za-z0-9_-]{43}$/);
     expect(await page.$eval("#digest", (d) => d.textContent)).toBe(loaded().digest);
-    expect(await page.evaluate(() => document.cookie)).toBe("");
+    expect(await page.evaluate("document.cookie")).toBe("");
     await page.screenshot({ path: `${SCREENSHOTS}bundle.png`, fullPage: true });
 
     await page.goto(consoleUrl("/matrix"));
@@ -162,7 +162,7 @@ describe("the console in Chromium", () => {
     });
     expect(rows.find((r) => r.tool === "merge_pull_request")?.blocked).toBe(true);
     // The stylesheet is the console's own and applies (no inline style is allowed).
-    expect(await page.$eval("td.allow", (td) => getComputedStyle(td).fontWeight)).toBe("600");
+    expect(await page.evaluate('getComputedStyle(document.querySelector("td.allow")).fontWeight')).toBe("600");
     await page.screenshot({ path: `${SCREENSHOTS}matrix.png`, fullPage: true });
     if (process.env.CONSOLE_DOCS_SCREENSHOT === "1") await copyFile(`${SCREENSHOTS}matrix.png`, DOCS_SCREENSHOT);
 
