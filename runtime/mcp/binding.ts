@@ -17,3 +17,8 @@ export function bindingOf(principal: Principal): SessionBinding {
 export function sameBinding(a: SessionBinding, b: SessionBinding): boolean {
   return a.issuer === b.issuer && a.subject === b.subject && a.clientId === b.clientId;
 }
+
+/** One string per binding, distinct for distinct bindings (a map key). */
+export function bindingKey(binding: SessionBinding): string {
+  return JSON.stringify([binding.issuer, binding.subject, binding.clientId ?? null]);
+}

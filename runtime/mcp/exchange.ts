@@ -7,6 +7,7 @@ import type { Bundle } from "../../policies/bundle/index.js";
 import type { CompiledToolPolicy } from "../../policies/tools/index.js";
 import type { RateLimiter, RequestContext } from "../http/types.js";
 import type { AuditEvent } from "../observability/audit.js";
+import type { JsonRpcRequestLike } from "./jsonrpc.js";
 import type { McpSession } from "./session.js";
 import type { SessionRegistry } from "./sessions.js";
 
@@ -35,6 +36,11 @@ export class McpExchange {
   session: McpSession | undefined = undefined;
   /** The request is an initialize: `session` is new, kept once its transport accepts it. */
   opening = false;
+  /**
+   * A 2026-07-28 stateless body (`era`): the request it carries, or "notification" (accepted, not forwarded);
+   * undefined for 2025-era traffic, which takes the session path.
+   */
+  stateless: JsonRpcRequestLike | "notification" | undefined = undefined;
   /** `tools/call` messages in the body: each counts against the rate limit (`authorize` counts them). */
   toolCalls = 0;
   /** RateLimit-* headers of the admitted calls (`limit`). */

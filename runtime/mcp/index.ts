@@ -4,8 +4,10 @@
  * Contract with the server: the server authenticates (re-verifying the token on every request), then calls
  * `handle` for every request on the MCP path. The request path, DESIGN.md's stages after authenticate and
  * identify, one entry each, run by `runStages`:
- * - POST: parse → session → authorize → limit → forward. The body is read, parsed and decided here
- *   (./policy-gate.ts) before any SDK code sees it; an initialize opens a new session (./sessions.ts).
+ * - POST: parse → era, then for 2025-era bodies session → authorize → limit → forward. The body is read,
+ *   parsed and decided here (./policy-gate.ts) before any SDK code sees it; an initialize opens a new session
+ *   (./sessions.ts). A 2026-07-28 stateless body (./era.ts) takes upstream set → authorize → limit →
+ *   forward instead (./stateless.ts), with the same policy gate.
  * - GET (the server's stream) and DELETE: session → forward.
  * Guarding a tool call's arguments, calling the upstream, guarding its result and recording the call run
  * per call inside the session (./session.ts), where the SDK hands each message over.
@@ -20,12 +22,13 @@ import { type UpstreamClient, createUpstreamClient } from "../http/upstream-clie
 import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext, ToolCallGuard } from "../http/types.js";
 import type { AuditLog } from "../observability/audit.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
-import { McpExchange, type McpServices } from "./exchange.js";
+import { McpExchange, type McpRefusal, type McpServices } from "./exchange.js";
 import { jsonRpcError } from "./jsonrpc.js";
 import { authorize, limit } from "./policy-gate.js";
 import { forward, parse, session } from "./request-stages.js";
 import { type SessionRecords, memorySessionRecords } from "./session-records.js";
 import { SessionRegistry } from "./sessions.js";
+import { era, forwardStateless, upstreamSet } from "./stateless.js";
 import { StdioBudget } from "./stdio-budget.js";
 import { upstreamFetch } from "./upstream-fetch.js";
 
@@ -86,7 +89,9 @@ export interface McpGatewayDeps {
   readonly maxStdioProcesses?: number;
 }
 
-const POST_PATH = [parse, session, authorize, limit, forward];
+const POST_ENTRY = [parse, era];
+const POST_PATH = [session, authorize, limit, forward];
+const STATELESS_PATH = [upstreamSet, authorize, limit, forwardStateless];
 const SESSION_PATH = [session, forward];
 
 function sendJson(
@@ -138,13 +143,24 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
 
   const handle: HttpHandler = async (ctx, req, res) => {
     if (!mcp) return sendJson(res, 404, { error: "this gateway has no MCP section" });
-    const path =
-      req.method === "POST" ? POST_PATH : req.method === "GET" || req.method === "DELETE" ? SESSION_PATH : undefined;
-    if (!path)
+    const isPost = req.method === "POST";
+    if (!isPost && req.method !== "GET" && req.method !== "DELETE")
       return sendJson(res, 405, jsonRpcError(null, -32000, "Method not allowed"), { allow: "GET, POST, DELETE" });
     attachContext(req, ctx);
-    const refusal = await runStages(path, new McpExchange(services, ctx, req, res));
+    const exchange = new McpExchange(services, ctx, req, res);
+    const refusal = isPost ? await runPost(exchange) : await runStages(SESSION_PATH, exchange);
     if (refusal) sendJson(res, refusal.status, refusal.body, refusal.headers);
+  };
+
+  /** A 2026-07-28 notification is accepted and not forwarded: the upstream set has nothing to do with it. */
+  const runPost = async (x: McpExchange): Promise<McpRefusal | undefined> => {
+    const refused = await runStages(POST_ENTRY, x);
+    if (refused) return refused;
+    if (x.stateless === "notification") {
+      x.res.writeHead(202).end();
+      return undefined;
+    }
+    return runStages(x.stateless ? STATELESS_PATH : POST_PATH, x);
   };
 
   return {

@@ -69,7 +69,8 @@ export const session: McpStage = {
   },
 };
 
-function lookupRefusal(reason: SessionRefusal): McpRefusal {
+/** The HTTP answer to a request no session could be given for. */
+export function lookupRefusal(reason: SessionRefusal): McpRefusal {
   switch (reason) {
     case "not-found":
       return refusal(404, -32001, "Session not found");

@@ -8,6 +8,7 @@
  */
 import { randomUUID } from "node:crypto";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
 import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import {
@@ -30,8 +31,8 @@ import { type SessionBinding, bindingOf } from "./binding.js";
 import type { SessionRecord } from "./session-records.js";
 import { UpstreamConnection, isConnectionError } from "./upstream.js";
 
-interface WebStandardTransport {
-  handleRequest(request: Request, options: { parsedBody: unknown }): Promise<Response>;
+export interface WebStandardTransport {
+  handleRequest(request: Request, options: { parsedBody: unknown; authInfo?: AuthInfo }): Promise<Response>;
 }
 
 export interface SessionOptions {
@@ -46,6 +47,11 @@ export interface SessionOptions {
   readonly clientCapabilities: ClientCapabilities;
   /** The id of a session another replica (or an earlier runtime) opened: this one resumes it. */
   readonly resumeId?: string;
+  /**
+   * Answer each request with one JSON body instead of an SSE stream (the stateless set, ./stateless.ts:
+   * its answers are reshaped before they reach the client, and it has no client stream to notify).
+   */
+  readonly jsonResponse?: boolean;
   readonly onClosed: (session: McpSession) => void;
   /** A new session got its id, before the client gets the initialize answer (so its record exists by then). */
   readonly onInitialized?: (session: McpSession) => Promise<void>;
@@ -100,6 +106,7 @@ export class McpSession {
     const onInitialized = options.onInitialized;
     this.transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
+      ...(options.jsonResponse ? { enableJsonResponse: true } : {}),
       ...(onInitialized ? { onsessioninitialized: () => onInitialized(this) } : {}),
     });
     this.transport.onclose = () => void this.close();
@@ -152,9 +159,7 @@ export class McpSession {
    */
   async resume(record: SessionRecord): Promise<void> {
     await this.server.connect(this.transport);
-    // The Node transport wraps the web-standard one; replaying needs a web Request, which only the inner takes.
-    const inner = (this.transport as unknown as { _webStandardTransport?: WebStandardTransport })._webStandardTransport;
-    if (!inner) throw new Error("this MCP SDK version cannot resume sessions (no web-standard transport)");
+    const inner = this.webTransport();
     const initialize = {
       jsonrpc: "2.0",
       id: "tollgate-resume",
@@ -176,6 +181,16 @@ export class McpSession {
     await response.text();
     if (this.sessionId !== this.options.resumeId || !this.server.getClientCapabilities())
       throw new Error(`session ${this.options.resumeId} could not be resumed (status ${response.status})`);
+  }
+
+  /**
+   * The web-standard transport the Node transport wraps: a request built by the gateway itself (a replayed
+   * initialize, a stateless request) goes through it as a web Request.
+   */
+  webTransport(): WebStandardTransport {
+    const inner = (this.transport as unknown as { _webStandardTransport?: WebStandardTransport })._webStandardTransport;
+    if (!inner) throw new Error("this MCP SDK version has no web-standard transport inside its Node transport");
+    return inner;
   }
 
   /** Called for every request on this session, after the binding check: keeps the freshest verified token. */

@@ -9,6 +9,7 @@
  * another user's token, and a legitimate client that receives it simply starts a new session (the spec's
  * reaction to 404).
  */
+import { randomUUID } from "node:crypto";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import { type InitializeRequest, LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
 import type { Bundle } from "../../policies/bundle/index.js";
@@ -17,7 +18,7 @@ import type { RequestContext, ToolCallGuard } from "../http/types.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import { TokenCache } from "./credentials.js";
 import type { SessionRecord, SessionRecords } from "./session-records.js";
-import { bindingOf, sameBinding } from "./binding.js";
+import { bindingKey, bindingOf, sameBinding } from "./binding.js";
 import { McpSession } from "./session.js";
 import type { StdioBudget } from "./stdio-budget.js";
 
@@ -45,6 +46,9 @@ export type SessionLookup =
 
 export class SessionRegistry {
   private readonly sessions = new Map<string, McpSession>();
+  /** Stateless (2026-07-28) upstream sets, one per principal, keyed by `bindingKey` (./stateless.ts). */
+  private readonly statelessSets = new Map<string, McpSession>();
+  private readonly statelessOpening = new Map<string, Promise<SessionLookup>>();
   private readonly resuming = new Map<string, Promise<SessionLookup>>();
   private readonly tokenCache = new TokenCache();
   private readonly sweeper: NodeJS.Timeout;
@@ -56,6 +60,7 @@ export class SessionRegistry {
         const cutoff = Date.now() - settings.idleMs;
         // Closed here only: the record expires on its own once no replica has seen the session for `idleMs`.
         for (const session of this.sessions.values()) if (session.lastSeen < cutoff) void session.close();
+        for (const session of this.statelessSets.values()) if (session.lastSeen < cutoff) void session.close();
       },
       Math.min(60_000, settings.idleMs),
     );
@@ -64,6 +69,54 @@ export class SessionRegistry {
 
   get size(): number {
     return this.sessions.size;
+  }
+
+  /** Stateless upstream sets this replica holds. */
+  get statelessSize(): number {
+    return this.statelessSets.size;
+  }
+
+  /**
+   * The upstream set that serves the principal's stateless (2026-07-28) requests on this replica: an
+   * internal session nobody can name (its id is never sent, recorded or registered with the session ids),
+   * opened on first use with a replayed initialize that declares no client capabilities, and closed after
+   * `idleMs` without requests. Requests that arrive together while it opens share the opening.
+   */
+  async statelessFor(ctx: RequestContext): Promise<SessionLookup> {
+    const binding = bindingOf(ctx.principal);
+    const key = bindingKey(binding);
+    const held = this.statelessSets.get(key);
+    if (held) {
+      held.touch(ctx.principal);
+      return { ok: true, session: held };
+    }
+    let opening = this.statelessOpening.get(key);
+    if (!opening) {
+      opening = this.openStateless(ctx, key).finally(() => this.statelessOpening.delete(key));
+      this.statelessOpening.set(key, opening);
+    }
+    const opened = await opening;
+    if (opened.ok) opened.session.touch(ctx.principal);
+    return opened;
+  }
+
+  private async openStateless(ctx: RequestContext, key: string): Promise<SessionLookup> {
+    const created = await this.create(ctx, {}, randomUUID(), key);
+    if (!created.ok) return created;
+    try {
+      await created.session.resume({
+        binding: created.session.binding,
+        protocolVersion: LATEST_PROTOCOL_VERSION,
+        clientInfo: { name: "tollgate-stateless", version: "0" },
+        clientCapabilities: {},
+        created: Date.now(),
+      });
+    } catch (error) {
+      await created.session.close();
+      throw error;
+    }
+    this.statelessSets.set(key, created.session);
+    return created;
   }
 
   /**
@@ -152,6 +205,7 @@ export class SessionRegistry {
     ctx: RequestContext,
     clientCapabilities: SessionRecord["clientCapabilities"],
     resumeId: string | undefined,
+    statelessKey?: string,
   ): Promise<SessionLookup> {
     const { settings } = this;
     const stdioCount = (settings.bundle.mcp?.upstreams ?? []).filter((u) => u.transport.type === "stdio").length;
@@ -166,9 +220,12 @@ export class SessionRegistry {
       fetch: settings.fetch,
       clientCapabilities,
       ...(resumeId !== undefined ? { resumeId } : { onInitialized: (s: McpSession) => this.register(ctx, s) }),
+      ...(statelessKey !== undefined ? { jsonResponse: true } : {}),
       onClosed: (s) => {
         release();
         if (s.sessionId && this.sessions.get(s.sessionId) === s) this.sessions.delete(s.sessionId);
+        if (statelessKey !== undefined && this.statelessSets.get(statelessKey) === s)
+          this.statelessSets.delete(statelessKey);
       },
       ...(settings.upstreamMinBackoffMs !== undefined ? { minBackoffMs: settings.upstreamMinBackoffMs } : {}),
       ...(settings.upstreamStartWaitMs !== undefined ? { startWaitMs: settings.upstreamStartWaitMs } : {}),
@@ -215,7 +272,8 @@ export class SessionRegistry {
 
   async close(): Promise<void> {
     clearInterval(this.sweeper);
-    await Promise.all([...this.sessions.values()].map((s) => s.close()));
+    await Promise.all([...this.sessions.values(), ...this.statelessSets.values()].map((s) => s.close()));
     this.sessions.clear();
+    this.statelessSets.clear();
   }
 }
