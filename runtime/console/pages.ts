@@ -111,7 +111,9 @@ const time = (date: Date) =>
 
 export function bundlePage(layout: Layout, view: LoadedBundleView): string {
   const { bundle } = view;
-  const metadata = Object.entries(bundle.metadata).filter(([, v]) => typeof v === "string" || typeof v === "number");
+  const metadata = Object.entries(bundle.metadata).filter(
+    ([k, v]) => k !== "digest" && (typeof v === "string" || typeof v === "number"),
+  );
   return page(
     layout,
     "Bundle",
@@ -329,7 +331,17 @@ export function saturation(usage: PrincipalUsage): number {
 
 export function limitsPage(layout: Layout, top: readonly PrincipalUsage[], total: number): string {
   const budget = (b: PrincipalUsage["requests"]) =>
-    b ? html`<meter min="0" max="${b.limit}" value="${b.used}"></meter> ${b.used} / ${b.limit}` : "no limit";
+    b
+      ? html`<meter
+            min="0"
+            max="${b.limit}"
+            low="${b.limit * 0.75}"
+            high="${b.limit * 0.9}"
+            optimum="0"
+            value="${b.used}"
+          ></meter>
+          ${b.used} / ${b.limit}`
+      : "no limit";
   return page(
     layout,
     "Limits",
