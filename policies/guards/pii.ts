@@ -6,7 +6,8 @@
  * Most text holds none of these, so one pass over the characters ({@link measureText}) first says which
  * built-in detectors could match at all: an e-mail address needs an '@'; an SSN, a card or a phone number
  * needs 9, 13 or 10 ASCII digits close together (the patterns' `\d` is ASCII only); an IPv4 address needs
- * three dots between digits, an IPv6 address two colons. Only those detectors' patterns then run.
+ * three dots between digits, an IPv6 address a "::" or seven colons after hex digits (so JSON's
+ * `"key":"value"` colons do not count). Only those detectors' patterns then run.
  */
 import type { GuardMode, GuardPolicy } from "../bundle/index.js";
 import { type Finding, type TextVerdict, blockVerdict, redactFindings } from "./verdict.js";
@@ -26,7 +27,10 @@ export interface PiiDetector {
 export interface TextShape {
   readonly hasDigit: boolean;
   readonly hasAt: boolean;
-  readonly colons: number;
+  /** A "::" somewhere (every compressed IPv6 address has one). */
+  readonly doubleColon: boolean;
+  /** Colons right after a hex digit (a full IPv6 address has seven). */
+  readonly hexColons: number;
   /**
    * The most ASCII digits in one cluster: digits joined by gaps of at most two characters out of
    * space, '-', '.', '(' and ')', the only characters the digit patterns allow between two digits.
@@ -39,7 +43,8 @@ export interface TextShape {
 /** One pass over `text` for {@link TextShape}. */
 export function measureText(text: string): TextShape {
   let hasAt = false;
-  let colons = 0;
+  let doubleColon = false;
+  let hexColons = 0;
   let hasDigit = false;
   let clusterDigits = 0;
   let clusterDots = 0;
@@ -67,10 +72,14 @@ export function measureText(text: string): TextShape {
     } else {
       gap = 3;
       if (c === 64) hasAt = true;
-      else if (c === 58) colons++;
+      else if (c === 58 && i > 0) {
+        const before = text.charCodeAt(i - 1);
+        if (before === 58) doubleColon = true;
+        else if ((before >= 48 && before <= 57) || ((before | 32) >= 97 && (before | 32) <= 102)) hexColons++;
+      }
     }
   }
-  return { hasDigit, hasAt, colons, clusterDigits, clusterDots };
+  return { hasDigit, hasAt, doubleColon, hexColons, clusterDigits, clusterDots };
 }
 
 /** The built-in detectors; exported for the tests that hold the prefilters to the plain patterns. */
@@ -104,7 +113,7 @@ export const BUILT_IN_PII_DETECTORS: Readonly<Record<PiiDetectorName, PiiDetecto
     kind: "ip-address",
     pattern:
       /\b(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?:\.(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}\b|(?<![\w:])(?:[0-9a-fA-F]{1,4}:){7}[0-9a-fA-F]{1,4}(?![\w:])|(?<![\w:])(?:[0-9a-fA-F]{1,4}:){1,6}:(?:[0-9a-fA-F]{1,4}:){0,5}[0-9a-fA-F]{1,4}(?![\w:])/g,
-    mayMatch: (shape) => shape.clusterDots >= 3 || shape.colons >= 2,
+    mayMatch: (shape) => shape.clusterDots >= 3 || shape.doubleColon || shape.hexColons >= 7,
   },
 };
 
@@ -133,6 +142,8 @@ export interface PiiGuard {
   readonly mode: GuardMode;
   /** Every PII span in `text`. */
   find(text: string): Finding[];
+  /** False when one pass over `text` proves no detector can match (no pattern runs); true says "scan". */
+  mayFind(text: string): boolean;
   /** Applies the policy mode: mask → redacted text and counts; block → block verdict; log → unchanged text with counts. */
   apply(text: string): TextVerdict;
 }
@@ -153,14 +164,17 @@ export function compilePiiGuard(config: NonNullable<GuardPolicy["pii"]>): PiiGua
     }
     detectors.push({ kind: extra.name, pattern });
   }
+  /** Whether `detector` can match text of `shape`. */
+  const applies = (detector: PiiDetector, shape: TextShape): boolean =>
+    // Text with neither a digit nor an '@' skips every built-in, an IPv6 address of letters only included.
+    !detector.mayMatch || ((shape.hasDigit || shape.hasAt) && detector.mayMatch(shape));
+
   const find = (text: string): Finding[] => {
     const shape = measureText(text);
-    // Text with neither a digit nor an '@' skips every built-in, an IPv6 address of letters only included.
-    const builtIns = shape.hasDigit || shape.hasAt;
     const findings: Finding[] = [];
     const taken: [number, number][] = [];
     for (const detector of detectors) {
-      if (detector.mayMatch && !(builtIns && detector.mayMatch(shape))) continue;
+      if (!applies(detector, shape)) continue;
       detector.pattern.lastIndex = 0;
       for (const match of text.matchAll(detector.pattern)) {
         const start = match.index;
@@ -178,6 +192,10 @@ export function compilePiiGuard(config: NonNullable<GuardPolicy["pii"]>): PiiGua
   return {
     mode: config.mode,
     find,
+    mayFind(text) {
+      const shape = measureText(text);
+      return detectors.some((detector) => applies(detector, shape));
+    },
     apply(text) {
       const findings = find(text);
       if (findings.length === 0) return { action: "allow", value: text };

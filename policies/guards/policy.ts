@@ -24,6 +24,12 @@ export interface CompiledGuardPolicy {
   readonly guardsRequests: boolean;
   /** Request-side guards on one piece of content: injection first (on the original), then PII. */
   guardRequestText(text: string, source: ContentSource): TextVerdict;
+  /**
+   * True when one pass over `text`, without running any pattern, proves that {@link guardRequestText}
+   * would allow it unchanged: no injection scan applies to `source` and no PII detector can match. That
+   * pass costs less than hashing the text, so callers that remember verdicts ask this first.
+   */
+  requestTextIsPlainlyClean(text: string, source: ContentSource): boolean;
   /** Response-side guard on complete text (model output or tool result); synchronous unless a secretlint pass is needed. */
   guardResponseText(text: string): TextVerdict | Promise<TextVerdict>;
 }
@@ -40,6 +46,10 @@ export function compileGuardPolicy(policy: GuardPolicy): CompiledGuardPolicy {
     credentialLeak,
     limits: policy.limits,
     guardsRequests: pii !== undefined || injection !== undefined,
+    requestTextIsPlainlyClean(text, source) {
+      if (injection && (source === "user" || source === "tool")) return false;
+      return !pii?.mayFind(text);
+    },
     guardRequestText(text, source) {
       let value = text;
       let redactions: Record<string, number> | undefined;

@@ -4,6 +4,8 @@
  * turn, so every verdict is remembered by content hash and source ({@link VerdictCache}): a message is
  * scanned once, whether it was clean, rewritten or refused; later requests take the remembered verdict
  * and report its redactions and refusal again, so every request is audited as if it had been scanned.
+ * Text that one cheap pass proves clean (no injection scan for its source, no PII pattern can match:
+ * most system prompts, assistant turns and tool-call arguments) is not hashed at all: hashing costs more.
  */
 import type { Json } from "../http/json.js";
 import type { CompiledGuardPolicy, ContentSource, TextVerdict } from "../../policies/guards/index.js";
@@ -36,7 +38,7 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
   };
 
   const verdictFor = (text: string, source: ContentSource): TextVerdict => {
-    if (text.length === 0) return { action: "allow", value: text };
+    if (text.length === 0 || policy.requestTextIsPlainlyClean(text, source)) return { action: "allow", value: text };
     return cache.verdict(source, text, scanners[source]);
   };
 

@@ -33,7 +33,12 @@ function plainFind(text: string): Finding[] {
   return findings;
 }
 
-const expectSameAsPlain = (text: string) => expect(guard.find(text), JSON.stringify(text)).toEqual(plainFind(text));
+/** The guard finds what the plain patterns find, and never says "nothing to find" when they find something. */
+const expectSameAsPlain = (text: string) => {
+  const plain = plainFind(text);
+  expect(guard.find(text), JSON.stringify(text)).toEqual(plain);
+  if (plain.length > 0) expect(guard.mayFind(text), JSON.stringify(text)).toBe(true);
+};
 
 /** mulberry32, so a failure reproduces. */
 function random(seed: number) {
@@ -98,7 +103,25 @@ describe("PII prefilters", () => {
   it("skips the digit patterns when digits are many but never close together", () => {
     const text = "order 12345, ticket 67890, invoice 24680, amount 13579";
     expect(measureText(text)).toMatchObject({ clusterDigits: 5, clusterDots: 0 });
+    expect(guard.mayFind(text)).toBe(false);
     expect(guard.find(text)).toEqual([]);
+  });
+
+  it("with an extra pattern, never claims there is nothing to find", () => {
+    const withExtra = compilePiiGuard({
+      mode: "mask",
+      detectors: [...PII_DETECTOR_ORDER],
+      extraPatterns: [{ name: "employee-id", regex: "EMP-[A-Z]{4}", flags: "" }],
+    });
+    expect(withExtra.mayFind("badge EMP-ABCD")).toBe(true);
+    expect(withExtra.find("badge EMP-ABCD")).toEqual([{ kind: "employee-id", start: 6, end: 14 }]);
+  });
+
+  it("does not count JSON's key-value colons towards an IPv6 address", () => {
+    const json = JSON.stringify({ id: "T-12345", updated: "2026-05-12", amount: "1234.56", a: 1, b: 2, c: 3, d: 4 });
+    expect(measureText(json)).toMatchObject({ doubleColon: false, hexColons: 0 });
+    expect(guard.mayFind(json)).toBe(false);
+    expect(measureText("2001:0db8:85a3:0000:0000:8a2e:0370:7334").hexColons).toBe(7);
   });
 
   it("counts a cluster through two separators but not three", () => {
@@ -111,7 +134,7 @@ describe("PII prefilters", () => {
 
   it("agrees with the plain patterns on 20,000 random texts dense in digits, separators and '@'", () => {
     const next = random(22);
-    const alphabet = [..."0123456789      --..()+:@@abcdefx_\n", "١", "１", "\u00a0", "é"];
+    const alphabet = [...'0123456789      --..()+:::@@abcdefx_\n"', "١", "１", "\u00a0", "é"];
     for (let i = 0; i < 20_000; i++) {
       const length = Math.floor(next() * 48);
       let text = "";
@@ -134,6 +157,9 @@ describe("PII prefilters", () => {
       "+44 20 7946 0958",
       "10.20.30.40",
       "2001:db8::ff00:42:8329",
+      "2001:0db8:85a3:0000:0000:8a2e:0370:7334",
+      "fe80::",
+      "::1",
       "12.34.56",
       "555-0134",
     ];
