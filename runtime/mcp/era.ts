@@ -133,6 +133,13 @@ function classifyRequest(body: Record<string, unknown>, request: JsonRpcRequestL
   const headerModern = headers.protocolVersion !== undefined && isModernVersion(headers.protocolVersion);
   if (!hasClaim(body)) {
     if (!headerModern) return LEGACY;
+    // The 2026 revision has no handshake: an initialize is 2025-era by definition, so a 2026 header lies.
+    if (method === "initialize")
+      return mismatch(
+        id,
+        headers.protocolVersion ?? "",
+        "an initialize request (2025-era handshake) was sent with a 2026 MCP-Protocol-Version header",
+      );
     return refused({
       status: 400,
       code: INVALID_PARAMS,
