@@ -6,6 +6,9 @@
  * (the client). Grants: client credentials, authorization code + PKCE (with a headless login for tests
  * and CLIs, and a one-click login page for browsers), refresh tokens, and RFC 8693 token exchange that
  * issues a token for another audience with `sub` = the user and `act` = { sub: <the exchanging client> }.
+ * Confidential clients authenticate as Okta's do: with a secret (client_secret_basic) or with a client
+ * assertion signed by a private key whose public half is registered on the client (private_key_jwt, RFC 7523;
+ * `jwks`), checked for signature, iss/sub, aud, expiry and jti replay.
  *
  * Used by the runtime end-to-end tests and by `npm start`. Binds 127.0.0.1 on an ephemeral port unless
  * told otherwise.
