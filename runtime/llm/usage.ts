@@ -36,10 +36,11 @@ export function openAiUsage(usage: Json | undefined): Usage {
 /**
  * Anthropic `usage`. In a stream, `message_start` carries the input counts and `message_delta` the running
  * totals of whichever counts it names: pass the usage so far as `previous`, and a count the event leaves
- * out keeps its previous value.
+ * out (or sends as null) keeps its previous value.
  */
 export function anthropicUsage(usage: Json | undefined, previous: Usage = NO_USAGE): Usage {
-  const pick = (field: string, before: number) => (usage?.[field] === undefined ? before : count(usage[field]));
+  // Absent and null alike leave the count as it was (the SDK types name these fields `number | null`).
+  const pick = (field: string, before: number) => (usage?.[field] == null ? before : count(usage[field]));
   const cachedInput = pick("cache_read_input_tokens", previous.cachedInput);
   const cacheCreationInput = pick("cache_creation_input_tokens", previous.cacheCreationInput);
   const uncached = pick("input_tokens", previous.input - previous.cachedInput - previous.cacheCreationInput);
