@@ -77,14 +77,44 @@ function detectorFor(sensitivity: InjectionSensitivity): InjectionDetector {
     regex: new RegExp(p.regex.source, p.regex.flags.includes("g") ? p.regex.flags : `${p.regex.flags}g`),
     type: p.type,
   }));
-  // i and m only widen a pattern without them (s too, added when any pattern needs it); u, v or y would
-  // change how a pattern parses or where it may match, so with one of them there is no prefilter.
-  const combinable = kept.every((p) => !/[uvy]/.test(p.regex.flags));
-  const flags = kept.some((p) => p.regex.flags.includes("s")) ? "ims" : "im";
-  const mayMatch = combinable ? new RegExp(kept.map((p) => `(?:${p.regex.source})`).join("|"), flags) : undefined;
-  const detector = { patterns, mayMatch };
+  const detector = { patterns, mayMatch: anyOf(kept.map((p) => p.regex)) };
   DETECTORS.set(sensitivity, detector);
   return detector;
+}
+
+/**
+ * One regex that matches wherever any of `regexes` would (possibly more), or `undefined` when they cannot
+ * be combined. The flags i and m only widen a pattern without them (s too, added when any pattern needs
+ * it); u, v or y would change how a pattern parses or where it may match. The patterns that start with
+ * `\b` and have no top-level `|` share one leading `\b`, which lets the engine test it once per position
+ * instead of once per pattern.
+ */
+function anyOf(regexes: readonly RegExp[]): RegExp | undefined {
+  if (regexes.some((r) => /[uvy]/.test(r.flags))) return undefined;
+  const afterBoundary: string[] = [];
+  const others: string[] = [];
+  for (const { source } of regexes) {
+    if (source.startsWith("\\b") && !hasTopLevelAlternation(source)) afterBoundary.push(`(?:${source.slice(2)})`);
+    else others.push(`(?:${source})`);
+  }
+  const alternatives = afterBoundary.length > 0 ? [`\\b(?:${afterBoundary.join("|")})`, ...others] : others;
+  return new RegExp(alternatives.join("|"), regexes.some((r) => r.flags.includes("s")) ? "ims" : "im");
+}
+
+/** Whether `source` has a `|` outside every group and character class. */
+function hasTopLevelAlternation(source: string): boolean {
+  let depth = 0;
+  let inClass = false;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === "\\") i++;
+    else if (inClass) inClass = c !== "]";
+    else if (c === "[") inClass = true;
+    else if (c === "(") depth++;
+    else if (c === ")") depth--;
+    else if (c === "|" && depth === 0) return true;
+  }
+  return false;
 }
 
 /** Every match of every counted pattern, in pattern order (what vard reports as its blocking threats). */
