@@ -26,6 +26,7 @@ import { type ActiveRuntime, createActiveRuntime, mcpSessionIdleMs } from "./act
 import { type GatewayOptions, GatewayStartError, type ReloadOutcome, type RunningGateway } from "./gateway.js";
 import { answerPreflight, applyCors, isPreflight, originAllowed } from "./cors.js";
 import { applyClientLimits, serverOptions } from "./options.js";
+import { notReadyReasons } from "./readiness.js";
 
 export { type GatewayOptions, GatewayStartError, type ReloadOutcome, type RunningGateway } from "./gateway.js";
 
@@ -205,10 +206,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // Not ready yet: try again now, so readiness recovers without traffic (probes are the only traffic then).
     if (!runtime.verifier.keys.loaded) await runtime.verifier.keys.load().catch(() => undefined);
     const upstreams = await runtime.readiness.states();
-    const reasons = [
-      ...(runtime.verifier.keys.loaded ? [] : ["issuer keys not fetched"]),
-      ...upstreams.flatMap((u) => (u.state === "up" ? [] : [`${u.kind} upstream "${u.id}" ${u.state}: ${u.detail}`])),
-    ];
+    const reasons = notReadyReasons(runtime.verifier.keys.loaded, upstreams);
     const ready = reasons.length === 0;
     return [
       ready ? 200 : 503,

@@ -97,6 +97,14 @@ export function createUpstreamReadiness(bundle: Bundle, options: ReadinessOption
   };
 }
 
+/** Why a replica is not ready (empty: ready): the issuer's keys, then each required upstream not up. */
+export function notReadyReasons(keysLoaded: boolean, upstreams: readonly RequiredUpstreamStatus[]): string[] {
+  return [
+    ...(keysLoaded ? [] : ["issuer keys not fetched"]),
+    ...upstreams.flatMap((u) => (u.state === "up" ? [] : [`${u.kind} upstream "${u.id}" ${u.state}: ${u.detail}`])),
+  ];
+}
+
 function requiredTargets(bundle: Bundle, required: readonly string[], options: ReadinessOptions): Target[] {
   const probeUrlWith = options.probeUrl ?? probeUrl;
   const probeCommandWith = options.probeCommand ?? probeCommand;

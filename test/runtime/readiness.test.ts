@@ -103,6 +103,30 @@ describe("readiness with required upstreams", () => {
     expect(back.upstreams).toEqual([{ id: "web", kind: "mcp", state: "up" }]);
   });
 
+  it("probes without the upstream's credential: the secret header never leaves on a probe", async () => {
+    const upstream = await startHttpUpstream();
+    cleanups.push(() => upstream.close());
+    const platform = await platformWith(
+      [
+        {
+          id: "web",
+          transport: { type: "streamable-http", url: upstream.url },
+          credentials: {
+            mode: "secret-header",
+            header: "authorization",
+            value: { env: "GITHUB_TOKEN" },
+            prefix: "Bearer ",
+          },
+        },
+      ],
+      ["web"],
+    );
+    await readyzUntil(platform.url, 200);
+    // No session was opened: every request the upstream saw was a probe.
+    expect(upstream.authorizations.length).toBeGreaterThan(0);
+    expect(upstream.authorizations.every((header) => header === undefined)).toBe(true);
+  });
+
   it("stays 200 while an upstream that is not required is down", async () => {
     const upstream = await startHttpUpstream();
     cleanups.push(() => upstream.close());
