@@ -38,6 +38,8 @@ export interface McpGateway {
   close(): Promise<void>;
   /** Downstream sessions this replica holds (for /readyz, metrics and tests). */
   sessionCount(): number;
+  /** Upstream sets this replica holds for stateless (2026-07-28) callers, one per principal (./stateless.ts). */
+  statelessSetCount(): number;
   /** Stdio upstream processes held for sessions, and the bound. */
   stdioProcesses(): { readonly inUse: number; readonly limit: number };
 }
@@ -166,6 +168,7 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
   return {
     handle,
     sessionCount: () => sessions.size,
+    statelessSetCount: () => sessions.statelessSize,
     stdioProcesses: () => ({ inUse: stdio.inUse, limit: stdio.limit }),
     close: async () => {
       await sessions.close();

@@ -41,6 +41,7 @@ import {
   eraHeaders,
 } from "./era.js";
 import type { McpExchange, McpRefusal } from "./exchange.js";
+import { jsonRpcError } from "./jsonrpc.js";
 import { lookupRefusal } from "./request-stages.js";
 
 type McpStage = Stage<McpExchange, McpRefusal>;
@@ -59,6 +60,11 @@ const ENVELOPE_KEYS = [
 const LIST_METHODS = new Set(["tools/list", "prompts/list", "resources/list", "resources/templates/list"]);
 /** Answered by the gateway itself: nothing upstream is needed for them. */
 const LOCAL_METHODS = new Set(["server/discover", "ping"]);
+/**
+ * 2025-era methods a stateless caller is answered "Method not found" for: the handshake, and what would
+ * leave state in the upstream set that no later stateless request could be told about.
+ */
+const NOT_STATELESS = new Set(["initialize", "resources/subscribe", "resources/unsubscribe", "logging/setLevel"]);
 
 /**
  * Runs right after `parse`: which era the body belongs to. A refusal here is the validation ladder's
@@ -114,6 +120,15 @@ export const upstreamSet: McpStage = {
   async run(x) {
     const request = x.stateless;
     if (typeof request !== "object" || LOCAL_METHODS.has(request.method)) return undefined;
+    if (NOT_STATELESS.has(request.method))
+      return {
+        status: 200,
+        body: jsonRpcError(
+          request.id,
+          -32601,
+          `Method not found: ${request.method} is not part of ${STATELESS_PROTOCOL_VERSION}`,
+        ),
+      };
     const found = await x.services.sessions.statelessFor(x.ctx);
     if (!found.ok) return lookupRefusal(found.reason);
     x.session = found.session;

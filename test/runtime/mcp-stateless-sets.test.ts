@@ -119,7 +119,7 @@ describe("upstream sets of stateless callers on one replica", () => {
     rmSync(dir, { recursive: true, force: true });
   });
 
-  const post = (bearer: string) =>
+  const post = (bearer: string, body: unknown = listTools(), method = "tools/list") =>
     fetch(harness.url, {
       method: "POST",
       headers: {
@@ -127,9 +127,9 @@ describe("upstream sets of stateless callers on one replica", () => {
         "content-type": "application/json",
         accept: "application/json, text/event-stream",
         "mcp-protocol-version": VERSION,
-        "mcp-method": "tools/list",
+        "mcp-method": method,
       },
-      body: JSON.stringify(listTools()),
+      body: JSON.stringify(body),
     });
 
   it("one principal's requests share one set; another client of the same user needs its own and past the stdio bound gets 503", async () => {
@@ -137,6 +137,7 @@ describe("upstream sets of stateless callers on one replica", () => {
     expect(first.status).toBe(200);
     expect(first.headers.get("mcp-session-id")).toBeNull();
     expect(harness.gateway.stdioProcesses()).toEqual({ inUse: 1, limit: 1 });
+    expect(harness.gateway.statelessSetCount()).toBe(1);
 
     const again = await post("alice-again");
     expect(again.status).toBe(200);
@@ -147,5 +148,15 @@ describe("upstream sets of stateless callers on one replica", () => {
     expect(other.headers.get("retry-after")).toBe("5");
     expect(await other.json()).toMatchObject({ error: { code: -32000 } });
     expect(harness.gateway.sessionCount()).toBe(0);
+    expect(harness.gateway.statelessSetCount()).toBe(1);
+  });
+
+  it("a 2025-era handshake or a subscription sent as a stateless request is Method not found", async () => {
+    for (const method of ["initialize", "resources/subscribe"]) {
+      const body = { jsonrpc: "2.0", id: 9, method, params: { uri: "memory://x", _meta: envelope } };
+      const response = await post("alice", body, method);
+      expect(response.status).toBe(200);
+      expect(await response.json()).toMatchObject({ id: 9, error: { code: -32601 } });
+    }
   });
 });
