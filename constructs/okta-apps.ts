@@ -293,7 +293,8 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
     });
 
     const auth = agentClientAuthOf(props);
-    this.agentClientAuth = auth;
+    this.agentClientAuth =
+      auth.method === "private_key_jwt" ? { method: auth.method, privateKeyEnv: auth.privateKeyEnv } : auth;
     this.agentClientSecretEnv = auth.method === "client_secret" ? auth.secretEnv : undefined;
     const jwks = auth.method === "private_key_jwt" ? auth.publicJwks : undefined;
     this.agentPublicJwks =
