@@ -13,6 +13,7 @@ import {
   startConsoleServer,
   startStandInIssuer,
 } from "./support.js";
+import { startTestIssuer } from "../support/test-issuer.js";
 
 const AUDIENCE = "https://gateway.example.com";
 let issuer: StandInIssuer;
@@ -350,5 +351,29 @@ describe("session lifetime", () => {
     expect((await fetch(`${short.origin}/console/matrix`, { redirect: "manual", headers: { cookie } })).status).toBe(
       401,
     );
+  });
+});
+
+describe("an issuer that cannot sign anyone in", () => {
+  it("makes the sign-in answer 503 naming the missing discovery fields, and shows no data", async () => {
+    const keysOnly = await startTestIssuer();
+    const loaded = loadBundle(keysOnly.issuer);
+    const server = await startConsoleServer((origin) => ({
+      bundle: () => ({ ...loaded, source: "test bundle", loadedAt: new Date() }),
+      health: async () => ({ ready: true, reasons: [], upstreams: [] }),
+      limits: async () => [],
+      signIn: { clientId: CONSOLE_CLIENT, url: `${origin}/console` },
+    }));
+    try {
+      const response = await fetch(`${server.origin}/console/login`, { redirect: "manual" });
+      expect(response.status).toBe(503);
+      const page = await response.text();
+      expect(page).toContain("authorization_endpoint");
+      expect(page).not.toContain("mcp:read");
+      expect(response.headers.getSetCookie()).toEqual([]);
+    } finally {
+      await server.close();
+      await keysOnly.close();
+    }
   });
 });
