@@ -11,6 +11,11 @@
  * digest is part of every key), and a bundle reload builds new guards with new caches.
  *
  * Bounded in entries and in (estimated) bytes; the least recently used entry goes first.
+ *
+ * The key costs one SHA-256 pass over the text: less than any scan that runs a pattern, at every length,
+ * but more than the one-pass prefilters. So there is no length threshold; instead the LLM request guard
+ * first asks the policy whether one pass proves the text clean (`requestTextIsPlainlyClean`) and only
+ * hashes the rest.
  */
 import { hash } from "node:crypto";
 import type { TextVerdict } from "../../policies/guards/index.js";
