@@ -18,9 +18,10 @@ const FIXES: readonly [RegExp, string][] = [
   [/^auth\.allowedClients/, "set by OktaApps (client apps)"],
   [/^auth\./, "set GatewayBundle({ auth })"],
   [
-    /^server\.readiness/,
-    "set GatewayBundle({ readiness: { requiredUpstreams } }) to ids of GatewayRoute.mcp or .llm routes",
+    /^server\.readiness\.requiredUpstreams/,
+    "list routes of GatewayBundle({ routes }) in GatewayBundle({ readiness: { requiredUpstreams } }) (in the bundle: MCP upstream ids, LLM route ids)",
   ],
+  [/^server\.readiness/, "set GatewayBundle({ readiness })"],
   [/^server\./, "the gateway URL is the authorization server's audience: set OktaApps({ gatewayUri })"],
   [/^protectedResource\./, "derived from OktaApps and McpScopes"],
   [/^llm\.routes\[\d+\]\.providers/, "set GatewayRoute.llm({ providers })"],
