@@ -43,10 +43,6 @@ export interface UpstreamReadiness {
 export interface ReadinessOptions {
   /** Called when a required upstream changes state (operators see why a replica left the Service). */
   readonly log?: (line: string) => void;
-  /** @default {@link probeUrl} */
-  readonly probeUrl?: (url: string) => Promise<ProbeResult>;
-  /** @default {@link probeCommand} */
-  readonly probeCommand?: (command: string, cwd: string | undefined) => Promise<ProbeResult>;
 }
 
 interface Target {
@@ -58,7 +54,7 @@ interface Target {
 /** Probes nothing and reports nothing when the bundle requires no upstream. */
 export function createUpstreamReadiness(bundle: Bundle, options: ReadinessOptions = {}): UpstreamReadiness {
   const { requiredUpstreams, probeIntervalSeconds } = bundle.server.readiness;
-  const targets = requiredTargets(bundle, requiredUpstreams, options);
+  const targets = requiredTargets(bundle, requiredUpstreams);
   if (targets.length === 0) return { states: async () => [], close: () => undefined };
 
   const latest = new Map<Target, RequiredUpstreamStatus>(
@@ -68,9 +64,7 @@ export function createUpstreamReadiness(bundle: Bundle, options: ReadinessOption
   const probeAll = (): Promise<void> =>
     (round ??= Promise.all(
       targets.map(async (target) => {
-        const result = await target
-          .probe()
-          .catch((error: unknown): ProbeResult => ({ up: false, detail: `probe failed: ${(error as Error).message}` }));
+        const result = await target.probe().catch((): ProbeResult => ({ up: false, detail: "probe failed" }));
         const next: RequiredUpstreamStatus = result.up
           ? { id: target.id, kind: target.kind, state: "up" }
           : { id: target.id, kind: target.kind, state: "down", detail: result.detail };
@@ -105,20 +99,18 @@ export function notReadyReasons(keysLoaded: boolean, upstreams: readonly Require
   ];
 }
 
-function requiredTargets(bundle: Bundle, required: readonly string[], options: ReadinessOptions): Target[] {
-  const probeUrlWith = options.probeUrl ?? probeUrl;
-  const probeCommandWith = options.probeCommand ?? probeCommand;
+function requiredTargets(bundle: Bundle, required: readonly string[]): Target[] {
   const wanted = new Set(required);
   const mcp: Target[] = (bundle.mcp?.upstreams ?? [])
     .filter((u) => wanted.has(u.id))
-    .map((upstream) => ({ id: upstream.id, kind: "mcp", probe: mcpProbe(upstream, probeUrlWith, probeCommandWith) }));
+    .map((upstream) => ({ id: upstream.id, kind: "mcp", probe: mcpProbe(upstream) }));
   const llm: Target[] = bundle.llm.routes
     .filter((r) => wanted.has(r.id))
     .map((route) => ({
       id: route.id,
       kind: "llm",
       probe: async (): Promise<ProbeResult> => {
-        const results = await Promise.all(route.providers.map((p) => probeUrlWith(p.baseUrl)));
+        const results = await Promise.all(route.providers.map((p) => probeUrl(p.baseUrl)));
         if (results.some((r) => r.up)) return { up: true };
         const details = results.map((r, i) => `${route.providers[i]?.id}: ${r.up ? "up" : r.detail}`);
         return { up: false, detail: `every provider failing (${details.join("; ")})` };
@@ -127,13 +119,11 @@ function requiredTargets(bundle: Bundle, required: readonly string[], options: R
   return [...mcp, ...llm];
 }
 
-function mcpProbe(
-  upstream: McpUpstream,
-  url: (url: string) => Promise<ProbeResult>,
-  command: (command: string, cwd: string | undefined) => Promise<ProbeResult>,
-): () => Promise<ProbeResult> {
+function mcpProbe(upstream: McpUpstream): () => Promise<ProbeResult> {
   const transport = upstream.transport;
-  return transport.type === "stdio" ? () => command(transport.command, transport.cwd) : () => url(transport.url);
+  return transport.type === "stdio"
+    ? () => probeCommand(transport.command, transport.cwd)
+    : () => probeUrl(transport.url);
 }
 
 /** One GET without credentials; redirects are not followed (a redirect is an answer). */
