@@ -7,7 +7,6 @@
  * Hot reload swaps the {@link ActiveRuntime} atomically; a bundle that fails to load is reported and the
  * running one stays. `close()` is the graceful shutdown used on SIGTERM.
  */
-import { randomUUID } from "node:crypto";
 import { type IncomingMessage, type Server, type ServerResponse, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { join } from "node:path";
@@ -18,9 +17,16 @@ import { describeSource, loadConfig } from "../config/load.js";
 import { secretsDirectory } from "../config/secrets.js";
 import { type FileWatcher, watchFiles } from "../config/watch.js";
 import { RequestCancellation } from "../http/cancellation.js";
+import { requestIdOf } from "../http/request-id.js";
 import { andThen, stage } from "../http/stage.js";
 import type { HttpHandler, Principal, RequestContext } from "../http/types.js";
-import { ATTR, SpanKind, createTelemetry, withRequestTelemetry } from "../observability/index.js";
+import {
+  ATTR,
+  SpanKind,
+  createTelemetry,
+  withRequestTelemetry,
+  withUpstreamPropagation,
+} from "../observability/index.js";
 import { memorySessionRecords } from "../mcp/session-records.js";
 import { type ActiveRuntime, createActiveRuntime, mcpSessionIdleMs } from "./active-runtime.js";
 import { type GatewayOptions, GatewayStartError, type ReloadOutcome, type RunningGateway } from "./gateway.js";
@@ -120,7 +126,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   async function handle(req: IncomingMessage, res: ServerResponse, pathname: string): Promise<void> {
     const runtime = current; // this request keeps the runtime it started with
     const bundle = runtime.config.bundle;
-    const requestId = randomUUID();
+    const requestId = requestIdOf(req.headers);
     const handler: HttpHandler | undefined =
       pathname === bundle.mcp?.path ? runtime.mcp.handle : runtime.llm.route(pathname);
     // Every response carries x-request-id. An LLM route's handler writes it among its own headers
@@ -181,7 +187,12 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         if (auth.outcome !== "authenticated") return challenge(auth, req, res, requestId, pathname, bundle);
         if (cancellingAll) cancellation.cancel(SHUTTING_DOWN);
         inFlight.add(cancellation);
-        return handler(identify(auth.principal, requestId, runtime, cancellation), req, res);
+        const ctx = identify(auth.principal, requestId, runtime, cancellation);
+        // MCP upstream requests are made by the SDK's transports, out of reach of ctx: they take the request id
+        // and trace context from this scope. LLM provider requests carry them from ctx.
+        return handler === runtime.mcp.handle
+          ? withUpstreamPropagation(requestId, req.headers, () => handler(ctx, req, res))
+          : handler(ctx, req, res);
       });
     } catch (error) {
       // The request's own kind: a failure serving a request is not a configuration event.
