@@ -43,7 +43,16 @@ function bundleWith(grants: NonNullable<BundleInput["mcp"]>["grants"]): BundleIn
 async function startReplica(name: string, port: number, env: Record<string, string>): Promise<Replica> {
   const child = spawn(
     process.execPath,
-    [join(process.cwd(), "bin/tollgate.mjs"), "serve", "--bundle", bundleFile, "--port", String(port)],
+    [
+      join(process.cwd(), "bin/tollgate.mjs"),
+      "serve",
+      "--bundle",
+      bundleFile,
+      "--port",
+      String(port),
+      "--metrics-port",
+      "0",
+    ],
     { env: { ...process.env, ...env }, stdio: ["ignore", "pipe", "pipe"] },
   );
   let audit = "";
