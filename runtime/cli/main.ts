@@ -33,6 +33,10 @@ const COMMANDS: Record<string, { run: () => Promise<Command> | Command; summary:
     summary:
       "keygen --out <private.jwk.json> [--alg RS256|ES256] [--kid <id>] [--force] [--print-private]   a key pair for private_key_jwt (public JWK on stdout)",
   },
+  dashboards: {
+    run: async () => (await import("./dashboards.js")).dashboardsCommand,
+    summary: "dashboards --out <dir>   Grafana dashboard and PrometheusRule alerts for the gateway's metrics",
+  },
   dev: {
     run: async () => (await import("./dev-token.js")).devCommand,
     summary:
