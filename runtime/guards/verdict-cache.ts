@@ -12,10 +12,10 @@
  *
  * Bounded in entries and in (estimated) bytes; the least recently used entry goes first.
  *
- * The key costs one SHA-256 pass over the text: less than any scan that runs a pattern, at every length,
- * but more than the one-pass prefilters. So there is no length threshold; instead the LLM request guard
- * first asks the policy whether one pass proves the text clean (`requestTextIsPlainlyClean`) and only
- * hashes the rest.
+ * The key costs one SHA-256 pass over the text: less than a scan of the full chain from a few dozen
+ * characters on (`minTextChars`; shorter texts are simply scanned), but more than the one-pass prefilters,
+ * so the LLM request guard first asks the policy whether one pass proves the text clean
+ * (`requestTextIsPlainlyClean`) and only hashes the rest.
  */
 import { hash } from "node:crypto";
 import type { TextVerdict } from "../../policies/guards/index.js";
@@ -25,6 +25,12 @@ export interface VerdictCacheLimits {
   readonly maxEntries: number;
   /** Estimated bytes of all entries together (keys, rewrites, messages, bookkeeping). */
   readonly maxBytes: number;
+  /**
+   * Texts shorter than this are scanned every time, never hashed nor kept: below it a scan of the full
+   * chain costs about what the key does.
+   * @default 32
+   */
+  readonly minTextChars?: number;
 }
 
 /** A remembered decision: a verdict without the scanned text. */
@@ -50,6 +56,7 @@ const ENTRY_OVERHEAD_BYTES = 160;
 export class VerdictCache {
   private readonly entries = new Map<string, Remembered>();
   private readonly keyPrefix: string;
+  private readonly minTextChars: number;
   private bytes = 0;
 
   /**
@@ -61,6 +68,7 @@ export class VerdictCache {
   ) {
     // Enough of the digest to tell policies apart, short enough not to double the size of every key.
     this.keyPrefix = `${policyDigest.replace(/^sha256:/, "").slice(0, 16)}|`;
+    this.minTextChars = limits.minTextChars ?? 32;
     if (!(limits.maxEntries >= 1 && limits.maxBytes >= ENTRY_OVERHEAD_BYTES))
       throw new Error(
         `VerdictCache limits: expected maxEntries >= 1 and maxBytes >= ${ENTRY_OVERHEAD_BYTES}, got ${limits.maxEntries}/${limits.maxBytes}`,
@@ -85,6 +93,7 @@ export class VerdictCache {
     text: string,
     scan: (text: string) => R,
   ): TextVerdict | R {
+    if (text.length < this.minTextChars) return scan(text);
     const key = this.keyOf(scope, text);
     const known = this.get(key, text);
     if (known) return known;
