@@ -20,7 +20,7 @@ export type RequestGuardResult =
     }
   | { readonly action: "block"; readonly guard: string; readonly message: string };
 
-/** Per route: 50,000 verdicts, 32 MiB estimated (a clean verdict holds no text, about 250 bytes). */
+/** Per route: 50,000 verdicts, 32 MiB estimated (a clean verdict holds no text: about 300 bytes with its key). */
 const CACHE_LIMITS = { maxEntries: 50_000, maxBytes: 32 * 1024 * 1024 };
 
 export interface RequestGuard {
