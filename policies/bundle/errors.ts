@@ -22,6 +22,7 @@ const FIXES: readonly [RegExp, string][] = [
     "list routes of GatewayBundle({ routes }) in GatewayBundle({ readiness: { requiredUpstreams } }) (in the bundle: MCP upstream ids, LLM route ids)",
   ],
   [/^server\.readiness/, "set GatewayBundle({ readiness })"],
+  [/^server\.console/, "set GatewayBundle({ console })"],
   [/^server\./, "the gateway URL is the authorization server's audience: set OktaApps({ gatewayUri })"],
   [/^protectedResource\./, "derived from OktaApps and McpScopes"],
   [/^llm\.routes\[\d+\]\.providers/, "set GatewayRoute.llm({ providers })"],

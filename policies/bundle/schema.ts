@@ -46,6 +46,27 @@ function schemaFor(mode: BundleMode) {
       .optional(),
   });
 
+  const ConsoleUrl = url().refine((value) => URL.canParse(value) && new URL(value).pathname === "/console", {
+    error:
+      "expected the admin port's public URL with the path /console, e.g. https://gateway-admin.example.com/console",
+  });
+  const Console = z.discriminatedUnion("enabled", [
+    z.strictObject({ enabled: z.literal(false) }),
+    z.strictObject({
+      enabled: z.literal(true),
+      /** The OAuth client the console signs in with (authorization code + PKCE). */
+      clientId: applyTime(text()),
+      /** A confidential client's secret. Omitted: a public PKCE client. */
+      clientSecret: SecretRefSchema.optional(),
+      /** The console's external URL on the admin port, ending in `/console`; the redirect URI is `<url>/callback`. */
+      url: applyTime(ConsoleUrl),
+      /** The scope an administrator's token must carry. */
+      adminScope: text().default("tollgate:admin"),
+      /** Besides the scope: a claim holding group names, and the group that makes an administrator. */
+      adminGroup: z.strictObject({ claim: text(), group: text() }).optional(),
+    }),
+  ]);
+
   const Server = z.strictObject({
     /** The gateway's canonical URI: the token audience and the protected resource. */
     publicUrl: applyTime(url()),
@@ -71,6 +92,8 @@ function schemaFor(mode: BundleMode) {
         probeIntervalSeconds: z.int().min(1).max(300).default(5),
       })
       .default({ requiredUpstreams: [], probeIntervalSeconds: 5 }),
+    /** The operator console on the admin port (read-only, for signed-in administrators). Off unless enabled. */
+    console: Console.default({ enabled: false }),
   });
 
   const Auth = authSchema(mode);

@@ -40,6 +40,8 @@ interface PolicyLimiters {
   readonly policyHeader: string;
   /** The storage keys of a subject's budgets. */
   keysOf(subject: string): BudgetKeys;
+  /** Subjects whose keys are remembered, oldest first (the subjects this replica has seen recently). */
+  recentSubjects(): Iterable<string>;
 }
 
 interface BudgetKeys {
@@ -49,6 +51,33 @@ interface BudgetKeys {
 
 /** Subjects whose budget keys are remembered per policy (they are built on every request otherwise). */
 const KEY_CACHE_SIZE = 10_000;
+/** Subjects per policy whose windows `usage()` reads (the most recently seen): bounds the Redis reads. */
+const USAGE_SUBJECTS = 500;
+
+/** One budget of one principal in the current window. */
+export interface BudgetUsage {
+  readonly used: number;
+  readonly limit: number;
+}
+
+/** What one principal has spent of one guard policy's budgets in the open window. */
+export interface PrincipalUsage {
+  readonly principal: string;
+  readonly policy: string;
+  readonly requests?: BudgetUsage;
+  readonly tokens?: BudgetUsage;
+  readonly windowEndsAt?: Date;
+}
+
+/** A limiter that can also say what principals have spent (the operator console's limits page). */
+export interface UsageReportingLimiter extends RateLimiter {
+  /**
+   * Usage of the principals this replica has seen recently (at most 500 per policy), with an open window in
+   * the active store. With Redis, the counts are the shared ones; principals seen only by other replicas are
+   * not listed.
+   */
+  usage(): Promise<PrincipalUsage[]>;
+}
 
 export interface RateLimiterOptions {
   /** Where store outages are recorded (kind "config", decision "error"). */
@@ -65,7 +94,10 @@ const ALLOW_ALL: LimitDecision = { allowed: true, headers: {} };
  * Builds the limiter for a bundle. With a Redis store, waits briefly for the connection but never fails the
  * start on it. With the memory store every answer is synchronous (no promise per request).
  */
-export async function createRateLimiter(config: ActiveConfig, options: RateLimiterOptions = {}): Promise<RateLimiter> {
+export async function createRateLimiter(
+  config: ActiveConfig,
+  options: RateLimiterOptions = {},
+): Promise<UsageReportingLimiter> {
   const store = config.bundle.rateLimitStore;
   let redis: Redis | undefined;
   let failOpen = false;
@@ -168,6 +200,18 @@ export async function createRateLimiter(config: ActiveConfig, options: RateLimit
       }
     },
 
+    async usage() {
+      const now = Date.now();
+      const perPolicy = await Promise.all(
+        [...byPolicy].map(([policy, limiters]) =>
+          Promise.all(
+            lastOf(limiters.recentSubjects(), USAGE_SUBJECTS).map((subject) => usageOf(policy, limiters, subject, now)),
+          ),
+        ),
+      );
+      return perPolicy.flat().filter((u): u is PrincipalUsage => u !== undefined);
+    },
+
     async close() {
       clearInterval(sweeper);
       if (redis) await redis.quit().catch(() => redis?.disconnect());
@@ -245,7 +289,35 @@ function buildLimiters(
     }
     return found;
   };
-  return { windowSeconds, requests, tokens, policyHeader, keysOf };
+  return { windowSeconds, requests, tokens, policyHeader, keysOf, recentSubjects: () => keys.keys() };
+}
+
+function lastOf<T>(items: Iterable<T>, count: number): T[] {
+  const all = [...items];
+  return all.slice(Math.max(0, all.length - count));
+}
+
+/** One subject's open windows of one policy; undefined when neither budget has an open window. */
+async function usageOf(
+  policy: string,
+  limiters: PolicyLimiters,
+  subject: string,
+  now: number,
+): Promise<PrincipalUsage | undefined> {
+  const keys = limiters.keysOf(subject);
+  const [requests, tokens] = await Promise.all([
+    limiters.requests?.store.peek(keys.requests),
+    limiters.tokens?.store.peek(keys.tokens),
+  ]);
+  if (!requests && !tokens) return undefined;
+  const endsIn = Math.max(requests?.msBeforeReset ?? 0, tokens?.msBeforeReset ?? 0);
+  return {
+    principal: subject,
+    policy,
+    ...(limiters.requests ? { requests: { used: requests?.consumed ?? 0, limit: limiters.requests.points } } : {}),
+    ...(limiters.tokens ? { tokens: { used: tokens?.consumed ?? 0, limit: limiters.tokens.points } } : {}),
+    windowEndsAt: new Date(now + endsIn),
+  };
 }
 
 /** Waits until Redis is ready, its first connection attempt failed, or `timeoutMs` passed. */

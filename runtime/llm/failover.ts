@@ -43,6 +43,14 @@ export class ProviderHealth {
     return seconds;
   }
 
+  /** When each provider failover skips now comes back (providers whose eviction has run out are left out). */
+  coolingDown(): Map<string, Date> {
+    const now = this.now();
+    const out = new Map<string, Date>();
+    for (const [id, until] of this.evictedUntil) if (until > now) out.set(id, new Date(until));
+    return out;
+  }
+
   /** Seconds until the first evicted provider comes back (for Retry-After when all failed). */
   secondsUntilAnyRecovers(providers: readonly HasId[]): number {
     const now = this.now();

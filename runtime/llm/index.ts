@@ -28,8 +28,17 @@ import { createRequestGuard } from "./request-guard.js";
 import { pickHeaders } from "./request-stages.js";
 import { type UpstreamClient, UpstreamUnavailable, createUpstreamClient } from "../http/upstream-client.js";
 
+/** A provider failover skips on one route until `until`. */
+export interface CoolingDownProvider {
+  readonly route: string;
+  readonly provider: string;
+  readonly until: Date;
+}
+
 export interface LlmGateway {
   route(pathname: string): HttpHandler | undefined;
+  /** The providers failover skips now, per route that lists them (the operator console's upstreams page). */
+  coolingDown(): CoolingDownProvider[];
   close(): Promise<void>;
 }
 
@@ -109,6 +118,16 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       if (exact) return exact;
       const owner = routes.find((r) => pathname === r.prefix || pathname.startsWith(`${r.prefix}/`));
       return owner ? notFound(owner) : undefined;
+    },
+    coolingDown() {
+      const evicted = services.health.coolingDown();
+      if (evicted.size === 0) return [];
+      return routes.flatMap((r) =>
+        r.providers.flatMap((p) => {
+          const until = evicted.get(p.id);
+          return until ? [{ route: r.config.id, provider: p.id, until }] : [];
+        }),
+      );
     },
     close: async () => {
       if (!deps.upstream) await services.upstream.close();

@@ -3,7 +3,7 @@
  * upstream and provider ids must belong to the loaded bundle (anything else is counted as `other`),
  * guards and decisions are closed sets, and no label ever carries a principal or a client id.
  */
-import { createServer, type Server } from "node:http";
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from "prom-client";
 import type { Bundle } from "../../policies/bundle/index.js";
@@ -56,6 +56,8 @@ export interface McpSessionCounts {
   readonly sessions: number;
   readonly stdioProcesses: number;
   readonly stdioProcessLimit: number;
+  /** Per-principal upstream sets kept for stateless (2026-07-28) MCP clients. */
+  readonly statelessSets: number;
 }
 
 export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {}): GatewayMetrics {
@@ -137,6 +139,14 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
     registers: [registry],
     collect() {
       this.set(mcpSessions?.().sessions ?? 0);
+    },
+  });
+  new Gauge({
+    name: "tollgate_mcp_stateless_sets",
+    help: "Per-principal upstream sets this replica keeps for stateless MCP clients",
+    registers: [registry],
+    collect() {
+      this.set(mcpSessions?.().statelessSets ?? 0);
     },
   });
   new Gauge({
@@ -350,13 +360,26 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-/** Serves `GET /metrics` (and `/healthz`) on the admin port, apart from traffic. */
-export async function serveMetrics(
-  metrics: GatewayMetrics,
-  options: { port: number; host?: string },
-): Promise<MetricsServer> {
+export interface MetricsServerOptions {
+  readonly port: number;
+  readonly host?: string;
+  /** Answers every URL equal to `/console` or under `/console/` (the operator console); absent, they are 404. */
+  readonly console?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
+}
+
+const isConsoleUrl = (url: string | undefined) =>
+  url !== undefined && (url === "/console" || url.startsWith("/console/") || url.startsWith("/console?"));
+
+/** Serves `GET /metrics` (and `/healthz`, and the console when given) on the admin port, apart from traffic. */
+export async function serveMetrics(metrics: GatewayMetrics, options: MetricsServerOptions): Promise<MetricsServer> {
+  const consoleHandler = options.console;
   const server: Server = createServer((req, res) => {
-    if (req.method === "GET" && req.url === "/metrics") {
+    if (consoleHandler && isConsoleUrl(req.url)) {
+      consoleHandler(req, res).catch(() => {
+        if (!res.headersSent) res.writeHead(500).end();
+        else res.destroy();
+      });
+    } else if (req.method === "GET" && req.url === "/metrics") {
       metrics.render().then(
         (text) => res.writeHead(200, { "content-type": metrics.registry.contentType }).end(text),
         () => res.writeHead(500).end(),

@@ -9,6 +9,7 @@
  * telemetry.audit.record({ kind: "llm", decision: "allow", ... });  // also counted in metrics, trace id filled
  * ```
  */
+import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Bundle } from "../../policies/bundle/index.js";
 import {
   type AuditEvent,
@@ -47,6 +48,10 @@ export interface TelemetryOptions {
   readonly auditSink?: AuditLog;
   /** Asked per event whether prompts are captured (follows reloads). @default the config's value */
   readonly capturePrompts?: () => boolean;
+  /** Called with every audit event once prepared (scrubbed, prompt dropped unless captured): the console's ring. */
+  readonly onAudit?: (event: AuditEvent) => void;
+  /** Answers the admin port's `/console` and `/console/...` URLs (before its 404). */
+  readonly console?: (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 }
 
 export interface Telemetry extends Omit<Tracing, "close" | "enabled"> {
@@ -71,12 +76,19 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
   const metrics = createGatewayMetrics({ defaultMetrics: options.defaultMetrics ?? true });
   if (options.bundle) metrics.useBundle(options.bundle.bundle, options.bundle.digest);
   // With tracing off, an audit event only feeds metrics: no span attribute map is built.
+  const onAudit = options.onAudit;
   const onRecord = tracing.enabled
     ? (event: AuditEvent) => {
         metrics.observeAudit(event);
         tracing.annotateActive(spanAttributesOf(event), "tollgate.audit");
+        onAudit?.(event);
       }
-    : (event: AuditEvent) => metrics.observeAudit(event);
+    : onAudit
+      ? (event: AuditEvent) => {
+          metrics.observeAudit(event);
+          onAudit(event);
+        }
+      : (event: AuditEvent) => metrics.observeAudit(event);
   const auditOptions = {
     capturePrompts: options.capturePrompts ?? config.audit.capturePrompts,
     ...(tracing.enabled ? { currentTraceId: tracing.currentTraceId } : {}),
@@ -111,6 +123,7 @@ export function createTelemetry(config: TelemetryConfig, options: TelemetryOptio
       const server = await serveMetrics(metrics, {
         port: serveOptions.port ?? config.metrics.port,
         ...(serveOptions.host ? { host: serveOptions.host } : {}),
+        ...(options.console ? { console: options.console } : {}),
       });
       servers.push(server);
       return server;

@@ -11,12 +11,12 @@ import {
   protectedResourceMetadata,
   protectedResourceMetadataPaths,
 } from "../auth/metadata.js";
-import type { ActiveConfig, RateLimiter, ToolCallGuard } from "../http/types.js";
+import type { ActiveConfig, ToolCallGuard } from "../http/types.js";
 import { createUpstreamClient } from "../http/upstream-client.js";
 import { type LlmGateway, createLlmGateway } from "../llm/index.js";
 import { type McpGateway, createMcpGateway } from "../mcp/index.js";
 import { type SessionRecords, memorySessionRecords, redisSessionRecords } from "../mcp/session-records.js";
-import { createRateLimiter } from "../limits/index.js";
+import { type UsageReportingLimiter, createRateLimiter } from "../limits/index.js";
 import type { AuditLog } from "../observability/audit.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import { type UpstreamReadiness, createUpstreamReadiness } from "./readiness.js";
@@ -24,7 +24,7 @@ import { type UpstreamReadiness, createUpstreamReadiness } from "./readiness.js"
 export interface ActiveRuntime {
   readonly config: ActiveConfig;
   readonly verifier: TokenVerifier;
-  readonly limiter: RateLimiter;
+  readonly limiter: UsageReportingLimiter;
   readonly toolGuard: ToolCallGuard;
   readonly mcp: McpGateway;
   readonly llm: LlmGateway;
@@ -124,7 +124,12 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
   const readiness = createUpstreamReadiness(config.bundle, deps.log ? { log: deps.log } : {});
   deps.metrics?.watchMcpSessions(() => {
     const stdio = mcp.stdioProcesses();
-    return { sessions: mcp.sessionCount(), stdioProcesses: stdio.inUse, stdioProcessLimit: stdio.limit };
+    return {
+      sessions: mcp.sessionCount(),
+      stdioProcesses: stdio.inUse,
+      stdioProcessLimit: stdio.limit,
+      statelessSets: mcp.statelessSetCount(),
+    };
   });
 
   let inFlight = 0;

@@ -55,6 +55,11 @@ export interface RunningGateway {
   readonly telemetry: Telemetry;
   /** `http://host:port/metrics` of the admin server, when it runs. */
   readonly metricsUrl: string | undefined;
+  /**
+   * `http://host:port/console/` on the admin server, when it runs and the serving bundle enables the console
+   * (local address: the console signs in through `server.console.url`, its public URL).
+   */
+  consoleUrl(): string | undefined;
   /** Loads the source again; a failure is reported and leaves the running configuration in place. */
   reload(): Promise<ReloadOutcome>;
   /** Graceful shutdown: stop accepting, finish in-flight requests, close upstream sessions. */

@@ -33,6 +33,7 @@ import { type GatewayOptions, GatewayStartError, type ReloadOutcome, type Runnin
 import { answerPreflight, applyCors, isPreflight, originAllowed } from "./cors.js";
 import { applyClientLimits, serverOptions } from "./options.js";
 import { notReadyReasons } from "./readiness.js";
+import { gatewayConsole } from "./console.js";
 
 export { type GatewayOptions, GatewayStartError, type ReloadOutcome, type RunningGateway } from "./gateway.js";
 
@@ -81,11 +82,15 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   const first = await loadConfig(options.source, env);
   if (!first.ok) throw new GatewayStartError(first.source, first.issues);
   let loadedConfig: typeof first.config | undefined;
+  // One decision ring per process: reloads keep the console's history.
+  const operatorConsole = gatewayConsole(describeSource(options.source));
   // Tracing on/off and the exporter are fixed at start; prompt capture and metric labels follow reloads.
   const telemetry = createTelemetry(first.config.bundle.telemetry, {
     bundle: { bundle: first.config.bundle, digest: first.config.digest },
     capturePrompts: () => (loadedConfig ?? first.config).bundle.telemetry.audit.capturePrompts,
     ...(options.audit ? { auditSink: options.audit } : {}),
+    onAudit: operatorConsole.onAudit,
+    console: operatorConsole.handle,
     ...options.telemetry,
   });
   telemetry.metrics.bundleReload(true);
@@ -102,6 +107,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     ...(options.verifier ? { verifierOptions: options.verifier } : {}),
   });
   let currentFingerprint = first.fingerprint;
+  operatorConsole.loaded(current);
   await current.verifier.keys
     .load()
     .catch((error: unknown) =>
@@ -322,6 +328,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         )
     : undefined;
 
+  const adminOrigin = (port: number) => `http://${metricsOptions?.host ?? options.host ?? "127.0.0.1"}:${port}`;
+
   function retire(old: ActiveRuntime): void {
     retiring.add(old);
     void old
@@ -351,6 +359,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         const old = current;
         current = next;
         currentFingerprint = loaded.fingerprint;
+        operatorConsole.loaded(next);
         retire(old);
         outcome = { status: "applied", digest: loaded.config.digest };
       } catch (error) {
@@ -367,6 +376,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
       applyClientLimits(server, current.config.bundle.server.clients);
     }
     if (outcome.status === "rejected") {
+      operatorConsole.reloadFailed(outcome.issues.map((i) => formatIssue(i)).join("; "));
       log(
         `tollgate: reload of ${describeSource(options.source)} rejected; still serving ${current.config.digest}\n${outcome.issues.map((i) => `  - ${formatIssue(i)}`).join("\n")}`,
       );
@@ -438,9 +448,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     port: address.port,
     active: () => current,
     telemetry,
-    metricsUrl: metricsServer
-      ? `http://${metricsOptions?.host ?? options.host ?? "127.0.0.1"}:${metricsServer.port}/metrics`
-      : undefined,
+    metricsUrl: metricsServer ? `${adminOrigin(metricsServer.port)}/metrics` : undefined,
+    consoleUrl: () =>
+      metricsServer && current.config.bundle.server.console.enabled
+        ? `${adminOrigin(metricsServer.port)}/console/`
+        : undefined,
     reload,
     close: () => (closing ??= close()),
   };
