@@ -11,6 +11,11 @@ export * from "./gateway-bundle.js";
 export * from "./gateway-deployment.js";
 export { GatewayIngress, type AlbExposure, type CertManagerExposure, type GatewayExposure } from "./gateway-ingress.js";
 export { GatewayRedis, type GatewayRedisProps } from "./gateway-redis.js";
+export {
+  GatewayObservability,
+  type GatewayObservabilityProps,
+  type ObservabilityTarget,
+} from "./gateway-observability.js";
 export * from "./agentcore-runtime.js";
 export * from "./agentcore-gateway.js";
 export { TollgateChecks, synthErrors } from "./checks.js";
