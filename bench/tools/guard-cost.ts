@@ -24,12 +24,11 @@
 import { hash } from "node:crypto";
 import vard, { type ThreatType } from "@andersmyrmel/vard";
 import type { GuardPolicy } from "../../policies/bundle/index.js";
+import { BUILT_IN_PII_DETECTORS, PII_DETECTOR_ORDER } from "../../policies/guards/pii.js";
 import {
-  BUILT_IN_PII_DETECTORS,
   type ContentSource,
   type Finding,
   JAILBREAK_FAMILY_PATTERNS,
-  PII_DETECTOR_ORDER,
   type TextVerdict,
   blockVerdict,
   compileGuardPolicy,

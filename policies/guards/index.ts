@@ -1,5 +1,6 @@
 export * from "./verdict.js";
-export * from "./pii.js";
+// The PII prefilter's internals (measureText, the detector table) stay out of the package's API.
+export { type PiiDetectorName, type PiiGuard, compilePiiGuard, luhnValid } from "./pii.js";
 export * from "./injection.js";
 export * from "./credential-leak.js";
 export * from "./policy.js";

@@ -3,13 +3,8 @@
  * tests hold the prefiltered guard to the plain patterns run over the whole text: same findings, always.
  */
 import { describe, expect, it } from "vitest";
-import {
-  BUILT_IN_PII_DETECTORS,
-  type Finding,
-  PII_DETECTOR_ORDER,
-  compilePiiGuard,
-  measureText,
-} from "../../policies/guards/index.js";
+import type { Finding } from "../../policies/guards/index.js";
+import { BUILT_IN_PII_DETECTORS, PII_DETECTOR_ORDER, compilePiiGuard, measureText } from "../../policies/guards/pii.js";
 
 const guard = compilePiiGuard({ mode: "mask", detectors: [...PII_DETECTOR_ORDER], extraPatterns: [] });
 
