@@ -39,23 +39,26 @@ export type GatewayObservabilityProps = ObservabilityTarget & {
    */
   readonly assetsDir: string;
   /**
-   * Extra labels on the PrometheusRule, for a Prometheus Operator whose `ruleSelector` requires them
-   * (kube-prometheus-stack selects `release: <helm release>`).
+   * Extra labels on the PrometheusRule and the ServiceMonitor, for a Prometheus Operator whose `ruleSelector`
+   * and `serviceMonitorSelector` require them (kube-prometheus-stack selects `release: <helm release>`).
    * @default no extra labels
    */
-  readonly ruleLabels?: Readonly<Record<string, string>>;
+  readonly prometheusLabels?: Readonly<Record<string, string>>;
 };
 
 /**
  * The gateway's Grafana dashboard as a ConfigMap labelled `grafana_dashboard: "1"` (the Grafana sidecar
- * loads it) and its alerts as a `kubernetes_manifest` PrometheusRule. The PrometheusRule CRD (Prometheus
- * Operator) must be installed before plan: `kubernetes_manifest` reads the CRD's schema.
+ * loads it), its alerts as a `kubernetes_manifest` PrometheusRule and, next to a deployment, a ServiceMonitor
+ * that scrapes its `metrics` port. The Prometheus Operator's CRDs must be installed before plan:
+ * `kubernetes_manifest` reads their schema.
  */
 export class GatewayObservability extends Construct {
   /** The ConfigMap holding the dashboard JSON. */
   public readonly dashboard: ConfigMap;
   /** The PrometheusRule. */
   public readonly rules: Manifest;
+  /** The ServiceMonitor of the deployment's Service; none when the target is a namespace. */
+  public readonly serviceMonitor: Manifest | undefined;
 
   constructor(scope: Construct, id: string, props: GatewayObservabilityProps) {
     super(scope, id);
@@ -80,12 +83,32 @@ export class GatewayObservability extends Construct {
         metadata: {
           name: `${target.name}-alerts`,
           namespace: target.namespace,
-          labels: { ...rules.metadata.labels, ...target.labels, ...props.ruleLabels },
+          labels: { ...rules.metadata.labels, ...target.labels, ...props.prometheusLabels },
         },
         spec: rules.spec,
       },
       ...(target.dependsOn ? { dependsOn: target.dependsOn } : {}),
     });
+
+    this.serviceMonitor =
+      "deployment" in props
+        ? new Manifest(this, "ServiceMonitor", {
+            manifest: {
+              apiVersion: "monitoring.coreos.com/v1",
+              kind: "ServiceMonitor",
+              metadata: {
+                name: target.name,
+                namespace: target.namespace,
+                labels: { ...target.labels, ...props.prometheusLabels },
+              },
+              spec: {
+                selector: { matchLabels: target.labels },
+                endpoints: [{ port: "metrics", path: "/metrics", interval: "30s" }],
+              },
+            },
+            ...(target.dependsOn ? { dependsOn: target.dependsOn } : {}),
+          })
+        : undefined;
   }
 }
 

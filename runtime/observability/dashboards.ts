@@ -489,7 +489,7 @@ export function prometheusRule(): PrometheusRule {
               "warning",
               "5m",
               `${deniedRate("5m")} > ${t.deniedSpikeFactor} * ${deniedRate("1h")} and sum(increase(${M.requests}{${DENIED}}[5m])) >= ${t.deniedSpikeMinCount}`,
-              "Tollgate denials are {{ $value | humanize }} per second, over 3 times the last hour's rate",
+              `Tollgate denials are {{ $value | humanize }} per second, over ${t.deniedSpikeFactor} times the last hour's rate`,
               `Requests refused by policy (deny or block) in the last 5 minutes run at more than ${t.deniedSpikeFactor} times the rate of the last hour.`,
               "Group the audit lines with decision=deny or block by rule, client and principal. One client hitting `guard: prompt-injection` or always-blocked tools is an agent under attack or misbehaving: revoke its client. Denials across every client right after a deploy are a bundle that dropped a grant: run `tollgate diff` between the two bundles.",
             ),

@@ -42,13 +42,13 @@ type ManifestJson = {
 const unescape = (text: string) => text.replaceAll("$${", () => "${").replaceAll("%%{", () => "%{");
 
 describe("GatewayObservability", () => {
-  it("puts the dashboard in a ConfigMap labelled for the Grafana sidecar and the alerts in a PrometheusRule next to the gateway", async () => {
+  it("puts the dashboard in a ConfigMap for the Grafana sidecar, the alerts in a PrometheusRule and a ServiceMonitor on the metrics port next to the gateway", async () => {
     await writeAssets(assetsDir);
     const { stack, gateway } = smallPlatform();
     new GatewayObservability(stack, "Observability", {
       deployment: gateway,
       assetsDir,
-      ruleLabels: { release: "kps" },
+      prometheusLabels: { release: "kps" },
     });
     const tf = synthJson(stack);
 
@@ -64,7 +64,9 @@ describe("GatewayObservability", () => {
     expect(text).toContain('"uid": "$${datasource}"');
     expect(JSON.parse(unescape(text))).toEqual(grafanaDashboard());
 
-    const rule = single(tf, "kubernetes_manifest") as ManifestJson;
+    const manifests = resources(tf, "kubernetes_manifest") as ManifestJson[];
+    expect(manifests.map((m) => m.manifest.kind).sort()).toEqual(["PrometheusRule", "ServiceMonitor"]);
+    const rule = manifests.find((m) => m.manifest.kind === "PrometheusRule")!;
     expect(rule.manifest).toMatchObject({
       apiVersion: "monitoring.coreos.com/v1",
       kind: "PrometheusRule",
@@ -80,9 +82,22 @@ describe("GatewayObservability", () => {
     });
     expect(rule.manifest.spec).toEqual(prometheusRule().spec);
     expect(rule.depends_on?.[0]).toMatch(/^kubernetes_config_map\./);
+
+    const monitor = manifests.find((m) => m.manifest.kind === "ServiceMonitor")!.manifest as unknown as {
+      metadata: { namespace: string; labels: Record<string, string> };
+      spec: { selector: { matchLabels: Record<string, string> }; endpoints: { port: string; path: string }[] };
+    };
+    const service = single(tf, "kubernetes_service_v1") as {
+      metadata: { labels: Record<string, string> };
+      spec: { port: { name: string }[] };
+    };
+    expect(monitor.metadata).toMatchObject({ namespace: gateway.namespace, labels: { release: "kps" } });
+    expect(service.metadata.labels).toMatchObject(monitor.spec.selector.matchLabels);
+    expect(service.spec.port.map((p) => p.name)).toContain(monitor.spec.endpoints[0]!.port);
+    expect(monitor.spec.endpoints[0]!.path).toBe("/metrics");
   });
 
-  it("goes into a namespace of your choice with your labels when there is no deployment", async () => {
+  it("goes into a namespace of your choice with your labels, without a ServiceMonitor, when there is no deployment", async () => {
     await writeAssets(assetsDir);
     const stack = new TerraformStack(Testing.app({ outdir: testAppDir() }), "monitoring");
     new KubernetesProvider(stack, "kubernetes", {});
@@ -99,7 +114,9 @@ describe("GatewayObservability", () => {
         labels: { team: "platform", grafana_dashboard: "1" },
       },
     });
-    expect((single(tf, "kubernetes_manifest") as ManifestJson).manifest.metadata).toMatchObject({
+    const manifest = single(tf, "kubernetes_manifest") as ManifestJson;
+    expect(manifest.manifest.kind).toBe("PrometheusRule");
+    expect(manifest.manifest.metadata).toMatchObject({
       name: "tollgate-gateway-alerts",
       namespace: "monitoring",
       labels: { team: "platform" },
