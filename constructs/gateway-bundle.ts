@@ -62,6 +62,26 @@ export type RateLimitStore =
       readonly onUnavailable?: "fail-open" | "fail-closed";
     };
 
+/** The operator console on the gateway's admin port: who may sign in, and where it is reached. */
+export interface GatewayConsoleSettings {
+  /**
+   * The OAuth client the console signs in with (authorization code + PKCE), registered with the redirect URI
+   * `<url>/callback`. A Terraform reference (an Okta app's client id) is fine: it is filled in at apply.
+   */
+  readonly clientId: string;
+  /** Environment variable holding the client's secret, for a confidential client. @default none: a public client */
+  readonly clientSecretEnv?: string;
+  /**
+   * The admin port's public URL with the path `/console` (e.g. `https://gateway-admin.example.com/console`). HTTPS,
+   * or localhost: the session cookie is `Secure`.
+   */
+  readonly url: string;
+  /** The scope an administrator's token must carry. @default "tollgate:admin" */
+  readonly adminScope?: string;
+  /** Instead of (or besides) the scope: a claim holding group names, and the group that makes an admin. @default none */
+  readonly adminGroup?: { readonly claim: string; readonly group: string };
+}
+
 export interface GatewayBundleProps {
   /** Environment name (`dev`, `prod`...): bundle provenance and the checks' strictness. */
   readonly environment: string;
@@ -114,6 +134,13 @@ export interface GatewayBundleProps {
     /** How often each replica probes them, 1 to 300. @default 5 */
     readonly probeIntervalSeconds?: number;
   };
+  /**
+   * The read-only operator console (bundle, authority matrix, upstreams, recent decisions, limits, explain) on
+   * the admin port, for signed-in administrators. Off unless set, in every environment: serving policy data
+   * to a browser is an explicit choice.
+   * @default false (no console; the admin port answers 404 under /console)
+   */
+  readonly console?: GatewayConsoleSettings | false;
   /**
    * Downstream MCP sessions. `maxStdioProcesses` bounds the child processes of stdio upstreams a replica runs
    * for all its sessions together (a session past it gets 503 with Retry-After); size pod memory for it.
@@ -172,8 +199,13 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
     this.redisUrlEnv =
       props.rateLimitStore?.type === "redis" ? (props.rateLimitStore.urlSecretEnv ?? "REDIS_URL") : undefined;
     this.sharedLimits = this.redisUrlEnv !== undefined;
+    const consoleSecretEnv = props.console ? props.console.clientSecretEnv : undefined;
     this.secretEnvNames = [
-      ...new Set([...props.routes.flatMap((r) => r.secretEnvNames), ...(this.redisUrlEnv ? [this.redisUrlEnv] : [])]),
+      ...new Set([
+        ...props.routes.flatMap((r) => r.secretEnvNames),
+        ...(this.redisUrlEnv ? [this.redisUrlEnv] : []),
+        ...(consoleSecretEnv ? [consoleSecretEnv] : []),
+      ]),
     ].sort();
     this.checkProps();
 
@@ -288,6 +320,18 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
                 requiredUpstreams: p.readiness.requiredUpstreams?.map((r) => r.upstreamId),
                 probeIntervalSeconds: p.readiness.probeIntervalSeconds,
               }),
+            }
+          : {}),
+        ...(p.console
+          ? {
+              console: {
+                enabled: true,
+                clientId: value("console.clientId", p.console.clientId),
+                url: value("console.url", p.console.url),
+                ...(p.console.clientSecretEnv ? { clientSecret: { env: p.console.clientSecretEnv } } : {}),
+                ...definedSettings({ adminScope: p.console.adminScope }),
+                ...(p.console.adminGroup ? { adminGroup: { ...p.console.adminGroup } } : {}),
+              },
             }
           : {}),
       },

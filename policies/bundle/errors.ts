@@ -59,13 +59,19 @@ export function issuesFromZod(error: z.ZodError): BundleIssue[] {
     if (issue.code === "unrecognized_keys")
       message = `unknown field${issue.keys.length > 1 ? "s" : ""} ${issue.keys.map((k) => `"${k}"`).join(", ")}: remove ${issue.keys.length > 1 ? "them" : "it"} (unknown fields are errors, never ignored)`;
     if (issue.code === "invalid_union" && issue.errors.length > 0) {
-      const nested = issue.errors.flat().filter((n) => n.code !== "invalid_format" || true);
+      // An apply-time field's placeholder alternative fails on any plain value: the value's own problem says more.
+      const alternatives = issue.errors.filter((issues) => !issues.some(isPlaceholderMismatch));
+      const nested = (alternatives.length > 0 ? alternatives : issue.errors).flat();
       const best = nested.find((n) => n.message !== "Invalid input") ?? nested[0];
       if (best) message = best.message;
     }
     const fix = fixFor(path);
     return [{ path, message, ...(fix ? { fix } : {}) }];
   });
+}
+
+function isPlaceholderMismatch(issue: z.core.$ZodIssue): boolean {
+  return issue.code === "invalid_format" && issue.format === "regex" && String(issue.pattern).includes("apply:");
 }
 
 export function formatIssue(issue: BundleIssue): string {
