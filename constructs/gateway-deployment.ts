@@ -18,6 +18,7 @@ import { GatewayRedis } from "./gateway-redis.js";
 import type { GatewayRoute } from "./gateway-route.js";
 import { KubernetesDeployment } from "./kubernetes-deployment.js";
 import type { IGatewayEndpoint } from "./refs.js";
+import { escapeTerraformTemplate } from "./terraform-text.js";
 
 export { METRICS_PORT } from "./gateway-bundle.js";
 /** Where the gateway container reads its configuration (the ConfigMap mount). */
@@ -415,11 +416,6 @@ function exposureRule(source: ExposureSource) {
         : [{ namespaceSelector: { matchLabels: { "kubernetes.io/metadata.name": source.namespace } } }],
     ports: [{ port: String(GATEWAY_PORT), protocol: "TCP" }],
   };
-}
-
-/** Terraform would interpolate `${...}` and `%{...}` in the ConfigMap literal; escape them so it renders the text unchanged. */
-function escapeTerraformTemplate(text: string): string {
-  return text.replaceAll("${", "$${").replaceAll("%{", "%%{");
 }
 
 /** TCP ports the gateway must reach: 443 for https upstreams, plus explicit ports of others. */

@@ -5,6 +5,7 @@ import { Manifest } from "@cdktf/provider-kubernetes/lib/manifest/index.js";
 import { Construct } from "constructs";
 import { parse } from "yaml";
 import type { GatewayDeployment } from "./gateway-deployment.js";
+import { escapeTerraformTemplate } from "./terraform-text.js";
 
 /** File names `tollgate dashboards --out <dir>` writes. */
 const DASHBOARD_FILE = "grafana-dashboard.json";
@@ -172,12 +173,6 @@ function targetOf(props: GatewayObservabilityProps): {
     name: props.name ?? "tollgate-gateway",
     labels: props.labels ?? { "app.kubernetes.io/name": "tollgate-gateway" },
   };
-}
-
-/** Grafana's `${datasource}` and any `${…}`/`%{…}` are literal text, not Terraform template interpolation. */
-function escapeTerraformTemplate(text: string): string {
-  // A replacement function: in a replacement string, `$$` is one `$`.
-  return text.replaceAll("${", () => "$${").replaceAll("%{", () => "%%{");
 }
 
 function escapeStrings(value: unknown): unknown {

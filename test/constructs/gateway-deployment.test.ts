@@ -176,6 +176,18 @@ describe("GatewayDeployment", () => {
     }
   });
 
+  it("escapes Terraform template syntax in the bundle, so the ConfigMap holds the bundle's text unchanged", () => {
+    const platform = smallPlatform();
+    const reason = "ask ${var.admin} first, %{if true}now%{endif}";
+    platform.scopes.denyTools(platform.docs, ["purge_*"], reason);
+    const configMap = single(synthJson(platform.stack), "kubernetes_config_map") as { data: Record<string, string> };
+    const bundleText = platform.bundle.bundleText();
+    expect(bundleText).toContain(JSON.stringify(reason));
+    // Terraform renders `$${` as `${` and `%%{` as `%{`: what it writes is the bundle, byte for byte.
+    expect(configMap.data["bundle.json"]).toContain("ask $${var.admin} first, %%{if true}now%%{endif}");
+    expect(configMap.data["bundle.json"].replaceAll("$${", "${").replaceAll("%%{", "%{")).toBe(bundleText);
+  });
+
   it("never writes a secret literal into cdk.tf.json", () => {
     const strings: string[] = [];
     const walk = (node: unknown): void => {
