@@ -21,7 +21,7 @@ const COMMANDS: Record<string, { run: () => Promise<Command> | Command; summary:
   serve: {
     run: async () => (await import("./serve.js")).serveCommand,
     summary:
-      "serve --bundle <bundle.json> [--values values.json] [--overlay overlay.json] [--host 127.0.0.1] [--port 8080] [--no-watch]   run the gateway",
+      "serve --bundle <bundle.json> [--values values.json] [--overlay overlay.json] [--host 127.0.0.1] [--port 8080] [--metrics-port <port|off>] [--no-watch]   run the gateway",
   },
   explain: {
     run: async () => (await import("./explain.js")).explainCommand,

@@ -16,7 +16,12 @@ const COMMANDS: Record<string, { argv: string[]; flags: string[] }> = {
     argv: ["diff"],
     flags: ["--format", "--plan", "<stack>=", "--tools", "--fail-on", "widening", "replace", "tamper"],
   },
-  serve: { argv: ["serve"], flags: ["--bundle", "--values", "--overlay", "--host", "--port", "--no-watch"] },
+  serve: {
+    argv: ["serve"],
+    flags: ["--bundle", "--values", "--overlay", "--host", "--port", "--metrics-port", "--no-watch"],
+  },
+  keygen: { argv: ["keygen"], flags: ["--out"] },
+  dashboards: { argv: ["dashboards"], flags: ["--out"] },
   explain: {
     argv: ["explain"],
     flags: ["--bundle", "--token", "--no-verify", "--claims", "--tool", "--values", "--json"],
