@@ -10,6 +10,9 @@
  *    upstreams, and the LLM providers pointed at the stand-in. The synthesized bundle is not edited.
  * 5. Runs `tollgate serve --bundle <synthesized bundle> --overlay <overlay>` on 127.0.0.1:8080 (`PORT`).
  * 6. Writes `.tollgate-local/state.json` for `tollgate dev token`, prints the URLs and commands.
+ * The admin port (`/metrics`, and the operator console when the bundle enables it) is $TOLLGATE_METRICS_PORT or
+ * 9464; the local authorization server knows the console's client (`tollgate-console`, public, its redirect on
+ * that port) and a user `admin` who is granted `tollgate:admin`.
  * Ctrl-C (or SIGTERM) stops the gateway's process group (its MCP servers included) and the stand-ins.
  *
  * `startLocalPlatform()` does the same from code (the end-to-end test uses it with ephemeral ports).
@@ -62,10 +65,15 @@ export interface LocalPlatformOptions {
   /** Every line the gateway writes (stdout and stderr), e.g. to echo it to the terminal. */
   readonly onGatewayLine?: (line: string, stream: "stdout" | "stderr") => void;
   /**
-   * Users who can log in to the local authorization server.
+   * Users who can log in to the local authorization server; `admin` (the console's administrator) is always added.
    * @default ["alice", "bob"]
    */
   readonly users?: readonly string[];
+  /**
+   * The gateway's admin port (/metrics, the console) on 127.0.0.1; 0 picks a free one.
+   * @default $TOLLGATE_METRICS_PORT, else 9464
+   */
+  readonly adminPort?: number;
   /** How long to wait for the gateway to become ready. @default 60000 */
   readonly readyTimeoutMs?: number;
   /** Aborting it during start stops what was started so far and rejects (Ctrl-C while starting). */
@@ -76,6 +84,10 @@ export interface LocalPlatform {
   readonly stack: string;
   readonly gatewayUrl: string;
   readonly mcpUrl: string;
+  /** `http://127.0.0.1:<admin port>`: /metrics, and the console under /console/ (undefined: no admin server). */
+  readonly adminUrl: string | undefined;
+  /** The console's address, when the bundle enables it and it answers. */
+  readonly consoleUrl: string | undefined;
   readonly issuer: string;
   readonly audience: string;
   readonly bundlePath: string;
@@ -115,6 +127,12 @@ export interface LocalPlatform {
 }
 
 const DEFAULT_USERS = ["alice", "bob"] as const;
+/** The console's OAuth client at the local authorization server (public: authorization code + PKCE). */
+export const CONSOLE_CLIENT_ID = "tollgate-console";
+/** The scope that makes a console administrator, and the local user who is granted it. */
+export const ADMIN_SCOPE = "tollgate:admin";
+export const ADMIN_USER = "admin";
+const DEFAULT_ADMIN_PORT = 9464;
 /** How many gateway lines and audit events are kept in memory (a long `npm start` must not grow forever). */
 const KEEP_LINES = 50_000;
 
@@ -194,6 +212,24 @@ async function waitUntilReady(
   throw new Error(`the gateway did not become ready within ${timeoutMs} ms:\n${stderr.slice(-30).join("\n")}`);
 }
 
+/** $TOLLGATE_METRICS_PORT as `tollgate serve` reads it (a port, or "off" for none), else 9464. */
+function adminPortFromEnv(value: string | undefined): number | "off" {
+  if (value === "off") return "off";
+  return value && /^\d{1,5}$/.test(value) && Number(value) <= 65_535 ? Number(value) : DEFAULT_ADMIN_PORT;
+}
+
+/** `<admin>/console/` when the gateway serves its console there (the bundle enables it), else undefined. */
+async function consoleAt(adminUrl: string): Promise<string | undefined> {
+  const url = `${adminUrl}/console/`;
+  try {
+    const response = await fetch(url, { signal: AbortSignal.timeout(2_000) });
+    await response.arrayBuffer();
+    return response.ok ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Starts the local platform. Stop it with `stop()`. */
 export async function startLocalPlatform(options: LocalPlatformOptions = {}): Promise<LocalPlatform> {
   const stateDir = resolve(options.stateDir ?? process.env.TOLLGATE_LOCAL_DIR ?? DEFAULT_STATE_DIR);
@@ -201,7 +237,11 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
   const requestedPort = options.port ?? Number(process.env.PORT ?? 8080);
   const port = requestedPort === 0 ? await freePort() : requestedPort;
   const gatewayUrl = `http://127.0.0.1:${port}`;
-  const users = options.users ?? DEFAULT_USERS;
+  const users = [...new Set([...(options.users ?? DEFAULT_USERS), ADMIN_USER])];
+  // Known before the gateway starts: the console's redirect URI, registered below, names it.
+  const requestedAdminPort = options.adminPort ?? adminPortFromEnv(process.env.TOLLGATE_METRICS_PORT);
+  const adminPort = requestedAdminPort === 0 ? await freePort() : requestedAdminPort;
+  const adminUrl = adminPort === "off" ? undefined : `http://127.0.0.1:${adminPort}`;
 
   const outdir = join(stateDir, "cdktf.out");
   await synthesize(outdir);
@@ -220,16 +260,24 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
   try {
     const authServer = await startAuthServer({
       audience,
-      scopes: okta.scopes.map((s) => s.name),
+      scopes: [...new Set([...okta.scopes.map((s) => s.name), ADMIN_SCOPE])],
       users,
       ...(okta.accessTokenLifetimeMinutes ? { accessTokenTtlSeconds: okta.accessTokenLifetimeMinutes * 60 } : {}),
-      clients: clients.map((c): AuthClient => ({
-        clientId: c.clientId,
-        ...(c.clientSecret ? { clientSecret: c.clientSecret } : {}),
-        grants: c.grantTypes.map(toAuthGrant).filter((g): g is AuthGrant => g !== undefined),
-        scopes: c.scopes,
-        redirectUris: c.redirectUris,
-      })),
+      clients: [
+        ...clients.map((c): AuthClient => ({
+          clientId: c.clientId,
+          ...(c.clientSecret ? { clientSecret: c.clientSecret } : {}),
+          grants: c.grantTypes.map(toAuthGrant).filter((g): g is AuthGrant => g !== undefined),
+          scopes: c.scopes,
+          redirectUris: c.redirectUris,
+        })),
+        {
+          clientId: CONSOLE_CLIENT_ID,
+          grants: ["authorization_code"],
+          scopes: [ADMIN_SCOPE],
+          redirectUris: [`${adminUrl ?? "http://127.0.0.1"}/console/callback`],
+        },
+      ],
     });
     cleanups.push(() => authServer.close());
     options.signal?.throwIfAborted();
@@ -293,6 +341,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
         "127.0.0.1",
         "--port",
         String(port),
+        "--metrics-port",
+        String(adminPort),
       ],
       cwd: REPO_ROOT,
       env: { ...process.env, [LOCAL_LLM_KEY_ENV]: "tollgate-local-llm-key" },
@@ -320,6 +370,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
     });
     cleanups.push(() => stopGroup(gateway));
     await waitUntilReady(gatewayUrl, gateway, stderr, options.readyTimeoutMs ?? 60_000, options.signal);
+    const consoleUrl = adminUrl === undefined ? undefined : await consoleAt(adminUrl);
 
     const statePath = join(stateDir, STATE_FILE);
     const state: LocalState = {
@@ -341,6 +392,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
       stack: synth.stack,
       gatewayUrl,
       mcpUrl: `${gatewayUrl}${mcpPath}`,
+      adminUrl,
+      consoleUrl,
       issuer: authServer.issuer,
       audience,
       bundlePath: synth.bundlePath,
@@ -417,6 +470,11 @@ Tollgate local platform is up: stack ${platform.stack}, bundle ${rel(platform.bu
   LLM stand-in   ${platform.llmUpstream.url}   (echoes the last user message it receives)
   MCP upstreams  ${upstreams}   (state in ${platform.workDir})
   Overlay        ${rel(platform.overlayPath)}   (how the bundle is pointed at these stand-ins)
+  ${
+    platform.consoleUrl
+      ? `Console        ${platform.consoleUrl}   (sign in: "Log in as ${ADMIN_USER}")`
+      : `Console        off: ${platform.adminUrl ? "this bundle does not enable server.console" : "no admin port (TOLLGATE_METRICS_PORT=off)"}`
+  }
 
 Try it from another terminal:
 

@@ -17,6 +17,25 @@ const ROOT = resolve(import.meta.dirname, "../..");
 const START_SCRIPT = (JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { scripts: { start: string } })
   .scripts.start;
 
+/**
+ * The banner's Console line: the console's URL on the admin port and how to sign in, and that URL answers the
+ * sign-in page; or, while the local bundle does not enable the console, a line that says so.
+ */
+async function expectConsoleLine(banner: readonly string[]): Promise<void> {
+  const line = banner.find((l) => /^\s+Console\s/.test(l));
+  expect(line, banner.join("\n")).toBeDefined();
+  const url = /^\s+Console\s+(http:\/\/127\.0\.0\.1:\d+\/console\/)\s+\(sign in: "Log in as admin"\)$/.exec(
+    line ?? "",
+  )?.[1];
+  if (!url) {
+    expect(line).toMatch(/^\s+Console\s+off: this bundle does not enable server\.console$/);
+    return;
+  }
+  const page = await fetch(url);
+  expect(page.status).toBe(200);
+  expect(await page.text()).toContain("Sign in");
+}
+
 describe("npm start", () => {
   let child: ChildProcess | undefined;
   let dir: string | undefined;
@@ -33,21 +52,24 @@ describe("npm start", () => {
       const [, ...args] = START_SCRIPT.split(" ");
       child = spawn(process.execPath, args, {
         cwd: ROOT,
-        env: { ...process.env, PORT: "0", TOLLGATE_LOCAL_DIR: dir },
+        env: { ...process.env, PORT: "0", TOLLGATE_METRICS_PORT: "0", TOLLGATE_LOCAL_DIR: dir },
         stdio: ["ignore", "pipe", "pipe"],
       });
       let stderr = "";
       child.stderr?.on("data", (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-4000)));
       const exited = new Promise<number | null>((r) => child?.once("exit", (code) => r(code)));
       // Wait for the banner's last line: the platform is up.
+      const banner: string[] = [];
       await new Promise<void>((resolveUp, reject) => {
         createInterface({ input: child?.stdout as NodeJS.ReadableStream }).on("line", (line) => {
+          banner.push(line);
           if (line.includes("Ctrl-C stops everything")) resolveUp();
         });
         void exited.then((code) => reject(new Error(`npm start exited early (${code}):\n${stderr}`)));
       });
       const statePath = join(dir, "state.json");
       expect(existsSync(statePath)).toBe(true);
+      await expectConsoleLine(banner);
       // Open an MCP session, so the gateway runs its stdio MCP servers when the signal comes.
       const { stdout: token } = await promisify(execFile)(
         process.execPath,
