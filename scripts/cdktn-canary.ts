@@ -138,15 +138,21 @@ function copyEnv(workDir: string): NodeJS.ProcessEnv {
   };
 }
 
-const ERROR_LINE = /\b(error|Error|ERR!|ERESOLVE|E404|Cannot find|not found|failed)\b/;
+const ERROR_LINE = /Error\b|ERR!|\b(error|ERESOLVE|E404|Cannot find|not found|failed)\b/;
 
-function firstErrorLine(text: string): string {
-  const lines = text
+function lines(text: string): string[] {
+  return text
     .split("\n")
     .map((line) => line.replace(/\x1b\[[0-9;]*m/g, "").trim())
     .filter((line) => line !== "");
-  const line = lines.find((l) => ERROR_LINE.test(l)) ?? lines.at(-1) ?? "(no output)";
-  return line.length > 300 ? `${line.slice(0, 297)}...` : line;
+}
+
+const clip = (line: string): string => (line.length > 300 ? `${line.slice(0, 297)}...` : line);
+
+/** The line of a command's output that says what went wrong. */
+function firstErrorLine(output: string): string {
+  const all = lines(output);
+  return clip(all.find((l) => ERROR_LINE.test(l)) ?? all.at(-1) ?? "(no output)");
 }
 
 const NETWORK_ERROR = /\b(ENOTFOUND|ECONNREFUSED|ECONNRESET|ETIMEDOUT|EAI_AGAIN)\b/;
@@ -208,7 +214,7 @@ function planSubstitutions(pkg: PackageJson, requested: string | undefined): Pla
         kind: "kept",
         name,
         version: current(name),
-        why: `${twin} is not published; the cdktf build runs on cdktn through the \`cdktf\` alias`,
+        why: `${twin} is not published; the cdktf build stays and loads cdktn through the \`cdktf\` alias`,
       });
     }
   }
@@ -358,11 +364,15 @@ function synthTests(workDir: string, env: NodeJS.ProcessEnv): NonNullable<Report
       file: file.name.startsWith(workDir) ? file.name.slice(workDir.length + 1) : file.name,
       passed: file.assertionResults.filter((a) => a.status === "passed").length,
       failed: failures.length + (failures.length === 0 && message ? 1 : 0),
-      firstError: message === undefined ? undefined : firstErrorLine(message),
+      // A test's failure message starts with the error; its stack follows.
+      firstError: message === undefined ? undefined : clip(lines(message)[0] ?? "(no message)"),
     };
   });
-  const detail = `${json.numPassedTests}/${json.numTotalTests} tests passed in ${files.length} files`;
-  const broken = files.find((f) => f.failed > 0);
+  const brokenFiles = files.filter((f) => f.failed > 0);
+  const detail =
+    `${json.numPassedTests}/${json.numTotalTests} tests passed in ${files.length} files` +
+    (brokenFiles.length > 0 ? `, ${brokenFiles.length} files with failures` : "");
+  const broken = brokenFiles[0];
   return {
     outcome: broken
       ? { ok: false, detail, firstError: `${broken.file}: ${broken.firstError ?? "failed"}` }
