@@ -171,6 +171,8 @@ function view(spec: string): Manifest | undefined {
     if (/\bE404\b/.test(result.output)) return undefined;
     throw new CanaryError(`npm view ${spec} failed: ${firstErrorLine(result.output)}`);
   }
+  // A range no version matches gives no output at all.
+  if (result.output.trim() === "") return undefined;
   const parsed = JSON.parse(result.output) as Manifest | Manifest[];
   // A range matching several versions gives one manifest per version, oldest first.
   const manifest = Array.isArray(parsed) ? parsed.at(-1) : parsed;
@@ -184,9 +186,11 @@ function planSubstitutions(pkg: PackageJson, requested: string | undefined): Pla
   const cli = view(`cdktn-cli@${core.version}`);
   if (!cli) throw new CanaryError(`cdktn-cli@${core.version} is not on the npm registry`);
   const constructsRange = core.peerDependencies?.constructs;
-  const constructs = constructsRange ? view(`constructs@${constructsRange}`) : undefined;
-  const constructsVersion = constructs?.version ?? pkg.devDependencies?.constructs ?? "";
-  if (!constructsVersion) throw new CanaryError("no constructs version satisfies cdktn's peer range");
+  const constructsVersion = constructsRange
+    ? view(`constructs@${constructsRange}`)?.version
+    : (pkg.devDependencies?.constructs ?? pkg.dependencies?.constructs);
+  if (!constructsVersion)
+    throw new CanaryError(`no constructs version on the registry satisfies cdktn's peer range ${constructsRange}`);
 
   const current = (name: string): string => pkg.dependencies?.[name] ?? pkg.devDependencies?.[name] ?? "(absent)";
   const substitutions: Substitution[] = [
