@@ -12,7 +12,7 @@
  * gateway's RSS at its end. Then the least-squares slope and the last-to-first ratio of p99 and RSS, over
  * the whole run and over its second half (once caches have filled), and whether they stayed flat.
  *
- * BENCH_SOAK_SECONDS (default 600), BENCH_SOAK_RATE (requests/s, default 200), BENCH_AGENT_USERS (64).
+ * BENCH_SOAK_SECONDS (default 600), BENCH_SOAK_RATE (requests/s, default 100), BENCH_AGENT_USERS (64).
  * Target (issue 22): steady p99 and flat RSS over 10 minutes.
  */
 import { Pool } from "undici";
@@ -29,7 +29,7 @@ import {
 import { createAgentWorkload } from "./workload/agent.js";
 
 const SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600);
-const RATE = Number(process.env.BENCH_SOAK_RATE ?? 200);
+const RATE = Number(process.env.BENCH_SOAK_RATE ?? 100);
 /** A minute, or a fifth of a short run. */
 const INTERVAL_SECONDS = SECONDS >= 300 ? 60 : Math.max(5, Math.floor(SECONDS / 5));
 const STREAM_FRACTION = 0.25;
