@@ -13,7 +13,7 @@ import type { AuditEvent } from "../observability/audit.js";
 import type { ActiveRuntime } from "./active-runtime.js";
 
 export interface GatewayConsole {
-  /** The audit hook (`TelemetryOptions.onAudit`): every prepared audit event enters the decision ring. */
+  /** The audit hook (`TelemetryOptions.onAudit`): every prepared audit event enters the decision ring (console on). */
   readonly onAudit: (event: AuditEvent) => void;
   /** Answers a `/console` URL of the admin port: the console when the serving bundle enables it, else 404. */
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
@@ -70,7 +70,10 @@ export function gatewayConsole(source: string, now: () => number = Date.now): Ga
   }
 
   return {
-    onAudit: (event) => decisions.record(event),
+    // With the console off nothing reads the ring: events are not copied into it.
+    onAudit: (event) => {
+      if (handler) decisions.record(event);
+    },
     async handle(req, res) {
       if (!handler) {
         res.writeHead(404).end();
