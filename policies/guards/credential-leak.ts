@@ -10,11 +10,16 @@
  * key split across any number of chunks is seen whole before any of it is released.
  */
 import { lintSource } from "@secretlint/core";
+import { secretLintProfiler } from "@secretlint/profiler";
 import { creator as recommendedPreset } from "@secretlint/secretlint-rule-preset-recommend";
 import type { SecretLintCoreConfig } from "@secretlint/types";
 import type { GuardMode, GuardPolicy } from "../bundle/index.js";
 import { KNOWN_CREDENTIAL_FORMATS, hasUnbrokenRun, mayHoldKnownCredential } from "../secrets/known-formats.js";
 import { type Finding, type TextVerdict, blockVerdict, redactFindings } from "./verdict.js";
+
+// secretlint's profiler is on by default and leaves performance marks behind on every lint (about sixty per
+// scan, never cleared): in a long-running gateway that is memory growing with traffic. It is only a profiler.
+secretLintProfiler.setEnabled(false);
 
 const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map((format) => ({
   id: format.id,

@@ -184,8 +184,9 @@ describe("GatewayDeployment", () => {
     const bundleText = platform.bundle.bundleText();
     expect(bundleText).toContain(JSON.stringify(reason));
     // Terraform renders `$${` as `${` and `%%{` as `%{`: what it writes is the bundle, byte for byte.
-    expect(configMap.data["bundle.json"]).toContain("ask $${var.admin} first, %%{if true}now%%{endif}");
-    expect(configMap.data["bundle.json"].replaceAll("$${", "${").replaceAll("%%{", "%{")).toBe(bundleText);
+    const written = configMap.data["bundle.json"] ?? "";
+    expect(written).toContain("ask $${var.admin} first, %%{if true}now%%{endif}");
+    expect(written.replaceAll("$${", "${").replaceAll("%%{", "%{")).toBe(bundleText);
   });
 
   it("never writes a secret literal into cdk.tf.json", () => {
