@@ -321,6 +321,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
         return `${llmUpstream.url}/${isPrimary ? "primary" : providerId}`;
       },
     });
+    // The console on the admin port, signed in through the local authorization server's console client.
+    if (adminUrl) overlay.console = { clientId: CONSOLE_CLIENT_ID, url: `${adminUrl}/console` };
     const overlayPath = join(stateDir, "overlay.json");
     await writeFile(overlayPath, `${JSON.stringify(overlay, null, 2)}\n`);
 

@@ -2,7 +2,8 @@
  * A local overlay points a synthesized bundle at local stand-ins (an authorization server, MCP servers,
  * LLM upstreams) without editing the bundle. It supplies apply-time values and may replace the
  * transport of named MCP upstreams, the base URL and key of named LLM providers, the gateway's
- * canonical URI (for a gateway reached at a local address) and the admin (/metrics) port; nothing else.
+ * canonical URI (for a gateway reached at a local address), the admin (/metrics) port and the operator
+ * console on it (for a local sign-in client); nothing else.
  */
 import { z } from "zod";
 import { SecretRefSchema } from "./schema.js";
@@ -39,6 +40,17 @@ export const OverlaySchema = z.strictObject({
       z.literal("off", { error: METRICS_PORT }),
     ])
     .optional(),
+  /**
+   * Turns the operator console on for this host, signed in through `clientId` (a public PKCE client of the
+   * issuer) at `url` (the admin port's address + `/console`).
+   */
+  console: z
+    .strictObject({
+      clientId: z.string().min(1),
+      url: z.string().min(1),
+      adminScope: z.string().min(1).optional(),
+    })
+    .optional(),
   /** Upstream id → replacement transport (credentials become `none`). */
   mcpUpstreams: z.record(z.string(), Transport).default({}),
   /** `routeId/providerId` → replacement base URL and key. */
@@ -52,7 +64,7 @@ export const OverlaySchema = z.strictObject({
 export type Overlay = z.output<typeof OverlaySchema>;
 
 interface OverlayTarget {
-  server?: { publicUrl?: string };
+  server?: { publicUrl?: string; console?: unknown };
   protectedResource?: { resource?: string };
   auth?: { audiences?: string[] };
   telemetry?: { metrics?: { enabled?: boolean; port?: number } };
@@ -82,6 +94,7 @@ export function applyOverlay<T extends OverlayTarget>(bundle: T, overlay: Overla
     else metrics.port = overlay.metricsPort;
     copy.telemetry = { ...copy.telemetry, metrics };
   }
+  if (overlay.console && copy.server) copy.server.console = { enabled: true, ...overlay.console };
   for (const [upstreamId, transport] of Object.entries(overlay.mcpUpstreams)) {
     const upstream = copy.mcp?.upstreams?.find((u) => u.id === upstreamId);
     if (!upstream) {

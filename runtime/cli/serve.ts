@@ -71,6 +71,8 @@ export async function serveCommand(args: string[]): Promise<number> {
   // One line on stderr that supervisors and tests can wait for (stdout carries the audit log).
   process.stderr.write(`tollgate: listening on ${gateway.url}\n`);
   if (gateway.metricsUrl) process.stderr.write(`tollgate: metrics on ${gateway.metricsUrl}\n`);
+  const consoleUrl = gateway.consoleUrl();
+  if (consoleUrl) process.stderr.write(`tollgate: console on ${consoleUrl}\n`);
 
   const signal = await new Promise<NodeJS.Signals>((resolve) => {
     process.once("SIGTERM", () => resolve("SIGTERM"));
