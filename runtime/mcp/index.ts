@@ -40,6 +40,8 @@ export interface McpGateway {
   sessionCount(): number;
   /** Upstream sets this replica holds for stateless (2026-07-28) callers, one per principal (./stateless.ts). */
   statelessSetCount(): number;
+  /** The tools the upstreams listed to this replica's sessions (the upstreams' own names), for the console. */
+  listedTools(): readonly { readonly upstream: string; readonly name: string }[];
   /** Stdio upstream processes held for sessions, and the bound. */
   stdioProcesses(): { readonly inUse: number; readonly limit: number };
 }
@@ -169,6 +171,7 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
     handle,
     sessionCount: () => sessions.size,
     statelessSetCount: () => sessions.statelessSize,
+    listedTools: () => sessions.listedTools(),
     stdioProcesses: () => ({ inUse: stdio.inUse, limit: stdio.limit }),
     close: async () => {
       await sessions.close();

@@ -72,6 +72,19 @@ export class SessionRegistry {
   }
 
   /** Stateless upstream sets this replica holds. */
+  /**
+   * The tools the upstreams listed to the sessions this replica holds, by upstream id and the upstream's own
+   * name, each once. Empty until some session has connected.
+   */
+  listedTools(): { readonly upstream: string; readonly name: string }[] {
+    const seen = new Map<string, { upstream: string; name: string }>();
+    for (const session of [...this.sessions.values(), ...this.statelessSets.values()])
+      for (const upstream of session.upstreams)
+        for (const tool of upstream.catalog.tools)
+          seen.set(JSON.stringify([upstream.config.id, tool.name]), { upstream: upstream.config.id, name: tool.name });
+    return [...seen.values()];
+  }
+
   get statelessSize(): number {
     return this.statelessSets.size;
   }

@@ -54,6 +54,7 @@ export function gatewayConsole(source: string, now: () => number = Date.now): Ga
         loadedAt,
         ...(lastReloadError ? { lastReloadError } : {}),
       }),
+      tools: () => Promise.resolve(serving().mcp.listedTools()),
       health: () => healthOf(serving(), serving().llm.coolingDown()),
       limits: () => serving().limiter.usage(),
       decisions,

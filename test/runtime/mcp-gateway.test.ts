@@ -240,6 +240,17 @@ describe("sessions", () => {
     expect(harness.gateway.sessionCount()).toBe(before + 1);
   });
 
+  it("reports the tools its upstreams listed, by the upstream's own names, for the console's matrix", async () => {
+    const { client } = await connect("carol-read");
+    const listed = (await client.listTools()).tools.map((tool) => tool.name);
+    expect(listed).toContain("web__get_time");
+    const tools = harness.gateway.listedTools();
+    expect(tools).toContainEqual({ upstream: "web", name: "get_time" });
+    // Each once, however many sessions listed it; and what the upstream offers, not only what carol may call.
+    expect(new Set(tools.map((t) => `${t.upstream}/${t.name}`)).size).toBe(tools.length);
+    expect(tools.length).toBeGreaterThanOrEqual(listed.length);
+  });
+
   it("the SSE stream is marked unbuffered for proxies", async () => {
     const { transport } = await connect("alice-read");
     const controller = new AbortController();
