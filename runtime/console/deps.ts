@@ -4,6 +4,7 @@
  * its own besides the decision ring and the sign-in sessions.
  */
 import type { Bundle } from "../../policies/bundle/index.js";
+import type { BudgetUsage, PrincipalUsage } from "../limits/index.js";
 import type { DecisionRing } from "./ring.js";
 
 /** The bundle now serving, and how it came to be loaded. */
@@ -44,22 +45,8 @@ export interface HealthView {
   readonly upstreams: readonly UpstreamStatusView[];
 }
 
-/** One budget of one principal in the current window. */
-export interface BudgetUsage {
-  readonly used: number;
-  readonly limit: number;
-}
-
-/** What one principal has spent of its rate-limit budgets (the limiter's active store). */
-export interface PrincipalUsage {
-  /** The verified `sub`. */
-  readonly principal: string;
-  /** The guard policy whose limits apply. */
-  readonly policy: string;
-  readonly requests?: BudgetUsage;
-  readonly tokens?: BudgetUsage;
-  readonly windowEndsAt?: Date;
-}
+/** What one principal has spent of its rate-limit budgets: the limiter's own report. */
+export type { BudgetUsage, PrincipalUsage };
 
 /** Who may sign in to the console, and how it reaches the issuer. */
 export interface ConsoleSignInConfig {
