@@ -6,9 +6,12 @@
  * and report its redactions and refusal again, so every request is audited as if it had been scanned.
  * Text that one cheap pass proves clean (no injection scan for its source, no PII pattern can match:
  * most system prompts, assistant turns and tool-call arguments) is not hashed at all: hashing costs more.
+ * Nor is text seen clean before ({@link CleanTextCache}, by exact text: a clean text holds nothing to
+ * hide), since a set lookup costs less than the SHA-256 of the key; most of a history is clean.
  */
 import type { Json } from "../http/json.js";
 import type { CompiledGuardPolicy, ContentSource, TextVerdict } from "../../policies/guards/index.js";
+import { CleanTextCache } from "../guards/clean-text-cache.js";
 import { VerdictCache } from "../guards/verdict-cache.js";
 
 export type RequestGuardResult =
@@ -22,6 +25,8 @@ export type RequestGuardResult =
 
 /** Per route: 50,000 verdicts, 32 MiB estimated (a clean verdict holds no text: about 300 bytes with its key). */
 const CACHE_LIMITS = { maxEntries: 50_000, maxBytes: 32 * 1024 * 1024 };
+/** Per route, clean texts by exact text: up to 64 KiB each, 12,500 of them, 4 Mi characters in all. */
+const CLEAN_LIMITS = [12_500, 64 * 1024, 4 * 1024 * 1024] as const;
 
 export interface RequestGuard {
   guardChat(body: Json): RequestGuardResult;
@@ -37,9 +42,20 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
     tool: (text) => policy.guardRequestText(text, "tool"),
   };
 
+  const clean: Record<ContentSource, CleanTextCache> = {
+    system: new CleanTextCache(...CLEAN_LIMITS),
+    user: new CleanTextCache(...CLEAN_LIMITS),
+    assistant: new CleanTextCache(...CLEAN_LIMITS),
+    tool: new CleanTextCache(...CLEAN_LIMITS),
+  };
+
   const verdictFor = (text: string, source: ContentSource): TextVerdict => {
-    if (text.length === 0 || policy.requestTextIsPlainlyClean(text, source)) return { action: "allow", value: text };
-    return cache.verdict(source, text, scanners[source]);
+    if (text.length === 0 || clean[source].has(text) || policy.requestTextIsPlainlyClean(text, source))
+      return { action: "allow", value: text };
+    const verdict = cache.verdict(source, text, scanners[source]);
+    if (verdict.action === "allow" && verdict.value === text && !verdict.redactions && !verdict.flagged)
+      clean[source].add(text);
+    return verdict;
   };
 
   /** Runs a pass over the request; `visit` calls `guard` for each text and writes back the result. */
