@@ -11,6 +11,7 @@
  * - `runtime`: no placeholder anywhere; the runtime substitutes values first, then validates.
  */
 import { z } from "zod";
+import { agentsSchema } from "./agents-schema.js";
 import { authSchema } from "./auth-schema.js";
 import { clientLimitsSchema } from "./client-limits-schema.js";
 import { upstreamCredentialsSchema } from "./credentials-schema.js";
@@ -315,6 +316,8 @@ function schemaFor(mode: BundleMode) {
       protectedResource: ProtectedResource,
       llm: z.strictObject({ routes: z.array(LlmRoute).default([]) }).default({ routes: [] }),
       mcp: Mcp.optional(),
+      /** The environment's agents, each an identity of its own (see agents-schema.ts). */
+      agents: agentsSchema(mode),
       guardPolicies: z.array(GuardPolicy).min(1, { error: "at least one guard policy is required" }),
       rateLimitStore: RateLimitStore.default({ type: "memory" }),
       telemetry: Telemetry.default({
@@ -444,3 +447,4 @@ export type RateLimitStore = Bundle["rateLimitStore"];
 export type Telemetry = Bundle["telemetry"];
 export type Readiness = Bundle["server"]["readiness"];
 export type McpSessionSettings = McpConfig["sessions"];
+export type AgentConfig = Bundle["agents"][number];

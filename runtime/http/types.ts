@@ -17,6 +17,11 @@ export interface Principal {
   /** The agent: `cid` or `azp`. */
   readonly clientId: string | undefined;
   readonly scopes: readonly string[];
+  /**
+   * The bundle's agent (`agents[].id`) behind the request, when the token names one: its own client, or the
+   * actor of a token it exchanged for a user. Undefined for any other client.
+   */
+  readonly agent?: string;
   /** `exp`, seconds since the epoch. */
   readonly expiresAt: number;
   /**
