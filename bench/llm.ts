@@ -1,6 +1,7 @@
 /**
  * LLM proxy benchmark, one run on loopback: chat completions (JSON and SSE streaming)
- *   (i)   direct to the local upstream (examples/local-platform/llm-upstream.ts),
+ *   (i)   direct to the local upstream (./support/llm-stand-in.ts: the examples' stand-in's answers without
+ *         parsing the request, so it takes little of the load generator's core),
  *   (ii)  through a minimal undici pass-through (the Node floor),
  *   (iii) through Tollgate with the full chain (JWT verification, limits, PII, injection, credential
  *         leak incl. streaming hold-back, token accounting from usage, audit to /dev/null).
@@ -33,7 +34,6 @@
  */
 import { Pool } from "undici";
 import { startAuthServer } from "../examples/local-platform/auth-server.js";
-import { startLlmUpstream } from "../examples/local-platform/llm-upstream.js";
 import { authTestBundle } from "../test/support/gateway.js";
 import { AGENT_USERS, type Call, agentCalls, agentClients, agentHeaders } from "./support/agent-users.js";
 import {
@@ -43,6 +43,7 @@ import {
   pinThisProcess,
   startGatewayProcess,
 } from "./support/gateway-process.js";
+import { startBenchUpstream } from "./support/llm-stand-in.js";
 import { createAgentWorkload } from "./workload/agent.js";
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
@@ -57,8 +58,11 @@ const JSON_WINDOWS = 12;
 /** Streams take longer: shorter windows than these put a window's ramp-up and tail in every ratio. */
 const STREAM_WINDOWS = 4;
 const TTFB_REQUESTS = 300;
-const FIXED_RATE = 1000;
+/** Requests/s of the fixed-rate phases: the target's 1,000 unless `BENCH_FIXED_RATE` says otherwise. */
+const FIXED_RATE = Number(process.env.BENCH_FIXED_RATE ?? 1000);
 const FIXED_REQUESTS = 1500;
+/** The agent workload's fixed-rate phase: 3 s at FIXED_RATE, so its p99 is the 30th-slowest request, not the 15th. */
+const AGENT_FIXED_REQUESTS = 3000;
 const CONCURRENCY = 16;
 const AUDIENCE = "https://gateway.bench.test";
 /** Agent workload: fewer requests per window than today's, each carries 4-64 KB. */
@@ -67,6 +71,17 @@ const AGENT_JSON_WINDOWS = 6;
 const AGENT_STREAM_REQUESTS = 800;
 const AGENT_STREAM_WINDOWS = 4;
 const AGENT_PII_FRACTION = 0.2;
+/**
+ * Which phases run (`BENCH_LLM_PHASES`, comma-separated; default all): `json`, `stream` (today's workload at
+ * saturation), `agent-json`, `agent-stream`, `fixed` (both workloads at FIXED_RATE, and TTFB). A subset is
+ * for investigating one number; the summary prints n/a for what did not run.
+ */
+const PHASES = new Set((process.env.BENCH_LLM_PHASES ?? "json,stream,agent-json,agent-stream,fixed").split(","));
+for (const phase of PHASES)
+  if (!["json", "stream", "agent-json", "agent-stream", "fixed"].includes(phase))
+    throw new Error(
+      `BENCH_LLM_PHASES: unknown phase ${JSON.stringify(phase)} (json, stream, agent-json, agent-stream, fixed)`,
+    );
 
 const body = (stream: boolean) =>
   JSON.stringify({
@@ -158,16 +173,17 @@ async function saturate(endpoint: Endpoint, calls: readonly Call[]) {
   };
 }
 
-/** Sends FIXED_REQUESTS of `calls` at FIXED_RATE, whatever the answers' latency. */
+/** Sends `calls` at FIXED_RATE, whatever the answers' latency. */
 async function fixedRate(endpoint: Endpoint, calls: readonly Call[]) {
   const latencies: number[] = [];
   const inFlight: Promise<void>[] = [];
   const start = performance.now();
+  const count = calls.length;
   let sent = 0;
-  while (sent < FIXED_REQUESTS) {
-    const due = Math.min(FIXED_REQUESTS, Math.floor(((performance.now() - start) / 1000) * FIXED_RATE) + 1);
+  while (sent < count) {
+    const due = Math.min(count, Math.floor(((performance.now() - start) / 1000) * FIXED_RATE) + 1);
     for (; sent < due; sent++)
-      inFlight.push(once(endpoint, calls[sent % calls.length] as Call).then((r) => void latencies.push(r.total)));
+      inFlight.push(once(endpoint, calls[sent] as Call).then((r) => void latencies.push(r.total)));
     await new Promise((resolve) => setTimeout(resolve, 1));
   }
   await Promise.all(inFlight);
@@ -187,8 +203,8 @@ async function ttfb(endpoint: Endpoint, call: Call) {
 
 async function main(): Promise<void> {
   pinThisProcess();
-  const upstream = await startLlmUpstream({ maxRecorded: 0 });
-  const tokenUpstream = await startLlmUpstream({ maxRecorded: 0, streamWrites: "per-event" });
+  const upstream = await startBenchUpstream({ streamWrites: "whole" });
+  const tokenUpstream = await startBenchUpstream({ streamWrites: "per-event" });
   const as = await startAuthServer({
     audience: AUDIENCE,
     scopes: ["mcp:read"],
@@ -302,13 +318,13 @@ async function main(): Promise<void> {
     }
 
   for (let rep = 1; rep <= REPETITIONS; rep++) {
-    for (let window = 0; window < JSON_WINDOWS; window++) {
+    for (let window = 0; PHASES.has("json") && window < JSON_WINDOWS; window++) {
       for (const target of targets) {
         const json = await saturate(target.whole, repeat(jsonCall, JSON_REQUESTS / JSON_WINDOWS));
         record(target.name, { jsonRps: json.rps, jsonP50: json.p50, jsonP99: json.p99, jsonCpuUs: json.cpuPerRequest });
       }
     }
-    for (let window = 0; window < STREAM_WINDOWS; window++) {
+    for (let window = 0; PHASES.has("stream") && window < STREAM_WINDOWS; window++) {
       for (const target of targets) {
         const tokenStream = await saturate(target.tokens, repeat(streamCall, STREAM_REQUESTS / STREAM_WINDOWS));
         const stream = await saturate(target.whole, repeat(streamCall, STREAM_REQUESTS / STREAM_WINDOWS));
@@ -320,7 +336,7 @@ async function main(): Promise<void> {
         });
       }
     }
-    for (let window = 0; window < AGENT_JSON_WINDOWS; window++) {
+    for (let window = 0; PHASES.has("agent-json") && window < AGENT_JSON_WINDOWS; window++) {
       const calls = agentTake(agentJson, AGENT_JSON_REQUESTS / AGENT_JSON_WINDOWS);
       for (const target of targets) {
         const json = await saturate(target.whole, calls);
@@ -332,35 +348,56 @@ async function main(): Promise<void> {
         });
       }
     }
-    for (let window = 0; window < AGENT_STREAM_WINDOWS; window++) {
+    for (let window = 0; PHASES.has("agent-stream") && window < AGENT_STREAM_WINDOWS; window++) {
       const calls = agentTake(agentStream, AGENT_STREAM_REQUESTS / AGENT_STREAM_WINDOWS);
       for (const target of targets) {
         const stream = await saturate(target.tokens, calls);
         record(target.name, { agentStreamsPerS: stream.rps, agentStreamCpuUs: stream.cpuPerRequest });
       }
     }
-    const agentFixedCalls = agentTake(agentFixed, FIXED_REQUESTS);
+    const agentFixedCalls = PHASES.has("fixed") ? agentTake(agentFixed, AGENT_FIXED_REQUESTS) : [];
     for (const target of targets) {
-      const fixed = await fixedRate(target.whole, repeat(jsonCall, FIXED_REQUESTS));
-      const first = await ttfb(target.whole, streamCall);
-      const agentAtRate = await fixedRate(target.whole, agentFixedCalls);
-      record(target.name, {
-        fixedP50: fixed.p50,
-        fixedP99: fixed.p99,
-        ttfbP50: first.p50,
-        ttfbP99: first.p99,
-        agentFixedP50: agentAtRate.p50,
-        agentFixedP99: agentAtRate.p99,
-      });
+      if (PHASES.has("fixed")) {
+        const fixed = await fixedRate(target.whole, repeat(jsonCall, FIXED_REQUESTS));
+        const first = await ttfb(target.whole, streamCall);
+        // What stops the proxy's event loop while it serves the agent workload at the fixed rate.
+        await target.whole.process?.pauses();
+        const cpuBefore = await cpuMicros(target.whole);
+        const agentAtRate = await fixedRate(target.whole, agentFixedCalls);
+        const cpu = ((await cpuMicros(target.whole)) - cpuBefore) / agentFixedCalls.length;
+        const pauses = await target.whole.process?.pauses();
+        record(target.name, {
+          fixedP50: fixed.p50,
+          fixedP99: fixed.p99,
+          ttfbP50: first.p50,
+          ttfbP99: first.p99,
+          agentFixedP50: agentAtRate.p50,
+          agentFixedP99: agentAtRate.p99,
+          agentFixedCpuUs: cpu,
+          agentFixedLoopDelayP99: pauses?.loopDelayP99Ms ?? Number.NaN,
+          agentFixedLoopDelayMax: pauses?.loopDelayMaxMs ?? Number.NaN,
+          agentFixedScavenges: pauses?.young.count ?? Number.NaN,
+          agentFixedScavengeMs: pauses?.young.ms ?? Number.NaN,
+          agentFixedScavengeMaxMs: pauses?.young.maxMs ?? Number.NaN,
+          agentFixedOtherGcMs: pauses?.other.ms ?? Number.NaN,
+          agentFixedOtherGcMaxMs: pauses?.other.maxMs ?? Number.NaN,
+        });
+      }
       const recent = (key: string, count: number) => median((samples[target.name][key] ?? []).slice(-count));
+      const ms = (key: string) => recent(key, 1).toFixed(2);
       console.log(
-        `rep ${rep} ${target.name.padEnd(11)} JSON ${recent("jsonRps", JSON_WINDOWS).toFixed(0).padStart(6)} req/s p50 ${recent("jsonP50", JSON_WINDOWS).toFixed(2)} ms cpu ${micros(recent("jsonCpuUs", JSON_WINDOWS))} µs/req | @${FIXED_RATE}/s p50 ${fixed.p50.toFixed(2)} p99 ${fixed.p99.toFixed(2)} ms | ` +
-          `stream token by token ${recent("tokenStreamsPerS", STREAM_WINDOWS).toFixed(0).padStart(5)}/s cpu ${micros(recent("tokenStreamCpuUs", STREAM_WINDOWS))} µs, whole ${recent("streamsPerS", STREAM_WINDOWS).toFixed(0).padStart(5)}/s cpu ${micros(recent("streamCpuUs", STREAM_WINDOWS))} µs | TTFB p50 ${first.p50.toFixed(2)} p99 ${first.p99.toFixed(2)} ms`,
+        `rep ${rep} ${target.name.padEnd(11)} JSON ${recent("jsonRps", JSON_WINDOWS).toFixed(0).padStart(6)} req/s p50 ${recent("jsonP50", JSON_WINDOWS).toFixed(2)} ms cpu ${micros(recent("jsonCpuUs", JSON_WINDOWS))} µs/req | @${FIXED_RATE}/s p50 ${ms("fixedP50")} p99 ${ms("fixedP99")} ms | ` +
+          `stream token by token ${recent("tokenStreamsPerS", STREAM_WINDOWS).toFixed(0).padStart(5)}/s cpu ${micros(recent("tokenStreamCpuUs", STREAM_WINDOWS))} µs, whole ${recent("streamsPerS", STREAM_WINDOWS).toFixed(0).padStart(5)}/s cpu ${micros(recent("streamCpuUs", STREAM_WINDOWS))} µs | TTFB p50 ${ms("ttfbP50")} p99 ${ms("ttfbP99")} ms`,
       );
       console.log(
-        `      ${"agent".padEnd(11)} JSON ${recent("agentJsonRps", AGENT_JSON_WINDOWS).toFixed(0).padStart(6)} req/s p50 ${recent("agentJsonP50", AGENT_JSON_WINDOWS).toFixed(2)} ms cpu ${micros(recent("agentJsonCpuUs", AGENT_JSON_WINDOWS))} µs/req | @${FIXED_RATE}/s p50 ${agentAtRate.p50.toFixed(2)} p99 ${agentAtRate.p99.toFixed(2)} ms | ` +
+        `      ${"agent".padEnd(11)} JSON ${recent("agentJsonRps", AGENT_JSON_WINDOWS).toFixed(0).padStart(6)} req/s p50 ${recent("agentJsonP50", AGENT_JSON_WINDOWS).toFixed(2)} ms cpu ${micros(recent("agentJsonCpuUs", AGENT_JSON_WINDOWS))} µs/req | @${FIXED_RATE}/s p50 ${ms("agentFixedP50")} p99 ${ms("agentFixedP99")} ms cpu ${micros(recent("agentFixedCpuUs", 1))} µs/req | ` +
           `stream token by token ${recent("agentStreamsPerS", AGENT_STREAM_WINDOWS).toFixed(0).padStart(5)}/s cpu ${micros(recent("agentStreamCpuUs", AGENT_STREAM_WINDOWS))} µs`,
       );
+      if (target.whole.process && PHASES.has("fixed"))
+        console.log(
+          `      ${"".padEnd(11)} @${FIXED_RATE}/s pauses: event-loop delay p99 ${ms("agentFixedLoopDelayP99")} max ${ms("agentFixedLoopDelayMax")} ms; ` +
+            `${recent("agentFixedScavenges", 1)} scavenges, ${ms("agentFixedScavengeMs")} ms in all, longest ${ms("agentFixedScavengeMaxMs")} ms; other GC ${ms("agentFixedOtherGcMs")} ms, longest ${ms("agentFixedOtherGcMaxMs")} ms`,
+        );
     }
   }
 
@@ -382,9 +419,14 @@ async function main(): Promise<void> {
         `stream token by token ${med(name, "tokenStreamsPerS").toFixed(0)}/s, cpu ${med(name, "tokenStreamCpuUs").toFixed(0)} µs/stream; whole ${med(name, "streamsPerS").toFixed(0)}/s, cpu ${med(name, "streamCpuUs").toFixed(0)} µs/stream; TTFB p50 ${med(name, "ttfbP50").toFixed(2)} ms`,
     );
     console.log(
-      `  ${"  agent".padEnd(11)} JSON ${med(name, "agentJsonRps").toFixed(0)} req/s, p50 ${med(name, "agentJsonP50").toFixed(2)} ms, p99 ${med(name, "agentJsonP99").toFixed(2)} ms, cpu ${med(name, "agentJsonCpuUs").toFixed(0)} µs/req; @${FIXED_RATE}/s p50 ${med(name, "agentFixedP50").toFixed(2)} ms, p99 ${med(name, "agentFixedP99").toFixed(2)} ms; ` +
+      `  ${"  agent".padEnd(11)} JSON ${med(name, "agentJsonRps").toFixed(0)} req/s, p50 ${med(name, "agentJsonP50").toFixed(2)} ms, p99 ${med(name, "agentJsonP99").toFixed(2)} ms, cpu ${med(name, "agentJsonCpuUs").toFixed(0)} µs/req; @${FIXED_RATE}/s p50 ${med(name, "agentFixedP50").toFixed(2)} ms, p99 ${med(name, "agentFixedP99").toFixed(2)} ms, cpu ${med(name, "agentFixedCpuUs").toFixed(0)} µs/req; ` +
         `stream token by token ${med(name, "agentStreamsPerS").toFixed(0)}/s, cpu ${med(name, "agentStreamCpuUs").toFixed(0)} µs/stream`,
     );
+    if (name !== "direct")
+      console.log(
+        `  ${"".padEnd(11)} agent @${FIXED_RATE}/s pauses per ${AGENT_FIXED_REQUESTS} requests: event-loop delay p99 ${med(name, "agentFixedLoopDelayP99").toFixed(2)} ms, max ${med(name, "agentFixedLoopDelayMax").toFixed(2)} ms; ` +
+          `${med(name, "agentFixedScavenges").toFixed(0)} scavenges, ${med(name, "agentFixedScavengeMs").toFixed(1)} ms in all, longest ${med(name, "agentFixedScavengeMaxMs").toFixed(2)} ms; other GC ${med(name, "agentFixedOtherGcMs").toFixed(1)} ms, longest ${med(name, "agentFixedOtherGcMaxMs").toFixed(2)} ms`,
+      );
   }
   const check = (label: string, value: number, target: string, ok: boolean) =>
     console.log(

@@ -5,8 +5,8 @@
  * flat while the gateway's caches fill and conversations come and go.
  *
  * Setup as in bench/llm.ts: the gateway built like the image in a process of its own pinned to core 1;
- * the load generator, the upstream (examples/local-platform/llm-upstream.ts, streams written event by
- * event) and the authorization server on core 0. Requests are sent on a fixed schedule whatever the
+ * the load generator, the upstream (./support/llm-stand-in.ts, streams written event by event) and the
+ * authorization server on core 0. Requests are sent on a fixed schedule whatever the
  * answers' latency, so a gateway that falls behind shows it as latency rather than a lower rate.
  * Per interval (a minute by default): p50 and p99 of the requests started in it, errors, and the
  * gateway's RSS at its end. Then the least-squares slope and the last-to-first ratio of p99 and RSS, over
@@ -17,7 +17,6 @@
  */
 import { Pool } from "undici";
 import { startAuthServer } from "../examples/local-platform/auth-server.js";
-import { startLlmUpstream } from "../examples/local-platform/llm-upstream.js";
 import { authTestBundle } from "../test/support/gateway.js";
 import { AGENT_USERS, type Call, agentCalls, agentClients, agentHeaders } from "./support/agent-users.js";
 import {
@@ -26,6 +25,7 @@ import {
   pinThisProcess,
   startGatewayProcess,
 } from "./support/gateway-process.js";
+import { startBenchUpstream } from "./support/llm-stand-in.js";
 import { createAgentWorkload } from "./workload/agent.js";
 
 const SECONDS = Number(process.env.BENCH_SOAK_SECONDS ?? 600);
@@ -68,7 +68,7 @@ async function main(): Promise<void> {
   if (!(SECONDS >= 10) || !(RATE > 0))
     throw new Error(`BENCH_SOAK_SECONDS must be >= 10 and BENCH_SOAK_RATE > 0, got ${SECONDS} and ${RATE}`);
   pinThisProcess();
-  const upstream = await startLlmUpstream({ maxRecorded: 0, streamWrites: "per-event" });
+  const upstream = await startBenchUpstream({ streamWrites: "per-event" });
   const as = await startAuthServer({
     audience: AUDIENCE,
     scopes: ["mcp:read"],

@@ -6,10 +6,13 @@
  * `llmstage` — diagnostic: only the LLM stage (createLlmGateway + limiter + guards + audit to /dev/null)
  *   behind a bare HTTP server with a fixed principal, i.e. Tollgate minus server, JWT and telemetry.
  * Audit lines go to /dev/null through the same buffered asynchronous destination as stdout in production.
- * Reports its port over IPC and answers `{type:"usage"}` with its CPU time, peak RSS and current RSS.
+ * Reports its port over IPC and answers `{type:"usage"}` with its CPU time, peak RSS and current RSS, and
+ * `{type:"pauses"}` with what stopped its event loop since the last such question: the event-loop delay
+ * (monitorEventLoopDelay) and the garbage collector's pauses, young generation (scavenges) apart from the rest.
  */
 import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
+import { PerformanceObserver, constants, monitorEventLoopDelay } from "node:perf_hooks";
 import { Pool } from "undici";
 import { type BundleInput, type SecretRef, orThrow, validateRuntimeBundle } from "../../policies/bundle/index.js";
 import { RequestCancellation } from "../../runtime/http/cancellation.js";
@@ -18,7 +21,7 @@ import { createRateLimiter } from "../../runtime/limits/index.js";
 import { createLlmGateway } from "../../runtime/llm/index.js";
 import { bufferedAuditDestination, createAuditLog } from "../../runtime/observability/audit.js";
 import { startGateway } from "../../runtime/server/index.js";
-import type { ChildUsage } from "./gateway-process.js";
+import type { ChildPauses, ChildUsage } from "./gateway-process.js";
 
 export interface ChildConfig {
   readonly mode: "passthrough" | "tollgate" | "llmstage";
@@ -117,6 +120,34 @@ async function llmStage(config: ChildConfig): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+/** Event-loop delay and GC pauses since the last {@link takePauses}. */
+function watchPauses(): () => ChildPauses {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  const young = { count: 0, ms: 0, maxMs: 0 };
+  const other = { count: 0, ms: 0, maxMs: 0 };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+      const bucket = kind === constants.NODE_PERFORMANCE_GC_MINOR ? young : other;
+      bucket.count++;
+      bucket.ms += entry.duration;
+      bucket.maxMs = Math.max(bucket.maxMs, entry.duration);
+    }
+  }).observe({ entryTypes: ["gc"] });
+  return () => {
+    const pauses: ChildPauses = {
+      loopDelayP99Ms: delay.percentile(99) / 1e6,
+      loopDelayMaxMs: delay.max / 1e6,
+      young: { ...young },
+      other: { ...other },
+    };
+    delay.reset();
+    for (const bucket of [young, other]) Object.assign(bucket, { count: 0, ms: 0, maxMs: 0 });
+    return pauses;
+  };
+}
+
 if (!process.send) {
   console.log(
     "bench/support/gateway-child.ts is the proxy process of bench/llm.ts and bench/mcp.ts; run `npm run bench -- llm mcp`.",
@@ -131,7 +162,9 @@ if (!process.send) {
           : tollgate(message);
     start.then(
       (port) => {
+        const takePauses = watchPauses();
         process.on("message", (m: { type?: string }) => {
+          if (m.type === "pauses") process.send?.({ type: "pauses", pauses: takePauses() });
           if (m.type === "usage")
             process.send?.({
               type: "usage",

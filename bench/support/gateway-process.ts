@@ -22,7 +22,8 @@ export function pinThisProcess(): void {
 
 /** One line for a benchmark's header: how the proxy under test runs. */
 export function describeProxyProcess(): string {
-  return `proxy under test: ${fromSources ? "TypeScript sources through tsx (BENCH_SOURCES=1)" : "built like the image (npm run build)"}, ${canPin ? "pinned to core 1" : "not pinned (taskset or a 2nd core missing)"}`;
+  const flags = PROXY_NODE_FLAGS.length > 0 ? `, node ${PROXY_NODE_FLAGS.join(" ")} (every proxy)` : "";
+  return `proxy under test: ${fromSources ? "TypeScript sources through tsx (BENCH_SOURCES=1)" : "built like the image (npm run build)"}, ${canPin ? "pinned to core 1" : "not pinned (taskset or a 2nd core missing)"}${flags}`;
 }
 
 let built: Promise<string[]> | undefined;
@@ -44,6 +45,8 @@ export interface GatewayProcess {
   peakRssMb(): Promise<number>;
   /** The process's resident set size now, in MB. */
   rssMb(): Promise<number>;
+  /** Event-loop delay and GC pauses since the last call (or the start). */
+  pauses(): Promise<ChildPauses>;
   close(): void;
 }
 
@@ -55,17 +58,46 @@ export interface ChildUsage {
   readonly rssKb: number;
 }
 
-function ask(child: ChildProcess): Promise<ChildUsage> {
-  return new Promise((resolveUsage) => {
-    const onMessage = (m: { type?: string; usage?: ChildUsage }) => {
-      if (m.type !== "usage" || !m.usage) return;
+/** GC pauses of one kind, in a span of time. */
+export interface GcPauses {
+  readonly count: number;
+  /** Their total duration. */
+  readonly ms: number;
+  /** The longest one. */
+  readonly maxMs: number;
+}
+
+/** What the child answers to `{type:"pauses"}`: what stopped its event loop since the last such question. */
+export interface ChildPauses {
+  /** Event-loop delay (monitorEventLoopDelay at 1 ms resolution): its 99th percentile and maximum. */
+  readonly loopDelayP99Ms: number;
+  readonly loopDelayMaxMs: number;
+  /** Young-generation collections (scavenges). */
+  readonly young: GcPauses;
+  /** Every other collection (mark-compact, incremental marking steps, weak callbacks). */
+  readonly other: GcPauses;
+}
+
+function ask<K extends "usage" | "pauses">(
+  child: ChildProcess,
+  type: K,
+): Promise<K extends "usage" ? ChildUsage : ChildPauses> {
+  return new Promise((resolveAnswer) => {
+    const onMessage = (m: Record<string, unknown>) => {
+      if (m.type !== type || !m[type]) return;
       child.off("message", onMessage);
-      resolveUsage(m.usage);
+      resolveAnswer(m[type] as K extends "usage" ? ChildUsage : ChildPauses);
     };
     child.on("message", onMessage);
-    child.send({ type: "usage" });
+    child.send({ type });
   });
 }
+
+/**
+ * Node options of every proxy process of a run (pass-through and Tollgate alike, so a V8 setting is a
+ * harness setting both get): `BENCH_NODE_FLAGS`, e.g. `--max-semi-space-size=32`.
+ */
+export const PROXY_NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "");
 
 /** The guard policy of the full chain the benchmarks measure: PII, injection, credential leak, limits that never refuse. */
 export const FULL_CHAIN_POLICY = {
@@ -76,9 +108,16 @@ export const FULL_CHAIN_POLICY = {
   limits: { windowSeconds: 60, requestsPerWindow: 100_000_000, tokensPerWindow: 1_000_000_000_000 },
 };
 
-/** Starts the proxy under test; `childFile` runs that build of gateway-child instead of this tree's. */
-export async function startGatewayProcess(config: ChildConfig, childFile?: string): Promise<GatewayProcess> {
-  const args = childFile ? [childFile] : await childCommand();
+/**
+ * Starts the proxy under test; `childFile` runs that build of gateway-child instead of this tree's, `nodeFlags`
+ * replace {@link PROXY_NODE_FLAGS} for this process (an A/B of a V8 setting).
+ */
+export async function startGatewayProcess(
+  config: ChildConfig,
+  childFile?: string,
+  nodeFlags: readonly string[] = PROXY_NODE_FLAGS,
+): Promise<GatewayProcess> {
+  const args = [...nodeFlags, ...(childFile ? [childFile] : await childCommand())];
   const child: ChildProcess = canPin
     ? spawn("taskset", ["-c", "1", process.execPath, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
     : spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });
@@ -91,9 +130,10 @@ export async function startGatewayProcess(config: ChildConfig, childFile?: strin
   });
   return {
     port,
-    cpuMicros: () => ask(child).then((usage) => usage.cpu.user + usage.cpu.system),
-    peakRssMb: () => ask(child).then((usage) => usage.maxRssKb / 1024),
-    rssMb: () => ask(child).then((usage) => usage.rssKb / 1024),
+    cpuMicros: () => ask(child, "usage").then((usage) => usage.cpu.user + usage.cpu.system),
+    peakRssMb: () => ask(child, "usage").then((usage) => usage.maxRssKb / 1024),
+    rssMb: () => ask(child, "usage").then((usage) => usage.rssKb / 1024),
+    pauses: () => ask(child, "pauses"),
     close: () => void child.send({ type: "exit" }),
   };
 }
