@@ -217,8 +217,25 @@ function schemaFor(mode: BundleMode) {
         maxPerPrincipal: z.int().min(1).max(1000).default(8),
         /** Stdio upstream processes per replica, all sessions together; past it a new session gets 503. */
         maxStdioProcesses: z.int().min(0).max(100_000).default(256),
+        /**
+         * Resumable streams: what a session wrote on its SSE streams is kept so a client that lost its connection
+         * reconnects with `Last-Event-ID` and receives what it missed. `retentionSeconds: 0` turns it off.
+         */
+        streamEvents: z
+          .strictObject({
+            /** How long a session's events are kept after its last one. */
+            retentionSeconds: z.int().min(0).max(3600).default(300),
+            /** Events kept per session (all its streams); the oldest go first. */
+            maxPerSession: z.int().min(16).max(100_000).default(1000),
+          })
+          .default({ retentionSeconds: 300, maxPerSession: 1000 }),
       })
-      .default({ idleMinutes: 30, maxPerPrincipal: 8, maxStdioProcesses: 256 }),
+      .default({
+        idleMinutes: 30,
+        maxPerPrincipal: 8,
+        maxStdioProcesses: 256,
+        streamEvents: { retentionSeconds: 300, maxPerSession: 1000 },
+      }),
   });
 
   const GuardMode = z.enum(["block", "mask", "log"]);

@@ -27,6 +27,7 @@ import { jsonRpcError } from "./jsonrpc.js";
 import { authorize, limit } from "./policy-gate.js";
 import { forward, parse, session } from "./request-stages.js";
 import { type SessionRecords, memorySessionRecords } from "./session-records.js";
+import { streamEventRetention } from "./session-events.js";
 import { SessionRegistry } from "./sessions.js";
 import { era, forwardStateless, upstreamSet } from "./stateless.js";
 import { StdioBudget } from "./stdio-budget.js";
@@ -128,7 +129,7 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
   const policy = compileToolPolicy(mcp ?? { grants: [], deny: [], alwaysBlocked: [] });
   const upstream = deps.upstream ?? createUpstreamClient();
   const idleMs = deps.idleSessionMs ?? 30 * 60_000;
-  const records = deps.sessionRecords ?? memorySessionRecords(idleMs);
+  const records = deps.sessionRecords ?? memorySessionRecords(idleMs, Date.now, streamEventRetention(mcp));
   const stdio = new StdioBudget(deps.maxStdioProcesses ?? 256);
   const sessions = new SessionRegistry({
     bundle,

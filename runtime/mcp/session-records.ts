@@ -12,6 +12,12 @@
 import { Redis } from "ioredis";
 import type { ClientCapabilities, Implementation } from "@modelcontextprotocol/sdk/types.js";
 import type { SessionBinding } from "./binding.js";
+import {
+  type SessionEvents,
+  type StreamEventRetention,
+  memorySessionEvents,
+  redisSessionEvents,
+} from "./session-events.js";
 
 export interface SessionRecord {
   readonly binding: SessionBinding;
@@ -36,11 +42,20 @@ export interface SessionRecords {
   /** Marks the session as used now (pushes its expiry back); false when the record is gone (ended, expired). */
   touch(id: string): Promise<boolean>;
   remove(id: string): Promise<void>;
+  /** What the sessions wrote on their SSE streams, for clients that resume with `Last-Event-ID` (same store). */
+  readonly events: SessionEvents;
   close(): Promise<void>;
 }
 
+/** Resumable streams off: no event is kept. */
+const NO_EVENTS: StreamEventRetention = { retentionMs: 0, maxPerSession: 1 };
+
 /** Records of one process; they expire `ttlMs` after their last use. */
-export function memorySessionRecords(ttlMs: number, now: () => number = Date.now): SessionRecords {
+export function memorySessionRecords(
+  ttlMs: number,
+  now: () => number = Date.now,
+  retention: StreamEventRetention = NO_EVENTS,
+): SessionRecords {
   const records = new Map<string, { record: SessionRecord; expires: number }>();
   const sweep = () => {
     const at = now();
@@ -48,6 +63,7 @@ export function memorySessionRecords(ttlMs: number, now: () => number = Date.now
   };
   return {
     shared: false,
+    events: memorySessionEvents(retention, now),
     save: async (id, record) => {
       sweep();
       records.set(id, { record, expires: now() + ttlMs });
@@ -68,7 +84,12 @@ export function memorySessionRecords(ttlMs: number, now: () => number = Date.now
 }
 
 /** Records in Redis under `${keyPrefix}<session id>`, expiring `ttlMs` after their last use. */
-export function redisSessionRecords(url: string, keyPrefix: string, ttlMs: number): SessionRecords {
+export function redisSessionRecords(
+  url: string,
+  keyPrefix: string,
+  ttlMs: number,
+  retention: StreamEventRetention = NO_EVENTS,
+): SessionRecords {
   const redis = new Redis(url, {
     enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
@@ -87,8 +108,20 @@ export function redisSessionRecords(url: string, keyPrefix: string, ttlMs: numbe
       throw new SessionStoreUnavailable(error);
     }
   };
+  const events = redisSessionEvents(redis, `${keyPrefix}events:`, retention);
   return {
     shared: true,
+    events: {
+      forSession: (sessionId) => {
+        const store = events.forSession(sessionId);
+        return {
+          storeEvent: (streamId, message) => call(() => store.storeEvent(streamId, message)),
+          getStreamIdForEventId: (eventId) => call(() => store.getStreamIdForEventId(eventId)),
+          replayEventsAfter: (eventId, sink) => call(() => store.replayEventsAfter(eventId, sink)),
+        };
+      },
+      forget: (sessionId) => call(() => events.forget(sessionId)),
+    },
     save: (id, record) => call(async () => void (await redis.set(key(id), JSON.stringify(record), "PX", ttlMs))),
     load: (id) =>
       call(async () => {

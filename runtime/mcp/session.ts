@@ -10,7 +10,7 @@ import { randomUUID } from "node:crypto";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";
-import { StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
+import { type EventStore, StreamableHTTPServerTransport } from "@modelcontextprotocol/sdk/server/streamableHttp.js";
 import {
   CreateMessageRequestSchema,
   ElicitRequestSchema,
@@ -52,6 +52,8 @@ export interface SessionOptions {
    * its answers are reshaped before they reach the client, and it has no client stream to notify).
    */
   readonly jsonResponse?: boolean;
+  /** Where the session's SSE events are kept for clients that resume with `Last-Event-ID` (./session-events.ts). */
+  readonly streamEvents?: (sessionId: string) => EventStore;
   readonly onClosed: (session: McpSession) => void;
   /** A new session got its id, before the client gets the initialize answer (so its record exists by then). */
   readonly onInitialized?: (session: McpSession) => Promise<void>;
@@ -65,6 +67,9 @@ export interface SessionOptions {
   /** Upstream latency and health for untraced requests (they run outside the request context). */
   readonly metrics?: Pick<GatewayMetrics, "observeUpstream" | "setMcpUpstreamHealth">;
 }
+
+/** How long a client that lost an SSE stream waits before reconnecting with `Last-Event-ID`. */
+const RESUME_RETRY_MS = 1000;
 
 export class McpSession {
   public readonly binding: SessionBinding;
@@ -107,6 +112,8 @@ export class McpSession {
     this.transport = new StreamableHTTPServerTransport({
       sessionIdGenerator: () => id,
       ...(options.jsonResponse ? { enableJsonResponse: true } : {}),
+      // The priming event's `retry` tells a client that lost the stream how soon to come back for the rest.
+      ...(options.streamEvents ? { eventStore: options.streamEvents(id), retryInterval: RESUME_RETRY_MS } : {}),
       ...(onInitialized ? { onsessioninitialized: () => onInitialized(this) } : {}),
     });
     this.transport.onclose = () => void this.close();

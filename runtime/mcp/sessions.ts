@@ -20,6 +20,7 @@ import { TokenCache } from "./credentials.js";
 import type { SessionRecord, SessionRecords } from "./session-records.js";
 import { bindingKey, bindingOf, sameBinding } from "./binding.js";
 import { McpSession } from "./session.js";
+import { streamEventRetention } from "./session-events.js";
 import type { StdioBudget } from "./stdio-budget.js";
 
 export interface SessionSettings {
@@ -233,7 +234,11 @@ export class SessionRegistry {
       fetch: settings.fetch,
       clientCapabilities,
       ...(resumeId !== undefined ? { resumeId } : { onInitialized: (s: McpSession) => this.register(ctx, s) }),
-      ...(statelessKey !== undefined ? { jsonResponse: true } : {}),
+      ...(statelessKey !== undefined
+        ? { jsonResponse: true }
+        : streamEventRetention(settings.bundle.mcp).retentionMs > 0
+          ? { streamEvents: (id: string) => settings.records.events.forSession(id) }
+          : {}),
       onClosed: (s) => {
         release();
         if (s.sessionId && this.sessions.get(s.sessionId) === s) this.sessions.delete(s.sessionId);
@@ -280,7 +285,7 @@ export class SessionRegistry {
 
   /** The client ended the session (DELETE): no replica may resume it. */
   async forget(id: string): Promise<void> {
-    await this.settings.records.remove(id).catch(() => {});
+    await Promise.all([this.settings.records.remove(id), this.settings.records.events.forget(id)]).catch(() => {});
   }
 
   async close(): Promise<void> {

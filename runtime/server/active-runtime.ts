@@ -16,6 +16,7 @@ import { createUpstreamClient } from "../http/upstream-client.js";
 import { type LlmGateway, createLlmGateway } from "../llm/index.js";
 import { type McpGateway, createMcpGateway } from "../mcp/index.js";
 import { type SessionRecords, memorySessionRecords, redisSessionRecords } from "../mcp/session-records.js";
+import { streamEventRetention } from "../mcp/session-events.js";
 import { type UsageReportingLimiter, createRateLimiter } from "../limits/index.js";
 import type { AuditLog } from "../observability/audit.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
@@ -73,11 +74,15 @@ function mcpSessionStore(
         config.secrets.read(store.url),
         `${store.keyPrefix}mcp-session:`,
         mcpSessionIdleMs(config),
+        streamEventRetention(config.bundle.mcp),
       ),
       owned: true,
     };
   if (shared) return { records: shared, owned: false };
-  return { records: memorySessionRecords(mcpSessionIdleMs(config)), owned: true };
+  return {
+    records: memorySessionRecords(mcpSessionIdleMs(config), Date.now, streamEventRetention(config.bundle.mcp)),
+    owned: true,
+  };
 }
 
 /** The bundle's `mcp.sessions`, in the MCP gateway's terms. */

@@ -28,6 +28,7 @@ import {
   withUpstreamPropagation,
 } from "../observability/index.js";
 import { memorySessionRecords } from "../mcp/session-records.js";
+import { streamEventRetention } from "../mcp/session-events.js";
 import { type ActiveRuntime, createActiveRuntime, mcpSessionIdleMs } from "./active-runtime.js";
 import { type GatewayOptions, GatewayStartError, type ReloadOutcome, type RunningGateway } from "./gateway.js";
 import { answerPreflight, applyCors, isPreflight, originAllowed } from "./cors.js";
@@ -98,7 +99,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
   // MCP sessions outlive a reload: each runtime resumes them from these records (or from Redis, when shared).
   // Their expiry is the first bundle's `mcp.sessions.idleMinutes`; a reload that changes it applies to the
   // sessions' upstream clients here and to Redis records, and to these records at the next start.
-  const mcpSessionRecords = memorySessionRecords(mcpSessionIdleMs(first.config));
+  const mcpSessionRecords = memorySessionRecords(
+    mcpSessionIdleMs(first.config),
+    Date.now,
+    streamEventRetention(first.config.bundle.mcp),
+  );
   let current = await createActiveRuntime(first.config, {
     audit,
     metrics: telemetry.metrics,
