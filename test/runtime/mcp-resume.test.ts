@@ -16,7 +16,7 @@ import { memorySessionEvents } from "../../runtime/mcp/session-events.js";
 import { type SessionRecords, redisSessionRecords } from "../../runtime/mcp/session-records.js";
 import { type RedisServer, startRedisServer } from "../support/llm-redis-server.js";
 import { type HttpUpstream, gatewayBundle, startHttpUpstream } from "./mcp-fixtures.js";
-import { type Harness, principal, startHarness } from "./mcp-harness.js";
+import { principal, startHarness } from "./mcp-harness.js";
 
 const principals = { alice: principal("alice", ["mcp:read"]), bob: principal("bob", ["mcp:read"]) };
 
