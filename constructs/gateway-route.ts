@@ -1,9 +1,17 @@
 import { Construct } from "constructs";
 import type { BundleInput, SecretRef } from "../policies/bundle/index.js";
+import {
+  type OpenApiOperationOptions,
+  type OpenApiTool,
+  openApiServerUrl,
+  openApiTools,
+} from "../policies/openapi/tools.js";
 import { TollgateChecks } from "./checks.js";
 import { markKind } from "./construct-kind.js";
 import type { GuardPolicy } from "./guard-policy.js";
-import type { AgentClientAuthentication, IAuthorizationServer, IOAuthClients } from "./refs.js";
+import type { OpenApiDocument } from "./openapi-document.js";
+import { OpenApiToolSet } from "./openapi-tools.js";
+import type { AgentClientAuthentication, IAuthorizationServer, IMcpUpstream, IOAuthClients } from "./refs.js";
 
 type LlmRouteInput = NonNullable<NonNullable<BundleInput["llm"]>["routes"]>[number];
 type ProviderInput = LlmRouteInput["providers"][number];
@@ -104,6 +112,35 @@ export interface McpRouteProps {
   readonly requireAuthentication?: boolean;
 }
 
+export interface OpenApiRouteProps {
+  /** Upstream id: tools appear as `${upstreamId}__${tool}`. Lower-case, ≤ 16 characters. */
+  readonly upstreamId: string;
+  /** The REST service's OpenAPI 3.0 or 3.1 document (`await OpenApiDocument.fromFile(...)` before synth). */
+  readonly document: OpenApiDocument;
+  /**
+   * Where the operations' paths are appended, e.g. `https://tickets.internal.example.com/v1`.
+   * @default the document's first `servers` URL (server variables at their defaults)
+   */
+  readonly baseUrl?: string;
+  /**
+   * How the gateway authenticates to the service: the same modes as an MCP upstream. The caller's token is
+   * never sent. @default { mode: "none" }
+   */
+  readonly credentials?: McpCredentials;
+  /**
+   * Per operation, keyed by operationId (or `METHOD /path` for an operation without one): its tool name,
+   * read or write access, or `exclude: true`. @default {} (every operation, named by its operationId,
+   * GET and HEAD read, the rest write)
+   */
+  readonly operations?: Readonly<Record<string, OpenApiOperationOptions>>;
+  /** Per-call timeout. @default 60000 */
+  readonly timeoutMs?: number;
+  /** Largest response body returned to the agent; a larger one is an error result. @default 1048576 */
+  readonly maxResponseBytes?: number;
+  /** @default true — see LlmRouteProps.requireAuthentication */
+  readonly requireAuthentication?: boolean;
+}
+
 /** Converts a value that may be known only after apply into its bundle form. */
 export type BundleValue = (name: string, value: string) => string;
 
@@ -111,11 +148,17 @@ export type BundleValue = (name: string, value: string) => string;
 export type LlmRoute = GatewayRoute & { readonly kind: "llm" };
 /** A route built by `GatewayRoute.mcp`: an MCP upstream whose tools `McpScopes.grantTools` can grant. */
 export type McpRoute = GatewayRoute & { readonly kind: "mcp" };
+/** A route built by `GatewayRoute.openapi`: an MCP upstream whose tools are a REST service's operations. */
+export type OpenApiRoute = McpRoute & { readonly openApi: OpenApiToolSet };
+
+type RouteProps =
+  ({ kind: "llm" } & LlmRouteProps) | ({ kind: "mcp" } & McpRouteProps) | ({ kind: "openapi" } & OpenApiRouteProps);
 
 /**
- * One thing the gateway routes to: an LLM route (path prefix → ordered providers with failover) or
- * an MCP upstream. Create with `GatewayRoute.llm(...)` or `GatewayRoute.mcp(...)`, apply a
- * `GuardPolicy`, and hand it to `GatewayBundle`.
+ * One thing the gateway routes to: an LLM route (path prefix → ordered providers with failover), an
+ * MCP upstream, or a REST service described by OpenAPI whose operations become MCP tools. Create with
+ * `GatewayRoute.llm(...)`, `GatewayRoute.mcp(...)` or `GatewayRoute.openapi(...)`, apply a `GuardPolicy`,
+ * and hand it to `GatewayBundle`.
  */
 export class GatewayRoute extends Construct {
   /** Builds an LLM route. */
@@ -126,6 +169,16 @@ export class GatewayRoute extends Construct {
   /** Builds an MCP upstream. */
   public static mcp(scope: Construct, id: string, props: McpRouteProps): McpRoute {
     return new GatewayRoute(scope, id, { kind: "mcp", ...props }) as McpRoute;
+  }
+
+  /**
+   * Builds an MCP upstream from a REST service's OpenAPI document: each operation becomes a tool named
+   * `${upstreamId}__${operationId}` whose arguments are its parameters and JSON body (`body`); the gateway
+   * makes the HTTP calls itself, with `credentials`. Grant its tools with `route.openApi.grantAccess(...)` or
+   * `McpScopes.grantTools`. Throws, naming each operation and the fix, when an operation cannot be a tool.
+   */
+  public static openapi(scope: Construct, id: string, props: OpenApiRouteProps): OpenApiRoute {
+    return new GatewayRoute(scope, id, { kind: "openapi", ...props }) as OpenApiRoute;
   }
 
   public readonly kind: "llm" | "mcp";
@@ -141,16 +194,16 @@ export class GatewayRoute extends Construct {
   public readonly upstreamUrls: readonly string[];
   /** Set by `GuardPolicy.applyTo`. */
   public policy: GuardPolicy | undefined;
-  private readonly props: ({ kind: "llm" } & LlmRouteProps) | ({ kind: "mcp" } & McpRouteProps);
+  /** The tools of a route built by `GatewayRoute.openapi` (undefined for the others). */
+  public readonly openApi: OpenApiToolSet | undefined;
+  private readonly props: RouteProps;
+  /** The converted operations and base URL of an OpenAPI route. */
+  private readonly openApiUpstream: { readonly baseUrl: string; readonly tools: readonly OpenApiTool[] } | undefined;
 
-  private constructor(
-    scope: Construct,
-    id: string,
-    props: ({ kind: "llm" } & LlmRouteProps) | ({ kind: "mcp" } & McpRouteProps),
-  ) {
+  private constructor(scope: Construct, id: string, props: RouteProps) {
     super(scope, id);
     this.props = props;
-    this.kind = props.kind;
+    this.kind = props.kind === "llm" ? "llm" : "mcp";
     this.requireAuthentication = props.requireAuthentication ?? true;
     if (props.kind === "llm") {
       this.routeId = props.routeId ?? id.toLowerCase();
@@ -158,23 +211,21 @@ export class GatewayRoute extends Construct {
       this.secretEnvNames = props.providers.flatMap((p) => (p.apiKeyEnv ? [p.apiKeyEnv] : []));
       this.secretFiles = [];
       this.upstreamUrls = props.providers.map((p) => p.baseUrl);
+    } else if (props.kind === "openapi") {
+      this.routeId = props.upstreamId;
+      this.upstreamId = props.upstreamId;
+      this.secretEnvNames = credentialSecretEnvs(props.credentials);
+      this.secretFiles = [];
+      this.openApiUpstream = this.convertOpenApi(props);
+      this.upstreamUrls = [this.openApiUpstream.baseUrl];
+      this.openApi = new OpenApiToolSet(this as IMcpUpstream, this.openApiUpstream.tools);
     } else {
       this.routeId = props.upstreamId;
       this.upstreamId = props.upstreamId;
-      const creds = props.credentials;
       const envSecrets = Object.values(props.env ?? {}).flatMap((v) =>
         typeof v === "object" && "env" in v ? [v.env] : [],
       );
-      const agentAuth =
-        creds?.mode === "token-exchange" || creds?.mode === "client-credentials"
-          ? agentClientAuthOf(creds.clients)
-          : undefined;
-      this.secretEnvNames = [
-        ...(creds?.mode === "secret-header" ? [creds.secretEnv] : []),
-        ...(agentAuth?.method === "private_key_jwt" ? [agentAuth.privateKeyEnv] : []),
-        ...(agentAuth?.method === "client_secret" ? [agentAuth.secretEnv] : []),
-        ...envSecrets,
-      ];
+      this.secretEnvNames = [...credentialSecretEnvs(props.credentials), ...envSecrets];
       this.secretFiles = Object.entries(props.env ?? {}).flatMap(([variable, v]) =>
         typeof v === "object" && "file" in v ? [{ variable, path: v.file }] : [],
       );
@@ -217,10 +268,21 @@ export class GatewayRoute extends Construct {
   /** The bundle entry of an MCP upstream; apply-time values go through `value`. */
   public toMcpUpstream(value: BundleValue): McpUpstreamInput | undefined {
     const p = this.props;
-    if (p.kind !== "mcp") return undefined;
-    const transport: McpUpstreamInput["transport"] = p.url
-      ? { type: "streamable-http", url: p.url }
-      : { type: "stdio", command: p.command ?? "", args: [...(p.args ?? [])], env: { ...(p.env ?? {}) } };
+    if (p.kind === "llm") return undefined;
+    let transport: McpUpstreamInput["transport"];
+    if (p.kind === "openapi") {
+      const upstream = this.openApiUpstream;
+      if (!upstream) throw new Error(`${this.node.path}: OpenAPI route without its operations`);
+      transport = {
+        type: "openapi",
+        baseUrl: upstream.baseUrl,
+        operations: upstream.tools.map((t) => t.operation),
+        ...(p.maxResponseBytes !== undefined ? { maxResponseBytes: p.maxResponseBytes } : {}),
+      };
+    } else
+      transport = p.url
+        ? { type: "streamable-http", url: p.url }
+        : { type: "stdio", command: p.command ?? "", args: [...(p.args ?? [])], env: { ...(p.env ?? {}) } };
     const c = p.credentials ?? { mode: "none" as const };
     let credentials: McpUpstreamInput["credentials"];
     if (c.mode === "secret-header") {
@@ -247,6 +309,20 @@ export class GatewayRoute extends Construct {
     return { id: this.upstreamId, transport, credentials, ...(p.timeoutMs ? { timeoutMs: p.timeoutMs } : {}) };
   }
 
+  /** The document's operations as tools, and the base URL; every problem at once, each naming its fix. */
+  private convertOpenApi(props: OpenApiRouteProps): { baseUrl: string; tools: readonly OpenApiTool[] } {
+    const where = `${this.node.path}: GatewayRoute.openapi (${props.document.source})`;
+    const { tools, problems } = openApiTools(props.document.document, {
+      upstreamId: props.upstreamId,
+      ...(props.operations ? { operations: props.operations } : {}),
+    });
+    if (problems.length > 0) throw new Error(`${where}:\n  - ${problems.join("\n  - ")}`);
+    const baseUrl = props.baseUrl ?? openApiServerUrl(props.document.document, props.document.documentUrl);
+    if (baseUrl === undefined)
+      throw new Error(`${where}: the document names no absolute server URL: set GatewayRoute.openapi({ baseUrl })`);
+    return { baseUrl, tools };
+  }
+
   /** Refuses impossible props at once, so the error points at the caller's line and construct path. */
   private checkProps(): void {
     const p = this.props;
@@ -257,14 +333,23 @@ export class GatewayRoute extends Construct {
         `${this.node.path}: GatewayRoute.mcp: set exactly one of { url } (streamable HTTP) or { command } (stdio)`,
       );
     if (
-      p.kind === "mcp" &&
+      p.kind !== "llm" &&
       p.credentials?.mode === "client-credentials" &&
       agentClientAuthOf(p.credentials.clients).method === "none"
     )
       throw new Error(
-        `${this.node.path}: GatewayRoute.mcp credentials: client credentials need the agent app's credential: use OktaApps (private_key_jwt), or give OktaApps.fromClientIds an agentPrivateKeyEnv or agentClientSecretEnv`,
+        `${this.node.path}: GatewayRoute.${p.kind} credentials: client credentials need the agent app's credential: use OktaApps (private_key_jwt), or give OktaApps.fromClientIds an agentPrivateKeyEnv or agentClientSecretEnv`,
       );
   }
+}
+
+/** Environment variables holding the secrets of upstream credentials (the agent app's key or secret, a static header). */
+function credentialSecretEnvs(creds: McpCredentials | undefined): string[] {
+  if (creds?.mode === "secret-header") return [creds.secretEnv];
+  if (creds?.mode !== "token-exchange" && creds?.mode !== "client-credentials") return [];
+  const auth = agentClientAuthOf(creds.clients);
+  if (auth.method === "private_key_jwt") return [auth.privateKeyEnv];
+  return auth.method === "client_secret" ? [auth.secretEnv] : [];
 }
 
 /** How the gateway authenticates as the agent app; clients that predate `agentClientAuth` say it with the secret's variable. */

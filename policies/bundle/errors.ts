@@ -28,6 +28,10 @@ const FIXES: readonly [RegExp, string][] = [
   [/^llm\.routes\[\d+\]\.providers/, "set GatewayRoute.llm({ providers })"],
   [/^llm\.routes\[\d+\]\.policy/, "apply a GuardPolicy to the route"],
   [/^llm\./, "set GatewayRoute.llm({ ... })"],
+  [
+    /^mcp\.upstreams\[\d+\]\.transport\.(baseUrl|operations|maxResponseBytes)/,
+    "set GatewayRoute.openapi({ document, baseUrl, operations, maxResponseBytes })",
+  ],
   [/^mcp\.upstreams\[\d+\]\.transport/, "set GatewayRoute.mcp({ url }) or GatewayRoute.mcp({ command })"],
   [/^mcp\.upstreams\[\d+\]\.credentials/, "set GatewayRoute.mcp({ credentials })"],
   [/^mcp\.sessions/, "set GatewayBundle({ mcpSessions })"],

@@ -16,6 +16,7 @@ import { authSchema } from "./auth-schema.js";
 import { clientLimitsSchema } from "./client-limits-schema.js";
 import { upstreamCredentialsSchema } from "./credentials-schema.js";
 import { type BundleMode, SecretRefSchema, TOOL_PATTERN, applyTimeField, id, path, text, url } from "./fields.js";
+import { openApiTransportSchema } from "./openapi-schema.js";
 
 export { TOKEN_PROFILES, type TokenProfile } from "./auth-schema.js";
 export {
@@ -163,6 +164,8 @@ function schemaFor(mode: BundleMode) {
       env: z.record(text(), z.union([z.string(), SecretRefSchema])).default({}),
       cwd: text().optional(),
     }),
+    /** A REST service described by OpenAPI: the gateway serves its operations as tools (see openapi-schema.ts). */
+    openApiTransportSchema(),
   ]);
 
   const UpstreamCredentials = upstreamCredentialsSchema(mode);
@@ -455,6 +458,8 @@ export type LlmProvider = LlmRoute["providers"][number];
 export type McpConfig = NonNullable<Bundle["mcp"]>;
 export type McpUpstream = McpConfig["upstreams"][number];
 export type UpstreamCredentials = McpUpstream["credentials"];
+export type OpenApiTransport = Extract<McpUpstream["transport"], { type: "openapi" }>;
+export type OpenApiOperation = OpenApiTransport["operations"][number];
 export type ToolGrant = McpConfig["grants"][number];
 export type ToolDeny = McpConfig["deny"][number];
 export type GuardPolicy = Bundle["guardPolicies"][number];

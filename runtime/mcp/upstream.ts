@@ -1,5 +1,6 @@
 /**
- * One connection from one downstream session to one upstream MCP server (stdio child or streamable HTTP).
+ * One connection from one downstream session to one upstream MCP server (stdio child, streamable HTTP, or an
+ * OpenAPI upstream the gateway serves itself in memory: ./openapi-upstream.ts).
  * Never shared between sessions. Keeps the upstream's catalog (tools, prompts, resources), and when the
  * upstream fails it is marked degraded (its items disappear from lists) and reconnected with backoff.
  */
@@ -25,6 +26,7 @@ import {
 import type { McpUpstream } from "../../policies/bundle/index.js";
 import type { SecretReader } from "../http/types.js";
 import type { CredentialSource } from "./credentials.js";
+import { openApiTransport } from "./openapi-upstream.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 
 export type UpstreamStatus = "connecting" | "ready" | "degraded" | "closed";
@@ -139,6 +141,8 @@ export class UpstreamConnection {
       });
     }
     const { credentials, userToken, fetch } = this.options;
+    if (t.type === "openapi")
+      return openApiTransport(t, { fetch, credentials, userToken, timeoutMs: this.config.timeoutMs });
     return new StreamableHTTPClientTransport(new URL(t.url), {
       fetch: async (url, init) => {
         // The SDK builds a fresh Headers per request: add to it rather than copying it (webidl copies cost).

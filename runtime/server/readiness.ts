@@ -121,9 +121,9 @@ function requiredTargets(bundle: Bundle, required: readonly string[]): Target[] 
 
 function mcpProbe(upstream: McpUpstream): () => Promise<ProbeResult> {
   const transport = upstream.transport;
-  return transport.type === "stdio"
-    ? () => probeCommand(transport.command, transport.cwd)
-    : () => probeUrl(transport.url);
+  if (transport.type === "stdio") return () => probeCommand(transport.command, transport.cwd);
+  // An OpenAPI upstream is up when its REST service answers at its base URL.
+  return () => probeUrl(transport.type === "openapi" ? transport.baseUrl : transport.url);
 }
 
 /** One GET without credentials; redirects are not followed (a redirect is an answer). */
