@@ -29,18 +29,41 @@ export { VerdictCache };
 /** 8,192 verdicts, 8 MiB estimated; tool results repeat (status lines, the same record fetched again). */
 const CACHE_LIMITS = { maxEntries: 8192, maxBytes: 8 * 1024 * 1024 };
 
+/**
+ * Binary resource contents (`blob`, base64) are left out of the scan: no text pattern means anything in base64,
+ * and a long base64 run would look like a key to the credential guard.
+ */
+async function guardTextContents(
+  value: unknown,
+  guard: (value: unknown) => Promise<GuardOutcome<unknown>>,
+): Promise<GuardOutcome<unknown>> {
+  const contents = (value as { contents?: unknown } | null)?.contents;
+  const hasBlob = (c: unknown) => typeof (c as { blob?: unknown } | null)?.blob === "string";
+  if (!Array.isArray(contents) || !contents.some(hasBlob)) return guard(value);
+  const blobs = contents.map((c: unknown) => (hasBlob(c) ? (c as { blob: string }).blob : undefined));
+  const scanned = {
+    ...(value as object),
+    contents: contents.map((c: unknown) => (hasBlob(c) ? { ...(c as object), blob: "" } : c)),
+  };
+  const outcome = await guard(scanned);
+  if (outcome.action === "block") return outcome;
+  const guarded = (outcome.value as { contents: object[] }).contents;
+  return {
+    ...outcome,
+    value: {
+      ...(outcome.value as object),
+      contents: guarded.map((c, i) => (blobs[i] === undefined ? c : { ...c, blob: blobs[i] })),
+    },
+  };
+}
+
 export function createToolCallGuard(config: ActiveConfig): ToolCallGuard {
   const policyId = config.bundle.mcp?.policy;
   const policy = config.bundle.guardPolicies.find((p) => p.id === policyId);
   if (!policy || (!policy.pii && !policy.promptInjection && !policy.credentialLeak)) return passThroughToolGuard;
   const compiled: CompiledGuardPolicy = compileGuardPolicy(policy);
 
-  const audit = <T>(
-    ctx: RequestContext,
-    tool: string,
-    stage: "arguments" | "result",
-    outcome: GuardOutcome<T>,
-  ): GuardOutcome<T> => {
+  const audit = <T>(ctx: RequestContext, tool: string, what: string, outcome: GuardOutcome<T>): GuardOutcome<T> => {
     const base = {
       kind: "mcp" as const,
       principal: ctx.principal.subject,
@@ -55,14 +78,14 @@ export function createToolCallGuard(config: ActiveConfig): ToolCallGuard {
         ...base,
         decision: "block",
         rule: `guard: ${outcome.guard}`,
-        reason: `tool ${stage} refused`,
+        reason: `${what} refused`,
       });
     } else if (outcome.redactions && Object.keys(outcome.redactions).length > 0) {
       ctx.audit.record({
         ...base,
         decision: "redact",
         rule: "guard",
-        reason: `tool ${stage} redacted`,
+        reason: `${what} redacted`,
         redactions: outcome.redactions,
       });
     }
@@ -83,10 +106,13 @@ export function createToolCallGuard(config: ActiveConfig): ToolCallGuard {
 
   return {
     async beforeCall(ctx, tool, args) {
-      return audit(ctx, tool, "arguments", await guardJsonStrings(args, guardText));
+      return audit(ctx, tool, "tool arguments", await guardJsonStrings(args, guardText));
     },
     async afterCall(ctx, tool, result) {
-      return audit(ctx, tool, "result", await guardJsonStrings(result, guardText));
+      return audit(ctx, tool, "tool result", await guardJsonStrings(result, guardText));
+    },
+    async guardContent(ctx, item, content, value) {
+      return audit(ctx, item, content, await guardTextContents(value, (v) => guardJsonStrings(v, guardText)));
     },
   };
 }

@@ -92,10 +92,25 @@ export interface ToolCallGuard {
     args: Record<string, unknown>,
   ): Promise<GuardOutcome<Record<string, unknown>>>;
   afterCall(ctx: RequestContext, tool: string, result: unknown): Promise<GuardOutcome<unknown>>;
+  /**
+   * Text that crosses the gateway outside a tool call: a prompt's messages and a resource's contents on their
+   * way to the client, a sampling request on its way from an upstream to the client and the client's answer on
+   * its way back. `item` names the prompt, resource or upstream in audit events.
+   */
+  guardContent(
+    ctx: RequestContext,
+    item: string,
+    content: GuardedContent,
+    value: unknown,
+  ): Promise<GuardOutcome<unknown>>;
 }
+
+/** What {@link ToolCallGuard.guardContent} is looking at. */
+export type GuardedContent = "prompt" | "resource" | "sampling request" | "sampling result";
 
 /** A ToolCallGuard that changes nothing: used until guards are configured for MCP. */
 export const passThroughToolGuard: ToolCallGuard = {
   beforeCall: async (_ctx, _tool, args) => ({ action: "allow", value: args }),
   afterCall: async (_ctx, _tool, result) => ({ action: "allow", value: result }),
+  guardContent: async (_ctx, _item, _content, value) => ({ action: "allow", value }),
 };

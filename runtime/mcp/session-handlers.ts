@@ -37,7 +37,7 @@ import {
 } from "../../policies/tools/index.js";
 import { stage } from "../http/stage.js";
 import { POLICY_REFUSED } from "./jsonrpc.js";
-import { type RequestContext, type ToolCallGuard, passThroughToolGuard } from "../http/types.js";
+import { type GuardOutcome, type RequestContext, type ToolCallGuard, passThroughToolGuard } from "../http/types.js";
 import { ATTR, upstreamCall } from "../observability/index.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import type { UpstreamConnection } from "./upstream.js";
@@ -92,6 +92,12 @@ function recordAllow(ctx: RequestContext, method: string, name: string, upstream
 /** Resource-template URIs keep their `{var}` parts readable so clients can still expand them. */
 function namespacedTemplate(upstreamId: string, template: string): string {
   return namespacedUri(upstreamId, template).replace(/%7B/g, "{").replace(/%7D/g, "}");
+}
+
+/** What the guard let through, or the refusal a client gets for content a guard withheld. */
+function allowedContent<T>(outcome: GuardOutcome<unknown>): T {
+  if (outcome.action === "block") throw new McpError(POLICY_REFUSED, `withheld by guard: ${outcome.guard}`);
+  return outcome.value as T;
 }
 
 function resolveTool(session: HandledSession, name: string): NamedItem {
@@ -239,12 +245,13 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
     const decision = decideUpstreamItem(ctx.principal.scopes, item.upstreamId, policy, item.name);
     if (!decision.allowed) throw new McpError(POLICY_REFUSED, `prompt refused: ${decision.rule}`);
     recordAllow(ctx, "prompts/get", item.exposed, item.upstreamId, decision.grantedBy);
-    return session.callUpstream(item.upstreamId, (client) =>
+    const prompt = await session.callUpstream(item.upstreamId, (client) =>
       client.getPrompt(
         { name: item.name, ...(request.params.arguments ? { arguments: request.params.arguments } : {}) },
         { signal: extra.signal },
       ),
     );
+    return allowedContent(await toolGuard.guardContent(ctx, item.exposed, "prompt", prompt));
   });
 
   const visibleUpstreams = (scopes: readonly string[]) =>
@@ -285,10 +292,11 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
     const result = await session.callUpstream(target.upstreamId, (client) =>
       client.readResource({ uri: target.uri }, { signal: extra.signal }),
     );
-    return {
+    const contents = {
       ...result,
       contents: result.contents.map((c) => ({ ...c, uri: namespacedUri(target.upstreamId, c.uri) })),
     };
+    return allowedContent(await toolGuard.guardContent(ctx, request.params.uri, "resource", contents));
   });
 
   server.setRequestHandler(SubscribeRequestSchema, async (request, extra) => {

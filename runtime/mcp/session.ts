@@ -23,7 +23,8 @@ import {
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
 import type { Bundle } from "../../policies/bundle/index.js";
 import { type CompiledToolPolicy, NameTable, namespacedUri } from "../../policies/tools/index.js";
-import type { Principal, RequestContext, ToolCallGuard } from "../http/types.js";
+import type { GuardedContent, Principal, RequestContext, ToolCallGuard } from "../http/types.js";
+import { POLICY_REFUSED } from "./jsonrpc.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import { type TokenCache, credentialSource } from "./credentials.js";
 import { installHandlers } from "./session-handlers.js";
@@ -242,9 +243,19 @@ export class McpSession {
     };
     const caps = this.options.clientCapabilities;
     if (caps.sampling) {
-      client.setRequestHandler(CreateMessageRequestSchema, async (request, extra) =>
-        this.server.createMessage(request.params, { signal: extra.signal, ...related() }),
-      );
+      // What an upstream asks the client's model is guarded on the way out, and the model's answer on the way back
+      // to the upstream, with the MCP guard policy, like a tool's result and arguments.
+      const guard = async <T>(content: GuardedContent, value: T): Promise<T> => {
+        const outcome = await this.options.toolGuard.guardContent(this.options.ctx, upstreamId, content, value);
+        if (outcome.action === "block")
+          throw new McpError(POLICY_REFUSED, `${content} withheld by guard: ${outcome.guard}`);
+        return outcome.value as T;
+      };
+      client.setRequestHandler(CreateMessageRequestSchema, async (request, extra) => {
+        const params = await guard("sampling request", request.params);
+        const result = await this.server.createMessage(params, { signal: extra.signal, ...related() });
+        return guard("sampling result", result);
+      });
     }
     if (caps.elicitation) {
       client.setRequestHandler(ElicitRequestSchema, async (request, extra) =>

@@ -48,7 +48,7 @@ export async function startHarness(
   limiter: RateLimiter = admitAll,
   extraDeps: Pick<
     McpGatewayDeps,
-    "maxSessionsPerPrincipal" | "upstreamStartWaitMs" | "sessionRecords" | "maxStdioProcesses"
+    "maxSessionsPerPrincipal" | "upstreamStartWaitMs" | "sessionRecords" | "maxStdioProcesses" | "toolGuard"
   > = {},
 ): Promise<Harness> {
   const config: ActiveConfig = { bundle, digest: "sha256:test", secrets: envSecrets };
