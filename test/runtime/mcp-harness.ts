@@ -46,9 +46,11 @@ export async function startHarness(
   bundle: Bundle,
   principals: Record<string, Principal>,
   limiter: RateLimiter = admitAll,
-  extraDeps: Pick<
-    McpGatewayDeps,
-    "maxSessionsPerPrincipal" | "upstreamStartWaitMs" | "sessionRecords" | "maxStdioProcesses" | "toolGuard"
+  extraDeps: Partial<
+    Pick<
+      McpGatewayDeps,
+      "maxSessionsPerPrincipal" | "upstreamStartWaitMs" | "sessionRecords" | "maxStdioProcesses" | "toolGuard"
+    >
   > = {},
 ): Promise<Harness> {
   const config: ActiveConfig = { bundle, digest: "sha256:test", secrets: envSecrets };
