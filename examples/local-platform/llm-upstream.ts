@@ -1,7 +1,7 @@
 /**
- * A local stand-in for the LLM vendors: ONE HTTP server that speaks the OpenAI wire format
- * (`POST /v1/chat/completions`, `GET /v1/models`) and the Anthropic Messages wire format
- * (`POST /v1/messages`, `GET /v1/models` with an `anthropic-version` header), JSON and SSE.
+ * A local stand-in for the LLM vendors: ONE HTTP server that speaks the OpenAI wire formats
+ * (`POST /v1/chat/completions`, `POST /v1/responses`, `GET /v1/models`) and the Anthropic Messages wire
+ * format (`POST /v1/messages`, `GET /v1/models` with an `anthropic-version` header), JSON and SSE.
  *
  * It answers by echoing the last user message (after the gateway's guards, so a test sees what really
  * left the gateway), reports usage (about 4 characters per token), and records every request it
@@ -21,7 +21,9 @@
  * OpenAI reports it as `usage.prompt_tokens_details.cached_tokens` (part of `prompt_tokens`); Anthropic as
  * `cache_read_input_tokens`, and a request with a `cache_control` block writes the rest of that part to the
  * cache (`cache_creation_input_tokens`); Anthropic's `input_tokens` is then only the uncached remainder.
- * Streams report the same numbers (OpenAI's usage chunk, Anthropic's `message_start`).
+ * Streams report the same numbers (OpenAI's usage chunk, Anthropic's `message_start`). The Responses API
+ * reports them as `usage.input_tokens_details.cached_tokens` (part of `input_tokens`), in the JSON Response
+ * and in the `response.completed` event.
  */
 import { createHash } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -203,6 +205,10 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
       openAiChat(res, body as OpenAiRequestLike, model, vendor);
       return;
     }
+    if (req.method === "POST" && path === "/v1/responses") {
+      openAiResponses(res, body as ResponsesRequestLike, model, vendor);
+      return;
+    }
     if (req.method === "POST" && path === "/v1/messages") {
       anthropicMessages(res, body as AnthropicRequestLike, model, vendor);
       return;
@@ -299,6 +305,101 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     });
     if (request.stream_options?.include_usage) events.push({ ...base, choices: [], usage });
     writeEvents(res, [...events.map((e) => `data: ${JSON.stringify(e)}\n\n`), "data: [DONE]\n\n"], paceMs);
+  }
+
+  interface ResponsesRequestLike {
+    readonly input?: string | readonly { type?: string; role?: string; content?: unknown }[];
+    readonly instructions?: string;
+    readonly stream?: boolean;
+  }
+
+  /** The Responses API as OpenAI serves it: a Response object, or its event stream with named events. */
+  function openAiResponses(res: ServerResponse, request: ResponsesRequestLike, model: string, vendor: string): void {
+    const input = request.input ?? [];
+    const messages: ChatMessageLike[] =
+      typeof input === "string"
+        ? [{ role: "user", content: input }]
+        : input.map((item) => ({
+            role: item.role ?? item.type,
+            content: Array.isArray(item.content)
+              ? item.content.map((p: { text?: unknown }) => ({ type: "text", text: p?.text }))
+              : item.content,
+          }));
+    const { chunks, paceMs, tool } = replyChunks(lastUserText(messages));
+    const reply = chunks.join("");
+    const inputTokens = estimateTokens(JSON.stringify(input) + (request.instructions ?? ""));
+    const outputTokens = estimateTokens(reply);
+    const cachedTokens = cache?.read(vendor, request.instructions, messages) ?? 0;
+    const usage = {
+      input_tokens: inputTokens,
+      input_tokens_details: { cached_tokens: cachedTokens },
+      output_tokens: outputTokens,
+      output_tokens_details: { reasoning_tokens: 0 },
+      total_tokens: inputTokens + outputTokens,
+    };
+    const suffix = Math.random().toString(36).slice(2, 12);
+    const itemId = tool ? `fc_${suffix}` : `msg_${suffix}`;
+    const item = (status: string, text: string) =>
+      tool
+        ? { id: itemId, type: "function_call", status, call_id: "call_stand_in", name: tool, arguments: text }
+        : {
+            id: itemId,
+            type: "message",
+            status,
+            role: "assistant",
+            content: status === "in_progress" ? [] : [{ type: "output_text", text, annotations: [], logprobs: [] }],
+          };
+    const response = (status: string, output: unknown[], withUsage: boolean) => ({
+      id: `resp_${suffix}`,
+      object: "response",
+      created_at: Math.floor(Date.now() / 1000),
+      status,
+      error: null,
+      incomplete_details: null,
+      instructions: request.instructions ?? null,
+      max_output_tokens: null,
+      model,
+      output,
+      parallel_tool_calls: true,
+      previous_response_id: null,
+      reasoning: { effort: null, summary: null },
+      store: false,
+      temperature: 1,
+      text: { format: { type: "text" } },
+      tool_choice: "auto",
+      tools: [],
+      top_p: 1,
+      truncation: "disabled",
+      usage: withUsage ? usage : null,
+      metadata: {},
+    });
+    if (!request.stream) {
+      sendJson(res, 200, response("completed", [item("completed", reply)], true));
+      return;
+    }
+    res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
+    let sequence = 0;
+    const events: string[] = [];
+    const push = (type: string, data: object) =>
+      events.push(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...data })}\n\n`);
+    push("response.created", { response: response("in_progress", [], false) });
+    push("response.in_progress", { response: response("in_progress", [], false) });
+    push("response.output_item.added", { output_index: 0, item: item("in_progress", "") });
+    const ids = { item_id: itemId, output_index: 0 };
+    if (tool) {
+      for (const piece of chunks) push("response.function_call_arguments.delta", { ...ids, delta: piece });
+      push("response.function_call_arguments.done", { ...ids, arguments: reply });
+    } else {
+      const part = (text: string) => ({ type: "output_text", text, annotations: [], logprobs: [] });
+      push("response.content_part.added", { ...ids, content_index: 0, part: part("") });
+      for (const piece of chunks)
+        push("response.output_text.delta", { ...ids, content_index: 0, delta: piece, logprobs: [] });
+      push("response.output_text.done", { ...ids, content_index: 0, text: reply, logprobs: [] });
+      push("response.content_part.done", { ...ids, content_index: 0, part: part(reply) });
+    }
+    push("response.output_item.done", { output_index: 0, item: item("completed", reply) });
+    push("response.completed", { response: response("completed", [item("completed", reply)], true) });
+    writeEvents(res, events, paceMs);
   }
 
   interface AnthropicRequestLike {

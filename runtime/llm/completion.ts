@@ -6,23 +6,23 @@
 import type { IncomingMessage, ServerResponse } from "node:http";
 import { runStages } from "../http/stage.js";
 import type { RequestContext } from "../http/types.js";
-import type { ErrorFlavour } from "./errors.js";
 import { type CompiledRoute, Completion, type LlmRefusal, type LlmServices } from "./exchange.js";
 import { forward, guardRequest, limit, parse } from "./request-stages.js";
 import { guardResponse, record } from "./response-stages.js";
+import type { WireFormat } from "./translate/formats.js";
 
 const COMPLETION_PATH = [parse, limit, guardRequest, forward, guardResponse, record];
 
-/** Serves `POST {prefix}/v1/chat/completions` (`openai`) or `POST {prefix}/v1/messages` (`anthropic`). */
+/** Serves `POST {prefix}/v1/chat/completions`, `/v1/messages` or `/v1/responses` (the client's `format`). */
 export async function serveCompletion(
   services: LlmServices,
   route: CompiledRoute,
   ctx: RequestContext,
   req: IncomingMessage,
   res: ServerResponse,
-  flavour: ErrorFlavour,
+  format: WireFormat,
 ): Promise<void> {
-  const exchange = new Completion(services, route, ctx, req, res, flavour);
+  const exchange = new Completion(services, route, ctx, req, res, format);
   const refusal = await runStages(COMPLETION_PATH, exchange);
   if (refusal) refuse(exchange, refusal);
 }

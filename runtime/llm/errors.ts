@@ -56,3 +56,10 @@ export const badRequest = (message: string): LlmError => ({
   code: "invalid_request",
   message,
 });
+/** A request no provider of the route can take in the client's format (a field has no translation). */
+export const untranslatable = (why: string): LlmError => ({
+  status: 400,
+  type: "invalid_request_error",
+  code: "unsupported_for_provider",
+  message: `cannot translate this request: ${why}`,
+});

@@ -16,6 +16,7 @@ import { type ErrorFlavour, type LlmError, sendLlmError } from "./errors.js";
 import type { ProviderHealth } from "./failover.js";
 import type { PreparedProvider } from "./providers.js";
 import type { RequestGuard } from "./request-guard.js";
+import { type WireFormat, errorFlavour } from "./translate/formats.js";
 import type { UpstreamAnswer, UpstreamClient } from "../http/upstream-client.js";
 
 /** What every request of one gateway shares: built once per loaded bundle. */
@@ -38,7 +39,6 @@ export interface CompiledRoute {
   readonly config: LlmRoute;
   readonly prefix: string;
   readonly providers: readonly PreparedProvider[];
-  readonly anthropicProviders: readonly PreparedProvider[];
   readonly policy: CompiledGuardPolicy;
   readonly requestGuard: RequestGuard;
   readonly handlers: ReadonlyMap<string, HttpHandler>;
@@ -58,6 +58,13 @@ export interface LlmRefusal {
 
 export type Counts = Record<string, number>;
 
+/** The audit events' `method`: the endpoint the client called, so each event says which format came in. */
+const ENDPOINT_METHODS: Readonly<Record<WireFormat, string>> = {
+  chat: "POST /v1/chat/completions",
+  messages: "POST /v1/messages",
+  responses: "POST /v1/responses",
+};
+
 const NO_HEADERS: Readonly<Record<string, string>> = {};
 
 export class Completion {
@@ -72,6 +79,8 @@ export class Completion {
   requestRedactions: Counts | undefined = undefined;
   /** The post-redaction prompt, when the bundle captures prompts. */
   prompt: string | undefined = undefined;
+  /** The route's providers that can take the request, translated when needed (`parse`). */
+  candidates: readonly PreparedProvider[] = [];
   /** The provider that answered and its answer, committed to (`forward`). */
   provider: PreparedProvider | undefined = undefined;
   answer: UpstreamAnswer | undefined = undefined;
@@ -85,9 +94,14 @@ export class Completion {
     readonly ctx: RequestContext,
     readonly req: IncomingMessage,
     readonly res: ServerResponse,
-    /** The client's wire format: chat.completions (`openai`) or native Messages (`anthropic`). */
-    readonly flavour: ErrorFlavour,
-  ) {}
+    /** The client's wire format: chat.completions, Anthropic Messages or OpenAI Responses. */
+    readonly format: WireFormat,
+  ) {
+    this.flavour = errorFlavour(format);
+  }
+
+  /** The shape of the client's errors. */
+  readonly flavour: ErrorFlavour;
 
   private traceContext: TraceContextHeaders | undefined = undefined;
   /** The trace context an untraced request sends its providers: one for every attempt of the request. */
@@ -105,6 +119,7 @@ export class Completion {
       requestId: this.ctx.requestId,
       traceId: this.ctx.traceId,
       latencyMs: Math.round((performance.now() - this.started) * 100) / 100,
+      method: ENDPOINT_METHODS[this.format],
       ...(this.model ? { model: this.model } : {}),
       ...event,
     });

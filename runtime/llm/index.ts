@@ -5,8 +5,10 @@
  * Per route (`{prefix}`):
  * - `POST {prefix}/v1/chat/completions`: OpenAI-compatible, JSON and SSE, for every provider kind
  *   (Anthropic providers are translated to and from the Messages API).
- * - `POST {prefix}/v1/messages`: native Anthropic Messages pass-through (Anthropic SDK clients), to the
- *   route's Anthropic providers only.
+ * - `POST {prefix}/v1/messages`: Anthropic Messages (Anthropic SDK clients): passed through to Anthropic
+ *   providers, translated to chat.completions for OpenAI-kind ones.
+ * - `POST {prefix}/v1/responses`: OpenAI Responses (openai SDK `responses.create`): passed through to OpenAI
+ *   providers, translated for the others (./translate/).
  * - `GET {prefix}/v1/models`: the first available provider's list (OpenAI shape, or Anthropic's when
  *   the client sends `anthropic-version` and the provider is Anthropic).
  *
@@ -26,6 +28,7 @@ import { ProviderHealth } from "./failover.js";
 import { prepareProvider } from "./providers.js";
 import { createRequestGuard } from "./request-guard.js";
 import { pickHeaders } from "./request-stages.js";
+import { ENDPOINTS, type WireFormat, errorFlavour } from "./translate/formats.js";
 import { type UpstreamClient, UpstreamUnavailable, createUpstreamClient } from "../http/upstream-client.js";
 
 /** A provider failover skips on one route until `until`. */
@@ -85,14 +88,13 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       config: routeConfig,
       prefix,
       providers,
-      anthropicProviders: providers.filter((p) => p.kind === "anthropic"),
       policy,
       requestGuard: createRequestGuard(policy),
       handlers,
     };
-    handlers.set(`${prefix}/v1/chat/completions`, completions(route, "openai"));
+    for (const format of ["chat", "messages", "responses"] as const)
+      handlers.set(`${prefix}${ENDPOINTS[format]}`, completions(route, format));
     handlers.set(`${prefix}/v1/models`, (ctx, req, res) => models(route, ctx, req, res));
-    if (route.anthropicProviders.length > 0) handlers.set(`${prefix}/v1/messages`, completions(route, "anthropic"));
     for (const [path, handler] of handlers) byPath.set(path, handler);
     routes.push(route);
   }
@@ -135,14 +137,14 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
   };
 
   /** A completion endpoint: POST only. */
-  function completions(route: CompiledRoute, flavour: ErrorFlavour): HttpHandler {
+  function completions(route: CompiledRoute, format: WireFormat): HttpHandler {
     return async (ctx, req, res) => {
-      if (req.method === "POST") return serveCompletion(services, route, ctx, req, res, flavour);
+      if (req.method === "POST") return serveCompletion(services, route, ctx, req, res, format);
       sendError(
         ctx,
         res,
         { status: 405, type: "invalid_request_error", code: "method_not_allowed", message: "use POST" },
-        flavour,
+        errorFlavour(format),
         { allow: "POST" },
       );
     };

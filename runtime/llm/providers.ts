@@ -13,6 +13,8 @@ export interface PreparedProvider {
   readonly kind: LlmProvider["kind"];
   /** chat.completions for OpenAI kinds, Messages for Anthropic. */
   readonly completionsUrl: string;
+  /** The Responses API (OpenAI kinds). */
+  readonly responsesUrl: string;
   readonly modelsUrl: string;
   mapModel(model: string): string;
   /** Headers for a JSON request; `anthropicHeaders` are the caller's anthropic-version/-beta (native route only). */
@@ -30,6 +32,7 @@ export function prepareProvider(provider: LlmProvider, secrets: SecretReader): P
     id: provider.id,
     kind: provider.kind,
     completionsUrl: isAnthropic ? `${anthropicBase}/messages` : `${base}/chat/completions`,
+    responsesUrl: `${base}/responses`,
     modelsUrl: isAnthropic ? `${anthropicBase}/models` : `${base}/models`,
     mapModel: (model) => modelMap.get(model) ?? model,
     headers(anthropicHeaders) {

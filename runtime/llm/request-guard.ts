@@ -31,6 +31,8 @@ const CLEAN_LIMITS = [12_500, 64 * 1024, 4 * 1024 * 1024] as const;
 export interface RequestGuard {
   guardChat(body: Json): RequestGuardResult;
   guardAnthropic(body: Json): RequestGuardResult;
+  /** An OpenAI Responses request: `instructions`, and the text of every input item (messages, function calls and outputs). */
+  guardResponses(body: Json): RequestGuardResult;
 }
 
 export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
@@ -137,6 +139,18 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
         for (const message of (Array.isArray(body.messages) ? body.messages : []) as Json[]) {
           if (!message || typeof message !== "object") continue;
           guardContent(message, "content", message.role === "assistant" ? "assistant" : "user", guard);
+        }
+      });
+    },
+    guardResponses(body) {
+      return run((guard) => {
+        if (typeof body.instructions === "string") guardContent(body, "instructions", "system", guard);
+        if (typeof body.input === "string") guardContent(body, "input", "user", guard);
+        for (const item of (Array.isArray(body.input) ? body.input : []) as Json[]) {
+          if (!item || typeof item !== "object") continue;
+          if (item.type === "function_call") guardContent(item, "arguments", "assistant", guard);
+          else if (item.type === "function_call_output") guardContent(item, "output", "tool", guard);
+          else guardContent(item, "content", chatSource(item.role), guard);
         }
       });
     },

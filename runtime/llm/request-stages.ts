@@ -10,11 +10,11 @@ import { RequestBodyTooLarge, readBody } from "../http/read-body.js";
 import { type Stage, andThen } from "../http/stage.js";
 import type { LimitDecision } from "../http/types.js";
 import { ATTR, propagateTo, traceHeaders, tracingActive, upstreamCall } from "../observability/index.js";
-import { chatToMessagesRequest } from "./anthropic-translate.js";
-import { badRequest, guardBlocked } from "./errors.js";
+import { badRequest, guardBlocked, untranslatable } from "./errors.js";
 import type { Completion, LlmRefusal } from "./exchange.js";
 import { triggerForStatus } from "./failover.js";
 import type { PreparedProvider } from "./providers.js";
+import { candidates, malformed, providerRequest } from "./translate/plan.js";
 import {
   type UpstreamAnswer,
   type UpstreamRequest,
@@ -44,8 +44,15 @@ export const parse: CompletionStage = {
     if (!body || Array.isArray(body)) return { error: badRequest("the body is not a JSON object") };
     if (nestsDeeperThan(body))
       return { error: badRequest(`the body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`) };
-    if (!Array.isArray(body.messages) || typeof body.model !== "string")
-      return { error: badRequest("expected a JSON body with a string `model` and a `messages` array") };
+    const wrong = malformed(x.format, body);
+    if (wrong) return { error: badRequest(wrong) };
+    const able = candidates(x.format, body, x.route.providers);
+    if (able.providers.length === 0)
+      return {
+        error: untranslatable(able.refused ?? "no provider"),
+        audit: { decision: "deny", reason: able.refused },
+      };
+    x.candidates = able.providers;
     x.body = body;
     x.model = body.model;
     x.stream = body.stream === true;
@@ -87,7 +94,12 @@ export const guardRequest: CompletionStage = {
       : { [ATTR.DECISION]: x.requestRedactions ? "redact" : "allow" },
   run(x) {
     const { requestGuard } = x.route;
-    const verdict = x.flavour === "anthropic" ? requestGuard.guardAnthropic(x.body) : requestGuard.guardChat(x.body);
+    const verdict =
+      x.format === "messages"
+        ? requestGuard.guardAnthropic(x.body)
+        : x.format === "responses"
+          ? requestGuard.guardResponses(x.body)
+          : requestGuard.guardChat(x.body);
     if (verdict.action === "block")
       return {
         error: guardBlocked(verdict.guard, verdict.message),
@@ -115,7 +127,7 @@ export const forward: CompletionStage = {
   async run(x): Promise<LlmRefusal | undefined> {
     const { route, services } = x;
     const { failover } = route.config;
-    const candidates = services.health.order(x.flavour === "anthropic" ? route.anthropicProviders : route.providers);
+    const candidates = services.health.order(x.candidates);
     let lastFailure = "no provider";
     for (const provider of candidates) {
       let answer: UpstreamAnswer;
@@ -194,14 +206,15 @@ function send(x: Completion, provider: PreparedProvider): Promise<UpstreamAnswer
   // client's trace context goes on as it came (or a new one starts). Every attempt carries the request's id.
   const call = (): Promise<UpstreamAnswer> => {
     const headers = traceHeaders(
-      provider.headers(x.flavour === "anthropic" ? pickHeaders(x.req, ANTHROPIC_HEADERS) : undefined),
+      provider.headers(x.format === "messages" ? pickHeaders(x.req, ANTHROPIC_HEADERS) : undefined),
     );
     propagateTo(headers, x.ctx.requestId, x.untracedTraceContext);
+    const target = providerRequest(x.format, x.body, provider, x.stream);
     const request: UpstreamRequest = {
-      url: provider.completionsUrl,
+      url: target.url,
       method: "POST",
       headers,
-      body: JSON.stringify(providerBody(x, provider)),
+      body: JSON.stringify(target.body),
       timeoutMs: provider.config.timeoutMs,
       idleMs: route.config.idleTimeoutMs,
       cancellation: x.ctx.cancellation,
@@ -225,20 +238,14 @@ function send(x: Completion, provider: PreparedProvider): Promise<UpstreamAnswer
 
 const ANTHROPIC_HEADERS = ["anthropic-version", "anthropic-beta"];
 
-/** The body for one provider: model mapped; chat translated for Anthropic; usage requested on OpenAI streams. */
-function providerBody(x: Completion, provider: PreparedProvider): Json {
-  const { body, model } = x;
-  const mapped = provider.mapModel(model);
-  if (x.flavour === "anthropic") return { ...body, model: mapped };
-  if (provider.kind === "anthropic") return chatToMessagesRequest(body, mapped);
-  const out: Json = { ...body, model: mapped };
-  if (x.stream) out.stream_options = { ...(body.stream_options ?? {}), include_usage: true };
-  return out;
-}
-
 /** The last user message's text (after the request guards ran on it). */
 function lastUserText(body: Json): string {
-  const messages = Array.isArray(body.messages) ? (body.messages as Json[]) : [];
+  if (typeof body.input === "string") return body.input;
+  const messages = Array.isArray(body.messages)
+    ? (body.messages as Json[])
+    : Array.isArray(body.input)
+      ? (body.input as Json[])
+      : [];
   for (let i = messages.length - 1; i >= 0; i--) {
     const content = messages[i]?.role === "user" ? messages[i]?.content : undefined;
     if (typeof content === "string") return content;

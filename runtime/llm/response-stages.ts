@@ -7,15 +7,22 @@ import type { Json } from "../http/json.js";
 import { parseJsonObject } from "../http/json.js";
 import { type Stage, andThen } from "../http/stage.js";
 import { ATTR } from "../observability/index.js";
-import { anthropicErrorToOpenAi, messagesToChatResponse } from "./anthropic-translate.js";
 import { billableTokens } from "../limits/billing.js";
-import { NO_USAGE, type Usage, anthropicUsage, openAiUsage, usageAuditFields } from "./usage.js";
+import { NO_USAGE, usageAuditFields } from "./usage.js";
 import { responseGuardBlocked } from "./errors.js";
 import { type Completion, type LlmRefusal, addCounts } from "./exchange.js";
 import type { PreparedProvider } from "./providers.js";
 import { relayAnthropicAsOpenAi, relayAnthropicNative } from "./stream/anthropic-relay.js";
 import { relayOpenAiStream } from "./stream/openai-relay.js";
 import type { RelayOptions, StreamOutcome } from "./stream/relay.js";
+import { ChatStreamReader } from "./stream/chat-reader.js";
+import { MessagesStreamReader } from "./stream/messages-reader.js";
+import { MessagesStreamWriter } from "./stream/messages-writer.js";
+import { relayResponsesNative } from "./stream/responses-relay.js";
+import { ResponsesStreamWriter } from "./stream/responses-writer.js";
+import { relayTranslated } from "./stream/translated-relay.js";
+import { type WireFormat, wireFor } from "./translate/formats.js";
+import { answerUsage, clientAnswer, clientError } from "./translate/plan.js";
 import { sseEvent } from "./stream/sse.js";
 import { type StreamingAnswer, type UpstreamAnswer, readWhole } from "../http/upstream-client.js";
 
@@ -58,7 +65,8 @@ const nothing = () => undefined;
 async function relayProviderError(x: Completion, provider: PreparedProvider, answer: UpstreamAnswer): Promise<void> {
   const whole = await readWhole(answer, x.route.config.maxResponseBytes);
   let text = "bytes" in whole ? whole.bytes.toString("utf8") : "{}";
-  if (translates(x, provider)) text = JSON.stringify(anthropicErrorToOpenAi(parseJsonObject(text), answer.status));
+  const translated = clientError(x.format, wireFor(x.format, provider.kind), parseJsonObject(text), answer.status);
+  if (translated) text = JSON.stringify(translated);
   x.decision = {
     decision: "error",
     provider: provider.id,
@@ -72,10 +80,6 @@ async function relayProviderError(x: Completion, provider: PreparedProvider, ans
   });
   x.res.end(text);
 }
-
-/** The provider speaks Anthropic Messages to a chat.completions client. */
-const translates = (x: Completion, provider: PreparedProvider) =>
-  provider.kind === "anthropic" && x.flavour === "openai";
 
 async function relayStream(x: Completion, provider: PreparedProvider, answer: StreamingAnswer): Promise<void> {
   const { res } = x;
@@ -95,12 +99,7 @@ async function relayStream(x: Completion, provider: PreparedProvider, answer: St
       : undefined,
     clientWantsUsage: x.body.stream_options?.include_usage === true,
   };
-  const outcome: StreamOutcome =
-    x.flavour === "anthropic"
-      ? await relayAnthropicNative(options)
-      : translates(x, provider)
-        ? await relayAnthropicAsOpenAi(options)
-        : await relayOpenAiStream(options);
+  const outcome = await relayFor(x.format, wireFor(x.format, provider.kind), options, x.services.now());
   if (outcome.blocked || outcome.broken) answer.body.destroy();
   if (outcome.broken && !outcome.blocked) abortStream(x);
   else if (!res.writableEnded) res.end();
@@ -115,6 +114,19 @@ async function relayStream(x: Completion, provider: PreparedProvider, answer: St
     ...(redactions ? { redactions } : {}),
     ...(outcome.usage ? usageAuditFields(outcome.usage) : {}),
   };
+}
+
+/** The relay from a provider speaking `wire` to a client of `format`. */
+function relayFor(format: WireFormat, wire: WireFormat, options: RelayOptions, now: number): Promise<StreamOutcome> {
+  if (format === wire) {
+    if (format === "chat") return relayOpenAiStream(options);
+    return format === "messages" ? relayAnthropicNative(options) : relayResponsesNative(options);
+  }
+  if (format === "chat") return relayAnthropicAsOpenAi(options);
+  const reader = wire === "messages" ? new MessagesStreamReader() : new ChatStreamReader();
+  return format === "messages"
+    ? relayTranslated(options, "anthropic", reader, new MessagesStreamWriter())
+    : relayTranslated(options, "openai", reader, new ResponsesStreamWriter(Math.floor(now / 1000)));
 }
 
 /**
@@ -174,16 +186,17 @@ async function sendJson(x: Completion, provider: PreparedProvider, answer: Upstr
     );
     return;
   }
-  const translate = translates(x, provider);
-  const payload = translate ? messagesToChatResponse(parsed, Math.floor(x.services.now() / 1000)) : parsed;
-  const usage: Usage = provider.kind === "anthropic" ? anthropicUsage(parsed.usage) : openAiUsage(payload.usage);
+  const wire = wireFor(x.format, provider.kind);
+  const translate = wire !== x.format;
+  const usage = answerUsage(wire, parsed);
+  const payload = clientAnswer(x.format, wire, parsed, usage, x.services.now());
   x.usage = usage;
   const tokens = usageAuditFields(usage);
 
   let changed = translate;
   let responseRedactions: Record<string, number> | undefined;
   if (route.policy.credentialLeak) {
-    for (const { get, set } of x.flavour === "anthropic" ? anthropicTexts(payload) : chatTexts(payload)) {
+    for (const { get, set } of TEXTS[x.format](payload)) {
       const verdict = await route.policy.guardResponseText(get());
       if (verdict.action === "block") {
         x.decision = {
@@ -222,6 +235,27 @@ async function sendJson(x: Completion, provider: PreparedProvider, answer: Upstr
 }
 
 type TextSlot = { get(): string; set(value: string): void };
+
+/** The texts of an answer in each client format that the response guard reads. */
+const TEXTS: Readonly<Record<WireFormat, (payload: Json) => TextSlot[]>> = {
+  chat: chatTexts,
+  messages: anthropicTexts,
+  responses: responsesTexts,
+};
+
+function responsesTexts(payload: Json): TextSlot[] {
+  const slots: TextSlot[] = [];
+  for (const item of (Array.isArray(payload.output) ? payload.output : []) as Json[]) {
+    if (item?.type === "function_call" && typeof item.arguments === "string")
+      slots.push({ get: () => item.arguments, set: (v) => (item.arguments = v) });
+    for (const part of (item?.type === "message" && Array.isArray(item.content) ? item.content : []) as Json[]) {
+      if (typeof part?.text === "string") slots.push({ get: () => part.text, set: (v) => (part.text = v) });
+      else if (typeof part?.refusal === "string")
+        slots.push({ get: () => part.refusal, set: (v) => (part.refusal = v) });
+    }
+  }
+  return slots;
+}
 
 function chatTexts(payload: Json): TextSlot[] {
   const slots: TextSlot[] = [];

@@ -33,6 +33,16 @@ export function openAiUsage(usage: Json | undefined): Usage {
   };
 }
 
+/** OpenAI Responses `usage` (a Response, or the one in `response.completed`): cached tokens are part of `input_tokens`. */
+export function responsesWireUsage(usage: Json | undefined): Usage {
+  return {
+    input: count(usage?.input_tokens),
+    output: count(usage?.output_tokens),
+    cachedInput: count(usage?.input_tokens_details?.cached_tokens),
+    cacheCreationInput: count(usage?.input_tokens_details?.cache_write_tokens),
+  };
+}
+
 /**
  * Anthropic `usage`. In a stream, `message_start` carries the input counts and `message_delta` the running
  * totals of whichever counts it names: pass the usage so far as `previous`, and a count the event leaves
