@@ -10,9 +10,11 @@
  * Direct and gateway runs are interleaved, 5 repetitions each; medians, and the medians of the added p50
  * and of the throughput ratio computed within each repetition, are printed, with the gateway's CPU time
  * per call.
- * Two workloads side by side: today's (`get_time`, a result of a few bytes) and the agent workload's
- * (`get_records` on ./support/records-upstream.ts: seeded arguments, every call distinct, a JSON result of
- * 2-8 KB with PII in a fifth of them), measured the same way, the same calls for every target.
+ * Two workloads side by side: today's (`get_time`, a result of a few bytes, one client with one token) and
+ * the agent workload's (`get_records` on ./support/records-upstream.ts: seeded arguments, every call
+ * distinct, a JSON result of 2-8 KB with PII in a fifth of them, from MCP_USERS users with a token each and
+ * SESSIONS_PER_USER sessions each, the caller of each call picked at random), measured the same way, the
+ * same calls from the same sessions for every target (direct: as many sessions, without tokens).
  * Targets: ≤ 1 ms added at p50, ≥ 50% of direct throughput; on the agent workload ≤ 1 ms added at p50.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
@@ -20,6 +22,7 @@ import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/
 import { startAuthServer } from "../examples/local-platform/auth-server.js";
 import { startHttpUpstream } from "../test/runtime/mcp-fixtures.js";
 import { TEST_CLIENTS, TEST_SECRET_ENV, authTestBundle } from "../test/support/gateway.js";
+import { agentClients, agentTokens } from "./support/agent-users.js";
 import {
   type GatewayProcess,
   describeProxyProcess,
@@ -34,6 +37,10 @@ const LATENCY_CALLS = 400;
 const THROUGHPUT_CALLS = 2000;
 const CONCURRENCY = 16;
 const AUDIENCE = "https://gateway.bench.test";
+/** Users of the agent workload's MCP calls, each with a token of its own (`BENCH_MCP_USERS`). */
+const MCP_USERS = Number(process.env.BENCH_MCP_USERS ?? 32);
+/** MCP sessions each user holds open (an agent with several tasks in flight). */
+const SESSIONS_PER_USER = 2;
 
 const median = (xs: number[]) => {
   const s = [...xs].sort((a, b) => a - b);
@@ -60,40 +67,50 @@ async function connect(url: string, token?: string): Promise<Client> {
   return client;
 }
 
-/** The arguments of the i-th call: none for today's workload, a list the same for every target for the agent's. */
-type Arguments = (i: number) => Record<string, unknown>;
-const noArguments: Arguments = () => ({});
+/**
+ * The i-th call: its arguments (none for today's workload) and which of a target's sessions makes it (today's
+ * workload: the one session; the agent workload's: the caller's, the same for every target).
+ */
+type Calls = (i: number) => { readonly args: Record<string, unknown>; readonly session: number };
+const noArguments: Calls = () => ({ args: {}, session: 0 });
 
 async function call(client: Client, tool: string, args: Record<string, unknown>): Promise<void> {
   const result = await client.callTool({ name: tool, arguments: args });
   if (result.isError) throw new Error(`${tool}: ${JSON.stringify(result.content).slice(0, 300)}`);
 }
 
-async function latency(client: Client, tool: string, args: Arguments): Promise<{ p50: number; p99: number }> {
+async function latency(sessions: readonly Client[], tool: string, calls: Calls): Promise<{ p50: number; p99: number }> {
   const samples: number[] = [];
   for (let i = 0; i < LATENCY_CALLS; i++) {
+    const { args, session } = calls(i);
     const start = process.hrtime.bigint();
-    await call(client, tool, args(i));
+    await call(sessions[session] as Client, tool, args);
     samples.push(Number(process.hrtime.bigint() - start) / 1e6);
   }
   return { p50: percentile(samples, 0.5), p99: percentile(samples, 0.99) };
 }
 
-async function throughput(client: Client, tool: string, args: Arguments): Promise<number> {
+async function throughput(sessions: readonly Client[], tool: string, calls: Calls): Promise<number> {
   let next = 0;
   const start = process.hrtime.bigint();
   await Promise.all(
     Array.from({ length: CONCURRENCY }, async () => {
-      for (let i = next++; i < THROUGHPUT_CALLS; i = next++) await call(client, tool, args(i));
+      for (let i = next++; i < THROUGHPUT_CALLS; i = next++) {
+        const { args, session } = calls(i);
+        await call(sessions[session] as Client, tool, args);
+      }
     }),
   );
   return THROUGHPUT_CALLS / (Number(process.hrtime.bigint() - start) / 1e9);
 }
 
-/** `count` seeded agent calls, as an {@link Arguments} over them. */
-function agentArguments(next: () => AgentToolCall, count: number): Arguments {
-  const calls = Array.from({ length: count }, () => next().arguments);
-  return (i) => ({ ...calls[i % calls.length] });
+/** `count` seeded agent calls, each from its user's session (user-major: user u's sessions are u*S .. u*S+S-1). */
+function agentCallList(next: () => AgentToolCall, count: number): Calls {
+  const calls = Array.from({ length: count }, next);
+  return (i) => {
+    const c = calls[i % calls.length] as AgentToolCall;
+    return { args: { ...c.arguments }, session: c.user * SESSIONS_PER_USER + c.session };
+  };
 }
 
 function mcpSection(webUrl: string, recordsUrl: string) {
@@ -117,9 +134,9 @@ type Series = { p50: number[]; p99: number[]; rps: number[]; cpuPerCall: number[
 const series = (): Series => ({ p50: [], p99: [], rps: [], cpuPerCall: [] });
 const AGENT_PII_FRACTION = 0.2;
 
-/** One client of a target, on one workload. */
+/** The sessions of a target, on one workload. */
 interface Lane {
-  readonly client: Client;
+  readonly sessions: readonly Client[];
   readonly tool: string;
   readonly series: Series;
 }
@@ -128,7 +145,11 @@ async function main(): Promise<void> {
   pinThisProcess();
   const web = await startHttpUpstream();
   const records = await startRecordsUpstream({ piiFraction: AGENT_PII_FRACTION });
-  const as = await startAuthServer({ audience: AUDIENCE, scopes: ["mcp:read"], clients: [TEST_CLIENTS.reader] });
+  const as = await startAuthServer({
+    audience: AUDIENCE,
+    scopes: ["mcp:read"],
+    clients: [TEST_CLIENTS.reader, ...agentClients(MCP_USERS, ["mcp:read"])],
+  });
   const base = authTestBundle(as.issuer, AUDIENCE);
   // The sample's guard policy (PII mask, injection block, credential-leak block) without its
   // 60-requests-per-minute budget, which would stop the benchmark; and the same gateway without guards.
@@ -148,40 +169,52 @@ async function main(): Promise<void> {
   });
   const { clientId, clientSecret, scopes } = TEST_CLIENTS.reader;
   const token = (await as.clientCredentials({ clientId, clientSecret, scopes: [...scopes] })).access_token;
+  const userTokens = await agentTokens(as, MCP_USERS, ["mcp:read"]);
   const mcpUrl = (gateway: GatewayProcess) => `http://127.0.0.1:${gateway.port}/mcp`;
   const lane = async (url: string, tool: string, bearer?: string): Promise<Lane> => ({
-    client: await connect(url, bearer),
+    sessions: [await connect(url, bearer)],
     tool,
     series: series(),
   });
+  /** SESSIONS_PER_USER sessions per user, each with its user's token (`withTokens`) or none (direct). */
+  const agentLane = async (url: string, tool: string, withTokens: boolean): Promise<Lane> => {
+    const sessions: Client[] = [];
+    for (const token of userTokens)
+      for (let s = 0; s < SESSIONS_PER_USER; s++) sessions.push(await connect(url, withTokens ? token : undefined));
+    return { sessions, tool, series: series() };
+  };
   const targets: { name: string; process: GatewayProcess | undefined; today: Lane; agent: Lane }[] = [
     {
       name: "direct",
       process: undefined,
       today: await lane(web.url, "get_time"),
-      agent: await lane(records.url, "get_records"),
+      agent: await agentLane(records.url, "get_records", false),
     },
     {
       name: "gateway, no guards",
       process: bare,
       today: await lane(mcpUrl(bare), "web__get_time", token),
-      agent: await lane(mcpUrl(bare), "records__get_records", token),
+      agent: await agentLane(mcpUrl(bare), "records__get_records", true),
     },
     {
       name: "gateway, guards on",
       process: guarded,
       today: await lane(mcpUrl(guarded), "web__get_time", token),
-      agent: await lane(mcpUrl(guarded), "records__get_records", token),
+      agent: await agentLane(mcpUrl(guarded), "records__get_records", true),
     },
   ];
-  const agentCalls = createToolCallWorkload({ seed: 1 });
-  // Warm-up: JIT, connection pools, token verification cache.
-  const warmUp = agentArguments(createToolCallWorkload({ seed: 2 }), 200);
-  for (let i = 0; i < 200; i++)
-    for (const t of targets) {
-      await call(t.today.client, t.today.tool, {});
-      await call(t.agent.client, t.agent.tool, warmUp(i));
+  const callers = { users: MCP_USERS, sessionsPerUser: SESSIONS_PER_USER };
+  const agentCalls = createToolCallWorkload({ seed: 1, ...callers });
+  // Warm-up: JIT, connection pools, every session and token once (token verification cache), then 200 calls.
+  const warmUp = agentCallList(createToolCallWorkload({ seed: 2, ...callers }), 200);
+  for (const t of targets) {
+    for (const session of t.agent.sessions) await call(session, t.agent.tool, warmUp(0).args);
+    for (let i = 0; i < 200; i++) {
+      await call(t.today.sessions[0] as Client, t.today.tool, {});
+      const { args, session } = warmUp(i);
+      await call(t.agent.sessions[session] as Client, t.agent.tool, args);
     }
+  }
 
   type Target = (typeof targets)[number];
   for (let rep = 0; rep < REPETITIONS; rep++) {
@@ -189,21 +222,21 @@ async function main(): Promise<void> {
       { pick: (t: Target) => t.today, latencyArgs: noArguments, throughputArgs: noArguments },
       {
         pick: (t: Target) => t.agent,
-        latencyArgs: agentArguments(agentCalls, LATENCY_CALLS),
-        throughputArgs: agentArguments(agentCalls, THROUGHPUT_CALLS),
+        latencyArgs: agentCallList(agentCalls, LATENCY_CALLS),
+        throughputArgs: agentCallList(agentCalls, THROUGHPUT_CALLS),
       },
     ];
     for (const { pick, latencyArgs, throughputArgs } of workloads) {
       for (const t of targets) {
-        const { client, tool, series: s } = pick(t);
-        const l = await latency(client, tool, latencyArgs);
+        const { sessions, tool, series: s } = pick(t);
+        const l = await latency(sessions, tool, latencyArgs);
         s.p50.push(l.p50);
         s.p99.push(l.p99);
       }
       for (const t of targets) {
-        const { client, tool, series: s } = pick(t);
+        const { sessions, tool, series: s } = pick(t);
         const cpuBefore = (await t.process?.cpuMicros()) ?? Number.NaN;
-        s.rps.push(await throughput(client, tool, throughputArgs));
+        s.rps.push(await throughput(sessions, tool, throughputArgs));
         s.cpuPerCall.push((((await t.process?.cpuMicros()) ?? Number.NaN) - cpuBefore) / THROUGHPUT_CALLS);
       }
     }
@@ -215,7 +248,10 @@ async function main(): Promise<void> {
     `MCP tools/call, ${REPETITIONS} interleaved repetitions (${LATENCY_CALLS} sequential calls; ${THROUGHPUT_CALLS} calls at concurrency ${CONCURRENCY}), medians; ${describeProxyProcess()}:`,
   );
   type Added = { addedP50: number; addedP99: number; ratio: number };
-  const workloadNames = { today: "today's workload (get_time)", agent: "agent workload (get_records, 2-8 KB results)" };
+  const workloadNames = {
+    today: "today's workload (get_time, one client)",
+    agent: `agent workload (get_records, 2-8 KB results; ${MCP_USERS} users with a token each, ${SESSIONS_PER_USER} sessions each)`,
+  };
   const summary = new Map<string, Partial<Record<"today" | "agent", Added>>>();
   for (const which of ["today", "agent"] as const) {
     console.log(`\n${workloadNames[which]}:`);
@@ -254,10 +290,7 @@ async function main(): Promise<void> {
         `  ${`${name}, ${label}`.padEnd(48)} ${(both.today ? format(both.today) : "").padEnd(22)} ${both.agent ? format(both.agent) : ""}`,
       );
 
-  for (const t of targets) {
-    await t.today.client.close();
-    await t.agent.client.close();
-  }
+  for (const t of targets) for (const session of [...t.today.sessions, ...t.agent.sessions]) await session.close();
   guarded.close();
   bare.close();
   await web.close();

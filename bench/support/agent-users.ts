@@ -19,22 +19,30 @@ export function agentClients(users: number, scopes: readonly string[]): AuthClie
   }));
 }
 
-/** Request headers for each user, with that user's token. */
-export async function agentHeaders(
-  as: AuthServer,
-  users: number,
-  scopes: readonly string[],
-): Promise<Record<string, string>[]> {
-  const headers: Record<string, string>[] = [];
+/** An access token for each user (client credentials of its own client). */
+export async function agentTokens(as: AuthServer, users: number, scopes: readonly string[]): Promise<string[]> {
+  const tokens: string[] = [];
   for (let i = 0; i < users; i++) {
     const { access_token: token } = await as.clientCredentials({
       clientId: `agent-${i}`,
       clientSecret: `agent-${i}-secret`,
       scopes,
     });
-    headers.push({ "content-type": "application/json", authorization: `Bearer ${token}` });
+    tokens.push(token);
   }
-  return headers;
+  return tokens;
+}
+
+/** Request headers for each user, with that user's token. */
+export async function agentHeaders(
+  as: AuthServer,
+  users: number,
+  scopes: readonly string[],
+): Promise<Record<string, string>[]> {
+  return (await agentTokens(as, users, scopes)).map((token) => ({
+    "content-type": "application/json",
+    authorization: `Bearer ${token}`,
+  }));
 }
 
 /** One request to send: the body and the headers of the user sending it. */

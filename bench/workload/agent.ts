@@ -395,14 +395,43 @@ export function createAgentWorkload(options: AgentWorkloadOptions): AgentWorkloa
 export interface AgentToolCall {
   readonly name: string;
   readonly arguments: { readonly query: string; readonly customer_id: string; readonly limit: number };
+  /** Which user makes the call, in [0, users): in the benchmarks, whose token it carries. */
+  readonly user: number;
+  /** Which of that user's MCP sessions it goes to, in [0, sessionsPerUser). */
+  readonly session: number;
 }
 
-/** Seeded `tools/call` arguments, every query distinct; the upstream answers each with {@link toolResult}(seedOf(query)). */
-export function createToolCallWorkload(options: {
+export interface ToolCallWorkloadOptions {
   readonly seed: number;
+  /** @default "get_records" */
   readonly tool?: string;
-}): () => AgentToolCall {
+  /**
+   * Distinct users making calls, picked at random call by call (as many agents share a gateway).
+   * @default 1
+   */
+  readonly users?: number;
+  /**
+   * MCP sessions each user holds open (an agent with several tasks in flight), picked at random.
+   * @default 1
+   */
+  readonly sessionsPerUser?: number;
+}
+
+/**
+ * Seeded `tools/call`s, every query distinct; the upstream answers each with {@link toolResult}(seedOf(query)).
+ * Who calls (user and session) comes from a PRNG of its own, so a seed gives the same arguments whatever
+ * `users` and `sessionsPerUser` are.
+ */
+export function createToolCallWorkload(options: ToolCallWorkloadOptions): () => AgentToolCall {
+  const users = options.users ?? 1;
+  const sessionsPerUser = options.sessionsPerUser ?? 1;
+  for (const [name, value] of [
+    ["users", users],
+    ["sessionsPerUser", sessionsPerUser],
+  ] as const)
+    if (!Number.isInteger(value) || value < 1) throw new Error(`${name}: expected an integer >= 1, got ${value}`);
   const random = createRandom(options.seed);
+  const caller = createRandom(options.seed ^ 0x5bd1e995);
   return () => ({
     name: options.tool ?? "get_records",
     arguments: {
@@ -410,5 +439,7 @@ export function createToolCallWorkload(options: {
       customer_id: `C-${random.int(10000, 99999)}`,
       limit: random.int(5, 25),
     },
+    user: caller.int(0, users - 1),
+    session: caller.int(0, sessionsPerUser - 1),
   });
 }

@@ -107,7 +107,32 @@ describe("agent workload", () => {
     }
   });
 
+  it("spreads MCP calls over many users and their sessions, deterministically, with the same arguments for a seed whoever calls", () => {
+    const options = { seed: 6, users: 32, sessionsPerUser: 2 };
+    const calls = Array.from({ length: 2000 }, createToolCallWorkload(options));
+    expect(calls).toEqual(Array.from({ length: 2000 }, createToolCallWorkload(options)));
+    expect(calls).not.toEqual(Array.from({ length: 2000 }, createToolCallWorkload({ ...options, seed: 7 })));
+    const lanes = new Map<string, number>();
+    for (const call of calls) {
+      expect(call.user).toBeGreaterThanOrEqual(0);
+      expect(call.user).toBeLessThan(32);
+      expect([0, 1]).toContain(call.session);
+      lanes.set(`${call.user}/${call.session}`, (lanes.get(`${call.user}/${call.session}`) ?? 0) + 1);
+    }
+    expect(lanes.size).toBe(64);
+    // No session takes more than a few times its share (2000 / 64 = 31).
+    expect(Math.max(...lanes.values())).toBeLessThan(70);
+    expect(new Set(calls.map((call) => call.arguments.query)).size).toBe(calls.length);
+    const alone = Array.from({ length: 2000 }, createToolCallWorkload({ seed: 6 }));
+    expect(alone.map((call) => call.arguments)).toEqual(calls.map((call) => call.arguments));
+    expect(new Set(alone.map((call) => `${call.user}/${call.session}`))).toEqual(new Set(["0/0"]));
+  });
+
   it("names the option and the fix when an option is out of range", () => {
+    expect(() => createToolCallWorkload({ seed: 1, users: 0 })).toThrow(/users: expected an integer >= 1/);
+    expect(() => createToolCallWorkload({ seed: 1, sessionsPerUser: 1.5 })).toThrow(
+      /sessionsPerUser: expected an integer/,
+    );
     expect(() => createAgentWorkload({ seed: 1, piiFraction: 1.5 })).toThrow(/piiFraction: expected a fraction/);
     expect(() => createAgentWorkload({ seed: 1, users: 0 })).toThrow(/users: expected an integer >= 1/);
     expect(() => createAgentWorkload({ seed: 1, minBodyBytes: 4096, maxBodyBytes: 5000 })).toThrow(/maxBodyBytes/);
