@@ -9,8 +9,8 @@
  *   providers, translated to chat.completions for OpenAI-kind ones.
  * - `POST {prefix}/v1/responses`: OpenAI Responses (openai SDK `responses.create`): passed through to OpenAI
  *   providers, translated for the others (./translate/).
- * - `GET {prefix}/v1/models`: the first available provider's list (OpenAI shape, or Anthropic's when
- *   the client sends `anthropic-version` and the provider is Anthropic).
+ * - `GET {prefix}/v1/models`: the first available provider's list (Anthropic's shape when the client sends
+ *   `anthropic-version`, OpenAI's otherwise).
  *
  * Completions take the request path of ./completion.ts. Everything per route is compiled at load.
  */
@@ -29,6 +29,7 @@ import { prepareProvider } from "./providers.js";
 import { createRequestGuard } from "./request-guard.js";
 import { pickHeaders } from "./request-stages.js";
 import { ENDPOINTS, type WireFormat, errorFlavour } from "./translate/formats.js";
+import { openAiModelsToAnthropic } from "./translate/messages-chat.js";
 import { type UpstreamClient, UpstreamUnavailable, createUpstreamClient } from "../http/upstream-client.js";
 
 /** A provider failover skips on one route until `until`. */
@@ -213,8 +214,12 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
         });
         if (response.status >= 500 || response.status === 429 || "failure" in response.body) continue;
         let text = response.body.bytes.toString("utf8");
-        if (response.status < 300 && provider.kind === "anthropic" && !wantsAnthropic)
-          text = JSON.stringify(anthropicModelsToOpenAi(parseJsonObject(text) ?? {}));
+        if (response.status < 300 && (provider.kind === "anthropic") !== wantsAnthropic)
+          text = JSON.stringify(
+            wantsAnthropic
+              ? openAiModelsToAnthropic(parseJsonObject(text) ?? {})
+              : anthropicModelsToOpenAi(parseJsonObject(text) ?? {}),
+          );
         audit({ decision: response.status < 400 ? "allow" : "error", provider: provider.id, status: response.status });
         res.writeHead(response.status, {
           ...admission.headers,

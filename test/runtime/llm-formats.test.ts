@@ -77,9 +77,36 @@ beforeAll(async () => {
               },
             ],
           },
+          {
+            id: "masked",
+            pathPrefix: "/masked",
+            policy: "masking",
+            providers: [
+              { id: "openai", kind: "openai", baseUrl: `${upstream.url}/v1`, apiKey: { env: "GW_OPENAI_KEY" } },
+            ],
+          },
+          {
+            id: "slow",
+            pathPrefix: "/slow",
+            policy: "default",
+            idleTimeoutMs: 1000,
+            providers: [
+              { id: "openai", kind: "openai", baseUrl: `${upstream.url}/v1`, apiKey: { env: "GW_OPENAI_KEY" } },
+            ],
+          },
+          {
+            id: "budget",
+            pathPrefix: "/budget",
+            policy: "budget",
+            providers: [
+              { id: "openai", kind: "openai", baseUrl: `${upstream.url}/v1`, apiKey: { env: "GW_OPENAI_KEY" } },
+            ],
+          },
         ],
       },
       guardPolicies: [
+        { id: "masking", credentialLeak: { mode: "mask", holdBackChars: 256 } },
+        { id: "budget", limits: { windowSeconds: 60, tokensPerWindow: 20 } },
         {
           id: "default",
           pii: { mode: "mask" },
@@ -555,5 +582,93 @@ describe("OpenAI Responses API", () => {
     let text = "";
     for await (const event of stream) if (event.type === "response.output_text.delta") text += event.delta;
     expect(text).toBe("Streamed via chat");
+  });
+});
+
+describe("the chat path's guards, limits and timeouts on the new formats", () => {
+  it("mask mode: a Responses stream's deltas, .done events and completed response all carry the masked text", async () => {
+    const reply = `Sure, the key is ${LEAKED_KEY} as requested.`;
+    const at = reply.indexOf(LEAKED_KEY);
+    upstream.scriptReplies([[reply.slice(0, at + 5), reply.slice(at + 5, at + 20), reply.slice(at + 20)]], {
+      paceMs: 2,
+    });
+    const stream = await openai("/masked").responses.create({ model: "gpt-4o-mini", input: "key?", stream: true });
+    const raw: string[] = [];
+    let deltas = "";
+    let done = "";
+    let completed = "";
+    for await (const event of stream) {
+      raw.push(JSON.stringify(event));
+      if (event.type === "response.output_text.delta") deltas += event.delta;
+      if (event.type === "response.output_text.done") done = event.text;
+      if (event.type === "response.completed") completed = JSON.stringify(event.response.output);
+    }
+    expect(raw.join("\n")).not.toContain(LEAKED_KEY.slice(8));
+    expect(deltas).toContain("Sure, the key is ");
+    expect(deltas).toContain(" as requested.");
+    expect(done).toBe(deltas);
+    expect(completed).toContain(JSON.stringify(deltas).slice(1, -1));
+    expect(llmEvents().at(-1)).toMatchObject({ decision: "redact", method: "POST /v1/responses" });
+  });
+
+  it("mask mode: a Responses JSON answer is masked; an Anthropic client of an OpenAI provider too", async () => {
+    upstream.scriptReplies([[`here: ${LEAKED_KEY}`], [`here: ${LEAKED_KEY}`]]);
+    const response = await openai("/masked").responses.create({ model: "gpt-4o-mini", input: "key?" });
+    expect(response.output_text).toMatch(/^here: /);
+    expect(JSON.stringify(response)).not.toContain(LEAKED_KEY.slice(8));
+    const message = await anthropic("/masked").messages.create({
+      model: "gpt-4o-mini",
+      max_tokens: 50,
+      messages: [{ role: "user", content: "key?" }],
+    });
+    expect(JSON.stringify(message)).not.toContain(LEAKED_KEY.slice(8));
+  });
+
+  it("a provider stream that goes silent past idleTimeoutMs ends the translated stream with an error, never as complete", async () => {
+    upstream.scriptReplies([["first words ", "and then nothing for too long"]], { paceMs: 1500 });
+    const stream = anthropic("/slow").messages.stream({
+      model: "gpt-4o-mini",
+      max_tokens: 50,
+      messages: [{ role: "user", content: "hi" }],
+    });
+    const error = await stream.finalMessage().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(Error);
+    expect(llmEvents().at(-1)).toMatchObject({
+      decision: "error",
+      reason: "stream ended early",
+      method: "POST /v1/messages",
+    });
+
+    upstream.scriptReplies([["first words ", "and then nothing for too long"]], { paceMs: 1500 });
+    const responses = await openai("/slow").responses.create({ model: "gpt-4o-mini", input: "hi", stream: true });
+    const failed = await (async () => {
+      for await (const event of responses) void event;
+    })().catch((e: unknown) => e);
+    expect(failed).toBeInstanceOf(Error);
+    expect(llmEvents().at(-1)).toMatchObject({
+      decision: "error",
+      reason: "stream ended early",
+      method: "POST /v1/responses",
+    });
+  });
+
+  it("bills tokens from the provider's usage: a spent token budget refuses the next request in the client's shape", async () => {
+    const long = "a question long enough to spend the whole token budget of this route at once";
+    await openai("/budget").responses.create({ model: "gpt-4o-mini", input: long });
+    const refused = await anthropic("/budget")
+      .messages.create({ model: "gpt-4o-mini", max_tokens: 10, messages: [{ role: "user", content: "more" }] })
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(Anthropic.RateLimitError);
+    const again = await openai("/budget")
+      .responses.create({ model: "gpt-4o-mini", input: "more" })
+      .catch((e: unknown) => e);
+    expect(again).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(upstream.requests).toHaveLength(1);
+  });
+
+  it("lists an OpenAI provider's models in Anthropic's shape for the Anthropic SDK", async () => {
+    const page = await anthropic("/openai").models.list();
+    expect(page.data.map((m) => m.id)).toContain("gpt-4o-mini");
+    expect(page.data[0]).toMatchObject({ type: "model", display_name: expect.any(String) });
   });
 });

@@ -257,3 +257,14 @@ export function openAiErrorToAnthropic(body: Json | undefined, status: number): 
     },
   };
 }
+
+/** An OpenAI models list in Anthropic's shape (an Anthropic client of an OpenAI-kind provider). */
+export function openAiModelsToAnthropic(list: Json): Json {
+  const data = ((Array.isArray(list.data) ? list.data : []) as Json[]).map((m) => ({
+    type: "model",
+    id: m.id,
+    display_name: m.id,
+    created_at: new Date((typeof m.created === "number" ? m.created : 0) * 1000).toISOString(),
+  }));
+  return { data, has_more: false, first_id: data[0]?.id ?? null, last_id: data.at(-1)?.id ?? null };
+}
