@@ -7,6 +7,7 @@ import { DataAwsRegion } from "@cdktf/provider-aws/lib/data-aws-region/index.js"
 import { EcrRepository } from "@cdktf/provider-aws/lib/ecr-repository/index.js";
 import { IamRole } from "@cdktf/provider-aws/lib/iam-role/index.js";
 import { IamRolePolicy } from "@cdktf/provider-aws/lib/iam-role-policy/index.js";
+import { Lazy } from "cdktf";
 import { TollgateChecks } from "./checks.js";
 import { markKind } from "./construct-kind.js";
 import { imageProblems, isPinned } from "./container-image.js";
@@ -25,8 +26,13 @@ interface AgentCoreRuntimeCommonProps {
   readonly runtimeName: string;
   /** The authorization server whose tokens the runtime accepts (custom JWT authorizer); its audience is the gateway's URL. */
   readonly authServer: IAuthorizationServer;
-  /** Only these clients' tokens are accepted. */
+  /** Only these clients' tokens are accepted: its user app's, and its agent app's unless `agentClients` says otherwise. */
   readonly clients: IOAuthClients;
+  /**
+   * The agent apps whose tokens the runtime accepts besides the users' (an `Agent` passes its own app).
+   * @default [clients.agentClientId]
+   */
+  readonly agentClients?: readonly string[];
   /** The gateway the agent must go through: its URLs are the runtime's only configuration. */
   readonly gateway: IGatewayEndpoint;
   /**
@@ -53,6 +59,14 @@ interface AgentCoreRuntimeCommonProps {
    * @default none
    */
   readonly vpc?: { readonly subnets: readonly string[]; readonly securityGroups: readonly string[] };
+  /**
+   * Request headers AgentCore passes through to the agent's code. `Authorization` carries the caller's token
+   * (the user's), which the agent presents to the gateway when it acts for the user; without it the agent never
+   * sees who called it. Others: any valid header name but `x-amz-*`, `x-amzn-*` (except
+   * `X-Amzn-Bedrock-AgentCore-Runtime-Custom-*`) and AgentCore's restricted ones; at most 20.
+   * @default ["Authorization"]
+   */
+  readonly requestHeaderAllowlist?: readonly string[];
 }
 
 /** The runtime creates its ECR repository (immutable tags, scan on push). */
@@ -97,11 +111,17 @@ export class AgentCoreRuntime extends Construct {
   public readonly role: IamRole;
   public readonly runtime: BedrockagentcoreAgentRuntime;
   public readonly endpoint: BedrockagentcoreAgentRuntimeEndpoint;
+  /** The runtime's name, as given. */
+  public readonly runtimeName: string;
+  /** Client ids whose tokens the JWT authorizer accepts: the platform's user and agent apps, then `acceptClients`. */
+  private readonly allowedClients: string[];
 
   constructor(scope: Construct, id: string, props: AgentCoreRuntimeProps) {
     super(scope, id);
     const errors = propsProblems(props);
     if (errors.length > 0) throw new Error(errors.map((e) => `${this.node.path}: ${e}`).join("\n"));
+    this.runtimeName = props.runtimeName;
+    this.allowedClients = [props.clients.userClientId, ...(props.agentClients ?? [props.clients.agentClientId])];
     this.environment = props.gateway.environment;
     this.imagePinned = isPinned({ repository: "ecr", ...(props.imageDigest ? { digest: props.imageDigest } : {}) });
     this.environmentVariables = {
@@ -187,7 +207,7 @@ export class AgentCoreRuntime extends Construct {
             {
               discoveryUrl: props.authServer.discoveryUrl,
               allowedAudience: [props.authServer.audience],
-              allowedClients: [props.clients.userClientId, props.clients.agentClientId],
+              allowedClients: Lazy.listValue({ produce: () => [...this.allowedClients] }),
             },
           ],
         },
@@ -203,6 +223,9 @@ export class AgentCoreRuntime extends Construct {
         },
       ],
       protocolConfiguration: [{ serverProtocol: props.serverProtocol ?? "HTTP" }],
+      requestHeaderConfiguration: [
+        { requestHeaderAllowlist: [...(props.requestHeaderAllowlist ?? DEFAULT_REQUEST_HEADERS)] },
+      ],
       environmentVariables: { ...this.environmentVariables },
     });
     this.endpoint = new BedrockagentcoreAgentRuntimeEndpoint(this, "Endpoint", {
@@ -214,6 +237,86 @@ export class AgentCoreRuntime extends Construct {
     markKind(this, "AgentCoreRuntime");
     TollgateChecks.ensureOn(this);
   }
+
+  /** Lets the JWT authorizer also accept these clients' tokens (an `Agent`'s own app). */
+  public acceptClients(...clientIds: string[]): void {
+    for (const id of clientIds) if (!this.allowedClients.includes(id)) this.allowedClients.push(id);
+  }
+
+  /**
+   * The headers AgentCore passes through to the agent, as the resource will be synthesized (read back from it,
+   * so a later `putRequestHeaderConfiguration` on `runtime` counts too).
+   */
+  public get requestHeaderAllowlist(): readonly string[] {
+    const config = this.runtime.requestHeaderConfiguration.internalValue;
+    return Array.isArray(config) ? config.flatMap((c) => c.requestHeaderAllowlist ?? []) : [];
+  }
+}
+
+const DEFAULT_REQUEST_HEADERS = ["Authorization"] as const;
+/** Headers AgentCore refuses to pass through (its restricted list), lower-cased. */
+const RESTRICTED_HEADERS = new Set(
+  [
+    "proxy-authorization",
+    "www-authenticate",
+    "accept",
+    "accept-charset",
+    "accept-encoding",
+    "accept-language",
+    "content-type",
+    "content-length",
+    "content-encoding",
+    "content-language",
+    "content-location",
+    "content-range",
+    "cache-control",
+    "etag",
+    "expires",
+    "if-match",
+    "if-modified-since",
+    "if-none-match",
+    "if-range",
+    "if-unmodified-since",
+    "last-modified",
+    "pragma",
+    "vary",
+    "connection",
+    "keep-alive",
+    "proxy-connection",
+    "upgrade",
+    "host",
+    "referer",
+    "user-agent",
+    "from",
+    "range",
+    "accept-ranges",
+    "transfer-encoding",
+    "te",
+    "trailer",
+  ].map((h) => h.toLowerCase()),
+);
+const CUSTOM_HEADER_PREFIX = "x-amzn-bedrock-agentcore-runtime-custom-";
+
+/** Why AgentCore would refuse the allowlist, one problem per entry. */
+function requestHeaderProblems(headers: readonly string[]): string[] {
+  const errors: string[] = [];
+  const where = "AgentCoreRuntime.requestHeaderAllowlist";
+  if (headers.length > 20) errors.push(`${where}: at most 20 headers (AgentCore's limit), got ${headers.length}`);
+  const seen = new Set<string>();
+  for (const header of headers) {
+    const lower = header.toLowerCase();
+    if (!/^[A-Za-z0-9_-]+$/.test(header))
+      errors.push(`${where}: ${JSON.stringify(header)} is not a header name (letters, digits, - and _)`);
+    else if (seen.has(lower)) errors.push(`${where}: ${JSON.stringify(header)} is listed twice (names ignore case)`);
+    else if (RESTRICTED_HEADERS.has(lower))
+      errors.push(`${where}: ${JSON.stringify(header)} is one of AgentCore's restricted headers: remove it`);
+    else if (lower.startsWith("x-amz-") || (lower.startsWith("x-amzn-") && !lower.startsWith(CUSTOM_HEADER_PREFIX)))
+      errors.push(
+        `${where}: ${JSON.stringify(header)} is reserved by AWS: use X-Amzn-Bedrock-AgentCore-Runtime-Custom-<name> or a name without x-amz`,
+      );
+    seen.add(lower);
+  }
+  return errors;
 }
 
 /** Every problem with the props, each naming the prop and the fix. */
@@ -229,6 +332,7 @@ function propsProblems(props: AgentCoreRuntimeProps): string[] {
   if (props.imageDigest && props.imageTag) errors.push("AgentCoreRuntime: set imageDigest or imageTag, not both");
   if ((props.networkMode ?? "PUBLIC") === "VPC" && !props.vpc)
     errors.push("AgentCoreRuntime.vpc: required when networkMode is VPC (subnets and security groups)");
+  if (props.requestHeaderAllowlist) errors.push(...requestHeaderProblems(props.requestHeaderAllowlist));
   if (props.repository && props.repositoryName !== undefined)
     errors.push("AgentCoreRuntime: set repository (an existing one) or repositoryName (a new one), not both");
   return errors;

@@ -59,6 +59,13 @@ interface DeploymentView {
   readonly mcpUrl: string | undefined;
   readonly redisImage: ContainerImage | undefined;
 }
+interface AgentView {
+  readonly agentId: string;
+  readonly scopes: readonly string[];
+  readonly scopeSet: { readonly names: readonly string[] };
+  readonly gateway: object;
+  readonly runtime: { readonly runtimeName: string; readonly requestHeaderAllowlist: readonly string[] };
+}
 interface RuntimeView {
   readonly environment: string;
   readonly environmentVariables: Readonly<Record<string, string>>;
@@ -134,6 +141,7 @@ export class TollgateChecks {
     for (const bundle of bundles) this.checkBundle(bundle);
     for (const deployment of all<DeploymentView>("GatewayDeployment")) this.checkDeployment(deployment);
     for (const runtime of all<RuntimeView>("AgentCoreRuntime")) this.checkRuntime(runtime);
+    this.checkAgents(all<AgentView>("Agent"));
     return [];
   }
 
@@ -237,6 +245,34 @@ export class TollgateChecks {
         "TG-IMG-001",
         `Redis image ${gateway.redisImage.repository} is not pinned by digest in "${gateway.environment}": set GatewayDeployment({ redis: { image: { digest } } })`,
       );
+    }
+  }
+
+  private checkAgents(agents: readonly (IConstruct & AgentView)[]): void {
+    const byGateway = new Map<object, Map<string, IConstruct>>();
+    for (const agent of agents) {
+      const ids = byGateway.get(agent.gateway) ?? new Map<string, IConstruct>();
+      byGateway.set(agent.gateway, ids);
+      const first = ids.get(agent.agentId);
+      if (first)
+        report(
+          agent,
+          "TG-AGENT-002",
+          `agent "${agent.agentId}" is also ${first.node.path}: audit, limits and grants could not tell them apart: give each agent its own agentId`,
+        );
+      else ids.set(agent.agentId, agent);
+      for (const scope of agent.scopes.filter((s) => !agent.scopeSet.names.includes(s)))
+        report(
+          agent,
+          "TG-AGENT-001",
+          `agent "${agent.agentId}" lists scope "${scope}", which its scope set does not hold (scopes: ${agent.scopeSet.names.join(", ")}): add the scope to McpScopes or remove it from Agent({ scopes })`,
+        );
+      if (!agent.runtime.requestHeaderAllowlist.some((h) => h.toLowerCase() === "authorization"))
+        report(
+          agent,
+          "TG-AGENT-003",
+          `agent "${agent.agentId}": runtime ${agent.runtime.runtimeName} passes ${agent.runtime.requestHeaderAllowlist.join(", ") || "no header"} through, not Authorization, so the agent never sees the user's token and cannot act for them: add "Authorization" to requestHeaderAllowlist`,
+        );
     }
   }
 

@@ -8,7 +8,7 @@ import type { IConstruct } from "constructs";
 const KIND = Symbol.for("tollgate.construct-kind");
 
 export type TollgateKind =
-  "GatewayRoute" | "McpScopes" | "GuardPolicy" | "GatewayBundle" | "GatewayDeployment" | "AgentCoreRuntime";
+  "GatewayRoute" | "McpScopes" | "GuardPolicy" | "GatewayBundle" | "GatewayDeployment" | "AgentCoreRuntime" | "Agent";
 
 /** Records what kind of Tollgate construct `construct` is (once, in its constructor). */
 export function markKind(construct: IConstruct, kind: TollgateKind): void {

@@ -15,7 +15,14 @@ import { DESTRUCTIVE_TOOL_PATTERNS } from "./destructive-tools.js";
 import { isDevEnvironment } from "./environment.js";
 import type { BundleValue, GatewayRoute } from "./gateway-route.js";
 import type { GuardPolicy } from "./guard-policy.js";
-import type { IAuthorizationServer, IGatewayEndpoint, IOAuthClients, IScopeSet } from "./refs.js";
+import type {
+  IAgentGateway,
+  IAgentIdentity,
+  IAuthorizationServer,
+  IGatewayEndpoint,
+  IOAuthClients,
+  IScopeSet,
+} from "./refs.js";
 
 /** Port of the gateway's admin listener (/metrics), in the bundle and in the deployment. */
 export const METRICS_PORT = 9464;
@@ -164,7 +171,7 @@ type Bundle = BundleInput & { metadata: { digest?: string } };
  * stack's cdk.tf.json. Creates no resource, so a gateway run anywhere (ECS, a VM) can use it;
  * `GatewayDeployment` deploys one on Kubernetes.
  */
-export class GatewayBundle extends Construct implements IGatewayEndpoint {
+export class GatewayBundle extends Construct implements IGatewayEndpoint, IAgentGateway {
   public readonly gatewayName: string;
   public readonly environment: string;
   public readonly publicUrl: string;
@@ -179,6 +186,7 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
   /** Environment variables the gateway must be given secrets in (provider keys, upstream secrets, Redis URL). */
   public readonly secretEnvNames: readonly string[];
   private readonly props: GatewayBundleProps;
+  private readonly agentList: IAgentIdentity[] = [];
   private assembled: { readonly bundle: Bundle; readonly values: Readonly<Record<string, string>> } | undefined;
 
   constructor(scope: Construct, id: string, props: GatewayBundleProps) {
@@ -225,6 +233,21 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
    */
   public bundle(): Bundle {
     return this.assemble().bundle;
+  }
+
+  /**
+   * Lists `agent` in the bundle's `agents` (its id, client and scope ceiling) and adds its client to the accepted
+   * clients. `Agent` calls this; call it before synth (the bundle is assembled once).
+   */
+  public addAgent(agent: IAgentIdentity): void {
+    if (this.assembled)
+      throw new Error(`${this.node.path}: addAgent(${agent.agentId}) after the bundle was assembled: add agents first`);
+    if (!this.agentList.includes(agent)) this.agentList.push(agent);
+  }
+
+  /** The agents added so far, in order. */
+  public get agents(): readonly IAgentIdentity[] {
+    return this.agentList;
   }
 
   /** The exact text of `<name>.bundle.json` (and of a deployment's `bundle.json`). */
@@ -302,6 +325,11 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
         reason: rule.reason,
       })),
     );
+    const agents = this.agentList.map((agent) => ({
+      id: agent.agentId,
+      clientId: value(agentClientPlaceholder(agent.agentId), agent.clientId),
+      scopes: [...agent.scopes],
+    }));
     const bundle: BundleInput = {
       apiVersion: API_VERSION,
       kind: "GatewayBundle",
@@ -346,6 +374,7 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
               allowedClients: [
                 value("okta.clients.user.id", p.clients.userClientId),
                 value("okta.clients.agent.id", p.clients.agentClientId),
+                ...agents.map((a) => a.clientId),
               ],
             }
           : {}),
@@ -380,6 +409,7 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
             },
           }
         : {}),
+      ...(agents.length > 0 ? { agents } : {}),
       guardPolicies: [...policies.values()].map((policy) => policy.toBundle()),
       rateLimitStore:
         p.rateLimitStore?.type === "redis"
@@ -397,6 +427,11 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint {
     };
     return { bundle: withDigest(bundle as BundleInput & { metadata: Record<string, unknown> }), values };
   }
+}
+
+/** The apply-time placeholder of an agent's client id (`{{apply:okta.clients.agent-<id>.id}}`). */
+export function agentClientPlaceholder(agentId: string): string {
+  return `okta.clients.agent-${agentId}.id`;
 }
 
 /** The settings the app set: the schema supplies every default, so an unset one is left out. */

@@ -17,7 +17,7 @@ import { type ExposureSource, type GatewayExposure, GatewayIngress, exposureSour
 import { GatewayRedis } from "./gateway-redis.js";
 import type { GatewayRoute } from "./gateway-route.js";
 import { KubernetesDeployment } from "./kubernetes-deployment.js";
-import type { IGatewayEndpoint } from "./refs.js";
+import type { IAgentGateway, IAgentIdentity, IGatewayEndpoint } from "./refs.js";
 import { escapeTerraformTemplate } from "./terraform-text.js";
 
 export { METRICS_PORT } from "./gateway-bundle.js";
@@ -91,7 +91,7 @@ export interface GatewayDeploymentProps {
  * Terraform-rendered values.json), Secret, Deployment, Service, PodDisruptionBudget,
  * HorizontalPodAutoscaler and NetworkPolicy.
  */
-export class GatewayDeployment extends Construct implements IGatewayEndpoint {
+export class GatewayDeployment extends Construct implements IGatewayEndpoint, IAgentGateway {
   public readonly bundle: GatewayBundle;
   public readonly environment: string;
   public readonly publicUrl: string;
@@ -115,6 +115,16 @@ export class GatewayDeployment extends Construct implements IGatewayEndpoint {
   public readonly redisImage: ContainerImage | undefined;
   /** The Ingress that exposes the gateway, when `exposure` is set. */
   public readonly exposure: GatewayIngress | undefined;
+
+  /** The bundle's agents (`GatewayBundle.agents`). */
+  public get agents(): readonly IAgentIdentity[] {
+    return this.bundle.agents;
+  }
+
+  /** Lists `agent` in the deployed bundle (`GatewayBundle.addAgent`). */
+  public addAgent(agent: IAgentIdentity): void {
+    this.bundle.addAgent(agent);
+  }
 
   constructor(scope: Construct, id: string, props: GatewayDeploymentProps) {
     super(scope, id);

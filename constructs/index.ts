@@ -24,3 +24,4 @@ export * from "./agentcore-gateway.js";
 export { TollgateChecks, synthErrors } from "./checks.js";
 export { RULES, type RuleDefinition, type RuleId, type RuleSeverity } from "./rules.js";
 export { isDevEnvironment } from "./environment.js";
+export { Agent, type AgentProps, type AgentRuntimeSettings } from "./agent.js";

@@ -16,6 +16,9 @@ import {
   absoluteUrlProblem,
   issuerEndpoints,
 } from "./imported-okta.js";
+import { type PublicJwk, jwksBlock, publicJwksVariable, registerKeysFrom } from "./okta-keys.js";
+
+export type { PublicJwk };
 import type { AgentClientAuthentication, IAuthorizationServer, IOAuthClients } from "./refs.js";
 
 export { TOKEN_EXCHANGE_GRANT };
@@ -51,11 +54,6 @@ export interface UserAppProps {
   /** @default `${name} (users)` */
   readonly label?: string;
 }
-
-/** A public key for `private_key_jwt`: RSA (`n`, `e`) or EC (`x`, `y`), as `tollgate keygen` prints it. */
-export type PublicJwk =
-  | { readonly kty?: "RSA"; readonly kid: string; readonly n: string; readonly e: string }
-  | { readonly kty: "EC"; readonly kid: string; readonly x: string; readonly y: string };
 
 /** How the agent app authenticates at Okta's token endpoint (the gateway uses the app's client id upstream). */
 export type AgentAppClientAuth =
@@ -298,7 +296,14 @@ export class OktaApps extends Construct implements IAuthorizationServer, IOAuthC
     this.agentClientSecretEnv = auth.method === "client_secret" ? auth.secretEnv : undefined;
     const jwks = auth.method === "private_key_jwt" ? auth.publicJwks : undefined;
     this.agentPublicJwks =
-      auth.method === "private_key_jwt" && !jwks ? publicJwksVariable(this, props.name) : undefined;
+      auth.method === "private_key_jwt" && !jwks
+        ? publicJwksVariable(
+            this,
+            "AgentPublicJwks",
+            `${props.name}_agent_public_jwks`,
+            `the Okta agent app "${props.name}"`,
+          )
+        : undefined;
     this.agentApp = new AppOauth(this, "AgentApp", {
       label: props.agentApp?.label ?? `${props.name} (agents)`,
       type: "service",
@@ -429,48 +434,6 @@ function agentClientAuthOf(props: OktaAppsProps): ResolvedAgentAuth {
     privateKeyEnv: chosen?.privateKeyEnv ?? "OKTA_AGENT_PRIVATE_KEY",
     ...(publicJwks ? { publicJwks } : {}),
   };
-}
-
-function jwksBlock(key: PublicJwk) {
-  return key.kty === "EC"
-    ? { kty: "EC", kid: key.kid, x: key.x, y: key.y }
-    : { kty: "RSA", kid: key.kid, n: key.n, e: key.e };
-}
-
-/** The non-sensitive variable that carries the agent app's public keys into the plan (public keys are no secret). */
-function publicJwksVariable(owner: Construct, name: string): TerraformVariable {
-  const id = `${name}_agent_public_jwks`.replace(/[^a-zA-Z0-9_]/g, "_").replace(/^(?=[0-9])/, "_");
-  const variable = new TerraformVariable(owner, "AgentPublicJwks", {
-    type: "string",
-    nullable: false,
-    description: `Public key(s) of the Okta agent app "${name}" for private_key_jwt, as JSON: a JWK or {"keys": [...]} (what \`tollgate keygen\` prints). The private key goes to the gateway's Secret, never here.`,
-  });
-  variable.overrideLogicalId(id);
-  variable.addValidation({
-    condition: `\${length(${keysOf(id)}) > 0 && try(alltrue([for k in ${keysOf(id)} : k.kid != "" && contains(["RSA", "EC"], k.kty) && !can(k.d)]), false)}`,
-    errorMessage: `${id}: expected the agent app's public key as JSON, a JWK or {"keys": [...]}, each with a kid and kty RSA or EC and no private part ("d"): the stdout of \`tollgate keygen\`, never the private key file (Terraform prints a refused value: if it was the private key, generate a new pair).`,
-  });
-  return variable;
-}
-
-/** The keys of the variable's JSON, whether it holds one JWK or a JWKS (an empty list when it is no JSON). */
-function keysOf(variableId: string): string {
-  return `try(jsondecode(var.${variableId}).keys, [jsondecode(var.${variableId})], [])`;
-}
-
-/** One `jwks` block per key of the variable (a dynamic block: the keys are known at plan). */
-function registerKeysFrom(app: AppOauth, variable: TerraformVariable): void {
-  app.addOverride("dynamic.jwks", {
-    for_each: `\${${keysOf(variable.friendlyUniqueId)}}`,
-    content: {
-      kty: "${jwks.value.kty}",
-      kid: "${jwks.value.kid}",
-      n: "${try(jwks.value.n, null)}",
-      e: "${try(jwks.value.e, null)}",
-      x: "${try(jwks.value.x, null)}",
-      y: "${try(jwks.value.y, null)}",
-    },
-  });
 }
 
 /** The existing server the apps use, or the gateway URL of the server they create. */

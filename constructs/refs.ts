@@ -130,3 +130,21 @@ export interface IGatewayEndpoint extends IConstruct {
   /** LLM route id → `${publicUrl}${pathPrefix}`. */
   readonly llmUrls: Readonly<Record<string, string>>;
 }
+
+/** An agent as the gateway knows it: an identity of its own, with the scopes it may ever exercise. */
+export interface IAgentIdentity extends IConstruct {
+  /** Stable id: the `agent` of audit events, limit keys and metric labels (`[a-z][a-z0-9-]{0,15}`). */
+  readonly agentId: string;
+  /** Client id of the agent's own OAuth app. Terraform reference: Okta assigns it at apply. */
+  readonly clientId: string;
+  /** Every scope the agent may exercise, alone or for a user: its ceiling. */
+  readonly scopes: readonly string[];
+}
+
+/** A gateway that enforces agents' ceilings (`GatewayBundle`, `GatewayDeployment`). */
+export interface IAgentGateway extends IGatewayEndpoint {
+  /** Lists the agent in the gateway's bundle (`agents`) and accepts its app's tokens. */
+  addAgent(agent: IAgentIdentity): void;
+  /** The agents added so far, in order. */
+  readonly agents: readonly IAgentIdentity[];
+}

@@ -42,6 +42,13 @@ export const RULES = {
     suppressible: true,
   },
   "TG-BUNDLE-001": { title: "the gateway bundle does not validate", severity: "error", suppressible: false },
+  "TG-AGENT-001": { title: "an agent's scope does not exist", severity: "error", suppressible: false },
+  "TG-AGENT-002": { title: "two agents of one gateway share an id", severity: "error", suppressible: false },
+  "TG-AGENT-003": {
+    title: "an agent's runtime does not pass the caller's Authorization header through",
+    severity: "error",
+    suppressible: true,
+  },
 } as const satisfies Record<string, RuleDefinition>;
 
 export type RuleId = keyof typeof RULES;

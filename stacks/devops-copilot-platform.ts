@@ -1,5 +1,6 @@
 import { Construct } from "constructs";
 // Per-file imports: an app loads only the constructs (and provider resources) it uses.
+import { Agent } from "../constructs/agent.js";
 import { AgentCoreRuntime } from "../constructs/agentcore-runtime.js";
 import { GatewayBundle } from "../constructs/gateway-bundle.js";
 import { GatewayDeployment } from "../constructs/gateway-deployment.js";
@@ -12,7 +13,8 @@ import type { EnvironmentSettings } from "./environments.js";
 /**
  * The devops-copilot agent platform, defined once: Okta apps and mcp:read/write/admin scopes, Slack
  * and GitHub MCP upstreams, Anthropic/OpenAI/xAI routes with failover, guards and limits, the
- * gateway on Kubernetes and the agent on AgentCore. A construct, so it fits in the default
+ * gateway on Kubernetes, and two agents on AgentCore with identities of their own: `triage` reads,
+ * `coding` also writes. A construct, so it fits in the default
  * environment stack and in any stack a platform team already has.
  */
 export class DevopsCopilotPlatform extends Construct {
@@ -20,7 +22,10 @@ export class DevopsCopilotPlatform extends Construct {
   public readonly scopes: McpScopes;
   public readonly bundle: GatewayBundle;
   public readonly gateway: GatewayDeployment;
+  /** The devops copilot's AgentCore runtime: the `coding` agent's. */
   public readonly agent: AgentCoreRuntime;
+  /** The platform's agents, each an identity of its own: a read-only triage agent and a coding agent that writes. */
+  public readonly agents: { readonly triage: Agent; readonly coding: Agent };
   public readonly routes: {
     readonly anthropic: LlmRoute;
     readonly openai: LlmRoute;
@@ -146,5 +151,29 @@ export class DevopsCopilotPlatform extends Construct {
         ? { imageDigest: settings.agentImage.digest }
         : { imageTag: settings.agentImage.tag ?? "latest" }),
     });
+
+    // Each agent has its own Okta app (its key: `tollgate keygen`, the public half in
+    // TF_VAR_<stack>_agent_<id>_public_jwks), its own scope ceiling, and the gateway lists it in its bundle.
+    // The coding agent keeps the copilot's runtime (`Agent`), so no deployed runtime is replaced.
+    const agentBase = { authServer: this.okta, clients: this.okta, gateway: this.gateway, scopeSet: this.scopes };
+    this.agents = {
+      triage: new Agent(this, "TriageAgent", {
+        ...agentBase,
+        agentId: "triage",
+        scopes: ["mcp:read"],
+        runtime: {
+          runtimeName: `devops_triage_${settings.environment}`,
+          ...(settings.triageAgentImage.digest
+            ? { imageDigest: settings.triageAgentImage.digest }
+            : { imageTag: settings.triageAgentImage.tag ?? "latest" }),
+        },
+      }),
+      coding: new Agent(this, "CodingAgent", {
+        ...agentBase,
+        agentId: "coding",
+        scopes: ["mcp:read", "mcp:write"],
+        runtime: { existing: this.agent },
+      }),
+    };
   }
 }

@@ -30,8 +30,10 @@ export interface EnvironmentSettings {
   readonly kubernetes: { readonly configPath: string; readonly configContext: string; readonly namespace: string };
   readonly backend: StateBackend;
   readonly gatewayImage: ContainerImage;
-  /** Agent image in the runtime's ECR repository: a digest outside dev. */
+  /** The copilot's (coding agent's) image in its runtime's ECR repository: a digest outside dev. */
   readonly agentImage: { readonly digest?: string; readonly tag?: string };
+  /** The triage agent's image in its runtime's ECR repository: a digest outside dev. */
+  readonly triageAgentImage: { readonly digest?: string; readonly tag?: string };
   readonly replicas: number;
   /** How the gateway is reached from outside the cluster (TLS on the host of gatewayUrl). @default inside the cluster only */
   readonly exposure?: GatewayExposure;
@@ -63,6 +65,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentSettings>
     backend: { kind: "local", path: "terraform.tollgate-dev.tfstate" },
     gatewayImage: { repository: "ghcr.io/tollgate-dev/tollgate", tag: "dev" },
     agentImage: { tag: "dev" },
+    triageAgentImage: { tag: "dev" },
     replicas: 1,
     redis: false,
     mcp: {
@@ -95,6 +98,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentSettings>
       digest: "sha256:4f8c7b1e9d2a6c3f5e0b8a7d6c5b4a3928171615141312111009080706050403",
     },
     agentImage: { digest: "sha256:9a1b2c3d4e5f60718293a4b5c6d7e8f90112233445566778899aabbccddeeff0" },
+    triageAgentImage: { digest: "sha256:7e6d5c4b3a29180706f5e4d3c2b1a09f8e7d6c5b4a3928170615f4e3d2c1b0a9" },
     replicas: 3,
     exposure: {
       kind: "alb",

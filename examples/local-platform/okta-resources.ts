@@ -20,6 +20,8 @@ export interface LocalClient {
   readonly tokenEndpointAuthMethod: string;
   /** Scopes the policy rules allow this client to request. */
   readonly scopes: readonly string[];
+  /** The `Agent` this app belongs to (its access policy is `<stack>-agent-<id>`); undefined for OktaApps' apps. */
+  readonly agentId?: string;
 }
 
 export interface LocalScope {
@@ -53,6 +55,15 @@ export function slug(label: string): string {
   );
 }
 
+/** An `Agent`'s access policy: `<stack>-agent-<id>` (constructs/agent.ts). */
+const AGENT_POLICY = /-agent-([a-z][a-z0-9-]{0,15})$/;
+
+/** `okta_app_oauth.X` of `${okta_app_oauth.X.client_id}`; the value itself when it is no such reference. */
+function referencedName(value: string, type: string): string {
+  const match = /^\$\{([a-z0-9_]+)\.([^.}]+)\.[a-z_]+\}$/.exec(value);
+  return match && match[1] === type ? match[2]! : value;
+}
+
 function isReference(value: string): boolean {
   return value.includes("${");
 }
@@ -72,11 +83,27 @@ export function readOktaConfig(cdkTfJson: unknown): OktaConfig {
     .map((s) => ({ name: s.name as string, consent: typeof s.consent === "string" ? s.consent : "IMPLICIT" }));
   const declaredScopes = scopes.map((s) => s.name);
 
+  const policies = resources.okta_auth_server_policy ?? {};
+  /** The app resource names a policy applies to; undefined when it cannot tell (applies to every app). */
+  const appsOfPolicy = (policyRef: unknown): string[] | undefined => {
+    const policy =
+      typeof policyRef === "string" ? policies[referencedName(policyRef, "okta_auth_server_policy")] : undefined;
+    const whitelist = strings(policy?.client_whitelist);
+    if (!policy || whitelist.includes("ALL_CLIENTS")) return undefined;
+    return whitelist.map((entry) => referencedName(entry, "okta_app_oauth"));
+  };
   const rules = Object.values(resources.okta_auth_server_policy_rule ?? {}).map((r) => ({
     grants: strings(r.grant_type_whitelist),
     scopes: strings(r.scope_whitelist),
+    apps: appsOfPolicy(r.policy_id),
     lifetime: typeof r.access_token_lifetime_minutes === "number" ? r.access_token_lifetime_minutes : undefined,
   }));
+  const agentOfApp = new Map<string, string>();
+  for (const policy of Object.values(policies)) {
+    const agentId = typeof policy.name === "string" ? AGENT_POLICY.exec(policy.name)?.[1] : undefined;
+    const [app, ...others] = strings(policy.client_whitelist).map((e) => referencedName(e, "okta_app_oauth"));
+    if (agentId && app && others.length === 0) agentOfApp.set(app, agentId);
+  }
   const everyScope = [...OIDC_SCOPES, ...declaredScopes];
   const ruleGrants = new Set(rules.flatMap((r) => r.grants));
   const lifetime = rules.map((r) => r.lifetime).find((v) => v !== undefined);
@@ -89,7 +116,9 @@ export function readOktaConfig(cdkTfJson: unknown): OktaConfig {
     // Okta picks the policy rule by grant type. Token exchange only narrows the subject token's scopes,
     // so a client's requestable scopes come from the rules of its other grants.
     const own = grantTypes.filter((g) => g !== TOKEN_EXCHANGE_GRANT && g !== "refresh_token");
-    const matching = rules.filter((r) => r.grants.some((g) => own.includes(g)));
+    const matching = rules.filter(
+      (r) => (r.apps === undefined || r.apps.includes(resourceName)) && r.grants.some((g) => own.includes(g)),
+    );
     const allowed =
       rules.length === 0 ? everyScope : matching.flatMap((r) => (r.scopes.includes("*") ? everyScope : r.scopes));
     return {
@@ -102,6 +131,7 @@ export function readOktaConfig(cdkTfJson: unknown): OktaConfig {
       tokenEndpointAuthMethod:
         typeof app.token_endpoint_auth_method === "string" ? app.token_endpoint_auth_method : "client_secret_basic",
       scopes: [...new Set(allowed)].filter((s) => !isReference(s)),
+      ...(agentOfApp.has(resourceName) ? { agentId: agentOfApp.get(resourceName) } : {}),
     };
   });
   if (clients.length === 0)
@@ -109,9 +139,15 @@ export function readOktaConfig(cdkTfJson: unknown): OktaConfig {
   return { audiences, scopes, clients, accessTokenLifetimeMinutes: lifetime };
 }
 
-/** The first client allowed the client-credentials grant (the agent service), if any. */
+/** OktaApps' agent app (client credentials, not an `Agent`'s own), else the first client allowed the grant. */
 export function serviceClient(config: OktaConfig): LocalClient | undefined {
-  return config.clients.find((c) => c.grantTypes.includes("client_credentials"));
+  const service = config.clients.filter((c) => c.grantTypes.includes("client_credentials"));
+  return service.find((c) => c.agentId === undefined) ?? service[0];
+}
+
+/** The apps of the stack's `Agent`s, by agent id. */
+export function agentClients(config: OktaConfig): LocalClient[] {
+  return config.clients.filter((c) => c.agentId !== undefined);
 }
 
 /** The first client allowed the authorization-code grant (users signing in), if any. */

@@ -18,6 +18,7 @@
  * `startLocalPlatform()` does the same from code (the end-to-end test uses it with ephemeral ports).
  */
 import { randomBytes } from "node:crypto";
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from "jose";
 import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
@@ -34,7 +35,14 @@ import {
   buildLocalOverlay,
   localPlaceholderValue,
 } from "./local-overlay.js";
-import { type LocalClient, type OktaConfig, readOktaConfig, serviceClient, userClient } from "./okta-resources.js";
+import {
+  type LocalClient,
+  type OktaConfig,
+  agentClients,
+  readOktaConfig,
+  serviceClient,
+  userClient,
+} from "./okta-resources.js";
 import { type ManagedChild, spawnNodeGroup, stopGroup } from "./processes.js";
 import {
   DEFAULT_STATE_DIR,
@@ -146,20 +154,46 @@ function toAuthGrant(grant: string): AuthGrant | undefined {
   return (["client_credentials", "authorization_code", "refresh_token"] as const).find((g) => g === grant);
 }
 
-/** Local registrations for the synthesized Okta apps: same ids-by-label, grants and scopes; throw-away secrets. */
-function localClients(okta: OktaConfig): LocalStateClient[] {
-  return okta.clients.map((client: LocalClient) => {
-    const confidential = client.tokenEndpointAuthMethod !== "none";
-    return {
-      clientId: client.clientId,
-      grantTypes: client.grantTypes,
-      // The MCP scopes the stack declares (the local server knows no profile/email claims).
-      scopes: client.scopes.filter((s) => okta.scopes.some((known) => known.name === s)),
-      ...(confidential ? { clientSecret: `local-${randomBytes(18).toString("base64url")}` } : {}),
-      // The local server never calls the redirect URI; the headless login only recognises it.
-      redirectUris: client.redirectUris.length > 0 ? client.redirectUris : ["http://127.0.0.1/callback"],
-    };
-  });
+/** A local client with the public keys to register for it (private_key_jwt), when it signs assertions. */
+type LocalRegistration = LocalStateClient & { readonly publicJwks?: { readonly keys: readonly JWK[] } };
+
+/**
+ * Local registrations for the synthesized Okta apps: same ids-by-label, grants and scopes. An `Agent`'s app
+ * authenticates as in Okta, with `private_key_jwt`: a throw-away key pair per start, the private JWK in a 0600 file
+ * of `stateDir` (what `tollgate keygen` writes), the public one registered. The others get throw-away secrets
+ * (OktaApps' agent app included: the overlay hands the gateway that secret for its upstream token exchange).
+ */
+async function localClients(okta: OktaConfig, stateDir: string): Promise<LocalRegistration[]> {
+  return Promise.all(
+    okta.clients.map(async (client: LocalClient): Promise<LocalRegistration> => {
+      const confidential = client.tokenEndpointAuthMethod !== "none";
+      const base = {
+        clientId: client.clientId,
+        grantTypes: client.grantTypes,
+        // The MCP scopes the stack declares (the local server knows no profile/email claims).
+        scopes: client.scopes.filter((s) => okta.scopes.some((known) => known.name === s)),
+        // The local server never calls the redirect URI; the headless login only recognises it.
+        redirectUris: client.redirectUris.length > 0 ? client.redirectUris : ["http://127.0.0.1/callback"],
+        ...(client.agentId ? { agentId: client.agentId } : {}),
+      };
+      if (client.agentId && client.tokenEndpointAuthMethod === "private_key_jwt") {
+        const { privateJwk, publicJwk } = await localKeyPair();
+        const privateKeyFile = join(stateDir, `agent-${client.agentId}.private.jwk.json`);
+        await rm(privateKeyFile, { force: true });
+        await writeFile(privateKeyFile, `${JSON.stringify(privateJwk)}\n`, { mode: 0o600, flag: "wx" });
+        return { ...base, privateKeyFile, publicJwks: { keys: [publicJwk] } };
+      }
+      return { ...base, ...(confidential ? { clientSecret: `local-${randomBytes(18).toString("base64url")}` } : {}) };
+    }),
+  );
+}
+
+/** An ES256 key pair, as `tollgate keygen --alg ES256` makes one (kid: the public key's thumbprint). */
+async function localKeyPair(): Promise<{ privateJwk: JWK; publicJwk: JWK }> {
+  const { privateKey, publicKey } = await generateKeyPair("ES256", { extractable: true });
+  const publicPart = await exportJWK(publicKey);
+  const meta = { kid: await calculateJwkThumbprint(publicPart), alg: "ES256", use: "sig" };
+  return { privateJwk: { ...(await exportJWK(privateKey)), ...meta }, publicJwk: { ...publicPart, ...meta } };
 }
 
 /**
@@ -250,7 +284,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
   const bundle = JSON.parse(await readFile(synth.bundlePath, "utf8")) as Record<string, unknown>;
   const okta = readOktaConfig(JSON.parse(await readFile(synth.cdkTfJsonPath, "utf8")));
   const audience = resolveAudience(bundle, gatewayUrl);
-  const clients = localClients(okta);
+  const registrations = await localClients(okta, stateDir);
+  const clients: LocalStateClient[] = registrations.map(({ publicJwks: _keys, ...client }) => client);
 
   const cleanups: (() => Promise<void>)[] = [];
   const cleanup = async () => {
@@ -264,9 +299,10 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
       users,
       ...(okta.accessTokenLifetimeMinutes ? { accessTokenTtlSeconds: okta.accessTokenLifetimeMinutes * 60 } : {}),
       clients: [
-        ...clients.map((c): AuthClient => ({
+        ...registrations.map((c): AuthClient => ({
           clientId: c.clientId,
           ...(c.clientSecret ? { clientSecret: c.clientSecret } : {}),
+          ...(c.publicJwks ? { jwks: c.publicJwks } : {}),
           grants: c.grantTypes.map(toAuthGrant).filter((g): g is AuthGrant => g !== undefined),
           scopes: c.scopes,
           redirectUris: c.redirectUris,
@@ -306,6 +342,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
     const user = userClient(okta);
     if (agent) clientIds.agent = agent.clientId;
     if (user) clientIds.user = user.clientId;
+    // `{{apply:okta.clients.agent-<id>.id}}`: each agent's own app (GatewayBundle.addAgent).
+    for (const client of agentClients(okta)) clientIds[`agent-${client.agentId}`] = client.clientId;
 
     const primaries = new Set<string>();
     const overlay = buildLocalOverlay(bundle, {
@@ -449,7 +487,14 @@ export function describePlatform(platform: LocalPlatform): string {
   )
     .map((r) => `${r.pathPrefix}/v1 (${r.providers.map((p) => p.id).join(" → ")})`)
     .join(", ");
-  const agent = platform.clients.find((c) => c.grantTypes.includes("client_credentials"));
+  const agent = platform.clients.find((c) => c.grantTypes.includes("client_credentials") && !c.agentId);
+  const agents = platform.clients.filter((c) => c.agentId);
+  const agentLines = agents
+    .map(
+      (c) =>
+        `${c.agentId} (client ${c.clientId}, scopes ${c.scopes.join(" ")}, ${c.privateKeyFile ? "private_key_jwt" : "client secret"})`,
+    )
+    .join("; ");
   const upstreams = Object.entries(platform.mcpServers)
     .map(([id, server]) => `${id} → server-${server}`)
     .join(", ");
@@ -471,6 +516,7 @@ Tollgate local platform is up: stack ${platform.stack}, bundle ${rel(platform.bu
   Authorization  ${platform.issuer}   (stands in for Okta; users: ${platform.users.join(", ")}; clients: ${platform.clients.map((c) => c.clientId).join(", ")})
   LLM stand-in   ${platform.llmUpstream.url}   (echoes the last user message it receives)
   MCP upstreams  ${upstreams}   (state in ${platform.workDir})
+  Agents         ${agentLines || "none (the stack declares no Agent)"}
   Overlay        ${rel(platform.overlayPath)}   (how the bundle is pointed at these stand-ins)
   ${
     platform.consoleUrl
@@ -483,6 +529,7 @@ Try it from another terminal:
   # a token for the agent (client credentials) and one for a user (authorization code + PKCE)
   TOKEN=$(npx tollgate dev token --scopes "mcp:read")${agent ? `        # client ${agent.clientId}` : ""}
   ALICE=$(npx tollgate dev token --user alice --scopes "mcp:read mcp:write")
+${agents.map((c) => `  ${c.agentId!.toUpperCase().replace(/-/g, "_")}=$(npx tollgate dev token --agent ${c.agentId})        # agent ${c.agentId} alone: its own app, its own scopes`).join("\n")}
 
   # MCP through the gateway with the MCP SDK client: list the tools your scopes allow, call some
   npx tsx examples/local-platform/mcp-client.ts --token "$TOKEN" list

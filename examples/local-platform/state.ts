@@ -16,8 +16,15 @@ export interface LocalStateClient {
   readonly clientId: string;
   readonly grantTypes: readonly string[];
   readonly scopes: readonly string[];
-  /** Local throw-away secret; absent for public clients. */
+  /** Local throw-away secret; absent for public clients and for clients that sign assertions. */
   readonly clientSecret?: string;
+  /**
+   * `private_key_jwt`: the file (mode 0600, next to this one) holding the client's throw-away private JWK, generated
+   * at each start as `tollgate keygen` would; its public half is registered at the local authorization server.
+   */
+  readonly privateKeyFile?: string;
+  /** The `Agent` whose app this is (`agents[].id` of the bundle). */
+  readonly agentId?: string;
   readonly redirectUris: readonly string[];
 }
 

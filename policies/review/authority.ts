@@ -21,7 +21,7 @@ import {
   matchesToolPattern,
   type ToolDecision,
 } from "../tools/index.js";
-import type { AuthorityEdge, Change, ToolCatalog } from "./types.js";
+import type { AgentActing, AuthorityEdge, Change, ToolCatalog } from "./types.js";
 
 type Rules = Pick<NonNullable<SynthBundle["mcp"]>, "grants" | "deny" | "alwaysBlocked" | "upstreams">;
 const NO_RULES: Rules = { grants: [], deny: [], alwaysBlocked: [], upstreams: [] };
@@ -83,6 +83,18 @@ export interface ClientScopes {
   readonly client: string;
   /** May get tokens without a user (client credentials): nobody is present to notice what it calls. */
   readonly unattended: boolean;
+  readonly base: readonly string[];
+  readonly head: readonly string[];
+}
+
+/**
+ * A bundle agent's scopes on each side, alone or acting for a user (empty on the side where it does not exist).
+ * Alone it holds its ceiling but the privileged scopes (never issued to client credentials); for a user, the
+ * ceiling ∩ what a user may hold, asked for the widest user.
+ */
+export interface AgentScopes {
+  readonly agent: string;
+  readonly forUser: boolean;
   readonly base: readonly string[];
   readonly head: readonly string[];
 }
@@ -160,6 +172,7 @@ export function diffAuthority(
   head: SynthBundle | undefined,
   tools: ReadonlyMap<string, readonly string[]>,
   clients: readonly ClientScopes[] = [],
+  agents: readonly AgentScopes[] = [],
 ): AuthorityDiff {
   const changes: Change[] = [];
   const edges: AuthorityEdge[] = [];
@@ -250,6 +263,24 @@ export function diffAuthority(
         ),
       }),
     })),
+    ...agents.map(({ agent, forUser, base: scopesBefore, head: scopesAfter }): Principal => ({
+      before: scopesBefore,
+      after: scopesAfter,
+      row: (f) => ({
+        kind: "agent-access",
+        effect: f.change === "gained" ? "widening" : "narrowing",
+        gateway,
+        agent,
+        acting: forUser ? "for-user" : "alone",
+        tool: f.tool,
+        match: f.match,
+        change: f.change,
+        ...(f.covers ? { covers: f.covers } : {}),
+        ...(f.via ? { via: f.via } : {}),
+        ...(f.rule ? { rule: f.rule } : {}),
+        summary: sentence(agentWho(agent, forUser ? "for-user" : "alone"), f),
+      }),
+    })),
   ];
 
   for (const principal of principals) {
@@ -307,7 +338,35 @@ export function diffAuthority(
       );
     }
   }
-  return { changes, edges };
+  return { changes: mergeAgentRows(changes), edges };
+}
+
+const ACTING: Readonly<Record<AgentActing, string>> = {
+  alone: "alone",
+  "for-user": "acting for a user",
+  both: "alone and acting for a user",
+};
+
+const agentWho = (agent: string, acting: AgentActing) => `agent ${agent} ${ACTING[acting]}`;
+
+/** An agent's alone and for-a-user rows that say the same thing become one row (`acting: "both"`). */
+function mergeAgentRows(changes: Change[]): Change[] {
+  const key = (c: Change & { kind: "agent-access" }) =>
+    JSON.stringify([c.agent, c.tool, c.match, c.change, c.via ?? "", c.rule ?? "", c.covers ?? []]);
+  const forUser = new Map<string, Change & { kind: "agent-access" }>();
+  for (const c of changes) if (c.kind === "agent-access" && c.acting === "for-user") forUser.set(key(c), c);
+  const merged = new Set<Change>();
+  const out: Change[] = [];
+  for (const c of changes) {
+    if (merged.has(c)) continue;
+    const twin = c.kind === "agent-access" && c.acting === "alone" ? forUser.get(key(c)) : undefined;
+    if (c.kind === "agent-access" && twin) {
+      merged.add(twin);
+      const prefix = agentWho(c.agent, "alone");
+      out.push({ ...c, acting: "both", summary: agentWho(c.agent, "both") + c.summary.slice(prefix.length) });
+    } else out.push(c);
+  }
+  return out;
 }
 
 function denialOf(scopes: readonly string[], target: Target, policy: CompiledToolPolicy): string | undefined {

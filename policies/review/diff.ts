@@ -2,11 +2,12 @@
  * `tollgate diff` as a pure function: two syntheses in, one classified report out.
  */
 import type { SynthBundle } from "../bundle/index.js";
+import { agentScopes, diffAgents, privilegedScopesOf } from "./agents.js";
 import { diffAuthority, knownToolNames } from "./authority.js";
 import { diffConfig } from "./config-diff.js";
 import { diffSynthesizedResources, infrastructureWarnings, planResources } from "./infrastructure.js";
 import { configMapFindings } from "./integrity.js";
-import { diffClientScopes } from "./okta-clients.js";
+import { agentAppLabels, diffClientScopes } from "./okta-clients.js";
 import type {
   AuthorityEdge,
   Change,
@@ -85,8 +86,18 @@ export function diffSyntheses(base: Synthesis, head: Synthesis, options: DiffOpt
       });
     }
     const stack = (b ?? a)!.metadata.stack;
-    const clients = clientsByStack.get(stack)?.clients ?? [];
-    const diff = diffAuthority(gateway, a, b, tools, clients);
+    // An agent's own app is reported as the agent (below), not again as a client.
+    const agentApps = new Set([
+      ...agentAppLabels(stacksA.get(stack)?.terraform),
+      ...agentAppLabels(stacksB.get(stack)?.terraform),
+    ]);
+    const clients = (clientsByStack.get(stack)?.clients ?? []).filter((c) => !agentApps.has(c.client));
+    const privileged = {
+      base: privilegedScopesOf(stacksA.get(stack)?.terraform),
+      head: privilegedScopesOf(stacksB.get(stack)?.terraform),
+    };
+    changes.push(...diffAgents(gateway, a, b));
+    const diff = diffAuthority(gateway, a, b, tools, clients, agentScopes(a, b, privileged));
     changes.push(...diff.changes);
     authority.push(...diff.edges);
     changes.push(...diffConfig(gateway, a, b));

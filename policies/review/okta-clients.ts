@@ -71,6 +71,28 @@ export function clientScopesOf(
   return out;
 }
 
+/** An `Agent`'s access policy is named `<stack>-agent-<id>` and lists only the agent's app (constructs/agent.ts). */
+const AGENT_POLICY = /-agent-([a-z][a-z0-9-]{0,15})$/;
+
+/**
+ * Labels of the apps that belong to an `Agent`: their authority is the agent's (the bundle's ceiling ∩ the
+ * token), reported per agent, so their client rows would repeat it.
+ */
+export function agentAppLabels(tf: TerraformJson | undefined): Set<string> {
+  const resources = tf?.resource ?? {};
+  const apps = resources["okta_app_oauth"] ?? {};
+  const labels = new Set<string>();
+  for (const policy of Object.values(resources["okta_auth_server_policy"] ?? {})) {
+    const whitelist = strings(policy["client_whitelist"]);
+    const ref = whitelist.length === 1 ? REF.exec(whitelist[0]!) : null;
+    if (!ref || ref[1] !== "okta_app_oauth" || typeof policy["name"] !== "string") continue;
+    if (!AGENT_POLICY.test(policy["name"])) continue;
+    const label = apps[ref[2]!]?.["label"];
+    labels.add(typeof label === "string" ? label : ref[2]!);
+  }
+  return labels;
+}
+
 /** Per-client scope sets on both sides, and the scope grants that changed. */
 export function diffClientScopes(
   stack: string,

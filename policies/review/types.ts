@@ -50,6 +50,9 @@ export type ToolCatalog = Readonly<Record<string, readonly string[]>>;
 /** A concrete tool name, or every tool a granted pattern names (what synth knows without a catalogue). */
 export type ToolMatch = "tool" | "pattern";
 
+/** How an agent holds a token: alone (client credentials), acting for a user, or either way alike. */
+export type AgentActing = "alone" | "for-user" | "both";
+
 /** Widening grants or exposes more; narrowing takes some away; neutral changes neither. */
 export type Effect = "widening" | "narrowing" | "neutral";
 
@@ -102,6 +105,31 @@ export type Change = ChangeBase &
         readonly unattended: boolean;
         readonly scope: string;
         readonly change: "added" | "removed";
+      }
+    | {
+        readonly kind: "agent";
+        readonly agent: string;
+        readonly change: "added" | "removed";
+        /** Its scope ceiling (head when added, base when removed). */
+        readonly scopes: readonly string[];
+      }
+    | {
+        readonly kind: "agent-scope";
+        readonly agent: string;
+        readonly scope: string;
+        readonly change: "added" | "removed";
+      }
+    | {
+        readonly kind: "agent-access";
+        readonly agent: string;
+        /** Alone (its own token), acting for a user (user ∩ agent, for the widest user), or both alike. */
+        readonly acting: AgentActing;
+        readonly tool: string;
+        readonly match: ToolMatch;
+        readonly change: "gained" | "lost";
+        readonly covers?: readonly string[];
+        readonly via?: string;
+        readonly rule?: string;
       }
     | {
         readonly kind: "always-blocked" | "deny";

@@ -4,6 +4,7 @@
  *
  *   TOKEN=$(npx tollgate dev token --scopes "mcp:read")                 # client credentials (the agent service)
  *   TOKEN=$(npx tollgate dev token --user alice --scopes "mcp:read")    # authorization code + PKCE, logged in as alice
+ *   TOKEN=$(npx tollgate dev token --agent triage)                      # the triage agent alone (private_key_jwt)
  *
  * It finds the running platform through its state file (`.tollgate-local/state.json`, or
  * `$TOLLGATE_LOCAL_DIR/state.json`, or `--state <file>`). The token goes to stdout alone; a summary of
@@ -13,6 +14,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { resolve } from "node:path";
 import { isOidcScope } from "../../policies/oauth/index.js";
+import { ClientAssertionSigner, JWT_BEARER_ASSERTION_TYPE } from "../mcp/credentials.js";
 import { parseCommandArgs } from "./args.js";
 import { decodeClaims } from "./jwt-claims.js";
 
@@ -29,17 +31,22 @@ interface LocalState {
     readonly grantTypes: readonly string[];
     readonly scopes: readonly string[];
     readonly clientSecret?: string;
+    /** private_key_jwt: the file holding the client's private JWK. */
+    readonly privateKeyFile?: string;
+    /** The bundle's agent this client is. */
+    readonly agentId?: string;
     readonly redirectUris: readonly string[];
   }[];
 }
 type LocalClient = LocalState["clients"][number];
 
-const USAGE = `usage: tollgate dev token [--user <name>] [--scopes "<scope> ..."] [--client <client id>] [--state <state.json>] [--json]
+const USAGE = `usage: tollgate dev token [--user <name>] [--scopes "<scope> ..."] [--client <client id> | --agent <agent id>] [--state <state.json>] [--json]
 
 A real access token from the local authorization server that \`npm start\` runs.
   --user <name>       log in as this local user (authorization code + PKCE); without it, client credentials
   --scopes "<s> ..."  scopes to request (space-separated); default: all the client's scopes
   --client <id>       the local client to use; default: the first one allowed the grant
+  --agent <id>        the client of this agent (the bundle's agents[].id), e.g. triage; default scopes: its own
   --state <file>      the platform's state file; default: $TOLLGATE_LOCAL_DIR/state.json or .tollgate-local/state.json
   --json              print the whole token response and decoded claims instead of the token alone
 exit codes: 0 token printed, 1 the platform refused or is not running, 2 usage`;
@@ -63,7 +70,10 @@ async function readState(file: string): Promise<LocalState> {
 
 function pickClient(state: LocalState, grant: string, requested: string | undefined): LocalClient {
   const candidates = state.clients.filter((c) => c.grantTypes.includes(grant));
-  const client = requested ? state.clients.find((c) => c.clientId === requested) : candidates[0];
+  // By default not an agent's own app: those are asked for by --agent.
+  const client = requested
+    ? state.clients.find((c) => c.clientId === requested)
+    : (candidates.find((c) => c.agentId === undefined) ?? candidates[0]);
   if (!client) {
     throw new DevTokenError(
       requested
@@ -87,7 +97,11 @@ async function tokenRequest(
   const body = new URLSearchParams();
   for (const [key, value] of Object.entries(form)) if (value !== undefined) body.set(key, value);
   const headers: Record<string, string> = { "content-type": "application/x-www-form-urlencoded" };
-  if (client.clientSecret === undefined) body.set("client_id", client.clientId);
+  if (client.privateKeyFile !== undefined) {
+    body.set("client_id", client.clientId);
+    body.set("client_assertion_type", JWT_BEARER_ASSERTION_TYPE);
+    body.set("client_assertion", await assertionFor(client, client.privateKeyFile, state.tokenEndpoint));
+  } else if (client.clientSecret === undefined) body.set("client_id", client.clientId);
   else
     headers.authorization = `Basic ${Buffer.from(`${encodeURIComponent(client.clientId)}:${encodeURIComponent(client.clientSecret)}`).toString("base64")}`;
   let response: Response;
@@ -105,6 +119,27 @@ async function tokenRequest(
     );
   }
   return json;
+}
+
+/** A private_key_jwt assertion signed with the key the local platform generated for the client. */
+async function assertionFor(client: LocalClient, file: string, tokenEndpoint: string): Promise<string> {
+  let key: string;
+  try {
+    key = await readFile(file, "utf8");
+  } catch {
+    throw new DevTokenError(`client "${client.clientId}": its key ${file} is gone: restart the local platform`);
+  }
+  return new ClientAssertionSigner(key, {}, `client ${client.clientId}`).sign(client.clientId, tokenEndpoint);
+}
+
+/** The client of `--agent <id>`. */
+function agentClient(state: LocalState, agentId: string): string {
+  const client = state.clients.find((c) => c.agentId === agentId);
+  if (!client) {
+    const agents = state.clients.flatMap((c) => (c.agentId ? [c.agentId] : []));
+    throw new DevTokenError(`unknown agent "${agentId}"; local agents: ${agents.join(", ") || "none"}`);
+  }
+  return client.clientId;
 }
 
 /** Authorization code + PKCE without a browser: the local server logs `user` in from `login_hint`. */
@@ -187,6 +222,7 @@ export async function devCommand(args: string[]): Promise<number> {
       user: { type: "string" },
       scopes: { type: "string" },
       client: { type: "string" },
+      agent: { type: "string" },
       state: { type: "string" },
       json: { type: "boolean", default: false },
     },
@@ -197,10 +233,19 @@ export async function devCommand(args: string[]): Promise<number> {
     console.error(USAGE);
     return 2;
   }
-  const { user, scopes, client: clientId, json } = parsed.values;
+  const { user, json } = parsed.values;
+  if (parsed.values.client && parsed.values.agent) {
+    console.error(`tollgate dev token: --client or --agent, not both\n${USAGE}`);
+    return 2;
+  }
   const stateFile = parsed.values.state ?? resolve(process.env.TOLLGATE_LOCAL_DIR ?? ".tollgate-local", "state.json");
   try {
     const state = await readState(stateFile);
+    const clientId = parsed.values.agent ? agentClient(state, parsed.values.agent) : parsed.values.client;
+    // An agent asks for its whole ceiling unless told otherwise.
+    const scopes =
+      parsed.values.scopes ??
+      (parsed.values.agent ? state.clients.find((c) => c.clientId === clientId)?.scopes.join(" ") : undefined);
     const response = user
       ? await pkceToken(state, pickClient(state, "authorization_code", clientId), user, scopes)
       : await tokenRequest(state, pickClient(state, "client_credentials", clientId), {

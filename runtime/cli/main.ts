@@ -40,7 +40,7 @@ const COMMANDS: Record<string, { run: () => Promise<Command> | Command; summary:
   dev: {
     run: async () => (await import("./dev-token.js")).devCommand,
     summary:
-      'dev token [--user <name>] [--scopes "<scopes>"] [--client <id>] [--state <state.json>] [--json]   a token from the local platform (npm start)',
+      'dev token [--user <name>] [--scopes "<scopes>"] [--client <id> | --agent <id>] [--state <state.json>] [--json]   a token from the local platform (npm start)',
   },
 };
 

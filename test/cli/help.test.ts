@@ -26,7 +26,7 @@ const COMMANDS: Record<string, { argv: string[]; flags: string[] }> = {
     argv: ["explain"],
     flags: ["--bundle", "--token", "--no-verify", "--claims", "--tool", "--values", "--json"],
   },
-  "dev token": { argv: ["dev", "token"], flags: ["--user", "--scopes", "--client", "--state", "--json"] },
+  "dev token": { argv: ["dev", "token"], flags: ["--user", "--scopes", "--client", "--agent", "--state", "--json"] },
 };
 
 describe("tollgate <command> --help", () => {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { AgentCoreMcpGateway, type AgentAppProps, GatewayRoute, McpScopes, OktaApps } from "../../constructs/index.js";
 import { type EnvironmentName } from "../../stacks/environments.js";
 import { smallPlatform } from "./fixtures.js";
-import { type TfJson, environmentStack, resources, synthJson, testAppDir } from "./synth-helpers.js";
+import { type TfJson, environmentStack, synthJson, testAppDir } from "./synth-helpers.js";
 
 let publicJwk: JWK;
 let privateJwk: JWK;
@@ -41,7 +41,9 @@ function oktaStack(
   return { stack, okta };
 }
 
-const agentAppOf = (tf: TfJson) => resources(tf, "okta_app_oauth").find((a) => a.type === "service");
+/** OktaApps' agent app (the gateway's client), not an `Agent`'s own app. */
+const agentAppOf = (tf: TfJson) =>
+  Object.entries(tf.resource.okta_app_oauth ?? {}).find(([name]) => name.includes("Okta_AgentApp"))?.[1];
 
 describe.each<EnvironmentName>(["dev", "prod"])("the %s environment's agent app", (name) => {
   const stack = environmentStack(name);

@@ -5,7 +5,17 @@ import { smallPlatform } from "./fixtures.js";
 import { environmentStack, resources, single, synthJson } from "./synth-helpers.js";
 
 describe("AgentCoreRuntime", () => {
-  const tf = synthJson(environmentStack("prod"));
+  // The copilot's runtime (Platform/Agent); the triage agent's has the same shape (test/constructs/agent.test.ts).
+  const all = synthJson(environmentStack("prod"));
+  const tf = {
+    ...all,
+    resource: Object.fromEntries(
+      Object.entries(all.resource).map(([type, byName]) => [
+        type,
+        Object.fromEntries(Object.entries(byName).filter(([name]) => !name.includes("TriageAgent"))),
+      ]),
+    ),
+  };
   const runtime = single(tf, "aws_bedrockagentcore_agent_runtime");
   const gatewayUrl = ENVIRONMENTS.prod.gatewayUrl;
 
@@ -19,7 +29,11 @@ describe("AgentCoreRuntime", () => {
     expect(jwt?.allowed_clients).toEqual([
       expect.stringMatching(/^\$\{okta_app_oauth\.\w*UserApp\w*\.client_id\}$/),
       expect.stringMatching(/^\$\{okta_app_oauth\.\w*AgentApp\w*\.client_id\}$/),
+      // the coding agent runs here
+      expect.stringMatching(/^\$\{okta_app_oauth\.\w*CodingAgent_App\w*\.client_id\}$/),
     ]);
+    // The caller's token reaches the agent's code, so the agent can act for the user at the gateway.
+    expect(runtime.request_header_configuration).toEqual([{ request_header_allowlist: ["Authorization"] }]);
   });
 
   it("runs an image pinned by digest from an immutable repository scanned on push", () => {
@@ -131,15 +145,21 @@ describe("AgentCoreMcpGateway: an AgentCore Gateway in front of Tollgate's MCP e
 });
 
 describe("AgentCoreRuntime workload identity", () => {
-  it("mints workload tokens only from verified JWTs, never for a caller-supplied user id", () => {
-    const tf = synthJson(environmentStack("prod"));
-    const policy = JSON.parse(String(single(tf, "aws_iam_role_policy").policy)) as {
-      Statement: { Effect: string; Action: string[] }[];
-    };
-    const allowed = policy.Statement.filter((s) => s.Effect === "Allow").flatMap((s) => s.Action);
-    const denied = policy.Statement.filter((s) => s.Effect === "Deny").flatMap((s) => s.Action);
-    expect(allowed).toContain("bedrock-agentcore:GetWorkloadAccessTokenForJWT");
-    expect(allowed).not.toContain("bedrock-agentcore:GetWorkloadAccessTokenForUserId");
-    expect(denied).toEqual(["bedrock-agentcore:GetWorkloadAccessTokenForUserId"]);
-  });
+  it.each(["Platform_Agent_", "Platform_TriageAgent_"])(
+    "mints workload tokens only from verified JWTs, never for a caller-supplied user id (%s)",
+    (prefix) => {
+      const tf = synthJson(environmentStack("prod"));
+      const [policyText] = Object.entries(tf.resource.aws_iam_role_policy ?? {})
+        .filter(([name]) => name.startsWith(prefix))
+        .map(([, p]) => p.policy);
+      const policy = JSON.parse(String(policyText)) as {
+        Statement: { Effect: string; Action: string[] }[];
+      };
+      const allowed = policy.Statement.filter((s) => s.Effect === "Allow").flatMap((s) => s.Action);
+      const denied = policy.Statement.filter((s) => s.Effect === "Deny").flatMap((s) => s.Action);
+      expect(allowed).toContain("bedrock-agentcore:GetWorkloadAccessTokenForJWT");
+      expect(allowed).not.toContain("bedrock-agentcore:GetWorkloadAccessTokenForUserId");
+      expect(denied).toEqual(["bedrock-agentcore:GetWorkloadAccessTokenForUserId"]);
+    },
+  );
 });

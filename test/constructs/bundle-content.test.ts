@@ -83,7 +83,12 @@ describe("the devops-copilot bundle (what the constructs compile)", () => {
       issuer: "{{apply:okta.issuer}}",
       discoveryUrl: "{{apply:okta.discoveryUrl}}",
       audiences: ["https://gateway.tollgate.example.com"],
-      allowedClients: ["{{apply:okta.clients.user.id}}", "{{apply:okta.clients.agent.id}}"],
+      allowedClients: [
+        "{{apply:okta.clients.user.id}}",
+        "{{apply:okta.clients.agent.id}}",
+        "{{apply:okta.clients.agent-triage.id}}",
+        "{{apply:okta.clients.agent-coding.id}}",
+      ],
     });
     expect(bundle.protectedResource).toEqual({
       resource: "https://gateway.tollgate.example.com/mcp",

@@ -50,6 +50,8 @@ describe("the emitted gateway bundle", () => {
   it("loads in the runtime once Terraform's values replace its placeholders, digest intact", () => {
     const bundle = JSON.parse(readStackFile(outdir, "tollgate-prod", "gateway.bundle.json")) as unknown;
     expect(listPlaceholders(bundle)).toEqual([
+      "okta.clients.agent-coding.id",
+      "okta.clients.agent-triage.id",
       "okta.clients.agent.id",
       "okta.clients.user.id",
       "okta.discoveryUrl",
@@ -65,6 +67,8 @@ describe("the emitted gateway bundle", () => {
       "okta.tokenUrl": `${issuer}/v1/token`,
       "okta.clients.user.id": "0oauser",
       "okta.clients.agent.id": "0oaagent",
+      "okta.clients.agent-triage.id": "0oatriage",
+      "okta.clients.agent-coding.id": "0oacoding",
     };
     const loaded = validateRuntimeBundle(bundle, { values });
     expect(loaded.ok ? loaded.bundle.auth.issuer : loaded.issues).toBe(issuer);

@@ -106,7 +106,9 @@ describe("GatewayDeployment", () => {
       if (name.startsWith("gateway_"))
         expect(variable).toMatchObject({ sensitive: true, ephemeral: true, type: "string" });
     expect(Object.keys(prod.variable ?? {}).filter((name) => !name.startsWith("gateway_"))).toEqual([
+      "tollgate_prod_agent_coding_public_jwks",
       "tollgate_prod_agent_public_jwks",
+      "tollgate_prod_agent_triage_public_jwks",
     ]);
   });
 
@@ -212,8 +214,8 @@ describe("GatewayDeployment", () => {
     });
   });
 
-  it("declares two okta_app_oauth, three scopes and one rule set per environment", () => {
-    expect(resources(prod, "okta_app_oauth")).toHaveLength(2);
+  it("declares four okta_app_oauth (users, the gateway's agent app, two agents), three scopes and rules", () => {
+    expect(resources(prod, "okta_app_oauth")).toHaveLength(4);
     expect(Object.fromEntries(resources(prod, "okta_auth_server_scope").map((s) => [s.name, s.consent]))).toEqual({
       "mcp:read": "IMPLICIT",
       "mcp:write": "IMPLICIT",

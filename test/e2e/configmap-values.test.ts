@@ -108,19 +108,28 @@ describe.each(["dev", "prod"] as const)("the %s ConfigMap's values.json, rendere
   const apps = Object.entries(resources.okta_app_oauth ?? {});
   const grants = (app: Record<string, unknown>) => (app.grant_types as string[] | undefined) ?? [];
   const userApp = apps.find(([, app]) => grants(app).includes("authorization_code"))?.[0];
-  const agentApp = apps.find(([, app]) => grants(app).includes("client_credentials"))?.[0];
+  // OktaApps' agent app (the gateway's client), and each agent's own app.
+  const agentApp = apps.find(([app]) => app.includes("_Okta_AgentApp"))?.[0];
+  const agentApps = Object.fromEntries(
+    ["triage", "coding"].map((id) => [
+      id,
+      apps.find(([app]) => app.includes(`_${id[0]!.toUpperCase()}${id.slice(1)}Agent_App`))?.[0],
+    ]),
+  );
   const issuer = "https://acme.okta.com/oauth2/aus1fake";
   /** What `terraform apply` would know about the referenced resources. */
   const state: Record<string, string> = {
     [`okta_auth_server.${authServer}.issuer`]: issuer,
     [`okta_app_oauth.${userApp}.client_id`]: "0oa1userapp",
     [`okta_app_oauth.${agentApp}.client_id`]: "0oa1agentapp",
+    [`okta_app_oauth.${agentApps.triage}.client_id`]: "0oa1triage",
+    [`okta_app_oauth.${agentApps.coding}.client_id`]: "0oa1coding",
   };
   const configMap = Object.values(resources.kubernetes_config_map ?? {})[0] as { data: Record<string, string> };
 
-  it("has one authorization server, a user app and an agent app", () => {
+  it("has one authorization server, a user app, an agent app and the two agents' apps", () => {
     expect(otherServers).toEqual([]);
-    expect([authServer, userApp, agentApp].every(Boolean)).toBe(true);
+    expect([authServer, userApp, agentApp, agentApps.triage, agentApps.coding].every(Boolean)).toBe(true);
     expect(userApp).not.toBe(agentApp);
   });
 
@@ -137,6 +146,8 @@ describe.each(["dev", "prod"] as const)("the %s ConfigMap's values.json, rendere
       "okta.tokenUrl": `${issuer}/v1/token`,
       "okta.clients.user.id": "0oa1userapp",
       "okta.clients.agent.id": "0oa1agentapp",
+      "okta.clients.agent-triage.id": "0oa1triage",
+      "okta.clients.agent-coding.id": "0oa1coding",
     });
   });
 

@@ -17,6 +17,7 @@ import {
 } from "../../examples/local-platform/local-overlay.js";
 import {
   type OktaConfig,
+  agentClients,
   readOktaConfig,
   serviceClient,
   userClient,
@@ -27,7 +28,12 @@ import { startAuthServer } from "../../examples/local-platform/auth-server.js";
 const ENDPOINTS: LocalEndpoints = {
   issuer: "http://127.0.0.1:41000",
   gatewayUrl: "http://127.0.0.1:8080",
-  clientIds: { agent: "tollgate-dev-agents", user: "tollgate-dev-users" },
+  clientIds: {
+    agent: "tollgate-dev-agents",
+    user: "tollgate-dev-users",
+    "agent-triage": "tollgate-dev-agent-triage",
+    "agent-coding": "tollgate-dev-agent-coding",
+  },
   llmUpstreamUrl: (_route, provider) => `http://127.0.0.1:42000/${provider}`,
   workDir: "/tmp/tollgate-local-test",
 };
@@ -65,6 +71,20 @@ describe("local platform configuration from the synthesized dev stack", () => {
     expect(agent?.tokenEndpointAuthMethod).not.toBe("none");
   });
 
+  it("registers each agent's own app with private_key_jwt and only the scopes of its own access policy", () => {
+    const agents = Object.fromEntries(agentClients(okta).map((c) => [c.agentId, c]));
+    expect(Object.keys(agents).sort()).toEqual(["coding", "triage"]);
+    expect(agents.triage).toMatchObject({
+      clientId: "tollgate-dev-agent-triage",
+      tokenEndpointAuthMethod: "private_key_jwt",
+      grantTypes: ["client_credentials", "urn:ietf:params:oauth:grant-type:token-exchange"],
+      scopes: ["mcp:read"],
+    });
+    expect(agents.coding?.scopes).toEqual(["mcp:read", "mcp:write"]);
+    // The shared agent app of OktaApps stays the service client `tollgate dev token` uses by default.
+    expect(serviceClient(okta)?.clientId).toBe("tollgate-dev-agents");
+  });
+
   it("registers the user app as a public PKCE client that may ask for every MCP scope", () => {
     const user = userClient(okta);
     expect(user?.grantTypes).toContain("authorization_code");
@@ -89,7 +109,11 @@ describe("local platform configuration from the synthesized dev stack", () => {
       const endpoints = {
         ...ENDPOINTS,
         issuer: as.issuer,
-        clientIds: { agent: serviceClient(okta)!.clientId, user: userClient(okta)!.clientId },
+        clientIds: {
+          agent: serviceClient(okta)!.clientId,
+          user: userClient(okta)!.clientId,
+          ...Object.fromEntries(agentClients(okta).map((c) => [`agent-${c.agentId}`, c.clientId])),
+        },
       };
       const { values } = buildLocalOverlay(bundle, endpoints);
       expect(Object.keys(values).sort()).toEqual(listPlaceholders(bundle));
@@ -101,6 +125,8 @@ describe("local platform configuration from the synthesized dev stack", () => {
         "okta.tokenUrl": discovery.token_endpoint,
         "okta.clients.agent.id": "tollgate-dev-agents",
         "okta.clients.user.id": "tollgate-dev-users",
+        "okta.clients.agent-triage.id": "tollgate-dev-agent-triage",
+        "okta.clients.agent-coding.id": "tollgate-dev-agent-coding",
       });
     } finally {
       await as.close();

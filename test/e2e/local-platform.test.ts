@@ -7,14 +7,14 @@
  * The steps share one platform and run in order (vitest runs a file's tests sequentially).
  */
 import { execFile } from "node:child_process";
-import { existsSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { connect } from "node:net";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { promisify } from "node:util";
 import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
+import { ClientCredentialsProvider, PrivateKeyJwtProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
 import { Client as McpClient } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import Anthropic from "@anthropic-ai/sdk";
@@ -22,7 +22,7 @@ import OpenAI from "openai";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { connectMcp } from "../../examples/local-platform/mcp-client.js";
 import { MEMORY_TOOLS } from "../../examples/local-platform/local-overlay.js";
-import { type LocalPlatform, startLocalPlatform } from "../../examples/local-platform/start.js";
+import { type LocalPlatform, describePlatform, startLocalPlatform } from "../../examples/local-platform/start.js";
 import { groupMembers, survivorsAfter } from "./process-table.js";
 
 const run = promisify(execFile);
@@ -156,7 +156,9 @@ describe("the local platform (npm start)", () => {
     expect(claims.iss).toBe(platform.issuer);
     expect(claims.aud).toBe(platform.audience);
     expect(claims.scp).toEqual(["mcp:read"]);
-    expect(claims.cid).toBe(platform.clients.find((c) => c.grantTypes.includes("client_credentials"))?.clientId);
+    expect(claims.cid).toBe(
+      platform.clients.find((c) => c.grantTypes.includes("client_credentials") && !c.agentId)?.clientId,
+    );
     const now = Date.now() / 1000;
     expect(claims.exp).toBeGreaterThan(now);
     expect(claims.exp).toBeLessThanOrEqual(now + 60 * 60 + 5);
@@ -228,7 +230,7 @@ describe("the local platform (npm start)", () => {
   });
 
   it("an MCP client with only its client credentials finds the authorization server through the gateway's metadata", async () => {
-    const agent = platform.clients.find((c) => c.grantTypes.includes("client_credentials"));
+    const agent = platform.clients.find((c) => c.grantTypes.includes("client_credentials") && !c.agentId);
     const provider = new ClientCredentialsProvider({
       clientId: agent?.clientId ?? "",
       clientSecret: agent?.clientSecret ?? "",
@@ -241,6 +243,44 @@ describe("the local platform (npm start)", () => {
     const names = (await client.listTools()).tools.map((t) => t.name).sort();
     expect(names).toEqual(expectedVisible(bundle, platform.mcpServers, ["mcp:read"]));
     expect(claimsOf(provider.tokens()?.access_token ?? "").aud).toBe(platform.audience);
+  });
+
+  it("registers each agent's own app with its own key (private_key_jwt), only its own scopes, and says so", () => {
+    const agents = Object.fromEntries(platform.clients.filter((c) => c.agentId).map((c) => [c.agentId, c]));
+    expect(Object.keys(agents).sort()).toEqual(["coding", "triage"]);
+    expect(agents.triage).toMatchObject({ scopes: ["mcp:read"], privateKeyFile: expect.any(String) });
+    expect(agents.coding).toMatchObject({ scopes: ["mcp:read", "mcp:write"], privateKeyFile: expect.any(String) });
+    for (const agent of Object.values(agents)) expect(agent).not.toHaveProperty("clientSecret");
+    const banner = describePlatform(platform);
+    expect(banner).toContain(`triage (client ${agents.triage!.clientId}, scopes mcp:read, private_key_jwt)`);
+    expect(banner).toContain("npx tollgate dev token --agent coding");
+  });
+
+  it("an agent alone gets a token of its own app, and the authorization server refuses a scope beyond its ceiling", async () => {
+    const triage = claimsOf(await devToken("--agent", "triage"));
+    const triageClient = platform.clients.find((c) => c.agentId === "triage")!.clientId;
+    expect(triage).toMatchObject({ cid: triageClient, sub: triageClient, scp: ["mcp:read"] });
+    await expect(devToken("--agent", "triage", "--scopes", "mcp:read mcp:write")).rejects.toThrow(
+      /did not grant mcp:write|invalid_scope/,
+    );
+    expect(claimsOf(await devToken("--agent", "coding")).scp).toEqual(["mcp:read", "mcp:write"]);
+  });
+
+  it("an agent's MCP SDK client signs with the agent's key and reaches the gateway as that agent", async () => {
+    const triage = platform.clients.find((c) => c.agentId === "triage")!;
+    const provider = new PrivateKeyJwtProvider({
+      clientId: triage.clientId,
+      privateKey: JSON.parse(readFileSync(triage.privateKeyFile!, "utf8")) as Record<string, unknown>,
+      algorithm: "ES256",
+      scope: "mcp:read",
+      expectedIssuer: platform.issuer,
+    });
+    const client = new McpClient({ name: "triage-agent", version: "1.0.0" });
+    await client.connect(new StreamableHTTPClientTransport(new URL(platform.mcpUrl), { authProvider: provider }));
+    clients.push(client);
+    const names = (await client.listTools()).tools.map((t) => t.name).sort();
+    expect(names).toEqual(expectedVisible(bundle, platform.mcpServers, ["mcp:read"]));
+    expect(claimsOf(provider.tokens()?.access_token ?? "").cid).toBe(triage.clientId);
   });
 
   it("a garbage token gets 401 invalid_token; no token gets 401 pointing at the resource metadata", async () => {

@@ -75,7 +75,12 @@ describe("effective authority per Okta client", () => {
         effect: "widening",
       }),
     ]);
-    expect(report!.summary.widening).toBe(2);
+    // Both agents of the environment hold mcp:read (alone and for a user: one row each).
+    expect(rows(report, "agent-access")).toEqual([
+      "agent coding alone and acting for a user can now call tools matching `github__dispatch_*` (via mcp:read)",
+      "agent triage alone and acting for a user can now call tools matching `github__dispatch_*` (via mcp:read)",
+    ]);
+    expect(report!.summary.widening).toBe(4);
   });
 
   it("gates only on what --fail-on names", async () => {
@@ -232,7 +237,7 @@ describe("the documented example", () => {
   it("the README's review section shows that comment's authority rows", async () => {
     const { stdout } = await runCli(["diff", trees.path("base"), trees.path("read-gains-dispatch")]);
     const rowsOfComment = stdout.split("\n").filter((l) => l.startsWith("| 🔺"));
-    expect(rowsOfComment).toHaveLength(2);
+    expect(rowsOfComment).toHaveLength(4);
     const readme = readFileSync(join(root, "README.md"), "utf8");
     const section = between(readme, "## Reviewing changes in pull requests", "\n## Operating the gateway");
     for (const row of rowsOfComment) expect(section).toContain(row);
