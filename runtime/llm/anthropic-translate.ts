@@ -51,7 +51,8 @@ function userBlocks(content: unknown): Json[] {
   return blocks;
 }
 
-function parseArguments(raw: unknown): unknown {
+/** A tool call's JSON arguments as an object (empty when there are none; what is not JSON is kept under `_raw`). */
+export function parseArguments(raw: unknown): unknown {
   if (typeof raw !== "string" || raw.trim() === "") return {};
   try {
     return JSON.parse(raw);

@@ -6,7 +6,9 @@
  * (`cache_control`) and routing hints are dropped (OpenAI caches prompts by itself).
  */
 import type { Json } from "../../http/json.js";
+import { parseArguments } from "../anthropic-translate.js";
 import type { Usage } from "../usage.js";
+import { chatFunctionTools, copySampling } from "./chat-request.js";
 
 /** Members of a Messages request and what becomes of them for chat.completions. */
 const TRANSLATED = new Set([
@@ -162,20 +164,10 @@ export function messagesToChatRequest(body: Json, model: string): Json {
       });
   }
   const out: Json = { model, messages, max_completion_tokens: body.max_tokens };
-  if (body.stream === true) out.stream = true;
-  if (typeof body.temperature === "number") out.temperature = body.temperature;
-  if (typeof body.top_p === "number") out.top_p = body.top_p;
+  copySampling(body, out);
   if (Array.isArray(body.stop_sequences) && body.stop_sequences.length > 0) out.stop = body.stop_sequences;
-  if (Array.isArray(body.tools) && body.tools.length > 0)
-    out.tools = (body.tools as Json[]).map((t) => ({
-      type: "function",
-      function: {
-        name: t.name,
-        ...(t.description ? { description: t.description } : {}),
-        parameters: t.input_schema ?? { type: "object", properties: {} },
-        ...(typeof t.strict === "boolean" ? { strict: t.strict } : {}),
-      },
-    }));
+  const tools = chatFunctionTools(body.tools, (t) => t.input_schema);
+  if (tools) out.tools = tools;
   const choice = body.tool_choice;
   if (choice && typeof choice === "object" && out.tools) {
     if (choice.type === "auto") out.tool_choice = "auto";
@@ -197,16 +189,6 @@ export function messagesUsage(usage: Usage): Json {
   };
 }
 
-/** The tool input of a chat tool call's arguments (an object; what is not JSON is kept under `_raw`). */
-export function toolInput(args: unknown): unknown {
-  if (typeof args !== "string" || args.trim() === "") return {};
-  try {
-    return JSON.parse(args);
-  } catch {
-    return { _raw: args };
-  }
-}
-
 /** A chat.completion as a Messages answer, with `usage` (read from the provider's own wire format). */
 export function chatToMessagesResponse(chat: Json, usage: Usage): Json {
   const choice = (Array.isArray(chat.choices) ? chat.choices[0] : undefined) ?? {};
@@ -220,7 +202,7 @@ export function chatToMessagesResponse(chat: Json, usage: Usage): Json {
       type: "tool_use",
       id: call.id,
       name: call.function?.name,
-      input: toolInput(call.function?.arguments),
+      input: parseArguments(call.function?.arguments),
     });
   return {
     id: typeof chat.id === "string" ? chat.id : "msg_translated",

@@ -46,6 +46,8 @@ export interface Candidates {
 
 /** The route's providers that can take this request of `format`. */
 export function candidates(format: WireFormat, body: Json, providers: readonly PreparedProvider[]): Candidates {
+  // chat.completions reaches every kind as it always has (../anthropic-translate.ts refuses nothing).
+  if (format === "chat") return { providers, refused: undefined };
   let refused: string | undefined;
   const able: PreparedProvider[] = [];
   const byWire = new Map<WireFormat, string | undefined>();

@@ -9,6 +9,7 @@
  */
 import type { Json } from "../../http/json.js";
 import type { Usage } from "../usage.js";
+import { chatFunctionTools, copySampling } from "./chat-request.js";
 
 const TRANSLATED = new Set([
   "model",
@@ -162,19 +163,9 @@ export function responsesToChatRequest(body: Json, model: string): Json {
   }
   const out: Json = { model, messages };
   if (typeof body.max_output_tokens === "number") out.max_completion_tokens = body.max_output_tokens;
-  if (body.stream === true) out.stream = true;
-  if (typeof body.temperature === "number") out.temperature = body.temperature;
-  if (typeof body.top_p === "number") out.top_p = body.top_p;
-  if (Array.isArray(body.tools) && body.tools.length > 0)
-    out.tools = (body.tools as Json[]).map((t) => ({
-      type: "function",
-      function: {
-        name: t.name,
-        ...(t.description ? { description: t.description } : {}),
-        parameters: t.parameters ?? { type: "object", properties: {} },
-        ...(typeof t.strict === "boolean" ? { strict: t.strict } : {}),
-      },
-    }));
+  copySampling(body, out);
+  const tools = chatFunctionTools(body.tools, (t) => t.parameters);
+  if (tools) out.tools = tools;
   const choice = body.tool_choice;
   if (typeof choice === "string") out.tool_choice = choice;
   else if (choice?.type === "function") out.tool_choice = { type: "function", function: { name: choice.name } };
