@@ -4,17 +4,18 @@ import { Agent } from "../constructs/agent.js";
 import { AgentCoreRuntime } from "../constructs/agentcore-runtime.js";
 import { GatewayBundle } from "../constructs/gateway-bundle.js";
 import { GatewayDeployment } from "../constructs/gateway-deployment.js";
-import { GatewayRoute, type LlmRoute, type McpRoute } from "../constructs/gateway-route.js";
+import { GatewayRoute, type LlmRoute, type McpRoute, type OpenApiRoute } from "../constructs/gateway-route.js";
 import { DESTRUCTIVE_TOOL_PATTERNS, GuardPolicy } from "../constructs/guard-policy.js";
 import { McpScopes } from "../constructs/mcp-scopes.js";
 import { OktaApps } from "../constructs/okta-apps.js";
+import { TICKETS_API } from "./apis.js";
 import type { EnvironmentSettings } from "./environments.js";
 
 /**
  * The devops-copilot agent platform, defined once: Okta apps and mcp:read/write/admin scopes, Slack
- * and GitHub MCP upstreams, Anthropic/OpenAI/xAI routes with failover, guards and limits, the
- * gateway on Kubernetes, and two agents on AgentCore with identities of their own: `triage` reads,
- * `coding` also writes. A construct, so it fits in the default
+ * and GitHub MCP upstreams, the internal tickets REST service as tools (OpenAPI), Anthropic/OpenAI/xAI
+ * routes with failover, guards and limits, the gateway on Kubernetes, and two agents on AgentCore with
+ * identities of their own: `triage` reads, `coding` also writes. A construct, so it fits in the default
  * environment stack and in any stack a platform team already has.
  */
 export class DevopsCopilotPlatform extends Construct {
@@ -32,6 +33,7 @@ export class DevopsCopilotPlatform extends Construct {
     readonly xai: LlmRoute;
     readonly slack: McpRoute;
     readonly github: McpRoute;
+    readonly tickets: OpenApiRoute;
   };
 
   constructor(scope: Construct, id: string, settings: EnvironmentSettings) {
@@ -101,7 +103,19 @@ export class DevopsCopilotPlatform extends Construct {
       url: settings.mcp.githubUrl,
       credentials: { mode: "secret-header", header: "Authorization", prefix: "Bearer ", secretEnv: "GITHUB_TOKEN" },
     });
-    this.routes = { anthropic, openai, xai, slack, github };
+    // An internal REST service: its OpenAPI operations are the tools, the gateway calls it with its own token.
+    const tickets = GatewayRoute.openapi(this, "Tickets", {
+      upstreamId: "tickets",
+      document: TICKETS_API,
+      baseUrl: settings.mcp.ticketsUrl,
+      credentials: {
+        mode: "secret-header",
+        header: "Authorization",
+        prefix: "Bearer ",
+        secretEnv: "TICKETS_API_TOKEN",
+      },
+    });
+    this.routes = { anthropic, openai, xai, slack, github, tickets };
 
     const policy = new GuardPolicy(this, "Default", {
       pii: { mode: "mask" },
@@ -116,20 +130,22 @@ export class DevopsCopilotPlatform extends Construct {
         { upstream: "*", tools: DESTRUCTIVE_TOOL_PATTERNS, reason: "destructive: never callable through the gateway" },
       ],
     });
-    policy.applyTo(anthropic, openai, xai, slack, github);
+    policy.applyTo(anthropic, openai, xai, slack, github, tickets);
 
     for (const upstream of [slack, github])
       this.scopes.grantTools("mcp:read", upstream, "list_*", "get_*", "search_*", "read_*");
     this.scopes.grantTools("mcp:write", slack, "slack_post_message", "slack_reply_to_thread", "slack_add_reaction");
     this.scopes.grantTools("mcp:write", github, "create_*", "add_*", "update_*");
     for (const upstream of [slack, github]) this.scopes.grantTools("mcp:admin", upstream, "*");
+    // GET operations to readers, the others to writers; deleteTicket is never granted (always blocked).
+    tickets.openApi.grantAccess(this.scopes, { read: "mcp:read", write: "mcp:write" });
 
     this.bundle = new GatewayBundle(this, "GatewayBundle", {
       name: "gateway",
       environment: settings.environment,
       authServer: this.okta,
       clients: this.okta,
-      routes: [anthropic, openai, xai, slack, github],
+      routes: [anthropic, openai, xai, slack, github, tickets],
       scopes: this.scopes,
       defaultPolicy: policy,
       rateLimitStore: settings.redis ? { type: "redis" } : { type: "memory" },

@@ -46,6 +46,8 @@ export interface EnvironmentSettings {
     readonly slackAudience: string;
     /** GitHub's hosted MCP server. */
     readonly githubUrl: string;
+    /** Base URL of the internal tickets REST service (its operations become `tickets__*` tools). */
+    readonly ticketsUrl: string;
   };
   readonly limits: { readonly requestsPerMinute: number; readonly tokensPerMinute: number };
 }
@@ -72,6 +74,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentSettings>
       slackUrl: "http://slack-mcp.tollgate.svc.cluster.local:8080/mcp",
       slackAudience: "api://slack-mcp",
       githubUrl: "https://api.githubcopilot.com/mcp/",
+      ticketsUrl: "http://tickets.tollgate.svc.cluster.local:8080/v1",
     },
     limits: { requestsPerMinute: 120, tokensPerMinute: 200_000 },
   },
@@ -110,6 +113,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentSettings>
       slackUrl: "https://slack-mcp.internal.tollgate.example.com/mcp",
       slackAudience: "api://slack-mcp",
       githubUrl: "https://api.githubcopilot.com/mcp/",
+      ticketsUrl: "https://tickets.internal.tollgate.example.com/v1",
     },
     limits: { requestsPerMinute: 60, tokensPerMinute: 100_000 },
   },

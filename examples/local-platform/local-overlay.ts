@@ -4,6 +4,7 @@
  * An overlay (policies/bundle/overlay.ts) may only
  * - give values to `{{apply:NAME}}` placeholders (what Terraform would render into values.json),
  * - replace the transport of named MCP upstreams (their credentials become `none`),
+ * - point named OpenAPI upstreams at local stand-ins of their REST services (credentials `none` too),
  * - replace the base URL and key of named LLM providers,
  * - move the gateway's canonical URI (publicUrl, protected resource, audience) to the local address.
  * Grants, deny rules, always-blocked tools, guard policies and limits stay exactly as synthesized, so
@@ -27,6 +28,8 @@ export interface LocalEndpoints {
   readonly llmUpstreamUrl: (routeId: string, providerId: string) => string;
   /** Throw-away directory for MCP server state (memory graph file, filesystem root). */
   readonly workDir: string;
+  /** Base URLs of local REST services, by OpenAPI upstream id (`tickets` → the local tickets service). */
+  readonly restServices?: Readonly<Record<string, string>>;
 }
 
 /** Environment variable holding the key the local gateway sends to the local LLM upstream. */
@@ -36,7 +39,10 @@ export const LOCAL_LLM_KEY_ENV = "TOLLGATE_LOCAL_LLM_KEY";
 export type LocalMcpServer = "memory" | "filesystem";
 
 interface BundleShape {
-  mcp?: { upstreams?: { id: string }[]; grants?: { scope: string; upstream: string; tools: string[] }[] };
+  mcp?: {
+    upstreams?: { id: string; transport?: { type?: string } }[];
+    grants?: { scope: string; upstream: string; tools: string[] }[];
+  };
   llm?: { routes?: { id: string; providers: { id: string; kind: string }[] }[] };
 }
 
@@ -61,7 +67,8 @@ export const MEMORY_TOOLS = [
  */
 export function assignMcpServers(bundle: unknown): Record<string, LocalMcpServer> {
   const mcp = (bundle as BundleShape).mcp;
-  const upstreams = mcp?.upstreams ?? [];
+  // OpenAPI upstreams are REST services the gateway calls itself: they get a REST stand-in, not an MCP server.
+  const upstreams = (mcp?.upstreams ?? []).filter((u) => u.transport?.type !== "openapi");
   const fit = (id: string) =>
     MEMORY_TOOLS.filter((tool) =>
       (mcp?.grants ?? []).some(
@@ -142,6 +149,11 @@ export function buildLocalOverlay(bundle: unknown, endpoints: LocalEndpoints): O
       };
     }
   }
+  const openApiUpstreams: Overlay["openApiUpstreams"] = {};
+  for (const upstream of (bundle as BundleShape).mcp?.upstreams ?? []) {
+    const baseUrl = endpoints.restServices?.[upstream.id];
+    if (upstream.transport?.type === "openapi" && baseUrl !== undefined) openApiUpstreams[upstream.id] = { baseUrl };
+  }
   // The gateway answers at the local address: tokens, protected-resource metadata and clients agree on it.
-  return { values, publicUrl: endpoints.gatewayUrl, mcpUpstreams, llmProviders };
+  return { values, publicUrl: endpoints.gatewayUrl, mcpUpstreams, openApiUpstreams, llmProviders };
 }

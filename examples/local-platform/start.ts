@@ -4,7 +4,8 @@
  * 1. Synthesizes the default example environment (`stacks/main.ts`) into `.tollgate-local/cdktf.out`.
  * 2. Reads the dev stack's Okta resources from its `cdk.tf.json` and starts a local authorization server
  *    (oidc-provider) with the same clients, grant types, scopes and audience.
- * 3. Starts the local LLM stand-in (OpenAI and Anthropic wire formats; echoes the last user message).
+ * 3. Starts the local LLM stand-in (OpenAI and Anthropic wire formats; echoes the last user message) and the
+ *    tickets REST service (./tickets-service.ts), whose OpenAPI operations the gateway serves as `tickets__*` tools.
  * 4. Writes the local overlay (`.tollgate-local/overlay.json`): values for the bundle's apply-time
  *    placeholders, real MCP servers (server-memory, server-filesystem) in place of the example's
  *    upstreams, and the LLM providers pointed at the stand-in. The synthesized bundle is not edited.
@@ -28,6 +29,7 @@ import { TOKEN_EXCHANGE_GRANT } from "../../policies/oauth/index.js";
 import { type AuthClient, type AuthGrant, type AuthServer, startAuthServer } from "./auth-server.js";
 import { freePort } from "./free-port.js";
 import { type LlmUpstream, startLlmUpstream } from "./llm-upstream.js";
+import { type TicketsService, startTicketsService } from "./tickets-service.js";
 import {
   LOCAL_LLM_KEY_ENV,
   type LocalMcpServer,
@@ -114,6 +116,8 @@ export interface LocalPlatform {
   readonly workDir: string;
   readonly authServer: AuthServer;
   readonly llmUpstream: LlmUpstream;
+  /** The local tickets REST service (the `tickets` OpenAPI upstream points at it). */
+  readonly ticketsService: TicketsService;
   /** The `tollgate serve` child (leader of its own process group). */
   readonly gateway: ManagedChild;
   /** Audit events the gateway has written so far (parsed JSON lines). */
@@ -320,6 +324,8 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
 
     const llmUpstream = await startLlmUpstream();
     cleanups.push(() => llmUpstream.close());
+    const ticketsService = await startTicketsService();
+    cleanups.push(() => ticketsService.close());
 
     const workDir = await mkdtemp(join(tmpdir(), "tollgate-local-"));
     cleanups.push(() => rm(workDir, { recursive: true, force: true }));
@@ -351,6 +357,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
       gatewayUrl,
       clientIds,
       workDir,
+      restServices: { tickets: ticketsService.baseUrl },
       // One stand-in, one logical vendor per provider: the first provider of a route is "primary" (model
       // `fail-primary` makes it answer 529), the others are named after themselves.
       llmUpstreamUrl: (routeId, providerId) => {
@@ -448,6 +455,7 @@ export async function startLocalPlatform(options: LocalPlatformOptions = {}): Pr
       workDir,
       authServer,
       llmUpstream,
+      ticketsService,
       gateway,
       gatewayExited: gateway.exited,
       auditEvents: () => audit,
@@ -517,6 +525,7 @@ Tollgate local platform is up: stack ${platform.stack}, bundle ${rel(platform.bu
   LLM stand-in   ${platform.llmUpstream.url}   (echoes the last user message it receives)
   MCP upstreams  ${upstreams}   (state in ${platform.workDir})
   Agents         ${agentLines || "none (the stack declares no Agent)"}
+  REST (OpenAPI) tickets → ${platform.ticketsService.baseUrl}   (stacks/tickets.openapi.yaml: tickets__* tools)
   Overlay        ${rel(platform.overlayPath)}   (how the bundle is pointed at these stand-ins)
   ${
     platform.consoleUrl
@@ -534,6 +543,8 @@ ${agents.map((c) => `  ${c.agentId!.toUpperCase().replace(/-/g, "_")}=$(npx toll
   # MCP through the gateway with the MCP SDK client: list the tools your scopes allow, call some
   npx tsx examples/local-platform/mcp-client.ts --token "$TOKEN" list
   ${writeCall}
+  npx tsx examples/local-platform/mcp-client.ts --token "$ALICE" call tickets__createTicket '{"body":{"title":"Disk full on build-3"}}'
+  npx tsx examples/local-platform/mcp-client.ts --token "$TOKEN" call tickets__listTickets '{"status":"open"}'
 
   # an LLM call (the SSN is redacted before it leaves the gateway)
   curl -s ${g}${firstRoute}/v1/chat/completions -H "Authorization: Bearer $TOKEN" -H 'content-type: application/json' \\

@@ -1,7 +1,8 @@
 /**
  * A local overlay points a synthesized bundle at local stand-ins (an authorization server, MCP servers,
  * LLM upstreams) without editing the bundle. It supplies apply-time values and may replace the
- * transport of named MCP upstreams, the base URL and key of named LLM providers, the gateway's
+ * transport of named MCP upstreams, the base URL of named OpenAPI upstreams, the base URL and key of named
+ * LLM providers, the gateway's
  * canonical URI (for a gateway reached at a local address), the admin (/metrics) port and the operator
  * console on it (for a local sign-in client); nothing else.
  */
@@ -53,6 +54,8 @@ export const OverlaySchema = z.strictObject({
     .optional(),
   /** Upstream id → replacement transport (credentials become `none`). */
   mcpUpstreams: z.record(z.string(), Transport).default({}),
+  /** OpenAPI upstream id → the base URL of a stand-in for its REST service (credentials become `none`). */
+  openApiUpstreams: z.record(z.string(), z.strictObject({ baseUrl: z.string().min(1) })).default({}),
   /** `routeId/providerId` → replacement base URL and key. */
   llmProviders: z
     .record(
@@ -68,7 +71,7 @@ interface OverlayTarget {
   protectedResource?: { resource?: string };
   auth?: { audiences?: string[] };
   telemetry?: { metrics?: { enabled?: boolean; port?: number } };
-  mcp?: { upstreams?: { id: string; transport: unknown; credentials?: unknown }[] };
+  mcp?: { upstreams?: { id: string; transport: { type?: unknown; baseUrl?: unknown }; credentials?: unknown }[] };
   llm?: { routes?: { id: string; providers: { id: string; baseUrl: string; apiKey?: unknown }[] }[] };
 }
 
@@ -102,6 +105,15 @@ export function applyOverlay<T extends OverlayTarget>(bundle: T, overlay: Overla
       continue;
     }
     upstream.transport = transport;
+    upstream.credentials = { mode: "none" };
+  }
+  for (const [upstreamId, { baseUrl }] of Object.entries(overlay.openApiUpstreams)) {
+    const upstream = copy.mcp?.upstreams?.find((u) => u.id === upstreamId && u.transport.type === "openapi");
+    if (!upstream) {
+      unknown.push(`openApiUpstreams.${upstreamId}`);
+      continue;
+    }
+    upstream.transport = { ...upstream.transport, baseUrl };
     upstream.credentials = { mode: "none" };
   }
   for (const [key, replacement] of Object.entries(overlay.llmProviders)) {

@@ -48,7 +48,12 @@ describe("the devops-copilot bundle (what the constructs compile)", () => {
 
   it("grants read tools to mcp:read, named write tools to mcp:write, everything to mcp:admin, and always blocks destructive tools", () => {
     const grants = bundle.mcp?.grants ?? [];
-    expect(grants.filter((g) => g.scope === "mcp:read").map((g) => g.upstream)).toEqual(["slack", "github"]);
+    expect(grants.filter((g) => g.scope === "mcp:read").map((g) => g.upstream)).toEqual(["slack", "github", "tickets"]);
+    // The tickets service's OpenAPI operations: GETs to readers, the rest to writers, never deleteTicket.
+    expect(grants.filter((g) => g.upstream === "tickets").map((g) => [g.scope, g.tools])).toEqual([
+      ["mcp:read", ["listTickets", "getTicket"]],
+      ["mcp:write", ["createTicket", "updateTicket"]],
+    ]);
     expect(grants.find((g) => g.scope === "mcp:write" && g.upstream === "slack")?.tools).toContain(
       "slack_post_message",
     );

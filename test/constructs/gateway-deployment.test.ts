@@ -83,6 +83,7 @@ describe("GatewayDeployment", () => {
       "OKTA_AGENT_PRIVATE_KEY",
       "OPENAI_API_KEY",
       "REDIS_URL",
+      "TICKETS_API_TOKEN",
       "XAI_API_KEY",
     ]);
     expect(container.env.filter((e) => e.value !== undefined)).toEqual([
@@ -97,7 +98,7 @@ describe("GatewayDeployment", () => {
       data_wo_revision: number;
     };
     expect(secret.data).toBeUndefined();
-    expect(Object.keys(secret.data_wo).length).toBe(6);
+    expect(Object.keys(secret.data_wo).length).toBe(7);
     for (const [key, value] of Object.entries(secret.data_wo))
       expect(value).toBe(`\${var.gateway_${key.toLowerCase()}}`);
     expect(secret.data_wo_revision).toBe(1);

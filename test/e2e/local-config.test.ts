@@ -36,6 +36,7 @@ const ENDPOINTS: LocalEndpoints = {
   },
   llmUpstreamUrl: (_route, provider) => `http://127.0.0.1:42000/${provider}`,
   workDir: "/tmp/tollgate-local-test",
+  restServices: { tickets: "http://127.0.0.1:42002/v1" },
 };
 
 describe("local platform configuration from the synthesized dev stack", () => {
@@ -155,9 +156,12 @@ describe("local platform configuration from the synthesized dev stack", () => {
     expect(result.bundle.mcp?.grants).toEqual(synthesized.mcp.grants);
     expect(result.bundle.mcp?.alwaysBlocked).toEqual(synthesized.mcp.alwaysBlocked);
     expect(result.bundle.guardPolicies.map((p) => p.limits)).toEqual(synthesized.guardPolicies.map((p) => p.limits));
-    // Every upstream runs a local stdio MCP server; every provider points at the local stand-in.
+    // Every MCP upstream runs a local stdio MCP server, every OpenAPI upstream calls its local REST stand-in;
+    // every provider points at the local stand-in.
     for (const upstream of result.bundle.mcp?.upstreams ?? []) {
-      expect(upstream.transport.type).toBe("stdio");
+      if (upstream.id === "tickets")
+        expect(upstream.transport).toMatchObject({ type: "openapi", baseUrl: "http://127.0.0.1:42002/v1" });
+      else expect(upstream.transport.type).toBe("stdio");
       expect(upstream.credentials).toEqual({ mode: "none" });
     }
     for (const route of result.bundle.llm.routes) {

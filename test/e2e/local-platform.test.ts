@@ -48,7 +48,7 @@ const FILESYSTEM_TOOLS = [
 
 interface BundleView {
   mcp: {
-    upstreams: { id: string }[];
+    upstreams: { id: string; transport: { type: string; operations?: { tool: string }[] } }[];
     grants: { scope: string; upstream: string; tools: string[] }[];
     deny?: { upstream: string; tools: string[] }[];
     alwaysBlocked: { upstream: string; tools: string[] }[];
@@ -80,7 +80,12 @@ function expectedVisible(
 ): string[] {
   const visible: string[] = [];
   for (const upstream of bundle.mcp.upstreams) {
-    const tools = servers[upstream.id] === "memory" ? MEMORY_TOOLS : FILESYSTEM_TOOLS;
+    const tools =
+      upstream.transport.type === "openapi"
+        ? (upstream.transport.operations ?? []).map((o) => o.tool)
+        : servers[upstream.id] === "memory"
+          ? MEMORY_TOOLS
+          : FILESYSTEM_TOOLS;
     for (const tool of tools) {
       const matches = (rules: { upstream: string; tools: string[] }[] | undefined) =>
         (rules ?? []).some(
@@ -227,6 +232,40 @@ describe("the local platform (npm start)", () => {
     ).rejects.toThrow(/always-blocked/);
     const still = await client.callTool({ name: "github__search_nodes", arguments: { query: "tollgate-e2e" } });
     expect(JSON.stringify(still.content)).toContain("tollgate-e2e");
+  });
+
+  it("the tickets REST service's OpenAPI operations are tools: read for readers, write for writers", async () => {
+    const reader = await mcp(agentRead);
+    const readable = (await reader.listTools()).tools.map((t) => t.name).filter((n) => n.startsWith("tickets__"));
+    expect(readable.sort()).toEqual(["tickets__getTicket", "tickets__listTickets"]);
+    const listed = await reader.callTool({ name: "tickets__listTickets", arguments: { status: "open" } });
+    expect(listed.isError).toBeFalsy();
+    const text = (listed.content as { text: string }[])[0]?.text ?? "";
+    expect((JSON.parse(text) as { tickets: { status: string }[] }).tickets.map((t) => t.status)).toEqual(["open"]);
+    // The service got the gateway's own request: never the caller's token.
+    expect(JSON.stringify(platform.ticketsService.received)).not.toContain(agentRead);
+
+    const writer = await mcp(alice);
+    const created = await writer.callTool({
+      name: "tickets__createTicket",
+      arguments: { body: { title: "Created through the gateway" } },
+    });
+    expect(created.isError).toBeFalsy();
+    expect([...platform.ticketsService.tickets.values()].map((t) => t.title)).toContain("Created through the gateway");
+  });
+
+  it("a tickets write with a read-scope token is refused by scope; deleteTicket is refused for everyone", async () => {
+    const reader = await mcp(agentRead);
+    await expect(
+      reader.callTool({ name: "tickets__createTicket", arguments: { body: { title: "nope" } } }),
+    ).rejects.toThrow(/403[\s\S]*insufficient_scope[\s\S]*mcp:write/);
+    const admin = await mcp(aliceAdmin);
+    expect((await admin.listTools()).tools.map((t) => t.name)).not.toContain("tickets__deleteTicket");
+    await expect(admin.callTool({ name: "tickets__deleteTicket", arguments: { ticketId: "T-1" } })).rejects.toThrow(
+      /always-blocked/,
+    );
+    expect(platform.ticketsService.tickets.has("T-1")).toBe(true);
+    expect([...platform.ticketsService.tickets.values()].map((t) => t.title)).not.toContain("nope");
   });
 
   it("an MCP client with only its client credentials finds the authorization server through the gateway's metadata", async () => {

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { OpenApiDocument } from "../../constructs/openapi-document.js";
-import { RuntimeBundleSchema } from "../../policies/bundle/index.js";
+import { OverlaySchema, RuntimeBundleSchema, applyOverlay } from "../../policies/bundle/index.js";
 import { openApiTransportSchema } from "../../policies/bundle/openapi-schema.js";
 import { derivedToolName, openApiServerUrl, openApiTools } from "../../policies/openapi/tools.js";
 import { operationRequest } from "../../runtime/mcp/openapi-request.js";
@@ -328,5 +328,40 @@ describe("a tool call as an HTTP request", () => {
     expect(operationRequest(base, operation, { id: "1", part: "2", "X-Tenant": "a\r\nX-Admin: 1" })).toMatchObject({
       refused: expect.stringContaining("line breaks"),
     });
+  });
+});
+
+describe("a local overlay and OpenAPI upstreams", () => {
+  const bundle = {
+    mcp: {
+      upstreams: [
+        {
+          id: "tickets",
+          transport: { type: "openapi", baseUrl: "https://tickets.example.com/v1", operations: [] },
+          credentials: { mode: "secret-header" },
+        },
+        { id: "docs", transport: { type: "stdio", command: "node" } },
+      ],
+    },
+  };
+
+  it("moves an OpenAPI upstream's base URL to the stand-in, keeps its operations, drops its credentials", () => {
+    const overlay = OverlaySchema.parse({ openApiUpstreams: { tickets: { baseUrl: "http://127.0.0.1:9/v1" } } });
+    const { bundle: moved, unknown } = applyOverlay(bundle, overlay);
+    expect(unknown).toEqual([]);
+    expect(moved.mcp.upstreams[0]).toEqual({
+      id: "tickets",
+      transport: { type: "openapi", baseUrl: "http://127.0.0.1:9/v1", operations: [] },
+      credentials: { mode: "none" },
+    });
+  });
+
+  it("names an entry that is no OpenAPI upstream as unknown, and changes nothing", () => {
+    const overlay = OverlaySchema.parse({
+      openApiUpstreams: { docs: { baseUrl: "http://x" }, nope: { baseUrl: "http://x" } },
+    });
+    const { bundle: same, unknown } = applyOverlay(bundle, overlay);
+    expect(unknown).toEqual(["openApiUpstreams.docs", "openApiUpstreams.nope"]);
+    expect(same).toEqual(bundle);
   });
 });
