@@ -63,7 +63,7 @@ interface AgentView {
   readonly agentId: string;
   readonly scopes: readonly string[];
   readonly scopeSet: { readonly names: readonly string[] };
-  readonly gateway: object;
+  readonly gateway: { readonly agents: readonly (IConstruct & { readonly agentId: string })[] };
   readonly runtime: { readonly runtimeName: string; readonly requestHeaderAllowlist: readonly string[] };
 }
 interface RuntimeView {
@@ -249,18 +249,15 @@ export class TollgateChecks {
   }
 
   private checkAgents(agents: readonly (IConstruct & AgentView)[]): void {
-    const byGateway = new Map<object, Map<string, IConstruct>>();
     for (const agent of agents) {
-      const ids = byGateway.get(agent.gateway) ?? new Map<string, IConstruct>();
-      byGateway.set(agent.gateway, ids);
-      const first = ids.get(agent.agentId);
-      if (first)
+      // The gateway's own list: a GatewayDeployment and its GatewayBundle share one.
+      const first = agent.gateway.agents.find((other) => other.agentId === agent.agentId);
+      if (first && first !== agent)
         report(
           agent,
           "TG-AGENT-002",
           `agent "${agent.agentId}" is also ${first.node.path}: audit, limits and grants could not tell them apart: give each agent its own agentId`,
         );
-      else ids.set(agent.agentId, agent);
       for (const scope of agent.scopes.filter((s) => !agent.scopeSet.names.includes(s)))
         report(
           agent,

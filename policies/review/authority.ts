@@ -247,16 +247,9 @@ export function diffAuthority(
       after: scopesAfter,
       row: (f) => ({
         kind: "client-access",
-        effect: f.change === "gained" ? "widening" : "narrowing",
-        gateway,
+        ...accessFields(gateway, f),
         client,
         unattended,
-        tool: f.tool,
-        match: f.match,
-        change: f.change,
-        ...(f.covers ? { covers: f.covers } : {}),
-        ...(f.via ? { via: f.via } : {}),
-        ...(f.rule ? { rule: f.rule } : {}),
         summary: sentence(
           `client ${client} ${unattended ? "(unattended: client credentials, no user)" : "(on behalf of a user)"}`,
           f,
@@ -268,16 +261,9 @@ export function diffAuthority(
       after: scopesAfter,
       row: (f) => ({
         kind: "agent-access",
-        effect: f.change === "gained" ? "widening" : "narrowing",
-        gateway,
+        ...accessFields(gateway, f),
         agent,
         acting: forUser ? "for-user" : "alone",
-        tool: f.tool,
-        match: f.match,
-        change: f.change,
-        ...(f.covers ? { covers: f.covers } : {}),
-        ...(f.via ? { via: f.via } : {}),
-        ...(f.rule ? { rule: f.rule } : {}),
         summary: sentence(agentWho(agent, forUser ? "for-user" : "alone"), f),
       }),
     })),
@@ -339,6 +325,20 @@ export function diffAuthority(
     }
   }
   return { changes: mergeAgentRows(changes), edges };
+}
+
+/** What a principal's access row says whoever the principal is. */
+function accessFields(gateway: string, f: RowFields) {
+  return {
+    effect: f.change === "gained" ? ("widening" as const) : ("narrowing" as const),
+    gateway,
+    tool: f.tool,
+    match: f.match,
+    change: f.change,
+    ...(f.covers ? { covers: f.covers } : {}),
+    ...(f.via ? { via: f.via } : {}),
+    ...(f.rule ? { rule: f.rule } : {}),
+  };
 }
 
 const ACTING: Readonly<Record<AgentActing, string>> = {

@@ -192,11 +192,12 @@ describe("agent checks", () => {
 
   it("TG-AGENT-002: two agents of one gateway with the same id fail synth", () => {
     const platform = platformWithAgent(() => ({}));
+    // Through the deployment's bundle itself: the same gateway.
     new Agent(platform.stack, "AnotherReader", {
       agentId: "reader",
       authServer: platform.okta,
       clients: platform.okta,
-      gateway: platform.gateway,
+      gateway: platform.bundle,
       scopeSet: platform.scopes,
       scopes: ["mcp:read"],
       runtime: { existing: platform.agent },
