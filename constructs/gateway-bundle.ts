@@ -430,7 +430,7 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint, IAgent
 }
 
 /** The apply-time placeholder of an agent's client id (`{{apply:okta.clients.agent-<id>.id}}`). */
-export function agentClientPlaceholder(agentId: string): string {
+function agentClientPlaceholder(agentId: string): string {
   return `okta.clients.agent-${agentId}.id`;
 }
 
