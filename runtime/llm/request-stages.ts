@@ -46,6 +46,7 @@ export const parse: CompletionStage = {
       return { error: badRequest(`the body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`) };
     const wrong = malformed(x.format, body);
     if (wrong) return { error: badRequest(wrong) };
+    x.model = body.model;
     const able = candidates(x.format, body, x.route.providers);
     if (able.providers.length === 0)
       return {
@@ -54,7 +55,6 @@ export const parse: CompletionStage = {
       };
     x.candidates = able.providers;
     x.body = body;
-    x.model = body.model;
     x.stream = body.stream === true;
     return undefined;
   },
