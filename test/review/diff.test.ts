@@ -364,3 +364,64 @@ describe("tollgate diff: command line", () => {
     expect(run.stdout).toContain("requests limit of default raised: 60 requests/60s → 600 requests/60s");
   });
 });
+
+describe("tollgate diff: agents", () => {
+  const withAgents = (agents: { id: string; clientId: string; scopes: string[] }[]) => {
+    const bundle = sampleBundle() as BundleInput & { agents?: unknown };
+    bundle.agents = agents;
+    return orThrow(validateSynthBundle(bundle));
+  };
+  /** mcp:admin is consent-gated in the stack's Okta scopes: never issued to client credentials. */
+  const terraform = {
+    resource: {
+      okta_auth_server_scope: {
+        read: { name: "mcp:read", consent: "IMPLICIT" },
+        admin: { name: "mcp:admin", consent: "REQUIRED" },
+      },
+    },
+  };
+  const side = (bundle: ReturnType<typeof withAgents>) => ({
+    stacks: [{ name: "tollgate-dev", terraform, bundles: [bundle] }],
+  });
+  const triage = { id: "triage", clientId: "0oatriage", scopes: ["mcp:read"] };
+
+  it("a scope added to an agent's ceiling is a widening, with the tools it now reaches alone and for a user", () => {
+    const report = diffSyntheses(
+      side(withAgents([triage])),
+      side(withAgents([{ ...triage, scopes: ["mcp:read", "mcp:write"] }])),
+    );
+    expect(of(report, "agent-scope")).toEqual([
+      expect.objectContaining({ effect: "widening", agent: "triage", scope: "mcp:write", change: "added" }),
+    ]);
+    const access = of(report, "agent-access");
+    expect(access.map((c) => `${c.acting} ${c.change} ${c.tool} ${c.via}`)).toEqual([
+      "both gained memory__add_* mcp:write",
+      "both gained memory__create_* mcp:write",
+    ]);
+    expect(report.summary.widening).toBe(3);
+  });
+
+  it("a privileged scope widens an agent only for a user: alone it is never issued", () => {
+    const report = diffSyntheses(
+      side(withAgents([triage])),
+      side(withAgents([{ ...triage, scopes: ["mcp:read", "mcp:admin"] }])),
+    );
+    const access = of(report, "agent-access");
+    expect(access.length).toBeGreaterThan(0);
+    expect(access.every((c) => c.acting === "for-user" && c.change === "gained")).toBe(true);
+    expect(access.map((c) => c.summary)).toContain(
+      "agent triage acting for a user can now call tools matching `memory__*` (via mcp:admin)",
+    );
+  });
+
+  it("an agent removed is a narrowing, and a new client id for an agent is a neutral auth change", () => {
+    const removed = diffSyntheses(side(withAgents([triage])), side(withAgents([])));
+    expect(of(removed, "agent")).toEqual([
+      expect.objectContaining({ effect: "narrowing", agent: "triage", change: "removed", scopes: ["mcp:read"] }),
+    ]);
+    expect(of(removed, "agent-access").every((c) => c.effect === "narrowing" && c.acting === "both")).toBe(true);
+    const moved = diffSyntheses(side(withAgents([triage])), side(withAgents([{ ...triage, clientId: "0oanew" }])));
+    expect(of(moved, "auth").map((c) => c.summary)).toEqual(["agent triage is now the client 0oanew (was 0oatriage)"]);
+    expect(of(moved, "agent-access")).toEqual([]);
+  });
+});
