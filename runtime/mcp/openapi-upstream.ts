@@ -87,9 +87,15 @@ async function callOperation(
   const built = operationRequest(config.baseUrl, operation, args);
   if ("refused" in built) return errorResult(`invalid arguments: ${built.refused}`);
   const headers = { ...built.headers };
+  let credentials: Record<string, string>;
+  try {
+    credentials = await options.credentials(options.userToken());
+  } catch {
+    // The token endpoint's answer is not repeated: it may echo a credential.
+    return errorResult("the gateway could not obtain its credentials for this service");
+  }
   // The upstream's own credentials win over any argument of the same name (header names are case-insensitive).
-  for (const [name, value] of Object.entries(await options.credentials(options.userToken())))
-    headers[name.toLowerCase()] = value;
+  for (const [name, value] of Object.entries(credentials)) headers[name.toLowerCase()] = value;
   const signal = AbortSignal.any([cancelled, AbortSignal.timeout(options.timeoutMs)]);
   let response: Response;
   try {

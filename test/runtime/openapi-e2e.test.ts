@@ -38,7 +38,11 @@ beforeAll(async () => {
   const write = tools.filter((t) => t.access === "write").map((t) => t.operation.tool);
   platform = await startTestPlatform({
     exchangeAudiences: [EXCHANGE_AUDIENCE],
-    env: { TICKETS_TOKEN: SERVICE_TOKEN, TG_DELEGATE_SECRET: TEST_CLIENTS.delegate.clientSecret },
+    env: {
+      TICKETS_TOKEN: SERVICE_TOKEN,
+      TG_DELEGATE_SECRET: TEST_CLIENTS.delegate.clientSecret,
+      TG_WRONG_SECRET: "not-the-secret",
+    },
     bundle: (bundle, { issuer }) => ({
       ...bundle,
       mcp: {
@@ -67,8 +71,19 @@ beforeAll(async () => {
               audience: EXCHANGE_AUDIENCE,
             },
           },
+          {
+            id: "unauthorized",
+            transport: { type: "openapi", baseUrl: service.baseUrl, operations },
+            credentials: {
+              mode: "client-credentials",
+              tokenUrl: `${issuer}/token`,
+              clientId: TEST_CLIENTS.reader.clientId,
+              clientSecret: { env: "TG_WRONG_SECRET" },
+            },
+          },
         ],
         grants: [
+          { scope: "mcp:read", upstream: "unauthorized", tools: ["getTicket"] },
           { scope: "mcp:read", upstream: "tickets", tools: read },
           { scope: "mcp:write", upstream: "tickets", tools: [...write, "deleteTicket"] },
           { scope: "mcp:read", upstream: "delegated", tools: read },
@@ -111,6 +126,7 @@ describe("REST operations as MCP tools through the real gateway", () => {
       "delegated__listTickets",
       "tickets__getTicket",
       "tickets__listTickets",
+      "unauthorized__getTicket",
     ]);
     const get = tools.find((t) => t.name === "tickets__getTicket");
     expect(get?.inputSchema).toMatchObject({
@@ -282,5 +298,14 @@ describe("REST operations as MCP tools through the real gateway", () => {
       (e) => e.tool === "tickets__getTicket" && e.upstream === "tickets" && e.decision === "block",
     );
     expect(event).toMatchObject({ rule: "guard: credential-leak", principal: expect.any(String) });
+  });
+
+  it("when the gateway cannot get its own credentials, the call is an error result and nothing is sent", async () => {
+    const reader = await connect(await platform.token("reader"));
+    const before = service.received.length;
+    const result = await reader.callTool({ name: "unauthorized__getTicket", arguments: { ticketId: "T-1" } });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toBe("the gateway could not obtain its credentials for this service");
+    expect(service.received.length).toBe(before);
   });
 });
