@@ -15,7 +15,9 @@ import {
   type TicketsService,
   startTicketsService,
 } from "../../examples/local-platform/tickets-service.js";
+import type { Bundle } from "../../policies/bundle/index.js";
 import { openApiTools } from "../../policies/openapi/tools.js";
+import { createUpstreamReadiness } from "../../runtime/server/readiness.js";
 import { TEST_CLIENTS, type TestPlatform, mcpHeaders, startTestPlatform } from "../support/gateway.js";
 
 const SERVICE_TOKEN = "tickets-service-token-0123456789";
@@ -307,5 +309,26 @@ describe("REST operations as MCP tools through the real gateway", () => {
     expect(result.isError).toBe(true);
     expect(textOf(result)).toBe("the gateway could not obtain its credentials for this service");
     expect(service.received.length).toBe(before);
+  });
+});
+
+describe("readiness of an OpenAPI upstream", () => {
+  it("a required OpenAPI upstream is probed at its base URL: up while the service answers, down once it stops", async () => {
+    const alive = await startTicketsService();
+    const bundleWith = (baseUrl: string) =>
+      ({
+        server: { readiness: { requiredUpstreams: ["tickets"], probeIntervalSeconds: 300 } },
+        llm: { routes: [] },
+        mcp: { upstreams: [{ id: "tickets", transport: { type: "openapi", baseUrl, operations: [] } }] },
+      }) as unknown as Bundle;
+    const up = createUpstreamReadiness(bundleWith(alive.baseUrl));
+    expect(await up.states()).toEqual([{ id: "tickets", kind: "mcp", state: "up" }]);
+    up.close();
+    await alive.close();
+    const down = createUpstreamReadiness(bundleWith(alive.baseUrl));
+    expect(await down.states()).toEqual([
+      { id: "tickets", kind: "mcp", state: "down", detail: expect.stringContaining("connection failed") },
+    ]);
+    down.close();
   });
 });
