@@ -459,6 +459,34 @@ describe("OpenAI Responses API", () => {
     expect(llmEvents().at(-1)).toMatchObject({ decision: "block", rule: "guard: credential-leak" });
   });
 
+  it("blocks a credential split across streamed function-call arguments (Responses from OpenAI, Messages from OpenAI)", async () => {
+    const args = JSON.stringify({ note: LEAKED_KEY });
+    const pieces = [args.slice(0, 15), args.slice(15, 30), args.slice(30)];
+    upstream.scriptToolCall("save_note", pieces, { paceMs: 2 });
+    const stream = await openai("/openai").responses.create({ model: "gpt-4o-mini", input: "save it", stream: true });
+    let seen = "";
+    const error = await (async () => {
+      for await (const event of stream)
+        if (event.type === "response.function_call_arguments.delta") seen += event.delta;
+    })().catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.APIError);
+    expect(seen).not.toContain(LEAKED_KEY.slice(0, 8));
+
+    upstream.scriptToolCall("save_note", pieces, { paceMs: 2 });
+    const messages = anthropic("/openai").messages.stream({
+      model: "gpt-4o-mini",
+      max_tokens: 50,
+      tools,
+      messages: [{ role: "user", content: "save it" }],
+    });
+    let partial = "";
+    messages.on("inputJson", (delta) => (partial += delta));
+    const blocked = await messages.finalMessage().catch((e: unknown) => e);
+    expect(blocked).toBeInstanceOf(Anthropic.APIError);
+    expect(partial).not.toContain(LEAKED_KEY.slice(0, 8));
+    expect(llmEvents().at(-1)).toMatchObject({ decision: "block", method: "POST /v1/messages" });
+  });
+
   it("refuses a credential in a function call's arguments (JSON)", async () => {
     upstream.scriptToolCall("save_note", [JSON.stringify({ note: LEAKED_KEY })]);
     const error = await openai("/openai")
