@@ -15,10 +15,12 @@ import { agentsSchema } from "./agents-schema.js";
 import { authSchema } from "./auth-schema.js";
 import { clientLimitsSchema } from "./client-limits-schema.js";
 import { upstreamCredentialsSchema } from "./credentials-schema.js";
+import { checkMcpCatalog, mcpCatalogFields } from "./mcp-endpoints-schema.js";
 import { type BundleMode, SecretRefSchema, TOOL_PATTERN, applyTimeField, id, path, text, url } from "./fields.js";
 import { openApiTransportSchema } from "./openapi-schema.js";
 
 export { TOKEN_PROFILES, type TokenProfile } from "./auth-schema.js";
+export { TOOL_DISCOVERY, TOOL_NAMING, type ToolDiscovery, type ToolNaming } from "./mcp-endpoints-schema.js";
 export {
   type BundleMode,
   LLM_TOOL_NAME,
@@ -239,6 +241,8 @@ function schemaFor(mode: BundleMode) {
         maxStdioProcesses: 256,
         streamEvents: { retentionSeconds: 300, maxPerSession: 1000 },
       }),
+    /** Naming and discovery on the main path, and per-role endpoints (./mcp-endpoints-schema.ts). */
+    ...mcpCatalogFields(),
   });
 
   const GuardMode = z.enum(["block", "mask", "log"]);
@@ -360,6 +364,8 @@ interface RefShape {
     grants?: { upstream: string; scope: string }[];
     deny?: { upstream: string }[];
     alwaysBlocked?: { upstream: string }[];
+    toolNames?: string;
+    endpoints?: { role: string; tools: { upstream: string }[]; toolNames?: string }[];
   };
   guardPolicies?: { id: string }[];
 }
@@ -425,6 +431,7 @@ function checkReferences(raw: unknown, ctx: Ctx): void {
         issue(["mcp", key, i, "upstream"], `unknown upstream "${rule.upstream}"`);
     });
   }
+  checkMcpCatalog(mcp, issue);
 }
 
 /** Every id `server.readiness.requiredUpstreams` lists names an MCP upstream or an LLM route, once. */
@@ -469,4 +476,5 @@ export type RateLimitStore = Bundle["rateLimitStore"];
 export type Telemetry = Bundle["telemetry"];
 export type Readiness = Bundle["server"]["readiness"];
 export type McpSessionSettings = McpConfig["sessions"];
+export type McpEndpoint = McpConfig["endpoints"][number];
 export type AgentConfig = Bundle["agents"][number];

@@ -69,11 +69,18 @@ export class NameTable {
   private readonly byExposed = new Map<string, NamedItem>();
   public readonly items: readonly NamedItem[];
 
-  constructor(entries: Iterable<{ upstreamId: string; names: readonly string[] }>) {
+  /**
+   * @param naming `upstream`: every item keeps the upstream's own name (the caller guarantees the names cannot
+   *   collide: one upstream only, which the bundle schema enforces).
+   */
+  constructor(
+    entries: Iterable<{ upstreamId: string; names: readonly string[] }>,
+    naming: "namespaced" | "upstream" = "namespaced",
+  ) {
     const items: NamedItem[] = [];
     for (const { upstreamId, names } of entries) {
       for (const name of [...new Set(names)].sort()) {
-        let exposed = namespacedName(upstreamId, name);
+        let exposed = naming === "upstream" ? name : namespacedName(upstreamId, name);
         if (this.byExposed.has(exposed)) exposed = disambiguate(upstreamId, name, this.byExposed);
         const item = { upstreamId, name, exposed };
         this.byExposed.set(exposed, item);

@@ -35,12 +35,32 @@ export function protectedResourceMetadataPath(resourcePath = ""): string {
   return `/.well-known/oauth-protected-resource${suffix}`;
 }
 
-/** Absolute URL of the metadata document that describes `pathname` (the MCP path gets its own). */
+/** The path of a role's MCP endpoint: `/mcp` + `ops` → `/mcp/ops`. */
+export function roleEndpointPath(mcpPath: string, role: string): string {
+  return `${mcpPath}/${role}`;
+}
+
+/** The MCP endpoint paths that have a protected resource of their own: the MCP path and each role's. */
+export function mcpResourcePaths(bundle: Bundle): string[] {
+  const mcp = bundle.mcp;
+  return mcp ? [mcp.path, ...mcp.endpoints.map((e) => roleEndpointPath(mcp.path, e.role))] : [];
+}
+
+/** `https://gw.example.com/` + `/mcp/ops` → `https://gw.example.com/mcp/ops`. */
+export function publicUrlOf(bundle: Bundle, path: string): string {
+  return `${bundle.server.publicUrl.replace(/\/+$/, "")}${path}`;
+}
+
+/**
+ * Absolute URL of the metadata document that describes `pathname`: a role endpoint's own, the MCP path's for
+ * anything else under it, the root one for the rest.
+ */
 export function resourceMetadataUrl(bundle: Bundle, pathname: string): string {
-  const base = bundle.server.publicUrl.replace(/\/+$/, "");
   const mcpPath = bundle.mcp?.path;
-  const forMcp = mcpPath !== undefined && (pathname === mcpPath || pathname.startsWith(`${mcpPath}/`));
-  return `${base}${protectedResourceMetadataPath(forMcp ? mcpPath : "")}`;
+  const paths = mcpResourcePaths(bundle);
+  const own = paths.includes(pathname) ? pathname : undefined;
+  const underMcp = mcpPath !== undefined && pathname.startsWith(`${mcpPath}/`) ? mcpPath : undefined;
+  return publicUrlOf(bundle, protectedResourceMetadataPath(own ?? underMcp ?? ""));
 }
 
 function sendJson(res: ServerResponse, status: number, challenge: string, body: Record<string, string>): void {

@@ -2,7 +2,7 @@
  * RFC 9728 protected resource metadata, built once per bundle, and where it is served.
  */
 import type { Bundle } from "../../policies/bundle/index.js";
-import { protectedResourceMetadataPath } from "./challenge.js";
+import { protectedResourceMetadataPath, publicUrlOf, roleEndpointPath } from "./challenge.js";
 
 export interface ProtectedResourceMetadata {
   readonly resource: string;
@@ -13,21 +13,30 @@ export interface ProtectedResourceMetadata {
   readonly resource_documentation?: string;
 }
 
-export function protectedResourceMetadata(bundle: Bundle): ProtectedResourceMetadata {
+/**
+ * The documents the gateway serves, by path: the bundle's protected resource at the root and at the MCP path,
+ * and one per role endpoint (`/.well-known/oauth-protected-resource/mcp/<role>`) whose `resource` is that
+ * endpoint's URL.
+ */
+export function protectedResourceMetadataByPath(bundle: Bundle): ReadonlyMap<string, ProtectedResourceMetadata> {
   const pr = bundle.protectedResource;
-  return {
-    resource: pr.resource,
+  const document = (resource: string): ProtectedResourceMetadata => ({
+    resource,
     authorization_servers: pr.authorizationServers,
     scopes_supported: pr.scopesSupported,
     bearer_methods_supported: ["header"],
     ...(pr.resourceName ? { resource_name: pr.resourceName } : {}),
     ...(pr.resourceDocumentation ? { resource_documentation: pr.resourceDocumentation } : {}),
-  };
-}
-
-/** The paths the document is served at: the root one and the MCP path's one. */
-export function protectedResourceMetadataPaths(bundle: Bundle): ReadonlySet<string> {
-  const paths = new Set([protectedResourceMetadataPath()]);
-  if (bundle.mcp) paths.add(protectedResourceMetadataPath(bundle.mcp.path));
-  return paths;
+  });
+  const main = document(pr.resource);
+  const byPath = new Map([[protectedResourceMetadataPath(), main]]);
+  const mcp = bundle.mcp;
+  if (mcp) {
+    byPath.set(protectedResourceMetadataPath(mcp.path), main);
+    for (const endpoint of mcp.endpoints) {
+      const path = roleEndpointPath(mcp.path, endpoint.role);
+      byPath.set(protectedResourceMetadataPath(path), document(publicUrlOf(bundle, path)));
+    }
+  }
+  return byPath;
 }

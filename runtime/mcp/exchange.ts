@@ -7,6 +7,7 @@ import type { Bundle } from "../../policies/bundle/index.js";
 import type { CompiledToolPolicy } from "../../policies/tools/index.js";
 import type { RateLimiter, RequestContext } from "../http/types.js";
 import type { AuditEvent } from "../observability/audit.js";
+import type { McpEndpoint } from "./endpoint.js";
 import type { JsonRpcRequestLike } from "./jsonrpc.js";
 import type { McpSession } from "./session.js";
 import type { SessionRegistry } from "./sessions.js";
@@ -17,6 +18,8 @@ export interface McpServices {
   readonly policy: CompiledToolPolicy;
   readonly limiter: RateLimiter;
   readonly sessions: SessionRegistry;
+  /** The endpoint the request reached (the main MCP path or a role's). */
+  readonly endpoint: McpEndpoint;
 }
 
 /** A stage's refusal: the HTTP status, the JSON-RPC body and headers the client gets. */

@@ -22,6 +22,7 @@ import { type UpstreamClient, createUpstreamClient } from "../http/upstream-clie
 import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext, ToolCallGuard } from "../http/types.js";
 import type { AuditLog } from "../observability/audit.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
+import { type McpEndpoint, mcpEndpoints } from "./endpoint.js";
 import { McpExchange, type McpRefusal, type McpServices } from "./exchange.js";
 import { jsonRpcError } from "./jsonrpc.js";
 import { authorize, limit } from "./policy-gate.js";
@@ -34,7 +35,10 @@ import { StdioBudget } from "./stdio-budget.js";
 import { upstreamFetch } from "./upstream-fetch.js";
 
 export interface McpGateway {
+  /** The main MCP path's handler. */
   readonly handle: HttpHandler;
+  /** The handler of an MCP endpoint path (the main path or a role's `<path>/<role>`), undefined for others. */
+  route(pathname: string): HttpHandler | undefined;
   /** Closes every downstream session and its upstream clients. */
   close(): Promise<void>;
   /** Downstream sessions this replica holds (for /readyz, metrics and tests). */
@@ -131,31 +135,49 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
   const idleMs = deps.idleSessionMs ?? 30 * 60_000;
   const records = deps.sessionRecords ?? memorySessionRecords(idleMs, Date.now, streamEventRetention(mcp));
   const stdio = new StdioBudget(deps.maxStdioProcesses ?? 256);
-  const sessions = new SessionRegistry({
+  const fetch = upstreamFetch(upstream.dispatcher);
+  const maxPerPrincipal = Math.max(1, deps.maxSessionsPerPrincipal ?? 8);
+  /** One session registry per endpoint: a session shows what the endpoint it was opened on shows. */
+  const servicesFor = (endpoint: McpEndpoint): McpServices => ({
     bundle,
     policy,
-    toolGuard: deps.toolGuard,
-    fetch: upstreamFetch(upstream.dispatcher),
-    metrics: deps.metrics,
-    idleMs,
-    records,
-    stdio,
-    maxPerPrincipal: Math.max(1, deps.maxSessionsPerPrincipal ?? 8),
-    upstreamMinBackoffMs: deps.upstreamMinBackoffMs,
-    upstreamStartWaitMs: deps.upstreamStartWaitMs,
+    limiter: deps.limiter,
+    endpoint,
+    sessions: new SessionRegistry({
+      bundle,
+      endpoint,
+      policy,
+      toolGuard: deps.toolGuard,
+      fetch,
+      metrics: deps.metrics,
+      idleMs,
+      records,
+      stdio,
+      maxPerPrincipal,
+      upstreamMinBackoffMs: deps.upstreamMinBackoffMs,
+      upstreamStartWaitMs: deps.upstreamStartWaitMs,
+    }),
   });
-  const services: McpServices = { bundle, policy, limiter: deps.limiter, sessions };
+  const endpoints = mcpEndpoints(bundle).map(servicesFor);
+  const registries = endpoints.map((e) => e.sessions);
 
-  const handle: HttpHandler = async (ctx, req, res) => {
-    if (!mcp) return sendJson(res, 404, { error: "this gateway has no MCP section" });
-    const isPost = req.method === "POST";
-    if (!isPost && req.method !== "GET" && req.method !== "DELETE")
-      return sendJson(res, 405, jsonRpcError(null, -32000, "Method not allowed"), { allow: "GET, POST, DELETE" });
-    attachContext(req, ctx);
-    const exchange = new McpExchange(services, ctx, req, res);
-    const refusal = isPost ? await runPost(exchange) : await runStages(SESSION_PATH, exchange);
-    if (refusal) sendJson(res, refusal.status, refusal.body, refusal.headers);
-  };
+  const handlerFor =
+    (services: McpServices): HttpHandler =>
+    async (ctx, req, res) => {
+      const isPost = req.method === "POST";
+      if (!isPost && req.method !== "GET" && req.method !== "DELETE")
+        return sendJson(res, 405, jsonRpcError(null, -32000, "Method not allowed"), { allow: "GET, POST, DELETE" });
+      attachContext(req, ctx);
+      const exchange = new McpExchange(services, ctx, req, res);
+      const refusal = isPost ? await runPost(exchange) : await runStages(SESSION_PATH, exchange);
+      if (refusal) sendJson(res, refusal.status, refusal.body, refusal.headers);
+    };
+  const handlers = new Map(endpoints.map((services) => [services.endpoint.path, handlerFor(services)]));
+  const main = endpoints[0];
+  const handle: HttpHandler = main
+    ? handlerFor(main)
+    : async (_ctx, _req, res) => sendJson(res, 404, { error: "this gateway has no MCP section" });
+  if (main) handlers.set(main.endpoint.path, handle);
 
   /** A 2026-07-28 notification is accepted and not forwarded: the upstream set has nothing to do with it. */
   const runPost = async (x: McpExchange): Promise<McpRefusal | undefined> => {
@@ -168,14 +190,21 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
     return runStages(x.stateless ? STATELESS_PATH : POST_PATH, x);
   };
 
+  const sum = (count: (r: SessionRegistry) => number) => registries.reduce((n, r) => n + count(r), 0);
   return {
     handle,
-    sessionCount: () => sessions.size,
-    statelessSetCount: () => sessions.statelessSize,
-    listedTools: () => sessions.listedTools(),
+    route: (pathname) => handlers.get(pathname),
+    sessionCount: () => sum((r) => r.size),
+    statelessSetCount: () => sum((r) => r.statelessSize),
+    listedTools: () => {
+      const seen = new Map<string, { upstream: string; name: string }>();
+      for (const tool of registries.flatMap((r) => r.listedTools()))
+        seen.set(JSON.stringify([tool.upstream, tool.name]), tool);
+      return [...seen.values()];
+    },
     stdioProcesses: () => ({ inUse: stdio.inUse, limit: stdio.limit }),
     close: async () => {
-      await sessions.close();
+      await Promise.all(registries.map((r) => r.close()));
       if (!deps.sessionRecords) await records.close();
       if (!deps.upstream) await upstream.close();
     },

@@ -14,8 +14,7 @@
  * - unknown tools pass through and get the SDK's JSON-RPC "Unknown tool" error from the session;
  * - rate limit spent → HTTP 429 with `Retry-After`.
  */
-import type { Bundle } from "../../policies/bundle/index.js";
-import { type ToolDecision, decideTool, decideUpstreamItem, splitNamespacedUri } from "../../policies/tools/index.js";
+import { type ToolDecision, decideTool, decideUpstreamItem } from "../../policies/tools/index.js";
 import { insufficientScopeChallenge, resourceMetadataUrl } from "../auth/challenge.js";
 import { type MaybePromise, type Stage, andThen } from "../http/stage.js";
 import type { LimitDecision } from "../http/types.js";
@@ -92,7 +91,7 @@ export const authorize: McpStage = {
         decision = decideUpstreamItem(scopes, item.upstreamId, policy, item.name);
       } else {
         name = typeof params.uri === "string" ? params.uri : undefined;
-        const target = name === undefined ? undefined : splitNamespacedUri(name);
+        const target = name === undefined ? undefined : session.endpoint.resolveUri(name);
         if (!target || !session.upstream(target.upstreamId)) continue;
         upstream = target.upstreamId;
         decision = decideUpstreamItem(scopes, target.upstreamId, policy);
@@ -110,16 +109,16 @@ export const authorize: McpStage = {
         });
       }
     }
-    return refusals.length > 0 ? refuse(x, refusals, x.services.bundle) : undefined;
+    return refusals.length > 0 ? refuse(x, refusals) : undefined;
   },
 };
 
 /** A body with refused calls: 403 with a step-up challenge when some scope would allow them, else HTTP 200. */
-function refuse(x: McpExchange, refusals: readonly Refusal[], bundle: Bundle): McpRefusal {
+function refuse(x: McpExchange, refusals: readonly Refusal[]): McpRefusal {
   const scopes = [...new Set(refusals.flatMap((r) => r.decision.requiredScopes))];
   const body = errorBody(x.messages, Array.isArray(x.body), refusals, "refused: the batch contains a refused call");
   if (scopes.length === 0) return { status: 200, body };
-  const metadata = resourceMetadataUrl(bundle, bundle.mcp?.path ?? "/mcp");
+  const metadata = resourceMetadataUrl(x.services.bundle, x.services.endpoint.path);
   return { status: 403, headers: { "www-authenticate": insufficientScopeChallenge(metadata, scopes) }, body };
 }
 

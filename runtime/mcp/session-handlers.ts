@@ -32,19 +32,20 @@ import {
   type NamedItem,
   decideTool,
   decideUpstreamItem,
-  namespacedUri,
-  splitNamespacedUri,
 } from "../../policies/tools/index.js";
 import { stage } from "../http/stage.js";
 import { POLICY_REFUSED } from "./jsonrpc.js";
 import { type GuardOutcome, type RequestContext, type ToolCallGuard, passThroughToolGuard } from "../http/types.js";
 import { ATTR, upstreamCall } from "../observability/index.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
+import type { McpEndpoint } from "./endpoint.js";
 import type { UpstreamConnection } from "./upstream.js";
 
 /** What the handlers use of their session (./session.ts). */
 export interface HandledSession {
   readonly server: Server;
+  /** What the session shows and under which names (./endpoint.ts). */
+  readonly endpoint: McpEndpoint;
   /** True once `ready` resolved: requests then skip awaiting it. */
   readonly started: boolean;
   readonly ready: Promise<void>;
@@ -89,11 +90,6 @@ function recordAllow(ctx: RequestContext, method: string, name: string, upstream
   });
 }
 
-/** Resource-template URIs keep their `{var}` parts readable so clients can still expand them. */
-function namespacedTemplate(upstreamId: string, template: string): string {
-  return namespacedUri(upstreamId, template).replace(/%7B/g, "{").replace(/%7D/g, "}");
-}
-
 /** What the guard let through, or the refusal a client gets for content a guard withheld. */
 function allowedContent<T>(outcome: GuardOutcome<unknown>): T {
   if (outcome.action === "block") throw new McpError(POLICY_REFUSED, `withheld by guard: ${outcome.guard}`);
@@ -112,6 +108,7 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
   // The pass-through guard changes nothing: skipping it saves two promises per call.
   const guarded = toolGuard !== passThroughToolGuard;
   const server = session.server;
+  const endpoint = session.endpoint;
 
   server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
     const scopes = contextOf(extra).principal.scopes;
@@ -261,7 +258,7 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
     const scopes = contextOf(extra).principal.scopes;
     if (!session.started) await session.ready;
     const resources = visibleUpstreams(scopes).flatMap((u) =>
-      u.catalog.resources.map((r) => ({ ...r, uri: namespacedUri(u.id, r.uri) })),
+      u.catalog.resources.map((r) => ({ ...r, uri: endpoint.exposeUri(u.id, r.uri) })),
     );
     return { resources };
   });
@@ -270,13 +267,13 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
     const scopes = contextOf(extra).principal.scopes;
     if (!session.started) await session.ready;
     const resourceTemplates = visibleUpstreams(scopes).flatMap((u) =>
-      u.catalog.resourceTemplates.map((t) => ({ ...t, uriTemplate: namespacedTemplate(u.id, t.uriTemplate) })),
+      u.catalog.resourceTemplates.map((t) => ({ ...t, uriTemplate: endpoint.exposeTemplate(u.id, t.uriTemplate) })),
     );
     return { resourceTemplates };
   });
 
   const resolveResource = (uri: string, scopes: readonly string[]) => {
-    const target = splitNamespacedUri(uri);
+    const target = endpoint.resolveUri(uri);
     if (!target || !session.upstream(target.upstreamId))
       throw new McpError(ErrorCode.InvalidParams, `Unknown resource: ${uri}`);
     const decision = decideUpstreamItem(scopes, target.upstreamId, policy);
@@ -294,7 +291,7 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
     );
     const contents = {
       ...result,
-      contents: result.contents.map((c) => ({ ...c, uri: namespacedUri(target.upstreamId, c.uri) })),
+      contents: result.contents.map((c) => ({ ...c, uri: endpoint.exposeUri(target.upstreamId, c.uri) })),
     };
     return allowedContent(await toolGuard.guardContent(ctx, request.params.uri, "resource", contents));
   });
@@ -336,7 +333,7 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
         client.complete({ ...request.params, ref: { type: "ref/prompt", name: item.name } }),
       );
     }
-    const target = splitNamespacedUri(ref.uri.replace(/\{/g, "%7B").replace(/\}/g, "%7D"));
+    const target = endpoint.resolveTemplate(ref.uri);
     if (
       !target ||
       !session.upstream(target.upstreamId) ||

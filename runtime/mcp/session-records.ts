@@ -26,6 +26,8 @@ export interface SessionRecord {
   readonly clientCapabilities: ClientCapabilities;
   /** Milliseconds since the epoch. */
   readonly created: number;
+  /** The endpoint path the session was opened on. Absent in older records: the main MCP path. */
+  readonly endpoint?: string;
 }
 
 export class SessionStoreUnavailable extends Error {
@@ -170,6 +172,7 @@ function parseRecord(raw: string): SessionRecord | undefined {
       clientInfo: value.clientInfo,
       clientCapabilities: value.clientCapabilities ?? {},
       created: typeof value.created === "number" ? value.created : 0,
+      ...(typeof value.endpoint === "string" ? { endpoint: value.endpoint } : {}),
     };
   } catch {
     return undefined;

@@ -21,12 +21,12 @@ import {
   type RequestId,
 } from "@modelcontextprotocol/sdk/types.js";
 import type { FetchLike } from "@modelcontextprotocol/sdk/shared/transport.js";
-import type { Bundle } from "../../policies/bundle/index.js";
-import { type CompiledToolPolicy, NameTable, namespacedUri } from "../../policies/tools/index.js";
+import { type CompiledToolPolicy, NameTable } from "../../policies/tools/index.js";
 import type { GuardedContent, Principal, RequestContext, ToolCallGuard } from "../http/types.js";
 import { POLICY_REFUSED } from "./jsonrpc.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import { type TokenCache, credentialSource } from "./credentials.js";
+import type { McpEndpoint } from "./endpoint.js";
 import { installHandlers } from "./session-handlers.js";
 import { type SessionBinding, bindingOf } from "./binding.js";
 import type { SessionRecord } from "./session-records.js";
@@ -37,8 +37,9 @@ export interface WebStandardTransport {
 }
 
 export interface SessionOptions {
-  readonly bundle: Bundle;
   readonly policy: CompiledToolPolicy;
+  /** The endpoint the session was opened on: which upstreams, tools and names it shows. */
+  readonly endpoint: McpEndpoint;
   readonly ctx: RequestContext;
   readonly toolGuard: ToolCallGuard;
   readonly tokenCache: TokenCache;
@@ -92,7 +93,7 @@ export class McpSession {
   readonly inFlight = new Map<string, RequestId[]>();
 
   constructor(private readonly options: SessionOptions) {
-    const { bundle, ctx } = options;
+    const { ctx } = options;
     this.binding = bindingOf(ctx.principal);
     this.userToken = ctx.principal.token;
     this.server = new Server(
@@ -105,7 +106,7 @@ export class McpSession {
           logging: {},
           completions: {},
         },
-        instructions: "Tools are named {upstream}__{tool}. Only the tools your scopes allow are listed.",
+        instructions: options.endpoint.instructions,
       },
     );
     const id = options.resumeId ?? randomUUID();
@@ -121,7 +122,8 @@ export class McpSession {
     const upstreamCaps: ClientCapabilities = {};
     if (options.clientCapabilities.sampling) upstreamCaps.sampling = options.clientCapabilities.sampling;
     if (options.clientCapabilities.elicitation) upstreamCaps.elicitation = options.clientCapabilities.elicitation;
-    this.upstreams = (bundle.mcp?.upstreams ?? []).map(
+    const endpoint = options.endpoint;
+    this.upstreams = endpoint.upstreams.map(
       (config) =>
         new UpstreamConnection(config, {
           secrets: ctx.config.secrets,
@@ -139,7 +141,7 @@ export class McpSession {
                 .sendLoggingMessage({ ...params, logger: `${config.id}${params.logger ? `/${params.logger}` : ""}` })
                 .catch(() => {}),
             onResourceUpdated: (uri) =>
-              void this.server.sendResourceUpdated({ uri: namespacedUri(config.id, uri) }).catch(() => {}),
+              void this.server.sendResourceUpdated({ uri: endpoint.exposeUri(config.id, uri) }).catch(() => {}),
           },
         }),
     );
@@ -153,6 +155,10 @@ export class McpSession {
       },
     );
     installHandlers(this, options);
+  }
+
+  get endpoint(): McpEndpoint {
+    return this.options.endpoint;
   }
 
   get sessionId(): string | undefined {
@@ -221,8 +227,18 @@ export class McpSession {
 
   private rebuildTables(): void {
     const ready = this.upstreams.filter((u) => u.status === "ready");
-    this.tools = new NameTable(ready.map((u) => ({ upstreamId: u.id, names: u.catalog.tools.map((t) => t.name) })));
-    this.prompts = new NameTable(ready.map((u) => ({ upstreamId: u.id, names: u.catalog.prompts.map((p) => p.name) })));
+    const { endpoint } = this.options;
+    this.tools = new NameTable(
+      ready.map((u) => ({
+        upstreamId: u.id,
+        names: u.catalog.tools.map((t) => t.name).filter((name) => endpoint.showsTool(u.id, name)),
+      })),
+      endpoint.naming,
+    );
+    this.prompts = new NameTable(
+      ready.map((u) => ({ upstreamId: u.id, names: u.catalog.prompts.map((p) => p.name) })),
+      endpoint.naming,
+    );
   }
 
   private catalogChanged(kinds: ReadonlySet<"tools" | "prompts" | "resources">): void {

@@ -16,6 +16,7 @@ import type { Bundle } from "../../policies/bundle/index.js";
 import type { CompiledToolPolicy } from "../../policies/tools/index.js";
 import type { RequestContext, ToolCallGuard } from "../http/types.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
+import type { McpEndpoint } from "./endpoint.js";
 import { TokenCache } from "./credentials.js";
 import type { SessionRecord, SessionRecords } from "./session-records.js";
 import { bindingKey, bindingOf, sameBinding } from "./binding.js";
@@ -25,6 +26,8 @@ import type { StdioBudget } from "./stdio-budget.js";
 
 export interface SessionSettings {
   readonly bundle: Bundle;
+  /** The endpoint this registry serves: its sessions show what it shows (./endpoint.ts). */
+  readonly endpoint: McpEndpoint;
   readonly policy: CompiledToolPolicy;
   readonly toolGuard: ToolCallGuard;
   /** How HTTP upstreams are reached (the runtime's pooled client). */
@@ -156,7 +159,9 @@ export class SessionRegistry {
     } catch {
       return { ok: false, reason: "store-unavailable" };
     }
-    if (!record) return { ok: false, reason: "not-found" };
+    // A session belongs to the endpoint it was opened on: another endpoint's id is unknown here.
+    if (!record || (record.endpoint ?? this.settings.bundle.mcp?.path) !== this.settings.endpoint.path)
+      return { ok: false, reason: "not-found" };
     if (!sameBinding(record.binding, bindingOf(ctx.principal))) return this.notYours(ctx);
     // Two requests of one session can arrive here together: both wait for the same resumption.
     let resuming = this.resuming.get(id);
@@ -222,12 +227,12 @@ export class SessionRegistry {
     statelessKey?: string,
   ): Promise<SessionLookup> {
     const { settings } = this;
-    const stdioCount = (settings.bundle.mcp?.upstreams ?? []).filter((u) => u.transport.type === "stdio").length;
+    const stdioCount = settings.endpoint.upstreams.filter((u) => u.transport.type === "stdio").length;
     const release = settings.stdio.acquire(stdioCount);
     if (!release) return { ok: false, reason: "stdio-exhausted" };
     const session = new McpSession({
-      bundle: settings.bundle,
       policy: settings.policy,
+      endpoint: settings.endpoint,
       ctx,
       toolGuard: settings.toolGuard,
       tokenCache: this.tokenCache,
@@ -270,6 +275,7 @@ export class SessionRegistry {
         clientInfo: params.clientInfo ?? { name: "unknown", version: "0" },
         clientCapabilities: params.capabilities ?? {},
         created: Date.now(),
+        endpoint: this.settings.endpoint.path,
       });
     } catch (error) {
       ctx.audit.record({

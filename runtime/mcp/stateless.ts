@@ -47,7 +47,6 @@ import { lookupRefusal } from "./request-stages.js";
 type McpStage = Stage<McpExchange, McpRefusal>;
 
 const SERVER_INFO = { name: "tollgate", version: "0.1.0" } as const;
-const INSTRUCTIONS = "Tools are named {upstream}__{tool}. Only the tools your scopes allow are listed.";
 /** What a stateless client is offered: no list_changed or resource subscriptions (no stream to send them on). */
 const CAPABILITIES = { tools: {}, prompts: {}, resources: {}, completions: {}, logging: {} } as const;
 /** Envelope keys of 2026-07-28 that a 2025-era server does not know. */
@@ -151,7 +150,7 @@ export const forwardStateless: McpStage = {
         result: complete(request.method, {
           supportedVersions: [STATELESS_PROTOCOL_VERSION],
           capabilities: CAPABILITIES,
-          instructions: INSTRUCTIONS,
+          instructions: x.services.endpoint.instructions,
         }),
       });
     }

@@ -6,11 +6,7 @@
  */
 import { createToolCallGuard } from "../guards/index.js";
 import { type TokenVerifier, type TokenVerifierOptions, createTokenVerifier } from "../auth/verifier.js";
-import {
-  type ProtectedResourceMetadata,
-  protectedResourceMetadata,
-  protectedResourceMetadataPaths,
-} from "../auth/metadata.js";
+import { type ProtectedResourceMetadata, protectedResourceMetadataByPath } from "../auth/metadata.js";
 import type { ActiveConfig, ToolCallGuard } from "../http/types.js";
 import { createUpstreamClient } from "../http/upstream-client.js";
 import { type LlmGateway, createLlmGateway } from "../llm/index.js";
@@ -29,8 +25,8 @@ export interface ActiveRuntime {
   readonly toolGuard: ToolCallGuard;
   readonly mcp: McpGateway;
   readonly llm: LlmGateway;
-  readonly prm: ProtectedResourceMetadata;
-  readonly prmPaths: ReadonlySet<string>;
+  /** RFC 9728 documents by the path they are served at (the root, the MCP path, each role endpoint's). */
+  readonly prm: ReadonlyMap<string, ProtectedResourceMetadata>;
   /** The upstreams `/readyz` requires (`server.readiness`), probed while this runtime serves. */
   readonly readiness: UpstreamReadiness;
   /** Counts a request against this runtime; call the returned function when it finishes. */
@@ -148,8 +144,7 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
     toolGuard,
     mcp,
     llm,
-    prm: protectedResourceMetadata(config.bundle),
-    prmPaths: protectedResourceMetadataPaths(config.bundle),
+    prm: protectedResourceMetadataByPath(config.bundle),
     readiness,
     acquire() {
       inFlight++;

@@ -71,9 +71,6 @@ export function requestPath(url: string | undefined): string {
 
 const SHUTTING_DOWN = new Error("the gateway is shutting down");
 
-/** A GET on the MCP path is the long-lived SSE stream: it does not hold a retiring runtime open. */
-const isStream = (req: IncomingMessage, mcpPath: string | undefined, pathname: string) =>
-  req.method === "GET" && pathname === mcpPath;
 
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const env = options.env ?? process.env;
@@ -138,14 +135,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const runtime = current; // this request keeps the runtime it started with
     const bundle = runtime.config.bundle;
     const requestId = requestIdOf(req.headers);
-    const handler: HttpHandler | undefined =
-      pathname === bundle.mcp?.path ? runtime.mcp.handle : runtime.llm.route(pathname);
+    const mcpHandler = runtime.mcp.route(pathname);
+    const handler: HttpHandler | undefined = mcpHandler ?? runtime.llm.route(pathname);
     // Every response carries x-request-id. An LLM route's handler writes it among its own headers
     // (ctx.requestId), and so do the server's own JSON answers: set ahead with setHeader, it would send every
     // header of the response through Node's slower setHeader path instead of writeHead's.
     // Everything else (the MCP transport, challenges, CORS answers) gets it here.
     const stampId = () => res.setHeader("x-request-id", requestId);
-    if (handler === runtime.mcp.handle) stampId();
+    if (mcpHandler) stampId();
     if (stopping) {
       json(res, requestId, 503, { error: "shutting down" }, { connection: "close" });
       return;
@@ -160,8 +157,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     // Probes and well-known documents: no token.
     if (pathname === "/healthz") return json(res, requestId, 200, { status: "ok" });
     if (pathname === "/readyz") return json(res, requestId, ...(await readiness(runtime)));
-    if (req.method === "GET" && runtime.prmPaths.has(pathname))
-      return json(res, requestId, 200, runtime.prm, { "cache-control": "max-age=300" });
+    const prm = req.method === "GET" ? runtime.prm.get(pathname) : undefined;
+    if (prm) return json(res, requestId, 200, prm, { "cache-control": "max-age=300" });
     if (req.method === "GET" && pathname === "/.well-known/oauth-authorization-server") {
       const metadata = await runtime.verifier.keys.metadata();
       return metadata
@@ -184,7 +181,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         { connection: "close" },
       );
 
-    const release = isStream(req, bundle.mcp?.path, pathname) ? () => undefined : runtime.acquire();
+    // A GET on an MCP path is the long-lived SSE stream: it does not hold a retiring runtime open.
+    const release = mcpHandler && req.method === "GET" ? () => undefined : runtime.acquire();
     const cancellation = new RequestCancellation();
     const onClose = () => {
       if (!res.writableFinished) cancellation.cancel(new Error("the client went away"));
@@ -201,14 +199,14 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
         const ctx = identify(auth.principal, requestId, runtime, cancellation);
         // MCP upstream requests are made by the SDK's transports, out of reach of ctx: they take the request id
         // and trace context from this scope. LLM provider requests carry them from ctx.
-        return handler === runtime.mcp.handle
+        return mcpHandler
           ? withUpstreamPropagation(requestId, req.headers, () => handler(ctx, req, res))
           : handler(ctx, req, res);
       });
     } catch (error) {
       // The request's own kind: a failure serving a request is not a configuration event.
       audit.record({
-        kind: handler === runtime.mcp.handle ? "mcp" : "llm",
+        kind: mcpHandler ? "mcp" : "llm",
         decision: "error",
         reason: `unhandled: ${(error as Error).message}`,
         status: 500,
