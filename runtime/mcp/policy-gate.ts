@@ -19,6 +19,7 @@ import { insufficientScopeChallenge, resourceMetadataUrl } from "../auth/challen
 import { type MaybePromise, type Stage, andThen } from "../http/stage.js";
 import type { LimitDecision } from "../http/types.js";
 import { ATTR } from "../observability/index.js";
+import { isMetaTool } from "./discovery.js";
 import type { McpExchange, McpRefusal } from "./exchange.js";
 import { type JsonRpcRequestLike, POLICY_REFUSED, asRequest, jsonRpcError } from "./jsonrpc.js";
 
@@ -72,6 +73,9 @@ export const authorize: McpStage = {
         x.toolCalls += 1;
         name = typeof params.name === "string" ? params.name : undefined;
         const item = name === undefined ? undefined : session.tools.resolve(name);
+        // Discovery's meta-tools decide on the caller's allowed catalog themselves (./discovery.ts).
+        if (!item && name !== undefined && x.services.endpoint.discovery === "progressive" && isMetaTool(name))
+          continue;
         if (!item) {
           x.audit({
             decision: "deny",

@@ -38,6 +38,7 @@ import { POLICY_REFUSED } from "./jsonrpc.js";
 import { type GuardOutcome, type RequestContext, type ToolCallGuard, passThroughToolGuard } from "../http/types.js";
 import { ATTR, upstreamCall } from "../observability/index.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
+import { SEARCH_TOOL, allowedTools, isMetaTool, listed, search, select } from "./discovery.js";
 import type { McpEndpoint } from "./endpoint.js";
 import type { UpstreamConnection } from "./upstream.js";
 
@@ -46,6 +47,8 @@ export interface HandledSession {
   readonly server: Server;
   /** What the session shows and under which names (./endpoint.ts). */
   readonly endpoint: McpEndpoint;
+  /** Progressive discovery: the exposed names the client selected (./discovery.ts). */
+  readonly workingSet: Set<string>;
   /** True once `ready` resolved: requests then skip awaiting it. */
   readonly started: boolean;
   readonly ready: Promise<void>;
@@ -110,9 +113,20 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
   const server = session.server;
   const endpoint = session.endpoint;
 
+  const progressive = endpoint.discovery === "progressive";
+  /** The tools of the session as discovery reads them: the name table and the upstreams' definitions. */
+  const catalog = () => {
+    const byUpstream = new Map(session.upstreams.map((u) => [u.id, new Map(u.catalog.tools.map((t) => [t.name, t]))]));
+    return {
+      items: session.tools.items,
+      definition: (item: NamedItem) => byUpstream.get(item.upstreamId)?.get(item.name),
+    };
+  };
+
   server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
     const scopes = contextOf(extra).principal.scopes;
     if (!session.started) await session.ready;
+    if (progressive) return { tools: listed(allowedTools(catalog(), scopes, policy), session.workingSet) };
     const byUpstream = new Map(session.upstreams.map((u) => [u.id, new Map(u.catalog.tools.map((t) => [t.name, t]))]));
     const tools = session.tools.items
       .filter((item) => decideTool(scopes, item.upstreamId, item.name, policy).allowed)
@@ -126,6 +140,8 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
     const ctx = contextOf(extra);
     if (!session.started) await session.ready;
+    if (progressive && isMetaTool(request.params.name))
+      return discover(request.params.name, request.params.arguments ?? {}, ctx, extra);
     const item = resolveTool(session, request.params.name);
     const decision = decideTool(ctx.principal.scopes, item.upstreamId, item.name, policy);
     if (!decision.allowed) throw new McpError(POLICY_REFUSED, `tool refused: ${decision.rule}`);
@@ -218,6 +234,37 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
     });
     return after.value as CallToolResult;
   });
+
+  /** A meta-tool call of progressive discovery, on the caller's allowed catalog; audited as a discovery. */
+  const discover = async (
+    name: string,
+    args: Record<string, unknown>,
+    ctx: RequestContext,
+    extra: Extra,
+  ): Promise<CallToolResult> => {
+    const allowed = allowedTools(catalog(), ctx.principal.scopes, policy);
+    let result: CallToolResult;
+    if (name === SEARCH_TOOL) result = search(allowed, args);
+    else {
+      const selected = select(allowed, session.workingSet, args);
+      result = selected.result;
+      // On the select call's own stream, ahead of its answer: the client lists again and sees the working set.
+      if (selected.changed)
+        await extra.sendNotification({ method: "notifications/tools/list_changed" }).catch(() => {});
+    }
+    ctx.audit.record({
+      kind: "mcp",
+      decision: "allow",
+      method: "tools/call",
+      tool: name,
+      rule: "discovery",
+      principal: ctx.principal.subject,
+      client: ctx.principal.clientId,
+      requestId: ctx.requestId,
+      traceId: ctx.traceId,
+    });
+    return result;
+  };
 
   server.setRequestHandler(ListPromptsRequestSchema, async (_request, extra) => {
     const scopes = contextOf(extra).principal.scopes;

@@ -87,6 +87,8 @@ export class McpSession {
   public initializeParams: Partial<InitializeRequest["params"]> | undefined;
   public tools = new NameTable([]);
   public prompts = new NameTable([]);
+  /** Progressive discovery: the exposed names the client selected (./discovery.ts). */
+  public readonly workingSet = new Set<string>();
   private userToken: string;
   private closed = false;
   /** Downstream tools/call request ids in flight per upstream: where upstream sampling/elicitation goes. */
