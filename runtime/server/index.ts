@@ -71,7 +71,6 @@ export function requestPath(url: string | undefined): string {
 
 const SHUTTING_DOWN = new Error("the gateway is shutting down");
 
-
 export async function startGateway(options: GatewayOptions): Promise<RunningGateway> {
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
