@@ -68,7 +68,6 @@ function toolOf(operation: OpenApiOperation): Tool {
       readOnlyHint: reads,
       destructiveHint: operation.method === "DELETE",
       idempotentHint: reads || operation.method === "PUT" || operation.method === "DELETE",
-      openWorldHint: false,
     },
   };
 }
