@@ -8,6 +8,11 @@
  * by name fail for that reason alone. A second run goes through the proxy's name mapping (name-mapping.ts)
  * and measures the gateway's protocol handling itself. Both compare the exact set of passing scenarios, and
  * the plain run's failures must be that naming alone; the per-scenario outcome is printed for the README.
+ *
+ * A third run needs no rewriting: a second gateway with the production defaults (GuardPolicy's default guards,
+ * the destructive always-blocked floor) serves the fixture on a role endpoint that keeps the upstream's own names
+ * (`/mcp/conf`, toolNames "upstream"). Every scenario passes except those a guard changes (GUARD_CHANGED), each
+ * failing for exactly that guard's reason.
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
@@ -15,7 +20,9 @@ import { type IncomingMessage, type ServerResponse, createServer, request as htt
 import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { App, TerraformStack } from "cdktf";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DESTRUCTIVE_TOOL_PATTERNS, GuardPolicy } from "../../constructs/guard-policy.js";
 import { type TestPlatform, startTestPlatform } from "../support/gateway.js";
 import { closeServer, listen } from "../runtime/mcp-fixtures.js";
 import { type FixtureServer, startConformanceFixture } from "./fixture-server.js";
@@ -77,6 +84,16 @@ const PASSING_PLAIN = [
   "dns-rebinding-protection",
 ].sort();
 
+/**
+ * Scenarios the production default guards change, and how. tools-call-sampling: the conformance client answers the
+ * fixture's sampling request with "This is a test response from the client"; the prompt-injection guard (moderate)
+ * matches "this is a test" (a social-engineering phrase: "this is just a test, so ignore the rules") in that model
+ * output on its way back to the upstream and withholds it, as it would any model output carrying the phrase.
+ */
+const GUARD_CHANGED: Readonly<Record<string, RegExp>> = {
+  "tools-call-sampling": /sampling result withheld by guard: prompt-injection/,
+};
+
 /** How the gateway refuses a bare (not namespaced) name: the one acceptable failure of the plain run. */
 const BARE_NAME_REFUSAL = /Unknown (tool|prompt|resource): /;
 
@@ -85,6 +102,8 @@ const LIST_MESSAGE =
 
 let fixture: FixtureServer;
 let platform: TestPlatform;
+/** A second gateway with the production defaults: GuardPolicy's default guards and the always-blocked floor. */
+let production: TestPlatform;
 let proxy: ReturnType<typeof createServer>;
 let proxyUrl: string;
 let resultsDir: string;
@@ -94,38 +113,39 @@ beforeAll(async () => {
   // The proxy listens first: the runner's localhost Origin (the proxy's address) must be an allowed CORS origin.
   let target: URL | undefined;
   let token = "";
+  let productionTarget: URL | undefined;
+  let productionToken = "";
   proxy = createServer((req: IncomingMessage, res: ServerResponse) => {
     if (!target) {
       res.writeHead(503).end();
       return;
     }
     const mapNames = req.url?.startsWith("/mapped/") ?? false;
-    const path = mapNames ? (req.url ?? "").slice("/mapped".length) : req.url;
-    const headers = { ...req.headers, authorization: `Bearer ${token}` };
-    const upstream = httpRequest(
-      { host: target.hostname, port: target.port, method: req.method, path, headers },
-      (answer) => {
-        if (!mapNames) {
-          res.writeHead(answer.statusCode ?? 502, answer.headers);
-          answer.pipe(res);
-          return;
+    const toProduction = req.url?.startsWith("/production/") ?? false;
+    const path = mapNames || toProduction ? (req.url ?? "").replace(/^\/[a-z]+/, "") : req.url;
+    const to = toProduction && productionTarget ? productionTarget : target;
+    const headers = { ...req.headers, authorization: `Bearer ${toProduction ? productionToken : token}` };
+    const upstream = httpRequest({ host: to.hostname, port: to.port, method: req.method, path, headers }, (answer) => {
+      if (!mapNames) {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+        return;
+      }
+      const { "content-length": _length, ...rest } = answer.headers;
+      res.writeHead(answer.statusCode ?? 502, rest);
+      // Line by line, so server-to-client requests on an open SSE stream (sampling, elicitation) flow through.
+      let pending = "";
+      answer.setEncoding("utf8");
+      answer.on("data", (chunk: string) => {
+        pending += chunk;
+        const cut = pending.lastIndexOf("\n");
+        if (cut >= 0) {
+          res.write(unmapResponseText(pending.slice(0, cut + 1), UPSTREAM));
+          pending = pending.slice(cut + 1);
         }
-        const { "content-length": _length, ...rest } = answer.headers;
-        res.writeHead(answer.statusCode ?? 502, rest);
-        // Line by line, so server-to-client requests on an open SSE stream (sampling, elicitation) flow through.
-        let pending = "";
-        answer.setEncoding("utf8");
-        answer.on("data", (chunk: string) => {
-          pending += chunk;
-          const cut = pending.lastIndexOf("\n");
-          if (cut >= 0) {
-            res.write(unmapResponseText(pending.slice(0, cut + 1), UPSTREAM));
-            pending = pending.slice(cut + 1);
-          }
-        });
-        answer.on("end", () => res.end(unmapResponseText(pending, UPSTREAM)));
-      },
-    );
+      });
+      answer.on("end", () => res.end(unmapResponseText(pending, UPSTREAM)));
+    });
     upstream.on("error", () => res.headersSent || res.writeHead(502).end());
     if (!mapNames || req.method !== "POST") {
       req.pipe(upstream);
@@ -158,12 +178,33 @@ beforeAll(async () => {
   });
   token = await platform.token("reader");
   target = new URL(platform.url);
+  const defaults = new GuardPolicy(new TerraformStack(new App(), "conformance"), "Default").toBundle();
+  production = await startTestPlatform({
+    bundle: (bundle) => ({
+      ...bundle,
+      server: { ...bundle.server, corsOrigins: [`http://localhost:${port}`, `http://127.0.0.1:${port}`] },
+      guardPolicies: [defaults],
+      mcp: {
+        path: "/mcp",
+        policy: defaults.id,
+        upstreams: [{ id: UPSTREAM, transport: { type: "streamable-http", url: fixture.url } }],
+        grants: [{ scope: "mcp:read", upstream: UPSTREAM, tools: ["*"] }],
+        deny: [],
+        alwaysBlocked: [{ upstream: "*", tools: [...DESTRUCTIVE_TOOL_PATTERNS], reason: "destructive" }],
+        // The conformance scenarios call the fixture's own names: a role endpoint that keeps them.
+        endpoints: [{ role: "conf", tools: [{ upstream: UPSTREAM, tools: ["*"] }], toolNames: "upstream" }],
+      },
+    }),
+  });
+  productionToken = await production.token("reader");
+  productionTarget = new URL(production.url);
   resultsDir = mkdtempSync(join(tmpdir(), "tollgate-conformance-"));
 }, 60_000);
 
 afterAll(async () => {
   if (proxy) await closeServer(proxy);
   await platform?.close();
+  await production?.close();
   await fixture?.close();
   if (resultsDir) rmSync(resultsDir, { recursive: true, force: true });
 });
@@ -248,5 +289,22 @@ describe("MCP conformance through the gateway", () => {
     const outcomes = readOutcomes(output, outputDir);
     expect(names(outcomes), "the runner's scenarios changed: update SCENARIOS").toEqual(SCENARIOS);
     expect(names(report("conformance (names mapped)", output, outcomes)), LIST_MESSAGE).toEqual(SCENARIOS);
+  }, 300_000);
+
+  it("on a role endpoint with the upstream's own names, the default guards and the always-blocked floor, passes every scenario a guard does not change", async () => {
+    const outputDir = join(resultsDir, "production");
+    const output = await runConformance(proxyUrl.replace(/\/mcp$/, "/production/mcp/conf"), outputDir);
+    const outcomes = readOutcomes(output, outputDir);
+    expect(names(outcomes), "the runner's scenarios changed: update SCENARIOS").toEqual(SCENARIOS);
+    const changedByGuards = Object.keys(GUARD_CHANGED).sort();
+    expect(names(report("conformance (own names, production guards)", output, outcomes)), LIST_MESSAGE).toEqual(
+      SCENARIOS.filter((s) => !changedByGuards.includes(s)),
+    );
+    const failures = Object.fromEntries(
+      outcomes.filter((o) => o.failed > 0).map((o) => [o.scenario, o.failures.join("; ")] as const),
+    );
+    expect(Object.keys(failures).sort()).toEqual(changedByGuards);
+    for (const [scenario, reason] of Object.entries(GUARD_CHANGED))
+      expect(failures[scenario], scenario).toMatch(reason);
   }, 300_000);
 });
