@@ -95,7 +95,10 @@ async function callOperation(
   }
   // The upstream's own credentials win over any argument of the same name (header names are case-insensitive).
   for (const [name, value] of Object.entries(credentials)) headers[name.toLowerCase()] = value;
-  const signal = AbortSignal.any([cancelled, AbortSignal.timeout(options.timeoutMs)]);
+  // The session gives the whole call `timeoutMs`; the request gets a little less, so a slow service is an error
+  // result the agent can read rather than the call's own timeout.
+  const deadlineMs = Math.max(100, options.timeoutMs - Math.min(1_000, Math.floor(options.timeoutMs / 10)));
+  const signal = AbortSignal.any([cancelled, AbortSignal.timeout(deadlineMs)]);
   let response: Response;
   try {
     response = await options.fetch(built.url, {
@@ -105,7 +108,7 @@ async function callOperation(
       signal,
     });
   } catch (error) {
-    if (signal.aborted && !cancelled.aborted) return errorResult(`no answer within ${options.timeoutMs} ms`);
+    if (signal.aborted && !cancelled.aborted) return errorResult(`no answer within ${deadlineMs} ms`);
     if (cancelled.aborted) throw error;
     return errorResult(`the service could not be reached (${failureCode(error)})`);
   }

@@ -4,12 +4,14 @@
  * OpenAPI 3.1 document and converted the way a synth converts it. One upstream is reached with a static
  * secret header, one with RFC 8693 token exchange.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { type Server, createServer } from "node:http";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import type { CallToolResult } from "@modelcontextprotocol/sdk/types.js";
 import { decodeJwt } from "jose";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { OpenApiDocument } from "../../constructs/openapi-document.js";
+import { connectMcp } from "../../examples/local-platform/mcp-client.js";
 import {
   TICKETS_DOCUMENT,
   type TicketsService,
@@ -18,6 +20,7 @@ import {
 import type { Bundle } from "../../policies/bundle/index.js";
 import { openApiTools } from "../../policies/openapi/tools.js";
 import { createUpstreamReadiness } from "../../runtime/server/readiness.js";
+import { closeServer, listen } from "./mcp-fixtures.js";
 import { TEST_CLIENTS, type TestPlatform, mcpHeaders, startTestPlatform } from "../support/gateway.js";
 
 const SERVICE_TOKEN = "tickets-service-token-0123456789";
@@ -27,11 +30,16 @@ const KEY = ["AKIA", "Z7QW3XK9PL2MN4TR"].join("");
 let service: TicketsService;
 let exchanged: TicketsService;
 let platform: TestPlatform;
+let silent: Server;
+let silentUrl: string;
 const clients: Client[] = [];
 
 beforeAll(async () => {
   service = await startTicketsService({ token: SERVICE_TOKEN });
   exchanged = await startTicketsService();
+  // Accepts requests and never answers them.
+  silent = createServer(() => undefined);
+  silentUrl = await listen(silent);
   const document = await OpenApiDocument.fromFile(TICKETS_DOCUMENT);
   const { tools, problems } = openApiTools(document.document, { upstreamId: "tickets" });
   expect(problems).toEqual([]);
@@ -74,6 +82,11 @@ beforeAll(async () => {
             },
           },
           {
+            id: "silent",
+            transport: { type: "openapi", baseUrl: silentUrl, operations },
+            timeoutMs: 1_000,
+          },
+          {
             id: "unauthorized",
             transport: { type: "openapi", baseUrl: service.baseUrl, operations },
             credentials: {
@@ -86,6 +99,7 @@ beforeAll(async () => {
         ],
         grants: [
           { scope: "mcp:read", upstream: "unauthorized", tools: ["getTicket"] },
+          { scope: "mcp:write", upstream: "silent", tools: ["getTicket"] },
           { scope: "mcp:read", upstream: "tickets", tools: read },
           { scope: "mcp:write", upstream: "tickets", tools: [...write, "deleteTicket"] },
           { scope: "mcp:read", upstream: "delegated", tools: read },
@@ -105,14 +119,13 @@ afterAll(async () => {
   await platform?.close();
   await service?.close();
   await exchanged?.close();
+  silent?.closeAllConnections();
+  await closeServer(silent);
 });
 
+/** The MCP SDK client over streamable HTTP with a bearer token (the local platform's tour client). */
 async function connect(token: string): Promise<Client> {
-  const transport = new StreamableHTTPClientTransport(new URL(platform.mcpUrl), {
-    requestInit: { headers: { authorization: `Bearer ${token}` } },
-  });
-  const client = new Client({ name: "openapi-e2e", version: "1.0.0" });
-  await client.connect(transport);
+  const client = await connectMcp(platform.mcpUrl, token);
   clients.push(client);
   return client;
 }
@@ -309,6 +322,15 @@ describe("REST operations as MCP tools through the real gateway", () => {
     expect(result.isError).toBe(true);
     expect(textOf(result)).toBe("the gateway could not obtain its credentials for this service");
     expect(service.received.length).toBe(before);
+  });
+
+  it("a service that does not answer in time is an error result naming the deadline, within the upstream's timeout", async () => {
+    const writer = await connect(await platform.token("writer"));
+    const started = Date.now();
+    const result = await writer.callTool({ name: "silent__getTicket", arguments: { ticketId: "T-1" } });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toBe("no answer within 900 ms");
+    expect(Date.now() - started).toBeLessThan(5_000);
   });
 });
 
