@@ -7,15 +7,22 @@
  *   node --import tsx bench/tools/compare-builds.ts --save-base   # build the tree as it is now: the base
  *   # ... change the runtime ...
  *   node --import tsx bench/tools/compare-builds.ts [--stream | --tokens]    # build again and compare with the base
+ *   node --import tsx bench/tools/compare-builds.ts --agent    # the agent workload (4-64 KB histories, a token per user)
+ *
+ * A bare undici pass-through (bench/llm.ts's) takes the same load in the same windows, so each build's CPU per
+ * request is also printed as a ratio to it: the number the issue-22 targets are stated in.
+ * `--profile <dir>` writes a V8 CPU profile of the new build there when it exits (`--cpu-prof`).
  *
  * Not part of `npm run bench` (it needs a base saved beforehand). Both builds get bench/llm.ts's full chain
  * (JWT, FULL_CHAIN_POLICY) and the same upstream: JSON by default, `--stream` streams written in one write,
- * `--tokens` streams written token by token (one SSE event per write, as vendors stream). Both run
- * pinned to core 1 when there is a second core (./support/gateway-process.ts).
+ * `--tokens` streams written token by token (one SSE event per write, as vendors stream); `--agent` sends
+ * ../workload/agent.ts's JSON requests instead of today's one short conversation, every target the same
+ * sequence. All run pinned to core 1 when there is a second core (../support/gateway-process.ts).
  */
 import { existsSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { Pool } from "undici";
+import { agentCalls, agentClients, agentHeaders, type Call } from "../support/agent-users.js";
 import { startAuthServer } from "../../examples/local-platform/auth-server.js";
 import { startLlmUpstream } from "../../examples/local-platform/llm-upstream.js";
 import { buildGateway } from "../../scripts/build-runtime.js";
@@ -26,12 +33,19 @@ import {
   pinThisProcess,
   startGatewayProcess,
 } from "../support/gateway-process.js";
+import { createAgentWorkload } from "../workload/agent.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
-const BASE_DIR = "node_modules/.cache/tollgate-compare/base";
-const NEW_DIR = "node_modules/.cache/tollgate-compare/new";
+// Per work tree: work trees of one checkout may share node_modules.
+const BASE_DIR = `node_modules/.cache/tollgate-compare/${basename(ROOT)}/base`;
+const NEW_DIR = `node_modules/.cache/tollgate-compare/${basename(ROOT)}/new`;
 const WINDOWS = 12;
-const PER_WINDOW = 1500;
+const agent = process.argv.includes("--agent");
+/** Agent requests carry 4-64 KB each: fewer per window. */
+const PER_WINDOW = agent ? 500 : 1500;
+const AGENT_USERS = 64;
+const profileAt = process.argv.indexOf("--profile");
+const profileDir = profileAt > 0 ? process.argv[profileAt + 1] : undefined;
 const AUDIENCE = "https://gateway.bench.test";
 const build = (outdir: string) =>
   buildGateway({ entryPoints: { "gateway-child": "bench/support/gateway-child.ts" }, outdir });
@@ -51,7 +65,10 @@ const upstream = await startLlmUpstream({ maxRecorded: 0, ...(tokens ? { streamW
 const as = await startAuthServer({
   audience: AUDIENCE,
   scopes: ["mcp:read"],
-  clients: [{ clientId: "bench", clientSecret: "bench-secret", grants: ["client_credentials"], scopes: ["mcp:read"] }],
+  clients: [
+    { clientId: "bench", clientSecret: "bench-secret", grants: ["client_credentials"], scopes: ["mcp:read"] },
+    ...(agent ? agentClients(AGENT_USERS, ["mcp:read"]) : []),
+  ],
 });
 const { access_token: token } = await as.clientCredentials({
   clientId: "bench",
@@ -90,30 +107,56 @@ const body = JSON.stringify({
   ],
 });
 const headers = { "content-type": "application/json", authorization: `Bearer ${token}` };
+const userHeaders = agent ? await agentHeaders(as, AGENT_USERS, ["mcp:read"]) : [];
+const workload = createAgentWorkload({ seed: 1, users: AGENT_USERS, piiFraction: 0.2 });
+/** The next `count` calls: the agent workload's next requests, or today's body `count` times. */
+const calls = (count: number): Call[] =>
+  agent
+    ? agentCalls(workload.take(count), userHeaders)
+    : Array.from({ length: count }, () => ({ payload: body, headers }));
 
 interface Proxy {
   readonly pool: Pool;
+  readonly path: string;
   readonly process: GatewayProcess;
 }
 
-async function start(file: string): Promise<Proxy> {
+async function start(file: string, profile?: string): Promise<Proxy> {
+  const options = process.env.NODE_OPTIONS;
+  if (profile) process.env.NODE_OPTIONS = `${options ?? ""} --cpu-prof --cpu-prof-dir=${profile}`;
   const gateway = await startGatewayProcess(
     { mode: "tollgate", bundle, env: { BENCH_KEY: "bench-provider-key" } },
     file,
-  );
-  return { pool: new Pool(`http://127.0.0.1:${gateway.port}`, { connections: 16 }), process: gateway };
+  ).finally(() => {
+    if (options === undefined) delete process.env.NODE_OPTIONS;
+    else process.env.NODE_OPTIONS = options;
+  });
+  return {
+    pool: new Pool(`http://127.0.0.1:${gateway.port}`, { connections: 16 }),
+    path: "/openai/v1/chat/completions",
+    process: gateway,
+  };
 }
 
-async function load(proxy: Proxy, count: number, concurrency: number): Promise<void> {
+async function startPassThrough(): Promise<Proxy> {
+  const gateway = await startGatewayProcess({ mode: "passthrough", upstream: upstream.url });
+  return {
+    pool: new Pool(`http://127.0.0.1:${gateway.port}`, { connections: 16 }),
+    path: "/v1/chat/completions",
+    process: gateway,
+  };
+}
+
+async function load(proxy: Proxy, batch: readonly Call[], concurrency: number): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: concurrency }, async () => {
-      while (next++ < count) {
+      for (let call = batch[next++]; call; call = batch[next++]) {
         const response = await proxy.pool.request({
-          path: "/openai/v1/chat/completions",
+          path: proxy.path,
           method: "POST",
-          headers,
-          body,
+          headers: call.headers,
+          body: call.payload,
         });
         await response.body.dump();
         if (response.statusCode !== 200) throw new Error(`status ${response.statusCode}`);
@@ -124,24 +167,35 @@ async function load(proxy: Proxy, count: number, concurrency: number): Promise<v
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const base = await start(join(ROOT, BASE_DIR, "gateway-child.mjs"));
-const next = await start(join(await build(NEW_DIR), "gateway-child.mjs"));
-await Promise.all([load(base, 2000, 8), load(next, 2000, 8)]); // warm-up
+const next = await start(join(await build(NEW_DIR), "gateway-child.mjs"), profileDir);
+const passThrough = await startPassThrough();
+const proxies = [base, next, passThrough];
+const warmUp = calls(agent ? 1000 : 2000);
+await Promise.all(proxies.map((proxy) => load(proxy, warmUp, 8)));
 const ratios: number[] = [];
-const perRequest = { base: [] as number[], next: [] as number[] };
+const perRequest = { base: [] as number[], next: [] as number[], passThrough: [] as number[] };
+const toPassThrough = { base: [] as number[], next: [] as number[] };
 for (let window = 0; window < WINDOWS; window++) {
-  const [base0, next0] = [await base.process.cpuMicros(), await next.process.cpuMicros()];
-  await Promise.all([load(base, PER_WINDOW, 8), load(next, PER_WINDOW, 8)]);
-  const b = ((await base.process.cpuMicros()) - base0) / PER_WINDOW;
-  const n = ((await next.process.cpuMicros()) - next0) / PER_WINDOW;
+  const batch = calls(PER_WINDOW);
+  const before = await Promise.all(proxies.map((proxy) => proxy.process.cpuMicros()));
+  await Promise.all(proxies.map((proxy) => load(proxy, batch, 8)));
+  const after = await Promise.all(proxies.map((proxy) => proxy.process.cpuMicros()));
+  const [b, n, p] = after.map((micros, i) => (micros - (before[i] ?? 0)) / PER_WINDOW) as [number, number, number];
   perRequest.base.push(b);
   perRequest.next.push(n);
+  perRequest.passThrough.push(p);
   ratios.push(n / b);
+  toPassThrough.base.push(b / p);
+  toPassThrough.next.push(n / p);
 }
+const kind = tokens ? "token-by-token streaming" : stream ? "streaming (whole-reply upstream)" : "JSON";
 console.log(
-  `${tokens ? "token-by-token streaming" : stream ? "streaming (whole-reply upstream)" : "JSON"} chat completions, ${WINDOWS} windows of ${PER_WINDOW} requests per build, both builds loaded at once on core 1:\n` +
-    `  base ${median(perRequest.base).toFixed(0)} µs/request, new ${median(perRequest.next).toFixed(0)} µs/request; ratio new/base ${median(ratios).toFixed(3)} (per window: ${ratios.map((r) => r.toFixed(2)).join(" ")})`,
+  `${kind} chat completions${agent ? " (agent workload)" : ""}, ${WINDOWS} windows of ${PER_WINDOW} requests per build and the pass-through, all loaded at once on core 1:\n` +
+    `  base ${median(perRequest.base).toFixed(0)} µs/request, new ${median(perRequest.next).toFixed(0)} µs/request, pass-through ${median(perRequest.passThrough).toFixed(0)} µs/request\n` +
+    `  ratio new/base ${median(ratios).toFixed(3)} (per window: ${ratios.map((r) => r.toFixed(2)).join(" ")})\n` +
+    `  CPU per request against the pass-through: base ${median(toPassThrough.base).toFixed(2)}x, new ${median(toPassThrough.next).toFixed(2)}x`,
 );
-for (const proxy of [base, next]) {
+for (const proxy of proxies) {
   await proxy.pool.close();
   proxy.process.close();
 }
