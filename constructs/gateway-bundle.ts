@@ -12,6 +12,7 @@ import { writeOnSynth } from "./bundle-output.js";
 import { TollgateChecks, report } from "./checks.js";
 import { markKind } from "./construct-kind.js";
 import { DESTRUCTIVE_TOOL_PATTERNS } from "./destructive-tools.js";
+import { type McpCatalogSettings, mcpCatalogFields } from "./mcp-catalog.js";
 import { isDevEnvironment } from "./environment.js";
 import type { BundleValue, GatewayRoute } from "./gateway-route.js";
 import type { GuardPolicy } from "./guard-policy.js";
@@ -148,6 +149,13 @@ export interface GatewayBundleProps {
    * @default false (no console; the admin port answers 404 under /console)
    */
   readonly console?: GatewayConsoleSettings | false;
+  /**
+   * How the MCP catalog is shown: the upstream's own tool names instead of `<upstream>__<tool>`, progressive
+   * discovery for large catalogs, and per-role endpoints (`<mcpPath>/<role>`) that show only a role's tools.
+   * None of it widens access: the scopes, deny rules and always-blocked tools decide first, everywhere.
+   * @default namespaced names, every allowed tool listed, no role endpoints
+   */
+  readonly mcpCatalog?: McpCatalogSettings;
   /**
    * Downstream MCP sessions. `maxStdioProcesses` bounds the child processes of stdio upstreams a replica runs
    * for all its sessions together (a session past it gets 503 with Retry-After); size pod memory for it.
@@ -406,6 +414,7 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint, IAgent
                 ...destructiveFloor(p.environment, blocked),
               ],
               ...(p.mcpSessions ? { sessions: definedSettings({ ...p.mcpSessions }) } : {}),
+              ...mcpCatalogFields(p.mcpCatalog),
             },
           }
         : {}),

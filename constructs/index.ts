@@ -11,6 +11,7 @@ export type { OpenApiOperationOptions, ToolAccess } from "../policies/openapi/to
 export * from "./guard-policy.js";
 export * from "./container-image.js";
 export * from "./gateway-bundle.js";
+export type { McpCatalogSettings, McpRoleEndpoint } from "./mcp-catalog.js";
 export * from "./gateway-deployment.js";
 export { GatewayIngress, type AlbExposure, type CertManagerExposure, type GatewayExposure } from "./gateway-ingress.js";
 export { GatewayRedis, type GatewayRedisProps } from "./gateway-redis.js";

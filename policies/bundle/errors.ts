@@ -35,7 +35,7 @@ const FIXES: readonly [RegExp, string][] = [
   [/^mcp\.upstreams\[\d+\]\.transport/, "set GatewayRoute.mcp({ url }) or GatewayRoute.mcp({ command })"],
   [/^mcp\.upstreams\[\d+\]\.credentials/, "set GatewayRoute.mcp({ credentials })"],
   [/^mcp\.sessions/, "set GatewayBundle({ mcpSessions })"],
-  [/^mcp\.(endpoints|toolNames|discovery)/, "set GatewayBundle({ mcpEndpoints, mcpToolNames, mcpDiscovery })"],
+  [/^mcp\.(endpoints|toolNames|discovery)/, "set GatewayBundle({ mcpCatalog })"],
   [/^mcp\.upstreams/, "set GatewayRoute.mcp({ ... })"],
   [/^mcp\.(grants|deny)/, "use McpScopes.grantTools(...) / denyTools(...)"],
   [/^mcp\.alwaysBlocked/, "set GuardPolicy({ alwaysBlockedTools })"],
