@@ -7,15 +7,13 @@
  */
 import type { Bundle, McpConfig, ToolDiscovery, ToolNaming } from "../../policies/bundle/index.js";
 import { type CompiledPattern, compilePattern, namespacedUri, splitNamespacedUri } from "../../policies/tools/index.js";
-import { publicUrlOf, roleEndpointPath } from "../auth/challenge.js";
+import { roleEndpointPath } from "../auth/challenge.js";
 
 export interface McpEndpoint {
   /** The path the endpoint is served at. */
   readonly path: string;
   /** The role, for a role endpoint; undefined on the main path. */
   readonly role: string | undefined;
-  /** The RFC 9728 `resource` of this endpoint. */
-  readonly resource: string;
   readonly naming: ToolNaming;
   readonly discovery: ToolDiscovery;
   /** The upstreams this endpoint's sessions connect to, in bundle order. */
@@ -69,12 +67,11 @@ function instructionsFor(naming: ToolNaming, discovery: ToolDiscovery, role: str
 }
 
 /** The main MCP path's endpoint. */
-export function mainEndpoint(bundle: Bundle, mcp: McpConfig): McpEndpoint {
+function mainEndpoint(mcp: McpConfig): McpEndpoint {
   const upstreams = mcp.upstreams;
   return {
     path: mcp.path,
     role: undefined,
-    resource: bundle.protectedResource.resource,
     naming: mcp.toolNames,
     discovery: mcp.discovery,
     upstreams,
@@ -85,7 +82,7 @@ export function mainEndpoint(bundle: Bundle, mcp: McpConfig): McpEndpoint {
 }
 
 /** Every role endpoint of the bundle, compiled once at load. */
-export function roleEndpoints(bundle: Bundle, mcp: McpConfig): McpEndpoint[] {
+function roleEndpoints(mcp: McpConfig): McpEndpoint[] {
   return mcp.endpoints.map((config) => {
     const patterns = new Map<string, CompiledPattern[]>();
     for (const entry of config.tools)
@@ -95,7 +92,6 @@ export function roleEndpoints(bundle: Bundle, mcp: McpConfig): McpEndpoint[] {
     return {
       path,
       role: config.role,
-      resource: publicUrlOf(bundle, path),
       naming: config.toolNames,
       discovery: config.discovery,
       upstreams,
@@ -109,5 +105,5 @@ export function roleEndpoints(bundle: Bundle, mcp: McpConfig): McpEndpoint[] {
 /** Every endpoint of the bundle's MCP section: the main path first. */
 export function mcpEndpoints(bundle: Bundle): McpEndpoint[] {
   const mcp = bundle.mcp;
-  return mcp ? [mainEndpoint(bundle, mcp), ...roleEndpoints(bundle, mcp)] : [];
+  return mcp ? [mainEndpoint(mcp), ...roleEndpoints(mcp)] : [];
 }

@@ -174,10 +174,9 @@ export function createMcpGateway(config: ActiveConfig, deps: McpGatewayDeps): Mc
     };
   const handlers = new Map(endpoints.map((services) => [services.endpoint.path, handlerFor(services)]));
   const main = endpoints[0];
-  const handle: HttpHandler = main
-    ? handlerFor(main)
-    : async (_ctx, _req, res) => sendJson(res, 404, { error: "this gateway has no MCP section" });
-  if (main) handlers.set(main.endpoint.path, handle);
+  const handle: HttpHandler =
+    (main && handlers.get(main.endpoint.path)) ??
+    (async (_ctx, _req, res) => sendJson(res, 404, { error: "this gateway has no MCP section" }));
 
   /** A 2026-07-28 notification is accepted and not forwarded: the upstream set has nothing to do with it. */
   const runPost = async (x: McpExchange): Promise<McpRefusal | undefined> => {

@@ -4,10 +4,10 @@
  * notifications/tools/list_changed and sees its working set. Attacks: searching for, selecting and then
  * calling a tool the scopes hide (or the always-blocked list refuses) reveals and enables nothing.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { type TestPlatform, mcpHeaders, startTestPlatform } from "../support/gateway.js";
+import { type TestPlatform, startTestPlatform } from "../support/gateway.js";
+import { connectMcpClient, postMcp, toolCall } from "../support/mcp-client.js";
 import { type CatalogUpstream, startCatalogUpstream } from "./mcp-catalog-fixture.js";
 import { toolListWatcher } from "./mcp-fixtures.js";
 
@@ -54,15 +54,7 @@ afterAll(async () => {
   await crm?.close();
 });
 
-async function connect(token: string, path = "/mcp") {
-  const transport = new StreamableHTTPClientTransport(new URL(`${platform.url}${path}`), {
-    requestInit: { headers: { authorization: `Bearer ${token}` } },
-  });
-  const client = new Client({ name: "discovering-agent", version: "1.0.0" });
-  await client.connect(transport);
-  clients.push(client);
-  return { client, transport };
-}
+const connect = (token: string, path = "/mcp") => connectMcpClient(`${platform.url}${path}`, token, clients);
 
 interface SearchPage {
   total: number;
@@ -126,16 +118,12 @@ describe("progressive discovery over a 200-tool catalog", () => {
     await expect(client.callTool({ name: "ticket_get_002", arguments: {} })).resolves.toMatchObject({
       content: [{ text: "ran ticket_get_002" }],
     });
-    const raw = await fetch(`${platform.url}/mcp`, {
-      method: "POST",
-      headers: { ...mcpHeaders(token), "mcp-protocol-version": "2025-11-25", "mcp-session-id": transport.sessionId! },
-      body: JSON.stringify({
-        jsonrpc: "2.0",
-        id: 99,
-        method: "tools/call",
-        params: { name: SELECT, arguments: { names: ["order_get_003"] } },
-      }),
-    });
+    const raw = await postMcp(
+      `${platform.url}/mcp`,
+      token,
+      transport.sessionId,
+      toolCall(99, SELECT, { names: ["order_get_003"] }),
+    );
     const stream = await raw.text();
     expect(stream.indexOf('"method":"notifications/tools/list_changed"')).toBeGreaterThan(-1);
     expect(stream.indexOf("notifications/tools/list_changed")).toBeLessThan(stream.indexOf('"id":99'));
@@ -152,11 +140,7 @@ describe("progressive discovery over a 200-tool catalog", () => {
     for (const query of ["invoice_update_011", "update", "contact_delete_020", "delete"])
       expect(await searchAll(client, query), query).toEqual([]);
     const call = (id: number, name: string, args: Record<string, unknown> = {}) =>
-      fetch(`${platform.url}/mcp`, {
-        method: "POST",
-        headers: { ...mcpHeaders(token), "mcp-protocol-version": "2025-11-25", "mcp-session-id": transport.sessionId! },
-        body: JSON.stringify({ jsonrpc: "2.0", id, method: "tools/call", params: { name, arguments: args } }),
-      });
+      postMcp(`${platform.url}/mcp`, token, transport.sessionId, toolCall(id, name, args));
     const selecting = await (
       await call(0, SELECT, { names: ["invoice_update_011", "contact_delete_020", "no_such_tool"] })
     ).text();
@@ -172,19 +156,10 @@ describe("progressive discovery over a 200-tool catalog", () => {
     const destroy = await call(2, "contact_delete_020");
     expect(await destroy.text()).toMatch(/always-blocked: destructive/);
     // A batch smuggling a hidden call beside a meta-tool call is refused whole.
-    const batch = await fetch(`${platform.url}/mcp`, {
-      method: "POST",
-      headers: { ...mcpHeaders(token), "mcp-protocol-version": "2025-11-25", "mcp-session-id": transport.sessionId! },
-      body: JSON.stringify([
-        {
-          jsonrpc: "2.0",
-          id: 3,
-          method: "tools/call",
-          params: { name: SELECT, arguments: { names: ["ticket_get_002"] } },
-        },
-        { jsonrpc: "2.0", id: 4, method: "tools/call", params: { name: "invoice_update_011", arguments: {} } },
-      ]),
-    });
+    const batch = await postMcp(`${platform.url}/mcp`, token, transport.sessionId, [
+      toolCall(3, SELECT, { names: ["ticket_get_002"] }),
+      toolCall(4, "invoice_update_011"),
+    ]);
     expect(batch.status).toBe(403);
     expect((await client.listTools()).tools.map((t) => t.name)).toEqual([SEARCH, SELECT]);
   });

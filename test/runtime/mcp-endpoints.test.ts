@@ -3,11 +3,11 @@
  * with real oidc-provider tokens, the MCP SDK client downstream, two SDK McpServer upstreams. A role
  * endpoint narrows what is shown and callable; it never widens what the scopes allow.
  */
-import { Client } from "@modelcontextprotocol/sdk/client/index.js";
-import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type BundleInput, validateRuntimeBundle } from "../../policies/bundle/index.js";
 import { type TestPlatform, initializeRequest, mcpHeaders, startTestPlatform } from "../support/gateway.js";
+import { connectMcpClient, postMcp, toolCall } from "../support/mcp-client.js";
 import { type HttpUpstream, startHttpUpstream } from "./mcp-fixtures.js";
 
 let web: HttpUpstream;
@@ -67,36 +67,12 @@ afterAll(async () => {
   await ledger?.close();
 });
 
-async function connect(token: string, path = "/mcp") {
-  const transport = new StreamableHTTPClientTransport(new URL(`${platform.url}${path}`), {
-    requestInit: { headers: { authorization: `Bearer ${token}` } },
-  });
-  const client = new Client({ name: "role-agent", version: "1.0.0" });
-  await client.connect(transport);
-  clients.push(client);
-  return { client, transport };
-}
+const connect = (token: string, path = "/mcp") => connectMcpClient(`${platform.url}${path}`, token, clients);
+const post = (path: string, token: string, sessionId: string | undefined, body: unknown) =>
+  postMcp(`${platform.url}${path}`, token, sessionId, body);
+const call = toolCall;
 
 const names = async (client: Client) => (await client.listTools()).tools.map((t) => t.name).sort();
-
-function post(path: string, token: string, sessionId: string | undefined, body: unknown) {
-  return fetch(`${platform.url}${path}`, {
-    method: "POST",
-    headers: {
-      ...mcpHeaders(token),
-      "mcp-protocol-version": "2025-11-25",
-      ...(sessionId ? { "mcp-session-id": sessionId } : {}),
-    },
-    body: JSON.stringify(body),
-  });
-}
-
-const call = (id: number, name: string, args: Record<string, unknown> = {}) => ({
-  jsonrpc: "2.0",
-  id,
-  method: "tools/call",
-  params: { name, arguments: args },
-});
 
 describe("per-role MCP endpoints", () => {
   it("a role endpoint lists only the role's tools, under the upstream's own names", async () => {
