@@ -69,7 +69,10 @@ interface Found {
   readonly tool: Tool;
 }
 
-/** The caller's allowed catalog: every tool the endpoint shows that the scopes allow, in table order. */
+/**
+ * The caller's allowed catalog: every tool the endpoint shows that the scopes allow, in table order (what
+ * `tools/list` shows on an endpoint without progressive discovery).
+ */
 export function allowedTools(catalog: Catalog, scopes: readonly string[], policy: CompiledToolPolicy): Found[] {
   return catalog.items.flatMap((item) => {
     if (!decideTool(scopes, item.upstreamId, item.name, policy).allowed) return [];

@@ -126,15 +126,9 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
   server.setRequestHandler(ListToolsRequestSchema, async (_request, extra) => {
     const scopes = contextOf(extra).principal.scopes;
     if (!session.started) await session.ready;
-    if (progressive) return { tools: listed(allowedTools(catalog(), scopes, policy), session.workingSet) };
-    const byUpstream = new Map(session.upstreams.map((u) => [u.id, new Map(u.catalog.tools.map((t) => [t.name, t]))]));
-    const tools = session.tools.items
-      .filter((item) => decideTool(scopes, item.upstreamId, item.name, policy).allowed)
-      .flatMap((item) => {
-        const tool = byUpstream.get(item.upstreamId)?.get(item.name);
-        return tool ? [{ ...tool, name: item.exposed }] : [];
-      });
-    return { tools };
+    const allowed = allowedTools(catalog(), scopes, policy);
+    if (progressive) return { tools: listed(allowed, session.workingSet) };
+    return { tools: allowed.map(({ item, tool }) => ({ ...tool, name: item.exposed })) };
   });
 
   server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
