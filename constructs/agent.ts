@@ -58,8 +58,9 @@ export interface AgentProps<S extends string = string> {
   readonly tokenExchange?: boolean;
   /**
    * Priority of the agent's access policy on the authorization server (1 is evaluated first; Okta applies the
-   * first policy whose clients include the app). Unique per server.
-   * @default 2 + the number of agents the gateway held before this one
+   * first policy whose clients include the app). Unique per server. Required on a server Tollgate did not create
+   * (`OktaApps.fromAuthServerId`): Tollgate adds nothing there without being told where.
+   * @default 2 + the number of agents the gateway held before this one (on a server Tollgate creates)
    */
   readonly accessPolicyPriority?: number;
 }
@@ -186,9 +187,18 @@ function scopeResources(set: IScopeSet, names: readonly string[]): ITerraformDep
   return resources ? names.flatMap((n) => (resources[n] ? [resources[n]] : [])) : [];
 }
 
+/** A server Tollgate did not create: it tells scope listeners (`ImportedAuthorizationServer.onScopesAllowed`). */
+function isImportedServer(server: IAuthorizationServer): boolean {
+  return typeof (server as Partial<{ onScopesAllowed: unknown }>).onScopesAllowed === "function";
+}
+
 /** Every problem with the props, each naming the prop and the fix. */
 function propsProblems(props: AgentProps): string[] {
   const errors: string[] = [];
+  if (props.accessPolicyPriority === undefined && isImportedServer(props.authServer))
+    errors.push(
+      "Agent.accessPolicyPriority: the authorization server already exists (OktaApps.fromAuthServerId): choose the priority of the agent's access policy among your own policies",
+    );
   if (!/^[a-z][a-z0-9-]{0,15}$/.test(props.agentId))
     errors.push(
       `Agent.agentId: expected a lower-case letter then letters, digits or - (≤ 16), got ${JSON.stringify(props.agentId)}`,

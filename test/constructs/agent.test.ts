@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Agent, type AgentProps, TollgateChecks } from "../../constructs/index.js";
+import { Agent, type AgentProps, OktaApps, TollgateChecks } from "../../constructs/index.js";
 import { validateSynthBundle } from "../../policies/bundle/index.js";
 import { DIGEST, smallPlatform } from "./fixtures.js";
 import { checkErrors, environmentStack, resources, synthJson, type TfJson } from "./synth-helpers.js";
@@ -153,6 +153,23 @@ describe("Agent", () => {
       ref("okta_app_oauth", "Okta_AgentApp", "client_id"),
       ref("okta_app_oauth", "ReaderAgent_App", "client_id"),
     ]);
+  });
+
+  it("adds a policy to an authorization server it did not create only at the priority the app chooses", () => {
+    const server = (p: ReturnType<typeof smallPlatform>) =>
+      OktaApps.fromAuthServerId(p.stack, "TeamServer", {
+        authServerId: "aus1team",
+        issuer: "https://acme.okta.com/oauth2/aus1team",
+        audience: "https://gw.acme.example",
+      });
+    expect(() => platformWithAgent((p) => ({ authServer: server(p) }))).toThrow(
+      /Agent\.accessPolicyPriority: the authorization server already exists/,
+    );
+    const tf = synthJson(platformWithAgent((p) => ({ authServer: server(p), accessPolicyPriority: 7 })).stack);
+    expect(named(tf, "okta_auth_server_policy", "ReaderAgent_Policy")).toMatchObject({
+      auth_server_id: "aus1team",
+      priority: 7,
+    });
   });
 
   it("refuses props Okta or AgentCore would refuse, naming the prop", () => {
