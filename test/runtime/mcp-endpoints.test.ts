@@ -3,10 +3,18 @@
  * with real oidc-provider tokens, the MCP SDK client downstream, two SDK McpServer upstreams. A role
  * endpoint narrows what is shown and callable; it never widens what the scopes allow.
  */
-import type { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { Client } from "@modelcontextprotocol/sdk/client/index.js";
+import { ClientCredentialsProvider } from "@modelcontextprotocol/sdk/client/auth-extensions.js";
+import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type BundleInput, validateRuntimeBundle } from "../../policies/bundle/index.js";
-import { type TestPlatform, initializeRequest, mcpHeaders, startTestPlatform } from "../support/gateway.js";
+import {
+  TEST_CLIENTS,
+  type TestPlatform,
+  initializeRequest,
+  mcpHeaders,
+  startTestPlatform,
+} from "../support/gateway.js";
 import { connectMcpClient, postMcp, toolCall } from "../support/mcp-client.js";
 import { type HttpUpstream, startHttpUpstream } from "./mcp-fixtures.js";
 
@@ -167,6 +175,21 @@ describe("per-role MCP endpoints", () => {
       JSON.parse(initializeRequest()),
     );
     expect(unknownRole.status).toBe(404);
+  });
+
+  it("the SDK client's OAuth flow discovers the role endpoint's own metadata and connects with nothing but its URL", async () => {
+    const provider = new ClientCredentialsProvider({
+      clientId: TEST_CLIENTS.admin.clientId,
+      clientSecret: TEST_CLIENTS.admin.clientSecret,
+      scope: "mcp:read mcp:write",
+      expectedIssuer: platform.as.issuer,
+    });
+    const client = new Client({ name: "oauth-role-agent", version: "0" });
+    clients.push(client);
+    await client.connect(
+      new StreamableHTTPClientTransport(new URL(`${platform.url}/mcp/ops`), { authProvider: provider }),
+    );
+    expect(await names(client)).toEqual(["get_time", "set_value"]);
   });
 
   it("a stateless (2026-07-28) tools/list on a role endpoint shows only the role's tools", async () => {
