@@ -49,6 +49,8 @@ export interface HandledSession {
   readonly endpoint: McpEndpoint;
   /** Progressive discovery: the exposed names the client selected (./discovery.ts). */
   readonly workingSet: Set<string>;
+  /** Keeps the working set where a resumed session finds it again. */
+  workingSetChanged(): Promise<void>;
   /** True once `ready` resolved: requests then skip awaiting it. */
   readonly started: boolean;
   readonly ready: Promise<void>;
@@ -243,8 +245,10 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
       const selected = select(allowed, session.workingSet, args);
       result = selected.result;
       // On the select call's own stream, ahead of its answer: the client lists again and sees the working set.
-      if (selected.changed)
+      if (selected.changed) {
+        await session.workingSetChanged();
         await extra.sendNotification({ method: "notifications/tools/list_changed" }).catch(() => {});
+      }
     }
     ctx.audit.record({
       kind: "mcp",

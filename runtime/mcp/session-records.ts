@@ -28,6 +28,8 @@ export interface SessionRecord {
   readonly created: number;
   /** The endpoint path the session was opened on. Absent in older records: the main MCP path. */
   readonly endpoint?: string;
+  /** Progressive discovery: the tool names the client selected (./discovery.ts). */
+  readonly workingSet?: readonly string[];
 }
 
 export class SessionStoreUnavailable extends Error {
@@ -173,6 +175,9 @@ function parseRecord(raw: string): SessionRecord | undefined {
       clientCapabilities: value.clientCapabilities ?? {},
       created: typeof value.created === "number" ? value.created : 0,
       ...(typeof value.endpoint === "string" ? { endpoint: value.endpoint } : {}),
+      ...(Array.isArray(value.workingSet)
+        ? { workingSet: value.workingSet.filter((n): n is string => typeof n === "string") }
+        : {}),
     };
   } catch {
     return undefined;

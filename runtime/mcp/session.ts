@@ -59,6 +59,8 @@ export interface SessionOptions {
   readonly onClosed: (session: McpSession) => void;
   /** A new session got its id, before the client gets the initialize answer (so its record exists by then). */
   readonly onInitialized?: (session: McpSession) => Promise<void>;
+  /** Progressive discovery: the working set changed (the registry keeps it in the session's record). */
+  readonly onWorkingSetChanged?: (session: McpSession) => Promise<void>;
   /** Upstream reconnect backoff (tests shorten it). */
   readonly minBackoffMs?: number;
   /**
@@ -157,6 +159,11 @@ export class McpSession {
       },
     );
     installHandlers(this, options);
+  }
+
+  /** Progressive discovery changed the working set: kept in the record, so a resumed session keeps it too. */
+  workingSetChanged(): Promise<void> {
+    return this.options.onWorkingSetChanged?.(this) ?? Promise.resolve();
   }
 
   get endpoint(): McpEndpoint {

@@ -197,6 +197,7 @@ export class SessionRegistry {
       await created.session.close();
       throw error;
     }
+    for (const name of record.workingSet ?? []) created.session.workingSet.add(name);
     this.sessions.set(id, created.session);
     return created;
   }
@@ -239,6 +240,7 @@ export class SessionRegistry {
       fetch: settings.fetch,
       clientCapabilities,
       ...(resumeId !== undefined ? { resumeId } : { onInitialized: (s: McpSession) => this.register(ctx, s) }),
+      ...(statelessKey === undefined ? { onWorkingSetChanged: (s: McpSession) => this.saveWorkingSet(s) } : {}),
       ...(statelessKey !== undefined
         ? { jsonResponse: true }
         : streamEventRetention(settings.bundle.mcp).retentionMs > 0
@@ -286,6 +288,18 @@ export class SessionRegistry {
         reason: `new session kept on this replica only: ${(error as Error).message}`,
         requestId: ctx.requestId,
       });
+    }
+  }
+
+  /** The session's record gets its working set (progressive discovery); a store that cannot answer leaves it as it was. */
+  private async saveWorkingSet(session: McpSession): Promise<void> {
+    const id = session.sessionId;
+    if (!id) return;
+    try {
+      const record = await this.settings.records.load(id);
+      if (record) await this.settings.records.save(id, { ...record, workingSet: [...session.workingSet] });
+    } catch {
+      // The session keeps its working set on this replica; another one would start with an empty set.
     }
   }
 

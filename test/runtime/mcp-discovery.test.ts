@@ -9,7 +9,10 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { type TestPlatform, startTestPlatform } from "../support/gateway.js";
 import { connectMcpClient, postMcp, toolCall } from "../support/mcp-client.js";
 import { type CatalogUpstream, startCatalogUpstream } from "./mcp-catalog-fixture.js";
+import { RuntimeBundleSchema } from "../../policies/bundle/index.js";
+import { memorySessionRecords } from "../../runtime/mcp/session-records.js";
 import { toolListWatcher } from "./mcp-fixtures.js";
+import { principal, startHarness } from "./mcp-harness.js";
 
 const SEARCH = "tollgate_search_tools";
 const SELECT = "tollgate_select_tools";
@@ -193,5 +196,47 @@ describe("progressive discovery over a 200-tool catalog", () => {
       `tools/list for a read-scope caller of a 200-tool catalog: all ${fullList.length} tools ${bytes(fullList)} bytes; progressive start ${startList.length} tools ${bytes(startList)} bytes`,
     );
     expect(bytes(startList)).toBeLessThan(bytes(fullList) / 5);
+  });
+});
+
+describe("progressive discovery across replicas", () => {
+  it("a session resumed by another gateway keeps its working set (it is in the session's record)", async () => {
+    const bundle = RuntimeBundleSchema.parse({
+      apiVersion: "tollgate.dev/v1alpha1",
+      kind: "GatewayBundle",
+      metadata: { environment: "dev", stack: "test", gateway: "gateway" },
+      server: { publicUrl: "http://127.0.0.1:1" },
+      auth: { issuer: "http://127.0.0.1:2", audiences: ["http://127.0.0.1:1"] },
+      protectedResource: { resource: "http://127.0.0.1:1/mcp", authorizationServers: ["http://127.0.0.1:2"] },
+      mcp: {
+        policy: "default",
+        upstreams: [{ id: "crm", transport: { type: "streamable-http", url: crm.url } }],
+        grants: [{ scope: "mcp:read", upstream: "crm", tools: ["*_get_*"] }],
+        toolNames: "upstream",
+        discovery: "progressive",
+      },
+      guardPolicies: [{ id: "default" }],
+    });
+    const records = memorySessionRecords(60_000);
+    const alice = principal("alice", ["mcp:read"]);
+    const first = await startHarness(bundle, { alice }, undefined, { sessionRecords: records });
+    const second = await startHarness(bundle, { alice }, undefined, { sessionRecords: records });
+    try {
+      const { client, transport } = await connectMcpClient(first.url, "alice", clients);
+      await selectTools(client, ["ticket_get_002", "order_get_003"]);
+      const listed = await (
+        await postMcp(second.url, "alice", transport.sessionId, { jsonrpc: "2.0", id: 7, method: "tools/list" })
+      ).text();
+      expect(second.gateway.sessionCount()).toBe(1);
+      expect([...listed.matchAll(/"name":"([a-z_0-9]+)"/g)].map((m) => m[1])).toEqual([
+        SEARCH,
+        SELECT,
+        "order_get_003",
+        "ticket_get_002",
+      ]);
+    } finally {
+      await first.close();
+      await second.close();
+    }
   });
 });
