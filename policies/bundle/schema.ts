@@ -252,6 +252,12 @@ function schemaFor(mode: BundleMode) {
     pii: z
       .strictObject({
         mode: GuardMode,
+        /**
+         * Also scan model output (JSON and streams) and apply `mode` to what is found there. In a stream, a
+         * trailing word or number that could still become a match is held back until the next chunk shows it.
+         * @default false
+         */
+        responses: z.boolean().optional(),
         detectors: z.array(PiiDetector).default(["email", "phone", "ssn", "payment-card", "ip-address"]),
         /** Extra patterns, compiled once at load. */
         extraPatterns: z

@@ -107,7 +107,31 @@ function verdictFor(mode: GuardMode, text: string, findings: readonly Finding[])
 /** What the streaming scanner lets through after a chunk. */
 export type StreamScanResult =
   | { readonly action: "release"; readonly text: string; readonly redactions?: Readonly<Record<string, number>> }
-  | { readonly action: "block"; readonly guard: "credential-leak"; readonly message: string };
+  | { readonly action: "block"; readonly guard: "credential-leak" | "pii"; readonly message: string };
+
+/** PII in model output (the policy's `pii` with `responses: true`), scanned in the same window as credentials. */
+export interface StreamingPii {
+  readonly mode: GuardMode;
+  find(text: string): Finding[];
+}
+
+/**
+ * Where the tail that could still grow into a PII match starts: a trailing run of the characters phone, card
+ * and SSN numbers are written with (digits, spaces, `+ ( ) . -`) that holds a digit. An email is one word,
+ * which {@link holdBackStart} holds already.
+ */
+function numberTailStart(text: string, floor: number): number {
+  let start = text.length;
+  let digits = false;
+  for (let i = text.length - 1; i >= floor; i--) {
+    const c = text.charCodeAt(i);
+    const digit = c >= 48 && c <= 57;
+    if (!(digit || c === 32 || c === 43 || c === 40 || c === 41 || c === 46 || c === 45)) break;
+    digits ||= digit;
+    start = i;
+  }
+  return digits ? start : text.length;
+}
 
 /**
  * Where the caller can cut the held text without splitting one of its units (an SSE event's content),
@@ -152,39 +176,69 @@ export function holdBackStart(text: string, holdBack: number): number {
 }
 
 export function createStreamingCredentialScanner(
-  config: NonNullable<GuardPolicy["credentialLeak"]>,
+  config: NonNullable<GuardPolicy["credentialLeak"]> | undefined,
+  pii?: StreamingPii,
 ): StreamingCredentialScanner {
   let window = "";
-  let blocked = false;
-  const holdBack = config.holdBackChars;
+  let blocked: StreamScanResult | undefined;
+  const holdBack = config?.holdBackChars ?? 256;
 
   const BLOCKED: StreamScanResult = {
     action: "block",
     guard: "credential-leak",
     message: "guard: credential-leak — the response contained a credential",
   };
+  const PII_BLOCKED: StreamScanResult = {
+    action: "block",
+    guard: "pii",
+    message: "guard: pii — the response contained personal data",
+  };
 
+  /** Credential findings and PII findings together, as one guard in the mode they share or by mode. */
   const decide = (
     final: boolean,
-    findings: readonly Finding[],
+    credentials: readonly Finding[],
     boundaries: ReleaseBoundaries | undefined,
   ): StreamScanResult => {
-    let cut = final ? window.length : holdBackStart(window, holdBack);
+    const personal = pii ? pii.find(window) : [];
+    const blocking =
+      credentials.length > 0 && config?.mode === "block"
+        ? BLOCKED
+        : personal.length > 0 && pii?.mode === "block"
+          ? PII_BLOCKED
+          : undefined;
+    if (blocking) {
+      window = "";
+      return (blocked = blocking);
+    }
+    // Log mode lets the text through and reports counts: credentials as one guard, PII by detector.
+    let logged: Record<string, number> | undefined;
+    if (config?.mode === "log" && credentials.length > 0) logged = { "credential-leak": credentials.length };
+    if (pii?.mode === "log") for (const f of personal) (logged ??= {})[f.kind] = (logged[f.kind] ?? 0) + 1;
+    const masked = [...(config?.mode === "mask" ? credentials : []), ...(pii?.mode === "mask" ? personal : [])];
+    return release(final, masked, logged, boundaries);
+  };
+
+  const release = (
+    final: boolean,
+    findings: readonly Finding[],
+    loggedCounts: Record<string, number> | undefined,
+    boundaries: ReleaseBoundaries | undefined,
+  ): StreamScanResult => {
+    const held = holdBackStart(window, holdBack);
+    let cut = final
+      ? window.length
+      : pii
+        ? Math.min(held, numberTailStart(window, Math.max(0, window.length - holdBack)))
+        : held;
     if (findings.length === 0 && boundaries && cut < window.length) {
       const aligned = boundaries.boundaryAtOrBefore(cut);
       if (aligned >= 0 && aligned <= cut && cut - aligned <= holdBack) cut = aligned;
     }
-    if (findings.length === 0 || config.mode === "log") {
+    if (findings.length === 0) {
       const text = window.slice(0, cut);
       window = window.slice(cut);
-      return findings.length > 0
-        ? { action: "release", text, redactions: { "credential-leak": findings.length } }
-        : { action: "release", text };
-    }
-    if (config.mode === "block") {
-      blocked = true;
-      window = "";
-      return BLOCKED;
+      return loggedCounts ? { action: "release", text, redactions: loggedCounts } : { action: "release", text };
     }
     // mask: redact complete findings; a finding that reaches the held tail may still grow, so wait for it.
     const complete = findings.filter((f) => final || f.end < cut);
@@ -193,11 +247,12 @@ export function createStreamingCredentialScanner(
     const inHead = complete.filter((f) => f.end <= releaseUpTo);
     const { text, counts } = redactFindings(head, inHead);
     window = window.slice(releaseUpTo);
-    return { action: "release", text, redactions: counts };
+    return { action: "release", text, redactions: loggedCounts ? { ...loggedCounts, ...counts } : counts };
   };
 
   const scan = (final: boolean, boundaries?: ReleaseBoundaries): StreamScanResult | Promise<StreamScanResult> => {
-    if (blocked) return BLOCKED;
+    if (blocked) return blocked;
+    if (!config) return decide(final, [], boundaries);
     const quick = findCredentialsSync(window);
     if (quick) return decide(final, quick, boundaries);
     return findCredentials(window).then((findings) => decide(final, findings, boundaries));

@@ -4,7 +4,7 @@
  */
 import { createHash } from "node:crypto";
 import { type GuardPolicy, canonicalJson } from "../bundle/index.js";
-import { type CredentialLeakGuard, compileCredentialLeakGuard } from "./credential-leak.js";
+import { type CredentialLeakGuard, type StreamingPii, compileCredentialLeakGuard } from "./credential-leak.js";
 import { type InjectionGuard, compileInjectionGuard } from "./injection.js";
 import { type PiiGuard, compilePiiGuard } from "./pii.js";
 import type { TextVerdict } from "./verdict.js";
@@ -30,6 +30,10 @@ export interface CompiledGuardPolicy {
    * pass costs less than hashing the text, so callers that remember verdicts ask this first.
    */
   requestTextIsPlainlyClean(text: string, source: ContentSource): boolean;
+  /** True when model output is scanned: credentials, or PII with `pii.responses`. */
+  readonly guardsResponses: boolean;
+  /** PII to find in streamed model output (`pii.responses`), for the streaming scanner. */
+  readonly streamingPii: StreamingPii | undefined;
   /** Response-side guard on complete text (model output or tool result); synchronous unless a secretlint pass is needed. */
   guardResponseText(text: string): TextVerdict | Promise<TextVerdict>;
 }
@@ -38,6 +42,8 @@ export function compileGuardPolicy(policy: GuardPolicy): CompiledGuardPolicy {
   const pii = policy.pii ? compilePiiGuard(policy.pii) : undefined;
   const injection = policy.promptInjection ? compileInjectionGuard(policy.promptInjection) : undefined;
   const credentialLeak = policy.credentialLeak ? compileCredentialLeakGuard(policy.credentialLeak) : undefined;
+  const piiInResponses: StreamingPii | undefined =
+    pii && policy.pii?.responses ? { mode: policy.pii.mode, find: (text) => pii.find(text) } : undefined;
   return {
     id: policy.id,
     digest: `sha256:${createHash("sha256").update(canonicalJson(policy)).digest("hex")}`,
@@ -70,9 +76,28 @@ export function compileGuardPolicy(policy: GuardPolicy): CompiledGuardPolicy {
       }
       return { action: "allow", value, ...(redactions ? { redactions } : {}), ...(flagged.length ? { flagged } : {}) };
     },
+    guardsResponses: credentialLeak !== undefined || piiInResponses !== undefined,
+    streamingPii: piiInResponses,
     guardResponseText(text) {
-      if (!credentialLeak) return { action: "allow", value: text };
-      return credentialLeak.apply(text);
+      const leak: TextVerdict | Promise<TextVerdict> = credentialLeak
+        ? credentialLeak.apply(text)
+        : { action: "allow", value: text };
+      if (!pii || !piiInResponses) return leak;
+      const thenPii = (verdict: TextVerdict): TextVerdict => {
+        if (verdict.action === "block") return verdict;
+        const personal = pii.apply(verdict.value);
+        if (personal.action === "block") return personal;
+        const redactions =
+          verdict.redactions || personal.redactions ? { ...verdict.redactions, ...personal.redactions } : undefined;
+        const flagged = [...(verdict.flagged ?? []), ...(personal.flagged ?? [])];
+        return {
+          action: "allow",
+          value: personal.value,
+          ...(redactions ? { redactions } : {}),
+          ...(flagged.length ? { flagged } : {}),
+        };
+      };
+      return leak instanceof Promise ? leak.then(thenPii) : thenPii(leak);
     },
   };
 }

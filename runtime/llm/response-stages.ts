@@ -90,13 +90,18 @@ async function relayStream(x: Completion, provider: PreparedProvider, answer: St
     "x-accel-buffering": "no",
   });
   // No flushHeaders(): the status line goes out with the first event, which follows at once.
-  const leak = x.route.policy.credentialLeak;
+  const { credentialLeak: leak, streamingPii } = x.route.policy;
   const options: RelayOptions = {
     res,
     body: answer.body,
-    newScanner: leak
-      ? () => createStreamingCredentialScanner({ mode: leak.mode, holdBackChars: leak.holdBackChars })
-      : undefined,
+    newScanner:
+      leak || streamingPii
+        ? () =>
+            createStreamingCredentialScanner(
+              leak ? { mode: leak.mode, holdBackChars: leak.holdBackChars } : undefined,
+              streamingPii,
+            )
+        : undefined,
     clientWantsUsage: x.body.stream_options?.include_usage === true,
   };
   const outcome = await relayFor(x.format, wireFor(x.format, provider.kind), options, x.services.now());
@@ -195,7 +200,7 @@ async function sendJson(x: Completion, provider: PreparedProvider, answer: Upstr
 
   let changed = translate;
   let responseRedactions: Record<string, number> | undefined;
-  if (route.policy.credentialLeak) {
+  if (route.policy.guardsResponses) {
     for (const { get, set } of TEXTS[x.format](payload)) {
       const verdict = await route.policy.guardResponseText(get());
       if (verdict.action === "block") {
