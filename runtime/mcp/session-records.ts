@@ -113,18 +113,33 @@ export function redisSessionRecords(
     }
   };
   const events = redisSessionEvents(redis, `${keyPrefix}events:`, retention);
+  // While Redis is down, events are kept by this replica (a session it holds keeps working, resumable here);
+  // their ids are plain numbers, Redis's are `<ms>-<seq>`, so a later request finds the right log.
+  const local = memorySessionEvents(retention);
+  const inRedis = (eventId: string) => /^\d+-\d+$/.test(eventId);
   return {
     shared: true,
     events: {
       forSession: (sessionId) => {
         const store = events.forSession(sessionId);
+        const fallback = local.forSession(sessionId);
         return {
-          storeEvent: (streamId, message) => call(() => store.storeEvent(streamId, message)),
-          getStreamIdForEventId: (eventId) => call(() => store.getStreamIdForEventId(eventId)),
-          replayEventsAfter: (eventId, sink) => call(() => store.replayEventsAfter(eventId, sink)),
+          storeEvent: (streamId, message) =>
+            call(() => store.storeEvent(streamId, message)).catch(() => fallback.storeEvent(streamId, message)),
+          getStreamIdForEventId: (eventId) =>
+            inRedis(eventId)
+              ? call(() => store.getStreamIdForEventId(eventId))
+              : fallback.getStreamIdForEventId(eventId),
+          replayEventsAfter: (eventId, sink) =>
+            inRedis(eventId)
+              ? call(() => store.replayEventsAfter(eventId, sink))
+              : fallback.replayEventsAfter(eventId, sink),
         };
       },
-      forget: (sessionId) => call(() => events.forget(sessionId)),
+      forget: async (sessionId) => {
+        await local.forget(sessionId);
+        await call(() => events.forget(sessionId));
+      },
     },
     save: (id, record) => call(async () => void (await redis.set(key(id), JSON.stringify(record), "PX", ttlMs))),
     load: (id) =>

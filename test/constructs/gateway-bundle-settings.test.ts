@@ -56,6 +56,8 @@ describe("GatewayBundle operations settings", () => {
       idleMinutes: 15,
       maxPerPrincipal: 4,
       maxStdioProcesses: 64,
+      // Not a GatewayBundle prop: the runtime's default for resumable streams.
+      streamEvents: { retentionSeconds: 300, maxPerSession: 1000 },
     });
   });
 
