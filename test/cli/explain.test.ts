@@ -33,6 +33,8 @@ function values(at: string): string {
     "okta.tokenUrl": `${at}/token`,
     "okta.clients.agent.id": AGENT,
     "okta.clients.user.id": USER_APP,
+    "okta.clients.agent-triage.id": "0oa-triage",
+    "okta.clients.agent-coding.id": "0oa-coding",
   });
 }
 
@@ -74,7 +76,12 @@ describe("tollgate explain on a reviewed bundle", () => {
     expect(result).toMatchObject({
       verdict: "depends on placeholders",
       allowed: false,
-      unfilled: ["okta.clients.user.id", "okta.clients.agent.id"],
+      unfilled: [
+        "okta.clients.user.id",
+        "okta.clients.agent.id",
+        "okta.clients.agent-triage.id",
+        "okta.clients.agent-coding.id",
+      ],
     });
     expect(result!.path.map((s) => `${s.check} ${s.outcome}`)).toEqual([
       "client unknown",
@@ -85,7 +92,9 @@ describe("tollgate explain on a reviewed bundle", () => {
     expect(result!.path[3]!.detail).toBe("mcp:read grants github tools matching `list_*`");
     const text = await explain("--claims", claims(["mcp:read"]), "--tool", "github__list_issues");
     expect(text.stdout).toContain("DEPENDS ON PLACEHOLDERS: github__list_issues");
-    expect(text.stdout).toContain("--values values.json with okta.clients.user.id, okta.clients.agent.id");
+    expect(text.stdout).toContain(
+      "--values values.json with okta.clients.user.id, okta.clients.agent.id, okta.clients.agent-triage.id",
+    );
   });
 
   it("with the values, decides: allowed by the grant, or refused by the always-blocked rule it names", async () => {
