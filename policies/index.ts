@@ -7,6 +7,7 @@ export * from "./guards/index.js";
 export * from "./limits/index.js";
 export * from "./oauth/index.js";
 export * from "./review/index.js";
+export * from "./spend/index.js";
 export * from "./tools/index.js";
 // Both the guards and the review name their guards; the guards' name is the bundle's.
 export type { GuardName } from "./guards/index.js";

@@ -42,6 +42,7 @@ const FIXES: readonly [RegExp, string][] = [
   [/^guardPolicies/, "set GuardPolicy({ ... })"],
   [/^rateLimitStore/, "set GatewayBundle({ rateLimitStore })"],
   [/^telemetry/, "set GatewayBundle({ telemetry })"],
+  [/^spend/, "set GatewayBundle({ spend })"],
   [/^metadata\.digest/, "the bundle was edited after synth: re-run cdktf synth instead of editing it"],
   [/^apiVersion/, "synthesize the bundle with the same Tollgate version as the runtime"],
 ];

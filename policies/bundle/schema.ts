@@ -16,6 +16,7 @@ import { authSchema } from "./auth-schema.js";
 import { clientLimitsSchema } from "./client-limits-schema.js";
 import { upstreamCredentialsSchema } from "./credentials-schema.js";
 import { checkMcpCatalog, mcpCatalogFields } from "./mcp-endpoints-schema.js";
+import { checkSpendReferences, spendSchema } from "./spend-schema.js";
 import { type BundleMode, SecretRefSchema, TOOL_PATTERN, applyTimeField, id, path, text, url } from "./fields.js";
 import { openApiTransportSchema } from "./openapi-schema.js";
 
@@ -350,6 +351,8 @@ function schemaFor(mode: BundleMode) {
       agents: agentsSchema(mode),
       guardPolicies: z.array(GuardPolicy).min(1, { error: "at least one guard policy is required" }),
       rateLimitStore: RateLimitStore.default({ type: "memory" }),
+      /** Model prices and spend budgets (see spend-schema.ts). */
+      spend: spendSchema(),
       telemetry: Telemetry.default({
         audit: { capturePrompts: false },
         metrics: { enabled: true, port: 9464 },
@@ -419,6 +422,7 @@ function checkReferences(raw: unknown, ctx: Ctx): void {
     }
   });
   checkRequiredUpstreams(bundle, issue);
+  checkSpendReferences(raw, issue);
   const mcp = bundle.mcp;
   if (!mcp) return;
   if (!policyIds.has(mcp.policy)) issue(["mcp", "policy"], `unknown guard policy "${mcp.policy}"`);
@@ -484,3 +488,5 @@ export type Readiness = Bundle["server"]["readiness"];
 export type McpSessionSettings = McpConfig["sessions"];
 export type McpEndpoint = McpConfig["endpoints"][number];
 export type AgentConfig = Bundle["agents"][number];
+export type SpendConfig = Bundle["spend"];
+export type SpendBudgetConfig = SpendConfig["budgets"][number];
