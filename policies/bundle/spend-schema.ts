@@ -21,7 +21,12 @@ const Price = z.strictObject({
 
 const Window = z.union([
   z.enum(["day", "month"]),
-  z.strictObject({ seconds: z.int().min(60).max(366 * 86_400) }),
+  z.strictObject({
+    seconds: z
+      .int()
+      .min(60)
+      .max(366 * 86_400),
+  }),
 ]);
 
 const Budget = z.strictObject({
