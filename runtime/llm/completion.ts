@@ -10,8 +10,9 @@ import { type CompiledRoute, Completion, type LlmRefusal, type LlmServices } fro
 import { forward, guardRequest, limit, parse } from "./request-stages.js";
 import { guardResponse, record } from "./response-stages.js";
 import type { WireFormat } from "./translate/formats.js";
+import { spend } from "./spend-stage.js";
 
-const COMPLETION_PATH = [parse, limit, guardRequest, forward, guardResponse, record];
+const COMPLETION_PATH = [parse, limit, spend, guardRequest, forward, guardResponse, record];
 
 /** Serves `POST {prefix}/v1/chat/completions`, `/v1/messages` or `/v1/responses` (the client's `format`). */
 export async function serveCompletion(

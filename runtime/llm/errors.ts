@@ -12,10 +12,12 @@ export interface LlmError {
   readonly type: string;
   readonly code: string;
   readonly message: string;
+  /** More members of the error object, for a client that reads them (a spent budget's numbers). */
+  readonly details?: Readonly<Record<string, unknown>>;
 }
 
 export function errorBody(error: LlmError, flavour: ErrorFlavour): string {
-  const inner = { type: error.type, code: error.code, message: error.message, param: null };
+  const inner = { type: error.type, code: error.code, message: error.message, param: null, ...error.details };
   return JSON.stringify(flavour === "anthropic" ? { type: "error", error: inner } : { error: inner });
 }
 

@@ -11,6 +11,7 @@ import type { HttpHandler, RateLimiter, RequestContext } from "../http/types.js"
 import type { AuditEvent, AuditLog } from "../observability/audit.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import { type TraceContextHeaders, untracedTraceContext } from "../observability/trace-context.js";
+import type { SpendCharge, SpendLedger } from "../limits/spend.js";
 import type { Usage } from "./usage.js";
 import { type ErrorFlavour, type LlmError, sendLlmError } from "./errors.js";
 import type { ProviderHealth } from "./failover.js";
@@ -23,6 +24,8 @@ import type { UpstreamAnswer, UpstreamClient } from "../http/upstream-client.js"
 export interface LlmServices {
   readonly audit: AuditLog;
   readonly limiter: RateLimiter;
+  /** Prices and spend budgets. */
+  readonly spend: SpendLedger;
   readonly health: ProviderHealth;
   readonly upstream: UpstreamClient;
   readonly now: () => number;
@@ -66,6 +69,7 @@ const ENDPOINT_METHODS: Readonly<Record<WireFormat, string>> = {
 };
 
 const NO_HEADERS: Readonly<Record<string, string>> = {};
+const NO_CHARGE: SpendCharge = [];
 
 export class Completion {
   readonly started = performance.now();
@@ -75,6 +79,8 @@ export class Completion {
   stream = false;
   /** RateLimit-* headers of the admitted request (`limit`): every answer carries them. */
   limitHeaders: Readonly<Record<string, string>> = NO_HEADERS;
+  /** The spend budgets the request is billed to (`spend`). */
+  spendCharge: SpendCharge = NO_CHARGE;
   /** What the request guards redacted (`guard.request`). */
   requestRedactions: Counts | undefined = undefined;
   /** The post-redaction prompt, when the bundle captures prompts. */
@@ -87,6 +93,8 @@ export class Completion {
   /** What the answer turned out to be, once the client has it (`guard.response`), and the tokens to bill. */
   decision: Decision | undefined = undefined;
   usage: Usage | undefined = undefined;
+  /** The model the provider reports it answered with, when it says (priced before the model it was sent). */
+  answeredModel: string | undefined = undefined;
 
   constructor(
     readonly services: LlmServices,
@@ -115,6 +123,7 @@ export class Completion {
       kind: "llm",
       principal: this.ctx.principal.subject,
       client: this.ctx.principal.clientId,
+      ...(this.ctx.principal.agent !== undefined ? { agent: this.ctx.principal.agent } : {}),
       route: this.route.config.id,
       requestId: this.ctx.requestId,
       traceId: this.ctx.traceId,

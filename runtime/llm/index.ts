@@ -27,6 +27,7 @@ import type { CompiledRoute, LlmServices } from "./exchange.js";
 import { ProviderHealth } from "./failover.js";
 import { prepareProvider } from "./providers.js";
 import { createRequestGuard } from "./request-guard.js";
+import { type SpendLedger, createSpendLedger } from "../limits/spend.js";
 import { pickHeaders } from "./request-stages.js";
 import { ENDPOINTS, type WireFormat, errorFlavour } from "./translate/formats.js";
 import { openAiModelsToAnthropic } from "./translate/messages-chat.js";
@@ -50,6 +51,11 @@ export interface LlmGatewayDeps {
   readonly audit: AuditLog;
   readonly limiter: RateLimiter;
   /**
+   * Prices and spend budgets; its owner closes it.
+   * @default a ledger of this gateway's own (memory store), closed with it
+   */
+  readonly spend?: SpendLedger;
+  /**
    * The pooled HTTP client providers are reached through; its owner closes it.
    * @default a client of this gateway's own, closed with it
    */
@@ -68,6 +74,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
   const services: LlmServices = {
     audit: deps.audit,
     limiter: deps.limiter,
+    spend: deps.spend ?? createSpendLedger(config, { audit: deps.audit, now }),
     health: new ProviderHealth(now),
     upstream: deps.upstream ?? createUpstreamClient(),
     now,
@@ -134,6 +141,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     },
     close: async () => {
       if (!deps.upstream) await services.upstream.close();
+      if (!deps.spend) await services.spend.close();
     },
   };
 

@@ -9,7 +9,9 @@ import { type Stage, andThen } from "../http/stage.js";
 import { ATTR } from "../observability/index.js";
 import { billableTokens } from "../limits/billing.js";
 import { NO_USAGE, usageAuditFields } from "./usage.js";
+import { toUsd } from "../../policies/spend/index.js";
 import { responseGuardBlocked } from "./errors.js";
+import { billSpend, spendCost } from "./spend-stage.js";
 import { type Completion, type LlmRefusal, addCounts } from "./exchange.js";
 import type { PreparedProvider } from "./providers.js";
 import { relayAnthropicAsOpenAi, relayAnthropicNative } from "./stream/anthropic-relay.js";
@@ -48,14 +50,19 @@ export const guardResponse: CompletionStage = {
   },
 };
 
-/** One audit event for the request's decision, then its tokens billed (from the provider's usage). */
+/**
+ * One audit event for the request's decision with the answer's cost, then its tokens and its cost billed
+ * (from the provider's usage).
+ */
 export const record: CompletionStage = {
   name: "record",
   run(x) {
-    if (x.decision) x.audit(x.decision);
+    const cost = spendCost(x);
+    if (x.decision) x.audit(cost === undefined ? x.decision : { ...x.decision, costUsd: toUsd(cost) });
     const tokens = billableTokens(x.usage ?? NO_USAGE);
-    if (tokens <= 0) return undefined;
-    return andThen(x.services.limiter.recordTokens(x.ctx.principal, x.route.config.policy, tokens), nothing);
+    const billed =
+      tokens > 0 ? x.services.limiter.recordTokens(x.ctx.principal, x.route.config.policy, tokens) : undefined;
+    return andThen(billed, () => andThen(billSpend(x, cost), nothing));
   },
 };
 
@@ -110,6 +117,7 @@ async function relayStream(x: Completion, provider: PreparedProvider, answer: St
   else if (!res.writableEnded) res.end();
   const redactions = addCounts(x.requestRedactions, outcome.redactions);
   x.usage = outcome.usage;
+  x.answeredModel = outcome.model;
   x.decision = {
     decision: outcome.blocked ? "block" : redactions ? "redact" : outcome.broken ? "error" : "allow",
     provider: provider.id,
@@ -196,6 +204,7 @@ async function sendJson(x: Completion, provider: PreparedProvider, answer: Upstr
   const usage = answerUsage(wire, parsed);
   const payload = clientAnswer(x.format, wire, parsed, usage, x.services.now());
   x.usage = usage;
+  if (typeof parsed.model === "string") x.answeredModel = parsed.model;
   const tokens = usageAuditFields(usage);
 
   let changed = translate;

@@ -23,6 +23,8 @@ export interface AuditEvent {
   readonly principal?: string;
   /** The agent: verified `cid`/`azp`. */
   readonly client?: string;
+  /** The bundle's agent (`agents[].id`) behind the request, when the token names one. */
+  readonly agent?: string;
   /** LLM route id or `mcp`. */
   readonly route?: string;
   readonly upstream?: string;
@@ -43,6 +45,8 @@ export interface AuditEvent {
   readonly cachedInputTokens?: number;
   /** Of `tokensIn`: written to the provider's prompt cache (Anthropic `cache_creation_input_tokens`). */
   readonly cacheCreationInputTokens?: number;
+  /** What an LLM answer cost in US dollars, from the provider's usage and the bundle's prices (docs/spend.md). */
+  readonly costUsd?: number;
   /** W3C trace id; filled from the active span when the caller leaves it out. */
   readonly traceId?: string;
   readonly requestId?: string;
@@ -87,6 +91,7 @@ export function prepareAuditEvent(event: AuditEvent, options: AuditOptions = {})
   out.decision = text(event.decision);
   out.principal = text(event.principal);
   out.client = text(event.client);
+  out.agent = text(event.agent);
   out.route = text(event.route);
   out.upstream = text(event.upstream);
   out.provider = text(event.provider);
@@ -101,6 +106,7 @@ export function prepareAuditEvent(event: AuditEvent, options: AuditOptions = {})
   out.tokensOut = number(event.tokensOut);
   out.cachedInputTokens = number(event.cachedInputTokens);
   out.cacheCreationInputTokens = number(event.cacheCreationInputTokens);
+  out.costUsd = number(event.costUsd);
   const traceId = event.traceId ?? options.currentTraceId?.();
   if (typeof traceId === "string" && traceId) out.traceId = scrubId(traceId);
   if (typeof event.requestId === "string") out.requestId = scrubId(event.requestId);

@@ -13,6 +13,7 @@ const M = {
   requests: "tollgate_requests_total",
   tokens: "tollgate_tokens_total",
   cachedInputTokens: "tollgate_cached_input_tokens_total",
+  spend: "tollgate_spend_usd_total",
   guardHits: "tollgate_guard_hits_total",
   rateLimited: "tollgate_rate_limit_rejections_total",
   upstreamLatency: "tollgate_upstream_latency_seconds",
@@ -97,7 +98,7 @@ export interface GrafanaDashboard {
 
 const DATASOURCE: GrafanaDatasourceRef = { type: "prometheus", uid: "${datasource}" };
 
-type Unit = "reqps" | "percentunit" | "s" | "short" | "bytes" | "ops";
+type Unit = "reqps" | "percentunit" | "s" | "short" | "bytes" | "ops" | "currencyUSD";
 
 interface PanelSpec {
   readonly title: string;
@@ -221,6 +222,14 @@ const SECTIONS: readonly (readonly [title: string, panels: readonly PanelSpec[]]
             "{{route}} read share",
           ],
         ],
+      },
+      {
+        title: "LLM spend by route and agent",
+        description:
+          "What answers cost in US dollars over the last hour (provider usage at the bundle's prices; agent none: a caller without an agent). Per-user spend is in the audit events (costUsd).",
+        unit: "currencyUSD",
+        stack: true,
+        queries: [[`sum by (route, agent) (increase(${M.spend}[1h]))`, "{{route}} {{agent}}"]],
       },
       {
         title: "LLM provider latency p50 / p99",

@@ -24,7 +24,7 @@ export const GUARD_NAMES = ["pii", "prompt-injection", "credential-leak"] as con
 export type GuardLabel = (typeof GUARD_NAMES)[number];
 
 /** Just enough of a bundle to know which label values are legitimate. */
-export type LabelSource = Pick<Bundle, "llm" | "mcp" | "metadata">;
+export type LabelSource = Pick<Bundle, "llm" | "mcp" | "metadata"> & Partial<Pick<Bundle, "agents">>;
 
 export interface GatewayMetrics {
   readonly registry: Registry;
@@ -68,6 +68,7 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
   const requestCounts = new CountsByLabels<"kind" | "route" | "decision">();
   const tokenCounts = new CountsByLabels<"route" | "provider" | "direction">();
   const cachedTokenCounts = new CountsByLabels<"route" | "provider" | "cache">();
+  const spendCounts = new CountsByLabels<"route" | "agent">();
   new Counter({
     name: "tollgate_requests_total",
     help: "Decisions by kind, route and outcome",
@@ -94,6 +95,16 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
     registers: [registry],
     collect() {
       cachedTokenCounts.collectInto(this);
+    },
+  });
+  // No user label: one series per user would grow without bound (the audit events carry the user).
+  new Counter({
+    name: "tollgate_spend_usd_total",
+    help: 'What LLM answers cost in US dollars (provider usage at the bundle\'s prices), by route and agent ("none": no agent)',
+    labelNames: ["route", "agent"],
+    registers: [registry],
+    collect() {
+      spendCounts.collectInto(this);
     },
   });
   const guardHits = new Counter({
@@ -171,6 +182,7 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
   let routes = new Set<string>();
   let upstreams = new Set<string>();
   let providers = new Set<string>();
+  let agents = new Set<string>();
   const known = (set: ReadonlySet<string>, value: string | undefined) =>
     value !== undefined && set.has(value) ? value : OTHER;
   const routeLabel = (event: Pick<AuditEvent, "kind" | "route">) =>
@@ -186,6 +198,7 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
     useBundle(bundle, digest) {
       routes = new Set(bundle.llm.routes.map((r) => r.id));
       upstreams = new Set(bundle.mcp?.upstreams.map((u) => u.id) ?? []);
+      agents = new Set(bundle.agents?.map((a) => a.id) ?? []);
       providers = new Set([...bundle.llm.routes.flatMap((r) => r.providers.map((p) => p.id)), ...upstreams]);
       bundleInfo.reset();
       bundleInfo.set({ digest, environment: bundle.metadata.environment, stack: bundle.metadata.stack }, 1);
@@ -211,6 +224,10 @@ export function createGatewayMetrics(options: { defaultMetrics?: boolean } = {})
           provider,
           "write",
         );
+      if (event.costUsd) {
+        const agent = event.agent === undefined ? "none" : known(agents, event.agent);
+        spendCounts.add(event.costUsd, { route, agent }, route, agent);
+      }
       if (event.decision === "rate-limited") rateLimited.inc({ route });
       const guard = guardOf(event.rule);
       if (guard) guardHits.inc({ guard, action: decision });

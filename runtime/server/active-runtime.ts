@@ -14,6 +14,8 @@ import { type McpGateway, createMcpGateway } from "../mcp/index.js";
 import { type SessionRecords, memorySessionRecords, redisSessionRecords } from "../mcp/session-records.js";
 import { streamEventRetention } from "../mcp/session-events.js";
 import { type UsageReportingLimiter, createRateLimiter } from "../limits/index.js";
+import { createSpendLedger } from "../limits/spend.js";
+import type { MemorySpendStore } from "../limits/spend-store.js";
 import type { AuditLog } from "../observability/audit.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import { type UpstreamReadiness, createUpstreamReadiness } from "./readiness.js";
@@ -49,6 +51,8 @@ export interface ActiveRuntimeDeps {
    * Unused when the bundle's `rateLimitStore` is Redis: the records are shared there, by every replica.
    */
   readonly mcpSessionRecords?: SessionRecords;
+  /** Spend counts of this process, handed from one runtime to the next (unused with a Redis store). */
+  readonly spendCounts?: MemorySpendStore;
   /** Where readiness changes of required upstreams are reported. @default nowhere */
   readonly log?: (line: string) => void;
 }
@@ -99,6 +103,8 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
     resource: config.bundle.protectedResource.resource,
   });
   const limiter = await createRateLimiter(config, { audit });
+  const spend = createSpendLedger(config, { audit, ...(deps.spendCounts ? { memory: deps.spendCounts } : {}) });
+  await spend.ready();
   let mcp: McpGateway;
   let llm: LlmGateway;
   const toolGuard = createToolCallGuard(config);
@@ -117,9 +123,9 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
       ...mcpSessionLimits(config),
       ...metrics,
     });
-    llm = createLlmGateway(config, { audit, limiter, upstream, ...metrics });
+    llm = createLlmGateway(config, { audit, limiter, spend, upstream, ...metrics });
   } catch (error) {
-    await Promise.allSettled([limiter.close(), upstream.close(), closeSessionStore()]);
+    await Promise.allSettled([limiter.close(), spend.close(), upstream.close(), closeSessionStore()]);
     throw error;
   }
   const readiness = createUpstreamReadiness(config.bundle, deps.log ? { log: deps.log } : {});
@@ -168,7 +174,7 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
     },
     close() {
       readiness.close();
-      closing ??= Promise.allSettled([mcp.close(), llm.close(), limiter.close()])
+      closing ??= Promise.allSettled([mcp.close(), llm.close(), limiter.close(), spend.close()])
         .then(() => Promise.allSettled([upstream.close(), closeSessionStore()]))
         .then(
           () => undefined,

@@ -29,6 +29,7 @@ import {
 } from "../observability/index.js";
 import { memorySessionRecords } from "../mcp/session-records.js";
 import { streamEventRetention } from "../mcp/session-events.js";
+import { MemorySpendStore } from "../limits/spend-store.js";
 import { type ActiveRuntime, createActiveRuntime, mcpSessionIdleMs } from "./active-runtime.js";
 import { type GatewayOptions, GatewayStartError, type ReloadOutcome, type RunningGateway } from "./gateway.js";
 import { answerPreflight, applyCors, isPreflight, originAllowed } from "./cors.js";
@@ -100,10 +101,13 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     Date.now,
     streamEventRetention(first.config.bundle.mcp),
   );
+  // Spend counted in memory outlives a reload too: a new bundle must not reset the month's spend.
+  const spendCounts = new MemorySpendStore();
   let current = await createActiveRuntime(first.config, {
     audit,
     metrics: telemetry.metrics,
     mcpSessionRecords,
+    spendCounts,
     log,
     ...(options.verifier ? { verifierOptions: options.verifier } : {}),
   });
@@ -354,6 +358,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
           audit,
           metrics: telemetry.metrics,
           mcpSessionRecords,
+          spendCounts,
           log,
           ...(options.verifier ? { verifierOptions: options.verifier } : {}),
         });
@@ -442,6 +447,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     await Promise.all(all.map((r) => r.close()));
     server.closeAllConnections();
     await closed;
+    spendCounts.dispose();
     await telemetry.close();
   }
 

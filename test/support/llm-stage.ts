@@ -7,7 +7,7 @@ import { type Server, createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import type { BundleInput } from "../../policies/bundle/index.js";
 import { RequestCancellation } from "../../runtime/http/cancellation.js";
-import type { RequestContext } from "../../runtime/http/types.js";
+import type { Principal, RequestContext } from "../../runtime/http/types.js";
 import { createRateLimiter } from "../../runtime/limits/index.js";
 import { type LlmGateway, createLlmGateway } from "../../runtime/llm/index.js";
 import { type AuditEvent, createMemoryAuditLog } from "../../runtime/observability/audit.js";
@@ -18,6 +18,8 @@ export interface LlmStage {
   readonly url: string;
   readonly audit: AuditEvent[];
   readonly gateway: LlmGateway;
+  /** Who the next requests come from. */
+  actAs(principal: Principal): void;
   close(): Promise<void>;
 }
 
@@ -37,13 +39,13 @@ export function chatRoute(baseUrl: string): NonNullable<BundleInput["llm"]> {
 
 export async function startLlmStage(
   edit: (bundle: BundleInput) => void,
-  options: { secrets?: Record<string, string>; now?: () => number; subject?: string } = {},
+  options: { secrets?: Record<string, string>; now?: () => number; subject?: string; principal?: Principal } = {},
 ): Promise<LlmStage> {
   const config = llmTestConfig(edit, options.secrets ?? {});
   const audit = createMemoryAuditLog();
   const limiter = await createRateLimiter(config);
   const gateway = createLlmGateway(config, { audit, limiter, ...(options.now ? { now: options.now } : {}) });
-  const principal = testPrincipal(options.subject ?? "alice");
+  let principal = options.principal ?? testPrincipal(options.subject ?? "alice");
   let id = 0;
   const server: Server = createServer((req, res) => {
     const handler = gateway.route(new URL(req.url ?? "/", "http://x").pathname);
@@ -63,6 +65,9 @@ export async function startLlmStage(
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
     audit: audit.events,
     gateway,
+    actAs(next) {
+      principal = next;
+    },
     async close() {
       await new Promise<void>((resolve) => server.close(() => resolve()));
       await gateway.close();

@@ -99,6 +99,7 @@ export async function relayAnthropicAsOpenAi(options: RelayOptions): Promise<Str
   const ok = await pump({ relay, body, handle: (event) => drive(handle(event)) });
   if (ok && !done && !outcome.broken) await drive(flush());
   outcome.usage ??= translator.usage;
+  outcome.model = translator.model || undefined;
   // A broken stream is not ended here: the caller aborts it, so the client cannot take it for complete.
   if (outcome.broken) await out.flush();
   else out.end();
@@ -132,8 +133,10 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
       out.add(sseEvent(event.data, event.event));
       return true;
     }
-    if (data.type === "message_start") usage = anthropicUsage(data.message?.usage);
-    else if (data.type === "message_delta" && data.usage) usage = anthropicUsage(data.usage, usage);
+    if (data.type === "message_start") {
+      usage = anthropicUsage(data.message?.usage);
+      if (typeof data.message?.model === "string") outcome.model = data.message.model;
+    } else if (data.type === "message_delta" && data.usage) usage = anthropicUsage(data.usage, usage);
     const deltaField =
       data.delta?.type === "text_delta" ? "text" : data.delta?.type === "input_json_delta" ? "partial_json" : undefined;
     if (newScanner && data.type === "content_block_delta" && deltaField) {

@@ -136,7 +136,10 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
       forward(event);
       return true;
     }
-    if (chunk.usage) outcome.usage = openAiUsage(chunk.usage);
+    if (chunk.usage) {
+      outcome.usage = openAiUsage(chunk.usage);
+      if (typeof chunk.model === "string") outcome.model = chunk.model;
+    }
     const choices = Array.isArray(chunk.choices) ? (chunk.choices as Json[]) : [];
     if (choices.length === 0) {
       if (chunk.usage && !clientWantsUsage) return true;

@@ -14,6 +14,8 @@ export interface StreamOutcome {
   blocked: { guard: string; message: string } | undefined;
   redactions: Record<string, number> | undefined;
   usage: Usage | undefined;
+  /** The model the provider reports it answered with. */
+  model: string | undefined;
   /** The upstream stream broke before it completed. */
   broken: boolean;
 }
@@ -34,7 +36,13 @@ export type Released = Extract<StreamScanResult, { action: "release" }>;
 
 /** One relay's state toward the client: the outcome so far, the pending output, the parser of the upstream. */
 export class Relay {
-  readonly outcome: StreamOutcome = { blocked: undefined, redactions: undefined, usage: undefined, broken: false };
+  readonly outcome: StreamOutcome = {
+    blocked: undefined,
+    redactions: undefined,
+    usage: undefined,
+    model: undefined,
+    broken: false,
+  };
   readonly out: Output;
   readonly parser = new SseParser();
 
