@@ -4,8 +4,10 @@
  * It issues what the gateway sees from Okta: JWT access tokens signed RS256 with `iss` = this server,
  * `aud` = the gateway URI, `sub` (the user, or the client for machine tokens), `scp` (array) and `cid`
  * (the client). Grants: client credentials, authorization code + PKCE (with a headless login for tests
- * and CLIs, and a one-click login page for browsers), refresh tokens, and RFC 8693 token exchange that
- * issues a token for another audience with `sub` = the user and `act` = { sub: <the exchanging client> }.
+ * and CLIs, and a one-click login page for browsers), refresh tokens, and RFC 8693 token exchange (a grant
+ * registered with oidc-provider's `registerGrantType`: it has none built in) that issues a token for the
+ * gateway or another audience with `sub` = the user, `act` = { sub: <the exchanging client> } (a prior `act`
+ * nested inside) and the scopes the user held and the client may ask for.
  * Confidential clients authenticate as Okta's do: with a secret (client_secret_basic) or with a client
  * assertion signed by a private key whose public half is registered on the client (private_key_jwt, RFC 7523;
  * `jwks`), checked for signature, iss/sub, aud, expiry and jti replay.
@@ -285,11 +287,17 @@ export async function startAuthServer(options: AuthServerOptions): Promise<AuthS
       }
       const audience = params.audience ?? params.resource ?? options.audience;
       if (!audiences.has(audience)) throw new errors.InvalidTarget(`cannot issue tokens for ${audience}`);
+      // The new token holds what the user held and the exchanging client may hold: an agent's client registered
+      // for read scopes cannot turn a user's write scope into its own. Asked for more, the request is refused.
       const held = new Set(Array.isArray(subject.scp) ? (subject.scp as string[]) : []);
-      const requested = params.scope ? params.scope.split(" ") : [...held];
+      const allowed = new Set(String(client.scope ?? "").split(" "));
+      const requested = params.scope ? params.scope.split(" ") : [...held].filter((s) => allowed.has(s));
       const notHeld = requested.filter((s) => !held.has(s));
       if (notHeld.length > 0)
         throw new errors.InvalidScope("requested scopes exceed the subject token's", notHeld.join(" "));
+      const notAllowed = requested.filter((s) => !allowed.has(s));
+      if (notAllowed.length > 0)
+        throw new errors.InvalidScope("requested scopes exceed the client's", notAllowed.join(" "));
       const token = new provider.AccessToken({
         client,
         accountId: String(subject.sub),

@@ -6,7 +6,14 @@ declare module "oidc-provider" {
   export interface OidcContext {
     readonly oidc: {
       readonly params: Record<string, unknown> | undefined;
-      readonly client: { readonly clientId: string; grantTypeAllowed(type: string): boolean } | undefined;
+      readonly client:
+        | {
+            readonly clientId: string;
+            /** The scopes the client may ask for, space-separated (its `scope` metadata). */
+            readonly scope?: string;
+            grantTypeAllowed(type: string): boolean;
+          }
+        | undefined;
       readonly provider: Provider;
     };
     body: unknown;

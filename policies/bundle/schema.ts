@@ -12,6 +12,7 @@
  */
 import { z } from "zod";
 import { agentsSchema } from "./agents-schema.js";
+import { claimHeadersSchema } from "./claim-headers-schema.js";
 import { authSchema } from "./auth-schema.js";
 import { clientLimitsSchema } from "./client-limits-schema.js";
 import { upstreamCredentialsSchema } from "./credentials-schema.js";
@@ -173,14 +174,28 @@ function schemaFor(mode: BundleMode) {
 
   const UpstreamCredentials = upstreamCredentialsSchema(mode);
 
-  const McpUpstream = z.strictObject({
-    /** Tools appear as `${id}__${tool}`. */
-    id: id(),
-    transport: Transport,
-    credentials: UpstreamCredentials.default({ mode: "none" }),
-    /** Per-call timeout. */
-    timeoutMs: z.int().min(100).max(600_000).default(60_000),
-  });
+  const McpUpstream = z
+    .strictObject({
+      /** Tools appear as `${id}__${tool}`. */
+      id: id(),
+      transport: Transport,
+      credentials: UpstreamCredentials.default({ mode: "none" }),
+      /** Per-call timeout. */
+      timeoutMs: z.int().min(100).max(600_000).default(60_000),
+      /**
+       * Headers sent to this upstream with values from the caller's verified identity (see
+       * claim-headers-schema.ts), e.g. `{ "x-tollgate-user": "subject", "x-tollgate-agent": "agent" }`.
+       */
+      claimHeaders: claimHeadersSchema().optional(),
+    })
+    .superRefine((upstream, ctx) => {
+      if (upstream.transport.type === "stdio" && upstream.claimHeaders && Object.keys(upstream.claimHeaders).length > 0)
+        ctx.addIssue({
+          code: "custom",
+          path: ["claimHeaders"],
+          message: "claim headers need an HTTP upstream: a stdio upstream has no request headers",
+        });
+    });
 
   const ToolPatterns = z
     .array(text().regex(TOOL_PATTERN, { error: "expected a tool name or a pattern with * wildcards" }))

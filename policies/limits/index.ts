@@ -9,6 +9,14 @@ export function rateLimitKey(policyId: string, subject: string, kind: "requests"
   return `${policyId}:${kind}:${encodeURIComponent(subject)}`;
 }
 
+/**
+ * The storage key of one agent's budget under one policy (`agents[].id`): beside its users' budgets, never one
+ * of them (an encoded `sub` holds no ':', this key does).
+ */
+export function agentRateLimitKey(policyId: string, agentId: string, kind: "requests" | "tokens"): string {
+  return `${policyId}:${kind}:agent:${encodeURIComponent(agentId)}`;
+}
+
 export interface BudgetState {
   /** The budget for the window. */
   readonly limit: number;

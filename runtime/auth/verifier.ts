@@ -58,6 +58,17 @@ export function parseScopes(value: unknown): string[] | undefined {
   return undefined;
 }
 
+/**
+ * `act.sub` of the outermost `act` (RFC 8693 §4.1: the current actor; a nested `act` is the chain before it),
+ * `undefined` without `act`, `null` for an `act` that is not an object with a non-empty string `sub`.
+ */
+export function actorOf(act: unknown): string | undefined | null {
+  if (act === undefined) return undefined;
+  if (typeof act !== "object" || act === null || Array.isArray(act)) return null;
+  const sub = (act as { sub?: unknown }).sub;
+  return typeof sub === "string" && sub.length > 0 ? sub : null;
+}
+
 function fail(reason: string): VerifyFailure {
   return { ok: false, reason };
 }
@@ -155,11 +166,22 @@ export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOpti
       break;
     }
     if (allowedClients && (clientId === undefined || !allowedClients.has(clientId))) return fail("client not allowed");
+    const actor = actorOf(payload.act);
+    if (actor === null) return fail("invalid claim act");
 
     return {
       result: {
         ok: true,
-        principal: { issuer: auth.issuer, subject: payload.sub, clientId, scopes, expiresAt: exp, token },
+        principal: {
+          issuer: auth.issuer,
+          subject: payload.sub,
+          clientId,
+          scopes,
+          expiresAt: exp,
+          token,
+          ...(actor !== undefined ? { actor } : {}),
+          claims: payload,
+        },
       },
       refuseAfter: exp + auth.clockSkewSeconds,
       keysVersion,

@@ -23,6 +23,7 @@ import {
   passThroughToolGuard,
 } from "../http/types.js";
 import { VerdictCache } from "./verdict-cache.js";
+import { auditWho } from "../observability/audit.js";
 
 export { VerdictCache };
 
@@ -66,8 +67,7 @@ export function createToolCallGuard(config: ActiveConfig): ToolCallGuard {
   const audit = <T>(ctx: RequestContext, tool: string, what: string, outcome: GuardOutcome<T>): GuardOutcome<T> => {
     const base = {
       kind: "mcp" as const,
-      principal: ctx.principal.subject,
-      client: ctx.principal.clientId,
+      ...auditWho(ctx.principal),
       tool,
       requestId: ctx.requestId,
       traceId: ctx.traceId,

@@ -5,6 +5,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Bundle, SecretRef } from "../../policies/bundle/index.js";
+import type { Delegation } from "../../policies/identity/acting-for.js";
 import type { AuditLog } from "../observability/audit.js";
 import type { Cancellation } from "./cancellation.js";
 import type { MaybePromise } from "./stage.js";
@@ -22,6 +23,15 @@ export interface Principal {
    * actor of a token it exchanged for a user. Undefined for any other client.
    */
   readonly agent?: string;
+  /**
+   * How the agent acts for the subject (a user): with a token it exchanged (RFC 8693 `act`) or beside the user's
+   * own token (`Tollgate-Agent-Token`). Undefined when the agent acts alone, and when there is no agent.
+   */
+  readonly delegation?: Delegation;
+  /** `act.sub` of the verified token (the outermost actor), as read: identification turns it into `agent`. */
+  readonly actor?: string;
+  /** The verified token's claims (claim headers read named ones from here). Never logged, never forwarded. */
+  readonly claims?: Readonly<Record<string, unknown>>;
   /** `exp`, seconds since the epoch. */
   readonly expiresAt: number;
   /**

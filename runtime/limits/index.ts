@@ -1,6 +1,7 @@
 /**
  * Per-principal rate limits: requests per window and LLM tokens per window, per guard policy, keyed by
- * the verified `sub` (policies/limits `rateLimitKey`). Budgets are counted in fixed windows (./windows.ts):
+ * the verified `sub` (policies/limits `rateLimitKey`) and, when an agent acts, by the agent as well
+ * (`agentRateLimitKey`): an agent acting for a user spends both budgets, an agent alone its own. Budgets are counted in fixed windows (./windows.ts):
  * in memory (one replica) or in Redis through ioredis and `rate-limiter-flexible` (several replicas share
  * one budget atomically: the library increments with a Lua script).
  *
@@ -16,6 +17,7 @@ import { Redis } from "ioredis";
 import type { GuardPolicy } from "../../policies/bundle/index.js";
 import {
   type BudgetState,
+  agentRateLimitKey,
   rateLimitHeaders,
   rateLimitKey,
   rateLimitPolicy,
@@ -40,8 +42,12 @@ interface PolicyLimiters {
   readonly policyHeader: string;
   /** The storage keys of a subject's budgets. */
   keysOf(subject: string): BudgetKeys;
+  /** The storage keys of an agent's budgets (`agents[].id`). */
+  agentKeysOf(agent: string): BudgetKeys;
   /** Subjects whose keys are remembered, oldest first (the subjects this replica has seen recently). */
   recentSubjects(): Iterable<string>;
+  /** Agents whose keys are remembered (agents are declared: a bounded set). */
+  recentAgents(): Iterable<string>;
 }
 
 interface BudgetKeys {
@@ -173,18 +179,37 @@ export async function createRateLimiter(
     };
   };
 
+  const billTokens = (budget: Budget, key: string, tokens: number) => budget.store.add(key, Math.ceil(tokens));
+
   return {
     admitRequest(principal, policyId) {
       const limiters = byPolicy.get(policyId);
       if (!limiters) return knownPolicies.has(policyId) ? ALLOW_ALL : unknownPolicy(principal, policyId);
-      const decision = admit(limiters, limiters.keysOf(principal.subject));
+      const { agent } = principal;
+      // An agent alone spends only its own budget; acting for a user, the user's and its own.
+      const decision =
+        agent === undefined
+          ? admit(limiters, limiters.keysOf(principal.subject))
+          : principal.delegation === undefined
+            ? admit(limiters, limiters.agentKeysOf(agent))
+            : admitBoth(limiters, limiters.keysOf(principal.subject), limiters.agentKeysOf(agent));
       return decision instanceof Promise ? decision.catch(() => unavailable(principal, policyId)) : decision;
     },
 
     recordTokens(principal, policyId, tokens) {
       const limiters = byPolicy.get(policyId);
-      if (!limiters?.tokens || !(tokens > 0)) return;
-      const billed = limiters.tokens.store.add(limiters.keysOf(principal.subject).tokens, Math.ceil(tokens));
+      const budget = limiters?.tokens;
+      if (!limiters || !budget || !(tokens > 0)) return;
+      const { agent } = principal;
+      const billed =
+        agent === undefined
+          ? billTokens(budget, limiters.keysOf(principal.subject).tokens, tokens)
+          : principal.delegation === undefined
+            ? billTokens(budget, limiters.agentKeysOf(agent).tokens, tokens)
+            : Promise.all([
+                billTokens(budget, limiters.keysOf(principal.subject).tokens, tokens),
+                billTokens(budget, limiters.agentKeysOf(agent).tokens, tokens),
+              ]);
       if (billed instanceof Promise) {
         return billed.then(
           () => undefined,
@@ -204,9 +229,14 @@ export async function createRateLimiter(
       const now = Date.now();
       const perPolicy = await Promise.all(
         [...byPolicy].map(([policy, limiters]) =>
-          Promise.all(
-            lastOf(limiters.recentSubjects(), USAGE_SUBJECTS).map((subject) => usageOf(policy, limiters, subject, now)),
-          ),
+          Promise.all([
+            ...lastOf(limiters.recentSubjects(), USAGE_SUBJECTS).map((subject) =>
+              usageOf(policy, limiters, subject, limiters.keysOf(subject), now),
+            ),
+            ...[...limiters.recentAgents()].map((agent) =>
+              usageOf(policy, limiters, `agent:${agent}`, limiters.agentKeysOf(agent), now),
+            ),
+          ]),
         ),
       );
       return perPolicy.flat().filter((u): u is PrincipalUsage => u !== undefined);
@@ -224,23 +254,55 @@ export async function createRateLimiter(
  * is counted against the request budget. Admitted requests report every budget, tokens first.
  */
 function admit(limiters: PolicyLimiters, keys: BudgetKeys): MaybePromise<LimitDecision> {
-  const { tokens, requests, windowSeconds } = limiters;
-  const state = (budget: Budget, count: WindowCount | undefined): BudgetState => ({
-    limit: budget.points,
-    remaining: budget.points - (count?.consumed ?? 0),
-    resetSeconds: (count?.msBeforeReset ?? windowSeconds * 1000) / 1000,
-    windowSeconds,
-  });
+  const { tokens, requests } = limiters;
   return andThen(tokens?.store.peek(keys.tokens), (spent) => {
-    const tokenState = tokens && state(tokens, spent);
+    const tokenState = tokens && stateOf(limiters, tokens, spent);
     if (tokenState && tokenState.remaining <= 0) return refuse("token budget spent", tokenState);
     if (!requests) return admitted(limiters, tokenState ? [tokenState] : []);
     return andThen(requests.store.add(keys.requests, 1), (counted) => {
-      const requestState = state(requests, counted);
+      const requestState = stateOf(limiters, requests, counted);
       if (requestState.remaining < 0) return refuse("request budget spent", { ...requestState, remaining: 0 });
       return admitted(limiters, tokenState ? [tokenState, requestState] : [requestState]);
     });
   });
+}
+
+function stateOf(limiters: PolicyLimiters, budget: Budget, count: WindowCount | undefined): BudgetState {
+  return {
+    limit: budget.points,
+    remaining: budget.points - (count?.consumed ?? 0),
+    resetSeconds: (count?.msBeforeReset ?? limiters.windowSeconds * 1000) / 1000,
+    windowSeconds: limiters.windowSeconds,
+  };
+}
+
+/** The refusal `admit` would give these keys now, without counting anything; undefined when there is room. */
+function spentBudget(limiters: PolicyLimiters, keys: BudgetKeys): MaybePromise<LimitDecision | undefined> {
+  const { tokens, requests } = limiters;
+  return andThen(tokens?.store.peek(keys.tokens), (spent) => {
+    const tokenState = tokens && stateOf(limiters, tokens, spent);
+    if (tokenState && tokenState.remaining <= 0) return refuse("token budget spent", tokenState);
+    return andThen(requests?.store.peek(keys.requests), (counted) => {
+      const requestState = requests && stateOf(limiters, requests, counted);
+      return requestState && requestState.remaining <= 0
+        ? refuse("request budget spent", { ...requestState, remaining: 0 })
+        : undefined;
+    });
+  });
+}
+
+/**
+ * An agent acting for a user: both budgets must have room, and a request one refuses is counted against neither
+ * (the agent's is looked at first, then the user's is counted, then the agent's). The user's headers are sent.
+ */
+function admitBoth(limiters: PolicyLimiters, user: BudgetKeys, agent: BudgetKeys): MaybePromise<LimitDecision> {
+  return andThen(spentBudget(limiters, agent), (agentSpent) =>
+    agentSpent
+      ? agentSpent
+      : andThen(admit(limiters, user), (forUser) =>
+          forUser.allowed ? andThen(admit(limiters, agent), (own) => (own.allowed ? forUser : own)) : forUser,
+        ),
+  );
 }
 
 function admitted(limiters: PolicyLimiters, budgets: BudgetState[]): LimitDecision {
@@ -289,7 +351,28 @@ function buildLimiters(
     }
     return found;
   };
-  return { windowSeconds, requests, tokens, policyHeader, keysOf, recentSubjects: () => keys.keys() };
+  const agentKeys = new Map<string, BudgetKeys>();
+  const agentKeysOf = (agent: string): BudgetKeys => {
+    let found = agentKeys.get(agent);
+    if (!found) {
+      found = {
+        requests: agentRateLimitKey(policyId, agent, "requests"),
+        tokens: agentRateLimitKey(policyId, agent, "tokens"),
+      };
+      agentKeys.set(agent, found);
+    }
+    return found;
+  };
+  return {
+    windowSeconds,
+    requests,
+    tokens,
+    policyHeader,
+    keysOf,
+    agentKeysOf,
+    recentSubjects: () => keys.keys(),
+    recentAgents: () => agentKeys.keys(),
+  };
 }
 
 function lastOf<T>(items: Iterable<T>, count: number): T[] {
@@ -297,14 +380,14 @@ function lastOf<T>(items: Iterable<T>, count: number): T[] {
   return all.slice(Math.max(0, all.length - count));
 }
 
-/** One subject's open windows of one policy; undefined when neither budget has an open window. */
+/** One subject's (or agent's) open windows of one policy; undefined when neither budget has an open window. */
 async function usageOf(
   policy: string,
   limiters: PolicyLimiters,
-  subject: string,
+  principal: string,
+  keys: BudgetKeys,
   now: number,
 ): Promise<PrincipalUsage | undefined> {
-  const keys = limiters.keysOf(subject);
   const [requests, tokens] = await Promise.all([
     limiters.requests?.store.peek(keys.requests),
     limiters.tokens?.store.peek(keys.tokens),
@@ -312,7 +395,7 @@ async function usageOf(
   if (!requests && !tokens) return undefined;
   const endsIn = Math.max(requests?.msBeforeReset ?? 0, tokens?.msBeforeReset ?? 0);
   return {
-    principal: subject,
+    principal,
     policy,
     ...(limiters.requests ? { requests: { used: requests?.consumed ?? 0, limit: limiters.requests.points } } : {}),
     ...(limiters.tokens ? { tokens: { used: tokens?.consumed ?? 0, limit: limiters.tokens.points } } : {}),

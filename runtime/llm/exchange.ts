@@ -8,7 +8,7 @@ import type { LlmRoute } from "../../policies/bundle/index.js";
 import type { CompiledGuardPolicy } from "../../policies/guards/index.js";
 import type { Json } from "../http/json.js";
 import type { HttpHandler, RateLimiter, RequestContext } from "../http/types.js";
-import type { AuditEvent, AuditLog } from "../observability/audit.js";
+import { type AuditEvent, type AuditLog, auditWho } from "../observability/audit.js";
 import type { GatewayMetrics } from "../observability/metrics.js";
 import { type TraceContextHeaders, untracedTraceContext } from "../observability/trace-context.js";
 import type { SpendCharge, SpendLedger } from "../limits/spend.js";
@@ -121,9 +121,7 @@ export class Completion {
     this.services.audit.record({
       ...(this.prompt !== undefined ? { prompt: this.prompt } : {}),
       kind: "llm",
-      principal: this.ctx.principal.subject,
-      client: this.ctx.principal.clientId,
-      ...(this.ctx.principal.agent !== undefined ? { agent: this.ctx.principal.agent } : {}),
+      ...auditWho(this.ctx.principal),
       route: this.route.config.id,
       requestId: this.ctx.requestId,
       traceId: this.ctx.traceId,

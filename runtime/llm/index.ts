@@ -18,7 +18,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import { compileGuardPolicy } from "../../policies/guards/index.js";
 import { parseJsonObject } from "../http/json.js";
 import type { ActiveConfig, HttpHandler, RateLimiter, RequestContext } from "../http/types.js";
-import type { AuditEvent, AuditLog } from "../observability/audit.js";
+import { type AuditEvent, type AuditLog, auditWho } from "../observability/audit.js";
 import { type GatewayMetrics, propagateTo, traceHeaders, untracedTraceContext } from "../observability/index.js";
 import { anthropicModelsToOpenAi } from "./anthropic-translate.js";
 import { serveCompletion } from "./completion.js";
@@ -177,8 +177,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
     const audit = (event: Omit<AuditEvent, "kind" | "route" | "principal" | "client" | "requestId">) =>
       services.audit.record({
         kind: "llm",
-        principal: ctx.principal.subject,
-        client: ctx.principal.clientId,
+        ...auditWho(ctx.principal),
         route: route.config.id,
         requestId: ctx.requestId,
         traceId: ctx.traceId,

@@ -6,7 +6,7 @@ import type { IncomingMessage, ServerResponse } from "node:http";
 import type { Bundle } from "../../policies/bundle/index.js";
 import type { CompiledToolPolicy } from "../../policies/tools/index.js";
 import type { RateLimiter, RequestContext } from "../http/types.js";
-import type { AuditEvent } from "../observability/audit.js";
+import { type AuditEvent, auditWho } from "../observability/audit.js";
 import type { McpEndpoint } from "./endpoint.js";
 import type { JsonRpcRequestLike } from "./jsonrpc.js";
 import type { McpSession } from "./session.js";
@@ -61,8 +61,7 @@ export class McpExchange {
     const { ctx } = this;
     ctx.audit.record({
       kind: "mcp",
-      principal: ctx.principal.subject,
-      client: ctx.principal.clientId,
+      ...auditWho(ctx.principal),
       requestId: ctx.requestId,
       traceId: ctx.traceId,
       ...event,

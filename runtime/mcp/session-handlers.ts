@@ -41,6 +41,7 @@ import type { GatewayMetrics } from "../observability/metrics.js";
 import { SEARCH_TOOL, allowedTools, isMetaTool, listed, search, select } from "./discovery.js";
 import type { McpEndpoint } from "./endpoint.js";
 import type { UpstreamConnection } from "./upstream.js";
+import { auditWho } from "../observability/audit.js";
 
 /** What the handlers use of their session (./session.ts). */
 export interface HandledSession {
@@ -88,8 +89,7 @@ function recordAllow(ctx: RequestContext, method: string, name: string, upstream
     tool: name,
     upstream,
     rule: `scope: ${scope}`,
-    principal: ctx.principal.subject,
-    client: ctx.principal.clientId,
+    ...auditWho(ctx.principal),
     requestId: ctx.requestId,
     traceId: ctx.traceId,
   });
@@ -147,8 +147,7 @@ export function installHandlers(session: HandledSession, options: HandlerOptions
       tool: item.exposed,
       upstream: item.upstreamId,
       method: "tools/call",
-      principal: ctx.principal.subject,
-      client: ctx.principal.clientId,
+      ...auditWho(ctx.principal),
       requestId: ctx.requestId,
       traceId: ctx.traceId,
     } as const;

@@ -184,6 +184,7 @@ function parseRecord(raw: string): SessionRecord | undefined {
         issuer: b.issuer,
         subject: b.subject,
         clientId: typeof b.clientId === "string" ? b.clientId : undefined,
+        ...(typeof b.agent === "string" ? { agent: b.agent } : {}),
       },
       protocolVersion: value.protocolVersion,
       clientInfo: value.clientInfo,

@@ -23,6 +23,7 @@ import { bindingKey, bindingOf, sameBinding } from "./binding.js";
 import { McpSession } from "./session.js";
 import { streamEventRetention } from "./session-events.js";
 import type { StdioBudget } from "./stdio-budget.js";
+import { auditWho } from "../observability/audit.js";
 
 export interface SessionSettings {
   readonly bundle: Bundle;
@@ -178,8 +179,7 @@ export class SessionRegistry {
     ctx.audit.record({
       kind: "mcp",
       decision: "deny",
-      principal: ctx.principal.subject,
-      client: ctx.principal.clientId,
+      ...auditWho(ctx.principal),
       rule: "session: bound to another principal",
       status: 404,
       requestId: ctx.requestId,

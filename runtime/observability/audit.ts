@@ -21,10 +21,14 @@ export interface AuditEvent {
   readonly kind: "llm" | "mcp" | "auth" | "config";
   /** The human: verified `sub`. */
   readonly principal?: string;
-  /** The agent: verified `cid`/`azp`. */
+  /** The OAuth client of the token: verified `cid`/`client_id`. */
   readonly client?: string;
-  /** The bundle's agent (`agents[].id`) behind the request, when the token names one. */
+  /** The bundle's agent behind the request (`agents[].id`), alone or acting for `actingFor`. */
   readonly agent?: string;
+  /** The user the agent acted for (the verified `sub`); absent when the agent acted alone. */
+  readonly actingFor?: string;
+  /** How the agent acted for the user: `token-exchange` (RFC 8693 `act`) or `user-token` (passed through). */
+  readonly delegation?: string;
   /** LLM route id or `mcp`. */
   readonly route?: string;
   readonly upstream?: string;
@@ -54,6 +58,22 @@ export interface AuditEvent {
   readonly prompt?: string;
   /** Counts of what guards changed (e.g. { email: 2 }), never the matched text. */
   readonly redactions?: Readonly<Record<string, number>>;
+}
+
+/** Who an event is about, from the request's principal: the subject, the client, and the agent if any. */
+export function auditWho(principal: {
+  readonly subject: string;
+  readonly clientId: string | undefined;
+  readonly agent?: string;
+  readonly delegation?: string;
+}): Pick<AuditEvent, "principal" | "client" | "agent" | "actingFor" | "delegation"> {
+  if (principal.agent === undefined) return { principal: principal.subject, client: principal.clientId };
+  return {
+    principal: principal.subject,
+    client: principal.clientId,
+    agent: principal.agent,
+    ...(principal.delegation ? { actingFor: principal.subject, delegation: principal.delegation } : {}),
+  };
 }
 
 export interface AuditLog {
@@ -91,7 +111,11 @@ export function prepareAuditEvent(event: AuditEvent, options: AuditOptions = {})
   out.decision = text(event.decision);
   out.principal = text(event.principal);
   out.client = text(event.client);
-  out.agent = text(event.agent);
+  if (event.agent !== undefined) {
+    out.agent = text(event.agent);
+    out.actingFor = text(event.actingFor);
+    out.delegation = text(event.delegation);
+  }
   out.route = text(event.route);
   out.upstream = text(event.upstream);
   out.provider = text(event.provider);

@@ -56,6 +56,8 @@ export const ATTR = {
   GEN_AI_TOOL_NAME: "gen_ai.tool.name",
   ENDUSER_ID: "enduser.id",
   CLIENT_ID: "tollgate.client.id",
+  /** The bundle's agent (`agents[].id`) behind the request. */
+  AGENT_ID: "tollgate.agent.id",
   ROUTE: "tollgate.route",
   UPSTREAM: "tollgate.upstream",
   PROVIDER: "tollgate.provider",

@@ -7,6 +7,7 @@
 import { createToolCallGuard } from "../guards/index.js";
 import { type TokenVerifier, type TokenVerifierOptions, createTokenVerifier } from "../auth/verifier.js";
 import { type ProtectedResourceMetadata, protectedResourceMetadataByPath } from "../auth/metadata.js";
+import { type AgentDirectory, compileAgents } from "../../policies/identity/acting-for.js";
 import type { ActiveConfig, ToolCallGuard } from "../http/types.js";
 import { createUpstreamClient } from "../http/upstream-client.js";
 import { type LlmGateway, createLlmGateway } from "../llm/index.js";
@@ -23,6 +24,8 @@ import { type UpstreamReadiness, createUpstreamReadiness } from "./readiness.js"
 export interface ActiveRuntime {
   readonly config: ActiveConfig;
   readonly verifier: TokenVerifier;
+  /** The bundle's agents, indexed for identification (who acts, and for whom). */
+  readonly agents: AgentDirectory;
   readonly limiter: UsageReportingLimiter;
   readonly toolGuard: ToolCallGuard;
   readonly mcp: McpGateway;
@@ -146,6 +149,7 @@ export async function createActiveRuntime(config: ActiveConfig, deps: ActiveRunt
   return {
     config,
     verifier,
+    agents: compileAgents(config.bundle.agents),
     limiter,
     toolGuard,
     mcp,

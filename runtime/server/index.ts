@@ -194,7 +194,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     try {
       // 1–2. Authenticate and identify: every request, every time (sessions are never credentials).
       // 3–8. Authorize, limit, guard, forward, guard, record: the route's handler, for the identified caller.
-      const authentication = stage("authenticate", undefined, () => authenticate(req, runtime.verifier));
+      const authentication = stage("authenticate", undefined, () =>
+        authenticate(req, runtime.verifier, runtime.agents),
+      );
       await andThen(authentication, (auth) => {
         if (auth.outcome !== "authenticated") return challenge(auth, req, res, requestId, pathname, bundle);
         if (cancellingAll) cancellation.cancel(SHUTTING_DOWN);
@@ -252,7 +254,11 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     cancellation: RequestCancellation,
   ): RequestContext {
     if (tracing)
-      telemetry.annotateActive({ [ATTR.ENDUSER_ID]: principal.subject, [ATTR.CLIENT_ID]: principal.clientId });
+      telemetry.annotateActive({
+        [ATTR.ENDUSER_ID]: principal.subject,
+        [ATTR.CLIENT_ID]: principal.clientId,
+        [ATTR.AGENT_ID]: principal.agent,
+      });
     return {
       requestId,
       traceId: tracing ? telemetry.currentTraceId() : undefined,

@@ -22,6 +22,8 @@ export interface HttpUpstream {
   readonly url: string;
   /** `authorization` header of every request the upstream received, in order. */
   readonly authorizations: (string | undefined)[];
+  /** Every header of every request the upstream received, in order. */
+  readonly requestHeaders: IncomingMessage["headers"][];
   /** Resolves with the count reached when a `count_slowly` call is next cancelled (its AbortSignal fired). */
   nextCancellation(): Promise<number>;
   /** Registers one more tool and announces it (notifications/tools/list_changed) on every session. */
@@ -49,6 +51,7 @@ export async function closeServer(server: Server): Promise<void> {
  */
 export async function startHttpUpstream(opts: { port?: number } = {}): Promise<HttpUpstream> {
   const authorizations: (string | undefined)[] = [];
+  const requestHeaders: IncomingMessage["headers"][] = [];
   const extraTools: string[] = [];
   const cancellationWaiters: ((count: number) => void)[] = [];
 
@@ -106,6 +109,7 @@ export async function startHttpUpstream(opts: { port?: number } = {}): Promise<H
   const sessionHandler = mcpSessionHandler(build);
   const handler = (req: IncomingMessage, res: ServerResponse) => {
     authorizations.push(req.headers.authorization);
+    requestHeaders.push(req.headers);
     return sessionHandler.handle(req, res);
   };
   const http = createServer((req, res) => void handler(req, res).catch(() => res.writeHead(500).end()));
@@ -113,6 +117,7 @@ export async function startHttpUpstream(opts: { port?: number } = {}): Promise<H
   return {
     url,
     authorizations,
+    requestHeaders,
     nextCancellation: () => new Promise<number>((resolve) => cancellationWaiters.push(resolve)),
     addTool: (name) => {
       extraTools.push(name);
