@@ -13,6 +13,7 @@
  * limit store must not turn into an unlimited budget. `fail-open` admits and records an audit event,
  * for teams that prefer availability. Token billing failures never fail a response already served.
  */
+import { waitForReady } from "./redis-ready.js";
 import { Redis } from "ioredis";
 import type { GuardPolicy } from "../../policies/bundle/index.js";
 import {
@@ -401,20 +402,4 @@ async function usageOf(
     ...(limiters.tokens ? { tokens: { used: tokens?.consumed ?? 0, limit: limiters.tokens.points } } : {}),
     windowEndsAt: new Date(now + endsIn),
   };
-}
-
-/** Waits until Redis is ready, its first connection attempt failed, or `timeoutMs` passed. */
-function waitForReady(redis: Redis, timeoutMs: number): Promise<void> {
-  if (redis.status === "ready") return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = () => {
-      clearTimeout(timer);
-      redis.off("ready", done);
-      redis.off("error", done);
-      resolve();
-    };
-    const timer = setTimeout(done, timeoutMs);
-    redis.once("ready", done);
-    redis.once("error", done);
-  });
 }

@@ -9,6 +9,7 @@
  */
 import { Redis } from "ioredis";
 import type { MaybePromise } from "../http/stage.js";
+import { waitForReady } from "./redis-ready.js";
 
 /** One amount to count: `micro` micro-dollars into `key`, whose window ends at `endsAt` (ms since the epoch). */
 export interface SpendEntry {
@@ -90,19 +91,7 @@ export class RedisSpendStore implements SpendStore {
 
   /** Resolves when connected, when the first attempt failed, or after `timeoutMs`. */
   ready(timeoutMs = 2000): Promise<void> {
-    const redis = this.redis;
-    if (redis.status === "ready") return Promise.resolve();
-    return new Promise((resolve) => {
-      const done = () => {
-        clearTimeout(timer);
-        redis.off("ready", done);
-        redis.off("error", done);
-        resolve();
-      };
-      const timer = setTimeout(done, timeoutMs);
-      redis.once("ready", done);
-      redis.once("error", done);
-    });
+    return waitForReady(this.redis, timeoutMs);
   }
 
   async read(keys: readonly string[]): Promise<number[]> {
