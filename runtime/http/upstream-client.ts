@@ -66,7 +66,7 @@ export interface UpstreamRequest {
   readonly url: string;
   readonly method: "GET" | "POST";
   readonly headers: Record<string, string>;
-  readonly body?: string;
+  readonly body?: string | Buffer;
   /** Time to the answer's headers. */
   readonly timeoutMs: number;
   /** Longest silence in the body after the headers. @default BODY_IDLE_MS */

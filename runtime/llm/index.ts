@@ -27,6 +27,10 @@ import type { CompiledRoute, LlmServices } from "./exchange.js";
 import { ProviderHealth } from "./failover.js";
 import { prepareProvider } from "./providers.js";
 import { createRequestGuard } from "./request-guard.js";
+import { RequestHistory } from "./history/request-history.js";
+
+/** Per route: 8 conversations per principal, 64 MiB estimated in all. */
+const HISTORY_LIMITS = { perPrincipal: 8, maxBytes: 64 * 1024 * 1024 };
 import { type SpendLedger, createSpendLedger } from "../limits/spend.js";
 import { pickHeaders } from "./request-stages.js";
 import { ENDPOINTS, type WireFormat, errorFlavour } from "./translate/formats.js";
@@ -98,6 +102,7 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       providers,
       policy,
       requestGuard: createRequestGuard(policy),
+      history: new RequestHistory(HISTORY_LIMITS),
       handlers,
     };
     for (const format of ["chat", "messages", "responses"] as const)

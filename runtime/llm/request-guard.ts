@@ -30,6 +30,11 @@ const CLEAN_LIMITS = [12_500, 64 * 1024, 4 * 1024 * 1024] as const;
 
 export interface RequestGuard {
   guardChat(body: Json): RequestGuardResult;
+  /**
+   * One chat.completions message, in place (what `guardChat` does for each). `seenBefore: false` says no earlier
+   * request held it (it follows a remembered history), so the verdict caches are neither asked nor filled.
+   */
+  guardChatMessage(message: unknown, seenBefore?: boolean): RequestGuardResult;
   guardAnthropic(body: Json): RequestGuardResult;
   /** An OpenAI Responses request: `instructions`, and the text of every input item (messages, function calls and outputs). */
   guardResponses(body: Json): RequestGuardResult;
@@ -60,9 +65,16 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
     return verdict;
   };
 
+  /** Text no earlier request held: scanned without looking it up in or adding it to the caches. */
+  const scanNew = (text: string, source: ContentSource): TextVerdict =>
+    text.length === 0 || policy.requestTextIsPlainlyClean(text, source)
+      ? { action: "allow", value: text }
+      : scanners[source](text);
+
   /** Runs a pass over the request; `visit` calls `guard` for each text and writes back the result. */
   const run = (
     visit: (guard: (text: string, source: ContentSource) => string | undefined) => void,
+    verdictOf: (text: string, source: ContentSource) => TextVerdict = verdictFor,
   ): RequestGuardResult => {
     if (!policy.guardsRequests) return { action: "allow", changed: false, redactions: undefined, flagged: [] };
     let blocked: { guard: string; message: string } | undefined;
@@ -71,7 +83,7 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
     const flagged = new Set<string>();
     visit((text, source) => {
       if (blocked) return undefined;
-      const verdict = verdictFor(text, source);
+      const verdict = verdictOf(text, source);
       if (verdict.action === "block") {
         blocked = { guard: verdict.guard, message: verdict.message };
         return undefined;
@@ -115,23 +127,30 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
     }
   };
 
+  const guardChatMessage = (message: unknown, guard: (text: string, source: ContentSource) => string | undefined) => {
+    if (!message || typeof message !== "object") return;
+    const m = message as Json;
+    const source = chatSource(m.role);
+    guardContent(m, "content", source, guard);
+    if (Array.isArray(m.tool_calls)) {
+      for (const call of m.tool_calls as Json[]) {
+        if (call?.function && typeof call.function.arguments === "string") {
+          const next = guard(call.function.arguments, "assistant");
+          if (next !== undefined) call.function.arguments = next;
+        }
+      }
+    }
+  };
+
   return {
     guardChat(body) {
       return run((guard) => {
-        for (const message of (Array.isArray(body.messages) ? body.messages : []) as Json[]) {
-          if (!message || typeof message !== "object") continue;
-          const source = chatSource(message.role);
-          guardContent(message, "content", source, guard);
-          if (Array.isArray(message.tool_calls)) {
-            for (const call of message.tool_calls as Json[]) {
-              if (call?.function && typeof call.function.arguments === "string") {
-                const next = guard(call.function.arguments, "assistant");
-                if (next !== undefined) call.function.arguments = next;
-              }
-            }
-          }
-        }
+        for (const message of (Array.isArray(body.messages) ? body.messages : []) as unknown[])
+          guardChatMessage(message, guard);
       });
+    },
+    guardChatMessage(message, seenBefore = true) {
+      return run((guard) => guardChatMessage(message, guard), seenBefore ? verdictFor : scanNew);
     },
     guardAnthropic(body) {
       return run((guard) => {

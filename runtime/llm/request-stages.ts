@@ -3,6 +3,7 @@
  * forward with failover. Each reads what the stages before it left on the {@link Completion} and leaves
  * its own result there, or refuses.
  */
+import { randomUUID } from "node:crypto";
 import type { IncomingMessage } from "node:http";
 import type { Json } from "../http/json.js";
 import { MAX_JSON_DEPTH, nestsDeeperThan, parseJsonObject } from "../http/json.js";
@@ -11,7 +12,9 @@ import { type Stage, andThen } from "../http/stage.js";
 import type { LimitDecision } from "../http/types.js";
 import { ATTR, propagateTo, traceHeaders, tracingActive, upstreamCall } from "../observability/index.js";
 import { badRequest, guardBlocked, untranslatable } from "./errors.js";
-import type { Completion, LlmRefusal } from "./exchange.js";
+import { type Completion, type Counts, type LlmRefusal, addCounts } from "./exchange.js";
+import type { ChatBody, GuardedMessage } from "./history/request-history.js";
+import type { RequestGuardResult } from "./request-guard.js";
 import { triggerForStatus } from "./failover.js";
 import type { PreparedProvider } from "./providers.js";
 import { candidates, malformed, providerRequest } from "./translate/plan.js";
@@ -40,10 +43,19 @@ export const parse: CompletionStage = {
             : badRequest("the request body did not arrive whole"),
       };
     }
-    const body = parseJsonObject(raw.toString("utf8"));
+    let body: Json | undefined;
+    let tooDeep: boolean;
+    if (x.format === "chat") {
+      const read = x.route.history.read(principalKey(x), raw);
+      body = read?.body.json;
+      tooDeep = read?.tooDeep ?? false;
+      x.chat = read?.body;
+    } else {
+      body = parseJsonObject(raw.toString("utf8"));
+      tooDeep = body !== undefined && nestsDeeperThan(body);
+    }
     if (!body || Array.isArray(body)) return { error: badRequest("the body is not a JSON object") };
-    if (nestsDeeperThan(body))
-      return { error: badRequest(`the body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`) };
+    if (tooDeep) return { error: badRequest(`the body nests objects and arrays deeper than ${MAX_JSON_DEPTH} levels`) };
     const wrong = malformed(x.format, body);
     if (wrong) return { error: badRequest(wrong) };
     x.model = body.model;
@@ -94,8 +106,9 @@ export const guardRequest: CompletionStage = {
       : { [ATTR.DECISION]: x.requestRedactions ? "redact" : "allow" },
   run(x) {
     const { requestGuard } = x.route;
-    const verdict =
-      x.format === "messages"
+    const verdict = x.chat
+      ? guardChatMessages(x, x.chat)
+      : x.format === "messages"
         ? requestGuard.guardAnthropic(x.body)
         : x.format === "responses"
           ? requestGuard.guardResponses(x.body)
@@ -111,6 +124,68 @@ export const guardRequest: CompletionStage = {
     return undefined;
   },
 };
+
+/**
+ * A chat.completions body's messages that the route's history memory did not know, each guarded in place; then
+ * the body is remembered with every message as guarded, for the next request of the conversation. The verdict
+ * counts the known messages' redactions too: every request is audited as if all of it had been scanned.
+ */
+function guardChatMessages(x: Completion, chat: ChatBody): RequestGuardResult {
+  const messages = x.body.messages as unknown[];
+  // The known messages are the body's first ones, or nothing is taken as known (every message is guarded).
+  const known = chat.known.every((m, i) => messages[i] === m.value) ? chat.known : [];
+  const guarded = [...known];
+  let redactions: Counts | undefined;
+  const flagged = new Set<string>();
+  for (const message of known) {
+    if (message.redactions) redactions = addCounts(redactions, message.redactions);
+    for (const f of message.flagged) flagged.add(f);
+  }
+  const seenBefore = known.length === 0;
+  for (let i = known.length; i < messages.length; i++) {
+    const value = messages[i];
+    const verdict = x.route.requestGuard.guardChatMessage(value, seenBefore);
+    if (verdict.action === "block") return verdict;
+    if (verdict.redactions) redactions = addCounts(redactions, verdict.redactions);
+    for (const f of verdict.flagged) flagged.add(f);
+    const bytes = Buffer.from(JSON.stringify(value));
+    guarded.push({ value, bytes, redactions: verdict.redactions, flagged: verdict.flagged });
+  }
+  x.guardedMessages = guarded;
+  x.route.history.remember(principalKey(x), chat, guarded);
+  return { action: "allow", changed: false, redactions, flagged: [...flagged] };
+}
+
+/** Whose history a request continues: one principal's conversations are never matched against another's. */
+const principalKey = (x: Completion): string => {
+  const { issuer, subject, clientId } = x.ctx.principal;
+  return `${issuer}\u0000${subject}\u0000${clientId ?? ""}`;
+};
+
+/**
+ * Where the serialized messages go in a provider body: a string no client can send, since no client sees it.
+ * Its JSON form is looked up as the value of the body's `messages` member.
+ */
+const MESSAGES_MARKER = `\u0000tollgate-messages-${randomUUID()}`;
+const MESSAGES_KEY = '"messages":';
+const MARKED_MESSAGES = `${MESSAGES_KEY}${JSON.stringify(MESSAGES_MARKER)}`;
+const COMMA = Buffer.from(",");
+
+/**
+ * `body` as JSON bytes, its messages copied from their guarded serializations (`body.messages` is theirs): a
+ * history's bytes are encoded once, when its messages are new.
+ */
+function serializeWithMessages(body: Json, messages: readonly GuardedMessage[]): Buffer {
+  const text = JSON.stringify({ ...body, messages: MESSAGES_MARKER });
+  const at = text.indexOf(MARKED_MESSAGES) + MESSAGES_KEY.length;
+  const parts: Buffer[] = [Buffer.from(`${text.slice(0, at)}[`)];
+  messages.forEach((m, i) => {
+    if (i > 0) parts.push(COMMA);
+    parts.push(m.bytes);
+  });
+  parts.push(Buffer.from(`]${text.slice(at + MARKED_MESSAGES.length - MESSAGES_KEY.length)}`));
+  return Buffer.concat(parts);
+}
 
 const NO_ATTRIBUTES = {};
 /** A provider answer that counts as an error in the upstream latency metrics. */
@@ -214,7 +289,10 @@ function send(x: Completion, provider: PreparedProvider): Promise<UpstreamAnswer
       url: target.url,
       method: "POST",
       headers,
-      body: JSON.stringify(target.body),
+      body:
+        x.guardedMessages && target.body.messages === x.body.messages
+          ? serializeWithMessages(target.body, x.guardedMessages)
+          : JSON.stringify(target.body),
       timeoutMs: provider.config.timeoutMs,
       idleMs: route.config.idleTimeoutMs,
       cancellation: x.ctx.cancellation,

@@ -1,0 +1,203 @@
+/**
+ * Agents resend their whole conversation every turn. The gateway remembers each principal's last chat requests
+ * on a route (their bytes, where each message ends, and each message as it was guarded and forwarded), so a
+ * request that repeats a remembered one's messages byte for byte and adds new ones is parsed, guarded and
+ * serialized only for what it adds. The history is recognized by comparing bytes at message boundaries (a
+ * memory comparison), not by hashing or parsing it. Whatever the memory holds, the body read is the one
+ * `JSON.parse` of the whole request would give: a prefix of bytes decides the values it contains, and a body
+ * the scan cannot vouch for (duplicate or escaped `messages` keys, anything malformed) is parsed whole.
+ */
+import type { Json } from "../../http/json.js";
+import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../http/json.js";
+import type { Counts } from "../exchange.js";
+import { type MessagesLayout, scanArrayTail, scanMessagesLayout } from "./json-scan.js";
+
+/** One message as the request guards left it. */
+export interface GuardedMessage {
+  /** The message forwarded (rewritten where a guard redacted). Shared between requests: never mutated. */
+  readonly value: unknown;
+  /** `JSON.stringify(value)` in UTF-8. */
+  readonly bytes: Buffer;
+  readonly redactions: Readonly<Counts> | undefined;
+  readonly flagged: readonly string[];
+}
+
+/** A chat body as read for the request path, with what the history memory already knows of it. */
+export interface ChatBody {
+  readonly json: Json;
+  /** The leading messages guarded before, in order; the request guards start after them. */
+  readonly known: readonly GuardedMessage[];
+  /** Where each message ends in `raw` and where the array closes, when the scan could tell (else not remembered). */
+  readonly layout: MessagesLayout | undefined;
+  readonly raw: Buffer;
+  /** The remembered request this one extends. */
+  readonly extends: Remembered | undefined;
+}
+
+interface Remembered {
+  readonly raw: Buffer;
+  readonly layout: MessagesLayout;
+  /** The members before `messages`, and after it (`raw` from `layout.close + 1`). */
+  readonly head: Json;
+  readonly rest: Json;
+  readonly messages: readonly GuardedMessage[];
+  readonly bytes: number;
+}
+
+export interface RequestHistoryLimits {
+  /** Requests remembered per principal (its concurrent conversations). */
+  readonly perPrincipal: number;
+  /** Estimated bytes held in all. */
+  readonly maxBytes: number;
+}
+
+/** Parsed objects and their strings cost several times their bytes: a remembered request is counted as this many. */
+const BYTES_PER_BODY_BYTE = 6;
+
+export class RequestHistory {
+  /** Per principal, most recent first; the map's order is least recently used first. */
+  private readonly byPrincipal = new Map<string, Remembered[]>();
+  private bytes = 0;
+
+  constructor(private readonly limits: RequestHistoryLimits) {}
+
+  /** Estimated bytes held. */
+  get heldBytes(): number {
+    return this.bytes;
+  }
+
+  /**
+   * `raw` as a JSON object, from the request of `principal` it extends when there is one; undefined when `raw` is
+   * not a JSON object. `tooDeep` is true when a part the memory did not vouch for nests deeper than the bound.
+   */
+  read(principal: string, raw: Buffer): { body: ChatBody; tooDeep: boolean } | undefined {
+    const list = this.byPrincipal.get(principal);
+    if (list) {
+      this.byPrincipal.delete(principal);
+      this.byPrincipal.set(principal, list);
+      for (const remembered of list) {
+        const extended = extend(remembered, raw);
+        if (extended) return extended;
+      }
+    }
+    let json: unknown;
+    try {
+      json = JSON.parse(raw.toString("utf8"));
+    } catch {
+      return undefined;
+    }
+    if (!json || typeof json !== "object" || Array.isArray(json)) return undefined;
+    return {
+      body: { json: json as Json, known: [], layout: scanMessagesLayout(raw), raw, extends: undefined },
+      tooDeep: nestsDeeperThan(json),
+    };
+  }
+
+  /** Remembers `body` with every message as guarded, replacing the request it extended. */
+  remember(principal: string, body: ChatBody, messages: readonly GuardedMessage[]): void {
+    const { layout } = body;
+    if (!layout || layout.ends.length !== messages.length) return;
+    const head: Json = {};
+    const rest: Json = {};
+    let before = true;
+    for (const [key, value] of Object.entries(body.json)) {
+      if (key === "messages") before = false;
+      else (before ? head : rest)[key] = value;
+    }
+    const bytes = BYTES_PER_BODY_BYTE * body.raw.byteLength;
+    if (bytes > this.limits.maxBytes / 8) return;
+    const entry: Remembered = { raw: ownBytes(body.raw), layout, head, rest, messages, bytes };
+    const list = this.byPrincipal.get(principal) ?? [];
+    const replaced = body.extends ? list.indexOf(body.extends) : -1;
+    if (replaced >= 0) {
+      this.bytes -= (list[replaced] as Remembered).bytes;
+      list.splice(replaced, 1);
+    }
+    list.unshift(entry);
+    this.bytes += bytes;
+    while (list.length > this.limits.perPrincipal) this.bytes -= (list.pop() as Remembered).bytes;
+    this.byPrincipal.delete(principal);
+    this.byPrincipal.set(principal, list);
+    this.evict();
+  }
+
+  private evict(): void {
+    for (const [principal, list] of this.byPrincipal) {
+      if (this.bytes <= this.limits.maxBytes) return;
+      const oldest = list.pop() as Remembered;
+      this.bytes -= oldest.bytes;
+      if (list.length === 0) this.byPrincipal.delete(principal);
+    }
+  }
+}
+
+/** `raw` read as `remembered`'s messages (the most that are byte for byte the same) plus what follows them. */
+function extend(remembered: Remembered, raw: Buffer): { body: ChatBody; tooDeep: boolean } | undefined {
+  const { ends } = remembered.layout;
+  const same = (end: number) => raw.length > end && raw.compare(remembered.raw, 0, end, 0, end) === 0;
+  if (!same(ends[0] as number)) return undefined;
+  // Append-only histories match whole; an edited or trimmed one matches up to the first message that changed.
+  let last = ends.length - 1;
+  if (!same(ends[last] as number)) {
+    let known = 0;
+    while (last - known > 1) {
+      const middle = (known + last) >>> 1;
+      if (same(ends[middle] as number)) known = middle;
+      else last = middle;
+    }
+    last = known;
+  }
+  const from = ends[last] as number;
+  const tail = scanArrayTail(raw, from);
+  if (!tail) return undefined;
+  let added: unknown[];
+  let rest: Json | undefined;
+  try {
+    // scanArrayTail saw `(, value)* ]` from `from`: the added elements, then the members after the array.
+    const addedText = withoutLeadingSpace(raw.toString("utf8", from, tail.close));
+    added = addedText === "" ? [] : (JSON.parse(`[${addedText.slice(1)}]`) as unknown[]);
+    rest = sameRest(remembered, raw, tail.close + 1) ? remembered.rest : parseRest(raw, tail.close + 1);
+  } catch {
+    return undefined;
+  }
+  // A key of the head or `messages` again after the array: left to the full parse, which takes the last.
+  if (!rest || Object.hasOwn(rest, "messages") || Object.keys(remembered.head).some((k) => Object.hasOwn(rest, k)))
+    return undefined;
+  const known = remembered.messages.slice(0, last + 1);
+  const json: Json = { ...remembered.head, messages: [...known.map((m) => m.value), ...added], ...rest };
+  return {
+    body: {
+      json,
+      known,
+      layout: { ends: [...ends.slice(0, last + 1), ...tail.ends], close: tail.close },
+      raw,
+      extends: remembered,
+    },
+    tooDeep: nestsDeeperThan(added, MAX_JSON_DEPTH - 1) || (rest !== remembered.rest && nestsDeeperThan(rest)),
+  };
+}
+
+/** Whether `raw` from `at` is the remembered request's bytes after its messages (tools, settings): parsed once. */
+function sameRest(remembered: Remembered, raw: Buffer, at: number): boolean {
+  const from = remembered.layout.close + 1;
+  return (
+    raw.length - at === remembered.raw.length - from &&
+    raw.compare(remembered.raw, from, remembered.raw.length, at) === 0
+  );
+}
+
+/** The members after the messages array (from `at`, just after its `]`); undefined when they are not `(, member)* }`. */
+function parseRest(raw: Buffer, at: number): Json | undefined {
+  const text = withoutLeadingSpace(raw.toString("utf8", at));
+  if (!text.startsWith(",")) return /^\}[ \t\n\r]*$/.test(text) ? {} : undefined;
+  const members = withoutLeadingSpace(text.slice(1));
+  return members.startsWith('"') ? (JSON.parse(`{${members}`) as Json) : undefined;
+}
+
+/** `text` without the whitespace JSON allows before a token (JavaScript's trimStart removes more). */
+const withoutLeadingSpace = (text: string): string => text.replace(/^[ \t\n\r]+/, "");
+
+/** `raw` in a buffer of its own, so a small body kept does not keep a large socket buffer alive. */
+function ownBytes(raw: Buffer): Buffer {
+  return raw.byteOffset === 0 && raw.buffer.byteLength === raw.byteLength ? raw : Buffer.from(raw);
+}
