@@ -14,6 +14,7 @@ import { markKind } from "./construct-kind.js";
 import { DESTRUCTIVE_TOOL_PATTERNS } from "./destructive-tools.js";
 import { type McpCatalogSettings, mcpCatalogFields } from "./mcp-catalog.js";
 import { isDevEnvironment } from "./environment.js";
+import { type GatewaySpendSettings, type SpendBudget, spendProblems, spendSection } from "./spend-budgets.js";
 import type { BundleValue, GatewayRoute } from "./gateway-route.js";
 import type { GuardPolicy } from "./guard-policy.js";
 import type {
@@ -169,6 +170,14 @@ export interface GatewayBundleProps {
     /** Stdio upstream processes per replica; 0 refuses every session of a gateway with a stdio upstream. @default 256 */
     readonly maxStdioProcesses?: number;
   };
+  /**
+   * Spend: the price table (Tollgate's defaults, your overrides) and budgets that cap what each user, agent or
+   * route may spend per window, enforced before each LLM call (429 `spend_budget_exceeded`). Budgets name the
+   * `Agent` and `GatewayRoute` constructs; those of agents created after the bundle go through `addSpendBudget`.
+   * Shared by replicas with `rateLimitStore: redis`.
+   * @default Tollgate's price table, no budget (answers are priced in audit and metrics, nothing is capped)
+   */
+  readonly spend?: GatewaySpendSettings;
 }
 
 type Bundle = BundleInput & { metadata: { digest?: string } };
@@ -195,11 +204,13 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint, IAgent
   public readonly secretEnvNames: readonly string[];
   private readonly props: GatewayBundleProps;
   private readonly agentList: IAgentIdentity[] = [];
+  private readonly spendBudgets: SpendBudget[];
   private assembled: { readonly bundle: Bundle; readonly values: Readonly<Record<string, string>> } | undefined;
 
   constructor(scope: Construct, id: string, props: GatewayBundleProps) {
     super(scope, id);
     this.props = props;
+    this.spendBudgets = [...(props.spend?.budgets ?? [])];
     this.gatewayName = props.name ?? id.toLowerCase();
     this.environment = props.environment;
     this.publicUrl = props.authServer.audience;
@@ -233,6 +244,7 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint, IAgent
     TollgateChecks.ensureOn(this);
     this.node.addValidation({ validate: () => this.validateBundle() });
     this.node.addValidation({ validate: () => this.checkReadiness() });
+    this.node.addValidation({ validate: () => this.checkSpend() });
   }
 
   /**
@@ -251,6 +263,23 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint, IAgent
     if (this.assembled)
       throw new Error(`${this.node.path}: addAgent(${agent.agentId}) after the bundle was assembled: add agents first`);
     if (!this.agentList.includes(agent)) this.agentList.push(agent);
+  }
+
+  /**
+   * Adds a spend budget beside those of the `spend` prop: for a budget that names an `Agent`, which is created
+   * after its gateway. Call it before synth (the bundle is assembled once).
+   */
+  public addSpendBudget(budget: SpendBudget): void {
+    if (this.assembled)
+      throw new Error(
+        `${this.node.path}: addSpendBudget(${budget.id}) after the bundle was assembled: add budgets first`,
+      );
+    this.spendBudgets.push(budget);
+  }
+
+  /** The spend budgets, from the `spend` prop and `addSpendBudget`, in order. */
+  public get budgets(): readonly SpendBudget[] {
+    return this.spendBudgets;
   }
 
   /** The agents added so far, in order. */
@@ -290,6 +319,12 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint, IAgent
         (route) =>
           `GatewayBundle "${this.gatewayName}" readiness.requiredUpstreams: route ${route.node.path} ("${route.upstreamId}") is not one of this bundle's routes: add it to routes, or remove it from readiness.requiredUpstreams`,
       );
+  }
+
+  private checkSpend(): string[] {
+    return spendProblems(this.props.spend, this.spendBudgets, { routes: this.routes, agents: this.agentList }).map(
+      (problem) => `GatewayBundle "${this.gatewayName}" ${problem}`,
+    );
   }
 
   private validateBundle(): string[] {
@@ -338,6 +373,7 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint, IAgent
       clientId: value(agentClientPlaceholder(agent.agentId), agent.clientId),
       scopes: [...agent.scopes],
     }));
+    const spend = spendSection(p.spend, this.spendBudgets);
     const bundle: BundleInput = {
       apiVersion: API_VERSION,
       kind: "GatewayBundle",
@@ -419,6 +455,7 @@ export class GatewayBundle extends Construct implements IGatewayEndpoint, IAgent
           }
         : {}),
       ...(agents.length > 0 ? { agents } : {}),
+      ...(spend ? { spend } : {}),
       guardPolicies: [...policies.values()].map((policy) => policy.toBundle()),
       rateLimitStore:
         p.rateLimitStore?.type === "redis"

@@ -26,3 +26,4 @@ export { TollgateChecks, synthErrors } from "./checks.js";
 export { RULES, type RuleDefinition, type RuleId, type RuleSeverity } from "./rules.js";
 export { isDevEnvironment } from "./environment.js";
 export { Agent, type AgentProps, type AgentRuntimeSettings } from "./agent.js";
+export type { GatewaySpendSettings, SpendBudget, SpendPrice, SpendWindow } from "./spend-budgets.js";

@@ -149,6 +149,11 @@ export class DevopsCopilotPlatform extends Construct {
       scopes: this.scopes,
       defaultPolicy: policy,
       rateLimitStore: settings.redis ? { type: "redis" } : { type: "memory" },
+      spend: {
+        // Tollgate's table has no xAI models: without a price, a budgeted grok-4 request would be refused.
+        prices: { "grok-4": { input: 3, cachedInput: 0.75, output: 15 } },
+        budgets: [{ id: "user-daily", per: "user", window: "day", maxUsd: settings.spend.userDailyUsd }],
+      },
     });
     this.gateway = new GatewayDeployment(this, "Gateway", {
       bundle: this.bundle,
@@ -191,5 +196,14 @@ export class DevopsCopilotPlatform extends Construct {
         runtime: { existing: this.agent },
       }),
     };
+    // Each agent's monthly cap, whoever it acts for (an Agent exists only after its gateway, hence addSpendBudget).
+    for (const [id, agent] of Object.entries(this.agents) as [keyof typeof this.agents, Agent][])
+      this.bundle.addSpendBudget({
+        id: `${id}-monthly`,
+        per: "agent",
+        agent,
+        window: "month",
+        maxUsd: settings.spend.agentMonthlyUsd[id],
+      });
   }
 }

@@ -50,6 +50,11 @@ export interface EnvironmentSettings {
     readonly ticketsUrl: string;
   };
   readonly limits: { readonly requestsPerMinute: number; readonly tokensPerMinute: number };
+  /** LLM spend caps in US dollars: each user per day, and each agent per calendar month. */
+  readonly spend: {
+    readonly userDailyUsd: number;
+    readonly agentMonthlyUsd: { readonly triage: number; readonly coding: number };
+  };
 }
 
 export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentSettings>> = {
@@ -77,6 +82,7 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentSettings>
       ticketsUrl: "http://tickets.tollgate.svc.cluster.local:8080/v1",
     },
     limits: { requestsPerMinute: 120, tokensPerMinute: 200_000 },
+    spend: { userDailyUsd: 5, agentMonthlyUsd: { triage: 20, coding: 100 } },
   },
   prod: {
     environment: "prod",
@@ -116,5 +122,6 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentSettings>
       ticketsUrl: "https://tickets.internal.tollgate.example.com/v1",
     },
     limits: { requestsPerMinute: 60, tokensPerMinute: 100_000 },
+    spend: { userDailyUsd: 25, agentMonthlyUsd: { triage: 300, coding: 2000 } },
   },
 };
