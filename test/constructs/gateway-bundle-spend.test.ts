@@ -57,7 +57,7 @@ function stackWith(spend: (routes: Routes) => GatewayBundleProps["spend"]) {
       scopeSet: scopes,
       scopes: ["mcp:read"],
       runtime: { runtimeName: `spend_${id}`, imageDigest: DIGEST },
-      publicJwks: [{ kty: "EC", crv: "P-256", x: "x", y: "y", kid: id }],
+      publicJwks: [{ kty: "EC", x: "x", y: "y", kid: id }],
     });
   return { stack, okta, scopes, bundle, agent, routes: { docs, chat, stray } };
 }
