@@ -6,10 +6,12 @@
  * The agents' clients at the authorization server may ask for read AND write: the gateway's ceiling is what holds
  * `triage` to reading, whatever its Okta app was granted. The three flows: an agent alone (its own client
  * credentials token), an exchanged token (RFC 8693: sub = the user, act = the agent), and the user's token passed
- * through with the agent's own in `Tollgate-Agent-Token`.
+ * through with the agent's own in `Tollgate-Agent-Token`. And a per-agent spend budget hitting its cap through the
+ * openai and @anthropic-ai/sdk clients, whichever user the agent acts for.
  */
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
+import Anthropic from "@anthropic-ai/sdk";
 import { type JWK, SignJWT, decodeJwt, exportJWK, generateKeyPair, importJWK } from "jose";
 import OpenAI from "openai";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
@@ -29,6 +31,9 @@ import { type HttpUpstream, startHttpUpstream } from "./mcp-fixtures.js";
 const TRIAGE = "triage-client";
 const CODING = "coding-client";
 const READ_WRITE = ["mcp:read", "mcp:write"];
+/** The per-agent spend budget of the `metered` route, and its cap: three answers of the stand-in (see below). */
+const TRIAGE_BUDGET = "triage-metered";
+const TRIAGE_CAP_USD = 0.03;
 
 interface AgentKey {
   readonly privateJwk: JWK;
@@ -118,6 +123,23 @@ beforeAll(async () => {
             policy: "llm",
             providers: [{ id: "openai", kind: "openai", baseUrl: `${llm.url}/v1`, apiKey: { env: "OPENAI_API_KEY" } }],
           },
+          {
+            id: "metered",
+            pathPrefix: "/metered",
+            policy: "default",
+            providers: [{ id: "openai", kind: "openai", baseUrl: `${llm.url}/v1`, apiKey: { env: "OPENAI_API_KEY" } }],
+          },
+        ],
+      },
+      spend: {
+        // Round prices, so each answer's cost follows from the stand-in's token counts: $1000 / M input tokens
+        // (0.001 $ a token), $2000 / M output tokens.
+        prices: {
+          "gpt-4o-mini": { input: 1000, output: 2000 },
+          "claude-haiku-4-5": { input: 1000, output: 2000 },
+        },
+        budgets: [
+          { id: TRIAGE_BUDGET, per: "agent", agent: "triage", route: "metered", window: "day", maxUsd: TRIAGE_CAP_USD },
         ],
       },
       mcp: {
@@ -287,6 +309,102 @@ describe("per-agent limits (openai SDK on an LLM route, 3 requests per window)",
       expect(request.headers["tollgate-agent-token"]).toBeUndefined();
       expect(JSON.stringify(request.headers)).not.toContain(triage.slice(-20));
     }
+  });
+});
+
+describe("a per-agent spend budget (openai and Anthropic SDKs on the metered route)", () => {
+  /** The openai SDK as the agent acting for a user: `token` is the user's (with `agent` beside it) or exchanged. */
+  const openaiAs = (token: string, agent?: string) =>
+    new OpenAI({
+      baseURL: `${platform.url}/metered/v1`,
+      apiKey: token,
+      maxRetries: 0,
+      ...(agent ? { defaultHeaders: { "tollgate-agent-token": agent } } : {}),
+    });
+  const chat = (client: OpenAI) =>
+    client.chat.completions.create({ model: "gpt-4o-mini", messages: [{ role: "user", content: "hi" }] });
+  const anthropicAs = (userToken: string, agent: string) =>
+    new Anthropic({
+      baseURL: `${platform.url}/metered`,
+      authToken: userToken,
+      apiKey: null,
+      maxRetries: 0,
+      defaultHeaders: { "tollgate-agent-token": agent },
+    });
+  const message = (client: Anthropic) =>
+    client.messages.create({ model: "claude-haiku-4-5", max_tokens: 64, messages: [{ role: "user", content: "hi" }] });
+  const failure = <E>(call: Promise<unknown>) =>
+    call.then(
+      () => undefined,
+      (error: unknown) => error as E,
+    );
+  const metered = () => platform.audit.filter((e) => e.kind === "llm" && e.route === "metered");
+
+  it("triage's budget, spent for alice and bob together, refuses both with 429 naming it; coding and alice alone go on", async () => {
+    const [alice, bob] = await Promise.all([
+      platform.userToken("alice", ["mcp:read"]),
+      platform.userToken("bob", ["mcp:read"]),
+    ]);
+    const triage = await agentToken(TRIAGE, ["mcp:read"]);
+    const triageForBob = await exchanged(bob, TRIAGE);
+
+    // The stand-in counts ~4 characters a token: `[{"role":"user","content":"hi"}]` is 8 input tokens, "hi" 1
+    // output token, so each answer costs 8 × 0.001 + 1 × 0.002 = 0.01 $, through either SDK.
+    await chat(openaiAs(alice, triage)); // alice's token with triage's beside it
+    await chat(openaiAs(triageForBob)); // bob's token exchanged by triage (act = triage)
+    await message(anthropicAs(alice, triage)); // the Anthropic SDK, same route and budget
+    expect(metered().map((e) => [e.principal, e.agent, e.decision, e.costUsd])).toEqual([
+      ["alice", "triage", "allow", 0.01],
+      ["bob", "triage", "allow", 0.01],
+      ["alice", "triage", "allow", 0.01],
+    ]);
+
+    const upstreamCalls = llm.requests.length;
+    const refusedBob = await failure<InstanceType<typeof OpenAI.APIError>>(chat(openaiAs(triageForBob)));
+    expect(refusedBob).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(refusedBob?.code).toBe("spend_budget_exceeded");
+    expect(refusedBob?.message).toContain(`spend budget "${TRIAGE_BUDGET}"`);
+    expect((refusedBob?.error as Record<string, unknown>).budget).toMatchObject({
+      id: TRIAGE_BUDGET,
+      per: "agent",
+      agent: "triage",
+      route: "metered",
+      window: "day",
+      spentUsd: 0.03,
+      maxUsd: TRIAGE_CAP_USD,
+    });
+    const refusedAlice = await failure<InstanceType<typeof Anthropic.APIError>>(message(anthropicAs(alice, triage)));
+    expect(refusedAlice).toBeInstanceOf(Anthropic.RateLimitError);
+    expect(refusedAlice?.error).toMatchObject({
+      type: "error",
+      error: {
+        type: "rate_limit_error",
+        code: "spend_budget_exceeded",
+        budget: { id: TRIAGE_BUDGET, per: "agent", agent: "triage", spentUsd: 0.03, maxUsd: TRIAGE_CAP_USD },
+      },
+    });
+    expect(llm.requests.length).toBe(upstreamCalls); // both refused before the call
+
+    // The budget is triage's, not alice's: alice through coding, and alice alone, are served (and priced).
+    await chat(openaiAs(alice, await agentToken(CODING, ["mcp:read"])));
+    await message(anthropicAs(alice, await agentToken(CODING, ["mcp:read"])));
+    await chat(openaiAs(alice));
+    expect(
+      metered()
+        .slice(3)
+        .map((e) => [e.principal, e.agent ?? "-", e.decision, e.rule ?? "-", e.costUsd]),
+    ).toEqual([
+      ["bob", "triage", "rate-limited", `spend: ${TRIAGE_BUDGET}`, undefined],
+      ["alice", "triage", "rate-limited", `spend: ${TRIAGE_BUDGET}`, undefined],
+      ["alice", "coding", "allow", "-", 0.01],
+      ["alice", "coding", "allow", "-", 0.01],
+      ["alice", "-", "allow", "-", 0.01],
+    ]);
+    expect(
+      metered()
+        .filter((e) => e.decision === "rate-limited")
+        .every((e) => e.status === 429),
+    ).toBe(true);
   });
 });
 
