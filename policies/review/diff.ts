@@ -8,6 +8,7 @@ import { diffConfig } from "./config-diff.js";
 import { diffSynthesizedResources, infrastructureWarnings, planResources } from "./infrastructure.js";
 import { configMapFindings } from "./integrity.js";
 import { agentAppLabels, diffClientScopes } from "./okta-clients.js";
+import { diffSpend } from "./spend.js";
 import type {
   AuthorityEdge,
   Change,
@@ -101,6 +102,7 @@ export function diffSyntheses(base: Synthesis, head: Synthesis, options: DiffOpt
     changes.push(...diff.changes);
     authority.push(...diff.edges);
     changes.push(...diffConfig(gateway, a, b));
+    changes.push(...diffSpend(gateway, a, b));
   }
 
   const count = (effect: Change["effect"]) => changes.filter((c) => c.effect === effect).length;

@@ -6,3 +6,4 @@ export { diffSynthesizedResources, planResources, infrastructureWarnings, provid
 export { clientScopesOf, diffClientScopes } from "./okta-clients.js";
 export { renderMarkdown, mermaidDiagram, COMMENT_MARKER } from "./markdown.js";
 export { configMapFindings, digestIssue } from "./integrity.js";
+export { diffSpend } from "./spend.js";

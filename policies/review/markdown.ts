@@ -18,9 +18,13 @@ const SECTIONS: readonly { title: string; kinds: readonly ChangeKind[] }[] = [
     title: "Effective authority",
     kinds: ["gateway", "tool-access", "client-access", "client-scope", "always-blocked", "deny"],
   },
-  { title: "Agents: alone and acting for a user", kinds: ["agent", "agent-scope", "agent-access"] },
+  {
+    title: "Agents: alone and acting for a user",
+    kinds: ["agent", "agent-scope", "agent-access", "agent-budget"],
+  },
   { title: "Routes, providers and upstreams", kinds: ["route", "provider", "upstream"] },
   { title: "Guards, limits and token acceptance", kinds: ["guard-mode", "limit", "policy-binding", "auth"] },
+  { title: "Spend budgets and prices", kinds: ["spend-budget", "spend-price"] },
 ];
 
 const EFFECT_ORDER: readonly Effect[] = ["widening", "narrowing", "neutral"];

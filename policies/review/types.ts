@@ -63,6 +63,23 @@ export type GuardName = "pii" | "promptInjection" | "credentialLeak";
 /** A budget: `perWindow` units every `windowSeconds`; `null` means unlimited. */
 export type Budget = { readonly perWindow: number; readonly windowSeconds: number } | null;
 
+/** A spend budget as the review shows it (its id is the change's `budget`). */
+export interface SpendBudgetView {
+  readonly per: "user" | "agent" | "route";
+  readonly agent?: string;
+  readonly route?: string;
+  readonly window: "day" | "month" | { readonly seconds: number };
+  readonly maxUsd: number;
+}
+
+/** A model's effective price, US dollars per million tokens. */
+export interface SpendPriceView {
+  readonly input: number;
+  readonly cachedInput: number;
+  readonly cacheWrite: number;
+  readonly output: number;
+}
+
 interface ChangeBase {
   readonly effect: Effect;
   /** `<stack>/<gateway>` or, for Okta client changes, the stack name. */
@@ -166,6 +183,30 @@ export type Change = ChangeBase &
         readonly after: Budget;
       }
     | { readonly kind: "auth"; readonly field: string; readonly before: unknown; readonly after: unknown }
+    | {
+        /** A budget of one agent (`agent`), or counted per agent (`agent` is `*`): shown with the agents. */
+        readonly kind: "agent-budget";
+        readonly agent: string;
+        readonly budget: string;
+        readonly change: "added" | "removed" | "changed";
+        readonly before?: SpendBudgetView;
+        readonly after?: SpendBudgetView;
+      }
+    | {
+        /** A budget per user or per route, of every caller. */
+        readonly kind: "spend-budget";
+        readonly budget: string;
+        readonly change: "added" | "removed" | "changed";
+        readonly before?: SpendBudgetView;
+        readonly after?: SpendBudgetView;
+      }
+    | {
+        /** A model's effective price; `(unknown models)` is `unknownModelPrice`, `(default table)` `defaultPrices`. */
+        readonly kind: "spend-price";
+        readonly model: string;
+        readonly before: SpendPriceView | null;
+        readonly after: SpendPriceView | null;
+      }
   );
 
 export type ChangeKind = Change["kind"];

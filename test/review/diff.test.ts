@@ -425,3 +425,139 @@ describe("tollgate diff: agents", () => {
     expect(of(moved, "agent-access")).toEqual([]);
   });
 });
+
+describe("tollgate diff: spend budgets and prices", () => {
+  const agents = [
+    { id: "triage", clientId: "0oatriage", scopes: ["mcp:read"] },
+    { id: "coding", clientId: "0oacoding", scopes: ["mcp:read", "mcp:write"] },
+  ];
+  const BASE_BUDGETS = [
+    { id: "user-daily", per: "user", window: "day", maxUsd: 5 },
+    { id: "triage-monthly", per: "agent", agent: "triage", window: "month", maxUsd: 20 },
+    { id: "coding-monthly", per: "agent", agent: "coding", window: "month", maxUsd: 100 },
+    { id: "openai-hourly", per: "route", route: "openai", window: { seconds: 3600 }, maxUsd: 50 },
+  ];
+  const withSpend = (spend: Record<string, unknown>) => {
+    const bundle = sampleBundle() as BundleInput & { agents?: unknown; spend?: unknown };
+    bundle.agents = agents;
+    bundle.spend = spend;
+    return { stacks: [{ name: "tollgate-dev", bundles: [orThrow(validateSynthBundle(bundle))] }] };
+  };
+  const rows = (report: ReviewReport) =>
+    report.changes
+      .filter((c) => c.kind === "agent-budget" || c.kind === "spend-budget" || c.kind === "spend-price")
+      .map((c) => `${c.kind} ${c.effect}: ${c.summary}`);
+
+  it("reports each budget added, removed, raised, lowered or re-windowed, agents' budgets as the agent's", () => {
+    const report = diffSyntheses(
+      withSpend({ budgets: BASE_BUDGETS }),
+      withSpend({
+        budgets: [
+          { id: "user-daily", per: "user", window: "day", maxUsd: 10 },
+          { id: "triage-monthly", per: "agent", agent: "triage", window: "month", maxUsd: 15 },
+          { id: "openai-hourly", per: "route", route: "openai", window: { seconds: 60 }, maxUsd: 50 },
+          { id: "coding-daily", per: "agent", agent: "coding", window: "day", maxUsd: 10 },
+          { id: "agents-daily", per: "agent", window: "day", maxUsd: 1 },
+        ],
+      }),
+    );
+    expect(rows(report)).toEqual([
+      "agent-budget narrowing: every agent: spend budget agents-daily added: 1 USD per day per agent",
+      "agent-budget narrowing: agent coding: spend budget coding-daily added: 10 USD per day per agent through agent coding",
+      "agent-budget widening: agent coding: spend budget coding-monthly removed (it capped 100 USD per month per agent through agent coding)",
+      "spend-budget widening: spend budget openai-hourly raised: 50 USD per 3600s per route on route openai → 50 USD per 60s per route on route openai",
+      "agent-budget narrowing: agent triage: spend budget triage-monthly lowered: 20 USD per month per agent through agent triage → 15 USD per month per agent through agent triage",
+      "spend-budget widening: spend budget user-daily raised: 5 USD per day per user → 10 USD per day per user",
+    ]);
+    expect(of(report, "agent-budget").find((c) => c.budget === "triage-monthly")).toMatchObject({
+      agent: "triage",
+      change: "changed",
+      before: { per: "agent", agent: "triage", window: "month", maxUsd: 20 },
+      after: { per: "agent", agent: "triage", window: "month", maxUsd: 15 },
+    });
+    expect(report.summary).toMatchObject({ widening: 3, narrowing: 3 });
+  });
+
+  it("a budget re-scoped to one agent is a widening (the others are no longer capped); the same spend is no row", () => {
+    const same = diffSyntheses(withSpend({ budgets: BASE_BUDGETS }), withSpend({ budgets: BASE_BUDGETS }));
+    expect(rows(same)).toEqual([]);
+    const rescoped = diffSyntheses(
+      withSpend({ budgets: BASE_BUDGETS }),
+      withSpend({
+        budgets: BASE_BUDGETS.map((b) => (b.id === "user-daily" ? { ...b, agent: "coding" } : b)),
+      }),
+    );
+    expect(rows(rescoped)).toEqual([
+      "agent-budget widening: agent coding: spend budget user-daily re-scoped: 5 USD per day per user → 5 USD per day per user through agent coding",
+    ]);
+  });
+
+  it("reports price overrides changed, a price for an unlisted model and the default table turned off", () => {
+    const report = diffSyntheses(
+      withSpend({
+        prices: { "grok-4": { input: 3, cachedInput: 0.75, output: 15 }, "gpt-4o": { input: 5, output: 20 } },
+      }),
+      withSpend({
+        defaultPrices: false,
+        prices: { "grok-4": { input: 2, cachedInput: 0.5, output: 10 }, "my-finetune": { input: 3, output: 12 } },
+        unknownModelPrice: { input: 10, output: 30 },
+      }),
+    );
+    expect(rows(report)).toEqual([
+      "spend-price narrowing: spend.defaultPrices turned off: only the bundle's own prices apply (other models are refused where a budget applies)",
+      "spend-price narrowing: price of gpt-4o: 5/5/5/20 USD per M tokens (input/cached/cache write/output) → no price",
+      "spend-price widening: price of grok-4: 3/0.75/3/15 USD per M tokens (input/cached/cache write/output) → 2/0.5/2/10 USD per M tokens (input/cached/cache write/output)",
+      "spend-price widening: price of my-finetune: no price → 3/3/3/12 USD per M tokens (input/cached/cache write/output)",
+      "spend-price widening: price of models the table does not list: no price → 10/10/10/30 USD per M tokens (input/cached/cache write/output)",
+    ]);
+    // gpt-4o keeps Tollgate's default price when only its override goes: no longer 5/20, back to the table's.
+    const back = diffSyntheses(withSpend({ prices: { "gpt-4o": { input: 5, output: 20 } } }), withSpend({}));
+    expect(rows(back)).toEqual([
+      "spend-price widening: price of gpt-4o: 5/5/5/20 USD per M tokens (input/cached/cache write/output) → 2.5/1.25/2.5/10 USD per M tokens (input/cached/cache write/output)",
+    ]);
+  });
+
+  it("shows agents' budgets beside their authority and the others in their own section of the PR comment", async () => {
+    const markdown = renderMarkdown(
+      diffSyntheses(
+        withSpend({ budgets: BASE_BUDGETS }),
+        withSpend({ budgets: BASE_BUDGETS.filter((b) => b.id !== "triage-monthly" && b.id !== "user-daily") }),
+      ),
+    );
+    const section = (title: string) => markdown.split(`#### ${title}`)[1]?.split("####")[0] ?? "";
+    expect(section("Agents: alone and acting for a user")).toContain(
+      "agent triage: spend budget triage-monthly removed (it capped 20 USD per month per agent through agent triage)",
+    );
+    expect(section("Spend budgets and prices")).toContain(
+      "| 🔺 widening | spend budget user-daily removed (it capped 5 USD per day per user) |",
+    );
+    const out = await runDiffFiles(withSpend({ budgets: BASE_BUDGETS }), withSpend({ budgets: [] }));
+    expect(out.code).toBe(EXIT_WIDENING);
+    expect(out.stderr).toContain("4 widening change(s)");
+  });
+});
+
+/** `tollgate diff --fail-on widening` over two bundle files written from these syntheses. */
+async function runDiffFiles(
+  base: { stacks: { bundles: unknown[] }[] },
+  head: { stacks: { bundles: unknown[] }[] },
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const dir = mkdtempSync(join(tmpdir(), "tollgate-diff-spend-"));
+  try {
+    const write = (name: string, bundle: unknown) => {
+      const file = join(dir, name);
+      writeFileSync(file, JSON.stringify(withDigest(bundle as never)));
+      return file;
+    };
+    return await runDiff([
+      write("base.bundle.json", base.stacks[0]!.bundles[0]),
+      write("head.bundle.json", head.stacks[0]!.bundles[0]),
+      "--format",
+      "json",
+      "--fail-on",
+      "widening",
+    ]);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
