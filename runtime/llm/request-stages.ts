@@ -148,6 +148,8 @@ function guardChatMessages(x: Completion, chat: ChatBody): RequestGuardResult {
     if (verdict.action === "block") return verdict;
     if (verdict.redactions) redactions = addCounts(redactions, verdict.redactions);
     for (const f of verdict.flagged) flagged.add(f);
+    // Serialized from what the guards read, never the client's bytes: a provider's parser could read a repeated
+    // key or an odd number differently.
     const bytes = Buffer.from(JSON.stringify(value));
     guarded.push({ value, bytes, redactions: verdict.redactions, flagged: verdict.flagged });
   }
