@@ -9,7 +9,6 @@
  */
 import type { Json } from "../../http/json.js";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../http/json.js";
-import type { Counts } from "../exchange.js";
 import { type MessagesLayout, scanArrayTail, scanMessagesLayout } from "./json-scan.js";
 
 /** One message as the request guards left it. */
@@ -18,7 +17,7 @@ export interface GuardedMessage {
   readonly value: unknown;
   /** `JSON.stringify(value)` in UTF-8. */
   readonly bytes: Buffer;
-  readonly redactions: Readonly<Counts> | undefined;
+  readonly redactions: Readonly<Record<string, number>> | undefined;
   readonly flagged: readonly string[];
 }
 
