@@ -14,7 +14,9 @@
  * - model `fail-primary`: vendor "primary" answers 529 (overloaded); every other vendor serves it.
  * - model `fail-<status>` (e.g. `fail-500`, `fail-429`): every vendor answers that status.
  * - model `slow-<ms>` (e.g. `slow-2000`): response headers are delayed by that many milliseconds.
- * And from code: `failNext({ status, count, retryAfterSeconds, vendor })`, `scriptReplies([...])`.
+ * And from code: `failNext({ status, count, retryAfterSeconds, vendor })`, `scriptReplies([...])`,
+ * `scriptReasoning(...)` (a reply that thinks first: a Responses reasoning item, an Anthropic thinking block).
+ * `cutOff` lists the requests whose reply the gateway stopped reading before its end (it closed the connection).
  *
  * Prompt caching (`promptCache: true`), as the vendors report it: a request whose conversation before its
  * last message starts with a conversation this vendor already answered reads that part from the cache.
@@ -40,7 +42,16 @@ export interface RecordedRequest {
   readonly body: unknown;
   /** The raw body text. */
   readonly rawBody: string;
+  /** What the stand-in answered, as far as it wrote it: the JSON body, or the SSE events sent so far. */
+  readonly reply: string;
 }
+
+/** What the stand-in wrote to each recorded request's response. */
+const recordings = new WeakMap<ServerResponse, { reply: string }>();
+const noteReply = (res: ServerResponse, text: string) => {
+  const recording = recordings.get(res);
+  if (recording) recording.reply += text;
+};
 
 export interface FailureRule {
   /** HTTP status to answer with (e.g. 529, 429, 500). */
@@ -90,9 +101,31 @@ export interface LlmUpstream {
    * `tool_calls`, Anthropic `tool_use` / `input_json_delta`), paced like `scriptReplies`.
    */
   scriptToolCall(name: string, argumentChunks: readonly string[], options?: { readonly paceMs?: number }): void;
+  /**
+   * The next reply reasons first, its reasoning arriving in these chunks, then answers with `reply`:
+   * on /v1/responses a `reasoning` output item (index 0) before the message (index 1), as its summary
+   * (`response.reasoning_summary_text.delta`, `summary[]`) or, with `as: "text"`, as its raw reasoning
+   * text (`response.reasoning_text.delta`, `content[]`); on /v1/messages a `thinking` block (index 0) with
+   * its signature before the text block. Paced like `scriptReplies`.
+   */
+  scriptReasoning(
+    reasoningChunks: readonly string[],
+    reply: readonly string[],
+    options?: { readonly paceMs?: number; readonly as?: "summary" | "text" },
+  ): void;
+  /** Requests whose reply the gateway closed the connection on before the reply ended, in order. */
+  readonly cutOff: RecordedRequest[];
   /** Forgets recorded requests, failure rules and scripted replies. */
   reset(): void;
   close(): Promise<void>;
+}
+
+/** A scripted reply: its chunks and their pacing, and what they are (text, a tool call's arguments, text after reasoning). */
+interface Script {
+  readonly chunks: readonly string[];
+  readonly paceMs: number;
+  readonly tool?: string;
+  readonly reasoning?: { readonly chunks: readonly string[]; readonly as: "summary" | "text" };
 }
 
 interface ChatMessageLike {
@@ -106,7 +139,8 @@ const DEFAULT_MODELS = ["gpt-4o-mini", "gpt-4o", "claude-sonnet-4-5", "claude-ha
 export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promise<LlmUpstream> {
   const requests: RecordedRequest[] = [];
   const failures: { rule: FailureRule; left: number }[] = [];
-  const scripted: { chunks: readonly string[]; paceMs: number; tool?: string }[] = [];
+  const scripted: Script[] = [];
+  const cutOff: RecordedRequest[] = [];
   const maxRecorded = options.maxRecorded ?? 1000;
   const models = options.models ?? DEFAULT_MODELS;
   const cache = options.promptCache ? new PromptCache() : undefined;
@@ -144,8 +178,21 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
       }
     }
     if (maxRecorded > 0) {
-      requests.push({ vendor, method: req.method ?? "GET", path, headers: { ...req.headers }, body, rawBody });
+      const recorded = {
+        vendor,
+        method: req.method ?? "GET",
+        path,
+        headers: { ...req.headers },
+        body,
+        rawBody,
+        reply: "",
+      };
+      recordings.set(res, recorded);
+      requests.push(recorded);
       if (requests.length > maxRecorded) requests.shift();
+      res.once("close", () => {
+        if (!res.writableFinished) cutOff.push(recorded);
+      });
     }
 
     const failure = takeFailure(vendor);
@@ -223,7 +270,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
     return entry.rule;
   }
 
-  function replyChunks(lastUser: string): { chunks: readonly string[]; paceMs: number; tool?: string } {
+  function replyChunks(lastUser: string): Script {
     const script = scripted.shift();
     if (script) return script;
     return {
@@ -325,7 +372,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
               ? item.content.map((p: { text?: unknown }) => ({ type: "text", text: p?.text }))
               : item.content,
           }));
-    const { chunks, paceMs, tool } = replyChunks(lastUserText(messages));
+    const { chunks, paceMs, tool, reasoning } = replyChunks(lastUserText(messages));
     const reply = chunks.join("");
     const inputTokens = estimateTokens(JSON.stringify(input) + (request.instructions ?? ""));
     const outputTokens = estimateTokens(reply);
@@ -373,8 +420,22 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
       usage: withUsage ? usage : null,
       metadata: {},
     });
+    const thought = reasoning?.chunks.join("") ?? "";
+    const reasoningId = `rs_${suffix}`;
+    /** The reasoning item: its text as the summary, or as the reasoning content (`as: "text"`). */
+    const reasoningItem = (text: string | undefined) =>
+      reasoning?.as === "text"
+        ? {
+            id: reasoningId,
+            type: "reasoning",
+            summary: [],
+            content: text === undefined ? [] : [{ type: "reasoning_text", text }],
+          }
+        : { id: reasoningId, type: "reasoning", summary: text === undefined ? [] : [{ type: "summary_text", text }] };
+    const outputs = (status: string, text: string) =>
+      reasoning ? [reasoningItem(thought), item(status, text)] : [item(status, text)];
     if (!request.stream) {
-      sendJson(res, 200, response("completed", [item("completed", reply)], true));
+      sendJson(res, 200, response("completed", outputs("completed", reply), true));
       return;
     }
     res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
@@ -384,8 +445,29 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
       events.push(`event: ${type}\ndata: ${JSON.stringify({ type, sequence_number: sequence++, ...data })}\n\n`);
     push("response.created", { response: response("in_progress", [], false) });
     push("response.in_progress", { response: response("in_progress", [], false) });
-    push("response.output_item.added", { output_index: 0, item: item("in_progress", "") });
-    const ids = { item_id: itemId, output_index: 0 };
+    if (reasoning) {
+      const at = { item_id: reasoningId, output_index: 0 };
+      push("response.output_item.added", { output_index: 0, item: reasoningItem(undefined) });
+      if (reasoning.as === "text") {
+        const part = (text: string) => ({ type: "reasoning_text", text });
+        push("response.content_part.added", { ...at, content_index: 0, part: part("") });
+        for (const piece of reasoning.chunks)
+          push("response.reasoning_text.delta", { ...at, content_index: 0, delta: piece });
+        push("response.reasoning_text.done", { ...at, content_index: 0, text: thought });
+        push("response.content_part.done", { ...at, content_index: 0, part: part(thought) });
+      } else {
+        const part = (text: string) => ({ type: "summary_text", text });
+        push("response.reasoning_summary_part.added", { ...at, summary_index: 0, part: part("") });
+        for (const piece of reasoning.chunks)
+          push("response.reasoning_summary_text.delta", { ...at, summary_index: 0, delta: piece });
+        push("response.reasoning_summary_text.done", { ...at, summary_index: 0, text: thought });
+        push("response.reasoning_summary_part.done", { ...at, summary_index: 0, part: part(thought) });
+      }
+      push("response.output_item.done", { output_index: 0, item: reasoningItem(thought) });
+    }
+    const outputIndex = reasoning ? 1 : 0;
+    push("response.output_item.added", { output_index: outputIndex, item: item("in_progress", "") });
+    const ids = { item_id: itemId, output_index: outputIndex };
     if (tool) {
       for (const piece of chunks) push("response.function_call_arguments.delta", { ...ids, delta: piece });
       push("response.function_call_arguments.done", { ...ids, arguments: reply });
@@ -397,8 +479,8 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
       push("response.output_text.done", { ...ids, content_index: 0, text: reply, logprobs: [] });
       push("response.content_part.done", { ...ids, content_index: 0, part: part(reply) });
     }
-    push("response.output_item.done", { output_index: 0, item: item("completed", reply) });
-    push("response.completed", { response: response("completed", [item("completed", reply)], true) });
+    push("response.output_item.done", { output_index: outputIndex, item: item("completed", reply) });
+    push("response.completed", { response: response("completed", outputs("completed", reply), true) });
     writeEvents(res, events, paceMs);
   }
 
@@ -410,8 +492,10 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
 
   function anthropicMessages(res: ServerResponse, request: AnthropicRequestLike, model: string, vendor: string): void {
     const messages = request.messages ?? [];
-    const { chunks, paceMs, tool } = replyChunks(lastUserText(messages));
+    const { chunks, paceMs, tool, reasoning } = replyChunks(lastUserText(messages));
     const reply = chunks.join("");
+    const thought = reasoning?.chunks.join("") ?? "";
+    const signature = "c3RhbmQtaW4gc2lnbmF0dXJl";
     const allInputTokens = estimateTokens(JSON.stringify(messages) + JSON.stringify(request.system ?? ""));
     const outputTokens = estimateTokens(reply);
     const cacheRead = cache?.read(vendor, request.system, messages) ?? 0;
@@ -428,9 +512,12 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
         type: "message",
         role: "assistant",
         model,
-        content: tool
-          ? [{ type: "tool_use", id: "toolu_stand_in", name: tool, input: JSON.parse(reply || "{}") as unknown }]
-          : [{ type: "text", text: reply }],
+        content: [
+          ...(reasoning ? [{ type: "thinking", thinking: thought, signature }] : []),
+          tool
+            ? { type: "tool_use", id: "toolu_stand_in", name: tool, input: JSON.parse(reply || "{}") as unknown }
+            : { type: "text", text: reply },
+        ],
         stop_reason: tool ? "tool_use" : "end_turn",
         stop_sequence: null,
         usage: { input_tokens: inputTokens, output_tokens: outputTokens, ...cacheUsage },
@@ -455,23 +542,26 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
           },
         },
       ],
-      [
-        "content_block_start",
-        {
-          type: "content_block_start",
-          index: 0,
-          content_block: tool
-            ? { type: "tool_use", id: "toolu_stand_in", name: tool, input: {} }
-            : { type: "text", text: "" },
-        },
-      ],
       ["ping", { type: "ping" }],
     ];
-    for (const piece of chunks) {
-      const delta = tool ? { type: "input_json_delta", partial_json: piece } : { type: "text_delta", text: piece };
-      events.push(["content_block_delta", { type: "content_block_delta", index: 0, delta }]);
-    }
-    events.push(["content_block_stop", { type: "content_block_stop", index: 0 }]);
+    const block = (index: number, start: object, deltas: readonly object[]) => {
+      events.push(["content_block_start", { type: "content_block_start", index, content_block: start }]);
+      for (const delta of deltas) events.push(["content_block_delta", { type: "content_block_delta", index, delta }]);
+      events.push(["content_block_stop", { type: "content_block_stop", index }]);
+    };
+    if (reasoning)
+      block(0, { type: "thinking", thinking: "", signature: "" }, [
+        ...reasoning.chunks.map((thinking) => ({ type: "thinking_delta", thinking })),
+        { type: "signature_delta", signature },
+      ]);
+    const index = reasoning ? 1 : 0;
+    block(
+      index,
+      tool ? { type: "tool_use", id: "toolu_stand_in", name: tool, input: {} } : { type: "text", text: "" },
+      chunks.map((piece) =>
+        tool ? { type: "input_json_delta", partial_json: piece } : { type: "text_delta", text: piece },
+      ),
+    );
     events.push([
       "message_delta",
       {
@@ -502,8 +592,16 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
       scripted.push(...replies.map((chunks) => ({ chunks, paceMs: scriptOptions?.paceMs ?? 0 }))),
     scriptToolCall: (name, argumentChunks, scriptOptions) =>
       scripted.push({ chunks: argumentChunks, paceMs: scriptOptions?.paceMs ?? 0, tool: name }),
+    scriptReasoning: (reasoningChunks, reply, scriptOptions) =>
+      scripted.push({
+        chunks: reply,
+        paceMs: scriptOptions?.paceMs ?? 0,
+        reasoning: { chunks: reasoningChunks, as: scriptOptions?.as ?? "summary" },
+      }),
+    cutOff,
     reset: () => {
       requests.length = 0;
+      cutOff.length = 0;
       failures.length = 0;
       scripted.length = 0;
     },
@@ -521,7 +619,9 @@ const PER_EVENT = -1;
 
 function writeEvents(res: ServerResponse, events: readonly string[], paceMs: number): void {
   if (paceMs === 0) {
-    res.end(events.join(""));
+    const text = events.join("");
+    noteReply(res, text);
+    res.end(text);
     return;
   }
   let i = 0;
@@ -532,6 +632,7 @@ function writeEvents(res: ServerResponse, events: readonly string[], paceMs: num
       res.end();
       return;
     }
+    noteReply(res, event);
     res.write(event);
     if (paceMs === PER_EVENT) setImmediate(next);
     else setTimeout(next, paceMs);
@@ -622,6 +723,7 @@ function estimateTokens(text: string): number {
 
 function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body);
+  noteReply(res, text);
   res.writeHead(status, { "content-type": "application/json", "content-length": Buffer.byteLength(text), ...headers });
   res.end(text);
 }

@@ -267,6 +267,13 @@ function responsesTexts(payload: Json): TextSlot[] {
       else if (typeof part?.refusal === "string")
         slots.push({ get: () => part.refusal, set: (v) => (part.refusal = v) });
     }
+    // A reasoning item's summary and raw reasoning text reach the client as the model wrote them.
+    if (item?.type !== "reasoning") continue;
+    for (const part of [
+      ...(Array.isArray(item.summary) ? item.summary : []),
+      ...(Array.isArray(item.content) ? item.content : []),
+    ] as Json[])
+      if (typeof part?.text === "string") slots.push({ get: () => part.text, set: (v) => (part.text = v) });
   }
   return slots;
 }
@@ -290,6 +297,8 @@ function anthropicTexts(payload: Json): TextSlot[] {
   for (const block of (payload.content ?? []) as Json[]) {
     if (block?.type === "text" && typeof block.text === "string")
       slots.push({ get: () => block.text, set: (v: string) => (block.text = v) });
+    else if (block?.type === "thinking" && typeof block.thinking === "string")
+      slots.push({ get: () => block.thinking, set: (v: string) => (block.thinking = v) });
     else if (block?.type === "tool_use" && block.input && typeof block.input === "object")
       stringSlots(block.input, slots, 0);
   }

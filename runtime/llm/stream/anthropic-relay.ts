@@ -1,6 +1,7 @@
 /**
  * The Anthropic Messages stream relays: translated into chat.completion.chunk events for OpenAI clients,
- * or passed through to Anthropic clients as is. Text and tool-input deltas are scanned per content block.
+ * or passed through to Anthropic clients as is. Text and tool-input deltas are scanned per content block,
+ * and so are thinking deltas where they reach the client (passed through; the translation leaves them out).
  */
 import type { StreamingCredentialScanner } from "../../../policies/guards/index.js";
 import type { Json } from "../../http/json.js";
@@ -106,22 +107,35 @@ export async function relayAnthropicAsOpenAi(options: RelayOptions): Promise<Str
   return outcome;
 }
 
-/** Anthropic Messages stream → the Anthropic client as is, scanning text deltas per content block. */
+/** The scanned field of each delta type of a content block, and back. */
+const DELTA_FIELDS: ReadonlyMap<unknown, DeltaField> = new Map([
+  ["text_delta", "text"],
+  ["input_json_delta", "partial_json"],
+  ["thinking_delta", "thinking"],
+]);
+const DELTA_TYPES: Readonly<Record<DeltaField, string>> = {
+  text: "text_delta",
+  partial_json: "input_json_delta",
+  thinking: "thinking_delta",
+};
+type DeltaField = "text" | "partial_json" | "thinking";
+
+/**
+ * Anthropic Messages stream → the Anthropic client as is, scanning text, tool-input and thinking deltas
+ * per content block. A masked thinking block no longer matches its signature: the provider refuses it if
+ * the client sends it back in a later turn (block mode has no such effect).
+ */
 export async function relayAnthropicNative(options: RelayOptions): Promise<StreamOutcome> {
   const { res, body, newScanner } = options;
   const relay = new Relay(res, "anthropic");
   const { outcome, out } = relay;
-  /** One scanner per content block: text deltas and tool-input JSON deltas alike. */
-  const scanners = new Map<number, { field: "text" | "partial_json"; scanner: StreamingCredentialScanner }>();
+  /** One scanner per content block: text, tool-input JSON and thinking deltas alike. */
+  const scanners = new Map<number, { field: DeltaField; scanner: StreamingCredentialScanner }>();
   let usage: Usage = NO_USAGE;
 
-  const blockDelta = (index: number, field: "text" | "partial_json", text: string) =>
+  const blockDelta = (index: number, field: DeltaField, text: string) =>
     sseEvent(
-      JSON.stringify({
-        type: "content_block_delta",
-        index,
-        delta: field === "text" ? { type: "text_delta", text } : { type: "input_json_delta", partial_json: text },
-      }),
+      JSON.stringify({ type: "content_block_delta", index, delta: { type: DELTA_TYPES[field], [field]: text } }),
       "content_block_delta",
     );
 
@@ -137,8 +151,7 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
       usage = anthropicUsage(data.message?.usage);
       if (typeof data.message?.model === "string") outcome.model = data.message.model;
     } else if (data.type === "message_delta" && data.usage) usage = anthropicUsage(data.usage, usage);
-    const deltaField =
-      data.delta?.type === "text_delta" ? "text" : data.delta?.type === "input_json_delta" ? "partial_json" : undefined;
+    const deltaField = DELTA_FIELDS.get(data.delta?.type);
     if (newScanner && data.type === "content_block_delta" && deltaField) {
       const index = typeof data.index === "number" ? data.index : 0;
       let entry = scanners.get(index);
@@ -153,12 +166,11 @@ export async function relayAnthropicNative(options: RelayOptions): Promise<Strea
       else if (result.text) out.add(blockDelta(index, deltaField, result.text));
       return true;
     }
-    if (
-      newScanner &&
-      (data.type === "content_block_stop" || data.type === "message_delta" || data.type === "message_stop")
-    ) {
+    // A block's held text goes out before the block ends, and a thinking block's before its signature.
+    const blockEnds = data.type === "content_block_stop" || data.delta?.type === "signature_delta";
+    if (newScanner && (blockEnds || data.type === "message_delta" || data.type === "message_stop")) {
       for (const [index, entry] of scanners) {
-        if (data.type === "content_block_stop" && index !== data.index) continue;
+        if (blockEnds && index !== data.index) continue;
         const result = yield* settle(entry.scanner.finish());
         scanners.delete(index);
         if (!relay.accept(result)) return false;

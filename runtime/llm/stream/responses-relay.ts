@@ -1,9 +1,10 @@
 /**
  * The OpenAI Responses stream relay (Responses client, OpenAI provider): events pass through as they
- * came, except that output text (`response.output_text.delta`, `response.refusal.delta`) and function-call
- * arguments (`response.function_call_arguments.delta`) are scanned for credentials, one scanner per
- * content part or call. The `.done` events and `response.completed` repeat the whole texts: when the guard
- * changed a text (mask mode) they carry the text that was sent instead of the provider's.
+ * came, except that output text (`response.output_text.delta`, `response.refusal.delta`), function-call
+ * arguments (`response.function_call_arguments.delta`) and reasoning (`response.reasoning_summary_text.delta`,
+ * `response.reasoning_text.delta`) are scanned for credentials, one scanner per content part, summary part
+ * or call. The `.done` events and `response.completed` repeat the whole texts: when the guard changed a
+ * text (mask mode) they carry the text that was sent instead of the provider's.
  */
 import type { StreamingCredentialScanner } from "../../../policies/guards/index.js";
 import type { Json } from "../../http/json.js";
@@ -24,12 +25,28 @@ const DELTAS = new Set([
   "response.output_text.delta",
   "response.refusal.delta",
   "response.function_call_arguments.delta",
+  "response.reasoning_summary_text.delta",
+  "response.reasoning_text.delta",
 ]);
-const DONES = new Set(["response.output_text.done", "response.refusal.done", "response.function_call_arguments.done"]);
+const DONES = new Set([
+  "response.output_text.done",
+  "response.refusal.done",
+  "response.function_call_arguments.done",
+  "response.reasoning_summary_text.done",
+  "response.reasoning_summary_part.done",
+  "response.reasoning_text.done",
+]);
 const FINAL = new Set(["response.completed", "response.incomplete", "response.failed"]);
 
-/** The key of a text: output item and content part (a function call has one text). */
-const keyOf = (data: Json) => `${String(data.output_index ?? 0)}/${String(data.content_index ?? 0)}`;
+/**
+ * The key of a text: output item and content part (a function call has one text, a reasoning item's
+ * raw reasoning is in content parts too), or output item and summary part (`s` and its index).
+ */
+const keyOf = (data: Json) =>
+  typeof data.summary_index === "number"
+    ? summaryKey(Number(data.output_index ?? 0), data.summary_index)
+    : `${String(data.output_index ?? 0)}/${String(data.content_index ?? 0)}`;
+const summaryKey = (outputIndex: number, summaryIndex: number) => `${outputIndex}/s${summaryIndex}`;
 
 export async function relayResponsesNative(options: RelayOptions): Promise<StreamOutcome> {
   const { res, body, newScanner } = options;
@@ -73,9 +90,15 @@ export async function relayResponsesNative(options: RelayOptions): Promise<Strea
       }
       for (const [index, part] of (Array.isArray(item.content) ? (item.content as Json[]) : []).entries()) {
         const text = texts.get(`${outputIndex}/${index}`);
-        if (!text?.changed) continue;
+        if (!text?.changed || !part) continue;
         if (typeof part.text === "string") part.text = text.sent;
         if (typeof part.refusal === "string") part.refusal = text.sent;
+        changed = true;
+      }
+      for (const [index, part] of (Array.isArray(item.summary) ? (item.summary as Json[]) : []).entries()) {
+        const text = texts.get(summaryKey(outputIndex, index));
+        if (!text?.changed || !part || typeof part.text !== "string") continue;
+        part.text = text.sent;
         changed = true;
       }
     };
@@ -92,10 +115,18 @@ export async function relayResponsesNative(options: RelayOptions): Promise<Strea
       if (data.type === "response.output_item.done") apply(Number(data.output_index ?? 0), data.item);
       return changed;
     }
-    if (data.type === "response.output_text.done") data.text = text.sent;
+    if (
+      data.type === "response.output_text.done" ||
+      data.type === "response.reasoning_summary_text.done" ||
+      data.type === "response.reasoning_text.done"
+    )
+      data.text = text.sent;
     else if (data.type === "response.refusal.done") data.refusal = text.sent;
     else if (data.type === "response.function_call_arguments.done") data.arguments = text.sent;
-    else if (data.type === "response.content_part.done" && data.part) {
+    else if (
+      (data.type === "response.content_part.done" || data.type === "response.reasoning_summary_part.done") &&
+      data.part
+    ) {
       if (typeof data.part.text === "string") data.part.text = text.sent;
       if (typeof data.part.refusal === "string") data.part.refusal = text.sent;
     } else if (data.type === "response.output_item.done") apply(Number(data.output_index ?? 0), data.item);
