@@ -6,7 +6,7 @@
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { availableParallelism } from "node:os";
-import { join, resolve } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { buildGateway } from "../../scripts/build-runtime.js";
 import type { ChildConfig } from "./gateway-child.js";
 
@@ -27,12 +27,16 @@ export function describeProxyProcess(): string {
 }
 
 let built: Promise<string[]> | undefined;
-/** The command line of the child: the built bundle (built once per run) or the sources. */
+/**
+ * The command line of the child: the built bundle (built once per run) or the sources. The build goes to a
+ * directory of this work tree's own: work trees share node_modules (a symlink), and a shared directory would be
+ * emptied and rebuilt by another tree's run while this one starts its proxies from it.
+ */
 function childCommand(): Promise<string[]> {
   if (fromSources) return Promise.resolve(["--import", "tsx", join(ROOT, "bench/support/gateway-child.ts")]);
   built ??= buildGateway({
     entryPoints: { "gateway-child": "bench/support/gateway-child.ts" },
-    outdir: "node_modules/.cache/tollgate-bench",
+    outdir: `node_modules/.cache/tollgate-bench-${basename(ROOT)}`,
   }).then((dir) => [join(dir, "gateway-child.mjs")]);
   return built;
 }
