@@ -9,7 +9,9 @@
  * Latency: sequential calls, p50/p99 per repetition. Throughput: calls/s with 16 calls in flight.
  * Direct and gateway runs are interleaved, 5 repetitions each; medians, and the medians of the added p50
  * and of the throughput ratio computed within each repetition, are printed, with the gateway's CPU time
- * per call.
+ * per call at 16 in flight and in the sequential phase, and, in the sequential phase, how long per call the
+ * gateway's event loop and this process's waited for a core (runnable while other processes had it:
+ * /proc/<pid>/schedstat), which on a shared machine is most of the added latency.
  * Two workloads side by side: today's (`get_time`, a result of a few bytes, one client with one token) and
  * the agent workload's (`get_records` on ./support/records-upstream.ts: seeded arguments, every call
  * distinct, a JSON result of 2-8 KB with PII in a fifth of them, from MCP_USERS users with a token each and
@@ -23,8 +25,10 @@ import { startAuthServer } from "../examples/local-platform/auth-server.js";
 import { startHttpUpstream } from "../test/runtime/mcp-fixtures.js";
 import { TEST_CLIENTS, TEST_SECRET_ENV, authTestBundle } from "../test/support/gateway.js";
 import { agentClients, agentTokens } from "./support/agent-users.js";
+import { readFileSync } from "node:fs";
 import {
   type GatewayProcess,
+  type SchedStat,
   describeProxyProcess,
   pinThisProcess,
   startGatewayProcess,
@@ -130,8 +134,29 @@ function mcpSection(webUrl: string, recordsUrl: string) {
   };
 }
 
-type Series = { p50: number[]; p99: number[]; rps: number[]; cpuPerCall: number[] };
-const series = (): Series => ({ p50: [], p99: [], rps: [], cpuPerCall: [] });
+type Series = {
+  p50: number[];
+  p99: number[];
+  rps: number[];
+  cpuPerCall: number[];
+  /** Sequential phase, per call: the gateway's CPU, its event loop's wait for a core, this process's wait. */
+  seqCpu: number[];
+  seqWait: number[];
+  loadWait: number[];
+};
+const series = (): Series => ({ p50: [], p99: [], rps: [], cpuPerCall: [], seqCpu: [], seqWait: [], loadWait: [] });
+
+/** This process's main thread (load generator and upstreams) as the scheduler saw it; undefined off Linux. */
+function ownSchedStat(): SchedStat | undefined {
+  try {
+    const [run, wait, slices] = readFileSync("/proc/thread-self/schedstat", "utf8").trim().split(" ").map(Number);
+    return { runMicros: (run ?? 0) / 1000, waitMicros: (wait ?? 0) / 1000, slices: slices ?? 0 };
+  } catch {
+    return undefined;
+  }
+}
+const waitedPerCall = (before: SchedStat | undefined, after: SchedStat | undefined) =>
+  before && after ? (after.waitMicros - before.waitMicros) / LATENCY_CALLS : Number.NaN;
 const AGENT_PII_FRACTION = 0.2;
 
 /** The sessions of a target, on one workload. */
@@ -229,7 +254,13 @@ async function main(): Promise<void> {
     for (const { pick, latencyArgs, throughputArgs } of workloads) {
       for (const t of targets) {
         const { sessions, tool, series: s } = pick(t);
+        const cpuBefore = (await t.process?.cpuMicros()) ?? Number.NaN;
+        const [gatewayBefore, ownBefore] = [t.process?.schedStat(), ownSchedStat()];
         const l = await latency(sessions, tool, latencyArgs);
+        const [gatewayAfter, ownAfter] = [t.process?.schedStat(), ownSchedStat()];
+        s.seqCpu.push((((await t.process?.cpuMicros()) ?? Number.NaN) - cpuBefore) / LATENCY_CALLS);
+        s.seqWait.push(waitedPerCall(gatewayBefore, gatewayAfter));
+        s.loadWait.push(waitedPerCall(ownBefore, ownAfter));
         s.p50.push(l.p50);
         s.p99.push(l.p99);
       }
@@ -258,8 +289,14 @@ async function main(): Promise<void> {
     for (const t of targets) {
       const s = t[which].series;
       const cpu = t.process ? `   gateway cpu ${median(s.cpuPerCall).toFixed(0)} µs/call` : "";
+      const gateway = t.process
+        ? `gateway cpu ${median(s.seqCpu).toFixed(0)} µs/call, waited for a core ${median(s.seqWait).toFixed(0)} µs/call; `
+        : "";
       console.log(
         `${t.name.padEnd(20)} p50 ${median(s.p50).toFixed(3)} ms   p99 ${median(s.p99).toFixed(3)} ms   ${median(s.rps).toFixed(0)} calls/s${cpu}`,
+      );
+      console.log(
+        `${"".padEnd(20)} sequential: ${gateway}load generator waited for a core ${median(s.loadWait).toFixed(0)} µs/call`,
       );
     }
     const base = direct[which].series;

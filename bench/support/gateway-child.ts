@@ -120,6 +120,13 @@ async function llmStage(config: ChildConfig): Promise<number> {
   return (server.address() as AddressInfo).port;
 }
 
+const NO_PAUSES: ChildPauses = {
+  loopDelayP99Ms: 0,
+  loopDelayMaxMs: 0,
+  young: { count: 0, ms: 0, maxMs: 0 },
+  other: { count: 0, ms: 0, maxMs: 0 },
+};
+
 /** Event-loop delay and GC pauses since the last {@link takePauses}. */
 function watchPauses(): () => ChildPauses {
   const delay = monitorEventLoopDelay({ resolution: 1 });
@@ -162,9 +169,15 @@ if (!process.send) {
           : tollgate(message);
     start.then(
       (port) => {
-        const takePauses = watchPauses();
+        // Started by the first question about pauses (which answers nothing yet): the monitor's 1 ms timer wakes the
+        // process a thousand times a second, CPU and timeslices a benchmark that never asks must not charge it.
+        let takePauses: (() => ChildPauses) | undefined;
         process.on("message", (m: { type?: string }) => {
-          if (m.type === "pauses") process.send?.({ type: "pauses", pauses: takePauses() });
+          if (m.type === "pauses") {
+            const pauses = takePauses?.() ?? NO_PAUSES;
+            takePauses ??= watchPauses();
+            process.send?.({ type: "pauses", pauses });
+          }
           if (m.type === "usage")
             process.send?.({
               type: "usage",

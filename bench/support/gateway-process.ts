@@ -5,6 +5,7 @@
  * authorization server stay on core 0 (call {@link pinThisProcess} first).
  */
 import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { buildGateway } from "../../scripts/build-runtime.js";
@@ -51,7 +52,29 @@ export interface GatewayProcess {
   rssMb(): Promise<number>;
   /** Event-loop delay and GC pauses since the last call (or the start). */
   pauses(): Promise<ChildPauses>;
+  /** The scheduler's account of the process's main thread (its event loop) so far; undefined off Linux. */
+  schedStat(): SchedStat | undefined;
   close(): void;
+}
+
+/**
+ * `/proc/<pid>/schedstat` of a main thread: time on a core, time runnable but waiting for one (other processes
+ * had it), and how many times it was given a core.
+ */
+export interface SchedStat {
+  readonly runMicros: number;
+  readonly waitMicros: number;
+  readonly slices: number;
+}
+
+function schedStatOf(pid: number | undefined): SchedStat | undefined {
+  if (pid === undefined) return undefined;
+  try {
+    const [run, wait, slices] = readFileSync(`/proc/${pid}/schedstat`, "utf8").trim().split(" ").map(Number);
+    return { runMicros: (run ?? 0) / 1000, waitMicros: (wait ?? 0) / 1000, slices: slices ?? 0 };
+  } catch {
+    return undefined;
+  }
 }
 
 /** What the child answers to `{type:"usage"}`. */
@@ -138,6 +161,8 @@ export async function startGatewayProcess(
     peakRssMb: () => ask(child, "usage").then((usage) => usage.maxRssKb / 1024),
     rssMb: () => ask(child, "usage").then((usage) => usage.rssKb / 1024),
     pauses: () => ask(child, "pauses"),
+    // taskset execs the proxy: same pid.
+    schedStat: () => schedStatOf(child.pid),
     close: () => void child.send({ type: "exit" }),
   };
 }
