@@ -110,6 +110,13 @@ describe("which traceparent the gateway continues", () => {
     expect(a).toMatch(NEW_TRACE);
     expect(a.slice(3, 35)).not.toBe(b.slice(3, 35));
   });
+
+  it("never repeats a trace or parent id, across refills of its random bytes", () => {
+    const started = Array.from({ length: 600 }, () => untracedTraceContext({}).traceparent);
+    for (const traceparent of started) expect(traceparent).toMatch(NEW_TRACE);
+    expect(new Set(started.map((t) => t.slice(3, 35))).size).toBe(started.length);
+    expect(new Set(started.map((t) => t.slice(36, 52))).size).toBe(started.length);
+  });
 });
 
 describe("the MCP upstream fetch", () => {
