@@ -3,7 +3,8 @@
  * (`policies/secrets/known-formats.ts`: AWS key IDs, OpenAI/Anthropic/xAI keys, GitHub, Slack, PEM,
  * Okta) as a fast synchronous pass, plus secretlint's recommended preset (with the AWS access-key-ID
  * scan on) for the long tail. secretlint only runs when the text contains a token long enough to be a
- * secret, which keeps ordinary prose on the fast path.
+ * secret and one of the fixed strings some rule of the preset needs (`./secretlint-prefilter.ts`), which
+ * keeps prose, URLs and identifiers on the fast path.
  *
  * Streaming: `createStreamingCredentialScanner` holds back only the tail that could still be the start
  * of a secret (the last unfinished word, or an unfinished PEM header), bounded by `holdBackChars`, so a
@@ -15,6 +16,7 @@ import { creator as recommendedPreset } from "@secretlint/secretlint-rule-preset
 import type { SecretLintCoreConfig } from "@secretlint/types";
 import type { GuardMode, GuardPolicy } from "../bundle/index.js";
 import { KNOWN_CREDENTIAL_FORMATS, hasUnbrokenRun, mayHoldKnownCredential } from "../secrets/known-formats.js";
+import { mayHoldSecretlintFinding } from "./secretlint-prefilter.js";
 import { type Finding, type TextVerdict, blockVerdict, redactFindings } from "./verdict.js";
 
 // secretlint's profiler is on by default and leaves performance marks behind on every lint (about sixty per
@@ -36,8 +38,11 @@ const SECRETLINT_CONFIG: SecretLintCoreConfig = {
   ],
 };
 
-/** Secrets secretlint knows are long unbroken tokens; text without one cannot hold such a secret. */
-const hasLongToken = (text: string) => hasUnbrokenRun(text, 16);
+/**
+ * When secretlint runs: the text has a long unbroken token (as before the prefilter, so the findings stay
+ * exactly what they were) and something one of the preset's rules needs.
+ */
+const needsSecretlint = (text: string) => hasUnbrokenRun(text, 16) && mayHoldSecretlintFinding(text);
 
 /** Known-format credentials in `text` (synchronous, regex only). */
 export function findKnownCredentials(text: string): Finding[] {
@@ -56,7 +61,7 @@ export function findKnownCredentials(text: string): Finding[] {
  */
 export function findCredentialsSync(text: string): Finding[] | undefined {
   if (!mayHoldKnownCredential(text)) return [];
-  if (hasLongToken(text)) return undefined;
+  if (needsSecretlint(text)) return undefined;
   return findKnownCredentials(text);
 }
 
@@ -64,17 +69,23 @@ export function findCredentialsSync(text: string): Finding[] | undefined {
 export async function findCredentials(text: string): Promise<Finding[]> {
   if (!mayHoldKnownCredential(text)) return [];
   const findings = findKnownCredentials(text);
-  if (!hasLongToken(text)) return findings;
+  if (!needsSecretlint(text)) return findings;
+  for (const found of await lintCredentials(text))
+    if (!findings.some((f) => f.start < found.end && f.end > found.start)) findings.push(found);
+  return findings;
+}
+
+/** secretlint's findings in `text`, with no prefilter (the prefilter's tests hold it to this). */
+export async function lintCredentials(text: string): Promise<Finding[]> {
   const result = await lintSource({
     source: { content: text, filePath: "/llm-output.txt", contentType: "text" },
     options: { config: SECRETLINT_CONFIG, noPhysicFilePath: true, maskSecrets: true },
   });
-  for (const message of result.messages) {
-    const [start, end] = message.range;
-    if (!findings.some((f) => f.start < end && f.end > start))
-      findings.push({ kind: message.ruleId.replace(/^@secretlint\/secretlint-rule-/, ""), start, end });
-  }
-  return findings;
+  return result.messages.map((message) => ({
+    kind: message.ruleId.replace(/^@secretlint\/secretlint-rule-/, ""),
+    start: message.range[0],
+    end: message.range[1],
+  }));
 }
 
 export interface CredentialLeakGuard {
