@@ -153,6 +153,7 @@ export class DevopsCopilotPlatform extends Construct {
         // Tollgate's table has no xAI models: without a price, a budgeted grok-4 request would be refused.
         prices: { "grok-4": { input: 3, cachedInput: 0.75, output: 15 } },
         budgets: [{ id: "user-daily", per: "user", window: "day", maxUsd: settings.spend.userDailyUsd }],
+        ...(settings.spend.unknownModelPrice ? { unknownModelPrice: settings.spend.unknownModelPrice } : {}),
       },
     });
     this.gateway = new GatewayDeployment(this, "Gateway", {

@@ -54,6 +54,11 @@ export interface EnvironmentSettings {
   readonly spend: {
     readonly userDailyUsd: number;
     readonly agentMonthlyUsd: { readonly triage: number; readonly coding: number };
+    /**
+     * USD per million tokens billed for a model the price table does not list; without it such a model is refused
+     * while a budget applies. Dev bills new models at a conservative price so developers can try them; prod refuses.
+     */
+    readonly unknownModelPrice?: { readonly input: number; readonly output: number };
   };
 }
 
@@ -82,7 +87,11 @@ export const ENVIRONMENTS: Readonly<Record<EnvironmentName, EnvironmentSettings>
       ticketsUrl: "http://tickets.tollgate.svc.cluster.local:8080/v1",
     },
     limits: { requestsPerMinute: 120, tokensPerMinute: 200_000 },
-    spend: { userDailyUsd: 5, agentMonthlyUsd: { triage: 20, coding: 100 } },
+    spend: {
+      userDailyUsd: 5,
+      agentMonthlyUsd: { triage: 20, coding: 100 },
+      unknownModelPrice: { input: 15, output: 75 },
+    },
   },
   prod: {
     environment: "prod",
