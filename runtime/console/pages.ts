@@ -262,7 +262,16 @@ export function upstreamsPage(layout: Layout, health: HealthView): string {
   );
 }
 
-const DECISIONS: readonly AuditDecision[] = ["allow", "deny", "redact", "block", "rate-limited", "failover", "error"];
+const DECISIONS: readonly AuditDecision[] = [
+  "allow",
+  "deny",
+  "redact",
+  "block",
+  "rate-limited",
+  "failover",
+  "cancelled",
+  "error",
+];
 
 export function decisionsPage(
   layout: Layout,

@@ -9,11 +9,20 @@
 
 export interface Cancellation {
   readonly cancelled: boolean;
+  /** Cancelled because the client closed the connection before its response ended (not a shutdown). */
+  readonly clientGone: boolean;
   /** Calls `listener` once when the request is cancelled, at once if it is already; returns the unsubscribe. */
   onCancel(listener: (reason: Error) => void): () => void;
 }
 
 const NOTHING_TO_UNDO = () => undefined;
+
+/** The reason of a request whose client closed the connection before its response ended. */
+export class ClientGone extends Error {
+  constructor() {
+    super("the client went away");
+  }
+}
 
 /** The cancellation the server keeps per request; `cancel` is the server's. */
 export class RequestCancellation implements Cancellation {
@@ -23,6 +32,10 @@ export class RequestCancellation implements Cancellation {
 
   get cancelled(): boolean {
     return this.reason !== undefined;
+  }
+
+  get clientGone(): boolean {
+    return this.reason instanceof ClientGone;
   }
 
   onCancel(listener: (reason: Error) => void): () => void {

@@ -27,6 +27,7 @@ export function sendLlmError(
   flavour: ErrorFlavour,
   headers: Readonly<Record<string, string>> = {},
 ): void {
+  if (res.destroyed) return; // the client is gone: nothing reaches it
   if (res.headersSent) {
     res.end();
     return;
@@ -39,6 +40,19 @@ export function sendLlmError(
   });
   res.end(body);
 }
+
+/**
+ * The status an audit event records for a request whose client closed the connection before anything was
+ * sent (nginx's "client closed request"); the client never sees it.
+ */
+export const CLIENT_CLOSED_REQUEST = 499;
+
+export const clientGoneError: LlmError = {
+  status: CLIENT_CLOSED_REQUEST,
+  type: "api_error",
+  code: "client_gone",
+  message: "the client went away",
+};
 
 export const guardBlocked = (guard: string, message: string): LlmError => ({
   status: 400,

@@ -11,7 +11,7 @@ import { RequestBodyTooLarge, readBody } from "../http/read-body.js";
 import { type Stage, andThen } from "../http/stage.js";
 import type { LimitDecision } from "../http/types.js";
 import { ATTR, propagateTo, traceHeaders, tracingActive, upstreamCall } from "../observability/index.js";
-import { badRequest, guardBlocked, untranslatable } from "./errors.js";
+import { badRequest, clientGoneError, guardBlocked, untranslatable } from "./errors.js";
 import { type Completion, type Counts, type LlmRefusal, addCounts } from "./exchange.js";
 import type { ChatBody, GuardedMessage } from "./history/request-history.js";
 import type { RequestGuardResult } from "./request-guard.js";
@@ -212,6 +212,8 @@ export const forward: CompletionStage = {
         answer = await send(x, provider);
         await silentBody(answer);
       } catch (error) {
+        // The client left: its cancellation aborted the call. Not the provider's failure: no failover, no eviction.
+        if (x.ctx.cancellation.clientGone) return clientGone(provider.id);
         if (!(error instanceof UpstreamUnavailable)) throw error;
         lastFailure = error.kind;
         if (!failover.on.includes(error.kind))
@@ -259,6 +261,11 @@ export const forward: CompletionStage = {
     };
   },
 };
+
+/** The client closed the connection while the provider was being asked (the call is aborted already). */
+function clientGone(provider: string): LlmRefusal {
+  return { error: clientGoneError, audit: { decision: "cancelled", provider, reason: clientGoneError.message } };
+}
 
 /**
  * A provider that sent its headers and then nothing (or dropped the connection before any byte of the body)

@@ -10,7 +10,7 @@ import { ATTR } from "../observability/index.js";
 import { billableTokens } from "../limits/billing.js";
 import { NO_USAGE, usageAuditFields } from "./usage.js";
 import { toUsd } from "../../policies/spend/index.js";
-import { responseGuardBlocked } from "./errors.js";
+import { CLIENT_CLOSED_REQUEST, clientGoneError, responseGuardBlocked } from "./errors.js";
 import { billSpend, spendCost } from "./spend-stage.js";
 import { type Completion, type LlmRefusal, addCounts } from "./exchange.js";
 import type { PreparedProvider } from "./providers.js";
@@ -116,14 +116,24 @@ async function relayStream(x: Completion, provider: PreparedProvider, answer: St
   if (outcome.broken && !outcome.blocked) abortStream(x);
   else if (!res.writableEnded) res.end();
   const redactions = addCounts(x.requestRedactions, outcome.redactions);
+  // The stream broke because the client closed the connection (its cancellation aborted the provider's call).
+  const cancelled = outcome.broken && !outcome.blocked && x.ctx.cancellation.clientGone;
   x.usage = outcome.usage;
   x.answeredModel = outcome.model;
   x.decision = {
-    decision: outcome.blocked ? "block" : redactions ? "redact" : outcome.broken ? "error" : "allow",
+    decision: outcome.blocked
+      ? "block"
+      : cancelled
+        ? "cancelled"
+        : redactions
+          ? "redact"
+          : outcome.broken
+            ? "error"
+            : "allow",
     provider: provider.id,
     status: 200,
     ...(outcome.blocked ? { rule: `guard: ${outcome.blocked.guard}` } : {}),
-    ...(outcome.broken ? { reason: "stream ended early" } : {}),
+    ...(outcome.broken ? { reason: cancelled ? clientGoneError.message : "stream ended early" } : {}),
     ...(redactions ? { redactions } : {}),
     ...(outcome.usage ? usageAuditFields(outcome.usage) : {}),
   };
@@ -163,6 +173,16 @@ async function sendJson(x: Completion, provider: PreparedProvider, answer: Upstr
   const { route } = x;
   const headers = { "x-tollgate-provider": provider.id };
   const whole = answer.kind === "whole" ? answer.body : await readWhole(answer, route.config.maxResponseBytes);
+  if ("failure" in whole && x.ctx.cancellation.clientGone) {
+    // The client left while the answer arrived: its cancellation aborted the provider's call.
+    x.decision = {
+      decision: "cancelled",
+      provider: provider.id,
+      status: CLIENT_CLOSED_REQUEST,
+      reason: clientGoneError.message,
+    };
+    return;
+  }
   if ("failure" in whole) {
     const tooLarge = whole.failure === "too-large";
     x.decision = {

@@ -13,7 +13,11 @@
 import pino from "pino";
 import { scrubText } from "./scrub.js";
 
-export type AuditDecision = "allow" | "deny" | "redact" | "block" | "rate-limited" | "failover" | "error";
+/**
+ * `cancelled`: the client closed the connection before its answer ended (the upstream call is aborted);
+ * `error` is the gateway's or an upstream's failure.
+ */
+export type AuditDecision = "allow" | "deny" | "redact" | "block" | "rate-limited" | "failover" | "cancelled" | "error";
 
 export interface AuditEvent {
   readonly decision: AuditDecision;

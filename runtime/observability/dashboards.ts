@@ -142,7 +142,7 @@ const SECTIONS: readonly (readonly [title: string, panels: readonly PanelSpec[]]
     [
       {
         title: "Decisions",
-        description: "Every decision per second: allow, deny, block, redact, rate-limited, failover, error.",
+        description: "Every decision per second: allow, deny, block, redact, rate-limited, failover, cancelled, error.",
         unit: "ops",
         stack: true,
         queries: [[`sum by (decision) (rate(${M.requests}[$__rate_interval]))`, "{{decision}}"]],

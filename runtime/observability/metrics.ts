@@ -17,6 +17,7 @@ const DECISIONS: ReadonlySet<AuditDecision> = new Set([
   "block",
   "rate-limited",
   "failover",
+  "cancelled",
   "error",
 ]);
 /** Guard names as they appear in `guard: <name>` rules. */

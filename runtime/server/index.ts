@@ -16,7 +16,7 @@ import { resourceMetadataUrl, sendInvalidToken, sendMissingToken } from "../auth
 import { describeSource, loadConfig } from "../config/load.js";
 import { secretsDirectory } from "../config/secrets.js";
 import { type FileWatcher, watchFiles } from "../config/watch.js";
-import { RequestCancellation } from "../http/cancellation.js";
+import { ClientGone, RequestCancellation } from "../http/cancellation.js";
 import { requestIdOf } from "../http/request-id.js";
 import { andThen, stage } from "../http/stage.js";
 import type { HttpHandler, Principal, RequestContext } from "../http/types.js";
@@ -188,7 +188,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningGate
     const release = mcpHandler && req.method === "GET" ? () => undefined : runtime.acquire();
     const cancellation = new RequestCancellation();
     const onClose = () => {
-      if (!res.writableFinished) cancellation.cancel(new Error("the client went away"));
+      if (!res.writableFinished) cancellation.cancel(new ClientGone());
     };
     res.once("close", onClose);
     try {

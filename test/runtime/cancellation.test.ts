@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { RequestCancellation } from "../../runtime/http/cancellation.js";
+import { ClientGone, RequestCancellation } from "../../runtime/http/cancellation.js";
 
 describe("request cancellation", () => {
   it("calls each subscribed listener once with the reason, and not one that unsubscribed", () => {
@@ -21,5 +21,15 @@ describe("request cancellation", () => {
     const calls: string[] = [];
     cancellation.onCancel((reason) => calls.push(reason.message))();
     expect(calls).toEqual(["shutting down"]);
+  });
+
+  it("says whether the client went away, as opposed to the server shutting down", () => {
+    const left = new RequestCancellation();
+    expect(left.clientGone).toBe(false);
+    left.cancel(new ClientGone());
+    expect(left.clientGone).toBe(true);
+    const shutdown = new RequestCancellation();
+    shutdown.cancel(new Error("the gateway is shutting down"));
+    expect([shutdown.cancelled, shutdown.clientGone]).toEqual([true, false]);
   });
 });

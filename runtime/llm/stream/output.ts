@@ -6,6 +6,19 @@
 import type { ServerResponse } from "node:http";
 import type { SseSource } from "./sse.js";
 
+/** Resolves when the client has taken what was written, or is gone (a closed response never drains). */
+function drainOrClose(res: ServerResponse): Promise<void> {
+  return new Promise<void>((resolve) => {
+    const done = () => {
+      res.off("drain", done);
+      res.off("close", done);
+      resolve();
+    };
+    res.once("drain", done);
+    res.once("close", done);
+  });
+}
+
 /**
  * Buffers what one upstream chunk produced and writes it at once (one socket write), waiting for drain when needed.
  * Upstream events forwarded unchanged are added as spans of the text their read parsed: adjacent spans
@@ -104,6 +117,6 @@ export class Output {
     socket?.cork();
     for (const part of parts) drained = res.write(part);
     socket?.uncork();
-    return drained ? undefined : new Promise<void>((resolve) => res.once("drain", resolve));
+    return drained ? undefined : drainOrClose(res);
   }
 }
