@@ -103,7 +103,8 @@ export interface LlmUpstream {
   scriptToolCall(name: string, argumentChunks: readonly string[], options?: { readonly paceMs?: number }): void;
   /**
    * The next reply reasons first, its reasoning arriving in these chunks, then answers with `reply`:
-   * on /v1/responses a `reasoning` output item (index 0) before the message (index 1), as its summary
+   * on /v1/chat/completions as `reasoning_content` before the content (as vLLM and DeepSeek send it); on
+   * /v1/responses a `reasoning` output item (index 0) before the message (index 1), as its summary
    * (`response.reasoning_summary_text.delta`, `summary[]`) or, with `as: "text"`, as its raw reasoning
    * text (`response.reasoning_text.delta`, `content[]`); on /v1/messages a `thinking` block (index 0) with
    * its signature before the text block. Paced like `scriptReplies`.
@@ -289,7 +290,9 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
   function openAiChat(res: ServerResponse, request: OpenAiRequestLike, model: string, vendor: string): void {
     const messages = request.messages ?? [];
     const lastUser = lastUserText(messages);
-    const { chunks, paceMs, tool } = replyChunks(lastUser);
+    const { chunks, paceMs, tool, reasoning } = replyChunks(lastUser);
+    // Reasoning as OpenAI-compatible servers send it (vLLM, DeepSeek): `reasoning_content` before the content.
+    const thought = reasoning ? { reasoning_content: reasoning.chunks.join("") } : {};
     const reply = chunks.join("");
     const promptTokens = estimateTokens(JSON.stringify(messages));
     const completionTokens = estimateTokens(reply);
@@ -323,7 +326,7 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
               }
             : {
                 index: 0,
-                message: { role: "assistant", content: reply, refusal: null },
+                message: { role: "assistant", content: reply, refusal: null, ...thought },
                 logprobs: null,
                 finish_reason: "stop",
               },
@@ -342,6 +345,11 @@ export async function startLlmUpstream(options: LlmUpstreamOptions = {}): Promis
         }
       : { role: "assistant", content: "" };
     const events: unknown[] = [{ ...base, choices: [{ index: 0, delta: first, logprobs: null, finish_reason: null }] }];
+    for (const piece of reasoning?.chunks ?? [])
+      events.push({
+        ...base,
+        choices: [{ index: 0, delta: { reasoning_content: piece }, logprobs: null, finish_reason: null }],
+      });
     for (const piece of chunks) {
       const delta = tool ? { tool_calls: [{ index: 0, function: { arguments: piece } }] } : { content: piece };
       events.push({ ...base, choices: [{ index: 0, delta, logprobs: null, finish_reason: null }] });

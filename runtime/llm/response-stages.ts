@@ -15,7 +15,7 @@ import { billSpend, spendCost } from "./spend-stage.js";
 import { type Completion, type LlmRefusal, addCounts } from "./exchange.js";
 import type { PreparedProvider } from "./providers.js";
 import { relayAnthropicAsOpenAi, relayAnthropicNative } from "./stream/anthropic-relay.js";
-import { relayOpenAiStream } from "./stream/openai-relay.js";
+import { REASONING_FIELDS, relayOpenAiStream } from "./stream/openai-relay.js";
 import type { RelayOptions, StreamOutcome } from "./stream/relay.js";
 import { ChatStreamReader } from "./stream/chat-reader.js";
 import { MessagesStreamReader } from "./stream/messages-reader.js";
@@ -304,6 +304,9 @@ function chatTexts(payload: Json): TextSlot[] {
     const message = choice?.message;
     if (message && typeof message.content === "string")
       slots.push({ get: () => message.content, set: (v) => (message.content = v) });
+    for (const field of REASONING_FIELDS)
+      if (message && typeof message[field] === "string")
+        slots.push({ get: () => message[field], set: (v) => (message[field] = v) });
     for (const call of (message?.tool_calls ?? []) as Json[]) {
       if (call?.function && typeof call.function.arguments === "string")
         slots.push({ get: () => call.function.arguments, set: (v) => (call.function.arguments = v) });

@@ -34,6 +34,7 @@ beforeAll(async () => {
   upstream = await startLlmUpstream();
   const provider = { id: "openai", kind: "openai" as const, baseUrl: `${upstream.url}/v1`, apiKey: { env: "K" } };
   const claude = { id: "anthropic", kind: "anthropic" as const, baseUrl: upstream.url, apiKey: { env: "K" } };
+  const vllm = { id: "vllm", kind: "openai-compatible" as const, baseUrl: `${upstream.url}/vllm/v1` };
   platform = await startTestPlatform({
     env: { K: "gw-key" },
     bundle: (bundle) => ({
@@ -44,6 +45,8 @@ beforeAll(async () => {
           { id: "mask", pathPrefix: "/mask", policy: "mask", providers: [provider] },
           { id: "claude-block", pathPrefix: "/claude-block", policy: "default", providers: [claude] },
           { id: "claude-mask", pathPrefix: "/claude-mask", policy: "mask", providers: [claude] },
+          { id: "vllm-block", pathPrefix: "/vllm-block", policy: "default", providers: [vllm] },
+          { id: "vllm-mask", pathPrefix: "/vllm-mask", policy: "mask", providers: [vllm] },
         ],
       },
       guardPolicies: [
@@ -279,5 +282,67 @@ describe("thinking blocks passed through to an Anthropic client (/v1/messages)",
       .messages.create({ ...request, stream: true })
       .asResponse();
     expect(await streamed.text()).toBe(upstream.requests.at(-1)?.reply);
+  });
+});
+
+describe("reasoning_content of an OpenAI-compatible provider passed through on /v1/chat/completions", () => {
+  const request = { model: "deepseek-r1", messages: [{ role: "user" as const, content: "key?" }] };
+  /** The chat chunks of a stream (reasoning_content is not in the SDK's types: read as JSON). */
+  const readChat = async (prefix: string) => {
+    const stream = await openai(prefix).chat.completions.create({ ...request, stream: true });
+    const chunks: { choices: { delta: { content?: string | null; reasoning_content?: string } }[] }[] = [];
+    const error = await (async () => {
+      for await (const chunk of stream) chunks.push(chunk as unknown as (typeof chunks)[number]);
+    })().catch((e: unknown) => e);
+    const field = (name: "content" | "reasoning_content") =>
+      chunks.map((c) => c.choices[0]?.delta[name] ?? "").join("");
+    return { raw: JSON.stringify(chunks), error, reasoning: field("reasoning_content"), content: field("content") };
+  };
+
+  it.each([2, 3] as const)(
+    "block: a key split across %i reasoning_content deltas ends the stream before any of it",
+    async (count) => {
+      const deltas = SPLITS[count];
+      upstream.scriptReasoning(deltas, ["Here it is."], { paceMs: 2 });
+      const { raw, error, content } = await readChat("/vllm-block");
+      expect(error).toBeInstanceOf(OpenAI.APIError);
+      expect(raw).not.toContain("sk-");
+      for (const piece of keyPieces(deltas)) expect(raw).not.toContain(piece);
+      expect(content).toBe("");
+      expect(lastLlmEvent()).toMatchObject({ decision: "block", method: "POST /v1/chat/completions" });
+    },
+  );
+
+  it("mask: the reasoning_content deltas carry the mask, all of it before the content", async () => {
+    upstream.scriptReasoning(SPLITS[3], ["Here ", "it ", "is."], { paceMs: 2 });
+    const { raw, error, reasoning, content } = await readChat("/vllm-mask");
+    expect(error).toBeUndefined();
+    expect(raw).not.toContain(KEY.slice(6));
+    expect(reasoning.replace(MASK, "KEY")).toBe(THOUGHT.replace(KEY, "KEY"));
+    expect(content).toBe("Here it is.");
+    // Every reasoning chunk comes before the first content chunk.
+    expect(raw.lastIndexOf("reasoning_content")).toBeLessThan(raw.indexOf('"content":"Here'));
+  });
+
+  it("JSON: a key in message.reasoning_content is refused or masked; clean reasoning streams as the provider's bytes", async () => {
+    upstream.scriptReasoning([THOUGHT], ["Here it is."]);
+    const error = await openai("/vllm-block")
+      .chat.completions.create(request)
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(OpenAI.PermissionDeniedError);
+    expect(JSON.stringify(error)).not.toContain(KEY.slice(0, 8));
+
+    upstream.scriptReasoning([THOUGHT], ["Here it is."]);
+    const masked = await openai("/vllm-mask").chat.completions.create(request);
+    const message = masked.choices[0]?.message as unknown as { reasoning_content: string; content: string };
+    expect(message.reasoning_content.replace(MASK, "KEY")).toBe(THOUGHT.replace(KEY, "KEY"));
+    expect(message.content).toBe("Here it is.");
+
+    upstream.scriptReasoning(CLEAN, ["Hello!"], { paceMs: 2 });
+    // The client asks for the usage chunk the gateway always asks the provider for: nothing is left out.
+    const clean = await openai("/vllm-block")
+      .chat.completions.create({ ...request, stream: true, stream_options: { include_usage: true } })
+      .asResponse();
+    expect(await clean.text()).toBe(upstream.requests.at(-1)?.reply);
   });
 });

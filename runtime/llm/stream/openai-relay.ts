@@ -1,6 +1,6 @@
 /**
- * The OpenAI → OpenAI stream relay (chat.completion.chunk events), scanning `delta.content` per choice and
- * tool-call arguments per call.
+ * The OpenAI → OpenAI stream relay (chat.completion.chunk events), scanning `delta.content` per choice,
+ * tool-call arguments per call, and the reasoning OpenAI-compatible servers stream before the content.
  */
 import type { StreamScanResult, StreamingCredentialScanner } from "../../../policies/guards/index.js";
 import type { Json } from "../../http/json.js";
@@ -11,6 +11,12 @@ import { type RelayOptions, Relay, type StreamOutcome, pump } from "./relay.js";
 import { type SseEvent, sseEvent } from "./sse.js";
 import { type Step, drive, settle } from "./steps.js";
 import { openAiUsage } from "../usage.js";
+
+/**
+ * Reasoning text some OpenAI-compatible servers stream in `delta` (and answer in `message`) before the
+ * content: `reasoning_content` (DeepSeek, vLLM), `reasoning` (OpenRouter, newer vLLM).
+ */
+export const REASONING_FIELDS = ["reasoning_content", "reasoning"] as const;
 
 /**
  * OpenAI chat.completion.chunk stream → the client, scanning `delta.content` per choice and tool-call
@@ -95,7 +101,28 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     }
     return true;
   };
+  /** Reasoning is scanned too, one scanner per (choice, field); its held tail goes out before the content. */
+  const reasoningScanners = new Map<string, { choice: number; field: string; scanner: StreamingCredentialScanner }>();
+  const flushReasoning = function* (choice?: number): Step<boolean> {
+    for (const [key, entry] of reasoningScanners) {
+      if (choice !== undefined && entry.choice !== choice) continue;
+      reasoningScanners.delete(key);
+      const result = yield* settle(entry.scanner.finish());
+      if (!relay.accept(result)) return false;
+      if (result.text && template)
+        out.addData(
+          JSON.stringify({
+            ...chunkBase(template),
+            choices: [
+              { index: entry.choice, delta: { [entry.field]: result.text }, logprobs: null, finish_reason: null },
+            ],
+          }),
+        );
+    }
+    return true;
+  };
   const flushScanners = function* (): Step<boolean> {
+    if (!(yield* flushReasoning())) return false;
     if (!(yield* settle(flushPending()))) return false;
     if (!(yield* flushToolScanners())) return false;
     for (const index of [...texts.keys()]) if (!(yield* finishText(index))) return false;
@@ -166,6 +193,7 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
       Object.keys(onlyDelta).length === 1
     ) {
       const index = typeof only.index === "number" ? only.index : 0;
+      if (reasoningScanners.size > 0 && !(yield* flushReasoning(index))) return false;
       if (slots.length < 4 && !slots.some((s) => s.index === index)) {
         const slot = learnSlot(data, index, onlyDelta.content);
         if (slot) slots.push(slot);
@@ -180,6 +208,26 @@ export async function relayOpenAiStream(options: RelayOptions): Promise<StreamOu
     for (const choice of choices) {
       const index = typeof choice.index === "number" ? choice.index : 0;
       const delta = (choice.delta ?? {}) as Json;
+      // The reasoning ends where the content starts (or the choice finishes): its scanners release all they hold.
+      const reasoningEnds = (typeof delta.content === "string" && delta.content.length > 0) || !!choice.finish_reason;
+      for (const field of REASONING_FIELDS) {
+        const text: unknown = delta[field];
+        if (typeof text !== "string" || text.length === 0) continue;
+        const key = `${index}/${field}`;
+        let entry = reasoningScanners.get(key);
+        if (!entry) {
+          entry = { choice: index, field, scanner: newScanner() };
+          reasoningScanners.set(key, entry);
+        }
+        if (reasoningEnds) reasoningScanners.delete(key);
+        const result = yield* settle(reasoningEnds ? entry.scanner.finish(text) : entry.scanner.push(text));
+        if (!relay.accept(result)) return false;
+        if (result.text !== text) {
+          delta[field] = result.text;
+          modified = true;
+        }
+      }
+      if (reasoningEnds && reasoningScanners.size > 0 && !(yield* flushReasoning(index))) return false;
       for (const call of (Array.isArray(delta.tool_calls) ? delta.tool_calls : []) as Json[]) {
         const args: unknown = call?.function?.arguments;
         if (typeof args !== "string" || args.length === 0) continue;
