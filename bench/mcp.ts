@@ -4,8 +4,10 @@
  * Setup: the real gateway (JWT verification against the oidc-provider stand-in included) twice — with the
  * sample guard policy and with no guards — each in a process of its own, built like the image and pinned
  * to core 1 (./support/gateway-process.ts), as it is deployed: a pod of its own. This process, pinned to
- * core 0, holds the load generator (the MCP SDK Client), the streamable-HTTP upstream (SDK McpServer, tool
- * `get_time`) and the authorization server, so the gateway is not charged for their work.
+ * core 0, holds the load generator (the MCP SDK Client) and the authorization server; the streamable-HTTP
+ * upstreams (SDK McpServer, tools `get_time` and `get_records`) run in a process of their own on core 0
+ * (./support/mcp-upstreams.ts), as an agent and the server it calls are two processes. The gateway is not
+ * charged for their work.
  * Latency: sequential calls, p50/p99 per repetition. Throughput: calls/s with 16 calls in flight.
  * Direct and gateway runs are interleaved, 5 repetitions each; medians, and the medians of the added p50
  * and of the throughput ratio computed within each repetition, are printed, with the gateway's CPU time
@@ -22,7 +24,6 @@
 import { Client } from "@modelcontextprotocol/sdk/client/index.js";
 import { StreamableHTTPClientTransport } from "@modelcontextprotocol/sdk/client/streamableHttp.js";
 import { startAuthServer } from "../examples/local-platform/auth-server.js";
-import { startHttpUpstream } from "../test/runtime/mcp-fixtures.js";
 import { TEST_CLIENTS, TEST_SECRET_ENV, authTestBundle } from "../test/support/gateway.js";
 import { agentClients, agentTokens } from "./support/agent-users.js";
 import { readFileSync } from "node:fs";
@@ -33,7 +34,7 @@ import {
   pinThisProcess,
   startGatewayProcess,
 } from "./support/gateway-process.js";
-import { startRecordsUpstream } from "./support/records-upstream.js";
+import { startMcpUpstreams } from "./support/mcp-upstreams.js";
 import { type AgentToolCall, createToolCallWorkload } from "./workload/agent.js";
 
 const REPETITIONS = Number(process.env.BENCH_REPETITIONS ?? 5);
@@ -168,8 +169,7 @@ interface Lane {
 
 async function main(): Promise<void> {
   pinThisProcess();
-  const web = await startHttpUpstream();
-  const records = await startRecordsUpstream({ piiFraction: AGENT_PII_FRACTION });
+  const upstreams = await startMcpUpstreams({ piiFraction: AGENT_PII_FRACTION });
   const as = await startAuthServer({
     audience: AUDIENCE,
     scopes: ["mcp:read"],
@@ -183,13 +183,13 @@ async function main(): Promise<void> {
     bundle: {
       ...base,
       guardPolicies: base.guardPolicies.map(({ limits: _limits, ...policy }) => policy),
-      mcp: mcpSection(web.url, records.url),
+      mcp: mcpSection(upstreams.web, upstreams.records),
     },
     env: TEST_SECRET_ENV,
   });
   const bare = await startGatewayProcess({
     mode: "tollgate",
-    bundle: { ...base, guardPolicies: [{ id: "default" }], mcp: mcpSection(web.url, records.url) },
+    bundle: { ...base, guardPolicies: [{ id: "default" }], mcp: mcpSection(upstreams.web, upstreams.records) },
     env: TEST_SECRET_ENV,
   });
   const { clientId, clientSecret, scopes } = TEST_CLIENTS.reader;
@@ -212,8 +212,8 @@ async function main(): Promise<void> {
     {
       name: "direct",
       process: undefined,
-      today: await lane(web.url, "get_time"),
-      agent: await agentLane(records.url, "get_records", false),
+      today: await lane(upstreams.web, "get_time"),
+      agent: await agentLane(upstreams.records, "get_records", false),
     },
     {
       name: "gateway, no guards",
@@ -330,8 +330,7 @@ async function main(): Promise<void> {
   for (const t of targets) for (const session of [...t.today.sessions, ...t.agent.sessions]) await session.close();
   guarded.close();
   bare.close();
-  await web.close();
-  await records.close();
+  upstreams.close();
   await as.close();
 }
 
