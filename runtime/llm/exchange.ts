@@ -17,7 +17,7 @@ import { type ErrorFlavour, type LlmError, sendLlmError } from "./errors.js";
 import type { ProviderHealth } from "./failover.js";
 import type { PreparedProvider } from "./providers.js";
 import type { RequestGuard } from "./request-guard.js";
-import type { ChatBody, GuardedMessage, RequestHistory } from "./history/request-history.js";
+import type { GuardedMessage, HistoryBody, RequestHistory } from "./history/request-history.js";
 import { type WireFormat, errorFlavour } from "./translate/formats.js";
 import type { UpstreamAnswer, UpstreamClient } from "../http/upstream-client.js";
 
@@ -45,7 +45,7 @@ export interface CompiledRoute {
   readonly providers: readonly PreparedProvider[];
   readonly policy: CompiledGuardPolicy;
   readonly requestGuard: RequestGuard;
-  /** Each principal's last chat requests, so a resent history is not parsed and guarded again. */
+  /** Each principal's last chat.completions and Messages requests, so a resent history is not parsed and guarded again. */
   readonly history: RequestHistory;
   readonly handlers: ReadonlyMap<string, HttpHandler>;
 }
@@ -78,9 +78,9 @@ export class Completion {
   readonly started = performance.now();
   /** The request body (`parse`), rewritten in place by the request guards. */
   body: Json = {};
-  /** A chat.completions body with what the route's history memory knew of it (`parse`). */
-  chat: ChatBody | undefined = undefined;
-  /** Every message of a chat.completions body as guarded and serialized (`guard.request`). */
+  /** A chat.completions or Messages body with what the route's history memory knew of it (`parse`). */
+  historyBody: HistoryBody | undefined = undefined;
+  /** Every message of a chat.completions or Messages body as guarded and serialized (`guard.request`). */
   guardedMessages: readonly GuardedMessage[] | undefined = undefined;
   model = "";
   stream = false;

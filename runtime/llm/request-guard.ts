@@ -28,16 +28,29 @@ const CACHE_LIMITS = { maxEntries: 50_000, maxBytes: 32 * 1024 * 1024 };
 /** Per route, clean texts by exact text: up to 64 KiB each, 12,500 of them, 4 Mi characters in all. */
 const CLEAN_LIMITS = [12_500, 64 * 1024, 4 * 1024 * 1024] as const;
 
+/**
+ * A wire format's request guard split for ./history/: the members beside `messages` it reads, and one message at
+ * a time. Guarding the members and then every message does what the format's whole-body guard does.
+ */
+export interface MessagesGuard {
+  /** The top-level members beside `messages` that `guardMembers` reads and rewrites in place. */
+  readonly members: readonly string[];
+  /** Those members of `body`, in place, through the verdict caches. */
+  guardMembers(body: Json): RequestGuardResult;
+  /**
+   * One message, in place. `seenBefore: false` says no earlier request held it (it follows a remembered
+   * history), so the verdict caches are neither asked nor filled.
+   */
+  guardMessage(message: unknown, seenBefore?: boolean): RequestGuardResult;
+}
+
 export interface RequestGuard {
   guardChat(body: Json): RequestGuardResult;
-  /**
-   * One chat.completions message, in place (what `guardChat` does for each). `seenBefore: false` says no earlier
-   * request held it (it follows a remembered history), so the verdict caches are neither asked nor filled.
-   */
-  guardChatMessage(message: unknown, seenBefore?: boolean): RequestGuardResult;
   guardAnthropic(body: Json): RequestGuardResult;
   /** An OpenAI Responses request: `instructions`, and the text of every input item (messages, function calls and outputs). */
   guardResponses(body: Json): RequestGuardResult;
+  /** What `guardChat` (`chat`) and `guardAnthropic` (`messages`) do, split for the history memory. */
+  readonly perMessage: Readonly<Record<"chat" | "messages", MessagesGuard>>;
 }
 
 export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
@@ -73,7 +86,7 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
 
   /** Runs a pass over the request; `visit` calls `guard` for each text and writes back the result. */
   const run = (
-    visit: (guard: (text: string, source: ContentSource) => string | undefined) => void,
+    visit: (guard: GuardText) => void,
     verdictOf: (text: string, source: ContentSource) => TextVerdict = verdictFor,
   ): RequestGuardResult => {
     if (!policy.guardsRequests) return { action: "allow", changed: false, redactions: undefined, flagged: [] };
@@ -104,12 +117,7 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
   };
 
   /** Guards `holder[key]` when it is a string or an array of text parts. */
-  const guardContent = (
-    holder: Json,
-    key: string,
-    source: ContentSource,
-    guard: (text: string, source: ContentSource) => string | undefined,
-  ) => {
+  const guardContent = (holder: Json, key: string, source: ContentSource, guard: GuardText) => {
     const content = holder[key];
     if (typeof content === "string") {
       const next = guard(content, source);
@@ -127,40 +135,51 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
     }
   };
 
-  const guardChatMessage = (message: unknown, guard: (text: string, source: ContentSource) => string | undefined) => {
-    if (!message || typeof message !== "object") return;
-    const m = message as Json;
-    const source = chatSource(m.role);
-    guardContent(m, "content", source, guard);
-    if (Array.isArray(m.tool_calls)) {
-      for (const call of m.tool_calls as Json[]) {
-        if (call?.function && typeof call.function.arguments === "string") {
-          const next = guard(call.function.arguments, "assistant");
-          if (next !== undefined) call.function.arguments = next;
+  const chatWalk: Walk = {
+    members: [],
+    visitMembers: () => undefined,
+    visitMessage(message, guard) {
+      guardContent(message, "content", chatSource(message.role), guard);
+      if (Array.isArray(message.tool_calls)) {
+        for (const call of message.tool_calls as Json[]) {
+          if (call?.function && typeof call.function.arguments === "string") {
+            const next = guard(call.function.arguments, "assistant");
+            if (next !== undefined) call.function.arguments = next;
+          }
         }
       }
-    }
+    },
   };
 
+  const anthropicWalk: Walk = {
+    members: ["system"],
+    visitMembers: (body, guard) => guardContent(body, "system", "system", guard),
+    visitMessage: (message, guard) =>
+      guardContent(message, "content", message.role === "assistant" ? "assistant" : "user", guard),
+  };
+
+  const visitMessage = (walk: Walk, message: unknown, guard: GuardText) => {
+    if (message && typeof message === "object") walk.visitMessage(message as Json, guard);
+  };
+
+  const guardBody = (walk: Walk, body: Json) =>
+    run((guard) => {
+      walk.visitMembers(body, guard);
+      for (const message of (Array.isArray(body.messages) ? body.messages : []) as unknown[])
+        visitMessage(walk, message, guard);
+    });
+
+  const perMessage = (walk: Walk): MessagesGuard => ({
+    members: walk.members,
+    guardMembers: (body) => run((guard) => walk.visitMembers(body, guard)),
+    guardMessage: (message, seenBefore = true) =>
+      run((guard) => visitMessage(walk, message, guard), seenBefore ? verdictFor : scanNew),
+  });
+
   return {
-    guardChat(body) {
-      return run((guard) => {
-        for (const message of (Array.isArray(body.messages) ? body.messages : []) as unknown[])
-          guardChatMessage(message, guard);
-      });
-    },
-    guardChatMessage(message, seenBefore = true) {
-      return run((guard) => guardChatMessage(message, guard), seenBefore ? verdictFor : scanNew);
-    },
-    guardAnthropic(body) {
-      return run((guard) => {
-        guardContent(body, "system", "system", guard);
-        for (const message of (Array.isArray(body.messages) ? body.messages : []) as Json[]) {
-          if (!message || typeof message !== "object") continue;
-          guardContent(message, "content", message.role === "assistant" ? "assistant" : "user", guard);
-        }
-      });
-    },
+    guardChat: (body) => guardBody(chatWalk, body),
+    guardAnthropic: (body) => guardBody(anthropicWalk, body),
+    perMessage: { chat: perMessage(chatWalk), messages: perMessage(anthropicWalk) },
     guardResponses(body) {
       return run((guard) => {
         if (typeof body.instructions === "string") guardContent(body, "instructions", "system", guard);
@@ -174,6 +193,16 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
       });
     },
   };
+}
+
+/** Guards one text of `source`: the rewritten text when a guard changed it. */
+type GuardText = (text: string, source: ContentSource) => string | undefined;
+
+/** How a format's body is walked: the members beside `messages` (named in `members`), and each message. */
+interface Walk {
+  readonly members: readonly string[];
+  visitMembers(body: Json, guard: GuardText): void;
+  visitMessage(message: Json, guard: GuardText): void;
 }
 
 function chatSource(role: unknown): ContentSource {

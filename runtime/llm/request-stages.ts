@@ -12,8 +12,8 @@ import { type Stage, andThen } from "../http/stage.js";
 import type { LimitDecision } from "../http/types.js";
 import { ATTR, propagateTo, traceHeaders, tracingActive, upstreamCall } from "../observability/index.js";
 import { badRequest, clientGoneError, guardBlocked, untranslatable } from "./errors.js";
-import { type Completion, type Counts, type LlmRefusal, addCounts } from "./exchange.js";
-import type { ChatBody, GuardedMessage } from "./history/request-history.js";
+import type { Completion, LlmRefusal } from "./exchange.js";
+import type { GuardedMessage, HistoryBody } from "./history/request-history.js";
 import type { RequestGuardResult } from "./request-guard.js";
 import { triggerForStatus } from "./failover.js";
 import type { PreparedProvider } from "./providers.js";
@@ -45,11 +45,11 @@ export const parse: CompletionStage = {
     }
     let body: Json | undefined;
     let tooDeep: boolean;
-    if (x.format === "chat") {
-      const read = x.route.history.read(principalKey(x), raw);
+    if (x.format !== "responses") {
+      const read = x.route.history.read(principalKey(x), raw, x.route.requestGuard.perMessage[x.format]);
       body = read?.body.json;
       tooDeep = read?.tooDeep ?? false;
-      x.chat = read?.body;
+      x.historyBody = read?.body;
     } else {
       body = parseJsonObject(raw.toString("utf8"));
       tooDeep = body !== undefined && nestsDeeperThan(body);
@@ -105,14 +105,7 @@ export const guardRequest: CompletionStage = {
       ? { [ATTR.GUARD]: refusal.guard, [ATTR.DECISION]: "block" }
       : { [ATTR.DECISION]: x.requestRedactions ? "redact" : "allow" },
   run(x) {
-    const { requestGuard } = x.route;
-    const verdict = x.chat
-      ? guardChatMessages(x, x.chat)
-      : x.format === "messages"
-        ? requestGuard.guardAnthropic(x.body)
-        : x.format === "responses"
-          ? requestGuard.guardResponses(x.body)
-          : requestGuard.guardChat(x.body);
+    const verdict = x.historyBody ? guardWithHistory(x, x.historyBody) : x.route.requestGuard.guardResponses(x.body);
     if (verdict.action === "block")
       return {
         error: guardBlocked(verdict.guard, verdict.message),
@@ -125,37 +118,11 @@ export const guardRequest: CompletionStage = {
   },
 };
 
-/**
- * A chat.completions body's messages that the route's history memory did not know, each guarded in place; then
- * the body is remembered with every message as guarded, for the next request of the conversation. The verdict
- * counts the known messages' redactions too: every request is audited as if all of it had been scanned.
- */
-function guardChatMessages(x: Completion, chat: ChatBody): RequestGuardResult {
-  const messages = x.body.messages as unknown[];
-  // The known messages are the body's first ones, or nothing is taken as known (every message is guarded).
-  const known = chat.known.every((m, i) => messages[i] === m.value) ? chat.known : [];
-  const guarded = [...known];
-  let redactions: Counts | undefined;
-  const flagged = new Set<string>();
-  for (const message of known) {
-    if (message.redactions) redactions = addCounts(redactions, message.redactions);
-    for (const f of message.flagged) flagged.add(f);
-  }
-  const seenBefore = known.length === 0;
-  for (let i = known.length; i < messages.length; i++) {
-    const value = messages[i];
-    const verdict = x.route.requestGuard.guardChatMessage(value, seenBefore);
-    if (verdict.action === "block") return verdict;
-    if (verdict.redactions) redactions = addCounts(redactions, verdict.redactions);
-    for (const f of verdict.flagged) flagged.add(f);
-    // Serialized from what the guards read, never the client's bytes: a provider's parser could read a repeated
-    // key or an odd number differently.
-    const bytes = Buffer.from(JSON.stringify(value));
-    guarded.push({ value, bytes, redactions: verdict.redactions, flagged: verdict.flagged });
-  }
-  x.guardedMessages = guarded;
-  x.route.history.remember(principalKey(x), chat, guarded);
-  return { action: "allow", changed: false, redactions, flagged: [...flagged] };
+/** A chat.completions or Messages body guarded through the route's history memory (only what it did not know). */
+function guardWithHistory(x: Completion, body: HistoryBody): RequestGuardResult {
+  const { verdict, messages } = x.route.history.guard(principalKey(x), body);
+  x.guardedMessages = messages;
+  return verdict;
 }
 
 /** Whose history a request continues: one principal's conversations are never matched against another's. */

@@ -73,6 +73,17 @@ describe("deeply nested JSON on an LLM route", () => {
     expect(ok.status).toBe(200);
     expect(forwarded).toBe(1);
   });
+
+  it("answers 400 to a Messages body whose `system` nests too deep (the member the guard is handed a copy of)", async () => {
+    const refused = await fetch(`${stage.url}/chat/v1/messages`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: `{"model":"m","max_tokens":1,"system":[${nested(100_000)}],"messages":[{"role":"user","content":"hi"}]}`,
+    });
+    expect(refused.status).toBe(400);
+    expect(((await refused.json()) as { error: { message: string } }).error.message).toMatch(/deeper than 128/);
+    expect(forwarded).toBe(1);
+  });
 });
 
 describe("deeply nested tools/call arguments on the MCP endpoint", () => {

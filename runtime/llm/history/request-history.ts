@@ -1,14 +1,15 @@
 /**
- * Agents resend their whole conversation every turn. The gateway remembers each principal's last chat requests
- * on a route (their bytes, where each message ends, and each message as it was guarded and forwarded), so a
- * request that repeats a remembered one's messages byte for byte and adds new ones is parsed, guarded and
- * serialized only for what it adds. The history is recognized by comparing bytes at message boundaries (a
- * memory comparison), not by hashing or parsing it. Whatever the memory holds, the body read is the one
+ * Agents resend their whole conversation every turn. The gateway remembers each principal's last chat.completions
+ * and Anthropic Messages requests on a route (their bytes, where each message ends, and each message as it was
+ * guarded and forwarded), so a request that repeats a remembered one's messages byte for byte and adds new ones
+ * is parsed, guarded and serialized only for what it adds. The history is recognized by comparing bytes at
+ * message boundaries (a memory comparison), not by hashing or parsing it. Whatever the memory holds, the body read is the one
  * `JSON.parse` of the whole request would give: a prefix of bytes decides the values it contains, and a body
  * the scan cannot vouch for (duplicate or escaped `messages` keys, anything malformed) is parsed whole.
  */
 import type { Json } from "../../http/json.js";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../http/json.js";
+import type { MessagesGuard, RequestGuardResult } from "../request-guard.js";
 import { type MessagesLayout, scanArrayTail, scanMessagesLayout } from "./json-scan.js";
 
 /** One message as the request guards left it. */
@@ -21,9 +22,13 @@ export interface GuardedMessage {
   readonly flagged: readonly string[];
 }
 
-/** A chat body as read for the request path, with what the history memory already knows of it. */
-export interface ChatBody {
+/** A body as read for the request path, with what the history memory already knows of it. */
+export interface HistoryBody {
+  /** What `JSON.parse` of `raw` gives; the members the format's guard rewrites are this request's own copies. */
   readonly json: Json;
+  /** Those members as the client sent them (never handed to the guard): what the memory keeps of them. */
+  readonly sent: Json;
+  readonly guard: MessagesGuard;
   /** The leading messages guarded before, in order; the request guards start after them. */
   readonly known: readonly GuardedMessage[];
   /** Where each message ends in `raw` and where the array closes, when the scan could tell (else not remembered). */
@@ -34,9 +39,11 @@ export interface ChatBody {
 }
 
 interface Remembered {
+  /** The format's guard: a body is matched only against requests of its own format. */
+  readonly guard: MessagesGuard;
   readonly raw: Buffer;
   readonly layout: MessagesLayout;
-  /** The members before `messages`, and after it (`raw` from `layout.close + 1`). */
+  /** The members before `messages`, and after it (`raw` from `layout.close + 1`), as the client sent them. */
   readonly head: Json;
   readonly rest: Json;
   readonly messages: readonly GuardedMessage[];
@@ -66,17 +73,18 @@ export class RequestHistory {
   }
 
   /**
-   * `raw` as a JSON object, from the request of `principal` it extends when there is one; undefined when `raw` is
-   * not a JSON object. `tooDeep` is true when a part the memory did not vouch for nests deeper than the bound.
+   * `raw` as a JSON object of the format `guard` guards, from the request of `principal` it extends when there is
+   * one; undefined when `raw` is not a JSON object. `tooDeep` is true when a part the memory did not vouch for
+   * nests deeper than the bound.
    */
-  read(principal: string, raw: Buffer): { body: ChatBody; tooDeep: boolean } | undefined {
+  read(principal: string, raw: Buffer, guard: MessagesGuard): { body: HistoryBody; tooDeep: boolean } | undefined {
     const list = this.byPrincipal.get(principal);
     if (list) {
       this.byPrincipal.delete(principal);
       this.byPrincipal.set(principal, list);
       for (const remembered of list) {
-        const extended = extend(remembered, raw);
-        if (extended) return extended;
+        const extended = remembered.guard === guard ? extend(remembered, raw) : undefined;
+        if (extended) return withOwnMembers(extended, guard);
       }
     }
     let json: unknown;
@@ -86,14 +94,56 @@ export class RequestHistory {
       return undefined;
     }
     if (!json || typeof json !== "object" || Array.isArray(json)) return undefined;
+    const body = { json: json as Json, known: [], layout: scanMessagesLayout(raw), raw, extends: undefined };
+    return withOwnMembers({ body, tooDeep: nestsDeeperThan(json) }, guard);
+  }
+
+  /**
+   * Guards `body` in place (with the guard it was read for): the members beside `messages` on every request,
+   * then the messages the memory did not know; then remembers it. The verdict counts the known messages'
+   * redactions too: every request is audited as if all of it had been scanned. `messages`: every message as
+   * guarded and serialized, when allowed.
+   */
+  guard(principal: string, body: HistoryBody): { verdict: RequestGuardResult; messages?: readonly GuardedMessage[] } {
+    const verdict = body.guard.guardMembers(body.json);
+    if (verdict.action === "block") return { verdict };
+    const messages = body.json.messages as unknown[];
+    // The known messages are the body's first ones, or nothing is taken as known (every message is guarded).
+    const known = body.known.every((m, i) => messages[i] === m.value) ? body.known : [];
+    const guarded = [...known];
+    const redactions: Record<string, number> = {};
+    const flagged = new Set(verdict.flagged);
+    const count = (counted: { redactions?: Readonly<Record<string, number>>; flagged: readonly string[] }) => {
+      for (const [kind, n] of Object.entries(counted.redactions ?? {})) redactions[kind] = (redactions[kind] ?? 0) + n;
+      for (const f of counted.flagged) flagged.add(f);
+    };
+    count(verdict);
+    for (const message of known) count(message);
+    // Past the remembered request's messages, a message is new: scanned without the verdict caches (nothing to find
+    // there, nor to keep: the memory knows it next time), except the newest, which Anthropic clients resend in
+    // another form next turn (its cache_control marker moves on). One the remembered request held in another form
+    // (that marker, an edit) likely holds texts seen before.
+    const seenBelow = known.length > 0 ? (body.extends?.messages.length ?? 0) : messages.length;
+    for (let i = known.length; i < messages.length; i++) {
+      const value = messages[i];
+      const result = body.guard.guardMessage(value, i < seenBelow || i === messages.length - 1);
+      if (result.action === "block") return { verdict: result };
+      count(result);
+      // Serialized from what the guards read, never the client's bytes: a provider's parser could read a repeated
+      // key or an odd number differently.
+      const bytes = Buffer.from(JSON.stringify(value));
+      guarded.push({ value, bytes, redactions: result.redactions, flagged: result.flagged });
+    }
+    this.remember(principal, body, guarded);
+    const counted = Object.keys(redactions).length > 0 ? redactions : undefined;
     return {
-      body: { json: json as Json, known: [], layout: scanMessagesLayout(raw), raw, extends: undefined },
-      tooDeep: nestsDeeperThan(json),
+      verdict: { action: "allow", changed: false, redactions: counted, flagged: [...flagged] },
+      messages: guarded,
     };
   }
 
   /** Remembers `body` with every message as guarded, replacing the request it extended. */
-  remember(principal: string, body: ChatBody, messages: readonly GuardedMessage[]): void {
+  private remember(principal: string, body: HistoryBody, messages: readonly GuardedMessage[]): void {
     const { layout } = body;
     if (!layout || layout.ends.length !== messages.length) return;
     const head: Json = {};
@@ -101,11 +151,11 @@ export class RequestHistory {
     let before = true;
     for (const [key, value] of Object.entries(body.json)) {
       if (key === "messages") before = false;
-      else (before ? head : rest)[key] = value;
+      else (before ? head : rest)[key] = Object.hasOwn(body.sent, key) ? body.sent[key] : value;
     }
     const bytes = BYTES_PER_BODY_BYTE * body.raw.byteLength;
     if (bytes > this.limits.maxBytes / 8) return;
-    const entry: Remembered = { raw: ownBytes(body.raw), layout, head, rest, messages, bytes };
+    const entry: Remembered = { guard: body.guard, raw: ownBytes(body.raw), layout, head, rest, messages, bytes };
     const list = this.byPrincipal.get(principal) ?? [];
     const replaced = body.extends ? list.indexOf(body.extends) : -1;
     if (replaced >= 0) {
@@ -130,8 +180,35 @@ export class RequestHistory {
   }
 }
 
+/** A body read, before its guarded members are copied (`withOwnMembers`). */
+type ReadBody = Omit<HistoryBody, "sent" | "guard">;
+
+/**
+ * The body with its own copy of each member the guard rewrites in place, the member as sent kept apart: the
+ * guard must never rewrite what the memory holds, nor read a member the memory holds as already rewritten.
+ * (A body nesting too deep is refused unguarded: nothing to copy.)
+ */
+function withOwnMembers(read: { body: ReadBody; tooDeep: boolean }, guard: MessagesGuard) {
+  const { body, tooDeep } = read;
+  const sent: Json = {};
+  for (const key of tooDeep ? [] : guard.members) {
+    if (!Object.hasOwn(body.json, key)) continue;
+    sent[key] = body.json[key];
+    body.json[key] = copyJson(body.json[key]);
+  }
+  return { body: { ...body, sent, guard }, tooDeep };
+}
+
+/** `value` with new objects and arrays (its strings, immutable, shared): a third of structuredClone's time. */
+const copyJson = (value: unknown): unknown =>
+  Array.isArray(value)
+    ? value.map(copyJson)
+    : value && typeof value === "object"
+      ? Object.fromEntries(Object.entries(value).map(([key, v]) => [key, copyJson(v)]))
+      : value;
+
 /** `raw` read as `remembered`'s messages (the most that are byte for byte the same) plus what follows them. */
-function extend(remembered: Remembered, raw: Buffer): { body: ChatBody; tooDeep: boolean } | undefined {
+function extend(remembered: Remembered, raw: Buffer): { body: ReadBody; tooDeep: boolean } | undefined {
   const { ends } = remembered.layout;
   const same = (end: number) => raw.length > end && raw.compare(remembered.raw, 0, end, 0, end) === 0;
   if (!same(ends[0] as number)) return undefined;
