@@ -7,7 +7,8 @@
  * Text that one cheap pass proves clean (no injection scan for its source, no PII pattern can match:
  * most system prompts, assistant turns and tool-call arguments) is not hashed at all: hashing costs more.
  * Nor is text seen clean before ({@link CleanTextCache}, by exact text: a clean text holds nothing to
- * hide), since a set lookup costs less than the SHA-256 of the key; most of a history is clean.
+ * hide), since a set lookup costs less than the SHA-256 of the key; most of a history is clean. A long text
+ * the cheap pass proved clean is kept there too: the lookup costs less than the pass (a system prompt).
  */
 import type { Json } from "../http/json.js";
 import type { CompiledGuardPolicy, ContentSource, TextVerdict } from "../../policies/guards/index.js";
@@ -25,6 +26,8 @@ export type RequestGuardResult =
 
 /** Per route: 50,000 verdicts, 32 MiB estimated (a clean verdict holds no text: about 300 bytes with its key). */
 const CACHE_LIMITS = { maxEntries: 50_000, maxBytes: 32 * 1024 * 1024 };
+/** From this length, a text one pass proved clean is remembered as clean: looking it up costs less than the pass. */
+const PASS_OVER_COMPARE_CHARS = 1024;
 /** Per route, clean texts by exact text: up to 64 KiB each, 12,500 of them, 4 Mi characters in all. */
 const CLEAN_LIMITS = [12_500, 64 * 1024, 4 * 1024 * 1024] as const;
 
@@ -70,8 +73,12 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
   };
 
   const verdictFor = (text: string, source: ContentSource): TextVerdict => {
-    if (text.length === 0 || clean[source].has(text) || policy.requestTextIsPlainlyClean(text, source))
+    if (text.length === 0 || clean[source].has(text)) return { action: "allow", value: text };
+    if (policy.requestTextIsPlainlyClean(text, source)) {
+      // A long text costs the pass more than a comparison: a system prompt resent on every request.
+      if (text.length >= PASS_OVER_COMPARE_CHARS) clean[source].add(text);
       return { action: "allow", value: text };
+    }
     const verdict = cache.verdict(source, text, scanners[source]);
     if (verdict.action === "allow" && verdict.value === text && !verdict.redactions && !verdict.flagged)
       clean[source].add(text);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { type TextVerdict, compileGuardPolicy } from "../../policies/guards/index.js";
+import { type ContentSource, type TextVerdict, compileGuardPolicy } from "../../policies/guards/index.js";
 import { VerdictCache } from "../../runtime/guards/verdict-cache.js";
 import { createRequestGuard } from "../../runtime/llm/request-guard.js";
 
@@ -220,6 +220,31 @@ describe("LLM request guard with remembered verdicts", () => {
     const body = history();
     expect(masking.guardChat(body)).toMatchObject({ action: "allow", redactions: { email: 1 } });
     expect(body.messages[0]?.content).toMatch(/\[REDACTED:email\]$/);
+  });
+
+  it("proves a long clean system prompt clean once, then knows it by its text (Messages clients resend it every request)", () => {
+    let passes = 0;
+    const counting = {
+      ...policy,
+      requestTextIsPlainlyClean: (text: string, source: ContentSource) => {
+        passes++;
+        return policy.requestTextIsPlainlyClean(text, source);
+      },
+    };
+    const guard = createRequestGuard(counting);
+    const prompt = "You are a coding agent. Read the files before you edit them. ".repeat(40);
+    const short = "You are a coding agent.";
+    for (let turn = 0; turn < 3; turn++)
+      expect(
+        guard.guardAnthropic({
+          system: [
+            { type: "text", text: prompt },
+            { type: "text", text: short },
+          ],
+          messages: [],
+        }),
+      ).toMatchObject({ action: "allow", redactions: undefined });
+    expect(passes).toBe(1 + 3);
   });
 
   it("scans an injection as user input even after the same text passed as the assistant's", () => {
