@@ -137,8 +137,20 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
           if (next !== undefined) part.text = next;
         } else if (part.type === "tool_result") {
           guardContent(part, "content", "tool", guard);
+        } else if (part.type === "tool_use" && part.input && typeof part.input === "object") {
+          guardStrings(part.input as Json, guard);
         }
       }
+    }
+  };
+
+  /** Every string inside a tool call's JSON input (Anthropic `tool_use.input`), as chat's call arguments are. */
+  const guardStrings = (node: Json, guard: GuardText) => {
+    for (const [key, value] of Object.entries(node)) {
+      if (typeof value === "string") {
+        const next = guard(value, "assistant");
+        if (next !== undefined) node[key] = next;
+      } else if (value && typeof value === "object") guardStrings(value as Json, guard);
     }
   };
 
