@@ -45,6 +45,11 @@ export interface MessagesGuard {
    * history), so the verdict caches are neither asked nor filled.
    */
   guardMessage(message: unknown, seenBefore?: boolean): RequestGuardResult;
+  /**
+   * Whether clients resend a request's newest message in another form next turn (Anthropic clients move their
+   * `cache_control` marker on), so its texts are worth remembering even when new.
+   */
+  readonly newestResentChanged: boolean;
 }
 
 export interface RequestGuard {
@@ -188,8 +193,9 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
         visitMessage(walk, message, guard);
     });
 
-  const perMessage = (walk: Walk): MessagesGuard => ({
+  const perMessage = (walk: Walk, newestResentChanged: boolean): MessagesGuard => ({
     members: walk.members,
+    newestResentChanged,
     guardMembers: (body) => run((guard) => walk.visitMembers(body, guard)),
     guardMessage: (message, seenBefore = true) =>
       run((guard) => visitMessage(walk, message, guard), seenBefore ? verdictFor : scanNew),
@@ -198,7 +204,7 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
   return {
     guardChat: (body) => guardBody(chatWalk, body),
     guardAnthropic: (body) => guardBody(anthropicWalk, body),
-    perMessage: { chat: perMessage(chatWalk), messages: perMessage(anthropicWalk) },
+    perMessage: { chat: perMessage(chatWalk, false), messages: perMessage(anthropicWalk, true) },
     guardResponses(body) {
       return run((guard) => {
         if (typeof body.instructions === "string") guardContent(body, "instructions", "system", guard);

@@ -120,13 +120,14 @@ export class RequestHistory {
     count(verdict);
     for (const message of known) count(message);
     // Past the remembered request's messages, a message is new: scanned without the verdict caches (nothing to find
-    // there, nor to keep: the memory knows it next time), except the newest, which Anthropic clients resend in
-    // another form next turn (its cache_control marker moves on). One the remembered request held in another form
+    // there, nor to keep: the memory knows it next time), except the newest where clients resend it in another
+    // form next turn (Anthropic's cache_control marker moves on). One the remembered request held in another form
     // (that marker, an edit) likely holds texts seen before.
     const seenBelow = known.length > 0 ? (body.extends?.messages.length ?? 0) : messages.length;
+    const cachedFrom = body.guard.newestResentChanged ? messages.length - 1 : messages.length;
     for (let i = known.length; i < messages.length; i++) {
       const value = messages[i];
-      const result = body.guard.guardMessage(value, i < seenBelow || i === messages.length - 1);
+      const result = body.guard.guardMessage(value, i < seenBelow || i >= cachedFrom);
       if (result.action === "block") return { verdict: result };
       count(result);
       // Serialized from what the guards read, never the client's bytes: a provider's parser could read a repeated
