@@ -2,7 +2,7 @@
  * The console's pages, rendered from plain data. Nothing here reads the gateway: the handler gathers the
  * data (./index.ts) and these functions only lay it out.
  */
-import type { AuditDecision } from "../observability/audit.js";
+import { AUDIT_DECISIONS } from "../observability/audit.js";
 import type { Explanation } from "../cli/explain.js";
 import type { HealthView, LoadedBundleView, PrincipalUsage } from "./deps.js";
 import { Html, html } from "./html.js";
@@ -262,17 +262,6 @@ export function upstreamsPage(layout: Layout, health: HealthView): string {
   );
 }
 
-const DECISIONS: readonly AuditDecision[] = [
-  "allow",
-  "deny",
-  "redact",
-  "block",
-  "rate-limited",
-  "failover",
-  "cancelled",
-  "error",
-];
-
 export function decisionsPage(
   layout: Layout,
   filter: DecisionFilter,
@@ -290,7 +279,7 @@ export function decisionsPage(
           >Decision
           <select name="decision">
             <option value="">any</option>
-            ${DECISIONS.map(
+            ${AUDIT_DECISIONS.map(
               (d) => html`<option value="${d}" ${filter.decision === d ? new Html("selected") : ""}>${d}</option>`,
             )}
           </select></label

@@ -17,7 +17,18 @@ import { scrubText } from "./scrub.js";
  * `cancelled`: the client closed the connection before its answer ended (the upstream call is aborted);
  * `error` is the gateway's or an upstream's failure.
  */
-export type AuditDecision = "allow" | "deny" | "redact" | "block" | "rate-limited" | "failover" | "cancelled" | "error";
+/** Every decision an audit event can record, in the order the console and metrics list them. */
+export const AUDIT_DECISIONS = [
+  "allow",
+  "deny",
+  "redact",
+  "block",
+  "rate-limited",
+  "failover",
+  "cancelled",
+  "error",
+] as const;
+export type AuditDecision = (typeof AUDIT_DECISIONS)[number];
 
 export interface AuditEvent {
   readonly decision: AuditDecision;

@@ -7,19 +7,10 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from "node:net";
 import { Counter, collectDefaultMetrics, Gauge, type Metric, Registry } from "prom-client";
 import type { Bundle } from "../../policies/bundle/index.js";
-import type { AuditDecision, AuditEvent } from "./audit.js";
+import { AUDIT_DECISIONS, type AuditDecision, type AuditEvent } from "./audit.js";
 
 const OTHER = "other";
-const DECISIONS: ReadonlySet<AuditDecision> = new Set([
-  "allow",
-  "deny",
-  "redact",
-  "block",
-  "rate-limited",
-  "failover",
-  "cancelled",
-  "error",
-]);
+const DECISIONS: ReadonlySet<AuditDecision> = new Set(AUDIT_DECISIONS);
 /** Guard names as they appear in `guard: <name>` rules. */
 export const GUARD_NAMES = ["pii", "prompt-injection", "credential-leak"] as const;
 export type GuardLabel = (typeof GUARD_NAMES)[number];
