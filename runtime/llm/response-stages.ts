@@ -7,6 +7,7 @@ import type { Json } from "../http/json.js";
 import { parseJsonObject } from "../http/json.js";
 import { type Stage, andThen } from "../http/stage.js";
 import { ATTR } from "../observability/index.js";
+import type { AuditDecision } from "../observability/audit.js";
 import { billableTokens } from "../limits/billing.js";
 import { NO_USAGE, usageAuditFields } from "./usage.js";
 import { toUsd } from "../../policies/spend/index.js";
@@ -121,15 +122,7 @@ async function relayStream(x: Completion, provider: PreparedProvider, answer: St
   x.usage = outcome.usage;
   x.answeredModel = outcome.model;
   x.decision = {
-    decision: outcome.blocked
-      ? "block"
-      : cancelled
-        ? "cancelled"
-        : redactions
-          ? "redact"
-          : outcome.broken
-            ? "error"
-            : "allow",
+    decision: streamDecision(outcome, cancelled, redactions !== undefined),
     provider: provider.id,
     status: 200,
     ...(outcome.blocked ? { rule: `guard: ${outcome.blocked.guard}` } : {}),
@@ -169,6 +162,14 @@ function abortStream(x: Completion): void {
 }
 
 /** A JSON answer: parsed, translated when needed, its texts guarded, sent whole. */
+/** A relayed stream's audit decision: a refusal first, then a client that left, then what the guards did. */
+function streamDecision(outcome: StreamOutcome, cancelled: boolean, redacted: boolean): AuditDecision {
+  if (outcome.blocked) return "block";
+  if (cancelled) return "cancelled";
+  if (redacted) return "redact";
+  return outcome.broken ? "error" : "allow";
+}
+
 async function sendJson(x: Completion, provider: PreparedProvider, answer: UpstreamAnswer): Promise<void> {
   const { route } = x;
   const headers = { "x-tollgate-provider": provider.id };
