@@ -17,7 +17,7 @@ import { type ErrorFlavour, type LlmError, sendLlmError } from "./errors.js";
 import type { ProviderHealth } from "./failover.js";
 import type { PreparedProvider } from "./providers.js";
 import type { RequestGuard } from "./request-guard.js";
-import type { GuardedMessage, HistoryBody, RequestHistory } from "./history/request-history.js";
+import type { EncodedMessages, HistoryBody, RequestHistory } from "./history/request-history.js";
 import { type WireFormat, errorFlavour } from "./translate/formats.js";
 import type { UpstreamAnswer, UpstreamClient } from "../http/upstream-client.js";
 
@@ -81,7 +81,7 @@ export class Completion {
   /** A chat.completions or Messages body with what the route's history memory knew of it (`parse`). */
   historyBody: HistoryBody | undefined = undefined;
   /** Every message of a chat.completions or Messages body as guarded and serialized (`guard.request`). */
-  guardedMessages: readonly GuardedMessage[] | undefined = undefined;
+  guardedMessages: EncodedMessages | undefined = undefined;
   model = "";
   stream = false;
   /** RateLimit-* headers of the admitted request (`limit`): every answer carries them. */

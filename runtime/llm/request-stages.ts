@@ -13,7 +13,7 @@ import type { LimitDecision } from "../http/types.js";
 import { ATTR, propagateTo, traceHeaders, tracingActive, upstreamCall } from "../observability/index.js";
 import { badRequest, clientGoneError, guardBlocked, untranslatable } from "./errors.js";
 import type { Completion, LlmRefusal } from "./exchange.js";
-import type { GuardedMessage, HistoryBody } from "./history/request-history.js";
+import type { EncodedMessages, HistoryBody } from "./history/request-history.js";
 import type { RequestGuardResult } from "./request-guard.js";
 import { triggerForStatus } from "./failover.js";
 import type { PreparedProvider } from "./providers.js";
@@ -138,22 +138,19 @@ const principalKey = (x: Completion): string => {
 const MESSAGES_MARKER = `\u0000tollgate-messages-${randomUUID()}`;
 const MESSAGES_KEY = '"messages":';
 const MARKED_MESSAGES = `${MESSAGES_KEY}${JSON.stringify(MESSAGES_MARKER)}`;
-const COMMA = Buffer.from(",");
 
 /**
  * `body` as JSON bytes, its messages copied from their guarded serializations (`body.messages` is theirs): a
  * history's bytes are encoded once, when its messages are new.
  */
-function serializeWithMessages(body: Json, messages: readonly GuardedMessage[]): Buffer {
+function serializeWithMessages(body: Json, messages: EncodedMessages): Buffer {
   const text = JSON.stringify({ ...body, messages: MESSAGES_MARKER });
   const at = text.indexOf(MARKED_MESSAGES) + MESSAGES_KEY.length;
-  const parts: Buffer[] = [Buffer.from(`${text.slice(0, at)}[`)];
-  messages.forEach((m, i) => {
-    if (i > 0) parts.push(COMMA);
-    parts.push(m.bytes);
-  });
-  parts.push(Buffer.from(`]${text.slice(at + MARKED_MESSAGES.length - MESSAGES_KEY.length)}`));
-  return Buffer.concat(parts);
+  return Buffer.concat([
+    Buffer.from(`${text.slice(0, at)}[`),
+    messages.bytes,
+    Buffer.from(`]${text.slice(at + MARKED_MESSAGES.length - MESSAGES_KEY.length)}`),
+  ]);
 }
 
 const NO_ATTRIBUTES = {};

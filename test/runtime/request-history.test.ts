@@ -27,8 +27,9 @@ type Message = Json;
 /** What the request path does with a body: read it through the memory, and guard it when it has messages. */
 function readAndGuard(history: RequestHistory, guard: RequestGuard, format: Format, principal: string, raw: Buffer) {
   const read = history.read(principal, raw, guard.perMessage[format]);
-  if (!read || !Array.isArray(read.body.json.messages)) return { read, verdict: undefined };
-  return { read, verdict: history.guard(principal, read.body).verdict };
+  if (!read || !Array.isArray(read.body.json.messages)) return { read, verdict: undefined, encoded: undefined };
+  const { verdict, messages } = history.guard(principal, read.body);
+  return { read, verdict, encoded: messages };
 }
 
 /** The body and verdict as the full parse and the format's whole-body guard make them. */
@@ -230,10 +231,19 @@ describe("request history", () => {
       for (let i = 0; i < 3000; i++) {
         const client = random.int(0, 5);
         const raw = Buffer.from(nextBody(random, clients[client] as Client));
-        const { read, verdict } = readAndGuard(history, guard, format, `client-${client}`, raw);
+        const { read, verdict, encoded } = readAndGuard(history, guard, format, `client-${client}`, raw);
         const want = expected(full, format, raw);
         expect(outcome(verdict), raw.toString()).toEqual(outcome(want.verdict));
         expect(read?.body.json, raw.toString()).toEqual(want.json);
+        // What goes to the provider: the guarded messages, each ending where the encoding says.
+        if (encoded) {
+          const text = encoded.bytes.toString("utf8");
+          expect(JSON.parse(`[${text}]`), raw.toString()).toEqual(want.json?.messages);
+          const ends = encoded.ends.map((end) => encoded.bytes.subarray(0, end).toString("utf8").length);
+          expect(ends.map((end, m) => JSON.parse(text.slice(m === 0 ? 0 : (ends[m - 1] as number) + 1, end)))).toEqual(
+            want.json?.messages,
+          );
+        }
         if (read?.body.extends) extended++;
         knownMessages += read?.body.known.length ?? 0;
         if (verdict?.action === "allow" && verdict.redactions) redacted++;

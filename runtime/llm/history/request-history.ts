@@ -16,10 +16,18 @@ import { type MessagesLayout, scanArrayTail, scanMessagesLayout } from "./json-s
 export interface GuardedMessage {
   /** The message forwarded (rewritten where a guard redacted). Shared between requests: never mutated. */
   readonly value: unknown;
-  /** `JSON.stringify(value)` in UTF-8. */
-  readonly bytes: Buffer;
   readonly redactions: Readonly<Record<string, number>> | undefined;
   readonly flagged: readonly string[];
+}
+
+/**
+ * A request's guarded messages serialized (`JSON.stringify` of each, UTF-8) as the inside of a JSON array,
+ * `m0,m1,…`, and the offset where each one ends. A request that extends a remembered one copies the remembered
+ * bytes up to its last known message in one piece: one copy per request, not one per message.
+ */
+export interface EncodedMessages {
+  readonly bytes: Buffer;
+  readonly ends: readonly number[];
 }
 
 /** A body as read for the request path, with what the history memory already knows of it. */
@@ -47,6 +55,7 @@ interface Remembered {
   readonly head: Json;
   readonly rest: Json;
   readonly messages: readonly GuardedMessage[];
+  readonly encoded: EncodedMessages;
   readonly bytes: number;
 }
 
@@ -104,7 +113,7 @@ export class RequestHistory {
    * redactions too: every request is audited as if all of it had been scanned. `messages`: every message as
    * guarded and serialized, when allowed.
    */
-  guard(principal: string, body: HistoryBody): { verdict: RequestGuardResult; messages?: readonly GuardedMessage[] } {
+  guard(principal: string, body: HistoryBody): { verdict: RequestGuardResult; messages?: EncodedMessages } {
     const verdict = body.guard.guardMembers(body.json);
     if (verdict.action === "block") return { verdict };
     const messages = body.json.messages as unknown[];
@@ -125,6 +134,7 @@ export class RequestHistory {
     // (that marker, an edit) likely holds texts seen before.
     const seenBelow = known.length > 0 ? (body.extends?.messages.length ?? 0) : messages.length;
     const cachedFrom = body.guard.newestResentChanged ? messages.length - 1 : messages.length;
+    const added: string[] = [];
     for (let i = known.length; i < messages.length; i++) {
       const value = messages[i];
       const result = body.guard.guardMessage(value, i < seenBelow || i >= cachedFrom);
@@ -132,19 +142,25 @@ export class RequestHistory {
       count(result);
       // Serialized from what the guards read, never the client's bytes: a provider's parser could read a repeated
       // key or an odd number differently.
-      const bytes = Buffer.from(JSON.stringify(value));
-      guarded.push({ value, bytes, redactions: result.redactions, flagged: result.flagged });
+      added.push(JSON.stringify(value));
+      guarded.push({ value, redactions: result.redactions, flagged: result.flagged });
     }
-    this.remember(principal, body, guarded);
+    const encoded = encodeAfter(known.length > 0 ? body.extends?.encoded : undefined, known.length, added);
+    this.remember(principal, body, guarded, encoded);
     const counted = Object.keys(redactions).length > 0 ? redactions : undefined;
     return {
       verdict: { action: "allow", changed: false, redactions: counted, flagged: [...flagged] },
-      messages: guarded,
+      messages: encoded,
     };
   }
 
   /** Remembers `body` with every message as guarded, replacing the request it extended. */
-  private remember(principal: string, body: HistoryBody, messages: readonly GuardedMessage[]): void {
+  private remember(
+    principal: string,
+    body: HistoryBody,
+    messages: readonly GuardedMessage[],
+    encoded: EncodedMessages,
+  ): void {
     const { layout } = body;
     if (!layout || layout.ends.length !== messages.length) return;
     const head: Json = {};
@@ -156,7 +172,16 @@ export class RequestHistory {
     }
     const bytes = BYTES_PER_BODY_BYTE * body.raw.byteLength;
     if (bytes > this.limits.maxBytes / 8) return;
-    const entry: Remembered = { guard: body.guard, raw: ownBytes(body.raw), layout, head, rest, messages, bytes };
+    const entry: Remembered = {
+      guard: body.guard,
+      raw: ownBytes(body.raw),
+      layout,
+      head,
+      rest,
+      messages,
+      encoded,
+      bytes,
+    };
     const list = this.byPrincipal.get(principal) ?? [];
     const replaced = body.extends ? list.indexOf(body.extends) : -1;
     if (replaced >= 0) {
@@ -179,6 +204,21 @@ export class RequestHistory {
       if (list.length === 0) this.byPrincipal.delete(principal);
     }
   }
+}
+
+/** `base`'s first `keep` messages (its bytes copied in one piece), then the `added` serializations. */
+function encodeAfter(base: EncodedMessages | undefined, keep: number, added: readonly string[]): EncodedMessages {
+  const ends = base ? base.ends.slice(0, keep) : [];
+  const kept = ends.length > 0 ? (ends[ends.length - 1] as number) : 0;
+  let at = kept;
+  for (const text of added) {
+    at += (ends.length > 0 ? 1 : 0) + Buffer.byteLength(text);
+    ends.push(at);
+  }
+  const bytes = Buffer.allocUnsafe(at);
+  if (base) base.bytes.copy(bytes, 0, 0, kept);
+  if (added.length > 0) bytes.write(`${kept > 0 ? "," : ""}${added.join(",")}`, kept);
+  return { bytes, ends };
 }
 
 /** A body read, before its guarded members are copied (`withOwnMembers`). */
