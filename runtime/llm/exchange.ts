@@ -17,7 +17,8 @@ import { type ErrorFlavour, type LlmError, sendLlmError } from "./errors.js";
 import type { ProviderHealth } from "./failover.js";
 import type { PreparedProvider } from "./providers.js";
 import type { RequestGuard } from "./request-guard.js";
-import type { EncodedMessages, HistoryBody, RequestHistory } from "./history/request-history.js";
+import type { EncodedMessages } from "./history/encoded-messages.js";
+import type { HistoryBody, RequestHistory } from "./history/request-history.js";
 import { type WireFormat, errorFlavour } from "./translate/formats.js";
 import type { UpstreamAnswer, UpstreamClient } from "../http/upstream-client.js";
 

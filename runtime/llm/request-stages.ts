@@ -13,7 +13,8 @@ import type { LimitDecision } from "../http/types.js";
 import { ATTR, propagateTo, traceHeaders, tracingActive, upstreamCall } from "../observability/index.js";
 import { badRequest, clientGoneError, guardBlocked, untranslatable } from "./errors.js";
 import type { Completion, LlmRefusal } from "./exchange.js";
-import type { EncodedMessages, HistoryBody } from "./history/request-history.js";
+import type { EncodedMessages } from "./history/encoded-messages.js";
+import type { HistoryBody } from "./history/request-history.js";
 import type { RequestGuardResult } from "./request-guard.js";
 import { triggerForStatus } from "./failover.js";
 import type { PreparedProvider } from "./providers.js";
@@ -146,11 +147,14 @@ const MARKED_MESSAGES = `${MESSAGES_KEY}${JSON.stringify(MESSAGES_MARKER)}`;
 function serializeWithMessages(body: Json, messages: EncodedMessages): Buffer {
   const text = JSON.stringify({ ...body, messages: MESSAGES_MARKER });
   const at = text.indexOf(MARKED_MESSAGES) + MESSAGES_KEY.length;
-  return Buffer.concat([
-    Buffer.from(`${text.slice(0, at)}[`),
-    messages.bytes,
-    Buffer.from(`]${text.slice(at + MARKED_MESSAGES.length - MESSAGES_KEY.length)}`),
-  ]);
+  const head = `${text.slice(0, at)}[`;
+  const tail = `]${text.slice(at + MARKED_MESSAGES.length - MESSAGES_KEY.length)}`;
+  const headBytes = Buffer.byteLength(head);
+  const bytes = Buffer.allocUnsafe(headBytes + messages.byteLength + Buffer.byteLength(tail));
+  bytes.write(head, 0);
+  messages.writeInto(bytes, headBytes);
+  bytes.write(tail, headBytes + messages.byteLength);
+  return bytes;
 }
 
 const NO_ATTRIBUTES = {};

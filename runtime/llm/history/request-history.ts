@@ -10,6 +10,7 @@
 import type { Json } from "../../http/json.js";
 import { MAX_JSON_DEPTH, nestsDeeperThan } from "../../http/json.js";
 import type { MessagesGuard, RequestGuardResult } from "../request-guard.js";
+import { EncodedMessages } from "./encoded-messages.js";
 import { type MessagesLayout, scanArrayTail, scanMessagesLayout } from "./json-scan.js";
 
 /** One message as the request guards left it. */
@@ -18,16 +19,6 @@ export interface GuardedMessage {
   readonly value: unknown;
   readonly redactions: Readonly<Record<string, number>> | undefined;
   readonly flagged: readonly string[];
-}
-
-/**
- * A request's guarded messages serialized (`JSON.stringify` of each, UTF-8) as the inside of a JSON array,
- * `m0,m1,…`, and the offset where each one ends. A request that extends a remembered one copies the remembered
- * bytes up to its last known message in one piece: one copy per request, not one per message.
- */
-export interface EncodedMessages {
-  readonly bytes: Buffer;
-  readonly ends: readonly number[];
 }
 
 /** A body as read for the request path, with what the history memory already knows of it. */
@@ -145,7 +136,7 @@ export class RequestHistory {
       added.push(JSON.stringify(value));
       guarded.push({ value, redactions: result.redactions, flagged: result.flagged });
     }
-    const encoded = encodeAfter(known.length > 0 ? body.extends?.encoded : undefined, known.length, added);
+    const encoded = EncodedMessages.after(known.length > 0 ? body.extends?.encoded : undefined, known.length, added);
     this.remember(principal, body, guarded, encoded);
     const counted = Object.keys(redactions).length > 0 ? redactions : undefined;
     return {
@@ -204,21 +195,6 @@ export class RequestHistory {
       if (list.length === 0) this.byPrincipal.delete(principal);
     }
   }
-}
-
-/** `base`'s first `keep` messages (its bytes copied in one piece), then the `added` serializations. */
-function encodeAfter(base: EncodedMessages | undefined, keep: number, added: readonly string[]): EncodedMessages {
-  const ends = base ? base.ends.slice(0, keep) : [];
-  const kept = ends.length > 0 ? (ends[ends.length - 1] as number) : 0;
-  let at = kept;
-  for (const text of added) {
-    at += (ends.length > 0 ? 1 : 0) + Buffer.byteLength(text);
-    ends.push(at);
-  }
-  const bytes = Buffer.allocUnsafe(at);
-  if (base) base.bytes.copy(bytes, 0, 0, kept);
-  if (added.length > 0) bytes.write(`${kept > 0 ? "," : ""}${added.join(",")}`, kept);
-  return { bytes, ends };
 }
 
 /** A body read, before its guarded members are copied (`withOwnMembers`). */
