@@ -8,7 +8,9 @@ import { MAX_JSON_DEPTH, nestsDeeperThan } from "../http/json.js";
 import type { Stage } from "../http/stage.js";
 import type { McpExchange, McpRefusal } from "./exchange.js";
 import type { SessionRefusal } from "./sessions.js";
+import { handlePost } from "./direct-post.js";
 import { asRequest, jsonRpcError, readJsonRpcBody } from "./jsonrpc.js";
+import type { McpSession } from "./session.js";
 
 type McpStage = Stage<McpExchange, McpRefusal>;
 
@@ -99,6 +101,13 @@ async function open(x: McpExchange): Promise<McpRefusal | undefined> {
   return undefined;
 }
 
+/** A POST (its body parsed) through ./direct-post.ts; GET streams and DELETE through the SDK's Node transport. */
+function deliver(x: McpExchange, session: McpSession): Promise<void> {
+  return x.req.method === "POST"
+    ? handlePost(session.webTransport(), x.req, x.res, x.body)
+    : session.transport.handleRequest(x.req, x.res, x.body);
+}
+
 /** Hands the request to the session's transport; a new session is kept only when its transport accepted it. */
 export const forward: McpStage = {
   name: "forward",
@@ -109,7 +118,7 @@ export const forward: McpStage = {
     if (x.opening) {
       try {
         await session.server.connect(session.transport);
-        await session.transport.handleRequest(req, res, x.body);
+        await deliver(x, session);
       } catch (error) {
         await session.close();
         throw error;
@@ -122,7 +131,7 @@ export const forward: McpStage = {
     for (const [name, value] of Object.entries(x.headers)) res.setHeader(name, value);
     // The server's stream must reach the client as it is written, through any buffering proxy.
     if (req.method === "GET") res.setHeader("x-accel-buffering", "no");
-    await session.transport.handleRequest(req, res, x.body);
+    await deliver(x, session);
     if (req.method === "DELETE" && session.sessionId && res.statusCode < 300)
       await x.services.sessions.forget(session.sessionId);
     return undefined;

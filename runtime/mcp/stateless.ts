@@ -27,9 +27,7 @@
  * - lists carry `ttlMs: 0` and `cacheScope: "private"`: what a list shows depends on the caller's token
  *   and on upstream catalogs that change without a notification a stateless client could receive.
  */
-import type { IncomingMessage } from "node:http";
 import { LATEST_PROTOCOL_VERSION } from "@modelcontextprotocol/sdk/types.js";
-import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
 import type { Stage } from "../http/stage.js";
 import {
   CLIENT_CAPABILITIES_META_KEY,
@@ -41,6 +39,7 @@ import {
   eraHeaders,
 } from "./era.js";
 import type { McpExchange, McpRefusal } from "./exchange.js";
+import { authInfoOf } from "./direct-post.js";
 import { jsonRpcError } from "./jsonrpc.js";
 import { lookupRefusal } from "./request-stages.js";
 
@@ -182,11 +181,6 @@ export const forwardStateless: McpStage = {
     return answer(x, response.status, reshape(request.method, body));
   },
 };
-
-function authInfoOf(req: IncomingMessage): { authInfo?: AuthInfo } {
-  const auth = (req as IncomingMessage & { auth?: AuthInfo }).auth;
-  return auth ? { authInfo: auth } : {};
-}
 
 function answer(x: McpExchange, status: number, body: unknown): undefined {
   x.res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
