@@ -61,11 +61,24 @@ export const upstreamFetch =
       const single = await singleResponseEvent(response.body);
       if (single !== undefined) {
         headers.set("content-type", "application/json");
-        return new Response(single, { status, headers });
+        return parsedJsonResponse(single, status, headers);
       }
     }
     return new Response(Readable.toWeb(response.body) as ReadableStream<Uint8Array>, { status, headers });
   };
+
+/**
+ * The JSON answer of {@link singleResponseEvent}, already parsed: its `json()` and `text()` answer from memory. The
+ * SDK reads a JSON answer with `json()`; a Response over the text would copy it into a body stream only for the SDK
+ * to read it back out and parse it a second time (2-8 KB per tool result).
+ */
+function parsedJsonResponse(single: { text: string; message: unknown }, status: number, headers: Headers): Response {
+  const response = new Response(null, { status, headers });
+  return Object.defineProperties(response, {
+    json: { value: () => Promise.resolve(single.message) },
+    text: { value: () => Promise.resolve(single.text) },
+  });
+}
 
 /**
  * A POST answered with an SSE stream whose first event is the JSON-RPC response (no progress or other
@@ -75,12 +88,13 @@ export const upstreamFetch =
  * The rest of the stream is drained. Otherwise `undefined`, and the body is left as it was (what was read
  * is put back), so progress notifications and anything else stream through untouched and undelayed.
  */
-async function singleResponseEvent(body: Readable): Promise<string | undefined> {
+async function singleResponseEvent(body: Readable): Promise<{ text: string; message: unknown } | undefined> {
   const read = await readFirstEvent(body);
   const event = read.end >= 0 ? parseSimpleEvent(read.bytes.toString("utf8", 0, read.end)) : undefined;
-  if (event !== undefined && isJsonRpcResponse(event)) {
+  const message = event !== undefined ? jsonRpcResponse(event) : undefined;
+  if (event !== undefined && message !== undefined) {
     body.resume();
-    return event;
+    return { text: event, message };
   }
   if (read.bytes.length > 0) body.unshift(read.bytes);
   return undefined;
@@ -127,17 +141,18 @@ function parseSimpleEvent(block: string): string | undefined {
   return data.length > 0 ? data.join("\n") : undefined;
 }
 
-function isJsonRpcResponse(data: string): boolean {
+/** The data parsed, when it is one JSON-RPC response. */
+function jsonRpcResponse(data: string): object | undefined {
   try {
     const message: unknown = JSON.parse(data);
-    return (
-      typeof message === "object" &&
+    return typeof message === "object" &&
       message !== null &&
       !Array.isArray(message) &&
       "id" in message &&
       ("result" in message || "error" in message)
-    );
+      ? message
+      : undefined;
   } catch {
-    return false;
+    return undefined;
   }
 }
