@@ -44,11 +44,18 @@ interface StoredEvent {
   readonly message: JSONRPCMessage;
 }
 
+const SWEEP_INTERVAL_MS = 1000;
+
 /** Event logs of one process. Event ids are the session's own sequence numbers. */
 export function memorySessionEvents(retention: StreamEventRetention, now: () => number = Date.now): SessionEvents {
   const logs = new Map<string, { next: number; events: StoredEvent[]; expires: number }>();
+  // Expired logs are dropped at most once a second, not on every event (two per tool call, each a walk over every
+  // session's log); reads check expiry themselves.
+  let nextSweep = 0;
   const sweep = () => {
     const at = now();
+    if (at < nextSweep) return;
+    nextSweep = at + SWEEP_INTERVAL_MS;
     for (const [id, log] of logs) if (log.expires <= at) logs.delete(id);
   };
   const find = (sessionId: string, eventId: string) => {
