@@ -4,6 +4,7 @@
  * single messages could be bypassed with an array).
  */
 import type { IncomingMessage } from "node:http";
+import { RequestBodyTooLarge, readBody } from "../http/read-body.js";
 
 /** JSON-RPC error code for calls refused by gateway policy (implementation-defined server error range). */
 export const POLICY_REFUSED = -32003;
@@ -19,17 +20,16 @@ export type BodyResult =
   | { readonly ok: false; readonly status: number; readonly code: number; readonly message: string };
 
 export async function readJsonRpcBody(req: IncomingMessage, maxBytes: number): Promise<BodyResult> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > maxBytes)
-      return { ok: false, status: 413, code: -32600, message: `request body larger than ${maxBytes} bytes` };
-    chunks.push(chunk);
+  let raw: Buffer;
+  try {
+    raw = await readBody(req, maxBytes);
+  } catch (error) {
+    if (!(error instanceof RequestBodyTooLarge)) throw error;
+    return { ok: false, status: 413, code: -32600, message: `request body larger than ${maxBytes} bytes` };
   }
   let body: unknown;
   try {
-    body = JSON.parse(Buffer.concat(chunks).toString("utf8"));
+    body = JSON.parse(raw.toString("utf8"));
   } catch {
     return { ok: false, status: 400, code: -32700, message: "Parse error: body is not JSON" };
   }

@@ -272,6 +272,20 @@ describe("sessions", () => {
     const response = await rawPost("alice-read", undefined, call(1, "memory__read_graph"));
     expect(response.status).toBe(400);
   });
+
+  it("a body over the request size bound is refused with 413 before any session or upstream sees it", async () => {
+    const { transport } = await connect("alice-read");
+    const limit = 4 * 1024 * 1024; // the bundle's default server.maxRequestBytes
+    const response = await rawPost(
+      "alice-read",
+      transport.sessionId,
+      call(1, "web__set_value", { value: "x".repeat(limit) }),
+    );
+    expect(response.status).toBe(413);
+    expect(await response.json()).toMatchObject({
+      error: { code: -32600, message: `request body larger than ${limit} bytes` },
+    });
+  });
 });
 
 describe("forwarding", () => {
