@@ -46,7 +46,10 @@ export interface CompiledRoute {
   readonly providers: readonly PreparedProvider[];
   readonly policy: CompiledGuardPolicy;
   readonly requestGuard: RequestGuard;
-  /** Each principal's last chat.completions and Messages requests, so a resent history is not parsed and guarded again. */
+  /**
+   * Each principal's last chat.completions and Messages requests, so a resent history is not parsed and guarded
+   * again: one memory all routes share (keyed by route), so its bound is the process's, whatever the routes.
+   */
   readonly history: RequestHistory;
   readonly handlers: ReadonlyMap<string, HttpHandler>;
 }

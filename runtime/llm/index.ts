@@ -29,7 +29,7 @@ import { prepareProvider } from "./providers.js";
 import { createRequestGuard } from "./request-guard.js";
 import { RequestHistory } from "./history/request-history.js";
 
-/** Per route: 8 conversations per principal, 64 MiB estimated in all. */
+/** For all routes together: 8 conversations per principal and route, 64 MiB estimated in all. */
 const HISTORY_LIMITS = { perPrincipal: 8, maxBytes: 64 * 1024 * 1024 };
 import { type SpendLedger, createSpendLedger } from "../limits/spend.js";
 import { pickHeaders } from "./request-stages.js";
@@ -89,6 +89,9 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
   const policies = new Map(config.bundle.guardPolicies.map((p) => [p.id, compileGuardPolicy(p)]));
   const routes: CompiledRoute[] = [];
   const byPath = new Map<string, HttpHandler>();
+  // What the routes remember is bounded for the process, not per route: more routes never means more memory.
+  const history = new RequestHistory(HISTORY_LIMITS);
+  const cacheShare = 1 / Math.max(1, config.bundle.llm.routes.length);
 
   for (const routeConfig of config.bundle.llm.routes) {
     const policy = policies.get(routeConfig.policy);
@@ -101,8 +104,8 @@ export function createLlmGateway(config: ActiveConfig, deps: LlmGatewayDeps): Ll
       prefix,
       providers,
       policy,
-      requestGuard: createRequestGuard(policy),
-      history: new RequestHistory(HISTORY_LIMITS),
+      requestGuard: createRequestGuard(policy, cacheShare),
+      history,
       handlers,
     };
     for (const format of ["chat", "messages", "responses"] as const)

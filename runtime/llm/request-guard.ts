@@ -24,12 +24,15 @@ export type RequestGuardResult =
     }
   | { readonly action: "block"; readonly guard: string; readonly message: string };
 
-/** Per route: 50,000 verdicts, 32 MiB estimated (a clean verdict holds no text: about 300 bytes with its key). */
+/**
+ * For all routes together (each guard gets its share): 50,000 verdicts, 32 MiB estimated (a clean verdict holds no
+ * text: about 300 bytes with its key).
+ */
 const CACHE_LIMITS = { maxEntries: 50_000, maxBytes: 32 * 1024 * 1024 };
 /** From this length, a text one pass proved clean is remembered as clean: looking it up costs less than the pass. */
 const PASS_OVER_COMPARE_CHARS = 1024;
-/** Per route, clean texts by exact text: up to 64 KiB each, 12,500 of them, 4 Mi characters in all. */
-const CLEAN_LIMITS = [12_500, 64 * 1024, 4 * 1024 * 1024] as const;
+/** Clean texts by exact text, per source, for all routes together: up to 64 KiB each, 12,500 of them, 4 Mi characters. */
+const CLEAN_LIMITS = { entries: 12_500, maxChars: 64 * 1024, totalChars: 4 * 1024 * 1024 };
 
 /**
  * A wire format's request guard split for ./history/: the members beside `messages` it reads, and one message at
@@ -61,8 +64,18 @@ export interface RequestGuard {
   readonly perMessage: Readonly<Record<"chat" | "messages", MessagesGuard>>;
 }
 
-export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
-  const cache = new VerdictCache(policy.digest, CACHE_LIMITS);
+/** `share`: the fraction of the caches' bounds this guard holds (1 / the number of routes). */
+export function createRequestGuard(policy: CompiledGuardPolicy, share = 1): RequestGuard {
+  const cache = new VerdictCache(policy.digest, {
+    maxEntries: Math.ceil(CACHE_LIMITS.maxEntries * share),
+    maxBytes: Math.ceil(CACHE_LIMITS.maxBytes * share),
+  });
+  const cleanCache = () =>
+    new CleanTextCache(
+      Math.ceil(CLEAN_LIMITS.entries * share),
+      CLEAN_LIMITS.maxChars,
+      Math.ceil(CLEAN_LIMITS.totalChars * share),
+    );
   const scanners: Record<ContentSource, (text: string) => TextVerdict> = {
     system: (text) => policy.guardRequestText(text, "system"),
     user: (text) => policy.guardRequestText(text, "user"),
@@ -71,10 +84,10 @@ export function createRequestGuard(policy: CompiledGuardPolicy): RequestGuard {
   };
 
   const clean: Record<ContentSource, CleanTextCache> = {
-    system: new CleanTextCache(...CLEAN_LIMITS),
-    user: new CleanTextCache(...CLEAN_LIMITS),
-    assistant: new CleanTextCache(...CLEAN_LIMITS),
-    tool: new CleanTextCache(...CLEAN_LIMITS),
+    system: cleanCache(),
+    user: cleanCache(),
+    assistant: cleanCache(),
+    tool: cleanCache(),
   };
 
   const verdictFor = (text: string, source: ContentSource): TextVerdict => {

@@ -126,10 +126,13 @@ function guardWithHistory(x: Completion, body: HistoryBody): RequestGuardResult 
   return verdict;
 }
 
-/** Whose history a request continues: one principal's conversations are never matched against another's. */
+/**
+ * Whose history a request continues, on which route: one principal's conversations are never matched against
+ * another's, nor a route's against another route's (the routes share one memory; their policies differ).
+ */
 const principalKey = (x: Completion): string => {
   const { issuer, subject, clientId } = x.ctx.principal;
-  return `${issuer}\u0000${subject}\u0000${clientId ?? ""}`;
+  return `${x.route.config.id}\u0000${issuer}\u0000${subject}\u0000${clientId ?? ""}`;
 };
 
 /**
