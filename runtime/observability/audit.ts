@@ -116,12 +116,19 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 const OWN_ID = /^(?:[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}|[0-9a-f]{32})$/;
 const scrubId = (id: string): string => (OWN_ID.test(id) ? id : scrubText(id));
 
+/**
+ * A string field as written: scrubbed. Module-level like {@link number}: as closures made inside
+ * `prepareAuditEvent` (one pair per event) they made it over twice as slow
+ * (2.2 µs an event against 0.9 in a loop of prepared events).
+ */
+const text = (value: unknown) => (typeof value === "string" ? scrubText(value) : undefined);
+/** A number field as written: finite numbers only. */
+const number = (value: unknown) => (typeof value === "number" && Number.isFinite(value) ? value : undefined);
+
 /** The event as it will be written: known fields only, prompt dropped unless captured, trace id filled, strings scrubbed. */
 export function prepareAuditEvent(event: AuditEvent, options: AuditOptions = {}): AuditEvent {
   // Field by field rather than a loop over names: named property access stays cheap on events of every shape.
   const out: Record<string, unknown> = {};
-  const text = (value: unknown) => (typeof value === "string" ? scrubText(value) : undefined);
-  const number = (value: unknown) => (typeof value === "number" && Number.isFinite(value) ? value : undefined);
   out.kind = text(event.kind);
   out.decision = text(event.decision);
   out.principal = text(event.principal);
