@@ -20,8 +20,10 @@ import { triggerForStatus } from "./failover.js";
 import type { PreparedProvider } from "./providers.js";
 import { candidates, malformed, providerRequest } from "./translate/plan.js";
 import {
+  type StreamingAnswer,
   type UpstreamAnswer,
   type UpstreamRequest,
+  type WholeAnswer,
   UpstreamUnavailable,
   discard,
   retryAfterSeconds,
@@ -181,7 +183,9 @@ export const forward: CompletionStage = {
       let answer: UpstreamAnswer;
       try {
         answer = await send(x, provider);
-        await silentBody(answer);
+        // A JSON answer arrives whole (`fetchWhole`): whether it broke off is known without waiting.
+        if (answer.kind === "stream") await silentBody(answer);
+        else silentWholeBody(answer);
       } catch (error) {
         // The client left: its cancellation aborted the call. Not the provider's failure: no failover, no eviction.
         if (x.ctx.cancellation.clientGone) return clientGone(provider.id);
@@ -242,16 +246,20 @@ function clientGone(provider: string): LlmRefusal {
  * A provider that sent its headers and then nothing (or dropped the connection before any byte of the body)
  * is unavailable like one that never answered: nothing reached the client yet, so the next provider may serve.
  */
-async function silentBody(answer: UpstreamAnswer): Promise<void> {
-  const failure =
-    answer.kind === "stream"
-      ? await answer.body.firstRead()
-      : "failure" in answer.body
-        ? answer.body.failure
-        : undefined;
+async function silentBody(answer: StreamingAnswer): Promise<void> {
+  const failure = await answer.body.firstRead();
   if (failure === "idle") throw new UpstreamUnavailable("timeout", "no response body in time");
-  if (failure === "broken" && answer.kind === "stream")
+  if (failure === "broken")
     throw new UpstreamUnavailable("connection-error", "connection dropped before the response body");
+}
+
+/**
+ * {@link silentBody} of an answer read whole: only silence past the idle limit counts (a whole body that broke
+ * off is the client's 502, as it was).
+ */
+function silentWholeBody(answer: WholeAnswer): void {
+  if ("failure" in answer.body && answer.body.failure === "idle")
+    throw new UpstreamUnavailable("timeout", "no response body in time");
 }
 
 /** One attempt at `provider`: a JSON answer is read whole as it arrives, a stream is handed over as it arrives. */

@@ -232,7 +232,9 @@ async function sendJson(x: Completion, provider: PreparedProvider, answer: Upstr
   let responseRedactions: Record<string, number> | undefined;
   if (route.policy.guardsResponses) {
     for (const { get, set } of TEXTS[x.format](payload)) {
-      const verdict = await route.policy.guardResponseText(get());
+      // Awaited only when the guard had to wait: most verdicts are there at once (cached, or a quick scan).
+      const answered = route.policy.guardResponseText(get());
+      const verdict = answered instanceof Promise ? await answered : answered;
       if (verdict.action === "block") {
         x.decision = {
           decision: "block",
@@ -253,11 +255,11 @@ async function sendJson(x: Completion, provider: PreparedProvider, answer: Upstr
   }
   // A string body leaves with the status line and headers in one write (a Buffer would make it a writev of two).
   const text = changed ? JSON.stringify(payload) : rawText;
-  x.res.writeHead(200, {
-    ...x.headers(headers),
-    "content-type": "application/json",
-    "content-length": Buffer.byteLength(text),
-  });
+  // The request's headers object is fresh: completed in place rather than copied into another.
+  const responseHeaders = x.headers(headers);
+  responseHeaders["content-type"] = "application/json";
+  responseHeaders["content-length"] = String(Buffer.byteLength(text));
+  x.res.writeHead(200, responseHeaders);
   x.res.end(text);
   const redactions = addCounts(x.requestRedactions, responseRedactions);
   x.decision = {
