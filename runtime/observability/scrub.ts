@@ -28,7 +28,12 @@ const KNOWN_GLOBAL = KNOWN_CREDENTIAL_FORMATS.map(
  * longer run than any of them, and BEARER needs its keyword.
  */
 const AUTH_SCHEME = /\b(?:bearer|basic)\s/i;
-const mayNeedScrubbing = (text: string) => mayHoldKnownCredential(text) || AUTH_SCHEME.test(text);
+/**
+ * Both keywords start with a b, and outside the `u` flag a case-insensitive regex folds no other character to
+ * one: text without a `b` or `B` (most audit fields: kinds, decisions, routes, models, methods) skips the regex.
+ */
+const mayNameAuthScheme = (text: string) => (text.includes("b") || text.includes("B")) && AUTH_SCHEME.test(text);
+const mayNeedScrubbing = (text: string) => mayHoldKnownCredential(text) || mayNameAuthScheme(text);
 
 /**
  * Short values that needed the patterns and held nothing to scrub (subjects, client ids, model names recur

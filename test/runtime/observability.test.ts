@@ -112,6 +112,16 @@ describe("audit lines", () => {
     expect(text).toContain("[scrubbed]");
   });
 
+  it("scrub a short Basic or Bearer credential in any case (too short for the key formats: only its scheme gives it away)", () => {
+    const { t, audit } = telemetry();
+    t.audit.record({ kind: "auth", decision: "deny", reason: "sent BASIC dXNlcjpwYXNz", rule: "bearer q1w2e3r4t5" });
+    t.audit.record({ kind: "auth", decision: "deny", reason: "sent Basic dXNlcjpwYXNz", rule: "a Bearer q1w2e3r4t5" });
+    const text = JSON.stringify(audit.lines());
+    expect(text).not.toContain("dXNlcjpwYXNz");
+    expect(text).not.toContain("q1w2e3r4t5");
+    expect(audit.lines()[0]).toMatchObject({ reason: "sent BASIC [scrubbed]", rule: "bearer [scrubbed]" });
+  });
+
   it("scrub a key passed as principal on every line, not only the first, and a request id that is not the gateway's own", () => {
     const { t, audit } = telemetry();
     for (let i = 0; i < 3; i++)
