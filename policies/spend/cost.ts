@@ -95,12 +95,38 @@ export function listedPriceOf(table: PriceTable, model: string): ModelPrice | un
  */
 export function costMicroUsd(usage: TokenUsage, price: ModelPrice): number {
   const uncached = Math.max(0, usage.input - usage.cachedInput - usage.cacheCreationInput);
-  // tokens × (micro-dollars per million tokens) / 1e6, summed exactly in integers (BigInt: counts are unbounded).
-  const numerator =
-    BigInt(uncached) * BigInt(toMicroUsd(price.input)) +
-    BigInt(usage.cachedInput) * BigInt(toMicroUsd(price.cachedInput)) +
-    BigInt(usage.cacheCreationInput) * BigInt(toMicroUsd(price.cacheWrite)) +
-    BigInt(usage.output) * BigInt(toMicroUsd(price.output));
+  const { cachedInput, cacheCreationInput, output } = usage;
+  const input = toMicroUsd(price.input);
+  const cacheRead = toMicroUsd(price.cachedInput);
+  const cacheWrite = toMicroUsd(price.cacheWrite);
+  const out = toMicroUsd(price.output);
+  // tokens × (micro-dollars per million tokens) / 1e6, summed exactly in integers (counts are unbounded). In doubles
+  // when every count and rate is a non-negative safe integer and so is the sum (any answer's usage at any real price):
+  // then every term is exact too, and so is the rounding up: below 2^53 / 1e6 doubles lie less than 2e-6 apart, so
+  // a quotient that is not whole (at least 1e-6 from one) is never rounded onto a whole number.
+  const numerator = uncached * input + cachedInput * cacheRead + cacheCreationInput * cacheWrite + output * out;
+  if (
+    Number.isSafeInteger(numerator) &&
+    isCount(uncached) &&
+    isCount(cachedInput) &&
+    isCount(cacheCreationInput) &&
+    isCount(output) &&
+    isCount(input) &&
+    isCount(cacheRead) &&
+    isCount(cacheWrite) &&
+    isCount(out)
+  )
+    return Math.ceil(numerator / 1_000_000);
+  const big =
+    BigInt(uncached) * BigInt(input) +
+    BigInt(cachedInput) * BigInt(cacheRead) +
+    BigInt(cacheCreationInput) * BigInt(cacheWrite) +
+    BigInt(output) * BigInt(out);
   const million = 1_000_000n;
-  return Number((numerator + million - 1n) / million);
+  return Number((big + million - 1n) / million);
+}
+
+/** A count or a rate the double arithmetic of {@link costMicroUsd} takes exactly: a non-negative safe integer. */
+function isCount(n: number): boolean {
+  return Number.isSafeInteger(n) && n >= 0;
 }

@@ -56,6 +56,43 @@ describe("the cost of an answer", () => {
     expect(costMicroUsd(huge, price)).toBe(90_000_000_000_000);
   });
 
+  it("rounds up exactly as integer arithmetic does, at any size (near 2^53 as well as small answers)", () => {
+    const zero = { input: 0, output: 0, cachedInput: 0, cacheCreationInput: 0 };
+    const rates = { input: 0.15, cachedInput: 0.075, cacheWrite: 0.1875, output: 0.6 };
+    const exact = (usage: typeof zero, price: typeof rates) => {
+      const micro = (usd: number) => BigInt(Math.round(usd * 1_000_000));
+      const uncached = BigInt(Math.max(0, usage.input - usage.cachedInput - usage.cacheCreationInput));
+      const sum =
+        uncached * micro(price.input) +
+        BigInt(usage.cachedInput) * micro(price.cachedInput) +
+        BigInt(usage.cacheCreationInput) * micro(price.cacheWrite) +
+        BigInt(usage.output) * micro(price.output);
+      return Number((sum + 999_999n) / 1_000_000n);
+    };
+    let seed = 7;
+    const random = (below: number) => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return Math.floor((seed / 2 ** 31) * below);
+    };
+    for (let i = 0; i < 20_000; i++) {
+      // Counts from 0 to ~2^53 / rate: the sums land on both sides of 2^53 and on and off whole millions.
+      const scale = 10 ** random(11);
+      const usage = {
+        input: random(3) * scale * 1000 + random(1000),
+        output: random(1000) * scale + random(7),
+        cachedInput: random(2) * scale,
+        cacheCreationInput: random(2) * random(1000),
+      };
+      usage.input += usage.cachedInput + usage.cacheCreationInput;
+      const price = { input: random(20_000) / 100, cachedInput: random(200) / 100, cacheWrite: 18.75, output: 75 };
+      expect(costMicroUsd(usage, price)).toBe(exact(usage, price));
+    }
+    // 15,011,998,757 output tokens at 600,000 micro-dollars a million: 540,991 below 2^53, not a whole million.
+    expect(costMicroUsd({ ...zero, output: 15_011_998_757 }, rates)).toBe(
+      exact({ ...zero, output: 15_011_998_757 }, rates),
+    );
+  });
+
   it("finds a snapshot's price under its family name, and nothing for an unknown model", () => {
     expect(priceOf(table, "gpt-4o-mini-2024-07-18")).toBe(DEFAULT_PRICES["gpt-4o-mini"]);
     expect(priceOf(table, "claude-3-7-sonnet-latest")).toBe(DEFAULT_PRICES["claude-3-7-sonnet"]);
