@@ -58,6 +58,9 @@ const JSON_WINDOWS = 12;
 /** Streams take longer: shorter windows than these put a window's ramp-up and tail in every ratio. */
 const STREAM_WINDOWS = 4;
 const TTFB_REQUESTS = 300;
+/** Saturated warm-up per target before the first window: today's workload, then the agent workload. */
+const WARM_UP_JSON_REQUESTS = 6000;
+const WARM_UP_AGENT_REQUESTS = 3000;
 /** Requests/s of the fixed-rate phases: the target's 1,000 unless `BENCH_FIXED_RATE` says otherwise. */
 const FIXED_RATE = Number(process.env.BENCH_FIXED_RATE ?? 1000);
 const FIXED_REQUESTS = 1500;
@@ -309,13 +312,20 @@ async function main(): Promise<void> {
   const record = (name: Target["name"], values: Record<string, number>) => {
     for (const [key, value] of Object.entries(values)) (samples[name][key] ??= []).push(value);
   };
-  // Warm-up.
+  // Warm-up: every path once in a while, then each workload at saturation, so V8 has optimised the hot path
+  // (a gateway in service runs warm; with 200 requests it was still compiling well into the measured windows).
   const warmUpAgent = agentTake(agentWarmUp, 200);
   for (const target of targets)
     for (let i = 0; i < 200; i++) {
       await once(i % 3 === 2 ? target.tokens : target.whole, i % 3 ? streamCall : jsonCall);
       await once(target.whole, warmUpAgent[i] as Call);
     }
+  const saturatedWarmUpAgent = agentTake(agentWarmUp, WARM_UP_AGENT_REQUESTS);
+  for (const target of targets) {
+    await saturate(target.whole, repeat(jsonCall, WARM_UP_JSON_REQUESTS));
+    await saturate(target.whole, saturatedWarmUpAgent);
+    await saturate(target.tokens, repeat(streamCall, STREAM_REQUESTS / STREAM_WINDOWS));
+  }
 
   for (let rep = 1; rep <= REPETITIONS; rep++) {
     for (let window = 0; PHASES.has("json") && window < JSON_WINDOWS; window++) {
