@@ -10,6 +10,7 @@
  *   # ... change the runtime ...
  *   node --import tsx bench/tools/compare-mcp-builds.ts [--no-guards]    # build again and compare with the base
  *
+ * `BENCH_NEW_NODE_FLAGS` adds Node options to the new build's process only (an A/B of a V8 or Node setting).
  * `--no-guards` runs both builds without guards (bench/mcp.ts's second gateway); by default they run the sample
  * guard policy. `--profile <dir>` writes a V8 CPU profile of the new build there when it exits (`--cpu-prof`).
  */
@@ -92,10 +93,11 @@ const bundle = {
 };
 const config = { mode: "tollgate" as const, bundle, env: TEST_SECRET_ENV };
 const baseProcess = await startGatewayProcess(config, join(ROOT, BASE_DIR, "gateway-child.mjs"));
+const newFlags = [...PROXY_NODE_FLAGS, ...(process.env.BENCH_NEW_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "")];
 const newProcess = await startGatewayProcess(
   config,
   join(newDir, "gateway-child.mjs"),
-  profileDir ? [...PROXY_NODE_FLAGS, "--cpu-prof", `--cpu-prof-dir=${profileDir}`] : PROXY_NODE_FLAGS,
+  profileDir ? [...newFlags, "--cpu-prof", `--cpu-prof-dir=${profileDir}`] : newFlags,
 );
 const tokens = await agentTokens(as, USERS, ["mcp:read"]);
 const sessionsOf = async (url: string, withTokens: boolean) => {
