@@ -13,6 +13,7 @@
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
 import type { AuthInfo } from "@modelcontextprotocol/sdk/server/auth/types.js";
+import { drainOrClose } from "../http/drain.js";
 import type { WebStandardTransport } from "./session.js";
 
 /**
@@ -115,7 +116,7 @@ async function relay(body: ReadableStream<Uint8Array>, res: ServerResponse): Pro
         return;
       }
       // Node corks the socket for the rest of the tick: the answer and the stream's end leave in one write.
-      if (!res.write(value)) await drained(res);
+      if (!res.write(value)) await drainOrClose(res);
       next = reader.read();
     }
   } catch (error) {
@@ -125,17 +126,4 @@ async function relay(body: ReadableStream<Uint8Array>, res: ServerResponse): Pro
     if (ended) reader.releaseLock();
     else cancel();
   }
-}
-
-/** Resolves when `res` drains or closes (a closed response never drains). */
-function drained(res: ServerResponse): Promise<void> {
-  return new Promise((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.once("drain", done);
-    res.once("close", done);
-  });
 }

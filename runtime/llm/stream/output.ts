@@ -4,20 +4,8 @@
  * their read parsed, so they go out as the upstream's own bytes.
  */
 import type { ServerResponse } from "node:http";
+import { drainOrClose } from "../../http/drain.js";
 import type { SseSource } from "./sse.js";
-
-/** Resolves when the client has taken what was written, or is gone (a closed response never drains). */
-function drainOrClose(res: ServerResponse): Promise<void> {
-  return new Promise<void>((resolve) => {
-    const done = () => {
-      res.off("drain", done);
-      res.off("close", done);
-      resolve();
-    };
-    res.once("drain", done);
-    res.once("close", done);
-  });
-}
 
 /**
  * Buffers what one upstream chunk produced and writes it at once (one socket write), waiting for drain when needed.
