@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { availableParallelism } from "node:os";
 import { basename, join, resolve } from "node:path";
 import { buildGateway } from "../../scripts/build-runtime.js";
+import { execForm, parseDockerfile } from "../../test/e2e/dockerfile-image.js";
 import type { ChildConfig } from "./gateway-child.js";
 
 const ROOT = resolve(import.meta.dirname, "../..");
@@ -21,10 +22,17 @@ export function pinThisProcess(): void {
   if (canPin) spawnSync("taskset", ["-cp", "0", String(process.pid)], { stdio: "ignore" });
 }
 
+/**
+ * The Node options the image's ENTRYPOINT gives the gateway (runtime/Dockerfile, between node and the script):
+ * Tollgate's processes run with them, as in production; the pass-through runs on plain Node.
+ */
+export const IMAGE_NODE_FLAGS: readonly string[] = execForm(parseDockerfile().at(-1)!, "ENTRYPOINT").slice(1, -1);
+
 /** One line for a benchmark's header: how the proxy under test runs. */
 export function describeProxyProcess(): string {
+  const image = IMAGE_NODE_FLAGS.length > 0 ? `, Tollgate on node ${IMAGE_NODE_FLAGS.join(" ")} (the image's)` : "";
   const flags = PROXY_NODE_FLAGS.length > 0 ? `, node ${PROXY_NODE_FLAGS.join(" ")} (every proxy)` : "";
-  return `proxy under test: ${fromSources ? "TypeScript sources through tsx (BENCH_SOURCES=1)" : "built like the image (npm run build)"}, ${canPin ? "pinned to core 1" : "not pinned (taskset or a 2nd core missing)"}${flags}`;
+  return `proxy under test: ${fromSources ? "TypeScript sources through tsx (BENCH_SOURCES=1)" : "built like the image (npm run build)"}, ${canPin ? "pinned to core 1" : "not pinned (taskset or a 2nd core missing)"}${image}${flags}`;
 }
 
 let built: Promise<string[]> | undefined;
@@ -124,7 +132,17 @@ function ask<K extends "usage" | "pauses">(
  * Node options of every proxy process of a run (pass-through and Tollgate alike, so a V8 setting is a
  * harness setting both get): `BENCH_NODE_FLAGS`, e.g. `--max-semi-space-size=32`.
  */
-export const PROXY_NODE_FLAGS = (process.env.BENCH_NODE_FLAGS ?? "").split(" ").filter((flag) => flag !== "");
+export const PROXY_NODE_FLAGS = flagsOf(process.env.BENCH_NODE_FLAGS);
+
+/**
+ * Node options of the new build in an A/B of two builds (bench/tools/compare-*-builds.ts): {@link PROXY_NODE_FLAGS}
+ * plus `BENCH_NEW_NODE_FLAGS`, so a V8 or Node setting can be compared with the same code on both sides.
+ */
+export const NEW_BUILD_NODE_FLAGS = [...PROXY_NODE_FLAGS, ...flagsOf(process.env.BENCH_NEW_NODE_FLAGS)];
+
+function flagsOf(setting: string | undefined): string[] {
+  return (setting ?? "").split(" ").filter((flag) => flag !== "");
+}
 
 /** The guard policy of the full chain the benchmarks measure: PII, injection, credential leak, limits that never refuse. */
 export const FULL_CHAIN_POLICY = {
@@ -137,14 +155,16 @@ export const FULL_CHAIN_POLICY = {
 
 /**
  * Starts the proxy under test; `childFile` runs that build of gateway-child instead of this tree's, `nodeFlags`
- * replace {@link PROXY_NODE_FLAGS} for this process (an A/B of a V8 setting).
+ * replace {@link PROXY_NODE_FLAGS} for this process (an A/B of a V8 setting). Tollgate's processes get
+ * {@link IMAGE_NODE_FLAGS} first.
  */
 export async function startGatewayProcess(
   config: ChildConfig,
   childFile?: string,
   nodeFlags: readonly string[] = PROXY_NODE_FLAGS,
 ): Promise<GatewayProcess> {
-  const args = [...nodeFlags, ...(childFile ? [childFile] : await childCommand())];
+  const imageFlags = config.mode === "passthrough" ? [] : IMAGE_NODE_FLAGS;
+  const args = [...imageFlags, ...nodeFlags, ...(childFile ? [childFile] : await childCommand())];
   const child: ChildProcess = canPin
     ? spawn("taskset", ["-c", "1", process.execPath, ...args], { stdio: ["ignore", "inherit", "inherit", "ipc"] })
     : spawn(process.execPath, args, { stdio: ["ignore", "inherit", "inherit", "ipc"] });

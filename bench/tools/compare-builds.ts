@@ -11,7 +11,8 @@
  *
  * A bare undici pass-through (bench/llm.ts's) takes the same load in the same windows, so each build's CPU per
  * request is also printed as a ratio to it: the number the issue-22 targets are stated in.
- * `--profile <dir>` writes a V8 CPU profile of the new build there when it exits (`--cpu-prof`).
+ * `--profile <dir>` writes a V8 CPU profile of the new build there when it exits (`--cpu-prof`);
+ * `BENCH_NEW_NODE_FLAGS` adds Node options to the new build's process only (an A/B of a V8 or Node setting).
  *
  * Not part of `npm run bench` (it needs a base saved beforehand). Both builds get bench/llm.ts's full chain
  * (JWT, FULL_CHAIN_POLICY) and the same upstream: JSON by default, `--stream` streams written in one write,
@@ -30,6 +31,8 @@ import { authTestBundle } from "../../test/support/gateway.js";
 import {
   FULL_CHAIN_POLICY,
   type GatewayProcess,
+  NEW_BUILD_NODE_FLAGS,
+  PROXY_NODE_FLAGS,
   pinThisProcess,
   startGatewayProcess,
 } from "../support/gateway-process.js";
@@ -121,16 +124,12 @@ interface Proxy {
   readonly process: GatewayProcess;
 }
 
-async function start(file: string, profile?: string): Promise<Proxy> {
-  const options = process.env.NODE_OPTIONS;
-  if (profile) process.env.NODE_OPTIONS = `${options ?? ""} --cpu-prof --cpu-prof-dir=${profile}`;
+async function start(file: string, flags: readonly string[], profile?: string): Promise<Proxy> {
   const gateway = await startGatewayProcess(
     { mode: "tollgate", bundle, env: { BENCH_KEY: "bench-provider-key" } },
     file,
-  ).finally(() => {
-    if (options === undefined) delete process.env.NODE_OPTIONS;
-    else process.env.NODE_OPTIONS = options;
-  });
+    profile ? [...flags, "--cpu-prof", `--cpu-prof-dir=${profile}`] : flags,
+  );
   return {
     pool: new Pool(`http://127.0.0.1:${gateway.port}`, { connections: 16 }),
     path: "/openai/v1/chat/completions",
@@ -166,8 +165,8 @@ async function load(proxy: Proxy, batch: readonly Call[], concurrency: number): 
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
-const base = await start(join(ROOT, BASE_DIR, "gateway-child.mjs"));
-const next = await start(join(await build(NEW_DIR), "gateway-child.mjs"), profileDir);
+const base = await start(join(ROOT, BASE_DIR, "gateway-child.mjs"), PROXY_NODE_FLAGS);
+const next = await start(join(await build(NEW_DIR), "gateway-child.mjs"), NEW_BUILD_NODE_FLAGS, profileDir);
 const passThrough = await startPassThrough();
 const proxies = [base, next, passThrough];
 // Long enough for V8 to optimise the hot path: with 1,000-2,000 requests it was still compiling in the windows.

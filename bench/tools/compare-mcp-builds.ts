@@ -24,7 +24,7 @@ import { TEST_SECRET_ENV, authTestBundle } from "../../test/support/gateway.js";
 import { agentClients, agentTokens } from "../support/agent-users.js";
 import {
   type GatewayProcess,
-  PROXY_NODE_FLAGS,
+  NEW_BUILD_NODE_FLAGS,
   pinThisProcess,
   startGatewayProcess,
 } from "../support/gateway-process.js";
@@ -93,11 +93,10 @@ const bundle = {
 };
 const config = { mode: "tollgate" as const, bundle, env: TEST_SECRET_ENV };
 const baseProcess = await startGatewayProcess(config, join(ROOT, BASE_DIR, "gateway-child.mjs"));
-const newFlags = [...PROXY_NODE_FLAGS, ...(process.env.BENCH_NEW_NODE_FLAGS ?? "").split(" ").filter((f) => f !== "")];
 const newProcess = await startGatewayProcess(
   config,
   join(newDir, "gateway-child.mjs"),
-  profileDir ? [...newFlags, "--cpu-prof", `--cpu-prof-dir=${profileDir}`] : newFlags,
+  profileDir ? [...NEW_BUILD_NODE_FLAGS, "--cpu-prof", `--cpu-prof-dir=${profileDir}`] : NEW_BUILD_NODE_FLAGS,
 );
 const tokens = await agentTokens(as, USERS, ["mcp:read"]);
 const sessionsOf = async (url: string, withTokens: boolean) => {

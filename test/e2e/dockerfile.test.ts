@@ -125,7 +125,8 @@ console.log(JSON.stringify(failed));`,
     const cmd = jsonArray("CMD");
     // distroless keeps node at /nodejs/bin/node; here it is this process's node.
     expect(entrypoint[0]).toBe("/nodejs/bin/node");
-    expect(existsSync(join(app, entrypoint[1] ?? ""))).toBe(true);
+    expect(existsSync(join(app, entrypoint.at(-1) ?? ""))).toBe(true);
+    // Node options before the script: this Node must accept them (the process below would not start).
     // What the ConfigMap mounts: the bundle with an apply-time placeholder, and values.json resolving it.
     const mount = join(dir, "mount");
     await mkdir(mount);
