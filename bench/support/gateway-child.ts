@@ -4,7 +4,7 @@
  * `passthrough` — the Node floor: a minimal undici pass-through to the upstream;
  * `tollgate` — the real gateway (startGateway) with the full chain of the bundle it is given;
  * `llmstage` — diagnostic: only the LLM stage (createLlmGateway + limiter + guards + audit to /dev/null)
- *   behind a bare HTTP server with a fixed principal, i.e. Tollgate minus server, JWT and telemetry.
+ *   behind a bare HTTP server with a principal per bearer token (unverified), i.e. Tollgate minus server, JWT and telemetry.
  * Audit lines go to /dev/null through the same buffered asynchronous destination as stdout in production.
  * Reports its port over IPC and answers `{type:"usage"}` with its CPU time, peak RSS and current RSS, and
  * `{type:"pauses"}` with what stopped its event loop since the last such question: the event-loop delay
@@ -89,13 +89,24 @@ async function llmStage(config: ChildConfig): Promise<number> {
   const audit = createAuditLog(bufferedAuditDestination("/dev/null"));
   const limiter = await createRateLimiter(active);
   const gateway = createLlmGateway(active, { audit, limiter });
-  const principal = {
-    issuer: "bench",
-    subject: "bench-user",
-    clientId: "bench",
-    scopes: ["mcp:read"],
-    expiresAt: 4_000_000_000,
-    token: "",
+  // No JWT verification here, but one principal per bearer token, as the full gateway has: the history memory
+  // remembers each principal's conversations, and the agent workload's 64 users sharing one principal would
+  // overflow its per-principal bound and make every turn a miss.
+  const principals = new Map<string, RequestContext["principal"]>();
+  const principalOf = (authorization = "") => {
+    let principal = principals.get(authorization);
+    if (!principal) {
+      principal = {
+        issuer: "bench",
+        subject: `bench-user-${principals.size}`,
+        clientId: "bench",
+        scopes: ["mcp:read"],
+        expiresAt: 4_000_000_000,
+        token: "",
+      };
+      principals.set(authorization, principal);
+    }
+    return principal;
   };
   let id = 0;
   const server = createServer((req, res) => {
@@ -108,7 +119,7 @@ async function llmStage(config: ChildConfig): Promise<number> {
     const ctx: RequestContext = {
       requestId: String(++id),
       traceId: undefined,
-      principal,
+      principal: principalOf(req.headers.authorization),
       config: active,
       audit,
       cancellation,
