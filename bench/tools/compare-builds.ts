@@ -11,6 +11,8 @@
  *
  * A bare undici pass-through (bench/llm.ts's) takes the same load in the same windows, so each build's CPU per
  * request is also printed as a ratio to it: the number the issue-22 targets are stated in.
+ * `--new-without-guards` gives the new build the same bundle without the guards (no PII, injection or credential-leak
+ * guard; the limits stay): with a base saved from the same tree, what the guards cost of the CPU per request.
  * `--profile <dir>` writes a V8 CPU profile of the new build there when it exits (`--cpu-prof`);
  * `BENCH_NEW_NODE_FLAGS` adds Node options to the new build's process only (an A/B of a V8 or Node setting).
  *
@@ -23,6 +25,7 @@
 import { existsSync } from "node:fs";
 import { basename, join, resolve } from "node:path";
 import { Pool } from "undici";
+import type { BundleInput } from "../../policies/bundle/index.js";
 import { agentCalls, agentClients, agentHeaders, type Call } from "../support/agent-users.js";
 import { startAuthServer } from "../../examples/local-platform/auth-server.js";
 import { startLlmUpstream } from "../../examples/local-platform/llm-upstream.js";
@@ -94,6 +97,8 @@ const bundle = {
   },
   guardPolicies: [FULL_CHAIN_POLICY],
 };
+const { pii: _pii, promptInjection: _injection, credentialLeak: _leak, ...unguarded } = FULL_CHAIN_POLICY;
+const newBundle = process.argv.includes("--new-without-guards") ? { ...bundle, guardPolicies: [unguarded] } : bundle;
 const body = JSON.stringify({
   model: "gpt-4o-mini",
   stream,
@@ -124,9 +129,14 @@ interface Proxy {
   readonly process: GatewayProcess;
 }
 
-async function start(file: string, flags: readonly string[], profile?: string): Promise<Proxy> {
+async function start(
+  file: string,
+  flags: readonly string[],
+  profile?: string,
+  gatewayBundle: BundleInput = bundle,
+): Promise<Proxy> {
   const gateway = await startGatewayProcess(
-    { mode: "tollgate", bundle, env: { BENCH_KEY: "bench-provider-key" } },
+    { mode: "tollgate", bundle: gatewayBundle, env: { BENCH_KEY: "bench-provider-key" } },
     file,
     profile ? [...flags, "--cpu-prof", `--cpu-prof-dir=${profile}`] : flags,
   );
@@ -166,7 +176,7 @@ async function load(proxy: Proxy, batch: readonly Call[], concurrency: number): 
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? Number.NaN;
 const base = await start(join(ROOT, BASE_DIR, "gateway-child.mjs"), PROXY_NODE_FLAGS);
-const next = await start(join(await build(NEW_DIR), "gateway-child.mjs"), NEW_BUILD_NODE_FLAGS, profileDir);
+const next = await start(join(await build(NEW_DIR), "gateway-child.mjs"), NEW_BUILD_NODE_FLAGS, profileDir, newBundle);
 const passThrough = await startPassThrough();
 const proxies = [base, next, passThrough];
 // Long enough for V8 to optimise the hot path: with 1,000-2,000 requests it was still compiling in the windows.
