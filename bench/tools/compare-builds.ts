@@ -98,7 +98,8 @@ const bundle = {
   guardPolicies: [FULL_CHAIN_POLICY],
 };
 const { pii: _pii, promptInjection: _injection, credentialLeak: _leak, ...unguarded } = FULL_CHAIN_POLICY;
-const newBundle = process.argv.includes("--new-without-guards") ? { ...bundle, guardPolicies: [unguarded] } : bundle;
+const newWithoutGuards = process.argv.includes("--new-without-guards");
+const newBundle = newWithoutGuards ? { ...bundle, guardPolicies: [unguarded] } : bundle;
 const body = JSON.stringify({
   model: "gpt-4o-mini",
   stream,
@@ -200,7 +201,7 @@ for (let window = 0; window < WINDOWS; window++) {
 }
 const kind = tokens ? "token-by-token streaming" : stream ? "streaming (whole-reply upstream)" : "JSON";
 console.log(
-  `${kind} chat completions${agent ? " (agent workload)" : ""}, ${WINDOWS} windows of ${PER_WINDOW} requests per build and the pass-through, all loaded at once on core 1:\n` +
+  `${kind} chat completions${agent ? " (agent workload)" : ""}${newWithoutGuards ? ", the new build without guards" : ""}, ${WINDOWS} windows of ${PER_WINDOW} requests per build and the pass-through, all loaded at once on core 1:\n` +
     `  base ${median(perRequest.base).toFixed(0)} µs/request, new ${median(perRequest.next).toFixed(0)} µs/request, pass-through ${median(perRequest.passThrough).toFixed(0)} µs/request\n` +
     `  ratio new/base ${median(ratios).toFixed(3)} (per window: ${ratios.map((r) => r.toFixed(2)).join(" ")})\n` +
     `  CPU per request against the pass-through: base ${median(toPassThrough.base).toFixed(2)}x, new ${median(toPassThrough.next).toFixed(2)}x`,
