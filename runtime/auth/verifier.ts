@@ -11,6 +11,8 @@
  * key, one string comparison, one clock read and one comparison of the key set's version, no hash of the
  * token. An entry counts only for the key set it was verified with: once the JWKS changes (a key withdrawn,
  * replaced or added), a cached token is verified again, so a withdrawn key vouches for nothing.
+ * Requests that bring the same token while it is being verified wait for that one verification (an agent's
+ * parallel calls right after a gateway starts), matched on the whole token, never on the cache's short key.
  */
 import { type JWTPayload, errors, jwtVerify } from "jose";
 import type { AuthConfig } from "../../policies/bundle/index.js";
@@ -110,6 +112,8 @@ export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOpti
   // rather than the whole token; a hit counts only if the whole token is the one cached (its principal
   // holds it), so a token sharing those characters is simply verified.
   const cache = new Map<string, CacheEntry>();
+  /** Verifications under way, by the whole token. */
+  const verifying = new Map<string, Promise<VerifyResult>>();
   const keyOf = (token: string) => (token.length > 2 * CACHE_KEY_CHARS ? token.slice(-CACHE_KEY_CHARS) : token);
   const allowedClients = auth.allowedClients ? new Set(auth.allowedClients) : undefined;
   const requiredClaims = [
@@ -215,11 +219,17 @@ export function createTokenVerifier(auth: AuthConfig, options: TokenVerifierOpti
         }
         cache.delete(key); // the key set changed since: verify the signature again
       }
-      return verifyUncached(token).then((outcome) => {
-        if (!("result" in outcome)) return outcome;
-        remember(key, outcome);
-        return outcome.result;
-      });
+      const pending = verifying.get(token);
+      if (pending) return pending;
+      const verified = verifyUncached(token)
+        .then((outcome) => {
+          if (!("result" in outcome)) return outcome;
+          remember(key, outcome);
+          return outcome.result;
+        })
+        .finally(() => verifying.delete(token));
+      verifying.set(token, verified);
+      return verified;
     },
   };
 }

@@ -203,6 +203,36 @@ describe("issuer keys seen from the attacker's side", () => {
     expect(issuer.served).toBe(1);
   });
 
+  it("verifies a token once for the requests that bring it at the same time", async () => {
+    issuer = await startControlledIssuer();
+    const key = await signingKey("k1");
+    issuer.publish(key);
+    const verifier = createTokenVerifier(authConfig(issuer.issuer));
+    const token = await issuer.token(key);
+    const results = await Promise.all(Array.from({ length: 8 }, () => verifier.verify(token)));
+    expect(results[0]).toMatchObject({ ok: true });
+    // One verification answered all eight: each would have built its own principal.
+    for (const result of results) expect(result).toBe(results[0]);
+  });
+
+  it("does not let a forged token share the verification of the real one it ends like", async () => {
+    issuer = await startControlledIssuer();
+    const key = await signingKey("k1");
+    issuer.publish(key);
+    const verifier = createTokenVerifier(authConfig(issuer.issuer));
+    const real = await issuer.token(key, { sub: "alice" });
+    // Another subject under alice's signature: the same last characters, which key the verified-token cache.
+    const [header, payload, signature] = real.split(".") as [string, string, string];
+    const claims = JSON.parse(Buffer.from(payload, "base64url").toString("utf8")) as Record<string, unknown>;
+    const forgedPayload = Buffer.from(JSON.stringify({ ...claims, sub: "admin" })).toString("base64url");
+    const forged = `${header}.${forgedPayload}.${signature}`;
+    const [realResult, forgedResult] = await Promise.all([verifier.verify(real), verifier.verify(forged)]);
+    expect(realResult).toMatchObject({ ok: true, principal: { subject: "alice" } });
+    expect(forgedResult).toEqual({ ok: false, reason: "bad signature" });
+    // And while the real one is cached.
+    expect(await verifier.verify(forged)).toEqual({ ok: false, reason: "bad signature" });
+  });
+
   it("does not make a token whose key is in memory wait for a slow issuer", async () => {
     issuer = await startControlledIssuer();
     const key = await signingKey("k1");
