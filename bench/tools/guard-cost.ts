@@ -17,7 +17,8 @@
  * CPU time per request over the same requests is printed beside them. A second table scans MCP tool
  * results (several KB each, every one new: no memory helps) with the old and the new scanners, then the
  * injection detector alone (vard vs the compiled patterns) and, for short texts, the cost of the cache key
- * (SHA-256) against a scan.
+ * (SHA-256) against a scan. A line between them scans only each request's new messages, as the gateway does once
+ * its history memory has matched the rest: the request-side scanning no cache removes.
  *
  * In-process and single-threaded: the guard's CPU, not the gateway's. Not part of `npm run bench`.
  */
@@ -224,6 +225,31 @@ for (const bucket of BUCKETS) {
 const cpuPer = chains.map((c) => (c.cpuMicros / measured).toFixed(1));
 console.log(
   `process CPU µs per request (mean, getrusage): old ${cpuPer[0]}, scans ${cpuPer[1]}, new ${cpuPer[2]}; new/old ${(chains[2]!.cpuMicros / chains[0]!.cpuMicros).toFixed(3)}x`,
+);
+
+// ---- the history memory's path: each request's new messages alone ---------------------------------
+
+// What the gateway scans of a chat request once ../../runtime/llm/history/ has matched its history: the messages
+// the request adds, without the verdict caches (nothing to find there). No memory makes this cheaper: it is the
+// scanning every agent request costs, whatever the rest of the gateway does.
+const addedOnly = createRequestGuard(compiled).perMessage.chat;
+const addedTimes: number[] = [];
+let addedCpuMicros = 0;
+let addedChars = 0;
+for (const request of createAgentWorkload({ seed: SEED, users: USERS }).take(REQUESTS).slice(warmup)) {
+  const { messages } = JSON.parse(request.body) as { messages: unknown[] };
+  const added = messages.slice(messages.length - request.newMessages);
+  addedChars += JSON.stringify(added).length;
+  const cpu = process.cpuUsage();
+  const start = process.hrtime.bigint();
+  for (const message of added) addedOnly.guardMessage(message, false);
+  addedTimes.push(Number(process.hrtime.bigint() - start));
+  const used = process.cpuUsage(cpu);
+  addedCpuMicros += used.user + used.system;
+}
+console.log(
+  `new messages alone (the history memory's path; ${Math.round(addedChars / addedTimes.length)} chars of JSON per request on average): ` +
+    `median µs ${us(median(addedTimes))}, process CPU µs per request ${(addedCpuMicros / addedTimes.length).toFixed(1)}`,
 );
 
 // ---- MCP tool results: every one new, so only the scans count ------------------------------------
